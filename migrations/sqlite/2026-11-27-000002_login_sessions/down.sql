@@ -1,0 +1,3 @@
+DROP TABLE login_session;
+DROP INDEX IF EXISTS ix_user_username_lower;
+DROP INDEX IF EXISTS ix_user_email_lower;

@@ -1,0 +1,118 @@
+//! The login rule: who may log in with which password. Callable without HTTP.
+
+use crate::config::Features;
+use crate::db::models::User;
+use crate::db::{users, Db};
+use crate::domain::{Email, FormErrors, Password};
+
+use super::{PasswordHasher, ServiceError};
+
+pub const GENERIC_AUTHN_FAILED: &str =
+    "Authentication failed - identity or password/passcode invalid";
+
+/// Why a login was refused, in Flask-Security's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFailure {
+    IdentityMissing,
+    PasswordMissing,
+    UserNotFound,
+    InvalidPassword,
+    ConfirmationRequired,
+    Disabled,
+}
+
+impl LoginFailure {
+    pub fn message(self) -> &'static str {
+        match self {
+            LoginFailure::IdentityMissing => "Email not provided",
+            LoginFailure::PasswordMissing => "Password not provided",
+            LoginFailure::UserNotFound => "Specified user does not exist",
+            LoginFailure::InvalidPassword => "Invalid password",
+            LoginFailure::ConfirmationRequired => "Email requires confirmation.",
+            LoginFailure::Disabled => "Account is disabled.",
+        }
+    }
+
+    pub fn field(self) -> &'static str {
+        match self {
+            LoginFailure::PasswordMissing | LoginFailure::InvalidPassword => "password",
+            _ => "email",
+        }
+    }
+
+    /// As form errors; with generic responses, "no such user" and "wrong password" become
+    /// one form-wide message so the answer does not tell whether the account exists.
+    pub fn to_form_errors(self, generic: bool) -> FormErrors {
+        let mut errors = FormErrors::default();
+        match self {
+            LoginFailure::UserNotFound | LoginFailure::InvalidPassword if generic => {
+                errors.add_general(GENERIC_AUTHN_FAILED)
+            }
+            other => errors.add(other.field(), other.message()),
+        }
+        errors
+    }
+}
+
+/// Finds the account for `identity` (an email, or a username when enabled) and checks the
+/// password. An unknown account still costs one password verification.
+pub async fn authenticate(
+    db: &Db,
+    hasher: &PasswordHasher,
+    features: &Features,
+    identity: &str,
+    password: &str,
+) -> Result<Result<User, LoginFailure>, ServiceError> {
+    if identity.is_empty() {
+        return Ok(Err(LoginFailure::IdentityMissing));
+    }
+    if password.is_empty() {
+        return Ok(Err(LoginFailure::PasswordMissing));
+    }
+    let user = find_account(db, features, identity).await?;
+    let verified = hasher
+        .verify(
+            Password::normalize(password),
+            user.as_ref().map(|u| u.password.clone()),
+        )
+        .await?;
+    let Some(user) = user else {
+        return Ok(Err(LoginFailure::UserNotFound));
+    };
+    if !verified {
+        return Ok(Err(LoginFailure::InvalidPassword));
+    }
+    if features.confirmable && !features.login_without_confirmation && user.confirmed_at.is_none() {
+        return Ok(Err(LoginFailure::ConfirmationRequired));
+    }
+    if !user.is_active() {
+        return Ok(Err(LoginFailure::Disabled));
+    }
+    Ok(Ok(user))
+}
+
+/// The account an identity names, matched case-insensitively.
+pub async fn find_account(
+    db: &Db,
+    features: &Features,
+    identity: &str,
+) -> Result<Option<User>, ServiceError> {
+    let by_username = features.username_enable && !identity.contains('@');
+    if by_username {
+        let name = crate::domain::Username::parse(identity).ok();
+        return Ok(match name {
+            Some(name) => {
+                db.run(move |c| users::find_by_username(c, name.as_str()))
+                    .await?
+            }
+            None => None,
+        });
+    }
+    Ok(match Email::parse(identity) {
+        Ok(email) => {
+            db.run(move |c| users::find_by_email(c, email.as_str()))
+                .await?
+        }
+        Err(_) => None,
+    })
+}

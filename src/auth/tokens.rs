@@ -1,0 +1,53 @@
+//! Random secrets and their stored digests.
+
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// `n` bytes from the OS CSPRNG, URL-safe base64 without padding.
+pub fn random_token(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// 32 lowercase hex characters, like Flask-Security's `uuid4().hex`.
+pub fn new_uniquifier() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// What is stored for a secret token: its SHA-256, hex. The token has 256 random bits, so a
+/// plain digest is enough (no salt or stretching needed).
+pub fn digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Constant-time string equality.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_long_enough() {
+        let a = random_token(32);
+        let b = random_token(32);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(new_uniquifier().len(), 32);
+    }
+
+    #[test]
+    fn digests_compare_in_constant_time() {
+        let t = random_token(32);
+        assert!(constant_time_eq(&digest(&t), &digest(&t)));
+        assert!(!constant_time_eq(&digest(&t), &digest("other")));
+        assert!(!constant_time_eq("a", "ab"));
+    }
+}

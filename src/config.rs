@@ -1,0 +1,379 @@
+//! Settings read from the environment (and `.env`), under Flask-Security's key names.
+//!
+//! Everything the app needs is parsed and checked here, once, at start-up: a missing or
+//! unusable setting is a [`ConfigError`] naming the key, never a panic later on.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::db::DatabaseUrl;
+
+/// A configuration problem, reported as one line naming the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(key: &str, reason: impl Into<String>) -> Self {
+        Self {
+            key: key.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A secret string: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(\"[redacted]\")")
+    }
+}
+
+/// Which Flask-Security features are switched on.
+#[derive(Debug, Clone)]
+pub struct Features {
+    pub registerable: bool,
+    pub confirmable: bool,
+    pub recoverable: bool,
+    pub changeable: bool,
+    pub trackable: bool,
+    pub username_enable: bool,
+    pub username_required: bool,
+    pub return_generic_responses: bool,
+    pub login_without_confirmation: bool,
+    pub send_register_email: bool,
+}
+
+/// Outgoing mail (Flask-Mailman's keys). `server == None` selects the development
+/// transport that writes `.eml` files.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub server: Option<String>,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub use_tls: bool,
+    pub use_ssl: bool,
+    pub default_sender: String,
+    pub timeout: Duration,
+    pub outbox_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub secret_key: Secret,
+    pub password_salt: Secret,
+    pub host: String,
+    pub port: u16,
+    /// Origin for absolute links (mails); never taken from the request's `Host`.
+    pub base_url: String,
+    pub features: Features,
+    pub mail: MailSettings,
+    pub bcrypt_rounds: u32,
+    pub password_length_min: usize,
+    pub password_length_max: usize,
+    pub cookie_secure: bool,
+    /// How many reverse proxies in front of us append to `X-Forwarded-For`.
+    pub trusted_proxy_count: usize,
+    pub remember_for: Duration,
+    pub confirm_email_within: Duration,
+    pub reset_password_within: Duration,
+    pub templates_dir: PathBuf,
+    pub static_dir: PathBuf,
+    pub app_name: String,
+    pub workers: Option<usize>,
+}
+
+/// Reads settings from a key→value source. `from_env` uses the process environment; tests
+/// build the map themselves.
+pub struct Source(HashMap<String, String>);
+
+impl Source {
+    pub fn from_env() -> Self {
+        Self(std::env::vars().collect())
+    }
+
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, key: &str) -> Result<&str, ConfigError> {
+        self.get(key).ok_or_else(|| {
+            ConfigError::new(
+                key,
+                "is not set (put it in the environment or in .env; see README.md)",
+            )
+        })
+    }
+
+    fn flag(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => parse_flag(v)
+                .ok_or_else(|| ConfigError::new(key, format!("expected true or false, got {v:?}"))),
+        }
+    }
+
+    fn number<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| ConfigError::new(key, format!("expected a whole number, got {v:?}"))),
+        }
+    }
+
+    fn duration(&self, key: &str, default: &str) -> Result<Duration, ConfigError> {
+        let v = self.get(key).unwrap_or(default);
+        parse_duration(v).ok_or_else(|| {
+            ConfigError::new(
+                key,
+                format!("expected a period such as \"5 days\" or \"12 hours\", got {v:?}"),
+            )
+        })
+    }
+}
+
+pub fn parse_flag(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Flask-Security's period syntax: `"<n> <unit>"`, unit one of seconds, minutes, hours,
+/// days, weeks (singular or plural).
+pub fn parse_duration(v: &str) -> Option<Duration> {
+    let mut parts = v.split_whitespace();
+    let n: u64 = parts.next()?.parse().ok()?;
+    let unit = parts.next()?.to_ascii_lowercase();
+    if parts.next().is_some() {
+        return None;
+    }
+    let seconds = match unit.trim_end_matches('s') {
+        "second" => 1,
+        "minute" => 60,
+        "hour" => 3600,
+        "day" => 86_400,
+        "week" => 604_800,
+        _ => return None,
+    };
+    n.checked_mul(seconds).map(Duration::from_secs)
+}
+
+impl Settings {
+    /// Reads `.env` (if present) and the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is fine; a malformed one is not.
+        if let Err(e) = dotenvy::dotenv() {
+            if !e.not_found() {
+                return Err(ConfigError::new(".env", e.to_string()));
+            }
+        }
+        Self::from_source(&Source::from_env())
+    }
+
+    pub fn from_source(src: &Source) -> Result<Self, ConfigError> {
+        let database_url =
+            DatabaseUrl::parse(src.get("DATABASE_URL").unwrap_or("instance/latchkey.db"))
+                .map_err(|reason| ConfigError::new("DATABASE_URL", reason))?;
+        let secret_key = Secret::new(src.required("SECRET_KEY")?);
+        let password_salt = Secret::new(src.required("SECURITY_PASSWORD_SALT")?);
+        let host = src.get("HOST").unwrap_or("127.0.0.1").to_owned();
+        let port: u16 = src.number("PORT", 8080)?;
+        let base_url = match src.get("BASE_URL") {
+            Some(url) => {
+                let url = url.trim_end_matches('/');
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError::new(
+                        "BASE_URL",
+                        format!("must start with http:// or https://, got {url:?}"),
+                    ));
+                }
+                url.to_owned()
+            }
+            None => format!("http://{host}:{port}"),
+        };
+
+        let features = Features {
+            registerable: src.flag("SECURITY_REGISTERABLE", true)?,
+            confirmable: src.flag("SECURITY_CONFIRMABLE", false)?,
+            recoverable: src.flag("SECURITY_RECOVERABLE", false)?,
+            changeable: src.flag("SECURITY_CHANGEABLE", false)?,
+            trackable: src.flag("SECURITY_TRACKABLE", false)?,
+            username_enable: src.flag("SECURITY_USERNAME_ENABLE", false)?,
+            username_required: src.flag("SECURITY_USERNAME_REQUIRED", false)?,
+            return_generic_responses: src.flag("SECURITY_RETURN_GENERIC_RESPONSES", false)?,
+            login_without_confirmation: src.flag("SECURITY_LOGIN_WITHOUT_CONFIRMATION", false)?,
+            send_register_email: src.flag("SECURITY_SEND_REGISTER_EMAIL", true)?,
+        };
+
+        let mail = MailSettings {
+            server: src.get("MAIL_SERVER").map(str::to_owned),
+            port: src.number("MAIL_PORT", 25)?,
+            username: src.get("MAIL_USERNAME").map(str::to_owned),
+            password: src.get("MAIL_PASSWORD").map(Secret::new),
+            use_tls: src.flag("MAIL_USE_TLS", false)?,
+            use_ssl: src.flag("MAIL_USE_SSL", false)?,
+            default_sender: src
+                .get("MAIL_DEFAULT_SENDER")
+                .unwrap_or("no-reply@localhost")
+                .to_owned(),
+            timeout: Duration::from_secs(src.number("MAIL_TIMEOUT", 10)?),
+            outbox_dir: PathBuf::from(src.get("MAIL_OUTBOX_DIR").unwrap_or("instance/mail")),
+        };
+        if mail.use_tls && mail.use_ssl {
+            return Err(ConfigError::new(
+                "MAIL_USE_SSL",
+                "MAIL_USE_TLS and MAIL_USE_SSL cannot both be true",
+            ));
+        }
+
+        let bcrypt_rounds: u32 = src.number("SECURITY_BCRYPT_ROUNDS", 12)?;
+        if !(4..=31).contains(&bcrypt_rounds) {
+            return Err(ConfigError::new(
+                "SECURITY_BCRYPT_ROUNDS",
+                format!("must be between 4 and 31, got {bcrypt_rounds}"),
+            ));
+        }
+        let password_length_min: usize = src.number("SECURITY_PASSWORD_LENGTH_MIN", 8)?;
+        if !(1..=128).contains(&password_length_min) {
+            return Err(ConfigError::new(
+                "SECURITY_PASSWORD_LENGTH_MIN",
+                "must be between 1 and 128",
+            ));
+        }
+
+        let workers = match src.get("WORKERS") {
+            None => None,
+            Some(_) => Some(src.number("WORKERS", 1usize)?.max(1)),
+        };
+
+        Ok(Settings {
+            database_url,
+            secret_key,
+            password_salt,
+            host,
+            port,
+            base_url,
+            features,
+            mail,
+            bcrypt_rounds,
+            password_length_min,
+            password_length_max: 128,
+            cookie_secure: src.flag("SESSION_COOKIE_SECURE", false)?,
+            trusted_proxy_count: src.number("TRUSTED_PROXY_COUNT", 0)?,
+            remember_for: src.duration("REMEMBER_COOKIE_DURATION", "365 days")?,
+            confirm_email_within: src.duration("SECURITY_CONFIRM_EMAIL_WITHIN", "5 days")?,
+            reset_password_within: src.duration("SECURITY_RESET_PASSWORD_WITHIN", "1 days")?,
+            templates_dir: PathBuf::from(src.get("SECURITY_TEMPLATES_DIR").unwrap_or("templates")),
+            static_dir: PathBuf::from(src.get("STATIC_DIR").unwrap_or("static")),
+            app_name: src.get("APP_NAME").unwrap_or("Latchkey").to_owned(),
+            workers,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("SECRET_KEY", "a-development-secret-key-of-enough-length"),
+            ("SECURITY_PASSWORD_SALT", "salt"),
+            ("DATABASE_URL", "test.db"),
+        ]
+    }
+
+    #[test]
+    fn missing_secret_key_names_the_setting() {
+        let src = Source::from_pairs([("SECURITY_PASSWORD_SALT", "s")]);
+        let err = Settings::from_source(&src).unwrap_err();
+        assert_eq!(err.key, "SECRET_KEY");
+        assert!(err.to_string().starts_with("SECRET_KEY: is not set"));
+    }
+
+    #[test]
+    fn flags_accept_flask_spellings_and_refuse_others() {
+        let mut pairs = minimal();
+        pairs.push(("SECURITY_CONFIRMABLE", "True"));
+        let s = Settings::from_source(&Source::from_pairs(pairs.clone())).unwrap();
+        assert!(s.features.confirmable);
+        assert!(s.features.registerable, "registerable defaults to on");
+        pairs.push(("SECURITY_TRACKABLE", "maybe"));
+        let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();
+        assert_eq!(err.key, "SECURITY_TRACKABLE");
+    }
+
+    #[test]
+    fn base_url_defaults_to_listen_address() {
+        let mut pairs = minimal();
+        pairs.push(("PORT", "9001"));
+        let s = Settings::from_source(&Source::from_pairs(pairs)).unwrap();
+        assert_eq!(s.base_url, "http://127.0.0.1:9001");
+    }
+
+    #[test]
+    fn bad_port_is_a_clear_error() {
+        let mut pairs = minimal();
+        pairs.push(("PORT", "eighty"));
+        let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();
+        assert_eq!(err.key, "PORT");
+    }
+
+    #[test]
+    fn periods_parse_like_flask_security() {
+        assert_eq!(
+            parse_duration("5 days"),
+            Some(Duration::from_secs(5 * 86_400))
+        );
+        assert_eq!(parse_duration("1 day"), Some(Duration::from_secs(86_400)));
+        assert_eq!(
+            parse_duration("30 minutes"),
+            Some(Duration::from_secs(1_800))
+        );
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("5 fortnights"), None);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let s = Settings::from_source(&Source::from_pairs(minimal())).unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("a-development-secret-key"));
+    }
+}

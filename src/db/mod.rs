@@ -1,0 +1,270 @@
+//! Database access: one connection type over SQLite and PostgreSQL, an r2d2 pool, the
+//! embedded migrations of each backend, and the helper that runs blocking queries off the
+//! async executor.
+
+pub mod models;
+pub mod schema;
+pub mod sessions;
+pub mod users;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+/// Every backend this build can talk to. Variants are chosen by the URL scheme, never by
+/// trial (see [`ConnectionManager`]).
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    #[cfg(feature = "postgres")]
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+#[cfg(feature = "postgres")]
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A parsed `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// A plain path or `sqlite://…` is SQLite; `postgres://` / `postgresql://` is PostgreSQL.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            if cfg!(feature = "postgres") {
+                return Ok(DatabaseUrl::Postgres(raw.to_owned()));
+            }
+            return Err("this build has no PostgreSQL support; build it with \
+                 `cargo build --release --features postgres` (needs libpq-dev)"
+                .to_owned());
+        }
+        let path = if let Some(rest) = raw.strip_prefix("sqlite://") {
+            // sqlite:///abs/path (SQLAlchemy style) and sqlite://relative/path
+            rest
+        } else if let Some(rest) = raw.strip_prefix("sqlite:") {
+            rest
+        } else if raw.contains("://") {
+            let scheme = raw.split("://").next().unwrap_or_default();
+            return Err(format!(
+                "unsupported database scheme {scheme:?}: use a file path, sqlite://PATH or postgres://..."
+            ));
+        } else {
+            raw
+        };
+        if path.is_empty() {
+            return Err("is empty: give a SQLite file path or a postgres:// URL".to_owned());
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite(_) => "sqlite",
+            DatabaseUrl::Postgres(_) => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database unavailable: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error("the blocking thread pool is gone")]
+    Blocking,
+}
+
+impl DbError {
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            DbError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+/// Opens connections for the pool, with the per-connection SQLite settings.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| {
+                    r2d2::Error::ConnectionError(ConnectionError::BadConnection(
+                        "SQLite path is not valid UTF-8".into(),
+                    ))
+                })?;
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the writer; the busy timeout makes concurrent
+                // writers wait instead of failing; SQLite leaves foreign keys off otherwise.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            #[cfg(feature = "postgres")]
+            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            #[cfg(not(feature = "postgres"))]
+            DatabaseUrl::Postgres(_) => Err(r2d2::Error::ConnectionError(
+                ConnectionError::BadConnection("PostgreSQL support is not compiled in".into()),
+            )),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// The pool plus the helper that moves each query onto the blocking thread pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+impl Db {
+    /// Connects (creating the SQLite file and its folder if needed) and applies pending
+    /// migrations. Fails with a readable message when the database cannot be reached.
+    pub fn connect(url: &DatabaseUrl) -> anyhow::Result<Self> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot create the folder {} for the database: {e}",
+                        dir.display()
+                    )
+                })?;
+            }
+        }
+        let manager = ConnectionManager { url: url.clone() };
+        // Fail fast at start-up with the real cause, instead of r2d2's 30 s wait.
+        let mut probe = manager
+            .connect()
+            .map_err(|e| anyhow::anyhow!("cannot open the {} database: {e}", url.backend_name()))?;
+        run_migrations(&mut probe)?;
+        drop(probe);
+        let max_size = match url {
+            DatabaseUrl::Sqlite(_) => 8,
+            DatabaseUrl::Postgres(_) => 10,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| anyhow::anyhow!("cannot build the connection pool: {e}"))?;
+        Ok(Self { pool })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|_| DbError::Blocking)?
+    }
+
+    /// A connection for synchronous callers (CLI, tests).
+    pub fn get(&self) -> Result<PooledConnection, DbError> {
+        Ok(self.pool.get()?)
+    }
+}
+
+/// Applies the pending migrations of the connection's backend.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
+    let result = match conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        #[cfg(feature = "postgres")]
+        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))
+}
+
+/// Now, as naive UTC with microsecond precision: the format SQLAlchemy writes, so that both
+/// apps can share one SQLite file.
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    let micros = now.and_utc().timestamp_subsec_micros();
+    chrono::Timelike::with_nanosecond(&now, micros * 1000).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_choose_the_backend_by_scheme() {
+        assert_eq!(
+            DatabaseUrl::parse("instance/data.db").unwrap(),
+            DatabaseUrl::Sqlite("instance/data.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap(),
+            DatabaseUrl::Sqlite("/tmp/x.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://rel.db").unwrap(),
+            DatabaseUrl::Sqlite("rel.db".into())
+        );
+        assert!(DatabaseUrl::parse("mysql://localhost/x")
+            .unwrap_err()
+            .contains("unsupported"));
+        assert!(DatabaseUrl::parse("").is_err());
+    }
+
+    #[test]
+    fn postgres_urls_need_the_feature() {
+        let parsed = DatabaseUrl::parse("postgres://127.0.0.1/test");
+        if cfg!(feature = "postgres") {
+            assert!(matches!(parsed, Ok(DatabaseUrl::Postgres(_))));
+        } else {
+            assert!(parsed.unwrap_err().contains("--features postgres"));
+        }
+    }
+
+    #[test]
+    fn now_has_microsecond_precision() {
+        let t = now();
+        assert_eq!(chrono::Timelike::nanosecond(&t) % 1000, 0);
+    }
+}

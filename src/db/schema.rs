@@ -1,0 +1,55 @@
+//! One hand-written schema for both backends (SQLite and PostgreSQL).
+//! The first three tables are Flask-Security-Too's, column for column.
+
+diesel::table! {
+    user (id) {
+        id -> Integer,
+        email -> Nullable<Text>,
+        username -> Nullable<Text>,
+        password -> Text,
+        last_login_at -> Nullable<Timestamp>,
+        current_login_at -> Nullable<Timestamp>,
+        last_login_ip -> Nullable<Text>,
+        current_login_ip -> Nullable<Text>,
+        login_count -> Nullable<Integer>,
+        active -> Nullable<Bool>,
+        premium -> Nullable<Bool>,
+        fs_uniquifier -> Text,
+        confirmed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    role (id) {
+        id -> Integer,
+        name -> Nullable<Text>,
+        description -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    roles_users (id) {
+        id -> Integer,
+        user_id -> Nullable<Integer>,
+        role_id -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    login_session (id) {
+        id -> Text,
+        user_id -> Integer,
+        fs_uniquifier -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        remember_hash -> Nullable<Text>,
+        remember_expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(login_session -> user (user_id));
+diesel::joinable!(roles_users -> role (role_id));
+
+diesel::allow_tables_to_appear_in_same_query!(user, role, roles_users, login_session);

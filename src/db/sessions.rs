@@ -1,0 +1,71 @@
+//! Queries on `login_session`: the server-side record that makes logout revoke.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::models::{LoginSession, User};
+use super::schema::{login_session, user};
+use super::{DbConnection, DbError};
+
+pub fn insert(conn: &mut DbConnection, session: &LoginSession) -> Result<(), DbError> {
+    diesel::insert_into(login_session::table)
+        .values(session)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The login and its user in one indexed query.
+pub fn find_with_user(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<(LoginSession, User)>, DbError> {
+    Ok(login_session::table
+        .inner_join(user::table)
+        .filter(login_session::id.eq(id))
+        .select((LoginSession::as_select(), User::as_select()))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn touch(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> Result<(), DbError> {
+    diesel::update(login_session::table.find(id))
+        .set(login_session::last_seen_at.eq(at))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
+    diesel::delete(login_session::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+/// Ends every login of a user except `keep` (the one that made the change, if any).
+pub fn delete_for_user(
+    conn: &mut DbConnection,
+    user_id: i32,
+    keep: Option<&str>,
+) -> Result<usize, DbError> {
+    let rows = match keep {
+        Some(keep) => diesel::delete(
+            login_session::table
+                .filter(login_session::user_id.eq(user_id))
+                .filter(login_session::id.ne(keep)),
+        )
+        .execute(conn)?,
+        None => diesel::delete(login_session::table.filter(login_session::user_id.eq(user_id)))
+            .execute(conn)?,
+    };
+    Ok(rows)
+}
+
+/// Re-binds a login to a new uniquifier (the session that changed the password stays in).
+pub fn rebind(conn: &mut DbConnection, id: &str, uniquifier: &str) -> Result<(), DbError> {
+    diesel::update(login_session::table.find(id))
+        .set(login_session::fs_uniquifier.eq(uniquifier))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn count(conn: &mut DbConnection) -> Result<i64, DbError> {
+    Ok(login_session::table.count().get_result(conn)?)
+}

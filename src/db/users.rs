@@ -1,0 +1,123 @@
+//! Queries on the `user` table, written once for both backends.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::models::{NewUser, User};
+use super::schema::user;
+use super::{DbConnection, DbError};
+
+diesel::define_sql_function! {
+    /// SQL `lower()`: both sides of a case-insensitive match fold the same way.
+    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &str) -> Result<Option<User>, DbError> {
+    Ok(user::table
+        .filter(lower(user::email).eq(lower(Some(email.to_owned()))))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_username(conn: &mut DbConnection, username: &str) -> Result<Option<User>, DbError> {
+    Ok(user::table
+        .filter(lower(user::username).eq(lower(Some(username.to_owned()))))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: i32) -> Result<Option<User>, DbError> {
+    Ok(user::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_uniquifier(
+    conn: &mut DbConnection,
+    uniquifier: &str,
+) -> Result<Option<User>, DbError> {
+    Ok(user::table
+        .filter(user::fs_uniquifier.eq(uniquifier))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Why an insert was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    /// The email or username is taken (possibly by a registration racing this one).
+    #[error("email or username already registered")]
+    Conflict,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Inserts a user; a uniqueness conflict (including one lost to a concurrent insert) is
+/// [`InsertUserError::Conflict`], never an internal error.
+pub fn insert(conn: &mut DbConnection, new: &NewUser) -> Result<User, InsertUserError> {
+    let inserted = diesel::insert_into(user::table)
+        .values(new)
+        .execute(conn)
+        .map_err(DbError::from);
+    match inserted {
+        Ok(_) => {}
+        Err(e) if e.is_unique_violation() => return Err(InsertUserError::Conflict),
+        Err(e) => return Err(e.into()),
+    }
+    // No RETURNING across backends: read the row back by its unique uniquifier.
+    find_by_uniquifier(conn, &new.fs_uniquifier)?.ok_or(InsertUserError::Db(DbError::Query(
+        diesel::result::Error::NotFound,
+    )))
+}
+
+/// Flask-Security's trackable update (BEHAVIOUR.md §10), done in one statement from the
+/// values read at login.
+pub fn record_login(
+    conn: &mut DbConnection,
+    before: &User,
+    ip: Option<&str>,
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
+    let last_at = before.current_login_at.unwrap_or(at);
+    let last_ip = before
+        .current_login_ip
+        .clone()
+        .or_else(|| ip.map(str::to_owned));
+    diesel::update(user::table.find(before.id))
+        .set((
+            user::last_login_at.eq(Some(last_at)),
+            user::current_login_at.eq(Some(at)),
+            user::last_login_ip.eq(last_ip),
+            user::current_login_ip.eq(ip.map(str::to_owned)),
+            user::login_count.eq(Some(before.login_count.unwrap_or(0) + 1)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_premium(conn: &mut DbConnection, id: i32, premium: bool) -> Result<(), DbError> {
+    diesel::update(user::table.find(id))
+        .set(user::premium.eq(Some(premium)))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_active(conn: &mut DbConnection, id: i32, active: bool) -> Result<(), DbError> {
+    diesel::update(user::table.find(id))
+        .set(user::active.eq(Some(active)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Replaces the uniquifier: every login made with the old one stops working.
+pub fn rotate_uniquifier(conn: &mut DbConnection, id: i32, new: &str) -> Result<(), DbError> {
+    diesel::update(user::table.find(id))
+        .set(user::fs_uniquifier.eq(new))
+        .execute(conn)?;
+    Ok(())
+}

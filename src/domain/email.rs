@@ -1,0 +1,161 @@
+//! Email addresses, validated like Python's `email_validator` (which Flask-Security uses)
+//! without any DNS lookup.
+
+use std::fmt;
+use unicode_normalization::UnicodeNormalization;
+
+pub const MAX_EMAIL_LENGTH: usize = 254;
+const MAX_LOCAL_LENGTH: usize = 64;
+
+/// Top-level domains that can never receive mail (RFC 6761 and friends), refused like
+/// `email_validator` does.
+const SPECIAL_USE_TLDS: &[&str] = &["arpa", "invalid", "local", "localhost", "onion", "test"];
+
+/// A syntactically valid address: local part as typed, domain lower-cased and in IDNA form.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("Email not provided")]
+    Missing,
+    #[error("Invalid email address")]
+    Invalid,
+}
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, EmailError> {
+        if raw.is_empty() {
+            return Err(EmailError::Missing);
+        }
+        // Flask-Security refuses surrounding white space instead of trimming it.
+        if raw.len() > 4 * MAX_EMAIL_LENGTH || raw.trim() != raw {
+            return Err(EmailError::Invalid);
+        }
+        let normalized: String = raw.nfkc().collect();
+        let (local, domain) = normalized.rsplit_once('@').ok_or(EmailError::Invalid)?;
+        if !valid_local_part(local) {
+            return Err(EmailError::Invalid);
+        }
+        let domain = normalize_domain(domain).ok_or(EmailError::Invalid)?;
+        let email = format!("{local}@{domain}");
+        if email.len() > MAX_EMAIL_LENGTH {
+            return Err(EmailError::Invalid);
+        }
+        Ok(Email(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Email({:?})", self.0)
+    }
+}
+
+/// A dot-atom local part (RFC 5322 `atext`, plus non-ASCII letters as RFC 6531 allows).
+fn valid_local_part(local: &str) -> bool {
+    if local.is_empty() || local.len() > MAX_LOCAL_LENGTH {
+        return false;
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return false;
+    }
+    local.chars().all(|c| {
+        c.is_ascii_alphanumeric()
+            || "!#$%&'*+-/=?^_`{|}~.".contains(c)
+            || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+    })
+}
+
+fn normalize_domain(domain: &str) -> Option<String> {
+    if domain.is_empty() || domain.ends_with('.') {
+        return None;
+    }
+    let ascii = idna::domain_to_ascii_strict(domain).ok()?;
+    let labels: Vec<&str> = ascii.split('.').collect();
+    if labels.len() < 2 {
+        return None;
+    }
+    for label in &labels {
+        if label.is_empty()
+            || label.len() > 63
+            || label.starts_with('-')
+            || label.ends_with('-')
+            || !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return None;
+        }
+    }
+    let tld = labels.last()?;
+    if tld.chars().all(|c| c.is_ascii_digit()) || SPECIAL_USE_TLDS.contains(tld) {
+        return None;
+    }
+    Some(ascii)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_addresses_and_lowercases_the_domain() {
+        assert_eq!(
+            Email::parse("Ann@Example.COM").unwrap().as_str(),
+            "Ann@example.com"
+        );
+        assert!(Email::parse("first.last+tag@sub.example.org").is_ok());
+        assert!(Email::parse("user@bücher.example").is_ok());
+    }
+
+    #[test]
+    fn refuses_what_flask_security_refuses() {
+        for bad in [
+            "not-an-email",
+            "a@",
+            "@example.com",
+            "a b@example.com",
+            " a@example.com",
+            "a@example.com ",
+            "a@localhost",
+            "a@example.test",
+            "a@example.local",
+            "a..b@example.com",
+            ".a@example.com",
+            "a@-example.com",
+            "a@example..com",
+            "a@123.456",
+            "a\0b@example.com",
+            "a@exa mple.com",
+        ] {
+            assert_eq!(Email::parse(bad), Err(EmailError::Invalid), "{bad:?}");
+        }
+        assert_eq!(Email::parse(""), Err(EmailError::Missing));
+    }
+
+    #[test]
+    fn enforces_the_254_character_limit() {
+        let local = "a".repeat(64);
+        let domain = format!("{}.com", vec!["b".repeat(60); 3].join("."));
+        let at_limit = format!("{local}@{domain}");
+        assert!(at_limit.len() <= 254);
+        assert!(Email::parse(&at_limit).is_ok());
+        let too_long = format!("{local}@{}.{domain}", "c".repeat(60));
+        assert!(too_long.len() > 254);
+        assert_eq!(Email::parse(&too_long), Err(EmailError::Invalid));
+        assert_eq!(Email::parse(&"x".repeat(10_000)), Err(EmailError::Invalid));
+    }
+}

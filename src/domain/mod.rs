@@ -1,0 +1,14 @@
+//! Typed values parsed at the edge: nothing deeper sees an unvalidated email, password,
+//! username or redirect target.
+
+pub mod email;
+pub mod form_errors;
+pub mod next_url;
+pub mod password;
+pub mod username;
+
+pub use email::Email;
+pub use form_errors::FormErrors;
+pub use next_url::SafeNext;
+pub use password::Password;
+pub use username::Username;

@@ -1,0 +1,20 @@
+//! Latchkey: user authentication for actix-web, the way Flask-Security-Too does it for Flask.
+//!
+//! Layout: [`config`] (settings from the environment), [`db`] (schema, models, pool,
+//! migrations for SQLite and PostgreSQL), [`domain`] (typed email, password, username, next
+//! URL), [`auth`] (hashing, CSRF, logins, the login and registration rules), [`web`] (content
+//! negotiation, body decoding, current user, errors), [`routes`] (handlers by feature),
+//! [`templates`], and [`startup`] (the app factory and server).
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;
+pub mod templates;
+pub mod web;
+
+pub use config::Settings;
+pub use startup::{app, AppState, Application};

@@ -1,0 +1,176 @@
+//! `GET/POST /login`.
+
+use actix_identity::Identity;
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::{HttpMessage, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::authenticate::{authenticate, LoginFailure};
+use crate::auth::login::{self, LoginOptions};
+use crate::db::models::User;
+use crate::domain::{FormErrors, SafeNext};
+use crate::web::client::client_info;
+use crate::web::current_user::REMEMBER_COOKIE;
+use crate::web::submission::{query_param, Flag};
+use crate::web::{AppError, Submission, Web};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    remember: Option<Flag>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
+    if web.format.is_json() {
+        let mut response = json!({
+            "csrf_token": web.csrf_token(),
+            "identity_attributes": identity_attributes(&web),
+        });
+        if let Some(current) = &web.user {
+            response["user"] = crate::web::page::user_view(&current.user);
+        }
+        return Ok(web.json_ok(response));
+    }
+    if web.user.is_some() {
+        return Ok(crate::web::page::redirect("/"));
+    }
+    let next = query_param(&web.request, "next").unwrap_or_default();
+    web.page(
+        "security/login_user.html",
+        form_context(&LoginForm::default(), &next),
+    )
+}
+
+pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpResponse, AppError> {
+    let form = form.data;
+    let settings = web.settings();
+    let next_raw = form
+        .next
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| query_param(&web.request, "next").filter(|n| !n.is_empty()));
+    let next = match next_raw
+        .as_deref()
+        .map(|n| SafeNext::parse(n, &settings.base_url))
+    {
+        Some(Err(e)) => {
+            let errors = FormErrors::single("next", e.to_string());
+            return web.form_failure("security/login_user.html", form_context(&form, ""), &errors);
+        }
+        Some(Ok(next)) => Some(next),
+        None => None,
+    };
+    let identity = form
+        .email
+        .as_deref()
+        .filter(|e| !e.is_empty())
+        .or(form.username.as_deref())
+        .unwrap_or("");
+    let outcome = authenticate(
+        &web.state.db,
+        &web.state.hasher,
+        &settings.features,
+        identity,
+        form.password.as_deref().unwrap_or(""),
+    )
+    .await?;
+    let user = match outcome {
+        Ok(user) => user,
+        Err(failure) => {
+            log_failure(&web, failure);
+            let errors = failure.to_form_errors(settings.features.return_generic_responses);
+            let next = next_raw.unwrap_or_default();
+            return web.form_failure(
+                "security/login_user.html",
+                form_context(&form, &next),
+                &errors,
+            );
+        }
+    };
+    let remember = form.remember.is_some_and(|f| f.0);
+    let remember_cookie = start_session(&web, &user, remember).await?;
+    let location = next.as_ref().map_or("/", |n| n.as_str());
+    let mut response = web.success(
+        location,
+        None,
+        json!({"csrf_token": web.csrf_token(), "tf_required": false, "user": {}}),
+    );
+    if let Some(cookie) = remember_cookie {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+    }
+    Ok(response)
+}
+
+/// Logs `user` in: records the login, binds the (renewed) session to it, and returns the
+/// remember-me cookie to set, if asked for.
+pub async fn start_session(
+    web: &Web,
+    user: &User,
+    remember: bool,
+) -> Result<Option<Cookie<'static>>, AppError> {
+    let settings = web.settings();
+    let client = client_info(&web.request, settings.trusted_proxy_count);
+    let options = LoginOptions {
+        remember,
+        remember_for: settings.remember_for,
+        trackable: settings.features.trackable,
+    };
+    let for_user = user.clone();
+    let new_login = web
+        .state
+        .db
+        .run(move |conn| login::create(conn, &for_user, &client, &options))
+        .await?;
+    // Identity::login renews the session, so a session fixed before login is not reused.
+    Identity::login(&web.request.extensions(), new_login.session_id.clone())
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("binding the session: {e}")))?;
+    tracing::info!(user_id = user.id, remember, "login succeeded");
+    Ok(new_login.remember_cookie.map(|value| {
+        let lifetime = time::Duration::seconds(settings.remember_for.as_secs() as i64);
+        Cookie::build(REMEMBER_COOKIE, value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(settings.cookie_secure)
+            .max_age(lifetime)
+            .expires(time::OffsetDateTime::now_utc() + lifetime)
+            .finish()
+    }))
+}
+
+fn log_failure(web: &Web, failure: LoginFailure) {
+    let ip = crate::web::client::client_ip(&web.request, web.settings().trusted_proxy_count);
+    tracing::info!(reason = ?failure, ip = ip.as_deref().unwrap_or("-"), "login failed");
+}
+
+fn identity_attributes(web: &Web) -> Vec<&'static str> {
+    if web.settings().features.username_enable {
+        vec!["email", "username"]
+    } else {
+        vec!["email"]
+    }
+}
+
+fn form_context(form: &LoginForm, next: &str) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert(
+        "form",
+        &json!({
+            "email": form.email.as_deref().or(form.username.as_deref()).unwrap_or(""),
+            "remember": form.remember.is_some_and(|f| f.0),
+        }),
+    );
+    ctx.insert("next", next);
+    ctx
+}

@@ -1,0 +1,33 @@
+//! `POST /logout`: ends the login server-side, so copies of the old cookies stop working.
+
+use actix_identity::Identity;
+use actix_web::HttpResponse;
+use serde_json::json;
+
+use crate::auth::login;
+use crate::web::current_user::removal_cookie;
+use crate::web::submission::NoFields;
+use crate::web::{AppError, Submission, Web};
+
+pub async fn submit(
+    web: Web,
+    identity: Option<Identity>,
+    _form: Submission<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(current) = &web.user {
+        let session_id = current.session_id.clone();
+        web.state
+            .db
+            .run(move |conn| login::end(conn, &session_id))
+            .await?;
+        tracing::info!(user_id = current.user.id, "logout");
+    }
+    if let Some(identity) = identity {
+        identity.logout();
+    }
+    let mut response = web.success("/", None, json!({}));
+    response
+        .add_removal_cookie(&removal_cookie())
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+    Ok(response)
+}

@@ -1,0 +1,162 @@
+//! Building the application: state, middleware stack, routes, and the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_identity::IdentityMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use hmac::{Hmac, Mac};
+use sha2::Sha512;
+
+use crate::auth::PasswordHasher;
+use crate::config::{Secret, Settings};
+use crate::db::Db;
+use crate::templates::Templates;
+use crate::web::current_user::resolve_current_user;
+use crate::web::error::negotiate_errors;
+use crate::web::AppError;
+
+/// Shared by every request.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub hasher: PasswordHasher,
+    pub templates: Templates,
+}
+
+impl AppState {
+    /// Connects to the database (applying migrations), loads templates and prepares hashing.
+    pub fn new(settings: Settings) -> anyhow::Result<Self> {
+        let db = Db::connect(&settings.database_url)?;
+        let templates = Templates::load(&settings.templates_dir)?;
+        let hasher = PasswordHasher::new(settings.password_salt.clone(), settings.bcrypt_rounds)?;
+        Ok(Self {
+            settings: Arc::new(settings),
+            db,
+            hasher,
+            templates,
+        })
+    }
+}
+
+/// A purpose-specific key derived from `SECRET_KEY`, so one secret never serves two uses.
+pub fn derive_key(secret: &Secret, purpose: &str) -> [u8; 64] {
+    let mut mac = <Hmac<Sha512> as Mac>::new_from_slice(secret.expose().as_bytes())
+        .expect("HMAC accepts keys of any length");
+    mac.update(b"latchkey:");
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// The complete Latchkey app: middleware stack and routes. Library users can mount this
+/// directly, or use [`crate::routes::configure`] inside an app that adds the same middleware.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let settings = state.settings.clone();
+    let session_key = Key::from(&derive_key(&settings.secret_key, "session-cookie"));
+    let sessions = SessionMiddleware::builder(CookieSessionStore::default(), session_key)
+        .cookie_name("session".to_owned())
+        .cookie_secure(settings.cookie_secure)
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_path("/".to_owned())
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(BrowserSession::default())
+        .build();
+    let static_dir = settings.static_dir.clone();
+    App::new()
+        .app_data(state)
+        .configure(move |cfg| {
+            crate::routes::configure(cfg, &settings.features);
+            static_files(cfg, &static_dir);
+        })
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(AppError::NotFound)
+        }))
+        // Listed innermost first: errors are negotiated last, sessions wrap identity, and the
+        // current user is resolved inside both.
+        .wrap(from_fn(resolve_current_user))
+        .wrap(IdentityMiddleware::default())
+        .wrap(sessions)
+        .wrap(from_fn(negotiate_errors))
+}
+
+const DEFAULT_CSS: &str = include_str!("../static/latchkey.css");
+
+/// Files under `STATIC_DIR`; the default stylesheet is built in for when that folder is absent.
+fn static_files(cfg: &mut web::ServiceConfig, dir: &std::path::Path) {
+    if dir.join("latchkey.css").is_file() {
+        cfg.service(actix_files::Files::new("/static", dir));
+    } else {
+        cfg.route(
+            "/static/latchkey.css",
+            web::get().to(|| async {
+                HttpResponse::Ok()
+                    .content_type("text/css; charset=utf-8")
+                    .body(DEFAULT_CSS)
+            }),
+        );
+        if dir.is_dir() {
+            cfg.service(actix_files::Files::new("/static", dir));
+        }
+    }
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds `HOST:PORT` (port 0 picks a free one, for tests) and prepares the server.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let address = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&address)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
+        let port = listener.local_addr()?.port();
+        let workers = settings.workers;
+        let state = web::Data::new(
+            actix_web::rt::task::spawn_blocking(move || AppState::new(settings)).await??,
+        );
+        tracing::info!(
+            port,
+            backend = state.settings.database_url.backend_name(),
+            "Latchkey listening on {address}"
+        );
+        let mut server = HttpServer::new(move || app(state.clone()))
+            .listen(listener)?
+            .shutdown_timeout(10);
+        if let Some(workers) = workers {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

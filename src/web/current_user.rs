@@ -1,0 +1,125 @@
+//! Who is making the request. A middleware resolves the login once per request (from the
+//! session, or from the remember-me cookie when the browser dropped the session) and the
+//! extractors below hand it to handlers. Anonymous requests never touch the database.
+
+use std::future::{ready, Ready};
+
+use actix_identity::{Identity, IdentityExt};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+
+use super::AppError;
+use crate::auth::login::{self, CurrentUser};
+use crate::domain::SafeNext;
+use crate::startup::AppState;
+
+pub const REMEMBER_COOKIE: &str = "remember_token";
+
+/// Resolves the current user into the request extensions.
+pub async fn resolve_current_user(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await;
+    };
+    let mut drop_remember_cookie = false;
+    let identity = req.get_identity().ok();
+    let session_id = identity.as_ref().and_then(|i| i.id().ok());
+
+    let current = if let Some(session_id) = session_id {
+        let found = state
+            .db
+            .run(move |conn| login::resolve_session(conn, &session_id))
+            .await
+            .map_err(AppError::from)?;
+        if found.is_none() {
+            // Revoked elsewhere (logout, password change, deactivation): forget it here too.
+            if let Some(identity) = identity {
+                identity.logout();
+            }
+            drop_remember_cookie = req.cookie(REMEMBER_COOKIE).is_some();
+        }
+        found
+    } else if let Some(cookie) = req.cookie(REMEMBER_COOKIE) {
+        let value = cookie.value().to_owned();
+        let found = state
+            .db
+            .run(move |conn| login::resolve_remember(conn, &value))
+            .await
+            .map_err(AppError::from)?;
+        match &found {
+            // Restore the browser session from the remembered login.
+            Some(current) => {
+                Identity::login(&req.extensions(), current.session_id.clone()).map_err(|e| {
+                    AppError::Unexpected(anyhow::anyhow!("restoring the session: {e}"))
+                })?;
+            }
+            None => drop_remember_cookie = true,
+        }
+        found
+    } else {
+        None
+    };
+
+    if let Some(current) = current {
+        req.extensions_mut().insert(current);
+    }
+    let mut res = next.call(req).await?;
+    if drop_remember_cookie {
+        res.response_mut()
+            .add_removal_cookie(&removal_cookie())
+            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+    }
+    Ok(res)
+}
+
+/// The cookie that deletes `remember_token`.
+pub fn removal_cookie() -> actix_web::cookie::Cookie<'static> {
+    actix_web::cookie::Cookie::build(REMEMBER_COOKIE, "")
+        .path("/")
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .finish()
+}
+
+/// The user if someone is logged in: for pages open to everyone.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequest for MaybeUser {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(MaybeUser(
+            req.extensions().get::<CurrentUser>().cloned(),
+        )))
+    }
+}
+
+/// A logged-in user, or: 401 JSON for API clients, a redirect to the login page (with
+/// `next`) for browsers.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedUser(pub CurrentUser);
+
+impl FromRequest for AuthenticatedUser {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let found = req.extensions().get::<CurrentUser>().cloned();
+        ready(found.map(AuthenticatedUser).ok_or_else(|| {
+            let path_and_query = req
+                .uri()
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str())
+                .to_owned();
+            AppError::Unauthenticated {
+                login_url: SafeNext::login_url_for(&path_and_query),
+            }
+        }))
+    }
+}

@@ -1,0 +1,158 @@
+//! Request failures and the one place they become responses. Internal causes are logged,
+//! never shown.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use super::Format;
+use crate::auth::csrf::CsrfError;
+use crate::auth::hashing::HashError;
+use crate::db::DbError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Csrf(#[from] CsrfError),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    #[error("Send the form as application/x-www-form-urlencoded or application/json.")]
+    UnsupportedMediaType,
+    #[error("You must sign in to view this resource.")]
+    Unauthenticated { login_url: String },
+    #[error("You do not have permission to view this resource.")]
+    Forbidden,
+    #[error("Not Found")]
+    NotFound,
+    #[error("The service is busy; please try again shortly.")]
+    Unavailable,
+    #[error("Internal Server Error")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Pool(_) => {
+                tracing::error!(error = %e, "database unavailable");
+                AppError::Unavailable
+            }
+            other => AppError::Unexpected(other.into()),
+        }
+    }
+}
+
+impl From<HashError> for AppError {
+    fn from(e: HashError) -> Self {
+        AppError::Unexpected(e.into())
+    }
+}
+
+impl From<tera::Error> for AppError {
+    fn from(e: tera::Error) -> Self {
+        AppError::Unexpected(anyhow::anyhow!(describe_tera_error(&e)))
+    }
+}
+
+/// Tera's errors nest their cause; show the whole chain in the log.
+pub fn describe_tera_error(e: &tera::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        msg.push_str(": ");
+        msg.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    msg
+}
+
+impl AppError {
+    /// The response in the client's format.
+    pub fn render(&self, format: Format) -> HttpResponse {
+        let status = self.status_code();
+        if let (AppError::Unauthenticated { login_url }, Format::Html) = (self, format) {
+            return HttpResponse::Found()
+                .insert_header((header::LOCATION, login_url.as_str()))
+                .finish();
+        }
+        let message = self.to_string();
+        match format {
+            Format::Json => HttpResponse::build(status).json(json!({
+                "meta": {"code": status.as_u16()},
+                "response": {"errors": [message]},
+            })),
+            Format::Html => HttpResponse::build(status)
+                .content_type("text/html; charset=utf-8")
+                .body(error_page(status, &message)),
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::Csrf(_) | AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// HTML by default; the `negotiate_errors` middleware re-renders for JSON clients.
+    fn error_response(&self) -> HttpResponse {
+        // Called once per failed request: the place to log the hidden cause.
+        if let AppError::Unexpected(cause) = self {
+            tracing::error!(error = %format!("{cause:#}"), "request failed");
+        }
+        self.render(Format::Html)
+    }
+}
+
+/// A self-contained error page: it must render even when templates are broken.
+fn error_page(status: StatusCode, message: &str) -> String {
+    let title = status.canonical_reason().unwrap_or("Error");
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {title}</title>\
+         <link rel=\"stylesheet\" href=\"/static/latchkey.css\"></head>\
+         <body><main class=\"container\"><h1>{code} {title}</h1><p>{message}</p>\
+         <p><a href=\"/\">Home</a></p></main></body></html>\n",
+        code = status.as_u16(),
+        title = tera::escape_html(title),
+        message = tera::escape_html(message),
+    )
+}
+
+/// Middleware: an [`AppError`] raised for a JSON client is answered in JSON.
+pub async fn negotiate_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let format = Format::of(req.request());
+    let res = next.call(req).await?;
+    if format.is_json() {
+        if let Some(app_error) = res
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<AppError>())
+        {
+            let json = app_error.render(Format::Json);
+            return Ok(res.into_response(json));
+        }
+    }
+    Ok(res.map_into_boxed_body())
+}
+
+impl From<crate::auth::ServiceError> for AppError {
+    fn from(e: crate::auth::ServiceError) -> Self {
+        match e {
+            crate::auth::ServiceError::Db(e) => e.into(),
+            crate::auth::ServiceError::Hash(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! HTTP plumbing shared by every feature: content negotiation, body decoding with CSRF,
+//! the current user, rendering pages or JSON, and the one place errors become responses.
+
+pub mod client;
+pub mod current_user;
+pub mod error;
+pub mod format;
+pub mod page;
+pub mod submission;
+
+pub use current_user::{AuthenticatedUser, MaybeUser};
+pub use error::AppError;
+pub use format::Format;
+pub use page::{FormErrors, Web};
+pub use submission::Submission;

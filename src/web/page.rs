@@ -1,0 +1,217 @@
+//! Answering a request in the client's format: a rendered page or redirect for browsers,
+//! Flask-Security's `{"meta": {"code": …}, "response": {…}}` envelope for JSON clients.
+
+use std::collections::BTreeMap;
+use std::future::{ready, Ready};
+
+use actix_session::{Session, SessionExt};
+use actix_web::http::{header, StatusCode};
+use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{AppError, Format};
+use crate::auth::csrf;
+use crate::auth::login::CurrentUser;
+pub use crate::domain::FormErrors;
+use crate::startup::AppState;
+
+const FLASHES_KEY: &str = "_flashes";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Flash {
+    category: String,
+    message: String,
+}
+
+/// Everything a handler needs to answer: app state, session, current user and format.
+pub struct Web {
+    pub state: web::Data<AppState>,
+    pub session: Session,
+    pub user: Option<CurrentUser>,
+    pub format: Format,
+    pub request: HttpRequest,
+}
+
+impl FromRequest for Web {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        ready(
+            state
+                .map(|state| Web {
+                    state,
+                    session: req.get_session(),
+                    user: req.extensions().get::<CurrentUser>().cloned(),
+                    format: Format::of(req),
+                    request: req.clone(),
+                })
+                .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("AppState is not registered"))),
+        )
+    }
+}
+
+impl Web {
+    pub fn settings(&self) -> &crate::config::Settings {
+        &self.state.settings
+    }
+
+    pub fn csrf_token(&self) -> String {
+        csrf::token(&self.session)
+    }
+
+    /// Queues a message for the next rendered page.
+    pub fn flash(&self, category: &str, message: impl Into<String>) {
+        let mut flashes: Vec<Flash> = self
+            .session
+            .get(FLASHES_KEY)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        flashes.push(Flash {
+            category: category.to_owned(),
+            message: message.into(),
+        });
+        let _ = self.session.insert(FLASHES_KEY, flashes);
+    }
+
+    fn take_flashes(&self) -> Vec<Flash> {
+        self.session
+            .remove_as::<Vec<Flash>>(FLASHES_KEY)
+            .and_then(Result::ok)
+            .unwrap_or_default()
+    }
+
+    /// The context every template gets: user, csrf_token, flashes, config, urls.
+    pub fn base_context(&self) -> tera::Context {
+        let settings = self.settings();
+        let features = &settings.features;
+        let mut ctx = tera::Context::new();
+        ctx.insert(
+            "current_user",
+            &self.user.as_ref().map(|c| user_view(&c.user)),
+        );
+        ctx.insert("csrf_token", &self.csrf_token());
+        ctx.insert("flashes", &self.take_flashes());
+        ctx.insert(
+            "config",
+            &json!({
+                "app_name": settings.app_name,
+                "registerable": features.registerable,
+                "confirmable": features.confirmable,
+                "recoverable": features.recoverable,
+                "changeable": features.changeable,
+                "username_enable": features.username_enable,
+            }),
+        );
+        ctx.insert(
+            "urls",
+            &json!({
+                "home": "/",
+                "login": "/login",
+                "logout": "/logout",
+                "register": features.registerable.then_some("/register"),
+                "forgot_password": features.recoverable.then_some("/reset"),
+                "send_confirmation": features.confirmable.then_some("/confirm"),
+                "change_password": features.changeable.then_some("/change"),
+                "profile": "/profile",
+                "premium": "/premium",
+            }),
+        );
+        ctx.insert("errors", &BTreeMap::<String, Vec<String>>::new());
+        ctx.insert("form_errors", &Vec::<String>::new());
+        ctx
+    }
+
+    /// A page: `extra` is merged over the base context.
+    pub fn page(&self, template: &str, extra: tera::Context) -> Result<HttpResponse, AppError> {
+        self.page_with_status(StatusCode::OK, template, extra)
+    }
+
+    pub fn page_with_status(
+        &self,
+        status: StatusCode,
+        template: &str,
+        extra: tera::Context,
+    ) -> Result<HttpResponse, AppError> {
+        let mut ctx = self.base_context();
+        ctx.extend(extra);
+        let body = self.state.templates.render(template, &ctx)?;
+        Ok(HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body))
+    }
+
+    /// JSON success envelope.
+    pub fn json_ok(&self, response: Value) -> HttpResponse {
+        HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(json!({"meta": {"code": 200}, "response": response}))
+    }
+
+    /// A rejected form: the page again with its errors (200, like Flask-Security), or a
+    /// 400 JSON envelope with `errors` and `field_errors`.
+    pub fn form_failure(
+        &self,
+        template: &str,
+        mut form: tera::Context,
+        errors: &FormErrors,
+    ) -> Result<HttpResponse, AppError> {
+        match self.format {
+            Format::Json => Ok(HttpResponse::BadRequest().json(json!({
+                "meta": {"code": 400},
+                "response": {
+                    "errors": errors.all_messages(),
+                    "field_errors": errors.fields,
+                },
+            }))),
+            Format::Html => {
+                form.insert("errors", &errors.fields);
+                form.insert("form_errors", &errors.general);
+                self.page(template, form)
+            }
+        }
+    }
+
+    /// Success: a redirect (with an optional flash) for browsers, `json` for API clients.
+    pub fn success(
+        &self,
+        location: &str,
+        flash: Option<(&str, String)>,
+        json: Value,
+    ) -> HttpResponse {
+        match self.format {
+            Format::Json => self.json_ok(json),
+            Format::Html => {
+                if let Some((category, message)) = flash {
+                    self.flash(category, message);
+                }
+                redirect(location)
+            }
+        }
+    }
+}
+
+/// What templates and JSON may show of a user (never the hash or uniquifier).
+pub fn user_view(user: &crate::db::models::User) -> Value {
+    json!({
+        "id": user.id,
+        "email": user.email,
+        "username": user.username,
+        "premium": user.is_premium(),
+        "active": user.is_active(),
+        "confirmed_at": user.confirmed_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string()),
+        "last_login_at": user.last_login_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string()),
+        "login_count": user.login_count,
+    })
+}
+
+pub fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}

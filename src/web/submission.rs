@@ -1,0 +1,253 @@
+//! Decoding a submitted form or JSON body into one typed value, with the CSRF check that
+//! every POST needs. Forms and JSON go through the same struct, so handlers validate once.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::SessionExt;
+use actix_web::http::header;
+use actix_web::web::BytesMut;
+use actix_web::{dev::Payload, FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::{AppError, Format};
+use crate::auth::csrf;
+
+/// Bodies over this size are refused with 413 before they are decoded.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A decoded, CSRF-checked submission.
+#[derive(Debug)]
+pub struct Submission<T> {
+    pub data: T,
+    pub format: Format,
+}
+
+/// A submission with no fields besides the CSRF token (logout).
+#[derive(Debug, Default, Deserialize)]
+pub struct NoFields {}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Submission<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let kind = BodyKind::of(&req)?;
+            if let Some(len) = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok())
+            {
+                if len > BODY_LIMIT {
+                    return Err(AppError::PayloadTooLarge);
+                }
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    AppError::BadRequest(format!("Could not read the request body: {e}"))
+                })?;
+                if body.len() + chunk.len() > BODY_LIMIT {
+                    return Err(AppError::PayloadTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let (data, body_token) = match kind {
+                BodyKind::Json => decode_json::<T>(&body)?,
+                BodyKind::Form => decode_form::<T>(&body)?,
+            };
+            let header_token = ["x-csrf-token", "x-csrftoken"]
+                .iter()
+                .find_map(|name| req.headers().get(*name))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            csrf::verify(&req.get_session(), header_token.or(body_token).as_deref())?;
+            Ok(Submission {
+                data,
+                format: Format::of(&req),
+            })
+        })
+    }
+}
+
+enum BodyKind {
+    Json,
+    Form,
+}
+
+impl BodyKind {
+    fn of(req: &HttpRequest) -> Result<Self, AppError> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("invalid").to_ascii_lowercase());
+        match content_type.as_deref() {
+            // A body-less POST (e.g. logout from a script) decodes as an empty form.
+            None => Ok(BodyKind::Form),
+            Some(ct) if ct.starts_with("application/x-www-form-urlencoded") => Ok(BodyKind::Form),
+            Some(ct) if ct.starts_with("application/json") || ct.contains("+json") => {
+                Ok(BodyKind::Json)
+            }
+            Some(_) => Err(AppError::UnsupportedMediaType),
+        }
+    }
+}
+
+fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Option<String>), AppError> {
+    let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| AppError::BadRequest(format!("Invalid JSON: {e}")))?
+    };
+    let serde_json::Value::Object(map) = &value else {
+        return Err(AppError::BadRequest(
+            "The JSON body must be an object.".to_owned(),
+        ));
+    };
+    for (key, v) in map {
+        if v.as_str().is_some_and(|s| s.contains('\0')) {
+            return Err(AppError::BadRequest(format!(
+                "Field {key:?} contains a NUL character."
+            )));
+        }
+    }
+    let token = map
+        .get("csrf_token")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let data = serde_json::from_value(value)
+        .map_err(|e| AppError::BadRequest(format!("Invalid field: {e}")))?;
+    Ok((data, token))
+}
+
+fn decode_form<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Option<String>), AppError> {
+    if std::str::from_utf8(body).is_err() {
+        return Err(AppError::BadRequest(
+            "The form is not valid UTF-8.".to_owned(),
+        ));
+    }
+    let pairs: Vec<(String, String)> = form_urlencoded_pairs(body)?;
+    if pairs
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(AppError::BadRequest(
+            "The form contains a NUL character.".to_owned(),
+        ));
+    }
+    let token = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf_token")
+        .map(|(_, v)| v.clone());
+    // The first value of a repeated field wins (as in Flask); unknown fields are ignored.
+    // Decoding goes through the same serde path as JSON.
+    let mut map = serde_json::Map::new();
+    for (k, v) in pairs {
+        map.entry(k).or_insert(serde_json::Value::String(v));
+    }
+    let data = serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|e| AppError::BadRequest(format!("Invalid form: {e}")))?;
+    Ok((data, token))
+}
+
+/// The first value of `name` in the request's query string.
+pub fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    form_urlencoded_pairs(req.query_string().as_bytes())
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// Decodes `application/x-www-form-urlencoded`, refusing percent-escapes that are not UTF-8.
+fn form_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
+    let mut out = Vec::new();
+    for part in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (k, v) = match part.iter().position(|b| *b == b'=') {
+            Some(i) => (&part[..i], &part[i + 1..]),
+            None => (part, &b""[..]),
+        };
+        out.push((decode_component(k)?, decode_component(v)?));
+    }
+    Ok(out)
+}
+
+fn decode_component(raw: &[u8]) -> Result<String, AppError> {
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    percent_encoding::percent_decode(&plus_as_space)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| AppError::BadRequest("The form is not valid UTF-8.".to_owned()))
+}
+
+/// A checkbox/boolean field: JSON `true`/`false`, or any non-empty form value except the
+/// usual spellings of "no".
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+            Number(i64),
+        }
+        Ok(Flag(match Raw::deserialize(d)? {
+            Raw::Bool(b) => b,
+            Raw::Number(n) => n != 0,
+            Raw::Text(s) => !matches!(
+                s.trim().to_ascii_lowercase().as_str(),
+                "" | "0" | "false" | "no" | "off" | "n"
+            ),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Login {
+        email: Option<String>,
+        remember: Option<Flag>,
+    }
+
+    #[test]
+    fn forms_decode_with_first_value_winning() {
+        let (login, token): (Login, _) =
+            decode_form(b"email=a%40b.com&email=other&remember=y&csrf_token=tok").unwrap();
+        assert_eq!(login.email.as_deref(), Some("a@b.com"));
+        assert_eq!(login.remember, Some(Flag(true)));
+        assert_eq!(token.as_deref(), Some("tok"));
+    }
+
+    #[test]
+    fn json_must_be_an_object_with_fitting_types() {
+        assert!(decode_json::<Login>(b"[1,2]").is_err());
+        assert!(decode_json::<Login>(b"{\"email\": 5}").is_err());
+        assert!(decode_json::<Login>(b"{not json").is_err());
+        let (login, _) = decode_json::<Login>(b"{\"email\":\"x\",\"remember\":true}").unwrap();
+        assert_eq!(login.remember, Some(Flag(true)));
+    }
+
+    #[test]
+    fn nul_bytes_and_bad_utf8_are_refused() {
+        assert!(decode_form::<Login>(b"email=a%00b").is_err());
+        assert!(decode_form::<Login>(b"email=%ff%fe").is_err());
+        assert!(decode_form::<Login>(b"email=\xff").is_err());
+        assert!(decode_json::<Login>(b"{\"email\":\"a\\u0000b\"}").is_err());
+    }
+}
