@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod mail;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

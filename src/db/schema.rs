@@ -49,7 +49,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mail_outbox (id) {
+        id -> BigInt,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    user_token (token_hash) {
+        token_hash -> Text,
+        user_id -> Integer,
+        purpose -> Text,
+        binding -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(user_token -> user (user_id));
 diesel::joinable!(login_session -> user (user_id));
 diesel::joinable!(roles_users -> role (role_id));
 
-diesel::allow_tables_to_appear_in_same_query!(user, role, roles_users, login_session);
+diesel::allow_tables_to_appear_in_same_query!(
+    user,
+    role,
+    roles_users,
+    login_session,
+    mail_outbox,
+    user_token
+);

@@ -1,0 +1,2 @@
+DROP TABLE user_token;
+DROP TABLE mail_outbox;

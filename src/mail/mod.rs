@@ -1,0 +1,55 @@
+//! Outgoing mail. Flows never talk to SMTP: they [`enqueue`] a composed [`Message`] into the
+//! `mail_outbox` table inside the transaction of the change that caused it, and the
+//! background [`worker`] delivers it (with retries) through the configured transport.
+
+pub mod worker;
+
+use diesel::prelude::*;
+
+use crate::db::schema::mail_outbox;
+use crate::db::{self, DbConnection, DbError};
+use crate::templates::Templates;
+
+/// A rendered message: multipart text + HTML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Renders `security/email/<name>.txt` and `.html` with `ctx`.
+pub fn compose(
+    templates: &Templates,
+    name: &str,
+    to: &str,
+    subject: &str,
+    ctx: &tera::Context,
+) -> Result<Message, tera::Error> {
+    Ok(Message {
+        to: to.to_owned(),
+        subject: subject.to_owned(),
+        text: templates.render(&format!("security/email/{name}.txt"), ctx)?,
+        html: templates.render(&format!("security/email/{name}.html"), ctx)?,
+    })
+}
+
+/// Queues `message` for delivery. Call it inside the transaction of the change that causes
+/// the mail, so that both happen or neither does.
+pub fn enqueue(conn: &mut DbConnection, message: &Message) -> Result<(), DbError> {
+    let now = db::now();
+    diesel::insert_into(mail_outbox::table)
+        .values((
+            mail_outbox::recipient.eq(&message.to),
+            mail_outbox::subject.eq(&message.subject),
+            mail_outbox::text_body.eq(&message.text),
+            mail_outbox::html_body.eq(&message.html),
+            mail_outbox::created_at.eq(now),
+            mail_outbox::attempts.eq(0),
+            mail_outbox::next_attempt_at.eq(now),
+        ))
+        .execute(conn)?;
+    worker::wake();
+    Ok(())
+}
