@@ -76,6 +76,16 @@ pub struct MailSettings {
     pub outbox_dir: PathBuf,
 }
 
+/// Mail subjects, by Flask-Security's `SECURITY_EMAIL_SUBJECT_*` keys.
+#[derive(Debug, Clone)]
+pub struct EmailSubjects {
+    pub register: String,
+    pub confirm: String,
+    pub password_reset: String,
+    pub password_notice: String,
+    pub password_change_notice: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: DatabaseUrl,
@@ -87,6 +97,7 @@ pub struct Settings {
     pub base_url: String,
     pub features: Features,
     pub mail: MailSettings,
+    pub email_subjects: EmailSubjects,
     pub bcrypt_rounds: u32,
     pub password_length_min: usize,
     pub password_length_max: usize,
@@ -262,6 +273,27 @@ impl Settings {
             ));
         }
 
+        let subject = |key: &str, default: &str| src.get(key).unwrap_or(default).to_owned();
+        let email_subjects = EmailSubjects {
+            register: subject("SECURITY_EMAIL_SUBJECT_REGISTER", "Welcome"),
+            confirm: subject(
+                "SECURITY_EMAIL_SUBJECT_CONFIRM",
+                "Please confirm your email",
+            ),
+            password_reset: subject(
+                "SECURITY_EMAIL_SUBJECT_PASSWORD_RESET",
+                "Password reset instructions",
+            ),
+            password_notice: subject(
+                "SECURITY_EMAIL_SUBJECT_PASSWORD_NOTICE",
+                "Your password has been reset",
+            ),
+            password_change_notice: subject(
+                "SECURITY_EMAIL_SUBJECT_PASSWORD_CHANGE_NOTICE",
+                "Your password has been changed",
+            ),
+        };
+
         let bcrypt_rounds: u32 = src.number("SECURITY_BCRYPT_ROUNDS", 12)?;
         if !(4..=31).contains(&bcrypt_rounds) {
             return Err(ConfigError::new(
@@ -291,6 +323,7 @@ impl Settings {
             base_url,
             features,
             mail,
+            email_subjects,
             bcrypt_rounds,
             password_length_min,
             password_length_max: 128,

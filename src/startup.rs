@@ -12,11 +12,11 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
-use hmac::{Hmac, Mac};
-use sha2::Sha512;
 
+use crate::auth::tokens::derive_key;
+use crate::auth::user_tokens::TokenIssuer;
 use crate::auth::PasswordHasher;
-use crate::config::{Secret, Settings};
+use crate::config::Settings;
 use crate::db::Db;
 use crate::templates::Templates;
 use crate::web::current_user::resolve_current_user;
@@ -29,30 +29,28 @@ pub struct AppState {
     pub db: Db,
     pub hasher: PasswordHasher,
     pub templates: Templates,
+    pub tokens: TokenIssuer,
 }
 
 impl AppState {
+    pub fn mailer(&self) -> crate::mail::Mailer<'_> {
+        crate::mail::Mailer::new(&self.templates, &self.settings)
+    }
+
     /// Connects to the database (applying migrations), loads templates and prepares hashing.
     pub fn new(settings: Settings) -> anyhow::Result<Self> {
         let db = Db::connect(&settings.database_url)?;
         let templates = Templates::load(&settings.templates_dir)?;
         let hasher = PasswordHasher::new(settings.password_salt.clone(), settings.bcrypt_rounds)?;
+        let tokens = TokenIssuer::new(&settings.secret_key);
         Ok(Self {
+            tokens,
             settings: Arc::new(settings),
             db,
             hasher,
             templates,
         })
     }
-}
-
-/// A purpose-specific key derived from `SECRET_KEY`, so one secret never serves two uses.
-pub fn derive_key(secret: &Secret, purpose: &str) -> [u8; 64] {
-    let mut mac = <Hmac<Sha512> as Mac>::new_from_slice(secret.expose().as_bytes())
-        .expect("HMAC accepts keys of any length");
-    mac.update(b"latchkey:");
-    mac.update(purpose.as_bytes());
-    mac.finalize().into_bytes().into()
 }
 
 /// The complete Latchkey app: middleware stack and routes. Library users can mount this

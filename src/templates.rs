@@ -33,19 +33,74 @@ const DEFAULTS: &[(&str, &str)] = &[
         "security/register_user.html",
         include_str!("../templates/security/register_user.html"),
     ),
-    ("security/email/base.html", include_str!("../templates/security/email/base.html")),
-    ("security/email/welcome.txt", include_str!("../templates/security/email/welcome.txt")),
-    ("security/email/welcome.html", include_str!("../templates/security/email/welcome.html")),
-    ("security/email/welcome_existing.txt", include_str!("../templates/security/email/welcome_existing.txt")),
-    ("security/email/welcome_existing.html", include_str!("../templates/security/email/welcome_existing.html")),
-    ("security/email/confirmation_instructions.txt", include_str!("../templates/security/email/confirmation_instructions.txt")),
-    ("security/email/confirmation_instructions.html", include_str!("../templates/security/email/confirmation_instructions.html")),
-    ("security/email/reset_instructions.txt", include_str!("../templates/security/email/reset_instructions.txt")),
-    ("security/email/reset_instructions.html", include_str!("../templates/security/email/reset_instructions.html")),
-    ("security/email/reset_notice.txt", include_str!("../templates/security/email/reset_notice.txt")),
-    ("security/email/reset_notice.html", include_str!("../templates/security/email/reset_notice.html")),
-    ("security/email/change_notice.txt", include_str!("../templates/security/email/change_notice.txt")),
-    ("security/email/change_notice.html", include_str!("../templates/security/email/change_notice.html")),
+    (
+        "security/send_confirmation.html",
+        include_str!("../templates/security/send_confirmation.html"),
+    ),
+    (
+        "security/forgot_password.html",
+        include_str!("../templates/security/forgot_password.html"),
+    ),
+    (
+        "security/reset_password.html",
+        include_str!("../templates/security/reset_password.html"),
+    ),
+    (
+        "security/change_password.html",
+        include_str!("../templates/security/change_password.html"),
+    ),
+    (
+        "security/email/base.html",
+        include_str!("../templates/security/email/base.html"),
+    ),
+    (
+        "security/email/welcome.txt",
+        include_str!("../templates/security/email/welcome.txt"),
+    ),
+    (
+        "security/email/welcome.html",
+        include_str!("../templates/security/email/welcome.html"),
+    ),
+    (
+        "security/email/welcome_existing.txt",
+        include_str!("../templates/security/email/welcome_existing.txt"),
+    ),
+    (
+        "security/email/welcome_existing.html",
+        include_str!("../templates/security/email/welcome_existing.html"),
+    ),
+    (
+        "security/email/confirmation_instructions.txt",
+        include_str!("../templates/security/email/confirmation_instructions.txt"),
+    ),
+    (
+        "security/email/confirmation_instructions.html",
+        include_str!("../templates/security/email/confirmation_instructions.html"),
+    ),
+    (
+        "security/email/reset_instructions.txt",
+        include_str!("../templates/security/email/reset_instructions.txt"),
+    ),
+    (
+        "security/email/reset_instructions.html",
+        include_str!("../templates/security/email/reset_instructions.html"),
+    ),
+    (
+        "security/email/reset_notice.txt",
+        include_str!("../templates/security/email/reset_notice.txt"),
+    ),
+    (
+        "security/email/reset_notice.html",
+        include_str!("../templates/security/email/reset_notice.html"),
+    ),
+    (
+        "security/email/change_notice.txt",
+        include_str!("../templates/security/email/change_notice.txt"),
+    ),
+    (
+        "security/email/change_notice.html",
+        include_str!("../templates/security/email/change_notice.html"),
+    ),
 ];
 
 pub struct Templates {

@@ -22,6 +22,8 @@ const MAX_USER_AGENT: usize = 255;
 pub struct CurrentUser {
     pub user: User,
     pub session_id: String,
+    /// Whether this login has a remember-me cookie.
+    pub remembered: bool,
 }
 
 /// What the client needs after a successful login.
@@ -135,6 +137,7 @@ fn validated(
     }
     Ok(Some(CurrentUser {
         user,
+        remembered: row.remember_hash.is_some(),
         session_id: row.id,
     }))
 }

@@ -2,11 +2,15 @@
 //! login and registration rules, tokens.
 
 pub mod authenticate;
+pub mod changeable;
+pub mod confirmable;
 pub mod csrf;
 pub mod hashing;
 pub mod login;
+pub mod recoverable;
 pub mod registration;
 pub mod tokens;
+pub mod user_tokens;
 
 pub use hashing::PasswordHasher;
 
@@ -17,4 +21,12 @@ pub enum ServiceError {
     Db(#[from] crate::db::DbError),
     #[error(transparent)]
     Hash(#[from] hashing::HashError),
+    #[error("mail template: {0}")]
+    Template(#[from] tera::Error),
+}
+
+impl From<diesel::result::Error> for ServiceError {
+    fn from(e: diesel::result::Error) -> Self {
+        ServiceError::Db(e.into())
+    }
 }

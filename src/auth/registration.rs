@@ -1,14 +1,20 @@
 //! The registration rule: validation, uniqueness, hashing and the insert. Callable without
 //! HTTP; racing registrations of one email create exactly one account.
 
+use actix_web::web::Data;
+use diesel::Connection;
+
 use crate::config::Settings;
 use crate::db::models::{NewUser, User};
 use crate::db::users::{self, InsertUserError};
-use crate::db::Db;
+use crate::db::{Db, DbConnection, DbError};
 use crate::domain::{Email, FormErrors, Password, Username};
+use crate::mail;
+use crate::startup::AppState;
 
 use super::tokens::new_uniquifier;
-use super::{PasswordHasher, ServiceError};
+use super::user_tokens::Purpose;
+use super::ServiceError;
 
 /// What a registration form carries, as typed.
 #[derive(Debug, Default, Clone)]
@@ -75,24 +81,36 @@ fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid, For
     }
 }
 
-/// Validates and creates the account (active, unconfirmed). Field errors come back as
-/// `Ok(Err(..))`; only infrastructure failures are `Err`.
+/// How a valid registration ended.
+#[derive(Debug)]
+pub enum Registered {
+    /// A new account.
+    Created(User),
+    /// The email already had an account and responses are generic: the owner was mailed,
+    /// and the visitor must get the same answer as for a new account.
+    ExistingNotified,
+}
+
+/// Validates and creates the account (active, unconfirmed), queueing the welcome mail in
+/// the same transaction. Field errors come back as `Ok(Err(..))`; only infrastructure
+/// failures are `Err`.
 pub async fn register(
-    db: &Db,
-    hasher: &PasswordHasher,
-    settings: &Settings,
+    state: &Data<AppState>,
     input: &RegistrationInput,
-) -> Result<Result<User, FormErrors>, ServiceError> {
+) -> Result<Result<Registered, FormErrors>, ServiceError> {
+    let settings = &state.settings;
     let valid = match validate(settings, input) {
         Ok(v) => v,
         Err(errors) => return Ok(Err(errors)),
     };
-    // Cheap check first, so a duplicate does not cost a bcrypt hash. The unique indexes
-    // still decide when two registrations race.
-    if let Some(errors) = conflicts(db, &valid).await? {
-        return Ok(Err(errors));
+    let generic = settings.features.return_generic_responses;
+    // Cheap check first, so a duplicate does not cost a bcrypt hash (unless responses are
+    // generic, where both paths must cost the same). The unique indexes still decide when
+    // two registrations race.
+    if let Some(errors) = conflicts(&state.db, &valid).await? {
+        return existing_account(state, &valid, errors, generic).await;
     }
-    let hash = hasher.hash(valid.password.clone()).await?;
+    let hash = state.hasher.hash(valid.password.clone()).await?;
     let new = NewUser {
         email: valid.email.as_str().to_owned(),
         username: valid.username.as_ref().map(|u| u.as_str().to_owned()),
@@ -101,14 +119,110 @@ pub async fn register(
         fs_uniquifier: new_uniquifier(),
         confirmed_at: None,
     };
-    match db.run(move |c| Ok(users::insert(c, &new))).await? {
-        Ok(user) => Ok(Ok(user)),
-        Err(InsertUserError::Conflict) => {
-            Ok(Err(conflicts(db, &valid).await?.unwrap_or_else(|| {
+    let for_insert = state.clone();
+    let inserted = state
+        .db
+        .run_with(move |conn| {
+            conn.transaction::<_, InsertError, _>(|conn| {
+                let user = users::insert(conn, &new)?;
+                queue_welcome(conn, &for_insert, &user)?;
+                Ok(user)
+            })
+        })
+        .await;
+    match inserted {
+        Ok(user) => Ok(Ok(Registered::Created(user))),
+        Err(InsertError::Conflict) => {
+            let errors = conflicts(&state.db, &valid).await?.unwrap_or_else(|| {
                 FormErrors::single("email", already_associated(valid.email.as_str()))
-            })))
+            });
+            existing_account(state, &valid, errors, generic).await
         }
-        Err(InsertUserError::Db(e)) => Err(e.into()),
+        Err(InsertError::Service(e)) => Err(e),
+    }
+}
+
+/// The welcome mail, with a confirmation link when confirmable.
+fn queue_welcome(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &User,
+) -> Result<(), ServiceError> {
+    let features = &state.settings.features;
+    let token = if features.confirmable {
+        Some(state.tokens.issue(
+            conn,
+            user,
+            Purpose::Confirm,
+            state.settings.confirm_email_within,
+        )?)
+    } else {
+        None
+    };
+    if features.send_register_email || features.confirmable {
+        let message = state
+            .mailer()
+            .welcome(user.email_or_empty(), token.as_deref())?;
+        mail::enqueue(conn, &message)?;
+    }
+    Ok(())
+}
+
+async fn existing_account(
+    state: &Data<AppState>,
+    valid: &Valid,
+    errors: FormErrors,
+    generic: bool,
+) -> Result<Result<Registered, FormErrors>, ServiceError> {
+    if !generic || errors.has("username") {
+        return Ok(Err(errors));
+    }
+    // Same cost as a new registration, and the owner hears about it.
+    state.hasher.hash(valid.password.clone()).await?;
+    let for_mail = state.clone();
+    let email = valid.email.as_str().to_owned();
+    state
+        .db
+        .run_with(move |conn| {
+            if let Some(owner) = users::find_by_email(conn, &email)? {
+                let message = for_mail.mailer().welcome_existing(owner.email_or_empty())?;
+                conn.transaction::<_, ServiceError, _>(|conn| Ok(mail::enqueue(conn, &message)?))?;
+            }
+            Ok::<_, ServiceError>(())
+        })
+        .await?;
+    Ok(Ok(Registered::ExistingNotified))
+}
+
+enum InsertError {
+    Conflict,
+    Service(ServiceError),
+}
+
+impl From<InsertUserError> for InsertError {
+    fn from(e: InsertUserError) -> Self {
+        match e {
+            InsertUserError::Conflict => InsertError::Conflict,
+            InsertUserError::Db(e) => InsertError::Service(e.into()),
+        }
+    }
+}
+
+impl From<ServiceError> for InsertError {
+    fn from(e: ServiceError) -> Self {
+        InsertError::Service(e)
+    }
+}
+
+impl From<DbError> for InsertError {
+    fn from(e: DbError) -> Self {
+        InsertError::Service(e.into())
+    }
+}
+
+impl From<diesel::result::Error> for InsertError {
+    fn from(e: diesel::result::Error) -> Self {
+        InsertUserError::from(e).into()
     }
 }
 

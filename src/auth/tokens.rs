@@ -1,9 +1,30 @@
 //! Random secrets and their stored digests.
 
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
+
+use crate::config::Secret;
+
+/// A purpose-specific key derived from `SECRET_KEY`, so one secret never serves two uses.
+pub fn derive_key(secret: &Secret, purpose: &str) -> [u8; 64] {
+    let mut mac = <Hmac<Sha512> as Mac>::new_from_slice(secret.expose().as_bytes())
+        .expect("HMAC accepts keys of any length");
+    mac.update(b"latchkey:");
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// HMAC-SHA256 of `token` under `key`, hex: what is stored for a token that must also be
+/// refused by an instance with another `SECRET_KEY`.
+pub fn keyed_digest(key: &[u8], token: &str) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(token.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
 
 /// `n` bytes from the OS CSPRNG, URL-safe base64 without padding.
 pub fn random_token(n: usize) -> String {

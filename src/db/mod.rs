@@ -5,6 +5,7 @@
 pub mod models;
 pub mod schema;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 
 use std::path::PathBuf;
@@ -202,6 +203,23 @@ impl Db {
         })
         .await
         .map_err(|_| DbError::Blocking)?
+    }
+
+    /// Like [`Db::run`], for closures with their own error type (e.g. a transaction that
+    /// also renders mail).
+    pub async fn run_with<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get().map_err(DbError::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|_| E::from(DbError::Blocking))?
     }
 
     /// A connection for synchronous callers (CLI, tests).

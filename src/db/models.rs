@@ -65,3 +65,16 @@ pub struct LoginSession {
     pub remember_hash: Option<String>,
     pub remember_expires_at: Option<NaiveDateTime>,
 }
+
+/// A single-use token (its digest), bound to a purpose, a user and a value of that user.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::user_token)]
+pub struct UserToken {
+    pub token_hash: String,
+    pub user_id: i32,
+    pub purpose: String,
+    pub binding: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+}

@@ -57,6 +57,12 @@ pub enum InsertUserError {
     Db(#[from] DbError),
 }
 
+impl From<diesel::result::Error> for InsertUserError {
+    fn from(e: diesel::result::Error) -> Self {
+        InsertUserError::Db(e.into())
+    }
+}
+
 /// Inserts a user; a uniqueness conflict (including one lost to a concurrent insert) is
 /// [`InsertUserError::Conflict`], never an internal error.
 pub fn insert(conn: &mut DbConnection, new: &NewUser) -> Result<User, InsertUserError> {
@@ -118,6 +124,26 @@ pub fn set_active(conn: &mut DbConnection, id: i32, active: bool) -> Result<(), 
 pub fn rotate_uniquifier(conn: &mut DbConnection, id: i32, new: &str) -> Result<(), DbError> {
     diesel::update(user::table.find(id))
         .set(user::fs_uniquifier.eq(new))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_confirmed(conn: &mut DbConnection, id: i32, at: NaiveDateTime) -> Result<(), DbError> {
+    diesel::update(user::table.find(id))
+        .set(user::confirmed_at.eq(Some(at)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores a new password hash and a new uniquifier (which ends every existing login).
+pub fn set_password(
+    conn: &mut DbConnection,
+    id: i32,
+    hash: &str,
+    uniquifier: &str,
+) -> Result<(), DbError> {
+    diesel::update(user::table.find(id))
+        .set((user::password.eq(hash), user::fs_uniquifier.eq(uniquifier)))
         .execute(conn)?;
     Ok(())
 }

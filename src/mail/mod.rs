@@ -2,7 +2,10 @@
 //! `mail_outbox` table inside the transaction of the change that caused it, and the
 //! background [`worker`] delivers it (with retries) through the configured transport.
 
+pub mod messages;
 pub mod worker;
+
+pub use messages::Mailer;
 
 use diesel::prelude::*;
 

@@ -1,9 +1,12 @@
 //! HTTP handlers, one module per feature. Handlers stay thin: they parse, call the rules in
 //! `crate::auth` / `crate::db`, and answer through [`crate::web::Web`].
 
+pub mod change;
+pub mod confirm;
 pub mod home;
 pub mod login;
 pub mod logout;
+pub mod recover;
 pub mod register;
 
 use actix_web::web;
@@ -26,6 +29,33 @@ pub fn configure(cfg: &mut web::ServiceConfig, features: &Features) {
             web::resource("/register")
                 .route(web::get().to(register::form))
                 .route(web::post().to(register::submit)),
+        );
+    }
+    if features.confirmable {
+        cfg.service(
+            web::resource("/confirm")
+                .route(web::get().to(confirm::form))
+                .route(web::post().to(confirm::submit)),
+        )
+        .route("/confirm/{token}", web::get().to(confirm::with_token));
+    }
+    if features.recoverable {
+        cfg.service(
+            web::resource("/reset")
+                .route(web::get().to(recover::forgot_form))
+                .route(web::post().to(recover::forgot_submit)),
+        )
+        .service(
+            web::resource("/reset/{token}")
+                .route(web::get().to(recover::reset_form))
+                .route(web::post().to(recover::reset_submit)),
+        );
+    }
+    if features.changeable {
+        cfg.service(
+            web::resource("/change")
+                .route(web::get().to(change::form))
+                .route(web::post().to(change::submit)),
         );
     }
 }

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::registration::{register, RegistrationInput};
+use crate::auth::registration::{register, Registered, RegistrationInput};
 use crate::domain::{FormErrors, SafeNext};
 use crate::web::submission::query_param;
 use crate::web::{AppError, Submission, Web};
@@ -62,8 +62,8 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         password: form.password.clone().unwrap_or_default(),
         password_confirm: form.password_confirm.clone(),
     };
-    let user = match register(&web.state.db, &web.state.hasher, settings, &input).await? {
-        Ok(user) => user,
+    let registered = match register(&web.state, &input).await? {
+        Ok(registered) => registered,
         Err(errors) => {
             let next = next_raw.unwrap_or_default();
             return web.form_failure(
@@ -73,25 +73,35 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
             );
         }
     };
-    tracing::info!(user_id = user.id, "user registered");
-    let logs_in = !settings.features.confirmable || settings.features.login_without_confirmation;
-    let remember_cookie = if logs_in {
-        crate::routes::login::start_session(&web, &user, false).await?
-    } else {
-        None
-    };
-    let location = next.as_ref().map_or("/", |n| n.as_str());
-    let mut response = web.success(
-        location,
-        None,
-        json!({"csrf_token": web.csrf_token(), "user": {}}),
-    );
-    if let Some(cookie) = remember_cookie {
-        response
-            .add_cookie(&cookie)
-            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+    let features = &settings.features;
+    let logs_in = !features.confirmable || features.login_without_confirmation;
+    match &registered {
+        Registered::Created(user) => {
+            tracing::info!(user_id = user.id, "user registered");
+            if logs_in {
+                // No "remember me" on registration, so no cookie comes back.
+                crate::routes::login::start_session(&web, user, false).await?;
+            }
+        }
+        Registered::ExistingNotified => {
+            tracing::info!("registration for an existing email (owner notified)")
+        }
     }
-    Ok(response)
+    let flash = features.confirmable.then(|| {
+        (
+            "success",
+            format!(
+                "Thank you. Confirmation instructions have been sent to {}.",
+                input.email
+            ),
+        )
+    });
+    let location = next.as_ref().map_or("/", |n| n.as_str());
+    Ok(web.success(
+        location,
+        flash,
+        json!({"csrf_token": web.csrf_token(), "user": {}}),
+    ))
 }
 
 fn form_context(form: &RegisterForm, next: &str) -> tera::Context {

@@ -153,6 +153,7 @@ impl From<crate::auth::ServiceError> for AppError {
         match e {
             crate::auth::ServiceError::Db(e) => e.into(),
             crate::auth::ServiceError::Hash(e) => e.into(),
+            crate::auth::ServiceError::Template(e) => e.into(),
         }
     }
 }

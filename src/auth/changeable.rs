@@ -1,0 +1,85 @@
+//! Password change (`SECURITY_CHANGEABLE`): the rule behind `/change`. Callable without HTTP.
+
+use actix_web::web::Data;
+use diesel::Connection;
+
+use super::recoverable::replace_password;
+use super::ServiceError;
+use crate::db::models::User;
+use crate::db::users;
+use crate::domain::{FormErrors, Password};
+use crate::mail;
+use crate::startup::AppState;
+
+pub const SAME_PASSWORD: &str = "Your new password must be different than your previous password.";
+
+#[derive(Debug, Default, Clone)]
+pub struct ChangeInput {
+    pub current: String,
+    pub new: String,
+    pub new_confirm: Option<String>,
+}
+
+/// Checks the current password and the new one, then replaces it: every login of the user
+/// ends (the caller starts a fresh one for the session that made the change) and a notice
+/// is mailed. Returns the updated user.
+pub async fn change_password(
+    state: &Data<AppState>,
+    user: &User,
+    input: &ChangeInput,
+) -> Result<Result<User, FormErrors>, ServiceError> {
+    let settings = &state.settings;
+    let mut errors = FormErrors::default();
+    if input.current.is_empty() {
+        errors.add("password", "Password not provided");
+    }
+    let new = Password::parse(
+        &input.new,
+        settings.password_length_min,
+        settings.password_length_max,
+    )
+    .map_err(|e| errors.add("new_password", e.to_string()))
+    .ok();
+    match input.new_confirm.as_deref() {
+        None | Some("") => errors.add("new_password_confirm", "Password not provided"),
+        Some(confirm) if confirm != input.new => {
+            errors.add("new_password_confirm", "Passwords do not match")
+        }
+        Some(_) => {}
+    }
+    if !input.current.is_empty() {
+        let current_ok = state
+            .hasher
+            .verify(
+                Password::normalize(&input.current),
+                Some(user.password.clone()),
+            )
+            .await?;
+        if !current_ok {
+            errors.add("password", "Invalid password");
+        }
+    }
+    let Some(new) = new.filter(|_| errors.is_empty()) else {
+        return Ok(Err(errors));
+    };
+    if new == Password::normalize(&input.current) {
+        return Ok(Err(FormErrors::single("new_password", SAME_PASSWORD)));
+    }
+    let hash = state.hasher.hash(new).await?;
+    let state = state.clone();
+    let user = user.clone();
+    let updated = state
+        .db
+        .clone()
+        .run_with(move |conn| {
+            conn.transaction::<_, ServiceError, _>(|conn| {
+                replace_password(conn, &user, &hash)?;
+                let notice = state.mailer().change_notice(user.email_or_empty())?;
+                mail::enqueue(conn, &notice)?;
+                users::find_by_id(conn, user.id)?
+                    .ok_or(ServiceError::Db(diesel::result::Error::NotFound.into()))
+            })
+        })
+        .await?;
+    Ok(Ok(updated))
+}

@@ -1,0 +1,107 @@
+//! Email confirmation (`SECURITY_CONFIRMABLE`): the rules behind `/confirm` and
+//! `/confirm/<token>`. Callable without HTTP.
+
+use actix_web::web::Data;
+use diesel::Connection;
+
+use super::user_tokens::{Purpose, TokenState};
+use super::ServiceError;
+use crate::db::models::User;
+use crate::db::{self, users, DbConnection};
+use crate::domain::Email;
+use crate::mail;
+use crate::startup::AppState;
+
+#[derive(Debug)]
+pub enum ConfirmOutcome {
+    Confirmed(User),
+    AlreadyConfirmed,
+    /// The link was too old; fresh instructions went to this address.
+    ExpiredResent(String),
+    Invalid,
+}
+
+/// Issues a confirmation token and queues the instructions mail (inside the caller's
+/// transaction, if any).
+pub fn queue_instructions(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &User,
+) -> Result<(), ServiceError> {
+    let token = state.tokens.issue(
+        conn,
+        user,
+        Purpose::Confirm,
+        state.settings.confirm_email_within,
+    )?;
+    let message = state
+        .mailer()
+        .confirmation_instructions(user.email_or_empty(), &token)?;
+    mail::enqueue(conn, &message)?;
+    Ok(())
+}
+
+/// Confirms the email a link was sent to. The token is used at most once.
+pub async fn confirm(
+    state: &Data<AppState>,
+    raw_token: &str,
+) -> Result<ConfirmOutcome, ServiceError> {
+    let state = state.clone();
+    let raw = raw_token.to_owned();
+    state
+        .db
+        .clone()
+        .run_with(move |conn| {
+            conn.transaction::<_, ServiceError, _>(|conn| {
+                if let Some(user) = state.tokens.consume(conn, &raw, Purpose::Confirm)? {
+                    if user.confirmed_at.is_some() {
+                        return Ok(ConfirmOutcome::AlreadyConfirmed);
+                    }
+                    users::set_confirmed(conn, user.id, db::now())?;
+                    return Ok(ConfirmOutcome::Confirmed(user));
+                }
+                Ok(match state.tokens.check(conn, &raw, Purpose::Confirm)? {
+                    TokenState::Used(user) | TokenState::Valid(user)
+                        if user.confirmed_at.is_some() =>
+                    {
+                        ConfirmOutcome::AlreadyConfirmed
+                    }
+                    TokenState::Expired(user) if user.confirmed_at.is_none() => {
+                        state.tokens.discard(conn, &raw)?;
+                        queue_instructions(conn, &state, &user)?;
+                        ConfirmOutcome::ExpiredResent(user.email_or_empty().to_owned())
+                    }
+                    TokenState::Expired(_) => ConfirmOutcome::AlreadyConfirmed,
+                    _ => ConfirmOutcome::Invalid,
+                })
+            })
+        })
+        .await
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResendOutcome {
+    Sent,
+    UnknownUser,
+    AlreadyConfirmed,
+}
+
+/// "Send me the confirmation mail again".
+pub async fn resend(state: &Data<AppState>, email: &Email) -> Result<ResendOutcome, ServiceError> {
+    let state = state.clone();
+    let email = email.as_str().to_owned();
+    state
+        .db
+        .clone()
+        .run_with(move |conn| {
+            let Some(user) = users::find_by_email(conn, &email)? else {
+                return Ok(ResendOutcome::UnknownUser);
+            };
+            if user.confirmed_at.is_some() {
+                return Ok(ResendOutcome::AlreadyConfirmed);
+            }
+            conn.transaction::<_, ServiceError, _>(|conn| queue_instructions(conn, &state, &user))?;
+            Ok(ResendOutcome::Sent)
+        })
+        .await
+}

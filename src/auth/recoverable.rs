@@ -1,0 +1,144 @@
+//! Password recovery (`SECURITY_RECOVERABLE`): the rules behind `/reset` and
+//! `/reset/<token>`. Callable without HTTP.
+
+use actix_web::web::Data;
+use diesel::Connection;
+
+use super::confirmable::queue_instructions;
+use super::tokens::new_uniquifier;
+use super::user_tokens::{Purpose, TokenState};
+use super::ServiceError;
+use crate::db::models::User;
+use crate::db::{sessions, tokens, users, DbConnection};
+use crate::domain::{Email, Password};
+use crate::mail;
+use crate::startup::AppState;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ForgotOutcome {
+    Sent,
+    UnknownUser,
+    /// Confirmable and not yet confirmed: no reset before confirmation.
+    ConfirmationRequired,
+}
+
+fn queue_reset_instructions(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &User,
+) -> Result<(), ServiceError> {
+    let token = state.tokens.issue(
+        conn,
+        user,
+        Purpose::Reset,
+        state.settings.reset_password_within,
+    )?;
+    let message = state
+        .mailer()
+        .reset_instructions(user.email_or_empty(), &token)?;
+    mail::enqueue(conn, &message)?;
+    Ok(())
+}
+
+/// "I forgot my password": mails a reset link. With generic responses an unconfirmed user
+/// gets the confirmation mail instead, so the answer can stay the same for everyone.
+pub async fn forgot(state: &Data<AppState>, email: &Email) -> Result<ForgotOutcome, ServiceError> {
+    let state = state.clone();
+    let email = email.as_str().to_owned();
+    state
+        .db
+        .clone()
+        .run_with(move |conn| {
+            let Some(user) = users::find_by_email(conn, &email)? else {
+                return Ok(ForgotOutcome::UnknownUser);
+            };
+            let features = &state.settings.features;
+            if features.confirmable && user.confirmed_at.is_none() {
+                if features.return_generic_responses {
+                    conn.transaction::<_, ServiceError, _>(|conn| {
+                        queue_instructions(conn, &state, &user)
+                    })?;
+                }
+                return Ok(ForgotOutcome::ConfirmationRequired);
+            }
+            conn.transaction::<_, ServiceError, _>(|conn| {
+                queue_reset_instructions(conn, &state, &user)
+            })?;
+            Ok(ForgotOutcome::Sent)
+        })
+        .await
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResetLink {
+    Valid,
+    /// Too old: fresh instructions went to this address.
+    ExpiredResent(String),
+    Invalid,
+}
+
+/// Checks a reset link before showing its form.
+pub async fn check_link(
+    state: &Data<AppState>,
+    raw_token: &str,
+) -> Result<ResetLink, ServiceError> {
+    let state = state.clone();
+    let raw = raw_token.to_owned();
+    state
+        .db
+        .clone()
+        .run_with(move |conn| {
+            Ok(match state.tokens.check(conn, &raw, Purpose::Reset)? {
+                TokenState::Valid(_) => ResetLink::Valid,
+                TokenState::Expired(user) => {
+                    conn.transaction::<_, ServiceError, _>(|conn| {
+                        state.tokens.discard(conn, &raw)?;
+                        queue_reset_instructions(conn, &state, &user)
+                    })?;
+                    ResetLink::ExpiredResent(user.email_or_empty().to_owned())
+                }
+                TokenState::Used(_) | TokenState::Invalid => ResetLink::Invalid,
+            })
+        })
+        .await
+}
+
+/// Sets a new password through a reset link. The token is used at most once, even by
+/// concurrent requests; every login of the user ends; no one is logged in.
+pub async fn reset_password(
+    state: &Data<AppState>,
+    raw_token: &str,
+    new_password: Password,
+) -> Result<Option<User>, ServiceError> {
+    // Hash before the transaction: the database is not held while bcrypt runs.
+    let hash = state.hasher.hash(new_password).await?;
+    let state = state.clone();
+    let raw = raw_token.to_owned();
+    state
+        .db
+        .clone()
+        .run_with(move |conn| {
+            conn.transaction::<_, ServiceError, _>(|conn| {
+                let Some(user) = state.tokens.consume(conn, &raw, Purpose::Reset)? else {
+                    return Ok(None);
+                };
+                replace_password(conn, &user, &hash)?;
+                let notice = state.mailer().reset_notice(user.email_or_empty())?;
+                mail::enqueue(conn, &notice)?;
+                Ok(users::find_by_id(conn, user.id)?)
+            })
+        })
+        .await
+}
+
+/// Stores a new hash and uniquifier, ending every login and every outstanding reset link.
+pub fn replace_password(
+    conn: &mut DbConnection,
+    user: &User,
+    hash: &str,
+) -> Result<(), ServiceError> {
+    users::set_password(conn, user.id, hash, &new_uniquifier())?;
+    sessions::delete_for_user(conn, user.id, None)?;
+    tokens::delete_for_user(conn, user.id, Purpose::Reset.as_str())?;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Confirmation and reset tokens: 256 random bits sent by mail, stored only as an HMAC
+//! (keyed by `SECRET_KEY`), bound to a purpose, a user and a value of that user (the email
+//! to confirm, the password to replace), expiring, and used at most once.
+
+use std::time::Duration;
+
+use crate::config::Secret;
+use crate::db::models::{User, UserToken};
+use crate::db::{self, tokens, DbConnection, DbError};
+
+use super::tokens::{constant_time_eq, derive_key, digest, keyed_digest, random_token};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Confirm,
+    Reset,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Confirm => "confirm",
+            Purpose::Reset => "reset",
+        }
+    }
+
+    /// What the token is bound to: it dies when that value changes.
+    fn binding(self, user: &User) -> String {
+        match self {
+            Purpose::Confirm => digest(&user.email_or_empty().to_lowercase()),
+            Purpose::Reset => digest(&format!("{}:{}", user.password, user.fs_uniquifier)),
+        }
+    }
+}
+
+/// Issues and checks tokens under one key derived from `SECRET_KEY`.
+#[derive(Clone)]
+pub struct TokenIssuer {
+    key: [u8; 64],
+}
+
+/// The state of a presented token.
+#[derive(Debug)]
+pub enum TokenState {
+    Valid(User),
+    /// Genuine but too old: the caller may send a fresh one to this user.
+    Expired(User),
+    /// Genuine and already used.
+    Used(User),
+    /// Unknown, tampered, for another purpose or another key, or bound to a changed value.
+    Invalid,
+}
+
+impl TokenIssuer {
+    pub fn new(secret: &Secret) -> Self {
+        Self {
+            key: derive_key(secret, "user-token"),
+        }
+    }
+
+    fn hash(&self, raw: &str) -> Option<String> {
+        // Real tokens are 43 characters; refuse anything absurd before hashing.
+        (!raw.is_empty() && raw.len() <= 128).then(|| keyed_digest(&self.key, raw))
+    }
+
+    /// Creates a token for `user` (replacing older ones of the same purpose) and returns the
+    /// raw value to put in a link.
+    pub fn issue(
+        &self,
+        conn: &mut DbConnection,
+        user: &User,
+        purpose: Purpose,
+        valid_for: Duration,
+    ) -> Result<String, DbError> {
+        let raw = random_token(32);
+        let now = db::now();
+        tokens::delete_for_user(conn, user.id, purpose.as_str())?;
+        let lifetime = chrono::Duration::from_std(valid_for).unwrap_or(chrono::Duration::days(1));
+        tokens::insert(
+            conn,
+            &UserToken {
+                token_hash: keyed_digest(&self.key, &raw),
+                user_id: user.id,
+                purpose: purpose.as_str().to_owned(),
+                binding: purpose.binding(user),
+                created_at: now,
+                expires_at: now + lifetime,
+                used_at: None,
+            },
+        )?;
+        Ok(raw)
+    }
+
+    pub fn check(
+        &self,
+        conn: &mut DbConnection,
+        raw: &str,
+        purpose: Purpose,
+    ) -> Result<TokenState, DbError> {
+        let Some(hash) = self.hash(raw) else {
+            return Ok(TokenState::Invalid);
+        };
+        let Some((token, user)) = tokens::find_with_user(conn, &hash)? else {
+            return Ok(TokenState::Invalid);
+        };
+        if token.purpose != purpose.as_str()
+            || !constant_time_eq(&token.binding, &purpose.binding(&user))
+        {
+            return Ok(TokenState::Invalid);
+        }
+        if token.used_at.is_some() {
+            return Ok(TokenState::Used(user));
+        }
+        if token.expires_at <= db::now() {
+            return Ok(TokenState::Expired(user));
+        }
+        Ok(TokenState::Valid(user))
+    }
+
+    /// Atomically uses a valid token; `None` if it was not valid (or another request used it
+    /// first). Call inside the transaction that performs what the token allows. The write
+    /// comes first so that SQLite takes its write lock before reading anything.
+    pub fn consume(
+        &self,
+        conn: &mut DbConnection,
+        raw: &str,
+        purpose: Purpose,
+    ) -> Result<Option<User>, DbError> {
+        let Some(hash) = self.hash(raw) else {
+            return Ok(None);
+        };
+        if !tokens::consume(conn, &hash, purpose.as_str(), db::now())? {
+            return Ok(None);
+        }
+        let Some((token, user)) = tokens::find_with_user(conn, &hash)? else {
+            return Ok(None);
+        };
+        let bound = constant_time_eq(&token.binding, &purpose.binding(&user));
+        Ok(bound.then_some(user))
+    }
+
+    /// Forgets an expired token once a fresh one has been sent.
+    pub fn discard(&self, conn: &mut DbConnection, raw: &str) -> Result<(), DbError> {
+        match self.hash(raw) {
+            Some(hash) => tokens::delete(conn, &hash),
+            None => Ok(()),
+        }
+    }
+}

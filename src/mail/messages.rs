@@ -1,0 +1,133 @@
+//! The messages Latchkey sends, rendered from `security/email/<name>.txt|.html`.
+//! Links are absolute and built from `BASE_URL`, never from the request's `Host`.
+
+use serde_json::json;
+
+use super::{compose, Message};
+use crate::config::Settings;
+use crate::templates::Templates;
+
+pub struct Mailer<'a> {
+    templates: &'a Templates,
+    settings: &'a Settings,
+}
+
+impl<'a> Mailer<'a> {
+    pub fn new(templates: &'a Templates, settings: &'a Settings) -> Self {
+        Self {
+            templates,
+            settings,
+        }
+    }
+
+    fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.settings.base_url)
+    }
+
+    fn context(&self, email: &str) -> tera::Context {
+        let mut ctx = tera::Context::new();
+        ctx.insert("user", &json!({ "email": email }));
+        ctx.insert("config", &json!({ "app_name": self.settings.app_name }));
+        ctx.insert("login_link", &self.link("/login"));
+        ctx.insert(
+            "recover_link",
+            &self
+                .settings
+                .features
+                .recoverable
+                .then(|| self.link("/reset")),
+        );
+        ctx
+    }
+
+    fn render(
+        &self,
+        name: &str,
+        email: &str,
+        subject: &str,
+        ctx: tera::Context,
+    ) -> Result<Message, tera::Error> {
+        let mut ctx = ctx;
+        ctx.insert("subject", subject);
+        compose(self.templates, name, email, subject, &ctx)
+    }
+
+    pub fn welcome(
+        &self,
+        email: &str,
+        confirm_token: Option<&str>,
+    ) -> Result<Message, tera::Error> {
+        let mut ctx = self.context(email);
+        ctx.insert(
+            "confirmation_link",
+            &confirm_token.map(|t| self.link(&format!("/confirm/{t}"))),
+        );
+        self.render(
+            "welcome",
+            email,
+            &self.settings.email_subjects.register,
+            ctx,
+        )
+    }
+
+    /// Sent instead of `welcome` when someone registers an address that already has an
+    /// account and responses are generic: the owner learns of it, the visitor learns nothing.
+    pub fn welcome_existing(&self, email: &str) -> Result<Message, tera::Error> {
+        let ctx = self.context(email);
+        self.render(
+            "welcome_existing",
+            email,
+            &self.settings.email_subjects.register,
+            ctx,
+        )
+    }
+
+    pub fn confirmation_instructions(
+        &self,
+        email: &str,
+        token: &str,
+    ) -> Result<Message, tera::Error> {
+        let mut ctx = self.context(email);
+        ctx.insert(
+            "confirmation_link",
+            &self.link(&format!("/confirm/{token}")),
+        );
+        self.render(
+            "confirmation_instructions",
+            email,
+            &self.settings.email_subjects.confirm,
+            ctx,
+        )
+    }
+
+    pub fn reset_instructions(&self, email: &str, token: &str) -> Result<Message, tera::Error> {
+        let mut ctx = self.context(email);
+        ctx.insert("reset_link", &self.link(&format!("/reset/{token}")));
+        self.render(
+            "reset_instructions",
+            email,
+            &self.settings.email_subjects.password_reset,
+            ctx,
+        )
+    }
+
+    pub fn reset_notice(&self, email: &str) -> Result<Message, tera::Error> {
+        let ctx = self.context(email);
+        self.render(
+            "reset_notice",
+            email,
+            &self.settings.email_subjects.password_notice,
+            ctx,
+        )
+    }
+
+    pub fn change_notice(&self, email: &str) -> Result<Message, tera::Error> {
+        let ctx = self.context(email);
+        self.render(
+            "change_notice",
+            email,
+            &self.settings.email_subjects.password_change_notice,
+            ctx,
+        )
+    }
+}

@@ -1,0 +1,62 @@
+//! `GET/POST /change`: change the password while logged in.
+
+use actix_web::HttpResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::changeable::{self, ChangeInput};
+use crate::web::{AppError, AuthenticatedUser, Submission, Web};
+
+const TEMPLATE: &str = "security/change_password.html";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ChangeForm {
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    new_password: Option<String>,
+    #[serde(default)]
+    new_password_confirm: Option<String>,
+}
+
+pub async fn form(web: Web, _user: AuthenticatedUser) -> Result<HttpResponse, AppError> {
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
+    }
+    web.page(TEMPLATE, tera::Context::new())
+}
+
+pub async fn submit(
+    web: Web,
+    current: AuthenticatedUser,
+    form: Submission<ChangeForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.data;
+    let input = ChangeInput {
+        current: form.password.unwrap_or_default(),
+        new: form.new_password.unwrap_or_default(),
+        new_confirm: form.new_password_confirm,
+    };
+    let updated = match changeable::change_password(&web.state, &current.0.user, &input).await? {
+        Ok(user) => user,
+        Err(errors) => return web.form_failure(TEMPLATE, tera::Context::new(), &errors),
+    };
+    tracing::info!(user_id = updated.id, "password changed");
+    // Every login ended with the old password; this browser continues in a fresh one.
+    let remember =
+        crate::routes::login::start_session(&web, &updated, current.0.remembered).await?;
+    let mut response = web.success(
+        "/",
+        Some((
+            "success",
+            "You successfully changed your password.".to_owned(),
+        )),
+        json!({}),
+    );
+    if let Some(cookie) = remember {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+    }
+    Ok(response)
+}

@@ -1,0 +1,94 @@
+//! `GET/POST /confirm` (send the confirmation mail again) and `GET /confirm/<token>`.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::confirmable::{self, ConfirmOutcome, ResendOutcome};
+use crate::domain::{Email, FormErrors};
+use crate::web::page::redirect;
+use crate::web::{AppError, Submission, Web};
+
+const TEMPLATE: &str = "security/send_confirmation.html";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    email: Option<String>,
+}
+
+pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
+    }
+    web.page(TEMPLATE, email_context(""))
+}
+
+pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpResponse, AppError> {
+    let raw = form.data.email.unwrap_or_default();
+    let email = match Email::parse(&raw) {
+        Ok(email) => email,
+        Err(e) => {
+            return web.form_failure(
+                TEMPLATE,
+                email_context(&raw),
+                &FormErrors::single("email", e.to_string()),
+            )
+        }
+    };
+    let outcome = confirmable::resend(&web.state, &email).await?;
+    let generic = web.settings().features.return_generic_responses;
+    let refusal = match outcome {
+        ResendOutcome::Sent => None,
+        _ if generic => None,
+        ResendOutcome::UnknownUser => Some("Specified user does not exist"),
+        ResendOutcome::AlreadyConfirmed => Some("Your email has already been confirmed."),
+    };
+    if let Some(message) = refusal {
+        return web.form_failure(
+            TEMPLATE,
+            email_context(&raw),
+            &FormErrors::single("email", message),
+        );
+    }
+    let sent = format!("Confirmation instructions have been sent to {}.", email);
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({})));
+    }
+    web.flash("info", sent);
+    web.page(TEMPLATE, email_context(""))
+}
+
+pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let outcome = confirmable::confirm(&web.state, &token).await?;
+    let (location, category, message, status) = match outcome {
+        ConfirmOutcome::Confirmed(user) => {
+            tracing::info!(user_id = user.id, "email confirmed");
+            ("/login", "success", "Thank you. Your email has been confirmed.".to_owned(), 200)
+        }
+        ConfirmOutcome::AlreadyConfirmed => ("/confirm", "info", "Your email has already been confirmed.".to_owned(), 200),
+        ConfirmOutcome::ExpiredResent(email) => (
+            "/confirm",
+            "error",
+            format!("You did not confirm your email within the allowed time. New instructions to confirm your email have been sent to {email}."),
+            400,
+        ),
+        ConfirmOutcome::Invalid => ("/confirm", "error", "Invalid confirmation token.".to_owned(), 400),
+    };
+    if web.format.is_json() {
+        return Ok(if status == 200 {
+            web.json_ok(json!({}))
+        } else {
+            HttpResponse::BadRequest()
+                .json(json!({"meta": {"code": 400}, "response": {"errors": [message]}}))
+        });
+    }
+    web.flash(category, message);
+    Ok(redirect(location))
+}
+
+fn email_context(email: &str) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("form", &json!({ "email": email }));
+    ctx
+}

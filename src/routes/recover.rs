@@ -1,0 +1,163 @@
+//! `GET/POST /reset` (forgot password) and `GET/POST /reset/<token>` (set a new one).
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::recoverable::{self, ForgotOutcome, ResetLink};
+use crate::domain::{Email, FormErrors, Password};
+use crate::web::page::redirect;
+use crate::web::{AppError, Submission, Web};
+
+const FORGOT: &str = "security/forgot_password.html";
+const RESET: &str = "security/reset_password.html";
+pub const GENERIC_RECOVERY: &str =
+    "If that email address is in our system, you will receive an email describing how to reset your password.";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    email: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    password_confirm: Option<String>,
+}
+
+pub async fn forgot_form(web: Web) -> Result<HttpResponse, AppError> {
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
+    }
+    web.page(FORGOT, email_context(""))
+}
+
+pub async fn forgot_submit(
+    web: Web,
+    form: Submission<ForgotForm>,
+) -> Result<HttpResponse, AppError> {
+    let raw = form.data.email.unwrap_or_default();
+    let email = match Email::parse(&raw) {
+        Ok(email) => email,
+        Err(e) => {
+            return web.form_failure(
+                FORGOT,
+                email_context(&raw),
+                &FormErrors::single("email", e.to_string()),
+            )
+        }
+    };
+    let outcome = recoverable::forgot(&web.state, &email).await?;
+    let generic = web.settings().features.return_generic_responses;
+    let message = match outcome {
+        _ if generic => GENERIC_RECOVERY.to_owned(),
+        ForgotOutcome::Sent => {
+            format!("Instructions to reset your password have been sent to {email}.")
+        }
+        ForgotOutcome::UnknownUser => {
+            return web.form_failure(
+                FORGOT,
+                email_context(&raw),
+                &FormErrors::single("email", "Specified user does not exist"),
+            );
+        }
+        ForgotOutcome::ConfirmationRequired => {
+            return web.form_failure(
+                FORGOT,
+                email_context(&raw),
+                &FormErrors::single("email", "Email requires confirmation."),
+            );
+        }
+    };
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({})));
+    }
+    web.flash("info", message);
+    web.page(FORGOT, email_context(""))
+}
+
+pub async fn reset_form(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    match recoverable::check_link(&web.state, &token).await? {
+        ResetLink::Valid => {
+            if web.format.is_json() {
+                return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
+            }
+            web.page(RESET, reset_context(&token))
+        }
+        ResetLink::ExpiredResent(email) => Ok(link_refused(
+            &web,
+            format!("You did not reset your password within the allowed time. New instructions have been sent to {email}."),
+        )),
+        ResetLink::Invalid => Ok(link_refused(&web, "Invalid reset password token.".to_owned())),
+    }
+}
+
+pub async fn reset_submit(
+    web: Web,
+    token: web::Path<String>,
+    form: Submission<ResetForm>,
+) -> Result<HttpResponse, AppError> {
+    let settings = web.settings();
+    let form = form.data;
+    let mut errors = FormErrors::default();
+    let raw_password = form.password.unwrap_or_default();
+    let password = Password::parse(
+        &raw_password,
+        settings.password_length_min,
+        settings.password_length_max,
+    )
+    .map_err(|e| errors.add("password", e.to_string()))
+    .ok();
+    match form.password_confirm.as_deref() {
+        None | Some("") => errors.add("password_confirm", "Password not provided"),
+        Some(confirm) if confirm != raw_password => {
+            errors.add("password_confirm", "Passwords do not match")
+        }
+        Some(_) => {}
+    }
+    let Some(password) = password.filter(|_| errors.is_empty()) else {
+        return web.form_failure(RESET, reset_context(&token), &errors);
+    };
+    match recoverable::reset_password(&web.state, &token, password).await? {
+        Some(user) => {
+            tracing::info!(user_id = user.id, "password reset");
+            Ok(web.success(
+                "/login",
+                Some((
+                    "success",
+                    "You successfully reset your password. Please authenticate using your new password.".to_owned(),
+                )),
+                json!({}),
+            ))
+        }
+        None => Ok(link_refused(
+            &web,
+            "Invalid reset password token.".to_owned(),
+        )),
+    }
+}
+
+fn link_refused(web: &Web, message: String) -> HttpResponse {
+    if web.format.is_json() {
+        return HttpResponse::BadRequest()
+            .json(json!({"meta": {"code": 400}, "response": {"errors": [message]}}));
+    }
+    web.flash("error", message);
+    redirect("/reset")
+}
+
+fn email_context(email: &str) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("form", &json!({ "email": email }));
+    ctx
+}
+
+fn reset_context(token: &str) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    // Tokens we issue are URL-safe; anything else never reaches a rendered form.
+    ctx.insert("reset_url", &format!("/reset/{token}"));
+    ctx
+}
