@@ -239,10 +239,15 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
 }
 
 /// Now, as naive UTC with microsecond precision: the format SQLAlchemy writes, so that both
-/// apps can share one SQLite file.
+/// apps can share one SQLite file. Diesel's SQLite text format (`%.f`) prints 3, 6 or 9
+/// fractional digits as needed; a microsecond count that is a multiple of 1000 is nudged by
+/// 1 µs so that exactly six digits (`YYYY-MM-DD HH:MM:SS.ffffff`) are always written.
 pub fn now() -> chrono::NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
-    let micros = now.and_utc().timestamp_subsec_micros();
+    let mut micros = now.and_utc().timestamp_subsec_micros();
+    if micros % 1000 == 0 {
+        micros += 1;
+    }
     chrono::Timelike::with_nanosecond(&now, micros * 1000).unwrap_or(now)
 }
 
@@ -281,8 +286,12 @@ mod tests {
     }
 
     #[test]
-    fn now_has_microsecond_precision() {
-        let t = now();
-        assert_eq!(chrono::Timelike::nanosecond(&t) % 1000, 0);
+    fn now_has_microsecond_precision_printed_as_six_digits() {
+        for _ in 0..1000 {
+            let t = now();
+            assert_eq!(chrono::Timelike::nanosecond(&t) % 1000, 0);
+            let text = t.format("%F %T%.f").to_string();
+            assert_eq!(text.len(), "2026-01-01 00:00:00.000000".len(), "{text}");
+        }
     }
 }

@@ -22,7 +22,12 @@ pub async fn resolve_current_user(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+    // Static files never need the user: keep them off the database.
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .filter(|_| !req.path().starts_with("/static/"));
+    let Some(state) = state else {
         return next.call(req).await;
     };
     let mut drop_remember_cookie = false;
