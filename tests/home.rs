@@ -1,0 +1,78 @@
+//! The home page, the stylesheet, and unknown URLs.
+
+mod common;
+
+use common::{content_type, new_email, spawn_app, unescape_html, PASSWORD};
+use reqwest::StatusCode;
+
+#[actix_web::test]
+async fn anonymous_visitor_sees_hello_world() {
+    let app = spawn_app().await;
+
+    let r = app.get("/").await;
+
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(content_type(&r).starts_with("text/html"));
+    let body = r.text().await.unwrap();
+    assert!(body.contains("Hello, world!"), "{body}");
+    assert!(!body.contains("You are logged in as"), "{body}");
+}
+
+#[actix_web::test]
+async fn logged_in_user_sees_their_email_on_the_home_page() {
+    let app = spawn_app().await;
+    let email = new_email("home");
+    app.create_user(&email, PASSWORD).await;
+    let browser = app.logged_in_client(&email, PASSWORD, false).await;
+
+    let body = browser.get("/").await.text().await.unwrap();
+
+    assert!(
+        body.contains(&format!("Hello, world! You are logged in as {email}")),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn an_email_with_markup_characters_is_shown_escaped() {
+    let app = spawn_app().await;
+    let email = format!("o'neil&co-{}@example.com", common::random_hex(4));
+    app.create_user(&email, PASSWORD).await;
+    let browser = app.logged_in_client(&email, PASSWORD, false).await;
+
+    let body = browser.get("/").await.text().await.unwrap();
+
+    assert!(
+        !body.contains(&email),
+        "the raw email must not appear unescaped: {body}"
+    );
+    assert!(body.contains("o&#x27;neil&amp;co-") || body.contains("o&#39;neil&amp;co-"));
+    assert!(
+        unescape_html(&body).contains(&format!("You are logged in as {email}")),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn the_stylesheet_is_served_as_css() {
+    let app = spawn_app().await;
+
+    let r = app.get("/static/latchkey.css").await;
+
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        content_type(&r).starts_with("text/css"),
+        "{}",
+        content_type(&r)
+    );
+    assert!(!r.text().await.unwrap().is_empty());
+}
+
+#[actix_web::test]
+async fn an_unknown_page_is_404() {
+    let app = spawn_app().await;
+
+    let r = app.get("/no-such-page").await;
+
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,226 @@
+//! Logins as server-side records: remember-me, revocation on logout, and the account
+//! changes (new `fs_uniquifier`, deactivation) that end every login of a user.
+
+mod common;
+
+use actix_web::cookie::time::{Duration as CookieDuration, OffsetDateTime};
+use actix_web::cookie::SameSite;
+use common::{new_email, set_cookie, spawn_app, PASSWORD};
+use reqwest::StatusCode;
+
+#[actix_web::test]
+async fn remember_me_sets_a_year_long_http_only_cookie() {
+    let app = spawn_app().await;
+    let email = new_email("remember");
+    app.create_user(&email, PASSWORD).await;
+
+    let r = app.login(&email, PASSWORD, true).await;
+
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let cookie = set_cookie(r.headers(), "remember_token").expect("remember_token is set");
+    assert!(!cookie.value().is_empty());
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(cookie.same_site(), Some(SameSite::Lax));
+    assert_eq!(cookie.path(), Some("/"));
+    let expires = cookie.expires_datetime().expect("an Expires date");
+    let left = expires - OffsetDateTime::now_utc();
+    assert!(
+        left > CookieDuration::days(364) && left <= CookieDuration::days(366),
+        "expires in {left}"
+    );
+    assert!(app.cookie("remember_token").is_some());
+}
+
+#[actix_web::test]
+async fn without_remember_me_there_is_no_remember_cookie() {
+    let app = spawn_app().await;
+    let email = new_email("no-remember");
+    app.create_user(&email, PASSWORD).await;
+
+    let r = app.login(&email, PASSWORD, false).await;
+
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert!(set_cookie(r.headers(), "remember_token").is_none());
+    assert_eq!(app.cookie("remember_token"), None);
+}
+
+#[actix_web::test]
+async fn a_browser_holding_only_the_remember_cookie_is_logged_in_again() {
+    let app = spawn_app().await;
+    let email = new_email("restart");
+    app.create_user(&email, PASSWORD).await;
+    let before_restart = app.logged_in_client(&email, PASSWORD, true).await;
+    let remember = before_restart.cookie("remember_token").unwrap();
+
+    // The browser restarts: the session cookie is gone, the remember cookie stays.
+    let after_restart = app.client();
+    after_restart.set_cookie("remember_token", &remember);
+    let r = after_restart.get("/profile").await;
+
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        set_cookie(r.headers(), "session").is_some(),
+        "the session is restored"
+    );
+    assert!(r.text().await.unwrap().contains(&email));
+    assert!(after_restart.is_authenticated().await);
+}
+
+#[actix_web::test]
+async fn a_forged_remember_cookie_is_ignored_and_removed() {
+    let app = spawn_app().await;
+    let email = new_email("forged");
+    app.create_user(&email, PASSWORD).await;
+    let real = app.logged_in_client(&email, PASSWORD, true).await;
+    let value = real.cookie("remember_token").unwrap();
+    let (id, _secret) = value.split_once('.').expect("id.secret");
+
+    for forged in [
+        format!("{id}.not-the-secret"),
+        format!("{id}."),
+        id.to_owned(),
+        "garbage".to_owned(),
+        format!("{}.{}", "x".repeat(40), "y".repeat(40)),
+    ] {
+        let browser = app.client();
+        browser.set_cookie("remember_token", &forged);
+
+        let r = browser.get("/profile").await;
+
+        assert_eq!(r.status(), StatusCode::FOUND, "{forged}");
+        let removal = set_cookie(r.headers(), "remember_token");
+        assert_eq!(removal.map(|c| c.value().to_owned()), Some(String::new()));
+    }
+    assert!(real.is_authenticated().await, "the real login is untouched");
+}
+
+#[actix_web::test]
+async fn copies_of_the_cookies_stop_working_after_logout() {
+    let app = spawn_app().await;
+    let email = new_email("revoke");
+    app.create_user(&email, PASSWORD).await;
+    let browser = app.logged_in_client(&email, PASSWORD, true).await;
+    let session = browser.cookie("session").unwrap();
+    let remember = browser.cookie("remember_token").unwrap();
+    // A copy made before logout works while the login lasts.
+    let thief = app.client();
+    thief.set_cookie("session", &session);
+    thief.set_cookie("remember_token", &remember);
+    assert!(thief.is_authenticated().await);
+
+    let r = browser.logout().await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+
+    let session_copy = app.client();
+    session_copy.set_cookie("session", &session);
+    assert!(!session_copy.is_authenticated().await);
+    let both_copies = app.client();
+    both_copies.set_cookie("session", &session);
+    both_copies.set_cookie("remember_token", &remember);
+    assert!(!both_copies.is_authenticated().await);
+    assert!(!thief.is_authenticated().await);
+}
+
+#[actix_web::test]
+async fn a_copied_remember_cookie_alone_stops_working_after_logout() {
+    let app = spawn_app().await;
+    let email = new_email("revoke-remember");
+    app.create_user(&email, PASSWORD).await;
+    let browser = app.logged_in_client(&email, PASSWORD, true).await;
+    let remember = browser.cookie("remember_token").unwrap();
+
+    browser.logout().await;
+
+    let copy = app.client();
+    copy.set_cookie("remember_token", &remember);
+    let r = copy.get("/profile").await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert!(!copy.is_authenticated().await);
+}
+
+#[actix_web::test]
+async fn a_new_fs_uniquifier_logs_out_every_browser_at_the_next_request() {
+    let app = spawn_app().await;
+    let email = new_email("rotate");
+    app.create_user(&email, PASSWORD).await;
+    let with_session = app.logged_in_client(&email, PASSWORD, false).await;
+    let remembered = app.logged_in_client(&email, PASSWORD, true).await;
+    let only_remember = app.client();
+    only_remember.set_cookie(
+        "remember_token",
+        &remembered.cookie("remember_token").unwrap(),
+    );
+    assert!(only_remember.is_authenticated().await);
+
+    app.rotate_uniquifier(&email);
+
+    assert!(!with_session.is_authenticated().await);
+    assert!(!remembered.is_authenticated().await);
+    let fresh = app.client();
+    fresh.set_cookie(
+        "remember_token",
+        &remembered.cookie("remember_token").unwrap_or_default(),
+    );
+    assert!(!fresh.is_authenticated().await);
+    // Logging in again works, with the new uniquifier.
+    app.logged_in_client(&email, PASSWORD, false).await;
+}
+
+#[actix_web::test]
+async fn deactivating_an_account_logs_it_out_at_the_next_request() {
+    let app = spawn_app().await;
+    let email = new_email("deactivate");
+    app.create_user(&email, PASSWORD).await;
+    let with_session = app.logged_in_client(&email, PASSWORD, false).await;
+    let remembered = app.logged_in_client(&email, PASSWORD, true).await;
+    let remember = remembered.cookie("remember_token").unwrap();
+
+    app.set_active(&email, false);
+
+    assert!(!with_session.is_authenticated().await);
+    assert!(!remembered.is_authenticated().await);
+    let only_remember = app.client();
+    only_remember.set_cookie("remember_token", &remember);
+    assert!(!only_remember.is_authenticated().await);
+    // Reactivation does not bring the ended logins back.
+    app.set_active(&email, true);
+    assert!(!with_session.is_authenticated().await);
+}
+
+#[actix_web::test]
+async fn anonymous_visits_never_write_to_the_database() {
+    let app = spawn_app().await;
+    let email = new_email("quiet");
+    app.create_user(&email, PASSWORD).await;
+    let users_before = format!("{:?}", app.users());
+    let sessions_before = app.count_login_sessions();
+
+    for _ in 0..3 {
+        let visitor = app.client();
+        for path in ["/", "/login", "/register"] {
+            let r = visitor.get(path).await;
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+        }
+        assert_eq!(visitor.get("/profile").await.status(), StatusCode::FOUND);
+    }
+
+    assert_eq!(app.count_login_sessions(), sessions_before);
+    assert_eq!(format!("{:?}", app.users()), users_before);
+}
+
+#[actix_web::test]
+async fn each_login_is_one_row_and_logout_removes_it() {
+    let app = spawn_app().await;
+    let email = new_email("rows");
+    app.create_user(&email, PASSWORD).await;
+    let after_register = app.count_login_sessions();
+    assert_eq!(after_register, 1, "registering logs in once");
+
+    let a = app.logged_in_client(&email, PASSWORD, false).await;
+    let b = app.logged_in_client(&email, PASSWORD, true).await;
+    assert_eq!(app.count_login_sessions(), 3);
+
+    a.logout().await;
+    b.logout().await;
+    assert_eq!(app.count_login_sessions(), 1);
+}
