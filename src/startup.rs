@@ -133,6 +133,9 @@ impl Application {
         let state = web::Data::new(
             actix_web::rt::task::spawn_blocking(move || AppState::new(settings)).await??,
         );
+        // One mail delivery worker per process (requests only enqueue); dropping its handle
+        // leaves it running.
+        crate::mail::worker::spawn(state.db.clone(), &state.settings.mail)?;
         tracing::info!(
             port,
             backend = state.settings.database_url.backend_name(),
