@@ -292,3 +292,92 @@ async fn a_user_registered_in_latchkey_logs_in_to_the_flask_app() {
         assert_eq!(wrong.status(), StatusCode::OK, "{email}: a wrong password");
     }
 }
+
+/// Addresses that `email_validator` (and so the Flask app) stores in Unicode form: an
+/// internationalised domain, typed as Unicode and as IDNA ASCII, and a local part with a
+/// compatibility character (U+FB01, "fi" ligature) that NFC keeps.
+fn international_addresses() -> Vec<String> {
+    let tag = random_hex(4);
+    vec![
+        format!("idn-{tag}@b\u{fc}cher.example"),
+        format!("\u{fb01}nn-{tag}@example.com"),
+    ]
+}
+
+#[actix_web::test]
+async fn flask_users_with_international_addresses_log_in_to_latchkey() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let secret_key = random_hex(32);
+    let salt = random_hex(16);
+    let addresses = international_addresses();
+
+    let mut flask = FlaskApp::start(&db, &secret_key, &salt, dir.path()).await;
+    for email in &addresses {
+        register_in_flask(&flask, email, ALICE_PASSWORD).await;
+    }
+    flask.stop();
+
+    let db_path = db.to_string_lossy().into_owned();
+    let app = spawn_app_with(&[
+        ("DATABASE_URL", &db_path),
+        ("SECRET_KEY", &secret_key),
+        ("SECURITY_PASSWORD_SALT", &salt),
+    ])
+    .await;
+    let stored: Vec<String> = app.users().into_iter().filter_map(|u| u.email).collect();
+    let mut failures = Vec::new();
+    for email in &addresses {
+        let r = app.client().login(email, ALICE_PASSWORD, false).await;
+        if r.status() != StatusCode::FOUND {
+            let errors = common::form_errors(&r.text().await.unwrap_or_default());
+            failures.push(format!("login as {email:?} refused: {errors:?}"));
+        }
+        // The address is taken: registering it again must not make a second account.
+        let r = app.client().register(email, ALICE_PASSWORD).await;
+        if r.status() != StatusCode::OK {
+            failures.push(format!("{email:?} was registered a second time"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{failures:#?}\nstored by Flask: {stored:?}\nusers now: {:?}",
+        app.users().into_iter().map(|u| u.email).collect::<Vec<_>>()
+    );
+}
+
+#[actix_web::test]
+async fn latchkey_users_with_international_addresses_log_in_to_the_flask_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let db_path = db.to_string_lossy().into_owned();
+    let secret_key = random_hex(32);
+    let salt = random_hex(16);
+    let addresses = international_addresses();
+
+    let mut app = spawn_app_with(&[
+        ("DATABASE_URL", &db_path),
+        ("SECRET_KEY", &secret_key),
+        ("SECURITY_PASSWORD_SALT", &salt),
+        ("SECURITY_BCRYPT_ROUNDS", "12"),
+    ])
+    .await;
+    for email in &addresses {
+        app.create_user(email, ALICE_PASSWORD).await;
+    }
+    let stored: Vec<String> = app.users().into_iter().filter_map(|u| u.email).collect();
+    app.stop().await;
+
+    let flask = FlaskApp::start(&db, &secret_key, &salt, dir.path()).await;
+    let mut failures = Vec::new();
+    for email in &addresses {
+        let r = flask.client().login(email, ALICE_PASSWORD, false).await;
+        if r.status() != StatusCode::FOUND {
+            failures.push(format!("Flask refused {email:?} ({})", r.status()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{failures:#?}\nstored by Latchkey: {stored:?}"
+    );
+}
