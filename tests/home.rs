@@ -76,3 +76,40 @@ async fn an_unknown_page_is_404() {
 
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[actix_web::test]
+async fn head_requests_answer_like_get_without_a_body() {
+    let app = spawn_app().await;
+    let mut wrong = Vec::new();
+    for path in ["/", "/login", "/register", "/static/latchkey.css"] {
+        let r = app.http.head(app.url(path)).send().await.unwrap();
+
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        if status != StatusCode::OK || !body.is_empty() {
+            wrong.push(format!("HEAD {path}: {status}, {} bytes", body.len()));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[actix_web::test]
+async fn a_wrong_method_on_a_page_is_405() {
+    let app = spawn_app().await;
+    let mut wrong = Vec::new();
+    for path in [
+        "/",
+        "/profile",
+        "/premium",
+        "/login",
+        "/register",
+        "/logout",
+    ] {
+        let r = app.http.delete(app.url(path)).send().await.unwrap();
+
+        if r.status() != StatusCode::METHOD_NOT_ALLOWED {
+            wrong.push(format!("DELETE {path}: {}", r.status()));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
