@@ -183,3 +183,28 @@ async fn a_logged_in_user_visiting_login_or_register_is_sent_home() {
         assert_eq!(location(&r).as_deref(), Some("/"), "{page}");
     }
 }
+
+#[actix_web::test]
+async fn a_very_long_user_agent_does_not_break_login() {
+    let app = spawn_app().await;
+    let email = new_email("agent");
+    app.create_user(&email, PASSWORD).await;
+    let browser = app.client();
+    let token = browser.csrf_token("/login").await;
+
+    let r = browser
+        .http
+        .post(browser.url("/login"))
+        .header("User-Agent", "Mozilla/5.0 ".repeat(200))
+        .form(&[
+            ("email", email.as_str()),
+            ("password", PASSWORD),
+            ("csrf_token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert!(browser.is_authenticated().await);
+}

@@ -315,3 +315,15 @@ async fn registration_switched_off_hides_the_page() {
     assert!(!login_page.contains("href=\"/register\""), "{login_page}");
     assert_eq!(app.count_users(), 0);
 }
+
+#[actix_web::test]
+async fn the_domain_is_stored_in_lower_case_and_the_local_part_as_typed() {
+    let app = spawn_app().await;
+    let tag = common::random_hex(4);
+
+    app.create_user(&format!("Ann.{tag}@Example.COM"), PASSWORD)
+        .await;
+
+    let emails: Vec<String> = app.users().into_iter().filter_map(|u| u.email).collect();
+    assert_eq!(emails, vec![format!("Ann.{tag}@example.com")]);
+}

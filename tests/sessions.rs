@@ -224,3 +224,73 @@ async fn each_login_is_one_row_and_logout_removes_it() {
     b.logout().await;
     assert_eq!(app.count_login_sessions(), 1);
 }
+
+#[actix_web::test]
+async fn secure_cookies_are_marked_secure() {
+    let app = common::spawn_app_with(&[("SESSION_COOKIE_SECURE", "true")]).await;
+    let email = new_email("secure");
+    app.create_user(&email, PASSWORD).await;
+    // A Secure cookie is not sent back over plain HTTP, so read the answer's headers.
+    let browser = app.client();
+    let token = browser.csrf_token("/login").await;
+    let r = browser
+        .http
+        .post(browser.url("/login"))
+        .form(&[
+            ("email", email.as_str()),
+            ("password", PASSWORD),
+            ("remember", "y"),
+            ("csrf_token", token.as_str()),
+        ])
+        .header(
+            "Cookie",
+            format!("session={}", browser.cookie("session").unwrap_or_default()),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    for name in ["session", "remember_token"] {
+        let cookie = set_cookie(r.headers(), name).unwrap_or_else(|| panic!("{name} is set"));
+        assert_eq!(cookie.secure(), Some(true), "{name}");
+    }
+}
+
+#[actix_web::test]
+async fn the_remember_duration_is_configurable() {
+    let app = common::spawn_app_with(&[("REMEMBER_COOKIE_DURATION", "2 days")]).await;
+    let email = new_email("two-days");
+    app.create_user(&email, PASSWORD).await;
+
+    let r = app.login(&email, PASSWORD, true).await;
+
+    let cookie = set_cookie(r.headers(), "remember_token").expect("remember_token");
+    let left = cookie.expires_datetime().expect("Expires") - OffsetDateTime::now_utc();
+    assert!(
+        left > CookieDuration::days(1) && left <= CookieDuration::days(2),
+        "expires in {left}"
+    );
+}
+
+#[actix_web::test]
+async fn an_expired_remember_cookie_no_longer_logs_in() {
+    use diesel::prelude::*;
+    use latchkey::db::schema::login_session;
+
+    let app = spawn_app().await;
+    let email = new_email("expired");
+    app.create_user(&email, PASSWORD).await;
+    let browser = app.logged_in_client(&email, PASSWORD, true).await;
+    let remember = browser.cookie("remember_token").unwrap();
+    let past = chrono::Utc::now().naive_utc() - chrono::Duration::minutes(1);
+    let n = diesel::update(login_session::table.filter(login_session::remember_hash.is_not_null()))
+        .set(login_session::remember_expires_at.eq(Some(past)))
+        .execute(&mut app.db())
+        .unwrap();
+    assert_eq!(n, 1);
+
+    let returning = app.client();
+    returning.set_cookie("remember_token", &remember);
+
+    assert!(!returning.is_authenticated().await);
+}

@@ -229,3 +229,46 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
     };
     assert!(status.success(), "exit status after SIGTERM: {status}");
 }
+
+#[actix_web::test]
+async fn the_suite_runs_on_the_backend_it_was_asked_for() {
+    let app = common::spawn_app().await;
+
+    match std::env::var(common::POSTGRES_URL_VAR) {
+        Ok(url) if !url.trim().is_empty() => {
+            assert!(
+                app.database_url.starts_with("postgres")
+                    && app.database_url.contains("latchkey_t_"),
+                "{}",
+                app.database_url
+            );
+            #[cfg(feature = "postgres")]
+            assert!(matches!(app.db(), latchkey::db::DbConnection::Postgres(_)));
+        }
+        _ => {
+            assert!(app.is_sqlite(), "{}", app.database_url);
+            assert!(Path::new(&app.database_url).is_file());
+        }
+    }
+    app.register(&common::new_email("backend"), common::PASSWORD)
+        .await;
+    assert_eq!(app.count_users(), 1);
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn the_binary_reports_an_unreachable_postgres_server() {
+    let out = run_latchkey(&[
+        ("SECRET_KEY", "a-secret-key-for-the-test"),
+        ("SECURITY_PASSWORD_SALT", "salt"),
+        ("PORT", "0"),
+        (
+            "DATABASE_URL",
+            "postgres://127.0.0.1:1/nothing-listens-here",
+        ),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("postgres"), "{stderr}");
+}

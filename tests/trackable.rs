@@ -156,3 +156,58 @@ async fn login_times_are_always_stored_with_six_fractional_digits_on_sqlite() {
         assert_eq!(stored, at.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
     }
 }
+
+#[actix_web::test]
+async fn a_forwarded_for_header_is_ignored_unless_proxies_are_trusted() {
+    let app = spawn_app_with(&[("SECURITY_TRACKABLE", "true")]).await;
+    let email = new_email("spoof");
+    app.create_user(&email, PASSWORD).await;
+    let browser = app.client();
+    let token = browser.csrf_token("/login").await;
+
+    browser
+        .http
+        .post(browser.url("/login"))
+        .header("X-Forwarded-For", "6.6.6.6")
+        .form(&[
+            ("email", email.as_str()),
+            ("password", PASSWORD),
+            ("csrf_token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(app.user(&email).login_count, Some(2));
+    assert_eq!(
+        app.user(&email).current_login_ip.as_deref(),
+        Some("127.0.0.1")
+    );
+}
+
+#[actix_web::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_recorded() {
+    let app = spawn_app_with(&[("SECURITY_TRACKABLE", "true"), ("TRUSTED_PROXY_COUNT", "1")]).await;
+    let email = new_email("proxied");
+    app.create_user(&email, PASSWORD).await;
+    let browser = app.client();
+    let token = browser.csrf_token("/login").await;
+
+    browser
+        .http
+        .post(browser.url("/login"))
+        // The client claims 6.6.6.6; our proxy appended the address it saw.
+        .header("X-Forwarded-For", "6.6.6.6, 203.0.113.7")
+        .form(&[
+            ("email", email.as_str()),
+            ("password", PASSWORD),
+            ("csrf_token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    let user = app.user(&email);
+    assert_eq!(user.current_login_ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(user.last_login_ip.as_deref(), Some("127.0.0.1"));
+}

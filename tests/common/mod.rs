@@ -161,19 +161,6 @@ mod postgres {
         }
         url
     }
-
-    #[test]
-    fn database_name_replaces_the_one_in_the_url() {
-        assert_eq!(
-            with_database("postgres://127.0.0.1/test", "x"),
-            "postgres://127.0.0.1/x"
-        );
-        assert_eq!(
-            with_database("postgresql://u:p@h:5432/test?sslmode=disable", "x"),
-            "postgresql://u:p@h:5432/x?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
-    }
 }
 
 // ---------------------------------------------------------------------------------------

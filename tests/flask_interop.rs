@@ -1,0 +1,383 @@
+//! Adopting a Flask-Security-Too database, and handing one back: the reference Flask app
+//! (`shared/ref`, run with gunicorn through its `run.sh`) and Latchkey take turns on one
+//! SQLite file with the same `SECRET_KEY` and `SECURITY_PASSWORD_SALT`, and every user
+//! logs in with the password they chose in the other app.
+//!
+//! Needs `bash` and `python3` (its virtualenv is made on first use, from PyPI). The
+//! reference app's folder is `../shared/ref` next to the crate, or `LATCHKEY_REF_DIR`.
+//! These tests fail, never skip, when something they need is missing.
+
+mod common;
+
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{location, random_hex, spawn_app_with, TestClient};
+use reqwest::StatusCode;
+
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Passwords as people type them, one with characters that NFKD changes.
+const ALICE_PASSWORD: &str = "alice-password-1";
+const BOB_PASSWORD: &str = "p\u{e4}ssw\u{f6}rd-\u{3a9} \u{fb01}";
+
+fn reference_dir() -> PathBuf {
+    let dir = std::env::var_os("LATCHKEY_REF_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/ref"));
+    assert!(
+        dir.join("run.sh").is_file(),
+        "the Flask reference app is not at {} (set LATCHKEY_REF_DIR to the folder holding \
+         run.sh and app.py)",
+        dir.display()
+    );
+    dir
+}
+
+fn require_program(name: &str) {
+    let found = Command::new(name)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "flask_interop needs `{name}` on PATH to run the Flask reference app \
+         (install it, e.g. `apt-get install {name}`); these tests do not skip"
+    );
+}
+
+/// The reference app, running in its own process group until dropped.
+struct FlaskApp {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl FlaskApp {
+    /// Starts the reference app on `db` and waits until `GET /` answers.
+    async fn start(db: &Path, secret_key: &str, salt: &str, log_dir: &Path) -> Self {
+        require_program("bash");
+        require_program("python3");
+        let run_sh = reference_dir().join("run.sh");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        let log = log_dir.join(format!("flask-{port}.log"));
+        let log_file = File::create(&log).unwrap();
+        let child = Command::new("bash")
+            .arg(&run_sh)
+            .env("DATABASE_URL", db)
+            .env("SECRET_KEY", secret_key)
+            .env("SECURITY_PASSWORD_SALT", salt)
+            .env("PORT", port.to_string())
+            .env("BASE_URL", &url)
+            // No mail is sent: the welcome mail is off (below).
+            .env("MAIL_SERVER", "127.0.0.1")
+            .env("MAIL_PORT", "9")
+            .env("MAIL_DEFAULT_SENDER", "noreply@example.com")
+            .env("SECURITY_SEND_REGISTER_EMAIL", "false")
+            .env("SECURITY_REGISTERABLE", "true")
+            .env("SECURITY_CONFIRMABLE", "false")
+            .env("SECURITY_RECOVERABLE", "false")
+            .env("SECURITY_CHANGEABLE", "false")
+            .env("SECURITY_TRACKABLE", "false")
+            .env("SECURITY_USERNAME_ENABLE", "false")
+            .env("SECURITY_RETURN_GENERIC_RESPONSES", "false")
+            .env("REF_WORKERS", "1")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start bash {}: {e}", run_sh.display()));
+        let mut app = FlaskApp { child, url, log };
+        app.wait_until_ready().await;
+        app
+    }
+
+    async fn wait_until_ready(&mut self) {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "the Flask app exited early ({status}); log:\n{}",
+                    self.log_tail()
+                );
+            }
+            if let Ok(r) = client.get(format!("{}/", self.url)).send().await {
+                if !r.status().is_server_error() {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "the Flask app did not answer on {} within {STARTUP_TIMEOUT:?}; log:\n{}",
+                    self.url,
+                    self.log_tail()
+                );
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn client(&self) -> TestClient {
+        TestClient::new(&self.url)
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut start = text.len().saturating_sub(4000);
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        text[start..].to_owned()
+    }
+
+    fn signal_group(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Stops the whole process group (gunicorn and its workers), politely first.
+    fn stop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        self.signal_group("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.signal_group("-KILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for FlaskApp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Registers through a Flask-Security form and checks the app logged the user in.
+async fn register_in_flask(flask: &FlaskApp, email: &str, password: &str) {
+    let browser = flask.client();
+    let r = browser.register(email, password).await;
+    let status = r.status();
+    let body = r.text().await.unwrap_or_default();
+    assert_eq!(
+        status,
+        StatusCode::FOUND,
+        "Flask refused to register {email}: {body}\nlog:\n{}",
+        flask.log_tail()
+    );
+}
+
+#[actix_web::test]
+async fn users_registered_in_the_flask_app_log_in_to_latchkey_on_the_same_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let secret_key = random_hex(32);
+    let salt = random_hex(16);
+    let alice = format!("alice-{}@example.com", random_hex(4));
+    let bob = format!("Bob.{}@Example.com", random_hex(4));
+
+    let mut flask = FlaskApp::start(&db, &secret_key, &salt, dir.path()).await;
+    register_in_flask(&flask, &alice, ALICE_PASSWORD).await;
+    register_in_flask(&flask, &bob, BOB_PASSWORD).await;
+    flask.stop();
+
+    let db_path = db.to_string_lossy().into_owned();
+    let app = spawn_app_with(&[
+        ("DATABASE_URL", &db_path),
+        ("SECRET_KEY", &secret_key),
+        ("SECURITY_PASSWORD_SALT", &salt),
+    ])
+    .await;
+
+    // Nobody was lost or added by the migrations.
+    let emails: Vec<String> = app.users().into_iter().filter_map(|u| u.email).collect();
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    assert!(emails.contains(&alice), "{emails:?}");
+    assert!(
+        emails.iter().any(|e| e.eq_ignore_ascii_case(&bob)),
+        "{emails:?}"
+    );
+    for (email, password) in [
+        (alice.as_str(), ALICE_PASSWORD),
+        (bob.as_str(), BOB_PASSWORD),
+    ] {
+        let browser = app.client();
+        let r = browser.login(email, password, false).await;
+        assert_eq!(r.status(), StatusCode::FOUND, "{email} cannot log in");
+        assert_eq!(location(&r).as_deref(), Some("/"));
+        assert!(browser.is_authenticated().await, "{email}");
+        let wrong = app.client().login(email, "not-their-password", false).await;
+        assert_eq!(wrong.status(), StatusCode::OK, "{email}: a wrong password");
+    }
+    // The Flask app's accounts are still taken, whatever the case.
+    let r = app
+        .client()
+        .register(&alice.to_uppercase(), ALICE_PASSWORD)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("already associated"));
+    assert_eq!(app.count_users(), 2);
+}
+
+#[actix_web::test]
+async fn a_user_registered_in_latchkey_logs_in_to_the_flask_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let db_path = db.to_string_lossy().into_owned();
+    let secret_key = random_hex(32);
+    let salt = random_hex(16);
+    let alice = format!("alice-{}@example.com", random_hex(4));
+    let bob = format!("bob-{}@example.com", random_hex(4));
+
+    // Flask-Security's own cost, so that Flask has no reason to re-hash.
+    let mut app = spawn_app_with(&[
+        ("DATABASE_URL", &db_path),
+        ("SECRET_KEY", &secret_key),
+        ("SECURITY_PASSWORD_SALT", &salt),
+        ("SECURITY_BCRYPT_ROUNDS", "12"),
+    ])
+    .await;
+    app.create_user(&alice, ALICE_PASSWORD).await;
+    app.create_user(&bob, BOB_PASSWORD).await;
+    assert!(app.user(&alice).password.starts_with("$2b$12$"));
+    app.stop().await;
+
+    let flask = FlaskApp::start(&db, &secret_key, &salt, dir.path()).await;
+    for (email, password) in [
+        (alice.as_str(), ALICE_PASSWORD),
+        (bob.as_str(), BOB_PASSWORD),
+    ] {
+        let browser = flask.client();
+        let r = browser.login(email, password, false).await;
+        let status = r.status();
+        let body = r.text().await.unwrap_or_default();
+        assert_eq!(
+            status,
+            StatusCode::FOUND,
+            "Flask refused {email}: {body}\nlog:\n{}",
+            flask.log_tail()
+        );
+        let home = browser.get("/").await.text().await.unwrap();
+        assert!(
+            home.contains(&format!("You are logged in as {email}")),
+            "{home}"
+        );
+        let wrong = flask
+            .client()
+            .login(email, "not-their-password", false)
+            .await;
+        assert_eq!(wrong.status(), StatusCode::OK, "{email}: a wrong password");
+    }
+}
+
+/// Addresses that `email_validator` (and so the Flask app) stores in Unicode form: an
+/// internationalised domain, typed as Unicode and as IDNA ASCII, and a local part with a
+/// compatibility character (U+FB01, "fi" ligature) that NFC keeps.
+fn international_addresses() -> Vec<String> {
+    let tag = random_hex(4);
+    vec![
+        format!("idn-{tag}@b\u{fc}cher.example"),
+        format!("\u{fb01}nn-{tag}@example.com"),
+    ]
+}
+
+#[actix_web::test]
+async fn flask_users_with_international_addresses_log_in_to_latchkey() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let secret_key = random_hex(32);
+    let salt = random_hex(16);
+    let addresses = international_addresses();
+
+    let mut flask = FlaskApp::start(&db, &secret_key, &salt, dir.path()).await;
+    for email in &addresses {
+        register_in_flask(&flask, email, ALICE_PASSWORD).await;
+    }
+    flask.stop();
+
+    let db_path = db.to_string_lossy().into_owned();
+    let app = spawn_app_with(&[
+        ("DATABASE_URL", &db_path),
+        ("SECRET_KEY", &secret_key),
+        ("SECURITY_PASSWORD_SALT", &salt),
+    ])
+    .await;
+    let stored: Vec<String> = app.users().into_iter().filter_map(|u| u.email).collect();
+    let mut failures = Vec::new();
+    for email in &addresses {
+        let r = app.client().login(email, ALICE_PASSWORD, false).await;
+        if r.status() != StatusCode::FOUND {
+            let errors = common::form_errors(&r.text().await.unwrap_or_default());
+            failures.push(format!("login as {email:?} refused: {errors:?}"));
+        }
+        // The address is taken: registering it again must not make a second account.
+        let r = app.client().register(email, ALICE_PASSWORD).await;
+        if r.status() != StatusCode::OK {
+            failures.push(format!("{email:?} was registered a second time"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{failures:#?}\nstored by Flask: {stored:?}\nusers now: {:?}",
+        app.users().into_iter().map(|u| u.email).collect::<Vec<_>>()
+    );
+}
+
+#[actix_web::test]
+async fn latchkey_users_with_international_addresses_log_in_to_the_flask_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let db_path = db.to_string_lossy().into_owned();
+    let secret_key = random_hex(32);
+    let salt = random_hex(16);
+    let addresses = international_addresses();
+
+    let mut app = spawn_app_with(&[
+        ("DATABASE_URL", &db_path),
+        ("SECRET_KEY", &secret_key),
+        ("SECURITY_PASSWORD_SALT", &salt),
+        ("SECURITY_BCRYPT_ROUNDS", "12"),
+    ])
+    .await;
+    for email in &addresses {
+        app.create_user(email, ALICE_PASSWORD).await;
+    }
+    let stored: Vec<String> = app.users().into_iter().filter_map(|u| u.email).collect();
+    app.stop().await;
+
+    let flask = FlaskApp::start(&db, &secret_key, &salt, dir.path()).await;
+    let mut failures = Vec::new();
+    for email in &addresses {
+        let r = flask.client().login(email, ALICE_PASSWORD, false).await;
+        if r.status() != StatusCode::FOUND {
+            failures.push(format!("Flask refused {email:?} ({})", r.status()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{failures:#?}\nstored by Latchkey: {stored:?}"
+    );
+}
