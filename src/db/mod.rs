@@ -245,7 +245,7 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
 pub fn now() -> chrono::NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
     let mut micros = now.and_utc().timestamp_subsec_micros();
-    if micros % 1000 == 0 {
+    if micros.is_multiple_of(1000) {
         micros += 1;
     }
     chrono::Timelike::with_nanosecond(&now, micros * 1000).unwrap_or(now)

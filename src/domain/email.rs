@@ -32,7 +32,8 @@ impl Email {
         if raw.len() > 4 * MAX_EMAIL_LENGTH || raw.trim() != raw {
             return Err(EmailError::Invalid);
         }
-        let normalized: String = raw.nfkc().collect();
+        // NFC, as Python's email_validator stores it (Flask-Security databases hold that form).
+        let normalized: String = raw.nfc().collect();
         let (local, domain) = normalized.rsplit_once('@').ok_or(EmailError::Invalid)?;
         if !valid_local_part(local) {
             return Err(EmailError::Invalid);
@@ -85,6 +86,7 @@ fn normalize_domain(domain: &str) -> Option<String> {
     if domain.is_empty() || domain.ends_with('.') {
         return None;
     }
+    // Validate in IDNA (ASCII) form, store lower-cased Unicode as email_validator does.
     let ascii = idna::domain_to_ascii_strict(domain).ok()?;
     let labels: Vec<&str> = ascii.split('.').collect();
     if labels.len() < 2 {
@@ -104,7 +106,9 @@ fn normalize_domain(domain: &str) -> Option<String> {
     if tld.chars().all(|c| c.is_ascii_digit()) || SPECIAL_USE_TLDS.contains(tld) {
         return None;
     }
-    Some(ascii)
+    let (unicode, result) = idna::domain_to_unicode(&ascii);
+    result.ok()?;
+    Some(unicode)
 }
 
 #[cfg(test)]

@@ -15,12 +15,15 @@ use crate::config::Features;
 
 /// Mounts the routes of the enabled features; a disabled feature's URLs answer 404.
 pub fn configure(cfg: &mut web::ServiceConfig, features: &Features) {
-    cfg.route("/", web::get().to(home::index))
-        .route("/profile", web::get().to(home::profile))
-        .route("/premium", web::get().to(home::premium))
+    // Pages answer GET and HEAD (same handler; actix sends no body for HEAD); any other
+    // method on them is 405.
+    cfg.service(page("/", home::index))
+        .service(page("/profile", home::profile))
+        .service(page("/premium", home::premium))
         .service(
             web::resource("/login")
                 .route(web::get().to(login::form))
+                .route(web::head().to(login::form))
                 .route(web::post().to(login::submit)),
         )
         .service(web::resource("/logout").route(web::post().to(logout::submit)));
@@ -28,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, features: &Features) {
         cfg.service(
             web::resource("/register")
                 .route(web::get().to(register::form))
+                .route(web::head().to(register::form))
                 .route(web::post().to(register::submit)),
         );
     }
@@ -58,4 +62,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, features: &Features) {
                 .route(web::post().to(change::submit)),
         );
     }
+}
+
+fn page<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
 }
