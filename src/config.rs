@@ -206,6 +206,11 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
 }
 
 impl Settings {
+    /// The password length policy, `(min, max)` in code points after NFKD.
+    pub fn password_length(&self) -> (usize, usize) {
+        (self.password_length_min, self.password_length_max)
+    }
+
     /// Reads `.env` (if present) and the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         // A missing .env is fine; a malformed one is not.

@@ -2,6 +2,7 @@
 //! `mail_support`), on SQLite, or on PostgreSQL with `LATCHKEY_TEST_POSTGRES_URL` and
 //! `--features postgres`.
 
+mod common;
 mod mail_support;
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
 //! Without `MAIL_SERVER`, messages are written as `.eml` files and their links are logged.
 
+mod common;
 mod mail_support;
 
 use std::io::Write;

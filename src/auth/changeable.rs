@@ -33,20 +33,13 @@ pub async fn change_password(
     if input.current.is_empty() {
         errors.add("password", "Password not provided");
     }
-    let new = Password::parse(
+    let new = Password::parse_confirmed(
         &input.new,
-        settings.password_length_min,
-        settings.password_length_max,
-    )
-    .map_err(|e| errors.add("new_password", e.to_string()))
-    .ok();
-    match input.new_confirm.as_deref() {
-        None | Some("") => errors.add("new_password_confirm", "Password not provided"),
-        Some(confirm) if confirm != input.new => {
-            errors.add("new_password_confirm", "Passwords do not match")
-        }
-        Some(_) => {}
-    }
+        input.new_confirm.as_deref(),
+        settings.password_length(),
+        ["new_password", "new_password_confirm"],
+        &mut errors,
+    );
     if !input.current.is_empty() {
         let current_ok = state
             .hasher

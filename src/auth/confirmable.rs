@@ -4,12 +4,12 @@
 use actix_web::web::Data;
 use diesel::Connection;
 
+use super::link_mail::queue_link_mail;
 use super::user_tokens::{Purpose, TokenState};
 use super::ServiceError;
 use crate::db::models::User;
-use crate::db::{self, users, DbConnection};
+use crate::db::{self, users};
 use crate::domain::Email;
-use crate::mail;
 use crate::startup::AppState;
 
 #[derive(Debug)]
@@ -19,26 +19,6 @@ pub enum ConfirmOutcome {
     /// The link was too old; fresh instructions went to this address.
     ExpiredResent(String),
     Invalid,
-}
-
-/// Issues a confirmation token and queues the instructions mail (inside the caller's
-/// transaction, if any).
-pub fn queue_instructions(
-    conn: &mut DbConnection,
-    state: &AppState,
-    user: &User,
-) -> Result<(), ServiceError> {
-    let token = state.tokens.issue(
-        conn,
-        user,
-        Purpose::Confirm,
-        state.settings.confirm_email_within,
-    )?;
-    let message = state
-        .mailer()
-        .confirmation_instructions(user.email_or_empty(), &token)?;
-    mail::enqueue(conn, &message)?;
-    Ok(())
 }
 
 /// Confirms the email a link was sent to. The token is used at most once.
@@ -68,7 +48,7 @@ pub async fn confirm(
                     }
                     TokenState::Expired(user) if user.confirmed_at.is_none() => {
                         state.tokens.discard(conn, &raw)?;
-                        queue_instructions(conn, &state, &user)?;
+                        queue_link_mail(conn, &state, &user, Purpose::Confirm)?;
                         ConfirmOutcome::ExpiredResent(user.email_or_empty().to_owned())
                     }
                     TokenState::Expired(_) => ConfirmOutcome::AlreadyConfirmed,
@@ -100,7 +80,9 @@ pub async fn resend(state: &Data<AppState>, email: &Email) -> Result<ResendOutco
             if user.confirmed_at.is_some() {
                 return Ok(ResendOutcome::AlreadyConfirmed);
             }
-            conn.transaction::<_, ServiceError, _>(|conn| queue_instructions(conn, &state, &user))?;
+            conn.transaction::<_, ServiceError, _>(|conn| {
+                queue_link_mail(conn, &state, &user, Purpose::Confirm)
+            })?;
             Ok(ResendOutcome::Sent)
         })
         .await

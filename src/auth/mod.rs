@@ -6,6 +6,7 @@ pub mod changeable;
 pub mod confirmable;
 pub mod csrf;
 pub mod hashing;
+pub mod link_mail;
 pub mod login;
 pub mod recoverable;
 pub mod registration;

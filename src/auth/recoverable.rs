@@ -4,7 +4,7 @@
 use actix_web::web::Data;
 use diesel::Connection;
 
-use super::confirmable::queue_instructions;
+use super::link_mail::queue_link_mail;
 use super::tokens::new_uniquifier;
 use super::user_tokens::{Purpose, TokenState};
 use super::ServiceError;
@@ -20,24 +20,6 @@ pub enum ForgotOutcome {
     UnknownUser,
     /// Confirmable and not yet confirmed: no reset before confirmation.
     ConfirmationRequired,
-}
-
-fn queue_reset_instructions(
-    conn: &mut DbConnection,
-    state: &AppState,
-    user: &User,
-) -> Result<(), ServiceError> {
-    let token = state.tokens.issue(
-        conn,
-        user,
-        Purpose::Reset,
-        state.settings.reset_password_within,
-    )?;
-    let message = state
-        .mailer()
-        .reset_instructions(user.email_or_empty(), &token)?;
-    mail::enqueue(conn, &message)?;
-    Ok(())
 }
 
 /// "I forgot my password": mails a reset link. With generic responses an unconfirmed user
@@ -56,13 +38,13 @@ pub async fn forgot(state: &Data<AppState>, email: &Email) -> Result<ForgotOutco
             if features.confirmable && user.confirmed_at.is_none() {
                 if features.return_generic_responses {
                     conn.transaction::<_, ServiceError, _>(|conn| {
-                        queue_instructions(conn, &state, &user)
+                        queue_link_mail(conn, &state, &user, Purpose::Confirm)
                     })?;
                 }
                 return Ok(ForgotOutcome::ConfirmationRequired);
             }
             conn.transaction::<_, ServiceError, _>(|conn| {
-                queue_reset_instructions(conn, &state, &user)
+                queue_link_mail(conn, &state, &user, Purpose::Reset)
             })?;
             Ok(ForgotOutcome::Sent)
         })
@@ -93,7 +75,7 @@ pub async fn check_link(
                 TokenState::Expired(user) => {
                     conn.transaction::<_, ServiceError, _>(|conn| {
                         state.tokens.discard(conn, &raw)?;
-                        queue_reset_instructions(conn, &state, &user)
+                        queue_link_mail(conn, &state, &user, Purpose::Reset)
                     })?;
                     ResetLink::ExpiredResent(user.email_or_empty().to_owned())
                 }

@@ -12,6 +12,7 @@ use crate::domain::{Email, FormErrors, Password, Username};
 use crate::mail;
 use crate::startup::AppState;
 
+use super::link_mail::issue_link_token;
 use super::tokens::new_uniquifier;
 use super::user_tokens::Purpose;
 use super::ServiceError;
@@ -57,20 +58,13 @@ fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid, For
         }
         None => None,
     };
-    let password = Password::parse(
+    let password = Password::parse_confirmed(
         &input.password,
-        settings.password_length_min,
-        settings.password_length_max,
-    )
-    .map_err(|e| errors.add("password", e.to_string()))
-    .ok();
-    match input.password_confirm.as_deref() {
-        None | Some("") => errors.add("password_confirm", "Password not provided"),
-        Some(confirm) if confirm != input.password => {
-            errors.add("password_confirm", "Passwords do not match")
-        }
-        Some(_) => {}
-    }
+        input.password_confirm.as_deref(),
+        settings.password_length(),
+        ["password", "password_confirm"],
+        &mut errors,
+    );
     match (email, password) {
         (Some(email), Some(password)) if errors.is_empty() => Ok(Valid {
             email,
@@ -150,12 +144,7 @@ fn queue_welcome(
 ) -> Result<(), ServiceError> {
     let features = &state.settings.features;
     let token = if features.confirmable {
-        Some(state.tokens.issue(
-            conn,
-            user,
-            Purpose::Confirm,
-            state.settings.confirm_email_within,
-        )?)
+        Some(issue_link_token(conn, state, user, Purpose::Confirm)?)
     } else {
         None
     };

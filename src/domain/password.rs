@@ -3,6 +3,8 @@
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
+use super::FormErrors;
+
 /// A password after Flask-Security's normalisation (NFKD). `Debug` redacts it.
 #[derive(Clone)]
 pub struct Password(String);
@@ -42,6 +44,27 @@ impl Password {
         } else {
             Ok(pw)
         }
+    }
+
+    /// A new password typed twice, as the register, reset and change forms carry it: the
+    /// policy applies to `raw`, and `confirm` must repeat it. Errors go on the two named
+    /// fields of `errors`; `None` when anything is wrong.
+    pub fn parse_confirmed(
+        raw: &str,
+        confirm: Option<&str>,
+        (min, max): (usize, usize),
+        [field, confirm_field]: [&str; 2],
+        errors: &mut FormErrors,
+    ) -> Option<Self> {
+        let parsed = Self::parse(raw, min, max)
+            .map_err(|e| errors.add(field, e.to_string()))
+            .ok();
+        match confirm {
+            None | Some("") => errors.add(confirm_field, PasswordError::Missing.to_string()),
+            Some(confirm) if confirm != raw => errors.add(confirm_field, "Passwords do not match"),
+            Some(_) => return parsed,
+        }
+        None
     }
 
     pub fn expose(&self) -> &str {
@@ -84,6 +107,42 @@ mod tests {
             Password::parse("", 8, 128).unwrap_err(),
             PasswordError::Missing
         );
+    }
+
+    #[test]
+    fn confirmation_must_repeat_the_password() {
+        let fields = ["password", "password_confirm"];
+        let mut errors = FormErrors::default();
+        let ok = Password::parse_confirmed(
+            "long enough",
+            Some("long enough"),
+            (8, 128),
+            fields,
+            &mut errors,
+        );
+        assert!(ok.is_some() && errors.is_empty());
+
+        let mut errors = FormErrors::default();
+        assert!(Password::parse_confirmed(
+            "long enough",
+            Some("long enougH"),
+            (8, 128),
+            fields,
+            &mut errors
+        )
+        .is_none());
+        assert_eq!(
+            errors,
+            FormErrors::single("password_confirm", "Passwords do not match")
+        );
+
+        let mut errors = FormErrors::default();
+        assert!(Password::parse_confirmed("short", None, (8, 128), fields, &mut errors).is_none());
+        assert_eq!(
+            errors.fields["password"],
+            ["Password must be at least 8 characters"]
+        );
+        assert_eq!(errors.fields["password_confirm"], ["Password not provided"]);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::changeable::{self, ChangeInput};
+use crate::web::page::add_cookie;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 const TEMPLATE: &str = "security/change_password.html";
@@ -54,9 +55,7 @@ pub async fn submit(
         json!({}),
     );
     if let Some(cookie) = remember {
-        response
-            .add_cookie(&cookie)
-            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+        add_cookie(&mut response, &cookie)?;
     }
     Ok(response)
 }

@@ -79,8 +79,7 @@ pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpRespon
         return Ok(if status == 200 {
             web.json_ok(json!({}))
         } else {
-            HttpResponse::BadRequest()
-                .json(json!({"meta": {"code": 400}, "response": {"errors": [message]}}))
+            web.json_error(message)
         });
     }
     web.flash(category, message);

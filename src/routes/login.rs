@@ -12,6 +12,7 @@ use crate::db::models::User;
 use crate::domain::{FormErrors, SafeNext};
 use crate::web::client::client_info;
 use crate::web::current_user::REMEMBER_COOKIE;
+use crate::web::page::add_cookie;
 use crate::web::submission::{query_param, Flag};
 use crate::web::{AppError, Submission, Web};
 
@@ -105,9 +106,7 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
         json!({"csrf_token": web.csrf_token(), "tf_required": false, "user": {}}),
     );
     if let Some(cookie) = remember_cookie {
-        response
-            .add_cookie(&cookie)
-            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+        add_cookie(&mut response, &cookie)?;
     }
     Ok(response)
 }

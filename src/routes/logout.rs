@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::auth::login;
 use crate::web::current_user::removal_cookie;
+use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;
 use crate::web::{AppError, Submission, Web};
 
@@ -26,8 +27,6 @@ pub async fn submit(
         identity.logout();
     }
     let mut response = web.success("/", None, json!({}));
-    response
-        .add_removal_cookie(&removal_cookie())
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+    add_cookie(&mut response, &removal_cookie())?;
     Ok(response)
 }

@@ -103,21 +103,13 @@ pub async fn reset_submit(
     let settings = web.settings();
     let form = form.data;
     let mut errors = FormErrors::default();
-    let raw_password = form.password.unwrap_or_default();
-    let password = Password::parse(
-        &raw_password,
-        settings.password_length_min,
-        settings.password_length_max,
-    )
-    .map_err(|e| errors.add("password", e.to_string()))
-    .ok();
-    match form.password_confirm.as_deref() {
-        None | Some("") => errors.add("password_confirm", "Password not provided"),
-        Some(confirm) if confirm != raw_password => {
-            errors.add("password_confirm", "Passwords do not match")
-        }
-        Some(_) => {}
-    }
+    let password = Password::parse_confirmed(
+        form.password.as_deref().unwrap_or_default(),
+        form.password_confirm.as_deref(),
+        settings.password_length(),
+        ["password", "password_confirm"],
+        &mut errors,
+    );
     let Some(password) = password.filter(|_| errors.is_empty()) else {
         return web.form_failure(RESET, reset_context(&token), &errors);
     };
@@ -142,8 +134,7 @@ pub async fn reset_submit(
 
 fn link_refused(web: &Web, message: String) -> HttpResponse {
     if web.format.is_json() {
-        return HttpResponse::BadRequest()
-            .json(json!({"meta": {"code": 400}, "response": {"errors": [message]}}));
+        return web.json_error(message);
     }
     web.flash("error", message);
     redirect("/reset")

@@ -10,6 +10,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
+use super::page::add_cookie;
 use super::AppError;
 use crate::auth::login::{self, CurrentUser};
 use crate::domain::SafeNext;
@@ -74,20 +75,20 @@ pub async fn resolve_current_user(
     }
     let mut res = next.call(req).await?;
     if drop_remember_cookie {
-        res.response_mut()
-            .add_removal_cookie(&removal_cookie())
-            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+        add_cookie(res.response_mut(), &removal_cookie())?;
     }
     Ok(res)
 }
 
 /// The cookie that deletes `remember_token`.
 pub fn removal_cookie() -> actix_web::cookie::Cookie<'static> {
-    actix_web::cookie::Cookie::build(REMEMBER_COOKIE, "")
+    let mut cookie = actix_web::cookie::Cookie::build(REMEMBER_COOKIE, "")
         .path("/")
         .http_only(true)
         .same_site(actix_web::cookie::SameSite::Lax)
-        .finish()
+        .finish();
+    cookie.make_removal();
+    cookie
 }
 
 /// The user if someone is logged in: for pages open to everyone.

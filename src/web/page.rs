@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::future::{ready, Ready};
 
 use actix_session::{Session, SessionExt};
+use actix_web::cookie::Cookie;
 use actix_web::http::{header, StatusCode};
 use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -152,6 +153,13 @@ impl Web {
             .json(json!({"meta": {"code": 200}, "response": response}))
     }
 
+    /// A refusal that belongs to no field (a bad link): a 400 JSON envelope.
+    pub fn json_error(&self, message: impl Into<String>) -> HttpResponse {
+        HttpResponse::BadRequest()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(json!({"meta": {"code": 400}, "response": {"errors": [message.into()]}}))
+    }
+
     /// A rejected form: the page again with its errors (200, like Flask-Security), or a
     /// 400 JSON envelope with `errors` and `field_errors`.
     pub fn form_failure(
@@ -207,6 +215,13 @@ pub fn user_view(user: &crate::db::models::User) -> Value {
         "last_login_at": user.last_login_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string()),
         "login_count": user.login_count,
     })
+}
+
+/// Adds a cookie to a response. Only an unencodable cookie fails, and that is our bug.
+pub fn add_cookie<B>(response: &mut HttpResponse<B>, cookie: &Cookie<'_>) -> Result<(), AppError> {
+    response
+        .add_cookie(cookie)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie {}: {e}", cookie.name())))
 }
 
 pub fn redirect(location: &str) -> HttpResponse {

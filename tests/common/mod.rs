@@ -97,6 +97,47 @@ impl Backend {
     }
 }
 
+/// A fresh, empty database (not migrated) that disappears with the value: a SQLite file,
+/// or a PostgreSQL database when `LATCHKEY_TEST_POSTGRES_URL` is set. For tests that run
+/// the server or the worker themselves.
+pub struct FreshDatabase {
+    // Dropped before the folder that may hold it.
+    backend: Backend,
+    _dir: TempDir,
+}
+
+impl FreshDatabase {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("latchkey-db-")
+            .tempdir()
+            .expect("temporary folder");
+        Self {
+            backend: Backend::fresh(dir.path()),
+            _dir: dir,
+        }
+    }
+
+    /// The `DATABASE_URL` that names it.
+    pub fn url(&self) -> String {
+        self.backend.url()
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl Default for FreshDatabase {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(feature = "postgres")]
 mod postgres {
     use diesel::connection::SimpleConnection;
@@ -175,6 +216,8 @@ pub struct TestApp {
     pub secret_key: String,
     pub salt: String,
     pub database_url: String,
+    /// Where the development mail transport writes this app's `.eml` files.
+    pub mail_dir: PathBuf,
     browser: TestClient,
     server: Option<actix_web::rt::task::JoinHandle<std::io::Result<()>>>,
     // Dropped after the server handle: the database goes last.
@@ -245,6 +288,7 @@ pub async fn try_spawn_app_with(overrides: &[(&str, &str)]) -> anyhow::Result<Te
     }
     let secret_key = config["SECRET_KEY"].clone();
     let salt = config["SECURITY_PASSWORD_SALT"].clone();
+    let mail_dir = PathBuf::from(&config["MAIL_OUTBOX_DIR"]);
 
     // A free port, known before start-up so that BASE_URL can name it. Another process
     // may take it in between: then the bind fails and we try another one.
@@ -276,6 +320,7 @@ pub async fn try_spawn_app_with(overrides: &[(&str, &str)]) -> anyhow::Result<Te
         secret_key,
         salt,
         database_url,
+        mail_dir,
         browser,
         server: Some(server),
         backend,
@@ -399,6 +444,15 @@ impl TestApp {
             .set(user::active.eq(Some(active)))
             .execute(&mut self.db())
             .expect("set active");
+        assert_eq!(n, 1);
+    }
+
+    /// Marks `email` confirmed, as following the welcome mail's link would.
+    pub fn set_confirmed(&self, email: &str) {
+        let n = diesel::update(user::table.filter(user::email.eq(email)))
+            .set(user::confirmed_at.eq(Some(chrono::Utc::now().naive_utc())))
+            .execute(&mut self.db())
+            .expect("set confirmed_at");
         assert_eq!(n, 1);
     }
 
@@ -585,6 +639,25 @@ impl TestClient {
         }
     }
 
+    /// Follows a redirect answer: asserts it is one and goes to `expected_path`; returns
+    /// the page it leads to.
+    pub async fn follow(&self, r: Response, expected_path: &str) -> String {
+        let status = r.status();
+        let loc = location(&r);
+        assert!(
+            status.is_redirection(),
+            "expected a redirect to {expected_path}, got {status}: {}",
+            r.text().await.unwrap_or_default()
+        );
+        let loc = loc.expect("Location");
+        assert_eq!(
+            loc.split('?').next(),
+            Some(expected_path),
+            "redirected to {loc}"
+        );
+        self.get(&loc).await.text().await.expect("body")
+    }
+
     /// The value of cookie `name` as this browser would send it.
     pub fn cookie(&self, name: &str) -> Option<String> {
         let header = self.jar.cookies(&self.base_url)?;
@@ -669,6 +742,18 @@ pub fn form_errors(html: &str) -> Vec<String> {
             let rest = &html[i + marker.len()..];
             let end = rest.find("</li>").expect("closed <li>");
             unescape_html(&rest[..end])
+        })
+        .collect()
+}
+
+/// The flashed messages a page shows (`<p class="flash flash-<category>">`), unescaped.
+pub fn flashes(html: &str) -> Vec<String> {
+    html.match_indices("<p class=\"flash flash-")
+        .filter_map(|(i, _)| {
+            let rest = &html[i..];
+            let start = rest.find('>')? + 1;
+            let end = rest.find("</p>")?;
+            Some(unescape_html(&rest[start..end]))
         })
         .collect()
 }

@@ -1,6 +1,7 @@
 //! Helpers for the mail tests: a fresh database per test (SQLite, or PostgreSQL when
 //! `LATCHKEY_TEST_POSTGRES_URL` is set and the crate is built with `--features postgres`),
-//! a real (tiny) SMTP server, and small queries on `mail_outbox`.
+//! a real (tiny) SMTP server, small queries on `mail_outbox`, and the `.eml` files of the
+//! development transport. A test crate that includes it must also have `mod common;`.
 
 #![allow(dead_code)]
 
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::FreshDatabase;
 use diesel::prelude::*;
 use latchkey::config::MailSettings;
 use latchkey::db::schema::mail_outbox;
@@ -26,90 +28,17 @@ pub struct TestDb {
     pub db: Db,
     pub backend: &'static str,
     // Dropped after `db` (fields drop in order).
-    _cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Sqlite(tempfile::TempDir),
-    #[cfg(feature = "postgres")]
-    Postgres {
-        admin_url: String,
-        name: String,
-    },
+    _database: FreshDatabase,
 }
 
 impl TestDb {
     pub fn new() -> TestDb {
-        #[cfg(feature = "postgres")]
-        if let Ok(url) = std::env::var("LATCHKEY_TEST_POSTGRES_URL") {
-            if !url.trim().is_empty() {
-                return Self::postgres(url.trim());
-            }
-        }
-        Self::sqlite()
-    }
-
-    fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let path = dir.path().join("latchkey.db");
-        let url = DatabaseUrl::parse(path.to_str().expect("UTF-8 temp path")).expect("sqlite url");
-        let db = Db::connect(&url).expect("SQLite database");
+        let database = FreshDatabase::new();
+        let url = DatabaseUrl::parse(&database.url()).expect("database url");
         TestDb {
-            db,
-            backend: "sqlite",
-            _cleanup: Cleanup::Sqlite(dir),
-        }
-    }
-
-    #[cfg(feature = "postgres")]
-    fn postgres(admin_url: &str) -> TestDb {
-        let name = format!("latchkey_m_{}", hex::encode(rand::random::<[u8; 6]>()));
-        let mut admin = diesel::PgConnection::establish(admin_url)
-            .unwrap_or_else(|e| panic!("cannot connect to {admin_url}: {e}"));
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .expect("CREATE DATABASE");
-        let url = with_database(admin_url, &name);
-        let db = Db::connect(&DatabaseUrl::parse(&url).expect("postgres url"))
-            .expect("PostgreSQL database");
-        TestDb {
-            db,
-            backend: "postgres",
-            _cleanup: Cleanup::Postgres {
-                admin_url: admin_url.to_owned(),
-                name,
-            },
-        }
-    }
-}
-
-/// `postgres://host/db?x` with its database replaced by `name`.
-#[cfg(feature = "postgres")]
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[authority_start..]
-        .find('/')
-        .map(|i| authority_start + i)
-        .unwrap_or(base.len());
-    format!("{}/{name}{query}", &base[..host_end])
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        match self {
-            Cleanup::Sqlite(_) => {}
-            #[cfg(feature = "postgres")]
-            Cleanup::Postgres { admin_url, name } => {
-                if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
-                    let _ =
-                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut admin);
-                }
-            }
+            db: Db::connect(&url).expect("migrated test database"),
+            backend: database.backend_name(),
+            _database: database,
         }
     }
 }
@@ -474,5 +403,96 @@ async fn converse(stream: TcpStream, shared: Arc<SinkShared>) -> std::io::Result
             _ => b"502 5.5.2 command not implemented\r\n",
         };
         write.write_all(reply).await?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mail written by the development transport
+
+/// The messages the development transport has written to `dir`, oldest first.
+pub fn eml_messages(dir: &std::path::Path) -> Vec<Received> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    // Names start with the delivery time, so name order is delivery order.
+    files.sort();
+    files
+        .iter()
+        .map(|f| Received {
+            mail_from: String::new(),
+            rcpt_to: Vec::new(),
+            data: std::fs::read_to_string(f).expect("read .eml"),
+        })
+        .collect()
+}
+
+/// The messages in `dir` addressed to `to` with subject `subject`.
+pub fn eml_messages_to(dir: &std::path::Path, to: &str, subject: &str) -> Vec<Received> {
+    eml_messages(dir)
+        .into_iter()
+        .filter(|m| m.is_to(to) && m.header("Subject").as_deref() == Some(subject))
+        .collect()
+}
+
+/// Waits (up to 10 s) until `dir` holds `count` messages to `to` with `subject`; returns
+/// them, oldest first.
+pub async fn wait_for_eml(
+    dir: &std::path::Path,
+    to: &str,
+    subject: &str,
+    count: usize,
+) -> Vec<Received> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = eml_messages_to(dir, to, subject);
+        if found.len() >= count {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {count} mail(s) {subject:?} to {to}, found {}; all mail: {:?}",
+            found.len(),
+            eml_messages(dir)
+                .iter()
+                .map(|m| (m.header("To"), m.header("Subject")))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl Received {
+    /// Whether the `To` header names `address`.
+    pub fn is_to(&self, address: &str) -> bool {
+        self.header("To")
+            .is_some_and(|to| to.to_lowercase().contains(&address.to_lowercase()))
+    }
+
+    /// The first absolute link in the text part whose path starts with `path_prefix`.
+    pub fn link(&self, path_prefix: &str) -> String {
+        let text = self.part("text/plain").expect("a text/plain part");
+        text.split_whitespace()
+            .map(|w| w.trim_end_matches(['.', ',', ')', '>']))
+            .find(|w| {
+                (w.starts_with("http://") || w.starts_with("https://"))
+                    && w.split_once("://").is_some_and(|(_, rest)| {
+                        rest.find('/')
+                            .is_some_and(|at| rest[at..].starts_with(path_prefix))
+                    })
+            })
+            .unwrap_or_else(|| panic!("no {path_prefix} link in: {text}"))
+            .to_owned()
+    }
+
+    /// The path (from the first `/`) of [`Received::link`].
+    pub fn link_path(&self, path_prefix: &str) -> String {
+        let link = self.link(path_prefix);
+        let after_scheme = link.split_once("://").map_or(link.as_str(), |(_, r)| r);
+        let at = after_scheme.find('/').unwrap_or(after_scheme.len());
+        after_scheme[at..].to_owned()
     }
 }
