@@ -98,6 +98,8 @@ pub struct Settings {
     pub features: Features,
     pub mail: MailSettings,
     pub email_subjects: EmailSubjects,
+    /// User-facing messages, with `SECURITY_MSG_<NAME>` replacements.
+    pub messages: crate::messages::Messages,
     pub bcrypt_rounds: u32,
     pub password_length_min: usize,
     pub password_length_max: usize,
@@ -136,7 +138,7 @@ impl Source {
         )
     }
 
-    fn get(&self, key: &str) -> Option<&str> {
+    pub fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
@@ -329,6 +331,7 @@ impl Settings {
             features,
             mail,
             email_subjects,
+            messages: crate::messages::Messages::from_source(src)?,
             bcrypt_rounds,
             password_length_min,
             password_length_max: 128,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod mail;
+pub mod messages;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

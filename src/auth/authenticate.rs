@@ -4,11 +4,9 @@ use crate::config::Features;
 use crate::db::models::User;
 use crate::db::{users, Db};
 use crate::domain::{Email, FormErrors, Password};
+use crate::messages::{self, Messages, Msg};
 
 use super::{PasswordHasher, ServiceError};
-
-pub const GENERIC_AUTHN_FAILED: &str =
-    "Authentication failed - identity or password/passcode invalid";
 
 /// Why a login was refused, in Flask-Security's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,14 +20,14 @@ pub enum LoginFailure {
 }
 
 impl LoginFailure {
-    pub fn message(self) -> &'static str {
+    pub fn msg(self) -> Msg {
         match self {
-            LoginFailure::IdentityMissing => "Email not provided",
-            LoginFailure::PasswordMissing => "Password not provided",
-            LoginFailure::UserNotFound => "Specified user does not exist",
-            LoginFailure::InvalidPassword => "Invalid password",
-            LoginFailure::ConfirmationRequired => "Email requires confirmation.",
-            LoginFailure::Disabled => "Account is disabled.",
+            LoginFailure::IdentityMissing => messages::EMAIL_NOT_PROVIDED,
+            LoginFailure::PasswordMissing => messages::PASSWORD_NOT_PROVIDED,
+            LoginFailure::UserNotFound => messages::USER_DOES_NOT_EXIST,
+            LoginFailure::InvalidPassword => messages::INVALID_PASSWORD,
+            LoginFailure::ConfirmationRequired => messages::CONFIRMATION_REQUIRED,
+            LoginFailure::Disabled => messages::DISABLED_ACCOUNT,
         }
     }
 
@@ -42,13 +40,13 @@ impl LoginFailure {
 
     /// As form errors; with generic responses, "no such user" and "wrong password" become
     /// one form-wide message so the answer does not tell whether the account exists.
-    pub fn to_form_errors(self, generic: bool) -> FormErrors {
+    pub fn to_form_errors(self, generic: bool, messages: &Messages) -> FormErrors {
         let mut errors = FormErrors::default();
         match self {
             LoginFailure::UserNotFound | LoginFailure::InvalidPassword if generic => {
-                errors.add_general(GENERIC_AUTHN_FAILED)
+                errors.add_general(messages.text(messages::GENERIC_AUTHN_FAILED, &[]))
             }
-            other => errors.add(other.field(), other.message()),
+            other => errors.add(other.field(), messages.text(other.msg(), &[])),
         }
         errors
     }

@@ -7,11 +7,11 @@ use super::recoverable::replace_password;
 use super::ServiceError;
 use crate::db::models::User;
 use crate::db::users;
+use crate::domain::password::PasswordError;
 use crate::domain::{FormErrors, Password};
 use crate::mail;
+use crate::messages;
 use crate::startup::AppState;
-
-pub const SAME_PASSWORD: &str = "Your new password must be different than your previous password.";
 
 #[derive(Debug, Default, Clone)]
 pub struct ChangeInput {
@@ -29,15 +29,17 @@ pub async fn change_password(
     input: &ChangeInput,
 ) -> Result<Result<User, FormErrors>, ServiceError> {
     let settings = &state.settings;
+    let messages = &settings.messages;
     let mut errors = FormErrors::default();
     if input.current.is_empty() {
-        errors.add("password", "Password not provided");
+        errors.add("password", messages.describe(&PasswordError::Missing));
     }
     let new = Password::parse_confirmed(
         &input.new,
         input.new_confirm.as_deref(),
         settings.password_length(),
         ["new_password", "new_password_confirm"],
+        messages,
         &mut errors,
     );
     if !input.current.is_empty() {
@@ -49,14 +51,17 @@ pub async fn change_password(
             )
             .await?;
         if !current_ok {
-            errors.add("password", "Invalid password");
+            errors.add("password", messages.text(messages::INVALID_PASSWORD, &[]));
         }
     }
     let Some(new) = new.filter(|_| errors.is_empty()) else {
         return Ok(Err(errors));
     };
     if new == Password::normalize(&input.current) {
-        return Ok(Err(FormErrors::single("new_password", SAME_PASSWORD)));
+        return Ok(Err(FormErrors::single(
+            "new_password",
+            messages.text(messages::PASSWORD_IS_THE_SAME, &[]),
+        )));
     }
     let hash = state.hasher.hash(new).await?;
     let state = state.clone();

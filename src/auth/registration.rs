@@ -7,9 +7,10 @@ use diesel::Connection;
 use crate::config::Settings;
 use crate::db::models::{NewUser, User};
 use crate::db::users::{self, InsertUserError};
-use crate::db::{Db, DbConnection, DbError};
-use crate::domain::{Email, FormErrors, Password, Username};
+use crate::db::{DbConnection, DbError};
+use crate::domain::{Email, FormErrors, Password, Username, UsernameError};
 use crate::mail;
+use crate::messages::{self, Messages};
 use crate::startup::AppState;
 
 use super::link_mail::issue_link_token;
@@ -33,14 +34,11 @@ struct Valid {
     password: Password,
 }
 
-pub fn already_associated(value: &str) -> String {
-    format!("{value} is already associated with an account.")
-}
-
 fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid, FormErrors> {
     let mut errors = FormErrors::default();
+    let messages = &settings.messages;
     let email = Email::parse(&input.email)
-        .map_err(|e| errors.add("email", e.to_string()))
+        .map_err(|e| errors.add("email", messages.describe(&e)))
         .ok();
     let username = match input
         .username
@@ -50,10 +48,10 @@ fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid, For
     {
         _ if !settings.features.username_enable => None,
         Some(raw) => Username::parse(raw)
-            .map_err(|e| errors.add("username", e.to_string()))
+            .map_err(|e| errors.add("username", messages.describe(&e)))
             .ok(),
         None if settings.features.username_required => {
-            errors.add("username", "Username not provided");
+            errors.add("username", messages.describe(&UsernameError::Missing));
             None
         }
         None => None,
@@ -63,6 +61,7 @@ fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid, For
         input.password_confirm.as_deref(),
         settings.password_length(),
         ["password", "password_confirm"],
+        messages,
         &mut errors,
     );
     match (email, password) {
@@ -101,7 +100,7 @@ pub async fn register(
     // Cheap check first, so a duplicate does not cost a bcrypt hash (unless responses are
     // generic, where both paths must cost the same). The unique indexes still decide when
     // two registrations race.
-    if let Some(errors) = conflicts(&state.db, &valid).await? {
+    if let Some(errors) = conflicts(state, &valid).await? {
         return existing_account(state, &valid, errors, generic).await;
     }
     let hash = state.hasher.hash(valid.password.clone()).await?;
@@ -127,8 +126,8 @@ pub async fn register(
     match inserted {
         Ok(user) => Ok(Ok(Registered::Created(user))),
         Err(InsertError::Conflict) => {
-            let errors = conflicts(&state.db, &valid).await?.unwrap_or_else(|| {
-                FormErrors::single("email", already_associated(valid.email.as_str()))
+            let errors = conflicts(state, &valid).await?.unwrap_or_else(|| {
+                FormErrors::single("email", email_taken(&state.settings.messages, &valid.email))
             });
             existing_account(state, &valid, errors, generic).await
         }
@@ -215,25 +214,40 @@ impl From<diesel::result::Error> for InsertError {
     }
 }
 
-async fn conflicts(db: &Db, valid: &Valid) -> Result<Option<FormErrors>, ServiceError> {
+fn email_taken(messages: &Messages, email: &Email) -> String {
+    messages.text(
+        messages::EMAIL_ALREADY_ASSOCIATED,
+        &[("email", email.as_str())],
+    )
+}
+
+async fn conflicts(state: &AppState, valid: &Valid) -> Result<Option<FormErrors>, ServiceError> {
+    let messages = &state.settings.messages;
     let email = valid.email.as_str().to_owned();
     let username = valid.username.as_ref().map(|u| u.as_str().to_owned());
-    let (email_taken, username_taken) = db
+    let (email_is_taken, username_is_taken) = state
+        .db
         .run(move |c| {
-            let email_taken = users::find_by_email(c, &email)?.is_some();
-            let username_taken = match &username {
+            let email_found = users::find_by_email(c, &email)?.is_some();
+            let username_found = match &username {
                 Some(u) => users::find_by_username(c, u)?.is_some(),
                 None => false,
             };
-            Ok((email_taken, username_taken))
+            Ok((email_found, username_found))
         })
         .await?;
     let mut errors = FormErrors::default();
-    if email_taken {
-        errors.add("email", already_associated(valid.email.as_str()));
+    if email_is_taken {
+        errors.add("email", email_taken(messages, &valid.email));
     }
-    if let (true, Some(u)) = (username_taken, &valid.username) {
-        errors.add("username", already_associated(u.as_str()));
+    if let (true, Some(u)) = (username_is_taken, &valid.username) {
+        errors.add(
+            "username",
+            messages.text(
+                messages::USERNAME_ALREADY_ASSOCIATED,
+                &[("username", u.as_str())],
+            ),
+        );
     }
     Ok((!errors.is_empty()).then_some(errors))
 }

@@ -4,6 +4,8 @@
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::messages::{self, Described, Msg};
+
 pub const MAX_EMAIL_LENGTH: usize = 254;
 const MAX_LOCAL_LENGTH: usize = 64;
 
@@ -21,6 +23,15 @@ pub enum EmailError {
     Missing,
     #[error("Invalid email address")]
     Invalid,
+}
+
+impl Described for EmailError {
+    fn described(&self) -> (Msg, Vec<(&'static str, String)>) {
+        match self {
+            EmailError::Missing => (messages::EMAIL_NOT_PROVIDED, vec![]),
+            EmailError::Invalid => (messages::INVALID_EMAIL_ADDRESS, vec![]),
+        }
+    }
 }
 
 impl Email {

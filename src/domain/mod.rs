@@ -11,4 +11,4 @@ pub use email::Email;
 pub use form_errors::FormErrors;
 pub use next_url::SafeNext;
 pub use password::Password;
-pub use username::Username;
+pub use username::{Username, UsernameError};

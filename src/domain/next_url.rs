@@ -11,6 +11,12 @@ pub struct SafeNext(String);
 #[error("Redirections outside the domain are forbidden")]
 pub struct UnsafeNext;
 
+impl crate::messages::Described for UnsafeNext {
+    fn described(&self) -> (crate::messages::Msg, Vec<(&'static str, String)>) {
+        (crate::messages::INVALID_REDIRECT, vec![])
+    }
+}
+
 /// Characters escaped when a local path goes into a `Location` header.
 const LOCATION_ESCAPE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'`');
 /// Characters escaped when a path becomes the value of `?next=`.

@@ -4,6 +4,7 @@ use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
 use super::FormErrors;
+use crate::messages::{self, Described, Messages, Msg};
 
 /// A password after Flask-Security's normalisation (NFKD). `Debug` redacts it.
 #[derive(Clone)]
@@ -17,6 +18,21 @@ pub enum PasswordError {
     TooShort(usize),
     #[error("Password must be at most {0} characters")]
     TooLong(usize),
+}
+
+impl Described for PasswordError {
+    fn described(&self) -> (Msg, Vec<(&'static str, String)>) {
+        match self {
+            PasswordError::Missing => (messages::PASSWORD_NOT_PROVIDED, vec![]),
+            PasswordError::TooShort(n) => (
+                messages::PASSWORD_INVALID_LENGTH,
+                vec![("length", n.to_string())],
+            ),
+            PasswordError::TooLong(n) => {
+                (messages::PASSWORD_TOO_LONG, vec![("length", n.to_string())])
+            }
+        }
+    }
 }
 
 impl Password {
@@ -54,14 +70,20 @@ impl Password {
         confirm: Option<&str>,
         (min, max): (usize, usize),
         [field, confirm_field]: [&str; 2],
+        messages: &Messages,
         errors: &mut FormErrors,
     ) -> Option<Self> {
         let parsed = Self::parse(raw, min, max)
-            .map_err(|e| errors.add(field, e.to_string()))
+            .map_err(|e| errors.add(field, messages.describe(&e)))
             .ok();
         match confirm {
-            None | Some("") => errors.add(confirm_field, PasswordError::Missing.to_string()),
-            Some(confirm) if confirm != raw => errors.add(confirm_field, "Passwords do not match"),
+            None | Some("") => {
+                errors.add(confirm_field, messages.describe(&PasswordError::Missing))
+            }
+            Some(confirm) if confirm != raw => errors.add(
+                confirm_field,
+                messages.text(messages::RETYPE_PASSWORD_MISMATCH, &[]),
+            ),
             Some(_) => return parsed,
         }
         None
@@ -118,6 +140,7 @@ mod tests {
             Some("long enough"),
             (8, 128),
             fields,
+            &Messages::default(),
             &mut errors,
         );
         assert!(ok.is_some() && errors.is_empty());
@@ -128,6 +151,7 @@ mod tests {
             Some("long enougH"),
             (8, 128),
             fields,
+            &Messages::default(),
             &mut errors
         )
         .is_none());
@@ -137,7 +161,15 @@ mod tests {
         );
 
         let mut errors = FormErrors::default();
-        assert!(Password::parse_confirmed("short", None, (8, 128), fields, &mut errors).is_none());
+        assert!(Password::parse_confirmed(
+            "short",
+            None,
+            (8, 128),
+            fields,
+            &Messages::default(),
+            &mut errors
+        )
+        .is_none());
         assert_eq!(
             errors.fields["password"],
             ["Password must be at least 8 characters"]

@@ -4,6 +4,8 @@
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::messages::{self, Described, Msg};
+
 pub const MIN_LEN: usize = 4;
 pub const MAX_LEN: usize = 32;
 
@@ -18,6 +20,19 @@ pub enum UsernameError {
     Length,
     #[error("Username can contain only letters and numbers")]
     Characters,
+}
+
+impl Described for UsernameError {
+    fn described(&self) -> (Msg, Vec<(&'static str, String)>) {
+        match self {
+            UsernameError::Missing => (messages::USERNAME_NOT_PROVIDED, vec![]),
+            UsernameError::Length => (
+                messages::USERNAME_INVALID_LENGTH,
+                vec![("min", MIN_LEN.to_string()), ("max", MAX_LEN.to_string())],
+            ),
+            UsernameError::Characters => (messages::USERNAME_ILLEGAL_CHARACTERS, vec![]),
+        }
+    }
 }
 
 impl Username {

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::changeable::{self, ChangeInput};
+use crate::messages;
 use crate::web::page::add_cookie;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
@@ -48,10 +49,7 @@ pub async fn submit(
         crate::routes::login::start_session(&web, &updated, current.0.remembered).await?;
     let mut response = web.success(
         "/",
-        Some((
-            "success",
-            "You successfully changed your password.".to_owned(),
-        )),
+        Some(("success", web.msg(messages::PASSWORD_CHANGE, &[]))),
         json!({}),
     );
     if let Some(cookie) = remember {

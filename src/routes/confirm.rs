@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::auth::confirmable::{self, ConfirmOutcome, ResendOutcome};
 use crate::domain::{Email, FormErrors};
+use crate::messages;
 use crate::web::page::redirect;
 use crate::web::{AppError, Submission, Web};
 
@@ -32,7 +33,7 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
             return web.form_failure(
                 TEMPLATE,
                 email_context(&raw),
-                &FormErrors::single("email", e.to_string()),
+                &FormErrors::single("email", web.describe(&e)),
             )
         }
     };
@@ -41,17 +42,17 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
     let refusal = match outcome {
         ResendOutcome::Sent => None,
         _ if generic => None,
-        ResendOutcome::UnknownUser => Some("Specified user does not exist"),
-        ResendOutcome::AlreadyConfirmed => Some("Your email has already been confirmed."),
+        ResendOutcome::UnknownUser => Some(messages::USER_DOES_NOT_EXIST),
+        ResendOutcome::AlreadyConfirmed => Some(messages::ALREADY_CONFIRMED),
     };
     if let Some(message) = refusal {
         return web.form_failure(
             TEMPLATE,
             email_context(&raw),
-            &FormErrors::single("email", message),
+            &FormErrors::single("email", web.msg(message, &[])),
         );
     }
-    let sent = format!("Confirmation instructions have been sent to {}.", email);
+    let sent = web.msg(messages::CONFIRMATION_REQUEST, &[("email", email.as_str())]);
     if web.format.is_json() {
         return Ok(web.json_ok(json!({})));
     }
@@ -64,16 +65,31 @@ pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpRespon
     let (location, category, message, status) = match outcome {
         ConfirmOutcome::Confirmed(user) => {
             tracing::info!(user_id = user.id, "email confirmed");
-            ("/login", "success", "Thank you. Your email has been confirmed.".to_owned(), 200)
+            (
+                "/login",
+                "success",
+                web.msg(messages::EMAIL_CONFIRMED, &[]),
+                200,
+            )
         }
-        ConfirmOutcome::AlreadyConfirmed => ("/confirm", "info", "Your email has already been confirmed.".to_owned(), 200),
+        ConfirmOutcome::AlreadyConfirmed => (
+            "/confirm",
+            "info",
+            web.msg(messages::ALREADY_CONFIRMED, &[]),
+            200,
+        ),
         ConfirmOutcome::ExpiredResent(email) => (
             "/confirm",
             "error",
-            format!("You did not confirm your email within the allowed time. New instructions to confirm your email have been sent to {email}."),
+            web.msg(messages::CONFIRMATION_EXPIRED, &[("email", &email)]),
             400,
         ),
-        ConfirmOutcome::Invalid => ("/confirm", "error", "Invalid confirmation token.".to_owned(), 400),
+        ConfirmOutcome::Invalid => (
+            "/confirm",
+            "error",
+            web.msg(messages::INVALID_CONFIRMATION_TOKEN, &[]),
+            400,
+        ),
     };
     if web.format.is_json() {
         return Ok(if status == 200 {

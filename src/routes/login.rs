@@ -64,7 +64,7 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
         .map(|n| SafeNext::parse(n, &settings.base_url))
     {
         Some(Err(e)) => {
-            let errors = FormErrors::single("next", e.to_string());
+            let errors = FormErrors::single("next", web.describe(&e));
             return web.form_failure("security/login_user.html", form_context(&form, ""), &errors);
         }
         Some(Ok(next)) => Some(next),
@@ -88,7 +88,10 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
         Ok(user) => user,
         Err(failure) => {
             log_failure(&web, failure);
-            let errors = failure.to_form_errors(settings.features.return_generic_responses);
+            let errors = failure.to_form_errors(
+                settings.features.return_generic_responses,
+                &settings.messages,
+            );
             let next = next_raw.unwrap_or_default();
             return web.form_failure(
                 "security/login_user.html",

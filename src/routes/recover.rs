@@ -6,14 +6,12 @@ use serde_json::json;
 
 use crate::auth::recoverable::{self, ForgotOutcome, ResetLink};
 use crate::domain::{Email, FormErrors, Password};
+use crate::messages;
 use crate::web::page::redirect;
 use crate::web::{AppError, Submission, Web};
 
 const FORGOT: &str = "security/forgot_password.html";
 const RESET: &str = "security/reset_password.html";
-pub const GENERIC_RECOVERY: &str =
-    "If that email address is in our system, you will receive an email describing how to reset your password.";
-
 #[derive(Debug, Default, Deserialize)]
 pub struct ForgotForm {
     #[serde(default)]
@@ -46,29 +44,30 @@ pub async fn forgot_submit(
             return web.form_failure(
                 FORGOT,
                 email_context(&raw),
-                &FormErrors::single("email", e.to_string()),
+                &FormErrors::single("email", web.describe(&e)),
             )
         }
     };
     let outcome = recoverable::forgot(&web.state, &email).await?;
     let generic = web.settings().features.return_generic_responses;
     let message = match outcome {
-        _ if generic => GENERIC_RECOVERY.to_owned(),
-        ForgotOutcome::Sent => {
-            format!("Instructions to reset your password have been sent to {email}.")
-        }
+        _ if generic => web.msg(messages::GENERIC_RECOVERY, &[]),
+        ForgotOutcome::Sent => web.msg(
+            messages::PASSWORD_RESET_REQUEST,
+            &[("email", email.as_str())],
+        ),
         ForgotOutcome::UnknownUser => {
             return web.form_failure(
                 FORGOT,
                 email_context(&raw),
-                &FormErrors::single("email", "Specified user does not exist"),
+                &FormErrors::single("email", web.msg(messages::USER_DOES_NOT_EXIST, &[])),
             );
         }
         ForgotOutcome::ConfirmationRequired => {
             return web.form_failure(
                 FORGOT,
                 email_context(&raw),
-                &FormErrors::single("email", "Email requires confirmation."),
+                &FormErrors::single("email", web.msg(messages::CONFIRMATION_REQUIRED, &[])),
             );
         }
     };
@@ -89,9 +88,12 @@ pub async fn reset_form(web: Web, token: web::Path<String>) -> Result<HttpRespon
         }
         ResetLink::ExpiredResent(email) => Ok(link_refused(
             &web,
-            format!("You did not reset your password within the allowed time. New instructions have been sent to {email}."),
+            web.msg(messages::PASSWORD_RESET_EXPIRED, &[("email", &email)]),
         )),
-        ResetLink::Invalid => Ok(link_refused(&web, "Invalid reset password token.".to_owned())),
+        ResetLink::Invalid => Ok(link_refused(
+            &web,
+            web.msg(messages::INVALID_RESET_PASSWORD_TOKEN, &[]),
+        )),
     }
 }
 
@@ -108,6 +110,7 @@ pub async fn reset_submit(
         form.password_confirm.as_deref(),
         settings.password_length(),
         ["password", "password_confirm"],
+        &settings.messages,
         &mut errors,
     );
     let Some(password) = password.filter(|_| errors.is_empty()) else {
@@ -118,16 +121,13 @@ pub async fn reset_submit(
             tracing::info!(user_id = user.id, "password reset");
             Ok(web.success(
                 "/login",
-                Some((
-                    "success",
-                    "You successfully reset your password. Please authenticate using your new password.".to_owned(),
-                )),
+                Some(("success", web.msg(messages::PASSWORD_RESET_NO_LOGIN, &[]))),
                 json!({}),
             ))
         }
         None => Ok(link_refused(
             &web,
-            "Invalid reset password token.".to_owned(),
+            web.msg(messages::INVALID_RESET_PASSWORD_TOKEN, &[]),
         )),
     }
 }

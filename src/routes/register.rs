@@ -4,6 +4,8 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::messages;
+
 use crate::auth::registration::{register, Registered, RegistrationInput};
 use crate::domain::{FormErrors, SafeNext};
 use crate::web::submission::query_param;
@@ -46,7 +48,7 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         .map(|n| SafeNext::parse(n, &settings.base_url))
     {
         Some(Err(e)) => {
-            let errors = FormErrors::single("next", e.to_string());
+            let errors = FormErrors::single("next", web.describe(&e));
             return web.form_failure(
                 "security/register_user.html",
                 form_context(&form, ""),
@@ -90,10 +92,7 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
     let flash = features.confirmable.then(|| {
         (
             "success",
-            format!(
-                "Thank you. Confirmation instructions have been sent to {}.",
-                input.email
-            ),
+            web.msg(messages::CONFIRM_REGISTRATION, &[("email", &input.email)]),
         )
     });
     let location = next.as_ref().map_or("/", |n| n.as_str());

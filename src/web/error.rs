@@ -9,6 +9,7 @@ use super::Format;
 use crate::auth::csrf::CsrfError;
 use crate::auth::hashing::HashError;
 use crate::db::DbError;
+use crate::messages::Messages;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -69,15 +70,26 @@ pub fn describe_tera_error(e: &tera::Error) -> String {
 }
 
 impl AppError {
+    /// What the user reads, in the configured wording where Flask-Security names it.
+    pub fn user_message(&self, messages: &Messages) -> String {
+        match self {
+            AppError::Unauthenticated { .. } => {
+                messages.text(crate::messages::UNAUTHENTICATED, &[])
+            }
+            AppError::Forbidden => messages.text(crate::messages::UNAUTHORIZED, &[]),
+            other => other.to_string(),
+        }
+    }
+
     /// The response in the client's format.
-    pub fn render(&self, format: Format) -> HttpResponse {
+    pub fn render(&self, format: Format, messages: &Messages) -> HttpResponse {
         let status = self.status_code();
         if let (AppError::Unauthenticated { login_url }, Format::Html) = (self, format) {
             return HttpResponse::Found()
                 .insert_header((header::LOCATION, login_url.as_str()))
                 .finish();
         }
-        let message = self.to_string();
+        let message = self.user_message(messages);
         match format {
             Format::Json => HttpResponse::build(status).json(json!({
                 "meta": {"code": status.as_u16()},
@@ -110,7 +122,7 @@ impl ResponseError for AppError {
         if let AppError::Unexpected(cause) = self {
             tracing::error!(error = %format!("{cause:#}"), "request failed");
         }
-        self.render(Format::Html)
+        self.render(Format::Html, &Messages::default())
     }
 }
 
@@ -128,24 +140,35 @@ fn error_page(status: StatusCode, message: &str) -> String {
     )
 }
 
-/// Middleware: an [`AppError`] raised for a JSON client is answered in JSON.
+/// Middleware: an [`AppError`] is answered in the client's format (JSON or HTML) and in the
+/// app's configured wording.
 pub async fn negotiate_errors(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let format = Format::of(req.request());
+    let state = req
+        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .cloned();
     let res = next.call(req).await?;
-    if format.is_json() {
-        if let Some(app_error) = res
-            .response()
-            .error()
-            .and_then(|e| e.as_error::<AppError>())
-        {
-            let json = app_error.render(Format::Json);
-            return Ok(res.into_response(json));
+    let rendered = match (res.response().error(), &state) {
+        (Some(error), Some(state)) => error
+            .as_error::<AppError>()
+            .map(|e| e.render(format, &state.settings.messages)),
+        _ => None,
+    };
+    match rendered {
+        Some(mut response) => {
+            // Keep the cookies that the layers below set (session, remember-me removal).
+            for cookie in res.response().headers().get_all(header::SET_COOKIE) {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, cookie.clone());
+            }
+            Ok(res.into_response(response))
         }
+        None => Ok(res.map_into_boxed_body()),
     }
-    Ok(res.map_into_boxed_body())
 }
 
 impl From<crate::auth::ServiceError> for AppError {

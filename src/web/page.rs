@@ -15,6 +15,7 @@ use super::{AppError, Format};
 use crate::auth::csrf;
 use crate::auth::login::CurrentUser;
 pub use crate::domain::FormErrors;
+use crate::messages::{Described, Msg};
 use crate::startup::AppState;
 
 const FLASHES_KEY: &str = "_flashes";
@@ -57,6 +58,16 @@ impl FromRequest for Web {
 impl Web {
     pub fn settings(&self) -> &crate::config::Settings {
         &self.state.settings
+    }
+
+    /// A user-facing message in the configured wording (`SECURITY_MSG_<NAME>`).
+    pub fn msg(&self, msg: Msg, args: &[(&str, &str)]) -> String {
+        self.settings().messages.text(msg, args)
+    }
+
+    /// The configured wording for a refusal that names its own message.
+    pub fn describe(&self, refusal: &impl Described) -> String {
+        self.settings().messages.describe(refusal)
     }
 
     pub fn csrf_token(&self) -> String {

@@ -1,0 +1,227 @@
+//! The words users read: every flash, form error and JSON error, by Flask-Security's
+//! message names. `SECURITY_MSG_<NAME>` replaces one (placeholders such as `%(email)s` as in
+//! Flask-Security), so an app can reword or translate them without touching Rust.
+
+use std::collections::HashMap;
+
+use crate::config::{ConfigError, Source};
+
+/// One message: its Flask-Security name (the part after `SECURITY_MSG_`) and default text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Msg {
+    pub name: &'static str,
+    pub default: &'static str,
+}
+
+macro_rules! catalogue {
+    ($($id:ident = $text:literal;)*) => {
+        $(pub const $id: Msg = Msg { name: stringify!($id), default: $text };)*
+        /// Every message, for configuration and documentation.
+        pub const ALL: &[Msg] = &[$($id),*];
+    };
+}
+
+catalogue! {
+    ALREADY_CONFIRMED = "Your email has already been confirmed.";
+    CONFIRM_REGISTRATION = "Thank you. Confirmation instructions have been sent to %(email)s.";
+    CONFIRMATION_EXPIRED = "You did not confirm your email within the allowed time. New instructions to confirm your email have been sent to %(email)s.";
+    CONFIRMATION_REQUEST = "Confirmation instructions have been sent to %(email)s.";
+    CONFIRMATION_REQUIRED = "Email requires confirmation.";
+    DISABLED_ACCOUNT = "Account is disabled.";
+    EMAIL_ALREADY_ASSOCIATED = "%(email)s is already associated with an account.";
+    EMAIL_CONFIRMED = "Thank you. Your email has been confirmed.";
+    EMAIL_NOT_PROVIDED = "Email not provided";
+    GENERIC_AUTHN_FAILED = "Authentication failed - identity or password/passcode invalid";
+    GENERIC_RECOVERY = "If that email address is in our system, you will receive an email describing how to reset your password.";
+    INVALID_CONFIRMATION_TOKEN = "Invalid confirmation token.";
+    INVALID_EMAIL_ADDRESS = "Invalid email address";
+    INVALID_PASSWORD = "Invalid password";
+    INVALID_REDIRECT = "Redirections outside the domain are forbidden";
+    INVALID_RESET_PASSWORD_TOKEN = "Invalid reset password token.";
+    PASSWORD_CHANGE = "You successfully changed your password.";
+    PASSWORD_INVALID_LENGTH = "Password must be at least %(length)s characters";
+    PASSWORD_IS_THE_SAME = "Your new password must be different than your previous password.";
+    PASSWORD_NOT_PROVIDED = "Password not provided";
+    PASSWORD_RESET_EXPIRED = "You did not reset your password within the allowed time. New instructions have been sent to %(email)s.";
+    PASSWORD_RESET_NO_LOGIN = "You successfully reset your password. Please authenticate using your new password.";
+    PASSWORD_RESET_REQUEST = "Instructions to reset your password have been sent to %(email)s.";
+    PASSWORD_TOO_LONG = "Password must be at most %(length)s characters";
+    RETYPE_PASSWORD_MISMATCH = "Passwords do not match";
+    UNAUTHENTICATED = "You must sign in to view this resource.";
+    UNAUTHORIZED = "You do not have permission to view this resource.";
+    USER_DOES_NOT_EXIST = "Specified user does not exist";
+    USERNAME_ALREADY_ASSOCIATED = "%(username)s is already associated with an account.";
+    USERNAME_ILLEGAL_CHARACTERS = "Username can contain only letters and numbers";
+    USERNAME_INVALID_LENGTH = "Username must be at least %(min)s characters and less than %(max)s characters";
+    USERNAME_NOT_PROVIDED = "Username not provided";
+}
+
+/// A refusal that knows which message describes it.
+pub trait Described {
+    /// The message and its placeholder values.
+    fn described(&self) -> (Msg, Vec<(&'static str, String)>);
+}
+
+/// The configured texts: the defaults with any `SECURITY_MSG_<NAME>` replacements.
+#[derive(Debug, Clone, Default)]
+pub struct Messages {
+    replaced: HashMap<&'static str, String>,
+}
+
+impl Messages {
+    pub fn from_source(src: &Source) -> Result<Self, ConfigError> {
+        let mut replaced = HashMap::new();
+        for msg in ALL {
+            let key = format!("SECURITY_MSG_{}", msg.name);
+            if let Some(text) = src.get(&key) {
+                check_placeholders(msg, text).map_err(|e| ConfigError::new(&key, e))?;
+                replaced.insert(msg.name, text.to_owned());
+            }
+        }
+        Ok(Self { replaced })
+    }
+
+    /// The text of `msg` with `%(name)s` placeholders filled from `args`.
+    pub fn text(&self, msg: Msg, args: &[(&str, &str)]) -> String {
+        let template = self
+            .replaced
+            .get(msg.name)
+            .map_or(msg.default, String::as_str);
+        fill(template, args)
+    }
+
+    /// The text for a refusal that names its own message.
+    pub fn describe(&self, refusal: &impl Described) -> String {
+        let (msg, args) = refusal.described();
+        let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.text(msg, &args)
+    }
+}
+
+/// The placeholders (`%(name)s` or `%(name)d`) of a template, in order.
+fn placeholders(template: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("%(") {
+        let after = &rest[start + 2..];
+        match after.find(')') {
+            Some(end) => {
+                names.push(&after[..end]);
+                rest = &after[end + 1..];
+            }
+            None => break,
+        }
+    }
+    names
+}
+
+/// A replacement may drop placeholders but not invent ones the code never fills.
+fn check_placeholders(msg: &Msg, text: &str) -> Result<(), String> {
+    let known = placeholders(msg.default);
+    match placeholders(text).into_iter().find(|p| !known.contains(p)) {
+        None => Ok(()),
+        Some(unknown) => Err(format!(
+            "unknown placeholder %({unknown})s; this message offers {}",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known
+                    .iter()
+                    .map(|k| format!("%({k})s"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        )),
+    }
+}
+
+fn fill(template: &str, args: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(start) = rest.find("%(") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find(')') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let name = &after[..end];
+        // The conversion letter (`s`, `d`) follows the closing parenthesis.
+        let tail = &after[end + 1..];
+        let tail = tail.strip_prefix(['s', 'd']).unwrap_or(tail);
+        match args.iter().find(|(k, _)| *k == name) {
+            Some((_, value)) => out.push_str(value),
+            None => out.push_str(&rest[start..rest.len() - tail.len()]),
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(pairs: &[(&str, &str)]) -> Result<Messages, ConfigError> {
+        Messages::from_source(&Source::from_pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        ))
+    }
+
+    #[test]
+    fn defaults_are_flask_security_wording_with_placeholders_filled() {
+        let m = Messages::default();
+        assert_eq!(
+            m.text(PASSWORD_RESET_REQUEST, &[("email", "a@b.example")]),
+            "Instructions to reset your password have been sent to a@b.example."
+        );
+        assert_eq!(
+            m.text(USERNAME_INVALID_LENGTH, &[("min", "4"), ("max", "32")]),
+            "Username must be at least 4 characters and less than 32 characters"
+        );
+    }
+
+    #[test]
+    fn a_security_msg_key_replaces_the_text() {
+        let m = messages(&[
+            ("SECURITY_MSG_INVALID_PASSWORD", "Mot de passe invalide"),
+            (
+                "SECURITY_MSG_CONFIRMATION_REQUEST",
+                "Sent to %(email)s, check it.",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(m.text(INVALID_PASSWORD, &[]), "Mot de passe invalide");
+        assert_eq!(
+            m.text(CONFIRMATION_REQUEST, &[("email", "x@y.example")]),
+            "Sent to x@y.example, check it."
+        );
+        assert_eq!(m.text(DISABLED_ACCOUNT, &[]), "Account is disabled.");
+    }
+
+    #[test]
+    fn an_unknown_placeholder_is_a_configuration_error_naming_the_key() {
+        let err = messages(&[("SECURITY_MSG_INVALID_PASSWORD", "Bad %(pasword)s")]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("SECURITY_MSG_INVALID_PASSWORD"), "{text}");
+        assert!(text.contains("%(pasword)s"), "{text}");
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<&str> = ALL.iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+    }
+
+    #[test]
+    fn unfilled_and_malformed_placeholders_are_left_visible() {
+        assert_eq!(fill("a %(x)s b", &[]), "a %(x)s b");
+        assert_eq!(fill("a %(x b", &[("x", "1")]), "a %(x b");
+        assert_eq!(fill("%(x)d%%", &[("x", "5")]), "5%%");
+    }
+}
