@@ -141,7 +141,7 @@ pub async fn start_session(
     tracing::info!(
         event = "login",
         user_id = user.id,
-        ip = ip.as_deref().unwrap_or("-"),
+        ip = %ip.as_deref().unwrap_or("-"),
         remember,
         "login succeeded"
     );
@@ -165,7 +165,7 @@ fn log_failure(web: &Web, refused: Refused) {
         event = "login_failed",
         reason = ?refused.failure,
         user_id = refused.user_id,
-        ip = ip.as_deref().unwrap_or("-"),
+        ip = %ip.as_deref().unwrap_or("-"),
         "login failed"
     );
 }

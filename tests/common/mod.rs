@@ -698,3 +698,42 @@ pub async fn assert_json_error(r: Response, code: u16) -> Value {
     assert!(!errors.is_empty(), "{j}");
     j
 }
+
+// ---------------------------------------------------------------------------------------
+// A database without an app, for tests that run the `latchkey` binary
+// ---------------------------------------------------------------------------------------
+
+/// A fresh database on the suite's backend (a SQLite file in [`FreshDatabase::dir`], or a
+/// PostgreSQL database made like [`spawn_app`]'s), removed when dropped.
+pub struct FreshDatabase {
+    /// For `DATABASE_URL`.
+    pub url: String,
+    // Dropped before the folder.
+    _backend: Backend,
+    /// An empty folder (without `.env`) to run the binary in.
+    pub dir: TempDir,
+}
+
+pub fn fresh_database() -> FreshDatabase {
+    let dir = tempfile::Builder::new()
+        .prefix("latchkey-test-")
+        .tempdir()
+        .expect("temporary folder");
+    let backend = Backend::fresh(dir.path());
+    FreshDatabase {
+        url: backend.url(),
+        _backend: backend,
+        dir,
+    }
+}
+
+impl FreshDatabase {
+    pub fn is_sqlite(&self) -> bool {
+        !self.url.starts_with("postgres")
+    }
+
+    /// A new connection to this database.
+    pub fn db(&self) -> DbConnection {
+        connect(&self.url)
+    }
+}
