@@ -16,7 +16,7 @@ use crate::auth::{PasswordHasher, ServiceError};
 use crate::config::{parse_flag, Settings};
 use crate::db::models::{NewUser, User};
 use crate::db::users::{self, InsertUserError};
-use crate::db::{self, roles, sessions, Db, DbConnection, DbError};
+use crate::db::{self, roles, sessions, DbConnection, DbError};
 use crate::domain::{Email, Password, Username};
 use crate::telemetry::{self, LogFormat};
 use crate::Application;
@@ -267,9 +267,8 @@ fn migrate(settings: &Settings) -> Result<(), CliError> {
 }
 
 /// A connection to the configured database (pending migrations applied, as the server does).
-fn connect(settings: &Settings) -> Result<db::PooledConnection, CliError> {
-    let db = Db::connect(&settings.database_url)?;
-    Ok(db.get()?)
+fn connect(settings: &Settings) -> Result<DbConnection, CliError> {
+    Ok(db::open_single(&settings.database_url)?.0)
 }
 
 fn hasher(settings: &Settings) -> Result<PasswordHasher, CliError> {

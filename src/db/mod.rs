@@ -245,11 +245,18 @@ pub fn apply_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> 
 /// Opens the database (creating a SQLite file and its folder if needed), applies pending
 /// migrations and returns their versions: `latchkey db migrate`.
 pub fn migrate(url: &DatabaseUrl) -> anyhow::Result<Vec<String>> {
+    open_single(url).map(|(_, applied)| applied)
+}
+
+/// One connection, without a pool, migrations applied: for short-lived commands (the CLI).
+/// A pool keeps connections on background threads, which must not outlive `main`.
+pub fn open_single(url: &DatabaseUrl) -> anyhow::Result<(DbConnection, Vec<String>)> {
     create_sqlite_folder(url)?;
     let mut conn = ConnectionManager { url: url.clone() }
         .connect()
         .map_err(|e| anyhow::anyhow!("cannot open the {} database: {e}", url.backend_name()))?;
-    apply_migrations(&mut conn)
+    let applied = apply_migrations(&mut conn)?;
+    Ok((conn, applied))
 }
 
 fn create_sqlite_folder(url: &DatabaseUrl) -> anyhow::Result<()> {
