@@ -86,8 +86,22 @@ pub struct EmailSubjects {
     pub password_change_notice: String,
 }
 
+/// `APP_ENV`: production refuses development secrets and insecure cookies at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// The development values committed in `.env`: refused in production.
+pub const DEV_SECRET_KEY: &str = "dev-only-secret-key-change-me-in-production-0123456789abcdef";
+pub const DEV_PASSWORD_SALT: &str = "dev-only-password-salt-change-me";
+/// The shortest `SECRET_KEY` / `SECURITY_PASSWORD_SALT` production accepts, in bytes.
+pub const MIN_PRODUCTION_KEY_BYTES: usize = 32;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
+    pub environment: Environment,
     pub database_url: DatabaseUrl,
     pub secret_key: Secret,
     pub password_salt: Secret,
@@ -321,7 +335,23 @@ impl Settings {
             Some(_) => Some(src.number("WORKERS", 1usize)?.max(1)),
         };
 
+        let environment = match src.get("APP_ENV").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "APP_ENV",
+                    format!("expected development or production, got {other:?}"),
+                ))
+            }
+        };
+        let cookie_secure = src.flag("SESSION_COOKIE_SECURE", false)?;
+        if environment == Environment::Production {
+            check_production(&secret_key, &password_salt, cookie_secure)?;
+        }
+
         Ok(Settings {
+            environment,
             database_url,
             secret_key,
             password_salt,
@@ -335,7 +365,7 @@ impl Settings {
             bcrypt_rounds,
             password_length_min,
             password_length_max: 128,
-            cookie_secure: src.flag("SESSION_COOKIE_SECURE", false)?,
+            cookie_secure,
             trusted_proxy_count: src.number("TRUSTED_PROXY_COUNT", 0)?,
             remember_for: src.duration("REMEMBER_COOKIE_DURATION", "365 days")?,
             confirm_email_within: src.duration("SECURITY_CONFIRM_EMAIL_WITHIN", "5 days")?,
@@ -346,6 +376,46 @@ impl Settings {
             workers,
         })
     }
+}
+
+/// What `APP_ENV=production` refuses, each naming the setting to fix.
+fn check_production(
+    secret_key: &Secret,
+    password_salt: &Secret,
+    cookie_secure: bool,
+) -> Result<(), ConfigError> {
+    const HOW: &str = "generate one with `openssl rand -hex 32`";
+    for (key, value, dev) in [
+        ("SECRET_KEY", secret_key, DEV_SECRET_KEY),
+        ("SECURITY_PASSWORD_SALT", password_salt, DEV_PASSWORD_SALT),
+    ] {
+        if value.expose() == dev {
+            return Err(ConfigError::new(
+                key,
+                format!(
+                    "is the development value committed in .env; APP_ENV=production needs \
+                     a secret of its own ({HOW})"
+                ),
+            ));
+        }
+        let len = value.expose().len();
+        if len < MIN_PRODUCTION_KEY_BYTES {
+            return Err(ConfigError::new(
+                key,
+                format!(
+                    "is {len} bytes long; APP_ENV=production needs at least \
+                     {MIN_PRODUCTION_KEY_BYTES} ({HOW})"
+                ),
+            ));
+        }
+    }
+    if !cookie_secure {
+        return Err(ConfigError::new(
+            "SESSION_COOKIE_SECURE",
+            "must be true when APP_ENV=production (cookies only over HTTPS)",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -409,6 +479,77 @@ mod tests {
         );
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(parse_duration("5 fortnights"), None);
+    }
+
+    fn production() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("APP_ENV", "production"),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef-prod"),
+            (
+                "SECURITY_PASSWORD_SALT",
+                "fedcba9876543210fedcba9876543210-salt",
+            ),
+            ("SESSION_COOKIE_SECURE", "true"),
+            ("DATABASE_URL", "test.db"),
+        ]
+    }
+
+    fn with(
+        mut pairs: Vec<(&'static str, &'static str)>,
+        key: &'static str,
+        value: &'static str,
+    ) -> Vec<(&'static str, &'static str)> {
+        pairs.retain(|(k, _)| *k != key);
+        pairs.push((key, value));
+        pairs
+    }
+
+    #[test]
+    fn production_accepts_strong_secrets_and_secure_cookies() {
+        let s = Settings::from_source(&Source::from_pairs(production())).unwrap();
+        assert_eq!(s.environment, Environment::Production);
+    }
+
+    #[test]
+    fn production_refusals_name_the_setting() {
+        for (key, value, expected) in [
+            ("SECRET_KEY", DEV_SECRET_KEY, "SECRET_KEY"),
+            (
+                "SECURITY_PASSWORD_SALT",
+                DEV_PASSWORD_SALT,
+                "SECURITY_PASSWORD_SALT",
+            ),
+            ("SECRET_KEY", "short", "SECRET_KEY"),
+            (
+                "SECURITY_PASSWORD_SALT",
+                "short-salt",
+                "SECURITY_PASSWORD_SALT",
+            ),
+            ("SESSION_COOKIE_SECURE", "false", "SESSION_COOKIE_SECURE"),
+            ("APP_ENV", "staging", "APP_ENV"),
+        ] {
+            let err = Settings::from_source(&Source::from_pairs(with(production(), key, value)))
+                .unwrap_err();
+            assert_eq!(err.key, expected, "{key}={value}: {err}");
+        }
+        let mut pairs = production();
+        pairs.retain(|(k, _)| *k != "SESSION_COOKIE_SECURE");
+        let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();
+        assert_eq!(err.key, "SESSION_COOKIE_SECURE");
+    }
+
+    #[test]
+    fn development_values_match_the_committed_env_file() {
+        let env = include_str!("../.env");
+        assert!(env.contains(&format!("SECRET_KEY={DEV_SECRET_KEY}\n")));
+        assert!(env.contains(&format!("SECURITY_PASSWORD_SALT={DEV_PASSWORD_SALT}\n")));
+        // Development keeps working with them.
+        let s = Settings::from_source(&Source::from_pairs([
+            ("SECRET_KEY", DEV_SECRET_KEY),
+            ("SECURITY_PASSWORD_SALT", DEV_PASSWORD_SALT),
+        ]))
+        .unwrap();
+        assert_eq!(s.environment, Environment::Development);
     }
 
     #[test]

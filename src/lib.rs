@@ -4,9 +4,12 @@
 //! migrations for SQLite and PostgreSQL), [`domain`] (typed email, password, username, next
 //! URL), [`auth`] (hashing, CSRF, logins, the login and registration rules), [`web`] (content
 //! negotiation, body decoding, current user, errors), [`routes`] (handlers by feature),
-//! [`templates`], and [`startup`] (the app factory and server).
+//! [`templates`], [`startup`] (the app factory and server), [`cli`] (the `latchkey` command)
+//! and [`telemetry`] (logs and request ids). Guards for your own handlers are in
+//! [`web::guards`].
 
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -18,10 +18,14 @@ use crate::auth::user_tokens::TokenIssuer;
 use crate::auth::PasswordHasher;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::mail::worker::WorkerHandle;
 use crate::templates::Templates;
 use crate::web::current_user::resolve_current_user;
 use crate::web::error::negotiate_errors;
 use crate::web::AppError;
+
+/// How long a stopping server waits for in-flight requests.
+pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 
 /// Shared by every request.
 pub struct AppState {
@@ -93,6 +97,8 @@ pub fn app(
         .wrap(IdentityMiddleware::default())
         .wrap(sessions)
         .wrap(from_fn(negotiate_errors))
+        // Outermost: the request span covers every line logged while serving the request.
+        .wrap(from_fn(crate::telemetry::log_requests))
 }
 
 const DEFAULT_CSS: &str = include_str!("../static/latchkey.css");
@@ -120,6 +126,7 @@ fn static_files(cfg: &mut web::ServiceConfig, dir: &std::path::Path) {
 pub struct Application {
     port: u16,
     server: Server,
+    mail_worker: Option<WorkerHandle>,
 }
 
 impl Application {
@@ -133,31 +140,49 @@ impl Application {
         let state = web::Data::new(
             actix_web::rt::task::spawn_blocking(move || AppState::new(settings)).await??,
         );
-        // One mail delivery worker per process (requests only enqueue); dropping its handle
-        // leaves it running.
-        crate::mail::worker::spawn(state.db.clone(), &state.settings.mail)?;
+        // One mail delivery worker per process (requests only enqueue); stopped after the
+        // server in `run_until_stopped`.
+        crate::mail::worker::transport::set_log_links(
+            state.settings.environment == crate::config::Environment::Development,
+        );
+        let mail_worker = crate::mail::worker::spawn(state.db.clone(), &state.settings.mail)?;
         tracing::info!(
             port,
             backend = state.settings.database_url.backend_name(),
             "Latchkey listening on {address}"
         );
+        // SIGTERM/SIGINT stop accepting at once and give in-flight requests this long.
         let mut server = HttpServer::new(move || app(state.clone()))
             .listen(listener)?
-            .shutdown_timeout(10);
+            .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
         if let Some(workers) = workers {
             server = server.workers(workers);
         }
         Ok(Self {
             port,
             server: server.run(),
+            mail_worker: Some(mail_worker),
         })
+    }
+
+    /// Stops the server programmatically (as SIGTERM does).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serves until SIGTERM/SIGINT (or [`Application::handle`]'s stop): in-flight requests
+    /// finish (up to 10 s), then the mail worker finishes the message it is sending.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Some(worker) = self.mail_worker {
+            worker.shutdown().await;
+            tracing::info!("mail worker stopped");
+        }
+        tracing::info!("Latchkey stopped");
+        result
     }
 }

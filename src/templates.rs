@@ -13,6 +13,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("index.html", include_str!("../templates/index.html")),
     ("profile.html", include_str!("../templates/profile.html")),
     ("premium.html", include_str!("../templates/premium.html")),
+    ("admin.html", include_str!("../templates/admin.html")),
     (
         "security/_macros.html",
         include_str!("../templates/security/_macros.html"),

@@ -215,7 +215,7 @@ impl Drop for ServerProcess {
 #[actix_web::test]
 async fn mail_pending_when_the_app_is_killed_is_delivered_after_a_restart() {
     let database = FreshDatabase::new();
-    let url = database.url();
+    let url = database.url.clone();
     let (secret, salt) = (random_hex(32), random_hex(16));
     let smtp_port = free_port().await;
 

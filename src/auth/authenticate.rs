@@ -61,11 +61,39 @@ pub async fn authenticate(
     identity: &str,
     password: &str,
 ) -> Result<Result<User, LoginFailure>, ServiceError> {
+    Ok(
+        authenticate_detailed(db, hasher, features, identity, password)
+            .await?
+            .map_err(|refused| refused.failure),
+    )
+}
+
+/// A refused login, with the account it was for when there is one (for the audit log).
+#[derive(Debug, Clone, Copy)]
+pub struct Refused {
+    pub failure: LoginFailure,
+    pub user_id: Option<i32>,
+}
+
+/// [`authenticate`], also telling which account a refusal concerned.
+pub async fn authenticate_detailed(
+    db: &Db,
+    hasher: &PasswordHasher,
+    features: &Features,
+    identity: &str,
+    password: &str,
+) -> Result<Result<User, Refused>, ServiceError> {
+    let refuse = |failure, user: Option<&User>| {
+        Ok(Err(Refused {
+            failure,
+            user_id: user.map(|u| u.id),
+        }))
+    };
     if identity.is_empty() {
-        return Ok(Err(LoginFailure::IdentityMissing));
+        return refuse(LoginFailure::IdentityMissing, None);
     }
     if password.is_empty() {
-        return Ok(Err(LoginFailure::PasswordMissing));
+        return refuse(LoginFailure::PasswordMissing, None);
     }
     let user = find_account(db, features, identity).await?;
     let verified = hasher
@@ -75,16 +103,16 @@ pub async fn authenticate(
         )
         .await?;
     let Some(user) = user else {
-        return Ok(Err(LoginFailure::UserNotFound));
+        return refuse(LoginFailure::UserNotFound, None);
     };
     if !verified {
-        return Ok(Err(LoginFailure::InvalidPassword));
+        return refuse(LoginFailure::InvalidPassword, Some(&user));
     }
     if features.confirmable && !features.login_without_confirmation && user.confirmed_at.is_none() {
-        return Ok(Err(LoginFailure::ConfirmationRequired));
+        return refuse(LoginFailure::ConfirmationRequired, Some(&user));
     }
     if !user.is_active() {
-        return Ok(Err(LoginFailure::Disabled));
+        return refuse(LoginFailure::Disabled, Some(&user));
     }
     Ok(Ok(user))
 }

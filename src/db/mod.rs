@@ -3,6 +3,7 @@
 //! async executor.
 
 pub mod models;
+pub mod roles;
 pub mod schema;
 pub mod sessions;
 pub mod tokens;
@@ -160,16 +161,7 @@ impl Db {
     /// Connects (creating the SQLite file and its folder if needed) and applies pending
     /// migrations. Fails with a readable message when the database cannot be reached.
     pub fn connect(url: &DatabaseUrl) -> anyhow::Result<Self> {
-        if let DatabaseUrl::Sqlite(path) = url {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot create the folder {} for the database: {e}",
-                        dir.display()
-                    )
-                })?;
-            }
-        }
+        create_sqlite_folder(url)?;
         let manager = ConnectionManager { url: url.clone() };
         // Fail fast at start-up with the real cause, instead of r2d2's 30 s wait.
         let mut probe = manager
@@ -197,7 +189,10 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        // The caller's span (request id) follows the query onto the blocking thread.
+        let span = tracing::Span::current();
         actix_web::web::block(move || {
+            let _entered = span.enter();
             let mut conn = pool.get()?;
             f(&mut conn)
         })
@@ -214,7 +209,9 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let span = tracing::Span::current();
         actix_web::web::block(move || {
+            let _entered = span.enter();
             let mut conn = pool.get().map_err(DbError::from)?;
             f(&mut conn)
         })
@@ -230,12 +227,50 @@ impl Db {
 
 /// Applies the pending migrations of the connection's backend.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
+    apply_migrations(conn).map(|_| ())
+}
+
+/// Applies the pending migrations and returns the versions applied, oldest first.
+pub fn apply_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     let result = match conn {
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
         #[cfg(feature = "postgres")]
-        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
     };
-    result.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))
+    result
+        .map(|versions| versions.iter().map(ToString::to_string).collect())
+        .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))
+}
+
+/// Opens the database (creating a SQLite file and its folder if needed), applies pending
+/// migrations and returns their versions: `latchkey db migrate`.
+pub fn migrate(url: &DatabaseUrl) -> anyhow::Result<Vec<String>> {
+    open_single(url).map(|(_, applied)| applied)
+}
+
+/// One connection, without a pool, migrations applied: for short-lived commands (the CLI).
+/// A pool keeps connections on background threads, which must not outlive `main`.
+pub fn open_single(url: &DatabaseUrl) -> anyhow::Result<(DbConnection, Vec<String>)> {
+    create_sqlite_folder(url)?;
+    let mut conn = ConnectionManager { url: url.clone() }
+        .connect()
+        .map_err(|e| anyhow::anyhow!("cannot open the {} database: {e}", url.backend_name()))?;
+    let applied = apply_migrations(&mut conn)?;
+    Ok((conn, applied))
+}
+
+fn create_sqlite_folder(url: &DatabaseUrl) -> anyhow::Result<()> {
+    if let DatabaseUrl::Sqlite(path) = url {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the folder {} for the database: {e}",
+                    dir.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Now, as naive UTC with microsecond precision: the format SQLAlchemy writes, so that both

@@ -199,7 +199,12 @@ impl DevelopmentTransport {
                 path: path.display().to_string(),
                 reason: e.to_string(),
             })?;
-        let links = links(&message.text);
+        // Links carry tokens: logged for development only (see `set_log_links`).
+        let links = if LOG_LINKS.load(std::sync::atomic::Ordering::Relaxed) {
+            links(&message.text)
+        } else {
+            Vec::new()
+        };
         tracing::info!(
             to = %message.to,
             subject = %message.subject,
@@ -209,6 +214,14 @@ impl DevelopmentTransport {
         );
         Ok(())
     }
+}
+
+static LOG_LINKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Whether the development transport logs the links of the messages it writes (their
+/// tokens are secrets): on by default, turned off by `APP_ENV=production`.
+pub fn set_log_links(enabled: bool) {
+    LOG_LINKS.store(enabled, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Creates the folder if needed and writes the file in one step (temporary name, then

@@ -43,7 +43,12 @@ pub async fn submit(
         Ok(user) => user,
         Err(errors) => return web.form_failure(TEMPLATE, tera::Context::new(), &errors),
     };
-    tracing::info!(user_id = updated.id, "password changed");
+    tracing::info!(
+        event = "password_change",
+        user_id = updated.id,
+        ip = %crate::web::client::ip_for_log(&web.request),
+        "password changed"
+    );
     // Every login ended with the old password; this browser continues in a fresh one.
     let remember =
         crate::routes::login::start_session(&web, &updated, current.0.remembered).await?;

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use serde_json::json;
 
 use crate::web::page::user_view;
-use crate::web::{AppError, AuthenticatedUser, Format, Web};
+use crate::web::{AppError, AuthenticatedUser, Format, Premium, Web};
 
 pub async fn index(web: Web) -> Result<HttpResponse, AppError> {
     if web.format.is_json() {
@@ -21,10 +21,7 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
     web.page("profile.html", tera::Context::new())
 }
 
-pub async fn premium(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    if !user.0.user.is_premium() {
-        return Err(AppError::Forbidden);
-    }
+pub async fn premium(web: Web, user: Premium) -> Result<HttpResponse, AppError> {
     match web.format {
         Format::Json => Ok(web.json_ok(json!({ "user": user_view(&user.0.user) }))),
         Format::Html => web.page("premium.html", tera::Context::new()),

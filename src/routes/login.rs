@@ -6,7 +6,7 @@ use actix_web::{HttpMessage, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::authenticate::{authenticate, LoginFailure};
+use crate::auth::authenticate::{authenticate_detailed, Refused};
 use crate::auth::login::{self, LoginOptions};
 use crate::db::models::User;
 use crate::domain::{FormErrors, SafeNext};
@@ -76,7 +76,7 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
         .filter(|e| !e.is_empty())
         .or(form.username.as_deref())
         .unwrap_or("");
-    let outcome = authenticate(
+    let outcome = authenticate_detailed(
         &web.state.db,
         &web.state.hasher,
         &settings.features,
@@ -86,9 +86,9 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
     .await?;
     let user = match outcome {
         Ok(user) => user,
-        Err(failure) => {
-            log_failure(&web, failure);
-            let errors = failure.to_form_errors(
+        Err(refused) => {
+            log_failure(&web, refused);
+            let errors = refused.failure.to_form_errors(
                 settings.features.return_generic_responses,
                 &settings.messages,
             );
@@ -123,6 +123,7 @@ pub async fn start_session(
 ) -> Result<Option<Cookie<'static>>, AppError> {
     let settings = web.settings();
     let client = client_info(&web.request, settings.trusted_proxy_count);
+    let ip = client.ip.clone();
     let options = LoginOptions {
         remember,
         remember_for: settings.remember_for,
@@ -137,7 +138,13 @@ pub async fn start_session(
     // Identity::login renews the session, so a session fixed before login is not reused.
     Identity::login(&web.request.extensions(), new_login.session_id.clone())
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("binding the session: {e}")))?;
-    tracing::info!(user_id = user.id, remember, "login succeeded");
+    tracing::info!(
+        event = "login",
+        user_id = user.id,
+        ip = %ip.as_deref().unwrap_or("-"),
+        remember,
+        "login succeeded"
+    );
     Ok(new_login.remember_cookie.map(|value| {
         let lifetime = time::Duration::seconds(settings.remember_for.as_secs() as i64);
         Cookie::build(REMEMBER_COOKIE, value)
@@ -151,9 +158,16 @@ pub async fn start_session(
     }))
 }
 
-fn log_failure(web: &Web, failure: LoginFailure) {
+/// Never logs what was typed: neither the password nor the identity (which may be one).
+fn log_failure(web: &Web, refused: Refused) {
     let ip = crate::web::client::client_ip(&web.request, web.settings().trusted_proxy_count);
-    tracing::info!(reason = ?failure, ip = ip.as_deref().unwrap_or("-"), "login failed");
+    tracing::info!(
+        event = "login_failed",
+        reason = ?refused.failure,
+        user_id = refused.user_id,
+        ip = %ip.as_deref().unwrap_or("-"),
+        "login failed"
+    );
 }
 
 fn identity_attributes(web: &Web) -> Vec<&'static str> {

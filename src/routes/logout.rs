@@ -21,7 +21,12 @@ pub async fn submit(
             .db
             .run(move |conn| login::end(conn, &session_id))
             .await?;
-        tracing::info!(user_id = current.user.id, "logout");
+        tracing::info!(
+            event = "logout",
+            user_id = current.user.id,
+            ip = %crate::web::client::ip_for_log(&web.request),
+            "logout"
+        );
     }
     if let Some(identity) = identity {
         identity.logout();

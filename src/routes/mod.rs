@@ -1,8 +1,10 @@
 //! HTTP handlers, one module per feature. Handlers stay thin: they parse, call the rules in
 //! `crate::auth` / `crate::db`, and answer through [`crate::web::Web`].
 
+pub mod admin;
 pub mod change;
 pub mod confirm;
+pub mod health;
 pub mod home;
 pub mod login;
 pub mod logout;
@@ -20,6 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, features: &Features) {
     cfg.service(page("/", home::index))
         .service(page("/profile", home::profile))
         .service(page("/premium", home::premium))
+        .service(page("/admin", admin::index))
+        .service(page("/healthz", health::healthz))
         .service(
             web::resource("/login")
                 .route(web::get().to(login::form))

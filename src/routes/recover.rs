@@ -118,7 +118,12 @@ pub async fn reset_submit(
     };
     match recoverable::reset_password(&web.state, &token, password).await? {
         Some(user) => {
-            tracing::info!(user_id = user.id, "password reset");
+            tracing::info!(
+                event = "password_reset",
+                user_id = user.id,
+                ip = %crate::web::client::ip_for_log(&web.request),
+                "password reset"
+            );
             Ok(web.success(
                 "/login",
                 Some(("success", web.msg(messages::PASSWORD_RESET_NO_LOGIN, &[]))),

@@ -79,7 +79,12 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
     let logs_in = !features.confirmable || features.login_without_confirmation;
     match &registered {
         Registered::Created(user) => {
-            tracing::info!(user_id = user.id, "user registered");
+            tracing::info!(
+                event = "registration",
+                user_id = user.id,
+                ip = %crate::web::client::ip_for_log(&web.request),
+                "user registered"
+            );
             if logs_in {
                 // No "remember me" on registration, so no cookie comes back.
                 crate::routes::login::start_session(&web, user, false).await?;

@@ -5,11 +5,13 @@ pub mod client;
 pub mod current_user;
 pub mod error;
 pub mod format;
+pub mod guards;
 pub mod page;
 pub mod submission;
 
 pub use current_user::{AuthenticatedUser, MaybeUser};
 pub use error::AppError;
 pub use format::Format;
+pub use guards::{Premium, RolesAccepted, RolesRequired};
 pub use page::{FormErrors, Web};
 pub use submission::Submission;

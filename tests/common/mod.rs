@@ -97,47 +97,6 @@ impl Backend {
     }
 }
 
-/// A fresh, empty database (not migrated) that disappears with the value: a SQLite file,
-/// or a PostgreSQL database when `LATCHKEY_TEST_POSTGRES_URL` is set. For tests that run
-/// the server or the worker themselves.
-pub struct FreshDatabase {
-    // Dropped before the folder that may hold it.
-    backend: Backend,
-    _dir: TempDir,
-}
-
-impl FreshDatabase {
-    pub fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("latchkey-db-")
-            .tempdir()
-            .expect("temporary folder");
-        Self {
-            backend: Backend::fresh(dir.path()),
-            _dir: dir,
-        }
-    }
-
-    /// The `DATABASE_URL` that names it.
-    pub fn url(&self) -> String {
-        self.backend.url()
-    }
-
-    pub fn backend_name(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite(_) => "sqlite",
-            #[cfg(feature = "postgres")]
-            Backend::Postgres(_) => "postgres",
-        }
-    }
-}
-
-impl Default for FreshDatabase {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 #[cfg(feature = "postgres")]
 mod postgres {
     use diesel::connection::SimpleConnection;
@@ -782,4 +741,58 @@ pub async fn assert_json_error(r: Response, code: u16) -> Value {
     let errors = j["response"]["errors"].as_array().expect("errors list");
     assert!(!errors.is_empty(), "{j}");
     j
+}
+
+// ---------------------------------------------------------------------------------------
+// A database without an app, for tests that run the `latchkey` binary
+// ---------------------------------------------------------------------------------------
+
+/// A fresh, empty (not migrated) database on the suite's backend (a SQLite file in
+/// [`FreshDatabase::dir`], or a PostgreSQL database made like [`spawn_app`]'s), removed when
+/// dropped. For tests that run the binary or the mail worker themselves.
+pub struct FreshDatabase {
+    /// For `DATABASE_URL`.
+    pub url: String,
+    // Dropped before the folder.
+    _backend: Backend,
+    /// An empty folder (without `.env`) to run the binary in.
+    pub dir: TempDir,
+}
+
+impl FreshDatabase {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("latchkey-test-")
+            .tempdir()
+            .expect("temporary folder");
+        let backend = Backend::fresh(dir.path());
+        FreshDatabase {
+            url: backend.url(),
+            _backend: backend,
+            dir,
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        if self.is_sqlite() {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        !self.url.starts_with("postgres")
+    }
+
+    /// A new connection to this database.
+    pub fn db(&self) -> DbConnection {
+        connect(&self.url)
+    }
+}
+
+impl Default for FreshDatabase {
+    fn default() -> Self {
+        Self::new()
+    }
 }

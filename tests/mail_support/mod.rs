@@ -34,7 +34,7 @@ pub struct TestDb {
 impl TestDb {
     pub fn new() -> TestDb {
         let database = FreshDatabase::new();
-        let url = DatabaseUrl::parse(&database.url()).expect("database url");
+        let url = DatabaseUrl::parse(&database.url).expect("database url");
         TestDb {
             db: Db::connect(&url).expect("migrated test database"),
             backend: database.backend_name(),

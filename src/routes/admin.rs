@@ -1,0 +1,43 @@
+//! `GET /admin`: the users, their roles and flags, for holders of the `admin` role.
+
+use actix_web::HttpResponse;
+use serde_json::{json, Value};
+
+use crate::db::models::User;
+use crate::db::roles;
+use crate::web::guards::{Admin, RolesRequired};
+use crate::web::{AppError, Web};
+
+pub async fn index(web: Web, _admin: RolesRequired<Admin>) -> Result<HttpResponse, AppError> {
+    let rows = web
+        .state
+        .db
+        .run(|conn| roles::users_with_roles(conn, None))
+        .await?;
+    let users: Vec<Value> = rows.iter().map(|(u, r)| row(u, r)).collect();
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({ "users": users })));
+    }
+    let mut ctx = tera::Context::new();
+    ctx.insert("users", &users);
+    web.page("admin.html", ctx)
+}
+
+/// What the admin page shows of a user (never the hash or uniquifier).
+fn row(user: &User, roles: &[String]) -> Value {
+    // The most recent login: Flask-Security's `current_login_at` (trackable), else the older
+    // column a Flask database may hold.
+    let last_login = user.current_login_at.or(user.last_login_at);
+    json!({
+        "id": user.id,
+        "email": user.email,
+        "username": user.username,
+        "roles": roles,
+        "premium": user.is_premium(),
+        "active": user.is_active(),
+        "confirmed": user.confirmed_at.is_some(),
+        "last_login_at": last_login.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+        "last_login_ip": user.current_login_ip.as_deref().or(user.last_login_ip.as_deref()),
+        "login_count": user.login_count,
+    })
+}

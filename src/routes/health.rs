@@ -1,0 +1,40 @@
+//! `GET /healthz`: 200 while the database answers a query on Latchkey's tables, else 503.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::db::schema::user;
+use crate::startup::AppState;
+
+/// Longer than a healthy query ever takes, shorter than a load balancer's patience.
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let query = state.db.run(|conn| {
+        // Touches a real table, so a database that lost its schema is not "healthy".
+        user::table.select(user::id).limit(1).load::<i32>(conn)?;
+        Ok(())
+    });
+    let healthy = match actix_web::rt::time::timeout(TIMEOUT, query).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: the database did not answer");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("health check: the database did not answer in time");
+            false
+        }
+    };
+    let (mut response, status) = if healthy {
+        (HttpResponse::Ok(), "ok")
+    } else {
+        (HttpResponse::ServiceUnavailable(), "unavailable")
+    };
+    response
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "status": status, "database": healthy }))
+}
