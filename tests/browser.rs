@@ -1,0 +1,702 @@
+//! Latchkey in a real browser: headless Chromium driven over WebDriver (chromedriver).
+//!
+//! Built only with `--features browser-tests` (see Cargo.toml), and then never skipped: a
+//! missing Chromium or chromedriver fails the test with the command that installs them.
+//!
+//! ```text
+//! apt-get install -y chromium chromium-driver
+//! cargo test --features browser-tests --test browser
+//! ```
+//!
+//! `CHROMIUM` and `CHROMEDRIVER` override the binaries (default `/usr/bin/chromium`,
+//! `/usr/bin/chromedriver`). Screenshots of every default page at desktop and phone width go
+//! to `$CARGO_TARGET_DIR/screenshots/` (or `target/screenshots/`).
+
+mod common;
+mod mail_support;
+
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{spawn_app_with, TestApp, PASSWORD};
+use fantoccini::cookies::Cookie;
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use mail_support::wait_for_eml;
+use reqwest::Method;
+use serde_json::{json, Value};
+use url::Url;
+
+const NEW_PASSWORD: &str = "battery-staple-7";
+
+/// Desktop and phone viewports of the screenshots.
+const WIDTHS: [(u32, u32, bool); 2] = [(1280, 800, false), (390, 844, true)];
+
+// ---------------------------------------------------------------------------------------
+// chromedriver and Chromium
+// ---------------------------------------------------------------------------------------
+
+fn binary(var: &str, default: &str) -> PathBuf {
+    let path = std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from);
+    assert!(
+        path.is_file(),
+        "{} not found (set {var} to another path). The browser tests need Debian's Chromium: \
+         apt-get install -y chromium chromium-driver",
+        path.display()
+    );
+    path
+}
+
+/// A chromedriver on a free loopback port, killed when dropped.
+struct ChromeDriver {
+    child: Child,
+    port: u16,
+}
+
+impl ChromeDriver {
+    fn start() -> Self {
+        let exe = binary("CHROMEDRIVER", "/usr/bin/chromedriver");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = {
+                let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe port");
+                probe.local_addr().expect("probe address").port()
+            };
+            let mut child = Command::new(&exe)
+                .arg(format!("--port={port}"))
+                // Its own process group, which the Chromium it starts joins: dropping the
+                // driver kills them all, even when a failed test never closed its session.
+                .process_group(0)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Self { child, port };
+                }
+                if let Ok(Some(status)) = child.try_wait() {
+                    // Most likely the port was taken in between: try another one.
+                    assert!(attempt < 5, "chromedriver exited at start-up: {status}");
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "chromedriver did not listen on {port} within 20 s"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// A new headless Chromium session with a fresh profile.
+    async fn browser(&self) -> Client {
+        let chromium = binary("CHROMIUM", "/usr/bin/chromium");
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-dev-shm-usage",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-crash-reporter",
+                    "--disable-breakpad",
+                    "--no-first-run",
+                    "--hide-scrollbars",
+                    "--window-size=1280,800",
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .unwrap_or_else(|e| panic!("chromedriver could not start Chromium: {e}"));
+        // Thirty seconds for a page to load.
+        client
+            .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                None,
+                Some(Duration::from_secs(30)),
+                None,
+            ))
+            .await
+            .expect("set the page-load timeout");
+        client
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        // The whole group: chromedriver and every Chromium process it started.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Chrome DevTools command through chromedriver (`POST /session/{id}/goog/cdp/execute`).
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base_url: &Url, session_id: Option<&str>) -> Result<Url, url::ParseError> {
+        let id = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{id}/goog/cdp/execute"))
+    }
+
+    fn method_and_body(&self, _request_url: &Url) -> (Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (Method::POST, Some(body.to_string()))
+    }
+}
+
+async fn cdp(browser: &Client, cmd: &'static str, params: Value) -> Value {
+    browser
+        .issue_cmd(Cdp { cmd, params })
+        .await
+        .unwrap_or_else(|e| panic!("DevTools command {cmd} failed: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Small browser helpers
+// ---------------------------------------------------------------------------------------
+
+struct Browser<'a> {
+    client: Client,
+    app: &'a TestApp,
+}
+
+impl Browser<'_> {
+    async fn goto(&self, path: &str) {
+        self.client
+            .goto(&self.app.url(path))
+            .await
+            .unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
+    }
+
+    /// The current page's path (and query).
+    async fn path(&self) -> String {
+        let url = self.client.current_url().await.expect("current url");
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    async fn assert_path(&self, expected: &str, what: &str) {
+        let path = self.path().await;
+        assert!(
+            path == expected || path.starts_with(&format!("{expected}?")),
+            "{what}: expected to be on {expected}, the browser is on {path}; page: {}",
+            self.client.source().await.unwrap_or_default()
+        );
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css:?} on this page: {e}"))
+            .text()
+            .await
+            .expect("element text")
+    }
+
+    async fn body_text(&self) -> String {
+        self.text("body").await
+    }
+
+    /// Types `value` into the field named `name` of the form named `form`.
+    async fn fill(&self, form: &str, name: &str, value: &str) {
+        let field = self
+            .client
+            .find(Locator::Css(&format!(
+                "form[name=\"{form}\"] [name=\"{name}\"]"
+            )))
+            .await
+            .unwrap_or_else(|e| panic!("no field {name} in form {form}: {e}"));
+        field.clear().await.expect("clear field");
+        field.send_keys(value).await.expect("type into field");
+    }
+
+    /// Clicks the submit button of the form named `form` and waits for the next page.
+    async fn submit(&self, form: &str) {
+        let button = self
+            .client
+            .find(Locator::Css(&format!(
+                "form[name=\"{form}\"] button[type=submit]"
+            )))
+            .await
+            .unwrap_or_else(|e| panic!("no submit button in form {form}: {e}"));
+        let old_page = self
+            .client
+            .find(Locator::Css("html"))
+            .await
+            .expect("the current page");
+        button.click().await.expect("click submit");
+        self.wait_until_replaced(old_page).await;
+    }
+
+    /// Waits until `old_page`'s document has been replaced by a new one.
+    async fn wait_until_replaced(&self, old_page: fantoccini::elements::Element) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match old_page.tag_name().await {
+                Err(_) => break, // stale: a new document is there
+                Ok(_) => {
+                    assert!(Instant::now() < deadline, "the form did not navigate");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        // Then until it has loaded.
+        loop {
+            let state = self
+                .client
+                .execute("return document.readyState", vec![])
+                .await
+                .ok();
+            if state.as_ref().and_then(Value::as_str) == Some("complete") {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the next page did not load");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn cookie(&self, name: &str) -> Option<Cookie<'static>> {
+        self.client
+            .get_all_cookies()
+            .await
+            .expect("read cookies")
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
+
+    /// Puts `cookie` (as read earlier from this browser) back.
+    async fn restore_cookie(&self, cookie: &Cookie<'static>) {
+        self.client
+            .add_cookie(cookie.clone())
+            .await
+            .unwrap_or_else(|e| panic!("cannot set cookie {cookie:?}: {e}"));
+    }
+
+    /// Whether the browser is logged in: `/profile` shows this user, or sends to `/login`.
+    async fn logged_in_as(&self, email: &str) -> bool {
+        self.goto("/profile").await;
+        let path = self.path().await;
+        if path.starts_with("/login") {
+            return false;
+        }
+        assert_eq!(path, "/profile", "unexpected page for /profile");
+        assert_eq!(self.text("#email").await, email, "profile of another user");
+        true
+    }
+
+    async fn register(&self, email: &str, password: &str) {
+        self.goto("/register").await;
+        self.fill("register_user_form", "email", email).await;
+        self.fill("register_user_form", "password", password).await;
+        self.fill("register_user_form", "password_confirm", password)
+            .await;
+        self.submit("register_user_form").await;
+    }
+
+    async fn login(&self, email: &str, password: &str, remember: bool) {
+        self.goto("/login").await;
+        self.fill("login_user_form", "email", email).await;
+        self.fill("login_user_form", "password", password).await;
+        if remember {
+            let checkbox = self
+                .client
+                .find(Locator::Css("form[name=\"login_user_form\"] #remember"))
+                .await
+                .expect("the remember-me checkbox");
+            // Click the label, as a person would: it must be tied to the checkbox.
+            self.client
+                .find(Locator::Css("label[for=\"remember\"]"))
+                .await
+                .expect("the remember-me label")
+                .click()
+                .await
+                .expect("click the remember-me label");
+            assert!(
+                checkbox.is_selected().await.expect("checkbox state"),
+                "clicking the label ticks the remember-me box"
+            );
+        }
+        self.submit("login_user_form").await;
+    }
+
+    async fn close(self) {
+        self.client.close().await.expect("close the browser");
+    }
+
+    /// Sets the viewport to `width`×`height` CSS pixels (phone: mobile emulation on).
+    async fn viewport(&self, width: u32, height: u32, mobile: bool) {
+        cdp(
+            &self.client,
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
+        )
+        .await;
+        let client_width = self
+            .client
+            .execute("return document.documentElement.clientWidth", vec![])
+            .await
+            .expect("clientWidth");
+        assert_eq!(
+            client_width.as_u64(),
+            Some(u64::from(width)),
+            "viewport width"
+        );
+    }
+
+    /// How wide the page lays out at the current viewport (more than the viewport: it
+    /// scrolls sideways).
+    async fn document_width(&self) -> u64 {
+        self.client
+            .execute("return document.documentElement.scrollWidth", vec![])
+            .await
+            .expect("scrollWidth")
+            .as_u64()
+            .expect("scrollWidth is a number")
+    }
+
+    /// Screenshots of the current page, whole length, at each width of [`WIDTHS`]:
+    /// `screenshots/<name>-<width>.png`.
+    async fn screenshots(&self, name: &str) {
+        let dir = screenshot_dir();
+        for (width, height, mobile) in WIDTHS {
+            self.viewport(width, height, mobile).await;
+            let shot = cdp(
+                &self.client,
+                "Page.captureScreenshot",
+                json!({ "format": "png", "captureBeyondViewport": true }),
+            )
+            .await;
+            let data = shot["data"].as_str().expect("screenshot data");
+            let png = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .expect("screenshot is base64");
+            let file = dir.join(format!("{name}-{width}.png"));
+            std::fs::write(&file, png)
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
+            // Sideways scrolling is reported (not failed on: the stylesheet's owner decides),
+            // in screenshots/overflow.txt and on stderr.
+            let laid_out = self.document_width().await;
+            if laid_out > u64::from(width) {
+                let note = format!(
+                    "{name} ({}) at {width}px: the page is {laid_out}px wide and scrolls sideways\n",
+                    self.path().await
+                );
+                eprint!("warning: {note}");
+                let mut log = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("overflow.txt"))
+                    .expect("open overflow.txt");
+                std::io::Write::write_all(&mut log, note.as_bytes()).expect("write overflow.txt");
+            }
+        }
+        cdp(
+            &self.client,
+            "Emulation.clearDeviceMetricsOverride",
+            json!({}),
+        )
+        .await;
+    }
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+        PathBuf::from,
+    );
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+async fn full_app(extra: &[(&str, &str)]) -> TestApp {
+    let mut settings = vec![
+        ("SECURITY_CONFIRMABLE", "true"),
+        ("SECURITY_CHANGEABLE", "true"),
+        ("SECURITY_RECOVERABLE", "true"),
+    ];
+    settings.extend_from_slice(extra);
+    spawn_app_with(&settings).await
+}
+
+// ---------------------------------------------------------------------------------------
+// The flows
+// ---------------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn register_confirm_remember_change_and_log_out() {
+    let app = full_app(&[]).await;
+    let driver = ChromeDriver::start();
+    let b = Browser {
+        client: driver.browser().await,
+        app: &app,
+    };
+    let email = common::new_email("browser");
+
+    // Register: the mail with the confirmation link is in the mailbox.
+    b.register(&email, PASSWORD).await;
+    assert!(
+        !b.logged_in_as(&email).await,
+        "not logged in before confirming"
+    );
+    let welcome = wait_for_eml(&app.mail_dir, &email, "Welcome", 1).await;
+    let link = welcome[0].link_path("/confirm/");
+
+    // Open the link: confirmed, sent to the login page with a message.
+    b.goto(&link).await;
+    b.assert_path("/login", "after confirming").await;
+    let page = b.body_text().await;
+    assert!(
+        page.to_lowercase().contains("confirmed"),
+        "a confirmation message: {page}"
+    );
+
+    // Log in with "remember me".
+    b.login(&email, PASSWORD, true).await;
+    assert!(b.logged_in_as(&email).await, "logged in");
+    let session = b.cookie("session").await.expect("a session cookie");
+    let remember = b
+        .cookie("remember_token")
+        .await
+        .expect("a remember_token cookie");
+    assert_eq!(
+        remember.http_only(),
+        Some(true),
+        "remember_token is HttpOnly"
+    );
+
+    // The browser restarts: session cookies are gone, the persistent remember_token stays.
+    b.client
+        .delete_cookie("session")
+        .await
+        .expect("delete session cookie");
+    assert!(b.cookie("session").await.is_none());
+    b.client.refresh().await.expect("reload /profile");
+    assert!(
+        b.logged_in_as(&email).await,
+        "still logged in after a browser restart (remember me)"
+    );
+
+    // Change the password.
+    b.goto("/change").await;
+    b.fill("change_password_form", "password", PASSWORD).await;
+    b.fill("change_password_form", "new_password", NEW_PASSWORD)
+        .await;
+    b.fill("change_password_form", "new_password_confirm", NEW_PASSWORD)
+        .await;
+    b.submit("change_password_form").await;
+    assert!(
+        !b.path().await.starts_with("/change"),
+        "the change was accepted: {}",
+        b.body_text().await
+    );
+    assert!(
+        b.logged_in_as(&email).await,
+        "the browser that changed the password stays logged in"
+    );
+    wait_for_eml(&app.mail_dir, &email, "Your password has been changed", 1).await;
+
+    // Log out with the button on the profile page; keep the cookies it had.
+    b.goto("/profile").await;
+    let old_session = b.cookie("session").await.expect("session cookie");
+    let old_remember = b.cookie("remember_token").await;
+    assert_ne!(
+        old_session.value(),
+        session.value(),
+        "the session was renewed"
+    );
+    b.submit("logout_form").await;
+    assert!(!b.logged_in_as(&email).await, "logged out");
+    assert!(
+        b.cookie("remember_token").await.is_none(),
+        "logout removes the remember_token"
+    );
+
+    // The old session is gone on the server: replaying its cookies does not log in.
+    b.client.delete_all_cookies().await.expect("clear cookies");
+    b.goto("/login").await;
+    b.restore_cookie(&old_session).await;
+    if let Some(cookie) = &old_remember {
+        b.restore_cookie(cookie).await;
+    }
+    b.goto("/profile").await;
+    b.assert_path("/login", "replayed cookies after logout")
+        .await;
+
+    // The new password works, the old one does not.
+    b.client.delete_all_cookies().await.expect("clear cookies");
+    b.login(&email, PASSWORD, false).await;
+    b.assert_path("/login", "the old password is refused").await;
+    b.login(&email, NEW_PASSWORD, false).await;
+    assert!(b.logged_in_as(&email).await, "the new password works");
+
+    b.close().await;
+    drop(driver);
+}
+
+#[actix_web::test]
+async fn the_example_overrides_are_what_the_browser_and_the_mailbox_see() {
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/custom-templates");
+    let templates = templates.to_string_lossy();
+    let subject = "Welcome aboard Acme Rockets";
+    let app = spawn_app_with(&[
+        ("SECURITY_TEMPLATES_DIR", &templates),
+        ("SECURITY_EMAIL_SUBJECT_REGISTER", subject),
+        ("APP_NAME", "Acme Rockets"),
+    ])
+    .await;
+    let driver = ChromeDriver::start();
+    let b = Browser {
+        client: driver.browser().await,
+        app: &app,
+    };
+
+    // The login page is the brand's, inside the built-in layout.
+    b.goto("/login").await;
+    assert_eq!(
+        b.client.title().await.expect("title"),
+        "Launch pad · Acme Rockets"
+    );
+    assert!(
+        b.text(".acme-tagline").await.contains("Mission control"),
+        "the brand's marker on the login page"
+    );
+    assert_eq!(b.text(".site-header .brand").await, "Acme Rockets");
+    assert_eq!(
+        b.text("form[name=\"login_user_form\"] button[type=submit]")
+            .await,
+        "Ignition"
+    );
+    let stylesheet = b
+        .client
+        .find(Locator::Css("link[rel=stylesheet]"))
+        .await
+        .expect("the built-in layout's stylesheet");
+    assert_eq!(
+        stylesheet.attr("href").await.expect("href").as_deref(),
+        Some("/static/latchkey.css")
+    );
+    b.screenshots("example-login").await;
+
+    // Register (no confirmation in this app): the welcome mail is the brand's.
+    let email = common::new_email("acme");
+    b.register(&email, PASSWORD).await;
+    let mail = wait_for_eml(&app.mail_dir, &email, subject, 1).await;
+    let text = mail[0].part("text/plain").expect("a text part");
+    let html = mail[0].part("text/html").expect("an HTML part");
+    assert!(
+        text.contains("Welcome aboard Acme Rockets") && text.contains(&email),
+        "text part: {text}"
+    );
+    assert!(
+        html.contains("Welcome aboard Acme Rockets!") && html.contains("Acme Rockets ground crew"),
+        "HTML part: {html}"
+    );
+
+    // The overridden form still logs in (the contract is kept).
+    b.client.delete_all_cookies().await.expect("clear cookies");
+    b.login(&email, PASSWORD, true).await;
+    assert!(
+        b.logged_in_as(&email).await,
+        "logged in through the override"
+    );
+    assert!(b.cookie("remember_token").await.is_some());
+
+    b.close().await;
+    drop(driver);
+}
+
+#[actix_web::test]
+async fn screenshots_of_every_default_page_at_desktop_and_phone_width() {
+    let _ = std::fs::remove_file(screenshot_dir().join("overflow.txt"));
+    let app = full_app(&[]).await;
+    let driver = ChromeDriver::start();
+    let b = Browser {
+        client: driver.browser().await,
+        app: &app,
+    };
+
+    for (name, path) in [
+        ("home", "/"),
+        ("login", "/login"),
+        ("register", "/register"),
+        ("confirm", "/confirm"),
+        ("reset", "/reset"),
+    ] {
+        b.goto(path).await;
+        b.assert_path(path, "anonymous page").await;
+        b.screenshots(name).await;
+    }
+
+    // A confirmed user, and a reset link for the /reset/<token> page.
+    let email = common::new_email("shots");
+    app.create_user(&email, PASSWORD).await;
+    app.set_confirmed(&email);
+    b.goto("/reset").await;
+    b.fill("forgot_password_form", "email", &email).await;
+    b.submit("forgot_password_form").await;
+    b.screenshots("reset-sent").await;
+    let mail = wait_for_eml(&app.mail_dir, &email, "Password reset instructions", 1).await;
+    b.goto(&mail[0].link_path("/reset/")).await;
+    assert!(
+        b.client
+            .find(Locator::Css("form[name=\"reset_password_form\"]"))
+            .await
+            .is_ok(),
+        "the reset form"
+    );
+    b.screenshots("reset-token").await;
+
+    // A login form showing field errors.
+    b.login(&email, "not-the-password", false).await;
+    b.assert_path("/login", "a refused login").await;
+    assert!(
+        b.client.find(Locator::Css(".fs-error-msg")).await.is_ok(),
+        "field errors shown"
+    );
+    b.screenshots("login-errors").await;
+
+    // Logged in: the change form and the profile.
+    b.login(&email, PASSWORD, false).await;
+    assert!(b.logged_in_as(&email).await);
+    b.screenshots("profile").await;
+    b.goto("/change").await;
+    b.screenshots("change").await;
+    b.goto("/").await;
+    b.screenshots("home-logged-in").await;
+
+    b.close().await;
+    drop(driver);
+}
