@@ -74,6 +74,9 @@ pub struct MailSettings {
     pub default_sender: String,
     pub timeout: Duration,
     pub outbox_dir: PathBuf,
+    /// Whether the development transport logs each message's links (they carry tokens):
+    /// only outside production.
+    pub log_links: bool,
 }
 
 /// Mail subjects, by Flask-Security's `SECURITY_EMAIL_SUBJECT_*` keys.
@@ -273,7 +276,7 @@ impl Settings {
             send_register_email: src.flag("SECURITY_SEND_REGISTER_EMAIL", true)?,
         };
 
-        let mail = MailSettings {
+        let mut mail = MailSettings {
             server: src.get("MAIL_SERVER").map(str::to_owned),
             port: src.number("MAIL_PORT", 25)?,
             username: src.get("MAIL_USERNAME").map(str::to_owned),
@@ -286,6 +289,7 @@ impl Settings {
                 .to_owned(),
             timeout: Duration::from_secs(src.number("MAIL_TIMEOUT", 10)?),
             outbox_dir: PathBuf::from(src.get("MAIL_OUTBOX_DIR").unwrap_or("instance/mail")),
+            log_links: true,
         };
         if mail.use_tls && mail.use_ssl {
             return Err(ConfigError::new(
@@ -345,6 +349,7 @@ impl Settings {
                 ))
             }
         };
+        mail.log_links = environment == Environment::Development;
         let cookie_secure = src.flag("SESSION_COOKIE_SECURE", false)?;
         if environment == Environment::Production {
             check_production(&secret_key, &password_salt, cookie_secure)?;

@@ -44,7 +44,9 @@ impl AppState {
     /// Connects to the database (applying migrations), loads templates and prepares hashing.
     pub fn new(settings: Settings) -> anyhow::Result<Self> {
         let db = Db::connect(&settings.database_url)?;
-        let templates = Templates::load(&settings.templates_dir)?;
+        // Outside production, edited templates are used without a restart.
+        let watch_templates = settings.environment == crate::config::Environment::Development;
+        let templates = Templates::load(&settings.templates_dir, watch_templates)?;
         let hasher = PasswordHasher::new(settings.password_salt.clone(), settings.bcrypt_rounds)?;
         let tokens = TokenIssuer::new(&settings.secret_key);
         Ok(Self {
@@ -101,24 +103,34 @@ pub fn app(
         .wrap(from_fn(crate::telemetry::log_requests))
 }
 
-const DEFAULT_CSS: &str = include_str!("../static/latchkey.css");
+/// The built-in stylesheet and script, served when `STATIC_DIR` has no file of that name.
+const BUILT_IN_ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "latchkey.css",
+        "text/css; charset=utf-8",
+        include_str!("../static/latchkey.css"),
+    ),
+    (
+        "latchkey.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/latchkey.js"),
+    ),
+];
 
-/// Files under `STATIC_DIR`; the default stylesheet is built in for when that folder is absent.
+/// Files under `STATIC_DIR`, and the built-in assets that folder does not replace.
 fn static_files(cfg: &mut web::ServiceConfig, dir: &std::path::Path) {
-    if dir.join("latchkey.css").is_file() {
-        cfg.service(actix_files::Files::new("/static", dir));
-    } else {
-        cfg.route(
-            "/static/latchkey.css",
-            web::get().to(|| async {
-                HttpResponse::Ok()
-                    .content_type("text/css; charset=utf-8")
-                    .body(DEFAULT_CSS)
-            }),
-        );
-        if dir.is_dir() {
-            cfg.service(actix_files::Files::new("/static", dir));
+    for &(name, content_type, body) in BUILT_IN_ASSETS {
+        if !dir.join(name).is_file() {
+            cfg.route(
+                &format!("/static/{name}"),
+                web::get().to(move || async move {
+                    HttpResponse::Ok().content_type(content_type).body(body)
+                }),
+            );
         }
+    }
+    if dir.is_dir() {
+        cfg.service(actix_files::Files::new("/static", dir));
     }
 }
 
@@ -142,9 +154,6 @@ impl Application {
         );
         // One mail delivery worker per process (requests only enqueue); stopped after the
         // server in `run_until_stopped`.
-        crate::mail::worker::transport::set_log_links(
-            state.settings.environment == crate::config::Environment::Development,
-        );
         let mail_worker = crate::mail::worker::spawn(state.db.clone(), &state.settings.mail)?;
         tracing::info!(
             port,

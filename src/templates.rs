@@ -1,9 +1,20 @@
 //! Tera templates: defaults compiled into the binary, overridden by files of the same name
 //! under `SECURITY_TEMPLATES_DIR` (Flask-Security's "a template of the same name wins").
+//!
+//! Every template is rendered once with a sample of its documented context before the app
+//! starts, so a broken override (syntax error, unknown parent, unknown variable or macro)
+//! stops start-up naming the file, never a 500 later. Outside production the folder is
+//! watched: an edited template is used from the next request (a broken edit is logged and
+//! the previous version kept).
 
-use std::path::Path;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
-use tera::Tera;
+use serde_json::json;
+use tera::{Context, Tera};
 
 use crate::web::error::describe_tera_error;
 
@@ -104,63 +115,313 @@ const DEFAULTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The compiled templates, possibly reloaded from their folder while running.
 pub struct Templates {
-    tera: Tera,
+    current: RwLock<Arc<Tera>>,
+    watch: Option<Watch>,
+}
+
+/// How often (at most) a development server looks for edited templates.
+const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+
+struct Watch {
+    dir: PathBuf,
+    state: Mutex<WatchState>,
+}
+
+struct WatchState {
+    checked_at: Instant,
+    fingerprint: u64,
+}
+
+/// Why the templates could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("template {name} ({origin}): {reason}")]
+    Broken {
+        name: String,
+        origin: String,
+        reason: String,
+    },
 }
 
 impl Templates {
     /// Loads the defaults, then every `.html`/`.txt` file under `overrides_dir` (if it
-    /// exists). A template that does not parse stops start-up with its name and cause.
-    pub fn load(overrides_dir: &Path) -> anyhow::Result<Self> {
-        let mut sources: Vec<(String, String)> = DEFAULTS
-            .iter()
-            .map(|(name, body)| ((*name).to_owned(), (*body).to_owned()))
-            .collect();
-        if overrides_dir.is_dir() {
-            collect_overrides(overrides_dir, overrides_dir, &mut sources)?;
-        }
-        let mut tera = Tera::default();
-        tera.autoescape_on(vec![".html", ".htm", ".xml"]);
-        tera.add_raw_templates(sources)
-            .map_err(|e| anyhow::anyhow!("template error: {}", describe_tera_error(&e)))?;
-        Ok(Self { tera })
+    /// exists), and checks them all. With `watch`, edits under `overrides_dir` are picked up
+    /// while running.
+    pub fn load(overrides_dir: &Path, watch: bool) -> Result<Self, TemplateError> {
+        let tera = compile(overrides_dir)?;
+        let watch = watch.then(|| Watch {
+            dir: overrides_dir.to_owned(),
+            state: Mutex::new(WatchState {
+                checked_at: Instant::now(),
+                fingerprint: fingerprint(overrides_dir),
+            }),
+        });
+        Ok(Self {
+            current: RwLock::new(Arc::new(tera)),
+            watch,
+        })
     }
 
-    pub fn render(&self, name: &str, ctx: &tera::Context) -> Result<String, tera::Error> {
-        self.tera.render(name, ctx)
+    pub fn render(&self, name: &str, ctx: &Context) -> Result<String, tera::Error> {
+        if let Some(watch) = &self.watch {
+            self.reload_if_edited(watch);
+        }
+        let tera = match self.current.read() {
+            Ok(tera) => Arc::clone(&tera),
+            // A panic while swapping cannot leave a half-written Arc: keep using it.
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        };
+        tera.render(name, ctx)
+    }
+
+    fn reload_if_edited(&self, watch: &Watch) {
+        // Another request is already checking: serve with what we have.
+        let Ok(mut state) = watch.state.try_lock() else {
+            return;
+        };
+        if state.checked_at.elapsed() < WATCH_INTERVAL {
+            return;
+        }
+        state.checked_at = Instant::now();
+        let now = fingerprint(&watch.dir);
+        if now == state.fingerprint {
+            return;
+        }
+        state.fingerprint = now;
+        match compile(&watch.dir) {
+            Ok(tera) => {
+                if let Ok(mut current) = self.current.write() {
+                    *current = Arc::new(tera);
+                }
+                tracing::info!(dir = %watch.dir.display(), "templates reloaded");
+            }
+            Err(e) => tracing::error!(error = %e, "edited template not used"),
+        }
     }
 }
 
-fn collect_overrides(
-    root: &Path,
-    dir: &Path,
-    out: &mut Vec<(String, String)>,
-) -> anyhow::Result<()> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| anyhow::anyhow!("cannot read templates folder {}: {e}", dir.display()))?;
+/// Defaults plus overrides, compiled and checked by rendering each once.
+fn compile(overrides_dir: &Path) -> Result<Tera, TemplateError> {
+    let mut sources: Vec<Source> = DEFAULTS
+        .iter()
+        .map(|(name, body)| Source {
+            name: (*name).to_owned(),
+            body: (*body).to_owned(),
+            path: None,
+        })
+        .collect();
+    if overrides_dir.is_dir() {
+        collect_overrides(overrides_dir, overrides_dir, &mut sources)?;
+    }
+    let origin_of = |name: &str| -> String {
+        sources
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.path.as_ref())
+            .map_or_else(|| "built-in".to_owned(), |p| p.display().to_string())
+    };
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![".html", ".htm", ".xml"]);
+    tera.add_raw_templates(sources.iter().map(|s| (s.name.as_str(), s.body.as_str())))
+        .map_err(|e| {
+            // Tera's message names the template (quoted) that failed to parse or inherit.
+            let reason = describe_tera_error(&e);
+            let name = sources
+                .iter()
+                .find(|s| {
+                    reason.contains(&format!("'{}'", s.name))
+                        || reason.contains(&format!("\"{}\"", s.name))
+                })
+                .map_or_else(|| "(several)".to_owned(), |s| s.name.clone());
+            TemplateError::Broken {
+                origin: origin_of(&name),
+                name,
+                reason,
+            }
+        })?;
+    for source in &sources {
+        for ctx in sample_contexts(&source.name) {
+            if let Err(e) = tera.render(&source.name, &ctx) {
+                return Err(broken(&source.name, origin_of(&source.name), &e));
+            }
+        }
+    }
+    Ok(tera)
+}
+
+struct Source {
+    name: String,
+    body: String,
+    /// Where an override came from; `None` for a built-in template.
+    path: Option<PathBuf>,
+}
+
+fn broken(name: &str, origin: String, e: &tera::Error) -> TemplateError {
+    TemplateError::Broken {
+        name: name.to_owned(),
+        origin,
+        reason: describe_tera_error(e),
+    }
+}
+
+/// Pages shown only to a logged-in user.
+const LOGGED_IN_PAGES: &[&str] = &[
+    "profile.html",
+    "premium.html",
+    "admin.html",
+    "security/change_password.html",
+];
+
+/// Contexts a template is checked with: pages as an anonymous visitor and as a logged-in
+/// user (both branches of `{% if current_user %}`; only the latter for pages behind a
+/// login), mails with the mail context. Partials (`_macros.html`, ...) are checked through
+/// the pages that include them; extra templates of the app's own only have to parse.
+fn sample_contexts(name: &str) -> Vec<Context> {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    let known = DEFAULTS.iter().any(|(default, _)| *default == name);
+    if !known || file.starts_with('_') {
+        return Vec::new();
+    }
+    if name.starts_with("security/email/") {
+        return vec![sample_mail_context()];
+    }
+    if LOGGED_IN_PAGES.contains(&name) {
+        return vec![sample_page_context(true)];
+    }
+    vec![sample_page_context(false), sample_page_context(true)]
+}
+
+/// The context every page gets, with every page-specific variable (README: "Templates").
+pub fn sample_page_context(logged_in: bool) -> Context {
+    let user = json!({
+        "id": 1, "email": "ada@example.com", "username": "ada", "premium": false,
+        "active": true, "confirmed_at": "2026-01-01T00:00:00",
+        "last_login_at": "2026-01-01T00:00:00", "login_count": 1,
+    });
+    let mut ctx = Context::new();
+    ctx.insert("current_user", &logged_in.then_some(&user));
+    ctx.insert("csrf_token", "sample-csrf-token");
+    ctx.insert(
+        "flashes",
+        &json!([{"category": "info", "message": "A flashed message."}]),
+    );
+    ctx.insert(
+        "config",
+        &json!({
+            "app_name": "Latchkey", "registerable": true, "confirmable": true,
+            "recoverable": true, "changeable": true, "username_enable": true,
+        }),
+    );
+    ctx.insert(
+        "urls",
+        &json!({
+            "home": "/", "login": "/login", "logout": "/logout", "register": "/register",
+            "forgot_password": "/reset", "send_confirmation": "/confirm",
+            "change_password": "/change", "profile": "/profile", "premium": "/premium",
+        }),
+    );
+    ctx.insert("errors", &json!({"email": ["A field error."]}));
+    ctx.insert("form_errors", &json!(["A form-wide error."]));
+    ctx.insert(
+        "form",
+        &json!({"email": "ada@example.com", "username": "ada", "remember": true}),
+    );
+    ctx.insert("next", "/profile");
+    ctx.insert("reset_url", "/reset/sample-token");
+    ctx.insert(
+        "users",
+        &json!([{
+            "id": 1, "email": "ada@example.com", "username": "ada", "roles": ["admin"],
+            "premium": true, "active": true, "confirmed": true,
+            "last_login_at": "2026-01-01 00:00:00", "last_login_ip": "192.0.2.1",
+            "login_count": 1,
+        }]),
+    );
+    ctx
+}
+
+/// The context every mail gets, with every mail-specific variable.
+pub fn sample_mail_context() -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("user", &json!({"email": "ada@example.com"}));
+    ctx.insert("config", &json!({"app_name": "Latchkey"}));
+    ctx.insert("subject", "Sample subject");
+    ctx.insert("login_link", "https://example.com/login");
+    ctx.insert("recover_link", "https://example.com/reset");
+    ctx.insert(
+        "confirmation_link",
+        "https://example.com/confirm/sample-token",
+    );
+    ctx.insert("reset_link", "https://example.com/reset/sample-token");
+    ctx
+}
+
+/// Changes when a template file under `dir` is added, removed or edited.
+fn fingerprint(dir: &Path) -> u64 {
+    fn walk(dir: &Path, hasher: &mut DefaultHasher) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            if path.is_dir() {
+                walk(&path, hasher);
+            } else if is_template(&path) {
+                path.hash(hasher);
+                if let Ok(meta) = path.metadata() {
+                    meta.len().hash(hasher);
+                    meta.modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                        .hash(hasher);
+                }
+            }
+        }
+    }
+    let mut hasher = DefaultHasher::new();
+    walk(dir, &mut hasher);
+    hasher.finish()
+}
+
+fn is_template(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("html" | "txt")
+    )
+}
+
+fn collect_overrides(root: &Path, dir: &Path, out: &mut Vec<Source>) -> Result<(), TemplateError> {
+    let read_error = |path: &Path, e: std::io::Error| TemplateError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| read_error(dir, e))?;
     for entry in entries {
-        let path = entry?.path();
+        let path = entry.map_err(|e| read_error(dir, e))?.path();
         if path.is_dir() {
             collect_overrides(root, &path, out)?;
             continue;
         }
-        let is_template = matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("html" | "txt")
-        );
-        if !is_template {
+        if !is_template(&path) {
             continue;
         }
-        let name = path
-            .strip_prefix(root)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .to_string_lossy()
-            .replace('\\', "/");
-        let body = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("cannot read template {}: {e}", path.display()))?;
+        let Ok(relative) = path.strip_prefix(root) else {
+            continue;
+        };
+        let name = relative.to_string_lossy().replace('\\', "/");
+        let body = std::fs::read_to_string(&path).map_err(|e| read_error(&path, e))?;
         // A later entry of the same name replaces the default.
-        out.retain(|(existing, _)| *existing != name);
-        out.push((name, body));
+        out.retain(|existing| existing.name != name);
+        out.push(Source {
+            name,
+            body,
+            path: Some(path),
+        });
     }
     Ok(())
 }

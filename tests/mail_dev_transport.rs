@@ -22,6 +22,7 @@ fn dev_settings(dir: &std::path::Path) -> MailSettings {
         default_sender: "no-reply@localhost".to_owned(),
         timeout: Duration::from_secs(10),
         outbox_dir: dir.to_path_buf(),
+        log_links: true,
     }
 }
 

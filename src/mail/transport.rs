@@ -64,6 +64,7 @@ pub struct SmtpTransport {
 pub struct DevelopmentTransport {
     dir: PathBuf,
     sender: Mailbox,
+    log_links: bool,
 }
 
 impl Transport {
@@ -86,6 +87,7 @@ impl Transport {
             return Ok(Transport::Development(DevelopmentTransport {
                 dir: settings.outbox_dir.clone(),
                 sender,
+                log_links: settings.log_links,
             }));
         };
 
@@ -140,6 +142,7 @@ impl Transport {
         Transport::Development(DevelopmentTransport {
             dir: dir.into(),
             sender,
+            log_links: true,
         })
     }
 
@@ -199,8 +202,8 @@ impl DevelopmentTransport {
                 path: path.display().to_string(),
                 reason: e.to_string(),
             })?;
-        // Links carry tokens: logged for development only (see `set_log_links`).
-        let links = if LOG_LINKS.load(std::sync::atomic::Ordering::Relaxed) {
+        // Links carry tokens: logged for development only (`MailSettings::log_links`).
+        let links = if self.log_links {
             links(&message.text)
         } else {
             Vec::new()
@@ -214,14 +217,6 @@ impl DevelopmentTransport {
         );
         Ok(())
     }
-}
-
-static LOG_LINKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
-
-/// Whether the development transport logs the links of the messages it writes (their
-/// tokens are secrets): on by default, turned off by `APP_ENV=production`.
-pub fn set_log_links(enabled: bool) {
-    LOG_LINKS.store(enabled, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Creates the folder if needed and writes the file in one step (temporary name, then
@@ -343,6 +338,7 @@ mod tests {
             default_sender: "nobody at all".to_owned(),
             timeout: std::time::Duration::from_secs(10),
             outbox_dir: PathBuf::from("unused"),
+            log_links: true,
         };
         let err = Transport::from_settings(&settings).err().unwrap();
         assert!(err.to_string().starts_with("MAIL_DEFAULT_SENDER"), "{err}");

@@ -106,6 +106,7 @@ pub fn smtp_settings(port: u16, timeout: Duration) -> MailSettings {
         default_sender: "Latchkey <no-reply@example.com>".to_owned(),
         timeout,
         outbox_dir: PathBuf::from("unused-outbox"),
+        log_links: true,
     }
 }
 
