@@ -99,7 +99,8 @@ pub enum Environment {
 /// The development values committed in `.env`: refused in production.
 pub const DEV_SECRET_KEY: &str = "dev-only-secret-key-change-me-in-production-0123456789abcdef";
 pub const DEV_PASSWORD_SALT: &str = "dev-only-password-salt-change-me";
-/// The shortest `SECRET_KEY` / `SECURITY_PASSWORD_SALT` production accepts, in bytes.
+/// The shortest `SECRET_KEY` production accepts (and `SECURITY_PASSWORD_SALT` should have),
+/// in bytes.
 pub const MIN_PRODUCTION_KEY_BYTES: usize = 32;
 
 #[derive(Debug, Clone)]
@@ -404,15 +405,25 @@ fn check_production(
             ));
         }
         let len = value.expose().len();
-        if len < MIN_PRODUCTION_KEY_BYTES {
-            return Err(ConfigError::new(
-                key,
-                format!(
-                    "is {len} bytes long; APP_ENV=production needs at least \
-                     {MIN_PRODUCTION_KEY_BYTES} ({HOW})"
-                ),
-            ));
+        if len >= MIN_PRODUCTION_KEY_BYTES {
+            continue;
         }
+        // The salt keys every stored password hash: a database adopted from Flask keeps
+        // its salt whatever its length, so a short one is only worth a warning.
+        if key == "SECURITY_PASSWORD_SALT" {
+            tracing::warn!(
+                "SECURITY_PASSWORD_SALT is {len} bytes long; new deployments should use at \
+                 least {MIN_PRODUCTION_KEY_BYTES} ({HOW})"
+            );
+            continue;
+        }
+        return Err(ConfigError::new(
+            key,
+            format!(
+                "is {len} bytes long; APP_ENV=production needs at least \
+                 {MIN_PRODUCTION_KEY_BYTES} ({HOW})"
+            ),
+        ));
     }
     if !cookie_secure {
         return Err(ConfigError::new(
@@ -525,11 +536,6 @@ mod tests {
                 "SECURITY_PASSWORD_SALT",
             ),
             ("SECRET_KEY", "short", "SECRET_KEY"),
-            (
-                "SECURITY_PASSWORD_SALT",
-                "short-salt",
-                "SECURITY_PASSWORD_SALT",
-            ),
             ("SESSION_COOKIE_SECURE", "false", "SESSION_COOKIE_SECURE"),
             ("APP_ENV", "staging", "APP_ENV"),
         ] {
@@ -537,6 +543,9 @@ mod tests {
                 .unwrap_err();
             assert_eq!(err.key, expected, "{key}={value}: {err}");
         }
+        // A Flask database's salt is kept whatever its length.
+        let short_salt = with(production(), "SECURITY_PASSWORD_SALT", "short-salt");
+        assert!(Settings::from_source(&Source::from_pairs(short_salt)).is_ok());
         let mut pairs = production();
         pairs.retain(|(k, _)| *k != "SESSION_COOKIE_SECURE");
         let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();

@@ -60,8 +60,14 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 }
 
 // Single-threaded, so that the subscriber set for this thread sees the transport's log line.
+/// `tracing` caches per call site whether anyone listens; a test on another thread hitting
+/// the same call site while this file's log capture is being set up can leave it cached as
+/// "nobody". The tests here take turns.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "current_thread")]
 async fn the_development_transport_writes_eml_files_and_logs_the_links() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let test = TestDb::new();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("instance").join("mail");
@@ -117,6 +123,7 @@ async fn the_development_transport_writes_eml_files_and_logs_the_links() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_uses_the_development_transport_without_mail_server() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let test = TestDb::new();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("outbox");

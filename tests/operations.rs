@@ -82,11 +82,6 @@ fn production_refuses_development_secrets_short_keys_and_insecure_cookies() {
             "SECRET_KEY",
         ),
         (
-            "SECURITY_PASSWORD_SALT",
-            Some("short-salt"),
-            "SECURITY_PASSWORD_SALT",
-        ),
-        (
             "SESSION_COOKIE_SECURE",
             Some("false"),
             "SESSION_COOKIE_SECURE",
