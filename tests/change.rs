@@ -177,14 +177,7 @@ async fn the_json_api_changes_the_password() {
     let email = new_email("json-change");
     app.create_user(&email, PASSWORD).await;
     let api = app.client();
-    let csrf = api.json_csrf_token().await;
-    let r = api
-        .post_json(
-            "/login",
-            &json!({"email": email, "password": PASSWORD}),
-            Some(&csrf),
-        )
-        .await;
+    let r = api.login_json(&email, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::OK);
     // Logging in starts a new session, with its own CSRF token.
     let csrf = api.json_csrf_token().await;

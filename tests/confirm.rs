@@ -200,13 +200,7 @@ async fn the_json_api_confirms_and_resends() {
 
     let api = app.client();
     let csrf = api.json_csrf_token().await;
-    let r = api
-        .post_json(
-            "/login",
-            &json!({"email": email, "password": PASSWORD}),
-            Some(&csrf),
-        )
-        .await;
+    let r = api.login_json(&email, PASSWORD).await;
     let j = assert_json_error(r, 400).await;
     assert!(
         j.to_string().contains("Email requires confirmation."),
@@ -225,13 +219,7 @@ async fn the_json_api_confirms_and_resends() {
     let r = api.get_json(&resent[0].link_path("/confirm/")).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(app.user(&email).confirmed_at.is_some());
-    let r = api
-        .post_json(
-            "/login",
-            &json!({"email": email, "password": PASSWORD}),
-            Some(&csrf),
-        )
-        .await;
+    let r = api.login_json(&email, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 

@@ -19,15 +19,9 @@ async fn json_of(r: reqwest::Response) -> Value {
 /// Logs `email` in through the API in a new client; returns it with its token.
 async fn api_login(app: &TestApp, email: &str) -> (common::TestClient, String) {
     let client = app.client();
-    let token = client.json_csrf_token().await;
-    let r = client
-        .post_json(
-            "/login",
-            &json!({"email": email, "password": PASSWORD}),
-            Some(&token),
-        )
-        .await;
+    let r = client.login_json(email, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::OK);
+    let token = client.json_csrf_token().await;
     (client, token)
 }
 

@@ -7,12 +7,12 @@ mod common;
 mod mail_support;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    connect, location, new_email, random_hex, spawn_app_with, FreshDatabase, TestApp, TestClient,
-    PASSWORD,
+    connect, latchkey_command, location, new_email, random_hex, spawn_app_with, FreshDatabase,
+    TestApp, TestClient, PASSWORD,
 };
 use diesel::prelude::*;
 use latchkey::db::schema::mail_outbox;
@@ -52,6 +52,31 @@ async fn register(client: &TestClient, email: &str) -> Duration {
     took
 }
 
+/// Waits (a little past) until `expected` mails are in and the outbox is empty, then checks
+/// that each (recipient, subject) in `each_once` arrived exactly once and nothing else did.
+async fn assert_delivered_once(
+    sink: &SmtpSink,
+    database_url: &str,
+    each_once: &[(String, &str)],
+    what: &str,
+) {
+    eventually(Duration::from_secs(60), what, || async {
+        sink.messages().len() >= each_once.len() && outbox_rows(database_url) == 0
+    })
+    .await;
+    // A little longer, to catch a duplicate delivery.
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    let counts = counts_by_recipient(sink);
+    for (to, subject) in each_once {
+        assert_eq!(
+            counts.get(&(to.clone(), (*subject).to_owned())),
+            Some(&1),
+            "{to} {subject}: {counts:?}"
+        );
+    }
+    assert_eq!(sink.messages().len(), each_once.len(), "{counts:?}");
+}
+
 fn counts_by_recipient(sink: &SmtpSink) -> HashMap<(String, String), usize> {
     let mut counts = HashMap::new();
     for m in sink.messages() {
@@ -88,28 +113,15 @@ async fn mail_queued_while_smtp_is_down_is_delivered_once_it_is_back() {
     );
 
     sink.restart().await;
-    eventually(
-        Duration::from_secs(60),
+    let mut expected: Vec<(String, &str)> = users.iter().map(|u| (u.clone(), WELCOME)).collect();
+    expected.push((users[0].clone(), RESET));
+    assert_delivered_once(
+        &sink,
+        &app.database_url,
+        &expected,
         "every queued mail is delivered",
-        || async { sink.messages().len() >= 4 && outbox_rows(&app.database_url) == 0 },
     )
     .await;
-    // A little longer, to catch a duplicate delivery.
-    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
-    let counts = counts_by_recipient(&sink);
-    for email in &users {
-        assert_eq!(
-            counts.get(&(email.clone(), WELCOME.to_owned())),
-            Some(&1),
-            "{counts:?}"
-        );
-    }
-    assert_eq!(
-        counts.get(&(users[0].clone(), RESET.to_owned())),
-        Some(&1),
-        "{counts:?}"
-    );
-    assert_eq!(sink.messages().len(), 4, "{counts:?}");
 }
 
 #[actix_web::test]
@@ -157,24 +169,22 @@ impl ServerProcess {
             .port();
         let address = format!("http://127.0.0.1:{port}");
         let workdir = tempfile::tempdir().expect("working folder");
-        let child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
-            // No `.env` here, and nothing inherited that could change the settings.
-            .current_dir(workdir.path())
-            .env_clear()
-            .envs([
-                ("DATABASE_URL", database_url),
-                ("SECRET_KEY", secret),
-                ("SECURITY_PASSWORD_SALT", salt),
-                ("HOST", "127.0.0.1"),
-                ("PORT", &port.to_string()),
-                ("BASE_URL", &address),
-                ("WORKERS", "1"),
-                ("SECURITY_BCRYPT_ROUNDS", "4"),
-                ("SECURITY_CONFIRMABLE", "true"),
-                ("MAIL_SERVER", "127.0.0.1"),
-                ("MAIL_PORT", &smtp_port.to_string()),
-                ("RUST_LOG", "warn"),
-            ])
+        let (port_text, smtp_port_text) = (port.to_string(), smtp_port.to_string());
+        let env = [
+            ("DATABASE_URL", database_url),
+            ("SECRET_KEY", secret),
+            ("SECURITY_PASSWORD_SALT", salt),
+            ("HOST", "127.0.0.1"),
+            ("PORT", &port_text),
+            ("BASE_URL", &address),
+            ("WORKERS", "1"),
+            ("SECURITY_BCRYPT_ROUNDS", "4"),
+            ("SECURITY_CONFIRMABLE", "true"),
+            ("MAIL_SERVER", "127.0.0.1"),
+            ("MAIL_PORT", &smtp_port_text),
+            ("RUST_LOG", "warn"),
+        ];
+        let child = latchkey_command(workdir.path(), &env)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -229,20 +239,12 @@ async fn mail_pending_when_the_app_is_killed_is_delivered_after_a_restart() {
 
     let sink = SmtpSink::start_on(smtp_port).await;
     let _second = ServerProcess::start(&url, &secret, &salt, smtp_port).await;
-    eventually(
-        Duration::from_secs(60),
+    let expected: Vec<(String, &str)> = users.iter().map(|u| (u.clone(), WELCOME)).collect();
+    assert_delivered_once(
+        &sink,
+        &url,
+        &expected,
         "the restarted app delivers the backlog",
-        || async { sink.messages().len() >= 3 && outbox_rows(&url) == 0 },
     )
     .await;
-    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
-    let counts = counts_by_recipient(&sink);
-    for email in &users {
-        assert_eq!(
-            counts.get(&(email.clone(), WELCOME.to_owned())),
-            Some(&1),
-            "{counts:?}"
-        );
-    }
-    assert_eq!(sink.messages().len(), 3);
 }

@@ -9,23 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{csrf_from_html, random_hex, set_cookies, FreshDatabase};
+use common::{csrf_from_html, latchkey_command, random_hex, set_cookies, FreshDatabase};
 use diesel::connection::SimpleConnection;
 use reqwest::header::{COOKIE, LOCATION};
 use reqwest::StatusCode;
 
 const DEV_SECRET_KEY: &str = "dev-only-secret-key-change-me-in-production-0123456789abcdef";
 const DEV_SALT: &str = "dev-only-password-salt-change-me";
-
-fn latchkey(dir: &Path, env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .stdin(Stdio::null());
-    cmd
-}
 
 fn free_port() -> String {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -90,7 +80,7 @@ fn production_refuses_development_secrets_short_keys_and_insecure_cookies() {
         ("APP_ENV", Some("prodution"), "APP_ENV"),
     ] {
         let env = with(good.clone(), key, value);
-        let out = latchkey(db.dir.path(), &as_pairs(&env))
+        let out = latchkey_command(db.dir.path(), &as_pairs(&env))
             .env("PORT", "0")
             .output()
             .unwrap();
@@ -108,7 +98,7 @@ fn production_refuses_development_secrets_short_keys_and_insecure_cookies() {
         }
     }
     // Development accepts the committed values.
-    let out = latchkey(
+    let out = latchkey_command(
         db.dir.path(),
         &[
             ("SECRET_KEY", DEV_SECRET_KEY),
@@ -129,7 +119,7 @@ fn production_refuses_development_secrets_short_keys_and_insecure_cookies() {
 #[test]
 fn an_unknown_log_format_is_a_configuration_error() {
     let db = FreshDatabase::new();
-    let out = latchkey(
+    let out = latchkey_command(
         db.dir.path(),
         &[
             ("SECRET_KEY", "k"),
@@ -191,7 +181,7 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("latchkey.log");
         let port = free_port();
-        let child = latchkey(db.dir.path(), env)
+        let child = latchkey_command(db.dir.path(), env)
             .env("PORT", &port)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())

@@ -10,19 +10,10 @@ use std::time::{Duration, Instant};
 use latchkey::config::Source;
 use latchkey::Settings;
 
+use common::latchkey_command;
+
 fn settings_from(pairs: &[(&str, &str)]) -> Result<Settings, latchkey::config::ConfigError> {
     Settings::from_source(&Source::from_pairs(pairs.iter().copied()))
-}
-
-/// The built server, in an empty folder (no `.env`) with nothing but `env` and `PATH`.
-fn latchkey_command(dir: &Path, env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .stdin(Stdio::null());
-    cmd
 }
 
 /// Runs the binary to completion (it must exit by itself within 60 s).

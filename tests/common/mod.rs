@@ -424,6 +424,18 @@ impl TestApp {
     }
 }
 
+/// The built `latchkey` binary, to run in `dir` (which should hold no `.env`) with nothing
+/// of the environment but `env` and `PATH`.
+pub fn latchkey_command(dir: &Path, env: &[(&str, &str)]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
 /// Opens `url` (a SQLite path or a postgres:// URL) as Latchkey's connection type.
 pub fn connect(url: &str) -> DbConnection {
     if url.starts_with("postgres") {
@@ -557,6 +569,17 @@ impl TestClient {
                 ("password", password),
                 ("password_confirm", password),
             ],
+        )
+        .await
+    }
+
+    /// Logs in through the JSON API (with this session's CSRF token); returns the answer.
+    pub async fn login_json(&self, email: &str, password: &str) -> Response {
+        let token = self.json_csrf_token().await;
+        self.post_json(
+            "/login",
+            &serde_json::json!({"email": email, "password": password}),
+            Some(&token),
         )
         .await
     }
