@@ -45,7 +45,11 @@ impl AppState {
     pub fn new(settings: Settings) -> anyhow::Result<Self> {
         let db = Db::connect(&settings.database_url)?;
         let templates = Templates::load(&settings.templates_dir)?;
-        let hasher = PasswordHasher::new(settings.password_salt.clone(), settings.bcrypt_rounds)?;
+        let hasher = PasswordHasher::new(
+            settings.password_salt.clone(),
+            settings.password_hash,
+            settings.bcrypt_rounds,
+        )?;
         let tokens = TokenIssuer::new(&settings.secret_key);
         Ok(Self {
             tokens,

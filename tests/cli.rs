@@ -101,7 +101,7 @@ impl Cli {
     }
 
     fn password_is(&self, email: &str, password: &str) -> bool {
-        let hasher = PasswordHasher::new(Secret::new(self.salt.clone()), 4).unwrap();
+        let hasher = PasswordHasher::bcrypt(Secret::new(self.salt.clone()), 4).unwrap();
         hasher.verify_blocking(&Password::normalize(password), &self.user(email).password)
     }
 
