@@ -275,6 +275,7 @@ fn connect(settings: &Settings) -> Result<DbConnection, CliError> {
 fn hasher(settings: &Settings) -> Result<PasswordHasher, CliError> {
     Ok(PasswordHasher::new(
         settings.password_salt.clone(),
+        settings.password_hash,
         settings.bcrypt_rounds,
     )?)
 }
@@ -293,8 +294,13 @@ fn find_role(conn: &mut DbConnection, name: &str) -> Result<roles::Role, CliErro
 }
 
 /// The new password: `--password`, else asked for twice without echo on a terminal, else
-/// one line of standard input. Checked by the same length rule as the forms.
-fn new_password(settings: &Settings, given: Option<String>) -> Result<Password, CliError> {
+/// one line of standard input. Checked by the same policy as the forms; `user_inputs` are
+/// the account's email and username, which zxcvbn counts as guessable.
+fn new_password(
+    settings: &Settings,
+    given: Option<String>,
+    user_inputs: &[&str],
+) -> Result<Password, CliError> {
     let raw = match given {
         Some(p) => p,
         None if std::io::stdin().is_terminal() => {
@@ -316,12 +322,8 @@ fn new_password(settings: &Settings, given: Option<String>) -> Result<Password, 
             line.trim_end_matches(['\n', '\r']).to_owned()
         }
     };
-    Password::parse(
-        &raw,
-        settings.password_length_min,
-        settings.password_length_max,
-    )
-    .map_err(|e| CliError::invalid(settings.messages.describe(&e)))
+    Password::parse(&raw, &settings.password_policy, user_inputs)
+        .map_err(|e| CliError::invalid(settings.messages.describe(&e)))
 }
 
 fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError> {
@@ -361,7 +363,14 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
         UsersCommand::ChangePassword { email, password } => {
             let mut conn = connect(settings)?;
             let user = find_user(&mut conn, &email)?;
-            let password = new_password(settings, password.password)?;
+            let password = new_password(
+                settings,
+                password.password,
+                &[
+                    user.email_or_empty(),
+                    user.username.as_deref().unwrap_or(""),
+                ],
+            )?;
             let hasher = hasher(settings)?;
             if hasher.verify_blocking(&password, &user.password) {
                 return Err(CliError::invalid(
@@ -485,7 +494,11 @@ fn create_user(
         return Err(CliError::Invalid(taken));
     }
     // Asked for only once the rest is known to be acceptable.
-    let password = new_password(settings, password)?;
+    let password = new_password(
+        settings,
+        password,
+        &[email.as_str(), username.as_ref().map_or("", |u| u.as_str())],
+    )?;
     let hash = hasher(settings)?.hash_blocking(&password)?;
     let new = NewUser {
         email: email.as_str().to_owned(),

@@ -8,7 +8,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::auth::hashing::HashScheme;
 use crate::db::DatabaseUrl;
+use crate::domain::PasswordPolicy;
 
 /// A configuration problem, reported as one line naming the setting.
 #[derive(Debug, thiserror::Error)]
@@ -118,9 +120,12 @@ pub struct Settings {
     pub email_subjects: EmailSubjects,
     /// User-facing messages, with `SECURITY_MSG_<NAME>` replacements.
     pub messages: crate::messages::Messages,
+    /// `SECURITY_PASSWORD_HASH`: the scheme new hashes use; others still verify and are
+    /// upgraded at the next login.
+    pub password_hash: HashScheme,
     pub bcrypt_rounds: u32,
-    pub password_length_min: usize,
-    pub password_length_max: usize,
+    /// What a new password must satisfy (register, reset, change, CLI).
+    pub password_policy: PasswordPolicy,
     pub cookie_secure: bool,
     /// How many reverse proxies in front of us append to `X-Forwarded-For`.
     pub trusted_proxy_count: usize,
@@ -226,11 +231,6 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
 }
 
 impl Settings {
-    /// The password length policy, `(min, max)` in code points after NFKD.
-    pub fn password_length(&self) -> (usize, usize) {
-        (self.password_length_min, self.password_length_max)
-    }
-
     /// Reads `.env` (if present) and the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         // A missing .env is fine; a malformed one is not.
@@ -327,13 +327,16 @@ impl Settings {
                 format!("must be between 4 and 31, got {bcrypt_rounds}"),
             ));
         }
-        let password_length_min: usize = src.number("SECURITY_PASSWORD_LENGTH_MIN", 8)?;
-        if !(1..=128).contains(&password_length_min) {
-            return Err(ConfigError::new(
-                "SECURITY_PASSWORD_LENGTH_MIN",
-                "must be between 1 and 128",
-            ));
-        }
+        let password_hash = match src.get("SECURITY_PASSWORD_HASH") {
+            None => HashScheme::Bcrypt,
+            Some(v) => HashScheme::parse(v).ok_or_else(|| {
+                ConfigError::new(
+                    "SECURITY_PASSWORD_HASH",
+                    format!("expected bcrypt or argon2, got {v:?}"),
+                )
+            })?,
+        };
+        let password_policy = password_policy(src)?;
 
         let workers = match src.get("WORKERS") {
             None => None,
@@ -368,9 +371,9 @@ impl Settings {
             mail,
             email_subjects,
             messages: crate::messages::Messages::from_source(src)?,
+            password_hash,
             bcrypt_rounds,
-            password_length_min,
-            password_length_max: 128,
+            password_policy,
             cookie_secure,
             trusted_proxy_count: src.number("TRUSTED_PROXY_COUNT", 0)?,
             remember_for: src.duration("REMEMBER_COOKIE_DURATION", "365 days")?,
@@ -382,6 +385,74 @@ impl Settings {
             workers,
         })
     }
+}
+
+/// `SECURITY_PASSWORD_LENGTH_MIN`, `SECURITY_PASSWORD_COMPLEXITY_CHECKER`,
+/// `SECURITY_ZXCVBN_MINIMUM_SCORE` and `SECURITY_PASSWORD_CHECK_BREACHED`.
+fn password_policy(src: &Source) -> Result<PasswordPolicy, ConfigError> {
+    let defaults = PasswordPolicy::default();
+    let min_length: usize = src.number("SECURITY_PASSWORD_LENGTH_MIN", defaults.min_length)?;
+    if !(1..=defaults.max_length).contains(&min_length) {
+        return Err(ConfigError::new(
+            "SECURITY_PASSWORD_LENGTH_MIN",
+            format!("must be between 1 and {}", defaults.max_length),
+        ));
+    }
+    let min_score: u8 = src.number("SECURITY_ZXCVBN_MINIMUM_SCORE", 3)?;
+    if min_score > 4 {
+        return Err(ConfigError::new(
+            "SECURITY_ZXCVBN_MINIMUM_SCORE",
+            format!("must be between 0 and 4 (zxcvbn's scores), got {min_score}"),
+        ));
+    }
+    let zxcvbn_min_score = match src
+        .get("SECURITY_PASSWORD_COMPLEXITY_CHECKER")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("none") => None,
+        Some("zxcvbn") => Some(min_score),
+        Some(other) => {
+            return Err(ConfigError::new(
+                "SECURITY_PASSWORD_COMPLEXITY_CHECKER",
+                format!("expected zxcvbn (or unset), got {other:?}"),
+            ))
+        }
+    };
+    let check_breached = match src
+        .get("SECURITY_PASSWORD_CHECK_BREACHED")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None => false,
+        Some("offline") => true,
+        // Flask-Security's values ask HaveIBeenPwned over the network, which Latchkey
+        // does not do: say so rather than silently checking less than asked.
+        Some(v @ ("strict" | "best-effort")) => {
+            return Err(ConfigError::new(
+                "SECURITY_PASSWORD_CHECK_BREACHED",
+                format!(
+                    "{v:?} is Flask-Security's online HaveIBeenPwned check, which Latchkey \
+                     does not offer; use offline (the list shipped with Latchkey) or false"
+                ),
+            ))
+        }
+        Some(v) => match parse_flag(v) {
+            Some(false) => false,
+            _ => {
+                return Err(ConfigError::new(
+                    "SECURITY_PASSWORD_CHECK_BREACHED",
+                    format!("expected offline or false, got {v:?}"),
+                ))
+            }
+        },
+    };
+    Ok(PasswordPolicy {
+        min_length,
+        zxcvbn_min_score,
+        check_breached,
+        ..defaults
+    })
 }
 
 /// What `APP_ENV=production` refuses, each naming the setting to fix.
@@ -564,6 +635,84 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(s.environment, Environment::Development);
+    }
+
+    fn parse(extra: &[(&'static str, &'static str)]) -> Result<Settings, ConfigError> {
+        let mut pairs = minimal();
+        pairs.extend_from_slice(extra);
+        Settings::from_source(&Source::from_pairs(pairs))
+    }
+
+    #[test]
+    fn password_policy_defaults_match_flask_security() {
+        let s = parse(&[]).unwrap();
+        assert_eq!(s.password_policy, PasswordPolicy::default());
+        assert_eq!(s.password_policy.min_length, 8);
+        assert_eq!(s.password_policy.max_length, 128);
+        assert_eq!(s.password_policy.zxcvbn_min_score, None);
+        assert!(!s.password_policy.check_breached);
+        assert_eq!(s.password_hash, HashScheme::Bcrypt);
+    }
+
+    #[test]
+    fn password_policy_keys_are_read_and_checked() {
+        let s = parse(&[
+            ("SECURITY_PASSWORD_LENGTH_MIN", "12"),
+            ("SECURITY_PASSWORD_COMPLEXITY_CHECKER", "zxcvbn"),
+            ("SECURITY_PASSWORD_CHECK_BREACHED", "offline"),
+        ])
+        .unwrap();
+        assert_eq!(s.password_policy.min_length, 12);
+        assert_eq!(
+            s.password_policy.zxcvbn_min_score,
+            Some(3),
+            "Flask's default score"
+        );
+        assert!(s.password_policy.check_breached);
+        let s = parse(&[
+            ("SECURITY_PASSWORD_COMPLEXITY_CHECKER", "zxcvbn"),
+            ("SECURITY_ZXCVBN_MINIMUM_SCORE", "4"),
+            ("SECURITY_PASSWORD_CHECK_BREACHED", "false"),
+        ])
+        .unwrap();
+        assert_eq!(s.password_policy.zxcvbn_min_score, Some(4));
+        assert!(!s.password_policy.check_breached);
+        // The score alone does not switch zxcvbn on.
+        let s = parse(&[("SECURITY_ZXCVBN_MINIMUM_SCORE", "2")]).unwrap();
+        assert_eq!(s.password_policy.zxcvbn_min_score, None);
+
+        for (key, value) in [
+            ("SECURITY_PASSWORD_LENGTH_MIN", "0"),
+            ("SECURITY_PASSWORD_LENGTH_MIN", "129"),
+            ("SECURITY_ZXCVBN_MINIMUM_SCORE", "5"),
+            ("SECURITY_ZXCVBN_MINIMUM_SCORE", "-1"),
+            ("SECURITY_PASSWORD_COMPLEXITY_CHECKER", "strong"),
+            ("SECURITY_PASSWORD_CHECK_BREACHED", "strict"),
+            ("SECURITY_PASSWORD_CHECK_BREACHED", "best-effort"),
+            ("SECURITY_PASSWORD_CHECK_BREACHED", "true"),
+            ("SECURITY_PASSWORD_CHECK_BREACHED", "sometimes"),
+        ] {
+            let err = parse(&[(key, value)]).unwrap_err();
+            assert_eq!(err.key, key, "{key}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn password_hash_is_bcrypt_or_argon2() {
+        assert_eq!(
+            parse(&[("SECURITY_PASSWORD_HASH", "argon2")])
+                .unwrap()
+                .password_hash,
+            HashScheme::Argon2
+        );
+        assert_eq!(
+            parse(&[("SECURITY_PASSWORD_HASH", "bcrypt")])
+                .unwrap()
+                .password_hash,
+            HashScheme::Bcrypt
+        );
+        let err = parse(&[("SECURITY_PASSWORD_HASH", "pbkdf2_sha512")]).unwrap_err();
+        assert_eq!(err.key, "SECURITY_PASSWORD_HASH");
     }
 
     #[test]

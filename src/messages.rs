@@ -38,6 +38,7 @@ catalogue! {
     INVALID_PASSWORD = "Invalid password";
     INVALID_REDIRECT = "Redirections outside the domain are forbidden";
     INVALID_RESET_PASSWORD_TOKEN = "Invalid reset password token.";
+    PASSWORD_BREACHED = "Password on breached list";
     PASSWORD_CHANGE = "You successfully changed your password.";
     PASSWORD_INVALID_LENGTH = "Password must be at least %(length)s characters";
     PASSWORD_IS_THE_SAME = "Your new password must be different than your previous password.";
@@ -46,6 +47,7 @@ catalogue! {
     PASSWORD_RESET_NO_LOGIN = "You successfully reset your password. Please authenticate using your new password.";
     PASSWORD_RESET_REQUEST = "Instructions to reset your password have been sent to %(email)s.";
     PASSWORD_TOO_LONG = "Password must be at most %(length)s characters";
+    PASSWORD_TOO_SIMPLE = "Password not complex enough";
     RETYPE_PASSWORD_MISMATCH = "Passwords do not match";
     UNAUTHENTICATED = "You must sign in to view this resource.";
     UNAUTHORIZED = "You do not have permission to view this resource.";

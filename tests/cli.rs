@@ -21,14 +21,21 @@ struct Cli {
     db: FreshDatabase,
     salt: String,
     secret_key: String,
+    /// More settings for every command (e.g. the password policy).
+    env: Vec<(&'static str, &'static str)>,
 }
 
 impl Cli {
     fn new() -> Self {
+        Self::with_env(&[])
+    }
+
+    fn with_env(env: &[(&'static str, &'static str)]) -> Self {
         Self {
             db: FreshDatabase::new(),
             salt: random_hex(16),
             secret_key: random_hex(32),
+            env: env.to_vec(),
         }
     }
 
@@ -42,6 +49,7 @@ impl Cli {
             .env("SECURITY_PASSWORD_SALT", &self.salt)
             .env("DATABASE_URL", &self.db.url)
             .env("SECURITY_BCRYPT_ROUNDS", "4")
+            .envs(self.env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd
@@ -101,7 +109,7 @@ impl Cli {
     }
 
     fn password_is(&self, email: &str, password: &str) -> bool {
-        let hasher = PasswordHasher::new(Secret::new(self.salt.clone()), 4).unwrap();
+        let hasher = PasswordHasher::bcrypt(Secret::new(self.salt.clone()), 4).unwrap();
         hasher.verify_blocking(&Password::normalize(password), &self.user(email).password)
     }
 
@@ -448,6 +456,84 @@ async fn users_change_password() {
         PASSWORD,
     ])
     .fails(4, "No user");
+}
+
+/// The password policy of the forms (`tests/password_policy.rs`), through the CLI.
+#[test]
+fn users_create_and_change_password_apply_the_password_policy() {
+    let cli = Cli::with_env(&[
+        ("SECURITY_PASSWORD_LENGTH_MIN", "12"),
+        ("SECURITY_PASSWORD_COMPLEXITY_CHECKER", "zxcvbn"),
+        ("SECURITY_PASSWORD_CHECK_BREACHED", "offline"),
+    ]);
+    let email = "gwendolyn-7f3a9c@example.com";
+    let refused = [
+        ("eleven-char", "Password must be at least 12 characters"),
+        ("telechargement", "Password on breached list"),
+        ("abcdefghijklmnop", "Password not complex enough"),
+        // Strong for anyone else, weak as the user's own email.
+        (email, "Password not complex enough"),
+    ];
+    for (password, message) in refused {
+        cli.run(&["users", "create", email, "--password", password])
+            .fails(3, message);
+        cli.run_with_stdin(&["users", "create", email], &format!("{password}\n"))
+            .fails(3, message);
+    }
+    assert_eq!(cli.count_users(), 0);
+    let too_long = "x".repeat(129);
+    cli.run(&["users", "create", email, "--password", &too_long])
+        .fails(3, "Password must be at most 128 characters");
+
+    cli.run(&[
+        "users",
+        "create",
+        email,
+        "--password",
+        "violet-anchor-93-drum",
+    ])
+    .ok();
+    for (password, message) in refused {
+        cli.run(&["users", "change-password", email, "--password", password])
+            .fails(3, message);
+    }
+    assert!(cli.password_is(email, "violet-anchor-93-drum"));
+    cli.run(&[
+        "users",
+        "change-password",
+        email,
+        "--password",
+        "пароль-🔑-mossy-kettle-71",
+    ])
+    .ok();
+    assert!(cli.password_is(email, "пароль-🔑-mossy-kettle-71"));
+}
+
+/// `SECURITY_PASSWORD_HASH=argon2`: the CLI hashes with it too, and the server verifies.
+#[actix_web::test]
+async fn users_create_hashes_with_the_configured_scheme() {
+    let cli = Cli::with_env(&[("SECURITY_PASSWORD_HASH", "argon2")]);
+    cli.create("argon@example.com");
+    let stored = cli.user("argon@example.com").password;
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+    assert!(cli.password_is("argon@example.com", PASSWORD));
+    let app = common::spawn_app_with(&[
+        ("DATABASE_URL", &cli.db.url),
+        ("SECURITY_PASSWORD_SALT", &cli.salt),
+        ("SECRET_KEY", &cli.secret_key),
+        ("SECURITY_PASSWORD_HASH", "argon2"),
+    ])
+    .await;
+    app.logged_in_client("argon@example.com", PASSWORD, false)
+        .await;
+    assert_eq!(
+        cli.user("argon@example.com").password,
+        stored,
+        "already current"
+    );
 }
 
 #[actix_web::test]

@@ -96,11 +96,9 @@ pub async fn authenticate_detailed(
         return refuse(LoginFailure::PasswordMissing, None);
     }
     let user = find_account(db, features, identity).await?;
+    let password = Password::normalize(password);
     let verified = hasher
-        .verify(
-            Password::normalize(password),
-            user.as_ref().map(|u| u.password.clone()),
-        )
+        .verify(password.clone(), user.as_ref().map(|u| u.password.clone()))
         .await?;
     let Some(user) = user else {
         return refuse(LoginFailure::UserNotFound, None);
@@ -114,7 +112,47 @@ pub async fn authenticate_detailed(
     if !user.is_active() {
         return refuse(LoginFailure::Disabled, Some(&user));
     }
-    Ok(Ok(user))
+    Ok(Ok(upgrade_hash(db, hasher, user, password).await))
+}
+
+/// Re-hashes a password whose stored hash is not in the configured scheme and cost (as
+/// Flask-Security's `verify_and_update_password`). The uniquifier stays, so the user's
+/// other sessions go on. Best effort: a failure is logged and the login still succeeds.
+async fn upgrade_hash(
+    db: &Db,
+    hasher: &PasswordHasher,
+    mut user: User,
+    password: Password,
+) -> User {
+    if !hasher.needs_update(&user.password) {
+        return user;
+    }
+    let new = match hasher.hash(password).await {
+        Ok(new) => new,
+        Err(e) => {
+            tracing::warn!(user_id = user.id, error = %e, "password hash upgrade failed");
+            return user;
+        }
+    };
+    let (id, old, stored) = (user.id, user.password.clone(), new.clone());
+    match db
+        .run(move |c| users::upgrade_password_hash(c, id, &old, &stored))
+        .await
+    {
+        Ok(true) => {
+            tracing::info!(
+                event = "password_rehash",
+                user_id = user.id,
+                "password hash upgraded"
+            );
+            user.password = new;
+        }
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(user_id = user.id, error = %e, "password hash upgrade failed");
+        }
+    }
+    user
 }
 
 /// The account an identity names, matched case-insensitively.

@@ -37,7 +37,13 @@ pub async fn change_password(
     let new = Password::parse_confirmed(
         &input.new,
         input.new_confirm.as_deref(),
-        settings.password_length(),
+        (
+            &settings.password_policy,
+            &[
+                user.email_or_empty(),
+                user.username.as_deref().unwrap_or(""),
+            ],
+        ),
         ["new_password", "new_password_confirm"],
         messages,
         &mut errors,

@@ -1,23 +1,75 @@
-//! Flask-Security's password scheme (BEHAVIOUR.md §6):
-//! `bcrypt(base64(HMAC-SHA512(SECURITY_PASSWORD_SALT, NFKD(password)))[..72])`, `$2b$`.
+//! Flask-Security's password schemes (BEHAVIOUR.md §6), chosen by `SECURITY_PASSWORD_HASH`:
+//!
+//! * bcrypt: `bcrypt(base64(HMAC-SHA512(SECURITY_PASSWORD_SALT, NFKD(password)))[..72])`, `$2b$`;
+//! * argon2: `argon2id(base64(HMAC-SHA512(SECURITY_PASSWORD_SALT, NFKD(password))))`, the
+//!   whole 88-character pre-hash as passlib passes it, at OWASP's parameters (19 MiB, t=2,
+//!   p=1). Flask-Security's own argon2 hashes (its default, m=64 MiB t=3 p=4) verify too,
+//!   since the parameters travel in the PHC string.
+//!
+//! Both schemes verify whatever is configured; [`PasswordHasher::needs_update`] tells the
+//! login to re-hash one that is not in the configured scheme and cost.
 //!
 //! Hashing is deliberately slow, so it never runs on an async worker: every hash and verify
 //! goes to the blocking pool, at most one per core at a time.
 
 use std::sync::Arc;
 
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use rand::RngCore;
 use sha2::Sha512;
 use tokio::sync::Semaphore;
 
 use crate::config::Secret;
 use crate::domain::Password;
 
+/// OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1.
+pub const ARGON2_M_COST_KIB: u32 = 19 * 1024;
+pub const ARGON2_T_COST: u32 = 2;
+pub const ARGON2_P_COST: u32 = 1;
+
+/// `SECURITY_PASSWORD_HASH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashScheme {
+    Bcrypt,
+    Argon2,
+}
+
+impl HashScheme {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "bcrypt" => Some(HashScheme::Bcrypt),
+            "argon2" => Some(HashScheme::Argon2),
+            _ => None,
+        }
+    }
+
+    /// The scheme of a stored hash, from its PHC/modular-crypt prefix.
+    pub fn of(stored: &str) -> Option<Self> {
+        if ["$2b$", "$2a$", "$2y$"]
+            .iter()
+            .any(|p| stored.starts_with(p))
+        {
+            Some(HashScheme::Bcrypt)
+        } else if ["$argon2id$", "$argon2i$", "$argon2d$"]
+            .iter()
+            .any(|p| stored.starts_with(p))
+        {
+            Some(HashScheme::Argon2)
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     #[error("password hashing failed: {0}")]
     Bcrypt(#[from] bcrypt::BcryptError),
+    #[error("password hashing failed: {0}")]
+    Argon2(argon2::password_hash::Error),
     #[error("the hashing pool is gone")]
     Pool,
 }
@@ -29,6 +81,7 @@ pub struct PasswordHasher {
 
 struct Inner {
     salt: Secret,
+    scheme: HashScheme,
     cost: u32,
     /// Verified against when the account does not exist, so that both cases cost the same.
     dummy_hash: String,
@@ -36,22 +89,58 @@ struct Inner {
 }
 
 impl PasswordHasher {
-    pub fn new(salt: Secret, cost: u32) -> Result<Self, HashError> {
-        let dummy = prehash(&salt, &Password::normalize("latchkey-dummy-password"));
-        let dummy_hash = bcrypt::hash(dummy, cost)?;
+    /// New hashes use `scheme`; `cost` is bcrypt's (`SECURITY_BCRYPT_ROUNDS`).
+    pub fn new(salt: Secret, scheme: HashScheme, cost: u32) -> Result<Self, HashError> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut inner = Inner {
+            salt,
+            scheme,
+            cost,
+            dummy_hash: String::new(),
+            permits: Semaphore::new(cores),
+        };
+        // The dummy is in the configured scheme, so an unknown account costs what a
+        // known, up-to-date one does.
+        inner.dummy_hash = inner.hash_now(&Password::normalize("latchkey-dummy-password"))?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                salt,
-                cost,
-                dummy_hash,
-                permits: Semaphore::new(cores),
-            }),
+            inner: Arc::new(inner),
         })
+    }
+
+    /// bcrypt's, as in Flask-Security's default.
+    pub fn bcrypt(salt: Secret, cost: u32) -> Result<Self, HashError> {
+        Self::new(salt, HashScheme::Bcrypt, cost)
+    }
+
+    pub fn scheme(&self) -> HashScheme {
+        self.inner.scheme
     }
 
     pub fn cost(&self) -> u32 {
         self.inner.cost
+    }
+
+    /// Whether `stored` is in another scheme or at another cost than new hashes would be,
+    /// so that a successful login should replace it.
+    pub fn needs_update(&self, stored: &str) -> bool {
+        match (HashScheme::of(stored), self.inner.scheme) {
+            (Some(HashScheme::Bcrypt), HashScheme::Bcrypt) => {
+                bcrypt_cost(stored) != Some(self.inner.cost)
+            }
+            (Some(HashScheme::Argon2), HashScheme::Argon2) => {
+                let Ok(parsed) = PasswordHash::new(stored) else {
+                    return true;
+                };
+                let params = Params::try_from(&parsed).ok();
+                parsed.algorithm.as_str() != "argon2id"
+                    || parsed.version != Some(Version::V0x13.into())
+                    || params.is_none_or(|p| {
+                        (p.m_cost(), p.t_cost(), p.p_cost())
+                            != (ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST)
+                    })
+            }
+            _ => true,
+        }
     }
 
     /// Hashes on the blocking pool.
@@ -104,28 +193,59 @@ impl PasswordHasher {
 
 impl Inner {
     fn hash_now(&self, password: &Password) -> Result<String, HashError> {
-        Ok(bcrypt::hash(prehash(&self.salt, password), self.cost)?)
+        let mut prehashed = prehash(&self.salt, password);
+        match self.scheme {
+            HashScheme::Bcrypt => {
+                prehashed.truncate(72);
+                Ok(bcrypt::hash(prehashed, self.cost)?)
+            }
+            HashScheme::Argon2 => {
+                let mut salt = [0u8; 16];
+                rand::thread_rng().fill_bytes(&mut salt);
+                let salt = SaltString::encode_b64(&salt).map_err(HashError::Argon2)?;
+                let params = Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST, None)
+                    .map_err(|e| HashError::Argon2(e.into()))?;
+                Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                    .hash_password(prehashed.as_bytes(), &salt)
+                    .map_err(HashError::Argon2)?
+                    .to_string())
+            }
+        }
     }
 
     fn verify_now(&self, password: &Password, stored: &str) -> bool {
-        if !(stored.starts_with("$2b$") || stored.starts_with("$2a$") || stored.starts_with("$2y$"))
-        {
-            // Another scheme (e.g. Flask-Security's default argon2): not verifiable here.
-            tracing::warn!("stored password hash uses an unsupported scheme");
-            return false;
+        let mut prehashed = prehash(&self.salt, password);
+        match HashScheme::of(stored) {
+            Some(HashScheme::Bcrypt) => {
+                prehashed.truncate(72);
+                bcrypt::verify(prehashed, stored).unwrap_or(false)
+            }
+            // The parameters (and variant) come from the stored string.
+            Some(HashScheme::Argon2) => PasswordHash::new(stored).is_ok_and(|parsed| {
+                Argon2::default()
+                    .verify_password(prehashed.as_bytes(), &parsed)
+                    .is_ok()
+            }),
+            None => {
+                // Another scheme (pbkdf2, plaintext…): not verifiable here.
+                tracing::warn!("stored password hash uses an unsupported scheme");
+                false
+            }
         }
-        bcrypt::verify(prehash(&self.salt, password), stored).unwrap_or(false)
     }
 }
 
-/// The 72-character pre-hash that bcrypt sees.
+/// The cost of a `$2b$NN$…` hash.
+fn bcrypt_cost(stored: &str) -> Option<u32> {
+    stored.get(4..6)?.parse().ok()
+}
+
+/// `base64(HMAC-SHA512(salt, password))`, 88 characters; bcrypt sees the first 72.
 fn prehash(salt: &Secret, password: &Password) -> String {
     let mut mac = <Hmac<Sha512> as Mac>::new_from_slice(salt.expose().as_bytes())
         .expect("HMAC accepts keys of any length");
     mac.update(password.expose().as_bytes());
-    let mut encoded = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    encoded.truncate(72);
-    encoded
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 #[cfg(test)]
@@ -137,20 +257,20 @@ mod tests {
 
     #[test]
     fn verifies_a_hash_made_by_flask_security() {
-        let hasher = PasswordHasher::new(Secret::new("test-salt-1234"), 4).unwrap();
+        let hasher = PasswordHasher::bcrypt(Secret::new("test-salt-1234"), 4).unwrap();
         assert!(hasher.verify_blocking(&Password::normalize("pässwörd-Ω ﬁ"), FLASK_HASH));
         assert!(!hasher.verify_blocking(&Password::normalize("passwörd-Ω ﬁ"), FLASK_HASH));
     }
 
     #[test]
     fn a_different_salt_does_not_verify() {
-        let hasher = PasswordHasher::new(Secret::new("other-salt"), 4).unwrap();
+        let hasher = PasswordHasher::bcrypt(Secret::new("other-salt"), 4).unwrap();
         assert!(!hasher.verify_blocking(&Password::normalize("pässwörd-Ω ﬁ"), FLASK_HASH));
     }
 
     #[test]
     fn hashes_are_2b_at_the_configured_cost_and_round_trip() {
-        let hasher = PasswordHasher::new(Secret::new("s"), 5).unwrap();
+        let hasher = PasswordHasher::bcrypt(Secret::new("s"), 5).unwrap();
         let pw = Password::normalize("correct-horse-9");
         let h = hasher.hash_blocking(&pw).unwrap();
         assert!(h.starts_with("$2b$05$"), "{h}");
@@ -159,7 +279,7 @@ mod tests {
     }
 
     #[test]
-    fn prehash_is_72_chars_so_long_passwords_all_count() {
+    fn prehash_is_88_chars_so_long_passwords_all_count() {
         let salt = Secret::new("s");
         let a = prehash(
             &salt,
@@ -169,14 +289,80 @@ mod tests {
             &salt,
             &Password::normalize(&format!("{}b", "x".repeat(100))),
         );
-        assert_eq!(a.len(), 72);
-        assert_ne!(a, b);
+        assert_eq!(a.len(), 88);
+        assert_ne!(a[..72], b[..72]);
     }
 
     #[test]
     fn unknown_schemes_do_not_verify() {
-        let hasher = PasswordHasher::new(Secret::new("s"), 4).unwrap();
+        let hasher = PasswordHasher::bcrypt(Secret::new("s"), 4).unwrap();
         assert!(!hasher.verify_blocking(&Password::normalize("x"), "$argon2id$v=19$m=65536"));
         assert!(!hasher.verify_blocking(&Password::normalize("x"), "plaintext"));
+        assert!(!hasher.verify_blocking(&Password::normalize("x"), "$pbkdf2-sha512$29000$x$y"));
+    }
+
+    /// Made by Flask-Security-Too 5.9.2 with `SECURITY_PASSWORD_HASH="argon2"` (libpass
+    /// 1.9.4 + argon2-cffi 25.1.0, its default m=64 MiB t=3 p=4) and
+    /// `SECURITY_PASSWORD_SALT="test-salt-1234"`, from NFKD("pässwörd-Ω ﬁ"): see
+    /// `tests/fixtures/flask_argon2_hash.py`.
+    const FLASK_ARGON2_HASH: &str = "$argon2id$v=19$m=65536,t=3,p=4$xBgjZEyJEcK4t/Y+J8RYiw$wReCMXJOwBPYUmx1P/3AbwIwwlD6wbyGkdATXbz9X1U";
+
+    #[test]
+    fn verifies_an_argon2_hash_made_by_flask_security() {
+        for scheme in [HashScheme::Bcrypt, HashScheme::Argon2] {
+            let hasher = PasswordHasher::new(Secret::new("test-salt-1234"), scheme, 4).unwrap();
+            assert!(hasher.verify_blocking(&Password::normalize("pässwörd-Ω ﬁ"), FLASK_ARGON2_HASH));
+            assert!(
+                !hasher.verify_blocking(&Password::normalize("passwörd-Ω ﬁ"), FLASK_ARGON2_HASH)
+            );
+            // Flask's parameters are not ours: upgraded at the next login.
+            assert!(hasher.needs_update(FLASK_ARGON2_HASH));
+        }
+        let other_salt = PasswordHasher::new(Secret::new("x"), HashScheme::Argon2, 4).unwrap();
+        assert!(
+            !other_salt.verify_blocking(&Password::normalize("pässwörd-Ω ﬁ"), FLASK_ARGON2_HASH)
+        );
+    }
+
+    #[test]
+    fn argon2_hashes_are_argon2id_at_owasp_parameters_and_round_trip() {
+        let hasher = PasswordHasher::new(Secret::new("s"), HashScheme::Argon2, 12).unwrap();
+        let pw = Password::normalize("correct-horse-9");
+        let h = hasher.hash_blocking(&pw).unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(hasher.verify_blocking(&pw, &h));
+        assert!(!hasher.verify_blocking(&Password::normalize("correct-horse-8"), &h));
+        assert!(!hasher.needs_update(&h));
+        // Two hashes of one password differ (random salt).
+        assert_ne!(h, hasher.hash_blocking(&pw).unwrap());
+    }
+
+    #[test]
+    fn needs_update_when_scheme_or_cost_differ() {
+        let pw = Password::normalize("correct-horse-9");
+        let b4 = PasswordHasher::bcrypt(Secret::new("s"), 4).unwrap();
+        let b5 = PasswordHasher::bcrypt(Secret::new("s"), 5).unwrap();
+        let a = PasswordHasher::new(Secret::new("s"), HashScheme::Argon2, 4).unwrap();
+        let h4 = b4.hash_blocking(&pw).unwrap();
+        let ha = a.hash_blocking(&pw).unwrap();
+        assert!(!b4.needs_update(&h4));
+        assert!(b5.needs_update(&h4));
+        assert!(a.needs_update(&h4));
+        assert!(b4.needs_update(&ha));
+        assert!(!a.needs_update(&ha));
+        // Every scheme verifies whatever is configured.
+        for hasher in [&b4, &b5, &a] {
+            assert!(hasher.verify_blocking(&pw, &h4) && hasher.verify_blocking(&pw, &ha));
+        }
+        assert!(a.needs_update("$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA"));
+        assert!(a.needs_update("garbage"));
+    }
+
+    #[test]
+    fn the_dummy_hash_is_in_the_configured_scheme() {
+        let a = PasswordHasher::new(Secret::new("s"), HashScheme::Argon2, 4).unwrap();
+        assert!(a.inner.dummy_hash.starts_with("$argon2id$"));
+        let b = PasswordHasher::bcrypt(Secret::new("s"), 4).unwrap();
+        assert!(b.inner.dummy_hash.starts_with("$2b$04$"));
     }
 }

@@ -85,6 +85,26 @@ pub async fn check_link(
         .await
 }
 
+/// The account a still-valid reset link is for, without using or renewing it: the new
+/// password's zxcvbn check counts that account's email and username as guessable.
+pub async fn link_owner(
+    state: &Data<AppState>,
+    raw_token: &str,
+) -> Result<Option<User>, ServiceError> {
+    let state = state.clone();
+    let raw = raw_token.to_owned();
+    state
+        .db
+        .clone()
+        .run_with(move |conn| {
+            Ok(match state.tokens.check(conn, &raw, Purpose::Reset)? {
+                TokenState::Valid(user) => Some(user),
+                _ => None,
+            })
+        })
+        .await
+}
+
 /// Sets a new password through a reset link. The token is used at most once, even by
 /// concurrent requests; every login of the user ends; no one is logged in.
 pub async fn reset_password(

@@ -56,10 +56,15 @@ fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid, For
         }
         None => None,
     };
+    // zxcvbn counts the account's own words as guessable.
+    let user_inputs = [
+        input.email.as_str(),
+        input.username.as_deref().unwrap_or(""),
+    ];
     let password = Password::parse_confirmed(
         &input.password,
         input.password_confirm.as_deref(),
-        settings.password_length(),
+        (&settings.password_policy, &user_inputs),
         ["password", "password_confirm"],
         messages,
         &mut errors,

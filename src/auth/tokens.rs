@@ -71,4 +71,31 @@ mod tests {
         assert!(!constant_time_eq(&digest(&t), &digest("other")));
         assert!(!constant_time_eq("a", "ab"));
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn digests_of_any_string_are_fixed_size_hex_and_deterministic(a in "\\PC{0,200}", b in "\\PC{0,200}") {
+                for d in [digest(&a), keyed_digest(b"k", &a)] {
+                    prop_assert_eq!(d.len(), 64);
+                    prop_assert!(d.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+                }
+                prop_assert_eq!(digest(&a), digest(&a));
+                prop_assert_eq!(digest(&a) == digest(&b), a == b);
+                prop_assert_eq!(keyed_digest(b"k", &a) == keyed_digest(b"k", &b), a == b);
+                prop_assert_ne!(keyed_digest(b"k1", &a), keyed_digest(b"k2", &a));
+            }
+
+            #[test]
+            fn constant_time_eq_is_equality(a in "\\PC{0,40}", b in "\\PC{0,40}") {
+                prop_assert_eq!(constant_time_eq(&a, &b), a == b);
+                prop_assert!(constant_time_eq(&a, &a.clone()));
+            }
+        }
+    }
 }

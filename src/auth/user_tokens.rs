@@ -147,3 +147,92 @@ impl TokenIssuer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::models::NewUser;
+    use crate::db::{users, DatabaseUrl};
+    use proptest::prelude::*;
+
+    fn issuer() -> TokenIssuer {
+        TokenIssuer::new(&Secret::new("token-test-secret"))
+    }
+
+    /// A migrated SQLite database with one user holding a live reset token.
+    fn database() -> (tempfile::TempDir, DbConnection, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::parse(&dir.path().join("t.db").to_string_lossy()).unwrap();
+        let (mut conn, _) = db::open_single(&url).unwrap();
+        let user = users::insert(
+            &mut conn,
+            &NewUser {
+                email: "t@example.com".into(),
+                username: None,
+                password: "$2b$04$x".into(),
+                active: Some(true),
+                fs_uniquifier: "u".into(),
+                confirmed_at: None,
+            },
+        )
+        .unwrap();
+        let raw = issuer()
+            .issue(&mut conn, &user, Purpose::Reset, Duration::from_secs(3600))
+            .unwrap();
+        (dir, conn, raw)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_string_hashes_within_bounds(raw in "\\PC{0,300}") {
+            let hashed = issuer().hash(&raw);
+            prop_assert_eq!(hashed.is_some(), !raw.is_empty() && raw.len() <= 128);
+            if let Some(h) = hashed {
+                prop_assert_eq!(h.len(), 64);
+                prop_assert_eq!(Some(h), issuer().hash(&raw));
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_strings_never_match_a_live_token() {
+        let (_dir, conn, real) = database();
+        // proptest's runner takes an `Fn`: the connection goes in a RefCell.
+        let conn = std::cell::RefCell::new(conn);
+        let tokens = issuer();
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(256));
+        runner
+            .run(&"\\PC{0,200}|[A-Za-z0-9_-]{43}", |raw| {
+                prop_assume!(raw != real);
+                let conn = &mut *conn.borrow_mut();
+                for purpose in [Purpose::Reset, Purpose::Confirm] {
+                    let state = tokens.check(conn, &raw, purpose).unwrap();
+                    prop_assert!(matches!(state, TokenState::Invalid), "{raw:?}: {state:?}");
+                    prop_assert!(tokens.consume(conn, &raw, purpose).unwrap().is_none());
+                }
+                tokens.discard(conn, &raw).unwrap();
+                Ok(())
+            })
+            .unwrap();
+        let mut conn = conn.into_inner();
+        // One character off is another token.
+        let mut flipped = real.clone().into_bytes();
+        flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        assert!(matches!(
+            tokens.check(&mut conn, &flipped, Purpose::Reset).unwrap(),
+            TokenState::Invalid
+        ));
+        // And the real one survived all of it.
+        assert!(matches!(
+            tokens.check(&mut conn, &real, Purpose::Reset).unwrap(),
+            TokenState::Valid(_)
+        ));
+        assert!(matches!(
+            tokens.check(&mut conn, &real, Purpose::Confirm).unwrap(),
+            TokenState::Invalid
+        ));
+    }
+}

@@ -147,3 +147,18 @@ pub fn set_password(
         .execute(conn)?;
     Ok(())
 }
+
+/// Replaces a hash by a re-hash of the same password (scheme or cost upgrade), keeping the
+/// uniquifier so no login ends. Only if the hash is still `old`: a password changed in
+/// the meantime wins. Returns whether it was replaced.
+pub fn upgrade_password_hash(
+    conn: &mut DbConnection,
+    id: i32,
+    old: &str,
+    new: &str,
+) -> Result<bool, DbError> {
+    let n = diesel::update(user::table.find(id).filter(user::password.eq(old)))
+        .set(user::password.eq(new))
+        .execute(conn)?;
+    Ok(n == 1)
+}

@@ -173,4 +173,57 @@ mod tests {
         assert_eq!(Email::parse(&too_long), Err(EmailError::Invalid));
         assert_eq!(Email::parse(&"x".repeat(10_000)), Err(EmailError::Invalid));
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Addresses built from parts every validator accepts.
+        fn ordinary() -> impl Strategy<Value = (String, String)> {
+            (
+                "[a-zA-Z0-9]{1,12}([._+-][a-zA-Z0-9]{1,12}){0,2}",
+                "[a-z0-9]{1,12}(-[a-z0-9]{1,8})?(\\.[a-z0-9]{1,12}){0,2}",
+                prop::sample::select(vec!["com", "org", "example", "de", "io"]),
+            )
+                .prop_map(|(local, domain, tld)| (local, format!("{domain}.{tld}")))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn never_panics_and_what_it_accepts_round_trips(raw in "\\PC{0,300}|.{0,40}@.{0,40}") {
+                if let Ok(email) = Email::parse(&raw) {
+                    let s = email.as_str();
+                    prop_assert!(s.len() <= MAX_EMAIL_LENGTH);
+                    prop_assert_eq!(s.trim(), s);
+                    prop_assert!(!s.chars().any(char::is_control));
+                    // Parsing the stored form gives it back unchanged (idempotent).
+                    prop_assert_eq!(Email::parse(s), Ok(email.clone()));
+                }
+            }
+
+            #[test]
+            fn arbitrary_bytes_as_text_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+                let _ = Email::parse(&String::from_utf8_lossy(&bytes));
+            }
+
+            #[test]
+            fn ordinary_addresses_are_accepted_with_the_domain_lower_cased(
+                (local, domain) in ordinary(),
+                upper in any::<bool>(),
+            ) {
+                let typed = if upper { domain.to_ascii_uppercase() } else { domain.clone() };
+                let email = Email::parse(&format!("{local}@{typed}"));
+                prop_assert_eq!(email.map(Email::into_inner), Ok(format!("{local}@{domain}")));
+            }
+
+            #[test]
+            fn surrounding_white_space_is_refused((local, domain) in ordinary(), ws in "[ \t\n]{1,3}") {
+                let at = format!("{local}@{domain}");
+                prop_assert_eq!(Email::parse(&format!("{ws}{at}")), Err(EmailError::Invalid));
+                prop_assert_eq!(Email::parse(&format!("{at}{ws}")), Err(EmailError::Invalid));
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Typed values parsed at the edge: nothing deeper sees an unvalidated email, password,
 //! username or redirect target.
 
+pub mod common_passwords;
 pub mod email;
 pub mod form_errors;
 pub mod next_url;
@@ -10,5 +11,5 @@ pub mod username;
 pub use email::Email;
 pub use form_errors::FormErrors;
 pub use next_url::SafeNext;
-pub use password::Password;
+pub use password::{Password, PasswordPolicy};
 pub use username::{Username, UsernameError};

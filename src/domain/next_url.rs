@@ -179,4 +179,103 @@ mod tests {
             "/login?next=/a?b=1%26c=2"
         );
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Where a browser would go when following `location` from a page on `ORIGIN`.
+        fn resolved_origin(location: &str) -> Option<String> {
+            let base = url::Url::parse(&format!("{ORIGIN}/login")).ok()?;
+            Some(base.join(location).ok()?.origin().ascii_serialization())
+        }
+
+        /// Prefixes attackers use to leave the site, and some harmless ones.
+        fn tricky_prefix() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec![
+                "",
+                "/",
+                "//",
+                "///",
+                "/\\",
+                "\\",
+                "\\\\",
+                "http:",
+                "https://",
+                "http://evil.com",
+                "HTTP://127.0.0.1:8080",
+                "http://127.0.0.1:8080",
+                "http://127.0.0.1:8080@",
+                "http://127.0.0.1:80800",
+                "javascript:",
+                "data:",
+                "%2f",
+                "%2F%2F",
+                "/%2f",
+                "/%5c",
+                "/%252f",
+                "%5c",
+                "/.//",
+                "/./",
+                "/..//",
+                "\t",
+                " ",
+                "\r\n",
+                "/%09/",
+                "?",
+                "#",
+                "//%2e",
+                "/\u{3000}/",
+                "／／",
+                "http:/",
+                "http:evil.com",
+                "ftp://",
+            ])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2048))]
+
+            #[test]
+            fn an_accepted_target_never_leaves_the_origin(
+                prefix in tricky_prefix(),
+                rest in "\\PC{0,40}|[/\\\\%.:@a-z0-9?#]{0,30}",
+            ) {
+                let raw = format!("{prefix}{rest}");
+                if let Ok(next) = SafeNext::parse(&raw, ORIGIN) {
+                    let s = next.as_str();
+                    prop_assert!(s.starts_with('/') && !s.starts_with("//"), "{raw:?} -> {s:?}");
+                    prop_assert!(!s.contains('\\') && !s.chars().any(|c| c.is_control() || c.is_whitespace()));
+                    let origin = resolved_origin(s);
+                    prop_assert_eq!(origin.as_deref(), Some(ORIGIN), "{:?} -> {:?}", raw, s);
+                    // Decoding it (as a proxy might) still gives a local path.
+                    let mut decoded = s.to_owned();
+                    for _ in 0..3 {
+                        decoded = percent_decode_str(&decoded).decode_utf8_lossy().into_owned();
+                        prop_assert!(is_local_path(&decoded), "{raw:?} -> {decoded:?}");
+                    }
+                }
+            }
+
+            #[test]
+            fn never_panics_on_any_text(raw in "\\PC{0,3000}") {
+                let _ = SafeNext::parse(&raw, ORIGIN);
+                let _ = SafeNext::login_url_for(&raw);
+            }
+
+            #[test]
+            fn plain_local_paths_are_kept(path in "(/[a-zA-Z0-9_.-]{1,12}){1,4}(\\?[a-z]{1,5}=[a-z0-9]{0,5})?") {
+                prop_assert_eq!(SafeNext::parse(&path, ORIGIN).map(|n| n.0), Ok(path));
+            }
+
+            #[test]
+            fn login_url_for_round_trips_through_the_query(path in "/\\PC{0,40}") {
+                let url = SafeNext::login_url_for(&path);
+                let query = url.strip_prefix("/login?next=").unwrap_or_default();
+                let decoded: Vec<(String, String)> =
+                    url::form_urlencoded::parse(format!("next={query}").as_bytes()).into_owned().collect();
+                prop_assert_eq!(decoded, vec![("next".to_owned(), path)]);
+            }
+        }
+    }
 }

@@ -105,10 +105,18 @@ pub async fn reset_submit(
     let settings = web.settings();
     let form = form.data;
     let mut errors = FormErrors::default();
+    // Only zxcvbn needs to know whose password it is.
+    let owner = match settings.password_policy.zxcvbn_min_score {
+        Some(_) => recoverable::link_owner(&web.state, &token).await?,
+        None => None,
+    };
+    let user_inputs = owner.as_ref().map_or(["", ""], |u| {
+        [u.email_or_empty(), u.username.as_deref().unwrap_or("")]
+    });
     let password = Password::parse_confirmed(
         form.password.as_deref().unwrap_or_default(),
         form.password_confirm.as_deref(),
-        settings.password_length(),
+        (&settings.password_policy, &user_inputs),
         ["password", "password_confirm"],
         &settings.messages,
         &mut errors,

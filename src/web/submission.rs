@@ -250,4 +250,112 @@ mod tests {
         assert!(decode_form::<Login>(b"email=\xff").is_err());
         assert!(decode_json::<Login>(b"{\"email\":\"a\\u0000b\"}").is_err());
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Register {
+            email: Option<String>,
+            password: Option<String>,
+            password_confirm: Option<String>,
+            remember: Option<Flag>,
+        }
+
+        /// Bytes shaped like a form: keys, `=`, `&`, `+`, good and bad escapes, raw bytes.
+        fn formish() -> impl Strategy<Value = Vec<u8>> {
+            prop::collection::vec(
+                prop_oneof![
+                    Just(b"email=".to_vec()),
+                    Just(b"password=".to_vec()),
+                    Just(b"remember=".to_vec()),
+                    Just(b"csrf_token=".to_vec()),
+                    Just(b"&".to_vec()),
+                    Just(b"=".to_vec()),
+                    Just(b"+".to_vec()),
+                    Just(b"%".to_vec()),
+                    "%[0-9a-fA-F]{2}".prop_map(String::into_bytes),
+                    "%[g-z]{0,2}".prop_map(String::into_bytes),
+                    "\\PC{0,8}".prop_map(String::into_bytes),
+                    prop::collection::vec(any::<u8>(), 0..8),
+                ],
+                0..30,
+            )
+            .prop_map(|parts| parts.concat())
+        }
+
+        /// Text shaped like JSON: fragments in any order, so most of it is almost valid.
+        fn jsonish() -> impl Strategy<Value = Vec<u8>> {
+            prop::collection::vec(
+                prop_oneof![
+                    Just("{".to_owned()),
+                    Just("}".to_owned()),
+                    Just("[".to_owned()),
+                    Just("]".to_owned()),
+                    Just(",".to_owned()),
+                    Just(":".to_owned()),
+                    Just("\"email\"".to_owned()),
+                    Just("\"remember\"".to_owned()),
+                    Just("\"csrf_token\"".to_owned()),
+                    Just("true".to_owned()),
+                    Just("null".to_owned()),
+                    Just("\"\\u0000\"".to_owned()),
+                    Just("\"\\ud800\"".to_owned()),
+                    "-?[0-9]{1,30}(\\.[0-9]{1,5})?(e[0-9]{1,4})?",
+                    "\"\\PC{0,10}\"",
+                ],
+                0..30,
+            )
+            .prop_map(|parts| parts.concat().into_bytes())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            #[test]
+            fn form_decoding_never_panics(body in formish()) {
+                if let Ok((form, _)) = decode_form::<Register>(&body) {
+                    // What gets through is UTF-8 without NULs.
+                    prop_assert!(std::str::from_utf8(&body).is_ok());
+                    for v in [&form.email, &form.password, &form.password_confirm].into_iter().flatten() {
+                        prop_assert!(!v.contains('\0'));
+                    }
+                }
+            }
+
+            #[test]
+            fn json_decoding_never_panics(body in prop_oneof![jsonish(), prop::collection::vec(any::<u8>(), 0..200)]) {
+                if let Ok((form, _)) = decode_json::<Register>(&body) {
+                    for v in [&form.email, &form.password, &form.password_confirm].into_iter().flatten() {
+                        prop_assert!(!v.contains('\0'));
+                    }
+                }
+            }
+
+            #[test]
+            fn encoded_fields_round_trip(
+                email in "\\PC{0,40}",
+                password in "\\PC{0,40}",
+                token in "[A-Za-z0-9_-]{0,43}",
+            ) {
+                prop_assume!(!email.contains('\0') && !password.contains('\0'));
+                let body: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("email", &email)
+                    .append_pair("password", &password)
+                    .append_pair("csrf_token", &token)
+                    .finish();
+                let (form, got) = decode_form::<Register>(body.as_bytes()).unwrap();
+                prop_assert_eq!(form.email, Some(email.clone()));
+                prop_assert_eq!(form.password, Some(password.clone()));
+                prop_assert_eq!(got, Some(token.clone()));
+                let json = serde_json::json!({"email": email, "password": password, "csrf_token": token});
+                let (form, got) = decode_json::<Register>(json.to_string().as_bytes()).unwrap();
+                prop_assert_eq!(form.email, Some(email));
+                prop_assert_eq!(form.password, Some(password));
+                prop_assert_eq!(got, Some(token));
+            }
+        }
+    }
 }
