@@ -10,6 +10,8 @@ pub mod login;
 pub mod logout;
 pub mod recover;
 pub mod register;
+pub mod sessions;
+pub mod verify;
 
 use actix_web::web;
 
@@ -30,7 +32,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, features: &Features) {
                 .route(web::head().to(login::form))
                 .route(web::post().to(login::submit)),
         )
-        .service(web::resource("/logout").route(web::post().to(logout::submit)));
+        .service(web::resource("/logout").route(web::post().to(logout::submit)))
+        .service(page("/sessions", sessions::index))
+        .service(web::resource("/sessions/revoke").route(web::post().to(sessions::revoke)))
+        .service(
+            web::resource("/sessions/revoke-others").route(web::post().to(sessions::revoke_others)),
+        )
+        .service(
+            web::resource("/verify")
+                .route(web::get().to(verify::form))
+                .route(web::head().to(verify::form))
+                .route(web::post().to(verify::submit)),
+        );
     if features.registerable {
         cfg.service(
             web::resource("/register")
