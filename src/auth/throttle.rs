@@ -91,7 +91,11 @@ pub fn decide_login(
     let window = chrono::Duration::from_std(policy.window).unwrap_or(chrono::Duration::MAX);
     let mut wait = chrono::Duration::zero();
     if let (Some(required), Some(last)) = (pair_wait(policy, pair.len()), pair.iter().max()) {
-        let required = chrono::Duration::from_std(required).unwrap_or(chrono::Duration::MAX);
+        // Once the last failure leaves the window nothing counts against this address: a
+        // delay never outlasts the window.
+        let required = chrono::Duration::from_std(required)
+            .unwrap_or(chrono::Duration::MAX)
+            .min(window);
         wait = wait.max(*last + required - now);
     }
     let limit = policy.account_limit as usize;
@@ -335,6 +339,16 @@ mod tests {
         );
         assert_eq!(decide_login(&p, at(10), &pair, &pair, false), None);
         assert_eq!(decide_login(&p, at(7), &pair[..4], &pair, false), None);
+        // A delay longer than the window ends with the window.
+        let short = LoginThrottle {
+            window: Duration::from_secs(10),
+            ..policy()
+        };
+        let many: Vec<_> = (0..12).map(at).collect();
+        assert_eq!(
+            decide_login(&short, at(12), &many, &many, false),
+            Some(Duration::from_secs(9))
+        );
     }
 
     #[test]

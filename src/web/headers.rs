@@ -30,28 +30,50 @@ pub async fn security_headers(
         .is_some_and(|s| s.settings.cookie_secure);
     let is_static = req.path().starts_with("/static/");
     let format = Format::of(req.request());
-    let request = req.request().clone();
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let mut res = match next.call(req).await {
         Ok(res) => res.map_into_boxed_body(),
-        // An error no layer below answered: render it here rather than let actix do it.
-        Err(e) => ServiceResponse::new(request, e.error_response()),
+        // An error no layer below answered (the request is gone with it): answer with the
+        // generic page, headers and all, through the error itself.
+        Err(e) => {
+            let status = e.as_response_error().status_code();
+            let mut response = generic(status, format, request_id.as_deref());
+            apply(response.headers_mut(), secure, is_static);
+            if let Some(id) = request_id
+                .as_deref()
+                .and_then(|id| HeaderValue::from_str(id).ok())
+            {
+                response.headers_mut().insert(
+                    HeaderName::from_static(crate::telemetry::REQUEST_ID_HEADER),
+                    id,
+                );
+            }
+            return Err(actix_web::error::InternalError::from_response(e, response).into());
+        }
     };
     if res.status().is_server_error() && !is_rendered(res.response()) {
-        let request_id = res
-            .request()
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone());
-        let status = res.status();
-        let generic = error_response(
-            status,
-            format,
-            status.canonical_reason().unwrap_or("Server Error"),
-            request_id.as_deref(),
-        );
-        res = keep_cookies(res, generic);
+        let replacement = generic(res.status(), format, request_id.as_deref());
+        res = keep_cookies(res, replacement);
     }
-    let headers = res.headers_mut();
+    apply(res.headers_mut(), secure, is_static);
+    Ok(res)
+}
+
+/// The generic error answer: the status's reason and the request id, nothing else.
+fn generic(
+    status: actix_web::http::StatusCode,
+    format: Format,
+    request_id: Option<&str>,
+) -> actix_web::HttpResponse {
+    error_response(
+        status,
+        format,
+        status.canonical_reason().unwrap_or("Server Error"),
+        request_id,
+    )
+}
+
+fn apply(headers: &mut header::HeaderMap, secure: bool, is_static: bool) {
     // Pages show personal data and CSRF tokens; a response setting a cookie carries a
     // session. Only the static files may be cached.
     let no_store = !is_static || headers.contains_key(header::SET_COOKIE);
@@ -74,7 +96,6 @@ pub async fn security_headers(
         set(header::CACHE_CONTROL, "no-store");
     }
     headers.remove(header::SERVER);
-    Ok(res)
 }
 
 /// `res` with `replacement` as its answer, keeping the cookies set below.
