@@ -173,7 +173,13 @@ pub fn error_response(
     response
 }
 
-/// Whether [`error_response`] wrote this response.
+/// Marks a deliberate 5xx whose body is safe to show (`/healthz`), so that the security
+/// headers middleware keeps it instead of the generic page.
+pub fn mark_rendered<B>(response: &mut HttpResponse<B>) {
+    response.extensions_mut().insert(Rendered);
+}
+
+/// Whether [`error_response`] wrote this response (or it was marked).
 pub fn is_rendered<B>(response: &HttpResponse<B>) -> bool {
     response.extensions().get::<Rendered>().is_some()
 }
