@@ -444,9 +444,9 @@ impl Settings {
             login_throttle: login_throttle(src)?,
             rate_limits: RateLimits {
                 window: src.duration("SECURITY_RATE_LIMIT_WINDOW", "1 hours")?,
-                register: rate_limit(src, "REGISTER", 30, 3)?,
-                reset: rate_limit(src, "RESET", 30, 5)?,
-                confirm: rate_limit(src, "CONFIRM", 30, 5)?,
+                register: rate_limit(src, "REGISTER", 100, 3)?,
+                reset: rate_limit(src, "RESET", 50, 5)?,
+                confirm: rate_limit(src, "CONFIRM", 50, 5)?,
             },
             session_policy: session_policy(src)?,
         })
@@ -719,7 +719,7 @@ mod tests {
         assert_eq!(
             s.rate_limits.register,
             RateLimit {
-                per_ip: 30,
+                per_ip: 100,
                 per_address: 3
             }
         );
