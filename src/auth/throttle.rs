@@ -368,7 +368,7 @@ mod tests {
     fn one_address_cannot_reach_the_default_ceiling() {
         let p = policy();
         let one = max_failures_per_ip(&p);
-        assert!(one >= 15 && one < 30, "{one}");
+        assert!((15..30).contains(&one), "{one}");
         // No address ever gets more than its share: over 100 a window is impossible.
         let strict = LoginThrottle {
             free_attempts: 3,
