@@ -91,6 +91,54 @@ pub struct EmailSubjects {
     pub password_change_notice: String,
 }
 
+/// Login throttling (ASVS 2.2.1); see README "Throttling and lockout".
+#[derive(Debug, Clone)]
+pub struct LoginThrottle {
+    /// Failures per account and client address (within `window`) before delays start.
+    pub free_attempts: u32,
+    /// The first delay; each further failure doubles it, up to `max_delay`.
+    pub delay: Duration,
+    pub max_delay: Duration,
+    /// How long a failure counts.
+    pub window: Duration,
+    /// Failures per account within `window`, from all addresses together, after which only
+    /// addresses the account recently logged in from may try (0: no ceiling).
+    pub account_limit: u32,
+    /// How long a successful login makes its address exempt from the account ceiling.
+    pub trusted_ip_for: Duration,
+}
+
+/// One limit on mail-sending forms: requests per client address and per target address,
+/// within [`RateLimits::window`] (0: unlimited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_ip: u32,
+    pub per_address: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub window: Duration,
+    pub register: RateLimit,
+    pub reset: RateLimit,
+    pub confirm: RateLimit,
+}
+
+/// Session lifetimes and re-authentication (ASVS V3).
+#[derive(Debug, Clone)]
+pub struct SessionPolicy {
+    /// A login without "remember me" ends after this long without a request.
+    pub idle_timeout: Duration,
+    /// ... and this long after it was made, however active.
+    pub absolute_timeout: Duration,
+    /// How long after proving the password sensitive changes need no re-authentication;
+    /// `None`: never ask (Flask-Security's negative `SECURITY_FRESHNESS`).
+    pub freshness: Option<Duration>,
+    /// Once fresh on a protected page, it stays usable this long (a form opened while fresh
+    /// can still be sent).
+    pub freshness_grace: Duration,
+}
+
 /// `APP_ENV`: production refuses development secrets and insecure cookies at start-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -136,6 +184,9 @@ pub struct Settings {
     pub static_dir: PathBuf,
     pub app_name: String,
     pub workers: Option<usize>,
+    pub login_throttle: LoginThrottle,
+    pub rate_limits: RateLimits,
+    pub session_policy: SessionPolicy,
 }
 
 /// Reads settings from a key→value source. `from_env` uses the process environment; tests
@@ -231,6 +282,22 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
 }
 
 impl Settings {
+    /// The session cookie's name: `__Host-` prefixed in production (Secure, host-only,
+    /// `Path=/`), plain in development where the conformance suite expects Flask's names.
+    pub fn session_cookie_name(&self) -> &'static str {
+        match self.environment {
+            Environment::Production => "__Host-session",
+            Environment::Development => "session",
+        }
+    }
+
+    pub fn remember_cookie_name(&self) -> &'static str {
+        match self.environment {
+            Environment::Production => "__Host-remember_token",
+            Environment::Development => "remember_token",
+        }
+    }
+
     /// Reads `.env` (if present) and the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         // A missing .env is fine; a malformed one is not.
@@ -383,6 +450,14 @@ impl Settings {
             static_dir: PathBuf::from(src.get("STATIC_DIR").unwrap_or("static")),
             app_name: src.get("APP_NAME").unwrap_or("Latchkey").to_owned(),
             workers,
+            login_throttle: login_throttle(src)?,
+            rate_limits: RateLimits {
+                window: src.duration("SECURITY_RATE_LIMIT_WINDOW", "1 hours")?,
+                register: rate_limit(src, "REGISTER", 100, 3)?,
+                reset: rate_limit(src, "RESET", 50, 5)?,
+                confirm: rate_limit(src, "CONFIRM", 50, 5)?,
+            },
+            session_policy: session_policy(src)?,
         })
     }
 }
@@ -453,6 +528,82 @@ fn password_policy(src: &Source) -> Result<PasswordPolicy, ConfigError> {
         check_breached,
         ..defaults
     })
+}
+
+fn login_throttle(src: &Source) -> Result<LoginThrottle, ConfigError> {
+    let throttle = LoginThrottle {
+        free_attempts: src.number("SECURITY_LOGIN_FREE_ATTEMPTS", 5)?,
+        delay: src.duration("SECURITY_LOGIN_DELAY", "1 seconds")?,
+        max_delay: src.duration("SECURITY_LOGIN_MAX_DELAY", "15 minutes")?,
+        window: src.duration("SECURITY_LOGIN_WINDOW", "1 hours")?,
+        account_limit: src.number("SECURITY_LOGIN_ACCOUNT_LIMIT", 30)?,
+        trusted_ip_for: src.duration("SECURITY_LOGIN_TRUSTED_IP_FOR", "30 days")?,
+    };
+    if throttle.delay.is_zero() {
+        return Err(ConfigError::new(
+            "SECURITY_LOGIN_DELAY",
+            "must be at least 1 second",
+        ));
+    }
+    if throttle.max_delay < throttle.delay {
+        return Err(ConfigError::new(
+            "SECURITY_LOGIN_MAX_DELAY",
+            "must not be shorter than SECURITY_LOGIN_DELAY",
+        ));
+    }
+    if throttle.window.is_zero() || throttle.window > Duration::from_secs(7 * 86_400) {
+        return Err(ConfigError::new(
+            "SECURITY_LOGIN_WINDOW",
+            "must be between 1 second and 7 days",
+        ));
+    }
+    // One address alone must never reach the ceiling: otherwise a single attacker could
+    // keep the account closed to every new address of its owner.
+    let one_ip = crate::auth::throttle::max_failures_per_ip(&throttle);
+    if throttle.account_limit != 0 && (throttle.account_limit as usize) <= one_ip {
+        return Err(ConfigError::new(
+            "SECURITY_LOGIN_ACCOUNT_LIMIT",
+            format!(
+                "must be 0 (no ceiling) or more than {one_ip}, the most failures one address \
+                 can make within SECURITY_LOGIN_WINDOW under the delays configured"
+            ),
+        ));
+    }
+    Ok(throttle)
+}
+
+fn rate_limit(
+    src: &Source,
+    name: &str,
+    per_ip: u32,
+    per_address: u32,
+) -> Result<RateLimit, ConfigError> {
+    Ok(RateLimit {
+        per_ip: src.number(&format!("SECURITY_{name}_LIMIT_PER_IP"), per_ip)?,
+        per_address: src.number(&format!("SECURITY_{name}_LIMIT_PER_ADDRESS"), per_address)?,
+    })
+}
+
+fn session_policy(src: &Source) -> Result<SessionPolicy, ConfigError> {
+    let freshness = match src.get("SECURITY_FRESHNESS") {
+        Some(v) if v.starts_with('-') || v.eq_ignore_ascii_case("never") => None,
+        _ => Some(src.duration("SECURITY_FRESHNESS", "24 hours")?),
+    };
+    let policy = SessionPolicy {
+        idle_timeout: src.duration("SECURITY_SESSION_IDLE_TIMEOUT", "30 minutes")?,
+        absolute_timeout: src.duration("SECURITY_SESSION_ABSOLUTE_TIMEOUT", "12 hours")?,
+        freshness,
+        freshness_grace: src.duration("SECURITY_FRESHNESS_GRACE_PERIOD", "1 hours")?,
+    };
+    for (key, value) in [
+        ("SECURITY_SESSION_IDLE_TIMEOUT", policy.idle_timeout),
+        ("SECURITY_SESSION_ABSOLUTE_TIMEOUT", policy.absolute_timeout),
+    ] {
+        if value.is_zero() {
+            return Err(ConfigError::new(key, "must be at least 1 second"));
+        }
+    }
+    Ok(policy)
 }
 
 /// What `APP_ENV=production` refuses, each naming the setting to fix.
@@ -713,6 +864,76 @@ mod tests {
         );
         let err = parse(&[("SECURITY_PASSWORD_HASH", "pbkdf2_sha512")]).unwrap_err();
         assert_eq!(err.key, "SECURITY_PASSWORD_HASH");
+    }
+
+    #[test]
+    fn throttling_defaults_and_checks() {
+        let s = Settings::from_source(&Source::from_pairs(minimal())).unwrap();
+        let t = &s.login_throttle;
+        assert_eq!(
+            (t.free_attempts, t.account_limit),
+            (5, 30),
+            "documented defaults"
+        );
+        assert!(
+            t.account_limit < 100,
+            "ASVS 2.2.1: under 100 failures an hour"
+        );
+        assert_eq!(
+            s.rate_limits.register,
+            RateLimit {
+                per_ip: 100,
+                per_address: 3
+            }
+        );
+        // A ceiling one address could reach alone is refused.
+        let mut pairs = minimal();
+        pairs.push(("SECURITY_LOGIN_ACCOUNT_LIMIT", "10"));
+        let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();
+        assert_eq!(err.key, "SECURITY_LOGIN_ACCOUNT_LIMIT");
+        assert!(err.reason.contains("more than"), "{err}");
+        let mut pairs = minimal();
+        pairs.push(("SECURITY_LOGIN_ACCOUNT_LIMIT", "0"));
+        assert!(Settings::from_source(&Source::from_pairs(pairs)).is_ok());
+        for (key, value) in [
+            ("SECURITY_LOGIN_DELAY", "0 seconds"),
+            ("SECURITY_LOGIN_WINDOW", "0 seconds"),
+            ("SECURITY_LOGIN_MAX_DELAY", "soon"),
+            ("SECURITY_REGISTER_LIMIT_PER_IP", "many"),
+        ] {
+            let mut pairs = minimal();
+            pairs.push((key, value));
+            let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();
+            assert_eq!(err.key, key);
+        }
+    }
+
+    #[test]
+    fn session_timeouts_and_freshness() {
+        let s = Settings::from_source(&Source::from_pairs(minimal())).unwrap();
+        let p = &s.session_policy;
+        assert_eq!(p.idle_timeout, Duration::from_secs(30 * 60));
+        assert_eq!(p.absolute_timeout, Duration::from_secs(12 * 3600));
+        assert_eq!(p.freshness, Some(Duration::from_secs(24 * 3600)));
+        assert_eq!(p.freshness_grace, Duration::from_secs(3600));
+        let mut pairs = minimal();
+        pairs.push(("SECURITY_FRESHNESS", "-1"));
+        let s = Settings::from_source(&Source::from_pairs(pairs)).unwrap();
+        assert_eq!(s.session_policy.freshness, None);
+        let mut pairs = minimal();
+        pairs.push(("SECURITY_SESSION_IDLE_TIMEOUT", "0 minutes"));
+        let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();
+        assert_eq!(err.key, "SECURITY_SESSION_IDLE_TIMEOUT");
+    }
+
+    #[test]
+    fn cookie_names_use_the_host_prefix_in_production() {
+        let s = Settings::from_source(&Source::from_pairs(production())).unwrap();
+        assert_eq!(s.session_cookie_name(), "__Host-session");
+        assert_eq!(s.remember_cookie_name(), "__Host-remember_token");
+        let s = Settings::from_source(&Source::from_pairs(minimal())).unwrap();
+        assert_eq!(s.session_cookie_name(), "session");
+        assert_eq!(s.remember_cookie_name(), "remember_token");
     }
 
     #[test]

@@ -46,6 +46,11 @@ catalogue! {
     PASSWORD_RESET_EXPIRED = "You did not reset your password within the allowed time. New instructions have been sent to %(email)s.";
     PASSWORD_RESET_NO_LOGIN = "You successfully reset your password. Please authenticate using your new password.";
     PASSWORD_RESET_REQUEST = "Instructions to reset your password have been sent to %(email)s.";
+    REAUTHENTICATION_REQUIRED = "You must re-authenticate to access this endpoint";
+    REAUTHENTICATION_SUCCESSFUL = "Reauthentication successful";
+    SESSION_ENDED = "You signed out of that session.";
+    OTHER_SESSIONS_ENDED = "You signed out of your other sessions (%(count)s).";
+    TOO_MANY_ATTEMPTS = "Too many attempts. Please try again in %(seconds)s seconds.";
     PASSWORD_TOO_LONG = "Password must be at most %(length)s characters";
     PASSWORD_TOO_SIMPLE = "Password not complex enough";
     RETYPE_PASSWORD_MISMATCH = "Passwords do not match";

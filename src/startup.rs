@@ -79,7 +79,7 @@ pub fn app(
     let settings = state.settings.clone();
     let session_key = Key::from(&derive_key(&settings.secret_key, "session-cookie"));
     let sessions = SessionMiddleware::builder(CookieSessionStore::default(), session_key)
-        .cookie_name("session".to_owned())
+        .cookie_name(settings.session_cookie_name().to_owned())
         .cookie_secure(settings.cookie_secure)
         .cookie_http_only(true)
         .cookie_same_site(SameSite::Lax)
@@ -103,6 +103,8 @@ pub fn app(
         .wrap(IdentityMiddleware::default())
         .wrap(sessions)
         .wrap(from_fn(negotiate_errors))
+        // Sees every final answer (routes, static files, errors) to add the security headers.
+        .wrap(from_fn(crate::web::headers::security_headers))
         // Outermost: the request span covers every line logged while serving the request.
         .wrap(from_fn(crate::telemetry::log_requests))
 }

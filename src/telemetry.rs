@@ -96,6 +96,8 @@ pub async fn log_requests(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = request_id(&req);
+    // Error pages quote it (see `web::error`).
+    actix_web::HttpMessage::extensions_mut(&req).insert(crate::web::error::RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id);
     let trusted = req
         .app_data::<web::Data<AppState>>()

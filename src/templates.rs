@@ -62,6 +62,14 @@ const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/security/change_password.html"),
     ),
     (
+        "security/verify_user.html",
+        include_str!("../templates/security/verify_user.html"),
+    ),
+    (
+        "security/sessions.html",
+        include_str!("../templates/security/sessions.html"),
+    ),
+    (
         "security/email/base.html",
         include_str!("../templates/security/email/base.html"),
     ),

@@ -432,7 +432,8 @@ async fn a_full_flow_logs_auth_events_with_request_ids_and_never_a_secret() {
         .await;
     assert_eq!(r.status(), StatusCode::FOUND);
     assert!(
-        b.cookies.contains_key("remember_token"),
+        // Production names its cookies with the __Host- prefix.
+        b.cookies.contains_key("__Host-remember_token"),
         "{:?}",
         b.cookies.keys()
     );

@@ -4,16 +4,23 @@
 //! user is active and the user's `fs_uniquifier` is still the one the login was made with:
 //! logout, password change, deactivation and uniquifier rotation therefore revoke on every
 //! instance at the next request.
+//!
+//! Lifetimes (ASVS 3.3): a login without "remember me" ends after the idle timeout without
+//! a request and at the absolute timeout however active; a remembered one lasts until its
+//! remember-me expiry (the user asked to stay signed in on that device). Either way,
+//! sensitive changes need a recent proof of the password ("freshness", see [`is_fresh`]).
 
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
 use super::tokens::{constant_time_eq, digest, random_token};
+use crate::config::SessionPolicy;
 use crate::db::models::{LoginSession, User};
 use crate::db::{self, sessions, users, DbConnection, DbError};
 
-/// How often `last_seen_at` is written for an active login (not on every request).
+/// How often `last_seen_at` is written for an active login (not on every request); a
+/// short idle timeout (tests) needs it more often.
 const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
 const MAX_USER_AGENT: usize = 255;
 
@@ -24,6 +31,8 @@ pub struct CurrentUser {
     pub session_id: String,
     /// Whether this login has a remember-me cookie.
     pub remembered: bool,
+    /// When the password was last proved for this login (login or re-authentication).
+    pub authenticated_at: NaiveDateTime,
 }
 
 /// What the client needs after a successful login.
@@ -74,6 +83,7 @@ pub fn create(
             .map(|ua| truncate(ua, MAX_USER_AGENT)),
         remember_hash: remember_secret.as_deref().map(digest),
         remember_expires_at,
+        authenticated_at: Some(now),
     };
     sessions::insert(conn, &row)?;
     if options.trackable {
@@ -89,17 +99,19 @@ pub fn create(
 pub fn resolve_session(
     conn: &mut DbConnection,
     session_id: &str,
+    policy: &SessionPolicy,
 ) -> Result<Option<CurrentUser>, DbError> {
     let Some((row, user)) = sessions::find_with_user(conn, session_id)? else {
         return Ok(None);
     };
-    validated(conn, row, user, db::now())
+    validated(conn, row, user, db::now(), policy)
 }
 
 /// The user of a `remember_token` cookie, if its login is still valid and unexpired.
 pub fn resolve_remember(
     conn: &mut DbConnection,
     cookie: &str,
+    policy: &SessionPolicy,
 ) -> Result<Option<CurrentUser>, DbError> {
     let Some((id, secret)) = cookie.split_once('.') else {
         return Ok(None);
@@ -118,7 +130,16 @@ pub fn resolve_remember(
     if !constant_time_eq(&digest(secret), stored) || expires <= now {
         return Ok(None);
     }
-    validated(conn, row, user, now)
+    validated(conn, row, user, now, policy)
+}
+
+/// Whether a login has outlived its lifetime (see the module comment).
+pub fn expired(row: &LoginSession, now: NaiveDateTime, policy: &SessionPolicy) -> bool {
+    if row.remember_hash.is_some() {
+        return row.remember_expires_at.is_none_or(|expires| expires <= now);
+    }
+    now - row.last_seen_at >= to_chrono(policy.idle_timeout)
+        || now - row.created_at >= to_chrono(policy.absolute_timeout)
 }
 
 fn validated(
@@ -126,20 +147,124 @@ fn validated(
     row: LoginSession,
     user: User,
     now: NaiveDateTime,
+    policy: &SessionPolicy,
 ) -> Result<Option<CurrentUser>, DbError> {
-    if !user.is_active() || !constant_time_eq(&row.fs_uniquifier, &user.fs_uniquifier) {
+    if !user.is_active()
+        || !constant_time_eq(&row.fs_uniquifier, &user.fs_uniquifier)
+        || expired(&row, now, policy)
+    {
         // Stale for good: clear it so the table only holds live logins.
         sessions::delete(conn, &row.id)?;
         return Ok(None);
     }
-    if now - row.last_seen_at >= TOUCH_INTERVAL {
+    let touch_every = TOUCH_INTERVAL.min(to_chrono(policy.idle_timeout) / 4);
+    if now - row.last_seen_at >= touch_every {
         sessions::touch(conn, &row.id, now)?;
     }
     Ok(Some(CurrentUser {
         user,
         remembered: row.remember_hash.is_some(),
+        authenticated_at: row.authenticated_at.unwrap_or(row.created_at),
         session_id: row.id,
     }))
+}
+
+/// Freshness (Flask-Security's `check_and_update_authn_fresh`): the password was proved
+/// within `SECURITY_FRESHNESS`, or the grace period (`grace_until`, kept in the browser
+/// session) opened by an earlier fresh visit still runs.
+pub fn is_fresh(
+    current: &CurrentUser,
+    policy: &SessionPolicy,
+    grace_until: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> bool {
+    let Some(window) = policy.freshness else {
+        return true;
+    };
+    if now - current.authenticated_at < to_chrono(window) {
+        return true;
+    }
+    grace_until.is_some_and(|until| now < until)
+}
+
+/// Records a re-authentication (`/verify`).
+pub fn mark_verified(conn: &mut DbConnection, session_id: &str) -> Result<(), DbError> {
+    sessions::set_authenticated_at(conn, session_id, db::now())
+}
+
+/// A login as the "Your sessions" page shows it: never the id (a bearer secret), only a
+/// handle derived from it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoginView {
+    pub handle: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub remembered: bool,
+    pub remembered_until: Option<String>,
+    pub current: bool,
+}
+
+/// The handle of a login for the sessions page.
+pub fn handle(session_id: &str) -> String {
+    digest(&format!("login-handle:{session_id}"))[..24].to_owned()
+}
+
+/// The live logins of a user, newest first; expired ones are cleared on the way.
+pub fn list(
+    conn: &mut DbConnection,
+    current: &CurrentUser,
+    policy: &SessionPolicy,
+) -> Result<Vec<LoginView>, DbError> {
+    let now = db::now();
+    let mut views = Vec::new();
+    for row in sessions::for_user(conn, current.user.id)? {
+        if expired(&row, now, policy)
+            || !constant_time_eq(&row.fs_uniquifier, &current.user.fs_uniquifier)
+        {
+            sessions::delete(conn, &row.id)?;
+            continue;
+        }
+        let fmt = |t: NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        views.push(LoginView {
+            handle: handle(&row.id),
+            created_at: fmt(row.created_at),
+            last_seen_at: fmt(row.last_seen_at),
+            ip: row.ip,
+            user_agent: row.user_agent,
+            remembered: row.remember_hash.is_some(),
+            remembered_until: row.remember_expires_at.map(fmt),
+            current: row.id == current.session_id,
+        });
+    }
+    views.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at));
+    Ok(views)
+}
+
+/// Ends the user's login with `handle`; returns whether there was one and whether it was the
+/// current one.
+pub fn end_by_handle(
+    conn: &mut DbConnection,
+    current: &CurrentUser,
+    wanted: &str,
+) -> Result<Option<bool>, DbError> {
+    for row in sessions::for_user(conn, current.user.id)? {
+        if constant_time_eq(&handle(&row.id), wanted) {
+            sessions::delete(conn, &row.id)?;
+            return Ok(Some(row.id == current.session_id));
+        }
+    }
+    Ok(None)
+}
+
+/// "Sign out all others": every login of the user but the current one.
+pub fn end_others(conn: &mut DbConnection, current: &CurrentUser) -> Result<usize, DbError> {
+    sessions::delete_for_user(conn, current.user.id, Some(&current.session_id))
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX / 2)
 }
 
 /// Ends one login (logout).

@@ -10,6 +10,7 @@ pub mod link_mail;
 pub mod login;
 pub mod recoverable;
 pub mod registration;
+pub mod throttle;
 pub mod tokens;
 pub mod user_tokens;
 

@@ -133,7 +133,8 @@ pub async fn reset_password(
         .await
 }
 
-/// Stores a new hash and uniquifier, ending every login and every outstanding reset link.
+/// Stores a new hash and uniquifier, ending every login and every outstanding reset link;
+/// the account's failed logins are forgotten (the owner proved a mailbox or the password).
 pub fn replace_password(
     conn: &mut DbConnection,
     user: &User,
@@ -142,5 +143,6 @@ pub fn replace_password(
     users::set_password(conn, user.id, hash, &new_uniquifier())?;
     sessions::delete_for_user(conn, user.id, None)?;
     tokens::delete_for_user(conn, user.id, Purpose::Reset.as_str())?;
+    super::throttle::clear_account(conn, user.id)?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! embedded migrations of each backend, and the helper that runs blocking queries off the
 //! async executor.
 
+pub mod attempts;
 pub mod models;
 pub mod roles;
 pub mod schema;

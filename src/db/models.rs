@@ -64,6 +64,8 @@ pub struct LoginSession {
     pub user_agent: Option<String>,
     pub remember_hash: Option<String>,
     pub remember_expires_at: Option<NaiveDateTime>,
+    /// Last proof of the password (login or re-authentication); `None` means `created_at`.
+    pub authenticated_at: Option<NaiveDateTime>,
 }
 
 /// A single-use token (its digest), bound to a purpose, a user and a value of that user.

@@ -46,6 +46,7 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         remember_hash -> Nullable<Text>,
         remember_expires_at -> Nullable<Timestamp>,
+        authenticated_at -> Nullable<Timestamp>,
     }
 }
 
@@ -76,6 +77,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    auth_attempt (id) {
+        id -> BigInt,
+        action -> Text,
+        subject -> Text,
+        ip -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_token -> user (user_id));
 diesel::joinable!(login_session -> user (user_id));
 diesel::joinable!(roles_users -> role (role_id));
@@ -86,5 +97,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     roles_users,
     login_session,
     mail_outbox,
-    user_token
+    user_token,
+    auth_attempt
 );

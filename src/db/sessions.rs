@@ -34,6 +34,25 @@ pub fn touch(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> Result<(),
     Ok(())
 }
 
+pub fn set_authenticated_at(
+    conn: &mut DbConnection,
+    id: &str,
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::update(login_session::table.find(id))
+        .set(login_session::authenticated_at.eq(Some(at)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Every login of a user.
+pub fn for_user(conn: &mut DbConnection, user_id: i32) -> Result<Vec<LoginSession>, DbError> {
+    Ok(login_session::table
+        .filter(login_session::user_id.eq(user_id))
+        .select(LoginSession::as_select())
+        .load(conn)?)
+}
+
 pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
     diesel::delete(login_session::table.find(id)).execute(conn)?;
     Ok(())

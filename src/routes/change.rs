@@ -21,7 +21,10 @@ pub struct ChangeForm {
     new_password_confirm: Option<String>,
 }
 
-pub async fn form(web: Web, _user: AuthenticatedUser) -> Result<HttpResponse, AppError> {
+pub async fn form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
+    if let Some(reauthenticate) = super::verify::require_fresh(&web, &current.0) {
+        return Ok(reauthenticate);
+    }
     if web.format.is_json() {
         return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
     }
@@ -33,6 +36,9 @@ pub async fn submit(
     current: AuthenticatedUser,
     form: Submission<ChangeForm>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(reauthenticate) = super::verify::require_fresh(&web, &current.0) {
+        return Ok(reauthenticate);
+    }
     let form = form.data;
     let input = ChangeInput {
         current: form.password.unwrap_or_default(),

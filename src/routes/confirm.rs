@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::confirmable::{self, ConfirmOutcome, ResendOutcome};
+use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
 use crate::web::page::redirect;
@@ -37,6 +38,7 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
             )
         }
     };
+    super::rate_limit(&web, Action::Confirm, email.as_str()).await?;
     let outcome = confirmable::resend(&web.state, &email).await?;
     let generic = web.settings().features.return_generic_responses;
     let refusal = match outcome {

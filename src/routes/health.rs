@@ -34,7 +34,10 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     } else {
         (HttpResponse::ServiceUnavailable(), "unavailable")
     };
-    response
+    let mut response = response
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "status": status, "database": healthy }))
+        .json(json!({ "status": status, "database": healthy }));
+    // Its 503 says only "unavailable": shown as is, not replaced by the generic error page.
+    crate::web::error::mark_rendered(&mut response);
+    response
 }

@@ -6,12 +6,12 @@ use actix_web::{HttpMessage, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::authenticate::{authenticate_detailed, Refused};
+use crate::auth::authenticate::{authenticate_detailed, LoginFailure, Refused};
 use crate::auth::login::{self, LoginOptions};
+use crate::auth::throttle::{self, Gate};
 use crate::db::models::User;
 use crate::domain::{FormErrors, SafeNext};
 use crate::web::client::client_info;
-use crate::web::current_user::REMEMBER_COOKIE;
 use crate::web::page::add_cookie;
 use crate::web::submission::{query_param, Flag};
 use crate::web::{AppError, Submission, Web};
@@ -76,18 +76,51 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
         .filter(|e| !e.is_empty())
         .or(form.username.as_deref())
         .unwrap_or("");
+    let password = form.password.as_deref().unwrap_or("");
+    // Only attempts that check a password are throttled (and counted).
+    let gate = if identity.is_empty() || password.is_empty() {
+        None
+    } else {
+        let subject = throttle::login_subject(
+            &web.state.db,
+            &settings.features,
+            &settings.secret_key,
+            identity,
+        )
+        .await?;
+        Some(gate(&web, subject).await?)
+    };
     let outcome = authenticate_detailed(
         &web.state.db,
         &web.state.hasher,
         &settings.features,
         identity,
-        form.password.as_deref().unwrap_or(""),
+        password,
     )
     .await?;
+    let ip = throttle_ip(&web);
     let user = match outcome {
-        Ok(user) => user,
+        Ok(user) => {
+            if let Some(subject) = gate {
+                throttle::record_login_success(&web.state.db, subject, ip).await?;
+            }
+            user
+        }
         Err(refused) => {
             log_failure(&web, refused);
+            let guessed = matches!(
+                refused.failure,
+                LoginFailure::UserNotFound | LoginFailure::InvalidPassword
+            );
+            if let (Some(subject), true) = (gate, guessed) {
+                throttle::record_login_failure(
+                    &web.state.db,
+                    &settings.login_throttle,
+                    subject,
+                    ip,
+                )
+                .await?;
+            }
             let errors = refused.failure.to_form_errors(
                 settings.features.return_generic_responses,
                 &settings.messages,
@@ -114,6 +147,37 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
     Ok(response)
 }
 
+/// The client address as throttling counts it ("-" when unknown).
+pub fn throttle_ip(web: &Web) -> String {
+    crate::web::client::client_ip(&web.request, web.settings().trusted_proxy_count)
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+/// Rules 1 and 2 of `auth::throttle` for an attempt on `subject`: the subject to count the
+/// outcome under, or 429.
+pub async fn gate(web: &Web, subject: String) -> Result<String, AppError> {
+    let settings = web.settings();
+    match throttle::check_login(
+        &web.state.db,
+        &settings.login_throttle,
+        subject,
+        throttle_ip(web),
+    )
+    .await?
+    {
+        Gate::Open { subject } => Ok(subject),
+        Gate::Throttled { retry_after } => {
+            tracing::warn!(
+                event = "login_throttled",
+                ip = %throttle_ip(web),
+                retry_after = retry_after.as_secs(),
+                "login refused: too many failures"
+            );
+            Err(AppError::TooManyAttempts { retry_after })
+        }
+    }
+}
+
 /// Logs `user` in: records the login, binds the (renewed) session to it, and returns the
 /// remember-me cookie to set, if asked for.
 pub async fn start_session(
@@ -130,10 +194,17 @@ pub async fn start_session(
         trackable: settings.features.trackable,
     };
     let for_user = user.clone();
+    // A login replaces the one this browser had: the old id must not stay usable.
+    let previous = web.user.as_ref().map(|c| c.session_id.clone());
     let new_login = web
         .state
         .db
-        .run(move |conn| login::create(conn, &for_user, &client, &options))
+        .run(move |conn| {
+            if let Some(previous) = previous {
+                login::end(conn, &previous)?;
+            }
+            login::create(conn, &for_user, &client, &options)
+        })
         .await?;
     // Identity::login renews the session, so a session fixed before login is not reused.
     Identity::login(&web.request.extensions(), new_login.session_id.clone())
@@ -147,7 +218,7 @@ pub async fn start_session(
     );
     Ok(new_login.remember_cookie.map(|value| {
         let lifetime = time::Duration::seconds(settings.remember_for.as_secs() as i64);
-        Cookie::build(REMEMBER_COOKIE, value)
+        Cookie::build(settings.remember_cookie_name(), value)
             .path("/")
             .http_only(true)
             .same_site(SameSite::Lax)

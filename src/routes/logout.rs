@@ -32,6 +32,6 @@ pub async fn submit(
         identity.logout();
     }
     let mut response = web.success("/", None, json!({}));
-    add_cookie(&mut response, &removal_cookie())?;
+    add_cookie(&mut response, &removal_cookie(web.settings()))?;
     Ok(response)
 }

@@ -10,6 +10,8 @@ pub mod login;
 pub mod logout;
 pub mod recover;
 pub mod register;
+pub mod sessions;
+pub mod verify;
 
 use actix_web::web;
 
@@ -30,7 +32,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, features: &Features) {
                 .route(web::head().to(login::form))
                 .route(web::post().to(login::submit)),
         )
-        .service(web::resource("/logout").route(web::post().to(logout::submit)));
+        .service(web::resource("/logout").route(web::post().to(logout::submit)))
+        .service(page("/sessions", sessions::index))
+        .service(web::resource("/sessions/revoke").route(web::post().to(sessions::revoke)))
+        .service(
+            web::resource("/sessions/revoke-others").route(web::post().to(sessions::revoke_others)),
+        )
+        .service(
+            web::resource("/verify")
+                .route(web::get().to(verify::form))
+                .route(web::head().to(verify::form))
+                .route(web::post().to(verify::submit)),
+        );
     if features.registerable {
         cfg.service(
             web::resource("/register")
@@ -65,6 +78,38 @@ pub fn configure(cfg: &mut web::ServiceConfig, features: &Features) {
                 .route(web::get().to(change::form))
                 .route(web::post().to(change::submit)),
         );
+    }
+}
+
+/// Rate limit of a mail-sending form (`auth::throttle::rate_limit`) for the typed target
+/// `address`, from this client: 429 once either count is used up.
+pub(crate) async fn rate_limit(
+    web: &crate::web::Web,
+    action: crate::auth::throttle::Action,
+    address: &str,
+) -> Result<(), crate::web::AppError> {
+    use crate::auth::throttle;
+    let settings = web.settings();
+    let limits = &settings.rate_limits;
+    let limit = match action {
+        throttle::Action::Register => limits.register,
+        throttle::Action::Reset => limits.reset,
+        throttle::Action::Confirm => limits.confirm,
+    };
+    let subject = throttle::typed_subject(&settings.secret_key, address);
+    let ip = login::throttle_ip(web);
+    match throttle::rate_limit(&web.state.db, action, limit, limits.window, subject, ip).await? {
+        None => Ok(()),
+        Some(retry_after) => {
+            tracing::warn!(
+                event = "rate_limited",
+                action = ?action,
+                ip = %login::throttle_ip(web),
+                retry_after = retry_after.as_secs(),
+                "request refused: rate limit"
+            );
+            Err(crate::web::AppError::TooManyAttempts { retry_after })
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::recoverable::{self, ForgotOutcome, ResetLink};
+use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors, Password};
 use crate::messages;
 use crate::web::page::redirect;
@@ -48,6 +49,7 @@ pub async fn forgot_submit(
             )
         }
     };
+    super::rate_limit(&web, Action::Reset, email.as_str()).await?;
     let outcome = recoverable::forgot(&web.state, &email).await?;
     let generic = web.settings().features.return_generic_responses;
     let message = match outcome {

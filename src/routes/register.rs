@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::messages;
 
 use crate::auth::registration::{register, Registered, RegistrationInput};
+use crate::auth::throttle::Action;
 use crate::domain::{FormErrors, SafeNext};
 use crate::web::submission::query_param;
 use crate::web::{AppError, Submission, Web};
@@ -58,6 +59,10 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         Some(Ok(next)) => Some(next),
         None => None,
     };
+    // Counted before the (costly) hashing; only submissions that could create an account.
+    if let Some(email) = form.email.as_deref().filter(|e| !e.trim().is_empty()) {
+        super::rate_limit(&web, Action::Register, email).await?;
+    }
     let input = RegistrationInput {
         email: form.email.clone().unwrap_or_default(),
         username: form.username.clone(),

@@ -16,8 +16,6 @@ use crate::auth::login::{self, CurrentUser};
 use crate::domain::SafeNext;
 use crate::startup::AppState;
 
-pub const REMEMBER_COOKIE: &str = "remember_token";
-
 /// Resolves the current user into the request extensions.
 pub async fn resolve_current_user(
     req: ServiceRequest,
@@ -32,13 +30,15 @@ pub async fn resolve_current_user(
         return next.call(req).await;
     };
     let mut drop_remember_cookie = false;
+    let settings = state.settings.clone();
+    let remember_name = settings.remember_cookie_name();
     let identity = req.get_identity().ok();
     let session_id = identity.as_ref().and_then(|i| i.id().ok());
 
     let current = if let Some(session_id) = session_id {
         let found = state
             .db
-            .run(move |conn| login::resolve_session(conn, &session_id))
+            .run(move |conn| login::resolve_session(conn, &session_id, &settings.session_policy))
             .await
             .map_err(AppError::from)?;
         if found.is_none() {
@@ -46,14 +46,14 @@ pub async fn resolve_current_user(
             if let Some(identity) = identity {
                 identity.logout();
             }
-            drop_remember_cookie = req.cookie(REMEMBER_COOKIE).is_some();
+            drop_remember_cookie = req.cookie(remember_name).is_some();
         }
         found
-    } else if let Some(cookie) = req.cookie(REMEMBER_COOKIE) {
+    } else if let Some(cookie) = req.cookie(remember_name) {
         let value = cookie.value().to_owned();
         let found = state
             .db
-            .run(move |conn| login::resolve_remember(conn, &value))
+            .run(move |conn| login::resolve_remember(conn, &value, &settings.session_policy))
             .await
             .map_err(AppError::from)?;
         match &found {
@@ -75,16 +75,18 @@ pub async fn resolve_current_user(
     }
     let mut res = next.call(req).await?;
     if drop_remember_cookie {
-        add_cookie(res.response_mut(), &removal_cookie())?;
+        add_cookie(res.response_mut(), &removal_cookie(&state.settings))?;
     }
     Ok(res)
 }
 
-/// The cookie that deletes `remember_token`.
-pub fn removal_cookie() -> actix_web::cookie::Cookie<'static> {
-    let mut cookie = actix_web::cookie::Cookie::build(REMEMBER_COOKIE, "")
+/// The cookie that deletes the remember-me cookie (`Secure` like it, or a `__Host-` name
+/// would be refused by the browser).
+pub fn removal_cookie(settings: &crate::config::Settings) -> actix_web::cookie::Cookie<'static> {
+    let mut cookie = actix_web::cookie::Cookie::build(settings.remember_cookie_name(), "")
         .path("/")
         .http_only(true)
+        .secure(settings.cookie_secure)
         .same_site(actix_web::cookie::SameSite::Lax)
         .finish();
     cookie.make_removal();

@@ -2,7 +2,7 @@
 //! never shown.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use serde_json::json;
 
 use super::Format;
@@ -29,6 +29,9 @@ pub enum AppError {
     NotFound,
     #[error("The service is busy; please try again shortly.")]
     Unavailable,
+    /// Throttled (login delays, the account ceiling, rate limits): 429 with `Retry-After`.
+    #[error("Too many attempts.")]
+    TooManyAttempts { retry_after: std::time::Duration },
     #[error("Internal Server Error")]
     Unexpected(#[source] anyhow::Error),
 }
@@ -77,28 +80,36 @@ impl AppError {
                 messages.text(crate::messages::UNAUTHENTICATED, &[])
             }
             AppError::Forbidden => messages.text(crate::messages::UNAUTHORIZED, &[]),
+            AppError::TooManyAttempts { retry_after } => messages.text(
+                crate::messages::TOO_MANY_ATTEMPTS,
+                &[("seconds", &retry_after.as_secs().to_string())],
+            ),
             other => other.to_string(),
         }
     }
 
-    /// The response in the client's format.
-    pub fn render(&self, format: Format, messages: &Messages) -> HttpResponse {
+    /// The response in the client's format. A 5xx names the request id (for support) and
+    /// never its cause.
+    pub fn render(
+        &self,
+        format: Format,
+        messages: &Messages,
+        request_id: Option<&str>,
+    ) -> HttpResponse {
         let status = self.status_code();
         if let (AppError::Unauthenticated { login_url }, Format::Html) = (self, format) {
             return HttpResponse::Found()
                 .insert_header((header::LOCATION, login_url.as_str()))
                 .finish();
         }
-        let message = self.user_message(messages);
-        match format {
-            Format::Json => HttpResponse::build(status).json(json!({
-                "meta": {"code": status.as_u16()},
-                "response": {"errors": [message]},
-            })),
-            Format::Html => HttpResponse::build(status)
-                .content_type("text/html; charset=utf-8")
-                .body(error_page(status, &message)),
+        let mut response = error_response(status, format, &self.user_message(messages), request_id);
+        if let AppError::TooManyAttempts { retry_after } = self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after.as_secs().max(1)),
+            );
         }
+        response
     }
 }
 
@@ -112,6 +123,7 @@ impl ResponseError for AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -122,17 +134,69 @@ impl ResponseError for AppError {
         if let AppError::Unexpected(cause) = self {
             tracing::error!(error = %format!("{cause:#}"), "request failed");
         }
-        self.render(Format::Html, &Messages::default())
+        self.render(Format::Html, &Messages::default(), None)
     }
 }
 
+/// The request id that `telemetry::log_requests` gave the request, for 5xx pages.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Marks a response whose body this module wrote (so the outer fallback leaves it alone).
+#[derive(Debug, Clone, Copy)]
+struct Rendered;
+
+/// An error answer in the client's format.
+pub fn error_response(
+    status: StatusCode,
+    format: Format,
+    message: &str,
+    request_id: Option<&str>,
+) -> HttpResponse {
+    let request_id = request_id.filter(|_| status.is_server_error());
+    let mut response = match format {
+        Format::Json => {
+            let mut body = json!({
+                "meta": {"code": status.as_u16()},
+                "response": {"errors": [message]},
+            });
+            if let Some(id) = request_id {
+                body["meta"]["request_id"] = json!(id);
+            }
+            HttpResponse::build(status).json(body)
+        }
+        Format::Html => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(error_page(status, message, request_id)),
+    };
+    response.extensions_mut().insert(Rendered);
+    response
+}
+
+/// Marks a deliberate 5xx whose body is safe to show (`/healthz`), so that the security
+/// headers middleware keeps it instead of the generic page.
+pub fn mark_rendered<B>(response: &mut HttpResponse<B>) {
+    response.extensions_mut().insert(Rendered);
+}
+
+/// Whether [`error_response`] wrote this response (or it was marked).
+pub fn is_rendered<B>(response: &HttpResponse<B>) -> bool {
+    response.extensions().get::<Rendered>().is_some()
+}
+
 /// A self-contained error page: it must render even when templates are broken.
-fn error_page(status: StatusCode, message: &str) -> String {
+fn error_page(status: StatusCode, message: &str, request_id: Option<&str>) -> String {
     let title = status.canonical_reason().unwrap_or("Error");
+    let reference = request_id.map_or(String::new(), |id| {
+        format!(
+            "<p>If this keeps happening, quote this reference: <code id=\"request-id\">{}</code></p>",
+            tera::escape_html(id)
+        )
+    });
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {title}</title>\
          <link rel=\"stylesheet\" href=\"/static/latchkey.css\"></head>\
-         <body><main class=\"container\"><h1>{code} {title}</h1><p>{message}</p>\
+         <body><main class=\"container\"><h1>{code} {title}</h1><p>{message}</p>{reference}\
          <p><a href=\"/\">Home</a></p></main></body></html>\n",
         code = status.as_u16(),
         title = tera::escape_html(title),
@@ -150,11 +214,12 @@ pub async fn negotiate_errors(
     let state = req
         .app_data::<actix_web::web::Data<crate::startup::AppState>>()
         .cloned();
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let res = next.call(req).await?;
     let rendered = match (res.response().error(), &state) {
         (Some(error), Some(state)) => error
             .as_error::<AppError>()
-            .map(|e| e.render(format, &state.settings.messages)),
+            .map(|e| e.render(format, &state.settings.messages, request_id.as_deref())),
         _ => None,
     };
     match rendered {

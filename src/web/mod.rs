@@ -6,6 +6,7 @@ pub mod current_user;
 pub mod error;
 pub mod format;
 pub mod guards;
+pub mod headers;
 pub mod page;
 pub mod submission;
 

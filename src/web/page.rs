@@ -129,6 +129,8 @@ impl Web {
                 "send_confirmation": features.confirmable.then_some("/confirm"),
                 "change_password": features.changeable.then_some("/change"),
                 "profile": "/profile",
+                "sessions": "/sessions",
+                "verify": "/verify",
                 "premium": "/premium",
             }),
         );

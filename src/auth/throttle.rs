@@ -1,0 +1,391 @@
+//! Throttling (ASVS 2.2.1): login delays and the per-account ceiling, and the rate limits of
+//! the forms that send mail. Counts live in the database (`auth_attempt`), so every instance
+//! sees the same ones. Callable without HTTP.
+//!
+//! The login rules, for an attempt on account A from address I:
+//! 1. **Delay per account and address.** Past `free_attempts` failures of A from I within
+//!    the window, each further attempt waits `delay · 2^(n - free_attempts)` (at most
+//!    `max_delay`) after the last failure.
+//! 2. **Ceiling per account.** Once A has `account_limit` failures within the window from
+//!    all addresses together, only addresses A logged in from successfully within
+//!    `trusted_ip_for` may try (still under rule 1). The ceiling is checked at start-up to be
+//!    out of reach of any single address under rule 1, so one attacker address never
+//!    closes the account to its owner's other addresses; many addresses can, for at most the
+//!    window after they stop, and the owner still gets in from a known address or through
+//!    password reset, which clears the account's failures.
+//! 3. A successful login clears the failures of A from I; a password reset or change clears
+//!    every failure of A.
+//!
+//! Refused (throttled) attempts check no password and are not counted: waiting is the only
+//! way forward, so the counts stay bounded.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+
+use super::tokens::{derive_key, keyed_digest};
+use super::ServiceError;
+use crate::config::{LoginThrottle, RateLimit, Secret};
+use crate::db::{self, attempts, Db, DbConnection, DbError};
+
+pub const LOGIN_FAILED: &str = "login_failed";
+pub const LOGIN_OK: &str = "login_ok";
+
+/// The forms rate-limited per client address and per target address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Register,
+    Reset,
+    Confirm,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Register => "register",
+            Action::Reset => "reset",
+            Action::Confirm => "confirm",
+        }
+    }
+}
+
+/// What counts are kept under for an account: its id, so email and username share one count.
+pub fn account_subject(user_id: i32) -> String {
+    format!("user:{user_id}")
+}
+
+/// What counts are kept under for a typed identity or address that names no account: a keyed
+/// digest, so nothing typed (which may be a password) is stored.
+pub fn typed_subject(secret: &Secret, typed: &str) -> String {
+    let key = derive_key(secret, "throttle");
+    keyed_digest(&key, &typed.trim().to_lowercase())
+}
+
+/// The wait that rule 1 imposes after `failures` failures (counted within the window).
+pub fn pair_wait(policy: &LoginThrottle, failures: usize) -> Option<Duration> {
+    let free = policy.free_attempts as usize;
+    if failures < free {
+        return None;
+    }
+    // 2^k overflows nothing below 2^31; the cap applies well before.
+    let exponent = (failures - free).min(31) as u32;
+    let wait = policy
+        .delay
+        .checked_mul(1u32 << exponent)
+        .unwrap_or(policy.max_delay);
+    Some(wait.min(policy.max_delay))
+}
+
+/// The login decision: `Some(retry_after)` refuses the attempt.
+///
+/// `pair` and `account` are the failure times within the window (any order) of the account
+/// from this address and from every address; `trusted` whether the account logged in from
+/// this address recently.
+pub fn decide_login(
+    policy: &LoginThrottle,
+    now: NaiveDateTime,
+    pair: &[NaiveDateTime],
+    account: &[NaiveDateTime],
+    trusted: bool,
+) -> Option<Duration> {
+    let window = chrono::Duration::from_std(policy.window).unwrap_or(chrono::Duration::MAX);
+    let mut wait = chrono::Duration::zero();
+    if let (Some(required), Some(last)) = (pair_wait(policy, pair.len()), pair.iter().max()) {
+        // Once the last failure leaves the window nothing counts against this address: a
+        // delay never outlasts the window.
+        let required = chrono::Duration::from_std(required)
+            .unwrap_or(chrono::Duration::MAX)
+            .min(window);
+        wait = wait.max(*last + required - now);
+    }
+    let limit = policy.account_limit as usize;
+    if limit > 0 && !trusted && account.len() >= limit {
+        // Open again once enough failures have left the window to fall under the ceiling.
+        let mut times = account.to_vec();
+        times.sort_unstable();
+        let leaving = times[account.len() - limit];
+        wait = wait.max(leaving + window - now);
+    }
+    to_retry_after(wait)
+}
+
+/// A positive wait as whole seconds (at least one); nothing when there is none.
+fn to_retry_after(wait: chrono::Duration) -> Option<Duration> {
+    let millis = wait.num_milliseconds();
+    (millis > 0).then(|| Duration::from_secs((millis as u64).div_ceil(1000).max(1)))
+}
+
+/// The most failures a single address can make within any one window under rule 1, when it
+/// tries as soon as allowed (simulated second by second over three windows).
+pub fn max_failures_per_ip(policy: &LoginThrottle) -> usize {
+    let window = policy.window.as_secs().max(1);
+    let mut failures: std::collections::VecDeque<u64> = Default::default();
+    let mut most = 0;
+    for t in 0..window.saturating_mul(3) {
+        while failures.front().is_some_and(|f| t - f >= window) {
+            failures.pop_front();
+        }
+        loop {
+            let allowed = match (pair_wait(policy, failures.len()), failures.back()) {
+                (Some(wait), Some(last)) => t >= last + wait.as_secs(),
+                _ => true,
+            };
+            if !allowed {
+                break;
+            }
+            failures.push_back(t);
+            most = most.max(failures.len());
+            // A policy without delays (never valid: SECURITY_LOGIN_DELAY >= 1 s) has no bound.
+            if most > 1_000_000 {
+                return most;
+            }
+        }
+    }
+    most
+}
+
+/// Where a login attempt stands before its password is checked.
+#[derive(Debug)]
+pub enum Gate {
+    /// Go ahead; count the outcome under this subject.
+    Open {
+        subject: String,
+    },
+    Throttled {
+        retry_after: Duration,
+    },
+}
+
+/// The subject a login attempt for `identity` counts under: the account when there is one.
+/// The password check looks the account up again; keeping that rule untouched is worth a
+/// second indexed query.
+pub async fn login_subject(
+    db: &Db,
+    features: &crate::config::Features,
+    secret: &Secret,
+    identity: &str,
+) -> Result<String, ServiceError> {
+    Ok(
+        match super::authenticate::find_account(db, features, identity).await? {
+            Some(user) => account_subject(user.id),
+            None => typed_subject(secret, identity),
+        },
+    )
+}
+
+/// Rules 1 and 2 for an attempt on `subject` from `ip`.
+pub async fn check_login(
+    db: &Db,
+    policy: &LoginThrottle,
+    subject: String,
+    ip: String,
+) -> Result<Gate, DbError> {
+    let policy = policy.clone();
+    db.run(move |conn| {
+        let now = db::now();
+        let since = now - to_chrono(policy.window);
+        let failures = attempts::since(conn, LOGIN_FAILED, &subject, since)?;
+        let pair: Vec<NaiveDateTime> = failures
+            .iter()
+            .filter(|(from, _)| *from == ip)
+            .map(|(_, at)| *at)
+            .collect();
+        let account: Vec<NaiveDateTime> = failures.iter().map(|(_, at)| *at).collect();
+        let trusted = policy.account_limit > 0
+            && account.len() >= policy.account_limit as usize
+            && attempts::exists(
+                conn,
+                LOGIN_OK,
+                &subject,
+                &ip,
+                now - to_chrono(policy.trusted_ip_for),
+            )?;
+        Ok(match decide_login(&policy, now, &pair, &account, trusted) {
+            Some(retry_after) => Gate::Throttled { retry_after },
+            None => Gate::Open { subject },
+        })
+    })
+    .await
+}
+
+/// Counts a failed password guess.
+pub async fn record_login_failure(
+    db: &Db,
+    policy: &LoginThrottle,
+    subject: String,
+    ip: String,
+) -> Result<(), DbError> {
+    let policy = policy.clone();
+    db.run(move |conn| {
+        let now = db::now();
+        attempts::insert(conn, LOGIN_FAILED, &subject, &ip, now)?;
+        attempts::prune(conn, LOGIN_FAILED, now - to_chrono(policy.window))?;
+        attempts::prune(conn, LOGIN_OK, now - to_chrono(policy.trusted_ip_for))
+    })
+    .await
+}
+
+/// Rule 3 for a login: clears this address's failures and remembers it as known.
+pub async fn record_login_success(db: &Db, subject: String, ip: String) -> Result<(), DbError> {
+    db.run(move |conn| {
+        attempts::delete_pair(conn, LOGIN_FAILED, &subject, &ip)?;
+        attempts::delete_pair(conn, LOGIN_OK, &subject, &ip)?;
+        attempts::insert(conn, LOGIN_OK, &subject, &ip, db::now())
+    })
+    .await
+}
+
+/// Rule 3 for a password reset or change: every failure of the account is forgotten.
+pub fn clear_account(conn: &mut DbConnection, user_id: i32) -> Result<(), DbError> {
+    attempts::delete_subject(conn, LOGIN_FAILED, &account_subject(user_id))
+}
+
+/// Counts one request of `action` from `ip` for `subject` (a target address digest), unless
+/// either count already reached its limit within `window`: then the wait, and nothing
+/// counted.
+pub async fn rate_limit(
+    db: &Db,
+    action: Action,
+    limit: RateLimit,
+    window: Duration,
+    subject: String,
+    ip: String,
+) -> Result<Option<Duration>, ServiceError> {
+    if limit.per_ip == 0 && limit.per_address == 0 {
+        return Ok(None);
+    }
+    let action = action.as_str();
+    let wait = db
+        .run(move |conn| {
+            let now = db::now();
+            let window = to_chrono(window);
+            let since = now - window;
+            let mut wait = chrono::Duration::zero();
+            for (limit, times) in [
+                (
+                    limit.per_ip,
+                    attempts::times_from(conn, action, &ip, since)?,
+                ),
+                (
+                    limit.per_address,
+                    attempts::since(conn, action, &subject, since)?
+                        .into_iter()
+                        .map(|(_, at)| at)
+                        .collect(),
+                ),
+            ] {
+                let limit = limit as usize;
+                if limit > 0 && times.len() >= limit {
+                    let mut times = times;
+                    times.sort_unstable();
+                    wait = wait.max(times[times.len() - limit] + window - now);
+                }
+            }
+            if let Some(retry_after) = to_retry_after(wait) {
+                return Ok(Some(retry_after));
+            }
+            attempts::insert(conn, action, &subject, &ip, now)?;
+            attempts::prune(conn, action, since)?;
+            Ok(None)
+        })
+        .await?;
+    Ok(wait)
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX / 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> LoginThrottle {
+        LoginThrottle {
+            free_attempts: 5,
+            delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(900),
+            window: Duration::from_secs(3600),
+            account_limit: 30,
+            trusted_ip_for: Duration::from_secs(30 * 86_400),
+        }
+    }
+
+    fn at(secs: i64) -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0)
+            .unwrap()
+            .naive_utc()
+    }
+
+    #[test]
+    fn delays_start_after_the_free_attempts_and_double() {
+        let p = policy();
+        assert_eq!(pair_wait(&p, 4), None);
+        assert_eq!(pair_wait(&p, 5), Some(Duration::from_secs(1)));
+        assert_eq!(pair_wait(&p, 6), Some(Duration::from_secs(2)));
+        assert_eq!(pair_wait(&p, 9), Some(Duration::from_secs(16)));
+        assert_eq!(pair_wait(&p, 40), Some(Duration::from_secs(900)));
+        assert_eq!(pair_wait(&p, 10_000), Some(Duration::from_secs(900)));
+    }
+
+    #[test]
+    fn an_attempt_waits_for_the_delay_after_the_last_failure() {
+        let p = policy();
+        let pair: Vec<_> = (0..7).map(at).collect();
+        // 7 failures: 4 s after the last one (at 6 s).
+        assert_eq!(
+            decide_login(&p, at(7), &pair, &pair, false),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(decide_login(&p, at(10), &pair, &pair, false), None);
+        assert_eq!(decide_login(&p, at(7), &pair[..4], &pair, false), None);
+        // A delay longer than the window ends with the window.
+        let short = LoginThrottle {
+            window: Duration::from_secs(10),
+            ..policy()
+        };
+        let many: Vec<_> = (0..12).map(at).collect();
+        assert_eq!(
+            decide_login(&short, at(12), &many, &many, false),
+            Some(Duration::from_secs(9))
+        );
+    }
+
+    #[test]
+    fn the_ceiling_spares_known_addresses_and_lifts_as_failures_age() {
+        let p = policy();
+        let account: Vec<_> = (0..30).map(|i| at(i * 10)).collect();
+        assert_eq!(
+            decide_login(&p, at(400), &[], &account, false),
+            Some(Duration::from_secs(3200))
+        );
+        assert_eq!(decide_login(&p, at(400), &[], &account, true), None);
+        assert_eq!(decide_login(&p, at(3601), &[], &account, false), None);
+        assert_eq!(decide_login(&p, at(400), &[], &account[..29], false), None);
+    }
+
+    #[test]
+    fn one_address_cannot_reach_the_default_ceiling() {
+        let p = policy();
+        let one = max_failures_per_ip(&p);
+        assert!((15..30).contains(&one), "{one}");
+        // No address ever gets more than its share: over 100 a window is impossible.
+        let strict = LoginThrottle {
+            free_attempts: 3,
+            ..policy()
+        };
+        assert!(max_failures_per_ip(&strict) < one);
+    }
+
+    #[test]
+    fn typed_subjects_ignore_case_and_hide_the_text() {
+        let secret = Secret::new("k");
+        let a = typed_subject(&secret, " Someone@Example.com");
+        assert_eq!(a, typed_subject(&secret, "someone@example.com"));
+        assert!(!a.contains("example"));
+        assert_ne!(
+            a,
+            typed_subject(&Secret::new("other"), "someone@example.com")
+        );
+    }
+}

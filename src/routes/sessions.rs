@@ -1,0 +1,115 @@
+//! `GET /sessions` ("Your sessions": live logins and remember-me devices),
+//! `POST /sessions/revoke` (sign out one) and `POST /sessions/revoke-others`.
+
+use actix_identity::Identity;
+use actix_web::HttpResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::login::{self, CurrentUser, LoginView};
+use crate::messages;
+use crate::web::current_user::removal_cookie;
+use crate::web::page::add_cookie;
+use crate::web::submission::NoFields;
+use crate::web::{AppError, AuthenticatedUser, Submission, Web};
+
+const TEMPLATE: &str = "security/sessions.html";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RevokeForm {
+    /// The handle the list shows (never a login's id).
+    #[serde(default)]
+    session: Option<String>,
+}
+
+async fn live(web: &Web, current: &CurrentUser) -> Result<Vec<LoginView>, AppError> {
+    let current = current.clone();
+    let policy = web.settings().session_policy.clone();
+    Ok(web
+        .state
+        .db
+        .run(move |conn| login::list(conn, &current, &policy))
+        .await?)
+}
+
+pub async fn index(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
+    let sessions = live(&web, &current.0).await?;
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({"csrf_token": web.csrf_token(), "sessions": sessions})));
+    }
+    let mut ctx = tera::Context::new();
+    ctx.insert("sessions", &sessions);
+    web.page(TEMPLATE, ctx)
+}
+
+pub async fn revoke(
+    web: Web,
+    current: AuthenticatedUser,
+    identity: Option<Identity>,
+    form: Submission<RevokeForm>,
+) -> Result<HttpResponse, AppError> {
+    let current = current.0;
+    let wanted = form.data.session.unwrap_or_default();
+    let for_user = current.clone();
+    let ended = web
+        .state
+        .db
+        .run(move |conn| login::end_by_handle(conn, &for_user, &wanted))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tracing::info!(
+        event = "session_revoked",
+        user_id = current.user.id,
+        current = ended,
+        ip = %crate::web::client::ip_for_log(&web.request),
+        "session signed out"
+    );
+    if ended {
+        // Signed out of this very browser: as logout.
+        if let Some(identity) = identity {
+            identity.logout();
+        }
+        let mut response = web.success("/", None, json!({"sessions": []}));
+        add_cookie(&mut response, &removal_cookie(web.settings()))?;
+        return Ok(response);
+    }
+    let sessions = live(&web, &current).await?;
+    Ok(web.success(
+        "/sessions",
+        Some(("success", web.msg(messages::SESSION_ENDED, &[]))),
+        json!({"sessions": sessions}),
+    ))
+}
+
+pub async fn revoke_others(
+    web: Web,
+    current: AuthenticatedUser,
+    _form: Submission<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let current = current.0;
+    let for_user = current.clone();
+    let count = web
+        .state
+        .db
+        .run(move |conn| login::end_others(conn, &for_user))
+        .await?;
+    tracing::info!(
+        event = "sessions_revoked",
+        user_id = current.user.id,
+        count,
+        ip = %crate::web::client::ip_for_log(&web.request),
+        "other sessions signed out"
+    );
+    let sessions = live(&web, &current).await?;
+    Ok(web.success(
+        "/sessions",
+        Some((
+            "success",
+            web.msg(
+                messages::OTHER_SESSIONS_ENDED,
+                &[("count", &count.to_string())],
+            ),
+        )),
+        json!({"sessions": sessions}),
+    ))
+}

@@ -1,0 +1,112 @@
+//! Security headers on every response (ASVS V14.4) and the last line of defence for 5xx
+//! answers (V7.4): whatever failed, the client gets the generic page with its request id.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage};
+
+use super::error::{error_response, is_rendered, RequestId};
+use super::Format;
+use crate::startup::AppState;
+
+/// Scripts only from our origin (the show-password toggle is `/static/latchkey.js`), no
+/// inline script or style, no framing, forms only back to us.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+/// Two years, the HSTS preload list's minimum; only sent when cookies are Secure (HTTPS).
+pub const HSTS: &str = "max-age=63072000";
+
+/// Middleware: sits right inside the request log, so it sees the final answer of every
+/// route, static file and error.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let secure = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.settings.cookie_secure);
+    let is_static = req.path().starts_with("/static/");
+    let format = Format::of(req.request());
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let mut res = match next.call(req).await {
+        Ok(res) => res.map_into_boxed_body(),
+        // An error no layer below answered (the request is gone with it): answer with the
+        // generic page, headers and all, through the error itself.
+        Err(e) => {
+            let status = e.as_response_error().status_code();
+            let mut response = generic(status, format, request_id.as_deref());
+            apply(response.headers_mut(), secure, is_static);
+            if let Some(id) = request_id
+                .as_deref()
+                .and_then(|id| HeaderValue::from_str(id).ok())
+            {
+                response.headers_mut().insert(
+                    HeaderName::from_static(crate::telemetry::REQUEST_ID_HEADER),
+                    id,
+                );
+            }
+            return Err(actix_web::error::InternalError::from_response(e, response).into());
+        }
+    };
+    if res.status().is_server_error() && !is_rendered(res.response()) {
+        let replacement = generic(res.status(), format, request_id.as_deref());
+        res = keep_cookies(res, replacement);
+    }
+    apply(res.headers_mut(), secure, is_static);
+    Ok(res)
+}
+
+/// The generic error answer: the status's reason and the request id, nothing else.
+fn generic(
+    status: actix_web::http::StatusCode,
+    format: Format,
+    request_id: Option<&str>,
+) -> actix_web::HttpResponse {
+    error_response(
+        status,
+        format,
+        status.canonical_reason().unwrap_or("Server Error"),
+        request_id,
+    )
+}
+
+fn apply(headers: &mut header::HeaderMap, secure: bool, is_static: bool) {
+    // Pages show personal data and CSRF tokens; a response setting a cookie carries a
+    // session. Only the static files may be cached.
+    let no_store = !is_static || headers.contains_key(header::SET_COOKIE);
+    let mut set = |name: HeaderName, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::X_FRAME_OPTIONS, "DENY");
+    // Reset links carry tokens in the path: never send them to another origin.
+    set(header::REFERRER_POLICY, "same-origin");
+    set(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    if secure {
+        set(header::STRICT_TRANSPORT_SECURITY, HSTS);
+    }
+    if no_store {
+        set(header::CACHE_CONTROL, "no-store");
+    }
+    headers.remove(header::SERVER);
+}
+
+/// `res` with `replacement` as its answer, keeping the cookies set below.
+fn keep_cookies(
+    res: ServiceResponse<BoxBody>,
+    mut replacement: actix_web::HttpResponse,
+) -> ServiceResponse<BoxBody> {
+    for cookie in res.response().headers().get_all(header::SET_COOKIE) {
+        replacement
+            .headers_mut()
+            .append(header::SET_COOKIE, cookie.clone());
+    }
+    res.into_response(replacement)
+}

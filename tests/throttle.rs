@@ -1,0 +1,413 @@
+//! Throttling (ASVS 2.2.1): login delays per account and address, the per-account ceiling
+//! that spares the owner's known addresses, password reset as the way back in, and the rate
+//! limits of the mail-sending forms. Client addresses vary through `X-Forwarded-For` with
+//! `TRUSTED_PROXY_COUNT=1`.
+
+mod common;
+mod mail_support;
+
+use std::time::{Duration, Instant};
+
+use common::{content_type, new_email, spawn_app_with, TestApp, TestClient, PASSWORD};
+use mail_support::wait_for_eml;
+use reqwest::header::{ACCEPT, RETRY_AFTER};
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+
+const NEW_PASSWORD: &str = "brand-new-pass-42";
+const WRONG: &str = "wrong-password-1";
+
+async fn app_with(extra: &[(&str, &str)]) -> TestApp {
+    let mut config = vec![("TRUSTED_PROXY_COUNT", "1")];
+    config.extend_from_slice(extra);
+    spawn_app_with(&config).await
+}
+
+/// A JSON login attempt from `ip` (the client needs a CSRF token from [`TestClient::json_csrf_token`]).
+async fn login_from(c: &TestClient, csrf: &str, ip: &str, email: &str, password: &str) -> Response {
+    c.http
+        .post(c.url("/login"))
+        .header(ACCEPT, "application/json")
+        .header("X-Forwarded-For", ip)
+        .header("X-CSRF-Token", csrf)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("POST /login")
+}
+
+/// A form submission from `ip`, with this browser's CSRF token from `form_page`.
+async fn submit_from(c: &TestClient, ip: &str, path: &str, fields: &[(&str, &str)]) -> Response {
+    let token = c.csrf_token(path).await;
+    let mut all = fields.to_vec();
+    all.push(("csrf_token", &token));
+    c.http
+        .post(c.url(path))
+        .header("X-Forwarded-For", ip)
+        .form(&all)
+        .send()
+        .await
+        .expect("POST")
+}
+
+fn retry_after(r: &Response) -> u64 {
+    r.headers()
+        .get(RETRY_AFTER)
+        .expect("Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in seconds")
+}
+
+/// Logs `email` in from `ip` in a new browser; returns it when that worked.
+async fn log_in_from(
+    app: &TestApp,
+    ip: &str,
+    email: &str,
+    password: &str,
+) -> (StatusCode, TestClient) {
+    let c = app.client();
+    let csrf = c.json_csrf_token().await;
+    let r = login_from(&c, &csrf, ip, email, password).await;
+    (r.status(), c)
+}
+
+#[actix_web::test]
+async fn a_thousand_failures_from_fifty_addresses_leave_the_owner_a_way_in() {
+    let app = app_with(&[("SECURITY_RECOVERABLE", "true")]).await;
+    let email = new_email("target");
+    app.create_user(&email, PASSWORD).await;
+    // The owner's usual address: a successful login makes it known.
+    let (status, _) = log_in_from(&app, "198.51.100.7", &email, PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let attacker = app.client();
+    let csrf = attacker.json_csrf_token().await;
+    let started = Instant::now();
+    let (mut checked, mut throttled) = (0, 0);
+    for i in 0..1000 {
+        let ip = format!("203.0.113.{}", i % 50);
+        let r = login_from(&attacker, &csrf, &ip, &email, WRONG).await;
+        match r.status() {
+            StatusCode::BAD_REQUEST => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(retry_after(&r) >= 1);
+                throttled += 1;
+            }
+            other => panic!("attempt {i}: {other}"),
+        }
+    }
+    // The default ceiling is 30 failures an hour per account (ASVS: under 100).
+    assert!(checked <= 30, "{checked} passwords were checked");
+    assert_eq!(checked + throttled, 1000);
+    assert!(started.elapsed() < Duration::from_secs(60));
+
+    // The owner's known address still works, the attack notwithstanding...
+    let (status, known) = log_in_from(&app, "198.51.100.7", &email, PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(known.is_authenticated().await);
+    // ...a new one is refused while the attack lasts (the ceiling)...
+    let (status, _) = log_in_from(&app, "192.0.2.55", &email, PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+    // ...and a password reset, from anywhere, lets the owner in from there.
+    let owner = app.client();
+    let r = submit_from(&owner, "192.0.2.55", "/reset", &[("email", &email)]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let mail = wait_for_eml(&app.mail_dir, &email, "Password reset instructions", 1).await;
+    let path = mail[0].link_path("/reset/");
+    let r = submit_from(
+        &owner,
+        "192.0.2.55",
+        &path,
+        &[
+            ("password", NEW_PASSWORD),
+            ("password_confirm", NEW_PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let (status, fresh) = log_in_from(&app, "192.0.2.55", &email, NEW_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "the reset cleared the failures");
+    assert!(fresh.is_authenticated().await);
+}
+
+#[actix_web::test]
+async fn a_lockout_from_one_address_does_not_block_another_and_ends_with_the_window() {
+    let app = app_with(&[
+        ("SECURITY_LOGIN_FREE_ATTEMPTS", "3"),
+        ("SECURITY_LOGIN_DELAY", "1 seconds"),
+        ("SECURITY_LOGIN_MAX_DELAY", "60 seconds"),
+        ("SECURITY_LOGIN_WINDOW", "2 seconds"),
+        ("SECURITY_LOGIN_ACCOUNT_LIMIT", "8"),
+    ])
+    .await;
+    let email = new_email("victim");
+    app.create_user(&email, PASSWORD).await;
+    let attacker = app.client();
+    let csrf = attacker.json_csrf_token().await;
+
+    // The attacker's address fails as often as it may for longer than the window.
+    let until = Instant::now() + Duration::from_millis(2500);
+    let mut locked_out = false;
+    while Instant::now() < until {
+        let r = login_from(&attacker, &csrf, "203.0.113.9", &email, WRONG).await;
+        locked_out |= r.status() == StatusCode::TOO_MANY_REQUESTS;
+        // Meanwhile the owner, elsewhere, is never held up.
+        let (status, _) = log_in_from(&app, "192.0.2.1", &email, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "the owner's address was blocked");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(locked_out, "the attacker's address was never throttled");
+
+    // The attacker's own delay is over one window after its last failure.
+    let r = login_from(&attacker, &csrf, "203.0.113.9", &email, WRONG).await;
+    if r.status() == StatusCode::TOO_MANY_REQUESTS {
+        let wait = retry_after(&r);
+        assert!(wait <= 2, "a lockout outlasting the window: {wait} s");
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        let r = login_from(&attacker, &csrf, "203.0.113.9", &email, WRONG).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+}
+
+#[actix_web::test]
+async fn the_ceiling_for_new_addresses_lifts_with_the_window() {
+    let app = app_with(&[
+        ("SECURITY_LOGIN_FREE_ATTEMPTS", "2"),
+        ("SECURITY_LOGIN_WINDOW", "2 seconds"),
+        ("SECURITY_LOGIN_ACCOUNT_LIMIT", "6"),
+    ])
+    .await;
+    let email = new_email("ceiling");
+    app.create_user(&email, PASSWORD).await;
+    let attacker = app.client();
+    let csrf = attacker.json_csrf_token().await;
+    for i in 0..20 {
+        login_from(&attacker, &csrf, &format!("203.0.113.{i}"), &email, WRONG).await;
+    }
+    let (status, _) = log_in_from(&app, "192.0.2.77", &email, PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, _) = log_in_from(&app, "192.0.2.77", &email, PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn throttled_logins_answer_429_with_retry_after_as_form_and_json() {
+    let app = app_with(&[]).await;
+    let email = new_email("delay");
+    app.create_user(&email, PASSWORD).await;
+    let browser = app.client();
+    for _ in 0..5 {
+        let r = submit_from(
+            &browser,
+            "203.0.113.1",
+            "/login",
+            &[("email", &email), ("password", WRONG)],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK, "free attempts re-show the form");
+    }
+    let r = submit_from(
+        &browser,
+        "203.0.113.1",
+        "/login",
+        &[("email", &email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(retry_after(&r), 1);
+    assert!(content_type(&r).starts_with("text/html"));
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Too many attempts. Please try again in 1 seconds."),
+        "{page}"
+    );
+
+    let api = app.client();
+    let csrf = api.json_csrf_token().await;
+    let r = login_from(&api, &csrf, "203.0.113.1", &email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&r) >= 1);
+    let j: Value = r.json().await.unwrap();
+    assert_eq!(j["meta"]["code"], 429);
+    assert!(j["response"]["errors"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("Too many attempts"));
+
+    // The delay doubles: waiting it out gives one more try.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = login_from(&api, &csrf, "203.0.113.1", &email, WRONG).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = login_from(&api, &csrf, "203.0.113.1", &email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(retry_after(&r), 2);
+}
+
+#[actix_web::test]
+async fn a_successful_login_clears_the_failures_of_its_address() {
+    let app = app_with(&[]).await;
+    let email = new_email("clear");
+    app.create_user(&email, PASSWORD).await;
+    let c = app.client();
+    let csrf = c.json_csrf_token().await;
+    for _ in 0..4 {
+        let r = login_from(&c, &csrf, "203.0.113.4", &email, WRONG).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+    let (status, _) = log_in_from(&app, "203.0.113.4", &email, PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    for _ in 0..5 {
+        let r = login_from(&c, &csrf, "203.0.113.4", &email, WRONG).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::BAD_REQUEST,
+            "the count started again"
+        );
+    }
+    let r = login_from(&c, &csrf, "203.0.113.4", &email, WRONG).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[actix_web::test]
+async fn unknown_accounts_are_throttled_like_known_ones() {
+    let app = app_with(&[]).await;
+    let known = new_email("known");
+    app.create_user(&known, PASSWORD).await;
+    let unknown = new_email("nobody");
+    let c = app.client();
+    let csrf = c.json_csrf_token().await;
+    for email in [&known, &unknown] {
+        let statuses: Vec<u16> = {
+            let mut v = Vec::new();
+            for _ in 0..6 {
+                v.push(
+                    login_from(&c, &csrf, "203.0.113.5", email, WRONG)
+                        .await
+                        .status()
+                        .as_u16(),
+                );
+            }
+            v
+        };
+        assert_eq!(statuses, [400, 400, 400, 400, 400, 429], "{email}");
+    }
+    // Typed identities are never stored: only digests and account ids.
+    use diesel::prelude::*;
+    use latchkey::db::schema::auth_attempt;
+    let subjects: Vec<String> = auth_attempt::table
+        .select(auth_attempt::subject)
+        .load(&mut app.db())
+        .unwrap();
+    assert!(subjects.iter().all(|s| !s.contains('@')), "{subjects:?}");
+}
+
+#[actix_web::test]
+async fn registration_is_limited_per_target_address_and_per_client_address() {
+    let app = app_with(&[
+        ("SECURITY_REGISTER_LIMIT_PER_ADDRESS", "2"),
+        ("SECURITY_REGISTER_LIMIT_PER_IP", "4"),
+    ])
+    .await;
+    let email = new_email("twice");
+    let form = |e: &str| {
+        vec![
+            ("email".to_owned(), e.to_owned()),
+            ("password".to_owned(), PASSWORD.to_owned()),
+            ("password_confirm".to_owned(), PASSWORD.to_owned()),
+        ]
+    };
+    // A new browser each time: registering logs the browser in.
+    let post = |ip: &'static str, fields: Vec<(String, String)>| {
+        let c = app.client();
+        async move {
+            let borrowed: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            submit_from(&c, ip, "/register", &borrowed).await
+        }
+    };
+    assert_eq!(
+        post("203.0.113.20", form(&email)).await.status(),
+        StatusCode::FOUND
+    );
+    assert_eq!(
+        post("203.0.113.21", form(&email)).await.status(),
+        StatusCode::OK
+    );
+    let r = post("203.0.113.22", form(&email)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "third try for one address"
+    );
+    assert!(retry_after(&r) > 3000);
+
+    for _ in 0..4 {
+        let r = post("203.0.113.30", form(&new_email("many"))).await;
+        assert_eq!(r.status(), StatusCode::FOUND);
+    }
+    let r = post("203.0.113.30", form(&new_email("many"))).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "fifth from one address"
+    );
+    let r = post("203.0.113.31", form(&new_email("many"))).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FOUND,
+        "another address is not affected"
+    );
+}
+
+#[actix_web::test]
+async fn forgot_password_and_resend_confirmation_are_limited_per_address() {
+    let app = app_with(&[
+        ("SECURITY_RECOVERABLE", "true"),
+        ("SECURITY_CONFIRMABLE", "true"),
+        ("SECURITY_RESET_LIMIT_PER_ADDRESS", "2"),
+        ("SECURITY_CONFIRM_LIMIT_PER_ADDRESS", "2"),
+    ])
+    .await;
+    let email = new_email("mailbomb");
+    app.create_user(&email, PASSWORD).await;
+    let c = app.client();
+    for (path, accepted) in [("/confirm", StatusCode::OK), ("/reset", StatusCode::OK)] {
+        for i in 0..2 {
+            let r = submit_from(
+                &c,
+                &format!("203.0.113.{}", 40 + i),
+                path,
+                &[("email", &email)],
+            )
+            .await;
+            assert_eq!(r.status(), accepted, "{path} #{i}");
+        }
+        let r = submit_from(&c, "203.0.113.60", path, &[("email", &email)]).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert!(retry_after(&r) > 0);
+        // JSON clients get the same answer.
+        let csrf = c.json_csrf_token().await;
+        let r = c
+            .http
+            .post(c.url(path))
+            .header(ACCEPT, "application/json")
+            .header("X-CSRF-Token", &csrf)
+            .header("X-Forwarded-For", "203.0.113.61")
+            .json(&json!({"email": email.to_uppercase()}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{path} (JSON, other case)"
+        );
+        assert!(retry_after(&r) > 0);
+    }
+}
