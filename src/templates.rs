@@ -282,6 +282,8 @@ const LOGGED_IN_PAGES: &[&str] = &[
     "premium.html",
     "admin.html",
     "security/change_password.html",
+    "security/sessions.html",
+    "security/verify_user.html",
 ];
 
 /// Contexts a template is checked with: pages as an anonymous visitor and as a logged-in
@@ -330,6 +332,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "home": "/", "login": "/login", "logout": "/logout", "register": "/register",
             "forgot_password": "/reset", "send_confirmation": "/confirm",
             "change_password": "/change", "profile": "/profile", "premium": "/premium",
+            "sessions": "/sessions", "verify": "/verify",
         }),
     );
     ctx.insert("errors", &json!({"email": ["A field error."]}));
@@ -340,6 +343,18 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     );
     ctx.insert("next", "/profile");
     ctx.insert("reset_url", "/reset/sample-token");
+    ctx.insert(
+        "sessions",
+        &json!([
+            {"handle": "a1b2c3", "created_at": "2026-01-01 00:00:00",
+             "last_seen_at": "2026-01-01 00:05:00", "ip": "192.0.2.1",
+             "user_agent": "Firefox", "remembered": true,
+             "remembered_until": "2027-01-01 00:00:00", "current": true},
+            {"handle": "d4e5f6", "created_at": "2026-01-01 00:00:00",
+             "last_seen_at": "2026-01-01 00:05:00", "ip": null, "user_agent": null,
+             "remembered": false, "remembered_until": null, "current": false},
+        ]),
+    );
     ctx.insert(
         "users",
         &json!([{

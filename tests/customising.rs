@@ -26,6 +26,8 @@ const PAGES: &[&str] = &[
     "security/forgot_password.html",
     "security/reset_password.html",
     "security/change_password.html",
+    "security/sessions.html",
+    "security/verify_user.html",
 ];
 
 /// Every mail a user may override (each as `.txt` and `.html`).
@@ -159,6 +161,8 @@ async fn every_page_partial_layout_and_mail_can_be_overridden_by_name() {
             "security/change_password.html",
             shown_to("/change", true).await,
         ),
+        ("security/sessions.html", shown_to("/sessions", true).await),
+        ("security/verify_user.html", shown_to("/verify", true).await),
     ];
     // A reset link, from the overridden reset mail.
     anonymous.submit("/reset", &[("email", &email)]).await;

@@ -328,3 +328,26 @@ async fn the_domain_is_stored_in_lower_case_and_the_local_part_as_typed() {
     let emails: Vec<String> = app.users().into_iter().filter_map(|u| u.email).collect();
     assert_eq!(emails, vec![format!("Ann.{tag}@example.com")]);
 }
+
+#[actix_web::test]
+async fn rejected_forms_do_not_count_against_the_registration_limit() {
+    let app = common::spawn_app_with(&[("SECURITY_REGISTER_LIMIT_PER_ADDRESS", "1")]).await;
+    let email = new_email("limit");
+    let browser = app.client();
+    for weak in ["short", "tiny", "no"] {
+        assert_form_rejected(browser.register(&email, weak).await).await;
+    }
+    let r = browser.register(&email, PASSWORD).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FOUND,
+        "the first valid form goes through"
+    );
+    let r = app.client().register(&email, "another-pass-1").await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the second one is limited"
+    );
+    assert!(r.headers().contains_key("retry-after"));
+}

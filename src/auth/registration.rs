@@ -28,13 +28,14 @@ pub struct RegistrationInput {
 }
 
 /// The valid parts of a registration.
-struct Valid {
-    email: Email,
+pub struct Valid {
+    pub email: Email,
     username: Option<Username>,
     password: Password,
 }
 
-fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid, FormErrors> {
+/// Checks a registration form field by field (cheap: no database, no hashing).
+pub fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid, FormErrors> {
     let mut errors = FormErrors::default();
     let messages = &settings.messages;
     let email = Email::parse(&input.email)
@@ -89,18 +90,14 @@ pub enum Registered {
     ExistingNotified,
 }
 
-/// Validates and creates the account (active, unconfirmed), queueing the welcome mail in
-/// the same transaction. Field errors come back as `Ok(Err(..))`; only infrastructure
-/// failures are `Err`.
+/// Creates the account (active, unconfirmed) from a [`validate`]d form, queueing the
+/// welcome mail in the same transaction. A taken email or username comes back as
+/// `Ok(Err(..))`; only infrastructure failures are `Err`.
 pub async fn register(
     state: &Data<AppState>,
-    input: &RegistrationInput,
+    valid: Valid,
 ) -> Result<Result<Registered, FormErrors>, ServiceError> {
     let settings = &state.settings;
-    let valid = match validate(settings, input) {
-        Ok(v) => v,
-        Err(errors) => return Ok(Err(errors)),
-    };
     let generic = settings.features.return_generic_responses;
     // Cheap check first, so a duplicate does not cost a bcrypt hash (unless responses are
     // generic, where both paths must cost the same). The unique indexes still decide when

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::messages;
 
-use crate::auth::registration::{register, Registered, RegistrationInput};
+use crate::auth::registration::{self, Registered, RegistrationInput};
 use crate::auth::throttle::Action;
 use crate::domain::{FormErrors, SafeNext};
 use crate::web::submission::query_param;
@@ -59,17 +59,27 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         Some(Ok(next)) => Some(next),
         None => None,
     };
-    // Counted before the (costly) hashing; only submissions that could create an account.
-    if let Some(email) = form.email.as_deref().filter(|e| !e.trim().is_empty()) {
-        super::rate_limit(&web, Action::Register, email).await?;
-    }
     let input = RegistrationInput {
         email: form.email.clone().unwrap_or_default(),
         username: form.username.clone(),
         password: form.password.clone().unwrap_or_default(),
         password_confirm: form.password_confirm.clone(),
     };
-    let registered = match register(&web.state, &input).await? {
+    let valid = match registration::validate(settings, &input) {
+        Ok(valid) => valid,
+        Err(errors) => {
+            let next = next_raw.unwrap_or_default();
+            return web.form_failure(
+                "security/register_user.html",
+                form_context(&form, &next),
+                &errors,
+            );
+        }
+    };
+    // Counted before the (costly) hashing, and only for forms that could create an account:
+    // someone fixing a weak password is not held back.
+    super::rate_limit(&web, Action::Register, valid.email.as_str()).await?;
+    let registered = match registration::register(&web.state, valid).await? {
         Ok(registered) => registered,
         Err(errors) => {
             let next = next_raw.unwrap_or_default();
