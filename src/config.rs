@@ -96,6 +96,9 @@ pub enum Environment {
     Production,
 }
 
+/// The longest `SECURITY_HASH_QUEUE` accepted.
+pub const MAX_HASH_QUEUE: usize = 10_000;
+
 /// The development values committed in `.env`: refused in production.
 pub const DEV_SECRET_KEY: &str = "dev-only-secret-key-change-me-in-production-0123456789abcdef";
 pub const DEV_PASSWORD_SALT: &str = "dev-only-password-salt-change-me";
@@ -119,6 +122,9 @@ pub struct Settings {
     /// User-facing messages, with `SECURITY_MSG_<NAME>` replacements.
     pub messages: crate::messages::Messages,
     pub bcrypt_rounds: u32,
+    /// How many password hashes may wait for a free core before logins and registrations
+    /// are answered 503 (`SECURITY_HASH_QUEUE`).
+    pub hash_queue: usize,
     pub password_length_min: usize,
     pub password_length_max: usize,
     pub cookie_secure: bool,
@@ -327,6 +333,16 @@ impl Settings {
                 format!("must be between 4 and 31, got {bcrypt_rounds}"),
             ));
         }
+        let hash_queue: usize = src.number(
+            "SECURITY_HASH_QUEUE",
+            crate::auth::hashing::default_queue_limit(),
+        )?;
+        if hash_queue > MAX_HASH_QUEUE {
+            return Err(ConfigError::new(
+                "SECURITY_HASH_QUEUE",
+                format!("must be at most {MAX_HASH_QUEUE} (each waiting login holds a request open), got {hash_queue}"),
+            ));
+        }
         let password_length_min: usize = src.number("SECURITY_PASSWORD_LENGTH_MIN", 8)?;
         if !(1..=128).contains(&password_length_min) {
             return Err(ConfigError::new(
@@ -369,6 +385,7 @@ impl Settings {
             email_subjects,
             messages: crate::messages::Messages::from_source(src)?,
             bcrypt_rounds,
+            hash_queue,
             password_length_min,
             password_length_max: 128,
             cookie_secure,
@@ -480,6 +497,23 @@ mod tests {
         pairs.push(("PORT", "eighty"));
         let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();
         assert_eq!(err.key, "PORT");
+    }
+
+    #[test]
+    fn hash_queue_defaults_to_a_few_per_core_and_is_bounded() {
+        let s = Settings::from_source(&Source::from_pairs(minimal())).unwrap();
+        assert_eq!(s.hash_queue, crate::auth::hashing::default_queue_limit());
+        assert!(s.hash_queue >= 4);
+        let mut pairs = minimal();
+        pairs.push(("SECURITY_HASH_QUEUE", "0"));
+        let s = Settings::from_source(&Source::from_pairs(pairs.clone())).unwrap();
+        assert_eq!(s.hash_queue, 0, "0: nobody waits");
+        for bad in ["-1", "many", "10001"] {
+            let mut pairs = minimal();
+            pairs.push(("SECURITY_HASH_QUEUE", bad));
+            let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();
+            assert_eq!(err.key, "SECURITY_HASH_QUEUE", "{bad}");
+        }
     }
 
     #[test]

@@ -47,7 +47,8 @@ impl AppState {
         // Outside production, edited templates are used without a restart.
         let watch_templates = settings.environment == crate::config::Environment::Development;
         let templates = Templates::load(&settings.templates_dir, watch_templates)?;
-        let hasher = PasswordHasher::new(settings.password_salt.clone(), settings.bcrypt_rounds)?;
+        let hasher = PasswordHasher::new(settings.password_salt.clone(), settings.bcrypt_rounds)?
+            .with_queue_limit(settings.hash_queue);
         let tokens = TokenIssuer::new(&settings.secret_key);
         Ok(Self {
             tokens,

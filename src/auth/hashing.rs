@@ -2,8 +2,11 @@
 //! `bcrypt(base64(HMAC-SHA512(SECURITY_PASSWORD_SALT, NFKD(password)))[..72])`, `$2b$`.
 //!
 //! Hashing is deliberately slow, so it never runs on an async worker: every hash and verify
-//! goes to the blocking pool, at most one per core at a time.
+//! goes to the blocking pool, at most one per core at a time. A bounded number may wait for a
+//! core (`SECURITY_HASH_QUEUE`); past that, [`HashError::Busy`] answers at once (a 503 with
+//! `Retry-After`) instead of letting a login flood queue without bound.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use base64::Engine;
@@ -20,11 +23,14 @@ pub enum HashError {
     Bcrypt(#[from] bcrypt::BcryptError),
     #[error("the hashing pool is gone")]
     Pool,
+    #[error("too many password hashes are waiting for a core")]
+    Busy,
 }
 
 #[derive(Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,
+    queue: Arc<HashQueue>,
 }
 
 struct Inner {
@@ -47,7 +53,14 @@ impl PasswordHasher {
                 dummy_hash,
                 permits: Semaphore::new(cores),
             }),
+            queue: Arc::new(HashQueue::new(cores, default_queue_limit())),
         })
+    }
+
+    /// At most `waiting` hashes wait for a free core; more are refused with [`HashError::Busy`].
+    pub fn with_queue_limit(mut self, waiting: usize) -> Self {
+        self.queue = Arc::new(HashQueue::new(self.queue.running, waiting));
+        self
     }
 
     pub fn cost(&self) -> u32 {
@@ -92,6 +105,7 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        let _slot = self.queue.enter().ok_or(HashError::Busy)?;
         let _permit = self
             .inner
             .permits
@@ -115,6 +129,48 @@ impl Inner {
             return false;
         }
         bcrypt::verify(prehash(&self.salt, password), stored).unwrap_or(false)
+    }
+}
+
+/// `SECURITY_HASH_QUEUE`'s default: four waiting hashes per core (on 2 cores at bcrypt cost
+/// 12, the last in line starts within about a second).
+pub fn default_queue_limit() -> usize {
+    4 * std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Counts hashes running or waiting; admits at most `running + waiting` at a time.
+struct HashQueue {
+    running: usize,
+    waiting: usize,
+    in_flight: AtomicUsize,
+}
+
+impl HashQueue {
+    fn new(running: usize, waiting: usize) -> Self {
+        Self {
+            running,
+            waiting,
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    /// A place in line, given back when dropped; `None` when the line is full.
+    fn enter(&self) -> Option<QueueSlot<'_>> {
+        let limit = self.running + self.waiting;
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| QueueSlot(&self.in_flight))
+    }
+}
+
+struct QueueSlot<'a>(&'a AtomicUsize);
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -171,6 +227,28 @@ mod tests {
         );
         assert_eq!(a.len(), 72);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_queue_admits_running_plus_waiting_then_refuses() {
+        let queue = HashQueue::new(2, 1);
+        let held: Vec<_> = (0..3).map(|_| queue.enter().expect("a place")).collect();
+        assert!(queue.enter().is_none(), "a fourth is refused");
+        drop(held);
+        assert!(queue.enter().is_some(), "places are given back");
+    }
+
+    #[actix_web::test]
+    async fn a_full_queue_answers_busy_at_once() {
+        let hasher = PasswordHasher::new(Secret::new("s"), 4)
+            .unwrap()
+            .with_queue_limit(0);
+        let running = hasher.queue.running;
+        let _held: Vec<_> = (0..running)
+            .map(|_| hasher.queue.enter().unwrap())
+            .collect();
+        let r = hasher.hash(Password::normalize("correct-horse-9")).await;
+        assert!(matches!(r, Err(HashError::Busy)), "{r:?}");
     }
 
     #[test]

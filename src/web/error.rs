@@ -29,6 +29,9 @@ pub enum AppError {
     NotFound,
     #[error("The service is busy; please try again shortly.")]
     Unavailable,
+    /// Too many sign-ins (password hashes) are waiting: answered at once, with `Retry-After`.
+    #[error("Too many sign-in attempts are being processed; please try again in a moment.")]
+    Busy,
     #[error("Internal Server Error")]
     Unexpected(#[source] anyhow::Error),
 }
@@ -47,9 +50,18 @@ impl From<DbError> for AppError {
 
 impl From<HashError> for AppError {
     fn from(e: HashError) -> Self {
-        AppError::Unexpected(e.into())
+        match e {
+            HashError::Busy => {
+                tracing::warn!("password hashing queue full; answering 503");
+                AppError::Busy
+            }
+            other => AppError::Unexpected(other.into()),
+        }
     }
 }
+
+/// `Retry-After` for [`AppError::Busy`], in seconds: a full queue drains in about that long.
+pub const BUSY_RETRY_AFTER_SECS: u32 = 1;
 
 impl From<tera::Error> for AppError {
     fn from(e: tera::Error) -> Self {
@@ -90,12 +102,16 @@ impl AppError {
                 .finish();
         }
         let message = self.user_message(messages);
+        let mut builder = HttpResponse::build(status);
+        if let AppError::Busy = self {
+            builder.insert_header((header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS.to_string()));
+        }
         match format {
-            Format::Json => HttpResponse::build(status).json(json!({
+            Format::Json => builder.json(json!({
                 "meta": {"code": status.as_u16()},
                 "response": {"errors": [message]},
             })),
-            Format::Html => HttpResponse::build(status)
+            Format::Html => builder
                 .content_type("text/html; charset=utf-8")
                 .body(error_page(status, &message)),
         }
@@ -111,7 +127,7 @@ impl ResponseError for AppError {
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
