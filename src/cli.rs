@@ -72,6 +72,14 @@ pub enum Command {
     /// Database maintenance
     #[command(subcommand)]
     Db(DbCommand),
+    /// Time password hashes at a bcrypt cost, as the server does them (for bench/run.sh)
+    #[command(hide = true)]
+    TimeHash {
+        #[arg(long, default_value_t = 12)]
+        rounds: u32,
+        #[arg(long, default_value_t = 5)]
+        count: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +213,16 @@ pub fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
+    // Needs no settings: the benchmark runs it before any server is configured.
+    if let Some(Command::TimeHash { rounds, count }) = cli.command {
+        return match time_hash(rounds, count) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("latchkey: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
     let serving = matches!(cli.command, None | Some(Command::Serve));
     // .env first, so that LOG_FORMAT and RUST_LOG may come from it too.
     if let Err(e) = dotenvy::dotenv() {
@@ -234,6 +252,7 @@ pub fn main() -> ExitCode {
         Some(Command::Users(cmd)) => users_command(&settings, cmd),
         Some(Command::Roles(cmd)) => roles_command(&settings, cmd),
         Some(Command::Db(DbCommand::Migrate)) => migrate(&settings),
+        Some(Command::TimeHash { .. }) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -252,6 +271,44 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         app.run_until_stopped().await?;
         anyhow::Ok(())
     })
+}
+
+/// Prints `key=value` lines: one hash's time on one thread, the cores, the limit that
+/// implies (cores / time), and what all cores hashing at once actually reach.
+fn time_hash(rounds: u32, count: u32) -> Result<(), CliError> {
+    if !(4..=31).contains(&rounds) || count == 0 {
+        return Err(CliError::invalid(
+            "--rounds must be 4..=31 and --count at least 1",
+        ));
+    }
+    let hasher = PasswordHasher::bcrypt(crate::config::Secret::new("time-hash-salt"), rounds)?;
+    let password = Password::normalize("correct-horse-battery-9");
+    let started = std::time::Instant::now();
+    for _ in 0..count {
+        hasher.hash_blocking(&password)?;
+    }
+    let one = started.elapsed().as_secs_f64() / f64::from(count);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = std::time::Instant::now();
+    let threads: Vec<_> = (0..cores)
+        .map(|_| {
+            let (hasher, password) = (hasher.clone(), password.clone());
+            std::thread::spawn(move || {
+                (0..count).try_for_each(|_| hasher.hash_blocking(&password).map(|_| ()))
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join()
+            .map_err(|_| CliError::Failed(anyhow::anyhow!("a hashing thread panicked")))??;
+    }
+    let parallel = f64::from(count) * cores as f64 / started.elapsed().as_secs_f64();
+    println!("rounds={rounds}");
+    println!("hash_ms={:.1}", one * 1000.0);
+    println!("cores={cores}");
+    println!("limit_per_s={:.2}", cores as f64 / one);
+    println!("parallel_per_s={parallel:.2}");
+    Ok(())
 }
 
 fn migrate(settings: &Settings) -> Result<(), CliError> {

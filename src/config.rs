@@ -146,6 +146,9 @@ pub enum Environment {
     Production,
 }
 
+/// The longest `SECURITY_HASH_QUEUE` accepted.
+pub const MAX_HASH_QUEUE: usize = 10_000;
+
 /// The development values committed in `.env`: refused in production.
 pub const DEV_SECRET_KEY: &str = "dev-only-secret-key-change-me-in-production-0123456789abcdef";
 pub const DEV_PASSWORD_SALT: &str = "dev-only-password-salt-change-me";
@@ -174,6 +177,9 @@ pub struct Settings {
     pub bcrypt_rounds: u32,
     /// What a new password must satisfy (register, reset, change, CLI).
     pub password_policy: PasswordPolicy,
+    /// How many password hashes may wait for a free core before logins and registrations
+    /// are answered 503 (`SECURITY_HASH_QUEUE`).
+    pub hash_queue: usize,
     pub cookie_secure: bool,
     /// How many reverse proxies in front of us append to `X-Forwarded-For`.
     pub trusted_proxy_count: usize,
@@ -404,6 +410,16 @@ impl Settings {
             })?,
         };
         let password_policy = password_policy(src)?;
+        let hash_queue: usize = src.number(
+            "SECURITY_HASH_QUEUE",
+            crate::auth::hashing::default_queue_limit(),
+        )?;
+        if hash_queue > MAX_HASH_QUEUE {
+            return Err(ConfigError::new(
+                "SECURITY_HASH_QUEUE",
+                format!("must be at most {MAX_HASH_QUEUE} (each waiting login holds a request open), got {hash_queue}"),
+            ));
+        }
 
         let workers = match src.get("WORKERS") {
             None => None,
@@ -441,6 +457,7 @@ impl Settings {
             password_hash,
             bcrypt_rounds,
             password_policy,
+            hash_queue,
             cookie_secure,
             trusted_proxy_count: src.number("TRUSTED_PROXY_COUNT", 0)?,
             remember_for: src.duration("REMEMBER_COOKIE_DURATION", "365 days")?,
@@ -702,6 +719,23 @@ mod tests {
         pairs.push(("PORT", "eighty"));
         let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();
         assert_eq!(err.key, "PORT");
+    }
+
+    #[test]
+    fn hash_queue_defaults_to_a_few_per_core_and_is_bounded() {
+        let s = Settings::from_source(&Source::from_pairs(minimal())).unwrap();
+        assert_eq!(s.hash_queue, crate::auth::hashing::default_queue_limit());
+        assert!(s.hash_queue >= 4);
+        let mut pairs = minimal();
+        pairs.push(("SECURITY_HASH_QUEUE", "0"));
+        let s = Settings::from_source(&Source::from_pairs(pairs.clone())).unwrap();
+        assert_eq!(s.hash_queue, 0, "0: nobody waits");
+        for bad in ["-1", "many", "10001"] {
+            let mut pairs = minimal();
+            pairs.push(("SECURITY_HASH_QUEUE", bad));
+            let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();
+            assert_eq!(err.key, "SECURITY_HASH_QUEUE", "{bad}");
+        }
     }
 
     #[test]

@@ -51,7 +51,8 @@ impl AppState {
             settings.password_salt.clone(),
             settings.password_hash,
             settings.bcrypt_rounds,
-        )?;
+        )?
+        .with_queue_limit(settings.hash_queue);
         let tokens = TokenIssuer::new(&settings.secret_key);
         Ok(Self {
             tokens,

@@ -10,8 +10,11 @@
 //! login to re-hash one that is not in the configured scheme and cost.
 //!
 //! Hashing is deliberately slow, so it never runs on an async worker: every hash and verify
-//! goes to the blocking pool, at most one per core at a time.
+//! goes to the blocking pool, at most one per core at a time. A bounded number may wait for a
+//! core (`SECURITY_HASH_QUEUE`); past that, [`HashError::Busy`] answers at once (a 503 with
+//! `Retry-After`) instead of letting a login flood queue without bound.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
@@ -72,11 +75,14 @@ pub enum HashError {
     Argon2(argon2::password_hash::Error),
     #[error("the hashing pool is gone")]
     Pool,
+    #[error("too many password hashes are waiting for a core")]
+    Busy,
 }
 
 #[derive(Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,
+    queue: Arc<HashQueue>,
 }
 
 struct Inner {
@@ -104,12 +110,19 @@ impl PasswordHasher {
         inner.dummy_hash = inner.hash_now(&Password::normalize("latchkey-dummy-password"))?;
         Ok(Self {
             inner: Arc::new(inner),
+            queue: Arc::new(HashQueue::new(cores, default_queue_limit())),
         })
     }
 
     /// bcrypt's, as in Flask-Security's default.
     pub fn bcrypt(salt: Secret, cost: u32) -> Result<Self, HashError> {
         Self::new(salt, HashScheme::Bcrypt, cost)
+    }
+
+    /// At most `waiting` hashes wait for a free core; more are refused with [`HashError::Busy`].
+    pub fn with_queue_limit(mut self, waiting: usize) -> Self {
+        self.queue = Arc::new(HashQueue::new(self.queue.running, waiting));
+        self
     }
 
     pub fn scheme(&self) -> HashScheme {
@@ -181,6 +194,7 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        let _slot = self.queue.enter().ok_or(HashError::Busy)?;
         let _permit = self
             .inner
             .permits
@@ -240,6 +254,48 @@ fn bcrypt_cost(stored: &str) -> Option<u32> {
     stored.get(4..6)?.parse().ok()
 }
 
+/// `SECURITY_HASH_QUEUE`'s default: four waiting hashes per core (on 2 cores at bcrypt cost
+/// 12, the last in line starts within about a second).
+pub fn default_queue_limit() -> usize {
+    4 * std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Counts hashes running or waiting; admits at most `running + waiting` at a time.
+struct HashQueue {
+    running: usize,
+    waiting: usize,
+    in_flight: AtomicUsize,
+}
+
+impl HashQueue {
+    fn new(running: usize, waiting: usize) -> Self {
+        Self {
+            running,
+            waiting,
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    /// A place in line, given back when dropped; `None` when the line is full.
+    fn enter(&self) -> Option<QueueSlot<'_>> {
+        let limit = self.running + self.waiting;
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| QueueSlot(&self.in_flight))
+    }
+}
+
+struct QueueSlot<'a>(&'a AtomicUsize);
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// `base64(HMAC-SHA512(salt, password))`, 88 characters; bcrypt sees the first 72.
 fn prehash(salt: &Secret, password: &Password) -> String {
     let mut mac = <Hmac<Sha512> as Mac>::new_from_slice(salt.expose().as_bytes())
@@ -291,6 +347,28 @@ mod tests {
         );
         assert_eq!(a.len(), 88);
         assert_ne!(a[..72], b[..72]);
+    }
+
+    #[test]
+    fn the_queue_admits_running_plus_waiting_then_refuses() {
+        let queue = HashQueue::new(2, 1);
+        let held: Vec<_> = (0..3).map(|_| queue.enter().expect("a place")).collect();
+        assert!(queue.enter().is_none(), "a fourth is refused");
+        drop(held);
+        assert!(queue.enter().is_some(), "places are given back");
+    }
+
+    #[actix_web::test]
+    async fn a_full_queue_answers_busy_at_once() {
+        let hasher = PasswordHasher::bcrypt(Secret::new("s"), 4)
+            .unwrap()
+            .with_queue_limit(0);
+        let running = hasher.queue.running;
+        let _held: Vec<_> = (0..running)
+            .map(|_| hasher.queue.enter().unwrap())
+            .collect();
+        let r = hasher.hash(Password::normalize("correct-horse-9")).await;
+        assert!(matches!(r, Err(HashError::Busy)), "{r:?}");
     }
 
     #[test]

@@ -233,15 +233,32 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
 
 /// Applies the pending migrations and returns the versions applied, oldest first.
 pub fn apply_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
-    let result = match conn {
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+    // Several instances may start at once on a fresh database: one migrates, the others
+    // wait for it and then find nothing pending (instead of failing on a duplicate table).
+    let fail = |e| anyhow::anyhow!("database migration failed: {e}");
+    let versions = match conn {
+        DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(ToString::to_string).collect())
+                .map_err(fail)
+        })?,
         #[cfg(feature = "postgres")]
-        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        DbConnection::Postgres(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(ToString::to_string).collect())
+                .map_err(fail);
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"))?;
+            result?
+        }
     };
-    result
-        .map(|versions| versions.iter().map(ToString::to_string).collect())
-        .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))
+    Ok(versions)
 }
+
+/// The PostgreSQL advisory lock that serialises migrations between processes.
+#[cfg(feature = "postgres")]
+const MIGRATION_LOCK_ID: i64 = 0x4c61_7463_686b;
 
 /// Opens the database (creating a SQLite file and its folder if needed), applies pending
 /// migrations and returns their versions: `latchkey db migrate`.

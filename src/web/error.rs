@@ -32,6 +32,9 @@ pub enum AppError {
     /// Throttled (login delays, the account ceiling, rate limits): 429 with `Retry-After`.
     #[error("Too many attempts.")]
     TooManyAttempts { retry_after: std::time::Duration },
+    /// Too many sign-ins (password hashes) are waiting: answered at once, with `Retry-After`.
+    #[error("Too many sign-in attempts are being processed; please try again in a moment.")]
+    Busy,
     #[error("Internal Server Error")]
     Unexpected(#[source] anyhow::Error),
 }
@@ -50,9 +53,18 @@ impl From<DbError> for AppError {
 
 impl From<HashError> for AppError {
     fn from(e: HashError) -> Self {
-        AppError::Unexpected(e.into())
+        match e {
+            HashError::Busy => {
+                tracing::warn!("password hashing queue full; answering 503");
+                AppError::Busy
+            }
+            other => AppError::Unexpected(other.into()),
+        }
     }
 }
+
+/// `Retry-After` for [`AppError::Busy`], in seconds: a full queue drains in about that long.
+pub const BUSY_RETRY_AFTER_SECS: u32 = 1;
 
 impl From<tera::Error> for AppError {
     fn from(e: tera::Error) -> Self {
@@ -103,11 +115,15 @@ impl AppError {
                 .finish();
         }
         let mut response = error_response(status, format, &self.user_message(messages), request_id);
-        if let AppError::TooManyAttempts { retry_after } = self {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(retry_after.as_secs().max(1)),
-            );
+        let retry_after = match self {
+            AppError::TooManyAttempts { retry_after } => Some(retry_after.as_secs().max(1)),
+            AppError::Busy => Some(u64::from(BUSY_RETRY_AFTER_SECS)),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         response
     }
@@ -122,7 +138,7 @@ impl ResponseError for AppError {
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -224,6 +224,9 @@ pub async fn try_spawn_app_with(overrides: &[(&str, &str)]) -> anyhow::Result<Te
     set("HOST", "127.0.0.1");
     set("DATABASE_URL", &database_url);
     set("SECURITY_BCRYPT_ROUNDS", "4");
+    // Tests fire bursts (e.g. twenty registrations at once) for other reasons; the queue
+    // bound itself is tested in tests/hash_queue.rs.
+    set("SECURITY_HASH_QUEUE", "64");
     set("SECURITY_TEMPLATES_DIR", &crate_dir("templates"));
     set("STATIC_DIR", &crate_dir("static"));
     set(

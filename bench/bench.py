@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""Latchkey's benchmark: one run, one machine, every server in turn (see bench/README section
+in the project README). Started by bench/run.sh, which installs wrk and builds the binaries.
+
+For each server: requests/s and p50/p99 of anonymous GET /login, authenticated GET /profile
+(the cookie of a real registration) and GET /; successful form logins per second from 8 client
+connections while a light prober measures GET /'s p99; resident memory after the load; time
+from process start to the first 200 on a fresh database. Then the table, the ratios against
+the Flask reference and the bare actix-web baseline, and the bcrypt limit.
+"""
+import argparse
+import datetime
+import http.client
+import os
+import platform
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PASSWORD = "bench-Horse-battery-9"
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(port, method, path, headers=None, body=None, timeout=30):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.getheaders(), r.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def session_cookie(headers, old=None):
+    """The `session` cookie a response sets (Secure or not: this client sends it anyway, as
+    wrk does with -H)."""
+    for name, value in headers:
+        if name.lower() == "set-cookie" and value.startswith("session="):
+            return value.split(";", 1)[0]
+    return old
+
+
+def csrf_token(html):
+    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    if not m:
+        raise RuntimeError("no csrf_token in the form")
+    return m.group(1)
+
+
+def wait_ready(port, path, started, deadline_s=120):
+    while time.monotonic() - started < deadline_s:
+        try:
+            status, _, _ = request(port, "GET", path, timeout=2)
+            if status == 200:
+                return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"no 200 on {path} within {deadline_s} s")
+
+
+def register(port, email):
+    """Registers through the form like a browser; returns the logged-in session cookie."""
+    status, headers, body = request(port, "GET", "/register")
+    cookie = session_cookie(headers)
+    form = urllib.parse.urlencode({
+        "email": email, "password": PASSWORD, "password_confirm": PASSWORD,
+        "csrf_token": csrf_token(body),
+    })
+    status, headers, body = request(port, "POST", "/register", {
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}, form)
+    if status not in (302, 303):
+        raise RuntimeError(f"registration answered {status}: {body[:300]}")
+    cookie = session_cookie(headers, cookie)
+    status, _, _ = request(port, "GET", "/profile", {"Cookie": cookie})
+    if status != 200:
+        raise RuntimeError(f"GET /profile with the registration's cookie answered {status}")
+    return cookie
+
+
+def parse_kv(text):
+    out = {}
+    for line in text.splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            try:
+                out[k.strip()] = float(v)
+            except ValueError:
+                pass
+    return out
+
+
+def wrk_cmd(port, path, threads, conns, seconds, script, headers=(), args=()):
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s",
+           "-s", os.path.join(HERE, script)]
+    for h in headers:
+        cmd += ["-H", h]
+    cmd.append(f"http://127.0.0.1:{port}{path}")
+    if args:
+        cmd += ["--", *args]
+    return cmd
+
+
+def wrk(port, path, seconds, headers=()):
+    out = subprocess.run(wrk_cmd(port, path, 2, 32, seconds, "report.lua", headers),
+                         capture_output=True, text=True, check=True).stdout
+    r = parse_kv(out)
+    if r.get("errors"):
+        log(f"  warning: {int(r['errors'])} errors on {path}")
+    return r
+
+
+def descendants(pid):
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            if ppid == pid:
+                kids.append(int(entry))
+    return kids + [d for k in kids for d in descendants(k)]
+
+
+def rss_mb(pid):
+    """VmRSS of the process and its children (gunicorn: master + workers)."""
+    total_kb = 0
+    for p in [pid, *descendants(pid)]:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total_kb += int(line.split()[1])
+        except OSError:
+            pass
+    return total_kb / 1024
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def measure(name, cmd, env, port, opts, auth=True, cwd=None):
+    log(f"{name}: starting")
+    logfile = open(os.path.join(opts.workdir, f"{name.replace(' ', '_')}.log"), "w")
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=logfile, stderr=subprocess.STDOUT)
+    r = {"name": name}
+    try:
+        r["startup_s"] = wait_ready(port, "/login" if auth else "/", started)
+        if auth:
+            email = f"bench-{secrets.token_hex(4)}@example.com"
+            cookie = register(port, email)
+            log(f"{name}: GET /login")
+            r["login_page"] = wrk(port, "/login", opts.duration)
+            log(f"{name}: GET /profile (logged in)")
+            r["profile"] = wrk(port, "/profile", opts.duration, [f"Cookie: {cookie}"])
+        log(f"{name}: GET /")
+        r["home"] = wrk(port, "/", opts.duration)
+        if auth:
+            log(f"{name}: login flood ({opts.flood} s, 8 connections) + GET / prober")
+            flood = subprocess.Popen(
+                wrk_cmd(port, "/login", 8, 8, opts.flood, "login_flood.lua",
+                        args=[urllib.parse.quote(email, safe=""), PASSWORD]),
+                stdout=subprocess.PIPE, text=True)
+            probe = subprocess.Popen(
+                wrk_cmd(port, "/", 1, 2, opts.flood, "probe.lua"),
+                stdout=subprocess.PIPE, text=True)
+            f = parse_kv(flood.communicate()[0])
+            p = parse_kv(probe.communicate()[0])
+            r["logins_per_s"] = f.get("logins", 0) / max(f.get("seconds", 1), 1e-9)
+            r["flood"] = f
+            r["probe"] = p
+        r["rss_mb"] = rss_mb(proc.pid)
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}")
+    finally:
+        stop(proc)
+        logfile.close()
+    return r
+
+
+def load(name, port, opts, r):
+    """The authenticated measurements, through `port`."""
+    email = f"bench-{secrets.token_hex(4)}@example.com"
+    cookie = register(port, email)
+    log(f"{name}: GET /login")
+    r["login_page"] = wrk(port, "/login", opts.duration)
+    log(f"{name}: GET /profile (logged in)")
+    r["profile"] = wrk(port, "/profile", opts.duration, [f"Cookie: {cookie}"])
+    log(f"{name}: login flood ({opts.flood} s, 8 connections)")
+    flood = subprocess.run(
+        wrk_cmd(port, "/login", 8, 8, opts.flood, "login_flood.lua",
+                args=[urllib.parse.quote(email, safe=""), PASSWORD]),
+        capture_output=True, text=True, check=True).stdout
+    f = parse_kv(flood)
+    r["flood"] = f
+    r["logins_per_s"] = f.get("logins", 0) / max(f.get("seconds", 1), 1e-9)
+
+
+def scale_out(opts):
+    """1 vs 3 Latchkey instances on one PostgreSQL database, each behind the round-robin
+    proxy (examples/rr_proxy.rs), so that both sides pay for the proxy hop."""
+    rows = []
+    for n in (1, 3):
+        db = f"latchkey_bench_{secrets.token_hex(4)}"
+        psql(opts.pg_admin_url, f'CREATE DATABASE "{db}"')
+        procs = []
+        try:
+            ports = [free_port() for _ in range(n)]
+            for i, port in enumerate(ports):
+                env = latchkey_env(opts, port, pg_url(opts.pg_admin_url, db))
+                logfile = open(os.path.join(opts.workdir, f"scale{n}-{i}.log"), "w")
+                procs.append(subprocess.Popen([opts.latchkey], env=env, cwd=opts.workdir,
+                                              stdout=logfile, stderr=subprocess.STDOUT))
+            for port in ports:
+                wait_ready(port, "/login", time.monotonic())
+            proxy_port = free_port()
+            procs.append(subprocess.Popen(
+                [opts.proxy, f"127.0.0.1:{proxy_port}", *[f"127.0.0.1:{p}" for p in ports]],
+                stderr=subprocess.DEVNULL))
+            wait_ready(proxy_port, "/login", time.monotonic())
+            r = {"name": f"{n} instance{'s' if n > 1 else ''} behind the proxy"}
+            load(r["name"], proxy_port, opts, r)
+            r["rss_mb"] = sum(rss_mb(p.pid) for p in procs[:n])
+            rows.append(r)
+        finally:
+            for p in procs:
+                stop(p)
+            psql(opts.pg_admin_url, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    return rows
+
+
+def scale_report(rows):
+    out = ["", "## Scale-out: 1 vs 3 instances on PostgreSQL behind a round-robin proxy", "",
+           "| | GET /login rps (p99 ms) | GET /profile rps (p99 ms) | logins/s | RSS (sum) |",
+           "|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['name']} | {fmt(r['login_page']['rps'])} "
+                   f"({r['login_page']['p99_ms']:.2f}) | {fmt(r['profile']['rps'])} "
+                   f"({r['profile']['p99_ms']:.2f}) | {r['logins_per_s']:.2f} | "
+                   f"{r['rss_mb']:.1f} MB |")
+    out.append("")
+    out.append("On one machine more instances share the same cores: this shows that they "
+               "serve as one, not that they add capacity; across machines each adds its cores.")
+    return "\n".join(out) + "\n"
+
+
+def latchkey_env(opts, port, database_url, extra=None):
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "APP_ENV": "production",
+        "SECRET_KEY": opts.secret_key,
+        "SECURITY_PASSWORD_SALT": opts.salt,
+        # Production refuses cookies without Secure; wrk and this script send them over
+        # plain HTTP anyway (they echo the header they are given).
+        "SESSION_COOKIE_SECURE": "true",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATABASE_URL": database_url,
+        "SECURITY_BCRYPT_ROUNDS": str(opts.rounds),
+        "SECURITY_SEND_REGISTER_EMAIL": "false",
+        "MAIL_OUTBOX_DIR": os.path.join(opts.workdir, "mail"),
+        "SECURITY_TEMPLATES_DIR": os.path.join(ROOT, "templates"),
+        "STATIC_DIR": os.path.join(ROOT, "static"),
+    }
+    if opts.rust_log:
+        env["RUST_LOG"] = opts.rust_log
+    env.update(extra or {})
+    return env
+
+
+def psql(admin_url, sql):
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", admin_url, "-c", sql],
+                   check=True, capture_output=True)
+
+
+def pg_url(admin_url, db):
+    parts = urllib.parse.urlsplit(admin_url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + db, parts.query, ""))
+
+
+def time_hash(opts):
+    out = subprocess.run([opts.latchkey, "time-hash", "--rounds", str(opts.rounds),
+                          "--count", "5"], capture_output=True, text=True, check=True).stdout
+    return parse_kv(out)
+
+
+def machine():
+    cores = os.cpu_count()
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    return f"{platform.node()}: {cores} cores ({model}), {mem_kb / 1024 / 1024:.1f} GiB RAM, " \
+           f"Linux {platform.release()}"
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "—"
+    return f"{v:,.{digits}f}".replace(",", " ")
+
+
+def report(results, hashing, opts):
+    lines = []
+    add = lines.append
+    add(f"# Latchkey benchmark, {datetime.date.today().isoformat()}")
+    add("")
+    add(f"Machine: {machine()}.")
+    add(f"wrk -t2 -c32, {opts.duration} s per GET; login flood: wrk -t8 -c8 for {opts.flood} s "
+        f"(each connection: GET /login for a fresh session and CSRF token, then POST /login), "
+        f"with GET / probed meanwhile by 2 connections at most 100 requests/s each. "
+        f"bcrypt cost {opts.rounds} everywhere. Latchkey runs with APP_ENV=production"
+        f"{', RUST_LOG=' + opts.rust_log if opts.rust_log else ''}.")
+    add("")
+    add(f"bcrypt limit: one hash at cost {int(hashing['rounds'])} takes {hashing['hash_ms']:.1f} ms "
+        f"on one thread; {int(hashing['cores'])} cores ÷ that = **{hashing['limit_per_s']:.2f} "
+        f"hashes/s** (all cores hashing at once measured {hashing['parallel_per_s']:.2f}/s).")
+    add("")
+    add("| server | GET /login rps (p50 / p99 ms) | GET /profile rps, logged in (p50 / p99 ms) "
+        "| GET / rps (p50 / p99 ms) | logins/s | p99 GET / during flood (ms) | RSS after load "
+        "| start to first 200 |")
+    add("|---|---|---|---|---|---|---|---|")
+
+    def cell(w):
+        if not w:
+            return "—"
+        return f"{fmt(w['rps'])} ({w['p50_ms']:.2f} / {w['p99_ms']:.2f})"
+
+    for r in results:
+        add(f"| {r['name']} | {cell(r.get('login_page'))} | {cell(r.get('profile'))} | "
+            f"{cell(r.get('home'))} | {fmt(r.get('logins_per_s'), 2)} | "
+            f"{fmt(r.get('probe', {}).get('p99_ms'), 2)} | {fmt(r.get('rss_mb'), 1)} MB | "
+            f"{fmt(r.get('startup_s', 0) * 1000)} ms |")
+    add("")
+    by = {r["name"]: r for r in results}
+    flask, base = by.get("Flask reference"), by.get("actix hello baseline")
+    limit = hashing["limit_per_s"]
+    add("## Ratios and targets")
+    add("")
+    add("| server | GET /login ×Flask | /login vs baseline | GET /profile ×Flask "
+        "| /profile vs baseline | logins/s vs bcrypt limit | p99 GET / in flood | RSS |")
+    add("|---|---|---|---|---|---|---|---|")
+    verdicts = []
+    for r in results:
+        if not r["name"].startswith("Latchkey"):
+            continue
+
+        def ratio(key, other):
+            if other and r.get(key) and other.get(key):
+                return r[key]["rps"] / other[key]["rps"]
+            return None
+
+        lf = ratio("login_page", flask)
+        pf = ratio("profile", flask)
+        lb = r["login_page"]["rps"] / base["home"]["rps"] if base else None
+        pb = r["profile"]["rps"] / base["home"]["rps"] if base else None
+        ll = r.get("logins_per_s", 0) / limit
+        p99 = r.get("probe", {}).get("p99_ms")
+        checks = [
+            ("GET /login ≥ 20× Flask", lf is not None and lf >= 20),
+            ("GET /login ≥ 50% of baseline", lb is not None and lb >= 0.5),
+            ("GET /profile ≥ 20× Flask", pf is not None and pf >= 20),
+            ("GET /profile ≥ 30% of baseline", pb is not None and pb >= 0.3),
+            ("logins/s ≥ 95% of bcrypt limit", ll >= 0.95),
+            ("p99 GET / during flood < 10 ms", p99 is not None and p99 < 10),
+        ]
+        if "SQLite" in r["name"]:
+            checks.append(("RSS after load < 32 MB", r["rss_mb"] < 32))
+        verdicts.append((r["name"], checks))
+
+        def pct(v):
+            return "—" if v is None else f"{v * 100:.0f}%"
+
+        def times(v):
+            return "—" if v is None else f"{v:.1f}×"
+
+        add(f"| {r['name']} | {times(lf)} | {pct(lb)} | {times(pf)} | {pct(pb)} | {pct(ll)} | "
+            f"{fmt(p99, 2)} ms | {fmt(r['rss_mb'], 1)} MB |")
+    if flask:
+        add("")
+        add(f"Flask reference for comparison: {flask.get('logins_per_s', 0) / limit * 100:.0f}% of "
+            f"the bcrypt limit, p99 of GET / during its flood "
+            f"{fmt(flask.get('probe', {}).get('p99_ms'), 0)} ms.")
+    add("")
+    add("Targets (ratios from this run):")
+    add("")
+    for name, checks in verdicts:
+        for what, ok in checks:
+            add(f"- {name}: {what}: {'met' if ok else '**missed**'}")
+    add("")
+    add("Login flood detail (successful / form refused / 503 busy / other):")
+    add("")
+    for r in results:
+        f = r.get("flood")
+        if f:
+            add(f"- {r['name']}: {int(f.get('logins', 0))} / {int(f.get('refused', 0))} / "
+                f"{int(f.get('busy', 0))} / {int(f.get('other', 0))} in {f.get('seconds', 0):.1f} s")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--latchkey", required=True, help="the release latchkey binary")
+    ap.add_argument("--hello", required=True, help="the release hello example binary")
+    ap.add_argument("--ref", default=os.path.join(ROOT, "..", "shared", "ref", "run.sh"))
+    ap.add_argument("--pg-admin-url", default="postgres://127.0.0.1/postgres")
+    ap.add_argument("--duration", type=int, default=8)
+    ap.add_argument("--flood", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=12)
+    ap.add_argument("--rust-log", default="", help="RUST_LOG for Latchkey (default: its own)")
+    ap.add_argument("--only", default="sqlite,postgres,flask,hello",
+                    help="comma-separated subset of sqlite,postgres,flask,hello")
+    ap.add_argument("--out", help="also write the report (markdown) here")
+    ap.add_argument("--proxy", help="the release rr_proxy example binary")
+    ap.add_argument("--scale-out", action="store_true",
+                    help="also measure 1 vs 3 instances on PostgreSQL behind the proxy")
+    opts = ap.parse_args()
+    only = set(opts.only.split(","))
+    opts.secret_key = secrets.token_hex(32)
+    opts.salt = secrets.token_hex(32)
+
+    with tempfile.TemporaryDirectory(prefix="latchkey-bench-") as workdir:
+        opts.workdir = workdir
+        log("timing bcrypt")
+        hashing = time_hash(opts)
+        results = []
+        if "sqlite" in only:
+            port = free_port()
+            env = latchkey_env(opts, port, os.path.join(workdir, "bench.db"))
+            results.append(measure("Latchkey (SQLite)", [opts.latchkey], env, port, opts,
+                                   cwd=workdir))
+        if "postgres" in only:
+            db = f"latchkey_bench_{secrets.token_hex(4)}"
+            try:
+                psql(opts.pg_admin_url, f'CREATE DATABASE "{db}"')
+            except (subprocess.CalledProcessError, FileNotFoundError) as e:
+                log(f"PostgreSQL skipped: cannot create a database at {opts.pg_admin_url}: {e}")
+                db = None
+            if db:
+                try:
+                    port = free_port()
+                    env = latchkey_env(opts, port, pg_url(opts.pg_admin_url, db))
+                    results.append(measure("Latchkey (PostgreSQL)", [opts.latchkey], env, port,
+                                           opts, cwd=workdir))
+                finally:
+                    psql(opts.pg_admin_url, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        if "flask" in only:
+            port = free_port()
+            env = dict(os.environ, PORT=str(port),
+                       DATABASE_URL=os.path.join(workdir, "flask", "bench.db"),
+                       SECRET_KEY=opts.secret_key, SECURITY_PASSWORD_SALT=opts.salt,
+                       SECURITY_SEND_REGISTER_EMAIL="false")
+            results.append(measure("Flask reference", ["bash", opts.ref], env, port, opts))
+        if "hello" in only:
+            port = free_port()
+            env = {"PATH": os.environ.get("PATH", ""), "PORT": str(port)}
+            results.append(measure("actix hello baseline", [opts.hello], env, port, opts,
+                                   auth=False))
+        text = report(results, hashing, opts)
+        if opts.scale_out:
+            text += scale_report(scale_out(opts))
+    print(text)
+    if opts.out:
+        with open(opts.out, "w") as f:
+            f.write(text)
+        log(f"written to {opts.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Latchkey's benchmark in one command: installs wrk (Debian's package) if missing, builds the
+# release binary and the bare actix-web baseline, then runs bench.py, which starts Latchkey
+# (SQLite), Latchkey (PostgreSQL on 127.0.0.1:5432, its own database), the Flask reference
+# and the baseline in turn and prints the table. Arguments go to bench.py (e.g. --out FILE,
+# --only sqlite,hello, --duration 8, --flood 20); see `bench/run.sh --help`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/latchkey-target}"
+
+if ! command -v wrk >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+fi
+need=()
+dpkg -s libpq-dev >/dev/null 2>&1 || need+=(libpq-dev)
+command -v psql >/dev/null || need+=(postgresql-client)
+if ((${#need[@]})); then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+
+cargo build --release --features postgres --bin latchkey --example hello --example rr_proxy >&2
+exec python3 bench/bench.py \
+  --latchkey "$CARGO_TARGET_DIR/release/latchkey" \
+  --hello "$CARGO_TARGET_DIR/release/examples/hello" \
+  --proxy "$CARGO_TARGET_DIR/release/examples/rr_proxy" "$@"
