@@ -80,6 +80,26 @@ fn check(headers: &HeaderMap, what: &str, secure: bool) {
         secure,
         "{what}: HSTS"
     );
+    // A text answer names its character set; an API answer is never rendered as a page.
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("text/") {
+        assert!(
+            content_type.contains("charset=utf-8"),
+            "{what}: Content-Type {content_type:?}"
+        );
+    }
+    if content_type.starts_with("application/json") {
+        assert_eq!(
+            headers
+                .get("content-disposition")
+                .and_then(|v| v.to_str().ok()),
+            Some("attachment; filename=\"api.json\""),
+            "{what}"
+        );
+    }
     let is_static = what.contains("/static/");
     let no_store = headers.get(CACHE_CONTROL).is_some_and(|v| v == "no-store");
     if !is_static || headers.contains_key(SET_COOKIE) {

@@ -530,3 +530,39 @@ async fn production_cookies_use_the_host_prefix_and_secure() {
     assert!(set_cookie(r.headers(), "remember_token").is_none());
     assert!(r.headers().get("strict-transport-security").is_some());
 }
+
+#[actix_web::test]
+async fn a_stale_login_must_verify_the_password_before_ending_other_sessions() {
+    let app = spawn_app_with(&[
+        ("SECURITY_FRESHNESS", "1 seconds"),
+        ("SECURITY_FRESHNESS_GRACE_PERIOD", "0 seconds"),
+    ])
+    .await;
+    let email = new_email("stale-sessions");
+    app.create_user(&email, PASSWORD).await;
+    let other = app.logged_in_client(&email, PASSWORD, false).await;
+    let c = app.logged_in_client(&email, PASSWORD, false).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // The list is still shown; ending sessions asks for the password first.
+    let token = c.csrf_token("/sessions").await;
+    let r = c
+        .post_form("/sessions/revoke-others", &[("csrf_token", token.as_str())])
+        .await;
+    assert_eq!(location(&r).as_deref(), Some("/verify?next=%2Fsessions"));
+    assert!(other.is_authenticated().await, "nothing was ended");
+
+    let token = c.csrf_token("/verify").await;
+    let r = c
+        .post_form(
+            "/verify?next=%2Fsessions",
+            &[("password", PASSWORD), ("csrf_token", token.as_str())],
+        )
+        .await;
+    assert_eq!(location(&r).as_deref(), Some("/sessions"));
+    let token = c.csrf_token("/sessions").await;
+    c.post_form("/sessions/revoke-others", &[("csrf_token", token.as_str())])
+        .await;
+    assert!(!other.is_authenticated().await, "ended after verifying");
+    assert!(c.is_authenticated().await);
+}

@@ -22,7 +22,7 @@ pub struct ChangeForm {
 }
 
 pub async fn form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = super::verify::require_fresh(&web, &current.0) {
+    if let Some(reauthenticate) = super::verify::require_fresh(&web, &current.0, "/change") {
         return Ok(reauthenticate);
     }
     if web.format.is_json() {
@@ -36,7 +36,7 @@ pub async fn submit(
     current: AuthenticatedUser,
     form: Submission<ChangeForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = super::verify::require_fresh(&web, &current.0) {
+    if let Some(reauthenticate) = super::verify::require_fresh(&web, &current.0, "/change") {
         return Ok(reauthenticate);
     }
     let form = form.data;

@@ -48,6 +48,10 @@ pub async fn revoke(
     identity: Option<Identity>,
     form: Submission<RevokeForm>,
 ) -> Result<HttpResponse, AppError> {
+    // Ending sessions is a sensitive change (ASVS 3.3.4): a stale login proves itself first.
+    if let Some(reauthenticate) = super::verify::require_fresh(&web, &current.0, "/sessions") {
+        return Ok(reauthenticate);
+    }
     let current = current.0;
     let wanted = form.data.session.unwrap_or_default();
     let for_user = current.clone();
@@ -86,6 +90,9 @@ pub async fn revoke_others(
     current: AuthenticatedUser,
     _form: Submission<NoFields>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(reauthenticate) = super::verify::require_fresh(&web, &current.0, "/sessions") {
+        return Ok(reauthenticate);
+    }
     let current = current.0;
     let for_user = current.clone();
     let count = web

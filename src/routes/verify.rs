@@ -31,8 +31,8 @@ pub struct VerifyForm {
 
 /// `None` when the login is fresh enough for a sensitive change (and the grace period is
 /// extended); otherwise the answer that asks to re-authenticate: a redirect to `/verify`
-/// back to this page, or 401 with `reauth_required` for JSON.
-pub fn require_fresh(web: &Web, current: &CurrentUser) -> Option<HttpResponse> {
+/// that comes back to `return_to`, or 401 with `reauth_required` for JSON.
+pub fn require_fresh(web: &Web, current: &CurrentUser, return_to: &str) -> Option<HttpResponse> {
     let policy = &web.settings().session_policy;
     let now = db::now();
     let window = policy.freshness?;
@@ -58,14 +58,12 @@ pub fn require_fresh(web: &Web, current: &CurrentUser) -> Option<HttpResponse> {
         })),
         Format::Html => {
             web.flash("error", message);
-            let here = web
-                .request
-                .uri()
-                .path_and_query()
-                .map_or("/", |pq| pq.as_str());
             redirect(&format!(
                 "/verify?next={}",
-                percent_encoding::utf8_percent_encode(here, percent_encoding::NON_ALPHANUMERIC)
+                percent_encoding::utf8_percent_encode(
+                    return_to,
+                    percent_encoding::NON_ALPHANUMERIC
+                )
             ))
         }
     })

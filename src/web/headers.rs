@@ -77,6 +77,11 @@ fn apply(headers: &mut header::HeaderMap, secure: bool, is_static: bool) {
     // Pages show personal data and CSRF tokens; a response setting a cookie carries a
     // session. Only the static files may be cached.
     let no_store = !is_static || headers.contains_key(header::SET_COOKIE);
+    // API answers are data, never a page to render (ASVS 14.4.2).
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     let mut set = |name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
@@ -94,6 +99,12 @@ fn apply(headers: &mut header::HeaderMap, secure: bool, is_static: bool) {
     }
     if no_store {
         set(header::CACHE_CONTROL, "no-store");
+    }
+    if is_json {
+        set(
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"api.json\"",
+        );
     }
     headers.remove(header::SERVER);
 }
