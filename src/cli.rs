@@ -238,8 +238,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Commands print their results; only warnings and errors are logged by default.
-    telemetry::init_with(format, if serving { "info" } else { "warn" });
+    // Commands print their results; only warnings and errors are logged by default. Held
+    // until `main` returns, so that the last lines are written.
+    let _log_writer = telemetry::init_server(format, if serving { "info" } else { "warn" });
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {

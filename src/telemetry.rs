@@ -53,16 +53,39 @@ pub fn init() {
     init_with(LogFormat::from_env().unwrap_or(LogFormat::Text), "info");
 }
 
-/// Installs the subscriber; `default_filter` applies when `RUST_LOG` is unset. A second call
-/// (tests) keeps the first subscriber.
+/// Installs the subscriber, writing to stderr from the calling thread; `default_filter`
+/// applies when `RUST_LOG` is unset. A second call (tests) keeps the first subscriber.
 pub fn init_with(format: LogFormat, default_filter: &str) {
+    install(format, default_filter, std::io::stderr);
+}
+
+/// Like [`init_with`], for the server: lines are formatted on the request's thread but
+/// written to stderr by a dedicated thread, so a slow terminal or pipe never holds up a
+/// worker. Keep the guard until exit: dropping it flushes what is left. Nothing is dropped
+/// when the buffer is full; writers wait instead (auth events must not go missing).
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init_server(
+    format: LogFormat,
+    default_filter: &str,
+) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
+    install(format, default_filter, writer);
+    guard
+}
+
+fn install<W>(format: LogFormat, default_filter: &str, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         // Colour only for a person at a terminal: files and collectors get plain text.
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder
