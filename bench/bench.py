@@ -49,10 +49,10 @@ def request(port, method, path, headers=None, body=None, timeout=30):
 
 
 def session_cookie(headers, old=None):
-    """The `session` cookie a response sets (Secure or not: this client sends it anyway, as
-    wrk does with -H)."""
+    """The session cookie a response sets: `session`, or `__Host-session` in production
+    (Secure or not: this client sends it anyway, as wrk does with -H)."""
     for name, value in headers:
-        if name.lower() == "set-cookie" and value.startswith("session="):
+        if name.lower() == "set-cookie" and value.startswith(("session=", "__Host-session=")):
             return value.split(";", 1)[0]
     return old
 

@@ -65,30 +65,25 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         password: form.password.clone().unwrap_or_default(),
         password_confirm: form.password_confirm.clone(),
     };
+    // The form again with its errors, keeping what was typed (never the passwords).
+    let refused = |errors: &FormErrors| {
+        let next = next_raw.as_deref().unwrap_or_default();
+        web.form_failure(
+            "security/register_user.html",
+            form_context(&form, next),
+            errors,
+        )
+    };
     let valid = match registration::validate(settings, &input) {
         Ok(valid) => valid,
-        Err(errors) => {
-            let next = next_raw.unwrap_or_default();
-            return web.form_failure(
-                "security/register_user.html",
-                form_context(&form, &next),
-                &errors,
-            );
-        }
+        Err(errors) => return refused(&errors),
     };
     // Counted before the (costly) hashing, and only for forms that could create an account:
     // someone fixing a weak password is not held back.
     super::rate_limit(&web, Action::Register, valid.email.as_str()).await?;
     let registered = match registration::register(&web.state, valid).await? {
         Ok(registered) => registered,
-        Err(errors) => {
-            let next = next_raw.unwrap_or_default();
-            return web.form_failure(
-                "security/register_user.html",
-                form_context(&form, &next),
-                &errors,
-            );
-        }
+        Err(errors) => return refused(&errors),
     };
     let features = &settings.features;
     let logs_in = !features.confirmable || features.login_without_confirmation;
