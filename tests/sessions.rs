@@ -294,3 +294,22 @@ async fn an_expired_remember_cookie_no_longer_logs_in() {
 
     assert!(!returning.is_authenticated().await);
 }
+
+#[actix_web::test]
+async fn viewing_pages_does_not_rewrite_the_session_cookie() {
+    let app = spawn_app().await;
+    let email = new_email("quiet-cookie");
+    app.create_user(&email, PASSWORD).await;
+    let browser = app.logged_in_client(&email, PASSWORD, false).await;
+    // The first page may settle the session (a CSRF token); after that, page views leave
+    // it alone: no re-encrypted cookie with every answer.
+    browser.get("/profile").await;
+    for path in ["/profile", "/", "/profile"] {
+        let r = browser.get(path).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(
+            set_cookie(r.headers(), "session").is_none(),
+            "{path} rewrote the session"
+        );
+    }
+}

@@ -90,6 +90,11 @@ impl Web {
     }
 
     fn take_flashes(&self) -> Vec<Flash> {
+        // `remove` marks the session changed even for an absent key, which would re-encrypt
+        // and re-send the session cookie with every page.
+        if !self.session.contains_key(FLASHES_KEY) {
+            return Vec::new();
+        }
         self.session
             .remove_as::<Vec<Flash>>(FLASHES_KEY)
             .and_then(Result::ok)

@@ -2,7 +2,7 @@
 //! database, and talks to it over real HTTP like a browser or an API client would.
 //!
 //! * SQLite (default): a temporary file, removed with the test.
-//! * PostgreSQL: set `LATCHKEY_TEST_POSTGRES_URL` (e.g. `postgres://127.0.0.1/test`) and
+//! * PostgreSQL: set `LATCHKEY_TEST_POSTGRES_URL` (e.g. `postgres://127.0.0.1/test?sslmode=disable`) and
 //!   build with `--features postgres`; each test then creates a database
 //!   `latchkey_t_<random hex>` next to the one that URL names, and drops it afterwards.
 //!
