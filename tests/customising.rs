@@ -202,14 +202,7 @@ async fn every_page_partial_layout_and_mail_can_be_overridden_by_name() {
         .logged_in_client(&email, "a-new-password-1", false)
         .await;
     changer
-        .submit(
-            "/change",
-            &[
-                ("password", "a-new-password-1"),
-                ("new_password", "another-password-2"),
-                ("new_password_confirm", "another-password-2"),
-            ],
-        )
+        .change_password("a-new-password-1", "another-password-2")
         .await;
     wait_for_eml(&app.mail_dir, &email, "Your password has been changed", 1).await;
     let mails = eml_messages(&app.mail_dir);

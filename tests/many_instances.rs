@@ -221,14 +221,7 @@ async fn three_instances_on_one_database_act_as_one() {
         StatusCode::FOUND
     );
     let r = browser(c, &bob_laptop)
-        .submit(
-            "/change",
-            &[
-                ("password", PASSWORD),
-                ("new_password", NEW_PASSWORD),
-                ("new_password_confirm", NEW_PASSWORD),
-            ],
-        )
+        .change_password(PASSWORD, NEW_PASSWORD)
         .await;
     assert_eq!(r.status(), StatusCode::FOUND, "password change on C");
     assert_eq!(signed_in_on(&bob_phone, &instances).await, [false; 3]);

@@ -59,16 +59,7 @@ async fn argon2_config_hashes_new_passwords_as_argon2id() {
     assert_eq!(app.user(&email).password, stored, "current: not re-hashed");
     wrong_password_refused(&app, &email).await;
 
-    let r = browser
-        .submit(
-            "/change",
-            &[
-                ("password", PASSWORD),
-                ("new_password", "another-pass-77"),
-                ("new_password_confirm", "another-pass-77"),
-            ],
-        )
-        .await;
+    let r = browser.change_password(PASSWORD, "another-pass-77").await;
     assert_eq!(r.status(), StatusCode::FOUND);
     let changed = app.user(&email).password;
     assert!(

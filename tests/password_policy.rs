@@ -147,29 +147,11 @@ async fn change_applies_every_rule_to_the_new_password() {
     let browser = app.logged_in_client(&email, STRONG, false).await;
 
     for (password, expected) in refused_cases(&email) {
-        let r = browser
-            .submit(
-                "/change",
-                &[
-                    ("password", STRONG),
-                    ("new_password", &password),
-                    ("new_password_confirm", &password),
-                ],
-            )
-            .await;
+        let r = browser.change_password(STRONG, &password).await;
         let body = assert_form_rejected(r).await;
         assert_eq!(form_errors(&body), [expected], "{password:?}");
     }
-    let r = browser
-        .submit(
-            "/change",
-            &[
-                ("password", STRONG),
-                ("new_password", STRONG_2),
-                ("new_password_confirm", STRONG_2),
-            ],
-        )
-        .await;
+    let r = browser.change_password(STRONG, STRONG_2).await;
     assert_eq!(r.status(), StatusCode::FOUND);
     app.logged_in_client(&email, STRONG_2, false).await;
 }

@@ -195,16 +195,7 @@ async fn a_reset_link_dies_when_the_password_is_changed() {
     let path = request_reset(&app, &email).await;
 
     let browser = app.logged_in_client(&email, PASSWORD, false).await;
-    let r = browser
-        .submit(
-            "/change",
-            &[
-                ("password", PASSWORD),
-                ("new_password", NEW_PASSWORD),
-                ("new_password_confirm", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let r = browser.change_password(PASSWORD, NEW_PASSWORD).await;
     assert_eq!(location(&r).as_deref(), Some("/"));
 
     let r = app.client().get(&path).await;

@@ -322,16 +322,7 @@ async fn a_stale_login_must_verify_the_password_before_changing_it() {
     );
     assert!(page.contains("change_password_form"));
 
-    let r = c
-        .submit(
-            "/change",
-            &[
-                ("password", PASSWORD),
-                ("new_password", NEW_PASSWORD),
-                ("new_password_confirm", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let r = c.change_password(PASSWORD, NEW_PASSWORD).await;
     assert_eq!(location(&r).as_deref(), Some("/"));
 
     // JSON: verify, then change.
@@ -437,16 +428,7 @@ async fn the_login_id_is_renewed_on_login_and_on_password_change() {
     // A password change: a new login id, old cookie copies dead, this browser still in.
     let copy = app.client();
     copy.set_cookie("session", &c.cookie("session").unwrap());
-    let r = c
-        .submit(
-            "/change",
-            &[
-                ("password", PASSWORD),
-                ("new_password", NEW_PASSWORD),
-                ("new_password_confirm", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let r = c.change_password(PASSWORD, NEW_PASSWORD).await;
     assert_eq!(r.status(), StatusCode::FOUND);
     let third = login_ids(&app, &email);
     assert_eq!(third.len(), 1, "every other login ended");

@@ -576,6 +576,19 @@ impl TestClient {
         .await
     }
 
+    /// Changes the password through the `/change` form (new password typed twice).
+    pub async fn change_password(&self, current: &str, new: &str) -> Response {
+        self.submit(
+            "/change",
+            &[
+                ("password", current),
+                ("new_password", new),
+                ("new_password_confirm", new),
+            ],
+        )
+        .await
+    }
+
     /// Logs in through the JSON API (with this session's CSRF token); returns the answer.
     pub async fn login_json(&self, email: &str, password: &str) -> Response {
         let token = self.json_csrf_token().await;
