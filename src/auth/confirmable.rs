@@ -47,7 +47,7 @@ pub async fn confirm(
                         ConfirmOutcome::AlreadyConfirmed
                     }
                     TokenState::Expired(user) if user.confirmed_at.is_none() => {
-                        state.tokens.discard(conn, &raw)?;
+                        // Issuing the fresh link retires the expired one.
                         queue_link_mail(conn, &state, &user, Purpose::Confirm)?;
                         ConfirmOutcome::ExpiredResent(user.email_or_empty().to_owned())
                     }

@@ -73,8 +73,8 @@ pub async fn check_link(
             Ok(match state.tokens.check(conn, &raw, Purpose::Reset)? {
                 TokenState::Valid(_) => ResetLink::Valid,
                 TokenState::Expired(user) => {
+                    // Issuing the fresh link retires the expired one.
                     conn.transaction::<_, ServiceError, _>(|conn| {
-                        state.tokens.discard(conn, &raw)?;
                         queue_link_mail(conn, &state, &user, Purpose::Reset)
                     })?;
                     ResetLink::ExpiredResent(user.email_or_empty().to_owned())

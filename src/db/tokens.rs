@@ -46,12 +46,6 @@ pub fn consume(
     Ok(rows == 1)
 }
 
-pub fn delete(conn: &mut DbConnection, token_hash: &str) -> Result<(), DbError> {
-    diesel::delete(user_token::table.filter(user_token::token_hash.eq(token_hash)))
-        .execute(conn)?;
-    Ok(())
-}
-
 /// Removes every token of `purpose` for a user (e.g. all reset links once the password changed).
 pub fn delete_for_user(
     conn: &mut DbConnection,
