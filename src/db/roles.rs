@@ -19,7 +19,7 @@ pub fn find_by_name(conn: &mut DbConnection, name: &str) -> Result<Option<Role>,
     Ok(role::table
         .filter(role::name.eq(name))
         .select(Role::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

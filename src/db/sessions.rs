@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::models::{LoginSession, User};
 use super::schema::{login_session, user};
-use super::{DbConnection, DbError};
+use super::{on_backend, DbConnection, DbError};
 
 pub fn insert(conn: &mut DbConnection, session: &LoginSession) -> Result<(), DbError> {
     diesel::insert_into(login_session::table)
@@ -19,18 +19,18 @@ pub fn find_with_user(
     conn: &mut DbConnection,
     id: &str,
 ) -> Result<Option<(LoginSession, User)>, DbError> {
-    Ok(login_session::table
+    Ok(on_backend!(conn, |c| login_session::table
         .inner_join(user::table)
         .filter(login_session::id.eq(id))
         .select((LoginSession::as_select(), User::as_select()))
-        .first(conn)
-        .optional()?)
+        .get_result(c)
+        .optional())?)
 }
 
 pub fn touch(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> Result<(), DbError> {
-    diesel::update(login_session::table.find(id))
-        .set(login_session::last_seen_at.eq(at))
-        .execute(conn)?;
+    let query =
+        diesel::update(login_session::table.find(id)).set(login_session::last_seen_at.eq(at));
+    on_backend!(conn, |c| query.execute(c))?;
     Ok(())
 }
 

@@ -22,7 +22,7 @@ pub fn find_with_user(
         .inner_join(user::table)
         .filter(user_token::token_hash.eq(token_hash))
         .select((UserToken::as_select(), User::as_select()))
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -16,7 +16,7 @@ pub fn find_by_email(conn: &mut DbConnection, email: &str) -> Result<Option<User
     Ok(user::table
         .filter(lower(user::email).eq(lower(Some(email.to_owned()))))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -24,7 +24,7 @@ pub fn find_by_username(conn: &mut DbConnection, username: &str) -> Result<Optio
     Ok(user::table
         .filter(lower(user::username).eq(lower(Some(username.to_owned()))))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -32,7 +32,7 @@ pub fn find_by_id(conn: &mut DbConnection, id: i32) -> Result<Option<User>, DbEr
     Ok(user::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -43,7 +43,7 @@ pub fn find_by_uniquifier(
     Ok(user::table
         .filter(user::fs_uniquifier.eq(uniquifier))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -191,7 +191,7 @@ fn claim(
             mail_outbox::html_body,
             mail_outbox::attempts,
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
