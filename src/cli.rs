@@ -240,7 +240,16 @@ pub fn main() -> ExitCode {
     };
     // Commands print their results; only warnings and errors are logged by default. Held
     // until `main` returns, so that the last lines are written.
-    let _log_writer = telemetry::init_server(format, if serving { "info" } else { "warn" });
+    let default_filter = if serving { "info" } else { "warn" };
+    let _log_writer = match telemetry::init_server(format, default_filter) {
+        Ok(guard) => Some(guard),
+        Err(e) => {
+            // No thread for the writer: log from the calling threads instead.
+            telemetry::init_with(format, default_filter);
+            tracing::warn!(error = %e, "log writer thread not started; writing logs directly");
+            None
+        }
+    };
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {

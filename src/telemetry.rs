@@ -6,6 +6,8 @@
 //! What is never logged: request bodies, query strings, cookies, headers other than the
 //! request id, and token-bearing paths (the route pattern is logged instead).
 
+pub mod batch_writer;
+
 use std::io::IsTerminal;
 use std::time::Instant;
 
@@ -17,6 +19,8 @@ use actix_web::web;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
+use self::batch_writer::BatchWriter;
+pub use self::batch_writer::BatchWriterGuard;
 use crate::config::ConfigError;
 use crate::startup::AppState;
 use crate::web::client::{client_ip, client_scheme};
@@ -59,21 +63,19 @@ pub fn init_with(format: LogFormat, default_filter: &str) {
     install(format, default_filter, std::io::stderr);
 }
 
-/// Like [`init_with`], for the server: lines are formatted on the request's thread but
-/// written to stderr by a dedicated thread, so a slow terminal or pipe never holds up a
-/// worker. Keep the guard until exit: dropping it flushes what is left. Nothing is dropped
-/// when the buffer is full; writers wait instead (auth events must not go missing).
-#[must_use = "dropping the guard stops the log writer"]
-pub fn init_server(
-    format: LogFormat,
-    default_filter: &str,
-) -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::stderr());
+/// Like [`init_with`], for the server: lines are formatted on the logging thread and written
+/// to stderr in batches by a dedicated thread (see [`batch_writer`]), so a slow terminal or
+/// pipe never holds up a worker and a request costs no write of its own. Keep the guard
+/// until exit: dropping it writes what is left. Nothing is dropped when the buffer is full;
+/// loggers wait instead (auth events must not go missing).
+pub fn init_server(format: LogFormat, default_filter: &str) -> std::io::Result<BatchWriterGuard> {
+    let (writer, guard) = BatchWriter::spawn(std::io::stderr(), MAX_PENDING_LOG_BYTES)?;
     install(format, default_filter, writer);
-    guard
+    Ok(guard)
 }
+
+/// How far (bytes) the log writer may fall behind before loggers wait for it.
+const MAX_PENDING_LOG_BYTES: usize = 4 << 20;
 
 fn install<W>(format: LogFormat, default_filter: &str, writer: W)
 where
