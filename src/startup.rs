@@ -34,6 +34,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub templates: Templates,
     pub tokens: TokenIssuer,
+    /// The settings' part of every page context (see [`crate::web::page::page_defaults`]).
+    pub page_defaults: tera::Context,
 }
 
 impl AppState {
@@ -54,7 +56,9 @@ impl AppState {
         )?
         .with_queue_limit(settings.hash_queue);
         let tokens = TokenIssuer::new(&settings.secret_key);
+        let page_defaults = crate::web::page::page_defaults(&settings);
         Ok(Self {
+            page_defaults,
             tokens,
             settings: Arc::new(settings),
             db,

@@ -7,6 +7,8 @@
 //! watched: an edited template is used from the next request (a broken edit is logged and
 //! the previous version kept).
 
+pub mod page_cache;
+
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -127,6 +129,7 @@ const DEFAULTS: &[(&str, &str)] = &[
 pub struct Templates {
     current: RwLock<Arc<Tera>>,
     watch: Option<Watch>,
+    pages: page_cache::PageCache,
 }
 
 /// How often (at most) a development server looks for edited templates.
@@ -171,19 +174,39 @@ impl Templates {
         Ok(Self {
             current: RwLock::new(Arc::new(tera)),
             watch,
+            pages: page_cache::PageCache::new(),
         })
     }
 
     pub fn render(&self, name: &str, ctx: &Context) -> Result<String, tera::Error> {
+        self.tera().render(name, ctx)
+    }
+
+    /// A page whose context differs between requests only by `csrf_token` beyond what
+    /// `key` names (an anonymous visitor's page without flashes): served from
+    /// [`page_cache`] when the template allows it.
+    pub fn render_page(
+        &self,
+        name: &str,
+        key: &str,
+        ctx: Context,
+        csrf_token: &str,
+    ) -> Result<String, tera::Error> {
+        let tera = self.tera();
+        self.pages
+            .render(key, ctx, csrf_token, |ctx| tera.render(name, ctx))
+    }
+
+    /// The current templates (after picking up edits, when watching).
+    fn tera(&self) -> Arc<Tera> {
         if let Some(watch) = &self.watch {
             self.reload_if_edited(watch);
         }
-        let tera = match self.current.read() {
+        match self.current.read() {
             Ok(tera) => Arc::clone(&tera),
             // A panic while swapping cannot leave a half-written Arc: keep using it.
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        };
-        tera.render(name, ctx)
+        }
     }
 
     fn reload_if_edited(&self, watch: &Watch) {
@@ -205,6 +228,7 @@ impl Templates {
                 if let Ok(mut current) = self.current.write() {
                     *current = Arc::new(tera);
                 }
+                self.pages.clear();
                 tracing::info!(dir = %watch.dir.display(), "templates reloaded");
             }
             Err(e) => tracing::error!(error = %e, "edited template not used"),

@@ -6,7 +6,7 @@ use std::future::{ready, Ready};
 
 use actix_session::{Session, SessionExt};
 use actix_web::cookie::Cookie;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -101,50 +101,8 @@ impl Web {
             .unwrap_or_default()
     }
 
-    /// The context every template gets: user, csrf_token, flashes, config, urls.
-    pub fn base_context(&self) -> tera::Context {
-        let settings = self.settings();
-        let features = &settings.features;
-        let mut ctx = tera::Context::new();
-        ctx.insert(
-            "current_user",
-            &self.user.as_ref().map(|c| user_view(&c.user)),
-        );
-        ctx.insert("csrf_token", &self.csrf_token());
-        ctx.insert("flashes", &self.take_flashes());
-        ctx.insert(
-            "config",
-            &json!({
-                "app_name": settings.app_name,
-                "registerable": features.registerable,
-                "confirmable": features.confirmable,
-                "recoverable": features.recoverable,
-                "changeable": features.changeable,
-                "username_enable": features.username_enable,
-            }),
-        );
-        ctx.insert(
-            "urls",
-            &json!({
-                "home": "/",
-                "login": "/login",
-                "logout": "/logout",
-                "register": features.registerable.then_some("/register"),
-                "forgot_password": features.recoverable.then_some("/reset"),
-                "send_confirmation": features.confirmable.then_some("/confirm"),
-                "change_password": features.changeable.then_some("/change"),
-                "profile": "/profile",
-                "sessions": "/sessions",
-                "verify": "/verify",
-                "premium": "/premium",
-            }),
-        );
-        ctx.insert("errors", &BTreeMap::<String, Vec<String>>::new());
-        ctx.insert("form_errors", &Vec::<String>::new());
-        ctx
-    }
-
-    /// A page: `extra` is merged over the base context.
+    /// A page: `extra` is merged over the context every template gets (`current_user`,
+    /// `csrf_token`, `flashes`, and the settings' part from [`page_defaults`]).
     pub fn page(&self, template: &str, extra: tera::Context) -> Result<HttpResponse, AppError> {
         self.page_with_status(StatusCode::OK, template, extra)
     }
@@ -155,9 +113,28 @@ impl Web {
         template: &str,
         extra: tera::Context,
     ) -> Result<HttpResponse, AppError> {
-        let mut ctx = self.base_context();
-        ctx.extend(extra);
-        let body = self.state.templates.render(template, &ctx)?;
+        let templates = &self.state.templates;
+        let flashes = self.take_flashes();
+        let csrf_token = self.csrf_token();
+        let reusable = self.user.is_none()
+            && flashes.is_empty()
+            && matches!(*self.request.method(), Method::GET | Method::HEAD);
+        let mut ctx = self.state.page_defaults.clone();
+        ctx.insert(
+            "current_user",
+            &self.user.as_ref().map(|c| user_view(&c.user)),
+        );
+        ctx.insert("flashes", &flashes);
+        let body = if reusable {
+            // Everything else in the context is fixed by the settings.
+            let key = format!("{template}\n{}", extra.clone().into_json());
+            ctx.extend(extra);
+            templates.render_page(template, &key, ctx, &csrf_token)?
+        } else {
+            ctx.insert("csrf_token", &csrf_token);
+            ctx.extend(extra);
+            templates.render(template, &ctx)?
+        };
         Ok(HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -219,6 +196,43 @@ impl Web {
             }
         }
     }
+}
+
+/// The part of every page's context that only the settings decide (`config`, `urls`, and
+/// empty `errors` / `form_errors`): built once at start-up, copied into each page.
+pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
+    let features = &settings.features;
+    let mut ctx = tera::Context::new();
+    ctx.insert(
+        "config",
+        &json!({
+            "app_name": settings.app_name,
+            "registerable": features.registerable,
+            "confirmable": features.confirmable,
+            "recoverable": features.recoverable,
+            "changeable": features.changeable,
+            "username_enable": features.username_enable,
+        }),
+    );
+    ctx.insert(
+        "urls",
+        &json!({
+            "home": "/",
+            "login": "/login",
+            "logout": "/logout",
+            "register": features.registerable.then_some("/register"),
+            "forgot_password": features.recoverable.then_some("/reset"),
+            "send_confirmation": features.confirmable.then_some("/confirm"),
+            "change_password": features.changeable.then_some("/change"),
+            "profile": "/profile",
+            "sessions": "/sessions",
+            "verify": "/verify",
+            "premium": "/premium",
+        }),
+    );
+    ctx.insert("errors", &BTreeMap::<String, Vec<String>>::new());
+    ctx.insert("form_errors", &Vec::<String>::new());
+    ctx
 }
 
 /// What templates and JSON may show of a user (never the hash or uniquifier).
