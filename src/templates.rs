@@ -189,12 +189,12 @@ impl Templates {
         &self,
         name: &str,
         key: &str,
-        ctx: Context,
         csrf_token: &str,
+        make_context: impl FnOnce() -> Context,
     ) -> Result<String, tera::Error> {
         let tera = self.tera();
         self.pages
-            .render(key, ctx, csrf_token, |ctx| tera.render(name, ctx))
+            .render(key, csrf_token, make_context, |ctx| tera.render(name, ctx))
     }
 
     /// The current templates (after picking up edits, when watching).

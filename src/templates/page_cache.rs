@@ -50,14 +50,15 @@ impl PageCache {
         }
     }
 
-    /// The page `render` makes from `ctx` with `csrf_token` set to `token`. `key` must name
-    /// everything in `ctx` that can differ between calls (template name and handler
-    /// context; the rest is fixed by the settings).
+    /// The page `render` makes from the context `make_context` builds, with `csrf_token`
+    /// set to `token`. `key` must name everything in that context that can differ between
+    /// calls (template name and handler context; the rest is fixed by the settings). The
+    /// context is only built when the page is not cached.
     pub fn render(
         &self,
         key: &str,
-        mut ctx: Context,
         token: &str,
+        make_context: impl FnOnce() -> Context,
         render: impl Fn(&Context) -> Result<String, tera::Error>,
     ) -> Result<String, tera::Error> {
         let cached = {
@@ -67,14 +68,15 @@ impl PageCache {
                 .filter(|entry| entry.made.elapsed() < FRESH_FOR)
                 .map(|entry| entry.parts.as_ref().map(|parts| parts.join(token)))
         };
-        match cached {
+        let mut ctx = match cached {
             Some(Some(page)) => return Ok(page),
             Some(None) => {
+                let mut ctx = make_context();
                 ctx.insert("csrf_token", token);
                 return render(&ctx);
             }
-            None => {}
-        }
+            None => make_context(),
+        };
         let parts = self.cut(&mut ctx, &render)?;
         let page = match &parts {
             Some(parts) => parts.join(token),
@@ -170,7 +172,7 @@ mod tests {
         };
         for token in ["tok-1", "tok-2", "tok-3"] {
             let page = cache
-                .render("page.html next=/x", context("/x"), token, render)
+                .render("page.html next=/x", token, || context("/x"), render)
                 .unwrap();
             let mut expected = context("/x");
             expected.insert("csrf_token", token);
@@ -195,12 +197,12 @@ mod tests {
                 tera.render("page.html", ctx)
             };
             let token = "abcdefgh";
-            let page = cache.render("k", Context::new(), token, render).unwrap();
+            let page = cache.render("k", token, Context::new, render).unwrap();
             if body.contains("upper") {
                 assert_eq!(page, "ABCDEFGH");
             }
             let before = renders.get();
-            cache.render("k", Context::new(), token, render).unwrap();
+            cache.render("k", token, Context::new, render).unwrap();
             assert_eq!(
                 renders.get(),
                 before + 1,
@@ -216,7 +218,7 @@ mod tests {
         let render = |ctx: &Context| tera.render("page.html", ctx);
         for i in 0..(MAX_ENTRIES + 10) {
             let next = format!("n{i}");
-            let page = cache.render(&next, context(&next), "t", render).unwrap();
+            let page = cache.render(&next, "t", || context(&next), render).unwrap();
             assert_eq!(page, format!("{next} t"));
         }
         assert_eq!(cache.len(), MAX_ENTRIES);

@@ -119,21 +119,28 @@ impl Web {
         let reusable = self.user.is_none()
             && flashes.is_empty()
             && matches!(*self.request.method(), Method::GET | Method::HEAD);
-        let mut ctx = self.state.page_defaults.clone();
-        ctx.insert(
-            "current_user",
-            &self.user.as_ref().map(|c| user_view(&c.user)),
-        );
-        ctx.insert("flashes", &flashes);
+        let context = |extra: tera::Context, csrf_token: Option<&str>| {
+            let mut ctx = self.state.page_defaults.clone();
+            ctx.insert(
+                "current_user",
+                &self.user.as_ref().map(|c| user_view(&c.user)),
+            );
+            ctx.insert("flashes", &flashes);
+            if let Some(token) = csrf_token {
+                ctx.insert("csrf_token", token);
+            }
+            ctx.extend(extra);
+            ctx
+        };
         let body = if reusable {
             // Everything else in the context is fixed by the settings.
-            let key = format!("{template}\n{}", extra.clone().into_json());
-            ctx.extend(extra);
-            templates.render_page(template, &key, ctx, &csrf_token)?
+            let extra = extra.into_json();
+            let key = format!("{template}\n{extra}");
+            templates.render_page(template, &key, &csrf_token, || {
+                context(tera::Context::from_value(extra).unwrap_or_default(), None)
+            })?
         } else {
-            ctx.insert("csrf_token", &csrf_token);
-            ctx.extend(extra);
-            templates.render(template, &ctx)?
+            templates.render(template, &context(extra, Some(&csrf_token)))?
         };
         Ok(HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
