@@ -38,16 +38,19 @@ async fn connections_the_server_dropped_are_replaced_without_a_failed_request() 
 
     // The server ends every connection of the app's pool.
     let mut admin = PgConnection::establish(&app.database_url).expect("connect");
-    let ended: Vec<Terminated> = diesel::sql_query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .load(&mut admin)
-    .expect("terminate the pool's connections");
-    assert!(
-        ended.iter().filter(|t| t.pg_terminate_backend).count() >= 1,
-        "no pooled connection was there to end"
-    );
+    let mut end_all = || {
+        let ended: Vec<Terminated> = diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .load(&mut admin)
+        .expect("terminate the pool's connections");
+        assert!(
+            ended.iter().filter(|t| t.pg_terminate_backend).count() >= 1,
+            "no pooled connection was there to end"
+        );
+    };
+    end_all();
 
     // Longer than the pool trusts a connection without testing it.
     actix_web::rt::time::sleep(Duration::from_millis(700)).await;
@@ -59,4 +62,23 @@ async fn connections_the_server_dropped_are_replaced_without_a_failed_request() 
             "request {i} after the connections were dropped"
         );
     }
+
+    // Right after a success a connection is used untested: the first request on a dropped
+    // one fails with a 503 (never a 500), and from then on every connection is tested, and
+    // replaced, before its next use.
+    end_all();
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        statuses.push(client.get("/profile").await.status());
+    }
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[1..].iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
 }

@@ -15,6 +15,8 @@ pub mod tokens;
 pub mod users;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -108,6 +110,20 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// The database cannot be reached (no connection, or the one in use was lost): a 503,
+    /// not a bug. The pool tests that connection before it is used again.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(
+            self,
+            DbError::Pool(_)
+                | DbError::Query(Error::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                    _
+                ))
+        )
+    }
+
     pub fn is_unique_violation(&self) -> bool {
         matches!(
             self,
@@ -123,6 +139,10 @@ impl DbError {
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// Counts failed queries in this pool: a connection that has not succeeded since the
+    /// last failure anywhere is tested before use (one lost connection usually means all
+    /// were lost, e.g. the server restarted).
+    failures: Arc<AtomicU64>,
 }
 
 impl ConnectionManager {
@@ -166,18 +186,23 @@ const VALIDATION_BYPASS: Duration = Duration::from_millis(500);
 pub struct PoolConnection {
     conn: DbConnection,
     trusted_until: Instant,
+    /// The pool's failure count when this connection last succeeded.
+    failures_seen: u64,
 }
 
 impl PoolConnection {
-    /// After a query: success extends the trust, an error (possibly a lost connection)
-    /// makes the next checkout test it, so a dead connection is replaced, not reused.
-    fn record<T, E>(&mut self, result: &Result<T, E>) {
+    /// After a query: success extends the trust; an error (possibly a lost connection)
+    /// makes the next checkout of this and every other connection test it first, so dead
+    /// connections are replaced, not reused.
+    fn record<T, E>(&mut self, result: &Result<T, E>, failures: &AtomicU64) {
         let now = Instant::now();
-        self.trusted_until = if result.is_ok() {
-            now + VALIDATION_BYPASS
+        if result.is_ok() {
+            self.trusted_until = now + VALIDATION_BYPASS;
+            self.failures_seen = failures.load(Ordering::Acquire);
         } else {
-            now
-        };
+            self.trusted_until = now;
+            failures.fetch_add(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -202,18 +227,21 @@ impl ManageConnection for ConnectionManager {
         Ok(PoolConnection {
             conn: self.open()?,
             trusted_until: Instant::now() + VALIDATION_BYPASS,
+            failures_seen: self.failures.load(Ordering::Acquire),
         })
     }
 
     /// Run by r2d2 at every checkout; a failure discards the connection and opens another.
     fn is_valid(&self, conn: &mut PoolConnection) -> Result<(), r2d2::Error> {
-        if Instant::now() < conn.trusted_until {
+        let failures = self.failures.load(Ordering::Acquire);
+        if Instant::now() < conn.trusted_until && conn.failures_seen == failures {
             return Ok(());
         }
         conn.conn
             .batch_execute("SELECT 1")
             .map_err(r2d2::Error::QueryError)?;
         conn.trusted_until = Instant::now() + VALIDATION_BYPASS;
+        conn.failures_seen = failures;
         Ok(())
     }
 
@@ -229,6 +257,8 @@ pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// Shared with the pool's [`ConnectionManager`].
+    failures: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -236,7 +266,11 @@ impl Db {
     /// migrations. Fails with a readable message when the database cannot be reached.
     pub fn connect(url: &DatabaseUrl) -> anyhow::Result<Self> {
         create_sqlite_folder(url)?;
-        let manager = ConnectionManager { url: url.clone() };
+        let failures = Arc::new(AtomicU64::new(0));
+        let manager = ConnectionManager {
+            url: url.clone(),
+            failures: Arc::clone(&failures),
+        };
         // Fail fast at start-up with the real cause, instead of r2d2's 30 s wait.
         let mut probe = manager
             .open()
@@ -253,7 +287,7 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| anyhow::anyhow!("cannot build the connection pool: {e}"))?;
-        Ok(Self { pool })
+        Ok(Self { pool, failures })
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
@@ -263,13 +297,14 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let failures = Arc::clone(&self.failures);
         // The caller's span (request id) follows the query onto the blocking thread.
         let span = tracing::Span::current();
         actix_web::web::block(move || {
             let _entered = span.enter();
             let mut conn = pool.get()?;
             let result = f(&mut conn);
-            conn.record(&result);
+            conn.record(&result, &failures);
             result
         })
         .await
@@ -285,12 +320,13 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let failures = Arc::clone(&self.failures);
         let span = tracing::Span::current();
         actix_web::web::block(move || {
             let _entered = span.enter();
             let mut conn = pool.get().map_err(DbError::from)?;
             let result = f(&mut conn);
-            conn.record(&result);
+            conn.record(&result, &failures);
             result
         })
         .await
@@ -347,9 +383,12 @@ pub fn migrate(url: &DatabaseUrl) -> anyhow::Result<Vec<String>> {
 /// A pool keeps connections on background threads, which must not outlive `main`.
 pub fn open_single(url: &DatabaseUrl) -> anyhow::Result<(DbConnection, Vec<String>)> {
     create_sqlite_folder(url)?;
-    let mut conn = ConnectionManager { url: url.clone() }
-        .open()
-        .map_err(|e| anyhow::anyhow!("cannot open the {} database: {e}", url.backend_name()))?;
+    let mut conn = ConnectionManager {
+        url: url.clone(),
+        failures: Arc::default(),
+    }
+    .open()
+    .map_err(|e| anyhow::anyhow!("cannot open the {} database: {e}", url.backend_name()))?;
     let applied = apply_migrations(&mut conn)?;
     Ok((conn, applied))
 }

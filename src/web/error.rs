@@ -41,13 +41,11 @@ pub enum AppError {
 
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
-        match e {
-            DbError::Pool(_) => {
-                tracing::error!(error = %e, "database unavailable");
-                AppError::Unavailable
-            }
-            other => AppError::Unexpected(other.into()),
+        if e.is_unavailable() {
+            tracing::error!(error = %e, "database unavailable");
+            return AppError::Unavailable;
         }
+        AppError::Unexpected(e.into())
     }
 }
 
