@@ -296,19 +296,7 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
-        let failures = Arc::clone(&self.failures);
-        // The caller's span (request id) follows the query onto the blocking thread.
-        let span = tracing::Span::current();
-        actix_web::web::block(move || {
-            let _entered = span.enter();
-            let mut conn = pool.get()?;
-            let result = f(&mut conn);
-            conn.record(&result, &failures);
-            result
-        })
-        .await
-        .map_err(|_| DbError::Blocking)?
+        self.run_with(f).await
     }
 
     /// Like [`Db::run`], for closures with their own error type (e.g. a transaction that
@@ -321,6 +309,7 @@ impl Db {
     {
         let pool = self.pool.clone();
         let failures = Arc::clone(&self.failures);
+        // The caller's span (request id) follows the query onto the blocking thread.
         let span = tracing::Span::current();
         actix_web::web::block(move || {
             let _entered = span.enter();

@@ -68,25 +68,24 @@ impl PageCache {
                 .filter(|entry| entry.made.elapsed() < FRESH_FOR)
                 .map(|entry| entry.parts.as_ref().map(|parts| parts.join(token)))
         };
-        let mut ctx = match cached {
-            Some(Some(page)) => return Ok(page),
-            Some(None) => {
-                let mut ctx = make_context();
-                ctx.insert("csrf_token", token);
-                return render(&ctx);
+        if let Some(Some(page)) = cached {
+            return Ok(page);
+        }
+        let mut ctx = make_context();
+        if cached.is_none() {
+            // Not seen yet, or stale: find out whether this page can be reused.
+            match self.cut(&mut ctx, &render)? {
+                Some(parts) => {
+                    let page = parts.join(token);
+                    self.store(key, Some(parts));
+                    return Ok(page);
+                }
+                None => self.store(key, None),
             }
-            None => make_context(),
-        };
-        let parts = self.cut(&mut ctx, &render)?;
-        let page = match &parts {
-            Some(parts) => parts.join(token),
-            None => {
-                ctx.insert("csrf_token", token);
-                render(&ctx)?
-            }
-        };
-        self.store(key, parts);
-        Ok(page)
+        }
+        // Not a pure function of its context: rendered with the real token every time.
+        ctx.insert("csrf_token", token);
+        render(&ctx)
     }
 
     /// Renders with each stand-in; the parts around the token when both agree elsewhere.
