@@ -56,9 +56,38 @@ fn binary(var: &str, default: &str) -> PathBuf {
 struct ChromeDriver {
     child: Child,
     port: u16,
+    log: PathBuf,
 }
 
+/// How many fresh chromedriver + Chromium pairs a test tries before it gives up. A start-up
+/// failure of the browser is not what these tests are about, and on a loaded 2-core machine
+/// chromedriver has been seen to drop the new-session request (`SendRequest`) once in a while.
+const BROWSER_ATTEMPTS: u32 = 3;
+
 impl ChromeDriver {
+    /// A chromedriver with a headless Chromium session in it. Each failed attempt is
+    /// reported with chromedriver's own log; the last one fails the test.
+    async fn launch() -> (Self, Client) {
+        let mut failures = Vec::new();
+        for attempt in 1..=BROWSER_ATTEMPTS {
+            let driver = Self::start();
+            match driver.browser().await {
+                Ok(client) => return (driver, client),
+                Err(e) => {
+                    let failure = format!(
+                        "attempt {attempt}: chromedriver could not start Chromium: {e}\n\
+                         chromedriver log ({}), last lines:\n{}",
+                        driver.log.display(),
+                        driver.log_tail()
+                    );
+                    eprintln!("{failure}");
+                    failures.push(failure);
+                }
+            }
+        }
+        panic!("{}", failures.join("\n\n"));
+    }
+
     fn start() -> Self {
         let exe = binary("CHROMEDRIVER", "/usr/bin/chromedriver");
         let mut attempt = 0;
@@ -68,8 +97,13 @@ impl ChromeDriver {
                 let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe port");
                 probe.local_addr().expect("probe address").port()
             };
+            let log = screenshot_dir()
+                .parent()
+                .map_or_else(std::env::temp_dir, Path::to_path_buf)
+                .join(format!("chromedriver-{port}.log"));
             let mut child = Command::new(&exe)
                 .arg(format!("--port={port}"))
+                .arg(format!("--log-path={}", log.display()))
                 // Its own process group, which the Chromium it starts joins: dropping the
                 // driver kills them all, even when a failed test never closed its session.
                 .process_group(0)
@@ -80,8 +114,10 @@ impl ChromeDriver {
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Self { child, port };
+                // Ready means chromedriver itself says so: a bare TCP connect could reach
+                // another test's server that took the probed port in the meantime.
+                if status_is_ready(port) {
+                    return Self { child, port, log };
                 }
                 if let Ok(Some(status)) = child.try_wait() {
                     // Most likely the port was taken in between: try another one.
@@ -90,15 +126,22 @@ impl ChromeDriver {
                 }
                 assert!(
                     Instant::now() < deadline,
-                    "chromedriver did not listen on {port} within 20 s"
+                    "chromedriver did not report ready on {port} within 20 s"
                 );
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
     }
 
+    /// The end of chromedriver's log, where the reason for a failed session start is.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("({e})"));
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
     /// A new headless Chromium session with a fresh profile.
-    async fn browser(&self) -> Client {
+    async fn browser(&self) -> Result<Client, String> {
         let chromium = binary("CHROMIUM", "/usr/bin/chromium");
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
@@ -108,6 +151,9 @@ impl ChromeDriver {
                 "binary": chromium,
                 "args": [
                     "--headless=new",
+                    // chromedriver talks to Chromium over a pipe instead of a DevTools port:
+                    // its log calls that the more reliable mode.
+                    "--remote-debugging-pipe",
                     "--no-sandbox",
                     "--disable-dev-shm-usage",
                     "--disable-gpu",
@@ -126,7 +172,7 @@ impl ChromeDriver {
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", self.port))
             .await
-            .unwrap_or_else(|e| panic!("chromedriver could not start Chromium: {e}"));
+            .map_err(|e| e.to_string())?;
         // Thirty seconds for a page to load.
         client
             .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
@@ -135,9 +181,27 @@ impl ChromeDriver {
                 None,
             ))
             .await
-            .expect("set the page-load timeout");
-        client
+            .map_err(|e| format!("set the page-load timeout: {e}"))?;
+        Ok(client)
     }
+}
+
+/// Whether `GET /status` on the port answers as a chromedriver that is ready for sessions.
+fn status_is_ready(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request =
+        format!("GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    serde_json::from_str::<Value>(body).is_ok_and(|status| status["value"]["ready"] == json!(true))
 }
 
 impl Drop for ChromeDriver {
@@ -150,6 +214,10 @@ impl Drop for ChromeDriver {
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The log is kept only when a test failed; it says why Chromium misbehaved.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
@@ -449,11 +517,8 @@ async fn full_app(extra: &[(&str, &str)]) -> TestApp {
 #[actix_web::test]
 async fn register_confirm_remember_change_and_log_out() {
     let app = full_app(&[]).await;
-    let driver = ChromeDriver::start();
-    let b = Browser {
-        client: driver.browser().await,
-        app: &app,
-    };
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
     let email = common::new_email("browser");
 
     // Register: the mail with the confirmation link is in the mailbox.
@@ -598,11 +663,8 @@ async fn the_example_overrides_are_what_the_browser_and_the_mailbox_see() {
         ("APP_NAME", "Acme Rockets"),
     ])
     .await;
-    let driver = ChromeDriver::start();
-    let b = Browser {
-        client: driver.browser().await,
-        app: &app,
-    };
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
 
     // The login page is the brand's, inside the built-in layout.
     b.goto("/login").await;
@@ -662,11 +724,8 @@ async fn the_example_overrides_are_what_the_browser_and_the_mailbox_see() {
 #[actix_web::test]
 async fn screenshots_of_every_default_page_at_desktop_and_phone_width() {
     let app = full_app(&[]).await;
-    let driver = ChromeDriver::start();
-    let b = Browser {
-        client: driver.browser().await,
-        app: &app,
-    };
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
 
     for (name, path) in [
         ("home", "/"),
