@@ -34,6 +34,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub templates: Templates,
     pub tokens: TokenIssuer,
+    /// Who is logged in, for every request with a session cookie.
+    pub session_lookups: crate::auth::login::SessionLookups,
     /// The settings' part of every page context (see [`crate::web::page::page_defaults`]).
     pub page_defaults: tera::Context,
 }
@@ -57,8 +59,11 @@ impl AppState {
         .with_queue_limit(settings.hash_queue);
         let tokens = TokenIssuer::new(&settings.secret_key);
         let page_defaults = crate::web::page::page_defaults(&settings);
+        let session_lookups =
+            crate::auth::login::session_lookups(db.clone(), settings.session_policy.clone());
         Ok(Self {
             page_defaults,
+            session_lookups,
             tokens,
             settings: Arc::new(settings),
             db,

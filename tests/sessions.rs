@@ -313,3 +313,39 @@ async fn viewing_pages_does_not_rewrite_the_session_cookie() {
         );
     }
 }
+
+/// Session lookups of concurrent requests are answered together (`db::coalesce`): in a
+/// burst mixing many logins, each request still gets its own user, and a revoked login
+/// none, on every request after the revocation.
+#[actix_web::test]
+async fn concurrent_requests_of_many_logins_each_get_their_own_user() {
+    let app = spawn_app().await;
+    let mut clients = Vec::new();
+    for i in 0..8 {
+        let email = new_email(&format!("burst{i}"));
+        app.create_user(&email, PASSWORD).await;
+        let client = app.logged_in_client(&email, PASSWORD, false).await;
+        clients.push((email, client));
+    }
+    let revoked = clients[3].0.clone();
+    app.set_active(&revoked, false);
+
+    let requests = (0..12).flat_map(|_| {
+        clients.iter().map(|(email, client)| async move {
+            let r = client.get_json("/profile").await;
+            (email, r.status(), r.text().await.unwrap_or_default())
+        })
+    });
+    let answers = futures_util::future::join_all(requests).await;
+
+    assert_eq!(answers.len(), 96);
+    for (email, status, body) in answers {
+        if *email == revoked {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{email}: {body}");
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "{email}: {body}");
+        let j: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(j["response"]["user"]["email"], serde_json::json!(email));
+    }
+}

@@ -10,6 +10,8 @@
 //! remember-me expiry (the user asked to stay signed in on that device). Either way,
 //! sensitive changes need a recent proof of the password ("freshness", see [`is_fresh`]).
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -95,16 +97,32 @@ pub fn create(
     })
 }
 
-/// The user of a session cookie's login id, if that login is still valid.
-pub fn resolve_session(
+/// The users of some session cookies' login ids: those whose login is still valid, by id.
+pub fn resolve_sessions(
     conn: &mut DbConnection,
-    session_id: &str,
+    session_ids: &[String],
     policy: &SessionPolicy,
-) -> Result<Option<CurrentUser>, DbError> {
-    let Some((row, user)) = sessions::find_with_user(conn, session_id)? else {
-        return Ok(None);
-    };
-    validated(conn, row, user, db::now(), policy)
+) -> Result<HashMap<String, CurrentUser>, DbError> {
+    let now = db::now();
+    let mut valid = HashMap::with_capacity(session_ids.len());
+    for (row, user) in sessions::find_many_with_user(conn, session_ids)? {
+        if let Some(current) = validated(conn, row, user, now, policy)? {
+            valid.insert(current.session_id.clone(), current);
+        }
+    }
+    Ok(valid)
+}
+
+/// Session lookups of concurrent requests, answered together (see [`db::coalesce`]).
+pub type SessionLookups = db::coalesce::Coalescer<String, CurrentUser>;
+
+pub fn session_lookups(db: db::Db, policy: SessionPolicy) -> SessionLookups {
+    db::coalesce::Coalescer::new(
+        db,
+        Arc::new(move |conn: &mut DbConnection, ids: &[String]| {
+            resolve_sessions(conn, ids, &policy)
+        }),
+    )
 }
 
 /// The user of a `remember_token` cookie, if its login is still valid and unexpired.

@@ -7,6 +7,7 @@
 //! parameter is bound, which would defeat Diesel's statement cache on every request.
 
 pub mod attempts;
+pub mod coalesce;
 pub mod models;
 pub mod roles;
 pub mod schema;
@@ -107,6 +108,11 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("the blocking thread pool is gone")]
     Blocking,
+    /// A coalesced lookup's error, shared by every lookup of its batch.
+    #[error(transparent)]
+    Shared(Arc<DbError>),
+    #[error("a database lookup panicked")]
+    LookupPanicked,
 }
 
 impl DbError {
@@ -114,6 +120,9 @@ impl DbError {
     /// not a bug. The pool tests that connection before it is used again.
     pub fn is_unavailable(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
+        if let DbError::Shared(e) = self {
+            return e.is_unavailable();
+        }
         matches!(
             self,
             DbError::Pool(_)
@@ -125,6 +134,9 @@ impl DbError {
     }
 
     pub fn is_unique_violation(&self) -> bool {
+        if let DbError::Shared(e) = self {
+            return e.is_unique_violation();
+        }
         matches!(
             self,
             DbError::Query(diesel::result::Error::DatabaseError(

@@ -27,6 +27,18 @@ pub fn find_with_user(
         .optional())?)
 }
 
+/// Several logins and their users in one query (ids without a login are left out).
+pub fn find_many_with_user(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<Vec<(LoginSession, User)>, DbError> {
+    Ok(on_backend!(conn, |c| login_session::table
+        .inner_join(user::table)
+        .filter(login_session::id.eq_any(ids))
+        .select((LoginSession::as_select(), User::as_select()))
+        .load(c))?)
+}
+
 pub fn touch(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> Result<(), DbError> {
     let query =
         diesel::update(login_session::table.find(id)).set(login_session::last_seen_at.eq(at));

@@ -37,8 +37,8 @@ pub async fn resolve_current_user(
 
     let current = if let Some(session_id) = session_id {
         let found = state
-            .db
-            .run(move |conn| login::resolve_session(conn, &session_id, &settings.session_policy))
+            .session_lookups
+            .get(session_id)
             .await
             .map_err(AppError::from)?;
         if found.is_none() {
