@@ -3,7 +3,7 @@
 in the project README). Started by bench/run.sh, which installs wrk and builds the binaries.
 
 For each server: requests/s and p50/p99 of anonymous GET /login, authenticated GET /profile
-(the cookie of a real registration) and GET /; successful form logins per second from 8 client
+(the cookies of 32 real registrations, in turn) and GET /; successful form logins per second from 8 client
 connections while a light prober measures GET /'s p99; resident memory after the load; time
 from process start to the first 200 on a fresh database. Then the table, the ratios against
 the Flask reference and the bare actix-web baseline, and the bcrypt limit.
@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -95,6 +96,18 @@ def register(port, email):
     return cookie
 
 
+# Authenticated GETs send the cookies of this many users in turn, one per wrk connection:
+# requests of many logins, not one login's cookie 32 times over.
+PROFILE_USERS = 32
+
+
+def register_users(port, n):
+    """n registered users (4 registrations at a time); their session cookies."""
+    tag = secrets.token_hex(3)
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(lambda i: register(port, f"bench-{tag}-{i}@example.com"), range(n)))
+
+
 def parse_kv(text):
     out = {}
     for line in text.splitlines():
@@ -118,8 +131,9 @@ def wrk_cmd(port, path, threads, conns, seconds, script, headers=(), args=()):
     return cmd
 
 
-def wrk(port, path, seconds, headers=()):
-    out = subprocess.run(wrk_cmd(port, path, 2, 32, seconds, "report.lua", headers),
+def wrk(port, path, seconds, headers=(), cookies=()):
+    """A GET load; with `cookies`, each request sends the next of them (many users)."""
+    out = subprocess.run(wrk_cmd(port, path, 2, 32, seconds, "report.lua", headers, cookies),
                          capture_output=True, text=True, check=True).stdout
     r = parse_kv(out)
     if r.get("errors"):
@@ -175,11 +189,12 @@ def measure(name, cmd, env, port, opts, auth=True, cwd=None):
         r["startup_s"] = wait_ready(port, "/login" if auth else "/", started)
         if auth:
             email = f"bench-{secrets.token_hex(4)}@example.com"
-            cookie = register(port, email)
+            register(port, email)
+            cookies = register_users(port, PROFILE_USERS)
             log(f"{name}: GET /login")
             r["login_page"] = wrk(port, "/login", opts.duration)
-            log(f"{name}: GET /profile (logged in)")
-            r["profile"] = wrk(port, "/profile", opts.duration, [f"Cookie: {cookie}"])
+            log(f"{name}: GET /profile ({PROFILE_USERS} users logged in)")
+            r["profile"] = wrk(port, "/profile", opts.duration, cookies=cookies)
         log(f"{name}: GET /")
         r["home"] = wrk(port, "/", opts.duration)
         if auth:
@@ -208,11 +223,12 @@ def measure(name, cmd, env, port, opts, auth=True, cwd=None):
 def load(name, port, opts, r):
     """The authenticated measurements, through `port`."""
     email = f"bench-{secrets.token_hex(4)}@example.com"
-    cookie = register(port, email)
+    register(port, email)
+    cookies = register_users(port, PROFILE_USERS)
     log(f"{name}: GET /login")
     r["login_page"] = wrk(port, "/login", opts.duration)
-    log(f"{name}: GET /profile (logged in)")
-    r["profile"] = wrk(port, "/profile", opts.duration, [f"Cookie: {cookie}"])
+    log(f"{name}: GET /profile ({PROFILE_USERS} users logged in)")
+    r["profile"] = wrk(port, "/profile", opts.duration, cookies=cookies)
     log(f"{name}: login flood ({opts.flood} s, 8 connections)")
     flood = subprocess.run(
         wrk_cmd(port, "/login", 8, 8, opts.flood, "login_flood.lua",
@@ -337,7 +353,8 @@ def report(results, hashing, opts):
     add(f"# Latchkey benchmark, {datetime.date.today().isoformat()}")
     add("")
     add(f"Machine: {machine()}.")
-    add(f"wrk -t2 -c32, {opts.duration} s per GET; login flood: wrk -t8 -c8 for {opts.flood} s "
+    add(f"wrk -t2 -c32, {opts.duration} s per GET; GET /profile sends the session cookies of "
+        f"{PROFILE_USERS} registered users in turn; login flood: wrk -t8 -c8 for {opts.flood} s "
         f"(each connection: GET /login for a fresh session and CSRF token, then POST /login), "
         f"with GET / probed meanwhile by 2 connections at most 100 requests/s each. "
         f"bcrypt cost {opts.rounds} everywhere. Latchkey runs with APP_ENV=production"
