@@ -7,6 +7,7 @@
 //! request id, and token-bearing paths (the route pattern is logged instead).
 
 pub mod batch_writer;
+mod text_format;
 
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -21,6 +22,7 @@ use tracing_subscriber::EnvFilter;
 
 use self::batch_writer::BatchWriter;
 pub use self::batch_writer::BatchWriterGuard;
+use self::text_format::TextLine;
 use crate::config::ConfigError;
 use crate::startup::AppState;
 use crate::web::client::{client_ip, client_scheme};
@@ -83,13 +85,15 @@ where
 {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // Colour only for a person at a terminal: files and collectors get plain text.
+    let terminal = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        // Colour only for a person at a terminal: files and collectors get plain text.
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(terminal)
         .with_writer(writer);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text if terminal => builder.try_init(),
+        LogFormat::Text => builder.event_format(TextLine).try_init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
