@@ -349,3 +349,59 @@ async fn concurrent_requests_of_many_logins_each_get_their_own_user() {
         assert_eq!(j["response"]["user"]["email"], serde_json::json!(email));
     }
 }
+
+/// The rule behind the coalesced lookups, without HTTP: of a batch of login ids, the valid
+/// ones come back by id; unknown ids, repeated ids and a deactivated user's login do not
+/// disturb the others, and the deactivated login is cleared.
+#[actix_web::test]
+async fn a_batch_of_login_ids_resolves_each_valid_login_to_its_user() {
+    use diesel::prelude::*;
+    use latchkey::auth::login::resolve_sessions;
+    use latchkey::config::SessionPolicy;
+    use latchkey::db::schema::login_session;
+    use std::time::Duration;
+
+    let app = spawn_app().await;
+    let (kept, deactivated) = (new_email("batch-kept"), new_email("batch-off"));
+    let mut ids = Vec::new();
+    for email in [&kept, &deactivated] {
+        app.create_user(email, PASSWORD).await;
+        app.logged_in_client(email, PASSWORD, false).await;
+        let user_id = app.user(email).id;
+        // Registration logged in too: take one of the user's logins.
+        let id: String = login_session::table
+            .filter(login_session::user_id.eq(user_id))
+            .select(login_session::id)
+            .first(&mut app.db())
+            .expect("a login row");
+        ids.push(id);
+    }
+    app.set_active(&deactivated, false);
+    let policy = SessionPolicy {
+        idle_timeout: Duration::from_secs(3600),
+        absolute_timeout: Duration::from_secs(86_400),
+        freshness: None,
+        freshness_grace: Duration::from_secs(60),
+    };
+    let batch = [
+        ids[0].clone(),
+        "no-such-login".to_owned(),
+        ids[1].clone(),
+        ids[0].clone(),
+    ];
+
+    let found = resolve_sessions(&mut app.db(), &batch, &policy).expect("the batch query");
+
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[&ids[0]].user.email.as_deref(), Some(kept.as_str()));
+    assert_eq!(found[&ids[0]].session_id, ids[0]);
+    let remaining = |id: &str| -> i64 {
+        login_session::table
+            .filter(login_session::id.eq(id))
+            .count()
+            .get_result(&mut app.db())
+            .expect("count")
+    };
+    assert_eq!(remaining(&ids[0]), 1);
+    assert_eq!(remaining(&ids[1]), 0, "the deactivated login is cleared");
+}
