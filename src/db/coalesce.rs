@@ -94,17 +94,23 @@ where
     fn spawn_worker(&self) {
         let (queue, lookup) = (Arc::clone(&self.queue), Arc::clone(&self.lookup));
         let db = self.db.clone();
+        // Created outside the task, so that it is dropped with it even if never polled.
+        let guard = WorkerGuard {
+            queue: Some(Arc::clone(&queue)),
+        };
         tokio::spawn(async move {
+            let guard = guard;
             loop {
                 let drained = {
                     let (queue, lookup) = (Arc::clone(&queue), Arc::clone(&lookup));
                     db.run(move |conn| drain(&queue, &*lookup, conn)).await
                 };
                 let Err(e) = drained else {
-                    return; // the queue is empty and `draining` was reset with it
+                    // The queue is empty and `draining` was reset with it.
+                    return guard.disarm();
                 };
-                let mut waiting = lock(&queue);
-                if matches!(e, DbError::Shared(_)) && !waiting.waiting.is_empty() {
+                let mut state = lock(&queue);
+                if matches!(e, DbError::Shared(_)) && !state.waiting.is_empty() {
                     // A query failed and its batch has its answer; the lookups queued
                     // since then get a fresh connection (the pool tests it first).
                     continue;
@@ -115,13 +121,40 @@ where
                     DbError::Shared(e) => e,
                     other => Arc::new(other),
                 };
-                for (_, answer) in waiting.waiting.drain(..) {
-                    let _ = answer.send(Err(Arc::clone(&e)));
-                }
-                waiting.draining = false;
-                return;
+                fail_waiting(&mut state, &e);
+                return guard.disarm();
             }
         });
+    }
+}
+
+/// Answers everyone waiting with `e` and lets the next lookup start a new worker.
+fn fail_waiting<K, V>(state: &mut Queue<K, V>, e: &Arc<DbError>) {
+    for (_, answer) in state.waiting.drain(..) {
+        let _ = answer.send(Err(Arc::clone(e)));
+    }
+    state.draining = false;
+}
+
+/// A worker's task dropped before it finished (its runtime shutting down) must not leave
+/// lookups waiting forever, nor `draining` set with no worker: dropping this armed guard
+/// fails the waiting lookups and clears the flag.
+struct WorkerGuard<K, V> {
+    queue: Option<Arc<Mutex<Queue<K, V>>>>,
+}
+
+impl<K, V> WorkerGuard<K, V> {
+    /// The worker finished normally.
+    fn disarm(mut self) {
+        self.queue = None;
+    }
+}
+
+impl<K, V> Drop for WorkerGuard<K, V> {
+    fn drop(&mut self) {
+        if let Some(queue) = self.queue.take() {
+            fail_waiting(&mut lock(&queue), &Arc::new(DbError::Blocking));
+        }
     }
 }
 
@@ -290,6 +323,39 @@ mod tests {
         assert!(err.to_string().contains("no_such_table"), "{err}");
         assert_eq!(c.get(7).await.expect("a new worker"), Some(7));
         assert!(!fail.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_worker_dropped_with_its_runtime_leaves_the_coalescer_usable() {
+        use futures_util::FutureExt;
+        let (db, _dir) = test_db();
+        let c = Coalescer::new(db, doubling(Arc::default(), Arc::default()));
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+        };
+        // One poll queues the lookup and spawns its worker; the runtime then goes away
+        // before the worker's task ever runs.
+        let first = runtime();
+        let queued = first.block_on(async {
+            let mut lookup = Box::pin(c.get(1));
+            let pending = (&mut lookup).now_or_never().is_none();
+            (pending, lookup)
+        });
+        assert!(queued.0, "the lookup waits for its worker");
+        drop(first);
+        let abandoned = queued.1.now_or_never();
+        assert!(
+            matches!(abandoned, Some(Err(DbError::Shared(ref e))) if matches!(**e, DbError::Blocking)),
+            "the waiting lookup is told, not left waiting: {abandoned:?}"
+        );
+        // A new runtime: the next lookup starts a worker of its own.
+        let answer = runtime().block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(10), c.get(2)).await
+        });
+        assert!(matches!(answer, Ok(Ok(Some(4)))), "{answer:?}");
     }
 
     #[actix_web::test]
