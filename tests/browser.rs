@@ -15,7 +15,6 @@
 mod common;
 mod mail_support;
 
-use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -70,7 +69,7 @@ impl ChromeDriver {
     async fn launch() -> (Self, Client) {
         let mut failures = Vec::new();
         for attempt in 1..=BROWSER_ATTEMPTS {
-            let driver = Self::start();
+            let driver = Self::start().await;
             match driver.browser().await {
                 Ok(client) => return (driver, client),
                 Err(e) => {
@@ -88,8 +87,9 @@ impl ChromeDriver {
         panic!("{}", failures.join("\n\n"));
     }
 
-    fn start() -> Self {
+    async fn start() -> Self {
         let exe = binary("CHROMEDRIVER", "/usr/bin/chromedriver");
+        let client = reqwest::Client::new();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -116,7 +116,7 @@ impl ChromeDriver {
             loop {
                 // Ready means chromedriver itself says so: a bare TCP connect could reach
                 // another test's server that took the probed port in the meantime.
-                if status_is_ready(port) {
+                if status_is_ready(&client, port).await {
                     return Self { child, port, log };
                 }
                 if let Ok(Some(status)) = child.try_wait() {
@@ -128,7 +128,7 @@ impl ChromeDriver {
                     Instant::now() < deadline,
                     "chromedriver did not report ready on {port} within 20 s"
                 );
-                std::thread::sleep(Duration::from_millis(50));
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     }
@@ -187,21 +187,19 @@ impl ChromeDriver {
 }
 
 /// Whether `GET /status` on the port answers as a chromedriver that is ready for sessions.
-fn status_is_ready(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request =
-        format!("GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
+async fn status_is_ready(client: &reqwest::Client, port: u16) -> bool {
+    let status = client
+        .get(format!("http://127.0.0.1:{port}/status"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    match status {
+        Ok(r) => r
+            .json::<Value>()
+            .await
+            .is_ok_and(|status| status["value"]["ready"] == json!(true)),
+        Err(_) => false,
     }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    serde_json::from_str::<Value>(body).is_ok_and(|status| status["value"]["ready"] == json!(true))
 }
 
 impl Drop for ChromeDriver {
