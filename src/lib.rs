@@ -17,6 +17,7 @@ pub mod mail;
 pub mod messages;
 pub mod routes;
 pub mod startup;
+mod sync;
 pub mod telemetry;
 pub mod templates;
 pub mod web;

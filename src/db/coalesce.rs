@@ -10,11 +10,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
 use super::{Db, DbConnection, DbError};
+use crate::sync::lock;
 
 /// The most keys one query asks for (SQLite binds each as a parameter).
 const MAX_BATCH: usize = 64;
@@ -42,17 +43,13 @@ impl<K, V> Clone for Coalescer<K, V> {
     }
 }
 
+/// A queued lookup: its key and where its answer goes.
+type Waiting<K, V> = (K, oneshot::Sender<Answer<V>>);
+
 struct Queue<K, V> {
-    waiting: Vec<(K, oneshot::Sender<Answer<V>>)>,
+    waiting: Vec<Waiting<K, V>>,
     /// Whether a worker is answering the queue (there is at most one).
     draining: bool,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Only plain data is behind the lock, and no code that can panic runs while it is held.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<K, V> Coalescer<K, V>
@@ -130,10 +127,15 @@ where
 
 /// Answers everyone waiting with `e` and lets the next lookup start a new worker.
 fn fail_waiting<K, V>(state: &mut Queue<K, V>, e: &Arc<DbError>) {
-    for (_, answer) in state.waiting.drain(..) {
+    fail(state.waiting.drain(..), e);
+    state.draining = false;
+}
+
+/// Answers each of `lookups` with `e`.
+fn fail<K, V>(lookups: impl IntoIterator<Item = Waiting<K, V>>, e: &Arc<DbError>) {
+    for (_, answer) in lookups {
         let _ = answer.send(Err(Arc::clone(e)));
     }
-    state.draining = false;
 }
 
 /// A worker's task dropped before it finished (its runtime shutting down) must not leave
@@ -198,9 +200,7 @@ where
             }
             Err(e) => {
                 let e = Arc::new(e);
-                for (_, answer) in batch {
-                    let _ = answer.send(Err(Arc::clone(&e)));
-                }
+                fail(batch, &e);
                 return Err(DbError::Shared(e));
             }
         }

@@ -9,9 +9,11 @@
 //! bytes, loggers wait for it. Lines logged after the guard is dropped are written directly.
 
 use std::io::{self, Write};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use crate::sync::lock;
 
 /// How long the writer lets lines gather after the first one of a batch: the most a line
 /// waits before it is written (and what a SIGKILL can lose).
@@ -47,13 +49,6 @@ pub struct BatchWriter {
 pub struct BatchWriterGuard {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves only bytes behind: keep logging.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl BatchWriter {
