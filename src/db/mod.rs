@@ -168,13 +168,16 @@ impl ConnectionManager {
                 })?;
                 let mut conn =
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                // WAL lets readers run beside the writer; the busy timeout makes concurrent
-                // writers wait instead of failing; SQLite leaves foreign keys off otherwise.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )
+                // The busy timeout makes concurrent writers wait instead of failing; WAL lets
+                // readers run beside the writer; SQLite leaves foreign keys off otherwise.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {};",
+                    SQLITE_BUSY_TIMEOUT.as_millis()
+                ))
                 .map_err(r2d2::Error::QueryError)?;
+                switch_to_wal(&mut conn).map_err(r2d2::Error::QueryError)?;
+                conn.batch_execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+                    .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
             #[cfg(feature = "postgres")]
@@ -185,6 +188,30 @@ impl ConnectionManager {
             DatabaseUrl::Postgres(_) => Err(r2d2::Error::ConnectionError(
                 ConnectionError::BadConnection("PostgreSQL support is not compiled in".into()),
             )),
+        }
+    }
+}
+
+/// How long a SQLite connection waits for another's lock before "database is locked".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `PRAGMA journal_mode = WAL`. Switching a fresh file needs it to itself, and SQLite answers
+/// "database is locked" at once, without the busy timeout, to a connection that finds
+/// another switching it (several instances starting together): so try again, within the
+/// busy timeout. Once the file is in WAL mode the pragma only reads it.
+fn switch_to_wal(conn: &mut SqliteConnection) -> Result<(), diesel::result::Error> {
+    let deadline = Instant::now() + SQLITE_BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match conn.batch_execute("PRAGMA journal_mode = WAL;") {
+            Err(diesel::result::Error::DatabaseError(_, info))
+                // SQLITE_BUSY's message; Diesel gives no error code for it.
+                if info.message() == "database is locked" && Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            result => return result,
         }
     }
 }
@@ -462,6 +489,32 @@ mod tests {
             assert_eq!(chrono::Timelike::nanosecond(&t) % 1000, 0);
             let text = t.format("%F %T%.f").to_string();
             assert_eq!(text.len(), "2026-01-01 00:00:00.000000".len(), "{text}");
+        }
+    }
+
+    /// Several processes starting at once on a fresh file all switch it to WAL; SQLite
+    /// answers some of them "database is locked" at once, without waiting.
+    #[test]
+    fn connections_opened_at_once_on_a_fresh_sqlite_file_all_succeed() {
+        for _ in 0..30 {
+            let dir = tempfile::tempdir().unwrap();
+            let manager = ConnectionManager {
+                url: DatabaseUrl::Sqlite(dir.path().join("fresh.db")),
+                failures: Arc::default(),
+            };
+            let start = Arc::new(std::sync::Barrier::new(4));
+            let opened: Vec<_> = (0..4)
+                .map(|_| {
+                    let (manager, start) = (manager.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        manager.open().map(drop).map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            for opened in opened {
+                assert_eq!(opened.join().unwrap(), Ok(()));
+            }
         }
     }
 }
