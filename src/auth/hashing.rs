@@ -78,6 +78,8 @@ pub enum HashError {
     Pool,
     #[error("too many password hashes are waiting for a core")]
     Busy,
+    #[error("cannot start the password hashing threads: {0}")]
+    Threads(std::io::Error),
 }
 
 #[derive(Clone)]
@@ -229,7 +231,7 @@ impl HashPool {
                         Err(mpsc::RecvError) => return,
                     }
                 })
-                .map_err(|_| HashError::Pool)?;
+                .map_err(HashError::Threads)?;
         }
         Ok(Self { jobs: sender })
     }
