@@ -159,7 +159,7 @@ impl PasswordHasher {
         }
     }
 
-    /// Hashes on the blocking pool.
+    /// Hashes on the hashing threads.
     pub async fn hash(&self, password: Password) -> Result<String, HashError> {
         let inner = self.inner.clone();
         self.run(move || inner.hash_now(&password)).await?
