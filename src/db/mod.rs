@@ -120,11 +120,8 @@ impl DbError {
     /// not a bug. The pool tests that connection before it is used again.
     pub fn is_unavailable(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
-        if let DbError::Shared(e) = self {
-            return e.is_unavailable();
-        }
         matches!(
-            self,
+            self.unshared(),
             DbError::Pool(_)
                 | DbError::Query(Error::DatabaseError(
                     DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
@@ -134,16 +131,21 @@ impl DbError {
     }
 
     pub fn is_unique_violation(&self) -> bool {
-        if let DbError::Shared(e) = self {
-            return e.is_unique_violation();
-        }
         matches!(
-            self,
+            self.unshared(),
             DbError::Query(diesel::result::Error::DatabaseError(
                 diesel::result::DatabaseErrorKind::UniqueViolation,
                 _
             ))
         )
+    }
+
+    /// The error itself, out of the `Arc` a coalesced batch shares it through.
+    fn unshared(&self) -> &DbError {
+        match self {
+            DbError::Shared(e) => e.unshared(),
+            other => other,
+        }
     }
 }
 
