@@ -188,13 +188,7 @@ def measure(name, cmd, env, port, opts, auth=True, cwd=None):
     try:
         r["startup_s"] = wait_ready(port, "/login" if auth else "/", started)
         if auth:
-            email = f"bench-{secrets.token_hex(4)}@example.com"
-            register(port, email)
-            cookies = register_users(port, PROFILE_USERS)
-            log(f"{name}: GET /login")
-            r["login_page"] = wrk(port, "/login", opts.duration)
-            log(f"{name}: GET /profile ({PROFILE_USERS} users logged in)")
-            r["profile"] = wrk(port, "/profile", opts.duration, cookies=cookies)
+            email = logged_in_gets(name, port, opts, r)
         log(f"{name}: GET /")
         r["home"] = wrk(port, "/", opts.duration)
         if auth:
@@ -220,8 +214,9 @@ def measure(name, cmd, env, port, opts, auth=True, cwd=None):
     return r
 
 
-def load(name, port, opts, r):
-    """The authenticated measurements, through `port`."""
+def logged_in_gets(name, port, opts, r):
+    """Registers the login flood's user and PROFILE_USERS more, then measures GET /login and
+    GET /profile (those users' cookies in turn) into `r`; returns the flood user's email."""
     email = f"bench-{secrets.token_hex(4)}@example.com"
     register(port, email)
     cookies = register_users(port, PROFILE_USERS)
@@ -229,6 +224,12 @@ def load(name, port, opts, r):
     r["login_page"] = wrk(port, "/login", opts.duration)
     log(f"{name}: GET /profile ({PROFILE_USERS} users logged in)")
     r["profile"] = wrk(port, "/profile", opts.duration, cookies=cookies)
+    return email
+
+
+def load(name, port, opts, r):
+    """The authenticated measurements, through `port`."""
+    email = logged_in_gets(name, port, opts, r)
     log(f"{name}: login flood ({opts.flood} s, 8 connections)")
     flood = subprocess.run(
         wrk_cmd(port, "/login", 8, 8, opts.flood, "login_flood.lua",
