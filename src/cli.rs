@@ -1,24 +1,24 @@
 //! The `latchkey` command: the server (`latchkey`, `latchkey serve`) and the operator's
 //! commands on users, roles and the database, the equivalents of `flask users …` /
-//! `flask roles …`. Input goes through the same rules as the web forms ([`crate::domain`])
-//! and passwords through the same hasher ([`crate::auth::PasswordHasher`]).
+//! `flask roles …`. Each command calls the same rules as the web handlers ([`crate::auth`]:
+//! registration, password change, account switches) with the same messages, through the
+//! same [`Services`].
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::auth::accounts::{self, Switched};
+use crate::auth::changeable;
 use crate::auth::hashing::HashError;
-use crate::auth::recoverable::replace_password;
-use crate::auth::tokens::new_uniquifier;
-use crate::auth::{PasswordHasher, ServiceError};
+use crate::auth::registration::{self, NewAccount, Valid};
+use crate::auth::{PasswordHasher, ServiceError, Services};
 use crate::config::{parse_flag, Settings};
-use crate::db::models::{NewUser, User};
-use crate::db::users::{self, InsertUserError};
-use crate::db::{self, roles, sessions, DbConnection, DbError};
-use crate::domain::UsernameError;
-use crate::domain::{Email, Password, Username};
-use crate::messages;
+use crate::db::models::User;
+use crate::db::{self, roles, users, DbError, PoolOptions};
+use crate::domain::role::parse_role_description;
+use crate::domain::{FormErrors, Password, RoleName};
 use crate::telemetry::{self, LogFormat};
 use crate::Application;
 
@@ -334,41 +334,44 @@ fn migrate(settings: &Settings) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A connection to the configured database (pending migrations applied, as the server does).
-fn connect(settings: &Settings) -> Result<DbConnection, CliError> {
-    Ok(db::open_single(&settings.database_url)?.0)
+/// The rules' services for one command: the configured database (pending migrations
+/// applied, as the server does) with a pool that keeps nothing open in the background.
+fn services(settings: &Settings) -> Result<Services, CliError> {
+    Services::start(settings.clone(), PoolOptions::command_line())
+        .map_err(|e| CliError::Failed(e.into()))
 }
 
-fn hasher(settings: &Settings) -> Result<PasswordHasher, CliError> {
-    Ok(PasswordHasher::new(
-        settings.password_salt.clone(),
-        settings.password_hash,
-        settings.bcrypt_rounds,
-    )?)
+/// Runs a rule (they are async, like the web handlers that share them) to completion.
+fn run<T>(future: impl std::future::Future<Output = T>) -> Result<T, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    Ok(runtime.block_on(future))
 }
 
 /// The user with this email (matched as the login form matches it), or exit code 4.
-fn find_user(conn: &mut DbConnection, email: &str) -> Result<User, CliError> {
-    let normalized = Email::parse(email).map(Email::into_inner);
-    let lookup = normalized.as_deref().unwrap_or(email);
-    users::find_by_email(conn, lookup)?
+fn find_user(services: &Services, email: &str) -> Result<User, CliError> {
+    run(accounts::find_by_email(services, email))??
         .ok_or_else(|| CliError::NotFound(format!("No user with email {email}")))
 }
 
-fn find_role(conn: &mut DbConnection, name: &str) -> Result<roles::Role, CliError> {
-    roles::find_by_name(conn, name.trim())?
-        .ok_or_else(|| CliError::NotFound(format!("No role named {}", name.trim())))
+fn find_role(services: &Services, name: &RoleName) -> Result<roles::Role, CliError> {
+    let lookup = name.clone();
+    run(services
+        .db
+        .run(move |c| roles::find_by_name(c, lookup.as_str())))??
+    .ok_or_else(|| CliError::NotFound(format!("No role named {name}")))
 }
 
-/// The new password: `--password`, else asked for twice without echo on a terminal, else
-/// one line of standard input. Checked by the same policy as the forms; `user_inputs` are
-/// the account's email and username, which zxcvbn counts as guessable.
-fn new_password(
-    settings: &Settings,
-    given: Option<String>,
-    user_inputs: &[&str],
-) -> Result<Password, CliError> {
-    let raw = match given {
+fn role_name(raw: &str) -> Result<RoleName, CliError> {
+    RoleName::parse(raw).map_err(|e| CliError::invalid(e.to_string()))
+}
+
+/// The new password as typed: `--password`, else asked for twice without echo on a
+/// terminal, else one line of standard input. The rules check it.
+fn typed_password(given: Option<String>) -> Result<String, CliError> {
+    Ok(match given {
         Some(p) => p,
         None if std::io::stdin().is_terminal() => {
             let read = |prompt: &str| {
@@ -388,12 +391,15 @@ fn new_password(
             })?;
             line.trim_end_matches(['\n', '\r']).to_owned()
         }
-    };
-    Password::parse(&raw, &settings.password_policy, user_inputs)
-        .map_err(|e| CliError::invalid(settings.messages.describe(&e)))
+    })
+}
+
+fn refused(errors: FormErrors) -> CliError {
+    CliError::Invalid(errors.all_messages())
 }
 
 fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError> {
+    let services = services(settings)?;
     match cmd {
         UsersCommand::Create {
             email,
@@ -402,20 +408,21 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
             inactive,
             confirmed,
         } => create_user(
-            settings,
+            &services,
             &email,
             username,
             password.password,
-            inactive,
-            confirmed,
+            NewAccount {
+                active: !inactive,
+                confirmed,
+                welcome_mail: false,
+            },
         ),
-        UsersCommand::Activate { email } => set_active(settings, &email, true),
-        UsersCommand::Deactivate { email } => set_active(settings, &email, false),
+        UsersCommand::Activate { email } => set_active(&services, &email, true),
+        UsersCommand::Deactivate { email } => set_active(&services, &email, false),
         UsersCommand::ResetAccess { email } => {
-            let mut conn = connect(settings)?;
-            let user = find_user(&mut conn, &email)?;
-            users::rotate_uniquifier(&mut conn, user.id, &new_uniquifier())?;
-            let ended = sessions::delete_for_user(&mut conn, user.id, None)?;
+            let user = find_user(&services, &email)?;
+            let ended = run(accounts::reset_access(&services, &user))??;
             tracing::info!(
                 event = "reset_access",
                 user_id = user.id,
@@ -428,24 +435,9 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
             Ok(())
         }
         UsersCommand::ChangePassword { email, password } => {
-            let mut conn = connect(settings)?;
-            let user = find_user(&mut conn, &email)?;
-            let password = new_password(
-                settings,
-                password.password,
-                &[
-                    user.email_or_empty(),
-                    user.username.as_deref().unwrap_or(""),
-                ],
-            )?;
-            let hasher = hasher(settings)?;
-            if hasher.verify_blocking(&password, &user.password) {
-                return Err(CliError::invalid(
-                    settings.messages.text(messages::PASSWORD_IS_THE_SAME, &[]),
-                ));
-            }
-            let hash = hasher.hash_blocking(&password)?;
-            replace_password(&mut conn, &user, &hash)?;
+            let user = find_user(&services, &email)?;
+            let raw = typed_password(password.password)?;
+            run(changeable::set_new_password(&services, &user, &raw))??.map_err(refused)?;
             tracing::info!(
                 event = "password_change",
                 user_id = user.id,
@@ -458,9 +450,9 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
             Ok(())
         }
         UsersCommand::Premium { email, state } => {
-            let mut conn = connect(settings)?;
-            let user = find_user(&mut conn, &email)?;
-            users::set_premium(&mut conn, user.id, state)?;
+            let user = find_user(&services, &email)?;
+            let id = user.id;
+            run(services.db.run(move |c| users::set_premium(c, id, state)))??;
             println!(
                 "Premium {} for {}.",
                 if state { "on" } else { "off" },
@@ -469,11 +461,13 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
             Ok(())
         }
         UsersCommand::List { role } => {
-            let mut conn = connect(settings)?;
+            let role = role.as_deref().map(role_name).transpose()?;
             if let Some(name) = &role {
-                find_role(&mut conn, name)?;
+                find_role(&services, name)?;
             }
-            let rows = roles::users_with_roles(&mut conn, role.as_deref().map(str::trim))?;
+            let rows = run(services
+                .db
+                .run(move |c| roles::users_with_roles(c, role.as_ref().map(RoleName::as_str))))??;
             let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
             let table: Vec<Vec<String>> = rows
                 .iter()
@@ -514,77 +508,41 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
     }
 }
 
+/// `users create`: the registration form's rules (the same checks and messages, usernames
+/// as `SECURITY_USERNAME_ENABLE` / `_REQUIRED` say), then the account as asked.
 fn create_user(
-    settings: &Settings,
+    services: &Services,
     email: &str,
     username: Option<String>,
     password: Option<String>,
-    inactive: bool,
-    confirmed: bool,
+    account: NewAccount,
 ) -> Result<(), CliError> {
-    // Every field error at once, as the registration form shows them.
-    let messages = &settings.messages;
-    let mut errors = Vec::new();
-    let email = Email::parse(email)
-        .map_err(|e| errors.push(messages.describe(&e)))
-        .ok();
-    let username = match username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-        Some(raw) => Username::parse(raw)
-            .map_err(|e| errors.push(messages.describe(&e)))
-            .ok(),
-        None if settings.features.username_required => {
-            errors.push(messages.describe(&UsernameError::Missing));
-            None
-        }
-        None => None,
-    };
-    let (Some(email), true) = (email, errors.is_empty()) else {
-        return Err(CliError::Invalid(errors));
-    };
-    let mut conn = connect(settings)?;
-    let mut taken = Vec::new();
-    if users::find_by_email(&mut conn, email.as_str())?.is_some() {
-        taken.push(messages.text(
-            messages::EMAIL_ALREADY_ASSOCIATED,
-            &[("email", email.as_str())],
+    let settings = &services.settings;
+    let given_username = username.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    if given_username.is_some() && !settings.features.username_enable {
+        // The form ignores a username field it does not show; a flag given on purpose
+        // deserves an answer.
+        return Err(CliError::invalid(
+            "Usernames are not enabled (SECURITY_USERNAME_ENABLE=false): leave out --username",
         ));
     }
-    if let Some(u) = &username {
-        if users::find_by_username(&mut conn, u.as_str())?.is_some() {
-            taken.push(messages.text(
-                messages::USERNAME_ALREADY_ASSOCIATED,
-                &[("username", u.as_str())],
-            ));
-        }
-    }
-    if !taken.is_empty() {
-        return Err(CliError::Invalid(taken));
+    // Every identity error at once, as the registration form shows them.
+    let mut errors = FormErrors::default();
+    let (email, username) =
+        registration::validate_identity(settings, email, given_username, &mut errors);
+    let (Some(email), true) = (email, errors.is_empty()) else {
+        return Err(refused(errors));
+    };
+    if let Some(taken) = run(registration::conflicts(services, &email, username.as_ref()))?? {
+        return Err(refused(taken));
     }
     // Asked for only once the rest is known to be acceptable.
-    let password = new_password(
-        settings,
-        password,
-        &[email.as_str(), username.as_ref().map_or("", |u| u.as_str())],
-    )?;
-    let hash = hasher(settings)?.hash_blocking(&password)?;
-    let new = NewUser {
-        email: email.as_str().to_owned(),
-        username: username.as_ref().map(|u| u.as_str().to_owned()),
-        password: hash,
-        active: Some(!inactive),
-        fs_uniquifier: new_uniquifier(),
-        confirmed_at: confirmed.then(db::now),
-    };
-    let user = match users::insert(&mut conn, &new) {
-        Ok(user) => user,
-        Err(InsertUserError::Conflict) => {
-            return Err(CliError::invalid(messages.text(
-                messages::EMAIL_ALREADY_ASSOCIATED,
-                &[("email", email.as_str())],
-            )))
-        }
-        Err(InsertUserError::Db(e)) => return Err(e.into()),
-    };
+    let raw = typed_password(password)?;
+    let user_inputs = [email.as_str(), username.as_ref().map_or("", |u| u.as_str())];
+    let password = Password::parse(&raw, &settings.password_policy, &user_inputs)
+        .map_err(|e| CliError::invalid(settings.messages.describe(&e)))?;
+    let valid = Valid::new(email, username, password);
+    let user = run(registration::create_account(services, &valid, account))??.map_err(refused)?;
     tracing::info!(
         event = "registration",
         user_id = user.id,
@@ -608,76 +566,70 @@ fn create_user(
     Ok(())
 }
 
-fn set_active(settings: &Settings, email: &str, active: bool) -> Result<(), CliError> {
-    let mut conn = connect(settings)?;
-    let user = find_user(&mut conn, email)?;
+fn set_active(services: &Services, email: &str, active: bool) -> Result<(), CliError> {
+    let user = find_user(services, email)?;
     let email = user.email_or_empty();
-    if user.is_active() == active {
-        println!(
+    match run(accounts::set_active(services, &user, active))?? {
+        Switched::Unchanged => println!(
             "{email} is already {}.",
             if active { "active" } else { "inactive" }
-        );
-        return Ok(());
-    }
-    users::set_active(&mut conn, user.id, active)?;
-    if active {
-        println!("Activated {email}.");
-    } else {
-        // Logins stop counting at once anyway (inactive users are refused); clear them too.
-        let ended = sessions::delete_for_user(&mut conn, user.id, None)?;
-        println!("Deactivated {email} ({ended} login(s) ended).");
+        ),
+        Switched::Done { .. } if active => println!("Activated {email}."),
+        Switched::Done { logins_ended } => {
+            println!("Deactivated {email} ({logins_ended} login(s) ended).")
+        }
     }
     Ok(())
 }
 
 fn roles_command(settings: &Settings, cmd: RolesCommand) -> Result<(), CliError> {
-    let mut conn = connect(settings)?;
+    let services = services(settings)?;
     match cmd {
         RolesCommand::Create { name, description } => {
-            let name = name.trim();
-            // The column sizes of Flask-Security's `role` table.
-            if name.is_empty() {
-                return Err(CliError::invalid("Role name not provided"));
-            }
-            if name.chars().count() > 80 {
-                return Err(CliError::invalid("Role name must be at most 80 characters"));
-            }
-            let description = description
-                .as_deref()
-                .map(str::trim)
-                .filter(|d| !d.is_empty());
-            if description.is_some_and(|d| d.chars().count() > 255) {
-                return Err(CliError::invalid(
-                    "Role description must be at most 255 characters",
-                ));
-            }
-            match roles::create(&mut conn, name, description)? {
+            let name = role_name(&name)?;
+            let description = parse_role_description(description.as_deref())
+                .map_err(|e| CliError::invalid(e.to_string()))?;
+            let created = {
+                let name = name.clone();
+                run(services
+                    .db
+                    .run(move |c| roles::create(c, name.as_str(), description.as_deref())))??
+            };
+            match created {
                 Some(role) => println!("Created role {}.", role.name.unwrap_or_default()),
                 None => return Err(CliError::invalid(format!("Role {name} already exists"))),
             }
         }
         RolesCommand::Add { email, role } => {
-            let user = find_user(&mut conn, &email)?;
-            let role = find_role(&mut conn, &role)?;
+            let user = find_user(&services, &email)?;
+            let role = find_role(&services, &role_name(&role)?)?;
             let name = role.name.clone().unwrap_or_default();
-            if roles::add_to_user(&mut conn, user.id, role.id)? {
+            let (user_id, role_id) = (user.id, role.id);
+            if run(services
+                .db
+                .run(move |c| roles::add_to_user(c, user_id, role_id)))??
+            {
                 println!("Gave role {name} to {}.", user.email_or_empty());
             } else {
                 println!("{} already has role {name}.", user.email_or_empty());
             }
         }
         RolesCommand::Remove { email, role } => {
-            let user = find_user(&mut conn, &email)?;
-            let role = find_role(&mut conn, &role)?;
+            let user = find_user(&services, &email)?;
+            let role = find_role(&services, &role_name(&role)?)?;
             let name = role.name.clone().unwrap_or_default();
-            if roles::remove_from_user(&mut conn, user.id, role.id)? {
+            let (user_id, role_id) = (user.id, role.id);
+            if run(services
+                .db
+                .run(move |c| roles::remove_from_user(c, user_id, role_id)))??
+            {
                 println!("Removed role {name} from {}.", user.email_or_empty());
             } else {
                 println!("{} does not have role {name}.", user.email_or_empty());
             }
         }
         RolesCommand::List => {
-            let table: Vec<Vec<String>> = roles::list(&mut conn)?
+            let table: Vec<Vec<String>> = run(services.db.run(roles::list))??
                 .into_iter()
                 .map(|(r, holders)| {
                     vec![

@@ -4,8 +4,6 @@
 
 use std::collections::HashMap;
 
-use crate::config::{ConfigError, Source};
-
 /// One message: its Flask-Security name (the part after `SECURITY_MSG_`) and default text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Msg {
@@ -69,6 +67,14 @@ pub trait Described {
     fn described(&self) -> (Msg, Vec<(&'static str, String)>);
 }
 
+/// A `SECURITY_MSG_<NAME>` replacement that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct OverrideError {
+    pub key: String,
+    pub reason: String,
+}
+
 /// The configured texts: the defaults with any `SECURITY_MSG_<NAME>` replacements.
 #[derive(Debug, Clone, Default)]
 pub struct Messages {
@@ -76,12 +82,18 @@ pub struct Messages {
 }
 
 impl Messages {
-    pub fn from_source(src: &Source) -> Result<Self, ConfigError> {
+    /// The defaults, each replaced by what `setting` gives for its `SECURITY_MSG_<NAME>` key.
+    pub fn with_overrides<'a>(
+        setting: impl Fn(&str) -> Option<&'a str>,
+    ) -> Result<Self, OverrideError> {
         let mut replaced = HashMap::new();
         for msg in ALL {
             let key = format!("SECURITY_MSG_{}", msg.name);
-            if let Some(text) = src.get(&key) {
-                check_placeholders(msg, text).map_err(|e| ConfigError::new(&key, e))?;
+            if let Some(text) = setting(&key) {
+                check_placeholders(msg, text).map_err(|reason| OverrideError {
+                    key: key.clone(),
+                    reason,
+                })?;
                 replaced.insert(msg.name, text.to_owned());
             }
         }
@@ -170,12 +182,8 @@ fn fill(template: &str, args: &[(&str, &str)]) -> String {
 mod tests {
     use super::*;
 
-    fn messages(pairs: &[(&str, &str)]) -> Result<Messages, ConfigError> {
-        Messages::from_source(&Source::from_pairs(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        ))
+    fn messages(pairs: &[(&'static str, &'static str)]) -> Result<Messages, OverrideError> {
+        Messages::with_overrides(|key| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v))
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Building the application: state, middleware stack, routes, and the HTTP server.
 
 use std::net::TcpListener;
-use std::sync::Arc;
 
 use actix_identity::IdentityMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity};
@@ -13,65 +12,16 @@ use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
-use crate::auth::tokens::derive_key;
-use crate::auth::user_tokens::TokenIssuer;
-use crate::auth::PasswordHasher;
 use crate::config::Settings;
-use crate::db::Db;
+use crate::crypto::derive_key;
 use crate::mail::worker::WorkerHandle;
-use crate::templates::Templates;
 use crate::web::current_user::resolve_current_user;
 use crate::web::error::negotiate_errors;
 use crate::web::AppError;
+pub use crate::web::AppState;
 
 /// How long a stopping server waits for in-flight requests.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
-
-/// Shared by every request.
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    pub hasher: PasswordHasher,
-    pub templates: Templates,
-    pub tokens: TokenIssuer,
-    /// Who is logged in, for every request with a session cookie.
-    pub session_lookups: crate::auth::login::SessionLookups,
-    /// The settings' part of every page context (see [`crate::web::page::page_defaults`]).
-    pub page_defaults: tera::Context,
-}
-
-impl AppState {
-    pub fn mailer(&self) -> crate::mail::Mailer<'_> {
-        crate::mail::Mailer::new(&self.templates, &self.settings)
-    }
-
-    /// Connects to the database (applying migrations), loads templates and prepares hashing.
-    pub fn new(settings: Settings) -> anyhow::Result<Self> {
-        let db = Db::connect(&settings.database_url)?;
-        // Outside production, edited templates are used without a restart.
-        let watch_templates = settings.environment == crate::config::Environment::Development;
-        let templates = Templates::load(&settings.templates_dir, watch_templates)?;
-        let hasher = PasswordHasher::new(
-            settings.password_salt.clone(),
-            settings.password_hash,
-            settings.bcrypt_rounds,
-        )?
-        .with_queue_limit(settings.hash_queue);
-        let tokens = TokenIssuer::new(&settings.secret_key);
-        let page_defaults = crate::web::page::page_defaults(&settings);
-        let session_lookups =
-            crate::auth::login::session_lookups(db.clone(), settings.session_policy.clone());
-        Ok(Self {
-            page_defaults,
-            session_lookups,
-            tokens,
-            settings: Arc::new(settings),
-            db,
-            hasher,
-            templates,
-        })
-    }
-}
 
 /// The complete Latchkey app: middleware stack and routes. Library users can mount this
 /// directly, or use [`crate::routes::configure`] inside an app that adds the same middleware.
@@ -116,7 +66,7 @@ pub fn app(
         // Sees every final answer (routes, static files, errors) to add the security headers.
         .wrap(from_fn(crate::web::headers::security_headers))
         // Outermost: the request span covers every line logged while serving the request.
-        .wrap(from_fn(crate::telemetry::log_requests))
+        .wrap(from_fn(crate::web::request_log::log_requests))
 }
 
 /// The built-in stylesheet and script, served when `STATIC_DIR` has no file of that name.
@@ -168,6 +118,7 @@ impl Application {
         let state = web::Data::new(
             actix_web::rt::task::spawn_blocking(move || AppState::new(settings)).await??,
         );
+        state.hasher.warm_up();
         // One mail delivery worker per process (requests only enqueue); stopped after the
         // server in `run_until_stopped`.
         let mail_worker = crate::mail::worker::spawn(state.db.clone(), &state.settings.mail)?;

@@ -18,8 +18,6 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::json;
 use tera::{Context, Tera};
 
-use crate::web::error::describe_tera_error;
-
 /// The built-in templates, by the names Flask-Security uses.
 const DEFAULTS: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
@@ -471,4 +469,15 @@ fn collect_overrides(root: &Path, dir: &Path, out: &mut Vec<Source>) -> Result<(
         });
     }
     Ok(())
+}
+/// Tera's errors nest their cause; show the whole chain in the log.
+pub fn describe_tera_error(e: &tera::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        msg.push_str(": ");
+        msg.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    msg
 }

@@ -250,7 +250,7 @@ async fn users_create_makes_an_account_that_logs_in_on_the_web() {
 
 #[test]
 fn users_create_with_flags_username_inactive_confirmed() {
-    let cli = Cli::new();
+    let cli = Cli::with_env(&[("SECURITY_USERNAME_ENABLE", "true")]);
 
     cli.run(&[
         "users",
@@ -291,7 +291,7 @@ fn users_create_reads_the_password_from_a_pipe() {
 
 #[test]
 fn users_create_refuses_what_the_registration_form_refuses() {
-    let cli = Cli::new();
+    let cli = Cli::with_env(&[("SECURITY_USERNAME_ENABLE", "true")]);
     cli.create("taken@example.com");
 
     cli.run(&["users", "create", "not-an-email", "--password", PASSWORD])
@@ -309,16 +309,6 @@ fn users_create_refuses_what_the_registration_form_refuses() {
         3,
         "TAKEN@example.com is already associated with an account.",
     );
-    cli.run(&[
-        "users",
-        "create",
-        "c@example.com",
-        "--username",
-        "no spaces",
-        "--password",
-        PASSWORD,
-    ])
-    .fails(3, "Username can contain only letters and numbers");
     cli.run(&[
         "users",
         "create",
@@ -341,6 +331,58 @@ fn users_create_refuses_what_the_registration_form_refuses() {
     .fails(3, "DUPE1 is already associated with an account.");
 
     assert_eq!(cli.count_users(), 2);
+}
+
+#[test]
+fn users_create_follows_the_username_settings_of_the_form() {
+    // Off (the default): a username given on purpose is refused, not silently dropped.
+    let off = Cli::new();
+    off.run(&[
+        "users",
+        "create",
+        "u@example.com",
+        "--username",
+        "someone",
+        "--password",
+        PASSWORD,
+    ])
+    .fails(3, "SECURITY_USERNAME_ENABLE");
+    assert_eq!(off.count_users(), 0);
+
+    // Required: missing is refused with the form's message.
+    let required = Cli::with_env(&[
+        ("SECURITY_USERNAME_ENABLE", "true"),
+        ("SECURITY_USERNAME_REQUIRED", "true"),
+    ]);
+    required
+        .run(&["users", "create", "r@example.com", "--password", PASSWORD])
+        .fails(3, "Username not provided");
+    required
+        .run(&[
+            "users",
+            "create",
+            "r@example.com",
+            "--username",
+            "no spaces",
+            "--password",
+            PASSWORD,
+        ])
+        .fails(3, "Username can contain only letters and numbers");
+    required
+        .run(&[
+            "users",
+            "create",
+            "r@example.com",
+            "--username",
+            "ruth",
+            "--password",
+            PASSWORD,
+        ])
+        .ok();
+    assert_eq!(
+        required.user("r@example.com").username.as_deref(),
+        Some("ruth")
+    );
 }
 
 #[actix_web::test]

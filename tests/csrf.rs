@@ -158,12 +158,14 @@ async fn api_requests_without_a_valid_token_are_refused() {
     }
 }
 
+/// Whoever planted or read the anonymous session's token (a shared computer, a token in a
+/// page cache) must not hold the logged-in user's: a login gives the session a new one.
 #[actix_web::test]
-async fn a_token_from_before_login_still_works_after_login() {
+async fn the_token_changes_at_login_and_the_old_one_stops_working() {
     let app = spawn_app().await;
-    let email = new_email("csrf-keep");
+    let email = new_email("csrf-rotate");
     app.create_user(&email, PASSWORD).await;
-    let token = app.csrf_token("/login").await;
+    let before = app.csrf_token("/login").await;
 
     let r = app
         .post_form(
@@ -171,18 +173,66 @@ async fn a_token_from_before_login_still_works_after_login() {
             &[
                 ("email", email.as_str()),
                 ("password", PASSWORD),
-                ("csrf_token", token.as_str()),
+                ("csrf_token", before.as_str()),
             ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::FOUND);
+    let after = app.csrf_token("/profile").await;
+    assert_ne!(
+        after, before,
+        "the login page's token is the profile page's"
+    );
 
-    // The same token logs out.
+    // The anonymous session's token no longer logs out...
     let r = app
-        .post_form("/logout", &[("csrf_token", token.as_str())])
+        .post_form("/logout", &[("csrf_token", before.as_str())])
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(app.is_authenticated().await);
+    // ...the new one does.
+    let r = app
+        .post_form("/logout", &[("csrf_token", after.as_str())])
         .await;
     assert_eq!(r.status(), StatusCode::FOUND);
     assert!(!app.is_authenticated().await);
+}
+
+#[actix_web::test]
+async fn the_json_login_answers_with_a_new_token_and_the_old_one_stops_working() {
+    let app = spawn_app().await;
+    let email = new_email("csrf-rotate-json");
+    app.create_user(&email, PASSWORD).await;
+    let client = app.client();
+    let before = client.json_csrf_token().await;
+
+    let r = client
+        .post_json(
+            "/login",
+            &serde_json::json!({"email": email, "password": PASSWORD}),
+            Some(&before),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let after = body["response"]["csrf_token"].as_str().unwrap().to_owned();
+    assert_ne!(after, before);
+    assert_eq!(
+        client.json_csrf_token().await,
+        after,
+        "the session keeps the new one"
+    );
+
+    let r = client
+        .post_json("/logout", &serde_json::json!({}), Some(&before))
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(client.is_authenticated().await);
+    let r = client
+        .post_json("/logout", &serde_json::json!({}), Some(&after))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(!client.is_authenticated().await);
 }
 
 #[actix_web::test]

@@ -1,4 +1,19 @@
-//! The login rule: who may log in with which password. Callable without HTTP.
+//! The authentication pipeline: every proof of a credential goes through [`check_counted`],
+//! which counts the attempt with the throttle *before* the credential is checked (see
+//! [`super::throttle`]) and settles the count afterwards. The login form and its JSON twin,
+//! `/verify` and `/change`'s current password use it today; second factors will too.
+//!
+//! A login is a sequence of states, each a value of its own:
+//! 1. [`identify`]: who is trying (the account, if the identity names one, and the subject
+//!    the throttle counts under);
+//! 2. [`login_with_password`]: the first factor proved, giving a [`FirstFactor`];
+//! 3. (a second factor, when the account has one: [`super::login_flow`]);
+//! 4. the web layer starts the session.
+//!
+//! Callable without HTTP: the client is the throttle's key for its address.
+
+use std::future::Future;
+use std::time::Duration;
 
 use crate::config::Features;
 use crate::db::models::User;
@@ -6,7 +21,8 @@ use crate::db::{users, Db};
 use crate::domain::{Email, FormErrors, Password};
 use crate::messages::{self, Messages, Msg};
 
-use super::{PasswordHasher, ServiceError};
+use super::throttle::{self, Gate, Reservation};
+use super::{PasswordHasher, ServiceError, Services};
 
 /// Why a login was refused, in Flask-Security's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,22 +68,6 @@ impl LoginFailure {
     }
 }
 
-/// Finds the account for `identity` (an email, or a username when enabled) and checks the
-/// password. An unknown account still costs one password verification.
-pub async fn authenticate(
-    db: &Db,
-    hasher: &PasswordHasher,
-    features: &Features,
-    identity: &str,
-    password: &str,
-) -> Result<Result<User, LoginFailure>, ServiceError> {
-    Ok(
-        authenticate_detailed(db, hasher, features, identity, password)
-            .await?
-            .map_err(|refused| refused.failure),
-    )
-}
-
 /// A refused login, with the account it was for when there is one (for the audit log).
 #[derive(Debug, Clone, Copy)]
 pub struct Refused {
@@ -75,16 +75,101 @@ pub struct Refused {
     pub user_id: Option<i32>,
 }
 
-/// [`authenticate`], also telling which account a refusal concerned.
-pub async fn authenticate_detailed(
-    db: &Db,
-    hasher: &PasswordHasher,
-    features: &Features,
+/// Step 1 of a login: the account an identity names (if any) and the subject its attempts
+/// are counted under. Unknown identities are counted too (under a keyed digest of what was
+/// typed), so guessing accounts is throttled like guessing passwords.
+#[derive(Debug)]
+pub struct Identified {
+    pub account: Option<User>,
+    pub subject: String,
+}
+
+pub async fn identify(services: &Services, identity: &str) -> Result<Identified, ServiceError> {
+    let account = find_account(&services.db, &services.settings.features, identity).await?;
+    let subject = match &account {
+        Some(user) => throttle::account_subject(user.id),
+        None => throttle::typed_subject(&services.settings.secret_key, identity),
+    };
+    Ok(Identified { account, subject })
+}
+
+/// How a counted credential check ended.
+#[derive(Debug)]
+pub enum Checked {
+    /// Right: the caller settles the reservation ([`throttle::succeeded`], or
+    /// [`throttle::release`] when the account may not log in after all).
+    Right(Reservation),
+    /// Wrong: counted as a failure.
+    Wrong,
+    /// Not checked: too many recent failures.
+    Throttled { retry_after: Duration },
+}
+
+/// The one place a credential is checked: the attempt on `subject` from `client` is counted
+/// first, then `check` runs. A check that fails for another reason (a full hash queue, the
+/// database) takes its count back and passes the error on.
+pub async fn check_counted<F>(
+    services: &Services,
+    subject: String,
+    client: &str,
+    check: F,
+) -> Result<Checked, ServiceError>
+where
+    F: Future<Output = Result<bool, ServiceError>>,
+{
+    let settings = &services.settings;
+    let reservation = match throttle::reserve(
+        &services.db,
+        &settings.login_throttle,
+        subject,
+        client.to_owned(),
+    )
+    .await?
+    {
+        Gate::Open(reservation) => reservation,
+        Gate::Throttled { retry_after } => return Ok(Checked::Throttled { retry_after }),
+    };
+    match check.await {
+        Ok(true) => Ok(Checked::Right(reservation)),
+        Ok(false) => {
+            throttle::failed(reservation);
+            Ok(Checked::Wrong)
+        }
+        Err(e) => {
+            if let Err(release) = throttle::release(&services.db, reservation).await {
+                tracing::warn!(error = %release, "could not take back an unchecked attempt");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// A proved first factor: the user, active and (where required) confirmed. Not yet a
+/// login: the web layer starts the session, or a second factor comes first.
+#[derive(Debug, Clone)]
+pub struct FirstFactor {
+    pub user: User,
+}
+
+/// How a password login ended.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    Proved(FirstFactor),
+    Refused(Refused),
+    Throttled { retry_after: Duration },
+}
+
+/// Steps 1 and 2 with a password: finds the account for `identity` (an email, or a username
+/// when enabled) and checks the password through the throttle. An unknown account still
+/// costs one password verification, so that the time taken does not tell.
+pub async fn login_with_password(
+    services: &Services,
     identity: &str,
     password: &str,
-) -> Result<Result<User, Refused>, ServiceError> {
+    client: &str,
+) -> Result<LoginOutcome, ServiceError> {
     let refuse = |failure, user: Option<&User>| {
-        Ok(Err(Refused {
+        Ok(LoginOutcome::Refused(Refused {
             failure,
             user_id: user.map(|u| u.id),
         }))
@@ -95,24 +180,82 @@ pub async fn authenticate_detailed(
     if password.is_empty() {
         return refuse(LoginFailure::PasswordMissing, None);
     }
-    let user = find_account(db, features, identity).await?;
+    let Identified { account, subject } = identify(services, identity).await?;
     let password = Password::normalize(password);
-    let verified = hasher
-        .verify(password.clone(), user.as_ref().map(|u| u.password.clone()))
-        .await?;
-    let Some(user) = user else {
+    let stored = account.as_ref().map(|u| u.password.clone());
+    let check = async {
+        let verified = services.hasher.verify(password.clone(), stored).await?;
+        Ok(verified && account.is_some())
+    };
+    let reservation = match check_counted(services, subject, client, check).await? {
+        Checked::Right(reservation) => reservation,
+        Checked::Wrong => {
+            let failure = match account {
+                Some(_) => LoginFailure::InvalidPassword,
+                None => LoginFailure::UserNotFound,
+            };
+            return refuse(failure, account.as_ref());
+        }
+        Checked::Throttled { retry_after } => return Ok(LoginOutcome::Throttled { retry_after }),
+    };
+    let Some(user) = account else {
+        // check() cannot be right without an account.
+        throttle::release(&services.db, reservation).await?;
         return refuse(LoginFailure::UserNotFound, None);
     };
-    if !verified {
-        return refuse(LoginFailure::InvalidPassword, Some(&user));
+    let features = &services.settings.features;
+    let refusal = if features.confirmable
+        && !features.login_without_confirmation
+        && user.confirmed_at.is_none()
+    {
+        Some(LoginFailure::ConfirmationRequired)
+    } else if !user.is_active() {
+        Some(LoginFailure::Disabled)
+    } else {
+        None
+    };
+    if let Some(failure) = refusal {
+        // The password was right: not a failure, but no login either.
+        throttle::release(&services.db, reservation).await?;
+        return refuse(failure, Some(&user));
     }
-    if features.confirmable && !features.login_without_confirmation && user.confirmed_at.is_none() {
-        return refuse(LoginFailure::ConfirmationRequired, Some(&user));
-    }
-    if !user.is_active() {
-        return refuse(LoginFailure::Disabled, Some(&user));
-    }
-    Ok(Ok(upgrade_hash(db, hasher, user, password).await))
+    throttle::succeeded(&services.db, reservation).await?;
+    let user = upgrade_hash(&services.db, &services.hasher, user, password).await;
+    Ok(LoginOutcome::Proved(FirstFactor { user }))
+}
+
+/// How a logged-in user's second proof of their password ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reproof {
+    Proved,
+    Wrong,
+    Throttled { retry_after: Duration },
+}
+
+/// The password of a logged-in `user` proved again (`/verify`, `/change`'s current
+/// password): throttled and counted exactly like a login of that account, so a stolen
+/// session is no way around the login throttle.
+pub async fn reprove_password(
+    services: &Services,
+    user: &User,
+    password: &str,
+    client: &str,
+) -> Result<Reproof, ServiceError> {
+    let subject = throttle::account_subject(user.id);
+    let check = services
+        .hasher
+        .verify(Password::normalize(password), Some(user.password.clone()));
+    let check = async { Ok(check.await?) };
+    Ok(
+        match check_counted(services, subject, client, check).await? {
+            Checked::Right(reservation) => {
+                throttle::succeeded(&services.db, reservation).await?;
+                Reproof::Proved
+            }
+            Checked::Wrong => Reproof::Wrong,
+            Checked::Throttled { retry_after } => Reproof::Throttled { retry_after },
+        },
+    )
 }
 
 /// Re-hashes a password whose stored hash is not in the configured scheme and cost (as

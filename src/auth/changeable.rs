@@ -1,17 +1,19 @@
-//! Password change (`SECURITY_CHANGEABLE`): the rule behind `/change`. Callable without HTTP.
+//! Password change (`SECURITY_CHANGEABLE`): the rule behind `/change`, and the one behind
+//! `latchkey users change-password`. Callable without HTTP.
 
-use actix_web::web::Data;
+use std::time::Duration;
+
 use diesel::Connection;
 
+use super::authenticate::{reprove_password, Reproof};
 use super::recoverable::replace_password;
-use super::ServiceError;
+use super::{ServiceError, Services};
 use crate::db::models::User;
 use crate::db::users;
 use crate::domain::password::PasswordError;
 use crate::domain::{FormErrors, Password};
 use crate::mail;
 use crate::messages;
-use crate::startup::AppState;
 
 #[derive(Debug, Default, Clone)]
 pub struct ChangeInput {
@@ -20,15 +22,27 @@ pub struct ChangeInput {
     pub new_confirm: Option<String>,
 }
 
-/// Checks the current password and the new one, then replaces it: every login of the user
-/// ends (the caller starts a fresh one for the session that made the change) and a notice
-/// is mailed. Returns the updated user.
+/// Why a change was not made.
+#[derive(Debug)]
+pub enum ChangeRefusal {
+    Invalid(FormErrors),
+    /// Too many wrong current passwords: the login throttle's answer.
+    Throttled {
+        retry_after: Duration,
+    },
+}
+
+/// `/change`: proves the current password (through the login throttle, counted like a
+/// login of this account from `client`), checks the new one, then replaces it: every login
+/// of the user ends (the caller starts a fresh one for the session that made the change)
+/// and a notice is mailed. Returns the updated user.
 pub async fn change_password(
-    state: &Data<AppState>,
+    services: &Services,
     user: &User,
     input: &ChangeInput,
-) -> Result<Result<User, FormErrors>, ServiceError> {
-    let settings = &state.settings;
+    client: &str,
+) -> Result<Result<User, ChangeRefusal>, ServiceError> {
+    let settings = &services.settings;
     let messages = &settings.messages;
     let mut errors = FormErrors::default();
     if input.current.is_empty() {
@@ -37,53 +51,95 @@ pub async fn change_password(
     let new = Password::parse_confirmed(
         &input.new,
         input.new_confirm.as_deref(),
-        (
-            &settings.password_policy,
-            &[
-                user.email_or_empty(),
-                user.username.as_deref().unwrap_or(""),
-            ],
-        ),
+        (&settings.password_policy, &user_inputs(user)),
         ["new_password", "new_password_confirm"],
         messages,
         &mut errors,
     );
     if !input.current.is_empty() {
-        let current_ok = state
-            .hasher
-            .verify(
-                Password::normalize(&input.current),
-                Some(user.password.clone()),
-            )
-            .await?;
-        if !current_ok {
-            errors.add("password", messages.text(messages::INVALID_PASSWORD, &[]));
+        match reprove_password(services, user, &input.current, client).await? {
+            Reproof::Proved => {}
+            Reproof::Wrong => {
+                errors.add("password", messages.text(messages::INVALID_PASSWORD, &[]));
+            }
+            Reproof::Throttled { retry_after } => {
+                return Ok(Err(ChangeRefusal::Throttled { retry_after }))
+            }
         }
     }
     let Some(new) = new.filter(|_| errors.is_empty()) else {
-        return Ok(Err(errors));
+        return Ok(Err(ChangeRefusal::Invalid(errors)));
     };
     if new == Password::normalize(&input.current) {
-        return Ok(Err(FormErrors::single(
+        return Ok(Err(ChangeRefusal::Invalid(FormErrors::single(
             "new_password",
             messages.text(messages::PASSWORD_IS_THE_SAME, &[]),
+        ))));
+    }
+    Ok(Ok(set_password(services, user, new).await?))
+}
+
+/// An operator's new password for `user` (no current password): the same policy and the
+/// same "must be different" rule as `/change`, then [`set_password`].
+pub async fn set_new_password(
+    services: &Services,
+    user: &User,
+    raw: &str,
+) -> Result<Result<User, FormErrors>, ServiceError> {
+    let settings = &services.settings;
+    let new = match Password::parse(raw, &settings.password_policy, &user_inputs(user)) {
+        Ok(new) => new,
+        Err(e) => {
+            return Ok(Err(FormErrors::single(
+                "new_password",
+                settings.messages.describe(&e),
+            )))
+        }
+    };
+    if services
+        .hasher
+        .verify(new.clone(), Some(user.password.clone()))
+        .await?
+    {
+        return Ok(Err(FormErrors::single(
+            "new_password",
+            settings.messages.text(messages::PASSWORD_IS_THE_SAME, &[]),
         )));
     }
-    let hash = state.hasher.hash(new).await?;
-    let state = state.clone();
+    Ok(Ok(set_password(services, user, new).await?))
+}
+
+/// Stores `new` (already checked) for `user`: every login ends, every reset link dies, the
+/// account's failed logins are forgotten, and the "password changed" notice is queued, all
+/// in one transaction. Returns the updated user.
+pub async fn set_password(
+    services: &Services,
+    user: &User,
+    new: Password,
+) -> Result<User, ServiceError> {
+    // Hash before the transaction: the database is not held while the hash runs.
+    let hash = services.hasher.hash(new).await?;
+    let services = services.clone();
     let user = user.clone();
-    let updated = state
+    services
         .db
         .clone()
         .run_with(move |conn| {
             conn.transaction::<_, ServiceError, _>(|conn| {
                 replace_password(conn, &user, &hash)?;
-                let notice = state.mailer().change_notice(user.email_or_empty())?;
+                let notice = services.mailer().change_notice(user.email_or_empty())?;
                 mail::enqueue(conn, &notice)?;
                 users::find_by_id(conn, user.id)?
                     .ok_or(ServiceError::Db(diesel::result::Error::NotFound.into()))
             })
         })
-        .await?;
-    Ok(Ok(updated))
+        .await
+}
+
+/// The account's own words, which zxcvbn counts as guessable.
+fn user_inputs(user: &User) -> [&str; 2] {
+    [
+        user.email_or_empty(),
+        user.username.as_deref().unwrap_or(""),
+    ]
 }

@@ -1,16 +1,15 @@
 //! Email confirmation (`SECURITY_CONFIRMABLE`): the rules behind `/confirm` and
 //! `/confirm/<token>`. Callable without HTTP.
 
-use actix_web::web::Data;
 use diesel::Connection;
 
 use super::link_mail::queue_link_mail;
 use super::user_tokens::{Purpose, TokenState};
 use super::ServiceError;
+use super::Services;
 use crate::db::models::User;
 use crate::db::{self, users};
 use crate::domain::Email;
-use crate::startup::AppState;
 
 #[derive(Debug)]
 pub enum ConfirmOutcome {
@@ -22,25 +21,22 @@ pub enum ConfirmOutcome {
 }
 
 /// Confirms the email a link was sent to. The token is used at most once.
-pub async fn confirm(
-    state: &Data<AppState>,
-    raw_token: &str,
-) -> Result<ConfirmOutcome, ServiceError> {
-    let state = state.clone();
+pub async fn confirm(services: &Services, raw_token: &str) -> Result<ConfirmOutcome, ServiceError> {
+    let services = services.clone();
     let raw = raw_token.to_owned();
-    state
+    services
         .db
         .clone()
         .run_with(move |conn| {
             conn.transaction::<_, ServiceError, _>(|conn| {
-                if let Some(user) = state.tokens.consume(conn, &raw, Purpose::Confirm)? {
+                if let Some(user) = services.tokens.consume(conn, &raw, Purpose::Confirm)? {
                     if user.confirmed_at.is_some() {
                         return Ok(ConfirmOutcome::AlreadyConfirmed);
                     }
                     users::set_confirmed(conn, user.id, db::now())?;
                     return Ok(ConfirmOutcome::Confirmed(user));
                 }
-                Ok(match state.tokens.check(conn, &raw, Purpose::Confirm)? {
+                Ok(match services.tokens.check(conn, &raw, Purpose::Confirm)? {
                     TokenState::Used(user) | TokenState::Valid(user)
                         if user.confirmed_at.is_some() =>
                     {
@@ -48,7 +44,7 @@ pub async fn confirm(
                     }
                     TokenState::Expired(user) if user.confirmed_at.is_none() => {
                         // Issuing the fresh link retires the expired one.
-                        queue_link_mail(conn, &state, &user, Purpose::Confirm)?;
+                        queue_link_mail(conn, &services, &user, Purpose::Confirm)?;
                         ConfirmOutcome::ExpiredResent(user.email_or_empty().to_owned())
                     }
                     TokenState::Expired(_) => ConfirmOutcome::AlreadyConfirmed,
@@ -67,10 +63,10 @@ pub enum ResendOutcome {
 }
 
 /// "Send me the confirmation mail again".
-pub async fn resend(state: &Data<AppState>, email: &Email) -> Result<ResendOutcome, ServiceError> {
-    let state = state.clone();
+pub async fn resend(services: &Services, email: &Email) -> Result<ResendOutcome, ServiceError> {
+    let services = services.clone();
     let email = email.as_str().to_owned();
-    state
+    services
         .db
         .clone()
         .run_with(move |conn| {
@@ -81,7 +77,7 @@ pub async fn resend(state: &Data<AppState>, email: &Email) -> Result<ResendOutco
                 return Ok(ResendOutcome::AlreadyConfirmed);
             }
             conn.transaction::<_, ServiceError, _>(|conn| {
-                queue_link_mail(conn, &state, &user, Purpose::Confirm)
+                queue_link_mail(conn, &services, &user, Purpose::Confirm)
             })?;
             Ok(ResendOutcome::Sent)
         })

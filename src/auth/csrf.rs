@@ -1,12 +1,8 @@
-//! Synchronizer-token CSRF protection: a random token kept in the (encrypted) session and
-//! required on every POST, as a form field `csrf_token` or header `X-CSRF-Token` /
-//! `X-CSRFToken`. Anonymous visitors get one too (login CSRF), without touching the database.
+//! Synchronizer-token CSRF protection, the rule: a random token per session, required on
+//! every POST and compared in constant time. Where the token is kept (the browser's
+//! encrypted session) is the web layer's business (`web::csrf`).
 
-use actix_session::Session;
-
-use super::tokens::{constant_time_eq, random_token};
-
-const SESSION_KEY: &str = "csrf_token";
+use crate::crypto::{constant_time_eq, random_token};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CsrfError {
@@ -16,30 +12,36 @@ pub enum CsrfError {
     Invalid,
 }
 
-/// The session's token, created on first use.
-pub fn token(session: &Session) -> String {
-    if let Ok(Some(existing)) = session.get::<String>(SESSION_KEY) {
-        return existing;
-    }
-    let fresh = random_token(32);
-    // Inserting a String into the session cannot fail to serialise.
-    let _ = session.insert(SESSION_KEY, &fresh);
-    fresh
+/// A new token: 256 random bits.
+pub fn new_token() -> String {
+    random_token(32)
 }
 
-/// Checks a submitted token against the session's.
-pub fn verify(session: &Session, submitted: Option<&str>) -> Result<(), CsrfError> {
+/// Checks a submitted token against the session's (`None`: the session has none).
+pub fn check(expected: Option<&str>, submitted: Option<&str>) -> Result<(), CsrfError> {
     let submitted = submitted
         .filter(|s| !s.is_empty())
         .ok_or(CsrfError::Missing)?;
-    let expected = session
-        .get::<String>(SESSION_KEY)
-        .ok()
-        .flatten()
-        .ok_or(CsrfError::Invalid)?;
-    if constant_time_eq(submitted, &expected) {
+    let expected = expected.ok_or(CsrfError::Invalid)?;
+    if constant_time_eq(submitted, expected) {
         Ok(())
     } else {
         Err(CsrfError::Invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_sessions_own_token_passes() {
+        let token = new_token();
+        assert_eq!(check(Some(&token), Some(&token)), Ok(()));
+        assert_eq!(check(Some(&token), Some("other")), Err(CsrfError::Invalid));
+        assert_eq!(check(Some(&token), Some("")), Err(CsrfError::Missing));
+        assert_eq!(check(Some(&token), None), Err(CsrfError::Missing));
+        assert_eq!(check(None, Some(&token)), Err(CsrfError::Invalid));
+        assert_ne!(new_token(), token);
     }
 }

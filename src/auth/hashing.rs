@@ -16,7 +16,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -26,47 +26,14 @@ use rand::RngCore;
 use sha2::Sha512;
 use tokio::sync::oneshot;
 
-use crate::config::Secret;
+use crate::config::{default_hash_queue, Secret};
+pub use crate::domain::HashScheme;
 use crate::domain::Password;
 
 /// OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1.
 pub const ARGON2_M_COST_KIB: u32 = 19 * 1024;
 pub const ARGON2_T_COST: u32 = 2;
 pub const ARGON2_P_COST: u32 = 1;
-
-/// `SECURITY_PASSWORD_HASH`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashScheme {
-    Bcrypt,
-    Argon2,
-}
-
-impl HashScheme {
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "bcrypt" => Some(HashScheme::Bcrypt),
-            "argon2" => Some(HashScheme::Argon2),
-            _ => None,
-        }
-    }
-
-    /// The scheme of a stored hash, from its PHC/modular-crypt prefix.
-    pub fn of(stored: &str) -> Option<Self> {
-        if ["$2b$", "$2a$", "$2y$"]
-            .iter()
-            .any(|p| stored.starts_with(p))
-        {
-            Some(HashScheme::Bcrypt)
-        } else if ["$argon2id$", "$argon2i$", "$argon2d$"]
-            .iter()
-            .any(|p| stored.starts_with(p))
-        {
-            Some(HashScheme::Argon2)
-        } else {
-            None
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -94,27 +61,36 @@ struct Inner {
     scheme: HashScheme,
     cost: u32,
     /// Verified against when the account does not exist, so that both cases cost the same.
-    dummy_hash: String,
+    /// Made on first use (or by [`PasswordHasher::warm_up`]): it costs a whole hash, which
+    /// a command that never verifies should not pay.
+    dummy_hash: OnceLock<String>,
 }
 
 impl PasswordHasher {
     /// New hashes use `scheme`; `cost` is bcrypt's (`SECURITY_BCRYPT_ROUNDS`).
     pub fn new(salt: Secret, scheme: HashScheme, cost: u32) -> Result<Self, HashError> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let mut inner = Inner {
+        let inner = Inner {
             salt,
             scheme,
             cost,
-            dummy_hash: String::new(),
+            dummy_hash: OnceLock::new(),
         };
-        // The dummy is in the configured scheme, so an unknown account costs what a
-        // known, up-to-date one does.
-        inner.dummy_hash = inner.hash_now(&Password::normalize("latchkey-dummy-password"))?;
         Ok(Self {
             inner: Arc::new(inner),
-            queue: Arc::new(HashQueue::new(cores, default_queue_limit())),
+            queue: Arc::new(HashQueue::new(cores, default_hash_queue())),
             pool: Arc::new(HashPool::start(cores)?),
         })
+    }
+
+    /// Makes the dummy hash on a hashing thread now, in the background, so that the first
+    /// login of an unknown account costs what any other does (a server calls this at
+    /// start-up).
+    pub fn warm_up(&self) {
+        let inner = self.inner.clone();
+        self.pool.spawn(move || {
+            inner.dummy_hash();
+        });
     }
 
     /// bcrypt's, as in Flask-Security's default.
@@ -176,7 +152,7 @@ impl PasswordHasher {
         self.run(move || {
             let (hash, real) = match &stored {
                 Some(h) => (h.as_str(), true),
-                None => (inner.dummy_hash.as_str(), false),
+                None => (inner.dummy_hash(), false),
             };
             inner.verify_now(&password, hash) && real
         })
@@ -243,6 +219,12 @@ impl HashPool {
         self.submit(f)?.await.map_err(|_| HashError::Pool)
     }
 
+    /// Queues `f`, with nobody waiting for it.
+    fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        // The threads are gone only when the pool is: then there is nothing to warm up.
+        let _ = self.jobs.send(Box::new(f));
+    }
+
     /// Queues `f`; its result arrives on the returned channel.
     fn submit<T: Send + 'static>(
         &self,
@@ -261,6 +243,18 @@ impl HashPool {
 }
 
 impl Inner {
+    /// The dummy is in the configured scheme, so an unknown account costs what a known,
+    /// up-to-date one does.
+    fn dummy_hash(&self) -> &str {
+        self.dummy_hash.get_or_init(|| {
+            self.hash_now(&Password::normalize("latchkey-dummy-password"))
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "cannot make the dummy password hash");
+                    String::new()
+                })
+        })
+    }
+
     fn hash_now(&self, password: &Password) -> Result<String, HashError> {
         let mut prehashed = prehash(&self.salt, password);
         match self.scheme {
@@ -307,12 +301,6 @@ impl Inner {
 /// The cost of a `$2b$NN$…` hash.
 fn bcrypt_cost(stored: &str) -> Option<u32> {
     stored.get(4..6)?.parse().ok()
-}
-
-/// `SECURITY_HASH_QUEUE`'s default: four waiting hashes per core (on 2 cores at bcrypt cost
-/// 12, the last in line starts within about a second).
-pub fn default_queue_limit() -> usize {
-    4 * std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// Counts hashes running or waiting; admits at most `running + waiting` at a time.
@@ -539,8 +527,8 @@ mod tests {
     #[test]
     fn the_dummy_hash_is_in_the_configured_scheme() {
         let a = PasswordHasher::new(Secret::new("s"), HashScheme::Argon2, 4).unwrap();
-        assert!(a.inner.dummy_hash.starts_with("$argon2id$"));
+        assert!(a.inner.dummy_hash().starts_with("$argon2id$"));
         let b = PasswordHasher::bcrypt(Secret::new("s"), 4).unwrap();
-        assert!(b.inner.dummy_hash.starts_with("$2b$04$"));
+        assert!(b.inner.dummy_hash().starts_with("$2b$04$"));
     }
 }

@@ -3,35 +3,35 @@
 
 use super::user_tokens::Purpose;
 use super::ServiceError;
+use super::Services;
 use crate::db::models::User;
 use crate::db::DbConnection;
 use crate::mail;
-use crate::startup::AppState;
 
 /// Issues a `purpose` token for `user`, valid for that purpose's configured lifetime.
 pub fn issue_link_token(
     conn: &mut DbConnection,
-    state: &AppState,
+    services: &Services,
     user: &User,
     purpose: Purpose,
 ) -> Result<String, ServiceError> {
-    let settings = &state.settings;
+    let settings = &services.settings;
     let lifetime = match purpose {
         Purpose::Confirm => settings.confirm_email_within,
         Purpose::Reset => settings.reset_password_within,
     };
-    Ok(state.tokens.issue(conn, user, purpose, lifetime)?)
+    Ok(services.tokens.issue(conn, user, purpose, lifetime)?)
 }
 
 /// Issues a token and queues the instructions mail that carries its link.
 pub fn queue_link_mail(
     conn: &mut DbConnection,
-    state: &AppState,
+    services: &Services,
     user: &User,
     purpose: Purpose,
 ) -> Result<(), ServiceError> {
-    let token = issue_link_token(conn, state, user, purpose)?;
-    let mailer = state.mailer();
+    let token = issue_link_token(conn, services, user, purpose)?;
+    let mailer = services.mailer();
     let email = user.email_or_empty();
     let message = match purpose {
         Purpose::Confirm => mailer.confirmation_instructions(email, &token)?,

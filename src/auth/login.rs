@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use super::tokens::{constant_time_eq, digest, random_token};
 use crate::config::SessionPolicy;
+use crate::crypto::{constant_time_eq, digest, random_token};
 use crate::db::models::{LoginSession, User};
 use crate::db::{self, sessions, users, DbConnection, DbError};
 

@@ -1,6 +1,9 @@
-//! Authentication core: password hashing, CSRF, logins (sessions and remember-me), the
-//! login and registration rules, tokens.
+//! The authentication core: the rules, callable without HTTP (the web handlers, the CLI and
+//! tests all call them). [`Services`] is what they need; [`authenticate`] is the one pipeline
+//! every credential check goes through; the feature rules ([`registration`], [`confirmable`],
+//! [`recoverable`], [`changeable`], [`accounts`]) build on it. Nothing here names actix.
 
+pub mod accounts;
 pub mod authenticate;
 pub mod changeable;
 pub mod confirmable;
@@ -8,13 +11,15 @@ pub mod csrf;
 pub mod hashing;
 pub mod link_mail;
 pub mod login;
+pub mod login_flow;
 pub mod recoverable;
 pub mod registration;
+pub mod services;
 pub mod throttle;
-pub mod tokens;
 pub mod user_tokens;
 
 pub use hashing::PasswordHasher;
+pub use services::Services;
 
 /// An infrastructure failure under an auth rule (as opposed to a refusal).
 #[derive(Debug, thiserror::Error)]

@@ -1,18 +1,17 @@
 //! Password recovery (`SECURITY_RECOVERABLE`): the rules behind `/reset` and
 //! `/reset/<token>`. Callable without HTTP.
 
-use actix_web::web::Data;
 use diesel::Connection;
 
 use super::link_mail::queue_link_mail;
-use super::tokens::new_uniquifier;
 use super::user_tokens::{Purpose, TokenState};
 use super::ServiceError;
+use super::Services;
+use crate::crypto::new_uniquifier;
 use crate::db::models::User;
 use crate::db::{sessions, tokens, users, DbConnection};
 use crate::domain::{Email, Password};
 use crate::mail;
-use crate::startup::AppState;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ForgotOutcome {
@@ -24,27 +23,27 @@ pub enum ForgotOutcome {
 
 /// "I forgot my password": mails a reset link. With generic responses an unconfirmed user
 /// gets the confirmation mail instead, so the answer can stay the same for everyone.
-pub async fn forgot(state: &Data<AppState>, email: &Email) -> Result<ForgotOutcome, ServiceError> {
-    let state = state.clone();
+pub async fn forgot(services: &Services, email: &Email) -> Result<ForgotOutcome, ServiceError> {
+    let services = services.clone();
     let email = email.as_str().to_owned();
-    state
+    services
         .db
         .clone()
         .run_with(move |conn| {
             let Some(user) = users::find_by_email(conn, &email)? else {
                 return Ok(ForgotOutcome::UnknownUser);
             };
-            let features = &state.settings.features;
+            let features = &services.settings.features;
             if features.confirmable && user.confirmed_at.is_none() {
                 if features.return_generic_responses {
                     conn.transaction::<_, ServiceError, _>(|conn| {
-                        queue_link_mail(conn, &state, &user, Purpose::Confirm)
+                        queue_link_mail(conn, &services, &user, Purpose::Confirm)
                     })?;
                 }
                 return Ok(ForgotOutcome::ConfirmationRequired);
             }
             conn.transaction::<_, ServiceError, _>(|conn| {
-                queue_link_mail(conn, &state, &user, Purpose::Reset)
+                queue_link_mail(conn, &services, &user, Purpose::Reset)
             })?;
             Ok(ForgotOutcome::Sent)
         })
@@ -60,22 +59,19 @@ pub enum ResetLink {
 }
 
 /// Checks a reset link before showing its form.
-pub async fn check_link(
-    state: &Data<AppState>,
-    raw_token: &str,
-) -> Result<ResetLink, ServiceError> {
-    let state = state.clone();
+pub async fn check_link(services: &Services, raw_token: &str) -> Result<ResetLink, ServiceError> {
+    let services = services.clone();
     let raw = raw_token.to_owned();
-    state
+    services
         .db
         .clone()
         .run_with(move |conn| {
-            Ok(match state.tokens.check(conn, &raw, Purpose::Reset)? {
+            Ok(match services.tokens.check(conn, &raw, Purpose::Reset)? {
                 TokenState::Valid(_) => ResetLink::Valid,
                 TokenState::Expired(user) => {
                     // Issuing the fresh link retires the expired one.
                     conn.transaction::<_, ServiceError, _>(|conn| {
-                        queue_link_mail(conn, &state, &user, Purpose::Reset)
+                        queue_link_mail(conn, &services, &user, Purpose::Reset)
                     })?;
                     ResetLink::ExpiredResent(user.email_or_empty().to_owned())
                 }
@@ -88,16 +84,16 @@ pub async fn check_link(
 /// The account a still-valid reset link is for, without using or renewing it: the new
 /// password's zxcvbn check counts that account's email and username as guessable.
 pub async fn link_owner(
-    state: &Data<AppState>,
+    services: &Services,
     raw_token: &str,
 ) -> Result<Option<User>, ServiceError> {
-    let state = state.clone();
+    let services = services.clone();
     let raw = raw_token.to_owned();
-    state
+    services
         .db
         .clone()
         .run_with(move |conn| {
-            Ok(match state.tokens.check(conn, &raw, Purpose::Reset)? {
+            Ok(match services.tokens.check(conn, &raw, Purpose::Reset)? {
                 TokenState::Valid(user) => Some(user),
                 _ => None,
             })
@@ -108,24 +104,24 @@ pub async fn link_owner(
 /// Sets a new password through a reset link. The token is used at most once, even by
 /// concurrent requests; every login of the user ends; no one is logged in.
 pub async fn reset_password(
-    state: &Data<AppState>,
+    services: &Services,
     raw_token: &str,
     new_password: Password,
 ) -> Result<Option<User>, ServiceError> {
     // Hash before the transaction: the database is not held while bcrypt runs.
-    let hash = state.hasher.hash(new_password).await?;
-    let state = state.clone();
+    let hash = services.hasher.hash(new_password).await?;
+    let services = services.clone();
     let raw = raw_token.to_owned();
-    state
+    services
         .db
         .clone()
         .run_with(move |conn| {
             conn.transaction::<_, ServiceError, _>(|conn| {
-                let Some(user) = state.tokens.consume(conn, &raw, Purpose::Reset)? else {
+                let Some(user) = services.tokens.consume(conn, &raw, Purpose::Reset)? else {
                     return Ok(None);
                 };
                 replace_password(conn, &user, &hash)?;
-                let notice = state.mailer().reset_notice(user.email_or_empty())?;
+                let notice = services.mailer().reset_notice(user.email_or_empty())?;
                 mail::enqueue(conn, &notice)?;
                 Ok(users::find_by_id(conn, user.id)?)
             })

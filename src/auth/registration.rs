@@ -1,22 +1,21 @@
-//! The registration rule: validation, uniqueness, hashing and the insert. Callable without
-//! HTTP; racing registrations of one email create exactly one account.
+//! The registration rule: validation, uniqueness, hashing and the insert. The web form and
+//! `latchkey users create` both go through it; racing registrations of one email create
+//! exactly one account.
 
-use actix_web::web::Data;
 use diesel::Connection;
 
 use crate::config::Settings;
+use crate::crypto::new_uniquifier;
 use crate::db::models::{NewUser, User};
 use crate::db::users::{self, InsertUserError};
-use crate::db::{DbConnection, DbError};
+use crate::db::{self, DbConnection, DbError};
 use crate::domain::{Email, FormErrors, Password, Username, UsernameError};
 use crate::mail;
 use crate::messages::{self, Messages};
-use crate::startup::AppState;
 
 use super::link_mail::issue_link_token;
-use super::tokens::new_uniquifier;
 use super::user_tokens::Purpose;
-use super::ServiceError;
+use super::{ServiceError, Services};
 
 /// What a registration form carries, as typed.
 #[derive(Debug, Default, Clone)]
@@ -30,23 +29,35 @@ pub struct RegistrationInput {
 /// The valid parts of a registration.
 pub struct Valid {
     pub email: Email,
-    username: Option<Username>,
+    pub username: Option<Username>,
     password: Password,
 }
 
-/// Checks a registration form field by field (cheap: no database, no hashing).
-pub fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid, FormErrors> {
-    let mut errors = FormErrors::default();
+impl Valid {
+    /// A registration whose parts were each checked: by [`validate_identity`] and by the
+    /// password policy.
+    pub fn new(email: Email, username: Option<Username>, password: Password) -> Self {
+        Self {
+            email,
+            username,
+            password,
+        }
+    }
+}
+
+/// The identity fields as the form checks them: the email, and the username when usernames
+/// are enabled (required when `SECURITY_USERNAME_REQUIRED`; ignored when disabled).
+pub fn validate_identity(
+    settings: &Settings,
+    email: &str,
+    username: Option<&str>,
+    errors: &mut FormErrors,
+) -> (Option<Email>, Option<Username>) {
     let messages = &settings.messages;
-    let email = Email::parse(&input.email)
+    let email = Email::parse(email)
         .map_err(|e| errors.add("email", messages.describe(&e)))
         .ok();
-    let username = match input
-        .username
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-    {
+    let username = match username.map(str::trim).filter(|u| !u.is_empty()) {
         _ if !settings.features.username_enable => None,
         Some(raw) => Username::parse(raw)
             .map_err(|e| errors.add("username", messages.describe(&e)))
@@ -57,6 +68,18 @@ pub fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid,
         }
         None => None,
     };
+    (email, username)
+}
+
+/// Checks a registration form field by field (cheap: no database, no hashing).
+pub fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid, FormErrors> {
+    let mut errors = FormErrors::default();
+    let (email, username) = validate_identity(
+        settings,
+        &input.email,
+        input.username.as_deref(),
+        &mut errors,
+    );
     // zxcvbn counts the account's own words as guessable.
     let user_inputs = [
         input.email.as_str(),
@@ -67,7 +90,7 @@ pub fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid,
         input.password_confirm.as_deref(),
         (&settings.password_policy, &user_inputs),
         ["password", "password_confirm"],
-        messages,
+        &settings.messages,
         &mut errors,
     );
     match (email, password) {
@@ -90,48 +113,86 @@ pub enum Registered {
     ExistingNotified,
 }
 
-/// Creates the account (active, unconfirmed) from a [`validate`]d form, queueing the
-/// welcome mail in the same transaction. A taken email or username comes back as
-/// `Ok(Err(..))`; only infrastructure failures are `Err`.
+/// What a new account starts as.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAccount {
+    pub active: bool,
+    pub confirmed: bool,
+    /// Queue the welcome mail (with the confirmation link when confirmable).
+    pub welcome_mail: bool,
+}
+
+impl NewAccount {
+    /// What the registration form creates: active, unconfirmed, welcomed.
+    pub const REGISTERED: NewAccount = NewAccount {
+        active: true,
+        confirmed: false,
+        welcome_mail: true,
+    };
+}
+
+/// The registration form: creates the account (active, unconfirmed) from a [`validate`]d
+/// form, queueing the welcome mail in the same transaction. A taken email or username
+/// comes back as `Ok(Err(..))`, unless responses are generic (then the owner is mailed and
+/// the answer is the same as for a new account); only infrastructure failures are `Err`.
 pub async fn register(
-    state: &Data<AppState>,
+    services: &Services,
     valid: Valid,
 ) -> Result<Result<Registered, FormErrors>, ServiceError> {
-    let settings = &state.settings;
-    let generic = settings.features.return_generic_responses;
-    // Cheap check first, so a duplicate does not cost a bcrypt hash (unless responses are
-    // generic, where both paths must cost the same). The unique indexes still decide when
-    // two registrations race.
-    if let Some(errors) = conflicts(state, &valid).await? {
-        return existing_account(state, &valid, errors, generic).await;
+    let generic = services.settings.features.return_generic_responses;
+    // Cheap check first, so a duplicate does not cost a hash (unless responses are generic,
+    // where both paths must cost the same).
+    if let Some(errors) = conflicts(services, &valid.email, valid.username.as_ref()).await? {
+        return existing_account(services, &valid, errors, generic).await;
     }
-    let hash = state.hasher.hash(valid.password.clone()).await?;
+    match create_account(services, &valid, NewAccount::REGISTERED).await? {
+        Ok(user) => Ok(Ok(Registered::Created(user))),
+        Err(errors) => existing_account(services, &valid, errors, generic).await,
+    }
+}
+
+/// Hashes the password and inserts the account, with its welcome mail if asked for, in one
+/// transaction. The unique indexes decide when two registrations race: the loser gets the
+/// same "already associated" errors as a form that found the account taken.
+pub async fn create_account(
+    services: &Services,
+    valid: &Valid,
+    account: NewAccount,
+) -> Result<Result<User, FormErrors>, ServiceError> {
+    let hash = services.hasher.hash(valid.password.clone()).await?;
     let new = NewUser {
         email: valid.email.as_str().to_owned(),
         username: valid.username.as_ref().map(|u| u.as_str().to_owned()),
         password: hash,
-        active: Some(true),
+        active: Some(account.active),
         fs_uniquifier: new_uniquifier(),
-        confirmed_at: None,
+        confirmed_at: account.confirmed.then(db::now),
     };
-    let for_insert = state.clone();
-    let inserted = state
+    let for_insert = services.clone();
+    let inserted = services
         .db
         .run_with(move |conn| {
             conn.transaction::<_, InsertError, _>(|conn| {
                 let user = users::insert(conn, &new)?;
-                queue_welcome(conn, &for_insert, &user)?;
+                if account.welcome_mail {
+                    queue_welcome(conn, &for_insert, &user)?;
+                }
                 Ok(user)
             })
         })
         .await;
     match inserted {
-        Ok(user) => Ok(Ok(Registered::Created(user))),
+        Ok(user) => Ok(Ok(user)),
         Err(InsertError::Conflict) => {
-            let errors = conflicts(state, &valid).await?.unwrap_or_else(|| {
-                FormErrors::single("email", email_taken(&state.settings.messages, &valid.email))
-            });
-            existing_account(state, &valid, errors, generic).await
+            let errors = conflicts(services, &valid.email, valid.username.as_ref())
+                .await?
+                .unwrap_or_else(|| {
+                    FormErrors::single(
+                        "email",
+                        email_taken(&services.settings.messages, &valid.email),
+                    )
+                });
+            Ok(Err(errors))
         }
         Err(InsertError::Service(e)) => Err(e),
     }
@@ -140,17 +201,17 @@ pub async fn register(
 /// The welcome mail, with a confirmation link when confirmable.
 fn queue_welcome(
     conn: &mut DbConnection,
-    state: &AppState,
+    services: &Services,
     user: &User,
 ) -> Result<(), ServiceError> {
-    let features = &state.settings.features;
+    let features = &services.settings.features;
     let token = if features.confirmable {
-        Some(issue_link_token(conn, state, user, Purpose::Confirm)?)
+        Some(issue_link_token(conn, services, user, Purpose::Confirm)?)
     } else {
         None
     };
     if features.send_register_email || features.confirmable {
-        let message = state
+        let message = services
             .mailer()
             .welcome(user.email_or_empty(), token.as_deref())?;
         mail::enqueue(conn, &message)?;
@@ -159,7 +220,7 @@ fn queue_welcome(
 }
 
 async fn existing_account(
-    state: &Data<AppState>,
+    services: &Services,
     valid: &Valid,
     errors: FormErrors,
     generic: bool,
@@ -168,10 +229,10 @@ async fn existing_account(
         return Ok(Err(errors));
     }
     // Same cost as a new registration, and the owner hears about it.
-    state.hasher.hash(valid.password.clone()).await?;
-    let for_mail = state.clone();
+    services.hasher.hash(valid.password.clone()).await?;
+    let for_mail = services.clone();
     let email = valid.email.as_str().to_owned();
-    state
+    services
         .db
         .run_with(move |conn| {
             if let Some(owner) = users::find_by_email(conn, &email)? {
@@ -223,15 +284,22 @@ fn email_taken(messages: &Messages, email: &Email) -> String {
     )
 }
 
-async fn conflicts(state: &AppState, valid: &Valid) -> Result<Option<FormErrors>, ServiceError> {
-    let messages = &state.settings.messages;
-    let email = valid.email.as_str().to_owned();
-    let username = valid.username.as_ref().map(|u| u.as_str().to_owned());
-    let (email_is_taken, username_is_taken) = state
+/// The "already associated" errors for an email and username that belong to accounts.
+pub async fn conflicts(
+    services: &Services,
+    email: &Email,
+    username: Option<&Username>,
+) -> Result<Option<FormErrors>, ServiceError> {
+    let messages = &services.settings.messages;
+    let (email_value, username_value) = (
+        email.as_str().to_owned(),
+        username.map(|u| u.as_str().to_owned()),
+    );
+    let (email_is_taken, username_is_taken) = services
         .db
         .run(move |c| {
-            let email_found = users::find_by_email(c, &email)?.is_some();
-            let username_found = match &username {
+            let email_found = users::find_by_email(c, &email_value)?.is_some();
+            let username_found = match &username_value {
                 Some(u) => users::find_by_username(c, u)?.is_some(),
                 None => false,
             };
@@ -240,9 +308,9 @@ async fn conflicts(state: &AppState, valid: &Valid) -> Result<Option<FormErrors>
         .await?;
     let mut errors = FormErrors::default();
     if email_is_taken {
-        errors.add("email", email_taken(messages, &valid.email));
+        errors.add("email", email_taken(messages, email));
     }
-    if let (true, Some(u)) = (username_is_taken, &valid.username) {
+    if let (true, Some(u)) = (username_is_taken, username) {
         errors.add(
             "username",
             messages.text(

@@ -16,16 +16,19 @@
 //! 3. A successful login clears the failures of A from I; a password reset or change clears
 //!    every failure of A.
 //!
-//! Refused (throttled) attempts check no password and are not counted: waiting is the only
-//! way forward, so the counts stay bounded.
+//! Every attempt is counted **before** its credential is checked ([`reserve`]): as a failure,
+//! taken back if the credential proves right ([`succeeded`]) or is never judged
+//! ([`release`]). Counting after the check would let every request still waiting for its
+//! password hash pass the gate without seeing the others. Refused (throttled) attempts check
+//! nothing and are not counted: waiting is the only way forward, so the counts stay bounded.
 
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use super::tokens::{derive_key, keyed_digest};
 use super::ServiceError;
-use crate::config::{LoginThrottle, RateLimit, Secret};
+use crate::config::{ConfigError, LoginThrottle, RateLimit, Secret};
+use crate::crypto::{derive_key, keyed_digest};
 use crate::db::{self, attempts, Db, DbConnection, DbError};
 
 pub const LOGIN_FAILED: &str = "login_failed";
@@ -144,37 +147,50 @@ pub fn max_failures_per_ip(policy: &LoginThrottle) -> usize {
     most
 }
 
-/// Where a login attempt stands before its password is checked.
+/// The throttle's own check of its settings, at start-up: one address alone must never
+/// reach the account ceiling, or a single attacker could keep the account closed to every
+/// new address of its owner.
+pub fn check_policy(policy: &LoginThrottle) -> Result<(), ConfigError> {
+    let one_ip = max_failures_per_ip(policy);
+    if policy.account_limit != 0 && (policy.account_limit as usize) <= one_ip {
+        return Err(ConfigError::new(
+            "SECURITY_LOGIN_ACCOUNT_LIMIT",
+            format!(
+                "must be 0 (no ceiling) or more than {one_ip}, the most failures one address \
+                 can make within SECURITY_LOGIN_WINDOW under the delays configured"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Where a credential check stands before the credential is looked at.
 #[derive(Debug)]
 pub enum Gate {
-    /// Go ahead; count the outcome under this subject.
-    Open {
-        subject: String,
-    },
+    /// Go ahead: the attempt is already counted as a failure, and the reservation says how
+    /// it really ended once the check is done.
+    Open(Reservation),
     Throttled {
         retry_after: Duration,
     },
 }
 
-/// The subject a login attempt for `identity` counts under: the account when there is one.
-/// The password check looks the account up again; keeping that rule untouched is worth a
-/// second indexed query.
-pub async fn login_subject(
-    db: &Db,
-    features: &crate::config::Features,
-    secret: &Secret,
-    identity: &str,
-) -> Result<String, ServiceError> {
-    Ok(
-        match super::authenticate::find_account(db, features, identity).await? {
-            Some(user) => account_subject(user.id),
-            None => typed_subject(secret, identity),
-        },
-    )
+/// An attempt counted before its credential was checked. Left alone it stays a failure
+/// (the conservative outcome when, say, the client goes away during the check);
+/// [`succeeded`] and [`release`] take it back.
+#[derive(Debug)]
+#[must_use = "a reservation counts as a failure until it is settled"]
+pub struct Reservation {
+    subject: String,
+    ip: String,
+    id: i64,
 }
 
-/// Rules 1 and 2 for an attempt on `subject` from `ip`.
-pub async fn check_login(
+/// Rules 1 and 2 for an attempt on `subject` from `ip`, and the attempt counted as a failure
+/// if they let it through: both in one exclusive transaction per subject, so that however
+/// many attempts arrive at once, on however many instances, each sees those before it.
+/// One address thus gets at most the free attempts checked at once, then waits.
+pub async fn reserve(
     db: &Db,
     policy: &LoginThrottle,
     subject: String,
@@ -182,57 +198,61 @@ pub async fn check_login(
 ) -> Result<Gate, DbError> {
     let policy = policy.clone();
     db.run(move |conn| {
-        let now = db::now();
-        let since = now - to_chrono(policy.window);
-        let failures = attempts::since(conn, LOGIN_FAILED, &subject, since)?;
-        let pair: Vec<NaiveDateTime> = failures
-            .iter()
-            .filter(|(from, _)| *from == ip)
-            .map(|(_, at)| *at)
-            .collect();
-        let account: Vec<NaiveDateTime> = failures.iter().map(|(_, at)| *at).collect();
-        let trusted = policy.account_limit > 0
-            && account.len() >= policy.account_limit as usize
-            && attempts::exists(
-                conn,
-                LOGIN_OK,
-                &subject,
-                &ip,
-                now - to_chrono(policy.trusted_ip_for),
-            )?;
-        Ok(match decide_login(&policy, now, &pair, &account, trusted) {
-            Some(retry_after) => Gate::Throttled { retry_after },
-            None => Gate::Open { subject },
+        let lock = format!("throttle:{subject}");
+        db::exclusive_transaction(conn, &[&lock], |conn| {
+            let now = db::now();
+            let since = now - to_chrono(policy.window);
+            let failures = attempts::since(conn, LOGIN_FAILED, &subject, since)?;
+            let pair: Vec<NaiveDateTime> = failures
+                .iter()
+                .filter(|(from, _)| *from == ip)
+                .map(|(_, at)| *at)
+                .collect();
+            let account: Vec<NaiveDateTime> = failures.iter().map(|(_, at)| *at).collect();
+            let trusted = policy.account_limit > 0
+                && account.len() >= policy.account_limit as usize
+                && attempts::exists(
+                    conn,
+                    LOGIN_OK,
+                    &subject,
+                    &ip,
+                    now - to_chrono(policy.trusted_ip_for),
+                )?;
+            if let Some(retry_after) = decide_login(&policy, now, &pair, &account, trusted) {
+                return Ok(Gate::Throttled { retry_after });
+            }
+            let id = attempts::insert_returning_id(conn, LOGIN_FAILED, &subject, &ip, now)?;
+            attempts::prune(conn, LOGIN_FAILED, since)?;
+            attempts::prune(conn, LOGIN_OK, now - to_chrono(policy.trusted_ip_for))?;
+            Ok(Gate::Open(Reservation { subject, ip, id }))
         })
     })
     .await
 }
 
-/// Counts a failed password guess.
-pub async fn record_login_failure(
-    db: &Db,
-    policy: &LoginThrottle,
-    subject: String,
-    ip: String,
-) -> Result<(), DbError> {
-    let policy = policy.clone();
-    db.run(move |conn| {
-        let now = db::now();
-        attempts::insert(conn, LOGIN_FAILED, &subject, &ip, now)?;
-        attempts::prune(conn, LOGIN_FAILED, now - to_chrono(policy.window))?;
-        attempts::prune(conn, LOGIN_OK, now - to_chrono(policy.trusted_ip_for))
-    })
-    .await
-}
-
-/// Rule 3 for a login: clears this address's failures and remembers it as known.
-pub async fn record_login_success(db: &Db, subject: String, ip: String) -> Result<(), DbError> {
+/// Rule 3 for a proved credential: clears this address's failures (the reservation among
+/// them) and remembers the address as known.
+pub async fn succeeded(db: &Db, reservation: Reservation) -> Result<(), DbError> {
+    let Reservation { subject, ip, .. } = reservation;
     db.run(move |conn| {
         attempts::delete_pair(conn, LOGIN_FAILED, &subject, &ip)?;
         attempts::delete_pair(conn, LOGIN_OK, &subject, &ip)?;
         attempts::insert(conn, LOGIN_OK, &subject, &ip, db::now())
     })
     .await
+}
+
+/// A wrong credential: the reservation stays, as the failure it was counted as.
+pub fn failed(reservation: Reservation) {
+    let _counted = reservation;
+}
+
+/// Takes back an attempt whose credential was never judged (the hash queue was full, the
+/// database failed), or that proved a credential for an account that may not log in: it
+/// counts neither way.
+pub async fn release(db: &Db, reservation: Reservation) -> Result<(), DbError> {
+    db.run(move |conn| attempts::delete_by_id(conn, reservation.id))
+        .await
 }
 
 /// Rule 3 for a password reset or change: every failure of the account is forgotten.
@@ -375,6 +395,23 @@ mod tests {
             ..policy()
         };
         assert!(max_failures_per_ip(&strict) < one);
+    }
+
+    #[test]
+    fn a_ceiling_one_address_could_reach_alone_is_refused_at_start_up() {
+        assert!(check_policy(&policy()).is_ok(), "the defaults");
+        let reachable = LoginThrottle {
+            account_limit: 10,
+            ..policy()
+        };
+        let err = check_policy(&reachable).unwrap_err();
+        assert_eq!(err.key, "SECURITY_LOGIN_ACCOUNT_LIMIT");
+        assert!(err.reason.contains("more than"), "{err}");
+        let no_ceiling = LoginThrottle {
+            account_limit: 0,
+            ..policy()
+        };
+        assert!(check_policy(&no_ceiling).is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::config::Secret;
 use crate::db::models::{User, UserToken};
 use crate::db::{self, tokens, DbConnection, DbError};
 
-use super::tokens::{constant_time_eq, derive_key, digest, keyed_digest, random_token};
+use crate::crypto::{constant_time_eq, derive_key, digest, keyed_digest, random_token};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {

@@ -24,6 +24,31 @@ pub fn insert(
     Ok(())
 }
 
+/// Records an event and returns its row id (so that it can be taken back).
+pub fn insert_returning_id(
+    conn: &mut DbConnection,
+    action: &str,
+    subject: &str,
+    ip: &str,
+    at: NaiveDateTime,
+) -> Result<i64, DbError> {
+    insert(conn, action, subject, ip, at)?;
+    // Not RETURNING: the multi-backend connection has none. The caller holds the subject's
+    // exclusive transaction, so the newest row of this pair is the one just written.
+    Ok(auth_attempt::table
+        .filter(auth_attempt::action.eq(action))
+        .filter(auth_attempt::subject.eq(subject))
+        .filter(auth_attempt::ip.eq(ip))
+        .order(auth_attempt::id.desc())
+        .select(auth_attempt::id)
+        .first(conn)?)
+}
+
+pub fn delete_by_id(conn: &mut DbConnection, id: i64) -> Result<(), DbError> {
+    diesel::delete(auth_attempt::table.filter(auth_attempt::id.eq(id))).execute(conn)?;
+    Ok(())
+}
+
 /// `(ip, created_at)` of the events of `action` on `subject` since `since`.
 pub fn since(
     conn: &mut DbConnection,

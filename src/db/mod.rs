@@ -294,6 +294,40 @@ impl ManageConnection for ConnectionManager {
 pub type Pool = r2d2::Pool<ConnectionManager>;
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 
+/// The shape of the connection pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    /// Connections kept open while idle (the pool opens them in the background).
+    pub min_idle: u32,
+    /// How long a query waits for a free connection.
+    pub connection_timeout: Duration,
+}
+
+impl PoolOptions {
+    /// The server's: 8 connections on SQLite (one writer at a time anyway), 10 on PostgreSQL.
+    pub fn server(url: &DatabaseUrl) -> Self {
+        Self {
+            max_size: match url {
+                DatabaseUrl::Sqlite(_) => 8,
+                DatabaseUrl::Postgres(_) => 10,
+            },
+            min_idle: 1,
+            connection_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// A short-lived command's: connections opened when first used, none kept idle in the
+    /// background.
+    pub fn command_line() -> Self {
+        Self {
+            max_size: 2,
+            min_idle: 0,
+            connection_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// The pool plus the helper that moves each query onto the blocking thread pool.
 #[derive(Clone)]
 pub struct Db {
@@ -306,6 +340,11 @@ impl Db {
     /// Connects (creating the SQLite file and its folder if needed) and applies pending
     /// migrations. Fails with a readable message when the database cannot be reached.
     pub fn connect(url: &DatabaseUrl) -> anyhow::Result<Self> {
+        Self::connect_with(url, PoolOptions::server(url))
+    }
+
+    /// [`Db::connect`] with a pool of the given shape.
+    pub fn connect_with(url: &DatabaseUrl, options: PoolOptions) -> anyhow::Result<Self> {
         create_sqlite_folder(url)?;
         let failures = Arc::new(AtomicU64::new(0));
         let manager = ConnectionManager {
@@ -318,14 +357,10 @@ impl Db {
             .map_err(|e| anyhow::anyhow!("cannot open the {} database: {e}", url.backend_name()))?;
         run_migrations(&mut probe)?;
         drop(probe);
-        let max_size = match url {
-            DatabaseUrl::Sqlite(_) => 8,
-            DatabaseUrl::Postgres(_) => 10,
-        };
         let pool = r2d2::Pool::builder()
-            .max_size(max_size)
-            .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
+            .max_size(options.max_size)
+            .min_idle(Some(options.min_idle))
+            .connection_timeout(options.connection_timeout)
             .build(manager)
             .map_err(|e| anyhow::anyhow!("cannot build the connection pool: {e}"))?;
         Ok(Self { pool, failures })
@@ -352,7 +387,7 @@ impl Db {
         let failures = Arc::clone(&self.failures);
         // The caller's span (request id) follows the query onto the blocking thread.
         let span = tracing::Span::current();
-        actix_web::web::block(move || {
+        tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let mut conn = pool.get().map_err(DbError::from)?;
             let result = f(&mut conn);
@@ -367,6 +402,49 @@ impl Db {
     pub fn get(&self) -> Result<PooledConnection, DbError> {
         Ok(self.pool.get()?)
     }
+}
+
+/// Runs `f` in a transaction that runs alone among those naming any of the same `keys`, on
+/// every instance: a check and the write that depends on it (count the attempts, then add
+/// one) cannot interleave with another's. On SQLite the transaction takes the database's
+/// write lock before it reads anything (one writer at a time, waiting out the busy timeout);
+/// on PostgreSQL it holds a transaction-scoped advisory lock per key, taken in a fixed order
+/// so that two such transactions never wait for each other in a circle.
+pub fn exclusive_transaction<T, E, F>(conn: &mut DbConnection, keys: &[&str], f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(|conn| {
+        match conn {
+            // A write that changes nothing still makes this transaction the writer.
+            DbConnection::Sqlite(c) => {
+                c.batch_execute("UPDATE __diesel_schema_migrations SET version = version WHERE 0")?
+            }
+            #[cfg(feature = "postgres")]
+            DbConnection::Postgres(c) => {
+                let mut ids: Vec<i64> = keys.iter().map(|k| advisory_lock_id(k)).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                for id in ids {
+                    c.batch_execute(&format!("SELECT pg_advisory_xact_lock({id})"))?;
+                }
+            }
+        }
+        #[cfg(not(feature = "postgres"))]
+        let _ = keys;
+        f(conn)
+    })
+}
+
+/// A 64-bit advisory lock id for a key (the first 8 bytes of its SHA-256).
+#[cfg(feature = "postgres")]
+fn advisory_lock_id(key: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("latchkey-lock:{key}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }
 
 /// Applies the pending migrations of the connection's backend.

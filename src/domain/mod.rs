@@ -6,10 +6,12 @@ pub mod email;
 pub mod form_errors;
 pub mod next_url;
 pub mod password;
+pub mod role;
 pub mod username;
 
 pub use email::Email;
 pub use form_errors::FormErrors;
 pub use next_url::SafeNext;
-pub use password::{Password, PasswordPolicy};
+pub use password::{HashScheme, Password, PasswordPolicy};
+pub use role::{RoleError, RoleName};
 pub use username::{Username, UsernameError};

@@ -165,6 +165,40 @@ impl fmt::Debug for Password {
     }
 }
 
+/// `SECURITY_PASSWORD_HASH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashScheme {
+    Bcrypt,
+    Argon2,
+}
+
+impl HashScheme {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "bcrypt" => Some(HashScheme::Bcrypt),
+            "argon2" => Some(HashScheme::Argon2),
+            _ => None,
+        }
+    }
+
+    /// The scheme of a stored hash, from its PHC/modular-crypt prefix.
+    pub fn of(stored: &str) -> Option<Self> {
+        if ["$2b$", "$2a$", "$2y$"]
+            .iter()
+            .any(|p| stored.starts_with(p))
+        {
+            Some(HashScheme::Bcrypt)
+        } else if ["$argon2id$", "$argon2i$", "$argon2d$"]
+            .iter()
+            .any(|p| stored.starts_with(p))
+        {
+            Some(HashScheme::Argon2)
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

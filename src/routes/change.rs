@@ -4,9 +4,10 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::changeable::{self, ChangeInput};
+use crate::auth::changeable::{self, ChangeInput, ChangeRefusal};
 use crate::messages;
 use crate::web::page::add_cookie;
+use crate::web::signin;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 const TEMPLATE: &str = "security/change_password.html";
@@ -22,7 +23,7 @@ pub struct ChangeForm {
 }
 
 pub async fn form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = super::verify::require_fresh(&web, &current.0, "/change") {
+    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, "/change") {
         return Ok(reauthenticate);
     }
     if web.format.is_json() {
@@ -36,7 +37,7 @@ pub async fn submit(
     current: AuthenticatedUser,
     form: Submission<ChangeForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = super::verify::require_fresh(&web, &current.0, "/change") {
+    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, "/change") {
         return Ok(reauthenticate);
     }
     let form = form.data;
@@ -45,10 +46,19 @@ pub async fn submit(
         new: form.new_password.unwrap_or_default(),
         new_confirm: form.new_password_confirm,
     };
-    let updated = match changeable::change_password(&web.state, &current.0.user, &input).await? {
-        Ok(user) => user,
-        Err(errors) => return web.form_failure(TEMPLATE, tera::Context::new(), &errors),
-    };
+    let client = signin::client_key(&web);
+    let updated =
+        match changeable::change_password(&web.state.services, &current.0.user, &input, &client)
+            .await?
+        {
+            Ok(user) => user,
+            Err(ChangeRefusal::Invalid(errors)) => {
+                return web.form_failure(TEMPLATE, tera::Context::new(), &errors)
+            }
+            Err(ChangeRefusal::Throttled { retry_after }) => {
+                return Err(signin::throttled(&web, "change_throttled", retry_after))
+            }
+        };
     tracing::info!(
         event = "password_change",
         user_id = updated.id,
@@ -56,8 +66,7 @@ pub async fn submit(
         "password changed"
     );
     // Every login ended with the old password; this browser continues in a fresh one.
-    let remember =
-        crate::routes::login::start_session(&web, &updated, current.0.remembered).await?;
+    let remember = signin::start_session(&web, &updated, current.0.remembered).await?;
     let mut response = web.success(
         "/",
         Some(("success", web.msg(messages::PASSWORD_CHANGE, &[]))),

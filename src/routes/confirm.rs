@@ -39,7 +39,7 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
         }
     };
     super::rate_limit(&web, Action::Confirm, email.as_str()).await?;
-    let outcome = confirmable::resend(&web.state, &email).await?;
+    let outcome = confirmable::resend(&web.state.services, &email).await?;
     let generic = web.settings().features.return_generic_responses;
     let refusal = match outcome {
         ResendOutcome::Sent => None,
@@ -63,7 +63,7 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
 }
 
 pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let outcome = confirmable::confirm(&web.state, &token).await?;
+    let outcome = confirmable::confirm(&web.state.services, &token).await?;
     let (location, category, message, status) = match outcome {
         ConfirmOutcome::Confirmed(user) => {
             tracing::info!(user_id = user.id, "email confirmed");

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::db::schema::user;
-use crate::startup::AppState;
+use crate::web::AppState;
 
 /// Longer than a healthy query ever takes, shorter than a load balancer's patience.
 const TIMEOUT: Duration = Duration::from_secs(3);

@@ -97,14 +97,14 @@ pub(crate) async fn rate_limit(
         throttle::Action::Confirm => limits.confirm,
     };
     let subject = throttle::typed_subject(&settings.secret_key, address);
-    let ip = login::throttle_ip(web);
+    let ip = crate::web::signin::client_key(web);
     match throttle::rate_limit(&web.state.db, action, limit, limits.window, subject, ip).await? {
         None => Ok(()),
         Some(retry_after) => {
             tracing::warn!(
                 event = "rate_limited",
                 action = ?action,
-                ip = %login::throttle_ip(web),
+                ip = %crate::web::signin::client_key(web),
                 retry_after = retry_after.as_secs(),
                 "request refused: rate limit"
             );

@@ -50,7 +50,7 @@ pub async fn forgot_submit(
         }
     };
     super::rate_limit(&web, Action::Reset, email.as_str()).await?;
-    let outcome = recoverable::forgot(&web.state, &email).await?;
+    let outcome = recoverable::forgot(&web.state.services, &email).await?;
     let generic = web.settings().features.return_generic_responses;
     let message = match outcome {
         _ if generic => web.msg(messages::GENERIC_RECOVERY, &[]),
@@ -81,7 +81,7 @@ pub async fn forgot_submit(
 }
 
 pub async fn reset_form(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
-    match recoverable::check_link(&web.state, &token).await? {
+    match recoverable::check_link(&web.state.services, &token).await? {
         ResetLink::Valid => {
             if web.format.is_json() {
                 return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
@@ -109,7 +109,7 @@ pub async fn reset_submit(
     let mut errors = FormErrors::default();
     // Only zxcvbn needs to know whose password it is.
     let owner = match settings.password_policy.zxcvbn_min_score {
-        Some(_) => recoverable::link_owner(&web.state, &token).await?,
+        Some(_) => recoverable::link_owner(&web.state.services, &token).await?,
         None => None,
     };
     let user_inputs = owner.as_ref().map_or(["", ""], |u| {
@@ -126,7 +126,7 @@ pub async fn reset_submit(
     let Some(password) = password.filter(|_| errors.is_empty()) else {
         return web.form_failure(RESET, reset_context(&token), &errors);
     };
-    match recoverable::reset_password(&web.state, &token, password).await? {
+    match recoverable::reset_password(&web.state.services, &token, password).await? {
         Some(user) => {
             tracing::info!(
                 event = "password_reset",

@@ -49,7 +49,7 @@ pub async fn revoke(
     form: Submission<RevokeForm>,
 ) -> Result<HttpResponse, AppError> {
     // Ending sessions is a sensitive change (ASVS 3.3.4): a stale login proves itself first.
-    if let Some(reauthenticate) = super::verify::require_fresh(&web, &current.0, "/sessions") {
+    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, "/sessions") {
         return Ok(reauthenticate);
     }
     let current = current.0;
@@ -90,7 +90,7 @@ pub async fn revoke_others(
     current: AuthenticatedUser,
     _form: Submission<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = super::verify::require_fresh(&web, &current.0, "/sessions") {
+    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, "/sessions") {
         return Ok(reauthenticate);
     }
     let current = current.0;

@@ -1,25 +1,22 @@
 //! `GET/POST /verify`: re-authentication before sensitive changes ("freshness",
-//! Flask-Security's `/verify`), and the check those changes call.
+//! Flask-Security's `/verify`). The check those changes call is
+//! [`crate::web::guards::require_fresh`].
 
 use actix_web::HttpResponse;
-use chrono::NaiveDateTime;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::authenticate::LoginFailure;
-use crate::auth::login::{self, CurrentUser};
-use crate::auth::throttle;
+use crate::auth::authenticate::{reprove_password, LoginFailure, Reproof};
+use crate::auth::login;
 use crate::db;
-use crate::domain::{FormErrors, Password, SafeNext};
+use crate::domain::{FormErrors, SafeNext};
 use crate::messages;
-use crate::web::page::redirect;
+use crate::web::guards::extend_grace;
+use crate::web::signin;
 use crate::web::submission::query_param;
-use crate::web::{AppError, AuthenticatedUser, Format, Submission, Web};
+use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 const TEMPLATE: &str = "security/verify_user.html";
-/// Until when a fresh visit keeps protected pages usable (unix seconds), in the browser
-/// session like Flask-Security's `fs_gexp`.
-const GRACE_KEY: &str = "fs_gexp";
 
 #[derive(Debug, Default, Deserialize)]
 pub struct VerifyForm {
@@ -27,54 +24,6 @@ pub struct VerifyForm {
     password: Option<String>,
     #[serde(default)]
     next: Option<String>,
-}
-
-/// `None` when the login is fresh enough for a sensitive change (and the grace period is
-/// extended); otherwise the answer that asks to re-authenticate: a redirect to `/verify`
-/// that comes back to `return_to`, or 401 with `reauth_required` for JSON.
-pub fn require_fresh(web: &Web, current: &CurrentUser, return_to: &str) -> Option<HttpResponse> {
-    let policy = &web.settings().session_policy;
-    let now = db::now();
-    let window = policy.freshness?;
-    if now - current.authenticated_at < chrono::Duration::from_std(window).ok()? {
-        extend_grace(web, now);
-        return None;
-    }
-    let grace_until = web
-        .session
-        .get::<i64>(GRACE_KEY)
-        .ok()
-        .flatten()
-        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-        .map(|t| t.naive_utc());
-    if login::is_fresh(current, policy, grace_until, now) {
-        return None;
-    }
-    let message = web.msg(messages::REAUTHENTICATION_REQUIRED, &[]);
-    Some(match web.format {
-        Format::Json => HttpResponse::Unauthorized().json(json!({
-            "meta": {"code": 401},
-            "response": {"errors": [message], "reauth_required": true},
-        })),
-        Format::Html => {
-            web.flash("error", message);
-            redirect(&format!(
-                "/verify?next={}",
-                percent_encoding::utf8_percent_encode(
-                    return_to,
-                    percent_encoding::NON_ALPHANUMERIC
-                )
-            ))
-        }
-    })
-}
-
-fn extend_grace(web: &Web, now: NaiveDateTime) {
-    let grace = chrono::Duration::from_std(web.settings().session_policy.freshness_grace)
-        .unwrap_or_default();
-    let _ = web
-        .session
-        .insert(GRACE_KEY, (now + grace).and_utc().timestamp());
 }
 
 pub async fn form(web: Web, _user: AuthenticatedUser) -> Result<HttpResponse, AppError> {
@@ -112,32 +61,24 @@ pub async fn submit(
         let errors = FormErrors::single("password", web.msg(messages::PASSWORD_NOT_PROVIDED, &[]));
         return web.form_failure(TEMPLATE, context(&next_raw), &errors);
     }
-    // A stolen session must not become a way around the login throttle.
-    let subject =
-        crate::routes::login::gate(&web, throttle::account_subject(current.user.id)).await?;
-    let ip = crate::routes::login::throttle_ip(&web);
-    let ok = web
-        .state
-        .hasher
-        .verify(
-            Password::normalize(&password),
-            Some(current.user.password.clone()),
-        )
-        .await?;
-    if !ok {
-        tracing::info!(
-            event = "verify_failed",
-            reason = ?LoginFailure::InvalidPassword,
-            user_id = current.user.id,
-            ip = %ip,
-            "re-authentication failed"
-        );
-        throttle::record_login_failure(&web.state.db, &settings.login_throttle, subject, ip)
-            .await?;
-        let errors = FormErrors::single("password", web.msg(messages::INVALID_PASSWORD, &[]));
-        return web.form_failure(TEMPLATE, context(&next_raw), &errors);
+    let client = signin::client_key(&web);
+    match reprove_password(&web.state.services, &current.user, &password, &client).await? {
+        Reproof::Proved => {}
+        Reproof::Wrong => {
+            tracing::info!(
+                event = "verify_failed",
+                reason = ?LoginFailure::InvalidPassword,
+                user_id = current.user.id,
+                ip = %client,
+                "re-authentication failed"
+            );
+            let errors = FormErrors::single("password", web.msg(messages::INVALID_PASSWORD, &[]));
+            return web.form_failure(TEMPLATE, context(&next_raw), &errors);
+        }
+        Reproof::Throttled { retry_after } => {
+            return Err(signin::throttled(&web, "verify_throttled", retry_after))
+        }
     }
-    throttle::record_login_success(&web.state.db, subject, ip).await?;
     let session_id = current.session_id.clone();
     web.state
         .db
@@ -149,7 +90,7 @@ pub async fn submit(
     tracing::info!(
         event = "verify",
         user_id = current.user.id,
-        ip = %crate::web::client::ip_for_log(&web.request),
+        ip = %client,
         "re-authenticated"
     );
     let location = next.as_ref().map_or("/", |n| n.as_str());

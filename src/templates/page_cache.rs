@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tera::Context;
 
-use crate::auth::tokens::random_token;
+use crate::crypto::random_token;
 
 /// How long one render is reused.
 pub const FRESH_FOR: Duration = Duration::from_secs(1);

@@ -12,9 +12,9 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::page::add_cookie;
 use super::AppError;
+use super::AppState;
 use crate::auth::login::{self, CurrentUser};
 use crate::domain::SafeNext;
-use crate::startup::AppState;
 
 /// Resolves the current user into the request extensions.
 pub async fn resolve_current_user(

@@ -66,20 +66,8 @@ pub const BUSY_RETRY_AFTER_SECS: u32 = 1;
 
 impl From<tera::Error> for AppError {
     fn from(e: tera::Error) -> Self {
-        AppError::Unexpected(anyhow::anyhow!(describe_tera_error(&e)))
+        AppError::Unexpected(anyhow::anyhow!(crate::templates::describe_tera_error(&e)))
     }
-}
-
-/// Tera's errors nest their cause; show the whole chain in the log.
-pub fn describe_tera_error(e: &tera::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        msg.push_str(": ");
-        msg.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    msg
 }
 
 impl AppError {
@@ -226,7 +214,7 @@ pub async fn negotiate_errors(
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let format = Format::of(req.request());
     let state = req
-        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .app_data::<actix_web::web::Data<super::AppState>>()
         .cloned();
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let res = next.call(req).await?;

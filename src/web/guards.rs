@@ -22,14 +22,87 @@ use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
+use serde_json::json;
 
 use super::AppError;
-use crate::auth::login::CurrentUser;
-use crate::db::roles;
-use crate::startup::AppState;
+use super::AppState;
+use crate::auth::login::{self, CurrentUser};
+use crate::db::{self, roles};
 
 pub use super::current_user::AuthenticatedUser;
+use super::{Format, Web};
+use crate::messages;
+
+/// Until when a fresh visit keeps protected pages usable (unix seconds), in the browser
+/// session like Flask-Security's `fs_gexp`.
+const GRACE_KEY: &str = "fs_gexp";
+
+// ---------------------------------------------------------------------------------------
+// Step-up: a recent proof of the password before a sensitive change
+// ---------------------------------------------------------------------------------------
+
+/// The step-up guard (Flask-Security's `@auth_required(within=…)`): call it first in a
+/// handler that changes something sensitive. It answers `None` when the user proved their
+/// password within `SECURITY_FRESHNESS` (or a grace period opened by an earlier fresh
+/// visit still runs; the grace period is extended), and otherwise the answer that asks to
+/// re-authenticate: a redirect to `/verify` that comes back to `return_to`, or 401 with
+/// `reauth_required` for JSON clients.
+///
+/// ```ignore
+/// async fn delete_account(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, AppError> {
+///     if let Some(reauthenticate) = require_fresh(&web, &user.0, "/account/delete") {
+///         return Ok(reauthenticate);
+///     }
+///     // ... the change itself
+/// }
+/// ```
+pub fn require_fresh(web: &Web, current: &CurrentUser, return_to: &str) -> Option<HttpResponse> {
+    let policy = &web.settings().session_policy;
+    let now = db::now();
+    let window = policy.freshness?;
+    if now - current.authenticated_at < chrono::Duration::from_std(window).ok()? {
+        extend_grace(web, now);
+        return None;
+    }
+    let grace_until = web
+        .session
+        .get::<i64>(GRACE_KEY)
+        .ok()
+        .flatten()
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|t| t.naive_utc());
+    if login::is_fresh(current, policy, grace_until, now) {
+        return None;
+    }
+    let message = web.msg(messages::REAUTHENTICATION_REQUIRED, &[]);
+    Some(match web.format {
+        Format::Json => HttpResponse::Unauthorized().json(json!({
+            "meta": {"code": 401},
+            "response": {"errors": [message], "reauth_required": true},
+        })),
+        Format::Html => {
+            web.flash("error", message);
+            super::page::redirect(&format!(
+                "/verify?next={}",
+                percent_encoding::utf8_percent_encode(
+                    return_to,
+                    percent_encoding::NON_ALPHANUMERIC
+                )
+            ))
+        }
+    })
+}
+
+/// Opens (or extends) the grace period after a fresh proof of the password.
+pub fn extend_grace(web: &Web, now: NaiveDateTime) {
+    let grace = chrono::Duration::from_std(web.settings().session_policy.freshness_grace)
+        .unwrap_or_default();
+    let _ = web
+        .session
+        .insert(GRACE_KEY, (now + grace).and_utc().timestamp());
+}
 
 /// A fixed list of role names, for [`RolesRequired`] and [`RolesAccepted`].
 pub trait RoleSet: 'static {

@@ -8,8 +8,8 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 
 use super::error::{error_response, is_rendered, RequestId};
+use super::AppState;
 use super::Format;
-use crate::startup::AppState;
 
 /// Scripts only from our origin (the show-password toggle is `/static/latchkey.js`), no
 /// inline script or style, no framing, forms only back to us.
@@ -44,7 +44,7 @@ pub async fn security_headers(
                 .and_then(|id| HeaderValue::from_str(id).ok())
             {
                 response.headers_mut().insert(
-                    HeaderName::from_static(crate::telemetry::REQUEST_ID_HEADER),
+                    HeaderName::from_static(super::request_log::REQUEST_ID_HEADER),
                     id,
                 );
             }

@@ -2,12 +2,16 @@
 //! the current user, rendering pages or JSON, and the one place errors become responses.
 
 pub mod client;
+pub mod csrf;
 pub mod current_user;
 pub mod error;
 pub mod format;
 pub mod guards;
 pub mod headers;
 pub mod page;
+pub mod request_log;
+pub mod signin;
+pub mod state;
 pub mod submission;
 
 pub use current_user::{AuthenticatedUser, MaybeUser};
@@ -15,4 +19,5 @@ pub use error::AppError;
 pub use format::Format;
 pub use guards::{Premium, RolesAccepted, RolesRequired};
 pub use page::{FormErrors, Web};
+pub use state::AppState;
 pub use submission::Submission;

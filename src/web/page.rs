@@ -11,12 +11,12 @@ use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest, HttpRe
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::csrf;
+use super::AppState;
 use super::{AppError, Format};
-use crate::auth::csrf;
 use crate::auth::login::CurrentUser;
 pub use crate::domain::FormErrors;
 use crate::messages::{Described, Msg};
-use crate::startup::AppState;
 
 const FLASHES_KEY: &str = "_flashes";
 

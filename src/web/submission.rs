@@ -12,8 +12,8 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::csrf;
 use super::{AppError, Format};
-use crate::auth::csrf;
 
 /// Bodies over this size are refused with 413 before they are decoded.
 pub const BODY_LIMIT: usize = 64 * 1024;

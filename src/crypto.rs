@@ -1,4 +1,6 @@
-//! Random secrets and their stored digests.
+//! Random secrets, keys derived from `SECRET_KEY`, and the digests stored in their place:
+//! the primitives every layer that makes or checks a secret uses (sessions, links, CSRF,
+//! throttling keys, request ids). No rules here.
 
 use base64::Engine;
 use hmac::{Hmac, Mac};

@@ -1,0 +1,68 @@
+//! What the rules need, in one value: the settings, the database, the password hasher, the
+//! link-token issuer and the templates that mail is rendered from. The web app holds one
+//! (inside its `AppState`), the CLI builds one, tests build one; every rule in [`crate::auth`]
+//! takes it and plain values, so none of them knows about HTTP.
+
+use std::sync::Arc;
+
+use crate::config::{ConfigError, Settings};
+use crate::db::{Db, PoolOptions};
+use crate::mail::Mailer;
+use crate::templates::Templates;
+
+use super::user_tokens::TokenIssuer;
+use super::PasswordHasher;
+
+/// Cheap to clone: every part is shared.
+#[derive(Clone)]
+pub struct Services {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub hasher: PasswordHasher,
+    pub tokens: TokenIssuer,
+    pub templates: Arc<Templates>,
+}
+
+/// Why the services could not start: each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
+    #[error("{0:#}")]
+    Database(anyhow::Error),
+    #[error(transparent)]
+    Templates(#[from] crate::templates::TemplateError),
+    #[error(transparent)]
+    Hashing(#[from] super::hashing::HashError),
+}
+
+impl Services {
+    /// Checks the settings the rules own, connects to the database (applying migrations),
+    /// loads and checks the templates and starts the hashing threads. Blocking: call it off
+    /// the async executor.
+    pub fn start(settings: Settings, pool: PoolOptions) -> Result<Self, StartError> {
+        super::throttle::check_policy(&settings.login_throttle)?;
+        let db = Db::connect_with(&settings.database_url, pool).map_err(StartError::Database)?;
+        // Outside production, edited templates are used without a restart.
+        let watch_templates = settings.environment == crate::config::Environment::Development;
+        let templates = Templates::load(&settings.templates_dir, watch_templates)?;
+        let hasher = PasswordHasher::new(
+            settings.password_salt.clone(),
+            settings.password_hash,
+            settings.bcrypt_rounds,
+        )?
+        .with_queue_limit(settings.hash_queue);
+        Ok(Self {
+            tokens: TokenIssuer::new(&settings.secret_key),
+            settings: Arc::new(settings),
+            db,
+            hasher,
+            templates: Arc::new(templates),
+        })
+    }
+
+    /// Renders the mails the rules queue.
+    pub fn mailer(&self) -> Mailer<'_> {
+        Mailer::new(&self.templates, &self.settings)
+    }
+}
