@@ -19,8 +19,8 @@ use crate::db::models::User;
 use crate::db::{self, roles, users, DbError, PoolOptions};
 use crate::domain::role::parse_role_description;
 use crate::domain::{FormErrors, Password, RoleName};
+use crate::startup::Application;
 use crate::telemetry::{self, LogFormat};
-use crate::Application;
 
 const EXIT_CODES: &str = "\
 All commands (each has --help):

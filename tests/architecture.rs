@@ -328,8 +328,9 @@ fn file_graph(files: &[SourceFile]) -> BTreeMap<ModPath, BTreeSet<ModPath>> {
         let mut targets = BTreeSet::new();
         for written in written_paths(&f.code) {
             if let Some(target) = resolve(&f.module, &written, &modules) {
-                // The crate root only declares modules; naming it says nothing.
-                if target != f.module && !target.is_empty() {
+                // Naming the crate root's own items (its re-exports) counts as importing
+                // `lib`, which no module may: name the module that defines the item.
+                if target != f.module {
                     targets.insert(target);
                 }
             }
@@ -420,11 +421,12 @@ fn module_graph(files: &[SourceFile]) -> BTreeMap<String, BTreeSet<String>> {
             }
         }
     }
+    // lib.rs declares every module: its edges are the tree, not imports.
     graph.remove("lib");
     graph
 }
 
-/// The README's Layout table: `| module | may import | … |`, one row per top-level
+/// The README's Layout table: a `module` and a `may import` column, one row per top-level
 /// module, the allowed imports as a comma list of `code` names (or "nothing").
 fn layout_rules() -> BTreeMap<String, BTreeSet<String>> {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
@@ -436,10 +438,23 @@ fn layout_rules() -> BTreeMap<String, BTreeSet<String>> {
         .split("\n## ")
         .next()
         .unwrap_or_default();
+    let rows: Vec<Vec<&str>> = section
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect();
+    let header = rows.first().expect("the Layout section has a table");
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|c| *c == name)
+            .unwrap_or_else(|| panic!("the Layout table has no {name:?} column"))
+    };
+    let (module_column, imports_column) = (column("module"), column("may import"));
     let mut rules = BTreeMap::new();
-    for line in section.lines().filter(|l| l.starts_with('|')) {
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        let (Some(module), Some(imports)) = (cells.get(1), cells.get(2)) else {
+    for cells in &rows[1..] {
+        let (Some(module), Some(imports)) = (cells.get(module_column), cells.get(imports_column))
+        else {
             continue;
         };
         let Some(module) = module

@@ -3,7 +3,8 @@
 
 use diesel::Connection;
 
-use super::{ServiceError, Services};
+use super::error::ServiceError;
+use super::services::Services;
 use crate::crypto::new_uniquifier;
 use crate::db::models::User;
 use crate::db::{sessions, users};

@@ -21,8 +21,10 @@ use crate::db::{users, Db};
 use crate::domain::{Email, FormErrors, Password};
 use crate::messages::{self, Messages, Msg};
 
+use super::error::ServiceError;
+use super::hashing::PasswordHasher;
+use super::services::Services;
 use super::throttle::{self, Gate, Reservation};
-use super::{PasswordHasher, ServiceError, Services};
 
 /// Why a login was refused, in Flask-Security's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

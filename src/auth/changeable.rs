@@ -6,8 +6,9 @@ use std::time::Duration;
 use diesel::Connection;
 
 use super::authenticate::{reprove_password, Reproof};
+use super::error::ServiceError;
 use super::recoverable::replace_password;
-use super::{ServiceError, Services};
+use super::services::Services;
 use crate::db::models::User;
 use crate::db::users;
 use crate::domain::password::PasswordError;

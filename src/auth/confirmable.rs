@@ -3,10 +3,10 @@
 
 use diesel::Connection;
 
+use super::error::ServiceError;
 use super::link_mail::queue_link_mail;
+use super::services::Services;
 use super::user_tokens::{Purpose, TokenState};
-use super::ServiceError;
-use super::Services;
 use crate::db::models::User;
 use crate::db::{self, users};
 use crate::domain::Email;

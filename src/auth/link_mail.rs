@@ -1,9 +1,9 @@
 //! Mails that carry a single-use link (confirmation, password reset). The token is issued
 //! and the mail queued in the caller's transaction, so both exist or neither does.
 
+use super::error::ServiceError;
+use super::services::Services;
 use super::user_tokens::Purpose;
-use super::ServiceError;
-use super::Services;
 use crate::db::models::User;
 use crate::db::DbConnection;
 use crate::mail;

@@ -8,6 +8,7 @@ pub mod authenticate;
 pub mod changeable;
 pub mod confirmable;
 pub mod csrf;
+pub mod error;
 pub mod hashing;
 pub mod link_mail;
 pub mod login;
@@ -21,19 +22,4 @@ pub mod user_tokens;
 pub use hashing::PasswordHasher;
 pub use services::Services;
 
-/// An infrastructure failure under an auth rule (as opposed to a refusal).
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    #[error(transparent)]
-    Db(#[from] crate::db::DbError),
-    #[error(transparent)]
-    Hash(#[from] hashing::HashError),
-    #[error("mail template: {0}")]
-    Template(#[from] tera::Error),
-}
-
-impl From<diesel::result::Error> for ServiceError {
-    fn from(e: diesel::result::Error) -> Self {
-        ServiceError::Db(e.into())
-    }
-}
+pub use error::ServiceError;

@@ -3,10 +3,10 @@
 
 use diesel::Connection;
 
+use super::error::ServiceError;
 use super::link_mail::queue_link_mail;
+use super::services::Services;
 use super::user_tokens::{Purpose, TokenState};
-use super::ServiceError;
-use super::Services;
 use crate::crypto::new_uniquifier;
 use crate::db::models::User;
 use crate::db::{sessions, tokens, users, DbConnection};

@@ -13,9 +13,10 @@ use crate::domain::{Email, FormErrors, Password, Username, UsernameError};
 use crate::mail;
 use crate::messages::{self, Messages};
 
+use super::error::ServiceError;
 use super::link_mail::issue_link_token;
+use super::services::Services;
 use super::user_tokens::Purpose;
-use super::{ServiceError, Services};
 
 /// What a registration form carries, as typed.
 #[derive(Debug, Default, Clone)]

@@ -10,8 +10,8 @@ use crate::db::{Db, PoolOptions};
 use crate::mail::Mailer;
 use crate::templates::Templates;
 
+use super::hashing::PasswordHasher;
 use super::user_tokens::TokenIssuer;
-use super::PasswordHasher;
 
 /// Cheap to clone: every part is shared.
 #[derive(Clone)]

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use super::ServiceError;
+use super::error::ServiceError;
 use crate::config::{ConfigError, LoginThrottle, RateLimit, Secret};
 use crate::crypto::{derive_key, keyed_digest};
 use crate::db::{self, attempts, Db, DbConnection, DbError};

@@ -7,7 +7,7 @@
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
-use super::FormErrors;
+use super::form_errors::FormErrors;
 use crate::messages::{self, Described, Messages, Msg};
 
 /// A password after Flask-Security's normalisation (NFKD). `Debug` redacts it.

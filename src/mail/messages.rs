@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{compose, Message};
+use super::message::{compose, Message};
 use crate::config::Settings;
 use crate::templates::Templates;
 

@@ -2,41 +2,17 @@
 //! `mail_outbox` table inside the transaction of the change that caused it, and the
 //! background [`worker`] delivers it (with retries) through the configured transport.
 
+pub mod message;
 pub mod messages;
 pub mod worker;
 
+pub use message::{compose, Message};
 pub use messages::Mailer;
 
 use diesel::prelude::*;
 
 use crate::db::schema::mail_outbox;
 use crate::db::{self, DbConnection, DbError};
-use crate::templates::Templates;
-
-/// A rendered message: multipart text + HTML.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub to: String,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-}
-
-/// Renders `security/email/<name>.txt` and `.html` with `ctx`.
-pub fn compose(
-    templates: &Templates,
-    name: &str,
-    to: &str,
-    subject: &str,
-    ctx: &tera::Context,
-) -> Result<Message, tera::Error> {
-    Ok(Message {
-        to: to.to_owned(),
-        subject: subject.to_owned(),
-        text: templates.render(&format!("security/email/{name}.txt"), ctx)?,
-        html: templates.render(&format!("security/email/{name}.html"), ctx)?,
-    })
-}
 
 /// Queues `message` for delivery. Call it inside the transaction of the change that causes
 /// the mail, so that both happen or neither does.

@@ -14,7 +14,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::config::MailSettings;
-use crate::mail::Message;
+use crate::mail::message::Message;
 
 /// A transport could not be set up from the settings (checked once, at start-up).
 #[derive(Debug, thiserror::Error)]

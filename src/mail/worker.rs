@@ -37,7 +37,7 @@ use tokio::task::JoinHandle;
 pub mod transport;
 
 pub use self::transport::{SendError, SetupError, Transport};
-use super::Message;
+use super::message::Message;
 use crate::config::MailSettings;
 use crate::db::schema::mail_outbox;
 use crate::db::{self, Db, DbConnection, DbError};

@@ -38,7 +38,7 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
             )
         }
     };
-    super::rate_limit(&web, Action::Confirm, email.as_str()).await?;
+    super::limits::rate_limit(&web, Action::Confirm, email.as_str()).await?;
     let outcome = confirmable::resend(&web.state.services, &email).await?;
     let generic = web.settings().features.return_generic_responses;
     let refusal = match outcome {

@@ -49,7 +49,7 @@ pub async fn forgot_submit(
             )
         }
     };
-    super::rate_limit(&web, Action::Reset, email.as_str()).await?;
+    super::limits::rate_limit(&web, Action::Reset, email.as_str()).await?;
     let outcome = recoverable::forgot(&web.state.services, &email).await?;
     let generic = web.settings().features.return_generic_responses;
     let message = match outcome {

@@ -80,7 +80,7 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
     };
     // Counted before the (costly) hashing, and only for forms that could create an account:
     // someone fixing a weak password is not held back.
-    super::rate_limit(&web, Action::Register, valid.email.as_str()).await?;
+    super::limits::rate_limit(&web, Action::Register, valid.email.as_str()).await?;
     let registered = match registration::register(&web.state.services, valid).await? {
         Ok(registered) => registered,
         Err(errors) => return refused(&errors),

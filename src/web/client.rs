@@ -61,7 +61,7 @@ pub fn client_scheme(req: &HttpRequest, trusted_proxies: usize) -> &'static str 
 /// The client address for audit log lines ("-" when unknown).
 pub fn ip_for_log(req: &HttpRequest) -> String {
     let trusted = req
-        .app_data::<actix_web::web::Data<super::AppState>>()
+        .app_data::<actix_web::web::Data<super::state::AppState>>()
         .map_or(0, |s| s.settings.trusted_proxy_count);
     client_ip(req, trusted).unwrap_or_else(|| "-".to_owned())
 }

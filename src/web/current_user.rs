@@ -10,9 +10,9 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
+use super::error::AppError;
 use super::page::add_cookie;
-use super::AppError;
-use super::AppState;
+use super::state::AppState;
 use crate::auth::login::{self, CurrentUser};
 use crate::domain::SafeNext;
 

@@ -5,7 +5,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use serde_json::json;
 
-use super::Format;
+use super::format::Format;
 use crate::auth::csrf::CsrfError;
 use crate::auth::hashing::HashError;
 use crate::db::DbError;
@@ -214,7 +214,7 @@ pub async fn negotiate_errors(
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let format = Format::of(req.request());
     let state = req
-        .app_data::<actix_web::web::Data<super::AppState>>()
+        .app_data::<actix_web::web::Data<super::state::AppState>>()
         .cloned();
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let res = next.call(req).await?;

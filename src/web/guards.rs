@@ -26,13 +26,14 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
 use serde_json::json;
 
-use super::AppError;
-use super::AppState;
+use super::error::AppError;
+use super::state::AppState;
 use crate::auth::login::{self, CurrentUser};
 use crate::db::{self, roles};
 
 pub use super::current_user::AuthenticatedUser;
-use super::{Format, Web};
+use super::format::Format;
+use super::page::Web;
 use crate::messages;
 
 /// Until when a fresh visit keeps protected pages usable (unix seconds), in the browser

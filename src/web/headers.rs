@@ -8,8 +8,8 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 
 use super::error::{error_response, is_rendered, RequestId};
-use super::AppState;
-use super::Format;
+use super::format::Format;
+use super::state::AppState;
 
 /// Scripts only from our origin (the show-password toggle is `/static/latchkey.js`), no
 /// inline script or style, no framing, forms only back to us.

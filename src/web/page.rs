@@ -1,7 +1,6 @@
 //! Answering a request in the client's format: a rendered page or redirect for browsers,
 //! Flask-Security's `{"meta": {"code": …}, "response": {…}}` envelope for JSON clients.
 
-use std::collections::BTreeMap;
 use std::future::{ready, Ready};
 
 use actix_session::{Session, SessionExt};
@@ -12,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::csrf;
-use super::AppState;
-use super::{AppError, Format};
+use super::error::AppError;
+use super::format::Format;
+use super::state::AppState;
 use crate::auth::login::CurrentUser;
 pub use crate::domain::FormErrors;
 use crate::messages::{Described, Msg};
@@ -102,7 +102,7 @@ impl Web {
     }
 
     /// A page: `extra` is merged over the context every template gets (`current_user`,
-    /// `csrf_token`, `flashes`, and the settings' part from [`page_defaults`]).
+    /// `csrf_token`, `flashes`, and the settings' part from [`super::state::page_defaults`]).
     pub fn page(&self, template: &str, extra: tera::Context) -> Result<HttpResponse, AppError> {
         self.page_with_status(StatusCode::OK, template, extra)
     }
@@ -203,43 +203,6 @@ impl Web {
             }
         }
     }
-}
-
-/// The part of every page's context that only the settings decide (`config`, `urls`, and
-/// empty `errors` / `form_errors`): built once at start-up, copied into each page.
-pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
-    let features = &settings.features;
-    let mut ctx = tera::Context::new();
-    ctx.insert(
-        "config",
-        &json!({
-            "app_name": settings.app_name,
-            "registerable": features.registerable,
-            "confirmable": features.confirmable,
-            "recoverable": features.recoverable,
-            "changeable": features.changeable,
-            "username_enable": features.username_enable,
-        }),
-    );
-    ctx.insert(
-        "urls",
-        &json!({
-            "home": "/",
-            "login": "/login",
-            "logout": "/logout",
-            "register": features.registerable.then_some("/register"),
-            "forgot_password": features.recoverable.then_some("/reset"),
-            "send_confirmation": features.confirmable.then_some("/confirm"),
-            "change_password": features.changeable.then_some("/change"),
-            "profile": "/profile",
-            "sessions": "/sessions",
-            "verify": "/verify",
-            "premium": "/premium",
-        }),
-    );
-    ctx.insert("errors", &BTreeMap::<String, Vec<String>>::new());
-    ctx.insert("form_errors", &Vec::<String>::new());
-    ctx
 }
 
 /// What templates and JSON may show of a user (never the hash or uniquifier).

@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use super::client::{client_ip, client_scheme};
 use super::error::RequestId;
-use super::AppState;
+use super::state::AppState;
 
 /// The header that carries the request id, in and out.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";

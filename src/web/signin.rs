@@ -10,7 +10,8 @@ use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::HttpMessage;
 
 use super::client::client_info;
-use super::{AppError, Web};
+use super::error::AppError;
+use super::page::Web;
 use crate::auth::login::{self, LoginOptions};
 use crate::auth::login_flow::PendingLogin;
 use crate::db::models::User;

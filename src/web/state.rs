@@ -2,7 +2,10 @@
 //! (the coalesced session lookups and the settings' part of every page). It dereferences to
 //! the services, so a handler reaches `state.db` or `state.settings` directly.
 
+use std::collections::BTreeMap;
 use std::ops::Deref;
+
+use serde_json::json;
 
 use crate::auth::login::SessionLookups;
 use crate::auth::services::StartError;
@@ -14,7 +17,7 @@ pub struct AppState {
     pub services: Services,
     /// Who is logged in, for every request with a session cookie.
     pub session_lookups: SessionLookups,
-    /// The settings' part of every page context (see [`super::page::page_defaults`]).
+    /// The settings' part of every page context (see [`page_defaults`]).
     pub page_defaults: tera::Context,
 }
 
@@ -28,7 +31,7 @@ impl AppState {
 
     /// The web state around services built elsewhere.
     pub fn with_services(services: Services) -> Self {
-        let page_defaults = super::page::page_defaults(&services.settings);
+        let page_defaults = page_defaults(&services.settings);
         let session_lookups = crate::auth::login::session_lookups(
             services.db.clone(),
             services.settings.session_policy.clone(),
@@ -47,4 +50,41 @@ impl Deref for AppState {
     fn deref(&self) -> &Services {
         &self.services
     }
+}
+
+/// The part of every page's context that only the settings decide (`config`, `urls`, and
+/// empty `errors` / `form_errors`): built once at start-up, copied into each page.
+pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
+    let features = &settings.features;
+    let mut ctx = tera::Context::new();
+    ctx.insert(
+        "config",
+        &json!({
+            "app_name": settings.app_name,
+            "registerable": features.registerable,
+            "confirmable": features.confirmable,
+            "recoverable": features.recoverable,
+            "changeable": features.changeable,
+            "username_enable": features.username_enable,
+        }),
+    );
+    ctx.insert(
+        "urls",
+        &json!({
+            "home": "/",
+            "login": "/login",
+            "logout": "/logout",
+            "register": features.registerable.then_some("/register"),
+            "forgot_password": features.recoverable.then_some("/reset"),
+            "send_confirmation": features.confirmable.then_some("/confirm"),
+            "change_password": features.changeable.then_some("/change"),
+            "profile": "/profile",
+            "sessions": "/sessions",
+            "verify": "/verify",
+            "premium": "/premium",
+        }),
+    );
+    ctx.insert("errors", &BTreeMap::<String, Vec<String>>::new());
+    ctx.insert("form_errors", &Vec::<String>::new());
+    ctx
 }

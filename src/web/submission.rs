@@ -13,7 +13,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::csrf;
-use super::{AppError, Format};
+use super::error::AppError;
+use super::format::Format;
 
 /// Bodies over this size are refused with 413 before they are decoded.
 pub const BODY_LIMIT: usize = 64 * 1024;

@@ -1,0 +1,18 @@
+//! The one error the rules return for what is not a refusal.
+
+/// An infrastructure failure under an auth rule (as opposed to a refusal).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Hash(#[from] super::hashing::HashError),
+    #[error("mail template: {0}")]
+    Template(#[from] tera::Error),
+}
+
+impl From<diesel::result::Error> for ServiceError {
+    fn from(e: diesel::result::Error) -> Self {
+        ServiceError::Db(e.into())
+    }
+}

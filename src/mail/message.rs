@@ -1,0 +1,28 @@
+//! A composed mail, rendered from its templates.
+
+use crate::templates::Templates;
+
+/// A rendered message: multipart text + HTML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Renders `security/email/<name>.txt` and `.html` with `ctx`.
+pub fn compose(
+    templates: &Templates,
+    name: &str,
+    to: &str,
+    subject: &str,
+    ctx: &tera::Context,
+) -> Result<Message, tera::Error> {
+    Ok(Message {
+        to: to.to_owned(),
+        subject: subject.to_owned(),
+        text: templates.render(&format!("security/email/{name}.txt"), ctx)?,
+        html: templates.render(&format!("security/email/{name}.html"), ctx)?,
+    })
+}
