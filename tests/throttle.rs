@@ -411,3 +411,131 @@ async fn forgot_password_and_resend_confirmation_are_limited_per_address() {
         assert!(retry_after(&r) > 0);
     }
 }
+
+/// The race the throttle must not lose: every attempt is counted before its password is
+/// checked, so however many arrive at once from one address, only the free attempts are
+/// checked. (Counting after the check let all 40 through, and their failures then closed
+/// the account to its owner's other addresses.) Cost 10 makes each hash slow enough that
+/// the whole burst is in flight together.
+#[actix_web::test]
+async fn forty_concurrent_guesses_from_one_address_check_only_the_free_attempts() {
+    let app = app_with(&[
+        ("SECURITY_HASH_QUEUE", "40"),
+        ("SECURITY_BCRYPT_ROUNDS", "10"),
+        // A delay far longer than the burst: nothing after the free attempts may pass.
+        ("SECURITY_LOGIN_DELAY", "60 seconds"),
+        ("SECURITY_LOGIN_MAX_DELAY", "15 minutes"),
+    ])
+    .await;
+    let email = new_email("raced");
+    app.create_user(&email, PASSWORD).await;
+    let attacker = std::sync::Arc::new(app.client());
+    let csrf = attacker.json_csrf_token().await;
+
+    let burst: Vec<_> = (0..40)
+        .map(|_| {
+            let (attacker, csrf, email) = (attacker.clone(), csrf.clone(), email.clone());
+            actix_web::rt::spawn(async move {
+                login_from(&attacker, &csrf, "203.0.113.66", &email, WRONG)
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    for task in burst {
+        match task.await.expect("a guess of the burst") {
+            StatusCode::BAD_REQUEST => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("a guess got {other}"),
+        }
+    }
+    assert!(checked >= 1, "the first guesses are checked");
+    assert!(
+        checked <= 5,
+        "{checked} of 40 concurrent guesses were checked"
+    );
+    use diesel::prelude::*;
+    use latchkey::db::schema::auth_attempt;
+    let counted: i64 = auth_attempt::table
+        .filter(auth_attempt::action.eq("login_failed"))
+        .count()
+        .get_result(&mut app.db())
+        .unwrap();
+    assert_eq!(counted, checked, "each checked guess counted once, no more");
+
+    // The owner, from an address of their own, is not held up.
+    let (status, owner) = log_in_from(&app, "192.0.2.10", &email, PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(owner.is_authenticated().await);
+}
+
+/// POST /change with `TRUSTED_PROXY_COUNT=1` from `ip`, as JSON.
+async fn change_from(c: &TestClient, csrf: &str, ip: &str, current: &str) -> Response {
+    c.http
+        .post(c.url("/change"))
+        .header(ACCEPT, "application/json")
+        .header("X-Forwarded-For", ip)
+        .header("X-CSRF-Token", csrf)
+        .json(&json!({
+            "password": current,
+            "new_password": NEW_PASSWORD,
+            "new_password_confirm": NEW_PASSWORD,
+        }))
+        .send()
+        .await
+        .expect("POST /change")
+}
+
+/// A stolen session that is still fresh must be no way around the login throttle: a wrong
+/// current password on /change is a failed login of that account from that address.
+#[actix_web::test]
+async fn wrong_current_passwords_on_change_count_and_are_throttled_like_logins() {
+    let app = app_with(&[
+        ("SECURITY_CHANGEABLE", "true"),
+        ("SECURITY_LOGIN_FREE_ATTEMPTS", "3"),
+        ("SECURITY_LOGIN_DELAY", "60 seconds"),
+    ])
+    .await;
+    let email = new_email("stolen");
+    app.create_user(&email, PASSWORD).await;
+    let (status, thief) = log_in_from(&app, "203.0.113.20", &email, PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = thief.json_csrf_token().await;
+    let hash_before = app.user(&email).password;
+
+    // Two failed logins and one failed change from the same address: three failures.
+    let guesser = app.client();
+    let guesser_csrf = guesser.json_csrf_token().await;
+    for _ in 0..2 {
+        let r = login_from(&guesser, &guesser_csrf, "203.0.113.20", &email, WRONG).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+    let r = change_from(&thief, &csrf, "203.0.113.20", WRONG).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let j: Value = r.json().await.unwrap();
+    assert_eq!(
+        j["response"]["field_errors"]["password"][0],
+        "Invalid password"
+    );
+
+    // The fourth try is refused unchecked, on /change as on /login, even with the right
+    // password.
+    let r = change_from(&thief, &csrf, "203.0.113.20", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&r) > 50, "the configured delay");
+    let r = login_from(&guesser, &guesser_csrf, "203.0.113.20", &email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        app.user(&email).password,
+        hash_before,
+        "nothing was changed"
+    );
+
+    // Another address is not affected, and a right current password there counts as a
+    // success of that address.
+    let r = change_from(&thief, &csrf, "198.51.100.20", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (status, _) = log_in_from(&app, "198.51.100.20", &email, NEW_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+}
