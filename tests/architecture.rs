@@ -154,11 +154,10 @@ fn is_raw_string(chars: &[char], i: usize) -> bool {
 
 /// `'a'`, `'\n'`, `'\''` are literals; `'a` (a lifetime) is not.
 fn is_char_literal(chars: &[char], i: usize) -> bool {
-    match (chars.get(i + 1), chars.get(i + 2), chars.get(i + 3)) {
-        (Some('\\'), _, _) => true,
-        (Some(_), Some('\''), _) => true,
-        _ => false,
-    }
+    matches!(
+        (chars.get(i + 1), chars.get(i + 2)),
+        (Some('\\'), _) | (Some(_), Some('\''))
+    )
 }
 
 /// Splits code into identifiers and single punctuation characters (`::` is one token).

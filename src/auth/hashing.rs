@@ -10,7 +10,7 @@
 //! login to re-hash one that is not in the configured scheme and cost.
 //!
 //! Hashing is deliberately slow, so it never runs on an async worker: every hash and verify
-//! goes to the hasher's own threads, one per core ([`HashPool`]). A bounded number may wait
+//! goes to the hasher's own threads, one per core (`HashPool`). A bounded number may wait
 //! for a thread (`SECURITY_HASH_QUEUE`); past that, [`HashError::Busy`] answers at once (a 503
 //! with `Retry-After`) instead of letting a login flood queue without bound.
 

@@ -23,7 +23,7 @@ const LOCATION_ESCAPE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'<').add(b
 const QUERY_VALUE_ESCAPE: &AsciiSet = &LOCATION_ESCAPE.add(b'#').add(b'&').add(b'+').add(b'%');
 
 impl SafeNext {
-    /// `own_origin` is `BASE_URL` (scheme://host[:port]); absolute URLs must match it.
+    /// `own_origin` is `BASE_URL` (`scheme://host[:port]`); absolute URLs must match it.
     pub fn parse(raw: &str, own_origin: &str) -> Result<Self, UnsafeNext> {
         if raw.is_empty() || raw.len() > 2048 {
             return Err(UnsafeNext);

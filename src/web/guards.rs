@@ -51,12 +51,17 @@ const GRACE_KEY: &str = "fs_gexp";
 /// re-authenticate: a redirect to `/verify` that comes back to `return_to`, or 401 with
 /// `reauth_required` for JSON clients.
 ///
-/// ```ignore
+/// ```
+/// use actix_web::HttpResponse;
+/// use latchkey::web::guards::{require_fresh, AuthenticatedUser};
+/// use latchkey::web::{AppError, Web};
+///
 /// async fn delete_account(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, AppError> {
 ///     if let Some(reauthenticate) = require_fresh(&web, &user.0, "/account/delete") {
 ///         return Ok(reauthenticate);
 ///     }
 ///     // ... the change itself
+///     Ok(HttpResponse::NoContent().finish())
 /// }
 /// ```
 pub fn require_fresh(web: &Web, current: &CurrentUser, return_to: &str) -> Option<HttpResponse> {
