@@ -25,15 +25,27 @@ async fn app_with(extra: &[(&str, &str)]) -> TestApp {
 
 /// A JSON login attempt from `ip` (the client needs a CSRF token from [`TestClient::json_csrf_token`]).
 async fn login_from(c: &TestClient, csrf: &str, ip: &str, email: &str, password: &str) -> Response {
+    post_json_from(
+        c,
+        csrf,
+        ip,
+        "/login",
+        json!({"email": email, "password": password}),
+    )
+    .await
+}
+
+/// A JSON POST to `path` from `ip`, with this client's CSRF token.
+async fn post_json_from(c: &TestClient, csrf: &str, ip: &str, path: &str, body: Value) -> Response {
     c.http
-        .post(c.url("/login"))
+        .post(c.url(path))
         .header(ACCEPT, "application/json")
         .header("X-Forwarded-For", ip)
         .header("X-CSRF-Token", csrf)
-        .json(&json!({"email": email, "password": password}))
+        .json(&body)
         .send()
         .await
-        .expect("POST /login")
+        .expect("POST")
 }
 
 /// A form submission from `ip`, with this browser's CSRF token from `form_page`.
@@ -472,19 +484,12 @@ async fn forty_concurrent_guesses_from_one_address_check_only_the_free_attempts(
 
 /// POST /change with `TRUSTED_PROXY_COUNT=1` from `ip`, as JSON.
 async fn change_from(c: &TestClient, csrf: &str, ip: &str, current: &str) -> Response {
-    c.http
-        .post(c.url("/change"))
-        .header(ACCEPT, "application/json")
-        .header("X-Forwarded-For", ip)
-        .header("X-CSRF-Token", csrf)
-        .json(&json!({
-            "password": current,
-            "new_password": NEW_PASSWORD,
-            "new_password_confirm": NEW_PASSWORD,
-        }))
-        .send()
-        .await
-        .expect("POST /change")
+    let body = json!({
+        "password": current,
+        "new_password": NEW_PASSWORD,
+        "new_password_confirm": NEW_PASSWORD,
+    });
+    post_json_from(c, csrf, ip, "/change", body).await
 }
 
 /// A stolen session that is still fresh must be no way around the login throttle: a wrong
