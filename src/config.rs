@@ -103,15 +103,21 @@ pub struct LoginThrottle {
     /// Failures per account within `window`, from all addresses together, after which only
     /// addresses the account recently logged in from may try (0: no ceiling).
     pub account_limit: u32,
-    /// How long a successful login makes its address exempt from the account ceiling.
+    /// How long a successful login makes its address exempt from the account ceiling (and
+    /// from the spraying limit, for that account).
     pub trusted_ip_for: Duration,
+    /// Failures from one client address within `window`, on all accounts together, before
+    /// its attempts are delayed (0: no limit): against password spraying.
+    pub failures_per_ip: u32,
 }
 
-/// One limit on mail-sending forms: requests per client address and per target address,
-/// within [`RateLimits::window`] (0: unlimited).
+/// One limit on a mail-sending form, within [`RateLimits::window`] (0: unlimited).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
+    /// Requests from one client address, whatever the target: past it, 429.
     pub per_ip: u32,
+    /// Requests for one target address from one client address: past it, the answer is as
+    /// usual but no more mail is sent (a stranger's requests never use up the owner's).
     pub per_address: u32,
 }
 
@@ -121,6 +127,9 @@ pub struct RateLimits {
     pub register: RateLimit,
     pub reset: RateLimit,
     pub confirm: RateLimit,
+    /// Mails of these forms to one address from all clients together (0: unlimited): past
+    /// it, no more are sent, except to a client the account has logged in from.
+    pub mailbox: u32,
 }
 
 /// Session lifetimes and re-authentication (ASVS V3).
@@ -355,6 +364,8 @@ impl Settings {
             send_register_email: src.flag("SECURITY_SEND_REGISTER_EMAIL", true)?,
         };
 
+        check_generic_responses(&features)?;
+
         let mut mail = MailSettings {
             server: src.get("MAIL_SERVER").map(str::to_owned),
             port: src.number("MAIL_PORT", 25)?,
@@ -476,6 +487,7 @@ impl Settings {
                 register: rate_limit(src, "REGISTER", 100, 3)?,
                 reset: rate_limit(src, "RESET", 50, 5)?,
                 confirm: rate_limit(src, "CONFIRM", 50, 5)?,
+                mailbox: src.number("SECURITY_MAILBOX_LIMIT", 10)?,
             },
             session_policy: session_policy(src)?,
         })
@@ -558,6 +570,7 @@ fn login_throttle(src: &Source) -> Result<LoginThrottle, ConfigError> {
         window: src.duration("SECURITY_LOGIN_WINDOW", "1 hours")?,
         account_limit: src.number("SECURITY_LOGIN_ACCOUNT_LIMIT", 30)?,
         trusted_ip_for: src.duration("SECURITY_LOGIN_TRUSTED_IP_FOR", "30 days")?,
+        failures_per_ip: src.number("SECURITY_LOGIN_FAILURES_PER_IP", 20)?,
     };
     if throttle.delay.is_zero() {
         return Err(ConfigError::new(
@@ -614,6 +627,22 @@ fn session_policy(src: &Source) -> Result<SessionPolicy, ConfigError> {
         }
     }
     Ok(policy)
+}
+
+/// Generic responses promise that no answer tells whether an account exists. Registration
+/// that logs a new account in at once cannot keep it: a new email gets a session, a taken
+/// one cannot. Refused at start-up instead of leaking.
+fn check_generic_responses(features: &Features) -> Result<(), ConfigError> {
+    let logs_new_accounts_in = !features.confirmable || features.login_without_confirmation;
+    if features.return_generic_responses && features.registerable && logs_new_accounts_in {
+        return Err(ConfigError::new(
+            "SECURITY_RETURN_GENERIC_RESPONSES",
+            "cannot be kept while registration logs new accounts in (a new email would get a \
+             session, a taken one not): set SECURITY_CONFIRMABLE=true and \
+             SECURITY_LOGIN_WITHOUT_CONFIRMATION=false, or SECURITY_REGISTERABLE=false",
+        ));
+    }
+    Ok(())
 }
 
 /// What `APP_ENV=production` refuses, each naming the setting to fix.
@@ -947,6 +976,34 @@ mod tests {
         pairs.push(("SECURITY_SESSION_IDLE_TIMEOUT", "0 minutes"));
         let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();
         assert_eq!(err.key, "SECURITY_SESSION_IDLE_TIMEOUT");
+    }
+
+    #[test]
+    fn generic_responses_are_refused_where_registration_would_give_accounts_away() {
+        for (confirmable, without_confirmation, registerable, refused) in [
+            ("false", "false", "true", true),
+            ("true", "true", "true", true),
+            ("true", "false", "true", false),
+            ("false", "false", "false", false),
+        ] {
+            let result = parse(&[
+                ("SECURITY_RETURN_GENERIC_RESPONSES", "true"),
+                ("SECURITY_CONFIRMABLE", confirmable),
+                ("SECURITY_LOGIN_WITHOUT_CONFIRMATION", without_confirmation),
+                ("SECURITY_REGISTERABLE", registerable),
+            ]);
+            match (refused, result) {
+                (true, Err(e)) => {
+                    assert_eq!(e.key, "SECURITY_RETURN_GENERIC_RESPONSES");
+                    assert!(e.reason.contains("SECURITY_CONFIRMABLE"), "{e}");
+                }
+                (false, Ok(_)) => {}
+                (refused, other) => panic!(
+                    "confirmable={confirmable} without={without_confirmation} \
+                     registerable={registerable}: expected refused={refused}, got {other:?}"
+                ),
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Throttling (ASVS 2.2.1): login delays per account and address, the per-account ceiling
-//! that spares the owner's known addresses, password reset as the way back in, and the rate
-//! limits of the mail-sending forms. Client addresses vary through `X-Forwarded-For` with
+//! that spares the owner's known addresses, password reset as the way back in, and the
+//! per-address limit against spraying, IPv6 clients counted by their /64. (The mail-sending
+//! forms' limits: tests/mail_limits.rs.) Client addresses vary through `X-Forwarded-For` with
 //! `TRUSTED_PROXY_COUNT=1`.
 
 mod common;
@@ -317,113 +318,6 @@ async fn unknown_accounts_are_throttled_like_known_ones() {
     assert!(subjects.iter().all(|s| !s.contains('@')), "{subjects:?}");
 }
 
-#[actix_web::test]
-async fn registration_is_limited_per_target_address_and_per_client_address() {
-    let app = app_with(&[
-        ("SECURITY_REGISTER_LIMIT_PER_ADDRESS", "2"),
-        ("SECURITY_REGISTER_LIMIT_PER_IP", "4"),
-    ])
-    .await;
-    let email = new_email("twice");
-    let form = |e: &str| {
-        vec![
-            ("email".to_owned(), e.to_owned()),
-            ("password".to_owned(), PASSWORD.to_owned()),
-            ("password_confirm".to_owned(), PASSWORD.to_owned()),
-        ]
-    };
-    // A new browser each time: registering logs the browser in.
-    let post = |ip: &'static str, fields: Vec<(String, String)>| {
-        let c = app.client();
-        async move {
-            let borrowed: Vec<(&str, &str)> = fields
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            submit_from(&c, ip, "/register", &borrowed).await
-        }
-    };
-    assert_eq!(
-        post("203.0.113.20", form(&email)).await.status(),
-        StatusCode::FOUND
-    );
-    assert_eq!(
-        post("203.0.113.21", form(&email)).await.status(),
-        StatusCode::OK
-    );
-    let r = post("203.0.113.22", form(&email)).await;
-    assert_eq!(
-        r.status(),
-        StatusCode::TOO_MANY_REQUESTS,
-        "third try for one address"
-    );
-    assert!(retry_after(&r) > 3000);
-
-    for _ in 0..4 {
-        let r = post("203.0.113.30", form(&new_email("many"))).await;
-        assert_eq!(r.status(), StatusCode::FOUND);
-    }
-    let r = post("203.0.113.30", form(&new_email("many"))).await;
-    assert_eq!(
-        r.status(),
-        StatusCode::TOO_MANY_REQUESTS,
-        "fifth from one address"
-    );
-    let r = post("203.0.113.31", form(&new_email("many"))).await;
-    assert_eq!(
-        r.status(),
-        StatusCode::FOUND,
-        "another address is not affected"
-    );
-}
-
-#[actix_web::test]
-async fn forgot_password_and_resend_confirmation_are_limited_per_address() {
-    let app = app_with(&[
-        ("SECURITY_RECOVERABLE", "true"),
-        ("SECURITY_CONFIRMABLE", "true"),
-        ("SECURITY_RESET_LIMIT_PER_ADDRESS", "2"),
-        ("SECURITY_CONFIRM_LIMIT_PER_ADDRESS", "2"),
-    ])
-    .await;
-    let email = new_email("mailbomb");
-    app.create_user(&email, PASSWORD).await;
-    let c = app.client();
-    for (path, accepted) in [("/confirm", StatusCode::OK), ("/reset", StatusCode::OK)] {
-        for i in 0..2 {
-            let r = submit_from(
-                &c,
-                &format!("203.0.113.{}", 40 + i),
-                path,
-                &[("email", &email)],
-            )
-            .await;
-            assert_eq!(r.status(), accepted, "{path} #{i}");
-        }
-        let r = submit_from(&c, "203.0.113.60", path, &[("email", &email)]).await;
-        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
-        assert!(retry_after(&r) > 0);
-        // JSON clients get the same answer.
-        let csrf = c.json_csrf_token().await;
-        let r = c
-            .http
-            .post(c.url(path))
-            .header(ACCEPT, "application/json")
-            .header("X-CSRF-Token", &csrf)
-            .header("X-Forwarded-For", "203.0.113.61")
-            .json(&json!({"email": email.to_uppercase()}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            r.status(),
-            StatusCode::TOO_MANY_REQUESTS,
-            "{path} (JSON, other case)"
-        );
-        assert!(retry_after(&r) > 0);
-    }
-}
-
 /// The race the throttle must not lose: every attempt is counted before its password is
 /// checked, so however many arrive at once from one address, only the free attempts are
 /// checked. (Counting after the check let all 40 through, and their failures then closed
@@ -543,4 +437,64 @@ async fn wrong_current_passwords_on_change_count_and_are_throttled_like_logins()
     assert_eq!(r.status(), StatusCode::OK);
     let (status, _) = log_in_from(&app, "198.51.100.20", &email, NEW_PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// Password spraying: one address trying one password on many accounts. Each account's
+/// own count stays low, so only a count per address across accounts stops it.
+#[actix_web::test]
+async fn one_address_spraying_forty_accounts_is_throttled_but_their_owners_are_not() {
+    let app = app_with(&[("SECURITY_LOGIN_FAILURES_PER_IP", "20")]).await;
+    let victims: Vec<String> = (0..40).map(|i| new_email(&format!("spray{i}"))).collect();
+    for email in &victims[..2] {
+        app.create_user(email, PASSWORD).await;
+    }
+    // The owner of the first account has logged in from the shared address before.
+    let (status, _) = log_in_from(&app, "203.0.113.77", &victims[0], PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let sprayer = app.client();
+    let csrf = sprayer.json_csrf_token().await;
+    let mut statuses = Vec::new();
+    for email in &victims {
+        statuses.push(
+            login_from(&sprayer, &csrf, "203.0.113.77", email, WRONG)
+                .await
+                .status(),
+        );
+    }
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::BAD_REQUEST)
+        .count();
+    assert!((20..=21).contains(&checked), "{checked} of 40 were checked");
+    assert!(statuses[..20].iter().all(|s| *s == StatusCode::BAD_REQUEST));
+    assert_eq!(*statuses.last().unwrap(), StatusCode::TOO_MANY_REQUESTS);
+
+    // A new owner on that address waits; the known one still gets in; elsewhere, nobody
+    // is affected.
+    let (status, _) = log_in_from(&app, "203.0.113.77", &victims[1], PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _) = log_in_from(&app, "203.0.113.77", &victims[0], PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = log_in_from(&app, "192.0.2.8", &victims[1], PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// A subscriber holds a whole /64: its addresses share one count.
+#[actix_web::test]
+async fn ipv6_addresses_of_one_64_share_their_limits() {
+    let app = app_with(&[]).await;
+    let email = new_email("v6");
+    app.create_user(&email, PASSWORD).await;
+    let c = app.client();
+    let csrf = c.json_csrf_token().await;
+    for i in 1..=5 {
+        let ip = format!("2001:db8:7:7::{i:x}");
+        let r = login_from(&c, &csrf, &ip, &email, WRONG).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{ip}");
+    }
+    let r = login_from(&c, &csrf, "2001:db8:7:7:ffff::1", &email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "same /64");
+    let (status, _) = log_in_from(&app, "2001:db8:7:8::1", &email, PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "the next /64 is another subscriber");
 }

@@ -63,7 +63,13 @@ pub enum ResendOutcome {
 }
 
 /// "Send me the confirmation mail again".
-pub async fn resend(services: &Services, email: &Email) -> Result<ResendOutcome, ServiceError> {
+/// With `send` false (the address had its share of mail) the outcome is the same, and no
+/// mail is queued.
+pub async fn resend(
+    services: &Services,
+    email: &Email,
+    send: bool,
+) -> Result<ResendOutcome, ServiceError> {
     let services = services.clone();
     let email = email.as_str().to_owned();
     services
@@ -76,9 +82,11 @@ pub async fn resend(services: &Services, email: &Email) -> Result<ResendOutcome,
             if user.confirmed_at.is_some() {
                 return Ok(ResendOutcome::AlreadyConfirmed);
             }
-            conn.transaction::<_, ServiceError, _>(|conn| {
-                queue_link_mail(conn, &services, &user, Purpose::Confirm)
-            })?;
+            if send {
+                conn.transaction::<_, ServiceError, _>(|conn| {
+                    queue_link_mail(conn, &services, &user, Purpose::Confirm)
+                })?;
+            }
             Ok(ResendOutcome::Sent)
         })
         .await

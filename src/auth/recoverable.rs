@@ -23,7 +23,14 @@ pub enum ForgotOutcome {
 
 /// "I forgot my password": mails a reset link. With generic responses an unconfirmed user
 /// gets the confirmation mail instead, so the answer can stay the same for everyone.
-pub async fn forgot(services: &Services, email: &Email) -> Result<ForgotOutcome, ServiceError> {
+///
+/// With `send` false (the address had its share of mail) the outcome is the same, and no
+/// mail is queued.
+pub async fn forgot(
+    services: &Services,
+    email: &Email,
+    send: bool,
+) -> Result<ForgotOutcome, ServiceError> {
     let services = services.clone();
     let email = email.as_str().to_owned();
     services
@@ -35,16 +42,18 @@ pub async fn forgot(services: &Services, email: &Email) -> Result<ForgotOutcome,
             };
             let features = &services.settings.features;
             if features.confirmable && user.confirmed_at.is_none() {
-                if features.return_generic_responses {
+                if features.return_generic_responses && send {
                     conn.transaction::<_, ServiceError, _>(|conn| {
                         queue_link_mail(conn, &services, &user, Purpose::Confirm)
                     })?;
                 }
                 return Ok(ForgotOutcome::ConfirmationRequired);
             }
-            conn.transaction::<_, ServiceError, _>(|conn| {
-                queue_link_mail(conn, &services, &user, Purpose::Reset)
-            })?;
+            if send {
+                conn.transaction::<_, ServiceError, _>(|conn| {
+                    queue_link_mail(conn, &services, &user, Purpose::Reset)
+                })?;
+            }
             Ok(ForgotOutcome::Sent)
         })
         .await

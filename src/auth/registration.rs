@@ -136,19 +136,27 @@ impl NewAccount {
 /// form, queueing the welcome mail in the same transaction. A taken email or username
 /// comes back as `Ok(Err(..))`, unless responses are generic (then the owner is mailed and
 /// the answer is the same as for a new account); only infrastructure failures are `Err`.
+///
+/// With `send` false (the address had its share of mail) the outcome is the same, and no
+/// mail is queued.
 pub async fn register(
     services: &Services,
     valid: Valid,
+    send: bool,
 ) -> Result<Result<Registered, FormErrors>, ServiceError> {
     let generic = services.settings.features.return_generic_responses;
     // Cheap check first, so a duplicate does not cost a hash (unless responses are generic,
     // where both paths must cost the same).
     if let Some(errors) = conflicts(services, &valid.email, valid.username.as_ref()).await? {
-        return existing_account(services, &valid, errors, generic).await;
+        return existing_account(services, &valid, errors, generic, send).await;
     }
-    match create_account(services, &valid, NewAccount::REGISTERED).await? {
+    let account = NewAccount {
+        welcome_mail: send,
+        ..NewAccount::REGISTERED
+    };
+    match create_account(services, &valid, account).await? {
         Ok(user) => Ok(Ok(Registered::Created(user))),
-        Err(errors) => existing_account(services, &valid, errors, generic).await,
+        Err(errors) => existing_account(services, &valid, errors, generic, send).await,
     }
 }
 
@@ -220,17 +228,33 @@ fn queue_welcome(
     Ok(())
 }
 
+/// A registration that found its email or username taken. Without generic responses the
+/// form says which. With them, the answer must not tell whether the email has an account:
+/// a taken username is still said (the visitor has to choose another), but alone, whatever
+/// the email, and then nobody is mailed; a taken email alone gets the same answer, the same
+/// cost and the same mail count as a new account, and its owner is told.
 async fn existing_account(
     services: &Services,
     valid: &Valid,
     errors: FormErrors,
     generic: bool,
+    send: bool,
 ) -> Result<Result<Registered, FormErrors>, ServiceError> {
-    if !generic || errors.has("username") {
+    if !generic {
         return Ok(Err(errors));
+    }
+    if let Some(username_errors) = errors.fields.get("username") {
+        let mut only_username = FormErrors::default();
+        for message in username_errors {
+            only_username.add("username", message.clone());
+        }
+        return Ok(Err(only_username));
     }
     // Same cost as a new registration, and the owner hears about it.
     services.hasher.hash(valid.password.clone()).await?;
+    if !send {
+        return Ok(Ok(Registered::ExistingNotified));
+    }
     let for_mail = services.clone();
     let email = valid.email.as_str().to_owned();
     services

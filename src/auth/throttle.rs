@@ -13,8 +13,14 @@
 //!    closes the account to its owner's other addresses; many addresses can, for at most the
 //!    window after they stop, and the owner still gets in from a known address or through
 //!    password reset, which clears the account's failures.
-//! 3. A successful login clears the failures of A from I; a password reset or change clears
+//! 3. **Spraying, per address.** Past `failures_per_ip` failures from I within the window,
+//!    on all accounts together, each further attempt from I waits like rule 1 (the delay
+//!    doubling from the address's last failure), unless I is an address A logged in from
+//!    recently: one address cannot try a password on many accounts.
+//! 4. A successful login clears the failures of A from I; a password reset or change clears
 //!    every failure of A.
+//!
+//! Addresses are counted by [`client_key`]: IPv6 clients by their /64.
 //!
 //! Every attempt is counted **before** its credential is checked ([`reserve`]): as a failure,
 //! taken back if the credential proves right ([`succeeded`]) or is never judged
@@ -26,15 +32,14 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use super::error::ServiceError;
-use crate::config::{ConfigError, LoginThrottle, RateLimit, Secret};
+use crate::config::{ConfigError, LoginThrottle, RateLimits, Secret};
 use crate::crypto::{derive_key, keyed_digest};
 use crate::db::{self, attempts, Db, DbConnection, DbError};
 
 pub const LOGIN_FAILED: &str = "login_failed";
 pub const LOGIN_OK: &str = "login_ok";
 
-/// The forms rate-limited per client address and per target address.
+/// The forms that send mail, limited per client address and per target address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Register,
@@ -49,6 +54,24 @@ impl Action {
             Action::Reset => "reset",
             Action::Confirm => "confirm",
         }
+    }
+}
+
+/// The key a client address is counted under: an IPv4 address as it is, an IPv6 address
+/// by its /64 network (one subscriber usually holds a whole /64, so counting single
+/// addresses would give them 2^64 fresh starts), anything else ("-" for unknown) as it is.
+pub fn client_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let network = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{network}/64")
+            }
+        },
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_owned(),
     }
 }
 
@@ -110,6 +133,29 @@ pub fn decide_login(
         wait = wait.max(leaving + window - now);
     }
     to_retry_after(wait)
+}
+
+/// Rule 3: the wait for an address with `failures` (their times, any order) on all
+/// accounts within the window; nothing while it is within `failures_per_ip` (0: no limit).
+pub fn decide_spraying(
+    policy: &LoginThrottle,
+    now: NaiveDateTime,
+    failures: &[NaiveDateTime],
+) -> Option<Duration> {
+    if policy.failures_per_ip == 0 {
+        return None;
+    }
+    let free = LoginThrottle {
+        free_attempts: policy.failures_per_ip,
+        ..policy.clone()
+    };
+    let required = pair_wait(&free, failures.len())?;
+    let last = failures.iter().max()?;
+    let window = to_chrono(policy.window);
+    let required = chrono::Duration::from_std(required)
+        .unwrap_or(chrono::Duration::MAX)
+        .min(window);
+    to_retry_after(*last + required - now)
 }
 
 /// A positive wait as whole seconds (at least one); nothing when there is none.
@@ -198,8 +244,9 @@ pub async fn reserve(
 ) -> Result<Gate, DbError> {
     let policy = policy.clone();
     db.run(move |conn| {
-        let lock = format!("throttle:{subject}");
-        db::exclusive_transaction(conn, &[&lock], |conn| {
+        // Both counts this attempt is judged by: the account's and the address's.
+        let (account_lock, ip_lock) = (format!("throttle:{subject}"), format!("throttle-ip:{ip}"));
+        db::exclusive_transaction(conn, &[&account_lock, &ip_lock], |conn| {
             let now = db::now();
             let since = now - to_chrono(policy.window);
             let failures = attempts::since(conn, LOGIN_FAILED, &subject, since)?;
@@ -209,17 +256,27 @@ pub async fn reserve(
                 .map(|(_, at)| *at)
                 .collect();
             let account: Vec<NaiveDateTime> = failures.iter().map(|(_, at)| *at).collect();
-            let trusted = policy.account_limit > 0
-                && account.len() >= policy.account_limit as usize
-                && attempts::exists(
+            let trusted =
+                policy.account_limit > 0 && account.len() >= policy.account_limit as usize;
+            let known = |conn: &mut DbConnection| {
+                attempts::exists(
                     conn,
                     LOGIN_OK,
                     &subject,
                     &ip,
                     now - to_chrono(policy.trusted_ip_for),
-                )?;
+                )
+            };
+            let trusted = trusted && known(conn)?;
             if let Some(retry_after) = decide_login(&policy, now, &pair, &account, trusted) {
                 return Ok(Gate::Throttled { retry_after });
+            }
+            // Rule 3: this address's failures on every account.
+            let from_ip = attempts::times_from(conn, LOGIN_FAILED, &ip, since)?;
+            if let Some(retry_after) = decide_spraying(&policy, now, &from_ip) {
+                if !known(conn)? {
+                    return Ok(Gate::Throttled { retry_after });
+                }
             }
             let id = attempts::insert_returning_id(conn, LOGIN_FAILED, &subject, &ip, now)?;
             attempts::prune(conn, LOGIN_FAILED, since)?;
@@ -260,56 +317,99 @@ pub fn clear_account(conn: &mut DbConnection, user_id: i32) -> Result<(), DbErro
     attempts::delete_subject(conn, LOGIN_FAILED, &account_subject(user_id))
 }
 
-/// Counts one request of `action` from `ip` for `subject` (a target address digest), unless
-/// either count already reached its limit within `window`: then the wait, and nothing
-/// counted.
-pub async fn rate_limit(
+/// What a mail-sending request may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailAllowance {
+    /// Send the mail (the request is counted).
+    Send,
+    /// Answer exactly as usual, but send nothing: this client already asked for this
+    /// address as often as it may, or the address had its share of mail this window and
+    /// this client is not one its account logged in from.
+    Quiet,
+    /// This client sent too many requests of this kind, whatever the addresses: 429.
+    Refused { retry_after: Duration },
+}
+
+/// The actions whose mails share one address's allowance.
+const MAIL_ACTIONS: [Action; 3] = [Action::Register, Action::Reset, Action::Confirm];
+
+/// Whether a request of `action` from `ip` for the address `target` (a [`typed_subject`])
+/// may send its mail, counting it if so. The limits protect the mailbox without ever
+/// letting a stranger use up the owner's allowance: the count per address is kept per
+/// client, and the cap on all mail to an address spares the clients its account logged in
+/// from (`account`, when the address has one). Check and count are one exclusive
+/// transaction, so several instances cannot overshoot.
+pub async fn mail_allowance(
     db: &Db,
+    limits: &RateLimits,
+    trusted_ip_for: Duration,
     action: Action,
-    limit: RateLimit,
-    window: Duration,
-    subject: String,
+    target: String,
+    account: Option<i32>,
     ip: String,
-) -> Result<Option<Duration>, ServiceError> {
-    if limit.per_ip == 0 && limit.per_address == 0 {
-        return Ok(None);
-    }
-    let action = action.as_str();
-    let wait = db
-        .run(move |conn| {
+) -> Result<MailAllowance, DbError> {
+    let limit = match action {
+        Action::Register => limits.register,
+        Action::Reset => limits.reset,
+        Action::Confirm => limits.confirm,
+    };
+    let (window, mailbox) = (limits.window, limits.mailbox);
+    db.run(move |conn| {
+        let (target_lock, ip_lock) = (format!("mail:{target}"), format!("mail-ip:{ip}"));
+        db::exclusive_transaction(conn, &[&target_lock, &ip_lock], |conn| {
             let now = db::now();
             let window = to_chrono(window);
             let since = now - window;
-            let mut wait = chrono::Duration::zero();
-            for (limit, times) in [
-                (
-                    limit.per_ip,
-                    attempts::times_from(conn, action, &ip, since)?,
-                ),
-                (
-                    limit.per_address,
-                    attempts::since(conn, action, &subject, since)?
-                        .into_iter()
-                        .map(|(_, at)| at)
-                        .collect(),
-                ),
-            ] {
-                let limit = limit as usize;
-                if limit > 0 && times.len() >= limit {
-                    let mut times = times;
-                    times.sort_unstable();
-                    wait = wait.max(times[times.len() - limit] + window - now);
+            let kind = action.as_str();
+            let from_ip = attempts::times_from(conn, kind, &ip, since)?;
+            if let Some(retry_after) = over_limit(limit.per_ip, from_ip, window, now) {
+                return Ok(MailAllowance::Refused { retry_after });
+            }
+            let for_target = attempts::since(conn, kind, &target, since)?;
+            let this_client = for_target.iter().filter(|(from, _)| *from == ip).count();
+            if limit.per_address > 0 && this_client >= limit.per_address as usize {
+                return Ok(MailAllowance::Quiet);
+            }
+            if mailbox > 0 {
+                let mut sent = 0;
+                for other in MAIL_ACTIONS {
+                    sent += attempts::since(conn, other.as_str(), &target, since)?.len();
+                }
+                let mut known = || match account {
+                    Some(id) => attempts::exists(
+                        conn,
+                        LOGIN_OK,
+                        &account_subject(id),
+                        &ip,
+                        now - to_chrono(trusted_ip_for),
+                    ),
+                    None => Ok(false),
+                };
+                if sent >= mailbox as usize && !known()? {
+                    return Ok(MailAllowance::Quiet);
                 }
             }
-            if let Some(retry_after) = to_retry_after(wait) {
-                return Ok(Some(retry_after));
-            }
-            attempts::insert(conn, action, &subject, &ip, now)?;
-            attempts::prune(conn, action, since)?;
-            Ok(None)
+            attempts::insert(conn, kind, &target, &ip, now)?;
+            attempts::prune(conn, kind, since)?;
+            Ok(MailAllowance::Send)
         })
-        .await?;
-    Ok(wait)
+    })
+    .await
+}
+
+/// The wait before the oldest of `times` leaves the window, when there are `limit` or more.
+fn over_limit(
+    limit: u32,
+    mut times: Vec<NaiveDateTime>,
+    window: chrono::Duration,
+    now: NaiveDateTime,
+) -> Option<Duration> {
+    let limit = limit as usize;
+    if limit == 0 || times.len() < limit {
+        return None;
+    }
+    times.sort_unstable();
+    to_retry_after(times[times.len() - limit] + window - now)
 }
 
 fn to_chrono(d: Duration) -> chrono::Duration {
@@ -328,6 +428,7 @@ mod tests {
             window: Duration::from_secs(3600),
             account_limit: 30,
             trusted_ip_for: Duration::from_secs(30 * 86_400),
+            failures_per_ip: 20,
         }
     }
 
@@ -395,6 +496,43 @@ mod tests {
             ..policy()
         };
         assert!(max_failures_per_ip(&strict) < one);
+    }
+
+    #[test]
+    fn an_address_spraying_many_accounts_waits_past_its_own_allowance() {
+        let p = policy();
+        let nineteen: Vec<_> = (0..19).map(at).collect();
+        assert_eq!(decide_spraying(&p, at(20), &nineteen), None);
+        let twenty: Vec<_> = (0..20).map(at).collect();
+        assert_eq!(
+            decide_spraying(&p, at(19), &twenty),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(decide_spraying(&p, at(21), &twenty), None);
+        let thirty: Vec<_> = (0..30).map(at).collect();
+        // 30 failures: 2^10 s after the last one, at most the window.
+        assert_eq!(
+            decide_spraying(&p, at(29), &thirty),
+            Some(Duration::from_secs(1024))
+        );
+        let off = LoginThrottle {
+            failures_per_ip: 0,
+            ..policy()
+        };
+        assert_eq!(decide_spraying(&off, at(29), &thirty), None);
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_and_others_as_they_are() {
+        assert_eq!(client_key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(client_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            client_key("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            client_key("2001:db8:1:2::")
+        );
+        assert_ne!(client_key("2001:db8:1:3::1"), client_key("2001:db8:1:2::1"));
+        assert_eq!(client_key("::ffff:192.0.2.1"), "192.0.2.1");
+        assert_eq!(client_key("-"), "-");
     }
 
     #[test]

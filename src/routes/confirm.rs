@@ -38,8 +38,8 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
             )
         }
     };
-    super::limits::rate_limit(&web, Action::Confirm, email.as_str()).await?;
-    let outcome = confirmable::resend(&web.state.services, &email).await?;
+    let send = super::limits::may_send_mail(&web, Action::Confirm, &email).await?;
+    let outcome = confirmable::resend(&web.state.services, &email, send).await?;
     let generic = web.settings().features.return_generic_responses;
     let refusal = match outcome {
         ResendOutcome::Sent => None,

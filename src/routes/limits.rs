@@ -1,33 +1,53 @@
-//! The rate limits of the forms that send mail (register, reset, confirm).
+//! The limits of the forms that send mail (register, reset, confirm): see
+//! [`crate::auth::throttle::mail_allowance`].
 
-/// Rate limit of a mail-sending form (`auth::throttle::rate_limit`) for the typed target
-/// `address`, from this client: 429 once either count is used up.
-pub async fn rate_limit(
-    web: &crate::web::Web,
-    action: crate::auth::throttle::Action,
-    address: &str,
-) -> Result<(), crate::web::AppError> {
-    use crate::auth::throttle;
+use crate::auth::accounts;
+use crate::auth::throttle::{self, Action, MailAllowance};
+use crate::domain::Email;
+use crate::web::{signin, AppError, Web};
+
+/// Whether this request for `email` may send its mail: `Ok(true)` send it, `Ok(false)`
+/// answer exactly as usual but send nothing, `Err` 429 (this client asked too often,
+/// whatever the addresses).
+pub async fn may_send_mail(web: &Web, action: Action, email: &Email) -> Result<bool, AppError> {
     let settings = web.settings();
-    let limits = &settings.rate_limits;
-    let limit = match action {
-        throttle::Action::Register => limits.register,
-        throttle::Action::Reset => limits.reset,
-        throttle::Action::Confirm => limits.confirm,
-    };
-    let subject = throttle::typed_subject(&settings.secret_key, address);
-    let ip = crate::web::signin::client_key(web);
-    match throttle::rate_limit(&web.state.db, action, limit, limits.window, subject, ip).await? {
-        None => Ok(()),
-        Some(retry_after) => {
+    let target = throttle::typed_subject(&settings.secret_key, email.as_str());
+    let client = signin::client_key(web);
+    // Only to spare the clients its account logged in from; looked up for every address,
+    // so that known and unknown ones cost the same.
+    let account = accounts::find_by_email(&web.state.services, email.as_str())
+        .await?
+        .map(|user| user.id);
+    let allowance = throttle::mail_allowance(
+        &web.state.db,
+        &settings.rate_limits,
+        settings.login_throttle.trusted_ip_for,
+        action,
+        target,
+        account,
+        client.clone(),
+    )
+    .await?;
+    match allowance {
+        MailAllowance::Send => Ok(true),
+        MailAllowance::Quiet => {
+            tracing::info!(
+                event = "mail_suppressed",
+                action = ?action,
+                ip = %client,
+                "no mail sent: this address had its share"
+            );
+            Ok(false)
+        }
+        MailAllowance::Refused { retry_after } => {
             tracing::warn!(
                 event = "rate_limited",
                 action = ?action,
-                ip = %crate::web::signin::client_key(web),
+                ip = %client,
                 retry_after = retry_after.as_secs(),
                 "request refused: rate limit"
             );
-            Err(crate::web::AppError::TooManyAttempts { retry_after })
+            Err(AppError::TooManyAttempts { retry_after })
         }
     }
 }

@@ -49,8 +49,8 @@ pub async fn forgot_submit(
             )
         }
     };
-    super::limits::rate_limit(&web, Action::Reset, email.as_str()).await?;
-    let outcome = recoverable::forgot(&web.state.services, &email).await?;
+    let send = super::limits::may_send_mail(&web, Action::Reset, &email).await?;
+    let outcome = recoverable::forgot(&web.state.services, &email, send).await?;
     let generic = web.settings().features.return_generic_responses;
     let message = match outcome {
         _ if generic => web.msg(messages::GENERIC_RECOVERY, &[]),

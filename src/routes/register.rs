@@ -80,8 +80,8 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
     };
     // Counted before the (costly) hashing, and only for forms that could create an account:
     // someone fixing a weak password is not held back.
-    super::limits::rate_limit(&web, Action::Register, valid.email.as_str()).await?;
-    let registered = match registration::register(&web.state.services, valid).await? {
+    let send = super::limits::may_send_mail(&web, Action::Register, &valid.email).await?;
+    let registered = match registration::register(&web.state.services, valid, send).await? {
         Ok(registered) => registered,
         Err(errors) => return refused(&errors),
     };

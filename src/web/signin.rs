@@ -16,10 +16,10 @@ use crate::auth::login::{self, LoginOptions};
 use crate::auth::login_flow::PendingLogin;
 use crate::db::models::User;
 
-/// The client address as the throttle counts it ("-" when unknown).
+/// The client address as the throttle counts it: IPv6 by its /64 ("-" when unknown).
 pub fn client_key(web: &Web) -> String {
-    super::client::client_ip(&web.request, web.settings().trusted_proxy_count)
-        .unwrap_or_else(|| "-".to_owned())
+    let ip = super::client::client_ip(&web.request, web.settings().trusted_proxy_count);
+    crate::auth::throttle::client_key(ip.as_deref().unwrap_or("-"))
 }
 
 /// The answer to a throttled credential check: 429 with `Retry-After`, logged.
