@@ -9,11 +9,8 @@ mod common;
 mod mail_support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use common::{new_email, spawn_app_with, TestApp, TestClient, PASSWORD};
-use diesel::prelude::*;
-use latchkey::db::schema::mail_outbox;
 use mail_support::eml_messages_to;
 use reqwest::{Response, StatusCode};
 
@@ -54,18 +51,8 @@ async fn ask(app: &TestApp, ip: &str, path: &str, email: &str) -> (StatusCode, V
 
 /// The mails with `subject` to `email`, once everything queued has been delivered.
 async fn delivered(app: &TestApp, email: &str, subject: &str) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let queued: i64 = mail_outbox::table
-            .count()
-            .get_result(&mut app.db())
-            .expect("count the outbox");
-        if queued == 0 {
-            return eml_messages_to(&app.mail_dir, email, subject).len();
-        }
-        assert!(Instant::now() < deadline, "{queued} mail(s) still queued");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    app.mail_settled().await;
+    eml_messages_to(&app.mail_dir, email, subject).len()
 }
 
 /// The finding: five requests from a stranger used to make the owner's own request a 429

@@ -386,6 +386,26 @@ impl TestApp {
             .expect("count users")
     }
 
+    /// Waits (up to 10 s) until every queued mail has been delivered.
+    pub async fn mail_settled(&self) {
+        use latchkey::db::schema::mail_outbox;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let queued: i64 = mail_outbox::table
+                .count()
+                .get_result(&mut self.db())
+                .expect("count the outbox");
+            if queued == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{queued} mail(s) still queued"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn count_login_sessions(&self) -> i64 {
         login_session::table
             .count()
