@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
     // Connecting, migrating and preparing the hasher block: keep them off the executor.
     let state = web::Data::new(web::block(move || AppState::new(settings)).await??);
     // Requests only queue mail; this worker delivers it (stopped after the server).
-    let mail_worker = latchkey::mail::worker::spawn(state.db.clone(), &state.settings.mail)?;
+    let mail_worker = state.spawn_mail_worker()?;
 
     HttpServer::new(move || {
         // `latchkey::app` is a complete App (sessions, current user, error pages and

@@ -37,7 +37,7 @@
 //!     // Connecting, migrating and loading templates block: keep them off the executor.
 //!     let state = web::Data::new(web::block(move || AppState::new(settings)).await??);
 //!     // Requests only queue mail; this worker delivers it.
-//!     let mail_worker = latchkey::mail::worker::spawn(state.db.clone(), &state.settings.mail)?;
+//!     let mail_worker = state.spawn_mail_worker()?;
 //!     HttpServer::new(move || {
 //!         latchkey::app(state.clone())
 //!             .route("/dashboard", web::get().to(dashboard))

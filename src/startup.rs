@@ -121,7 +121,7 @@ impl Application {
         state.hasher.warm_up();
         // One mail delivery worker per process (requests only enqueue); stopped after the
         // server in `run_until_stopped`.
-        let mail_worker = crate::mail::worker::spawn(state.db.clone(), &state.settings.mail)?;
+        let mail_worker = state.spawn_mail_worker()?;
         tracing::info!(
             port,
             backend = state.settings.database_url.backend_name(),

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use latchkey::db::schema::mail_outbox;
 use latchkey::mail::worker::{self, deliver_due, Transport, MAX_ATTEMPTS};
 use mail_support::{
-    enqueue, eventually, free_port, message, outbox, smtp_settings, SmtpSink, TestDb,
+    enqueue, eventually, free_port, key, message, outbox, smtp_settings, SmtpSink, TestDb,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -24,7 +24,8 @@ fn transport_for(port: u16) -> Transport {
 async fn a_queued_message_is_delivered_as_multipart_and_removed() {
     let test = TestDb::new();
     let sink = SmtpSink::start().await;
-    let worker = worker::spawn(test.db.clone(), &smtp_settings(sink.port(), TIMEOUT)).unwrap();
+    let worker =
+        worker::spawn(test.db.clone(), &smtp_settings(sink.port(), TIMEOUT), key()).unwrap();
 
     enqueue(&test.db, message("alice@example.com", "Welcome")).await;
     eventually(
@@ -83,7 +84,7 @@ async fn a_queued_message_is_delivered_as_multipart_and_removed() {
 async fn messages_queued_while_smtp_is_down_are_delivered_once_it_is_up() {
     let test = TestDb::new();
     let port = free_port().await;
-    let worker = worker::spawn(test.db.clone(), &smtp_settings(port, TIMEOUT)).unwrap();
+    let worker = worker::spawn(test.db.clone(), &smtp_settings(port, TIMEOUT), key()).unwrap();
 
     for i in 0..5 {
         enqueue(
@@ -133,7 +134,8 @@ async fn messages_queued_while_smtp_is_down_are_delivered_once_it_is_up() {
 async fn the_server_going_away_and_coming_back_is_survived() {
     let test = TestDb::new();
     let mut sink = SmtpSink::start().await;
-    let worker = worker::spawn(test.db.clone(), &smtp_settings(sink.port(), TIMEOUT)).unwrap();
+    let worker =
+        worker::spawn(test.db.clone(), &smtp_settings(sink.port(), TIMEOUT), key()).unwrap();
     enqueue(&test.db, message("a@example.com", "before")).await;
     eventually(Duration::from_secs(20), "first delivered", || async {
         sink.messages().len() == 1
@@ -191,7 +193,8 @@ async fn messages_left_by_a_killed_app_are_delivered_by_the_next_worker() {
         .await
         .unwrap();
 
-    let worker = worker::spawn(test.db.clone(), &smtp_settings(sink.port(), TIMEOUT)).unwrap();
+    let worker =
+        worker::spawn(test.db.clone(), &smtp_settings(sink.port(), TIMEOUT), key()).unwrap();
     eventually(
         Duration::from_secs(20),
         "the four deliverable rows are sent",
@@ -223,11 +226,15 @@ async fn two_workers_on_one_database_deliver_each_message_once() {
         .await;
     }
     let settings = smtp_settings(sink.port(), TIMEOUT);
-    let first = worker::spawn(test.db.clone(), &settings).unwrap();
-    let second = worker::spawn(test.db.clone(), &settings).unwrap();
+    let first = worker::spawn(test.db.clone(), &settings, key()).unwrap();
+    let second = worker::spawn(test.db.clone(), &settings, key()).unwrap();
     // And two explicit passes racing each other, for good measure.
     let (a, b) = (transport_for(sink.port()), transport_for(sink.port()));
-    let (ra, rb) = tokio::join!(deliver_due(&test.db, &a), deliver_due(&test.db, &b));
+    let key = key();
+    let (ra, rb) = tokio::join!(
+        deliver_due(&test.db, &a, &key),
+        deliver_due(&test.db, &b, &key)
+    );
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     println!(
         "explicit passes delivered {} + {}",
@@ -261,7 +268,7 @@ async fn a_malformed_address_is_given_up_without_stopping_the_others() {
     enqueue(&test.db, message("not an address", "broken")).await;
     enqueue(&test.db, message("fine@example.com", "fine")).await;
 
-    let report = deliver_due(&test.db, &transport).await.unwrap();
+    let report = deliver_due(&test.db, &transport, &key()).await.unwrap();
     assert_eq!(report.delivered, 1, "{report:?}");
     assert_eq!(report.given_up, 1, "{report:?}");
     let left = outbox(&test.db).await;
@@ -283,7 +290,7 @@ async fn a_malformed_address_is_given_up_without_stopping_the_others() {
         })
         .await
         .unwrap();
-    let report = deliver_due(&test.db, &transport).await.unwrap();
+    let report = deliver_due(&test.db, &transport, &key()).await.unwrap();
     assert_eq!(report, Default::default());
     assert_eq!(outbox(&test.db).await[0].attempts, MAX_ATTEMPTS);
     assert_eq!(sink.subject_counts().get("fine"), Some(&1));
@@ -298,7 +305,7 @@ async fn a_failed_attempt_is_recorded_with_backoff_and_retried() {
     enqueue(&test.db, message("r@example.com", "retry")).await;
 
     let before = latchkey::db::now();
-    let report = deliver_due(&test.db, &transport).await.unwrap();
+    let report = deliver_due(&test.db, &transport, &key()).await.unwrap();
     assert_eq!(report.retrying, 1, "{report:?}");
     let row = outbox(&test.db).await.remove(0);
     assert_eq!(row.attempts, 1);
@@ -307,12 +314,12 @@ async fn a_failed_attempt_is_recorded_with_backoff_and_retried() {
     assert!(row.last_error.is_some());
 
     // Not due yet: an immediate pass leaves it alone.
-    let report = deliver_due(&test.db, &transport).await.unwrap();
+    let report = deliver_due(&test.db, &transport, &key()).await.unwrap();
     assert_eq!(report, Default::default());
 
     let sink = SmtpSink::start_on(port).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let report = deliver_due(&test.db, &transport).await.unwrap();
+    let report = deliver_due(&test.db, &transport, &key()).await.unwrap();
     assert_eq!(report.delivered, 1, "{report:?}");
     assert!(outbox(&test.db).await.is_empty());
     assert_eq!(sink.subject_counts().get("retry"), Some(&1));
@@ -327,6 +334,7 @@ async fn enqueue_does_not_wait_for_a_stalled_smtp_server() {
     let worker = worker::spawn(
         test.db.clone(),
         &smtp_settings(sink.port(), Duration::from_secs(30)),
+        key(),
     )
     .unwrap();
 

@@ -477,8 +477,10 @@ async fn a_full_flow_logs_auth_events_with_request_ids_and_never_a_secret() {
     assert!(status.success(), "exit status {status}");
     let logs = server.logs();
 
-    // No secret, in any form it travelled in.
+    // No secret, in any form it travelled in; and no address (logs name users by id and
+    // mail recipients by a keyed tag).
     let mut secrets = vec![
+        email.clone(),
         p1.clone(),
         p2.clone(),
         p3.clone(),

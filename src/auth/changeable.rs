@@ -129,7 +129,7 @@ pub async fn set_password(
             conn.transaction::<_, ServiceError, _>(|conn| {
                 replace_password(conn, &user, &hash)?;
                 let notice = services.mailer().change_notice(user.email_or_empty())?;
-                mail::enqueue(conn, &notice)?;
+                mail::enqueue(conn, &services.outbox_key, &notice)?;
                 users::find_by_id(conn, user.id)?
                     .ok_or(ServiceError::Db(diesel::result::Error::NotFound.into()))
             })

@@ -37,6 +37,6 @@ pub fn queue_link_mail(
         Purpose::Confirm => mailer.confirmation_instructions(email, &token)?,
         Purpose::Reset => mailer.reset_instructions(email, &token)?,
     };
-    mail::enqueue(conn, &message)?;
+    mail::enqueue(conn, &services.outbox_key, &message)?;
     Ok(())
 }

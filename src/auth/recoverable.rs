@@ -131,7 +131,7 @@ pub async fn reset_password(
                 };
                 replace_password(conn, &user, &hash)?;
                 let notice = services.mailer().reset_notice(user.email_or_empty())?;
-                mail::enqueue(conn, &notice)?;
+                mail::enqueue(conn, &services.outbox_key, &notice)?;
                 Ok(users::find_by_id(conn, user.id)?)
             })
         })

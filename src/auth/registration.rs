@@ -223,7 +223,7 @@ fn queue_welcome(
         let message = services
             .mailer()
             .welcome(user.email_or_empty(), token.as_deref())?;
-        mail::enqueue(conn, &message)?;
+        mail::enqueue(conn, &services.outbox_key, &message)?;
     }
     Ok(())
 }
@@ -262,7 +262,9 @@ async fn existing_account(
         .run_with(move |conn| {
             if let Some(owner) = users::find_by_email(conn, &email)? {
                 let message = for_mail.mailer().welcome_existing(owner.email_or_empty())?;
-                conn.transaction::<_, ServiceError, _>(|conn| Ok(mail::enqueue(conn, &message)?))?;
+                conn.transaction::<_, ServiceError, _>(|conn| {
+                    Ok(mail::enqueue(conn, &for_mail.outbox_key, &message)?)
+                })?;
             }
             Ok::<_, ServiceError>(())
         })

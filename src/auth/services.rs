@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::config::{ConfigError, Settings};
 use crate::db::{Db, PoolOptions};
-use crate::mail::Mailer;
+use crate::mail::{Mailer, OutboxKey};
 use crate::templates::Templates;
 
 use super::hashing::PasswordHasher;
@@ -21,6 +21,8 @@ pub struct Services {
     pub hasher: PasswordHasher,
     pub tokens: TokenIssuer,
     pub templates: Arc<Templates>,
+    /// Seals queued mail bodies (and tags recipients in logs).
+    pub outbox_key: OutboxKey,
 }
 
 /// Why the services could not start: each says what to fix.
@@ -54,11 +56,24 @@ impl Services {
         .with_queue_limit(settings.hash_queue);
         Ok(Self {
             tokens: TokenIssuer::new(&settings.secret_key),
+            outbox_key: OutboxKey::derive(&settings.secret_key),
             settings: Arc::new(settings),
             db,
             hasher,
             templates: Arc::new(templates),
         })
+    }
+
+    /// Starts the worker that delivers the outbox (one per process; stop it after the
+    /// server with [`crate::mail::worker::WorkerHandle::shutdown`]).
+    pub fn spawn_mail_worker(
+        &self,
+    ) -> Result<crate::mail::worker::WorkerHandle, crate::mail::worker::SetupError> {
+        crate::mail::worker::spawn(
+            self.db.clone(),
+            &self.settings.mail,
+            self.outbox_key.clone(),
+        )
     }
 
     /// Renders the mails the rules queue.

@@ -4,26 +4,29 @@
 
 pub mod message;
 pub mod messages;
+pub mod seal;
 pub mod worker;
 
 pub use message::{compose, Message};
 pub use messages::Mailer;
+pub use seal::OutboxKey;
 
 use diesel::prelude::*;
 
 use crate::db::schema::mail_outbox;
 use crate::db::{self, DbConnection, DbError};
 
-/// Queues `message` for delivery. Call it inside the transaction of the change that causes
-/// the mail, so that both happen or neither does.
-pub fn enqueue(conn: &mut DbConnection, message: &Message) -> Result<(), DbError> {
+/// Queues `message` for delivery, its bodies sealed with `key` (see [`seal`]). Call it
+/// inside the transaction of the change that causes the mail, so that both happen or
+/// neither does.
+pub fn enqueue(conn: &mut DbConnection, key: &OutboxKey, message: &Message) -> Result<(), DbError> {
     let now = db::now();
     diesel::insert_into(mail_outbox::table)
         .values((
             mail_outbox::recipient.eq(&message.to),
             mail_outbox::subject.eq(&message.subject),
-            mail_outbox::text_body.eq(&message.text),
-            mail_outbox::html_body.eq(&message.html),
+            mail_outbox::text_body.eq(key.seal(&message.text)),
+            mail_outbox::html_body.eq(key.seal(&message.html)),
             mail_outbox::created_at.eq(now),
             mail_outbox::attempts.eq(0),
             mail_outbox::next_attempt_at.eq(now),

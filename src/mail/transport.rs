@@ -208,8 +208,8 @@ impl DevelopmentTransport {
         } else {
             Vec::new()
         };
+        // The recipient is in the file; the log names none (logs carry no addresses).
         tracing::info!(
-            to = %message.to,
             subject = %message.subject,
             links = %if links.is_empty() { "(none)".to_owned() } else { links.join(" ") },
             file = %path.display(),

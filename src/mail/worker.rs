@@ -9,14 +9,17 @@
 //!   instance whose update changed the row sends it, so several instances sharing one
 //!   database never send a message twice. A send is cut off after [`SEND_DEADLINE`], well
 //!   inside the lock, so a lock never expires under a live send.
+//! * **Bodies** are stored sealed ([`super::seal`]) and opened only here, just before the
+//!   send; a body that cannot be opened (another `SECRET_KEY`) is given up at once.
 //! * **Success** deletes the row (its body holds a secret link: nothing is kept).
 //! * **Failure** increments `attempts`, stores `last_error`, clears the lock and sets
 //!   `next_attempt_at` to now + [`backoff`] (1 s, 2 s, 4 s … capped at [`MAX_BACKOFF`]).
 //! * **Giving up.** After [`MAX_ATTEMPTS`] failed attempts (about an hour and a half of
 //!   SMTP outage), or at once when the message can never be built (a malformed address),
 //!   the row is logged at error level and left in the table with its `last_error` and
-//!   `attempts = MAX_ATTEMPTS`; it is never tried again. An operator who fixed the cause can
-//!   requeue it with `UPDATE mail_outbox SET attempts = 0 WHERE …`, or delete it.
+//!   `attempts = MAX_ATTEMPTS`, its bodies cleared (a working link must not stay at rest);
+//!   it is never tried again. Its owner asks again (another reset, another confirmation
+//!   mail) once the cause is fixed; the row is for the operator to read, then delete.
 //! * **Crashes.** A process that dies between claim and delete leaves a lock that expires
 //!   after [`LOCK_FOR`]; the message is then sent again (at-least-once in that case only).
 //!
@@ -38,6 +41,7 @@ pub mod transport;
 
 pub use self::transport::{SendError, SetupError, Transport};
 use super::message::Message;
+use super::seal::OutboxKey;
 use crate::config::MailSettings;
 use crate::db::schema::mail_outbox;
 use crate::db::{self, Db, DbConnection, DbError};
@@ -89,13 +93,18 @@ pub struct PassReport {
 /// Delivers every message that is due now and not claimed by someone else, one at a time,
 /// and returns what happened. Each row is tried at most once per call. Errors are database
 /// errors only (the pass stops there; claimed rows are released by their lock's expiry).
-pub async fn deliver_due(db: &Db, transport: &Transport) -> Result<PassReport, DbError> {
-    deliver_due_until(db, transport, &AtomicBool::new(false)).await
+pub async fn deliver_due(
+    db: &Db,
+    transport: &Transport,
+    key: &OutboxKey,
+) -> Result<PassReport, DbError> {
+    deliver_due_until(db, transport, key, &AtomicBool::new(false)).await
 }
 
 async fn deliver_due_until(
     db: &Db,
     transport: &Transport,
+    key: &OutboxKey,
     stop: &AtomicBool,
 ) -> Result<PassReport, DbError> {
     let started = db::now();
@@ -111,7 +120,7 @@ async fn deliver_due_until(
             if stop.load(Ordering::Relaxed) {
                 return Ok(report);
             }
-            match deliver_one(db, transport, id).await? {
+            match deliver_one(db, transport, key, id).await? {
                 Outcome::NotClaimed => {}
                 Outcome::Delivered => report.delivered += 1,
                 Outcome::Retrying => report.retrying += 1,
@@ -195,16 +204,34 @@ fn claim(
         .optional()?)
 }
 
-async fn deliver_one(db: &Db, transport: &Transport, id: i64) -> Result<Outcome, DbError> {
+async fn deliver_one(
+    db: &Db,
+    transport: &Transport,
+    key: &OutboxKey,
+    id: i64,
+) -> Result<Outcome, DbError> {
     let lock = db::now() + LOCK_FOR;
     let Some(row) = db.run(move |conn| claim(conn, id, lock)).await? else {
         return Ok(Outcome::NotClaimed);
     };
+    let recipient = key.recipient_tag(&row.recipient);
+    let opened = key.open(&row.text_body).and_then(|text| {
+        let html = key.open(&row.html_body)?;
+        Ok((text, html))
+    });
+    let (text, html) = match opened {
+        Ok(bodies) => bodies,
+        Err(sealed) => {
+            let error = SendError::Message(sealed.to_string());
+            return record_failure(db, id, lock, row.attempts, &recipient, &row.subject, &error)
+                .await;
+        }
+    };
     let message = Message {
         to: row.recipient,
         subject: row.subject,
-        text: row.text_body,
-        html: row.html_body,
+        text,
+        html,
     };
     let sent = match tokio::time::timeout(SEND_DEADLINE, transport.send(&message)).await {
         Ok(sent) => sent,
@@ -216,10 +243,21 @@ async fn deliver_one(db: &Db, transport: &Transport, id: i64) -> Result<Outcome,
     match sent {
         Ok(()) => {
             remove_delivered(db, id).await;
-            tracing::debug!(id, to = %message.to, subject = %message.subject, "mail delivered");
+            tracing::debug!(id, recipient = %recipient, subject = %message.subject, "mail delivered");
             Ok(Outcome::Delivered)
         }
-        Err(error) => record_failure(db, id, lock, row.attempts, &message, &error).await,
+        Err(error) => {
+            record_failure(
+                db,
+                id,
+                lock,
+                row.attempts,
+                &recipient,
+                &message.subject,
+                &error,
+            )
+            .await
+        }
     }
 }
 
@@ -256,12 +294,16 @@ async fn remove_delivered(db: &Db, id: i64) {
     }
 }
 
+/// Records a failed attempt (`recipient` is the keyed tag, for the log). A mail given up
+/// keeps its recipient, subject and last error for the operator, but not its bodies: the
+/// links they carry must not outlive the attempt to deliver them.
 async fn record_failure(
     db: &Db,
     id: i64,
     lock: chrono::NaiveDateTime,
     previous_attempts: i32,
-    message: &Message,
+    recipient: &str,
+    subject: &str,
     error: &SendError,
 ) -> Result<Outcome, DbError> {
     let attempts = if error.is_permanent() {
@@ -287,7 +329,15 @@ async fn record_failure(
                 mail_outbox::locked_until.eq(None::<chrono::NaiveDateTime>),
                 mail_outbox::last_error.eq(Some(stored)),
             ))
-            .execute(conn)?)
+            .execute(conn)
+            .and_then(|updated| {
+                if attempts >= MAX_ATTEMPTS {
+                    diesel::update(mail_outbox::table.filter(mail_outbox::id.eq(id)))
+                        .set((mail_outbox::text_body.eq(""), mail_outbox::html_body.eq("")))
+                        .execute(conn)?;
+                }
+                Ok(updated)
+            })?)
         })
         .await?;
     if updated == 0 {
@@ -296,17 +346,17 @@ async fn record_failure(
     if attempts >= MAX_ATTEMPTS {
         tracing::error!(
             id,
-            to = %message.to,
-            subject = %message.subject,
+            recipient = %recipient,
+            subject = %subject,
             attempts,
             error = %text,
-            "giving up on a mail: it stays in mail_outbox with its last_error and will not be retried"
+            "giving up on a mail: it stays in mail_outbox with its last_error (its bodies cleared) and will not be retried"
         );
         Ok(Outcome::GivenUp)
     } else {
         tracing::warn!(
             id,
-            to = %message.to,
+            recipient = %recipient,
             attempts,
             retry_in_s = wait.as_secs(),
             error = %text,
@@ -318,16 +368,17 @@ async fn record_failure(
 
 /// Starts the worker with the transport chosen by `mail` (see [`Transport::from_settings`]).
 /// Call it once per process, inside a Tokio runtime (e.g. from `Application::build`).
-pub fn spawn(db: Db, mail: &MailSettings) -> Result<WorkerHandle, SetupError> {
+/// `key` opens the bodies [`super::enqueue`] sealed (the same `SECRET_KEY`).
+pub fn spawn(db: Db, mail: &MailSettings, key: OutboxKey) -> Result<WorkerHandle, SetupError> {
     let transport = Transport::from_settings(mail)?;
     tracing::info!("mail delivery: {}", transport.describe());
-    Ok(spawn_with(db, transport))
+    Ok(spawn_with(db, transport, key))
 }
 
 /// Starts the worker with a given transport.
-pub fn spawn_with(db: Db, transport: Transport) -> WorkerHandle {
+pub fn spawn_with(db: Db, transport: Transport, key: OutboxKey) -> WorkerHandle {
     let stop = Arc::new(Stop::default());
-    let task = tokio::spawn(run(db, Arc::new(transport), stop.clone()));
+    let task = tokio::spawn(run(db, Arc::new(transport), key, stop.clone()));
     WorkerHandle { stop, task }
 }
 
@@ -377,14 +428,15 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-async fn run(db: Db, transport: Arc<Transport>, stop: Arc<Stop>) {
+async fn run(db: Db, transport: Arc<Transport>, key: OutboxKey, stop: Arc<Stop>) {
     let mut database_failing = false;
     while !stop.requested.load(Ordering::Relaxed) {
         // Each pass runs as its own task so that a panic in it is caught here.
         let pass = {
-            let (db, transport, stop) = (db.clone(), transport.clone(), stop.clone());
+            let (db, transport, key, stop) =
+                (db.clone(), transport.clone(), key.clone(), stop.clone());
             AbortOnDrop(tokio::spawn(async move {
-                deliver_due_until(&db, &transport, &stop.requested).await
+                deliver_due_until(&db, &transport, &key, &stop.requested).await
             }))
         };
         let mut pass = pass;

@@ -57,9 +57,14 @@ pub fn message(to: &str, subject: &str) -> Message {
     }
 }
 
+/// The outbox key these tests seal and open bodies with.
+pub fn key() -> latchkey::mail::OutboxKey {
+    latchkey::mail::OutboxKey::derive(&latchkey::config::Secret::new("mail-support-secret"))
+}
+
 /// Enqueues through the crate's own `enqueue`, on the blocking pool like a request does.
 pub async fn enqueue(db: &Db, message: Message) {
-    db.run(move |conn| latchkey::mail::enqueue(conn, &message))
+    db.run(move |conn| latchkey::mail::enqueue(conn, &key(), &message))
         .await
         .expect("enqueue");
 }
