@@ -49,6 +49,7 @@ async fn a_reset_mail_waiting_for_smtp_holds_no_usable_link() {
 
     let rows = stored(&app.database_url);
     assert_eq!(rows.len(), 2, "the welcome mail and the reset mail wait");
+    assert!(rows.iter().all(|row| row.recipient == email));
     for row in &rows {
         for body in [&row.text_body, &row.html_body] {
             assert!(body.starts_with("sealed:v1:"), "{body}");
