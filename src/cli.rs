@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::auth::accounts::{self, Switched};
+use crate::auth::accounts::{self, IdentityFinding, Switched};
 use crate::auth::changeable;
 use crate::auth::hashing::HashError;
 use crate::auth::registration::{self, NewAccount, Valid};
@@ -33,6 +33,7 @@ All commands (each has --help):
   latchkey roles create NAME [--description D]
   latchkey roles add EMAIL ROLE         latchkey roles remove EMAIL ROLE
   latchkey roles list                   latchkey db migrate
+  latchkey db check                     adopted emails and usernames that look alike
 Without --password, the password is asked for twice without echo (or read as one line
 from standard input when that is not a terminal).
 
@@ -42,6 +43,7 @@ Exit codes:
   2  usage or configuration error
   3  input refused (invalid email, username or password; name already taken)
   4  no such user or role
+  5  db check found something to look at
 
 Settings come from the environment and .env, as for the server (DATABASE_URL, SECRET_KEY,
 SECURITY_PASSWORD_SALT, ...).";
@@ -153,6 +155,8 @@ pub enum RolesCommand {
 pub enum DbCommand {
     /// Apply pending migrations and exit
     Migrate,
+    /// Report stored emails and usernames that today's rules refuse or that look alike
+    Check,
 }
 
 fn on_off(v: &str) -> Result<bool, String> {
@@ -169,6 +173,9 @@ pub enum CliError {
     NotFound(String),
     #[error("{0:#}")]
     Failed(#[from] anyhow::Error),
+    /// A check that ran and found problems (already printed).
+    #[error("{0}")]
+    Found(String),
 }
 
 impl CliError {
@@ -181,6 +188,7 @@ impl CliError {
             CliError::Failed(_) => 1,
             CliError::Invalid(_) => 3,
             CliError::NotFound(_) => 4,
+            CliError::Found(_) => 5,
         }
     }
 }
@@ -262,6 +270,7 @@ pub fn main() -> ExitCode {
         Some(Command::Users(cmd)) => users_command(&settings, cmd),
         Some(Command::Roles(cmd)) => roles_command(&settings, cmd),
         Some(Command::Db(DbCommand::Migrate)) => migrate(&settings),
+        Some(Command::Db(DbCommand::Check)) => check(&settings),
         Some(Command::TimeHash { .. }) => Ok(()),
     };
     match result {
@@ -332,6 +341,58 @@ fn migrate(settings: &Settings) -> Result<(), CliError> {
         println!("Applied {} migration(s).", applied.len());
     }
     Ok(())
+}
+
+/// `db check`: what an adopted database holds that Latchkey's rules would refuse for a new
+/// account, and accounts that differ only in case.
+fn check(settings: &Settings) -> Result<(), CliError> {
+    let services = services(settings)?;
+    let rows = run(services.db.run(users::identities))??;
+    let findings = accounts::check_identities(&rows, &settings.messages);
+    if findings.is_empty() {
+        println!("Checked {} account(s): no problems found.", rows.len());
+        return Ok(());
+    }
+    let table: Vec<Vec<String>> = findings
+        .iter()
+        .map(|finding| match finding {
+            IdentityFinding::Refused {
+                field,
+                user_id,
+                stored,
+                reason,
+            } => vec![
+                "refused".to_owned(),
+                (*field).to_owned(),
+                user_id.to_string(),
+                format!("{stored:?}: {reason}"),
+            ],
+            IdentityFinding::LookAlike {
+                field,
+                user_ids,
+                folded,
+            } => vec![
+                "look-alike".to_owned(),
+                (*field).to_owned(),
+                user_ids
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                format!("all fold to {folded:?}"),
+            ],
+        })
+        .collect();
+    print_table(&["FINDING", "FIELD", "USER IDS", "DETAIL"], &table);
+    println!(
+        "These accounts still log in (typing the address or name exactly as stored); new \
+         accounts cannot be made like them. Rename or merge them with care."
+    );
+    Err(CliError::Found(format!(
+        "{} finding(s) in {} account(s)",
+        findings.len(),
+        rows.len()
+    )))
 }
 
 /// The rules' services for one command: the configured database (pending migrations

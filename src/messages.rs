@@ -57,6 +57,7 @@ catalogue! {
     USER_DOES_NOT_EXIST = "Specified user does not exist";
     USERNAME_ALREADY_ASSOCIATED = "%(username)s is already associated with an account.";
     USERNAME_ILLEGAL_CHARACTERS = "Username can contain only letters and numbers";
+    USERNAME_MIXED_SCRIPTS = "Username mixes letters of different scripts";
     USERNAME_INVALID_LENGTH = "Username must be at least %(min)s characters and less than %(max)s characters";
     USERNAME_NOT_PROVIDED = "Username not provided";
 }

@@ -118,7 +118,6 @@ async fn every_page_partial_layout_and_mail_can_be_overridden_by_name() {
     let app = spawn_app_with(&[
         ("SECURITY_TEMPLATES_DIR", &templates),
         ("SECURITY_CONFIRMABLE", "true"),
-        ("SECURITY_LOGIN_WITHOUT_CONFIRMATION", "true"),
         ("SECURITY_RECOVERABLE", "true"),
         ("SECURITY_CHANGEABLE", "true"),
         ("SECURITY_RETURN_GENERIC_RESPONSES", "true"),
@@ -134,6 +133,8 @@ async fn every_page_partial_layout_and_mail_can_be_overridden_by_name() {
     app.client().submit("/confirm", &[("email", &email)]).await;
     app.set_confirmed(&email);
     app.set_premium(&email, true);
+    // Generic responses need registration not to log in: log in now, confirmed.
+    let browser = app.logged_in_client(&email, PASSWORD, false).await;
 
     let anonymous = app.client();
     let shown_to = |path: &'static str, logged_in: bool| {

@@ -443,9 +443,14 @@ async fn links_are_built_from_base_url_whatever_the_host_header_says() {
 
 #[actix_web::test]
 async fn with_generic_responses_forgot_password_answers_the_same_for_unknown_addresses() {
-    let app = recoverable_app(&[("SECURITY_RETURN_GENERIC_RESPONSES", "true")]).await;
+    let app = recoverable_app(&[
+        ("SECURITY_RETURN_GENERIC_RESPONSES", "true"),
+        ("SECURITY_CONFIRMABLE", "true"),
+    ])
+    .await;
     let known = new_email("known");
     app.create_user(&known, PASSWORD).await;
+    app.set_confirmed(&known);
     let unknown = new_email("unknown");
 
     let answer = |email: String| {

@@ -11,14 +11,25 @@ use crate::db::{sessions, users};
 use crate::domain::Email;
 
 /// The account an email names, matched as the login form matches it (normalised, case
-/// folded); a string that is not a valid email is looked up as typed, so that an adopted
-/// row with an odd address can still be found.
+/// folded); a string that is not a valid email is looked up exactly as stored, so that an
+/// adopted row with an odd address can still be found.
 pub async fn find_by_email(services: &Services, typed: &str) -> Result<Option<User>, ServiceError> {
-    let lookup = Email::parse(typed).map_or_else(|_| typed.to_owned(), Email::into_inner);
-    Ok(services
-        .db
-        .run(move |conn| users::find_by_email(conn, &lookup))
-        .await?)
+    let found = match Email::parse(typed) {
+        Ok(email) => {
+            services
+                .db
+                .run(move |conn| users::find_by_email(conn, &email))
+                .await?
+        }
+        Err(_) => {
+            let stored = typed.to_owned();
+            services
+                .db
+                .run(move |conn| users::find_by_stored_email(conn, &stored))
+                .await?
+        }
+    };
+    Ok(found)
 }
 
 /// What switching an account on or off did.
@@ -72,4 +83,129 @@ pub async fn reset_access(services: &Services, user: &User) -> Result<usize, Ser
             })
         })
         .await
+}
+
+/// Something `latchkey db check` reports about the identities of an adopted database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityFinding {
+    /// A stored email or username that today's rules would refuse (an invisible character,
+    /// mixed scripts, …). Its owner still logs in by typing it as stored.
+    Refused {
+        field: &'static str,
+        user_id: i32,
+        stored: String,
+        reason: String,
+    },
+    /// Accounts whose emails (or usernames) differ only in case: they look alike, and a
+    /// case-folded login finds only one of them.
+    LookAlike {
+        field: &'static str,
+        user_ids: Vec<i32>,
+        folded: String,
+    },
+}
+
+/// Checks every account's email and username (`(id, email, username)` rows) against the
+/// rules new accounts follow.
+pub fn check_identities(
+    rows: &[(i32, Option<String>, Option<String>)],
+    messages: &crate::messages::Messages,
+) -> Vec<IdentityFinding> {
+    use std::collections::BTreeMap;
+    let mut findings = Vec::new();
+    let mut folded: BTreeMap<(&'static str, String), Vec<i32>> = BTreeMap::new();
+    for (id, email, username) in rows {
+        if let Some(stored) = email {
+            match Email::parse(stored) {
+                Ok(email) => folded
+                    .entry(("email", email.as_str().to_owned()))
+                    .or_default()
+                    .push(*id),
+                Err(e) => findings.push(IdentityFinding::Refused {
+                    field: "email",
+                    user_id: *id,
+                    stored: stored.clone(),
+                    reason: messages.describe(&e),
+                }),
+            }
+        }
+        if let Some(stored) = username {
+            match crate::domain::Username::parse(stored) {
+                Ok(name) => folded
+                    .entry(("username", name.as_str().to_owned()))
+                    .or_default()
+                    .push(*id),
+                Err(e) => findings.push(IdentityFinding::Refused {
+                    field: "username",
+                    user_id: *id,
+                    stored: stored.clone(),
+                    reason: messages.describe(&e),
+                }),
+            }
+        }
+    }
+    for ((field, folded), user_ids) in folded {
+        if user_ids.len() > 1 {
+            findings.push(IdentityFinding::LookAlike {
+                field,
+                user_ids,
+                folded,
+            });
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adopted_look_alikes_and_refused_identities_are_reported() {
+        let rows = vec![
+            (
+                1,
+                Some("admin@example.com".to_owned()),
+                Some("admin".to_owned()),
+            ),
+            (2, Some("admin\u{200B}@example.com".to_owned()), None),
+            (
+                3,
+                Some("Ädmin@example.com".to_owned()),
+                Some("\u{0430}dmin".to_owned()),
+            ),
+            (
+                4,
+                Some("ädmin@example.com".to_owned()),
+                Some("ADMIN".to_owned()),
+            ),
+            (5, None, Some("clean".to_owned())),
+        ];
+        let findings = check_identities(&rows, &crate::messages::Messages::default());
+        assert!(findings.contains(&IdentityFinding::Refused {
+            field: "email",
+            user_id: 2,
+            stored: "admin\u{200B}@example.com".to_owned(),
+            reason: "Invalid email address".to_owned(),
+        }));
+        assert!(findings.iter().any(|f| matches!(
+            f,
+            IdentityFinding::Refused {
+                field: "username",
+                user_id: 3,
+                ..
+            }
+        )));
+        assert!(findings.contains(&IdentityFinding::LookAlike {
+            field: "email",
+            user_ids: vec![3, 4],
+            folded: "ädmin@example.com".to_owned(),
+        }));
+        assert!(findings.contains(&IdentityFinding::LookAlike {
+            field: "username",
+            user_ids: vec![1, 4],
+            folded: "admin".to_owned(),
+        }));
+        assert_eq!(findings.len(), 4, "{findings:?}");
+    }
 }

@@ -18,6 +18,8 @@ use std::time::Duration;
 use crate::config::Features;
 use crate::db::models::User;
 use crate::db::{users, Db};
+use unicode_normalization::UnicodeNormalization;
+
 use crate::domain::{Email, FormErrors, Password};
 use crate::messages::{self, Messages, Msg};
 
@@ -300,28 +302,32 @@ async fn upgrade_hash(
     user
 }
 
-/// The account an identity names, matched case-insensitively.
+/// The account an identity names: an email, or a username when usernames are enabled and
+/// the identity has no `@`. Matched case-folded; an identity that today's rules refuse is
+/// still looked up exactly as stored, so that adopted accounts keep working.
 pub async fn find_account(
     db: &Db,
     features: &Features,
     identity: &str,
 ) -> Result<Option<User>, ServiceError> {
     let by_username = features.username_enable && !identity.contains('@');
-    if by_username {
-        let name = crate::domain::Username::parse(identity).ok();
-        return Ok(match name {
-            Some(name) => {
-                db.run(move |c| users::find_by_username(c, name.as_str()))
+    let typed: String = identity.nfc().collect();
+    let found = if by_username {
+        match crate::domain::Username::parse(identity) {
+            Ok(name) => db.run(move |c| users::find_by_username(c, &name)).await?,
+            Err(_) => {
+                db.run(move |c| users::find_by_stored_username(c, &typed))
                     .await?
             }
-            None => None,
-        });
-    }
-    Ok(match Email::parse(identity) {
-        Ok(email) => {
-            db.run(move |c| users::find_by_email(c, email.as_str()))
-                .await?
         }
-        Err(_) => None,
-    })
+    } else {
+        match Email::parse(identity) {
+            Ok(email) => db.run(move |c| users::find_by_email(c, &email)).await?,
+            Err(_) => {
+                db.run(move |c| users::find_by_stored_email(c, &typed))
+                    .await?
+            }
+        }
+    };
+    Ok(found)
 }

@@ -71,7 +71,7 @@ pub async fn resend(
     send: bool,
 ) -> Result<ResendOutcome, ServiceError> {
     let services = services.clone();
-    let email = email.as_str().to_owned();
+    let email = email.clone();
     services
         .db
         .clone()

@@ -32,7 +32,7 @@ pub async fn forgot(
     send: bool,
 ) -> Result<ForgotOutcome, ServiceError> {
     let services = services.clone();
-    let email = email.as_str().to_owned();
+    let email = email.clone();
     services
         .db
         .clone()

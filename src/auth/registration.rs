@@ -256,7 +256,7 @@ async fn existing_account(
         return Ok(Ok(Registered::ExistingNotified));
     }
     let for_mail = services.clone();
-    let email = valid.email.as_str().to_owned();
+    let email = valid.email.clone();
     services
         .db
         .run_with(move |conn| {
@@ -307,7 +307,7 @@ impl From<diesel::result::Error> for InsertError {
 fn email_taken(messages: &Messages, email: &Email) -> String {
     messages.text(
         messages::EMAIL_ALREADY_ASSOCIATED,
-        &[("email", email.as_str())],
+        &[("email", email.as_typed())],
     )
 }
 
@@ -318,10 +318,7 @@ pub async fn conflicts(
     username: Option<&Username>,
 ) -> Result<Option<FormErrors>, ServiceError> {
     let messages = &services.settings.messages;
-    let (email_value, username_value) = (
-        email.as_str().to_owned(),
-        username.map(|u| u.as_str().to_owned()),
-    );
+    let (email_value, username_value) = (email.clone(), username.cloned());
     let (email_is_taken, username_is_taken) = services
         .db
         .run(move |c| {
@@ -342,7 +339,7 @@ pub async fn conflicts(
             "username",
             messages.text(
                 messages::USERNAME_ALREADY_ASSOCIATED,
-                &[("username", u.as_str())],
+                &[("username", u.as_typed())],
             ),
         );
     }

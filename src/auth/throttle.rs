@@ -510,10 +510,15 @@ mod tests {
         );
         assert_eq!(decide_spraying(&p, at(21), &twenty), None);
         let thirty: Vec<_> = (0..30).map(at).collect();
-        // 30 failures: 2^10 s after the last one, at most the window.
+        // 30 failures: 2^10 s after the last one, capped at the 15-minute maximum delay.
         assert_eq!(
             decide_spraying(&p, at(29), &thirty),
-            Some(Duration::from_secs(1024))
+            Some(Duration::from_secs(900))
+        );
+        let twenty_five: Vec<_> = (0..25).map(at).collect();
+        assert_eq!(
+            decide_spraying(&p, at(24), &twenty_five),
+            Some(Duration::from_secs(32))
         );
         let off = LoginThrottle {
             failures_per_ip: 0,

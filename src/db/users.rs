@@ -6,26 +6,87 @@ use diesel::prelude::*;
 use super::models::{NewUser, User};
 use super::schema::user;
 use super::{DbConnection, DbError};
+use crate::domain::{Email, Username};
 
 diesel::define_sql_function! {
     /// SQL `lower()`: both sides of a case-insensitive match fold the same way.
     fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
-pub fn find_by_email(conn: &mut DbConnection, email: &str) -> Result<Option<User>, DbError> {
+/// The account of `email`. Latchkey stores addresses case-folded, so one indexed equality
+/// finds them. An account adopted from a database that stored its address as typed
+/// (`Ann@…`) is found through the `lower(email)` index with the address as typed, and kept
+/// only if its address folds (in Rust, the same on every backend) to the one asked for:
+/// SQLite's `lower()` folds only ASCII.
+pub fn find_by_email(conn: &mut DbConnection, email: &Email) -> Result<Option<User>, DbError> {
+    if let Some(user) = find_by_stored_email(conn, email.as_str())? {
+        return Ok(Some(user));
+    }
+    let candidates: Vec<User> = user::table
+        .filter(lower(user::email).eq(lower(Some(email.as_typed().to_owned()))))
+        .select(User::as_select())
+        .load(conn)?;
+    Ok(candidates.into_iter().find(|u| {
+        u.email
+            .as_deref()
+            .and_then(|stored| Email::parse(stored).ok())
+            .is_some_and(|stored| stored == *email)
+    }))
+}
+
+/// The account whose stored address is exactly `stored`: for adopted rows that today's
+/// rules would refuse (their owners can still log in by typing it as stored).
+pub fn find_by_stored_email(
+    conn: &mut DbConnection,
+    stored: &str,
+) -> Result<Option<User>, DbError> {
     Ok(user::table
-        .filter(lower(user::email).eq(lower(Some(email.to_owned()))))
+        .filter(user::email.eq(stored))
         .select(User::as_select())
         .get_result(conn)
         .optional()?)
 }
 
-pub fn find_by_username(conn: &mut DbConnection, username: &str) -> Result<Option<User>, DbError> {
+/// The account of `username`, found as [`find_by_email`] finds an address.
+pub fn find_by_username(
+    conn: &mut DbConnection,
+    username: &Username,
+) -> Result<Option<User>, DbError> {
+    if let Some(user) = find_by_stored_username(conn, username.as_str())? {
+        return Ok(Some(user));
+    }
+    let candidates: Vec<User> = user::table
+        .filter(lower(user::username).eq(lower(Some(username.as_typed().to_owned()))))
+        .select(User::as_select())
+        .load(conn)?;
+    Ok(candidates.into_iter().find(|u| {
+        u.username
+            .as_deref()
+            .and_then(|stored| Username::parse(stored).ok())
+            .is_some_and(|stored| stored == *username)
+    }))
+}
+
+/// The account whose stored username is exactly `stored` (see [`find_by_stored_email`]).
+pub fn find_by_stored_username(
+    conn: &mut DbConnection,
+    stored: &str,
+) -> Result<Option<User>, DbError> {
     Ok(user::table
-        .filter(lower(user::username).eq(lower(Some(username.to_owned()))))
+        .filter(user::username.eq(stored))
         .select(User::as_select())
         .get_result(conn)
         .optional()?)
+}
+
+/// Every account's id, email and username, by id: for `latchkey db check`.
+pub fn identities(
+    conn: &mut DbConnection,
+) -> Result<Vec<(i32, Option<String>, Option<String>)>, DbError> {
+    Ok(user::table
+        .order(user::id)
+        .select((user::id, user::email, user::username))
+        .load(conn)?)
 }
 
 pub fn find_by_id(conn: &mut DbConnection, id: i32) -> Result<Option<User>, DbError> {

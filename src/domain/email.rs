@@ -4,6 +4,7 @@
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
+use super::lookalike;
 use crate::messages::{self, Described, Msg};
 
 pub const MAX_EMAIL_LENGTH: usize = 254;
@@ -13,9 +14,22 @@ const MAX_LOCAL_LENGTH: usize = 64;
 /// `email_validator` does.
 const SPECIAL_USE_TLDS: &[&str] = &["arpa", "invalid", "local", "localhost", "onion", "test"];
 
-/// A syntactically valid address: local part as typed, domain lower-cased and in IDNA form.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Email(String);
+/// A syntactically valid address. It is stored and compared case-folded ([`Email::as_str`]:
+/// the whole address in lower case, NFC); the form as typed (domain lower-cased) is kept to
+/// find accounts adopted from a database that stored addresses as typed.
+#[derive(Clone)]
+pub struct Email {
+    folded: String,
+    typed: String,
+}
+
+impl PartialEq for Email {
+    fn eq(&self, other: &Self) -> bool {
+        self.folded == other.folded
+    }
+}
+
+impl Eq for Email {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EmailError {
@@ -45,36 +59,50 @@ impl Email {
         }
         // NFC, as Python's email_validator stores it (Flask-Security databases hold that form).
         let normalized: String = raw.nfc().collect();
+        // Nothing invisible: `admin\u{200B}@…` must not be a second `admin@…`.
+        if lookalike::invisible_char(&normalized).is_some() {
+            return Err(EmailError::Invalid);
+        }
         let (local, domain) = normalized.rsplit_once('@').ok_or(EmailError::Invalid)?;
-        if !valid_local_part(local) {
+        if !valid_local_part(local) || lookalike::starts_with_mark(local) {
             return Err(EmailError::Invalid);
         }
         let domain = normalize_domain(domain).ok_or(EmailError::Invalid)?;
-        let email = format!("{local}@{domain}");
-        if email.len() > MAX_EMAIL_LENGTH {
+        if domain.split('.').any(lookalike::starts_with_mark) {
             return Err(EmailError::Invalid);
         }
-        Ok(Email(email))
+        let typed = format!("{local}@{domain}");
+        let folded: String = lookalike::fold_case(&typed).nfc().collect();
+        if typed.len() > MAX_EMAIL_LENGTH || folded.len() > MAX_EMAIL_LENGTH {
+            return Err(EmailError::Invalid);
+        }
+        Ok(Email { folded, typed })
     }
 
+    /// The address as stored and compared: case-folded.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.folded
+    }
+
+    /// The address as typed (NFC, domain lower-cased).
+    pub fn as_typed(&self) -> &str {
+        &self.typed
     }
 
     pub fn into_inner(self) -> String {
-        self.0
+        self.folded
     }
 }
 
 impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.folded)
     }
 }
 
 impl fmt::Debug for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Email({:?})", self.0)
+        write!(f, "Email({:?})", self.folded)
     }
 }
 
@@ -127,10 +155,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepts_ordinary_addresses_and_lowercases_the_domain() {
+    fn accepts_ordinary_addresses_and_folds_their_case() {
+        let ann = Email::parse("Ann@Example.COM").unwrap();
+        assert_eq!(ann.as_str(), "ann@example.com");
+        assert_eq!(ann.as_typed(), "Ann@example.com");
+        assert_eq!(ann, Email::parse("ANN@example.com").unwrap());
         assert_eq!(
-            Email::parse("Ann@Example.COM").unwrap().as_str(),
-            "Ann@example.com"
+            Email::parse("Ädmin@example.com").unwrap(),
+            Email::parse("ädmin@example.com").unwrap(),
+            "non-ASCII letters fold too"
         );
         assert!(Email::parse("first.last+tag@sub.example.org").is_ok());
         assert!(Email::parse("user@bücher.example").is_ok());
@@ -155,6 +188,14 @@ mod tests {
             "a@123.456",
             "a\0b@example.com",
             "a@exa mple.com",
+            // Look-alikes of admin@example.com.
+            "admin\u{200B}@example.com",
+            "ad\u{202E}min@example.com",
+            "ad\u{00AD}min@example.com",
+            "admin@exa\u{200B}mple.com",
+            "\u{0301}admin@example.com",
+            "ad\u{034F}min@example.com",
+            "admin\u{2028}@example.com",
         ] {
             assert_eq!(Email::parse(bad), Err(EmailError::Invalid), "{bad:?}");
         }
@@ -215,7 +256,10 @@ mod tests {
             ) {
                 let typed = if upper { domain.to_ascii_uppercase() } else { domain.clone() };
                 let email = Email::parse(&format!("{local}@{typed}"));
-                prop_assert_eq!(email.map(Email::into_inner), Ok(format!("{local}@{domain}")));
+                prop_assert_eq!(
+                    email.map(Email::into_inner),
+                    Ok(format!("{}@{domain}", local.to_lowercase()))
+                );
             }
 
             #[test]

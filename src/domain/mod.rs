@@ -4,6 +4,7 @@
 pub mod common_passwords;
 pub mod email;
 pub mod form_errors;
+pub mod lookalike;
 pub mod next_url;
 pub mod password;
 pub mod role;

@@ -4,13 +4,27 @@
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
+use super::lookalike;
 use crate::messages::{self, Described, Msg};
 
 pub const MIN_LEN: usize = 4;
 pub const MAX_LEN: usize = 32;
 
-#[derive(Clone, PartialEq, Eq)]
-pub struct Username(String);
+/// A valid username: stored and compared case-folded ([`Username::as_str`]); the form as
+/// typed (NFKD) is kept to find accounts adopted from a database that stored it as typed.
+#[derive(Clone)]
+pub struct Username {
+    folded: String,
+    typed: String,
+}
+
+impl PartialEq for Username {
+    fn eq(&self, other: &Self) -> bool {
+        self.folded == other.folded
+    }
+}
+
+impl Eq for Username {}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UsernameError {
@@ -20,6 +34,8 @@ pub enum UsernameError {
     Length,
     #[error("Username can contain only letters and numbers")]
     Characters,
+    #[error("Username mixes letters of different scripts")]
+    MixedScripts,
 }
 
 impl Described for UsernameError {
@@ -31,6 +47,7 @@ impl Described for UsernameError {
                 vec![("min", MIN_LEN.to_string()), ("max", MAX_LEN.to_string())],
             ),
             UsernameError::Characters => (messages::USERNAME_ILLEGAL_CHARACTERS, vec![]),
+            UsernameError::MixedScripts => (messages::USERNAME_MIXED_SCRIPTS, vec![]),
         }
     }
 }
@@ -52,26 +69,41 @@ impl Username {
         if !name
             .chars()
             .all(|c| c.is_alphanumeric() || unicode_normalization::char::is_combining_mark(c))
+            // Marks that show nothing, or that have nothing to combine with.
+            || lookalike::invisible_char(&name).is_some()
+            || lookalike::starts_with_mark(&name)
         {
             return Err(UsernameError::Characters);
         }
-        Ok(Username(name))
+        if lookalike::mixes_scripts(&name) {
+            return Err(UsernameError::MixedScripts);
+        }
+        Ok(Username {
+            folded: lookalike::fold_case(&name).nfkd().collect(),
+            typed: name,
+        })
     }
 
+    /// The username as stored and compared: case-folded.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.folded
+    }
+
+    /// The username as typed (NFKD).
+    pub fn as_typed(&self) -> &str {
+        &self.typed
     }
 }
 
 impl fmt::Display for Username {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.folded)
     }
 }
 
 impl fmt::Debug for Username {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Username({:?})", self.0)
+        write!(f, "Username({:?})", self.folded)
     }
 }
 
@@ -96,5 +128,29 @@ mod tests {
             UsernameError::Characters
         );
         assert_eq!(Username::parse("").unwrap_err(), UsernameError::Missing);
+    }
+
+    #[test]
+    fn look_alike_usernames_are_refused_and_case_is_folded() {
+        assert_eq!(
+            Username::parse("ad\u{034F}min").unwrap_err(),
+            UsernameError::Characters,
+            "a combining grapheme joiner shows nothing"
+        );
+        assert_eq!(
+            Username::parse("\u{0301}admin").unwrap_err(),
+            UsernameError::Characters
+        );
+        assert_eq!(
+            Username::parse("\u{0430}dmin").unwrap_err(),
+            UsernameError::MixedScripts,
+            "a Cyrillic а among Latin letters"
+        );
+        assert!(Username::parse("админ").is_ok(), "one script is fine");
+        let upper = Username::parse("Ädmin").unwrap();
+        assert_eq!(upper, Username::parse("ädmin").unwrap());
+        assert_eq!(upper.as_str(), Username::parse("ädmin").unwrap().as_str());
+        assert_eq!(Username::parse("Alice99").unwrap().as_str(), "alice99");
+        assert_eq!(Username::parse("Alice99").unwrap().as_typed(), "Alice99");
     }
 }

@@ -54,7 +54,10 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
             &FormErrors::single("email", web.msg(message, &[])),
         );
     }
-    let sent = web.msg(messages::CONFIRMATION_REQUEST, &[("email", email.as_str())]);
+    let sent = web.msg(
+        messages::CONFIRMATION_REQUEST,
+        &[("email", email.as_typed())],
+    );
     if web.format.is_json() {
         return Ok(web.json_ok(json!({})));
     }

@@ -56,7 +56,7 @@ pub async fn forgot_submit(
         _ if generic => web.msg(messages::GENERIC_RECOVERY, &[]),
         ForgotOutcome::Sent => web.msg(
             messages::PASSWORD_RESET_REQUEST,
-            &[("email", email.as_str())],
+            &[("email", email.as_typed())],
         ),
         ForgotOutcome::UnknownUser => {
             return web.form_failure(
