@@ -108,7 +108,7 @@ pub enum IdentityFinding {
 /// Checks every account's email and username (`(id, email, username)` rows) against the
 /// rules new accounts follow.
 pub fn check_identities(
-    rows: &[(i32, Option<String>, Option<String>)],
+    rows: &[crate::db::users::Identity],
     messages: &crate::messages::Messages,
 ) -> Vec<IdentityFinding> {
     use std::collections::BTreeMap;

@@ -79,10 +79,11 @@ pub fn find_by_stored_username(
         .optional()?)
 }
 
+/// An account's id, email and username as stored.
+pub type Identity = (i32, Option<String>, Option<String>);
+
 /// Every account's id, email and username, by id: for `latchkey db check`.
-pub fn identities(
-    conn: &mut DbConnection,
-) -> Result<Vec<(i32, Option<String>, Option<String>)>, DbError> {
+pub fn identities(conn: &mut DbConnection) -> Result<Vec<Identity>, DbError> {
     Ok(user::table
         .order(user::id)
         .select((user::id, user::email, user::username))
