@@ -367,6 +367,19 @@ fn check(settings: &Settings) -> Result<(), CliError> {
                 user_id.to_string(),
                 format!("{stored:?}: {reason}"),
             ],
+            IdentityFinding::NotFolded {
+                field,
+                user_id,
+                stored,
+            } => vec![
+                "not-folded".to_owned(),
+                (*field).to_owned(),
+                user_id.to_string(),
+                format!(
+                    "{stored:?}: on SQLite, the same in another case would not be seen as \
+                     taken; store it in lower case"
+                ),
+            ],
             IdentityFinding::LookAlike {
                 field,
                 user_ids,

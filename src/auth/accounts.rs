@@ -96,6 +96,14 @@ pub enum IdentityFinding {
         stored: String,
         reason: String,
     },
+    /// A stored email or username whose case differs from its folded form beyond ASCII
+    /// (`Ädmin@…`). It still logs in, but SQLite's `lower()` folds only ASCII, so on SQLite
+    /// a new account `ädmin@…` would not be seen as taken: store it folded.
+    NotFolded {
+        field: &'static str,
+        user_id: i32,
+        stored: String,
+    },
     /// Accounts whose emails (or usernames) differ only in case: they look alike, and a
     /// case-folded login finds only one of them.
     LookAlike {
@@ -117,10 +125,19 @@ pub fn check_identities(
     for (id, email, username) in rows {
         if let Some(stored) = email {
             match Email::parse(stored) {
-                Ok(email) => folded
-                    .entry(("email", email.as_str().to_owned()))
-                    .or_default()
-                    .push(*id),
+                Ok(email) => {
+                    if unfolded_beyond_ascii(stored, email.as_str()) {
+                        findings.push(IdentityFinding::NotFolded {
+                            field: "email",
+                            user_id: *id,
+                            stored: stored.clone(),
+                        });
+                    }
+                    folded
+                        .entry(("email", email.as_str().to_owned()))
+                        .or_default()
+                        .push(*id)
+                }
                 Err(e) => findings.push(IdentityFinding::Refused {
                     field: "email",
                     user_id: *id,
@@ -131,10 +148,19 @@ pub fn check_identities(
         }
         if let Some(stored) = username {
             match crate::domain::Username::parse(stored) {
-                Ok(name) => folded
-                    .entry(("username", name.as_str().to_owned()))
-                    .or_default()
-                    .push(*id),
+                Ok(name) => {
+                    if unfolded_beyond_ascii(stored, name.as_str()) {
+                        findings.push(IdentityFinding::NotFolded {
+                            field: "username",
+                            user_id: *id,
+                            stored: stored.clone(),
+                        });
+                    }
+                    folded
+                        .entry(("username", name.as_str().to_owned()))
+                        .or_default()
+                        .push(*id)
+                }
                 Err(e) => findings.push(IdentityFinding::Refused {
                     field: "username",
                     user_id: *id,
@@ -154,6 +180,16 @@ pub fn check_identities(
         }
     }
     findings
+}
+
+/// Whether `stored` differs from its `folded` form by more than ASCII case (what SQLite's
+/// `lower()` cannot see).
+fn unfolded_beyond_ascii(stored: &str, folded: &str) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    let nfc: String = stored.nfc().collect();
+    let nfkd: String = stored.nfkd().collect();
+    let ascii_folded = [nfc.to_ascii_lowercase(), nfkd.to_ascii_lowercase()];
+    !ascii_folded.iter().any(|f| f == folded)
 }
 
 #[cfg(test)]
@@ -206,6 +242,11 @@ mod tests {
             user_ids: vec![1, 4],
             folded: "admin".to_owned(),
         }));
-        assert_eq!(findings.len(), 4, "{findings:?}");
+        assert!(findings.contains(&IdentityFinding::NotFolded {
+            field: "email",
+            user_id: 3,
+            stored: "Ädmin@example.com".to_owned(),
+        }));
+        assert_eq!(findings.len(), 5, "{findings:?}");
     }
 }

@@ -15,9 +15,9 @@ diesel::define_sql_function! {
 
 /// The account of `email`. Latchkey stores addresses case-folded, so one indexed equality
 /// finds them. An account adopted from a database that stored its address as typed
-/// (`Ann@…`) is found through the `lower(email)` index with the address as typed, and kept
-/// only if its address folds (in Rust, the same on every backend) to the one asked for:
-/// SQLite's `lower()` folds only ASCII.
+/// (`Ann@…`) is found through the unique `lower(email)` index with the address as typed,
+/// and kept only if its address folds (in Rust, the same on every backend) to the one asked
+/// for: SQLite's `lower()` folds only ASCII.
 pub fn find_by_email(conn: &mut DbConnection, email: &Email) -> Result<Option<User>, DbError> {
     if let Some(user) = find_by_stored_email(conn, email.as_str())? {
         return Ok(Some(user));
