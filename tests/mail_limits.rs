@@ -212,3 +212,58 @@ async fn registrations_for_one_address_mail_its_owner_within_the_same_limits() {
     assert_eq!(register("198.51.100.70").await, StatusCode::FOUND);
     assert_eq!(delivered(&app, &email, "Welcome").await, 3);
 }
+
+/// A form refused because its username is taken sends nothing, so it must not use up the
+/// address's share: the form that finally goes through still gets its welcome mail.
+#[actix_web::test]
+async fn registrations_refused_for_a_taken_username_do_not_use_up_the_share() {
+    let app = app_with(&[
+        ("SECURITY_USERNAME_ENABLE", "true"),
+        ("SECURITY_REGISTER_LIMIT_PER_ADDRESS", "1"),
+    ])
+    .await;
+    let taken_by = new_email("first");
+    let r = submit_from(
+        &app.client(),
+        "203.0.113.80",
+        "/register",
+        &[
+            ("email", &taken_by),
+            ("username", "popular"),
+            ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let email = new_email("second");
+    for _ in 0..3 {
+        let r = submit_from(
+            &app.client(),
+            "203.0.113.81",
+            "/register",
+            &[
+                ("email", &email),
+                ("username", "Popular"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK, "the username is taken");
+    }
+    let r = submit_from(
+        &app.client(),
+        "203.0.113.81",
+        "/register",
+        &[
+            ("email", &email),
+            ("username", "unusual"),
+            ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(delivered(&app, &email, "Welcome").await, 1);
+}

@@ -243,11 +243,7 @@ async fn existing_account(
     if !generic {
         return Ok(Err(errors));
     }
-    if let Some(username_errors) = errors.fields.get("username") {
-        let mut only_username = FormErrors::default();
-        for message in username_errors {
-            only_username.add("username", message.clone());
-        }
+    if let Some(only_username) = username_errors(&errors) {
         return Ok(Err(only_username));
     }
     // Same cost as a new registration, and the owner hears about it.
@@ -270,6 +266,33 @@ async fn existing_account(
         })
         .await?;
     Ok(Ok(Registered::ExistingNotified))
+}
+
+/// The username's errors alone, if there are any.
+fn username_errors(errors: &FormErrors) -> Option<FormErrors> {
+    let messages = errors.fields.get("username")?;
+    let mut only_username = FormErrors::default();
+    for message in messages {
+        only_username.add("username", message.clone());
+    }
+    Some(only_username)
+}
+
+/// The refusal a valid form gets because its email or username is taken, decided before
+/// anything is counted or mailed (so that such forms do not use up the address's share of
+/// mail). Without generic responses, every conflict; with them, only a taken username, said
+/// alone: a taken email must get the answer a new account gets, from [`register`].
+pub async fn conflict_refusal(
+    services: &Services,
+    valid: &Valid,
+) -> Result<Option<FormErrors>, ServiceError> {
+    let Some(errors) = conflicts(services, &valid.email, valid.username.as_ref()).await? else {
+        return Ok(None);
+    };
+    if !services.settings.features.return_generic_responses {
+        return Ok(Some(errors));
+    }
+    Ok(username_errors(&errors))
 }
 
 enum InsertError {

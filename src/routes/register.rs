@@ -78,8 +78,12 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         Ok(valid) => valid,
         Err(errors) => return refused(&errors),
     };
-    // Counted before the (costly) hashing, and only for forms that could create an account:
-    // someone fixing a weak password is not held back.
+    // Counted before the (costly) hashing, and only for forms that could create an account
+    // or mail its owner: someone fixing a weak password or choosing another username is not
+    // held back.
+    if let Some(errors) = registration::conflict_refusal(&web.state.services, &valid).await? {
+        return refused(&errors);
+    }
     let send = super::limits::may_send_mail(&web, Action::Register, &valid.email).await?;
     let registered = match registration::register(&web.state.services, valid, send).await? {
         Ok(registered) => registered,
