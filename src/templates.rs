@@ -70,6 +70,26 @@ const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/security/sessions.html"),
     ),
     (
+        "security/two_factor_setup.html",
+        include_str!("../templates/security/two_factor_setup.html"),
+    ),
+    (
+        "security/two_factor_verify_code.html",
+        include_str!("../templates/security/two_factor_verify_code.html"),
+    ),
+    (
+        "security/two_factor_select.html",
+        include_str!("../templates/security/two_factor_select.html"),
+    ),
+    (
+        "security/mf_recovery_codes.html",
+        include_str!("../templates/security/mf_recovery_codes.html"),
+    ),
+    (
+        "security/mf_recovery.html",
+        include_str!("../templates/security/mf_recovery.html"),
+    ),
+    (
         "security/email/base.html",
         include_str!("../templates/security/email/base.html"),
     ),
@@ -120,6 +140,22 @@ const DEFAULTS: &[(&str, &str)] = &[
     (
         "security/email/change_notice.html",
         include_str!("../templates/security/email/change_notice.html"),
+    ),
+    (
+        "security/email/two_factor_instructions.txt",
+        include_str!("../templates/security/email/two_factor_instructions.txt"),
+    ),
+    (
+        "security/email/two_factor_instructions.html",
+        include_str!("../templates/security/email/two_factor_instructions.html"),
+    ),
+    (
+        "security/email/two_factor_rescue.txt",
+        include_str!("../templates/security/email/two_factor_rescue.txt"),
+    ),
+    (
+        "security/email/two_factor_rescue.html",
+        include_str!("../templates/security/email/two_factor_rescue.html"),
     ),
 ];
 
@@ -346,6 +382,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         &json!({
             "app_name": "Latchkey", "registerable": true, "confirmable": true,
             "recoverable": true, "changeable": true, "username_enable": true,
+            "two_factor": true, "recovery_codes": true,
         }),
     );
     ctx.insert(
@@ -354,7 +391,9 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "home": "/", "login": "/login", "logout": "/logout", "register": "/register",
             "forgot_password": "/reset", "send_confirmation": "/confirm",
             "change_password": "/change", "profile": "/profile", "premium": "/premium",
-            "sessions": "/sessions", "verify": "/verify",
+            "sessions": "/sessions", "verify": "/verify", "tf_setup": "/tf-setup",
+            "tf_validate": "/tf-validate", "tf_rescue": "/tf-rescue",
+            "mf_recovery_codes": "/mf-recovery-codes", "mf_recovery": "/mf-recovery",
         }),
     );
     ctx.insert("errors", &json!({"email": ["A field error."]}));
@@ -386,6 +425,55 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "login_count": 1,
         }]),
     );
+    // Two-factor (`security/two_factor_*.html`), with an authenticator setup under way so
+    // that the QR code branch renders (a small QR-like SVG stands for the real one).
+    let qr_svg = concat!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="29" height="29""#,
+        r#" viewBox="0 0 29 29" shape-rendering="crispEdges">"#,
+        r##"<rect x="0" y="0" width="29" height="29" fill="#fff"/>"##,
+        r##"<path fill="#000" d="M4 4h7v7H4V4M18 4h7v7H18V4M4 18h7v7H4V18M13 13h3v3H13V13"/>"##,
+        "</svg>",
+    );
+    ctx.insert(
+        "tf",
+        &json!({
+            "available_methods": ["email", "authenticator", "sms"],
+            "primary_method": "email", "required": false, "phone": null,
+        }),
+    );
+    ctx.insert(
+        "setup",
+        &json!({
+            "method": "authenticator", "token": "sample-state-token", "sent_to": null,
+            "authenticator": {
+                "key": "JBSW-Y3DP-EHPK-3PXP",
+                "uri": "otpauth://totp/Latchkey:ada%40example.com?secret=JBSWY3DPEHPK3PXP&issuer=Latchkey",
+                "qr_svg": qr_svg,
+                "issuer": "Latchkey", "account": "ada@example.com",
+            },
+        }),
+    );
+    ctx.insert("tf_method", "authenticator");
+    ctx.insert(
+        "recovery_options",
+        &json!({"email": "/tf-rescue", "recovery_code": "/mf-recovery"}),
+    );
+    ctx.insert("remember_device", &true);
+    ctx.insert("tf_methods", &json!(["authenticator", "email"]));
+    ctx.insert(
+        "recovery_codes",
+        &json!(["3f2a-9c41-b7d0", "0e8b-5d17-c2a9", "a4c6-1f03-9e5b"]),
+    );
+    ctx.insert("codes_left", &3);
+    ctx.insert(
+        "account",
+        &json!({
+            "email": "ada@example.com", "username": "ada", "password_change_url": "/change",
+            "two_factor": {"method": "authenticator", "setup_url": "/tf-setup"},
+            "recovery_codes": {"left": 3, "url": "/mf-recovery-codes"},
+            "sessions_url": "/sessions",
+        }),
+    );
     ctx
 }
 
@@ -402,6 +490,8 @@ pub fn sample_mail_context() -> Context {
         "https://example.com/confirm/sample-token",
     );
     ctx.insert("reset_link", "https://example.com/reset/sample-token");
+    ctx.insert("token", "123456");
+    ctx.insert("within", "5 minutes");
     ctx
 }
 
