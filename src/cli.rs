@@ -28,6 +28,7 @@ All commands (each has --help):
   latchkey users create EMAIL [--username U] [--password P] [--inactive] [--confirmed]
   latchkey users activate EMAIL         latchkey users deactivate EMAIL
   latchkey users reset-access EMAIL     rotate fs_uniquifier: logs the user out everywhere
+  latchkey users tf-reset EMAIL         remove the user's second factors and recovery codes
   latchkey users change-password EMAIL [--password P]
   latchkey users premium EMAIL on|off   latchkey users list [--role ROLE]
   latchkey roles create NAME [--description D]
@@ -106,6 +107,8 @@ pub enum UsersCommand {
     Deactivate { email: String },
     /// Log a user out everywhere: rotate fs_uniquifier and end every login
     ResetAccess { email: String },
+    /// Remove a user's second factors and recovery codes (they lost their phone)
+    TfReset { email: String },
     /// Set a new password (ends every login)
     ChangePassword {
         email: String,
@@ -508,6 +511,27 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
             );
             Ok(())
         }
+        UsersCommand::TfReset { email } => {
+            let user = find_user(&services, &email)?;
+            let had = user.tf_primary_method.clone();
+            run(crate::auth::two_factor::reset(&services, &user))??;
+            tracing::info!(
+                event = "two_factor_reset",
+                user_id = user.id,
+                "second factors removed (CLI)"
+            );
+            match had {
+                Some(method) => println!(
+                    "Removed the second factor ({method}) and recovery codes of {}.",
+                    user.email_or_empty()
+                ),
+                None => println!(
+                    "{} had no second factor; recovery codes removed.",
+                    user.email_or_empty()
+                ),
+            }
+            Ok(())
+        }
         UsersCommand::ChangePassword { email, password } => {
             let user = find_user(&services, &email)?;
             let raw = typed_password(password.password)?;
@@ -553,6 +577,10 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
                         yes_no(u.is_active()),
                         yes_no(u.confirmed_at.is_some()),
                         yes_no(u.is_premium()),
+                        u.tf_primary_method
+                            .clone()
+                            .filter(|m| !m.is_empty())
+                            .unwrap_or_else(|| "-".to_owned()),
                         if r.is_empty() {
                             "-".to_owned()
                         } else {
@@ -572,6 +600,7 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
                     "ACTIVE",
                     "CONFIRMED",
                     "PREMIUM",
+                    "2FA",
                     "ROLES",
                     "LAST LOGIN",
                 ],

@@ -88,6 +88,8 @@ pub struct EmailSubjects {
     pub password_reset: String,
     pub password_notice: String,
     pub password_change_notice: String,
+    pub two_factor: String,
+    pub two_factor_rescue: String,
 }
 
 /// Login throttling (ASVS 2.2.1); see README "Throttling and lockout".
@@ -145,6 +147,75 @@ pub struct SessionPolicy {
     /// Once fresh on a protected page, it stays usable this long (a form opened while fresh
     /// can still be sent).
     pub freshness_grace: Duration,
+}
+
+/// A second factor (`SECURITY_TWO_FACTOR_ENABLED_METHODS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TwoFactorMethod {
+    /// A code mailed to the account's address.
+    Email,
+    /// A code from an authenticator app (TOTP).
+    Authenticator,
+    /// A code sent by text message to `tf_phone_number` (through an `SmsSender`).
+    Sms,
+}
+
+impl TwoFactorMethod {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "email" => Some(Self::Email),
+            "authenticator" => Some(Self::Authenticator),
+            "sms" => Some(Self::Sms),
+            _ => None,
+        }
+    }
+
+    /// Flask-Security's name, as stored in `user.tf_primary_method`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Authenticator => "authenticator",
+            Self::Sms => "sms",
+        }
+    }
+}
+
+/// Two-factor sign-in and recovery codes (`SECURITY_TWO_FACTOR`, …), as Flask-Security
+/// names them.
+#[derive(Debug, Clone)]
+pub struct TwoFactorSettings {
+    pub enabled: bool,
+    pub methods: Vec<TwoFactorMethod>,
+    /// Every user must set up a second factor (`SECURITY_TWO_FACTOR_REQUIRED`).
+    pub required: bool,
+    /// Users holding any of these roles must (`SECURITY_TWO_FACTOR_REQUIRED_ROLES`).
+    pub required_roles: Vec<String>,
+    /// `SECURITY_TOTP_SECRETS`: the keys stored TOTP secrets are encrypted with.
+    pub totp_secrets: Option<Secret>,
+    pub totp_issuer: String,
+    /// Slack around the current step for authenticator codes.
+    pub authenticator_validity: Duration,
+    /// How long a mailed (or texted) code stays valid.
+    pub mail_validity: Duration,
+    pub sms_validity: Duration,
+    /// How long a half-finished login (password proved, code pending) lives.
+    pub login_within: Duration,
+    /// How long a started setup waits for its first code.
+    pub setup_within: Duration,
+    /// Ask for the code at every login (`true`), or remember a validated browser for
+    /// `login_validity` (the `tf_validity` cookie).
+    pub always_validate: bool,
+    pub login_validity: Duration,
+    /// `SECURITY_MULTI_FACTOR_RECOVERY_CODES` and how many (`…_N`).
+    pub recovery_codes: bool,
+    pub recovery_codes_n: u32,
+    /// Where "I cannot receive my code" requests go (`SECURITY_TWO_FACTOR_RESCUE_MAIL`;
+    /// default `MAIL_DEFAULT_SENDER`).
+    pub rescue_mail: Option<String>,
+    /// `SECURITY_ALLOW_SECOND_FACTORS_UNUSED`: start even though users have second factors
+    /// that the configuration switched off (they then log in with the password alone).
+    /// Dangerous; for a planned migration only.
+    pub allow_unused_second_factors: bool,
 }
 
 /// `APP_ENV`: production refuses development secrets and insecure cookies at start-up.
@@ -207,6 +278,9 @@ pub struct Settings {
     pub login_throttle: LoginThrottle,
     pub rate_limits: RateLimits,
     pub session_policy: SessionPolicy,
+    pub two_factor: TwoFactorSettings,
+    /// Where the development SMS sender writes text messages (`SMS_OUTBOX_DIR`).
+    pub sms_outbox_dir: PathBuf,
 }
 
 /// Reads settings from a key→value source. `from_env` uses the process environment; tests
@@ -407,6 +481,11 @@ impl Settings {
                 "SECURITY_EMAIL_SUBJECT_PASSWORD_CHANGE_NOTICE",
                 "Your password has been changed",
             ),
+            two_factor: subject("SECURITY_EMAIL_SUBJECT_TWO_FACTOR", "Two-Factor Login"),
+            two_factor_rescue: subject(
+                "SECURITY_EMAIL_SUBJECT_TWO_FACTOR_RESCUE",
+                "Two-Factor Rescue",
+            ),
         };
 
         let bcrypt_rounds: u32 = src.number("SECURITY_BCRYPT_ROUNDS", 12)?;
@@ -455,6 +534,7 @@ impl Settings {
             check_production(&secret_key, &password_salt, cookie_secure)?;
         }
 
+        let app_name = src.get("APP_NAME").unwrap_or("Latchkey").to_owned();
         Ok(Settings {
             environment,
             database_url,
@@ -479,7 +559,9 @@ impl Settings {
             reset_password_within: src.duration("SECURITY_RESET_PASSWORD_WITHIN", "1 days")?,
             templates_dir: PathBuf::from(src.get("SECURITY_TEMPLATES_DIR").unwrap_or("templates")),
             static_dir: PathBuf::from(src.get("STATIC_DIR").unwrap_or("static")),
-            app_name: src.get("APP_NAME").unwrap_or("Latchkey").to_owned(),
+            two_factor: two_factor(src, &app_name)?,
+            sms_outbox_dir: PathBuf::from(src.get("SMS_OUTBOX_DIR").unwrap_or("instance/sms")),
+            app_name,
             workers,
             login_throttle: login_throttle(src)?,
             rate_limits: RateLimits {
@@ -605,6 +687,100 @@ fn rate_limit(
         per_ip: src.number(&format!("SECURITY_{name}_LIMIT_PER_IP"), per_ip)?,
         per_address: src.number(&format!("SECURITY_{name}_LIMIT_PER_ADDRESS"), per_address)?,
     })
+}
+
+/// Flask-Security gives some periods as whole seconds (`SECURITY_TWO_FACTOR_MAIL_VALIDITY =
+/// 300`): a bare number is seconds, anything else a period ("5 minutes").
+fn seconds_or_period(src: &Source, key: &str, default: &str) -> Result<Duration, ConfigError> {
+    match src.get(key) {
+        Some(v) if v.chars().all(|c| c.is_ascii_digit()) => v
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| ConfigError::new(key, format!("expected seconds, got {v:?}"))),
+        _ => src.duration(key, default),
+    }
+}
+
+fn two_factor(src: &Source, app_name: &str) -> Result<TwoFactorSettings, ConfigError> {
+    let list = |key: &str, default: &str| -> Vec<String> {
+        src.get(key)
+            .unwrap_or(default)
+            .split(',')
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    let mut methods = Vec::new();
+    for name in list("SECURITY_TWO_FACTOR_ENABLED_METHODS", "email,authenticator") {
+        let method = TwoFactorMethod::parse(&name).ok_or_else(|| {
+            ConfigError::new(
+                "SECURITY_TWO_FACTOR_ENABLED_METHODS",
+                format!("expected email, authenticator or sms, got {name:?}"),
+            )
+        })?;
+        if !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
+    let settings = TwoFactorSettings {
+        enabled: src.flag("SECURITY_TWO_FACTOR", false)?,
+        methods,
+        required: src.flag("SECURITY_TWO_FACTOR_REQUIRED", false)?,
+        required_roles: list("SECURITY_TWO_FACTOR_REQUIRED_ROLES", ""),
+        totp_secrets: src.get("SECURITY_TOTP_SECRETS").map(Secret::new),
+        totp_issuer: src
+            .get("SECURITY_TOTP_ISSUER")
+            .unwrap_or(app_name)
+            .to_owned(),
+        authenticator_validity: seconds_or_period(
+            src,
+            "SECURITY_TWO_FACTOR_AUTHENTICATOR_VALIDITY",
+            "120 seconds",
+        )?,
+        mail_validity: seconds_or_period(src, "SECURITY_TWO_FACTOR_MAIL_VALIDITY", "300 seconds")?,
+        sms_validity: seconds_or_period(src, "SECURITY_TWO_FACTOR_SMS_VALIDITY", "120 seconds")?,
+        login_within: seconds_or_period(src, "SECURITY_TWO_FACTOR_LOGIN_WITHIN", "5 minutes")?,
+        setup_within: seconds_or_period(src, "SECURITY_TWO_FACTOR_SETUP_WITHIN", "30 minutes")?,
+        always_validate: src.flag("SECURITY_TWO_FACTOR_ALWAYS_VALIDATE", true)?,
+        login_validity: seconds_or_period(src, "SECURITY_TWO_FACTOR_LOGIN_VALIDITY", "30 days")?,
+        recovery_codes: src.flag("SECURITY_MULTI_FACTOR_RECOVERY_CODES", false)?,
+        recovery_codes_n: src.number("SECURITY_MULTI_FACTOR_RECOVERY_CODES_N", 5)?,
+        rescue_mail: src
+            .get("SECURITY_TWO_FACTOR_RESCUE_MAIL")
+            .map(str::to_owned),
+        allow_unused_second_factors: src.flag("SECURITY_ALLOW_SECOND_FACTORS_UNUSED", false)?,
+    };
+    if settings.enabled {
+        if settings.methods.is_empty() {
+            return Err(ConfigError::new(
+                "SECURITY_TWO_FACTOR_ENABLED_METHODS",
+                "names no method while SECURITY_TWO_FACTOR is on",
+            ));
+        }
+        if settings.totp_secrets.is_none() {
+            return Err(ConfigError::new(
+                "SECURITY_TOTP_SECRETS",
+                "is not set; SECURITY_TWO_FACTOR needs it to encrypt the stored TOTP secrets \
+                 (e.g. `openssl rand -hex 32`)",
+            ));
+        }
+    }
+    if !(1..=20).contains(&settings.recovery_codes_n) {
+        return Err(ConfigError::new(
+            "SECURITY_MULTI_FACTOR_RECOVERY_CODES_N",
+            "must be between 1 and 20",
+        ));
+    }
+    for (key, value) in [
+        ("SECURITY_TWO_FACTOR_MAIL_VALIDITY", settings.mail_validity),
+        ("SECURITY_TWO_FACTOR_LOGIN_WITHIN", settings.login_within),
+        ("SECURITY_TWO_FACTOR_SETUP_WITHIN", settings.setup_within),
+    ] {
+        if value.is_zero() {
+            return Err(ConfigError::new(key, "must be at least 1 second"));
+        }
+    }
+    Ok(settings)
 }
 
 fn session_policy(src: &Source) -> Result<SessionPolicy, ConfigError> {

@@ -51,7 +51,7 @@ pub fn app(
     App::new()
         .app_data(state)
         .configure(move |cfg| {
-            crate::routes::configure(cfg, &settings.features);
+            crate::routes::configure(cfg, &settings);
             static_files(cfg, &static_dir);
         })
         .default_service(web::to(|| async {

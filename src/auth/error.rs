@@ -9,6 +9,9 @@ pub enum ServiceError {
     Hash(#[from] super::hashing::HashError),
     #[error("mail template: {0}")]
     Template(#[from] tera::Error),
+    /// A setting a rule needs is missing or unusable (checked at start-up where possible).
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 impl From<diesel::result::Error> for ServiceError {

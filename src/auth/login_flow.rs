@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ServiceError;
 use super::services::Services;
+use super::two_factor::SentCode;
 use crate::crypto::{constant_time_eq, digest};
 use crate::db::models::User;
 use crate::db::users;
@@ -26,6 +27,17 @@ pub struct PendingLogin {
     /// What the login form asked for, carried to the end of the login.
     pub remember: bool,
     pub next: Option<String>,
+    /// The second factor asked for (Flask-Security's method name); `None` while the user
+    /// must first set one up (a required second factor not set up yet).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The code mailed or texted for this login (its digest): used at most once, since the
+    /// pending login goes when the login completes.
+    #[serde(default)]
+    pub sent_code: Option<SentCode>,
+    /// A code mailed through the rescue ("I cannot use my second factor").
+    #[serde(default)]
+    pub rescue_code: Option<SentCode>,
 }
 
 impl PendingLogin {
@@ -36,6 +48,9 @@ impl PendingLogin {
             proved_at: now,
             remember,
             next,
+            method: None,
+            sent_code: None,
+            rescue_code: None,
         }
     }
 
@@ -95,6 +110,10 @@ mod tests {
             current_login_ip: None,
             login_count: None,
             premium: None,
+            tf_primary_method: None,
+            tf_totp_secret: None,
+            tf_phone_number: None,
+            mf_recovery_codes: None,
         }
     }
 

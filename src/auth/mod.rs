@@ -16,7 +16,10 @@ pub mod login_flow;
 pub mod recoverable;
 pub mod registration;
 pub mod services;
+pub mod sms;
 pub mod throttle;
+pub mod totp;
+pub mod two_factor;
 pub mod user_tokens;
 
 pub use hashing::PasswordHasher;

@@ -11,6 +11,8 @@ use crate::mail::{Mailer, OutboxKey};
 use crate::templates::Templates;
 
 use super::hashing::PasswordHasher;
+use super::sms::{DevelopmentSms, SmsSender};
+use super::totp::TotpKeys;
 use super::user_tokens::TokenIssuer;
 
 /// Cheap to clone: every part is shared.
@@ -23,6 +25,10 @@ pub struct Services {
     pub templates: Arc<Templates>,
     /// Seals queued mail bodies (and tags recipients in logs).
     pub outbox_key: OutboxKey,
+    /// `SECURITY_TOTP_SECRETS`, parsed: encrypts stored TOTP secrets.
+    pub totp_keys: Option<TotpKeys>,
+    /// Sends the `sms` second factor's codes; replace it to use a provider.
+    pub sms: Arc<dyn SmsSender>,
 }
 
 /// Why the services could not start: each says what to fix.
@@ -44,6 +50,13 @@ impl Services {
     /// the async executor.
     pub fn start(settings: Settings, pool: PoolOptions) -> Result<Self, StartError> {
         super::throttle::check_policy(&settings.login_throttle)?;
+        let totp_keys = match &settings.two_factor.totp_secrets {
+            Some(value) => Some(
+                TotpKeys::parse(value.expose())
+                    .map_err(|e| ConfigError::new("SECURITY_TOTP_SECRETS", e.to_string()))?,
+            ),
+            None => None,
+        };
         let db = Db::connect_with(&settings.database_url, pool).map_err(StartError::Database)?;
         // Outside production, edited templates are used without a restart.
         let watch_templates = settings.environment == crate::config::Environment::Development;
@@ -57,6 +70,11 @@ impl Services {
         Ok(Self {
             tokens: TokenIssuer::new(&settings.secret_key),
             outbox_key: OutboxKey::derive(&settings.secret_key),
+            totp_keys,
+            sms: Arc::new(DevelopmentSms {
+                dir: settings.sms_outbox_dir.clone(),
+                log_text: settings.mail.log_links,
+            }),
             settings: Arc::new(settings),
             db,
             hasher,
@@ -74,6 +92,11 @@ impl Services {
             &self.settings.mail,
             self.outbox_key.clone(),
         )
+    }
+
+    /// The keys stored TOTP secrets are encrypted with (`SECURITY_TOTP_SECRETS`).
+    pub fn totp_keys(&self) -> Option<&TotpKeys> {
+        self.totp_keys.as_ref()
     }
 
     /// Renders the mails the rules queue.

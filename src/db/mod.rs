@@ -459,9 +459,14 @@ pub fn apply_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> 
     let fail = |e| anyhow::anyhow!("database migration failed: {e}");
     let versions = match conn {
         DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
-            c.run_pending_migrations(SQLITE_MIGRATIONS)
+            let applied = c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
                 .map(|v| v.iter().map(ToString::to_string).collect())
-                .map_err(fail)
+                .map_err(fail)?;
+            add_missing_columns(c).map_err(|e| {
+                anyhow::anyhow!("adding Flask-Security's optional columns failed: {e}")
+            })?;
+            Ok::<_, anyhow::Error>(applied)
         })?,
         #[cfg(feature = "postgres")]
         DbConnection::Postgres(c) => {
@@ -475,6 +480,38 @@ pub fn apply_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> 
         }
     };
     Ok(versions)
+}
+
+/// Columns of Flask-Security's `user` table that Latchkey reads but a database adopted from
+/// a Flask app may lack (they come with features such as two-factor). PostgreSQL adds them
+/// in its migrations (`ADD COLUMN IF NOT EXISTS`); SQLite has no such clause, so they are
+/// added here, after the migrations, only where missing.
+const FLASK_OPTIONAL_USER_COLUMNS: &[(&str, &str)] = &[
+    ("tf_primary_method", "VARCHAR(64)"),
+    ("tf_totp_secret", "VARCHAR(255)"),
+    ("tf_phone_number", "VARCHAR(128)"),
+    ("mf_recovery_codes", "TEXT"),
+];
+
+fn add_missing_columns(conn: &mut SqliteConnection) -> Result<(), diesel::result::Error> {
+    #[derive(QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let present: Vec<String> = diesel::sql_query("SELECT name FROM pragma_table_info('user')")
+        .load::<Column>(conn)?
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    for (column, sql_type) in FLASK_OPTIONAL_USER_COLUMNS {
+        if !present.iter().any(|p| p == column) {
+            conn.batch_execute(&format!(
+                "ALTER TABLE \"user\" ADD COLUMN {column} {sql_type}"
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 /// The PostgreSQL advisory lock that serialises migrations between processes.

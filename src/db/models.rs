@@ -23,6 +23,14 @@ pub struct User {
     pub premium: Option<bool>,
     pub fs_uniquifier: String,
     pub confirmed_at: Option<NaiveDateTime>,
+    /// `email`, `authenticator` or `sms` once a second factor is set up.
+    pub tf_primary_method: Option<String>,
+    /// The TOTP secret, encrypted as passlib does (see `auth::totp`).
+    pub tf_totp_secret: Option<String>,
+    pub tf_phone_number: Option<String>,
+    /// Recovery codes, comma-separated: keyed digests (Latchkey), or in clear as
+    /// Flask-Security wrote them (each is hashed once one of them is used).
+    pub mf_recovery_codes: Option<String>,
 }
 
 impl User {

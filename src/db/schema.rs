@@ -16,6 +16,11 @@ diesel::table! {
         premium -> Nullable<Bool>,
         fs_uniquifier -> Text,
         confirmed_at -> Nullable<Timestamp>,
+        // Flask-Security's two-factor columns (SECURITY_TWO_FACTOR).
+        tf_primary_method -> Nullable<Text>,
+        tf_totp_secret -> Nullable<Text>,
+        tf_phone_number -> Nullable<Text>,
+        mf_recovery_codes -> Nullable<Text>,
     }
 }
 
@@ -87,6 +92,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// One-time codes already used (an authenticator code's time step), so that none is
+    /// accepted twice.
+    otp_used (user_id, purpose, step) {
+        user_id -> Integer,
+        purpose -> Text,
+        step -> BigInt,
+        used_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_token -> user (user_id));
 diesel::joinable!(login_session -> user (user_id));
 diesel::joinable!(roles_users -> role (role_id));
@@ -98,5 +114,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_session,
     mail_outbox,
     user_token,
-    auth_attempt
+    auth_attempt,
+    otp_used
 );

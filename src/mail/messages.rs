@@ -121,6 +121,36 @@ impl<'a> Mailer<'a> {
         )
     }
 
+    /// "Two-Factor Login": a code for a login or a setup, valid for `within`.
+    pub fn two_factor_code(
+        &self,
+        email: &str,
+        code: &str,
+        within: std::time::Duration,
+    ) -> Result<Message, tera::Error> {
+        let mut ctx = self.context(email);
+        ctx.insert("token", code);
+        ctx.insert("within", &describe_period(within));
+        self.render(
+            "two_factor_instructions",
+            email,
+            &self.settings.email_subjects.two_factor,
+            ctx,
+        )
+    }
+
+    /// "Two-Factor Rescue": to the site's support address, for `email`, who cannot get a
+    /// code.
+    pub fn two_factor_rescue(&self, support: &str, email: &str) -> Result<Message, tera::Error> {
+        let ctx = self.context(email);
+        self.render(
+            "two_factor_rescue",
+            support,
+            &self.settings.email_subjects.two_factor_rescue,
+            ctx,
+        )
+    }
+
     pub fn change_notice(&self, email: &str) -> Result<Message, tera::Error> {
         let ctx = self.context(email);
         self.render(
@@ -130,4 +160,17 @@ impl<'a> Mailer<'a> {
             ctx,
         )
     }
+}
+
+/// "5 minutes", "2 hours", "30 seconds": a validity period in words.
+pub fn describe_period(period: std::time::Duration) -> String {
+    let secs = period.as_secs();
+    let (n, unit) = if secs % 3600 == 0 && secs >= 3600 {
+        (secs / 3600, "hour")
+    } else if secs % 60 == 0 && secs >= 60 {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }

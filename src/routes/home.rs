@@ -18,7 +18,30 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
     if web.format.is_json() {
         return Ok(web.json_ok(json!({ "user": user_view(&user.0.user) })));
     }
-    web.page("profile.html", tera::Context::new())
+    let mut ctx = tera::Context::new();
+    ctx.insert("account", &account(&web, &user.0.user));
+    web.page("profile.html", ctx)
+}
+
+/// The account page's overview of the user's security settings (features switched off are
+/// `null`).
+fn account(web: &Web, user: &crate::db::models::User) -> serde_json::Value {
+    let settings = web.settings();
+    let tf = &settings.two_factor;
+    json!({
+        "email": user.email,
+        "username": user.username,
+        "password_change_url": settings.features.changeable.then_some("/change"),
+        "two_factor": tf.enabled.then(|| json!({
+            "method": user.tf_primary_method,
+            "setup_url": "/tf-setup",
+        })),
+        "recovery_codes": tf.recovery_codes.then(|| json!({
+            "left": crate::auth::two_factor::recovery_codes_left(user),
+            "url": "/mf-recovery-codes",
+        })),
+        "sessions_url": "/sessions",
+    })
 }
 
 pub async fn premium(web: Web, user: Premium) -> Result<HttpResponse, AppError> {

@@ -6,7 +6,6 @@ use serde_json::json;
 
 use crate::auth::authenticate::{self, LoginOutcome, Refused};
 use crate::domain::{FormErrors, SafeNext};
-use crate::web::page::add_cookie;
 use crate::web::signin;
 use crate::web::submission::{query_param, Flag};
 use crate::web::{AppError, Submission, Web};
@@ -27,6 +26,7 @@ pub struct LoginForm {
 
 pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
     if web.format.is_json() {
+        signin::drop_pending(&web);
         let mut response = json!({
             "csrf_token": web.csrf_token(),
             "identity_attributes": identity_attributes(&web),
@@ -39,6 +39,8 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
     if web.user.is_some() {
         return Ok(crate::web::page::redirect("/"));
     }
+    // Coming back to the login page abandons a half-finished login (as Flask-Security).
+    signin::drop_pending(&web);
     let next = query_param(&web.request, "next").unwrap_or_default();
     web.page(
         "security/login_user.html",
@@ -95,17 +97,7 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
         }
     };
     let remember = form.remember.is_some_and(|f| f.0);
-    let remember_cookie = signin::start_session(&web, &user, remember).await?;
-    let location = next.as_ref().map_or("/", |n| n.as_str());
-    let mut response = web.success(
-        location,
-        None,
-        json!({"csrf_token": web.csrf_token(), "tf_required": false, "user": {}}),
-    );
-    if let Some(cookie) = remember_cookie {
-        add_cookie(&mut response, &cookie)?;
-    }
-    Ok(response)
+    signin::finish_first_factor(&web, &user, remember, next.as_ref().map(|n| n.as_str())).await
 }
 
 /// Never logs what was typed: neither the password nor the identity (which may be one).

@@ -12,14 +12,16 @@ pub mod logout;
 pub mod recover;
 pub mod register;
 pub mod sessions;
+pub mod two_factor;
 pub mod verify;
 
 use actix_web::web;
 
-use crate::config::Features;
+use crate::config::Settings;
 
 /// Mounts the routes of the enabled features; a disabled feature's URLs answer 404.
-pub fn configure(cfg: &mut web::ServiceConfig, features: &Features) {
+pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
+    let features = &settings.features;
     // Pages answer GET and HEAD (same handler; actix sends no body for HEAD); any other
     // method on them is 405.
     cfg.service(page("/", home::index))
@@ -71,6 +73,47 @@ pub fn configure(cfg: &mut web::ServiceConfig, features: &Features) {
             web::resource("/reset/{token}")
                 .route(web::get().to(recover::reset_form))
                 .route(web::post().to(recover::reset_submit)),
+        );
+    }
+    if settings.two_factor.enabled {
+        cfg.service(
+            web::resource("/tf-setup")
+                .route(web::get().to(two_factor::setup_form))
+                .route(web::head().to(two_factor::setup_form))
+                .route(web::post().to(two_factor::setup_submit)),
+        )
+        .route(
+            "/tf-setup/{token}",
+            web::post().to(two_factor::setup_validate),
+        )
+        .service(
+            web::resource("/tf-validate")
+                .route(web::get().to(two_factor::validate_form))
+                .route(web::head().to(two_factor::validate_form))
+                .route(web::post().to(two_factor::validate_submit)),
+        )
+        .service(
+            web::resource("/tf-rescue")
+                .route(web::get().to(two_factor::rescue_form))
+                .route(web::post().to(two_factor::rescue_submit)),
+        )
+        .service(
+            web::resource("/tf-select")
+                .route(web::get().to(two_factor::select_form))
+                .route(web::post().to(two_factor::select_submit)),
+        );
+    }
+    if settings.two_factor.recovery_codes {
+        cfg.service(
+            web::resource("/mf-recovery-codes")
+                .route(web::get().to(two_factor::codes_form))
+                .route(web::head().to(two_factor::codes_form))
+                .route(web::post().to(two_factor::codes_submit)),
+        )
+        .service(
+            web::resource("/mf-recovery")
+                .route(web::get().to(two_factor::recovery_form))
+                .route(web::post().to(two_factor::recovery_submit)),
         );
     }
     if features.changeable {

@@ -7,13 +7,18 @@ use std::time::Duration;
 
 use actix_identity::Identity;
 use actix_web::cookie::{time, Cookie, SameSite};
-use actix_web::HttpMessage;
+use actix_web::{HttpMessage, HttpResponse};
+use serde_json::json;
 
 use super::client::client_info;
 use super::error::AppError;
+use super::format::Format;
+use super::page::add_cookie;
 use super::page::Web;
 use crate::auth::login::{self, LoginOptions};
 use crate::auth::login_flow::PendingLogin;
+use crate::auth::two_factor;
+use crate::config::TwoFactorMethod;
 use crate::db::models::User;
 
 /// The client address as the throttle counts it: IPv6 by its /64 ("-" when unknown).
@@ -66,7 +71,7 @@ pub async fn start_session(
     Identity::login(&web.request.extensions(), new_login.session_id.clone())
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("binding the session: {e}")))?;
     super::csrf::rotate(&web.session);
-    web.session.remove(PENDING_LOGIN_KEY);
+    drop_pending(web);
     tracing::info!(
         event = "login",
         user_id = user.id,
@@ -98,7 +103,152 @@ pub fn hold_pending(web: &Web, pending: &PendingLogin) -> Result<(), AppError> {
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("keeping the pending login: {e}")))
 }
 
+/// Forgets this browser's pending login (a key absent stays absent: no session write).
+pub fn drop_pending(web: &Web) {
+    if web.session.contains_key(PENDING_LOGIN_KEY) {
+        web.session.remove(PENDING_LOGIN_KEY);
+    }
+}
+
 /// This browser's pending login, unchecked (see [`PendingLogin::resume`]).
 pub fn pending(web: &Web) -> Option<PendingLogin> {
     web.session.get(PENDING_LOGIN_KEY).ok().flatten()
+}
+
+/// The `tf_validity` cookie: a browser that passed the second factor skips it for
+/// `SECURITY_TWO_FACTOR_LOGIN_VALIDITY` (only with `SECURITY_TWO_FACTOR_ALWAYS_VALIDATE=false`).
+pub const TF_VALIDITY_COOKIE: &str = "tf_validity";
+
+/// What follows a proved first factor (a password, a passkey, a mailed code): the login
+/// itself, or, for a user with a second factor (or one who must set one up), a pending
+/// login held in this browser and the answer that asks for the code. Every way in goes
+/// through here, so no first factor skips the second.
+pub async fn finish_first_factor(
+    web: &Web,
+    user: &User,
+    remember: bool,
+    next: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let services = &web.state.services;
+    let tf = &web.settings().two_factor;
+    if tf.enabled {
+        let method = two_factor::primary_method(user);
+        let must_set_up = method.is_none() && two_factor::setup_required(services, user).await?;
+        let remembered = !tf.always_validate
+            && web.request.cookie(TF_VALIDITY_COOKIE).is_some_and(|c| {
+                two_factor::validity_accepts(services, user, c.value(), two_factor::unix_now())
+            });
+        if (method.is_some() && !remembered) || must_set_up {
+            return ask_for_second_factor(web, user, method, remember, next).await;
+        }
+    }
+    let cookie = start_session(web, user, remember).await?;
+    let mut response = web.success(
+        next.unwrap_or("/"),
+        None,
+        json!({"csrf_token": web.csrf_token(), "tf_required": false, "user": {}}),
+    );
+    if let Some(cookie) = cookie {
+        add_cookie(&mut response, &cookie)?;
+    }
+    Ok(response)
+}
+
+async fn ask_for_second_factor(
+    web: &Web,
+    user: &User,
+    method: Option<Result<TwoFactorMethod, String>>,
+    remember: bool,
+    next: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let services = &web.state.services;
+    let now = two_factor::unix_now();
+    let mut pending = PendingLogin::new(user, remember, next.map(str::to_owned), now);
+    let method_name = match &method {
+        Some(Ok(m)) => {
+            pending.sent_code = two_factor::send_code(services, user, *m, now).await?;
+            Some(m.as_str().to_owned())
+        }
+        // A method this build cannot check: recovery codes or the rescue are the way in.
+        Some(Err(unknown)) => Some(unknown.clone()),
+        None => None,
+    };
+    pending.method = method_name.clone();
+    // A privilege change: a new session cookie, holding the pending login.
+    web.session.renew();
+    hold_pending(web, &pending)?;
+    tracing::info!(
+        event = "second_factor_required",
+        user_id = user.id,
+        method = method_name.as_deref().unwrap_or("setup"),
+        "password proved, second factor pending"
+    );
+    let setup = method_name.is_none();
+    Ok(match web.format {
+        Format::Json => web.json_ok(json!({
+            "csrf_token": web.csrf_token(),
+            "tf_required": true,
+            "tf_state": if setup { "setup_from_login" } else { "ready" },
+            "tf_method": method_name,
+            "tf_primary_method": method_name,
+        })),
+        Format::Html => super::page::redirect(if setup { "/tf-setup" } else { "/tf-validate" }),
+    })
+}
+
+/// The pending login of this browser and its user, if it is still good (unexpired, same
+/// account state); a stale one is removed.
+pub async fn pending_user(web: &Web) -> Result<Option<(PendingLogin, User)>, AppError> {
+    let Some(pending) = pending(web) else {
+        return Ok(None);
+    };
+    let within = web.settings().two_factor.login_within;
+    match pending
+        .resume(&web.state.services, two_factor::unix_now(), within)
+        .await?
+    {
+        Some(user) => Ok(Some((pending, user))),
+        None => {
+            drop_pending(web);
+            Ok(None)
+        }
+    }
+}
+
+/// Ends a pending login with its second factor proved: the login itself, the remembered
+/// device when asked for, and the answer (JSON `{user: {}}`, or a redirect to `next`).
+pub async fn complete_second_factor(
+    web: &Web,
+    pending: &PendingLogin,
+    user: &User,
+    remember_device: bool,
+) -> Result<HttpResponse, AppError> {
+    let cookie = start_session(web, user, pending.remember).await?;
+    let location = pending.next.as_deref().unwrap_or("/");
+    let mut response = web.success(
+        location,
+        Some((
+            "success",
+            web.msg(crate::messages::TWO_FACTOR_LOGIN_SUCCESSFUL, &[]),
+        )),
+        json!({"csrf_token": web.csrf_token(), "user": {}}),
+    );
+    if let Some(cookie) = cookie {
+        add_cookie(&mut response, &cookie)?;
+    }
+    let tf = &web.settings().two_factor;
+    if remember_device && !tf.always_validate {
+        let lifetime = time::Duration::seconds(tf.login_validity.as_secs() as i64);
+        let until = two_factor::unix_now() + tf.login_validity.as_secs() as i64;
+        let value = two_factor::validity_token(&web.state.services, user, until);
+        let cookie = Cookie::build(TF_VALIDITY_COOKIE, value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(web.settings().cookie_secure)
+            .max_age(lifetime)
+            .finish();
+        add_cookie(&mut response, &cookie)?;
+    }
+    Ok(response)
 }

@@ -26,7 +26,9 @@ impl AppState {
     /// Blocking: call it off the async executor.
     pub fn new(settings: Settings) -> Result<Self, StartError> {
         let pool = PoolOptions::server(&settings.database_url);
-        Ok(Self::with_services(Services::start(settings, pool)?))
+        let services = Services::start(settings, pool)?;
+        crate::auth::two_factor::check_no_unused_second_factors(&services)?;
+        Ok(Self::with_services(services))
     }
 
     /// The web state around services built elsewhere.
@@ -66,6 +68,8 @@ pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
             "recoverable": features.recoverable,
             "changeable": features.changeable,
             "username_enable": features.username_enable,
+            "two_factor": settings.two_factor.enabled,
+            "recovery_codes": settings.two_factor.recovery_codes,
         }),
     );
     ctx.insert(
@@ -82,6 +86,11 @@ pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
             "sessions": "/sessions",
             "verify": "/verify",
             "premium": "/premium",
+            "tf_setup": settings.two_factor.enabled.then_some("/tf-setup"),
+            "tf_validate": settings.two_factor.enabled.then_some("/tf-validate"),
+            "tf_rescue": settings.two_factor.enabled.then_some("/tf-rescue"),
+            "mf_recovery_codes": settings.two_factor.recovery_codes.then_some("/mf-recovery-codes"),
+            "mf_recovery": settings.two_factor.recovery_codes.then_some("/mf-recovery"),
         }),
     );
     ctx.insert("errors", &BTreeMap::<String, Vec<String>>::new());

@@ -1,0 +1,749 @@
+//! Two-factor sign-in (`SECURITY_TWO_FACTOR`) and recovery codes
+//! (`SECURITY_MULTI_FACTOR_RECOVERY_CODES`), the rules. Flask-Security's columns and formats,
+//! stricter where it is weak:
+//!
+//! * an authenticator code is accepted once: its time step is recorded (`otp_used`, whose
+//!   primary key refuses a second use on every instance);
+//! * mailed and texted codes are random and single-use (kept as a digest in the pending
+//!   login, gone with it), not a TOTP of the secret;
+//! * every code, and every recovery code, goes through the login throttle
+//!   ([`super::authenticate::check_counted`]): guesses are counted per account and address;
+//! * recovery codes are stored as keyed digests; Flask's clear ones work once and are hashed
+//!   at first use; one code used from two requests at once succeeds at most once (a
+//!   compare-and-swap on the column).
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::authenticate::{check_counted, Checked};
+use super::error::ServiceError;
+use super::services::Services;
+use super::throttle;
+use super::totp::{self, TotpSecret};
+use crate::config::TwoFactorMethod;
+use crate::crypto::{constant_time_eq, derive_key, keyed_digest};
+use crate::db::models::User;
+use crate::db::schema::{otp_used, user};
+use crate::db::{self, roles, users, DbConnection, DbError};
+use crate::mail;
+
+/// The second factor `user` has set up, if any (`tf_primary_method`). A method this build
+/// does not know is still a second factor: refusing it is safer than ignoring it.
+pub fn primary_method(user: &User) -> Option<Result<TwoFactorMethod, String>> {
+    let stored = user.tf_primary_method.as_deref()?.trim();
+    if stored.is_empty() {
+        return None;
+    }
+    Some(TwoFactorMethod::parse(stored).ok_or_else(|| stored.to_owned()))
+}
+
+/// Whether `user` has to set up a second factor before logging in: everyone does under
+/// `SECURITY_TWO_FACTOR_REQUIRED`, holders of `SECURITY_TWO_FACTOR_REQUIRED_ROLES` do.
+pub async fn setup_required(services: &Services, user: &User) -> Result<bool, ServiceError> {
+    let settings = &services.settings.two_factor;
+    if !settings.enabled || primary_method(user).is_some() {
+        return Ok(false);
+    }
+    if settings.required {
+        return Ok(true);
+    }
+    if settings.required_roles.is_empty() {
+        return Ok(false);
+    }
+    let id = user.id;
+    let held = services
+        .db
+        .run(move |conn| roles::names_for_user(conn, id))
+        .await?;
+    Ok(held.iter().any(|r| settings.required_roles.contains(r)))
+}
+
+/// A code sent by mail or text message: its keyed digest and when it went out. It lives in
+/// the pending login (or setup) it was sent for, so it is used at most once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentCode {
+    digest: String,
+    sent_at: i64,
+}
+
+impl SentCode {
+    fn new(services: &Services, code: &str, now: i64) -> Self {
+        Self {
+            digest: code_digest(services, code),
+            sent_at: now,
+        }
+    }
+
+    fn matches(&self, services: &Services, code: &str, now: i64, validity: Duration) -> bool {
+        let fresh = now >= self.sent_at && ((now - self.sent_at) as u64) < validity.as_secs();
+        fresh && constant_time_eq(&code_digest(services, code.trim()), &self.digest)
+    }
+}
+
+fn code_digest(services: &Services, code: &str) -> String {
+    keyed_digest(
+        &derive_key(&services.settings.secret_key, "two-factor-code"),
+        code,
+    )
+}
+
+/// Six random digits.
+fn random_code() -> String {
+    format!("{:06}", rand::thread_rng().gen_range(0..1_000_000))
+}
+
+/// Sends a fresh code for `method` to `user` (mail or text message); `None` for the
+/// authenticator, whose codes come from the app.
+pub async fn send_code(
+    services: &Services,
+    user: &User,
+    method: TwoFactorMethod,
+    now: i64,
+) -> Result<Option<SentCode>, ServiceError> {
+    let code = random_code();
+    let validity = match method {
+        TwoFactorMethod::Authenticator => return Ok(None),
+        TwoFactorMethod::Email => services.settings.two_factor.mail_validity,
+        TwoFactorMethod::Sms => services.settings.two_factor.sms_validity,
+    };
+    match method {
+        TwoFactorMethod::Email => {
+            let message =
+                services
+                    .mailer()
+                    .two_factor_code(user.email_or_empty(), &code, validity)?;
+            let key = services.outbox_key.clone();
+            services
+                .db
+                .run(move |conn| mail::enqueue(conn, &key, &message))
+                .await?;
+        }
+        TwoFactorMethod::Sms => {
+            let to = user.tf_phone_number.clone().unwrap_or_default();
+            services.sms.send(&to, &sms_text(&code, validity));
+        }
+        TwoFactorMethod::Authenticator => {}
+    }
+    Ok(Some(SentCode::new(services, &code, now)))
+}
+
+fn sms_text(code: &str, validity: Duration) -> String {
+    format!(
+        "Your code is {code}. It expires in {} minute(s).",
+        validity.as_secs().div_ceil(60)
+    )
+}
+
+/// How a second-factor code (or a recovery code) was judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    Right,
+    Wrong,
+    /// Too many wrong passwords and codes: the login throttle's answer.
+    Throttled {
+        retry_after: Duration,
+    },
+}
+
+/// Checks `code` for a pending login of `user` whose second factor is `method` (`sent`: the
+/// code mailed or texted for it; `rescue`: a code mailed through "I cannot use my second
+/// factor"), as one attempt through the login throttle. An authenticator code is accepted
+/// once.
+pub async fn check_code(
+    services: &Services,
+    user: &User,
+    method: Option<TwoFactorMethod>,
+    sent: Option<&SentCode>,
+    rescue: Option<&SentCode>,
+    code: &str,
+    client: &str,
+) -> Result<CodeCheck, ServiceError> {
+    let now = unix_now();
+    let settings = &services.settings.two_factor;
+    let check = async {
+        if rescue.is_some_and(|r| r.matches(services, code, now, settings.mail_validity)) {
+            return Ok(true);
+        }
+        Ok(match method {
+            Some(TwoFactorMethod::Authenticator) => {
+                let Some(secret) = stored_secret(services, user)? else {
+                    return Ok(false);
+                };
+                let validity = settings.authenticator_validity;
+                match totp::matching_step(&secret, code.trim(), now as u64, validity) {
+                    Some(step) => record_step(services, user.id, "tf", step).await?,
+                    None => false,
+                }
+            }
+            Some(TwoFactorMethod::Email) => {
+                sent.is_some_and(|s| s.matches(services, code, now, settings.mail_validity))
+            }
+            Some(TwoFactorMethod::Sms) => {
+                sent.is_some_and(|s| s.matches(services, code, now, settings.sms_validity))
+            }
+            None => false,
+        })
+    };
+    settle(services, user, client, check).await
+}
+
+/// Mails a rescue code to `user`'s address (their second factor is out of reach).
+pub async fn send_rescue_code(services: &Services, user: &User) -> Result<SentCode, ServiceError> {
+    let sent = send_code(services, user, TwoFactorMethod::Email, unix_now()).await?;
+    sent.ok_or_else(|| ServiceError::Config("a mailed code was not made".to_owned()))
+}
+
+/// Mails the site's support address (`SECURITY_TWO_FACTOR_RESCUE_MAIL`, else the sender)
+/// that `user` cannot sign in.
+pub async fn ask_support(services: &Services, user: &User) -> Result<(), ServiceError> {
+    let settings = &services.settings;
+    let support = settings
+        .two_factor
+        .rescue_mail
+        .clone()
+        .unwrap_or_else(|| settings.mail.default_sender.clone());
+    let message = services
+        .mailer()
+        .two_factor_rescue(&support, user.email_or_empty())?;
+    let key = services.outbox_key.clone();
+    services
+        .db
+        .run(move |conn| mail::enqueue(conn, &key, &message))
+        .await?;
+    Ok(())
+}
+
+/// Counts a code check with the login throttle and settles it.
+async fn settle<F>(
+    services: &Services,
+    user: &User,
+    client: &str,
+    check: F,
+) -> Result<CodeCheck, ServiceError>
+where
+    F: std::future::Future<Output = Result<bool, ServiceError>>,
+{
+    let subject = throttle::account_subject(user.id);
+    Ok(
+        match check_counted(services, subject, client, check).await? {
+            Checked::Right(reservation) => {
+                throttle::succeeded(&services.db, reservation).await?;
+                CodeCheck::Right
+            }
+            Checked::Wrong => CodeCheck::Wrong,
+            Checked::Throttled { retry_after } => CodeCheck::Throttled { retry_after },
+        },
+    )
+}
+
+/// Records that `step` of `user`'s codes for `purpose` was used; false if it already was.
+async fn record_step(
+    services: &Services,
+    user_id: i32,
+    purpose: &'static str,
+    step: u64,
+) -> Result<bool, ServiceError> {
+    let step = i64::try_from(step).unwrap_or(i64::MAX);
+    let inserted = services
+        .db
+        .run(move |conn| {
+            let result = diesel::insert_into(otp_used::table)
+                .values((
+                    otp_used::user_id.eq(user_id),
+                    otp_used::purpose.eq(purpose),
+                    otp_used::step.eq(step),
+                    otp_used::used_at.eq(db::now()),
+                ))
+                .execute(conn);
+            match result {
+                Ok(_) => Ok(true),
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => Ok(false),
+                Err(e) => Err(DbError::from(e)),
+            }
+        })
+        .await?;
+    Ok(inserted)
+}
+
+/// The user's TOTP secret, decrypted with `SECURITY_TOTP_SECRETS`.
+fn stored_secret(services: &Services, user: &User) -> Result<Option<TotpSecret>, ServiceError> {
+    let (Some(stored), Some(keys)) = (user.tf_totp_secret.as_deref(), services.totp_keys()) else {
+        return Ok(None);
+    };
+    match keys.decrypt(stored) {
+        Ok(secret) => Ok(Some(secret)),
+        Err(e) => {
+            tracing::warn!(user_id = user.id, error = %e, "stored TOTP secret cannot be read");
+            Ok(None)
+        }
+    }
+}
+
+/// A setup started and waiting for its first code: the new secret (and the code sent, for
+/// email and text), kept in the browser's encrypted session under a random token that the
+/// form posts back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingSetup {
+    pub token: String,
+    pub user_id: i32,
+    pub method: String,
+    /// The new TOTP secret, base32 (nothing is stored until the first code is right).
+    secret: String,
+    pub phone: Option<String>,
+    sent: Option<SentCode>,
+    started_at: i64,
+}
+
+/// What a started setup shows the user.
+#[derive(Debug, Clone)]
+pub struct SetupChallenge {
+    pub pending: PendingSetup,
+    /// For the authenticator: the key as Flask shows it, the otpauth URI and its QR code.
+    pub authenticator: Option<AuthenticatorKey>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthenticatorKey {
+    pub pretty: String,
+    pub base32: String,
+    pub uri: String,
+    pub qr_svg: String,
+    pub issuer: String,
+    pub account: String,
+}
+
+/// Starts setting up `method` for `user`: a new secret, and for email or text a code sent
+/// at once.
+pub async fn begin_setup(
+    services: &Services,
+    user: &User,
+    method: TwoFactorMethod,
+    phone: Option<String>,
+) -> Result<SetupChallenge, ServiceError> {
+    let now = unix_now();
+    let secret = TotpSecret::generate();
+    let mut target = user.clone();
+    if let Some(phone) = &phone {
+        target.tf_phone_number = Some(phone.clone());
+    }
+    let sent = send_code(services, &target, method, now).await?;
+    let authenticator = (method == TwoFactorMethod::Authenticator)
+        .then(|| authenticator_key(services, user, &secret));
+    Ok(SetupChallenge {
+        pending: PendingSetup {
+            token: crate::crypto::random_token(24),
+            user_id: user.id,
+            method: method.as_str().to_owned(),
+            secret: secret.base32(),
+            phone,
+            sent,
+            started_at: now,
+        },
+        authenticator,
+    })
+}
+
+impl PendingSetup {
+    /// The authenticator key to show again (a form sent back with a wrong code).
+    pub fn authenticator(&self, services: &Services, user: &User) -> Option<AuthenticatorKey> {
+        if self.method != TwoFactorMethod::Authenticator.as_str() {
+            return None;
+        }
+        let secret = TotpSecret::from_base32(&self.secret).ok()?;
+        Some(authenticator_key(services, user, &secret))
+    }
+}
+
+fn authenticator_key(services: &Services, user: &User, secret: &TotpSecret) -> AuthenticatorKey {
+    let issuer = services.settings.two_factor.totp_issuer.clone();
+    let account = user
+        .email
+        .clone()
+        .or_else(|| user.username.clone())
+        .unwrap_or_default();
+    let uri = totp::otpauth_uri(secret, &issuer, &account);
+    AuthenticatorKey {
+        pretty: secret.pretty(),
+        base32: secret.base32(),
+        qr_svg: totp::qr_svg(&uri),
+        uri,
+        issuer,
+        account,
+    }
+}
+
+/// How finishing a setup ended.
+#[derive(Debug, Clone)]
+pub enum SetupOutcome {
+    Done(Box<User>),
+    WrongCode,
+    Expired,
+    Throttled { retry_after: Duration },
+}
+
+/// Finishes a setup with its first code: stores the method and the encrypted secret (and
+/// the phone number) once the code is right. The secret is kept for email and text too, so
+/// that an app moving back to Flask-Security (whose mailed codes are TOTPs) keeps working.
+pub async fn finish_setup(
+    services: &Services,
+    user: &User,
+    pending: &PendingSetup,
+    code: &str,
+    client: &str,
+) -> Result<SetupOutcome, ServiceError> {
+    let now = unix_now();
+    let settings = &services.settings.two_factor;
+    if pending.user_id != user.id
+        || now < pending.started_at
+        || (now - pending.started_at) as u64 >= settings.setup_within.as_secs()
+    {
+        return Ok(SetupOutcome::Expired);
+    }
+    let Some(method) = TwoFactorMethod::parse(&pending.method) else {
+        return Ok(SetupOutcome::Expired);
+    };
+    let Ok(secret) = TotpSecret::from_base32(&pending.secret) else {
+        return Ok(SetupOutcome::Expired);
+    };
+    let check = async {
+        Ok(match method {
+            TwoFactorMethod::Authenticator => totp::matching_step(
+                &secret,
+                code.trim(),
+                now as u64,
+                settings.authenticator_validity,
+            )
+            .is_some(),
+            TwoFactorMethod::Email => pending
+                .sent
+                .as_ref()
+                .is_some_and(|s| s.matches(services, code, now, settings.mail_validity)),
+            TwoFactorMethod::Sms => pending
+                .sent
+                .as_ref()
+                .is_some_and(|s| s.matches(services, code, now, settings.sms_validity)),
+        })
+    };
+    match settle(services, user, client, check).await? {
+        CodeCheck::Right => {}
+        CodeCheck::Wrong => return Ok(SetupOutcome::WrongCode),
+        CodeCheck::Throttled { retry_after } => return Ok(SetupOutcome::Throttled { retry_after }),
+    }
+    let Some(keys) = services.totp_keys() else {
+        return Err(ServiceError::Config(
+            "SECURITY_TOTP_SECRETS is not set".to_owned(),
+        ));
+    };
+    let encrypted = keys.encrypt(&secret);
+    let (id, method, phone) = (user.id, method.as_str(), pending.phone.clone());
+    let updated = services
+        .db
+        .run(move |conn| {
+            diesel::update(user::table.find(id))
+                .set((
+                    user::tf_primary_method.eq(Some(method)),
+                    user::tf_totp_secret.eq(Some(encrypted)),
+                    user::tf_phone_number.eq(phone),
+                ))
+                .execute(conn)?;
+            found(conn, id)
+        })
+        .await?;
+    Ok(SetupOutcome::Done(Box::new(updated)))
+}
+
+fn found(conn: &mut DbConnection, id: i32) -> Result<User, DbError> {
+    users::find_by_id(conn, id)?.ok_or_else(|| DbError::from(diesel::result::Error::NotFound))
+}
+
+/// Switches two-factor off for `user` (method, secret and phone cleared).
+pub async fn disable(services: &Services, user: &User) -> Result<User, ServiceError> {
+    let id = user.id;
+    Ok(services
+        .db
+        .run(move |conn| {
+            diesel::update(user::table.find(id))
+                .set((
+                    user::tf_primary_method.eq(None::<String>),
+                    user::tf_totp_secret.eq(None::<String>),
+                    user::tf_phone_number.eq(None::<String>),
+                ))
+                .execute(conn)?;
+            found(conn, id)
+        })
+        .await?)
+}
+
+/// The operator's "I lost my phone" (`latchkey users tf-reset`): every second factor and
+/// every recovery code of `user` removed.
+pub async fn reset(services: &Services, user: &User) -> Result<User, ServiceError> {
+    let id = user.id;
+    Ok(services
+        .db
+        .run(move |conn| {
+            diesel::update(user::table.find(id))
+                .set((
+                    user::tf_primary_method.eq(None::<String>),
+                    user::tf_totp_secret.eq(None::<String>),
+                    user::tf_phone_number.eq(None::<String>),
+                    user::mf_recovery_codes.eq(None::<String>),
+                ))
+                .execute(conn)?;
+            found(conn, id)
+        })
+        .await?)
+}
+
+/// A server must not start with second factors it would not ask for: users who set one up
+/// would log in with the password alone. Refused while `SECURITY_TWO_FACTOR` is off and
+/// any user has a `tf_primary_method`, unless `SECURITY_ALLOW_SECOND_FACTORS_UNUSED` says
+/// it is meant. (The CLI does not check: `latchkey users tf-reset` is how to clear them.)
+pub fn check_no_unused_second_factors(
+    services: &Services,
+) -> Result<(), crate::config::ConfigError> {
+    let settings = &services.settings.two_factor;
+    if settings.enabled || settings.allow_unused_second_factors {
+        return Ok(());
+    }
+    let mut conn = services
+        .db
+        .get()
+        .map_err(|e| crate::config::ConfigError::new("DATABASE_URL", e.to_string()))?;
+    let with_second_factor: i64 = user::table
+        .filter(user::tf_primary_method.is_not_null())
+        .filter(user::tf_primary_method.ne(""))
+        .count()
+        .get_result(&mut **conn)
+        .map_err(|e| crate::config::ConfigError::new("DATABASE_URL", e.to_string()))?;
+    if with_second_factor > 0 {
+        return Err(crate::config::ConfigError::new(
+            "SECURITY_TWO_FACTOR",
+            format!(
+                "is off, but {with_second_factor} user(s) have a second factor set up: they \
+                 would log in with the password alone. Turn SECURITY_TWO_FACTOR on, clear \
+                 their second factors with `latchkey users tf-reset EMAIL`, or set \
+                 SECURITY_ALLOW_SECOND_FACTORS_UNUSED=true (dangerous)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Recovery codes
+// ---------------------------------------------------------------------------------------
+
+/// What marks a stored recovery code as a digest (Flask's are clear `xxxx-xxxx-xxxx`).
+const DIGEST_PREFIX: &str = "lk1$";
+
+fn recovery_digest(services: &Services, code: &str) -> String {
+    let key = derive_key(&services.settings.secret_key, "recovery-code");
+    format!(
+        "{DIGEST_PREFIX}{}",
+        keyed_digest(&key, &code.trim().to_ascii_lowercase())
+    )
+}
+
+/// `n` codes in Flask-Security's shape: three groups of four hex digits.
+fn new_recovery_codes(n: u32) -> Vec<String> {
+    let mut rng = rand::thread_rng();
+    (0..n)
+        .map(|_| {
+            let groups: Vec<String> = (0..3)
+                .map(|_| format!("{:04x}", rng.gen::<u16>()))
+                .collect();
+            groups.join("-")
+        })
+        .collect()
+}
+
+/// How many recovery codes `user` has left.
+pub fn recovery_codes_left(user: &User) -> usize {
+    stored_codes(user).len()
+}
+
+fn stored_codes(user: &User) -> Vec<String> {
+    user.mf_recovery_codes
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// New recovery codes for `user`, replacing any old ones; returned in clear once, stored
+/// only as digests.
+pub async fn replace_recovery_codes(
+    services: &Services,
+    user: &User,
+) -> Result<Vec<String>, ServiceError> {
+    let codes = new_recovery_codes(services.settings.two_factor.recovery_codes_n);
+    let stored = codes
+        .iter()
+        .map(|c| recovery_digest(services, c))
+        .collect::<Vec<_>>()
+        .join(",");
+    let id = user.id;
+    services
+        .db
+        .run(move |conn| {
+            diesel::update(user::table.find(id))
+                .set(user::mf_recovery_codes.eq(Some(stored)))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await?;
+    Ok(codes)
+}
+
+/// Uses one recovery code of `user` instead of the second factor, through the login
+/// throttle. The code is removed with a compare-and-swap on the column, so two requests
+/// using it at once succeed at most once; Flask's clear codes are hashed on the way.
+pub async fn use_recovery_code(
+    services: &Services,
+    user: &User,
+    code: &str,
+    client: &str,
+) -> Result<CodeCheck, ServiceError> {
+    let typed = code.trim().to_ascii_lowercase();
+    let check = async {
+        if typed.is_empty() || typed.len() > 64 {
+            return Ok(false);
+        }
+        let digest = recovery_digest(services, &typed);
+        let services = services.clone();
+        let id = user.id;
+        Ok(services
+            .db
+            .clone()
+            .run(move |conn| {
+                // Read, remove, write back only if nobody changed it meanwhile; a lost race
+                // reads again (and no longer finds a code used by the winner).
+                for _ in 0..5 {
+                    let current = users::find_by_id(conn, id)?;
+                    let Some(current) = current else {
+                        return Ok(false);
+                    };
+                    let before = current.mf_recovery_codes.clone();
+                    let codes = stored_codes(&current);
+                    let position = codes.iter().position(|stored| {
+                        if stored.starts_with(DIGEST_PREFIX) {
+                            constant_time_eq(stored, &digest)
+                        } else {
+                            constant_time_eq(&stored.to_ascii_lowercase(), &typed)
+                        }
+                    });
+                    let Some(position) = position else {
+                        return Ok(false);
+                    };
+                    let rest: Vec<String> = codes
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != position)
+                        .map(|(_, stored)| {
+                            if stored.starts_with(DIGEST_PREFIX) {
+                                stored.clone()
+                            } else {
+                                recovery_digest(&services, stored)
+                            }
+                        })
+                        .collect();
+                    let after = (!rest.is_empty()).then(|| rest.join(","));
+                    let swapped = diesel::update(
+                        user::table
+                            .find(id)
+                            .filter(user::mf_recovery_codes.eq(before.clone()))
+                            .filter(user::mf_recovery_codes.is_not_null()),
+                    )
+                    .set(user::mf_recovery_codes.eq(after))
+                    .execute(conn)?;
+                    if swapped == 1 {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            })
+            .await?)
+    };
+    settle(services, user, client, check).await
+}
+
+// ---------------------------------------------------------------------------------------
+// "Remember this device" (`tf_validity`)
+// ---------------------------------------------------------------------------------------
+
+/// The `tf_validity` cookie's value for `user`, valid until `until` (unix seconds): the
+/// user id, the expiry and a MAC over both and the account's current `fs_uniquifier` and
+/// password hash, so that rotating access or changing the password revokes it.
+pub fn validity_token(services: &Services, user: &User, until: i64) -> String {
+    format!(
+        "{}.{until}.{}",
+        user.id,
+        validity_mac(services, user, until)
+    )
+}
+
+/// Whether a `tf_validity` cookie lets `user` skip the second factor at `now`.
+pub fn validity_accepts(services: &Services, user: &User, token: &str, now: i64) -> bool {
+    let mut parts = token.splitn(3, '.');
+    let (Some(id), Some(until), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let (Ok(id), Ok(until)) = (id.parse::<i32>(), until.parse::<i64>()) else {
+        return false;
+    };
+    id == user.id && now < until && constant_time_eq(mac, &validity_mac(services, user, until))
+}
+
+fn validity_mac(services: &Services, user: &User, until: i64) -> String {
+    let key = derive_key(&services.settings.secret_key, "tf-validity");
+    keyed_digest(
+        &key,
+        &format!(
+            "{}|{until}|{}|{}",
+            user.id, user.fs_uniquifier, user.password
+        ),
+    )
+}
+
+pub fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_codes_look_like_flask_securitys() {
+        let codes = new_recovery_codes(5);
+        assert_eq!(codes.len(), 5);
+        for code in &codes {
+            assert_eq!(code.len(), 14, "{code}");
+            assert!(code
+                .split('-')
+                .all(|g| g.len() == 4 && g.chars().all(|c| c.is_ascii_hexdigit())));
+        }
+        let mut unique = codes.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 5);
+    }
+
+    #[test]
+    fn random_codes_are_six_digits() {
+        for _ in 0..200 {
+            let code = random_code();
+            assert_eq!(code.len(), 6);
+            assert!(code.chars().all(|c| c.is_ascii_digit()));
+        }
+    }
+}

@@ -1,0 +1,635 @@
+//! Two-factor sign-in (`SECURITY_TWO_FACTOR`): `/tf-setup`, `/tf-setup/<token>`,
+//! `/tf-validate`, `/tf-rescue`, `/tf-select`; recovery codes
+//! (`SECURITY_MULTI_FACTOR_RECOVERY_CODES`): `/mf-recovery-codes`, `/mf-recovery`. Flask-Security's
+//! URLs, fields and JSON shapes; the rules are `auth::two_factor`.
+
+use actix_web::{web as aweb, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::login_flow::PendingLogin;
+use crate::auth::two_factor::{self, CodeCheck, PendingSetup, SetupChallenge, SetupOutcome};
+use crate::config::TwoFactorMethod;
+use crate::db::models::User;
+use crate::messages;
+use crate::web::guards::require_fresh;
+use crate::web::page::{redirect, FormErrors};
+use crate::web::signin;
+use crate::web::submission::{query_param, Flag};
+use crate::web::{AppError, Format, Submission, Web};
+
+const SETUP: &str = "security/two_factor_setup.html";
+const VERIFY: &str = "security/two_factor_verify_code.html";
+const SELECT: &str = "security/two_factor_select.html";
+const CODES: &str = "security/mf_recovery_codes.html";
+const RECOVERY: &str = "security/mf_recovery.html";
+/// A started setup, waiting for its first code (in the encrypted session).
+const SETUP_KEY: &str = "_tf_setup";
+/// Recovery codes just made, shown again on `?show_codes=true` in this session only (the
+/// database keeps digests).
+const SHOWN_CODES_KEY: &str = "_recovery_codes";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    setup: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    remember_device: Option<Flag>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RescueForm {
+    #[serde(default)]
+    help_setup: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SelectForm {
+    #[serde(default)]
+    which: Option<String>,
+}
+
+/// Who is setting up a second factor: a logged-in user, or a login held back until a
+/// required second factor is set up.
+enum Setter {
+    LoggedIn(User),
+    MustSetUp(Box<(PendingLogin, User)>),
+}
+
+impl Setter {
+    fn user(&self) -> &User {
+        match self {
+            Setter::LoggedIn(user) => user,
+            Setter::MustSetUp(held) => &held.1,
+        }
+    }
+}
+
+/// The setter, or the answer for someone who may not set up (anonymous: to the login page;
+/// a login older than `SECURITY_FRESHNESS`: to `/verify`).
+async fn setter(web: &Web, return_to: &str) -> Result<Result<Setter, HttpResponse>, AppError> {
+    if let Some(current) = &web.user {
+        if let Some(reauthenticate) = require_fresh(web, current, return_to) {
+            return Ok(Err(reauthenticate));
+        }
+        return Ok(Ok(Setter::LoggedIn(current.user.clone())));
+    }
+    if let Some((pending, user)) = signin::pending_user(web).await? {
+        if pending.method.is_none() {
+            return Ok(Ok(Setter::MustSetUp(Box::new((pending, user)))));
+        }
+    }
+    Err(AppError::Unauthenticated {
+        login_url: crate::domain::SafeNext::login_url_for(return_to),
+    })
+}
+
+/// The answer to a mid-login step without a login in the middle: Flask-Security's 400 with
+/// "You currently do not have permissions to access this page" (JSON), or back to the login
+/// page (HTML).
+fn not_mid_login(web: &Web) -> HttpResponse {
+    let message = web.msg(messages::TWO_FACTOR_PERMISSION_DENIED, &[]);
+    match web.format {
+        Format::Json => HttpResponse::BadRequest().json(json!({
+            "meta": {"code": 400},
+            "response": {"errors": [message], "field_errors": {"": [message]}},
+        })),
+        Format::Html => {
+            web.flash("error", message);
+            redirect("/login")
+        }
+    }
+}
+
+fn available_methods(web: &Web) -> Vec<&'static str> {
+    web.settings()
+        .two_factor
+        .methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect()
+}
+
+fn setup_context(web: &Web, user: &User, required: bool, setup: Option<Value>) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert(
+        "tf",
+        &json!({
+            "available_methods": available_methods(web),
+            "primary_method": user.tf_primary_method,
+            "required": required,
+            "phone": user.tf_phone_number,
+        }),
+    );
+    ctx.insert("setup", &setup);
+    ctx
+}
+
+fn setup_view(
+    challenge_key: Option<&two_factor::AuthenticatorKey>,
+    pending: &PendingSetup,
+    sent_to: Option<&str>,
+) -> Value {
+    json!({
+        "method": pending.method,
+        "token": pending.token,
+        "authenticator": challenge_key.map(|k| json!({
+            "key": k.pretty, "uri": k.uri, "qr_svg": k.qr_svg,
+            "issuer": k.issuer, "account": k.account,
+        })),
+        "sent_to": sent_to,
+    })
+}
+
+/// `GET /tf-setup`.
+pub async fn setup_form(web: Web) -> Result<HttpResponse, AppError> {
+    let setter = match setter(&web, "/tf-setup").await? {
+        Ok(setter) => setter,
+        Err(answer) => return Ok(answer),
+    };
+    let user = setter.user();
+    let required = matches!(setter, Setter::MustSetUp(_));
+    if web.format.is_json() {
+        let mut methods = available_methods(&web);
+        if user.tf_primary_method.is_some() {
+            methods.push("disable");
+        }
+        return Ok(web.json_ok(json!({
+            "csrf_token": web.csrf_token(),
+            "tf_available_methods": methods,
+            "tf_method": user.tf_primary_method,
+            "tf_primary_method": user.tf_primary_method,
+            "tf_phone_number": user.tf_phone_number,
+            "tf_required": required,
+        })));
+    }
+    if required {
+        web.flash("info", web.msg(messages::TWO_FACTOR_SETUP_REQUIRED, &[]));
+    }
+    web.page(SETUP, setup_context(&web, user, required, None))
+}
+
+/// `POST /tf-setup`: start setting up a method (`setup`), or switch two-factor off
+/// (`setup=disable`).
+pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpResponse, AppError> {
+    let setter = match setter(&web, "/tf-setup").await? {
+        Ok(setter) => setter,
+        Err(answer) => return Ok(answer),
+    };
+    let user = setter.user().clone();
+    let required = matches!(setter, Setter::MustSetUp(_));
+    let form = form.data;
+    let choice = form.setup.unwrap_or_default();
+    let refuse = |field: &str, message: String| {
+        let errors = FormErrors::single(field, message);
+        web.form_failure(SETUP, setup_context(&web, &user, required, None), &errors)
+    };
+    if choice == "disable" && !required && user.tf_primary_method.is_some() {
+        let updated = two_factor::disable(&web.state.services, &user).await?;
+        tracing::info!(
+            event = "two_factor_disabled",
+            user_id = updated.id,
+            "two-factor switched off"
+        );
+        return Ok(web.success(
+            "/tf-setup",
+            Some(("success", web.msg(messages::TWO_FACTOR_DISABLED, &[]))),
+            json!({"tf_method": null, "tf_primary_method": null, "tf_phone": null}),
+        ));
+    }
+    let method =
+        TwoFactorMethod::parse(&choice).filter(|m| web.settings().two_factor.methods.contains(m));
+    let Some(method) = method else {
+        return refuse(
+            "setup",
+            web.msg(messages::TWO_FACTOR_METHOD_NOT_AVAILABLE, &[]),
+        );
+    };
+    let phone = match method {
+        TwoFactorMethod::Sms => match form.phone.as_deref().map(valid_phone) {
+            Some(Some(phone)) => Some(phone),
+            _ => return refuse("phone", web.msg(messages::PHONE_INVALID, &[])),
+        },
+        _ => None,
+    };
+    let SetupChallenge {
+        pending,
+        authenticator,
+    } = two_factor::begin_setup(&web.state.services, &user, method, phone.clone()).await?;
+    web.session
+        .insert(SETUP_KEY, &pending)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("keeping the setup: {e}")))?;
+    let sent_to = match method {
+        TwoFactorMethod::Email => user.email.clone(),
+        TwoFactorMethod::Sms => phone,
+        TwoFactorMethod::Authenticator => None,
+    };
+    if web.format.is_json() {
+        let mut response = json!({
+            "csrf_token": web.csrf_token(),
+            "tf_state": "validating_profile",
+            "tf_method": method.as_str(),
+            "tf_primary_method": user.tf_primary_method,
+            "tf_state_token": pending.token,
+        });
+        if let Some(key) = &authenticator {
+            response["tf_authr_key"] = json!(key.pretty);
+            response["tf_authr_b32key"] = json!(key.base32);
+            response["tf_authr_uri"] = json!(key.uri);
+            response["tf_authr_issuer"] = json!(key.issuer);
+            response["tf_authr_username"] = json!(key.account);
+        }
+        return Ok(web.json_ok(response));
+    }
+    let view = setup_view(authenticator.as_ref(), &pending, sent_to.as_deref());
+    web.page(SETUP, setup_context(&web, &user, required, Some(view)))
+}
+
+/// A phone number as text messages need it: `+` and 8 to 15 digits (spaces, dots, dashes
+/// and brackets dropped).
+fn valid_phone(raw: &str) -> Option<String> {
+    let kept: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
+        .collect();
+    let digits = kept.strip_prefix('+')?;
+    ((8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()))
+        .then(|| format!("+{digits}"))
+}
+
+/// `POST /tf-setup/<token>`: the first code of a started setup.
+pub async fn setup_validate(
+    web: Web,
+    token: aweb::Path<String>,
+    form: Submission<CodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let setter = match setter(&web, "/tf-setup").await? {
+        Ok(setter) => setter,
+        Err(answer) => return Ok(answer),
+    };
+    let user = setter.user().clone();
+    let required = matches!(setter, Setter::MustSetUp(_));
+    let pending: Option<PendingSetup> = web.session.get(SETUP_KEY).ok().flatten();
+    let pending = pending.filter(|p| {
+        crate::crypto::constant_time_eq(&p.token, token.as_str()) && p.user_id == user.id
+    });
+    let expired = || {
+        let within = crate::mail::messages::describe_period(web.settings().two_factor.setup_within);
+        let errors = FormErrors::single(
+            "code",
+            web.msg(messages::TWO_FACTOR_SETUP_EXPIRED, &[("within", &within)]),
+        );
+        web.form_failure(SETUP, setup_context(&web, &user, required, None), &errors)
+    };
+    let Some(pending) = pending else {
+        return expired();
+    };
+    let code = form.data.code.unwrap_or_default();
+    let client = signin::client_key(&web);
+    match two_factor::finish_setup(&web.state.services, &user, &pending, &code, &client).await? {
+        SetupOutcome::Done(updated) => {
+            web.session.remove(SETUP_KEY);
+            tracing::info!(
+                event = "two_factor_enabled",
+                user_id = updated.id,
+                method = %pending.method,
+                "second factor set up"
+            );
+            if let Setter::MustSetUp(held) = setter {
+                // The login that had to wait for this setup goes on: the code just proved
+                // the new factor.
+                return signin::complete_second_factor(&web, &held.0, &updated, false).await;
+            }
+            Ok(web.success(
+                "/tf-setup",
+                Some((
+                    "success",
+                    web.msg(messages::TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL, &[]),
+                )),
+                json!({
+                    "tf_method": updated.tf_primary_method,
+                    "tf_primary_method": updated.tf_primary_method,
+                    "tf_phone": updated.tf_phone_number,
+                }),
+            ))
+        }
+        SetupOutcome::WrongCode => {
+            let errors =
+                FormErrors::single("code", web.msg(messages::TWO_FACTOR_INVALID_TOKEN, &[]));
+            let key = pending.authenticator(&web.state.services, &user);
+            let view = setup_view(key.as_ref(), &pending, None);
+            web.form_failure(
+                SETUP,
+                setup_context(&web, &user, required, Some(view)),
+                &errors,
+            )
+        }
+        SetupOutcome::Expired => {
+            web.session.remove(SETUP_KEY);
+            expired()
+        }
+        SetupOutcome::Throttled { retry_after } => {
+            Err(signin::throttled(&web, "two_factor_throttled", retry_after))
+        }
+    }
+}
+
+fn recovery_options(web: &Web, user: &User) -> Value {
+    let tf = &web.settings().two_factor;
+    let has_codes = tf.recovery_codes && two_factor::recovery_codes_left(user) > 0;
+    json!({
+        "email": "/tf-rescue",
+        "help": "/tf-rescue",
+        "recovery_code": has_codes.then_some("/mf-recovery"),
+    })
+}
+
+fn verify_context(web: &Web, pending: &PendingLogin, user: &User) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("tf_method", &pending.method);
+    ctx.insert("next", pending.next.as_deref().unwrap_or(""));
+    ctx.insert("recovery_options", &recovery_options(web, user));
+    ctx.insert(
+        "remember_device",
+        &!web.settings().two_factor.always_validate,
+    );
+    ctx
+}
+
+/// The pending login waiting for its code (a login that must first set up has none).
+async fn waiting_login(web: &Web) -> Result<Option<(PendingLogin, User)>, AppError> {
+    Ok(signin::pending_user(web)
+        .await?
+        .filter(|(pending, _)| pending.method.is_some()))
+}
+
+/// `GET /tf-validate`.
+pub async fn validate_form(web: Web) -> Result<HttpResponse, AppError> {
+    let Some((pending, user)) = waiting_login(&web).await? else {
+        return Ok(not_mid_login(&web));
+    };
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({
+            "csrf_token": web.csrf_token(),
+            "tf_method": pending.method,
+            "recovery_options": recovery_options(&web, &user),
+        })));
+    }
+    web.page(VERIFY, verify_context(&web, &pending, &user))
+}
+
+/// `POST /tf-validate`: the second step of a login.
+pub async fn validate_submit(
+    web: Web,
+    form: Submission<CodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some((pending, user)) = waiting_login(&web).await? else {
+        return Ok(not_mid_login(&web));
+    };
+    let form = form.data;
+    let code = form.code.unwrap_or_default();
+    let method = pending.method.as_deref().and_then(TwoFactorMethod::parse);
+    let client = signin::client_key(&web);
+    let checked = two_factor::check_code(
+        &web.state.services,
+        &user,
+        method,
+        pending.sent_code.as_ref(),
+        pending.rescue_code.as_ref(),
+        &code,
+        &client,
+    )
+    .await?;
+    match checked {
+        CodeCheck::Right => {
+            let remember_device = form.remember_device.is_some_and(|f| f.0);
+            signin::complete_second_factor(&web, &pending, &user, remember_device).await
+        }
+        CodeCheck::Wrong => {
+            tracing::info!(event = "second_factor_failed", user_id = user.id, ip = %client, "wrong code");
+            let errors =
+                FormErrors::single("code", web.msg(messages::TWO_FACTOR_INVALID_TOKEN, &[]));
+            web.form_failure(VERIFY, verify_context(&web, &pending, &user), &errors)
+        }
+        CodeCheck::Throttled { retry_after } => {
+            Err(signin::throttled(&web, "two_factor_throttled", retry_after))
+        }
+    }
+}
+
+/// `GET /tf-rescue`: the rescue options of a pending login.
+pub async fn rescue_form(web: Web) -> Result<HttpResponse, AppError> {
+    let Some((pending, user)) = waiting_login(&web).await? else {
+        return Ok(not_mid_login(&web));
+    };
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({
+            "csrf_token": web.csrf_token(),
+            "recovery_options": recovery_options(&web, &user),
+        })));
+    }
+    web.page(VERIFY, verify_context(&web, &pending, &user))
+}
+
+/// `POST /tf-rescue`: `help_setup=email` mails a code to the account's address,
+/// `help_setup=help` asks the site's support, `help_setup=recovery_code` goes to
+/// `/mf-recovery`.
+pub async fn rescue_submit(
+    web: Web,
+    form: Submission<RescueForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some((mut pending, user)) = waiting_login(&web).await? else {
+        return Ok(not_mid_login(&web));
+    };
+    let services = &web.state.services;
+    match form.data.help_setup.as_deref().unwrap_or("") {
+        "email" => {
+            pending.rescue_code = Some(two_factor::send_rescue_code(services, &user).await?);
+            signin::hold_pending(&web, &pending)?;
+            tracing::info!(
+                event = "two_factor_rescue",
+                user_id = user.id,
+                how = "email",
+                "rescue code mailed"
+            );
+        }
+        "help" => {
+            two_factor::ask_support(services, &user).await?;
+            tracing::info!(
+                event = "two_factor_rescue",
+                user_id = user.id,
+                how = "help",
+                "support asked"
+            );
+        }
+        "recovery_code" => return Ok(redirect("/mf-recovery")),
+        _ => {
+            let errors = FormErrors::single(
+                "help_setup",
+                web.msg(messages::TWO_FACTOR_METHOD_NOT_AVAILABLE, &[]),
+            );
+            return web.form_failure(VERIFY, verify_context(&web, &pending, &user), &errors);
+        }
+    }
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({
+            "csrf_token": web.csrf_token(),
+            "recovery_options": recovery_options(&web, &user),
+        })));
+    }
+    web.flash("info", web.msg(messages::CODE_HAS_BEEN_SENT, &[]));
+    web.page(VERIFY, verify_context(&web, &pending, &user))
+}
+
+/// `GET /tf-select`: the second factors a pending login may use.
+pub async fn select_form(web: Web) -> Result<HttpResponse, AppError> {
+    let Some((pending, _user)) = waiting_login(&web).await? else {
+        return Ok(not_mid_login(&web));
+    };
+    let methods: Vec<String> = pending.method.iter().cloned().collect();
+    if web.format.is_json() {
+        return Ok(
+            web.json_ok(json!({"csrf_token": web.csrf_token(), "tf_select_methods": methods}))
+        );
+    }
+    let mut ctx = tera::Context::new();
+    ctx.insert("tf_methods", &methods);
+    web.page(SELECT, ctx)
+}
+
+/// `POST /tf-select` (`which`): go on with the chosen second factor.
+pub async fn select_submit(
+    web: Web,
+    form: Submission<SelectForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some((pending, _user)) = waiting_login(&web).await? else {
+        return Ok(not_mid_login(&web));
+    };
+    let which = form.data.which.unwrap_or_default();
+    if pending.method.as_deref() != Some(which.as_str()) {
+        let errors = FormErrors::single(
+            "which",
+            web.msg(messages::TWO_FACTOR_METHOD_NOT_AVAILABLE, &[]),
+        );
+        let mut ctx = tera::Context::new();
+        ctx.insert("tf_methods", &pending.method.iter().collect::<Vec<_>>());
+        return web.form_failure(SELECT, ctx, &errors);
+    }
+    Ok(web.success("/tf-validate", None, json!({"tf_method": which})))
+}
+
+// ---------------------------------------------------------------------------------------
+// Recovery codes
+// ---------------------------------------------------------------------------------------
+
+fn codes_context(codes: &[String], left: usize) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("recovery_codes", codes);
+    ctx.insert("codes_left", &left);
+    ctx
+}
+
+/// `GET /mf-recovery-codes`: how many are left; `?show_codes=true` shows the codes made in
+/// this session (the database keeps only digests).
+pub async fn codes_form(
+    web: Web,
+    current: crate::web::AuthenticatedUser,
+) -> Result<HttpResponse, AppError> {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/mf-recovery-codes") {
+        return Ok(reauthenticate);
+    }
+    let show = query_param(&web.request, "show_codes").is_some_and(|v| v == "true" || v == "1");
+    let shown: Vec<String> = if show {
+        web.session
+            .get(SHOWN_CODES_KEY)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let left = two_factor::recovery_codes_left(&current.0.user);
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({
+            "csrf_token": web.csrf_token(),
+            "recovery_codes": shown,
+            "recovery_codes_left": left,
+        })));
+    }
+    web.page(CODES, codes_context(&shown, left))
+}
+
+/// `POST /mf-recovery-codes`: new codes, replacing the old ones; shown this once.
+pub async fn codes_submit(
+    web: Web,
+    current: crate::web::AuthenticatedUser,
+    _form: Submission<crate::web::submission::NoFields>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/mf-recovery-codes") {
+        return Ok(reauthenticate);
+    }
+    let user = &current.0.user;
+    let codes = two_factor::replace_recovery_codes(&web.state.services, user).await?;
+    let _ = web.session.insert(SHOWN_CODES_KEY, &codes);
+    tracing::info!(
+        event = "recovery_codes_generated",
+        user_id = user.id,
+        "recovery codes replaced"
+    );
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({
+            "csrf_token": web.csrf_token(),
+            "recovery_codes": codes,
+        })));
+    }
+    let left = codes.len();
+    web.page(CODES, codes_context(&codes, left))
+}
+
+/// `GET /mf-recovery`.
+pub async fn recovery_form(web: Web) -> Result<HttpResponse, AppError> {
+    if waiting_login(&web).await?.is_none() {
+        return Ok(not_mid_login(&web));
+    }
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
+    }
+    web.page(RECOVERY, tera::Context::new())
+}
+
+/// `POST /mf-recovery` (`code`): a recovery code instead of the second factor.
+pub async fn recovery_submit(
+    web: Web,
+    form: Submission<CodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some((pending, user)) = waiting_login(&web).await? else {
+        return Ok(not_mid_login(&web));
+    };
+    let code = form.data.code.unwrap_or_default();
+    let client = signin::client_key(&web);
+    match two_factor::use_recovery_code(&web.state.services, &user, &code, &client).await? {
+        CodeCheck::Right => {
+            tracing::info!(
+                event = "recovery_code_used",
+                user_id = user.id,
+                "recovery code used"
+            );
+            signin::complete_second_factor(&web, &pending, &user, false).await
+        }
+        CodeCheck::Wrong => {
+            let errors = FormErrors::single("code", web.msg(messages::INVALID_RECOVERY_CODE, &[]));
+            web.form_failure(RECOVERY, tera::Context::new(), &errors)
+        }
+        CodeCheck::Throttled { retry_after } => {
+            Err(signin::throttled(&web, "two_factor_throttled", retry_after))
+        }
+    }
+}
