@@ -191,6 +191,19 @@ fn fill(template: &str, args: &[(&str, &str)]) -> String {
     out
 }
 
+/// "5 minutes", "2 hours", "30 seconds": a validity period in words.
+pub fn describe_period(period: std::time::Duration) -> String {
+    let secs = period.as_secs();
+    let (n, unit) = if secs.is_multiple_of(3600) && secs >= 3600 {
+        (secs / 3600, "hour")
+    } else if secs.is_multiple_of(60) && secs >= 60 {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,7 +206,7 @@ fn db_migrate_applies_the_migrations_once() {
 
     let first = cli.run(&["db", "migrate"]).ok();
     assert!(
-        first.stdout.contains("Applied 4 migration(s)."),
+        first.stdout.contains("Applied 5 migration(s)."),
         "{}",
         first.stdout
     );

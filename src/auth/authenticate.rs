@@ -158,7 +158,7 @@ pub struct FirstFactor {
 /// How a password login ended.
 #[derive(Debug)]
 pub enum LoginOutcome {
-    Proved(FirstFactor),
+    Proved(Box<FirstFactor>),
     Refused(Refused),
     Throttled { retry_after: Duration },
 }
@@ -225,7 +225,7 @@ pub async fn login_with_password(
     }
     throttle::succeeded(&services.db, reservation).await?;
     let user = upgrade_hash(&services.db, &services.hasher, user, password).await;
-    Ok(LoginOutcome::Proved(FirstFactor { user }))
+    Ok(LoginOutcome::Proved(Box::new(FirstFactor { user })))
 }
 
 /// How a logged-in user's second proof of their password ended.

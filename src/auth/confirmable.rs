@@ -13,7 +13,7 @@ use crate::domain::Email;
 
 #[derive(Debug)]
 pub enum ConfirmOutcome {
-    Confirmed(User),
+    Confirmed(Box<User>),
     AlreadyConfirmed,
     /// The link was too old; fresh instructions went to this address.
     ExpiredResent(String),
@@ -34,7 +34,7 @@ pub async fn confirm(services: &Services, raw_token: &str) -> Result<ConfirmOutc
                         return Ok(ConfirmOutcome::AlreadyConfirmed);
                     }
                     users::set_confirmed(conn, user.id, db::now())?;
-                    return Ok(ConfirmOutcome::Confirmed(user));
+                    return Ok(ConfirmOutcome::Confirmed(Box::new(user)));
                 }
                 Ok(match services.tokens.check(conn, &raw, Purpose::Confirm)? {
                     TokenState::Used(user) | TokenState::Valid(user)

@@ -108,7 +108,7 @@ pub fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid,
 #[derive(Debug)]
 pub enum Registered {
     /// A new account.
-    Created(User),
+    Created(Box<User>),
     /// The email already had an account and responses are generic: the owner was mailed,
     /// and the visitor must get the same answer as for a new account.
     ExistingNotified,
@@ -155,7 +155,7 @@ pub async fn register(
         ..NewAccount::REGISTERED
     };
     match create_account(services, &valid, account).await? {
-        Ok(user) => Ok(Ok(Registered::Created(user))),
+        Ok(user) => Ok(Ok(Registered::Created(Box::new(user)))),
         Err(errors) => existing_account(services, &valid, errors, generic, send).await,
     }
 }

@@ -79,7 +79,11 @@ impl SentCode {
 
     fn matches(&self, services: &Services, code: &str, now: i64, validity: Duration) -> bool {
         let fresh = now >= self.sent_at && ((now - self.sent_at) as u64) < validity.as_secs();
-        fresh && constant_time_eq(&code_digest(services, code.trim()), &self.digest)
+        fresh
+            && constant_time_eq(
+                &code_digest(services, &totp::normalize_code(code)),
+                &self.digest,
+            )
     }
 }
 
@@ -173,7 +177,12 @@ pub async fn check_code(
                     return Ok(false);
                 };
                 let validity = settings.authenticator_validity;
-                match totp::matching_step(&secret, code.trim(), now as u64, validity) {
+                match totp::matching_step(
+                    &secret,
+                    &totp::normalize_code(code),
+                    now as u64,
+                    validity,
+                ) {
                     Some(step) => record_step(services, user.id, "tf", step).await?,
                     None => false,
                 }
@@ -350,6 +359,11 @@ pub async fn begin_setup(
 }
 
 impl PendingSetup {
+    /// Whether a form posted to `/tf-setup/<token>` by `user` continues this setup.
+    pub fn is_for(&self, token: &str, user: &User) -> bool {
+        constant_time_eq(&self.token, token) && self.user_id == user.id
+    }
+
     /// The authenticator key to show again (a form sent back with a wrong code).
     pub fn authenticator(&self, services: &Services, user: &User) -> Option<AuthenticatorKey> {
         if self.method != TwoFactorMethod::Authenticator.as_str() {

@@ -130,7 +130,7 @@ impl<'a> Mailer<'a> {
     ) -> Result<Message, tera::Error> {
         let mut ctx = self.context(email);
         ctx.insert("token", code);
-        ctx.insert("within", &describe_period(within));
+        ctx.insert("within", &crate::messages::describe_period(within));
         self.render(
             "two_factor_instructions",
             email,
@@ -160,17 +160,4 @@ impl<'a> Mailer<'a> {
             ctx,
         )
     }
-}
-
-/// "5 minutes", "2 hours", "30 seconds": a validity period in words.
-pub fn describe_period(period: std::time::Duration) -> String {
-    let secs = period.as_secs();
-    let (n, unit) = if secs % 3600 == 0 && secs >= 3600 {
-        (secs / 3600, "hour")
-    } else if secs % 60 == 0 && secs >= 60 {
-        (secs / 60, "minute")
-    } else {
-        (secs, "second")
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }

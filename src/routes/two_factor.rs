@@ -60,7 +60,7 @@ pub struct SelectForm {
 /// Who is setting up a second factor: a logged-in user, or a login held back until a
 /// required second factor is set up.
 enum Setter {
-    LoggedIn(User),
+    LoggedIn(Box<User>),
     MustSetUp(Box<(PendingLogin, User)>),
 }
 
@@ -80,7 +80,7 @@ async fn setter(web: &Web, return_to: &str) -> Result<Result<Setter, HttpRespons
         if let Some(reauthenticate) = require_fresh(web, current, return_to) {
             return Ok(Err(reauthenticate));
         }
-        return Ok(Ok(Setter::LoggedIn(current.user.clone())));
+        return Ok(Ok(Setter::LoggedIn(Box::new(current.user.clone()))));
     }
     if let Some((pending, user)) = signin::pending_user(web).await? {
         if pending.method.is_none() {
@@ -278,11 +278,9 @@ pub async fn setup_validate(
     let user = setter.user().clone();
     let required = matches!(setter, Setter::MustSetUp(_));
     let pending: Option<PendingSetup> = web.session.get(SETUP_KEY).ok().flatten();
-    let pending = pending.filter(|p| {
-        crate::crypto::constant_time_eq(&p.token, token.as_str()) && p.user_id == user.id
-    });
+    let pending = pending.filter(|p| p.is_for(token.as_str(), &user));
     let expired = || {
-        let within = crate::mail::messages::describe_period(web.settings().two_factor.setup_within);
+        let within = crate::messages::describe_period(web.settings().two_factor.setup_within);
         let errors = FormErrors::single(
             "code",
             web.msg(messages::TWO_FACTOR_SETUP_EXPIRED, &[("within", &within)]),
