@@ -459,3 +459,137 @@ async fn the_show_password_script_is_served_and_included() {
     );
     assert!(!login.contains("<script>"), "no inline script: {login}");
 }
+
+/// The two-factor pages and mails, overridable like the others (Flask-Security's names).
+const TWO_FACTOR_PAGES: &[&str] = &[
+    "security/two_factor_setup.html",
+    "security/two_factor_verify_code.html",
+    "security/two_factor_select.html",
+    "security/mf_recovery_codes.html",
+    "security/mf_recovery.html",
+];
+const TWO_FACTOR_MAILS: &[&str] = &["two_factor_instructions", "two_factor_rescue"];
+
+#[actix_web::test]
+async fn the_two_factor_pages_and_mails_can_be_overridden_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for page in TWO_FACTOR_PAGES {
+        write(
+            dir.path(),
+            page,
+            &format!(
+                "{{% extends \"base.html\" %}}{{% block content %}}<p>{}</p>{{% endblock content %}}",
+                marker(page)
+            ),
+        );
+    }
+    for mail in TWO_FACTOR_MAILS {
+        for ext in ["txt", "html"] {
+            let name = format!("security/email/{mail}.{ext}");
+            write(
+                dir.path(),
+                &name,
+                &format!("{} {{{{ token | default(value=\"\") }}}}\n", marker(&name)),
+            );
+        }
+    }
+    let templates = dir.path().to_string_lossy().into_owned();
+    let app = spawn_app_with(&[
+        ("SECURITY_TEMPLATES_DIR", &templates),
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TOTP_SECRETS", "customising-secret"),
+        ("SECURITY_MULTI_FACTOR_RECOVERY_CODES", "true"),
+        ("MAIL_DEFAULT_SENDER", "support@example.com"),
+    ])
+    .await;
+    let email = new_email("tf-overrides");
+    app.create_user(&email, PASSWORD).await;
+    let owner = app.logged_in_client(&email, PASSWORD, false).await;
+    let mut seen = vec![
+        (
+            "security/two_factor_setup.html",
+            page_text(&owner, "/tf-setup").await,
+        ),
+        (
+            "security/mf_recovery_codes.html",
+            page_text(&owner, "/mf-recovery-codes").await,
+        ),
+    ];
+    // Email as the second factor (the JSON API needs no template): its code mail.
+    let token = owner.json_csrf_token().await;
+    let r = owner
+        .post_json(
+            "/tf-setup",
+            &serde_json::json!({"setup": "email"}),
+            Some(&token),
+        )
+        .await;
+    let body: serde_json::Value = r.json().await.unwrap();
+    let state = body["response"]["tf_state_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mail = wait_for_eml(&app.mail_dir, &email, "Two-Factor Login", 1).await;
+    let code = mail[0]
+        .part("text/plain")
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned();
+    let r = owner
+        .post_json(
+            &format!("/tf-setup/{state}"),
+            &serde_json::json!({"code": code}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // A login now stops at the code, whose pages are the overridden ones.
+    let half = app.client();
+    let r = half.login(&email, PASSWORD, false).await;
+    assert_eq!(location(&r).as_deref(), Some("/tf-validate"));
+    seen.push((
+        "security/two_factor_verify_code.html",
+        page_text(&half, "/tf-validate").await,
+    ));
+    seen.push((
+        "security/two_factor_select.html",
+        page_text(&half, "/tf-select").await,
+    ));
+    seen.push((
+        "security/mf_recovery.html",
+        page_text(&half, "/mf-recovery").await,
+    ));
+    for (name, html) in &seen {
+        assert!(html.contains(&marker(name)), "{name}: {html}");
+    }
+    assert_eq!(seen.len(), TWO_FACTOR_PAGES.len());
+    // "I cannot use my second factor": the rescue mail to the support address.
+    let csrf = {
+        let r = half.get_json("/tf-rescue").await;
+        let body: serde_json::Value = r.json().await.unwrap();
+        body["response"]["csrf_token"].as_str().unwrap().to_owned()
+    };
+    let r = half
+        .post_json(
+            "/tf-rescue",
+            &serde_json::json!({"help_setup": "help"}),
+            Some(&csrf),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    wait_for_eml(&app.mail_dir, "support@example.com", "Two-Factor Rescue", 1).await;
+    let mails = eml_messages(&app.mail_dir);
+    for mail in TWO_FACTOR_MAILS {
+        let text = format!("security/email/{mail}.txt");
+        let html = format!("security/email/{mail}.html");
+        let found = mails.iter().any(|m| {
+            m.part("text/plain")
+                .is_some_and(|t| t.contains(&marker(&text)))
+                && m.part("text/html")
+                    .is_some_and(|h| h.contains(&marker(&html)))
+        });
+        assert!(found, "no mail shows the {mail} overrides");
+    }
+}

@@ -63,18 +63,35 @@ impl FlaskApp {
     /// this test binary runs alone: on a fresh machine it creates the app's virtualenv, and
     /// two `run.sh` creating it at once break each other's.
     async fn start(db: &Path, secret_key: &str, salt: &str, log_dir: &Path) -> Self {
+        Self::start_with(db, secret_key, salt, log_dir, &[]).await
+    }
+
+    /// [`FlaskApp::start`] with more settings (they override the defaults below).
+    async fn start_with(
+        db: &Path,
+        secret_key: &str,
+        salt: &str,
+        log_dir: &Path,
+        extra: &[(&str, &str)],
+    ) -> Self {
         static FIRST_START_DONE: tokio::sync::Mutex<bool> = tokio::sync::Mutex::const_new(false);
         let mut done = FIRST_START_DONE.lock().await;
         if *done {
             drop(done);
-            return Self::start_now(db, secret_key, salt, log_dir).await;
+            return Self::start_now(db, secret_key, salt, log_dir, extra).await;
         }
-        let app = Self::start_now(db, secret_key, salt, log_dir).await;
+        let app = Self::start_now(db, secret_key, salt, log_dir, extra).await;
         *done = true;
         app
     }
 
-    async fn start_now(db: &Path, secret_key: &str, salt: &str, log_dir: &Path) -> Self {
+    async fn start_now(
+        db: &Path,
+        secret_key: &str,
+        salt: &str,
+        log_dir: &Path,
+        extra: &[(&str, &str)],
+    ) -> Self {
         require_program("bash");
         require_program("python3");
         let run_sh = reference_dir().join("run.sh");
@@ -106,6 +123,7 @@ impl FlaskApp {
             .env("SECURITY_USERNAME_ENABLE", "false")
             .env("SECURITY_RETURN_GENERIC_RESPONSES", "false")
             .env("REF_WORKERS", "1")
+            .envs(extra.iter().copied())
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().unwrap())
             .stderr(log_file)
@@ -394,4 +412,224 @@ async fn latchkey_users_with_international_addresses_log_in_to_the_flask_app() {
         failures.is_empty(),
         "{failures:#?}\nstored by Latchkey: {stored:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Two-factor: a Flask-Security database with second factors set up, adopted and handed back
+// ---------------------------------------------------------------------------------------
+
+const TOTP_SECRETS: &str = "interop-totp-secret-0123456789";
+
+/// The reference app's two-factor settings (its "mfa" profile, without the features
+/// Latchkey does not have yet).
+const FLASK_TWO_FACTOR: &[(&str, &str)] = &[
+    ("SECURITY_TWO_FACTOR", "true"),
+    ("SECURITY_TWO_FACTOR_ENABLED_METHODS", "email,authenticator"),
+    ("SECURITY_MULTI_FACTOR_RECOVERY_CODES", "true"),
+    ("SECURITY_TOTP_SECRETS", TOTP_SECRETS),
+    ("SECURITY_UNIFIED_SIGNIN", "false"),
+    ("SECURITY_WEBAUTHN", "false"),
+    ("SECURITY_CHANGE_EMAIL", "false"),
+    ("SECURITY_API_ENABLED_METHODS", "session"),
+];
+
+fn unix_now() -> u64 {
+    chrono::Utc::now().timestamp() as u64
+}
+
+/// A JSON POST with the CSRF token of the session, from the JSON GET of `token_from`.
+async fn post_json_to(
+    c: &TestClient,
+    path: &str,
+    token_from: &str,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let r = c.get_json(token_from).await;
+    let page: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+    let token = page["response"]["csrf_token"]
+        .as_str()
+        .expect("a csrf_token in the JSON answer")
+        .to_owned();
+    let r = c.post_json(path, &body, Some(&token)).await;
+    let status = r.status();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// Logs in with the password as JSON: the answer's `response`.
+async fn password_step(c: &TestClient, email: &str, password: &str) -> serde_json::Value {
+    let (status, body) = post_json_to(
+        c,
+        "/login",
+        "/login",
+        serde_json::json!({"email": email, "password": password}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["response"].clone()
+}
+
+/// Sets up the authenticator for the logged-in `c` (either app: same URLs and fields).
+async fn set_up_authenticator(c: &TestClient) -> latchkey::auth::totp::TotpSecret {
+    let (status, body) = post_json_to(
+        c,
+        "/tf-setup",
+        "/tf-setup",
+        serde_json::json!({"setup": "authenticator"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let key = latchkey::auth::totp::TotpSecret::from_base32(
+        body["response"]["tf_authr_key"].as_str().unwrap(),
+    )
+    .unwrap();
+    let token = body["response"]["tf_state_token"].as_str().unwrap();
+    let code = latchkey::auth::totp::code_at(&key, unix_now());
+    let (status, body) = post_json_to(
+        c,
+        &format!("/tf-setup/{token}"),
+        "/tf-setup",
+        serde_json::json!({"code": code}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    key
+}
+
+#[actix_web::test]
+async fn second_factors_set_up_in_flask_work_in_latchkey_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let secret_key = random_hex(32);
+    let salt = random_hex(16);
+    let alice = format!("alice-{}@example.com", random_hex(4));
+    let bob = format!("bob-{}@example.com", random_hex(4));
+
+    // Flask: alice sets up an authenticator and recovery codes.
+    let mut flask =
+        FlaskApp::start_with(&db, &secret_key, &salt, dir.path(), FLASK_TWO_FACTOR).await;
+    register_in_flask(&flask, &alice, ALICE_PASSWORD).await;
+    let c = flask.client();
+    let step = password_step(&c, &alice, ALICE_PASSWORD).await;
+    assert_eq!(step["tf_required"], false);
+    let alice_key = set_up_authenticator(&c).await;
+    let (status, body) = post_json_to(
+        &c,
+        "/mf-recovery-codes",
+        "/mf-recovery-codes",
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let codes: Vec<String> =
+        serde_json::from_value(body["response"]["recovery_codes"].clone()).unwrap();
+    assert_eq!(codes.len(), 5);
+    flask.stop();
+
+    // Latchkey on the same database and keys.
+    let db_path = db.to_string_lossy().into_owned();
+    let app = spawn_app_with(&[
+        ("DATABASE_URL", &db_path),
+        ("SECRET_KEY", &secret_key),
+        ("SECURITY_PASSWORD_SALT", &salt),
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_MULTI_FACTOR_RECOVERY_CODES", "true"),
+        ("SECURITY_TOTP_SECRETS", TOTP_SECRETS),
+    ])
+    .await;
+    let stored = app.user(&alice);
+    assert_eq!(stored.tf_primary_method.as_deref(), Some("authenticator"));
+    assert!(
+        stored
+            .mf_recovery_codes
+            .as_deref()
+            .unwrap()
+            .contains(&codes[0]),
+        "Flask stores recovery codes in clear"
+    );
+    // The password alone is not enough; Flask's secret gives the code.
+    let c = app.client();
+    let step = password_step(&c, &alice, ALICE_PASSWORD).await;
+    assert_eq!(step["tf_required"], true);
+    assert_eq!(step["tf_method"], "authenticator");
+    assert!(!c.is_authenticated().await);
+    let code = latchkey::auth::totp::code_at(&alice_key, unix_now());
+    let (status, body) = post_json_to(
+        &c,
+        "/tf-validate",
+        "/tf-validate",
+        serde_json::json!({"code": code}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(c.is_authenticated().await);
+    // Flask's clear recovery codes work once, and are hashed at the first use.
+    let c = app.client();
+    password_step(&c, &alice, ALICE_PASSWORD).await;
+    let (status, _) = post_json_to(
+        &c,
+        "/mf-recovery",
+        "/mf-recovery",
+        serde_json::json!({"code": codes[0]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let stored = app.user(&alice).mf_recovery_codes.unwrap();
+    for code in &codes {
+        assert!(!stored.contains(code.as_str()), "hashed: {stored}");
+    }
+    let c = app.client();
+    password_step(&c, &alice, ALICE_PASSWORD).await;
+    let (status, _) = post_json_to(
+        &c,
+        "/mf-recovery",
+        "/mf-recovery",
+        serde_json::json!({"code": codes[0]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "used once");
+    let (status, _) = post_json_to(
+        &c,
+        "/mf-recovery",
+        "/mf-recovery",
+        serde_json::json!({"code": codes[1]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Latchkey: bob sets up an authenticator, stored as Flask stores it...
+    let b = app.client();
+    assert_eq!(
+        b.register(&bob, BOB_PASSWORD).await.status(),
+        StatusCode::FOUND
+    );
+    let b = app.client();
+    password_step(&b, &bob, BOB_PASSWORD).await;
+    let bob_key = set_up_authenticator(&b).await;
+    drop(app);
+
+    // ...so Flask asks bob for the code and accepts it, and alice's secret still works there.
+    let flask = FlaskApp::start_with(&db, &secret_key, &salt, dir.path(), FLASK_TWO_FACTOR).await;
+    for (email, password, key) in [
+        (bob.as_str(), BOB_PASSWORD, &bob_key),
+        (alice.as_str(), ALICE_PASSWORD, &alice_key),
+    ] {
+        let c = flask.client();
+        let step = password_step(&c, email, password).await;
+        assert_eq!(step["tf_required"], true, "{email}: {step}");
+        // The next step's code: the one just used to set up may not be accepted twice.
+        let code = latchkey::auth::totp::code_at(key, unix_now() + 30);
+        let (status, body) = post_json_to(
+            &c,
+            "/tf-validate",
+            "/tf-validate",
+            serde_json::json!({"code": code}),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{email} in Flask: {body}\nlog:\n{}",
+            flask.log_tail()
+        );
+    }
 }
