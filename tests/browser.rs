@@ -777,3 +777,67 @@ async fn screenshots_of_every_default_page_at_desktop_and_phone_width() {
     b.close().await;
     drop(driver);
 }
+
+/// Two-factor in a real browser: the user sets up an authenticator app (the test reads the
+/// key off the page, as a person would scan it, and computes the code), logs out, and logs
+/// in again with the password and then the code.
+#[actix_web::test]
+async fn set_up_an_authenticator_log_out_and_log_in_with_its_code() {
+    let app = spawn_app_with(&[
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TOTP_SECRETS", "browser-test-totp-secret"),
+        ("SECURITY_MULTI_FACTOR_RECOVERY_CODES", "true"),
+    ])
+    .await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let email = common::new_email("authenticator");
+    app.create_user(&email, PASSWORD).await;
+    b.login(&email, PASSWORD, false).await;
+    assert!(b.logged_in_as(&email).await);
+
+    // The account page leads to the setup.
+    b.goto("/tf-setup").await;
+    assert!(b.text("#tf-status").await.contains("not set up"));
+    b.client
+        .find(Locator::Css("label[for=\"setup-authenticator\"]"))
+        .await
+        .expect("the authenticator choice")
+        .click()
+        .await
+        .expect("choose the authenticator");
+    b.submit("two_factor_setup_form").await;
+    let key = b.text("#authenticator-key").await;
+    assert!(
+        b.client.find(Locator::Css("figure.qr svg")).await.is_ok(),
+        "a QR code, inline"
+    );
+    b.screenshots("two-factor-setup").await;
+    let secret = latchkey::auth::totp::TotpSecret::from_base32(&key).expect("a base32 key");
+    let now = chrono::Utc::now().timestamp() as u64;
+    // The code of the previous step: the login below uses the current one (each works once).
+    let setup_code = latchkey::auth::totp::code_at(&secret, now - 30);
+    b.fill("two_factor_verify_code_form", "code", &setup_code)
+        .await;
+    b.submit("two_factor_verify_code_form").await;
+    b.goto("/tf-setup").await;
+    assert!(
+        b.text("#tf-status").await.contains("authenticator"),
+        "two-factor is on"
+    );
+
+    // Log out, then in: the password leads to the code page, not to a login.
+    b.goto("/profile").await;
+    b.submit("logout_form").await;
+    assert!(!b.logged_in_as(&email).await);
+    b.login(&email, PASSWORD, false).await;
+    b.assert_path("/tf-validate", "after the password").await;
+    b.screenshots("two-factor-code").await;
+    let code = latchkey::auth::totp::code_at(&secret, chrono::Utc::now().timestamp() as u64);
+    b.fill("two_factor_verify_code_form", "code", &code).await;
+    b.submit("two_factor_verify_code_form").await;
+    assert!(b.logged_in_as(&email).await, "logged in with the code");
+
+    b.close().await;
+    drop(driver);
+}
