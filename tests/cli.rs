@@ -702,3 +702,49 @@ fn roles_create_add_remove_and_list() {
     cli.run(&["roles", "remove", "rob@example.com", "ghost"])
         .fails(4, "No role named ghost");
 }
+
+#[actix_web::test]
+async fn users_tf_reset_removes_second_factors_and_list_shows_who_has_one() {
+    let cli = Cli::with_env(&[
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TOTP_SECRETS", "cli-totp-secret"),
+    ]);
+    cli.create("lost@example.com");
+    cli.create("kept@example.com");
+    {
+        use diesel::prelude::*;
+        diesel::update(user::table.filter(user::email.eq("lost@example.com")))
+            .set((
+                user::tf_primary_method.eq(Some("authenticator")),
+                user::tf_totp_secret.eq(Some("{\"enckey\":{}}")),
+                user::mf_recovery_codes.eq(Some("aaaa-bbbb-cccc")),
+            ))
+            .execute(&mut cli.conn())
+            .unwrap();
+    }
+    let list = cli.run(&["users", "list"]).ok();
+    let line = |email: &str| {
+        list.stdout
+            .lines()
+            .find(|l| l.contains(email))
+            .unwrap_or_else(|| panic!("{email} not listed: {}", list.stdout))
+            .to_owned()
+    };
+    assert!(list.stdout.lines().next().unwrap().contains("2FA"));
+    assert!(line("lost@example.com").contains("authenticator"));
+    assert!(!line("kept@example.com").contains("authenticator"));
+
+    let run = cli.run(&["users", "tf-reset", "lost@example.com"]).ok();
+    assert!(
+        run.stdout
+            .contains("Removed the second factor (authenticator)"),
+        "{}",
+        run.stdout
+    );
+    let lost = cli.user("lost@example.com");
+    assert_eq!(lost.tf_primary_method, None);
+    assert_eq!(lost.tf_totp_secret, None);
+    assert_eq!(lost.mf_recovery_codes, None);
+    cli.run(&["users", "tf-reset", "nobody@example.com"])
+        .fails(4, "No user");
+}

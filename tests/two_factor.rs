@@ -15,7 +15,7 @@ use latchkey::auth::totp::{code_at, TotpSecret};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 
-fn settings(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+fn settings<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut all = vec![
         ("SECURITY_TWO_FACTOR", "true"),
         ("SECURITY_TOTP_SECRETS", "two-factor-test-secret"),
@@ -26,7 +26,7 @@ fn settings(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'stat
     all
 }
 
-async fn app_with(extra: &[(&'static str, &'static str)]) -> TestApp {
+async fn app_with(extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with(&settings(extra)).await
 }
 
@@ -456,4 +456,79 @@ async fn the_server_refuses_to_start_when_second_factors_would_be_ignored() {
     ])
     .await;
     assert!(started.is_ok(), "the explicit override starts");
+}
+
+#[actix_web::test]
+async fn text_message_codes_go_through_the_sms_sender() {
+    let sms_dir = tempfile::tempdir().unwrap();
+    let sms_path = sms_dir.path().to_string_lossy().into_owned();
+    let app = app_with(&[
+        (
+            "SECURITY_TWO_FACTOR_ENABLED_METHODS",
+            "email,authenticator,sms",
+        ),
+        ("SMS_OUTBOX_DIR", &sms_path),
+    ])
+    .await;
+    let (email, c) = account(&app, "texted").await;
+    // A phone number is required, and checked.
+    let (status, body) =
+        json(post(&c, "/tf-setup", json!({"setup": "sms", "phone": "12"})).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["response"]["field_errors"]["phone"].is_array(),
+        "{body}"
+    );
+    let (status, body) = json(
+        post(
+            &c,
+            "/tf-setup",
+            json!({"setup": "sms", "phone": "+1 650 555 0100"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["response"]["tf_state_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = last_text_code(sms_dir.path(), 1);
+    let (status, _) =
+        json(post(&c, &format!("/tf-setup/{token}"), json!({"code": code})).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let user = app.user(&email);
+    assert_eq!(user.tf_primary_method.as_deref(), Some("sms"));
+    assert_eq!(user.tf_phone_number.as_deref(), Some("+16505550100"));
+
+    let (login, step) = password_step(&app, &email).await;
+    assert_eq!(step["tf_method"], "sms");
+    let code = last_text_code(sms_dir.path(), 2);
+    let (status, _) = validate(&login, &code).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// The code in the `count`-th text message the development sender wrote to `dir`.
+fn last_text_code(dir: &std::path::Path, count: usize) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.sort();
+        if files.len() >= count {
+            let text = std::fs::read_to_string(&files[count - 1]).unwrap();
+            assert!(text.starts_with("To: +16505550100"), "{text}");
+            return text
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+                .expect("a code")
+                .to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no text message written"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
