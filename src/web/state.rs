@@ -26,23 +26,23 @@ impl AppState {
     /// Blocking: call it off the async executor.
     pub fn new(settings: Settings) -> Result<Self, StartError> {
         let pool = PoolOptions::server(&settings.database_url);
-        let services = Services::start(settings, pool)?;
-        crate::auth::two_factor::check_no_unused_second_factors(&services)?;
-        Ok(Self::with_services(services))
+        Self::with_services(Services::start(settings, pool)?)
     }
 
-    /// The web state around services built elsewhere.
-    pub fn with_services(services: Services) -> Self {
+    /// The web state around services built elsewhere (e.g. with an SMS provider of the
+    /// app's). Refuses second factors the settings would ignore, as [`AppState::new`] does.
+    pub fn with_services(services: Services) -> Result<Self, StartError> {
+        crate::auth::two_factor::check_no_unused_second_factors(&services)?;
         let page_defaults = page_defaults(&services.settings);
         let session_lookups = crate::auth::login::session_lookups(
             services.db.clone(),
             services.settings.session_policy.clone(),
         );
-        Self {
+        Ok(Self {
             services,
             session_lookups,
             page_defaults,
-        }
+        })
     }
 }
 
