@@ -72,6 +72,24 @@ catalogue! {
     USERNAME_MIXED_SCRIPTS = "Username mixes letters of different scripts";
     USERNAME_INVALID_LENGTH = "Username must be at least %(min)s characters and less than %(max)s characters";
     USERNAME_NOT_PROVIDED = "Username not provided";
+    API_ERROR = "Input not appropriate for requested API";
+    ANONYMOUS_USER_REQUIRED = "You can only access this endpoint when not logged in.";
+    INVALID_INPUT_LENGTH = "Input must be at most %(length)s characters";
+    WEBAUTHN_EXPIRED = "Passkey operations must be completed within %(within)s. Please start over.";
+    WEBAUTHN_NAME_REQUIRED = "Nickname for new passkey is required.";
+    WEBAUTHN_NAME_INUSE = "%(name)s is already associated with a passkey.";
+    WEBAUTHN_NAME_NOT_FOUND = "%(name)s not registered with current user.";
+    WEBAUTHN_NAME_DISALLOWED_CHARACTERS = "Passkey nicknames can contain only letters, numbers, and limited punctuation.";
+    WEBAUTHN_CREDENTIAL_DELETED = "Successfully deleted the passkey with name: %(name)s";
+    WEBAUTHN_REGISTER_SUCCESSFUL = "Successfully added the passkey with name: %(name)s";
+    WEBAUTHN_CREDENTIAL_ID_INUSE = "Passkey already registered.";
+    WEBAUTHN_UNKNOWN_CREDENTIAL_ID = "Unregistered passkey.";
+    WEBAUTHN_ORPHAN_CREDENTIAL_ID = "Passkey doesn't belong to any user.";
+    WEBAUTHN_NO_VERIFY = "Could not verify passkey: %(cause)s.";
+    WEBAUTHN_CREDENTIAL_WRONG_USAGE = "Passkey not registered for this use (first or secondary)";
+    WEBAUTHN_MISMATCH_USER_HANDLE = "Credential user handle didn't match";
+    WEBAUTHN_POSSIBLE_CLONE = "This passkey's signature counter went backwards: it may have been copied. Sign in another way and check your passkeys.";
+    WEBAUTHN_LAST_SIGN_IN_METHOD = "This passkey is the only way into your account: set a password or add another passkey first.";
 }
 
 /// A refusal that knows which message describes it.

@@ -110,7 +110,10 @@ impl Cli {
 
     fn password_is(&self, email: &str, password: &str) -> bool {
         let hasher = PasswordHasher::bcrypt(Secret::new(self.salt.clone()), 4).unwrap();
-        hasher.verify_blocking(&Password::normalize(password), &self.user(email).password)
+        hasher.verify_blocking(
+            &Password::normalize(password),
+            self.user(email).password_hash().unwrap(),
+        )
     }
 
     /// A running app on the same database and secrets, to check logins.
@@ -556,7 +559,7 @@ fn users_create_and_change_password_apply_the_password_policy() {
 async fn users_create_hashes_with_the_configured_scheme() {
     let cli = Cli::with_env(&[("SECURITY_PASSWORD_HASH", "argon2")]);
     cli.create("argon@example.com");
-    let stored = cli.user("argon@example.com").password;
+    let stored = cli.user("argon@example.com").password.unwrap();
     assert!(
         stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{stored}"
@@ -572,7 +575,7 @@ async fn users_create_hashes_with_the_configured_scheme() {
     app.logged_in_client("argon@example.com", PASSWORD, false)
         .await;
     assert_eq!(
-        cli.user("argon@example.com").password,
+        cli.user("argon@example.com").password.unwrap(),
         stored,
         "already current"
     );

@@ -294,7 +294,11 @@ async fn a_user_registered_in_latchkey_logs_in_to_the_flask_app() {
     .await;
     app.create_user(&alice, ALICE_PASSWORD).await;
     app.create_user(&bob, BOB_PASSWORD).await;
-    assert!(app.user(&alice).password.starts_with("$2b$12$"));
+    assert!(app
+        .user(&alice)
+        .password_hash()
+        .unwrap()
+        .starts_with("$2b$12$"));
     app.stop().await;
 
     let flask = FlaskApp::start(&db, &secret_key, &salt, dir.path()).await;

@@ -58,8 +58,9 @@ async fn a_new_account_is_stored_active_with_a_flask_style_password_hash() {
     assert_eq!(user.premium, None);
     assert_eq!(user.confirmed_at, None);
     assert_eq!(user.login_count, None);
-    assert!(user.password.starts_with("$2b$04$"), "{}", user.password);
-    assert_eq!(user.password.len(), 60);
+    let hash = user.password_hash().unwrap();
+    assert!(hash.starts_with("$2b$04$"), "{hash}");
+    assert_eq!(hash.len(), 60);
     assert_eq!(user.fs_uniquifier.len(), 32);
     assert!(user
         .fs_uniquifier

@@ -186,7 +186,11 @@ pub async fn login_with_password(
     }
     let Identified { account, subject } = identify(services, identity).await?;
     let password = Password::normalize(password);
-    let stored = account.as_ref().map(|u| u.password.clone());
+    // An account without a password (signed up with a passkey) is checked against the dummy
+    // hash too: same time, never right.
+    let stored = account
+        .as_ref()
+        .and_then(|u| u.password_hash().map(str::to_owned));
     let check = async {
         let verified = services.hasher.verify(password.clone(), stored).await?;
         Ok(verified && account.is_some())
@@ -246,9 +250,10 @@ pub async fn reprove_password(
     client: &str,
 ) -> Result<Reproof, ServiceError> {
     let subject = throttle::account_subject(user.id);
-    let check = services
-        .hasher
-        .verify(Password::normalize(password), Some(user.password.clone()));
+    let check = services.hasher.verify(
+        Password::normalize(password),
+        user.password_hash().map(str::to_owned),
+    );
     let check = async { Ok(check.await?) };
     Ok(
         match check_counted(services, subject, client, check).await? {
@@ -271,7 +276,10 @@ async fn upgrade_hash(
     mut user: User,
     password: Password,
 ) -> User {
-    if !hasher.needs_update(&user.password) {
+    let Some(current) = user.password_hash().map(str::to_owned) else {
+        return user;
+    };
+    if !hasher.needs_update(&current) {
         return user;
     }
     let new = match hasher.hash(password).await {
@@ -281,7 +289,7 @@ async fn upgrade_hash(
             return user;
         }
     };
-    let (id, old, stored) = (user.id, user.password.clone(), new.clone());
+    let (id, old, stored) = (user.id, current, new.clone());
     match db
         .run(move |c| users::upgrade_password_hash(c, id, &old, &stored))
         .await
@@ -292,7 +300,7 @@ async fn upgrade_hash(
                 user_id = user.id,
                 "password hash upgraded"
             );
-            user.password = new;
+            user.password = Some(new);
         }
         Ok(false) => {}
         Err(e) => {

@@ -37,6 +37,9 @@ pub enum ChangeRefusal {
 /// login of this account from `client`), checks the new one, then replaces it: every login
 /// of the user ends (the caller starts a fresh one for the session that made the change)
 /// and a notice is mailed. Returns the updated user.
+///
+/// An account without a password (signed up with a passkey) sets its first one here with
+/// no current password: as in Flask-Security, the caller's fresh session is the proof.
 pub async fn change_password(
     services: &Services,
     user: &User,
@@ -46,7 +49,8 @@ pub async fn change_password(
     let settings = &services.settings;
     let messages = &settings.messages;
     let mut errors = FormErrors::default();
-    if input.current.is_empty() {
+    let has_password = user.password_hash().is_some();
+    if input.current.is_empty() && has_password {
         errors.add("password", messages.describe(&PasswordError::Missing));
     }
     let new = Password::parse_confirmed(
@@ -57,7 +61,7 @@ pub async fn change_password(
         messages,
         &mut errors,
     );
-    if !input.current.is_empty() {
+    if has_password && !input.current.is_empty() {
         match reprove_password(services, user, &input.current, client).await? {
             Reproof::Proved => {}
             Reproof::Wrong => {
@@ -71,7 +75,7 @@ pub async fn change_password(
     let Some(new) = new.filter(|_| errors.is_empty()) else {
         return Ok(Err(ChangeRefusal::Invalid(errors)));
     };
-    if new == Password::normalize(&input.current) {
+    if has_password && new == Password::normalize(&input.current) {
         return Ok(Err(ChangeRefusal::Invalid(FormErrors::single(
             "new_password",
             messages.text(messages::PASSWORD_IS_THE_SAME, &[]),
@@ -97,11 +101,8 @@ pub async fn set_new_password(
             )))
         }
     };
-    if services
-        .hasher
-        .verify(new.clone(), Some(user.password.clone()))
-        .await?
-    {
+    let old = user.password_hash().map(str::to_owned);
+    if old.is_some() && services.hasher.verify(new.clone(), old).await? {
         return Ok(Err(FormErrors::single(
             "new_password",
             settings.messages.text(messages::PASSWORD_IS_THE_SAME, &[]),

@@ -100,7 +100,7 @@ mod tests {
             id: 7,
             email: Some("p@example.com".to_owned()),
             username: None,
-            password: "$2b$04$x".to_owned(),
+            password: Some("$2b$04$x".to_owned()),
             active: Some(true),
             fs_uniquifier: uniquifier.to_owned(),
             confirmed_at: None,
@@ -114,6 +114,7 @@ mod tests {
             tf_totp_secret: None,
             tf_phone_number: None,
             mf_recovery_codes: None,
+            fs_webauthn_user_handle: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod hashing;
 pub mod link_mail;
 pub mod login;
 pub mod login_flow;
+pub mod passkeys;
 pub mod recoverable;
 pub mod registration;
 pub mod services;

@@ -192,6 +192,7 @@ pub async fn create_account(
         .await;
     match inserted {
         Ok(user) => Ok(Ok(user)),
+        Err(InsertError::Refused(errors)) => Ok(Err(errors)),
         Err(InsertError::Conflict) => {
             let errors = conflicts(services, &valid.email, valid.username.as_ref())
                 .await?
@@ -205,6 +206,100 @@ pub async fn create_account(
         }
         Err(InsertError::Service(e)) => Err(e),
     }
+}
+
+/// Inserts an account without a password (signed up with a passkey): active, unconfirmed,
+/// with its welcome mail (confirmation link when confirmable) when `send_mail`. `with` adds
+/// what the account signs in with, in the same transaction: its refusal undoes everything.
+/// A taken email or username comes back as form errors, unless responses are generic and
+/// only the email is taken: then its owner is told (as [`register`] does) and the answer is
+/// `Ok(None)`, the same to the visitor as a new account.
+pub async fn create_passwordless_account<F>(
+    services: &Services,
+    email: &str,
+    username: Option<&str>,
+    send_mail: bool,
+    with: F,
+) -> Result<Result<Option<User>, FormErrors>, ServiceError>
+where
+    F: FnOnce(&mut DbConnection, &User) -> Result<Result<(), FormErrors>, ServiceError>
+        + Send
+        + 'static,
+{
+    let new = NewUser {
+        email: email.to_owned(),
+        username: username.map(str::to_owned),
+        // No password: Flask-Security, too, treats an empty one as "not set".
+        password: String::new(),
+        active: Some(true),
+        fs_uniquifier: new_uniquifier(),
+        confirmed_at: None,
+    };
+    let for_insert = services.clone();
+    let inserted = services
+        .db
+        .run_with(move |conn| {
+            conn.transaction::<_, InsertError, _>(|conn| {
+                let user = users::insert(conn, &new)?;
+                if let Err(refused) = with(conn, &user)? {
+                    return Err(InsertError::Refused(refused));
+                }
+                if send_mail {
+                    queue_welcome(conn, &for_insert, &user)?;
+                }
+                Ok(user)
+            })
+        })
+        .await;
+    match inserted {
+        Ok(user) => Ok(Ok(Some(user))),
+        Err(InsertError::Refused(errors)) => Ok(Err(errors)),
+        Err(InsertError::Conflict) => {
+            let (Ok(email), username) = (
+                Email::parse(email),
+                username.and_then(|u| Username::parse(u).ok()),
+            ) else {
+                return Ok(Err(FormErrors::single(
+                    "email",
+                    services
+                        .settings
+                        .messages
+                        .text(messages::EMAIL_ALREADY_ASSOCIATED, &[("email", email)]),
+                )));
+            };
+            let errors = conflicts(services, &email, username.as_ref())
+                .await?
+                .unwrap_or_else(|| {
+                    FormErrors::single("email", email_taken(&services.settings.messages, &email))
+                });
+            if !services.settings.features.return_generic_responses || errors.has("username") {
+                return Ok(Err(errors));
+            }
+            if send_mail {
+                notify_existing_owner(services, &email).await?;
+            }
+            Ok(Ok(None))
+        }
+        Err(InsertError::Service(e)) => Err(e),
+    }
+}
+
+/// Tells the owner of `email` that someone tried to register it.
+async fn notify_existing_owner(services: &Services, email: &Email) -> Result<(), ServiceError> {
+    let for_mail = services.clone();
+    let email = email.clone();
+    services
+        .db
+        .run_with(move |conn| {
+            if let Some(owner) = users::find_by_email(conn, &email)? {
+                let message = for_mail.mailer().welcome_existing(owner.email_or_empty())?;
+                conn.transaction::<_, ServiceError, _>(|conn| {
+                    Ok(mail::enqueue(conn, &for_mail.outbox_key, &message)?)
+                })?;
+            }
+            Ok::<_, ServiceError>(())
+        })
+        .await
 }
 
 /// The welcome mail, with a confirmation link when confirmable.
@@ -251,20 +346,7 @@ async fn existing_account(
     if !send {
         return Ok(Ok(Registered::ExistingNotified));
     }
-    let for_mail = services.clone();
-    let email = valid.email.clone();
-    services
-        .db
-        .run_with(move |conn| {
-            if let Some(owner) = users::find_by_email(conn, &email)? {
-                let message = for_mail.mailer().welcome_existing(owner.email_or_empty())?;
-                conn.transaction::<_, ServiceError, _>(|conn| {
-                    Ok(mail::enqueue(conn, &for_mail.outbox_key, &message)?)
-                })?;
-            }
-            Ok::<_, ServiceError>(())
-        })
-        .await?;
+    notify_existing_owner(services, &valid.email).await?;
     Ok(Ok(Registered::ExistingNotified))
 }
 
@@ -297,6 +379,9 @@ pub async fn conflict_refusal(
 
 enum InsertError {
     Conflict,
+    /// The caller's own check inside the transaction refused (see
+    /// [`create_passwordless_account`]).
+    Refused(FormErrors),
     Service(ServiceError),
 }
 

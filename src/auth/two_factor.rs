@@ -509,6 +509,13 @@ pub async fn reset(services: &Services, user: &User) -> Result<User, ServiceErro
                     user::mf_recovery_codes.eq(None::<String>),
                 ))
                 .execute(conn)?;
+            // Passkeys registered as second factors go too (first-factor ones stay).
+            diesel::delete(
+                crate::db::schema::webauthn::table
+                    .filter(crate::db::schema::webauthn::user_id.eq(id))
+                    .filter(crate::db::schema::webauthn::usage.eq("secondary")),
+            )
+            .execute(conn)?;
             found(conn, id)
         })
         .await?)
@@ -516,35 +523,52 @@ pub async fn reset(services: &Services, user: &User) -> Result<User, ServiceErro
 
 /// A server must not start with second factors it would not ask for: users who set one up
 /// would log in with the password alone. Refused while `SECURITY_TWO_FACTOR` is off and
-/// any user has a `tf_primary_method`, unless `SECURITY_ALLOW_SECOND_FACTORS_UNUSED` says
-/// it is meant. (The CLI does not check: `latchkey users tf-reset` is how to clear them.)
+/// any user has a `tf_primary_method`, or while `SECURITY_WEBAUTHN` is off and any user has
+/// a second-factor passkey, unless `SECURITY_ALLOW_SECOND_FACTORS_UNUSED` says it is meant. (The CLI does not check: `latchkey users tf-reset` is how to clear them.)
 pub fn check_no_unused_second_factors(
     services: &Services,
 ) -> Result<(), crate::config::ConfigError> {
-    let settings = &services.settings.two_factor;
-    if settings.enabled || settings.allow_unused_second_factors {
+    use crate::config::ConfigError;
+    let settings = &services.settings;
+    let tf = &settings.two_factor;
+    if tf.allow_unused_second_factors {
         return Ok(());
     }
-    let mut conn = services
-        .db
-        .get()
-        .map_err(|e| crate::config::ConfigError::new("DATABASE_URL", e.to_string()))?;
-    let with_second_factor: i64 = user::table
-        .filter(user::tf_primary_method.is_not_null())
-        .filter(user::tf_primary_method.ne(""))
-        .count()
-        .get_result(&mut **conn)
-        .map_err(|e| crate::config::ConfigError::new("DATABASE_URL", e.to_string()))?;
-    if with_second_factor > 0 {
-        return Err(crate::config::ConfigError::new(
-            "SECURITY_TWO_FACTOR",
-            format!(
-                "is off, but {with_second_factor} user(s) have a second factor set up: they \
-                 would log in with the password alone. Turn SECURITY_TWO_FACTOR on, clear \
-                 their second factors with `latchkey users tf-reset EMAIL`, or set \
-                 SECURITY_ALLOW_SECOND_FACTORS_UNUSED=true (dangerous)"
-            ),
-        ));
+    let db_error = |e: &dyn std::fmt::Display| ConfigError::new("DATABASE_URL", e.to_string());
+    let mut conn = services.db.get().map_err(|e| db_error(&e))?;
+    if !tf.enabled {
+        let with_second_factor: i64 = user::table
+            .filter(user::tf_primary_method.is_not_null())
+            .filter(user::tf_primary_method.ne(""))
+            .count()
+            .get_result(&mut **conn)
+            .map_err(|e| db_error(&e))?;
+        if with_second_factor > 0 {
+            return Err(ConfigError::new(
+                "SECURITY_TWO_FACTOR",
+                format!(
+                    "is off, but {with_second_factor} user(s) have a second factor set up: \
+                     they would log in with the password alone. Turn SECURITY_TWO_FACTOR on, \
+                     clear their second factors with `latchkey users tf-reset EMAIL`, or set \
+                     SECURITY_ALLOW_SECOND_FACTORS_UNUSED=true (dangerous)"
+                ),
+            ));
+        }
+    }
+    if !settings.webauthn.enabled {
+        let with_passkey = crate::db::passkeys::users_with_usage(&mut conn, "secondary")
+            .map_err(|e| db_error(&e))?;
+        if with_passkey > 0 {
+            return Err(ConfigError::new(
+                "SECURITY_WEBAUTHN",
+                format!(
+                    "is off, but {with_passkey} user(s) have a passkey as their second \
+                     factor: they would log in with the password alone. Turn SECURITY_WEBAUTHN \
+                     on, clear their second factors with `latchkey users tf-reset EMAIL`, or \
+                     set SECURITY_ALLOW_SECOND_FACTORS_UNUSED=true (dangerous)"
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -723,7 +747,9 @@ fn validity_mac(services: &Services, user: &User, until: i64) -> String {
         &key,
         &format!(
             "{}|{until}|{}|{}",
-            user.id, user.fs_uniquifier, user.password
+            user.id,
+            user.fs_uniquifier,
+            user.password_hash().unwrap_or("")
         ),
     )
 }

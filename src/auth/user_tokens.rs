@@ -28,7 +28,11 @@ impl Purpose {
     fn binding(self, user: &User) -> String {
         match self {
             Purpose::Confirm => digest(&user.email_or_empty().to_lowercase()),
-            Purpose::Reset => digest(&format!("{}:{}", user.password, user.fs_uniquifier)),
+            Purpose::Reset => digest(&format!(
+                "{}:{}",
+                user.password_hash().unwrap_or(""),
+                user.fs_uniquifier
+            )),
         }
     }
 }

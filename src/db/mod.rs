@@ -9,6 +9,7 @@
 pub mod attempts;
 pub mod coalesce;
 pub mod models;
+pub mod passkeys;
 pub mod roles;
 pub mod schema;
 pub mod sessions;
@@ -491,6 +492,8 @@ const FLASK_OPTIONAL_USER_COLUMNS: &[(&str, &str)] = &[
     ("tf_totp_secret", "VARCHAR(255)"),
     ("tf_phone_number", "VARCHAR(128)"),
     ("mf_recovery_codes", "TEXT"),
+    // Passkeys (SECURITY_WEBAUTHN); unique, like Flask-Security's column (below).
+    ("fs_webauthn_user_handle", "VARCHAR(64)"),
 ];
 
 fn add_missing_columns(conn: &mut SqliteConnection) -> Result<(), diesel::result::Error> {
@@ -509,6 +512,13 @@ fn add_missing_columns(conn: &mut SqliteConnection) -> Result<(), diesel::result
             conn.batch_execute(&format!(
                 "ALTER TABLE \"user\" ADD COLUMN {column} {sql_type}"
             ))?;
+            if *column == "fs_webauthn_user_handle" {
+                // SQLite cannot add a UNIQUE column; a unique index does the same.
+                conn.batch_execute(
+                    "CREATE UNIQUE INDEX IF NOT EXISTS ix_user_fs_webauthn_user_handle \
+                     ON \"user\" (fs_webauthn_user_handle)",
+                )?;
+            }
         }
     }
     Ok(())

@@ -13,7 +13,9 @@ pub struct User {
     pub id: i32,
     pub email: Option<String>,
     pub username: Option<String>,
-    pub password: String,
+    /// The password hash; NULL or empty for an account without a password (see
+    /// [`User::password_hash`]).
+    pub password: Option<String>,
     pub last_login_at: Option<NaiveDateTime>,
     pub current_login_at: Option<NaiveDateTime>,
     pub last_login_ip: Option<String>,
@@ -31,9 +33,18 @@ pub struct User {
     /// Recovery codes, comma-separated: keyed digests (Latchkey), or in clear as
     /// Flask-Security wrote them (each is hashed once one of them is used).
     pub mf_recovery_codes: Option<String>,
+    /// The passkey user handle (32 hex characters), set at the first passkey registration.
+    pub fs_webauthn_user_handle: Option<String>,
 }
 
 impl User {
+    /// The stored password hash, if the account has a password. Flask-Security treats NULL
+    /// and an empty string alike (an account registered without a password); Latchkey
+    /// writes the empty string, which every `user` table accepts.
+    pub fn password_hash(&self) -> Option<&str> {
+        self.password.as_deref().filter(|p| !p.is_empty())
+    }
+
     /// Flask-Security treats a NULL `active` as inactive.
     pub fn is_active(&self) -> bool {
         self.active == Some(true)
@@ -87,4 +98,61 @@ pub struct UserToken {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
+}
+
+/// A passkey: a row of Flask-Security's `webauthn` table.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = super::schema::webauthn)]
+pub struct Passkey {
+    pub id: i32,
+    pub credential_id: Vec<u8>,
+    /// The COSE public key, as the authenticator gave it.
+    pub public_key: Vec<u8>,
+    /// The authenticator's signature counter at its last use (0: it keeps none).
+    pub sign_count: Option<i32>,
+    /// How the browser may reach it (`usb`, `nfc`, `internal`, …), comma-separated.
+    pub transports: Option<String>,
+    pub backup_state: bool,
+    /// `single_device` or `multi_device` (a synced passkey).
+    pub device_type: String,
+    /// The client's extension results at registration, as JSON (`credProps`).
+    pub extensions: Option<String>,
+    pub create_datetime: NaiveDateTime,
+    pub lastuse_datetime: NaiveDateTime,
+    /// The user's name for it, unique per user.
+    pub name: String,
+    /// `first` (signs in on its own) or `secondary` (a second factor).
+    pub usage: String,
+    pub user_id: i32,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = super::schema::webauthn)]
+pub struct NewPasskey {
+    pub credential_id: Vec<u8>,
+    pub public_key: Vec<u8>,
+    pub sign_count: Option<i32>,
+    pub transports: Option<String>,
+    pub backup_state: bool,
+    pub device_type: String,
+    pub extensions: Option<String>,
+    pub create_datetime: NaiveDateTime,
+    pub lastuse_datetime: NaiveDateTime,
+    pub name: String,
+    pub usage: String,
+    pub user_id: i32,
+}
+
+/// A passkey ceremony in progress (Latchkey's own table).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::webauthn_ceremony)]
+pub struct Ceremony {
+    pub token_hash: String,
+    pub binding: String,
+    pub purpose: String,
+    pub user_id: Option<i32>,
+    /// webauthn-rs's state for the ceremony, and what it is for, as JSON.
+    pub state: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
 }

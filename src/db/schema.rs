@@ -6,7 +6,8 @@ diesel::table! {
         id -> Integer,
         email -> Nullable<Text>,
         username -> Nullable<Text>,
-        password -> Text,
+        // NULL or empty: no password (an account signed up with a passkey).
+        password -> Nullable<Text>,
         last_login_at -> Nullable<Timestamp>,
         current_login_at -> Nullable<Timestamp>,
         last_login_ip -> Nullable<Text>,
@@ -21,6 +22,8 @@ diesel::table! {
         tf_totp_secret -> Nullable<Text>,
         tf_phone_number -> Nullable<Text>,
         mf_recovery_codes -> Nullable<Text>,
+        // Flask-Security's passkey user handle (SECURITY_WEBAUTHN).
+        fs_webauthn_user_handle -> Nullable<Text>,
     }
 }
 
@@ -103,7 +106,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Flask-Security's passkeys (SECURITY_WEBAUTHN), column for column.
+    webauthn (id) {
+        id -> Integer,
+        credential_id -> Binary,
+        public_key -> Binary,
+        sign_count -> Nullable<Integer>,
+        transports -> Nullable<Text>,
+        backup_state -> Bool,
+        device_type -> Text,
+        extensions -> Nullable<Text>,
+        create_datetime -> Timestamp,
+        lastuse_datetime -> Timestamp,
+        name -> Text,
+        usage -> Text,
+        user_id -> Integer,
+    }
+}
+
+diesel::table! {
+    /// Passkey ceremonies in progress, each finished at most once.
+    webauthn_ceremony (token_hash) {
+        token_hash -> Text,
+        binding -> Text,
+        purpose -> Text,
+        user_id -> Nullable<Integer>,
+        state -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_token -> user (user_id));
+diesel::joinable!(webauthn -> user (user_id));
 diesel::joinable!(login_session -> user (user_id));
 diesel::joinable!(roles_users -> role (role_id));
 
@@ -115,5 +151,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_outbox,
     user_token,
     auth_attempt,
-    otp_used
+    otp_used,
+    webauthn,
+    webauthn_ceremony
 );

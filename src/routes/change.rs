@@ -29,7 +29,13 @@ pub async fn form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, 
     if web.format.is_json() {
         return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
     }
-    web.page(TEMPLATE, tera::Context::new())
+    web.page(TEMPLATE, context(&current.0.user))
+}
+
+fn context(user: &crate::db::models::User) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("has_password", &user.password_hash().is_some());
+    ctx
 }
 
 pub async fn submit(
@@ -53,7 +59,7 @@ pub async fn submit(
         {
             Ok(user) => user,
             Err(ChangeRefusal::Invalid(errors)) => {
-                return web.form_failure(TEMPLATE, tera::Context::new(), &errors)
+                return web.form_failure(TEMPLATE, context(&current.0.user), &errors)
             }
             Err(ChangeRefusal::Throttled { retry_after }) => {
                 return Err(signin::throttled(&web, "change_throttled", retry_after))

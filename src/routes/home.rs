@@ -18,9 +18,30 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
     if web.format.is_json() {
         return Ok(web.json_ok(json!({ "user": user_view(&user.0.user) })));
     }
+    let passkeys = if web.settings().webauthn.enabled {
+        let rows = crate::auth::passkeys::list(&web.state.services, &user.0.user).await?;
+        Some(rows.iter().map(passkey_summary).collect::<Vec<_>>())
+    } else {
+        None
+    };
     let mut ctx = tera::Context::new();
-    ctx.insert("account", &account(&web, &user.0.user));
+    let mut overview = account(&web, &user.0.user);
+    overview["passkeys"] = json!(passkeys.map(|list| json!({
+        "list": list,
+        "manage_url": "/wan-register",
+    })));
+    ctx.insert("account", &overview);
     web.page("profile.html", ctx)
+}
+
+/// A passkey on the account page: its name, what it is for, when it was made and last used.
+fn passkey_summary(row: &crate::db::models::Passkey) -> serde_json::Value {
+    json!({
+        "name": row.name,
+        "usage": row.usage,
+        "created": row.create_datetime.format("%Y-%m-%d %H:%M UTC").to_string(),
+        "last_used": row.lastuse_datetime.format("%Y-%m-%d %H:%M UTC").to_string(),
+    })
 }
 
 /// The account page's overview of the user's security settings (features switched off are
@@ -32,6 +53,7 @@ fn account(web: &Web, user: &crate::db::models::User) -> serde_json::Value {
         "email": user.email,
         "username": user.username,
         "password_change_url": settings.features.changeable.then_some("/change"),
+        "has_password": user.password_hash().is_some(),
         "two_factor": tf.enabled.then(|| json!({
             "method": user.tf_primary_method,
             "setup_url": "/tf-setup",

@@ -9,6 +9,7 @@ pub mod home;
 pub mod limits;
 pub mod login;
 pub mod logout;
+pub mod passkeys;
 pub mod recover;
 pub mod register;
 pub mod sessions;
@@ -115,6 +116,52 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
                 .route(web::get().to(two_factor::recovery_form))
                 .route(web::post().to(two_factor::recovery_submit)),
         );
+    }
+    let wan = &settings.webauthn;
+    if wan.enabled {
+        cfg.service(
+            web::resource("/wan-register")
+                .route(web::get().to(passkeys::register_form))
+                .route(web::head().to(passkeys::register_form))
+                .route(web::post().to(passkeys::register_begin)),
+        )
+        .route(
+            "/wan-register/{state}",
+            web::post().to(passkeys::register_finish),
+        )
+        .service(web::resource("/wan-delete").route(web::post().to(passkeys::delete)))
+        .service(
+            web::resource("/wan-signin")
+                .route(web::get().to(passkeys::signin_form))
+                .route(web::head().to(passkeys::signin_form))
+                .route(web::post().to(passkeys::signin_begin)),
+        )
+        .route(
+            "/wan-signin/{state}",
+            web::post().to(passkeys::signin_finish),
+        )
+        .service(
+            web::resource("/wan-verify")
+                .route(web::get().to(passkeys::verify_form))
+                .route(web::head().to(passkeys::verify_form))
+                .route(web::post().to(passkeys::verify_begin)),
+        )
+        .route(
+            "/wan-verify/{state}",
+            web::post().to(passkeys::verify_finish),
+        );
+        if wan.register_without_password && features.registerable {
+            cfg.service(
+                web::resource("/wan-signup")
+                    .route(web::get().to(passkeys::signup_form))
+                    .route(web::head().to(passkeys::signup_form))
+                    .route(web::post().to(passkeys::signup_begin)),
+            )
+            .route(
+                "/wan-signup/{state}",
+                web::post().to(passkeys::signup_finish),
+            );
+        }
     }
     if features.changeable {
         cfg.service(

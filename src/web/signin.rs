@@ -129,49 +129,89 @@ pub async fn finish_first_factor(
     remember: bool,
     next: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
+    finish_first_factor_with(web, user, remember, next, false, json!({})).await
+}
+
+/// [`finish_first_factor`], for a first factor that may count as both
+/// (`proves_both`: a passkey that verified its user, where
+/// `SECURITY_WAN_ALLOW_AS_MULTI_FACTOR` allows it), with `extra` keys in the JSON answer.
+pub async fn finish_first_factor_with(
+    web: &Web,
+    user: &User,
+    remember: bool,
+    next: Option<&str>,
+    proves_both: bool,
+    extra: serde_json::Value,
+) -> Result<HttpResponse, AppError> {
     let services = &web.state.services;
     let tf = &web.settings().two_factor;
-    if tf.enabled {
-        let method = two_factor::primary_method(user);
-        let must_set_up = method.is_none() && two_factor::setup_required(services, user).await?;
+    if !proves_both {
+        // Second factors: the configured code method, and a passkey registered as one.
+        let method = if tf.enabled {
+            two_factor::primary_method(user)
+        } else {
+            None
+        };
+        let passkey = crate::auth::passkeys::has_second_factor(services, user).await?;
+        let must_set_up = tf.enabled
+            && method.is_none()
+            && !passkey
+            && two_factor::setup_required(services, user).await?;
         let remembered = !tf.always_validate
             && web.request.cookie(TF_VALIDITY_COOKIE).is_some_and(|c| {
                 two_factor::validity_accepts(services, user, c.value(), two_factor::unix_now())
             });
-        if (method.is_some() && !remembered) || must_set_up {
-            return ask_for_second_factor(web, user, method, remember, next).await;
+        let has_second = method.is_some() || passkey;
+        if (has_second && !remembered) || must_set_up {
+            let asked = match method {
+                Some(method) => SecondFactor::Code(method),
+                None if passkey => SecondFactor::Passkey,
+                None => SecondFactor::SetUp,
+            };
+            return ask_for_second_factor(web, user, asked, remember, next).await;
         }
     }
     let cookie = start_session(web, user, remember).await?;
-    let mut response = web.success(
-        next.unwrap_or("/"),
-        None,
-        json!({"csrf_token": web.csrf_token(), "tf_required": false, "user": {}}),
-    );
+    let mut body = json!({"csrf_token": web.csrf_token(), "tf_required": false, "user": {}});
+    if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    let mut response = web.success(next.unwrap_or("/"), None, body);
     if let Some(cookie) = cookie {
         add_cookie(&mut response, &cookie)?;
     }
     Ok(response)
 }
 
+/// The second step a pending login asks for.
+enum SecondFactor {
+    /// A code (mailed, texted, or from the authenticator app); an unknown stored method is
+    /// still asked for (recovery codes or the rescue are then the way in).
+    Code(Result<TwoFactorMethod, String>),
+    /// A passkey registered as a second factor (`/wan-signin`).
+    Passkey,
+    /// None set up yet, but one is required.
+    SetUp,
+}
+
 async fn ask_for_second_factor(
     web: &Web,
     user: &User,
-    method: Option<Result<TwoFactorMethod, String>>,
+    asked: SecondFactor,
     remember: bool,
     next: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
     let services = &web.state.services;
     let now = two_factor::unix_now();
     let mut pending = PendingLogin::new(user, remember, next.map(str::to_owned), now);
-    let method_name = match &method {
-        Some(Ok(m)) => {
+    let method_name = match &asked {
+        SecondFactor::Code(Ok(m)) => {
             pending.sent_code = two_factor::send_code(services, user, *m, now).await?;
             Some(m.as_str().to_owned())
         }
-        // A method this build cannot check: recovery codes or the rescue are the way in.
-        Some(Err(unknown)) => Some(unknown.clone()),
-        None => None,
+        SecondFactor::Code(Err(unknown)) => Some(unknown.clone()),
+        SecondFactor::Passkey => Some(PASSKEY_METHOD.to_owned()),
+        SecondFactor::SetUp => None,
     };
     pending.method = method_name.clone();
     // A privilege change: a new session cookie, holding the pending login.
@@ -181,20 +221,37 @@ async fn ask_for_second_factor(
         event = "second_factor_required",
         user_id = user.id,
         method = method_name.as_deref().unwrap_or("setup"),
-        "password proved, second factor pending"
+        "first factor proved, second factor pending"
     );
-    let setup = method_name.is_none();
-    Ok(match web.format {
-        Format::Json => web.json_ok(json!({
+    Ok(match (web.format, &asked) {
+        (Format::Json, SecondFactor::Passkey) => web.json_ok(json!({
             "csrf_token": web.csrf_token(),
             "tf_required": true,
-            "tf_state": if setup { "setup_from_login" } else { "ready" },
+            "tf_state": "ready",
+            "tf_method": PASSKEY_METHOD,
+            "tf_signin_url": "/wan-signin",
+        })),
+        (Format::Json, _) => web.json_ok(json!({
+            "csrf_token": web.csrf_token(),
+            "tf_required": true,
+            "tf_state": if method_name.is_none() { "setup_from_login" } else { "ready" },
             "tf_method": method_name,
             "tf_primary_method": method_name,
         })),
-        Format::Html => super::page::redirect(if setup { "/tf-setup" } else { "/tf-validate" }),
+        (Format::Html, SecondFactor::Passkey) => super::page::redirect(&match next {
+            Some(next) => format!(
+                "/wan-signin?next={}",
+                percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+            ),
+            None => "/wan-signin".to_owned(),
+        }),
+        (Format::Html, SecondFactor::SetUp) => super::page::redirect("/tf-setup"),
+        (Format::Html, SecondFactor::Code(_)) => super::page::redirect("/tf-validate"),
     })
 }
+
+/// Flask-Security's name for a passkey as the second factor (`tf_method`).
+pub const PASSKEY_METHOD: &str = "webauthn";
 
 /// The pending login of this browser and its user, if it is still good (unexpired, same
 /// account state); a stale one is removed.

@@ -58,6 +58,8 @@ impl Deref for AppState {
 /// empty `errors` / `form_errors`): built once at start-up, copied into each page.
 pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
     let features = &settings.features;
+    let wan = &settings.webauthn;
+    let signup = wan.enabled && wan.register_without_password && features.registerable;
     let mut ctx = tera::Context::new();
     ctx.insert(
         "config",
@@ -70,6 +72,8 @@ pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
             "username_enable": features.username_enable,
             "two_factor": settings.two_factor.enabled,
             "recovery_codes": settings.two_factor.recovery_codes,
+            "webauthn": wan.enabled,
+            "wan_first_factor": wan.enabled && wan.allow_as_first_factor,
         }),
     );
     ctx.insert(
@@ -91,6 +95,11 @@ pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
             "tf_rescue": settings.two_factor.enabled.then_some("/tf-rescue"),
             "mf_recovery_codes": settings.two_factor.recovery_codes.then_some("/mf-recovery-codes"),
             "mf_recovery": settings.two_factor.recovery_codes.then_some("/mf-recovery"),
+            "wan_register": wan.enabled.then_some("/wan-register"),
+            "wan_delete": wan.enabled.then_some("/wan-delete"),
+            "wan_signin": wan.enabled.then_some("/wan-signin"),
+            "wan_verify": wan.enabled.then_some("/wan-verify"),
+            "wan_signup": signup.then_some("/wan-signup"),
         }),
     );
     ctx.insert("errors", &BTreeMap::<String, Vec<String>>::new());

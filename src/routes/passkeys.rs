@@ -1,0 +1,681 @@
+//! Passkeys (`SECURITY_WEBAUTHN`): `/wan-register`, `/wan-register/<state>`, `/wan-delete`,
+//! `/wan-signin`, `/wan-signin/<state>`, `/wan-verify`, `/wan-verify/<state>`, with
+//! Flask-Security's fields and JSON shapes; and Latchkey's sign-up with a passkey,
+//! `/wan-signup`, `/wan-signup/<state>` (`SECURITY_WAN_REGISTER_WITHOUT_PASSWORD`). The
+//! rules are [`crate::auth::passkeys`].
+//!
+//! Every ceremony is bound to this browser's session by a value kept in it
+//! ([`session_binding`]): the `wan_state` token alone finishes nothing.
+
+use actix_web::{web as aweb, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::login;
+use crate::auth::passkeys::{self, Begun, Proof, Purpose, Refusal, SignedUp};
+use crate::auth::throttle::Action;
+use crate::db;
+use crate::db::models::{Passkey, User};
+use crate::domain::{Email, FormErrors, SafeNext};
+use crate::messages;
+use crate::web::guards::{extend_grace, require_fresh};
+use crate::web::page::{add_cookie, redirect};
+use crate::web::signin;
+use crate::web::submission::{query_param, Flag};
+use crate::web::{AppError, AuthenticatedUser, Format, Submission, Web};
+
+use super::limits::may_send_mail;
+
+const REGISTER: &str = "security/wan_register.html";
+const SIGNIN: &str = "security/wan_signin.html";
+const VERIFY: &str = "security/wan_verify.html";
+const SIGNUP: &str = "security/wan_signup.html";
+
+/// The session key of the value that binds ceremonies to this browser.
+const BINDING_KEY: &str = "_wan_binding";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    usage: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CredentialForm {
+    #[serde(default)]
+    credential: Option<String>,
+    #[serde(default)]
+    remember: Option<Flag>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SigninForm {
+    #[serde(default)]
+    identity: Option<String>,
+    #[serde(default)]
+    remember: Option<Flag>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SignupForm {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// This browser's ceremony binding, made on first use.
+fn session_binding(web: &Web) -> Result<String, AppError> {
+    if let Some(binding) = web.session.get::<String>(BINDING_KEY).ok().flatten() {
+        return Ok(binding);
+    }
+    let binding = passkeys::new_session_binding();
+    web.session
+        .insert(BINDING_KEY, &binding)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("keeping the passkey binding: {e}")))?;
+    Ok(binding)
+}
+
+/// A begun ceremony: Flask-Security's JSON (`credential_options`, `wan_state` and `extra`),
+/// or the page that runs `navigator.credentials` with them.
+fn ceremony_page(
+    web: &Web,
+    template: &str,
+    begun: &Begun,
+    extra: Value,
+    mut ctx: tera::Context,
+) -> Result<HttpResponse, AppError> {
+    if web.format.is_json() {
+        let mut body = json!({
+            "csrf_token": web.csrf_token(),
+            "credential_options": begun.options,
+            "wan_state": begun.state_token,
+        });
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        return Ok(web.json_ok(body));
+    }
+    ctx.insert("wan_state", &begun.state_token);
+    ctx.insert("credential_options", &begun.options.to_string());
+    web.page(template, ctx)
+}
+
+/// A refused step: the form's 400 JSON, or (the page's script posts on its own) a flash and
+/// back to `back_to`.
+fn refused(web: &Web, refusal: &Refusal, back_to: &str) -> HttpResponse {
+    let errors = refusal.to_form_errors(&web.settings().messages);
+    refused_with(web, &errors, back_to)
+}
+
+fn refused_with(web: &Web, errors: &FormErrors, back_to: &str) -> HttpResponse {
+    match web.format {
+        Format::Json => HttpResponse::BadRequest().json(json!({
+            "meta": {"code": 400},
+            "response": {"errors": errors.all_messages(), "field_errors": errors.fields},
+        })),
+        Format::Html => {
+            for message in errors.all_messages() {
+                web.flash("error", message);
+            }
+            redirect(back_to)
+        }
+    }
+}
+
+/// A passkey as `GET /wan-register` lists it (Flask-Security's keys, plus `created`).
+fn passkey_view(row: &Passkey) -> Value {
+    let discoverable = row
+        .extensions
+        .as_deref()
+        .and_then(|e| serde_json::from_str::<Value>(e).ok())
+        .and_then(|e| e.pointer("/credProps/rk").cloned())
+        .filter(|rk| !rk.is_null())
+        .unwrap_or_else(|| json!("Unknown"));
+    json!({
+        "name": row.name,
+        "credential_id": base64_url(&row.credential_id),
+        "transports": row
+            .transports
+            .as_deref()
+            .map(|t| t.split(',').filter(|s| !s.is_empty()).collect::<Vec<_>>())
+            .unwrap_or_default(),
+        "lastuse": row.lastuse_datetime.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        "created": row.create_datetime.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        "usage": row.usage,
+        "backup_state": row.backup_state,
+        "device_type": row.device_type,
+        "discoverable": discoverable,
+    })
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn register_context(web: &Web, listed: &[Value]) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("registered_credentials", listed);
+    ctx.insert(
+        "wan_allow_first",
+        &web.settings().webauthn.allow_as_first_factor,
+    );
+    ctx
+}
+
+// ---------------------------------------------------------------------------------------
+// Registering and deleting (a logged-in user)
+// ---------------------------------------------------------------------------------------
+
+/// `GET /wan-register`: the user's passkeys, and the form to add one.
+pub async fn register_form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/wan-register") {
+        return Ok(reauthenticate);
+    }
+    let rows = passkeys::list(&web.state.services, &current.0.user).await?;
+    let listed: Vec<Value> = rows.iter().map(passkey_view).collect();
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({
+            "csrf_token": web.csrf_token(),
+            "registered_credentials": listed,
+        })));
+    }
+    web.page(REGISTER, register_context(&web, &listed))
+}
+
+/// `POST /wan-register` (`name`, `usage`): begins adding a passkey.
+pub async fn register_begin(
+    web: Web,
+    current: AuthenticatedUser,
+    form: Submission<RegisterForm>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/wan-register") {
+        return Ok(reauthenticate);
+    }
+    let user = &current.0.user;
+    let binding = session_binding(&web)?;
+    let name = form.data.name.unwrap_or_default();
+    let begun = passkeys::begin_registration(
+        &web.state.services,
+        user,
+        &name,
+        form.data.usage.as_deref(),
+        &binding,
+    )
+    .await?;
+    match begun {
+        Ok(begun) => {
+            let mut ctx = register_context(&web, &[]);
+            ctx.insert("name", &name);
+            ceremony_page(&web, REGISTER, &begun, json!({}), ctx)
+        }
+        Err(refusal) => {
+            let rows = passkeys::list(&web.state.services, user).await?;
+            let listed: Vec<Value> = rows.iter().map(passkey_view).collect();
+            let errors = refusal.to_form_errors(&web.settings().messages);
+            web.form_failure(REGISTER, register_context(&web, &listed), &errors)
+        }
+    }
+}
+
+/// `POST /wan-register/<state>` (`credential`): the authenticator's answer; the passkey is
+/// stored.
+pub async fn register_finish(
+    web: Web,
+    current: AuthenticatedUser,
+    token: aweb::Path<String>,
+    form: Submission<CredentialForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = &current.0.user;
+    let binding = session_binding(&web)?;
+    let credential = form.data.credential.unwrap_or_default();
+    let finished =
+        passkeys::finish_registration(&web.state.services, user, &token, &binding, &credential)
+            .await?;
+    match finished {
+        Ok(name) => Ok(web.success(
+            &web.settings().webauthn.post_register_view.clone(),
+            Some((
+                "info",
+                web.msg(messages::WEBAUTHN_REGISTER_SUCCESSFUL, &[("name", &name)]),
+            )),
+            json!({"csrf_token": web.csrf_token()}),
+        )),
+        Err(refusal) => Ok(refused(&web, &refusal, "/wan-register")),
+    }
+}
+
+/// `POST /wan-delete` (`name`).
+pub async fn delete(
+    web: Web,
+    current: AuthenticatedUser,
+    form: Submission<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/wan-register") {
+        return Ok(reauthenticate);
+    }
+    let user = &current.0.user;
+    let name = form.data.name.unwrap_or_default();
+    match passkeys::delete(&web.state.services, user, &name).await? {
+        Ok(name) => {
+            tracing::info!(
+                event = "passkey_deleted",
+                user_id = user.id,
+                "passkey deleted"
+            );
+            Ok(web.success(
+                "/wan-register",
+                Some((
+                    "info",
+                    web.msg(messages::WEBAUTHN_CREDENTIAL_DELETED, &[("name", &name)]),
+                )),
+                json!({"csrf_token": web.csrf_token()}),
+            ))
+        }
+        Err(refusal) => Ok(refused(&web, &refusal, "/wan-register")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Signing in (first factor, or the second after the password)
+// ---------------------------------------------------------------------------------------
+
+/// A login waiting for its passkey: the pending login's user, if this browser has one and
+/// that user has a second-factor passkey.
+async fn second_factor_login(
+    web: &Web,
+) -> Result<Option<(crate::auth::login_flow::PendingLogin, User)>, AppError> {
+    let Some((pending, user)) = signin::pending_user(web).await? else {
+        return Ok(None);
+    };
+    if pending.method.is_none() || !passkeys::has_second_factor(&web.state.services, &user).await? {
+        return Ok(None);
+    }
+    Ok(Some((pending, user)))
+}
+
+/// Anonymous sign-in needs `SECURITY_WAN_ALLOW_AS_FIRST_FACTOR`; a pending login does not.
+fn first_factor_allowed(web: &Web) -> bool {
+    web.settings().webauthn.allow_as_first_factor
+}
+
+fn signin_context(is_secondary: bool, remember: bool, next: &str) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("is_secondary", &is_secondary);
+    ctx.insert("remember", &remember);
+    ctx.insert("next", next);
+    ctx
+}
+
+/// `GET /wan-signin`.
+pub async fn signin_form(web: Web) -> Result<HttpResponse, AppError> {
+    if web.user.is_some() {
+        return Ok(already_signed_in(&web));
+    }
+    let is_secondary = second_factor_login(&web).await?.is_some();
+    if !is_secondary && !first_factor_allowed(&web) {
+        return Err(AppError::NotFound);
+    }
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({
+            "csrf_token": web.csrf_token(),
+            "is_secondary": is_secondary,
+        })));
+    }
+    let next = query_param(&web.request, "next").unwrap_or_default();
+    web.page(SIGNIN, signin_context(is_secondary, false, &next))
+}
+
+/// Flask-Security's `anonymous_user_required`: a logged-in user goes home.
+fn already_signed_in(web: &Web) -> HttpResponse {
+    match web.format {
+        Format::Json => web.json_error(web.msg(messages::ANONYMOUS_USER_REQUIRED, &[])),
+        Format::Html => redirect("/"),
+    }
+}
+
+/// `POST /wan-signin` (`identity`, `remember`): begins a sign-in, or the second factor of a
+/// pending login.
+pub async fn signin_begin(
+    web: Web,
+    form: Submission<SigninForm>,
+) -> Result<HttpResponse, AppError> {
+    if web.user.is_some() {
+        return Ok(already_signed_in(&web));
+    }
+    let services = &web.state.services;
+    let secondary = second_factor_login(&web).await?;
+    let is_secondary = secondary.is_some();
+    if !is_secondary && !first_factor_allowed(&web) {
+        return Err(AppError::NotFound);
+    }
+    let form = form.data;
+    let remember = form.remember.is_some_and(|f| f.0);
+    let binding = session_binding(&web)?;
+    let (purpose, hint) = match secondary {
+        Some((_, user)) => (Purpose::SecondFactor, Some(user)),
+        None => {
+            // A typed identity only lists that account's passkeys, and only for an active
+            // account; nothing in the answer says whether it exists.
+            let identity = form.identity.as_deref().map(str::trim).unwrap_or("");
+            let hint = if web.settings().webauthn.allow_user_hints && !identity.is_empty() {
+                crate::auth::authenticate::find_account(
+                    &services.db,
+                    &services.settings.features,
+                    identity,
+                )
+                .await?
+                .filter(User::is_active)
+            } else {
+                None
+            };
+            (Purpose::SignIn, hint)
+        }
+    };
+    let begun = passkeys::begin_authentication(services, purpose, hint.as_ref(), &binding).await?;
+    let next = form.next.unwrap_or_default();
+    ceremony_page(
+        &web,
+        SIGNIN,
+        &begun,
+        json!({"remember": remember, "is_secondary": is_secondary}),
+        signin_context(is_secondary, remember, &next),
+    )
+}
+
+/// `POST /wan-signin/<state>` (`credential`, `remember`, `next`): the authenticator's
+/// answer. A first-factor passkey logs in (through the second factor, when the account has
+/// one and the passkey did not verify the user); a second-factor one finishes the pending
+/// login.
+pub async fn signin_finish(
+    web: Web,
+    token: aweb::Path<String>,
+    form: Submission<CredentialForm>,
+) -> Result<HttpResponse, AppError> {
+    if web.user.is_some() {
+        return Ok(already_signed_in(&web));
+    }
+    let services = &web.state.services;
+    let secondary = second_factor_login(&web).await?;
+    let form = form.data;
+    let binding = session_binding(&web)?;
+    let client = signin::client_key(&web);
+    let credential = form.credential.unwrap_or_default();
+    let (purpose, expected) = match &secondary {
+        Some((_, user)) => (Purpose::SecondFactor, Some(user.id)),
+        None => (Purpose::SignIn, None),
+    };
+    let proof = passkeys::finish_authentication(
+        services,
+        purpose,
+        expected,
+        &token,
+        &binding,
+        &credential,
+        &client,
+    )
+    .await?;
+    let (user, user_verified) = match proof {
+        Proof::Proved {
+            user,
+            user_verified,
+            ..
+        } => (user, user_verified),
+        Proof::Refused { refusal, user_id } => {
+            tracing::info!(
+                event = "passkey_signin_failed",
+                user_id,
+                ip = %client,
+                reason = ?refusal,
+                "passkey sign-in refused"
+            );
+            return Ok(refused(&web, &refusal, "/wan-signin"));
+        }
+        Proof::Throttled { retry_after } => {
+            return Err(signin::throttled(&web, "passkey_throttled", retry_after))
+        }
+    };
+    if let Some((pending, _)) = secondary {
+        return signin::complete_second_factor(&web, &pending, &user, false).await;
+    }
+    let next = match form.next.as_deref().filter(|n| !n.is_empty()) {
+        Some(raw) => match SafeNext::parse(raw, &web.settings().base_url) {
+            Ok(next) => Some(next.as_str().to_owned()),
+            Err(e) => {
+                let errors = FormErrors::single("next", web.describe(&e));
+                return Ok(refused_with(&web, &errors, "/wan-signin"));
+            }
+        },
+        None => None,
+    };
+    let remember = form.remember.is_some_and(|f| f.0);
+    // A passkey that verified its user (PIN, biometrics) is two factors in one.
+    let both_factors = user_verified && web.settings().webauthn.allow_as_multi_factor;
+    signin::finish_first_factor_with(
+        &web,
+        &user,
+        remember,
+        next.as_deref(),
+        both_factors,
+        json!({"post_login_url": next.as_deref().unwrap_or("/")}),
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------------------
+// Re-authentication
+// ---------------------------------------------------------------------------------------
+
+/// `GET /wan-verify`.
+pub async fn verify_form(web: Web, _user: AuthenticatedUser) -> Result<HttpResponse, AppError> {
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
+    }
+    let mut ctx = tera::Context::new();
+    ctx.insert(
+        "next",
+        &query_param(&web.request, "next").unwrap_or_default(),
+    );
+    web.page(VERIFY, ctx)
+}
+
+/// `POST /wan-verify`: begins a re-authentication with one of the user's passkeys.
+pub async fn verify_begin(
+    web: Web,
+    current: AuthenticatedUser,
+    form: Submission<CredentialForm>,
+) -> Result<HttpResponse, AppError> {
+    let binding = session_binding(&web)?;
+    let begun = passkeys::begin_authentication(
+        &web.state.services,
+        Purpose::Verify,
+        Some(&current.0.user),
+        &binding,
+    )
+    .await?;
+    let mut ctx = tera::Context::new();
+    ctx.insert(
+        "next",
+        &form
+            .data
+            .next
+            .or_else(|| query_param(&web.request, "next"))
+            .unwrap_or_default(),
+    );
+    ceremony_page(&web, VERIFY, &begun, json!({}), ctx)
+}
+
+/// `POST /wan-verify/<state>` (`credential`, `next`): the session is fresh again.
+pub async fn verify_finish(
+    web: Web,
+    current: AuthenticatedUser,
+    token: aweb::Path<String>,
+    form: Submission<CredentialForm>,
+) -> Result<HttpResponse, AppError> {
+    let current = current.0;
+    let binding = session_binding(&web)?;
+    let client = signin::client_key(&web);
+    let form = form.data;
+    let proof = passkeys::finish_authentication(
+        &web.state.services,
+        Purpose::Verify,
+        Some(current.user.id),
+        &token,
+        &binding,
+        &form.credential.unwrap_or_default(),
+        &client,
+    )
+    .await?;
+    match proof {
+        Proof::Proved { .. } => {}
+        Proof::Refused { refusal, .. } => return Ok(refused(&web, &refusal, "/wan-verify")),
+        Proof::Throttled { retry_after } => {
+            return Err(signin::throttled(&web, "verify_throttled", retry_after))
+        }
+    }
+    let session_id = current.session_id.clone();
+    web.state
+        .db
+        .run(move |conn| login::mark_verified(conn, &session_id))
+        .await?;
+    web.session.renew();
+    extend_grace(&web, db::now());
+    tracing::info!(
+        event = "verify",
+        user_id = current.user.id,
+        ip = %client,
+        method = "passkey",
+        "re-authenticated"
+    );
+    let location = form
+        .next
+        .filter(|n| !n.is_empty())
+        .and_then(|n| SafeNext::parse(&n, &web.settings().base_url).ok())
+        .map_or_else(|| "/".to_owned(), |n| n.as_str().to_owned());
+    Ok(web.success(
+        &location,
+        Some((
+            "success",
+            web.msg(messages::REAUTHENTICATION_SUCCESSFUL, &[]),
+        )),
+        json!({"csrf_token": web.csrf_token(), "user": {}}),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Sign-up with a passkey (no password)
+// ---------------------------------------------------------------------------------------
+
+/// `GET /wan-signup`.
+pub async fn signup_form(web: Web) -> Result<HttpResponse, AppError> {
+    if web.user.is_some() {
+        return Ok(already_signed_in(&web));
+    }
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
+    }
+    web.page(SIGNUP, tera::Context::new())
+}
+
+fn signup_context(form: &SignupForm) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("email", &form.email.clone().unwrap_or_default());
+    ctx.insert("username", &form.username.clone().unwrap_or_default());
+    ctx.insert("name", &form.name.clone().unwrap_or_default());
+    ctx
+}
+
+/// `POST /wan-signup` (`email`, `username`, `name`): begins making the account's passkey.
+pub async fn signup_begin(
+    web: Web,
+    form: Submission<SignupForm>,
+) -> Result<HttpResponse, AppError> {
+    if web.user.is_some() {
+        return Ok(already_signed_in(&web));
+    }
+    let form = form.data;
+    let binding = session_binding(&web)?;
+    // The welcome mail is counted against the address's share when the sign-up begins.
+    let send = match Email::parse(form.email.as_deref().unwrap_or("")) {
+        Ok(email) => may_send_mail(&web, Action::Register, &email).await?,
+        Err(_) => false,
+    };
+    let begun = passkeys::begin_signup(
+        &web.state.services,
+        form.email.as_deref().unwrap_or(""),
+        form.username.as_deref(),
+        form.name.as_deref().filter(|n| !n.trim().is_empty()),
+        send,
+        &binding,
+    )
+    .await?;
+    match begun {
+        Ok(begun) => ceremony_page(&web, SIGNUP, &begun, json!({}), signup_context(&form)),
+        Err(errors) => web.form_failure(SIGNUP, signup_context(&form), &errors),
+    }
+}
+
+/// `POST /wan-signup/<state>` (`credential`): the passkey is made; so is the account. With
+/// `SECURITY_CONFIRMABLE` (and no login before confirmation) the user confirms by mail
+/// first; otherwise they are logged in.
+pub async fn signup_finish(
+    web: Web,
+    token: aweb::Path<String>,
+    form: Submission<CredentialForm>,
+) -> Result<HttpResponse, AppError> {
+    if web.user.is_some() {
+        return Ok(already_signed_in(&web));
+    }
+    let services = &web.state.services;
+    let binding = session_binding(&web)?;
+    let credential = form.data.credential.unwrap_or_default();
+    let signed_up = passkeys::finish_signup(services, &token, &binding, &credential).await?;
+    let features = &web.settings().features;
+    let must_confirm = features.confirmable && !features.login_without_confirmation;
+    let user = match signed_up {
+        Ok(SignedUp::Created(user)) => user,
+        Ok(SignedUp::ExistingNotified { email }) => return Ok(confirmation_sent(&web, &email)),
+        Err(errors) => return Ok(refused_with(&web, &errors, "/wan-signup")),
+    };
+    if must_confirm {
+        return Ok(confirmation_sent(&web, user.email_or_empty()));
+    }
+    let cookie = signin::start_session(&web, &user, false).await?;
+    let mut response = web.success(
+        "/",
+        None,
+        json!({"csrf_token": web.csrf_token(), "user": {}}),
+    );
+    if let Some(cookie) = cookie {
+        add_cookie(&mut response, &cookie)?;
+    }
+    Ok(response)
+}
+
+/// The answer of a sign-up that waits for the email's confirmation (the same whether the
+/// email was new or, with generic responses, already had an account).
+fn confirmation_sent(web: &Web, email: &str) -> HttpResponse {
+    web.success(
+        "/login",
+        Some((
+            "success",
+            web.msg(messages::CONFIRM_REGISTRATION, &[("email", email)]),
+        )),
+        json!({"csrf_token": web.csrf_token()}),
+    )
+}
