@@ -32,6 +32,8 @@ use reqwest::{Response, StatusCode, Url};
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub mod passkey;
+
 /// A password every test may use: 15 characters, within the 8..=128 rule.
 pub const PASSWORD: &str = "correct-horse-9";
 

@@ -90,6 +90,19 @@ mod tests {
     }
 
     #[test]
+    fn a_key_flask_security_stored_reads_and_writes_back_byte_for_byte() {
+        // From tests/fixtures/flask_passkeys.json: the authenticator's COSE key as the
+        // reference app stored it (labels in CBOR's canonical order: 1, 3, -1, -2, -3).
+        let stored = hex::decode(
+            "a50102032620012158205bc9956b86e65333a92878cdb715d10fc84129ed5194c56b072610e6a4fb\
+             6f862258202627e8430d1bf343aaa884b70beb127232ce4737824e8407057e6b80489249a8",
+        )
+        .unwrap();
+        let key = decode(&stored).unwrap();
+        assert_eq!(encode(&key).unwrap(), stored);
+    }
+
+    #[test]
     fn a_point_off_the_curve_is_refused() {
         let mut bytes = es256_cose();
         let last = bytes.len() - 1;
