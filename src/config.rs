@@ -1331,6 +1331,64 @@ mod tests {
     }
 
     #[test]
+    fn passkeys_take_their_relying_party_from_base_url() {
+        let mut pairs = with(minimal(), "SECURITY_WEBAUTHN", "true");
+        pairs.push(("BASE_URL", "https://auth.example.com:8443/"));
+        let s = Settings::from_source(&Source::from_pairs(pairs)).unwrap();
+        assert_eq!(s.webauthn.rp_id, "auth.example.com");
+        assert_eq!(s.webauthn.origin, "https://auth.example.com:8443");
+        assert_eq!(s.webauthn.rp_name, s.app_name);
+        // Development on plain http works, on localhost as on 127.0.0.1.
+        let pairs = with(
+            with(minimal(), "SECURITY_WEBAUTHN", "true"),
+            "BASE_URL",
+            "http://localhost:8080",
+        );
+        let s = Settings::from_source(&Source::from_pairs(pairs)).unwrap();
+        assert_eq!(
+            (s.webauthn.rp_id.as_str(), s.webauthn.origin.as_str()),
+            ("localhost", "http://localhost:8080")
+        );
+    }
+
+    #[test]
+    fn production_refuses_passkeys_without_https() {
+        let plain = with(
+            with(production(), "SECURITY_WEBAUTHN", "true"),
+            "BASE_URL",
+            "http://auth.example.com",
+        );
+        let err = Settings::from_source(&Source::from_pairs(plain)).unwrap_err();
+        assert_eq!(err.key, "BASE_URL", "{err}");
+        let tls = with(
+            with(production(), "SECURITY_WEBAUTHN", "true"),
+            "BASE_URL",
+            "https://auth.example.com",
+        );
+        assert!(Settings::from_source(&Source::from_pairs(tls)).is_ok());
+        // Without passkeys, production keeps accepting what it accepted.
+        let off = with(production(), "BASE_URL", "http://auth.example.com");
+        assert!(Settings::from_source(&Source::from_pairs(off)).is_ok());
+    }
+
+    #[test]
+    fn passkey_sign_up_needs_passkeys_as_a_first_factor() {
+        let pairs = with(
+            with(minimal(), "SECURITY_WEBAUTHN", "true"),
+            "SECURITY_WAN_REGISTER_WITHOUT_PASSWORD",
+            "true",
+        );
+        assert!(Settings::from_source(&Source::from_pairs(pairs.clone())).is_ok());
+        let err = Settings::from_source(&Source::from_pairs(with(
+            pairs,
+            "SECURITY_WAN_ALLOW_AS_FIRST_FACTOR",
+            "false",
+        )))
+        .unwrap_err();
+        assert_eq!(err.key, "SECURITY_WAN_REGISTER_WITHOUT_PASSWORD");
+    }
+
+    #[test]
     fn cookie_names_use_the_host_prefix_in_production() {
         let s = Settings::from_source(&Source::from_pairs(production())).unwrap();
         assert_eq!(s.session_cookie_name(), "__Host-session");

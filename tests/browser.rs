@@ -21,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{spawn_app_with, TestApp, PASSWORD};
+use common::{spawn_app_on_localhost, spawn_app_with, TestApp, PASSWORD};
 use fantoccini::cookies::Cookie;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -245,6 +245,78 @@ async fn cdp(browser: &Client, cmd: &'static str, params: Value) -> Value {
         .unwrap_or_else(|e| panic!("DevTools command {cmd} failed: {e}"))
 }
 
+/// WebAuthn's WebDriver extension (W3C WebAuthn §11): a virtual authenticator in this
+/// browser (`POST /session/{id}/webauthn/authenticator`), answering for its tab.
+#[derive(Debug)]
+struct AddVirtualAuthenticator {
+    options: Value,
+}
+
+impl WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(&self, base_url: &Url, session_id: Option<&str>) -> Result<Url, url::ParseError> {
+        let id = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{id}/webauthn/authenticator"))
+    }
+
+    fn method_and_body(&self, _request_url: &Url) -> (Method, Option<String>) {
+        (Method::POST, Some(self.options.to_string()))
+    }
+}
+
+/// The credentials a virtual authenticator holds
+/// (`GET /session/{id}/webauthn/authenticator/{authenticatorId}/credentials`).
+#[derive(Debug)]
+struct VirtualCredentials {
+    authenticator: String,
+}
+
+impl WebDriverCompatibleCommand for VirtualCredentials {
+    fn endpoint(&self, base_url: &Url, session_id: Option<&str>) -> Result<Url, url::ParseError> {
+        let id = session_id.unwrap_or_default();
+        base_url.join(&format!(
+            "session/{id}/webauthn/authenticator/{}/credentials",
+            self.authenticator
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &Url) -> (Method, Option<String>) {
+        (Method::GET, None)
+    }
+}
+
+/// A platform authenticator (a laptop's screen lock) that keeps discoverable credentials,
+/// verifies its user and always says yes. Its id, for [`virtual_credentials`].
+async fn add_virtual_authenticator(browser: &Client) -> String {
+    let options = json!({
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": true,
+        "hasUserVerification": true,
+        "isUserConsenting": true,
+        "isUserVerified": true,
+    });
+    let id = browser
+        .issue_cmd(AddVirtualAuthenticator { options })
+        .await
+        .unwrap_or_else(|e| panic!("cannot add a virtual authenticator: {e}"));
+    id.as_str()
+        .unwrap_or_else(|| panic!("an authenticator id, not {id}"))
+        .to_owned()
+}
+
+async fn virtual_credentials(browser: &Client, authenticator: &str) -> Vec<Value> {
+    let credentials = browser
+        .issue_cmd(VirtualCredentials {
+            authenticator: authenticator.to_owned(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("cannot read the authenticator's credentials: {e}"));
+    match credentials {
+        Value::Array(list) => list,
+        other => panic!("a list of credentials, not {other}"),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Small browser helpers
 // ---------------------------------------------------------------------------------------
@@ -309,20 +381,100 @@ impl Browser<'_> {
 
     /// Clicks the submit button of the form named `form` and waits for the next page.
     async fn submit(&self, form: &str) {
+        self.click_through(&format!("form[name=\"{form}\"] button[type=submit]"))
+            .await;
+    }
+
+    /// Clicks the button `css` and waits for the page it leads to.
+    async fn click_through(&self, css: &str) {
         let button = self
             .client
-            .find(Locator::Css(&format!(
-                "form[name=\"{form}\"] button[type=submit]"
-            )))
+            .find(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("no submit button in form {form}: {e}"));
+            .unwrap_or_else(|e| panic!("no {css:?} on this page: {e}"));
         let old_page = self
             .client
             .find(Locator::Css("html"))
             .await
             .expect("the current page");
-        button.click().await.expect("click submit");
+        button
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {css:?}: {e}"));
         self.wait_until_replaced(old_page).await;
+    }
+
+    /// On a passkey ceremony page (`form[data-wan-ceremony]`, whose script asks the
+    /// authenticator and posts its answer): waits for the page that answer leads to. Fails
+    /// with the page's own message when the authenticator refused.
+    async fn finish_ceremony(&self) {
+        const STATE: &str = r#"
+            var form = document.querySelector("form[data-wan-ceremony]");
+            if (!form) return document.readyState === "complete" ? "done" : "loading";
+            var failed = form.querySelector(".wan-failed");
+            if (failed && !failed.hidden) return "failed: " + failed.textContent;
+            var unsupported = form.querySelector(".wan-unsupported");
+            if (unsupported && !unsupported.hidden) return "failed: " + unsupported.textContent;
+            return "waiting";
+        "#;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            // Between two documents the script may not run: that is "not yet".
+            let state = self.client.execute(STATE, vec![]).await.ok();
+            match state.as_ref().and_then(Value::as_str) {
+                Some("done") => return,
+                Some(failed) if failed.starts_with("failed") => {
+                    panic!("the passkey ceremony on {} {failed}", self.path().await)
+                }
+                _ => {}
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the passkey ceremony on {} did not finish within 30 s",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Adds a passkey named `name` on `/wan-register`, used as the radio button `usage`
+    /// (`usage-first` or `usage-secondary`) says; the list of passkeys then shows it.
+    async fn add_passkey(&self, name: &str, usage: &str) {
+        self.goto("/wan-register").await;
+        self.assert_path("/wan-register", "the passkeys page").await;
+        self.fill("wan_register_form", "name", name).await;
+        self.client
+            .find(Locator::Css(&format!("label[for=\"{usage}\"]")))
+            .await
+            .unwrap_or_else(|e| panic!("no label for {usage}: {e}"))
+            .click()
+            .await
+            .expect("choose the usage");
+        let radio = self
+            .client
+            .find(Locator::Css(&format!("#{usage}")))
+            .await
+            .unwrap_or_else(|e| panic!("no radio button {usage}: {e}"));
+        assert!(
+            radio.is_selected().await.expect("radio state"),
+            "clicking the label chooses {usage}"
+        );
+        self.submit("wan_register_form").await;
+        self.finish_ceremony().await;
+        self.assert_path("/wan-register", "after adding a passkey")
+            .await;
+        let listed = self.text("table#passkeys").await;
+        assert!(
+            listed.contains(name),
+            "the new passkey {name:?} is listed: {listed}"
+        );
+    }
+
+    /// Logs out with the button on the profile page.
+    async fn log_out(&self, email: &str) {
+        self.goto("/profile").await;
+        self.submit("logout_form").await;
+        assert!(!self.logged_in_as(email).await, "logged out");
     }
 
     /// Waits until `old_page`'s document has been replaced by a new one.
@@ -837,6 +989,106 @@ async fn set_up_an_authenticator_log_out_and_log_in_with_its_code() {
     b.fill("two_factor_verify_code_form", "code", &code).await;
     b.submit("two_factor_verify_code_form").await;
     assert!(b.logged_in_as(&email).await, "logged in with the code");
+
+    b.close().await;
+    drop(driver);
+}
+
+/// A passkey instead of a password, with Chromium's virtual authenticator standing in for
+/// the laptop's screen lock: added on the passkeys page after a password login, then, logged
+/// out, used alone from the login page (a discoverable credential: nothing typed).
+#[actix_web::test]
+async fn add_a_passkey_and_sign_in_with_it_instead_of_the_password() {
+    // Browsers refuse passkeys on an IP address: the app is http://localhost:<port>.
+    let app = spawn_app_on_localhost(&[("SECURITY_WEBAUTHN", "true")]).await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let authenticator = add_virtual_authenticator(&b.client).await;
+    let email = common::new_email("passkey");
+    app.create_user(&email, PASSWORD).await;
+    b.login(&email, PASSWORD, false).await;
+    assert!(b.logged_in_as(&email).await);
+
+    b.goto("/wan-register").await;
+    assert!(
+        b.client.find(Locator::Css("#no-passkeys")).await.is_ok(),
+        "no passkeys yet: {}",
+        b.body_text().await
+    );
+    b.add_passkey("Work laptop", "usage-first").await;
+    let listed = b.text("table#passkeys").await;
+    assert!(listed.contains("Signing in"), "a sign-in passkey: {listed}");
+    let page = b.body_text().await;
+    assert!(page.contains("Work laptop"), "{page}");
+    b.screenshots("passkeys").await;
+    let credentials = virtual_credentials(&b.client, &authenticator).await;
+    assert_eq!(credentials.len(), 1, "one credential made: {credentials:?}");
+    assert_eq!(credentials[0]["rpId"], json!("localhost"));
+    assert_eq!(
+        credentials[0]["isResidentCredential"],
+        json!(true),
+        "a discoverable credential"
+    );
+
+    // Logged out, the login page offers the passkey; nothing is typed.
+    b.log_out(&email).await;
+    b.goto("/login").await;
+    assert_eq!(b.text("#passkey-signin").await, "Sign in with a passkey");
+    b.click_through("#passkey-signin").await;
+    b.finish_ceremony().await;
+    assert!(
+        b.logged_in_as(&email).await,
+        "logged in with the passkey alone"
+    );
+    let credentials = virtual_credentials(&b.client, &authenticator).await;
+    assert!(
+        credentials[0]["signCount"].as_u64().is_some_and(|n| n > 0),
+        "the authenticator signed: {credentials:?}"
+    );
+
+    b.close().await;
+    drop(driver);
+}
+
+/// A passkey as the second factor: after the password the browser is sent to `/wan-signin`,
+/// whose button asks the (virtual) authenticator, and then the user is in.
+#[actix_web::test]
+async fn a_second_factor_passkey_is_asked_for_after_the_password() {
+    let app = spawn_app_on_localhost(&[("SECURITY_WEBAUTHN", "true")]).await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let authenticator = add_virtual_authenticator(&b.client).await;
+    let email = common::new_email("passkey2fa");
+    app.create_user(&email, PASSWORD).await;
+    b.login(&email, PASSWORD, false).await;
+    assert!(b.logged_in_as(&email).await);
+
+    b.add_passkey("Security key", "usage-secondary").await;
+    let listed = b.text("table#passkeys").await;
+    assert!(
+        listed.contains("Second factor"),
+        "a second factor: {listed}"
+    );
+    assert_eq!(
+        virtual_credentials(&b.client, &authenticator).await.len(),
+        1,
+        "one credential made"
+    );
+
+    // The password alone does not log in: the passkey is asked for.
+    b.log_out(&email).await;
+    b.login(&email, PASSWORD, false).await;
+    b.assert_path("/wan-signin", "after the password").await;
+    let heading = b.text("h1").await;
+    assert!(heading.contains("Confirm it's you"), "heading: {heading}");
+    b.screenshots("passkey-second-factor").await;
+    assert_eq!(b.text("button.wan-start").await, "Use my passkey");
+    b.click_through("button.wan-start").await;
+    b.finish_ceremony().await;
+    assert!(
+        b.logged_in_as(&email).await,
+        "logged in with the password and the passkey"
+    );
 
     b.close().await;
     drop(driver);

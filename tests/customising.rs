@@ -593,3 +593,72 @@ async fn the_two_factor_pages_and_mails_can_be_overridden_by_name() {
         assert!(found, "no mail shows the {mail} overrides");
     }
 }
+
+/// The passkey pages, overridable like the others (Flask-Security's names, and Latchkey's
+/// own `wan_signup.html`), and the script they run.
+const PASSKEY_PAGES: &[&str] = &[
+    "security/wan_register.html",
+    "security/wan_signin.html",
+    "security/wan_verify.html",
+    "security/wan_signup.html",
+];
+
+#[actix_web::test]
+async fn the_passkey_pages_can_be_overridden_by_name_and_their_script_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    for page in PASSKEY_PAGES {
+        write(
+            dir.path(),
+            page,
+            &format!(
+                "{{% extends \"base.html\" %}}{{% block content %}}<p>{}</p>{{% endblock content %}}",
+                marker(page)
+            ),
+        );
+    }
+    let templates = dir.path().to_string_lossy().into_owned();
+    let app = spawn_app_with(&[
+        ("SECURITY_TEMPLATES_DIR", &templates),
+        ("SECURITY_WEBAUTHN", "true"),
+        ("SECURITY_WAN_REGISTER_WITHOUT_PASSWORD", "true"),
+    ])
+    .await;
+    let email = new_email("wan-overrides");
+    app.create_user(&email, PASSWORD).await;
+    let owner = app.logged_in_client(&email, PASSWORD, false).await;
+    let anonymous = app.client();
+    let seen = [
+        (
+            "security/wan_register.html",
+            page_text(&owner, "/wan-register").await,
+        ),
+        (
+            "security/wan_verify.html",
+            page_text(&owner, "/wan-verify").await,
+        ),
+        (
+            "security/wan_signin.html",
+            page_text(&anonymous, "/wan-signin").await,
+        ),
+        (
+            "security/wan_signup.html",
+            page_text(&anonymous, "/wan-signup").await,
+        ),
+    ];
+    for (name, html) in &seen {
+        assert!(html.contains(&marker(name)), "{name}: {html}");
+    }
+    assert_eq!(seen.len(), PASSKEY_PAGES.len());
+
+    // The default pages: the login page offers a passkey, the script is served, no inline
+    // script anywhere (the CSP allows none).
+    let app = spawn_app_with(&[("SECURITY_WEBAUTHN", "true")]).await;
+    let login = app.get("/login").await.text().await.unwrap();
+    assert!(login.contains("Sign in with a passkey"), "{login}");
+    let r = app.get("/static/webauthn.js").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("navigator.credentials"));
+    let page = app.get("/wan-signin").await.text().await.unwrap();
+    assert!(page.contains("/static/webauthn.js"), "{page}");
+    assert!(!page.contains("<script>"), "no inline script: {page}");
+}

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::passkey::SoftPasskey;
 use common::{location, random_hex, spawn_app_with, TestClient};
 use reqwest::StatusCode;
 
@@ -635,5 +636,114 @@ async fn second_factors_set_up_in_flask_work_in_latchkey_and_back() {
             "{email} in Flask: {body}\nlog:\n{}",
             flask.log_tail()
         );
+    }
+}
+
+/// The reference app with passkeys on (its "mfa" profile's WebAuthn; the relying party is
+/// the Host's name, 127.0.0.1, as Latchkey's is BASE_URL's).
+const FLASK_PASSKEYS: &[(&str, &str)] = &[
+    ("SECURITY_TWO_FACTOR", "false"),
+    ("SECURITY_MULTI_FACTOR_RECOVERY_CODES", "false"),
+    ("SECURITY_UNIFIED_SIGNIN", "false"),
+    ("SECURITY_WEBAUTHN", "true"),
+    ("SECURITY_CHANGE_EMAIL", "false"),
+    ("SECURITY_API_ENABLED_METHODS", "session"),
+];
+
+/// Adds a first-factor passkey for the logged-in `c` (either app: same URLs and fields).
+async fn register_passkey(c: &TestClient, base_url: &str, name: &str) -> SoftPasskey {
+    let (status, body) = post_json_to(
+        c,
+        "/wan-register",
+        "/wan-register",
+        serde_json::json!({"name": name, "usage": "first"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut key = SoftPasskey::new(base_url);
+    let answer = key.create(&body["response"]["credential_options"]);
+    let state = body["response"]["wan_state"].as_str().unwrap();
+    let (status, body) = post_json_to(
+        c,
+        &format!("/wan-register/{state}"),
+        "/wan-register",
+        serde_json::json!({"credential": answer.to_string()}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    key
+}
+
+/// Signs in with `key` alone (no identity typed: a discoverable passkey).
+async fn passkey_sign_in(c: &TestClient, key: &mut SoftPasskey) -> (StatusCode, serde_json::Value) {
+    let (status, body) = post_json_to(c, "/wan-signin", "/wan-signin", serde_json::json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer = key.get(&body["response"]["credential_options"]);
+    let state = body["response"]["wan_state"].as_str().unwrap();
+    post_json_to(
+        c,
+        &format!("/wan-signin/{state}"),
+        "/wan-signin",
+        serde_json::json!({"credential": answer.to_string()}),
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn passkeys_registered_in_flask_sign_in_to_latchkey_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let secret_key = random_hex(32);
+    let salt = random_hex(16);
+    let alice = format!("alice-{}@example.com", random_hex(4));
+    let bob = format!("bob-{}@example.com", random_hex(4));
+
+    // Flask: alice adds a passkey and signs in with it.
+    let mut flask = FlaskApp::start_with(&db, &secret_key, &salt, dir.path(), FLASK_PASSKEYS).await;
+    register_in_flask(&flask, &alice, ALICE_PASSWORD).await;
+    let c = flask.client();
+    password_step(&c, &alice, ALICE_PASSWORD).await;
+    let mut alice_key = register_passkey(&c, &flask.url, "laptop").await;
+    let (status, body) = passkey_sign_in(&flask.client(), &mut alice_key).await;
+    assert_eq!(status, StatusCode::OK, "in Flask: {body}");
+    flask.stop();
+
+    // Latchkey on the same database: alice's passkey signs in, its counter goes on.
+    let db_path = db.to_string_lossy().into_owned();
+    let app = spawn_app_with(&[
+        ("DATABASE_URL", &db_path),
+        ("SECRET_KEY", &secret_key),
+        ("SECURITY_PASSWORD_SALT", &salt),
+        ("SECURITY_WEBAUTHN", "true"),
+    ])
+    .await;
+    let mut alice_here = alice_key.at(&app.address);
+    let c = app.client();
+    let (status, body) = passkey_sign_in(&c, &mut alice_here).await;
+    assert_eq!(status, StatusCode::OK, "in Latchkey: {body}");
+    assert!(c.is_authenticated().await);
+    // Bob adds a passkey in Latchkey.
+    assert_eq!(
+        app.client().register(&bob, BOB_PASSWORD).await.status(),
+        StatusCode::FOUND
+    );
+    let b = app.client();
+    password_step(&b, &bob, BOB_PASSWORD).await;
+    let bob_key = register_passkey(&b, &app.address, "phone").await;
+    drop(app);
+
+    // Flask again: bob's passkey, stored by Latchkey, signs in there; so does alice's.
+    let flask = FlaskApp::start_with(&db, &secret_key, &salt, dir.path(), FLASK_PASSKEYS).await;
+    for (who, key) in [("bob", bob_key), ("alice", alice_here)] {
+        let mut key = key.at(&flask.url);
+        let c = flask.client();
+        let (status, body) = passkey_sign_in(&c, &mut key).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{who} in Flask: {body}\nlog:\n{}",
+            flask.log_tail()
+        );
+        assert!(c.is_authenticated().await, "{who}");
     }
 }

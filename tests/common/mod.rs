@@ -199,8 +199,22 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         .unwrap_or_else(|e| panic!("Latchkey did not start: {e:#}"))
 }
 
+/// Like [`spawn_app_with`], but `BASE_URL` (and the address tests use) is
+/// `http://localhost:<port>` instead of `http://127.0.0.1:<port>`: browsers refuse passkeys
+/// on an IP address, and the relying party is `BASE_URL`'s host.
+pub async fn spawn_app_on_localhost(overrides: &[(&str, &str)]) -> TestApp {
+    try_spawn_app_on(overrides, "localhost")
+        .await
+        .unwrap_or_else(|e| panic!("Latchkey did not start: {e:#}"))
+}
+
 /// Like [`spawn_app_with`], but returns the start-up error instead of panicking.
 pub async fn try_spawn_app_with(overrides: &[(&str, &str)]) -> anyhow::Result<TestApp> {
+    try_spawn_app_on(overrides, "127.0.0.1").await
+}
+
+/// Starts Latchkey (listening on 127.0.0.1) with `BASE_URL` `http://<host_name>:<port>`.
+async fn try_spawn_app_on(overrides: &[(&str, &str)], host_name: &str) -> anyhow::Result<TestApp> {
     if std::env::var_os("TEST_LOG").is_some() {
         latchkey::telemetry::init();
     }
@@ -263,7 +277,7 @@ pub async fn try_spawn_app_with(overrides: &[(&str, &str)]) -> anyhow::Result<Te
             let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
             probe.local_addr()?.port()
         };
-        let address = format!("http://127.0.0.1:{port}");
+        let address = format!("http://{host_name}:{port}");
         config.insert("PORT".to_owned(), port.to_string());
         if !overrides.iter().any(|(k, _)| *k == "BASE_URL") {
             config.insert("BASE_URL".to_owned(), address.clone());

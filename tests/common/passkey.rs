@@ -83,6 +83,19 @@ impl SoftPasskey {
         }
     }
 
+    /// The same passkey, answering another app of the same relying party (its origin).
+    pub fn at(&self, base_url: &str) -> Self {
+        let url = url::Url::parse(base_url).unwrap();
+        let mut moved = self.clone();
+        moved.origin = url.origin().ascii_serialization();
+        assert_eq!(
+            url.host_str(),
+            Some(self.rp_id.as_str()),
+            "same relying party"
+        );
+        moved
+    }
+
     fn cose_key(&self) -> Vec<u8> {
         let group = self.key.group();
         let mut ctx = BigNumContext::new().unwrap();
