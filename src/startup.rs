@@ -69,7 +69,7 @@ pub fn app(
         .wrap(from_fn(crate::web::request_log::log_requests))
 }
 
-/// The built-in stylesheet and script, served when `STATIC_DIR` has no file of that name.
+/// The built-in stylesheet and scripts, served when `STATIC_DIR` has no file of that name.
 const BUILT_IN_ASSETS: &[(&str, &str, &str)] = &[
     (
         "latchkey.css",
@@ -80,6 +80,11 @@ const BUILT_IN_ASSETS: &[(&str, &str, &str)] = &[
         "latchkey.js",
         "text/javascript; charset=utf-8",
         include_str!("../static/latchkey.js"),
+    ),
+    (
+        "webauthn.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/webauthn.js"),
     ),
 ];
 

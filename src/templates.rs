@@ -30,6 +30,10 @@ const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/security/_macros.html"),
     ),
     (
+        "security/_wan_macros.html",
+        include_str!("../templates/security/_wan_macros.html"),
+    ),
+    (
         "security/_menu.html",
         include_str!("../templates/security/_menu.html"),
     ),
@@ -88,6 +92,22 @@ const DEFAULTS: &[(&str, &str)] = &[
     (
         "security/mf_recovery.html",
         include_str!("../templates/security/mf_recovery.html"),
+    ),
+    (
+        "security/wan_register.html",
+        include_str!("../templates/security/wan_register.html"),
+    ),
+    (
+        "security/wan_signin.html",
+        include_str!("../templates/security/wan_signin.html"),
+    ),
+    (
+        "security/wan_verify.html",
+        include_str!("../templates/security/wan_verify.html"),
+    ),
+    (
+        "security/wan_signup.html",
+        include_str!("../templates/security/wan_signup.html"),
     ),
     (
         "security/email/base.html",
@@ -342,6 +362,8 @@ const LOGGED_IN_PAGES: &[&str] = &[
     "security/change_password.html",
     "security/sessions.html",
     "security/verify_user.html",
+    "security/wan_register.html",
+    "security/wan_verify.html",
 ];
 
 /// Contexts a template is checked with: pages as an anonymous visitor and as a logged-in
@@ -382,7 +404,8 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         &json!({
             "app_name": "Latchkey", "registerable": true, "confirmable": true,
             "recoverable": true, "changeable": true, "username_enable": true,
-            "two_factor": true, "recovery_codes": true,
+            "two_factor": true, "recovery_codes": true, "webauthn": true,
+            "wan_first_factor": true,
         }),
     );
     ctx.insert(
@@ -394,6 +417,9 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "sessions": "/sessions", "verify": "/verify", "tf_setup": "/tf-setup",
             "tf_validate": "/tf-validate", "tf_rescue": "/tf-rescue",
             "mf_recovery_codes": "/mf-recovery-codes", "mf_recovery": "/mf-recovery",
+            "wan_register": "/wan-register", "wan_delete": "/wan-delete",
+            "wan_signin": "/wan-signin", "wan_verify": "/wan-verify",
+            "wan_signup": "/wan-signup",
         }),
     );
     ctx.insert("errors", &json!({"email": ["A field error."]}));
@@ -471,9 +497,36 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "email": "ada@example.com", "username": "ada", "password_change_url": "/change",
             "two_factor": {"method": "authenticator", "setup_url": "/tf-setup"},
             "recovery_codes": {"left": 3, "url": "/mf-recovery-codes"},
-            "sessions_url": "/sessions",
+            "sessions_url": "/sessions", "has_password": true,
+            "passkeys": {
+                "list": [{"name": "Laptop", "usage": "first",
+                          "created": "2026-01-01 00:00 UTC", "last_used": "2026-01-02 00:00 UTC"}],
+                "manage_url": "/wan-register",
+            },
         }),
     );
+    ctx.insert("has_password", &true);
+    // Passkeys (`security/wan_*.html`): a ceremony under way, so that its form renders.
+    ctx.insert(
+        "registered_credentials",
+        &json!([{
+            "name": "Laptop", "credential_id": "AQID", "transports": ["internal"],
+            "lastuse": "2026-01-02T00:00:00", "created": "2026-01-01T00:00:00",
+            "usage": "first", "backup_state": false, "device_type": "single_device",
+            "discoverable": true,
+        }]),
+    );
+    ctx.insert("wan_allow_first", &true);
+    ctx.insert("wan_state", "sample-wan-state");
+    ctx.insert(
+        "credential_options",
+        r#"{"challenge":"AAAA","rpId":"example.com"}"#,
+    );
+    ctx.insert("name", "Laptop");
+    ctx.insert("is_secondary", &false);
+    ctx.insert("remember", &true);
+    ctx.insert("email", "ada@example.com");
+    ctx.insert("username", "ada");
     ctx
 }
 
