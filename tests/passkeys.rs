@@ -512,7 +512,7 @@ async fn names_are_unique_per_user_and_deleting_works() {
 #[actix_web::test]
 async fn the_server_refuses_to_start_while_second_factor_passkeys_would_be_ignored() {
     let app = app_with(&[]).await;
-    let (_, c) = account(&app, "wan-off").await;
+    let (email, c) = account(&app, "wan-off").await;
     register(&app, &c, "yubikey", "secondary").await;
     let db_url = app.database_url.clone();
     let err = common::try_spawn_app_with(&[
@@ -523,6 +523,29 @@ async fn the_server_refuses_to_start_while_second_factor_passkeys_would_be_ignor
     .err()
     .expect("refused");
     assert!(err.to_string().contains("SECURITY_WEBAUTHN"), "{err}");
+    // The operator's way out: tf-reset removes second-factor passkeys with the rest.
+    let out = common::latchkey_command(
+        std::path::Path::new(&common::crate_dir(".")),
+        &[
+            ("DATABASE_URL", db_url.as_str()),
+            ("SECRET_KEY", app.secret_key.as_str()),
+            ("SECURITY_PASSWORD_SALT", app.salt.as_str()),
+        ],
+    )
+    .args(["users", "tf-reset", &email])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::try_spawn_app_with(&[
+        ("DATABASE_URL", db_url.as_str()),
+        ("SECURITY_WEBAUTHN", "false"),
+    ])
+    .await
+    .expect("starts once no second factor would be ignored");
 }
 
 // ---------------------------------------------------------------------------------------
