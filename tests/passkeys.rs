@@ -31,17 +31,8 @@ async fn app_with(extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with(&settings(extra)).await
 }
 
-/// A JSON POST with this client's session token, from the JSON GET of `token_from`.
 async fn post_from(c: &TestClient, token_from: &str, path: &str, body: Value) -> Response {
-    let r = c.get_json(token_from).await;
-    let token = r.json::<Value>().await.unwrap_or(Value::Null)["response"]["csrf_token"]
-        .as_str()
-        .map(str::to_owned);
-    let token = match token {
-        Some(token) => token,
-        None => c.json_csrf_token().await,
-    };
-    c.post_json(path, &body, Some(&token)).await
+    c.post_json_via(token_from, path, &body).await
 }
 
 async fn json(r: Response) -> (StatusCode, Value) {
@@ -57,30 +48,39 @@ async fn account(app: &TestApp, tag: &str) -> (String, TestClient) {
     (email, c)
 }
 
-/// Adds a passkey for the logged-in `c`: the two steps of `/wan-register`.
-async fn register(app: &TestApp, c: &TestClient, name: &str, usage: &str) -> SoftPasskey {
-    let (status, body) = json(
+/// The two steps that make a passkey at `page` (`/wan-register`, `/wan-signup`): begins with
+/// `body`, answers with a new software passkey. The second step's answer, and the passkey.
+async fn make_passkey(
+    app: &TestApp,
+    c: &TestClient,
+    page: &str,
+    body: Value,
+) -> (StatusCode, Value, SoftPasskey) {
+    let (status, begun) = json(post_from(c, page, page, body).await).await;
+    assert_eq!(status, StatusCode::OK, "{begun}");
+    let mut key = SoftPasskey::new(&app.address);
+    let answer = key.create(&begun["response"]["credential_options"]);
+    let state = begun["response"]["wan_state"].as_str().unwrap();
+    let (status, finished) = json(
         post_from(
             c,
-            "/wan-register",
-            "/wan-register",
-            json!({"name": name, "usage": usage}),
+            page,
+            &format!("{page}/{state}"),
+            json!({"credential": answer.to_string()}),
         )
         .await,
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let mut key = SoftPasskey::new(&app.address);
-    let answer = key.create(&body["response"]["credential_options"]);
-    let state = body["response"]["wan_state"].as_str().unwrap();
-    let (status, body) = json(
-        post_from(
-            c,
-            "/wan-register",
-            &format!("/wan-register/{state}"),
-            json!({"credential": answer.to_string()}),
-        )
-        .await,
+    (status, finished, key)
+}
+
+/// Adds a passkey for the logged-in `c`.
+async fn register(app: &TestApp, c: &TestClient, name: &str, usage: &str) -> SoftPasskey {
+    let (status, body, key) = make_passkey(
+        app,
+        c,
+        "/wan-register",
+        json!({"name": name, "usage": usage}),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -553,31 +553,13 @@ async fn the_server_refuses_to_start_while_second_factor_passkeys_would_be_ignor
 // ---------------------------------------------------------------------------------------
 
 async fn sign_up(app: &TestApp, c: &TestClient, email: &str) -> (StatusCode, Value, SoftPasskey) {
-    let (status, body) = json(
-        post_from(
-            c,
-            "/wan-signup",
-            "/wan-signup",
-            json!({"email": email, "name": "phone"}),
-        )
-        .await,
+    make_passkey(
+        app,
+        c,
+        "/wan-signup",
+        json!({"email": email, "name": "phone"}),
     )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let mut key = SoftPasskey::new(&app.address);
-    let answer = key.create(&body["response"]["credential_options"]);
-    let state = body["response"]["wan_state"].as_str().unwrap();
-    let (status, body) = json(
-        post_from(
-            c,
-            "/wan-signup",
-            &format!("/wan-signup/{state}"),
-            json!({"credential": answer.to_string()}),
-        )
-        .await,
-    )
-    .await;
-    (status, body, key)
+    .await
 }
 
 #[actix_web::test]
@@ -753,4 +735,28 @@ async fn passkeys_registered_by_flask_security_sign_in_to_latchkey() {
         .find(|r| r["usage"] == "first")
         .unwrap();
     assert_eq!(hex::encode(stored), row["public_key"].as_str().unwrap());
+}
+
+#[actix_web::test]
+async fn with_generic_responses_a_typed_identity_lists_no_passkeys() {
+    let app = app_with(&[
+        ("SECURITY_RETURN_GENERIC_RESPONSES", "true"),
+        ("SECURITY_CONFIRMABLE", "true"),
+    ])
+    .await;
+    let email = new_email("wan-generic");
+    app.create_user(&email, PASSWORD).await;
+    app.set_confirmed(&email);
+    let c = app.logged_in_client(&email, PASSWORD, false).await;
+    let mut key = register(&app, &c, "laptop", "first").await;
+    // The same options for the owner's email and for an address nobody has.
+    for identity in [email.as_str(), "nobody@example.com"] {
+        let (options, _) = begin(&app.client(), Some(identity)).await;
+        assert_eq!(options["allowCredentials"], json!([]), "{identity}");
+    }
+    // The passkey still signs in (discoverable).
+    let s = app.client();
+    let (options, state) = begin(&s, Some(&email)).await;
+    let (status, body) = finish(&s, &state, &key.get(&options)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

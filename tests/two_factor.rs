@@ -42,15 +42,7 @@ async fn post(c: &TestClient, path: &str, body: Value) -> Response {
         Some("login") => "/login",
         _ => path,
     };
-    let r = c.get_json(page).await;
-    let token = r.json::<Value>().await.unwrap_or(Value::Null)["response"]["csrf_token"]
-        .as_str()
-        .map(str::to_owned);
-    let token = match token {
-        Some(token) => token,
-        None => c.json_csrf_token().await,
-    };
-    c.post_json(path, &body, Some(&token)).await
+    c.post_json_via(page, path, &body).await
 }
 
 async fn json(r: Response) -> (StatusCode, Value) {

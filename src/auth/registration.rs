@@ -193,17 +193,12 @@ pub async fn create_account(
     match inserted {
         Ok(user) => Ok(Ok(user)),
         Err(InsertError::Refused(errors)) => Ok(Err(errors)),
-        Err(InsertError::Conflict) => {
-            let errors = conflicts(services, &valid.email, valid.username.as_ref())
-                .await?
-                .unwrap_or_else(|| {
-                    FormErrors::single(
-                        "email",
-                        email_taken(&services.settings.messages, &valid.email),
-                    )
-                });
-            Ok(Err(errors))
-        }
+        Err(InsertError::Conflict) => Ok(Err(refused_as_taken(
+            services,
+            &valid.email,
+            valid.username.as_ref(),
+        )
+        .await?)),
         Err(InsertError::Service(e)) => Err(e),
     }
 }
@@ -267,11 +262,7 @@ where
                         .text(messages::EMAIL_ALREADY_ASSOCIATED, &[("email", email)]),
                 )));
             };
-            let errors = conflicts(services, &email, username.as_ref())
-                .await?
-                .unwrap_or_else(|| {
-                    FormErrors::single("email", email_taken(&services.settings.messages, &email))
-                });
+            let errors = refused_as_taken(services, &email, username.as_ref()).await?;
             if !services.settings.features.return_generic_responses || errors.has("username") {
                 return Ok(Err(errors));
             }
@@ -282,6 +273,20 @@ where
         }
         Err(InsertError::Service(e)) => Err(e),
     }
+}
+
+/// The errors of an insert the unique indexes refused: what [`conflicts`] finds, or (the
+/// other account went again meanwhile) "already associated" on the email.
+async fn refused_as_taken(
+    services: &Services,
+    email: &Email,
+    username: Option<&Username>,
+) -> Result<FormErrors, ServiceError> {
+    Ok(conflicts(services, email, username)
+        .await?
+        .unwrap_or_else(|| {
+            FormErrors::single("email", email_taken(&services.settings.messages, email))
+        }))
 }
 
 /// Tells the owner of `email` that someone tried to register it.

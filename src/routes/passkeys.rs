@@ -11,14 +11,13 @@ use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::login;
-use crate::auth::passkeys::{self, Begun, Proof, Purpose, Refusal, SignedUp};
+use crate::auth::passkeys::signup::{self, SignedUp};
+use crate::auth::passkeys::{self, Begun, Proof, Purpose, Refusal};
 use crate::auth::throttle::Action;
-use crate::db;
 use crate::db::models::{Passkey, User};
 use crate::domain::{Email, FormErrors, SafeNext};
 use crate::messages;
-use crate::web::guards::{extend_grace, require_fresh};
+use crate::web::guards::{mark_reauthenticated, require_fresh};
 use crate::web::page::{add_cookie, redirect};
 use crate::web::signin;
 use crate::web::submission::{query_param, Flag};
@@ -370,10 +369,13 @@ pub async fn signin_begin(
     let (purpose, hint) = match secondary {
         Some((_, user)) => (Purpose::SecondFactor, Some(user)),
         None => {
-            // A typed identity only lists that account's passkeys, and only for an active
-            // account; nothing in the answer says whether it exists.
+            // A typed identity lists that account's passkeys (an active account's only).
+            // That tells whether the account exists, so generic responses turn it off.
             let identity = form.identity.as_deref().map(str::trim).unwrap_or("");
-            let hint = if web.settings().webauthn.allow_user_hints && !identity.is_empty() {
+            let settings = web.settings();
+            let hints =
+                settings.webauthn.allow_user_hints && !settings.features.return_generic_responses;
+            let hint = if hints && !identity.is_empty() {
                 crate::auth::authenticate::find_account(
                     &services.db,
                     &services.settings.features,
@@ -548,20 +550,7 @@ pub async fn verify_finish(
             return Err(signin::throttled(&web, "verify_throttled", retry_after))
         }
     }
-    let session_id = current.session_id.clone();
-    web.state
-        .db
-        .run(move |conn| login::mark_verified(conn, &session_id))
-        .await?;
-    web.session.renew();
-    extend_grace(&web, db::now());
-    tracing::info!(
-        event = "verify",
-        user_id = current.user.id,
-        ip = %client,
-        method = "passkey",
-        "re-authenticated"
-    );
+    mark_reauthenticated(&web, &current, &client, "passkey").await?;
     let location = form
         .next
         .filter(|n| !n.is_empty())
@@ -615,7 +604,7 @@ pub async fn signup_begin(
         Ok(email) => may_send_mail(&web, Action::Register, &email).await?,
         Err(_) => false,
     };
-    let begun = passkeys::begin_signup(
+    let begun = signup::begin_signup(
         &web.state.services,
         form.email.as_deref().unwrap_or(""),
         form.username.as_deref(),
@@ -644,7 +633,7 @@ pub async fn signup_finish(
     let services = &web.state.services;
     let binding = session_binding(&web)?;
     let credential = form.data.credential.unwrap_or_default();
-    let signed_up = passkeys::finish_signup(services, &token, &binding, &credential).await?;
+    let signed_up = signup::finish_signup(services, &token, &binding, &credential).await?;
     let features = &web.settings().features;
     let must_confirm = features.confirmable && !features.login_without_confirmation;
     let user = match signed_up {

@@ -7,11 +7,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::authenticate::{reprove_password, LoginFailure, Reproof};
-use crate::auth::login;
-use crate::db;
 use crate::domain::{FormErrors, SafeNext};
 use crate::messages;
-use crate::web::guards::extend_grace;
+use crate::web::guards::mark_reauthenticated;
 use crate::web::signin;
 use crate::web::submission::query_param;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
@@ -79,20 +77,7 @@ pub async fn submit(
             return Err(signin::throttled(&web, "verify_throttled", retry_after))
         }
     }
-    let session_id = current.session_id.clone();
-    web.state
-        .db
-        .run(move |conn| login::mark_verified(conn, &session_id))
-        .await?;
-    // A proof of the password is a privilege change: a new session cookie.
-    web.session.renew();
-    extend_grace(&web, db::now());
-    tracing::info!(
-        event = "verify",
-        user_id = current.user.id,
-        ip = %client,
-        "re-authenticated"
-    );
+    mark_reauthenticated(&web, &current, &client, "password").await?;
     let location = next.as_ref().map_or("/", |n| n.as_str());
     Ok(web.success(
         location,

@@ -101,6 +101,32 @@ pub fn require_fresh(web: &Web, current: &CurrentUser, return_to: &str) -> Optio
     })
 }
 
+/// Records a fresh proof of who is logged in (`/verify` with the password, `/wan-verify`
+/// with a passkey): the login's `authenticated_at`, a new session cookie (a privilege
+/// change), and the grace period.
+pub async fn mark_reauthenticated(
+    web: &Web,
+    current: &CurrentUser,
+    client: &str,
+    method: &'static str,
+) -> Result<(), AppError> {
+    let session_id = current.session_id.clone();
+    web.state
+        .db
+        .run(move |conn| login::mark_verified(conn, &session_id))
+        .await?;
+    web.session.renew();
+    extend_grace(web, db::now());
+    tracing::info!(
+        event = "verify",
+        user_id = current.user.id,
+        ip = %client,
+        method,
+        "re-authenticated"
+    );
+    Ok(())
+}
+
 /// Opens (or extends) the grace period after a fresh proof of the password.
 pub fn extend_grace(web: &Web, now: NaiveDateTime) {
     let grace = chrono::Duration::from_std(web.settings().session_policy.freshness_grace)

@@ -580,6 +580,21 @@ impl TestClient {
     }
 
     /// The CSRF token from the JSON API (`GET /login` with `Accept: application/json`).
+    /// A JSON POST with this session's CSRF token, taken from the JSON GET of `token_from`
+    /// (the page the form belongs to: a GET of `/login` would abandon a half-finished
+    /// login, as in Flask-Security), or from `/login` when that page gives none.
+    pub async fn post_json_via(&self, token_from: &str, path: &str, body: &Value) -> Response {
+        let r = self.get_json(token_from).await;
+        let token = r.json::<Value>().await.unwrap_or(Value::Null)["response"]["csrf_token"]
+            .as_str()
+            .map(str::to_owned);
+        let token = match token {
+            Some(token) => token,
+            None => self.json_csrf_token().await,
+        };
+        self.post_json(path, body, Some(&token)).await
+    }
+
     pub async fn json_csrf_token(&self) -> String {
         let r = self.get_json("/login").await;
         assert_eq!(r.status(), StatusCode::OK);
