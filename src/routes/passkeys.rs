@@ -5,7 +5,7 @@
 //! rules are [`crate::auth::passkeys`].
 //!
 //! Every ceremony is bound to this browser's session by a value kept in it
-//! ([`session_binding`]): the `wan_state` token alone finishes nothing.
+//! (`session_binding`): the `wan_state` token alone finishes nothing.
 
 use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
