@@ -75,6 +75,15 @@ catalogue! {
     API_ERROR = "Input not appropriate for requested API";
     ANONYMOUS_USER_REQUIRED = "You can only access this endpoint when not logged in.";
     INVALID_INPUT_LENGTH = "Input must be at most %(length)s characters";
+    GENERIC_US_SIGNIN = "If that identity is in our system, you were sent a code.";
+    IDENTITY_ALREADY_ASSOCIATED = "Identity attribute '%(attr)s' with value '%(value)s' is already associated with an account.";
+    INVALID_PASSWORD_CODE = "Password or code submitted is not valid";
+    PASSWORDLESS_LOGIN_SUCCESSFUL = "You have successfully logged in.";
+    US_CURRENT_METHODS = "Currently active sign in options: %(method_list)s.";
+    US_METHOD_NOT_AVAILABLE = "Requested method is not valid";
+    US_SETUP_EXPIRED = "Setup must be completed within %(within)s. Please start over.";
+    US_SETUP_SUCCESSFUL = "Unified sign in setup successful";
+    US_SPECIFY_IDENTITY = "You must specify a valid identity to sign in";
     WEBAUTHN_EXPIRED = "Passkey operations must be completed within %(within)s. Please start over.";
     WEBAUTHN_NAME_REQUIRED = "Nickname for new passkey is required.";
     WEBAUTHN_NAME_INUSE = "%(name)s is already associated with a passkey.";

@@ -110,6 +110,22 @@ const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/security/wan_signup.html"),
     ),
     (
+        "security/us_signin.html",
+        include_str!("../templates/security/us_signin.html"),
+    ),
+    (
+        "security/us_setup.html",
+        include_str!("../templates/security/us_setup.html"),
+    ),
+    (
+        "security/us_verify.html",
+        include_str!("../templates/security/us_verify.html"),
+    ),
+    (
+        "security/us_verify_link.html",
+        include_str!("../templates/security/us_verify_link.html"),
+    ),
+    (
         "security/email/base.html",
         include_str!("../templates/security/email/base.html"),
     ),
@@ -160,6 +176,14 @@ const DEFAULTS: &[(&str, &str)] = &[
     (
         "security/email/change_notice.html",
         include_str!("../templates/security/email/change_notice.html"),
+    ),
+    (
+        "security/email/us_instructions.txt",
+        include_str!("../templates/security/email/us_instructions.txt"),
+    ),
+    (
+        "security/email/us_instructions.html",
+        include_str!("../templates/security/email/us_instructions.html"),
     ),
     (
         "security/email/two_factor_instructions.txt",
@@ -364,6 +388,8 @@ const LOGGED_IN_PAGES: &[&str] = &[
     "security/verify_user.html",
     "security/wan_register.html",
     "security/wan_verify.html",
+    "security/us_setup.html",
+    "security/us_verify.html",
 ];
 
 /// Contexts a template is checked with: pages as an anonymous visitor and as a logged-in
@@ -405,7 +431,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "app_name": "Latchkey", "registerable": true, "confirmable": true,
             "recoverable": true, "changeable": true, "username_enable": true,
             "two_factor": true, "recovery_codes": true, "webauthn": true,
-            "wan_first_factor": true,
+            "wan_first_factor": true, "unified_signin": true,
         }),
     );
     ctx.insert(
@@ -419,14 +445,18 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "mf_recovery_codes": "/mf-recovery-codes", "mf_recovery": "/mf-recovery",
             "wan_register": "/wan-register", "wan_delete": "/wan-delete",
             "wan_signin": "/wan-signin", "wan_verify": "/wan-verify",
-            "wan_signup": "/wan-signup",
+            "wan_signup": "/wan-signup", "us_signin": "/us-signin",
+            "us_signin_send_code": "/us-signin/send-code", "us_setup": "/us-setup",
+            "us_verify": "/us-verify", "us_verify_send_code": "/us-verify/send-code",
+            "us_verify_link": "/us-verify-link",
         }),
     );
     ctx.insert("errors", &json!({"email": ["A field error."]}));
     ctx.insert("form_errors", &json!(["A form-wide error."]));
     ctx.insert(
         "form",
-        &json!({"email": "ada@example.com", "username": "ada", "remember": true}),
+        &json!({"email": "ada@example.com", "username": "ada", "remember": true,
+                "identity": "ada@example.com", "chosen_method": "email"}),
     );
     ctx.insert("next", "/profile");
     ctx.insert("reset_url", "/reset/sample-token");
@@ -471,6 +501,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         "setup",
         &json!({
             "method": "authenticator", "token": "sample-state-token", "sent_to": null,
+            "state": "sample-state-token", "code_sent": false,
             "authenticator": {
                 "key": "JBSW-Y3DP-EHPK-3PXP",
                 "uri": "otpauth://totp/Latchkey:ada%40example.com?secret=JBSWY3DPEHPK3PXP&issuer=Latchkey",
@@ -498,6 +529,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "two_factor": {"method": "authenticator", "setup_url": "/tf-setup"},
             "recovery_codes": {"left": 3, "url": "/mf-recovery-codes"},
             "sessions_url": "/sessions", "has_password": true,
+            "signin_options_url": "/us-setup",
             "passkeys": {
                 "list": [{"name": "Laptop", "usage": "first",
                           "created": "2026-01-01 00:00 UTC", "last_used": "2026-01-02 00:00 UTC"}],
@@ -527,6 +559,27 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     ctx.insert("remember", &true);
     ctx.insert("email", "ada@example.com");
     ctx.insert("username", "ada");
+    // Unified sign-in (`security/us_*.html`).
+    ctx.insert(
+        "available_methods",
+        &json!(["password", "email", "authenticator", "sms"]),
+    );
+    ctx.insert("code_methods", &json!(["email", "sms"]));
+    ctx.insert(
+        "us",
+        &json!({
+            "identity_attributes": ["email"],
+            "available_methods": ["password", "email", "authenticator", "sms"],
+            "active_methods": ["password", "email"],
+            "setup_methods": ["email", "authenticator", "sms"],
+            "code_methods": ["email"],
+            "phone": "+15551234567",
+            "has_webauthn_verify_credential": false,
+        }),
+    );
+    ctx.insert("link_id", "sample-uniquifier");
+    ctx.insert("link_code", "123456");
+    ctx.insert("link_email", "");
     ctx
 }
 
@@ -544,6 +597,8 @@ pub fn sample_mail_context() -> Context {
     );
     ctx.insert("reset_link", "https://example.com/reset/sample-token");
     ctx.insert("token", "123456");
+    ctx.insert("login_token", "123456");
+    ctx.insert("username", "ada@example.com");
     ctx.insert("within", "5 minutes");
     ctx
 }

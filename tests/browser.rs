@@ -1093,3 +1093,71 @@ async fn a_second_factor_passkey_is_asked_for_after_the_password() {
     b.close().await;
     drop(driver);
 }
+
+/// The code in the `n`-th "Verification Code" mail to `email`.
+async fn verification_code(app: &TestApp, email: &str, n: usize) -> String {
+    let mails = wait_for_eml(&app.mail_dir, email, "Verification Code", n).await;
+    let text = mails[n - 1].part("text/plain").expect("a text part");
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap_or_else(|| panic!("no code in {text}"))
+        .to_owned()
+}
+
+/// Unified sign-in: codes by email set up on the sign-in options page, then, logged out,
+/// "Send code" on the one sign-in form and the mailed code instead of the password.
+#[actix_web::test]
+async fn sign_in_with_a_mailed_code() {
+    let app = spawn_app_with(&[
+        ("SECURITY_UNIFIED_SIGNIN", "true"),
+        ("SECURITY_US_ENABLED_METHODS", "password,email"),
+        ("SECURITY_TOTP_SECRETS", "browser-test-totp-secret"),
+    ])
+    .await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let email = common::new_email("mailed-code");
+    app.create_user(&email, PASSWORD).await;
+    b.login(&email, PASSWORD, false).await;
+    assert!(b.logged_in_as(&email).await);
+
+    b.goto("/us-setup").await;
+    assert_eq!(b.text("#us-active").await, "password");
+    b.client
+        .find(Locator::Css("label[for=\"chosen_method-email\"]"))
+        .await
+        .expect("the email choice")
+        .click()
+        .await
+        .expect("choose email");
+    b.submit("us_setup_form").await;
+    let code = verification_code(&app, &email, 1).await;
+    b.fill("us_setup_validate_form", "passcode", &code).await;
+    b.submit("us_setup_validate_form").await;
+    b.assert_path("/us-setup", "after the setup").await;
+    assert!(
+        b.text("#us-active").await.contains("codes by email"),
+        "codes by email are on"
+    );
+
+    b.log_out(&email).await;
+    b.goto("/us-signin").await;
+    b.screenshots("unified-signin").await;
+    b.fill("us_signin_form", "identity", &email).await;
+    b.click_through("button[name=\"submit_send_code\"]").await;
+    assert!(
+        b.body_text().await.contains("Code has been sent"),
+        "the page says a code was sent"
+    );
+    let code = verification_code(&app, &email, 2).await;
+    b.fill("us_signin_form", "passcode", &code).await;
+    b.click_through("form[name=\"us_signin_form\"] button[name=\"submit\"]")
+        .await;
+    assert!(
+        b.logged_in_as(&email).await,
+        "logged in with the mailed code"
+    );
+
+    b.close().await;
+    drop(driver);
+}

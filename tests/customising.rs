@@ -662,3 +662,82 @@ async fn the_passkey_pages_can_be_overridden_by_name_and_their_script_is_served(
     assert!(page.contains("/static/webauthn.js"), "{page}");
     assert!(!page.contains("<script>"), "no inline script: {page}");
 }
+
+/// The unified sign-in pages and mail, overridable like the others (Flask-Security's names,
+/// and Latchkey's own `us_verify_link.html`, the question a link asks in another browser).
+#[actix_web::test]
+async fn the_unified_sign_in_pages_and_mail_can_be_overridden_by_name() {
+    const PAGES: &[&str] = &[
+        "security/us_signin.html",
+        "security/us_setup.html",
+        "security/us_verify.html",
+        "security/us_verify_link.html",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for page in PAGES {
+        write(
+            dir.path(),
+            page,
+            &format!(
+                "{{% extends \"base.html\" %}}{{% block content %}}<p>{}</p>{{% endblock content %}}",
+                marker(page)
+            ),
+        );
+    }
+    for ext in ["txt", "html"] {
+        let name = format!("security/email/us_instructions.{ext}");
+        write(
+            dir.path(),
+            &name,
+            &format!("{} {{{{ login_token }}}}\n", marker(&name)),
+        );
+    }
+    let templates = dir.path().to_string_lossy().into_owned();
+    let app = spawn_app_with(&[
+        ("SECURITY_TEMPLATES_DIR", &templates),
+        ("SECURITY_UNIFIED_SIGNIN", "true"),
+        ("SECURITY_TOTP_SECRETS", "customising-secret"),
+    ])
+    .await;
+    let email = new_email("us-overrides");
+    app.create_user(&email, PASSWORD).await;
+    let owner = app.logged_in_client(&email, PASSWORD, false).await;
+    let anonymous = app.client();
+    let seen = [
+        (
+            "security/us_signin.html",
+            page_text(&anonymous, "/us-signin").await,
+        ),
+        (
+            "security/us_setup.html",
+            page_text(&owner, "/us-setup").await,
+        ),
+        (
+            "security/us_verify.html",
+            page_text(&owner, "/us-verify").await,
+        ),
+        (
+            "security/us_verify_link.html",
+            page_text(&anonymous, "/us-verify-link?id=x&code=123456").await,
+        ),
+    ];
+    for (name, html) in &seen {
+        assert!(html.contains(&marker(name)), "{name}: {html}");
+    }
+    // The code mail: setting up codes by email sends one.
+    let token = owner.json_csrf_token().await;
+    let r = owner
+        .post_json(
+            "/us-setup",
+            &serde_json::json!({"chosen_method": "email"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let mail = wait_for_eml(&app.mail_dir, &email, "Verification Code", 1).await;
+    let text = mail[0].part("text/plain").unwrap();
+    assert!(
+        text.contains(&marker("security/email/us_instructions.txt")),
+        "{text}"
+    );
+}

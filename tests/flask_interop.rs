@@ -747,3 +747,119 @@ async fn passkeys_registered_in_flask_sign_in_to_latchkey_and_back() {
         assert!(c.is_authenticated().await, "{who}");
     }
 }
+
+/// The reference app with unified sign-in on (its "mfa" profile's methods).
+const FLASK_UNIFIED: &[(&str, &str)] = &[
+    ("SECURITY_TWO_FACTOR", "false"),
+    ("SECURITY_MULTI_FACTOR_RECOVERY_CODES", "false"),
+    ("SECURITY_UNIFIED_SIGNIN", "true"),
+    (
+        "SECURITY_US_ENABLED_METHODS",
+        "password,email,authenticator",
+    ),
+    ("SECURITY_TOTP_SECRETS", TOTP_SECRETS),
+    ("SECURITY_WEBAUTHN", "false"),
+    ("SECURITY_CHANGE_EMAIL", "false"),
+    ("SECURITY_API_ENABLED_METHODS", "session"),
+];
+
+/// Sets up the authenticator as a sign-in option for the logged-in `c` (either app).
+async fn us_set_up_authenticator(c: &TestClient) -> latchkey::auth::totp::TotpSecret {
+    let (status, body) = post_json_to(
+        c,
+        "/us-setup",
+        "/us-setup",
+        serde_json::json!({"chosen_method": "authenticator"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let key = latchkey::auth::totp::TotpSecret::from_base32(
+        body["response"]["authr_b32key"].as_str().unwrap(),
+    )
+    .unwrap();
+    let state = body["response"]["state"].as_str().unwrap();
+    let code = latchkey::auth::totp::code_at(&key, unix_now());
+    let (status, body) = post_json_to(
+        c,
+        &format!("/us-setup/{state}"),
+        "/us-setup",
+        serde_json::json!({"passcode": code}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    key
+}
+
+async fn us_sign_in(
+    c: &TestClient,
+    identity: &str,
+    passcode: &str,
+) -> (StatusCode, serde_json::Value) {
+    post_json_to(
+        c,
+        "/us-signin",
+        "/us-signin",
+        serde_json::json!({"identity": identity, "passcode": passcode}),
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn unified_sign_in_set_up_in_flask_works_in_latchkey_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let secret_key = random_hex(32);
+    let salt = random_hex(16);
+    let alice = format!("alice-{}@example.com", random_hex(4));
+    let bob = format!("bob-{}@example.com", random_hex(4));
+
+    // Flask: alice adds an authenticator app as a sign-in option.
+    let mut flask = FlaskApp::start_with(&db, &secret_key, &salt, dir.path(), FLASK_UNIFIED).await;
+    register_in_flask(&flask, &alice, ALICE_PASSWORD).await;
+    let c = flask.client();
+    password_step(&c, &alice, ALICE_PASSWORD).await;
+    let alice_key = us_set_up_authenticator(&c).await;
+    flask.stop();
+
+    // Latchkey on the same database: alice signs in with a code of Flask's secret.
+    let db_path = db.to_string_lossy().into_owned();
+    let app = spawn_app_with(&[
+        ("DATABASE_URL", &db_path),
+        ("SECRET_KEY", &secret_key),
+        ("SECURITY_PASSWORD_SALT", &salt),
+        ("SECURITY_UNIFIED_SIGNIN", "true"),
+        (
+            "SECURITY_US_ENABLED_METHODS",
+            "password,email,authenticator",
+        ),
+        ("SECURITY_TOTP_SECRETS", TOTP_SECRETS),
+    ])
+    .await;
+    let c = app.client();
+    let code = latchkey::auth::totp::code_at(&alice_key, unix_now() + 30);
+    let (status, body) = us_sign_in(&c, &alice, &code).await;
+    assert_eq!(status, StatusCode::OK, "in Latchkey: {body}");
+    assert!(c.is_authenticated().await);
+    // Bob sets one up in Latchkey.
+    assert_eq!(
+        app.client().register(&bob, BOB_PASSWORD).await.status(),
+        StatusCode::FOUND
+    );
+    let b = app.client();
+    password_step(&b, &bob, BOB_PASSWORD).await;
+    let bob_key = us_set_up_authenticator(&b).await;
+    drop(app);
+
+    // Flask again: bob's secret, stored by Latchkey, gives codes Flask accepts.
+    let flask = FlaskApp::start_with(&db, &secret_key, &salt, dir.path(), FLASK_UNIFIED).await;
+    let c = flask.client();
+    let code = latchkey::auth::totp::code_at(&bob_key, unix_now());
+    let (status, body) = us_sign_in(&c, &bob, &code).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "bob in Flask: {body}\nlog:\n{}",
+        flask.log_tail()
+    );
+    assert!(c.is_authenticated().await);
+}

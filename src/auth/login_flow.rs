@@ -115,6 +115,8 @@ mod tests {
             tf_phone_number: None,
             mf_recovery_codes: None,
             fs_webauthn_user_handle: None,
+            us_totp_secrets: None,
+            us_phone_number: None,
         }
     }
 

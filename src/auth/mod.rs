@@ -21,6 +21,7 @@ pub mod sms;
 pub mod throttle;
 pub mod totp;
 pub mod two_factor;
+pub mod unified;
 pub mod user_tokens;
 
 pub use hashing::PasswordHasher;

@@ -5,6 +5,18 @@
 
 use std::path::PathBuf;
 
+/// A phone number as text messages need it: `+` and 8 to 15 digits (spaces, dots, dashes
+/// and brackets dropped); `None` for anything else.
+pub fn canonical_phone(raw: &str) -> Option<String> {
+    let kept: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
+        .collect();
+    let digits = kept.strip_prefix('+')?;
+    ((8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()))
+        .then(|| format!("+{digits}"))
+}
+
 /// Sends a text message. Called on the request path with a short message; an
 /// implementation that talks to a provider should queue or time-bound the call. A failure
 /// is logged by the sender; the user asks for another code.

@@ -45,6 +45,8 @@ pub enum Action {
     Register,
     Reset,
     Confirm,
+    /// A unified sign-in code by mail (`/us-signin/send-code`).
+    SigninCode,
 }
 
 impl Action {
@@ -53,6 +55,7 @@ impl Action {
             Action::Register => "register",
             Action::Reset => "reset",
             Action::Confirm => "confirm",
+            Action::SigninCode => "us_code",
         }
     }
 }
@@ -331,7 +334,12 @@ pub enum MailAllowance {
 }
 
 /// The actions whose mails share one address's allowance.
-const MAIL_ACTIONS: [Action; 3] = [Action::Register, Action::Reset, Action::Confirm];
+const MAIL_ACTIONS: [Action; 4] = [
+    Action::Register,
+    Action::Reset,
+    Action::Confirm,
+    Action::SigninCode,
+];
 
 /// Whether a request of `action` from `ip` for the address `target` (a [`typed_subject`])
 /// may send its mail, counting it if so. The limits protect the mailbox without ever
@@ -352,6 +360,7 @@ pub async fn mail_allowance(
         Action::Register => limits.register,
         Action::Reset => limits.reset,
         Action::Confirm => limits.confirm,
+        Action::SigninCode => limits.signin_code,
     };
     let (window, mailbox) = (limits.window, limits.mailbox);
     db.run(move |conn| {

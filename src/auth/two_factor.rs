@@ -225,8 +225,8 @@ pub async fn ask_support(services: &Services, user: &User) -> Result<(), Service
     Ok(())
 }
 
-/// Counts a code check with the login throttle and settles it.
-async fn settle<F>(
+/// Counts a code check of `user` with the login throttle and settles it.
+pub async fn settle<F>(
     services: &Services,
     user: &User,
     client: &str,
@@ -249,7 +249,7 @@ where
 }
 
 /// Records that `step` of `user`'s codes for `purpose` was used; false if it already was.
-async fn record_step(
+pub async fn record_step(
     services: &Services,
     user_id: i32,
     purpose: &'static str,
@@ -374,7 +374,12 @@ impl PendingSetup {
     }
 }
 
-fn authenticator_key(services: &Services, user: &User, secret: &TotpSecret) -> AuthenticatorKey {
+/// The authenticator app's setup values for `secret` (key, URI, QR code).
+pub fn authenticator_key(
+    services: &Services,
+    user: &User,
+    secret: &TotpSecret,
+) -> AuthenticatorKey {
     let issuer = services.settings.two_factor.totp_issuer.clone();
     let account = user
         .email

@@ -494,6 +494,9 @@ const FLASK_OPTIONAL_USER_COLUMNS: &[(&str, &str)] = &[
     ("mf_recovery_codes", "TEXT"),
     // Passkeys (SECURITY_WEBAUTHN); unique, like Flask-Security's column (below).
     ("fs_webauthn_user_handle", "VARCHAR(64)"),
+    // Unified sign-in (SECURITY_UNIFIED_SIGNIN); the phone number is unique (below).
+    ("us_totp_secrets", "TEXT"),
+    ("us_phone_number", "VARCHAR(128)"),
 ];
 
 fn add_missing_columns(conn: &mut SqliteConnection) -> Result<(), diesel::result::Error> {
@@ -512,12 +515,11 @@ fn add_missing_columns(conn: &mut SqliteConnection) -> Result<(), diesel::result
             conn.batch_execute(&format!(
                 "ALTER TABLE \"user\" ADD COLUMN {column} {sql_type}"
             ))?;
-            if *column == "fs_webauthn_user_handle" {
+            if matches!(*column, "fs_webauthn_user_handle" | "us_phone_number") {
                 // SQLite cannot add a UNIQUE column; a unique index does the same.
-                conn.batch_execute(
-                    "CREATE UNIQUE INDEX IF NOT EXISTS ix_user_fs_webauthn_user_handle \
-                     ON \"user\" (fs_webauthn_user_handle)",
-                )?;
+                conn.batch_execute(&format!(
+                    "CREATE UNIQUE INDEX IF NOT EXISTS ix_user_{column} ON \"user\" ({column})"
+                ))?;
             }
         }
     }

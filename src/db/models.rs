@@ -35,6 +35,11 @@ pub struct User {
     pub mf_recovery_codes: Option<String>,
     /// The passkey user handle (32 hex characters), set at the first passkey registration.
     pub fs_webauthn_user_handle: Option<String>,
+    /// Unified sign-in: each set-up method's encrypted TOTP secret, as JSON
+    /// (`{"email": "<passlib record>", ...}`).
+    pub us_totp_secrets: Option<String>,
+    /// Unified sign-in: where text-message codes go (unique).
+    pub us_phone_number: Option<String>,
 }
 
 impl User {

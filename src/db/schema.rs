@@ -24,6 +24,9 @@ diesel::table! {
         mf_recovery_codes -> Nullable<Text>,
         // Flask-Security's passkey user handle (SECURITY_WEBAUTHN).
         fs_webauthn_user_handle -> Nullable<Text>,
+        // Flask-Security's unified sign-in columns (SECURITY_UNIFIED_SIGNIN).
+        us_totp_secrets -> Nullable<Text>,
+        us_phone_number -> Nullable<Text>,
     }
 }
 

@@ -139,6 +139,28 @@ impl<'a> Mailer<'a> {
         )
     }
 
+    /// "Verification Code": a unified sign-in code, with the sign-in link when `link`.
+    pub fn us_code(
+        &self,
+        email: &str,
+        code: &str,
+        link: Option<&str>,
+        within: std::time::Duration,
+    ) -> Result<Message, tera::Error> {
+        let mut ctx = self.context(email);
+        ctx.insert("login_token", code);
+        ctx.insert("token", code);
+        ctx.insert("login_link", &link);
+        ctx.insert("username", email);
+        ctx.insert("within", &crate::messages::describe_period(within));
+        self.render(
+            "us_instructions",
+            email,
+            &self.settings.unified_signin.email_subject,
+            ctx,
+        )
+    }
+
     /// "Two-Factor Rescue": to the site's support address, for `email`, who cannot get a
     /// code.
     pub fn two_factor_rescue(&self, support: &str, email: &str) -> Result<Message, tera::Error> {

@@ -63,6 +63,7 @@ fn account(web: &Web, user: &crate::db::models::User) -> serde_json::Value {
             "url": "/mf-recovery-codes",
         })),
         "sessions_url": "/sessions",
+        "signin_options_url": settings.unified_signin.enabled.then_some("/us-setup"),
     })
 }
 

@@ -10,14 +10,25 @@ use crate::web::{signin, AppError, Web};
 /// answer exactly as usual but send nothing, `Err` 429 (this client asked too often,
 /// whatever the addresses).
 pub async fn may_send_mail(web: &Web, action: Action, email: &Email) -> Result<bool, AppError> {
-    let settings = web.settings();
-    let target = throttle::typed_subject(&settings.secret_key, email.as_str());
-    let client = signin::client_key(web);
     // Only to spare the clients its account logged in from; looked up for every address,
     // so that known and unknown ones cost the same.
     let account = accounts::find_by_email(&web.state.services, email.as_str())
         .await?
         .map(|user| user.id);
+    may_send_mail_to(web, action, email.as_str(), account).await
+}
+
+/// [`may_send_mail`] for a mail to the account an identity names (`target`: the identity as
+/// typed, case-folded: an email or a username), `account` when there is one.
+pub async fn may_send_mail_to(
+    web: &Web,
+    action: Action,
+    target: &str,
+    account: Option<i32>,
+) -> Result<bool, AppError> {
+    let settings = web.settings();
+    let target = throttle::typed_subject(&settings.secret_key, target);
+    let client = signin::client_key(web);
     let allowance = throttle::mail_allowance(
         &web.state.db,
         &settings.rate_limits,

@@ -39,6 +39,18 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
     if web.user.is_some() {
         return Ok(crate::web::page::redirect("/"));
     }
+    let us = &web.settings().unified_signin;
+    if us.enabled && us.signin_replaces_login {
+        // SECURITY_US_SIGNIN_REPLACES_LOGIN: the one form is the login page.
+        let next = query_param(&web.request, "next");
+        return Ok(crate::web::page::redirect(&match next {
+            Some(next) => format!(
+                "/us-signin?next={}",
+                percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC)
+            ),
+            None => "/us-signin".to_owned(),
+        }));
+    }
     // Coming back to the login page abandons a half-finished login (as Flask-Security).
     signin::drop_pending(&web);
     let next = query_param(&web.request, "next").unwrap_or_default();

@@ -14,6 +14,7 @@ pub mod recover;
 pub mod register;
 pub mod sessions;
 pub mod two_factor;
+pub mod unified;
 pub mod verify;
 
 use actix_web::web;
@@ -115,6 +116,40 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
             web::resource("/mf-recovery")
                 .route(web::get().to(two_factor::recovery_form))
                 .route(web::post().to(two_factor::recovery_submit)),
+        );
+    }
+    if settings.unified_signin.enabled {
+        cfg.service(
+            web::resource("/us-signin")
+                .route(web::get().to(unified::signin_form))
+                .route(web::head().to(unified::signin_form))
+                .route(web::post().to(unified::signin_submit)),
+        )
+        .route(
+            "/us-signin/send-code",
+            web::post().to(unified::send_signin_code),
+        )
+        .service(
+            web::resource("/us-setup")
+                .route(web::get().to(unified::setup_form))
+                .route(web::head().to(unified::setup_form))
+                .route(web::post().to(unified::setup_submit)),
+        )
+        .route("/us-setup/{state}", web::post().to(unified::setup_validate))
+        .service(
+            web::resource("/us-verify")
+                .route(web::get().to(unified::verify_form))
+                .route(web::head().to(unified::verify_form))
+                .route(web::post().to(unified::verify_submit)),
+        )
+        .route(
+            "/us-verify/send-code",
+            web::post().to(unified::send_verify_code),
+        )
+        .service(
+            web::resource("/us-verify-link")
+                .route(web::get().to(unified::verify_link))
+                .route(web::post().to(unified::verify_link_confirm)),
         );
     }
     let wan = &settings.webauthn;

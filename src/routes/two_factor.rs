@@ -214,10 +214,12 @@ pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpR
         );
     };
     let phone = match method {
-        TwoFactorMethod::Sms => match form.phone.as_deref().map(valid_phone) {
-            Some(Some(phone)) => Some(phone),
-            _ => return refuse("phone", web.msg(messages::PHONE_INVALID, &[])),
-        },
+        TwoFactorMethod::Sms => {
+            match form.phone.as_deref().map(crate::auth::sms::canonical_phone) {
+                Some(Some(phone)) => Some(phone),
+                _ => return refuse("phone", web.msg(messages::PHONE_INVALID, &[])),
+            }
+        }
         _ => None,
     };
     let SetupChallenge {
@@ -251,18 +253,6 @@ pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpR
     }
     let view = setup_view(authenticator.as_ref(), &pending, sent_to.as_deref());
     web.page(SETUP, setup_context(&web, &user, required, Some(view)))
-}
-
-/// A phone number as text messages need it: `+` and 8 to 15 digits (spaces, dots, dashes
-/// and brackets dropped).
-fn valid_phone(raw: &str) -> Option<String> {
-    let kept: String = raw
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
-        .collect();
-    let digits = kept.strip_prefix('+')?;
-    ((8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()))
-        .then(|| format!("+{digits}"))
 }
 
 /// `POST /tf-setup/<token>`: the first code of a started setup.

@@ -59,6 +59,7 @@ impl Deref for AppState {
 pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
     let features = &settings.features;
     let wan = &settings.webauthn;
+    let us = &settings.unified_signin;
     let signup = wan.enabled && wan.register_without_password && features.registerable;
     let mut ctx = tera::Context::new();
     ctx.insert(
@@ -74,6 +75,7 @@ pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
             "recovery_codes": settings.two_factor.recovery_codes,
             "webauthn": wan.enabled,
             "wan_first_factor": wan.enabled && wan.allow_as_first_factor,
+            "unified_signin": us.enabled,
         }),
     );
     ctx.insert(
@@ -100,6 +102,12 @@ pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
             "wan_signin": wan.enabled.then_some("/wan-signin"),
             "wan_verify": wan.enabled.then_some("/wan-verify"),
             "wan_signup": signup.then_some("/wan-signup"),
+            "us_signin": us.enabled.then_some("/us-signin"),
+            "us_signin_send_code": us.enabled.then_some("/us-signin/send-code"),
+            "us_setup": us.enabled.then_some("/us-setup"),
+            "us_verify": us.enabled.then_some("/us-verify"),
+            "us_verify_send_code": us.enabled.then_some("/us-verify/send-code"),
+            "us_verify_link": us.enabled.then_some("/us-verify-link"),
         }),
     );
     ctx.insert("errors", &BTreeMap::<String, Vec<String>>::new());

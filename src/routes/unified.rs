@@ -1,0 +1,678 @@
+//! Unified sign-in (`SECURITY_UNIFIED_SIGNIN`): `/us-signin`, `/us-signin/send-code`,
+//! `/us-setup`, `/us-setup/<state>`, `/us-verify`, `/us-verify/send-code` and
+//! `/us-verify-link`, with Flask-Security's fields and JSON shapes. The rules are
+//! [`crate::auth::unified`].
+//!
+//! The mailed link logs in at once only in the browser that asked for the code; any other
+//! browser is asked to confirm first (a POST with its CSRF token), so a link forwarded to
+//! or opened by someone else, or fetched by a mail scanner, signs no one in by itself.
+
+use actix_web::{web as aweb, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::throttle::Action;
+use crate::auth::two_factor::CodeCheck;
+use crate::auth::unified::{
+    self, CodeRequest, PendingUsSetup, Refusal, SigninOutcome, UsSetupOutcome,
+};
+use crate::config::UsMethod;
+use crate::db::models::User;
+use crate::domain::{FormErrors, SafeNext};
+use crate::messages;
+use crate::web::guards::{mark_reauthenticated, require_fresh};
+use crate::web::page::redirect;
+use crate::web::signin;
+use crate::web::submission::{query_param, Flag};
+use crate::web::{AppError, AuthenticatedUser, Format, Submission, Web};
+
+use super::limits::may_send_mail_to;
+
+const SIGNIN: &str = "security/us_signin.html";
+const SETUP: &str = "security/us_setup.html";
+const VERIFY: &str = "security/us_verify.html";
+const LINK: &str = "security/us_verify_link.html";
+/// A started setup, waiting for its code (in the encrypted session).
+const SETUP_KEY: &str = "_us_setup";
+/// The account this browser asked a sign-in code for: its link logs in here at once.
+const LINK_KEY: &str = "_us_link";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SigninForm {
+    #[serde(default)]
+    identity: Option<String>,
+    #[serde(default)]
+    passcode: Option<String>,
+    #[serde(default)]
+    chosen_method: Option<String>,
+    #[serde(default)]
+    remember: Option<Flag>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// One value or several (JSON lists; a form sends one per button).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(one) if one.is_empty() => Vec::new(),
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    chosen_method: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    delete_method: Option<OneOrMany>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PasscodeForm {
+    #[serde(default)]
+    passcode: Option<String>,
+    #[serde(default)]
+    chosen_method: Option<String>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LinkForm {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+fn names(methods: &[UsMethod]) -> Vec<&'static str> {
+    methods.iter().map(|m| m.as_str()).collect()
+}
+
+fn identity_attributes(web: &Web) -> Vec<&'static str> {
+    if web.settings().features.username_enable {
+        vec!["email", "username"]
+    } else {
+        vec!["email"]
+    }
+}
+
+/// What `GET /us-signin` tells (Flask-Security's payload).
+fn signin_payload(web: &Web) -> Value {
+    let services = &web.state.services;
+    json!({
+        "csrf_token": web.csrf_token(),
+        "available_methods": names(&web.settings().unified_signin.methods),
+        "code_methods": names(&unified::code_methods(services)),
+        "identity_attributes": identity_attributes(web),
+    })
+}
+
+fn signin_context(web: &Web, form: &SigninForm, next: &str) -> tera::Context {
+    let services = &web.state.services;
+    let mut ctx = tera::Context::new();
+    ctx.insert(
+        "available_methods",
+        &names(&web.settings().unified_signin.methods),
+    );
+    ctx.insert("code_methods", &names(&unified::code_methods(services)));
+    ctx.insert(
+        "form",
+        &json!({
+            "identity": form.identity.clone().unwrap_or_default(),
+            "chosen_method": form.chosen_method.clone().unwrap_or_default(),
+            "remember": form.remember.as_ref().is_some_and(|f| f.0),
+        }),
+    );
+    ctx.insert("next", next);
+    ctx
+}
+
+/// The `next` of a form or the query, checked; `Err`: the form's answer.
+fn next_of(web: &Web, typed: Option<&str>) -> Result<Option<String>, FormErrors> {
+    let raw = typed
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .or_else(|| query_param(&web.request, "next").filter(|n| !n.is_empty()));
+    match raw {
+        None => Ok(None),
+        Some(raw) => SafeNext::parse(&raw, &web.settings().base_url)
+            .map(|n| Some(n.as_str().to_owned()))
+            .map_err(|e| FormErrors::single("next", web.describe(&e))),
+    }
+}
+
+/// A refusal as form errors; with generic responses, identity and passcode failures are one
+/// form-wide message (no answer tells whether the account exists).
+fn refusal_errors(web: &Web, refusal: &Refusal) -> FormErrors {
+    let generic = web.settings().features.return_generic_responses;
+    match refusal {
+        Refusal::IdentityUnknown | Refusal::InvalidPasscode if generic => {
+            let mut errors = FormErrors::default();
+            errors.add_general(web.msg(messages::GENERIC_AUTHN_FAILED, &[]));
+            errors
+        }
+        other => match other.field() {
+            "" => {
+                let mut errors = FormErrors::default();
+                errors.add_general(web.describe(other));
+                errors
+            }
+            field => FormErrors::single(field, web.describe(other)),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Signing in
+// ---------------------------------------------------------------------------------------
+
+/// `GET /us-signin`.
+pub async fn signin_form(web: Web) -> Result<HttpResponse, AppError> {
+    if web.format.is_json() {
+        let mut payload = signin_payload(&web);
+        if let Some(current) = &web.user {
+            payload["user"] = crate::web::page::user_view(&current.user);
+        }
+        return Ok(web.json_ok(payload));
+    }
+    if web.user.is_some() {
+        return Ok(redirect("/"));
+    }
+    let next = query_param(&web.request, "next").unwrap_or_default();
+    web.page(SIGNIN, signin_context(&web, &SigninForm::default(), &next))
+}
+
+/// `POST /us-signin` (`identity`, `passcode`, `remember`, `next`): a password or a code.
+pub async fn signin_submit(
+    web: Web,
+    form: Submission<SigninForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.data;
+    if web.user.is_some() {
+        return Ok(web.success("/", None, signin_payload(&web)));
+    }
+    let next = match next_of(&web, form.next.as_deref()) {
+        Ok(next) => next,
+        Err(errors) => return web.form_failure(SIGNIN, signin_context(&web, &form, ""), &errors),
+    };
+    // A new attempt abandons a half-finished one (as Flask-Security).
+    signin::drop_pending(&web);
+    let identity = form.identity.clone().unwrap_or_default();
+    let passcode = form.passcode.clone().unwrap_or_default();
+    let client = signin::client_key(&web);
+    let services = &web.state.services;
+    match unified::sign_in(services, &identity, &passcode, &client).await? {
+        SigninOutcome::Proved(user, method) => {
+            tracing::info!(
+                event = "us_signin",
+                user_id = user.id,
+                method = method.as_str(),
+                "unified sign-in proved"
+            );
+            let remember = form.remember.is_some_and(|f| f.0);
+            finish(&web, &user, method, remember, next.as_deref()).await
+        }
+        SigninOutcome::Refused(refusal) => {
+            tracing::info!(event = "us_signin_failed", ip = %client, reason = ?refusal,
+                "unified sign-in refused");
+            let errors = refusal_errors(&web, &refusal);
+            let ctx = signin_context(&web, &form, next.as_deref().unwrap_or(""));
+            web.form_failure(SIGNIN, ctx, &errors)
+        }
+        SigninOutcome::Throttled { retry_after } => {
+            Err(signin::throttled(&web, "us_signin_throttled", retry_after))
+        }
+    }
+}
+
+/// The login after a proved method: a second factor still asked after the methods in
+/// `SECURITY_US_MFA_REQUIRED` (by default the password and a mailed code).
+async fn finish(
+    web: &Web,
+    user: &User,
+    method: UsMethod,
+    remember: bool,
+    next: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let proves_both = !web.settings().unified_signin.mfa_required.contains(&method);
+    signin::finish_first_factor_with(web, user, remember, next, proves_both, json!({})).await
+}
+
+/// `POST /us-signin/send-code` (`identity`, `chosen_method`): a code by mail (with a
+/// sign-in link) or text message.
+pub async fn send_signin_code(
+    web: Web,
+    form: Submission<SigninForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.data;
+    if web.user.is_some() {
+        return Ok(web.success("/", None, signin_payload(&web)));
+    }
+    let services = &web.state.services;
+    let identity = form.identity.clone().unwrap_or_default();
+    let method = form.chosen_method.clone().unwrap_or_default();
+    let typed = identity.trim().to_lowercase();
+    if typed.is_empty() {
+        let errors = FormErrors::single("identity", web.msg(messages::US_SPECIFY_IDENTITY, &[]));
+        return web.form_failure(SIGNIN, signin_context(&web, &form, ""), &errors);
+    }
+    // The account's own share of mail (and its known addresses' exemption), counted for
+    // every identity so that known and unknown ones cost the same.
+    let account = crate::auth::authenticate::find_account(
+        &services.db,
+        &services.settings.features,
+        identity.trim(),
+    )
+    .await?;
+    let send = may_send_mail_to(&web, Action::SigninCode, &typed, account.map(|u| u.id)).await?;
+    let (request, user) = unified::send_signin_code(services, &identity, &method, send).await?;
+    match request {
+        CodeRequest::Sent => {
+            if let Some(user) = user {
+                // This browser asked: the link in the mail logs in here without a question.
+                let _ = web.session.insert(LINK_KEY, &user.fs_uniquifier);
+            }
+            if web.format.is_json() {
+                return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
+            }
+            let message = if web.settings().features.return_generic_responses {
+                messages::GENERIC_US_SIGNIN
+            } else {
+                messages::CODE_HAS_BEEN_SENT
+            };
+            web.flash("info", web.msg(message, &[]));
+            let next = query_param(&web.request, "next").unwrap_or_default();
+            web.page(SIGNIN, signin_context(&web, &form, &next))
+        }
+        CodeRequest::Refused(refusal) => {
+            let errors = refusal_errors(&web, &refusal);
+            web.form_failure(SIGNIN, signin_context(&web, &form, ""), &errors)
+        }
+    }
+}
+
+fn link_context(form: &LinkForm, email: Option<&str>) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("link_id", &form.id.clone().unwrap_or_default());
+    ctx.insert("link_code", &form.code.clone().unwrap_or_default());
+    ctx.insert("link_email", &email.unwrap_or_default());
+    ctx
+}
+
+/// `GET /us-verify-link?id=…&code=…`: the link in the code mail. In the browser that asked
+/// for the code it logs in; anywhere else it asks first.
+pub async fn verify_link(web: Web) -> Result<HttpResponse, AppError> {
+    if web.user.is_some() {
+        return Ok(redirect("/"));
+    }
+    let form = LinkForm {
+        id: query_param(&web.request, "id"),
+        code: query_param(&web.request, "code"),
+    };
+    let id = form.id.clone().unwrap_or_default();
+    let asked_here = web
+        .session
+        .get::<String>(LINK_KEY)
+        .ok()
+        .flatten()
+        .is_some_and(|asked| unified::link_is_for(&asked, &id));
+    if asked_here {
+        return sign_in_with_link(&web, &form).await;
+    }
+    // Another browser (or a mail scanner): nothing happens until it confirms.
+    web.page(LINK, link_context(&form, None))
+}
+
+/// `POST /us-verify-link` (`id`, `code`): the confirmation of a link opened elsewhere.
+pub async fn verify_link_confirm(
+    web: Web,
+    form: Submission<LinkForm>,
+) -> Result<HttpResponse, AppError> {
+    if web.user.is_some() {
+        return Ok(redirect("/"));
+    }
+    sign_in_with_link(&web, &form.data).await
+}
+
+async fn sign_in_with_link(web: &Web, form: &LinkForm) -> Result<HttpResponse, AppError> {
+    let client = signin::client_key(web);
+    let id = form.id.clone().unwrap_or_default();
+    let code = form.code.clone().unwrap_or_default();
+    match unified::check_link(&web.state.services, &id, &code, &client).await? {
+        SigninOutcome::Proved(user, method) => {
+            if web.session.contains_key(LINK_KEY) {
+                web.session.remove(LINK_KEY);
+            }
+            tracing::info!(
+                event = "us_signin",
+                user_id = user.id,
+                method = "email-link",
+                "unified sign-in proved by the mailed link"
+            );
+            let response = finish(web, &user, method, false, None).await?;
+            // Logged in (not sent on to a second factor): say so on the next page.
+            if web.format == Format::Html && !to_second_factor(&response) {
+                web.flash(
+                    "success",
+                    web.msg(messages::PASSWORDLESS_LOGIN_SUCCESSFUL, &[]),
+                );
+            }
+            Ok(response)
+        }
+        SigninOutcome::Refused(refusal) => {
+            tracing::info!(event = "us_link_failed", ip = %client, reason = ?refusal,
+                "sign-in link refused");
+            let message = match &refusal {
+                Refusal::Login(_) if !web.settings().features.return_generic_responses => {
+                    web.describe(&refusal)
+                }
+                _ => web.msg(messages::GENERIC_AUTHN_FAILED, &[]),
+            };
+            Ok(match web.format {
+                Format::Json => web.json_error(message),
+                Format::Html => {
+                    web.flash("error", message);
+                    redirect("/us-signin")
+                }
+            })
+        }
+        SigninOutcome::Throttled { retry_after } => {
+            Err(signin::throttled(web, "us_link_throttled", retry_after))
+        }
+    }
+}
+
+/// Whether a login's answer sends the browser on to a second factor.
+fn to_second_factor(response: &HttpResponse) -> bool {
+    response
+        .headers()
+        .get(actix_web::http::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .is_some_and(|l| {
+            ["/tf-validate", "/tf-setup", "/wan-signin"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+}
+
+// ---------------------------------------------------------------------------------------
+// Setup
+// ---------------------------------------------------------------------------------------
+
+fn setup_payload(web: &Web, user: &User) -> Value {
+    let services = &web.state.services;
+    let settings = &web.settings().unified_signin;
+    json!({
+        "csrf_token": web.csrf_token(),
+        "identity_attributes": identity_attributes(web),
+        "available_methods": names(&settings.methods),
+        "active_methods": names(&unified::active_methods(services, user)),
+        "setup_methods": names(&unified::setup_methods(services)),
+        "phone": settings.methods.contains(&UsMethod::Sms).then(|| user.us_phone_number.clone()).flatten(),
+    })
+}
+
+fn setup_context(web: &Web, user: &User, started: Option<Value>) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("us", &setup_payload(web, user));
+    ctx.insert("setup", &started);
+    ctx
+}
+
+/// `GET /us-setup`: the methods set up and those that can be.
+pub async fn setup_form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/us-setup") {
+        return Ok(reauthenticate);
+    }
+    let user = &current.0.user;
+    if web.format.is_json() {
+        return Ok(web.json_ok(setup_payload(&web, user)));
+    }
+    web.page(SETUP, setup_context(&web, user, None))
+}
+
+/// `POST /us-setup` (`chosen_method`, `phone`, `delete_method`): removes methods, and/or
+/// starts setting one up (a code sent for email and text; a key for the authenticator).
+pub async fn setup_submit(
+    web: Web,
+    current: AuthenticatedUser,
+    form: Submission<SetupForm>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/us-setup") {
+        return Ok(reauthenticate);
+    }
+    let services = &web.state.services;
+    let form = form.data;
+    let mut user = current.0.user.clone();
+    let delete = form
+        .delete_method
+        .map(OneOrMany::into_vec)
+        .unwrap_or_default();
+    let add = form.chosen_method.clone().filter(|m| !m.is_empty());
+    let refuse = |user: &User, refusal: Refusal| {
+        let errors = refusal_errors(&web, &refusal);
+        web.form_failure(SETUP, setup_context(&web, user, None), &errors)
+    };
+    if delete.is_empty() && add.is_none() {
+        let mut errors = FormErrors::default();
+        errors.add_general(web.msg(messages::API_ERROR, &[]));
+        return web.form_failure(SETUP, setup_context(&web, &user, None), &errors);
+    }
+    if !delete.is_empty() {
+        match unified::delete_methods(services, &user, &delete).await? {
+            Ok(updated) => {
+                tracing::info!(event = "us_methods_deleted", user_id = user.id,
+                    methods = ?delete, "unified sign-in methods removed");
+                user = updated;
+            }
+            Err(refusal) => return refuse(&user, refusal),
+        }
+    }
+    let Some(add) = add else {
+        return Ok(web.success("/us-setup", None, setup_payload(&web, &user)));
+    };
+    let challenge = match unified::begin_setup(services, &user, &add, form.phone.as_deref()).await?
+    {
+        Ok(challenge) => challenge,
+        Err(refusal) => return refuse(&user, refusal),
+    };
+    web.session
+        .insert(SETUP_KEY, &challenge.pending)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("keeping the setup: {e}")))?;
+    let mut body = json!({
+        "csrf_token": web.csrf_token(),
+        "chosen_method": add,
+        "phone": challenge.pending.phone,
+        "state": challenge.pending.token,
+    });
+    if let Some(key) = &challenge.authenticator {
+        body["authr_key"] = json!(key.pretty);
+        body["authr_b32key"] = json!(key.base32);
+        body["authr_username"] = json!(key.account);
+        body["authr_issuer"] = json!(key.issuer);
+        body["authr_uri"] = json!(key.uri);
+    }
+    if web.format.is_json() {
+        return Ok(web.json_ok(body));
+    }
+    let started = json!({
+        "method": add,
+        "state": challenge.pending.token,
+        "code_sent": UsMethod::parse(&add).is_some_and(UsMethod::sends_code),
+        "authenticator": challenge.authenticator.as_ref().map(|k| json!({
+            "key": k.pretty, "uri": k.uri, "qr_svg": k.qr_svg,
+            "issuer": k.issuer, "account": k.account,
+        })),
+    });
+    web.page(SETUP, setup_context(&web, &user, Some(started)))
+}
+
+/// `POST /us-setup/<state>` (`passcode`): the first code of a started setup.
+pub async fn setup_validate(
+    web: Web,
+    current: AuthenticatedUser,
+    token: aweb::Path<String>,
+    form: Submission<PasscodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = &current.0.user;
+    let pending: Option<PendingUsSetup> = web.session.get(SETUP_KEY).ok().flatten();
+    let pending = pending.filter(|p| p.is_for(token.as_str(), user));
+    let expired = || {
+        let within = messages::describe_period(web.settings().unified_signin.setup_within);
+        let mut errors = FormErrors::default();
+        errors.add_general(web.msg(messages::US_SETUP_EXPIRED, &[("within", &within)]));
+        web.form_failure(SETUP, setup_context(&web, user, None), &errors)
+    };
+    let Some(pending) = pending else {
+        return expired();
+    };
+    let client = signin::client_key(&web);
+    let passcode = form.data.passcode.unwrap_or_default();
+    match unified::finish_setup(&web.state.services, user, &pending, &passcode, &client).await? {
+        UsSetupOutcome::Done(updated, method) => {
+            web.session.remove(SETUP_KEY);
+            tracing::info!(
+                event = "us_setup",
+                user_id = user.id,
+                method = method.as_str(),
+                "unified sign-in method set up"
+            );
+            Ok(web.success(
+                "/us-setup",
+                Some(("info", web.msg(messages::US_SETUP_SUCCESSFUL, &[]))),
+                json!({
+                    "csrf_token": web.csrf_token(),
+                    "chosen_method": method.as_str(),
+                    "phone": updated.us_phone_number,
+                }),
+            ))
+        }
+        UsSetupOutcome::WrongCode => {
+            let errors =
+                FormErrors::single("passcode", web.msg(messages::INVALID_PASSWORD_CODE, &[]));
+            web.form_failure(SETUP, setup_context(&web, user, None), &errors)
+        }
+        UsSetupOutcome::Expired => {
+            web.session.remove(SETUP_KEY);
+            expired()
+        }
+        UsSetupOutcome::Refused(refusal) => {
+            let errors = refusal_errors(&web, &refusal);
+            web.form_failure(SETUP, setup_context(&web, user, None), &errors)
+        }
+        UsSetupOutcome::Throttled { retry_after } => {
+            Err(signin::throttled(&web, "us_setup_throttled", retry_after))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Re-authentication
+// ---------------------------------------------------------------------------------------
+
+fn verify_payload(web: &Web, user: &User) -> Value {
+    let services = &web.state.services;
+    let active: Vec<UsMethod> = unified::active_methods(services, user)
+        .into_iter()
+        .filter(|m| m.sends_code())
+        .collect();
+    json!({
+        "csrf_token": web.csrf_token(),
+        "available_methods": names(&web.settings().unified_signin.methods),
+        "code_methods": names(&active),
+        "has_webauthn_verify_credential": false,
+    })
+}
+
+fn verify_context(web: &Web, user: &User, next: &str) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("us", &verify_payload(web, user));
+    ctx.insert("next", next);
+    ctx
+}
+
+/// `GET /us-verify`.
+pub async fn verify_form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
+    let user = &current.0.user;
+    if web.format.is_json() {
+        return Ok(web.json_ok(verify_payload(&web, user)));
+    }
+    let next = query_param(&web.request, "next").unwrap_or_default();
+    web.page(VERIFY, verify_context(&web, user, &next))
+}
+
+/// `POST /us-verify` (`passcode`, `next`): the password or a code again; the login is fresh.
+pub async fn verify_submit(
+    web: Web,
+    current: AuthenticatedUser,
+    form: Submission<PasscodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let current = current.0;
+    let form = form.data;
+    let next = match next_of(&web, form.next.as_deref()) {
+        Ok(next) => next,
+        Err(errors) => {
+            return web.form_failure(VERIFY, verify_context(&web, &current.user, ""), &errors)
+        }
+    };
+    let client = signin::client_key(&web);
+    let passcode = form.passcode.unwrap_or_default();
+    match unified::reverify(&web.state.services, &current.user, &passcode, &client).await? {
+        CodeCheck::Right => {}
+        CodeCheck::Wrong => {
+            let errors =
+                FormErrors::single("passcode", web.msg(messages::INVALID_PASSWORD_CODE, &[]));
+            let ctx = verify_context(&web, &current.user, next.as_deref().unwrap_or(""));
+            return web.form_failure(VERIFY, ctx, &errors);
+        }
+        CodeCheck::Throttled { retry_after } => {
+            return Err(signin::throttled(&web, "verify_throttled", retry_after))
+        }
+    }
+    mark_reauthenticated(&web, &current, &client, "unified").await?;
+    Ok(web.success(
+        next.as_deref().unwrap_or("/"),
+        Some((
+            "success",
+            web.msg(messages::REAUTHENTICATION_SUCCESSFUL, &[]),
+        )),
+        json!({"csrf_token": web.csrf_token(), "user": {}}),
+    ))
+}
+
+/// `POST /us-verify/send-code` (`chosen_method`): a code for the logged-in user.
+pub async fn send_verify_code(
+    web: Web,
+    current: AuthenticatedUser,
+    form: Submission<PasscodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = &current.0.user;
+    let method = form.data.chosen_method.unwrap_or_default();
+    match unified::send_verify_code(&web.state.services, user, &method).await? {
+        CodeRequest::Sent => {
+            if web.format.is_json() {
+                return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
+            }
+            web.flash("info", web.msg(messages::CODE_HAS_BEEN_SENT, &[]));
+            let next = query_param(&web.request, "next").unwrap_or_default();
+            web.page(VERIFY, verify_context(&web, user, &next))
+        }
+        CodeRequest::Refused(refusal) => {
+            let errors = refusal_errors(&web, &refusal);
+            web.form_failure(VERIFY, verify_context(&web, user, ""), &errors)
+        }
+    }
+}
