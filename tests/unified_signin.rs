@@ -468,3 +468,110 @@ async fn the_login_page_can_be_replaced_by_the_one_form() {
         Some("/us-signin?next=%2Fprofile")
     );
 }
+
+/// The `count`-th text message in `dir` (the development SMS sender's files), its code.
+fn texted_code(dir: &std::path::Path, count: usize) -> (String, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.sort();
+        if files.len() >= count {
+            let text = std::fs::read_to_string(&files[count - 1]).unwrap();
+            let code = text
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+                .expect("a code")
+                .to_owned();
+            return (text, code);
+        }
+        assert!(std::time::Instant::now() < deadline, "no text message");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[actix_web::test]
+async fn text_message_codes_need_a_phone_of_ones_own() {
+    let sms = tempfile::tempdir().unwrap();
+    let sms_path = sms.path().to_string_lossy().into_owned();
+    let app = app_with(&[
+        ("SECURITY_US_ENABLED_METHODS", "password,sms"),
+        ("SMS_OUTBOX_DIR", &sms_path),
+    ])
+    .await;
+    let email = new_email("us-sms");
+    app.create_user(&email, PASSWORD).await;
+    let c = app.logged_in_client(&email, PASSWORD, false).await;
+    let (status, body) = post(
+        &c,
+        "/us-setup",
+        "/us-setup",
+        json!({"chosen_method": "sms", "phone": "not a phone"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["response"]["field_errors"]["phone"][0].is_string(),
+        "{body}"
+    );
+    let (status, body) = post(
+        &c,
+        "/us-setup",
+        "/us-setup",
+        json!({"chosen_method": "sms", "phone": "+1 (650) 555-0101"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["response"]["phone"], "+16505550101");
+    let state = body["response"]["state"].as_str().unwrap().to_owned();
+    let (text, code) = texted_code(sms.path(), 1);
+    assert!(text.starts_with("To: +16505550101"), "{text}");
+    let (status, _) = post(
+        &c,
+        "/us-setup",
+        &format!("/us-setup/{state}"),
+        json!({"passcode": code}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        app.user(&email).us_phone_number.as_deref(),
+        Some("+16505550101")
+    );
+
+    // The number is an identity: another account cannot take it.
+    let other = new_email("us-sms-other");
+    app.create_user(&other, PASSWORD).await;
+    let o = app.logged_in_client(&other, PASSWORD, false).await;
+    let (status, body) = post(
+        &o,
+        "/us-setup",
+        "/us-setup",
+        json!({"chosen_method": "sms", "phone": "+16505550101"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["response"]["field_errors"]["phone"][0]
+            .as_str()
+            .unwrap()
+            .contains("is already associated with an account"),
+        "{body}"
+    );
+
+    // Signing in with a texted code.
+    let s = app.client();
+    let (status, _) = post(
+        &s,
+        "/us-signin",
+        "/us-signin/send-code",
+        json!({"identity": email, "chosen_method": "sms"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, code) = texted_code(sms.path(), 2);
+    let (status, body) = us_signin(&s, &email, &code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(s.is_authenticated().await);
+}
