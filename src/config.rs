@@ -131,6 +131,10 @@ pub struct RateLimits {
     pub confirm: RateLimit,
     /// Unified sign-in codes by mail (`SECURITY_US_CODE_LIMIT_PER_IP`, `…_PER_ADDRESS`).
     pub signin_code: RateLimit,
+    /// Confirmation links for a new address (`SECURITY_CHANGE_EMAIL_LIMIT_PER_IP`, …).
+    pub change_email: RateLimit,
+    /// Username reminders (`SECURITY_USERNAME_RECOVERY_LIMIT_PER_IP`, …).
+    pub username_recovery: RateLimit,
     /// Mails of these forms to one address from all clients together (0: unlimited): past
     /// it, no more are sent, except to a client the account has logged in from.
     pub mailbox: u32,
@@ -278,6 +282,34 @@ pub struct UnifiedSigninSettings {
     pub email_subject: String,
 }
 
+/// Changing the email address or the username, and mailing a forgotten username
+/// (`SECURITY_CHANGE_EMAIL`, `SECURITY_CHANGE_USERNAME`, `SECURITY_USERNAME_RECOVERY`).
+#[derive(Debug, Clone)]
+pub struct AccountChangeSettings {
+    /// `/change-email` and `/change-email/<token>`.
+    pub change_email: bool,
+    /// How long the confirmation link to the new address works
+    /// (`SECURITY_CHANGE_EMAIL_WITHIN`).
+    pub change_email_within: Duration,
+    /// How long the "this wasn't me" link mailed to the old address works
+    /// (`SECURITY_CHANGE_EMAIL_REVERT_WITHIN`; Latchkey's own).
+    pub change_email_revert_within: Duration,
+    /// The confirmation mail's subject (`SECURITY_CHANGE_EMAIL_SUBJECT`).
+    pub change_email_subject: String,
+    /// The notice to the old address (`SECURITY_EMAIL_SUBJECT_CHANGE_EMAIL_NOTICE`).
+    pub change_email_notice_subject: String,
+    /// `/change-username`.
+    pub change_username: bool,
+    /// Mail a notice when the username changes (`SECURITY_SEND_USERNAME_CHANGE_EMAIL`).
+    pub send_username_change_email: bool,
+    /// `SECURITY_EMAIL_SUBJECT_USERNAME_CHANGE_NOTICE`.
+    pub username_change_subject: String,
+    /// `/recover-username`.
+    pub username_recovery: bool,
+    /// `SECURITY_EMAIL_SUBJECT_USERNAME_RECOVERY`.
+    pub username_recovery_subject: String,
+}
+
 /// Passkeys (`SECURITY_WEBAUTHN`, `SECURITY_WAN_*`), as Flask-Security names them. The
 /// relying party comes from `BASE_URL`, never from a request's `Host`.
 #[derive(Debug, Clone)]
@@ -377,6 +409,7 @@ pub struct Settings {
     pub two_factor: TwoFactorSettings,
     pub webauthn: WebAuthnSettings,
     pub unified_signin: UnifiedSigninSettings,
+    pub account_changes: AccountChangeSettings,
     /// Where the development SMS sender writes text messages (`SMS_OUTBOX_DIR`).
     pub sms_outbox_dir: PathBuf,
 }
@@ -635,6 +668,7 @@ impl Settings {
         let app_name = src.get("APP_NAME").unwrap_or("Latchkey").to_owned();
         let webauthn = webauthn(src, &app_name, &base_url, environment)?;
         let unified_signin = unified_signin(src)?;
+        let account_changes = account_changes(src, &features)?;
         Ok(Settings {
             environment,
             database_url,
@@ -662,6 +696,7 @@ impl Settings {
             two_factor: two_factor(src, &app_name)?,
             webauthn,
             unified_signin,
+            account_changes,
             sms_outbox_dir: PathBuf::from(src.get("SMS_OUTBOX_DIR").unwrap_or("instance/sms")),
             app_name,
             workers,
@@ -672,6 +707,8 @@ impl Settings {
                 reset: rate_limit(src, "RESET", 50, 5)?,
                 confirm: rate_limit(src, "CONFIRM", 50, 5)?,
                 signin_code: rate_limit(src, "US_CODE", 50, 5)?,
+                change_email: rate_limit(src, "CHANGE_EMAIL", 20, 3)?,
+                username_recovery: rate_limit(src, "USERNAME_RECOVERY", 50, 5)?,
                 mailbox: src.number("SECURITY_MAILBOX_LIMIT", 10)?,
             },
             session_policy: session_policy(src)?,
@@ -904,6 +941,51 @@ fn us_methods(src: &Source, key: &str, default: &str) -> Result<Vec<UsMethod>, C
         }
     }
     Ok(methods)
+}
+
+fn account_changes(
+    src: &Source,
+    features: &Features,
+) -> Result<AccountChangeSettings, ConfigError> {
+    let subject = |key: &str, default: &str| src.get(key).unwrap_or(default).to_owned();
+    let settings = AccountChangeSettings {
+        change_email: src.flag("SECURITY_CHANGE_EMAIL", false)?,
+        change_email_within: src.duration("SECURITY_CHANGE_EMAIL_WITHIN", "2 hours")?,
+        change_email_revert_within: src
+            .duration("SECURITY_CHANGE_EMAIL_REVERT_WITHIN", "7 days")?,
+        change_email_subject: subject(
+            "SECURITY_CHANGE_EMAIL_SUBJECT",
+            "Confirm your new email address",
+        ),
+        change_email_notice_subject: subject(
+            "SECURITY_EMAIL_SUBJECT_CHANGE_EMAIL_NOTICE",
+            "Your email address has been changed",
+        ),
+        change_username: src.flag("SECURITY_CHANGE_USERNAME", false)?,
+        send_username_change_email: src.flag("SECURITY_SEND_USERNAME_CHANGE_EMAIL", true)?,
+        username_change_subject: subject(
+            "SECURITY_EMAIL_SUBJECT_USERNAME_CHANGE_NOTICE",
+            "Your username has been changed",
+        ),
+        username_recovery: src.flag("SECURITY_USERNAME_RECOVERY", false)?,
+        username_recovery_subject: subject(
+            "SECURITY_EMAIL_SUBJECT_USERNAME_RECOVERY",
+            "Your requested username",
+        ),
+    };
+    // As Flask-Security: both need usernames; silently serving neither would hide a typo.
+    for (key, on) in [
+        ("SECURITY_CHANGE_USERNAME", settings.change_username),
+        ("SECURITY_USERNAME_RECOVERY", settings.username_recovery),
+    ] {
+        if on && !features.username_enable {
+            return Err(ConfigError::new(
+                key,
+                "needs SECURITY_USERNAME_ENABLE=true (accounts have no username otherwise)",
+            ));
+        }
+    }
+    Ok(settings)
 }
 
 fn unified_signin(src: &Source) -> Result<UnifiedSigninSettings, ConfigError> {

@@ -84,6 +84,14 @@ catalogue! {
     US_SETUP_EXPIRED = "Setup must be completed within %(within)s. Please start over.";
     US_SETUP_SUCCESSFUL = "Unified sign in setup successful";
     US_SPECIFY_IDENTITY = "You must specify a valid identity to sign in";
+    CHANGE_EMAIL_EXPIRED = "Confirmation must be completed within %(within)s. Please start over.";
+    CHANGE_EMAIL_CONFIRMED = "Change of email address confirmed";
+    CHANGE_EMAIL_SENT = "Instructions to confirm your new email address have been sent to %(email)s.";
+    CHANGE_EMAIL_INVALID = "This email change link is not valid, or was already used.";
+    CHANGE_EMAIL_REVERTED = "Your account is locked: every sign-in has ended. Instructions to choose a new password have been sent to %(email)s.";
+    CHANGE_EMAIL_REVERT_INVALID = "This link is not valid, has expired, or was already used.";
+    USERNAME_CHANGE = "You successfully changed your username";
+    USERNAME_RECOVERY_REQUEST = "If registered, your username will be sent to your email.";
     WEBAUTHN_EXPIRED = "Passkey operations must be completed within %(within)s. Please start over.";
     WEBAUTHN_NAME_REQUIRED = "Nickname for new passkey is required.";
     WEBAUTHN_NAME_INUSE = "%(name)s is already associated with a passkey.";

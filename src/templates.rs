@@ -201,6 +201,54 @@ const DEFAULTS: &[(&str, &str)] = &[
         "security/email/two_factor_rescue.html",
         include_str!("../templates/security/email/two_factor_rescue.html"),
     ),
+    (
+        "security/change_email.html",
+        include_str!("../templates/security/change_email.html"),
+    ),
+    (
+        "security/change_email_revert.html",
+        include_str!("../templates/security/change_email_revert.html"),
+    ),
+    (
+        "security/change_username.html",
+        include_str!("../templates/security/change_username.html"),
+    ),
+    (
+        "security/recover_username.html",
+        include_str!("../templates/security/recover_username.html"),
+    ),
+    (
+        "security/email/change_email_instructions.txt",
+        include_str!("../templates/security/email/change_email_instructions.txt"),
+    ),
+    (
+        "security/email/change_email_instructions.html",
+        include_str!("../templates/security/email/change_email_instructions.html"),
+    ),
+    (
+        "security/email/change_email_notice.txt",
+        include_str!("../templates/security/email/change_email_notice.txt"),
+    ),
+    (
+        "security/email/change_email_notice.html",
+        include_str!("../templates/security/email/change_email_notice.html"),
+    ),
+    (
+        "security/email/change_username_notice.txt",
+        include_str!("../templates/security/email/change_username_notice.txt"),
+    ),
+    (
+        "security/email/change_username_notice.html",
+        include_str!("../templates/security/email/change_username_notice.html"),
+    ),
+    (
+        "security/email/username_recovery.txt",
+        include_str!("../templates/security/email/username_recovery.txt"),
+    ),
+    (
+        "security/email/username_recovery.html",
+        include_str!("../templates/security/email/username_recovery.html"),
+    ),
 ];
 
 /// The compiled templates, possibly reloaded from their folder while running.
@@ -390,6 +438,8 @@ const LOGGED_IN_PAGES: &[&str] = &[
     "security/wan_verify.html",
     "security/us_setup.html",
     "security/us_verify.html",
+    "security/change_email.html",
+    "security/change_username.html",
 ];
 
 /// Contexts a template is checked with: pages as an anonymous visitor and as a logged-in
@@ -432,6 +482,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "recoverable": true, "changeable": true, "username_enable": true,
             "two_factor": true, "recovery_codes": true, "webauthn": true,
             "wan_first_factor": true, "unified_signin": true,
+            "change_email": true, "change_username": true, "username_recovery": true,
         }),
     );
     ctx.insert(
@@ -449,6 +500,8 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "us_signin_send_code": "/us-signin/send-code", "us_setup": "/us-setup",
             "us_verify": "/us-verify", "us_verify_send_code": "/us-verify/send-code",
             "us_verify_link": "/us-verify-link",
+            "change_email": "/change-email", "change_username": "/change-username",
+            "recover_username": "/recover-username",
         }),
     );
     ctx.insert("errors", &json!({"email": ["A field error."]}));
@@ -530,6 +583,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "recovery_codes": {"left": 3, "url": "/mf-recovery-codes"},
             "sessions_url": "/sessions", "has_password": true,
             "signin_options_url": "/us-setup",
+            "change_email_url": "/change-email", "change_username_url": "/change-username",
             "passkeys": {
                 "list": [{"name": "Laptop", "usage": "first",
                           "created": "2026-01-01 00:00 UTC", "last_used": "2026-01-02 00:00 UTC"}],
@@ -580,13 +634,21 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     ctx.insert("link_id", "sample-uniquifier");
     ctx.insert("link_code", "123456");
     ctx.insert("link_email", "");
+    // Change of email and username (`security/change_email*.html`, `change_username.html`).
+    ctx.insert("current_email", "ada@example.com");
+    ctx.insert("current_username", "ada");
+    ctx.insert("valid", &true);
+    ctx.insert("revert_url", "/change-email/revert/sample-token");
     ctx
 }
 
 /// The context every mail gets, with every mail-specific variable.
 pub fn sample_mail_context() -> Context {
     let mut ctx = Context::new();
-    ctx.insert("user", &json!({"email": "ada@example.com"}));
+    ctx.insert(
+        "user",
+        &json!({"email": "ada@example.com", "username": "ada"}),
+    );
     ctx.insert("config", &json!({"app_name": "Latchkey"}));
     ctx.insert("subject", "Sample subject");
     ctx.insert("login_link", "https://example.com/login");
@@ -600,6 +662,12 @@ pub fn sample_mail_context() -> Context {
     ctx.insert("login_token", "123456");
     ctx.insert("username", "ada@example.com");
     ctx.insert("within", "5 minutes");
+    ctx.insert("link", "https://example.com/change-email/sample-token");
+    ctx.insert("new_email", "a***@example.org");
+    ctx.insert(
+        "revert_link",
+        "https://example.com/change-email/revert/sample-token",
+    );
     ctx
 }
 

@@ -4,7 +4,7 @@
 use diesel::Connection;
 
 use super::error::ServiceError;
-use super::link_mail::queue_link_mail;
+use super::link_mail::{queue_link_mail, MailedLink};
 use super::services::Services;
 use super::user_tokens::{Purpose, TokenState};
 use crate::db::models::User;
@@ -44,7 +44,7 @@ pub async fn confirm(services: &Services, raw_token: &str) -> Result<ConfirmOutc
                     }
                     TokenState::Expired(user) if user.confirmed_at.is_none() => {
                         // Issuing the fresh link retires the expired one.
-                        queue_link_mail(conn, &services, &user, Purpose::Confirm)?;
+                        queue_link_mail(conn, &services, &user, MailedLink::Confirm)?;
                         ConfirmOutcome::ExpiredResent(user.email_or_empty().to_owned())
                     }
                     TokenState::Expired(_) => ConfirmOutcome::AlreadyConfirmed,
@@ -84,7 +84,7 @@ pub async fn resend(
             }
             if send {
                 conn.transaction::<_, ServiceError, _>(|conn| {
-                    queue_link_mail(conn, &services, &user, Purpose::Confirm)
+                    queue_link_mail(conn, &services, &user, MailedLink::Confirm)
                 })?;
             }
             Ok(ResendOutcome::Sent)

@@ -12,6 +12,11 @@ pub enum ServiceError {
     /// A setting a rule needs is missing or unusable (checked at start-up where possible).
     #[error("configuration: {0}")]
     Config(String),
+    /// A unique value (an email, a username) was taken by another account as this
+    /// transaction wrote it; it rolled back. The rules that can meet it answer it
+    /// themselves ("already associated"); it never reaches a client.
+    #[error("taken by another account meanwhile")]
+    Conflict,
 }
 
 impl From<diesel::result::Error> for ServiceError {

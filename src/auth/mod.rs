@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod authenticate;
+pub mod change_email;
 pub mod changeable;
 pub mod confirmable;
 pub mod csrf;
@@ -23,6 +24,7 @@ pub mod totp;
 pub mod two_factor;
 pub mod unified;
 pub mod user_tokens;
+pub mod usernames;
 
 pub use hashing::PasswordHasher;
 pub use services::Services;

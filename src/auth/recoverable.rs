@@ -4,7 +4,7 @@
 use diesel::Connection;
 
 use super::error::ServiceError;
-use super::link_mail::queue_link_mail;
+use super::link_mail::{queue_link_mail, MailedLink};
 use super::services::Services;
 use super::user_tokens::{Purpose, TokenState};
 use crate::crypto::new_uniquifier;
@@ -44,14 +44,14 @@ pub async fn forgot(
             if features.confirmable && user.confirmed_at.is_none() {
                 if features.return_generic_responses && send {
                     conn.transaction::<_, ServiceError, _>(|conn| {
-                        queue_link_mail(conn, &services, &user, Purpose::Confirm)
+                        queue_link_mail(conn, &services, &user, MailedLink::Confirm)
                     })?;
                 }
                 return Ok(ForgotOutcome::ConfirmationRequired);
             }
             if send {
                 conn.transaction::<_, ServiceError, _>(|conn| {
-                    queue_link_mail(conn, &services, &user, Purpose::Reset)
+                    queue_link_mail(conn, &services, &user, MailedLink::Reset)
                 })?;
             }
             Ok(ForgotOutcome::Sent)
@@ -80,7 +80,7 @@ pub async fn check_link(services: &Services, raw_token: &str) -> Result<ResetLin
                 TokenState::Expired(user) => {
                     // Issuing the fresh link retires the expired one.
                     conn.transaction::<_, ServiceError, _>(|conn| {
-                        queue_link_mail(conn, &services, &user, Purpose::Reset)
+                        queue_link_mail(conn, &services, &user, MailedLink::Reset)
                     })?;
                     ResetLink::ExpiredResent(user.email_or_empty().to_owned())
                 }

@@ -14,9 +14,8 @@ use crate::mail;
 use crate::messages::{self, Messages};
 
 use super::error::ServiceError;
-use super::link_mail::issue_link_token;
+use super::link_mail::{issue_link_token, MailedLink};
 use super::services::Services;
-use super::user_tokens::Purpose;
 
 /// What a registration form carries, as typed.
 #[derive(Debug, Default, Clone)]
@@ -315,7 +314,7 @@ fn queue_welcome(
 ) -> Result<(), ServiceError> {
     let features = &services.settings.features;
     let token = if features.confirmable {
-        Some(issue_link_token(conn, services, user, Purpose::Confirm)?)
+        Some(issue_link_token(conn, services, user, MailedLink::Confirm)?)
     } else {
         None
     };

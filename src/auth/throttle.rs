@@ -47,6 +47,10 @@ pub enum Action {
     Confirm,
     /// A unified sign-in code by mail (`/us-signin/send-code`).
     SigninCode,
+    /// A confirmation link to a new address (`/change-email`).
+    ChangeEmail,
+    /// A username reminder (`/recover-username`).
+    UsernameRecovery,
 }
 
 impl Action {
@@ -56,6 +60,8 @@ impl Action {
             Action::Reset => "reset",
             Action::Confirm => "confirm",
             Action::SigninCode => "us_code",
+            Action::ChangeEmail => "change_email",
+            Action::UsernameRecovery => "username_recovery",
         }
     }
 }
@@ -334,11 +340,13 @@ pub enum MailAllowance {
 }
 
 /// The actions whose mails share one address's allowance.
-const MAIL_ACTIONS: [Action; 4] = [
+const MAIL_ACTIONS: [Action; 6] = [
     Action::Register,
     Action::Reset,
     Action::Confirm,
     Action::SigninCode,
+    Action::ChangeEmail,
+    Action::UsernameRecovery,
 ];
 
 /// Whether a request of `action` from `ip` for the address `target` (a [`typed_subject`])
@@ -361,6 +369,8 @@ pub async fn mail_allowance(
         Action::Reset => limits.reset,
         Action::Confirm => limits.confirm,
         Action::SigninCode => limits.signin_code,
+        Action::ChangeEmail => limits.change_email,
+        Action::UsernameRecovery => limits.username_recovery,
     };
     let (window, mailbox) = (limits.window, limits.mailbox);
     db.run(move |conn| {

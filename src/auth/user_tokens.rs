@@ -1,6 +1,8 @@
-//! Confirmation and reset tokens: 256 random bits sent by mail, stored only as an HMAC
-//! (keyed by `SECRET_KEY`), bound to a purpose, a user and a value of that user (the email
-//! to confirm, the password to replace), expiring, and used at most once.
+//! Confirmation, reset and change-of-email tokens: 256 random bits sent by mail, stored only
+//! as an HMAC (keyed by `SECRET_KEY`), bound to a purpose, a user and a value of that user
+//! (the email to confirm, the password to replace), expiring, and used at most once. A
+//! token may carry one value of its own (`detail`: the new address a change-of-email link
+//! switches to).
 
 use std::time::Duration;
 
@@ -14,6 +16,11 @@ use crate::crypto::{constant_time_eq, derive_key, digest, keyed_digest, random_t
 pub enum Purpose {
     Confirm,
     Reset,
+    /// Switches the account to the address in the token's detail (mailed to that address).
+    ChangeEmail,
+    /// "This wasn't me", mailed to the address a change replaced (in the detail): locks the
+    /// account and gives it back to that address.
+    RevertEmail,
 }
 
 impl Purpose {
@@ -21,7 +28,16 @@ impl Purpose {
         match self {
             Purpose::Confirm => "confirm",
             Purpose::Reset => "reset",
+            Purpose::ChangeEmail => "change_email",
+            Purpose::RevertEmail => "revert_email",
         }
+    }
+
+    /// Whether a new token of this purpose retires the user's older ones. A "this wasn't
+    /// me" link must survive further changes: whoever took the account could otherwise
+    /// cancel the owner's link by changing the address again.
+    fn replaces_older(self) -> bool {
+        !matches!(self, Purpose::RevertEmail)
     }
 
     /// What the token is bound to: it dies when that value changes.
@@ -33,6 +49,14 @@ impl Purpose {
                 user.password_hash().unwrap_or(""),
                 user.fs_uniquifier
             )),
+            // Dies if the address or the password changes before the link is opened.
+            Purpose::ChangeEmail => digest(&format!(
+                "{}:{}",
+                user.email_or_empty().to_lowercase(),
+                user.password_hash().unwrap_or("")
+            )),
+            // Bound to the account alone: nothing its new holder can change kills it.
+            Purpose::RevertEmail => digest(&format!("revert:{}", user.id)),
         }
     }
 }
@@ -76,9 +100,24 @@ impl TokenIssuer {
         purpose: Purpose,
         valid_for: Duration,
     ) -> Result<String, DbError> {
+        self.issue_with_detail(conn, user, purpose, valid_for, None)
+    }
+
+    /// [`Self::issue`], the token carrying `detail` (given back by
+    /// [`Self::consume_with_detail`]).
+    pub fn issue_with_detail(
+        &self,
+        conn: &mut DbConnection,
+        user: &User,
+        purpose: Purpose,
+        valid_for: Duration,
+        detail: Option<&str>,
+    ) -> Result<String, DbError> {
         let raw = random_token(32);
         let now = db::now();
-        tokens::delete_for_user(conn, user.id, purpose.as_str())?;
+        if purpose.replaces_older() {
+            tokens::delete_for_user(conn, user.id, purpose.as_str())?;
+        }
         let lifetime = chrono::Duration::from_std(valid_for).unwrap_or(chrono::Duration::days(1));
         tokens::insert(
             conn,
@@ -90,6 +129,7 @@ impl TokenIssuer {
                 created_at: now,
                 expires_at: now + lifetime,
                 used_at: None,
+                detail: detail.map(str::to_owned),
             },
         )?;
         Ok(raw)
@@ -130,6 +170,18 @@ impl TokenIssuer {
         raw: &str,
         purpose: Purpose,
     ) -> Result<Option<User>, DbError> {
+        Ok(self
+            .consume_with_detail(conn, raw, purpose)?
+            .map(|(user, _)| user))
+    }
+
+    /// [`Self::consume`], with the value the token carries.
+    pub fn consume_with_detail(
+        &self,
+        conn: &mut DbConnection,
+        raw: &str,
+        purpose: Purpose,
+    ) -> Result<Option<(User, Option<String>)>, DbError> {
         let Some(hash) = self.hash(raw) else {
             return Ok(None);
         };
@@ -140,7 +192,7 @@ impl TokenIssuer {
             return Ok(None);
         };
         let bound = constant_time_eq(&token.binding, &purpose.binding(&user));
-        Ok(bound.then_some(user))
+        Ok(bound.then_some((user, token.detail)))
     }
 }
 

@@ -103,6 +103,8 @@ pub struct UserToken {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
+    /// A value the token carries (the address a change-of-email link switches to).
+    pub detail: Option<String>,
 }
 
 /// A passkey: a row of Flask-Security's `webauthn` table.

@@ -224,3 +224,57 @@ pub fn upgrade_password_hash(
         .execute(conn)?;
     Ok(n == 1)
 }
+
+/// Why an identity (email or username) was not changed.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityChangeError {
+    /// Another account holds it (possibly since a moment ago).
+    #[error("already taken")]
+    Taken,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+fn identity_update(
+    result: Result<usize, diesel::result::Error>,
+) -> Result<(), IdentityChangeError> {
+    match result.map_err(DbError::from) {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_unique_violation() => Err(IdentityChangeError::Taken),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Moves the account to a proven address (stored case-folded): confirmed now, with a new
+/// uniquifier, so every login and remember-me cookie made before ends. The unique index
+/// decides a race for the address.
+pub fn set_email(
+    conn: &mut DbConnection,
+    id: i32,
+    email: &Email,
+    uniquifier: &str,
+    confirmed_at: NaiveDateTime,
+) -> Result<(), IdentityChangeError> {
+    identity_update(
+        diesel::update(user::table.find(id))
+            .set((
+                user::email.eq(email.as_str()),
+                user::confirmed_at.eq(Some(confirmed_at)),
+                user::fs_uniquifier.eq(uniquifier),
+            ))
+            .execute(conn),
+    )
+}
+
+/// Stores a new username (case-folded); the unique index decides a race for it.
+pub fn set_username(
+    conn: &mut DbConnection,
+    id: i32,
+    username: &Username,
+) -> Result<(), IdentityChangeError> {
+    identity_update(
+        diesel::update(user::table.find(id))
+            .set(user::username.eq(username.as_str()))
+            .execute(conn),
+    )
+}

@@ -182,4 +182,76 @@ impl<'a> Mailer<'a> {
             ctx,
         )
     }
+
+    /// "Confirm your new email address": to the new address, with the link that switches
+    /// the account to it. `current` is the address it replaces (Flask-Security names it).
+    pub fn change_email_instructions(
+        &self,
+        new_email: &str,
+        current: &str,
+        token: &str,
+        within: std::time::Duration,
+    ) -> Result<Message, tera::Error> {
+        let mut ctx = self.context(current);
+        ctx.insert("link", &self.link(&format!("/change-email/{token}")));
+        ctx.insert("token", token);
+        ctx.insert("within", &crate::messages::describe_period(within));
+        self.render(
+            "change_email_instructions",
+            new_email,
+            &self.settings.account_changes.change_email_subject,
+            ctx,
+        )
+    }
+
+    /// To the address a change replaced: the new one, masked, and the "this wasn't me" link.
+    pub fn change_email_notice(
+        &self,
+        old_email: &str,
+        new_email_masked: &str,
+        revert_token: &str,
+        within: std::time::Duration,
+    ) -> Result<Message, tera::Error> {
+        let mut ctx = self.context(old_email);
+        ctx.insert("new_email", new_email_masked);
+        ctx.insert(
+            "revert_link",
+            &self.link(&format!("/change-email/revert/{revert_token}")),
+        );
+        ctx.insert("within", &crate::messages::describe_period(within));
+        self.render(
+            "change_email_notice",
+            old_email,
+            &self.settings.account_changes.change_email_notice_subject,
+            ctx,
+        )
+    }
+
+    /// "Your username has been changed".
+    pub fn username_change_notice(
+        &self,
+        email: &str,
+        username: &str,
+    ) -> Result<Message, tera::Error> {
+        let mut ctx = self.context(email);
+        ctx.insert("user", &json!({ "email": email, "username": username }));
+        self.render(
+            "change_username_notice",
+            email,
+            &self.settings.account_changes.username_change_subject,
+            ctx,
+        )
+    }
+
+    /// "Your requested username".
+    pub fn username_recovery(&self, email: &str, username: &str) -> Result<Message, tera::Error> {
+        let mut ctx = self.context(email);
+        ctx.insert("user", &json!({ "email": email, "username": username }));
+        self.render(
+            "username_recovery",
+            email,
+            &self.settings.account_changes.username_recovery_subject,
+            ctx,
+        )
+    }
 }

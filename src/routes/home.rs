@@ -64,6 +64,8 @@ fn account(web: &Web, user: &crate::db::models::User) -> serde_json::Value {
         })),
         "sessions_url": "/sessions",
         "signin_options_url": settings.unified_signin.enabled.then_some("/us-setup"),
+        "change_email_url": settings.account_changes.change_email.then_some("/change-email"),
+        "change_username_url": settings.account_changes.change_username.then_some("/change-username"),
     })
 }
 

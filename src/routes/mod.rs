@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod change;
+pub mod change_email;
 pub mod confirm;
 pub mod health;
 pub mod home;
@@ -15,6 +16,7 @@ pub mod register;
 pub mod sessions;
 pub mod two_factor;
 pub mod unified;
+pub mod usernames;
 pub mod verify;
 
 use actix_web::web;
@@ -203,6 +205,49 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
             web::resource("/change")
                 .route(web::get().to(change::form))
                 .route(web::post().to(change::submit)),
+        );
+    }
+    let account = &settings.account_changes;
+    if account.change_email {
+        cfg.service(
+            web::resource("/change-email")
+                .route(web::get().to(change_email::form))
+                .route(web::head().to(change_email::form))
+                .route(web::post().to(change_email::submit)),
+        )
+        .route(
+            "/change-email/{token}",
+            web::get().to(change_email::confirm),
+        )
+        .service(
+            web::resource("/change-email/revert/{token}")
+                .route(web::get().to(change_email::revert_form))
+                .route(web::post().to(change_email::revert_submit)),
+        );
+        // The "this wasn't me" path mails a reset link: its page must exist even when the
+        // forgot-password form does not.
+        if !features.recoverable {
+            cfg.service(
+                web::resource("/reset/{token}")
+                    .route(web::get().to(recover::reset_form))
+                    .route(web::post().to(recover::reset_submit)),
+            );
+        }
+    }
+    if account.change_username {
+        cfg.service(
+            web::resource("/change-username")
+                .route(web::get().to(usernames::change_form))
+                .route(web::head().to(usernames::change_form))
+                .route(web::post().to(usernames::change_submit)),
+        );
+    }
+    if account.username_recovery {
+        cfg.service(
+            web::resource("/recover-username")
+                .route(web::get().to(usernames::recover_form))
+                .route(web::head().to(usernames::recover_form))
+                .route(web::post().to(usernames::recover_submit)),
         );
     }
 }

@@ -244,7 +244,9 @@ impl From<crate::auth::ServiceError> for AppError {
             crate::auth::ServiceError::Db(e) => e.into(),
             crate::auth::ServiceError::Hash(e) => e.into(),
             crate::auth::ServiceError::Template(e) => e.into(),
-            e @ crate::auth::ServiceError::Config(_) => AppError::Unexpected(e.into()),
+            e @ (crate::auth::ServiceError::Config(_) | crate::auth::ServiceError::Conflict) => {
+                AppError::Unexpected(e.into())
+            }
         }
     }
 }

@@ -60,6 +60,7 @@ pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
     let features = &settings.features;
     let wan = &settings.webauthn;
     let us = &settings.unified_signin;
+    let account = &settings.account_changes;
     let signup = wan.enabled && wan.register_without_password && features.registerable;
     let mut ctx = tera::Context::new();
     ctx.insert(
@@ -76,6 +77,9 @@ pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
             "webauthn": wan.enabled,
             "wan_first_factor": wan.enabled && wan.allow_as_first_factor,
             "unified_signin": us.enabled,
+            "change_email": account.change_email,
+            "change_username": account.change_username,
+            "username_recovery": account.username_recovery,
         }),
     );
     ctx.insert(
@@ -108,6 +112,9 @@ pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
             "us_verify": us.enabled.then_some("/us-verify"),
             "us_verify_send_code": us.enabled.then_some("/us-verify/send-code"),
             "us_verify_link": us.enabled.then_some("/us-verify-link"),
+            "change_email": account.change_email.then_some("/change-email"),
+            "change_username": account.change_username.then_some("/change-username"),
+            "recover_username": account.username_recovery.then_some("/recover-username"),
         }),
     );
     ctx.insert("errors", &BTreeMap::<String, Vec<String>>::new());

@@ -1,0 +1,1 @@
+ALTER TABLE user_token DROP COLUMN detail;

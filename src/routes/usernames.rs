@@ -1,0 +1,122 @@
+//! `GET/POST /change-username` and `GET/POST /recover-username`. The rules are in
+//! [`crate::auth::usernames`].
+
+use actix_web::HttpResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::throttle::Action;
+use crate::auth::usernames;
+use crate::domain::{Email, FormErrors};
+use crate::messages;
+use crate::web::page::redirect;
+use crate::web::{AppError, AuthenticatedUser, Submission, Web};
+
+const CHANGE_TEMPLATE: &str = "security/change_username.html";
+const RECOVER_TEMPLATE: &str = "security/recover_username.html";
+const CHANGE_URL: &str = "/change-username";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ChangeUsernameForm {
+    #[serde(default)]
+    username: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RecoverUsernameForm {
+    #[serde(default)]
+    email: Option<String>,
+}
+
+fn change_context(current: Option<&str>, typed: &str) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("current_username", &current);
+    ctx.insert("form", &json!({ "username": typed }));
+    ctx
+}
+
+pub async fn change_form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
+    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, CHANGE_URL) {
+        return Ok(reauthenticate);
+    }
+    let username = current.0.user.username.as_deref();
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({
+            "current_username": username,
+            "csrf_token": web.csrf_token(),
+        })));
+    }
+    web.page(CHANGE_TEMPLATE, change_context(username, ""))
+}
+
+pub async fn change_submit(
+    web: Web,
+    current: AuthenticatedUser,
+    form: Submission<ChangeUsernameForm>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, CHANGE_URL) {
+        return Ok(reauthenticate);
+    }
+    let user = &current.0.user;
+    let typed = form.data.username.unwrap_or_default();
+    let updated = match usernames::change_username(&web.state.services, user, &typed).await? {
+        Ok(updated) => updated,
+        Err(errors) => {
+            return web.form_failure(
+                CHANGE_TEMPLATE,
+                change_context(user.username.as_deref(), &typed),
+                &errors,
+            )
+        }
+    };
+    tracing::info!(
+        event = "username_changed",
+        user_id = updated.id,
+        ip = %crate::web::client::ip_for_log(&web.request),
+        "username changed"
+    );
+    Ok(web.success(
+        "/",
+        Some(("success", web.msg(messages::USERNAME_CHANGE, &[]))),
+        json!({ "current_username": updated.username }),
+    ))
+}
+
+fn recover_context(typed: &str) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("form", &json!({ "email": typed }));
+    ctx
+}
+
+pub async fn recover_form(web: Web) -> Result<HttpResponse, AppError> {
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({ "csrf_token": web.csrf_token() })));
+    }
+    web.page(RECOVER_TEMPLATE, recover_context(""))
+}
+
+/// Always the same answer for a well-formed address, whether or not it has an account (or a
+/// username): only its owner learns anything, by mail.
+pub async fn recover_submit(
+    web: Web,
+    form: Submission<RecoverUsernameForm>,
+) -> Result<HttpResponse, AppError> {
+    let typed = form.data.email.unwrap_or_default();
+    let email = match Email::parse(&typed) {
+        Ok(email) => email,
+        Err(e) => {
+            return web.form_failure(
+                RECOVER_TEMPLATE,
+                recover_context(&typed),
+                &FormErrors::single("email", web.describe(&e)),
+            )
+        }
+    };
+    let send = super::limits::may_send_mail(&web, Action::UsernameRecovery, &email).await?;
+    usernames::recover_username(&web.state.services, &email, send).await?;
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({})));
+    }
+    web.flash("info", web.msg(messages::USERNAME_RECOVERY_REQUEST, &[]));
+    Ok(redirect("/login"))
+}
