@@ -142,6 +142,9 @@ fn switch_email(
         Err(IdentityChangeError::Taken) => return Err(ServiceError::Conflict),
         Err(IdentityChangeError::Db(e)) => return Err(e.into()),
     }
+    if users::email_held_by_another(conn, new, user.id)? {
+        return Err(ServiceError::Conflict);
+    }
     sessions::delete_for_user(conn, user.id, None)?;
     // Links to the old address (confirmation, reset) and other pending changes are void.
     for purpose in [Purpose::Confirm, Purpose::Reset, Purpose::ChangeEmail] {
@@ -253,11 +256,11 @@ fn restore_email(
     old: &Email,
     uniquifier: &str,
 ) -> Result<bool, ServiceError> {
-    if users::find_by_email(conn, old)?.is_some() {
-        return Ok(false);
-    }
     let restored = conn.transaction::<_, ServiceError, _>(|conn| {
         match users::set_email(conn, user.id, old, uniquifier, db::now()) {
+            Ok(()) if users::email_held_by_another(conn, old, user.id)? => {
+                Err(ServiceError::Conflict)
+            }
             Ok(()) => Ok(true),
             Err(IdentityChangeError::Taken) => Err(ServiceError::Conflict),
             Err(IdentityChangeError::Db(e)) => Err(e.into()),

@@ -43,19 +43,31 @@ pub async fn change_username(
             &[("username", username.as_typed())],
         ),
     );
+    let unchanged = user
+        .username
+        .as_deref()
+        .and_then(|current| Username::parse(current).ok())
+        .is_some_and(|current| current == username);
+    if unchanged {
+        return Ok(Err(taken));
+    }
     let for_db = services.clone();
     let user = user.clone();
     let changed = services
         .db
         .run_with(move |conn| {
             conn.transaction::<_, ServiceError, _>(|conn| {
-                if users::find_by_username(conn, &username)?.is_some() {
-                    return Err(ServiceError::Conflict);
-                }
+                // The write comes first, so that SQLite takes its write lock before reading:
+                // two transactions that both read first could not both upgrade.
                 match users::set_username(conn, user.id, &username) {
                     Ok(()) => {}
                     Err(IdentityChangeError::Taken) => return Err(ServiceError::Conflict),
                     Err(IdentityChangeError::Db(e)) => return Err(e.into()),
+                }
+                // An adopted row stored in another case is not caught by every backend's
+                // unique index; the lookup folds as the login form does.
+                if users::username_held_by_another(conn, &username, user.id)? {
+                    return Err(ServiceError::Conflict);
                 }
                 let settings = &for_db.settings.account_changes;
                 if settings.send_username_change_email && user.email.is_some() {

@@ -245,6 +245,56 @@ fn identity_update(
     }
 }
 
+/// Whether an account other than `id` holds `email`, matched as [`find_by_email`] matches:
+/// after an update, for adopted rows stored in another case that not every backend's unique
+/// index sees.
+pub fn email_held_by_another(
+    conn: &mut DbConnection,
+    email: &Email,
+    id: i32,
+) -> Result<bool, DbError> {
+    let candidates: Vec<User> = user::table
+        .filter(user::id.ne(id))
+        .filter(
+            user::email
+                .eq(email.as_str())
+                .or(lower(user::email).eq(lower(Some(email.as_typed().to_owned())))),
+        )
+        .select(User::as_select())
+        .load(conn)?;
+    Ok(candidates.iter().any(|u| {
+        u.email.as_deref() == Some(email.as_str())
+            || u.email
+                .as_deref()
+                .and_then(|stored| Email::parse(stored).ok())
+                .is_some_and(|stored| stored == *email)
+    }))
+}
+
+/// [`email_held_by_another`] for a username.
+pub fn username_held_by_another(
+    conn: &mut DbConnection,
+    username: &Username,
+    id: i32,
+) -> Result<bool, DbError> {
+    let candidates: Vec<User> = user::table
+        .filter(user::id.ne(id))
+        .filter(
+            user::username
+                .eq(username.as_str())
+                .or(lower(user::username).eq(lower(Some(username.as_typed().to_owned())))),
+        )
+        .select(User::as_select())
+        .load(conn)?;
+    Ok(candidates.iter().any(|u| {
+        u.username.as_deref() == Some(username.as_str())
+            || u.username
+                .as_deref()
+                .and_then(|stored| Username::parse(stored).ok())
+                .is_some_and(|stored| stored == *username)
+    }))
+}
+
 /// Moves the account to a proven address (stored case-folded): confirmed now, with a new
 /// uniquifier, so every login and remember-me cookie made before ends. The unique index
 /// decides a race for the address.
