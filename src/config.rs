@@ -282,6 +282,32 @@ pub struct UnifiedSigninSettings {
     pub email_subject: String,
 }
 
+/// API tokens and refresh tokens (`SECURITY_API_ENABLED_METHODS`, `SECURITY_TOKEN_*`,
+/// `SECURITY_REFRESH_TOKEN*`, `SECURITY_CSRF_*`), as Flask-Security names them.
+#[derive(Debug, Clone)]
+pub struct ApiTokenSettings {
+    /// `token` is in `SECURITY_API_ENABLED_METHODS`: the token header authenticates.
+    pub enabled: bool,
+    /// The header a token comes in (`SECURITY_TOKEN_AUTHENTICATION_HEADER`).
+    pub header: String,
+    /// The query parameter a token may come in (`SECURITY_TOKEN_AUTHENTICATION_KEY`).
+    pub query_key: String,
+    /// How long a token works after it is issued (`SECURITY_TOKEN_MAX_AGE`).
+    pub max_age: Duration,
+    /// `token` is in `SECURITY_CSRF_PROTECT_MECHANISMS`: token requests need a CSRF token
+    /// too (off by default: a header no cross-site form can send needs none).
+    pub csrf_for_tokens: bool,
+    /// `SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS`: requests with no login need no CSRF token.
+    pub csrf_ignore_unauthenticated: bool,
+    /// `SECURITY_REFRESH_TOKEN`: `/refresh-token` and a refresh token with each API token.
+    pub refresh: bool,
+    pub refresh_max_age: Duration,
+    pub refresh_max_idle: Duration,
+    /// The cookie the refresh token travels in (`SECURITY_REFRESH_TOKEN_COOKIE_NAME`,
+    /// `fs_refresh`); `None` (set empty): in the JSON body instead.
+    pub refresh_cookie_name: Option<String>,
+}
+
 /// Changing the email address or the username, and mailing a forgotten username
 /// (`SECURITY_CHANGE_EMAIL`, `SECURITY_CHANGE_USERNAME`, `SECURITY_USERNAME_RECOVERY`).
 #[derive(Debug, Clone)]
@@ -410,6 +436,7 @@ pub struct Settings {
     pub webauthn: WebAuthnSettings,
     pub unified_signin: UnifiedSigninSettings,
     pub account_changes: AccountChangeSettings,
+    pub api_tokens: ApiTokenSettings,
     /// Where the development SMS sender writes text messages (`SMS_OUTBOX_DIR`).
     pub sms_outbox_dir: PathBuf,
 }
@@ -669,6 +696,7 @@ impl Settings {
         let webauthn = webauthn(src, &app_name, &base_url, environment)?;
         let unified_signin = unified_signin(src)?;
         let account_changes = account_changes(src, &features)?;
+        let api_tokens = api_tokens(src)?;
         Ok(Settings {
             environment,
             database_url,
@@ -697,6 +725,7 @@ impl Settings {
             webauthn,
             unified_signin,
             account_changes,
+            api_tokens,
             sms_outbox_dir: PathBuf::from(src.get("SMS_OUTBOX_DIR").unwrap_or("instance/sms")),
             app_name,
             workers,
@@ -941,6 +970,71 @@ fn us_methods(src: &Source, key: &str, default: &str) -> Result<Vec<UsMethod>, C
         }
     }
     Ok(methods)
+}
+
+/// A comma list of Flask-Security's authentication mechanisms (`session`, `token`,
+/// `basic`). HTTP basic authentication is not offered: naming it is a configuration error,
+/// not a silent no-op.
+fn mechanisms(src: &Source, key: &str, default: &str) -> Result<Vec<String>, ConfigError> {
+    let mut found = Vec::new();
+    for name in src.get(key).unwrap_or(default).split(',') {
+        let name = name.trim().to_ascii_lowercase();
+        match name.as_str() {
+            "" => {}
+            "session" | "token" => found.push(name),
+            "basic" => {
+                return Err(ConfigError::new(
+                    key,
+                    "basic (HTTP basic authentication) is not supported: use session and token",
+                ))
+            }
+            other => {
+                return Err(ConfigError::new(
+                    key,
+                    format!("unknown mechanism {other:?} (expected session, token)"),
+                ))
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn api_tokens(src: &Source) -> Result<ApiTokenSettings, ConfigError> {
+    let enabled = mechanisms(src, "SECURITY_API_ENABLED_METHODS", "session,token")?;
+    let csrf = mechanisms(src, "SECURITY_CSRF_PROTECT_MECHANISMS", "session")?;
+    let named = |key: &str, default: &str| -> Result<String, ConfigError> {
+        let value = src.get(key).unwrap_or(default);
+        let valid = value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        match valid {
+            true => Ok(value.to_owned()),
+            false => Err(ConfigError::new(
+                key,
+                format!("expected letters, digits, - or _, got {value:?}"),
+            )),
+        }
+    };
+    // Set but empty: the refresh token goes in the JSON body (as Flask-Security's None).
+    let refresh_cookie_name = match src.0.get("SECURITY_REFRESH_TOKEN_COOKIE_NAME") {
+        Some(v) if v.trim().is_empty() => None,
+        _ => Some(named("SECURITY_REFRESH_TOKEN_COOKIE_NAME", "fs_refresh")?),
+    };
+    Ok(ApiTokenSettings {
+        enabled: enabled.iter().any(|m| m == "token"),
+        header: named(
+            "SECURITY_TOKEN_AUTHENTICATION_HEADER",
+            "Authentication-Token",
+        )?,
+        query_key: named("SECURITY_TOKEN_AUTHENTICATION_KEY", "auth_token")?,
+        max_age: seconds_or_period(src, "SECURITY_TOKEN_MAX_AGE", "15 minutes")?,
+        csrf_for_tokens: csrf.iter().any(|m| m == "token"),
+        csrf_ignore_unauthenticated: src.flag("SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS", false)?,
+        refresh: src.flag("SECURITY_REFRESH_TOKEN", false)?,
+        refresh_max_age: seconds_or_period(src, "SECURITY_REFRESH_TOKEN_MAX_AGE", "90 days")?,
+        refresh_max_idle: seconds_or_period(src, "SECURITY_REFRESH_TOKEN_MAX_IDLE", "7 days")?,
+        refresh_cookie_name,
+    })
 }
 
 fn account_changes(

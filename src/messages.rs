@@ -90,6 +90,8 @@ catalogue! {
     CHANGE_EMAIL_INVALID = "This email change link is not valid, or was already used.";
     CHANGE_EMAIL_REVERTED = "Your account is locked: every sign-in has ended. Instructions to choose a new password have been sent to %(email)s.";
     CHANGE_EMAIL_REVERT_INVALID = "This link is not valid, has expired, or was already used.";
+    REFRESH_TOKEN_INVALID = "Refresh token is invalid (%(reason)s)";
+    API_TOKEN_ENDED = "You revoked that API token.";
     USERNAME_CHANGE = "You successfully changed your username";
     USERNAME_RECOVERY_REQUEST = "If registered, your username will be sent to your email.";
     WEBAUTHN_EXPIRED = "Passkey operations must be completed within %(within)s. Please start over.";

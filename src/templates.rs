@@ -526,6 +526,13 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         ]),
     );
     ctx.insert(
+        "api_tokens",
+        &json!([{"handle": "f6e5d4", "created_at": "2026-01-01T00:00:00Z",
+                 "last_used_at": "2026-01-01T00:05:00Z", "expires_at": "2026-01-01T00:15:00Z",
+                 "ip": "192.0.2.1", "user_agent": "curl/8.5", "refreshable": true,
+                 "current": false}]),
+    );
+    ctx.insert(
         "users",
         &json!([{
             "id": 1, "email": "ada@example.com", "username": "ada", "roles": ["admin"],

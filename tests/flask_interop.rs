@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::passkey::SoftPasskey;
-use common::{location, random_hex, spawn_app_with, TestClient};
+use common::{location, random_hex, set_up_authenticator, spawn_app_with, TestClient};
 use reqwest::StatusCode;
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
@@ -471,33 +471,6 @@ async fn password_step(c: &TestClient, email: &str, password: &str) -> serde_jso
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["response"].clone()
-}
-
-/// Sets up the authenticator for the logged-in `c` (either app: same URLs and fields).
-async fn set_up_authenticator(c: &TestClient) -> latchkey::auth::totp::TotpSecret {
-    let (status, body) = post_json_to(
-        c,
-        "/tf-setup",
-        "/tf-setup",
-        serde_json::json!({"setup": "authenticator"}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let key = latchkey::auth::totp::TotpSecret::from_base32(
-        body["response"]["tf_authr_key"].as_str().unwrap(),
-    )
-    .unwrap();
-    let token = body["response"]["tf_state_token"].as_str().unwrap();
-    let code = latchkey::auth::totp::code_at(&key, unix_now());
-    let (status, body) = post_json_to(
-        c,
-        &format!("/tf-setup/{token}"),
-        "/tf-setup",
-        serde_json::json!({"code": code}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    key
 }
 
 #[actix_web::test]

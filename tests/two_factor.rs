@@ -10,7 +10,7 @@ mod mail_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{new_email, spawn_app_with, TestApp, TestClient, PASSWORD};
+use common::{new_email, set_up_authenticator, spawn_app_with, TestApp, TestClient, PASSWORD};
 use latchkey::auth::totp::{code_at, TotpSecret};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -66,20 +66,6 @@ async fn account(app: &TestApp, tag: &str) -> (String, TestClient) {
     let (c, step) = password_step(app, &email).await;
     assert_eq!(step["tf_required"], false);
     (email, c)
-}
-
-/// Sets up the authenticator for the logged-in `c`; returns the key.
-async fn set_up_authenticator(c: &TestClient) -> TotpSecret {
-    let (status, body) = json(post(c, "/tf-setup", json!({"setup": "authenticator"})).await).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let r = &body["response"];
-    let key = TotpSecret::from_base32(r["tf_authr_key"].as_str().unwrap()).unwrap();
-    let token = r["tf_state_token"].as_str().unwrap().to_owned();
-    let code = code_at(&key, now());
-    let (status, body) =
-        json(post(c, &format!("/tf-setup/{token}"), json!({"code": code})).await).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    key
 }
 
 async fn validate(c: &TestClient, code: &str) -> (StatusCode, Value) {

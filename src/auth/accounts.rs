@@ -60,6 +60,7 @@ pub async fn set_active(
                 Ok(if active {
                     0
                 } else {
+                    super::api_tokens::revoke_all(conn, id)?;
                     sessions::delete_for_user(conn, id, None)?
                 })
             })
@@ -79,6 +80,7 @@ pub async fn reset_access(services: &Services, user: &User) -> Result<usize, Ser
         .run_with(move |conn| {
             conn.transaction::<_, ServiceError, _>(|conn| {
                 users::rotate_uniquifier(conn, id, &new_uniquifier())?;
+                super::api_tokens::revoke_all(conn, id)?;
                 Ok(sessions::delete_for_user(conn, id, None)?)
             })
         })

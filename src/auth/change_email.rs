@@ -146,6 +146,7 @@ fn switch_email(
         return Err(ServiceError::Conflict);
     }
     sessions::delete_for_user(conn, user.id, None)?;
+    super::api_tokens::revoke_all(conn, user.id)?;
     // Links to the old address (confirmation, reset) and other pending changes are void.
     for purpose in [Purpose::Confirm, Purpose::Reset, Purpose::ChangeEmail] {
         tokens::delete_for_user(conn, user.id, purpose.as_str())?;
@@ -227,6 +228,7 @@ pub async fn revert_change(services: &Services, raw: &str) -> Result<Reverted, S
                 let uniquifier = new_uniquifier();
                 users::rotate_uniquifier(conn, user.id, &uniquifier)?;
                 sessions::delete_for_user(conn, user.id, None)?;
+                super::api_tokens::revoke_all(conn, user.id)?;
                 tokens::delete_for_user(conn, user.id, Purpose::ChangeEmail.as_str())?;
                 let restored = match Email::parse(&old) {
                     Ok(email) if user.email_or_empty() == email.as_str() => true,

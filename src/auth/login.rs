@@ -35,6 +35,9 @@ pub struct CurrentUser {
     pub remembered: bool,
     /// When the password was last proved for this login (login or re-authentication).
     pub authenticated_at: NaiveDateTime,
+    /// The API token (its digest) this request is authenticated with, instead of a login:
+    /// then `session_id` is empty (see [`crate::auth::api_tokens`]).
+    pub via_token: Option<String>,
 }
 
 /// What the client needs after a successful login.
@@ -184,6 +187,7 @@ fn validated(
         remembered: row.remember_hash.is_some(),
         authenticated_at: row.authenticated_at.unwrap_or(row.created_at),
         session_id: row.id,
+        via_token: None,
     }))
 }
 

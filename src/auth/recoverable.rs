@@ -147,6 +147,7 @@ pub fn replace_password(
 ) -> Result<(), ServiceError> {
     users::set_password(conn, user.id, hash, &new_uniquifier())?;
     sessions::delete_for_user(conn, user.id, None)?;
+    super::api_tokens::revoke_all(conn, user.id)?;
     tokens::delete_for_user(conn, user.id, Purpose::Reset.as_str())?;
     super::throttle::clear_account(conn, user.id)?;
     Ok(())

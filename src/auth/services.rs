@@ -29,6 +29,8 @@ pub struct Services {
     pub totp_keys: Option<TotpKeys>,
     /// Sends the `sms` second factor's codes; replace it to use a provider.
     pub sms: Arc<dyn SmsSender>,
+    /// Stores API tokens and signs refresh tokens.
+    pub api_token_keys: super::api_tokens::TokenKeys,
 }
 
 /// Why the services could not start: each says what to fix.
@@ -69,6 +71,7 @@ impl Services {
         .with_queue_limit(settings.hash_queue);
         Ok(Self {
             tokens: TokenIssuer::new(&settings.secret_key),
+            api_token_keys: super::api_tokens::TokenKeys::new(&settings.secret_key),
             outbox_key: OutboxKey::derive(&settings.secret_key),
             totp_keys,
             sms: Arc::new(DevelopmentSms {

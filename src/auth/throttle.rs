@@ -61,7 +61,7 @@ impl Action {
             Action::Confirm => "confirm",
             Action::SigninCode => "us_code",
             Action::ChangeEmail => "change_email",
-            Action::UsernameRecovery => "username_recovery",
+            Action::UsernameRecovery => "username_mail",
         }
     }
 }
@@ -438,6 +438,17 @@ fn to_chrono(d: Duration) -> chrono::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_action_name_fits_the_action_column() {
+        // auth_attempt.action is VARCHAR(16) on PostgreSQL (SQLite would not complain).
+        for action in MAIL_ACTIONS {
+            assert!(action.as_str().len() <= 16, "{action:?}");
+        }
+        for fixed in [LOGIN_FAILED, LOGIN_OK] {
+            assert!(fixed.len() <= 16, "{fixed}");
+        }
+    }
 
     fn policy() -> LoginThrottle {
         LoginThrottle {

@@ -6,6 +6,7 @@
 //! SQLite (3.47+) re-prepares a statement whose LIMIT is a bound parameter every time the
 //! parameter is bound, which would defeat Diesel's statement cache on every request.
 
+pub mod api_tokens;
 pub mod attempts;
 pub mod coalesce;
 pub mod models;

@@ -163,3 +163,51 @@ pub struct Ceremony {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
 }
+
+/// An API token (its keyed digest) and what it is bound to.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::auth_token)]
+pub struct AuthToken {
+    pub token_hash: String,
+    pub user_id: i32,
+    /// The user's `fs_uniquifier` when issued: a rotated one (password change,
+    /// `users reset-access`) voids the token.
+    pub fs_uniquifier: String,
+    /// The login it was issued with; logging out of it revokes the token.
+    pub login_id: Option<String>,
+    /// The refresh family that issued it.
+    pub refresh_family: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A row of Flask-Security's `fs_refresh` table: one refresh-token family.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::fs_refresh)]
+pub struct RefreshTracker {
+    pub id: i32,
+    pub refresh_family: String,
+    pub gen: Option<i32>,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub last_used_at: NaiveDateTime,
+    pub create_datetime: NaiveDateTime,
+    pub name: String,
+    pub user_id: i32,
+}
+
+/// A new refresh-token family.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = super::schema::fs_refresh)]
+pub struct NewRefreshTracker {
+    pub refresh_family: String,
+    pub gen: Option<i32>,
+    pub expires_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+    pub create_datetime: NaiveDateTime,
+    pub name: String,
+    pub user_id: i32,
+}

@@ -142,6 +142,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Latchkey's API tokens: one row per token, by its keyed digest.
+    auth_token (token_hash) {
+        token_hash -> Text,
+        user_id -> Integer,
+        fs_uniquifier -> Text,
+        login_id -> Nullable<Text>,
+        refresh_family -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        last_used_at -> Timestamp,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Flask-Security 5.9's refresh-token trackers.
+    fs_refresh (id) {
+        id -> Integer,
+        refresh_family -> Text,
+        gen -> Nullable<Integer>,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Timestamp,
+        create_datetime -> Timestamp,
+        name -> Text,
+        user_id -> Integer,
+    }
+}
+
+diesel::joinable!(auth_token -> user (user_id));
+diesel::joinable!(fs_refresh -> user (user_id));
 diesel::joinable!(user_token -> user (user_id));
 diesel::joinable!(webauthn -> user (user_id));
 diesel::joinable!(login_session -> user (user_id));
@@ -157,5 +190,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_attempt,
     otp_used,
     webauthn,
-    webauthn_ceremony
+    webauthn_ceremony,
+    auth_token,
+    fs_refresh
 );

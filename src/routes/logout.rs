@@ -4,23 +4,48 @@ use actix_identity::Identity;
 use actix_web::HttpResponse;
 use serde_json::json;
 
-use crate::auth::login;
+use crate::auth::{api_tokens, login};
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;
-use crate::web::{AppError, Submission, Web};
+use crate::web::{signin, AppError, Submission, Web};
 
 pub async fn submit(
     web: Web,
     identity: Option<Identity>,
     _form: Submission<NoFields>,
 ) -> Result<HttpResponse, AppError> {
+    let refresh_cookie = web
+        .settings()
+        .api_tokens
+        .refresh_cookie_name
+        .as_deref()
+        .and_then(|name| web.request.cookie(name));
     if let Some(current) = &web.user {
         let session_id = current.session_id.clone();
-        web.state
+        let via_token = current.via_token.clone();
+        let tokens_ended = web
+            .state
             .db
-            .run(move |conn| login::end(conn, &session_id))
+            .run(move |conn| {
+                login::end(conn, &session_id)?;
+                // Flask-Security's tokens outlive logout; these end with the login they
+                // were issued with, or with themselves when they made this request.
+                let mut ended = api_tokens::revoke_for_login(conn, &session_id)?;
+                if let Some(hash) = via_token {
+                    ended += api_tokens::revoke(conn, &hash)?;
+                }
+                Ok::<_, crate::db::DbError>(ended)
+            })
             .await?;
+        if tokens_ended > 0 {
+            tracing::info!(
+                event = "token_revoked",
+                user_id = current.user.id,
+                count = tokens_ended,
+                "API tokens ended at logout"
+            );
+        }
         tracing::info!(
             event = "logout",
             user_id = current.user.id,
@@ -33,5 +58,14 @@ pub async fn submit(
     }
     let mut response = web.success("/", None, json!({}));
     add_cookie(&mut response, &removal_cookie(web.settings()))?;
+    // This browser's refresh token: its family ends, and the cookie goes.
+    if let Some(cookie) = refresh_cookie {
+        let raw = cookie.value().to_owned();
+        let services = web.state.services.clone();
+        api_tokens::revoke_refresh_token(&services, &raw).await?;
+        let mut removal = signin::refresh_cookie(&web, cookie.name(), String::new());
+        removal.make_removal();
+        add_cookie(&mut response, &removal)?;
+    }
     Ok(response)
 }

@@ -2,6 +2,7 @@
 //! `crate::auth` / `crate::db`, and answer through [`crate::web::Web`].
 
 pub mod admin;
+pub mod api_tokens;
 pub mod change;
 pub mod change_email;
 pub mod confirm;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .service(
             web::resource("/sessions/revoke-others").route(web::post().to(sessions::revoke_others)),
         )
+        .service(web::resource("/sessions/revoke-token").route(web::post().to(api_tokens::revoke)))
         .service(
             web::resource("/verify")
                 .route(web::get().to(verify::form))
@@ -206,6 +208,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
                 .route(web::get().to(change::form))
                 .route(web::post().to(change::submit)),
         );
+    }
+    if settings.api_tokens.enabled && settings.api_tokens.refresh {
+        cfg.service(web::resource("/refresh-token").route(web::post().to(api_tokens::refresh)));
     }
     let account = &settings.account_changes;
     if account.change_email {

@@ -6,6 +6,7 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::auth::api_tokens;
 use crate::auth::login::{self, CurrentUser, LoginView};
 use crate::messages;
 use crate::web::current_user::removal_cookie;
@@ -34,11 +35,23 @@ async fn live(web: &Web, current: &CurrentUser) -> Result<Vec<LoginView>, AppErr
 
 pub async fn index(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
     let sessions = live(&web, &current.0).await?;
+    let keys = web.state.services.api_token_keys.clone();
+    let for_tokens = current.0.clone();
+    let tokens = web
+        .state
+        .db
+        .run(move |conn| api_tokens::list(conn, &keys, &for_tokens))
+        .await?;
     if web.format.is_json() {
-        return Ok(web.json_ok(json!({"csrf_token": web.csrf_token(), "sessions": sessions})));
+        return Ok(web.json_ok(json!({
+            "csrf_token": web.csrf_token(),
+            "sessions": sessions,
+            "api_tokens": tokens,
+        })));
     }
     let mut ctx = tera::Context::new();
     ctx.insert("sessions", &sessions);
+    ctx.insert("api_tokens", &tokens);
     web.page(TEMPLATE, ctx)
 }
 

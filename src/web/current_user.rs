@@ -49,6 +49,14 @@ pub async fn resolve_current_user(
             drop_remember_cookie = req.cookie(remember_name).is_some();
         }
         found
+    } else if let Some(token) = presented_token(&req, &settings.api_tokens) {
+        // An API token: it authenticates this request only; no session is made for it.
+        let keys = state.services.api_token_keys.clone();
+        state
+            .db
+            .run(move |conn| crate::auth::api_tokens::resolve(conn, &keys, &token))
+            .await
+            .map_err(AppError::from)?
     } else if let Some(cookie) = req.cookie(remember_name) {
         let value = cookie.value().to_owned();
         let found = state
@@ -78,6 +86,25 @@ pub async fn resolve_current_user(
         add_cookie(res.response_mut(), &removal_cookie(&state.settings))?;
     }
     Ok(res)
+}
+
+/// The API token a request presents (`SECURITY_TOKEN_AUTHENTICATION_HEADER`, or the
+/// `SECURITY_TOKEN_AUTHENTICATION_KEY` query parameter), when tokens are enabled.
+fn presented_token(
+    req: &ServiceRequest,
+    settings: &crate::config::ApiTokenSettings,
+) -> Option<String> {
+    if !settings.enabled {
+        return None;
+    }
+    let from_header = req
+        .headers()
+        .get(settings.header.as_str())
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
+    from_header.or_else(|| crate::web::submission::query_param(req.request(), &settings.query_key))
 }
 
 /// The cookie that deletes the remember-me cookie (`Secure` like it, or a `__Host-` name

@@ -45,6 +45,17 @@ pub async fn start_session(
     user: &User,
     remember: bool,
 ) -> Result<Option<Cookie<'static>>, AppError> {
+    Ok(start_login(web, user, remember).await?.remember_cookie)
+}
+
+/// A login just started: its id, and the remember-me cookie to set, if asked for.
+pub struct Started {
+    pub login_id: String,
+    pub remember_cookie: Option<Cookie<'static>>,
+}
+
+/// [`start_session`], also giving the new login's id (an API token is bound to it).
+pub async fn start_login(web: &Web, user: &User, remember: bool) -> Result<Started, AppError> {
     let settings = web.settings();
     let client = client_info(&web.request, settings.trusted_proxy_count);
     let ip = client.ip.clone();
@@ -79,7 +90,7 @@ pub async fn start_session(
         remember,
         "login succeeded"
     );
-    Ok(new_login.remember_cookie.map(|value| {
+    let remember_cookie = new_login.remember_cookie.map(|value| {
         let lifetime = time::Duration::seconds(settings.remember_for.as_secs() as i64);
         Cookie::build(settings.remember_cookie_name(), value)
             .path("/")
@@ -89,7 +100,69 @@ pub async fn start_session(
             .max_age(lifetime)
             .expires(time::OffsetDateTime::now_utc() + lifetime)
             .finish()
-    }))
+    });
+    Ok(Started {
+        login_id: new_login.session_id,
+        remember_cookie,
+    })
+}
+
+/// The `user` object of a login's JSON answer: empty, or, when the client asked with
+/// `?include_auth_token` and tokens are enabled, Flask-Security's `authentication_token`
+/// (and `refresh_token` when refresh tokens travel in the body). A refresh token in a
+/// cookie comes back as the cookie to set.
+pub async fn login_user_fields(
+    web: &Web,
+    user: &User,
+    login_id: &str,
+) -> Result<(serde_json::Value, Option<Cookie<'static>>), AppError> {
+    let settings = &web.settings().api_tokens;
+    let asked = super::submission::query_param(&web.request, "include_auth_token").is_some();
+    if !asked || !settings.enabled {
+        return Ok((json!({}), None));
+    }
+    let client = client_info(&web.request, web.settings().trusted_proxy_count);
+    let issued =
+        crate::auth::api_tokens::issue_at_login(&web.state.services, user, login_id, &client)
+            .await?;
+    tracing::info!(
+        event = "token_issued",
+        user_id = user.id,
+        refresh = issued.refresh_token.is_some(),
+        "API token issued at login"
+    );
+    Ok(token_answer(web, issued))
+}
+
+/// Flask-Security's token fields, and the refresh cookie when refresh tokens travel in one.
+pub fn token_answer(
+    web: &Web,
+    issued: crate::auth::api_tokens::Issued,
+) -> (serde_json::Value, Option<Cookie<'static>>) {
+    let settings = &web.settings().api_tokens;
+    let mut fields = json!({ "authentication_token": issued.authentication_token });
+    let mut cookie = None;
+    if let Some(refresh) = issued.refresh_token {
+        match &settings.refresh_cookie_name {
+            Some(name) => cookie = Some(refresh_cookie(web, name, refresh)),
+            None => fields["refresh_token"] = json!(refresh),
+        }
+    }
+    (fields, cookie)
+}
+
+/// The refresh-token cookie (Flask-Security's defaults: HttpOnly, SameSite=Strict; Secure
+/// as the other cookies), lasting as long as a family may.
+pub fn refresh_cookie(web: &Web, name: &str, value: String) -> Cookie<'static> {
+    let settings = web.settings();
+    let lifetime = time::Duration::seconds(settings.api_tokens.refresh_max_age.as_secs() as i64);
+    Cookie::build(name.to_owned(), value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(settings.cookie_secure)
+        .max_age(lifetime)
+        .finish()
 }
 
 /// Where a [`PendingLogin`] waits for its second factor: the browser's encrypted session,
@@ -171,13 +244,15 @@ pub async fn finish_first_factor_with(
             return ask_for_second_factor(web, user, asked, remember, next).await;
         }
     }
-    let cookie = start_session(web, user, remember).await?;
-    let mut body = json!({"csrf_token": web.csrf_token(), "tf_required": false, "user": {}});
+    let started = start_login(web, user, remember).await?;
+    let (user_fields, refresh) = login_user_fields(web, user, &started.login_id).await?;
+    let mut body =
+        json!({"csrf_token": web.csrf_token(), "tf_required": false, "user": user_fields});
     if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
         body.extend(extra);
     }
     let mut response = web.success(next.unwrap_or("/"), None, body);
-    if let Some(cookie) = cookie {
+    for cookie in [started.remember_cookie, refresh].into_iter().flatten() {
         add_cookie(&mut response, &cookie)?;
     }
     Ok(response)
@@ -280,7 +355,8 @@ pub async fn complete_second_factor(
     user: &User,
     remember_device: bool,
 ) -> Result<HttpResponse, AppError> {
-    let cookie = start_session(web, user, pending.remember).await?;
+    let started = start_login(web, user, pending.remember).await?;
+    let (user_fields, refresh) = login_user_fields(web, user, &started.login_id).await?;
     let location = pending.next.as_deref().unwrap_or("/");
     let mut response = web.success(
         location,
@@ -288,9 +364,9 @@ pub async fn complete_second_factor(
             "success",
             web.msg(crate::messages::TWO_FACTOR_LOGIN_SUCCESSFUL, &[]),
         )),
-        json!({"csrf_token": web.csrf_token(), "user": {}}),
+        json!({"csrf_token": web.csrf_token(), "user": user_fields}),
     );
-    if let Some(cookie) = cookie {
+    for cookie in [started.remember_cookie, refresh].into_iter().flatten() {
         add_cookie(&mut response, &cookie)?;
     }
     let tf = &web.settings().two_factor;

@@ -68,12 +68,35 @@ impl<T: DeserializeOwned + 'static> FromRequest for Submission<T> {
                 .find_map(|name| req.headers().get(*name))
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            csrf::verify(&req.get_session(), header_token.or(body_token).as_deref())?;
+            if csrf_required(&req) {
+                csrf::verify(&req.get_session(), header_token.or(body_token).as_deref())?;
+            }
             Ok(Submission {
                 data,
                 format: Format::of(&req),
             })
         })
+    }
+}
+
+/// Whether this request must carry the session's CSRF token. A request authenticated by
+/// an API token needs none unless `SECURITY_CSRF_PROTECT_MECHANISMS` names `token` (no
+/// cross-site form can set the header); one with no login needs none when
+/// `SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS` is on.
+fn csrf_required(req: &HttpRequest) -> bool {
+    use actix_web::HttpMessage;
+    let Some(state) = req.app_data::<actix_web::web::Data<super::state::AppState>>() else {
+        return true;
+    };
+    let tokens = &state.settings.api_tokens;
+    match req
+        .extensions()
+        .get::<crate::auth::login::CurrentUser>()
+        .map(|current| current.via_token.is_some())
+    {
+        Some(true) => tokens.csrf_for_tokens,
+        Some(false) => true,
+        None => !tokens.csrf_ignore_unauthenticated,
     }
 }
 

@@ -886,3 +886,37 @@ impl Default for FreshDatabase {
         Self::new()
     }
 }
+
+/// Sets up the authenticator app as the second factor of the logged-in `c` (Latchkey or the
+/// Flask reference: same URLs and fields); returns its key. The setup uses the current time
+/// step's code: a login right after needs another step's code (codes work once).
+pub async fn set_up_authenticator(c: &TestClient) -> latchkey::auth::totp::TotpSecret {
+    use latchkey::auth::totp::{code_at, TotpSecret};
+    let r = c
+        .post_json_via(
+            "/tf-setup",
+            "/tf-setup",
+            &serde_json::json!({"setup": "authenticator"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.expect("JSON");
+    let key = TotpSecret::from_base32(body["response"]["tf_authr_key"].as_str().unwrap()).unwrap();
+    let state = body["response"]["tf_state_token"].as_str().unwrap();
+    let now = chrono::Utc::now().timestamp() as u64;
+    let r = c
+        .post_json_via(
+            "/tf-setup",
+            &format!("/tf-setup/{state}"),
+            &serde_json::json!({"code": code_at(&key, now)}),
+        )
+        .await;
+    let status = r.status();
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    key
+}

@@ -1,0 +1,2 @@
+DROP TABLE auth_token;
+DROP TABLE fs_refresh;

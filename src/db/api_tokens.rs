@@ -1,0 +1,150 @@
+//! Queries on `auth_token` (API tokens, by keyed digest) and Flask-Security's `fs_refresh`
+//! (refresh-token families).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::models::{AuthToken, NewRefreshTracker, RefreshTracker, User};
+use super::schema::{auth_token, fs_refresh, user};
+use super::{DbConnection, DbError};
+
+pub fn insert(conn: &mut DbConnection, token: &AuthToken) -> Result<(), DbError> {
+    diesel::insert_into(auth_token::table)
+        .values(token)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_with_user(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> Result<Option<(AuthToken, User)>, DbError> {
+    Ok(auth_token::table
+        .inner_join(user::table)
+        .filter(auth_token::token_hash.eq(token_hash))
+        .select((AuthToken::as_select(), User::as_select()))
+        .get_result(conn)
+        .optional()?)
+}
+
+pub fn touch(conn: &mut DbConnection, token_hash: &str, at: NaiveDateTime) -> Result<(), DbError> {
+    diesel::update(auth_token::table.find(token_hash))
+        .set(auth_token::last_used_at.eq(at))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn for_user(conn: &mut DbConnection, user_id: i32) -> Result<Vec<AuthToken>, DbError> {
+    Ok(auth_token::table
+        .filter(auth_token::user_id.eq(user_id))
+        .order(auth_token::created_at.desc())
+        .select(AuthToken::as_select())
+        .load(conn)?)
+}
+
+pub fn for_login(conn: &mut DbConnection, login_id: &str) -> Result<Vec<AuthToken>, DbError> {
+    Ok(auth_token::table
+        .filter(auth_token::login_id.eq(login_id))
+        .select(AuthToken::as_select())
+        .load(conn)?)
+}
+
+pub fn delete(conn: &mut DbConnection, token_hash: &str) -> Result<usize, DbError> {
+    Ok(diesel::delete(auth_token::table.find(token_hash)).execute(conn)?)
+}
+
+pub fn delete_for_user(conn: &mut DbConnection, user_id: i32) -> Result<usize, DbError> {
+    Ok(diesel::delete(auth_token::table.filter(auth_token::user_id.eq(user_id))).execute(conn)?)
+}
+
+pub fn delete_for_family(conn: &mut DbConnection, family: &str) -> Result<usize, DbError> {
+    Ok(
+        diesel::delete(auth_token::table.filter(auth_token::refresh_family.eq(family)))
+            .execute(conn)?,
+    )
+}
+
+pub fn insert_tracker(conn: &mut DbConnection, tracker: &NewRefreshTracker) -> Result<(), DbError> {
+    diesel::insert_into(fs_refresh::table)
+        .values(tracker)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_tracker(
+    conn: &mut DbConnection,
+    family: &str,
+) -> Result<Option<RefreshTracker>, DbError> {
+    Ok(fs_refresh::table
+        .filter(fs_refresh::refresh_family.eq(family))
+        .select(RefreshTracker::as_select())
+        .get_result(conn)
+        .optional()?)
+}
+
+/// Moves a live family from generation `from` to `from + 1`. Exactly one of several
+/// concurrent callers presenting the same generation gets `true`.
+pub fn advance_tracker(
+    conn: &mut DbConnection,
+    family: &str,
+    from: i32,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let rows = diesel::update(
+        fs_refresh::table
+            .filter(fs_refresh::refresh_family.eq(family))
+            .filter(fs_refresh::gen.eq(from))
+            .filter(fs_refresh::revoked_at.is_null()),
+    )
+    .set((
+        fs_refresh::gen.eq(from + 1),
+        fs_refresh::last_used_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(rows == 1)
+}
+
+pub fn revoke_tracker(
+    conn: &mut DbConnection,
+    family: &str,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::update(
+        fs_refresh::table
+            .filter(fs_refresh::refresh_family.eq(family))
+            .filter(fs_refresh::revoked_at.is_null()),
+    )
+    .set(fs_refresh::revoked_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Revokes every family of a user (Flask-Security's `refresh_tracker_reset`).
+pub fn revoke_trackers_for_user(
+    conn: &mut DbConnection,
+    user_id: i32,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        fs_refresh::table
+            .filter(fs_refresh::user_id.eq(user_id))
+            .filter(fs_refresh::revoked_at.is_null()),
+    )
+    .set(fs_refresh::revoked_at.eq(Some(now)))
+    .execute(conn)?)
+}
+
+/// Removes a user's expired families (as Flask-Security does when it makes a new one).
+pub fn delete_expired_trackers(
+    conn: &mut DbConnection,
+    user_id: i32,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::delete(
+        fs_refresh::table
+            .filter(fs_refresh::user_id.eq(user_id))
+            .filter(fs_refresh::expires_at.lt(now)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
