@@ -35,6 +35,7 @@ All commands (each has --help):
   latchkey roles add EMAIL ROLE         latchkey roles remove EMAIL ROLE
   latchkey roles list                   latchkey db migrate
   latchkey db check                     adopted emails and usernames that look alike
+  latchkey db sweep                     one housekeeping pass: what it removed
 Without --password, the password is asked for twice without echo (or read as one line
 from standard input when that is not a terminal).
 
@@ -160,6 +161,9 @@ pub enum DbCommand {
     Migrate,
     /// Report stored emails and usernames that today's rules refuse or that look alike
     Check,
+    /// Delete what is of no use any more (expired logins, spent tokens, old throttle rows,
+    /// mail given up long ago, ...) in one pass, and print what was removed
+    Sweep,
 }
 
 fn on_off(v: &str) -> Result<bool, String> {
@@ -274,6 +278,7 @@ pub fn main() -> ExitCode {
         Some(Command::Roles(cmd)) => roles_command(&settings, cmd),
         Some(Command::Db(DbCommand::Migrate)) => migrate(&settings),
         Some(Command::Db(DbCommand::Check)) => check(&settings),
+        Some(Command::Db(DbCommand::Sweep)) => sweep(&settings),
         Some(Command::TimeHash { .. }) => Ok(()),
     };
     match result {
@@ -343,6 +348,20 @@ fn migrate(settings: &Settings) -> Result<(), CliError> {
         }
         println!("Applied {} migration(s).", applied.len());
     }
+    Ok(())
+}
+
+/// `db sweep`: one housekeeping pass, as the server runs every `HOUSEKEEPING_INTERVAL`.
+fn sweep(settings: &Settings) -> Result<(), CliError> {
+    let services = services(settings)?;
+    let started = std::time::Instant::now();
+    let report = run(crate::auth::housekeeping::sweep_once(
+        &services,
+        crate::auth::housekeeping::BATCH,
+        crate::auth::housekeeping::PAUSE,
+    ))??;
+    println!("{report}");
+    println!("Swept in {:.1} s.", started.elapsed().as_secs_f64());
     Ok(())
 }
 

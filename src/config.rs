@@ -78,6 +78,9 @@ pub struct MailSettings {
     /// Whether the development transport logs each message's links (they carry tokens):
     /// only outside production.
     pub log_links: bool,
+    /// How long mail that was given up stays in the outbox for the operator
+    /// (`MAIL_OUTBOX_RETENTION`).
+    pub retention: Duration,
 }
 
 /// Mail subjects, by Flask-Security's `SECURITY_EMAIL_SUBJECT_*` keys.
@@ -399,6 +402,11 @@ pub const MIN_PRODUCTION_KEY_BYTES: usize = 32;
 pub struct Settings {
     pub environment: Environment,
     pub database_url: DatabaseUrl,
+    /// The server's connection pool (`DATABASE_POOL_SIZE`, `DATABASE_POOL_TIMEOUT`).
+    pub database_pool: crate::db::PoolOptions,
+    /// How often the server sweeps what is of no use any more (`HOUSEKEEPING_INTERVAL`;
+    /// `None`: never, for `0`).
+    pub housekeeping_interval: Option<Duration>,
     pub secret_key: Secret,
     pub password_salt: Secret,
     pub host: String,
@@ -565,6 +573,11 @@ impl Settings {
         let database_url =
             DatabaseUrl::parse(src.get("DATABASE_URL").unwrap_or("instance/latchkey.db"))
                 .map_err(|reason| ConfigError::new("DATABASE_URL", reason))?;
+        let database_pool = database_pool(src, &database_url)?;
+        let housekeeping_interval = match src.get("HOUSEKEEPING_INTERVAL") {
+            Some("0") => None,
+            _ => Some(src.duration("HOUSEKEEPING_INTERVAL", "10 minutes")?),
+        };
         let secret_key = Secret::new(src.required("SECRET_KEY")?);
         let password_salt = Secret::new(src.required("SECURITY_PASSWORD_SALT")?);
         let host = src.get("HOST").unwrap_or("127.0.0.1").to_owned();
@@ -612,6 +625,7 @@ impl Settings {
             timeout: Duration::from_secs(src.number("MAIL_TIMEOUT", 10)?),
             outbox_dir: PathBuf::from(src.get("MAIL_OUTBOX_DIR").unwrap_or("instance/mail")),
             log_links: true,
+            retention: src.duration("MAIL_OUTBOX_RETENTION", "7 days")?,
         };
         if mail.use_tls && mail.use_ssl {
             return Err(ConfigError::new(
@@ -700,6 +714,8 @@ impl Settings {
         Ok(Settings {
             environment,
             database_url,
+            database_pool,
+            housekeeping_interval,
             secret_key,
             password_salt,
             host,
@@ -971,6 +987,35 @@ fn us_methods(src: &Source, key: &str, default: &str) -> Result<Vec<UsMethod>, C
     }
     Ok(methods)
 }
+
+/// `DATABASE_POOL_SIZE` (default 8 on SQLite, 10 on PostgreSQL) and
+/// `DATABASE_POOL_TIMEOUT` (how long a request waits for a free connection; default 5 s).
+fn database_pool(src: &Source, url: &DatabaseUrl) -> Result<crate::db::PoolOptions, ConfigError> {
+    let defaults = crate::db::PoolOptions::server(url);
+    let max_size: u32 = src.number("DATABASE_POOL_SIZE", defaults.max_size)?;
+    if !(1..=MAX_POOL_SIZE).contains(&max_size) {
+        return Err(ConfigError::new(
+            "DATABASE_POOL_SIZE",
+            format!("must be between 1 and {MAX_POOL_SIZE}, got {max_size}"),
+        ));
+    }
+    let timeout = seconds_or_period(src, "DATABASE_POOL_TIMEOUT", "5 seconds")?;
+    if timeout < Duration::from_secs(1) || timeout > Duration::from_secs(120) {
+        return Err(ConfigError::new(
+            "DATABASE_POOL_TIMEOUT",
+            format!("must be between 1 and 120 seconds, got {timeout:?}"),
+        ));
+    }
+    Ok(crate::db::PoolOptions {
+        max_size,
+        min_idle: defaults.min_idle.min(max_size),
+        connection_timeout: timeout,
+    })
+}
+
+/// The largest `DATABASE_POOL_SIZE` accepted (PostgreSQL's default `max_connections` is
+/// 100, shared by every instance).
+pub const MAX_POOL_SIZE: u32 = 500;
 
 /// A comma list of Flask-Security's authentication mechanisms (`session`, `token`,
 /// `basic`). HTTP basic authentication is not offered: naming it is a configuration error,

@@ -127,6 +127,8 @@ impl Application {
         // One mail delivery worker per process (requests only enqueue); stopped after the
         // server in `run_until_stopped`.
         let mail_worker = state.spawn_mail_worker()?;
+        // One housekeeping task per process, on this (the main) runtime.
+        state.spawn_housekeeping();
         tracing::info!(
             port,
             backend = state.settings.database_url.backend_name(),

@@ -188,6 +188,7 @@ fn help_documents_every_command_and_the_exit_codes() {
         "roles remove EMAIL ROLE",
         "roles list",
         "db migrate",
+        "db sweep",
         "Exit codes",
     ] {
         assert!(

@@ -23,6 +23,7 @@ fn dev_settings(dir: &std::path::Path) -> MailSettings {
         timeout: Duration::from_secs(10),
         outbox_dir: dir.to_path_buf(),
         log_links: true,
+        retention: std::time::Duration::from_secs(7 * 86_400),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod confirmable;
 pub mod csrf;
 pub mod error;
 pub mod hashing;
+pub mod housekeeping;
 pub mod link_mail;
 pub mod login;
 pub mod login_flow;

@@ -54,7 +54,18 @@ pub enum Action {
 }
 
 impl Action {
-    fn as_str(self) -> &'static str {
+    /// Every action, each with mail of its own.
+    pub const ALL: [Action; 6] = [
+        Action::Register,
+        Action::Reset,
+        Action::Confirm,
+        Action::SigninCode,
+        Action::ChangeEmail,
+        Action::UsernameRecovery,
+    ];
+
+    /// Its name in `auth_attempt.action`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Action::Register => "register",
             Action::Reset => "reset",
@@ -340,14 +351,7 @@ pub enum MailAllowance {
 }
 
 /// The actions whose mails share one address's allowance.
-const MAIL_ACTIONS: [Action; 6] = [
-    Action::Register,
-    Action::Reset,
-    Action::Confirm,
-    Action::SigninCode,
-    Action::ChangeEmail,
-    Action::UsernameRecovery,
-];
+const MAIL_ACTIONS: [Action; 6] = Action::ALL;
 
 /// Whether a request of `action` from `ip` for the address `target` (a [`typed_subject`])
 /// may send its mail, counting it if so. The limits protect the mailbox without ever

@@ -9,11 +9,13 @@
 pub mod api_tokens;
 pub mod attempts;
 pub mod coalesce;
+pub mod health;
 pub mod models;
 pub mod passkeys;
 pub mod roles;
 pub mod schema;
 pub mod sessions;
+pub mod sweep;
 pub mod tokens;
 pub mod users;
 
@@ -115,6 +117,10 @@ pub enum DbError {
     Shared(Arc<DbError>),
     #[error("a database lookup panicked")]
     LookupPanicked,
+    /// The database was found unreachable moments ago: failed at once, not after the pool's
+    /// timeout (see [`health`]).
+    #[error("database unavailable (failing fast until it is back)")]
+    Down,
 }
 
 impl DbError {
@@ -125,6 +131,7 @@ impl DbError {
         matches!(
             self.unshared(),
             DbError::Pool(_)
+                | DbError::Down
                 | DbError::Query(Error::DatabaseError(
                     DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                     _
@@ -155,15 +162,48 @@ impl DbError {
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// Marked down when a connection cannot be opened (or a SQLite file was swapped).
+    health: Arc<health::DbHealth>,
+    /// Refuse to open a SQLite file that is not there (instead of creating it empty).
+    must_exist: bool,
     /// Counts failed queries in this pool: a connection that has not succeeded since the
     /// last failure anywhere is tested before use (one lost connection usually means all
     /// were lost, e.g. the server restarted).
     failures: Arc<AtomicU64>,
 }
 
+/// A SQLite file's identity (device, inode): a connection whose file was replaced or removed
+/// under it would go on writing to the old one, which nobody will ever read.
+fn file_identity(url: &DatabaseUrl) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    if let DatabaseUrl::Sqlite(path) = url {
+        use std::os::unix::fs::MetadataExt;
+        return std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    }
+    let _ = url;
+    None
+}
+
 impl ConnectionManager {
     fn open(&self) -> Result<DbConnection, r2d2::Error> {
+        self.open_unwatched()
+            .inspect_err(|e| self.health.mark_down(&e.to_string()))
+    }
+
+    /// What the probe tries: a fresh connection that can read Latchkey's tables.
+    fn check(&self) -> Result<(), r2d2::Error> {
+        let mut conn = self.open_unwatched()?;
+        conn.batch_execute("SELECT 1 FROM __diesel_schema_migrations LIMIT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn open_unwatched(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
+            DatabaseUrl::Sqlite(path) if self.must_exist && !path.is_file() => Err(
+                r2d2::Error::ConnectionError(ConnectionError::BadConnection(
+                    "the SQLite database file is missing (or is not a file)".into(),
+                )),
+            ),
             DatabaseUrl::Sqlite(path) => {
                 let path = path.to_str().ok_or_else(|| {
                     r2d2::Error::ConnectionError(ConnectionError::BadConnection(
@@ -185,15 +225,28 @@ impl ConnectionManager {
                 Ok(DbConnection::Sqlite(conn))
             }
             #[cfg(feature = "postgres")]
-            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url)
-                .map(DbConnection::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Postgres(url) => {
+                diesel::PgConnection::establish(&with_connect_timeout(url))
+                    .map(DbConnection::Postgres)
+                    .map_err(r2d2::Error::ConnectionError)
+            }
             #[cfg(not(feature = "postgres"))]
             DatabaseUrl::Postgres(_) => Err(r2d2::Error::ConnectionError(
                 ConnectionError::BadConnection("PostgreSQL support is not compiled in".into()),
             )),
         }
     }
+}
+
+/// A PostgreSQL URL with `connect_timeout` (libpq waits forever by default for a server that
+/// does not answer), unless it names one.
+#[cfg(feature = "postgres")]
+fn with_connect_timeout(url: &str) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}connect_timeout=5")
 }
 
 /// How long a SQLite connection waits for another's lock before "database is locked".
@@ -228,6 +281,8 @@ const VALIDATION_BYPASS: Duration = Duration::from_millis(500);
 /// A pooled connection, and until when it is trusted without a test query.
 pub struct PoolConnection {
     conn: DbConnection,
+    /// The SQLite file it opened (see [`file_identity`]).
+    file: Option<(u64, u64)>,
     trusted_until: Instant,
     /// The pool's failure count when this connection last succeeded.
     failures_seen: u64,
@@ -267,8 +322,10 @@ impl ManageConnection for ConnectionManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<PoolConnection, r2d2::Error> {
+        let conn = self.open()?;
         Ok(PoolConnection {
-            conn: self.open()?,
+            file: file_identity(&self.url),
+            conn,
             trusted_until: Instant::now() + VALIDATION_BYPASS,
             failures_seen: self.failures.load(Ordering::Acquire),
         })
@@ -276,6 +333,13 @@ impl ManageConnection for ConnectionManager {
 
     /// Run by r2d2 at every checkout; a failure discards the connection and opens another.
     fn is_valid(&self, conn: &mut PoolConnection) -> Result<(), r2d2::Error> {
+        if conn.file.is_some() && file_identity(&self.url) != conn.file {
+            let error = "the SQLite database file was removed or replaced";
+            self.health.mark_down(error);
+            return Err(r2d2::Error::ConnectionError(
+                ConnectionError::BadConnection(error.into()),
+            ));
+        }
         let failures = self.failures.load(Ordering::Acquire);
         if Instant::now() < conn.trusted_until && conn.failures_seen == failures {
             return Ok(());
@@ -307,7 +371,9 @@ pub struct PoolOptions {
 }
 
 impl PoolOptions {
-    /// The server's: 8 connections on SQLite (one writer at a time anyway), 10 on PostgreSQL.
+    /// The server's defaults: 8 connections on SQLite (one writer at a time anyway), 10 on
+    /// PostgreSQL; a request waits up to 5 s for one (`DATABASE_POOL_SIZE`,
+    /// `DATABASE_POOL_TIMEOUT` change them).
     pub fn server(url: &DatabaseUrl) -> Self {
         Self {
             max_size: match url {
@@ -315,7 +381,7 @@ impl PoolOptions {
                 DatabaseUrl::Postgres(_) => 10,
             },
             min_idle: 1,
-            connection_timeout: Duration::from_secs(10),
+            connection_timeout: Duration::from_secs(5),
         }
     }
 
@@ -336,6 +402,8 @@ pub struct Db {
     pool: Pool,
     /// Shared with the pool's [`ConnectionManager`].
     failures: Arc<AtomicU64>,
+    health: Arc<health::DbHealth>,
+    connection_timeout: Duration,
 }
 
 impl Db {
@@ -349,9 +417,12 @@ impl Db {
     pub fn connect_with(url: &DatabaseUrl, options: PoolOptions) -> anyhow::Result<Self> {
         create_sqlite_folder(url)?;
         let failures = Arc::new(AtomicU64::new(0));
+        let health = Arc::new(health::DbHealth::default());
         let manager = ConnectionManager {
             url: url.clone(),
             failures: Arc::clone(&failures),
+            health: Arc::clone(&health),
+            must_exist: false,
         };
         // Fail fast at start-up with the real cause, instead of r2d2's 30 s wait.
         let mut probe = manager
@@ -359,13 +430,31 @@ impl Db {
             .map_err(|e| anyhow::anyhow!("cannot open the {} database: {e}", url.backend_name()))?;
         run_migrations(&mut probe)?;
         drop(probe);
+        // From here on a SQLite file must exist: one removed under a running server must
+        // not be silently recreated empty.
+        let manager = ConnectionManager {
+            must_exist: true,
+            ..manager
+        };
+        let prober = manager.clone();
+        health::spawn_probe(&health, move || prober.check().map_err(|e| e.to_string()));
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size)
             .min_idle(Some(options.min_idle))
             .connection_timeout(options.connection_timeout)
             .build(manager)
             .map_err(|e| anyhow::anyhow!("cannot build the connection pool: {e}"))?;
-        Ok(Self { pool, failures })
+        Ok(Self {
+            pool,
+            failures,
+            health,
+            connection_timeout: options.connection_timeout,
+        })
+    }
+
+    /// Whether the database answered, as this process last saw it (for `/healthz`).
+    pub fn health(&self) -> health::HealthStatus {
+        self.health.status()
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
@@ -385,13 +474,19 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        // While the database is down, fail at once: no blocking thread, no wait.
+        if self.health.is_down() {
+            return Err(E::from(DbError::Down));
+        }
         let pool = self.pool.clone();
         let failures = Arc::clone(&self.failures);
+        let health = Arc::clone(&self.health);
+        let timeout = self.connection_timeout;
         // The caller's span (request id) follows the query onto the blocking thread.
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut conn = pool.get().map_err(DbError::from)?;
+            let mut conn = checkout(&pool, &health, timeout)?;
             let result = f(&mut conn);
             conn.record(&result, &failures);
             result
@@ -403,6 +498,27 @@ impl Db {
     /// A connection for synchronous callers (CLI, tests).
     pub fn get(&self) -> Result<PooledConnection, DbError> {
         Ok(self.pool.get()?)
+    }
+}
+
+/// How long one wait for a connection lasts before the database's health is looked at
+/// again: a request waiting for a connection gives up soon after the database is found down.
+const CHECKOUT_SLICE: Duration = Duration::from_millis(50);
+
+/// A pooled connection within `timeout`, or an error as soon as the database is known down.
+fn checkout(
+    pool: &Pool,
+    health: &health::DbHealth,
+    timeout: Duration,
+) -> Result<PooledConnection, DbError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match pool.get_timeout(CHECKOUT_SLICE.min(timeout)) {
+            Ok(conn) => return Ok(conn),
+            Err(_) if health.is_down() => return Err(DbError::Down),
+            Err(e) if Instant::now() >= deadline => return Err(e.into()),
+            Err(_) => {}
+        }
     }
 }
 
@@ -544,6 +660,8 @@ pub fn open_single(url: &DatabaseUrl) -> anyhow::Result<(DbConnection, Vec<Strin
     let mut conn = ConnectionManager {
         url: url.clone(),
         failures: Arc::default(),
+        health: Arc::default(),
+        must_exist: false,
     }
     .open()
     .map_err(|e| anyhow::anyhow!("cannot open the {} database: {e}", url.backend_name()))?;
@@ -631,6 +749,8 @@ mod tests {
             let manager = ConnectionManager {
                 url: DatabaseUrl::Sqlite(dir.path().join("fresh.db")),
                 failures: Arc::default(),
+                health: Arc::default(),
+                must_exist: false,
             };
             let start = Arc::new(std::sync::Barrier::new(4));
             let opened: Vec<_> = (0..4)

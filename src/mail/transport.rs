@@ -339,6 +339,7 @@ mod tests {
             timeout: std::time::Duration::from_secs(10),
             outbox_dir: PathBuf::from("unused"),
             log_links: true,
+            retention: std::time::Duration::from_secs(7 * 86_400),
         };
         let err = Transport::from_settings(&settings).err().unwrap();
         assert!(err.to_string().starts_with("MAIL_DEFAULT_SENDER"), "{err}");

@@ -1,4 +1,5 @@
-//! `GET /healthz`: 200 while the database answers a query on Latchkey's tables, else 503.
+//! `GET /healthz`: 200 while the database answers a query on Latchkey's tables, else 503,
+//! naming the dependency that is down and why.
 
 use std::time::Duration;
 
@@ -18,25 +19,39 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         user::table.select(user::id).limit(1).load::<i32>(conn)?;
         Ok(())
     });
-    let healthy = match actix_web::rt::time::timeout(TIMEOUT, query).await {
-        Ok(Ok(())) => true,
+    let problem = match actix_web::rt::time::timeout(TIMEOUT, query).await {
+        Ok(Ok(())) => None,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "health check: the database did not answer");
-            false
+            Some(e.to_string())
         }
         Err(_) => {
             tracing::warn!("health check: the database did not answer in time");
-            false
+            Some(format!("no answer within {} s", TIMEOUT.as_secs()))
         }
     };
+    let seen = state.db.health();
+    let healthy = problem.is_none();
     let (mut response, status) = if healthy {
         (HttpResponse::Ok(), "ok")
     } else {
         (HttpResponse::ServiceUnavailable(), "unavailable")
     };
+    let database = json!({
+        "up": healthy,
+        "backend": state.settings.database_url.backend_name(),
+        "down_for_secs": seen.down_for_secs,
+        // The driver's words (never the URL or a password).
+        "error": seen.error.or(problem),
+    });
     let mut response = response
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "status": status, "database": healthy }));
+        .json(json!({
+            "status": status,
+            "database": healthy,
+            "down": if healthy { vec![] } else { vec!["database"] },
+            "dependencies": { "database": database },
+        }));
     // Its 503 says only "unavailable": shown as is, not replaced by the generic error page.
     crate::web::error::mark_rendered(&mut response);
     response

@@ -41,6 +41,10 @@ pub enum AppError {
 
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
+        if matches!(e, DbError::Down) {
+            // Logged once, when it went down (crate::db::health), not for every request.
+            return AppError::Unavailable;
+        }
         if e.is_unavailable() {
             tracing::error!(error = %e, "database unavailable");
             return AppError::Unavailable;
@@ -63,6 +67,10 @@ impl From<HashError> for AppError {
 
 /// `Retry-After` for [`AppError::Busy`], in seconds: a full queue drains in about that long.
 pub const BUSY_RETRY_AFTER_SECS: u32 = 1;
+
+/// `Retry-After` for [`AppError::Unavailable`] (the database is down): the probe notices
+/// its return within a second, so a client may try again soon.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 2;
 
 impl From<tera::Error> for AppError {
     fn from(e: tera::Error) -> Self {
@@ -104,6 +112,7 @@ impl AppError {
         let retry_after = match self {
             AppError::TooManyAttempts { retry_after } => Some(retry_after.as_secs().max(1)),
             AppError::Busy => Some(u64::from(BUSY_RETRY_AFTER_SECS)),
+            AppError::Unavailable => Some(u64::from(UNAVAILABLE_RETRY_AFTER_SECS)),
             _ => None,
         };
         if let Some(seconds) = retry_after {

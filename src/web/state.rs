@@ -11,7 +11,6 @@ use crate::auth::login::SessionLookups;
 use crate::auth::services::StartError;
 use crate::auth::Services;
 use crate::config::Settings;
-use crate::db::PoolOptions;
 
 pub struct AppState {
     pub services: Services,
@@ -25,7 +24,7 @@ impl AppState {
     /// Starts the services (database with migrations, templates, hashing) for a server.
     /// Blocking: call it off the async executor.
     pub fn new(settings: Settings) -> Result<Self, StartError> {
-        let pool = PoolOptions::server(&settings.database_url);
+        let pool = settings.database_pool;
         Self::with_services(Services::start(settings, pool)?)
     }
 
@@ -43,6 +42,19 @@ impl AppState {
             session_lookups,
             page_defaults,
         })
+    }
+}
+
+impl AppState {
+    /// Starts the housekeeping task on the current runtime (one per process), unless
+    /// `HOUSEKEEPING_INTERVAL` is 0.
+    pub fn spawn_housekeeping(&self) {
+        if let Some(interval) = self.settings.housekeeping_interval {
+            actix_web::rt::spawn(crate::auth::housekeeping::run_every(
+                self.services.clone(),
+                interval,
+            ));
+        }
     }
 }
 

@@ -112,6 +112,7 @@ pub fn smtp_settings(port: u16, timeout: Duration) -> MailSettings {
         timeout,
         outbox_dir: PathBuf::from("unused-outbox"),
         log_links: true,
+        retention: Duration::from_secs(7 * 86_400),
     }
 }
 
