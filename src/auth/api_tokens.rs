@@ -19,63 +19,17 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::Connection;
 
+pub use super::api_token_keys::TokenKeys;
 use super::error::ServiceError;
 use super::login::{ClientInfo, CurrentUser};
 use super::services::Services;
-use crate::config::Secret;
-use crate::crypto::{constant_time_eq, derive_key, keyed_digest, new_uniquifier, random_token};
+use crate::crypto::{constant_time_eq, new_uniquifier, random_token};
 use crate::db::models::{AuthToken, NewRefreshTracker, User};
 use crate::db::{self, api_tokens, users, DbConnection, DbError};
 
 /// How often `last_used_at` is written for a token in use (not on every request).
 const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
 const MAX_USER_AGENT: usize = 255;
-/// Tokens we issue are 43 characters; refuse anything absurd before hashing.
-const MAX_TOKEN_LEN: usize = 128;
-
-/// The keys tokens are stored and signed under, derived from `SECRET_KEY`.
-#[derive(Clone)]
-pub struct TokenKeys {
-    digest: [u8; 64],
-    refresh: [u8; 64],
-}
-
-impl TokenKeys {
-    pub fn new(secret: &Secret) -> Self {
-        Self {
-            digest: derive_key(secret, "api-token"),
-            refresh: derive_key(secret, "refresh-token"),
-        }
-    }
-
-    fn hash(&self, raw: &str) -> Option<String> {
-        (!raw.is_empty() && raw.len() <= MAX_TOKEN_LEN).then(|| keyed_digest(&self.digest, raw))
-    }
-
-    fn refresh_token(&self, family: &str, gen: i32) -> String {
-        let body = format!("{family}.{gen}");
-        let mac = keyed_digest(&self.refresh, &body);
-        format!("{body}.{mac}")
-    }
-
-    /// The family and generation a refresh token names, if its MAC is ours.
-    fn parse_refresh(&self, raw: &str) -> Option<(String, i32)> {
-        if raw.len() > 256 {
-            return None;
-        }
-        let (body, mac) = raw.rsplit_once('.')?;
-        if !constant_time_eq(&keyed_digest(&self.refresh, body), mac) {
-            return None;
-        }
-        let (family, gen) = body.split_once('.')?;
-        Some((family.to_owned(), gen.parse().ok()?))
-    }
-
-    /// The handle the sessions page shows for a token (never the token or its digest).
-    pub fn handle(&self, token_hash: &str) -> String {
-        keyed_digest(&self.digest, &format!("handle:{token_hash}"))[..24].to_owned()
-    }
-}
 
 /// What a token is issued with.
 #[derive(Debug, Clone, Copy)]
@@ -175,7 +129,7 @@ fn insert_token(
     api_tokens::insert(
         conn,
         &AuthToken {
-            token_hash: keyed_digest(&services.api_token_keys.digest, &raw),
+            token_hash: services.api_token_keys.digest_of(&raw),
             user_id: user.id,
             fs_uniquifier: user.fs_uniquifier.clone(),
             login_id,
@@ -465,6 +419,7 @@ fn to_chrono(d: Duration) -> chrono::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
 
     #[test]
     fn a_refresh_token_is_refused_unless_its_mac_is_ours() {
@@ -488,7 +443,7 @@ mod tests {
         let other = TokenKeys::new(&Secret::new("k2"));
         assert_ne!(keys.hash("abc"), other.hash("abc"));
         assert_eq!(keys.hash(""), None);
-        assert_eq!(keys.hash(&"a".repeat(MAX_TOKEN_LEN + 1)), None);
+        assert_eq!(keys.hash(&"a".repeat(129)), None);
         assert_ne!(keys.handle("h"), keys.hash("h").unwrap()[..24]);
     }
 }

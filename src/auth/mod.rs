@@ -4,6 +4,7 @@
 //! [`recoverable`], [`changeable`], [`accounts`]) build on it. Nothing here names actix.
 
 pub mod accounts;
+pub mod api_token_keys;
 pub mod api_tokens;
 pub mod authenticate;
 pub mod change_email;

@@ -30,7 +30,7 @@ pub struct Services {
     /// Sends the `sms` second factor's codes; replace it to use a provider.
     pub sms: Arc<dyn SmsSender>,
     /// Stores API tokens and signs refresh tokens.
-    pub api_token_keys: super::api_tokens::TokenKeys,
+    pub api_token_keys: super::api_token_keys::TokenKeys,
 }
 
 /// Why the services could not start: each says what to fix.
@@ -71,7 +71,7 @@ impl Services {
         .with_queue_limit(settings.hash_queue);
         Ok(Self {
             tokens: TokenIssuer::new(&settings.secret_key),
-            api_token_keys: super::api_tokens::TokenKeys::new(&settings.secret_key),
+            api_token_keys: super::api_token_keys::TokenKeys::new(&settings.secret_key),
             outbox_key: OutboxKey::derive(&settings.secret_key),
             totp_keys,
             sms: Arc::new(DevelopmentSms {
