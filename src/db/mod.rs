@@ -8,6 +8,7 @@
 
 pub mod attempts;
 pub mod coalesce;
+pub mod events;
 pub mod models;
 pub mod passkeys;
 pub mod roles;

@@ -142,6 +142,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Security events written by the hooks' built-in subscriber (`auth::events`): what
+    /// happened to an account, when, and from which client. Never a secret.
+    security_event (id) {
+        id -> BigInt,
+        user_id -> Nullable<Integer>,
+        kind -> Text,
+        detail -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_token -> user (user_id));
 diesel::joinable!(webauthn -> user (user_id));
 diesel::joinable!(login_session -> user (user_id));
@@ -157,5 +171,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_attempt,
     otp_used,
     webauthn,
-    webauthn_ceremony
+    webauthn_ceremony,
+    security_event
 );

@@ -4,6 +4,7 @@ use actix_identity::Identity;
 use actix_web::HttpResponse;
 use serde_json::json;
 
+use crate::auth::events::SecurityEvent;
 use crate::auth::login;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
@@ -27,6 +28,7 @@ pub async fn submit(
             ip = %crate::web::client::ip_for_log(&web.request),
             "logout"
         );
+        web.emit(SecurityEvent::LoggedOut, Some(current.user.id));
     }
     if let Some(identity) = identity {
         identity.logout();
