@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -165,11 +165,13 @@ async fn a_panicking_subscriber_breaks_no_request_and_no_other_subscriber() {
 async fn a_full_queue_drops_and_counts_without_holding_up_requests() {
     let app = spawn_app_with(&[("SECURITY_EVENT_QUEUE", "2")]).await;
     // A subscriber stuck until released: the dispatcher holds one record, two wait.
-    let gate = Arc::new(Mutex::new(()));
-    let held = gate.lock().unwrap();
-    let theirs = gate.clone();
+    let released = Arc::new(AtomicBool::new(false));
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let (theirs, gate) = (released.clone(), Mutex::new(gate));
     app.events.subscribe(Arc::new(move |_: &EventRecord| {
-        let _wait = theirs.lock().unwrap();
+        if !theirs.load(Ordering::SeqCst) {
+            let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(30));
+        }
     }));
     let email = new_email("full");
     app.create_user(&email, PASSWORD).await;
@@ -190,7 +192,8 @@ async fn a_full_queue_drops_and_counts_without_holding_up_requests() {
     // Registration's two events and these eight: at most three fit.
     let dropped = app.events.dropped();
     assert!(dropped >= 7, "dropped {dropped}");
-    drop(held);
+    released.store(true, Ordering::SeqCst);
+    release.send(()).unwrap();
     flush(&app).await;
     let id = app.user(&email).id;
     assert_eq!(rows_for(&app, id).len() as u64, 10 - dropped);

@@ -21,6 +21,7 @@ use super::error::ServiceError;
 use super::events::TwoFactorChange;
 use super::login::ClientInfo;
 use super::services::Services;
+use crate::db::events::EventClient;
 use crate::db::models::User;
 use crate::db::{self, DbConnection};
 use crate::mail::{self, NoticeDetails};
@@ -145,7 +146,7 @@ pub fn check_new_device(
 
 /// The rule itself: no history is not new; otherwise new when neither the device nor the
 /// address has been seen.
-pub fn is_new(history: &[(Option<String>, Option<String>)], client: &ClientInfo) -> bool {
+pub fn is_new(history: &[EventClient], client: &ClientInfo) -> bool {
     if history.is_empty() {
         return false;
     }

@@ -42,6 +42,9 @@ pub fn recent(
         .load::<(SecurityEventRow, Option<String>)>(conn)?)
 }
 
+/// Where an event came from: `(ip, user_agent)`.
+pub type EventClient = (Option<String>, Option<String>);
+
 /// `(ip, user_agent)` of the user's newest `limit` events of `kind` since `since`.
 pub fn clients_since(
     conn: &mut DbConnection,
@@ -49,7 +52,7 @@ pub fn clients_since(
     kind: &str,
     since: NaiveDateTime,
     limit: i64,
-) -> Result<Vec<(Option<String>, Option<String>)>, DbError> {
+) -> Result<Vec<EventClient>, DbError> {
     Ok(security_event::table
         .filter(security_event::user_id.eq(user_id))
         .filter(security_event::kind.eq(kind))
