@@ -555,6 +555,9 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
             let user = find_user(&services, &email)?;
             let raw = typed_password(password.password)?;
             run(changeable::set_new_password(&services, &user, &raw))??.map_err(refused)?;
+            // The `password_changed` event is stored by the dispatcher thread: let it finish
+            // before the process ends.
+            services.events.flush(std::time::Duration::from_secs(5));
             tracing::info!(
                 event = "password_change",
                 user_id = user.id,

@@ -339,6 +339,44 @@ pub struct AccountChangeSettings {
     pub username_recovery_subject: String,
 }
 
+/// The hooks (security events, `auth::events`): how many may wait for the dispatcher, and how
+/// long the stored ones are kept.
+#[derive(Debug, Clone)]
+pub struct EventSettings {
+    /// Events waiting for the dispatcher before new ones are dropped and counted
+    /// (`SECURITY_EVENT_QUEUE`, at least 1).
+    pub queue: usize,
+    /// How long rows of `security_event` are kept (`SECURITY_EVENT_RETENTION`); also how far
+    /// back a sign-in's device and address are looked for (new-device notice).
+    pub retention: Duration,
+}
+
+/// The security notices mailed to the account's address, each switchable, with its subject.
+#[derive(Debug, Clone)]
+pub struct NoticeSettings {
+    /// A sign-in from a device and an address not seen before
+    /// (`SECURITY_SEND_NOTICE_NEW_DEVICE`).
+    pub new_device: bool,
+    /// Two-factor sign-in turned on, off or changed (`SECURITY_SEND_NOTICE_TWO_FACTOR`).
+    pub two_factor: bool,
+    /// A passkey added or removed (`SECURITY_SEND_NOTICE_PASSKEY`).
+    pub passkey: bool,
+    /// New recovery codes (`SECURITY_SEND_NOTICE_RECOVERY_CODES`).
+    pub recovery_codes: bool,
+    /// Flask-Security's `SECURITY_SEND_PASSWORD_CHANGE_EMAIL`.
+    pub password_change: bool,
+    /// Flask-Security's `SECURITY_SEND_PASSWORD_RESET_NOTICE_EMAIL`.
+    pub password_reset: bool,
+    /// `SECURITY_EMAIL_SUBJECT_NEW_DEVICE_NOTICE`.
+    pub new_device_subject: String,
+    /// `SECURITY_EMAIL_SUBJECT_TWO_FACTOR_NOTICE`.
+    pub two_factor_subject: String,
+    /// `SECURITY_EMAIL_SUBJECT_PASSKEY_NOTICE`.
+    pub passkey_subject: String,
+    /// `SECURITY_EMAIL_SUBJECT_RECOVERY_CODES_NOTICE`.
+    pub recovery_codes_subject: String,
+}
+
 /// Passkeys (`SECURITY_WEBAUTHN`, `SECURITY_WAN_*`), as Flask-Security names them. The
 /// relying party comes from `BASE_URL`, never from a request's `Host`.
 #[derive(Debug, Clone)]
@@ -445,6 +483,10 @@ pub struct Settings {
     pub unified_signin: UnifiedSigninSettings,
     pub account_changes: AccountChangeSettings,
     pub api_tokens: ApiTokenSettings,
+    /// The hooks' queue and the stored events' lifetime.
+    pub events: EventSettings,
+    /// Which security notices are mailed.
+    pub notices: NoticeSettings,
     /// Where the development SMS sender writes text messages (`SMS_OUTBOX_DIR`).
     pub sms_outbox_dir: PathBuf,
 }
@@ -742,6 +784,8 @@ impl Settings {
             unified_signin,
             account_changes,
             api_tokens,
+            events: events(src)?,
+            notices: notices(src)?,
             sms_outbox_dir: PathBuf::from(src.get("SMS_OUTBOX_DIR").unwrap_or("instance/sms")),
             app_name,
             workers,
@@ -1079,6 +1123,48 @@ fn api_tokens(src: &Source) -> Result<ApiTokenSettings, ConfigError> {
         refresh_max_age: seconds_or_period(src, "SECURITY_REFRESH_TOKEN_MAX_AGE", "90 days")?,
         refresh_max_idle: seconds_or_period(src, "SECURITY_REFRESH_TOKEN_MAX_IDLE", "7 days")?,
         refresh_cookie_name,
+    })
+}
+
+fn events(src: &Source) -> Result<EventSettings, ConfigError> {
+    let queue = src.number("SECURITY_EVENT_QUEUE", 1024usize)?;
+    if queue == 0 {
+        return Err(ConfigError::new(
+            "SECURITY_EVENT_QUEUE",
+            "must be at least 1 (events beyond it are dropped, never waited for)",
+        ));
+    }
+    Ok(EventSettings {
+        queue,
+        retention: src.duration("SECURITY_EVENT_RETENTION", "90 days")?,
+    })
+}
+
+fn notices(src: &Source) -> Result<NoticeSettings, ConfigError> {
+    let subject = |key: &str, default: &str| src.get(key).unwrap_or(default).to_owned();
+    Ok(NoticeSettings {
+        new_device: src.flag("SECURITY_SEND_NOTICE_NEW_DEVICE", true)?,
+        two_factor: src.flag("SECURITY_SEND_NOTICE_TWO_FACTOR", true)?,
+        passkey: src.flag("SECURITY_SEND_NOTICE_PASSKEY", true)?,
+        recovery_codes: src.flag("SECURITY_SEND_NOTICE_RECOVERY_CODES", true)?,
+        password_change: src.flag("SECURITY_SEND_PASSWORD_CHANGE_EMAIL", true)?,
+        password_reset: src.flag("SECURITY_SEND_PASSWORD_RESET_NOTICE_EMAIL", true)?,
+        new_device_subject: subject(
+            "SECURITY_EMAIL_SUBJECT_NEW_DEVICE_NOTICE",
+            "New sign-in to your account",
+        ),
+        two_factor_subject: subject(
+            "SECURITY_EMAIL_SUBJECT_TWO_FACTOR_NOTICE",
+            "Your two-factor sign-in has changed",
+        ),
+        passkey_subject: subject(
+            "SECURITY_EMAIL_SUBJECT_PASSKEY_NOTICE",
+            "Your passkeys have changed",
+        ),
+        recovery_codes_subject: subject(
+            "SECURITY_EMAIL_SUBJECT_RECOVERY_CODES_NOTICE",
+            "New recovery codes were generated",
+        ),
     })
 }
 

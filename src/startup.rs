@@ -1,6 +1,7 @@
 //! Building the application: state, middleware stack, routes, and the HTTP server.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_identity::IdentityMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity};
@@ -12,6 +13,7 @@ use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
+use crate::auth::events::{EventSubscriber, Events};
 use crate::config::Settings;
 use crate::crypto::derive_key;
 use crate::mail::worker::WorkerHandle;
@@ -110,11 +112,21 @@ pub struct Application {
     port: u16,
     server: Server,
     mail_worker: Option<WorkerHandle>,
+    events: Events,
 }
 
 impl Application {
     /// Binds `HOST:PORT` (port 0 picks a free one, for tests) and prepares the server.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, Vec::new()).await
+    }
+
+    /// [`Application::build`], with security event subscribers registered before the first
+    /// request (see [`crate::auth::events`]).
+    pub async fn build_with(
+        settings: Settings,
+        subscribers: Vec<Arc<dyn EventSubscriber>>,
+    ) -> anyhow::Result<Self> {
         let address = format!("{}:{}", settings.host, settings.port);
         let listener = TcpListener::bind(&address)
             .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
@@ -124,6 +136,10 @@ impl Application {
             actix_web::rt::task::spawn_blocking(move || AppState::new(settings)).await??,
         );
         state.hasher.warm_up();
+        for subscriber in subscribers {
+            state.events.subscribe(subscriber);
+        }
+        let events = state.events.clone();
         // One mail delivery worker per process (requests only enqueue); stopped after the
         // server in `run_until_stopped`.
         let mail_worker = state.spawn_mail_worker()?;
@@ -145,6 +161,7 @@ impl Application {
             port,
             server: server.run(),
             mail_worker: Some(mail_worker),
+            events,
         })
     }
 
@@ -157,10 +174,21 @@ impl Application {
         self.port
     }
 
+    /// The security event bus: subscribe to it, or read how many events were dropped.
+    pub fn events(&self) -> &Events {
+        &self.events
+    }
+
     /// Serves until SIGTERM/SIGINT (or [`Application::handle`]'s stop): in-flight requests
     /// finish (up to 10 s), then the mail worker finishes the message it is sending.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        // Events emitted by the last requests reach their subscribers before the end.
+        let events = self.events.clone();
+        let _ = actix_web::rt::task::spawn_blocking(move || {
+            events.flush(std::time::Duration::from_secs(SHUTDOWN_TIMEOUT_SECS))
+        })
+        .await;
         if let Some(worker) = self.mail_worker {
             worker.shutdown().await;
             tracing::info!("mail worker stopped");

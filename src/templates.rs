@@ -170,6 +170,38 @@ const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/security/email/reset_notice.html"),
     ),
     (
+        "security/email/new_device_notice.txt",
+        include_str!("../templates/security/email/new_device_notice.txt"),
+    ),
+    (
+        "security/email/new_device_notice.html",
+        include_str!("../templates/security/email/new_device_notice.html"),
+    ),
+    (
+        "security/email/two_factor_notice.txt",
+        include_str!("../templates/security/email/two_factor_notice.txt"),
+    ),
+    (
+        "security/email/two_factor_notice.html",
+        include_str!("../templates/security/email/two_factor_notice.html"),
+    ),
+    (
+        "security/email/passkey_notice.txt",
+        include_str!("../templates/security/email/passkey_notice.txt"),
+    ),
+    (
+        "security/email/passkey_notice.html",
+        include_str!("../templates/security/email/passkey_notice.html"),
+    ),
+    (
+        "security/email/recovery_codes_notice.txt",
+        include_str!("../templates/security/email/recovery_codes_notice.txt"),
+    ),
+    (
+        "security/email/recovery_codes_notice.html",
+        include_str!("../templates/security/email/recovery_codes_notice.html"),
+    ),
+    (
         "security/email/change_notice.txt",
         include_str!("../templates/security/email/change_notice.txt"),
     ),
@@ -541,6 +573,17 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "login_count": 1,
         }]),
     );
+    ctx.insert(
+        "events",
+        &json!([
+            {"time": "2026-01-01 00:00:00 UTC", "user_id": 1, "email": "ada@example.com",
+             "kind": "login_succeeded", "what": "Signed in with a password",
+             "client": "Firefox on Linux", "ip": "192.0.2.1", "failure": false},
+            {"time": "2026-01-01 00:00:00 UTC", "user_id": null, "email": null,
+             "kind": "login_failed", "what": "Failed sign-in with a password",
+             "client": "an unknown client", "ip": null, "failure": true},
+        ]),
+    );
     // Two-factor (`security/two_factor_*.html`), with an authenticator setup under way so
     // that the QR code branch renders (a small QR-like SVG stands for the real one).
     let qr_svg = concat!(
@@ -589,6 +632,12 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "two_factor": {"method": "authenticator", "setup_url": "/tf-setup"},
             "recovery_codes": {"left": 3, "url": "/mf-recovery-codes"},
             "sessions_url": "/sessions", "has_password": true,
+            "activity": [
+                {"time": "2026-01-01 00:00 UTC", "what": "Signed in with a password",
+                 "client": "Firefox on Linux", "ip": "192.0.2.1", "failure": false},
+                {"time": "2026-01-01 00:00 UTC", "what": "Failed sign-in with a password",
+                 "client": "an unknown client", "ip": null, "failure": true},
+            ],
             "signin_options_url": "/us-setup",
             "change_email_url": "/change-email", "change_username_url": "/change-username",
             "passkeys": {
@@ -675,6 +724,19 @@ pub fn sample_mail_context() -> Context {
         "revert_link",
         "https://example.com/change-email/revert/sample-token",
     );
+    // Security notices (`*_notice`): the common facts, and each notice's own.
+    ctx.insert(
+        "notice",
+        &json!({
+            "time": "2026-01-01 00:00 UTC", "client": "Firefox on Linux",
+            "ip": "192.0.2.1", "sessions_link": "https://example.com/sessions",
+        }),
+    );
+    ctx.insert(
+        "two_factor",
+        &json!({"change": "enabled", "method": "authenticator"}),
+    );
+    ctx.insert("passkey", &json!({"added": true, "name": "Laptop"}));
     ctx
 }
 

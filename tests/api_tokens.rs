@@ -467,3 +467,36 @@ async fn a_refresh_token_in_its_cookie_works_and_idles_out() {
     let body = assert_json_error(r, 400).await;
     assert!(body.to_string().contains("EXPIRED"), "{body}");
 }
+
+#[actix_web::test]
+async fn issuing_and_revoking_tokens_are_security_events() {
+    use diesel::prelude::*;
+    use latchkey::db::schema::security_event;
+    let app = app_with(&[]).await;
+    let email = account(&app, "events").await;
+    let (browser, _token) = token_for(&app, &email).await;
+    let r = browser.post_json_via("/login", "/logout", &json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let events = app.events.clone();
+    let drained =
+        tokio::task::spawn_blocking(move || events.flush(std::time::Duration::from_secs(10)))
+            .await
+            .unwrap();
+    assert!(drained);
+    let user_id = app.user(&email).id;
+    let rows: Vec<(String, Option<String>)> = security_event::table
+        .filter(security_event::user_id.eq(user_id))
+        .order(security_event::id.asc())
+        .select((security_event::kind, security_event::detail))
+        .load(&mut app.db())
+        .unwrap();
+    let kinds: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+    let issued = kinds.iter().position(|k| *k == "token_issued");
+    let revoked = kinds.iter().position(|k| *k == "token_revoked");
+    assert!(issued.is_some() && revoked > issued, "{rows:?}");
+    assert!(
+        rows.iter()
+            .any(|(k, d)| k == "token_revoked" && d.as_deref() == Some("auth:logout")),
+        "{rows:?}"
+    );
+}

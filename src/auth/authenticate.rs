@@ -40,6 +40,18 @@ pub enum LoginFailure {
 }
 
 impl LoginFailure {
+    /// A name for events and logs (`invalid_password`, `unknown_user`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginFailure::IdentityMissing => "identity_missing",
+            LoginFailure::PasswordMissing => "password_missing",
+            LoginFailure::UserNotFound => "unknown_user",
+            LoginFailure::InvalidPassword => "invalid_password",
+            LoginFailure::ConfirmationRequired => "confirmation_required",
+            LoginFailure::Disabled => "disabled",
+        }
+    }
+
     pub fn msg(self) -> Msg {
         match self {
             LoginFailure::IdentityMissing => messages::EMAIL_NOT_PROVIDED,

@@ -10,7 +10,9 @@
 use diesel::Connection;
 
 use super::error::ServiceError;
+use super::events::SecurityEvent;
 use super::link_mail::{queue_link_mail_to, MailedLink};
+use super::login::ClientInfo;
 use super::services::Services;
 use super::user_tokens::{Purpose, TokenState};
 use crate::crypto::new_uniquifier;
@@ -18,7 +20,7 @@ use crate::db::models::User;
 use crate::db::users::{self, IdentityChangeError};
 use crate::db::{self, sessions, tokens, DbConnection};
 use crate::domain::{Email, FormErrors};
-use crate::mail;
+use crate::mail::{self, NoticeDetails};
 use crate::messages;
 
 /// Asks to move `user` to `new`: mails the confirmation link to `new`. A taken address
@@ -92,11 +94,19 @@ pub enum Confirmed {
 
 /// Opens a confirmation link: switches the account to the address it carries, confirmed,
 /// with a new uniquifier (every login and remember-me cookie ends), and mails the old
-/// address its notice with the "this wasn't me" link, all in one transaction.
-pub async fn confirm_change(services: &Services, raw: &str) -> Result<Confirmed, ServiceError> {
+/// address its notice with the "this wasn't me" link, all in one transaction. The notice
+/// names `client`'s time, device and address (whoever opened the link); the
+/// `email_changed` event is emitted.
+pub async fn confirm_change(
+    services: &Services,
+    raw: &str,
+    client: &ClientInfo,
+) -> Result<Confirmed, ServiceError> {
+    let outer = services;
     let services = services.clone();
     let raw = raw.to_owned();
-    services
+    let details = super::notices::details(client);
+    let confirmed = services
         .db
         .clone()
         .run_with(move |conn| {
@@ -111,7 +121,7 @@ pub async fn confirm_change(services: &Services, raw: &str) -> Result<Confirmed,
                 let Ok(new) = Email::parse(&new) else {
                     return Ok(None);
                 };
-                switch_email(conn, &services, &user, &new)
+                switch_email(conn, &services, &user, &new, &details)
             });
             match changed {
                 Ok(Some(confirmed)) => Ok(confirmed),
@@ -126,7 +136,11 @@ pub async fn confirm_change(services: &Services, raw: &str) -> Result<Confirmed,
                 Err(e) => Err(e),
             }
         })
-        .await
+        .await?;
+    if let Confirmed::Changed { user, .. } = &confirmed {
+        outer.emit(SecurityEvent::EmailChanged, Some(user.id), client);
+    }
+    Ok(confirmed)
 }
 
 /// The switch itself, inside the caller's transaction.
@@ -135,6 +149,7 @@ fn switch_email(
     services: &Services,
     user: &User,
     new: &Email,
+    details: &NoticeDetails,
 ) -> Result<Option<Confirmed>, ServiceError> {
     let old_email = user.email_or_empty().to_owned();
     match users::set_email(conn, user.id, new, &new_uniquifier(), db::now()) {
@@ -165,6 +180,7 @@ fn switch_email(
             &mask_email(new.as_str()),
             &token,
             within,
+            details,
         )?;
         mail::enqueue(conn, &services.outbox_key, &notice)?;
     }

@@ -7,6 +7,8 @@ use diesel::Connection;
 
 use super::authenticate::{reprove_password, Reproof};
 use super::error::ServiceError;
+use super::events::SecurityEvent;
+use super::login::ClientInfo;
 use super::recoverable::replace_password;
 use super::services::Services;
 use crate::db::models::User;
@@ -45,6 +47,7 @@ pub async fn change_password(
     user: &User,
     input: &ChangeInput,
     client: &str,
+    origin: &ClientInfo,
 ) -> Result<Result<User, ChangeRefusal>, ServiceError> {
     let settings = &services.settings;
     let messages = &settings.messages;
@@ -81,7 +84,7 @@ pub async fn change_password(
             messages.text(messages::PASSWORD_IS_THE_SAME, &[]),
         ))));
     }
-    Ok(Ok(set_password(services, user, new).await?))
+    Ok(Ok(set_password(services, user, new, origin).await?))
 }
 
 /// An operator's new password for `user` (no current password): the same policy and the
@@ -108,34 +111,52 @@ pub async fn set_new_password(
             settings.messages.text(messages::PASSWORD_IS_THE_SAME, &[]),
         )));
     }
-    Ok(Ok(set_password(services, user, new).await?))
+    Ok(Ok(set_password(
+        services,
+        user,
+        new,
+        &ClientInfo::default(),
+    )
+    .await?))
 }
 
 /// Stores `new` (already checked) for `user`: every login ends, every reset link dies, the
-/// account's failed logins are forgotten, and the "password changed" notice is queued, all
-/// in one transaction. Returns the updated user.
+/// account's failed logins are forgotten, and the "password changed" notice is queued
+/// (unless `SECURITY_SEND_PASSWORD_CHANGE_EMAIL` is off), all in one transaction; the
+/// `password_changed` event is emitted. `origin` is the request that asked (the notice names
+/// its time, client and address; `ClientInfo::default()` for an operator's command).
+/// Returns the updated user.
 pub async fn set_password(
     services: &Services,
     user: &User,
     new: Password,
+    origin: &ClientInfo,
 ) -> Result<User, ServiceError> {
     // Hash before the transaction: the database is not held while the hash runs.
     let hash = services.hasher.hash(new).await?;
-    let services = services.clone();
+    let services2 = services.clone();
     let user = user.clone();
-    services
+    let details = super::notices::details(origin);
+    let updated = services
         .db
         .clone()
         .run_with(move |conn| {
+            let services = services2;
             conn.transaction::<_, ServiceError, _>(|conn| {
                 replace_password(conn, &user, &hash)?;
-                let notice = services.mailer().change_notice(user.email_or_empty())?;
-                mail::enqueue(conn, &services.outbox_key, &notice)?;
+                if services.settings.notices.password_change {
+                    let notice = services
+                        .mailer()
+                        .change_notice(user.email_or_empty(), &details)?;
+                    mail::enqueue(conn, &services.outbox_key, &notice)?;
+                }
                 users::find_by_id(conn, user.id)?
                     .ok_or(ServiceError::Db(diesel::result::Error::NotFound.into()))
             })
         })
-        .await
+        .await?;
+    services.emit(SecurityEvent::PasswordChanged, Some(updated.id), origin);
+    Ok(updated)
 }
 
 /// The account's own words, which zxcvbn counts as guessable.

@@ -38,6 +38,10 @@ pub struct PendingLogin {
     /// A code mailed through the rescue ("I cannot use my second factor").
     #[serde(default)]
     pub rescue_code: Option<SentCode>,
+    /// How the first factor was proved, for the login event (`None`: a password, in a
+    /// pending login made before this field).
+    #[serde(default)]
+    pub first_factor: Option<super::events::LoginMethod>,
 }
 
 impl PendingLogin {
@@ -51,6 +55,7 @@ impl PendingLogin {
             method: None,
             sent_code: None,
             rescue_code: None,
+            first_factor: None,
         }
     }
 

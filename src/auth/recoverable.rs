@@ -4,7 +4,9 @@
 use diesel::Connection;
 
 use super::error::ServiceError;
+use super::events::SecurityEvent;
 use super::link_mail::{queue_link_mail, MailedLink};
+use super::login::ClientInfo;
 use super::services::Services;
 use super::user_tokens::{Purpose, TokenState};
 use crate::crypto::new_uniquifier;
@@ -111,31 +113,44 @@ pub async fn link_owner(
 }
 
 /// Sets a new password through a reset link. The token is used at most once, even by
-/// concurrent requests; every login of the user ends; no one is logged in.
+/// concurrent requests; every login of the user ends; no one is logged in. The notice
+/// (unless `SECURITY_SEND_PASSWORD_RESET_NOTICE_EMAIL` is off) names `client`'s time,
+/// device and address; the `password_reset` event is emitted.
 pub async fn reset_password(
     services: &Services,
     raw_token: &str,
     new_password: Password,
+    client: &ClientInfo,
 ) -> Result<Option<User>, ServiceError> {
     // Hash before the transaction: the database is not held while bcrypt runs.
     let hash = services.hasher.hash(new_password).await?;
-    let services = services.clone();
+    let services2 = services.clone();
     let raw = raw_token.to_owned();
-    services
+    let details = super::notices::details(client);
+    let updated = services
         .db
         .clone()
         .run_with(move |conn| {
+            let services = services2;
             conn.transaction::<_, ServiceError, _>(|conn| {
                 let Some(user) = services.tokens.consume(conn, &raw, Purpose::Reset)? else {
                     return Ok(None);
                 };
                 replace_password(conn, &user, &hash)?;
-                let notice = services.mailer().reset_notice(user.email_or_empty())?;
-                mail::enqueue(conn, &services.outbox_key, &notice)?;
+                if services.settings.notices.password_reset {
+                    let notice = services
+                        .mailer()
+                        .reset_notice(user.email_or_empty(), &details)?;
+                    mail::enqueue(conn, &services.outbox_key, &notice)?;
+                }
                 Ok(users::find_by_id(conn, user.id)?)
             })
         })
-        .await
+        .await?;
+    if let Some(user) = &updated {
+        services.emit(SecurityEvent::PasswordReset, Some(user.id), client);
+    }
+    Ok(updated)
 }
 
 /// Stores a new hash and uniquifier, ending every login and every outstanding reset link;

@@ -10,7 +10,9 @@ use crate::db::{Db, PoolOptions};
 use crate::mail::{Mailer, OutboxKey};
 use crate::templates::Templates;
 
+use super::events::{EventLog, Events, SecurityEvent};
 use super::hashing::PasswordHasher;
+use super::login::ClientInfo;
 use super::sms::{DevelopmentSms, SmsSender};
 use super::totp::TotpKeys;
 use super::user_tokens::TokenIssuer;
@@ -31,6 +33,8 @@ pub struct Services {
     pub sms: Arc<dyn SmsSender>,
     /// Stores API tokens and signs refresh tokens.
     pub api_token_keys: super::api_token_keys::TokenKeys,
+    /// The hooks: emit security events, subscribe to them (see [`super::events`]).
+    pub events: Events,
 }
 
 /// Why the services could not start: each says what to fix.
@@ -69,7 +73,13 @@ impl Services {
             settings.bcrypt_rounds,
         )?
         .with_queue_limit(settings.hash_queue);
+        let events = Events::start(settings.events.queue);
+        events.subscribe(Arc::new(EventLog::new(
+            db.clone(),
+            settings.events.retention,
+        )));
         Ok(Self {
+            events,
             tokens: TokenIssuer::new(&settings.secret_key),
             api_token_keys: super::api_token_keys::TokenKeys::new(&settings.secret_key),
             outbox_key: OutboxKey::derive(&settings.secret_key),
@@ -95,6 +105,13 @@ impl Services {
             &self.settings.mail,
             self.outbox_key.clone(),
         )
+    }
+
+    /// Emits a security event about `user_id`, caused by `client` (`&ClientInfo::default()`
+    /// outside a request): queued for the subscribers, never blocking (see
+    /// [`super::events`]).
+    pub fn emit(&self, event: SecurityEvent, user_id: Option<i32>, client: &ClientInfo) {
+        self.events.emit(event, user_id, client);
     }
 
     /// The keys stored TOTP secrets are encrypted with (`SECURITY_TOTP_SECRETS`).

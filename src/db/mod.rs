@@ -9,6 +9,7 @@
 pub mod api_tokens;
 pub mod attempts;
 pub mod coalesce;
+pub mod events;
 pub mod health;
 pub mod models;
 pub mod passkeys;

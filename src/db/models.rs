@@ -211,3 +211,30 @@ pub struct NewRefreshTracker {
     pub name: String,
     pub user_id: i32,
 }
+
+/// A stored security event (Latchkey's own table, written by the hooks' built-in
+/// subscriber).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::security_event)]
+pub struct SecurityEventRow {
+    pub id: i64,
+    pub user_id: Option<i32>,
+    /// What happened (`login`, `login_failed`, `password_changed`, ...).
+    pub kind: String,
+    /// A short, never secret, description (a login method, a passkey's name).
+    pub detail: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = super::schema::security_event)]
+pub struct NewSecurityEvent {
+    pub user_id: Option<i32>,
+    pub kind: String,
+    pub detail: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: NaiveDateTime,
+}

@@ -175,6 +175,21 @@ diesel::table! {
 
 diesel::joinable!(auth_token -> user (user_id));
 diesel::joinable!(fs_refresh -> user (user_id));
+
+diesel::table! {
+    /// Security events written by the hooks' built-in subscriber (`auth::events`): what
+    /// happened to an account, when, and from which client. Never a secret.
+    security_event (id) {
+        id -> BigInt,
+        user_id -> Nullable<Integer>,
+        kind -> Text,
+        detail -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_token -> user (user_id));
 diesel::joinable!(webauthn -> user (user_id));
 diesel::joinable!(login_session -> user (user_id));
@@ -192,5 +207,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webauthn,
     webauthn_ceremony,
     auth_token,
-    fs_refresh
+    fs_refresh,
+    security_event
 );

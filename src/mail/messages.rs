@@ -7,6 +7,18 @@ use super::message::{compose, Message};
 use crate::config::Settings;
 use crate::templates::Templates;
 
+/// What every security notice names: when, from which client (approximately), from which
+/// address. The sessions link is added from `BASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeDetails {
+    /// "2026-11-30 07:18 UTC".
+    pub time: String,
+    /// The browser and operating system from the user agent ("Firefox on Linux").
+    pub client: String,
+    /// The client's IP address, when the change came from a request.
+    pub ip: Option<String>,
+}
+
 pub struct Mailer<'a> {
     templates: &'a Templates,
     settings: &'a Settings,
@@ -36,6 +48,22 @@ impl<'a> Mailer<'a> {
                 .features
                 .recoverable
                 .then(|| self.link("/reset")),
+        );
+        ctx
+    }
+
+    /// [`Mailer::context`] with the notice's common facts as `notice`: `time`, `client`,
+    /// `ip` ("unknown" outside a request) and `sessions_link`.
+    fn notice_context(&self, email: &str, details: &NoticeDetails) -> tera::Context {
+        let mut ctx = self.context(email);
+        ctx.insert(
+            "notice",
+            &json!({
+                "time": details.time,
+                "client": details.client,
+                "ip": details.ip.as_deref().unwrap_or("unknown"),
+                "sessions_link": self.link("/sessions"),
+            }),
         );
         ctx
     }
@@ -111,8 +139,12 @@ impl<'a> Mailer<'a> {
         )
     }
 
-    pub fn reset_notice(&self, email: &str) -> Result<Message, tera::Error> {
-        let ctx = self.context(email);
+    pub fn reset_notice(
+        &self,
+        email: &str,
+        details: &NoticeDetails,
+    ) -> Result<Message, tera::Error> {
+        let ctx = self.notice_context(email, details);
         self.render(
             "reset_notice",
             email,
@@ -173,8 +205,12 @@ impl<'a> Mailer<'a> {
         )
     }
 
-    pub fn change_notice(&self, email: &str) -> Result<Message, tera::Error> {
-        let ctx = self.context(email);
+    pub fn change_notice(
+        &self,
+        email: &str,
+        details: &NoticeDetails,
+    ) -> Result<Message, tera::Error> {
+        let ctx = self.notice_context(email, details);
         self.render(
             "change_notice",
             email,
@@ -211,8 +247,9 @@ impl<'a> Mailer<'a> {
         new_email_masked: &str,
         revert_token: &str,
         within: std::time::Duration,
+        details: &NoticeDetails,
     ) -> Result<Message, tera::Error> {
-        let mut ctx = self.context(old_email);
+        let mut ctx = self.notice_context(old_email, details);
         ctx.insert("new_email", new_email_masked);
         ctx.insert(
             "revert_link",
@@ -223,6 +260,74 @@ impl<'a> Mailer<'a> {
             "change_email_notice",
             old_email,
             &self.settings.account_changes.change_email_notice_subject,
+            ctx,
+        )
+    }
+
+    /// "New sign-in to your account": a sign-in from a device and an address not seen
+    /// before.
+    pub fn new_device_notice(
+        &self,
+        email: &str,
+        details: &NoticeDetails,
+    ) -> Result<Message, tera::Error> {
+        let ctx = self.notice_context(email, details);
+        self.render(
+            "new_device_notice",
+            email,
+            &self.settings.notices.new_device_subject,
+            ctx,
+        )
+    }
+
+    /// "Your two-factor sign-in has changed": `change` is `enabled`, `disabled` or
+    /// `method_changed`; `method` the method now in use.
+    pub fn two_factor_notice(
+        &self,
+        email: &str,
+        change: &str,
+        method: Option<&str>,
+        details: &NoticeDetails,
+    ) -> Result<Message, tera::Error> {
+        let mut ctx = self.notice_context(email, details);
+        ctx.insert("two_factor", &json!({"change": change, "method": method}));
+        self.render(
+            "two_factor_notice",
+            email,
+            &self.settings.notices.two_factor_subject,
+            ctx,
+        )
+    }
+
+    /// "Your passkeys have changed": the passkey `name` was added or removed.
+    pub fn passkey_notice(
+        &self,
+        email: &str,
+        added: bool,
+        name: &str,
+        details: &NoticeDetails,
+    ) -> Result<Message, tera::Error> {
+        let mut ctx = self.notice_context(email, details);
+        ctx.insert("passkey", &json!({"added": added, "name": name}));
+        self.render(
+            "passkey_notice",
+            email,
+            &self.settings.notices.passkey_subject,
+            ctx,
+        )
+    }
+
+    /// "New recovery codes were generated" (the codes are never mailed).
+    pub fn recovery_codes_notice(
+        &self,
+        email: &str,
+        details: &NoticeDetails,
+    ) -> Result<Message, tera::Error> {
+        let ctx = self.notice_context(email, details);
+        self.render(
+            "recovery_codes_notice",
+            email,
+            &self.settings.notices.recovery_codes_subject,
             ctx,
         )
     }

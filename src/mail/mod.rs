@@ -8,7 +8,7 @@ pub mod seal;
 pub mod worker;
 
 pub use message::{compose, Message};
-pub use messages::Mailer;
+pub use messages::{Mailer, NoticeDetails};
 pub use seal::OutboxKey;
 
 use diesel::prelude::*;

@@ -1,4 +1,5 @@
-//! `GET /admin`: the users, their roles and flags, for holders of the `admin` role.
+//! `GET /admin`: the users, their roles and flags, and the latest security events across
+//! users, for holders of the `admin` role.
 
 use actix_web::HttpResponse;
 use serde_json::{json, Value};
@@ -8,6 +9,9 @@ use crate::db::roles;
 use crate::web::guards::{Admin, RolesRequired};
 use crate::web::{AppError, Web};
 
+/// How many of the latest security events, across users, the page lists.
+const EVENTS_SHOWN: i64 = 50;
+
 pub async fn index(web: Web, _admin: RolesRequired<Admin>) -> Result<HttpResponse, AppError> {
     let rows = web
         .state
@@ -15,11 +19,13 @@ pub async fn index(web: Web, _admin: RolesRequired<Admin>) -> Result<HttpRespons
         .run(|conn| roles::users_with_roles(conn, None))
         .await?;
     let users: Vec<Value> = rows.iter().map(|(u, r)| row(u, r)).collect();
+    let events = crate::auth::events::recent(&web.state.db, EVENTS_SHOWN).await?;
     if web.format.is_json() {
-        return Ok(web.json_ok(json!({ "users": users })));
+        return Ok(web.json_ok(json!({ "users": users, "events": events })));
     }
     let mut ctx = tera::Context::new();
     ctx.insert("users", &users);
+    ctx.insert("events", &events);
     web.page("admin.html", ctx)
 }
 

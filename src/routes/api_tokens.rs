@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::api_tokens;
+use crate::auth::events::SecurityEvent;
 use crate::domain::FormErrors;
 use crate::messages;
 use crate::web::client::client_info;
@@ -54,6 +55,13 @@ pub async fn refresh(web: Web, form: Submission<RefreshForm>) -> Result<HttpResp
                 user_id = refreshed.user.id,
                 "API token issued for a refresh token"
             );
+            web.emit(
+                SecurityEvent::TokenIssued {
+                    kind: "auth".to_owned(),
+                    label: Some("refreshed".to_owned()),
+                },
+                Some(refreshed.user.id),
+            );
             let (fields, cookie) = signin::token_answer(&web, refreshed.tokens);
             let mut response = web.json_ok(json!({ "user": fields }));
             if let Some(cookie) = cookie {
@@ -62,6 +70,16 @@ pub async fn refresh(web: Web, form: Submission<RefreshForm>) -> Result<HttpResp
             Ok(response)
         }
         Err(error) => {
+            if error == api_tokens::RefreshError::GenMismatch {
+                // The family is revoked: its owner sees it in their activity.
+                web.emit(
+                    SecurityEvent::TokenRevoked {
+                        kind: "refresh".to_owned(),
+                        label: Some("reused".to_owned()),
+                    },
+                    None,
+                );
+            }
             tracing::warn!(
                 event = "refresh_refused",
                 reason = error.reason(),
@@ -112,6 +130,13 @@ pub async fn revoke(
         user_id,
         ip = %crate::web::client::ip_for_log(&web.request),
         "API token revoked from the sessions page"
+    );
+    web.emit(
+        SecurityEvent::TokenRevoked {
+            kind: "auth".to_owned(),
+            label: Some("sessions page".to_owned()),
+        },
+        Some(user_id),
     );
     Ok(web.success(
         "/sessions",

@@ -53,18 +53,23 @@ pub async fn submit(
         new_confirm: form.new_password_confirm,
     };
     let client = signin::client_key(&web);
-    let updated =
-        match changeable::change_password(&web.state.services, &current.0.user, &input, &client)
-            .await?
-        {
-            Ok(user) => user,
-            Err(ChangeRefusal::Invalid(errors)) => {
-                return web.form_failure(TEMPLATE, context(&current.0.user), &errors)
-            }
-            Err(ChangeRefusal::Throttled { retry_after }) => {
-                return Err(signin::throttled(&web, "change_throttled", retry_after))
-            }
-        };
+    let updated = match changeable::change_password(
+        &web.state.services,
+        &current.0.user,
+        &input,
+        &client,
+        &web.client(),
+    )
+    .await?
+    {
+        Ok(user) => user,
+        Err(ChangeRefusal::Invalid(errors)) => {
+            return web.form_failure(TEMPLATE, context(&current.0.user), &errors)
+        }
+        Err(ChangeRefusal::Throttled { retry_after }) => {
+            return Err(signin::throttled(&web, "change_throttled", retry_after))
+        }
+    };
     tracing::info!(
         event = "password_change",
         user_id = updated.id,

@@ -93,7 +93,7 @@ pub async fn submit(
 /// every other login of the account has ended.
 pub async fn confirm(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
     let settings = web.settings();
-    match change_email::confirm_change(&web.state.services, &token).await? {
+    match change_email::confirm_change(&web.state.services, &token, &web.client()).await? {
         Confirmed::Changed { user, old_email: _ } => {
             tracing::info!(
                 event = "email_changed",

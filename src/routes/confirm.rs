@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::confirmable::{self, ConfirmOutcome, ResendOutcome};
+use crate::auth::events::SecurityEvent;
 use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
@@ -70,6 +71,7 @@ pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpRespon
     let (location, category, message, status) = match outcome {
         ConfirmOutcome::Confirmed(user) => {
             tracing::info!(user_id = user.id, "email confirmed");
+            web.emit(SecurityEvent::Confirmed, Some(user.id));
             (
                 "/login",
                 "success",

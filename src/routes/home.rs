@@ -6,6 +6,9 @@ use serde_json::json;
 use crate::web::page::user_view;
 use crate::web::{AppError, AuthenticatedUser, Format, Premium, Web};
 
+/// How many of the user's latest security events the account page lists.
+const ACTIVITY_SHOWN: i64 = 10;
+
 pub async fn index(web: Web) -> Result<HttpResponse, AppError> {
     if web.format.is_json() {
         let user = web.user.as_ref().map(|c| user_view(&c.user));
@@ -30,6 +33,9 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
         "list": list,
         "manage_url": "/wan-register",
     })));
+    overview["activity"] = json!(
+        crate::auth::events::recent_for_user(&web.state.db, user.0.user.id, ACTIVITY_SHOWN).await?
+    );
     ctx.insert("account", &overview);
     web.page("profile.html", ctx)
 }

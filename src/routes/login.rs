@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::authenticate::{self, LoginOutcome, Refused};
+use crate::auth::events::{LoginMethod, SecurityEvent};
 use crate::domain::{FormErrors, SafeNext};
 use crate::web::signin;
 use crate::web::submission::{query_param, Flag};
@@ -96,6 +97,13 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
         }
         LoginOutcome::Refused(refused) => {
             log_failure(&client, refused);
+            web.emit(
+                SecurityEvent::LoginFailed {
+                    method: LoginMethod::Password,
+                    reason: refused.failure.as_str().to_owned(),
+                },
+                refused.user_id,
+            );
             let errors = refused.failure.to_form_errors(
                 settings.features.return_generic_responses,
                 &settings.messages,
@@ -109,7 +117,8 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
         }
     };
     let remember = form.remember.is_some_and(|f| f.0);
-    signin::finish_first_factor(&web, &user, remember, next.as_ref().map(|n| n.as_str())).await
+    let next = next.as_ref().map(|n| n.as_str());
+    signin::finish_first_factor(&web, &user, LoginMethod::Password, remember, next).await
 }
 
 /// Never logs what was typed: neither the password nor the identity (which may be one).

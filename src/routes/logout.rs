@@ -4,6 +4,7 @@ use actix_identity::Identity;
 use actix_web::HttpResponse;
 use serde_json::json;
 
+use crate::auth::events::SecurityEvent;
 use crate::auth::{api_tokens, login};
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
@@ -45,6 +46,13 @@ pub async fn submit(
                 count = tokens_ended,
                 "API tokens ended at logout"
             );
+            web.emit(
+                SecurityEvent::TokenRevoked {
+                    kind: "auth".to_owned(),
+                    label: Some("logout".to_owned()),
+                },
+                Some(current.user.id),
+            );
         }
         tracing::info!(
             event = "logout",
@@ -52,6 +60,7 @@ pub async fn submit(
             ip = %crate::web::client::ip_for_log(&web.request),
             "logout"
         );
+        web.emit(SecurityEvent::LoggedOut, Some(current.user.id));
     }
     if let Some(identity) = identity {
         identity.logout();

@@ -11,6 +11,8 @@ use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::auth::events::{LoginMethod, SecurityEvent};
+use crate::auth::notices::{self, Notice};
 use crate::auth::passkeys::signup::{self, SignedUp};
 use crate::auth::passkeys::{self, Begun, Proof, Purpose, Refusal};
 use crate::auth::throttle::Action;
@@ -247,14 +249,34 @@ pub async fn register_finish(
         passkeys::finish_registration(&web.state.services, user, &token, &binding, &credential)
             .await?;
     match finished {
-        Ok(name) => Ok(web.success(
-            &web.settings().webauthn.post_register_view.clone(),
-            Some((
-                "info",
-                web.msg(messages::WEBAUTHN_REGISTER_SUCCESSFUL, &[("name", &name)]),
-            )),
-            json!({"csrf_token": web.csrf_token()}),
-        )),
+        Ok(name) => {
+            let rows = passkeys::list(&web.state.services, user).await?;
+            let usage = rows
+                .iter()
+                .find(|row| row.name == name)
+                .map(|row| row.usage.clone())
+                .unwrap_or_default();
+            web.emit(
+                SecurityEvent::PasskeyAdded {
+                    name: name.clone(),
+                    usage,
+                },
+                Some(user.id),
+            );
+            let notice = Notice::Passkey {
+                added: true,
+                name: name.clone(),
+            };
+            notices::send(&web.state, user, notice, &web.client()).await;
+            Ok(web.success(
+                &web.settings().webauthn.post_register_view.clone(),
+                Some((
+                    "info",
+                    web.msg(messages::WEBAUTHN_REGISTER_SUCCESSFUL, &[("name", &name)]),
+                )),
+                json!({"csrf_token": web.csrf_token()}),
+            ))
+        }
         Err(refusal) => Ok(refused(&web, &refusal, "/wan-register")),
     }
 }
@@ -277,6 +299,15 @@ pub async fn delete(
                 user_id = user.id,
                 "passkey deleted"
             );
+            web.emit(
+                SecurityEvent::PasskeyRemoved { name: name.clone() },
+                Some(user.id),
+            );
+            let notice = Notice::Passkey {
+                added: false,
+                name: name.clone(),
+            };
+            notices::send(&web.state, user, notice, &web.client()).await;
             Ok(web.success(
                 "/wan-register",
                 Some((
@@ -446,6 +477,13 @@ pub async fn signin_finish(
                 reason = ?refusal,
                 "passkey sign-in refused"
             );
+            web.emit(
+                SecurityEvent::LoginFailed {
+                    method: LoginMethod::Passkey,
+                    reason: "invalid_passkey".to_owned(),
+                },
+                user_id,
+            );
             return Ok(refused(&web, &refusal, "/wan-signin"));
         }
         Proof::Throttled { retry_after } => {
@@ -453,7 +491,7 @@ pub async fn signin_finish(
         }
     };
     if let Some((pending, _)) = secondary {
-        return signin::complete_second_factor(&web, &pending, &user, false).await;
+        return signin::complete_second_factor(&web, &pending, &user, "webauthn", false).await;
     }
     let next = match form.next.as_deref().filter(|n| !n.is_empty()) {
         Some(raw) => match SafeNext::parse(raw, &web.settings().base_url) {
@@ -471,6 +509,7 @@ pub async fn signin_finish(
     signin::finish_first_factor_with(
         &web,
         &user,
+        LoginMethod::Passkey,
         remember,
         next.as_deref(),
         both_factors,
@@ -637,7 +676,10 @@ pub async fn signup_finish(
     let features = &web.settings().features;
     let must_confirm = features.confirmable && !features.login_without_confirmation;
     let user = match signed_up {
-        Ok(SignedUp::Created(user)) => user,
+        Ok(SignedUp::Created(user)) => {
+            web.emit(SecurityEvent::Registered, Some(user.id));
+            user
+        }
         Ok(SignedUp::ExistingNotified { email }) => return Ok(confirmation_sent(&web, &email)),
         Err(errors) => return Ok(refused_with(&web, &errors, "/wan-signup")),
     };
@@ -645,6 +687,7 @@ pub async fn signup_finish(
         return Ok(confirmation_sent(&web, user.email_or_empty()));
     }
     let cookie = signin::start_session(&web, &user, false).await?;
+    signin::record_login(&web, &user, LoginMethod::Passkey, None).await;
     let mut response = web.success(
         "/",
         None,

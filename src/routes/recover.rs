@@ -126,7 +126,7 @@ pub async fn reset_submit(
     let Some(password) = password.filter(|_| errors.is_empty()) else {
         return web.form_failure(RESET, reset_context(&token), &errors);
     };
-    match recoverable::reset_password(&web.state.services, &token, password).await? {
+    match recoverable::reset_password(&web.state.services, &token, password, &web.client()).await? {
         Some(user) => {
             tracing::info!(
                 event = "password_reset",

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::messages;
 
+use crate::auth::events::{LoginMethod, SecurityEvent};
 use crate::auth::registration::{self, Registered, RegistrationInput};
 use crate::auth::throttle::Action;
 use crate::domain::{FormErrors, SafeNext};
@@ -99,9 +100,11 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
                 ip = %crate::web::client::ip_for_log(&web.request),
                 "user registered"
             );
+            web.emit(SecurityEvent::Registered, Some(user.id));
             if logs_in {
                 // No "remember me" on registration, so no cookie comes back.
                 crate::web::signin::start_session(&web, user, false).await?;
+                crate::web::signin::record_login(&web, user, LoginMethod::Password, None).await;
             }
         }
         Registered::ExistingNotified => {

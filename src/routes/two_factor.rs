@@ -7,7 +7,9 @@ use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::auth::events::{LoginMethod, SecurityEvent, TwoFactorChange};
 use crate::auth::login_flow::PendingLogin;
+use crate::auth::notices::{self, Notice};
 use crate::auth::two_factor::{self, CodeCheck, PendingSetup, SetupChallenge, SetupOutcome};
 use crate::config::TwoFactorMethod;
 use crate::db::models::User;
@@ -199,6 +201,7 @@ pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpR
             user_id = updated.id,
             "two-factor switched off"
         );
+        tell(&web, &updated, TwoFactorChange::Disabled, None).await;
         return Ok(web.success(
             "/tf-setup",
             Some(("success", web.msg(messages::TWO_FACTOR_DISABLED, &[]))),
@@ -291,10 +294,18 @@ pub async fn setup_validate(
                 method = %pending.method,
                 "second factor set up"
             );
+            let change = match user.tf_primary_method {
+                Some(_) => TwoFactorChange::MethodChanged,
+                None => TwoFactorChange::Enabled,
+            };
+            let method = updated.tf_primary_method.clone();
+            tell(&web, &updated, change, method).await;
             if let Setter::MustSetUp(held) = setter {
                 // The login that had to wait for this setup goes on: the code just proved
                 // the new factor.
-                return signin::complete_second_factor(&web, &held.0, &updated, false).await;
+                let second = pending.method.as_str();
+                return signin::complete_second_factor(&web, &held.0, &updated, second, false)
+                    .await;
             }
             Ok(web.success(
                 "/tf-setup",
@@ -399,10 +410,18 @@ pub async fn validate_submit(
     match checked {
         CodeCheck::Right => {
             let remember_device = form.remember_device.is_some_and(|f| f.0);
-            signin::complete_second_factor(&web, &pending, &user, remember_device).await
+            let second = pending.method.clone().unwrap_or_default();
+            signin::complete_second_factor(&web, &pending, &user, &second, remember_device).await
         }
         CodeCheck::Wrong => {
             tracing::info!(event = "second_factor_failed", user_id = user.id, ip = %client, "wrong code");
+            web.emit(
+                SecurityEvent::LoginFailed {
+                    method: pending.first_factor.unwrap_or(LoginMethod::Password),
+                    reason: "second_factor".to_owned(),
+                },
+                Some(user.id),
+            );
             let errors =
                 FormErrors::single("code", web.msg(messages::TWO_FACTOR_INVALID_TOKEN, &[]));
             web.form_failure(VERIFY, verify_context(&web, &pending, &user), &errors)
@@ -572,6 +591,8 @@ pub async fn codes_submit(
         user_id = user.id,
         "recovery codes replaced"
     );
+    web.emit(SecurityEvent::RecoveryCodesRegenerated, Some(user.id));
+    notices::send(&web.state, user, Notice::RecoveryCodes, &web.client()).await;
     if web.format.is_json() {
         return Ok(web.json_ok(json!({
             "csrf_token": web.csrf_token(),
@@ -610,9 +631,16 @@ pub async fn recovery_submit(
                 user_id = user.id,
                 "recovery code used"
             );
-            signin::complete_second_factor(&web, &pending, &user, false).await
+            signin::complete_second_factor(&web, &pending, &user, "recovery_code", false).await
         }
         CodeCheck::Wrong => {
+            web.emit(
+                SecurityEvent::LoginFailed {
+                    method: pending.first_factor.unwrap_or(LoginMethod::Password),
+                    reason: "recovery_code".to_owned(),
+                },
+                Some(user.id),
+            );
             let errors = FormErrors::single("code", web.msg(messages::INVALID_RECOVERY_CODE, &[]));
             web.form_failure(RECOVERY, tera::Context::new(), &errors)
         }
@@ -620,4 +648,17 @@ pub async fn recovery_submit(
             Err(signin::throttled(&web, "two_factor_throttled", retry_after))
         }
     }
+}
+
+/// After two-factor sign-in changed: the event, and the notice to the account's address.
+async fn tell(web: &Web, user: &User, change: TwoFactorChange, method: Option<String>) {
+    web.emit(
+        SecurityEvent::TwoFactorChanged {
+            change,
+            method: method.clone(),
+        },
+        Some(user.id),
+    );
+    let notice = Notice::TwoFactor { change, method };
+    notices::send(&web.state, user, notice, &web.client()).await;
 }

@@ -11,6 +11,7 @@ use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::auth::events::{LoginMethod, SecurityEvent};
 use crate::auth::throttle::Action;
 use crate::auth::two_factor::CodeCheck;
 use crate::auth::unified::{
@@ -228,6 +229,13 @@ pub async fn signin_submit(
         SigninOutcome::Refused(refusal) => {
             tracing::info!(event = "us_signin_failed", ip = %client, reason = ?refusal,
                 "unified sign-in refused");
+            web.emit(
+                SecurityEvent::LoginFailed {
+                    method: LoginMethod::UnifiedSignin,
+                    reason: refusal_reason(&refusal).to_owned(),
+                },
+                None,
+            );
             let errors = refusal_errors(&web, &refusal);
             let ctx = signin_context(&web, &form, next.as_deref().unwrap_or(""));
             web.form_failure(SIGNIN, ctx, &errors)
@@ -248,7 +256,32 @@ async fn finish(
     next: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
     let proves_both = !web.settings().unified_signin.mfa_required.contains(&method);
-    signin::finish_first_factor_with(web, user, remember, next, proves_both, json!({})).await
+    let login_method = match method {
+        UsMethod::Password => LoginMethod::UnifiedSignin,
+        _ => LoginMethod::Code,
+    };
+    signin::finish_first_factor_with(
+        web,
+        user,
+        login_method,
+        remember,
+        next,
+        proves_both,
+        json!({}),
+    )
+    .await
+}
+
+/// A refused unified sign-in, named for its event (never what was typed).
+fn refusal_reason(refusal: &Refusal) -> &'static str {
+    match refusal {
+        Refusal::IdentityUnknown => "unknown_user",
+        Refusal::InvalidPasscode => "invalid_passcode",
+        Refusal::MethodNotAvailable => "method_not_available",
+        Refusal::PhoneInvalid | Refusal::PhoneInUse(_) => "phone",
+        Refusal::Login(failure) => failure.as_str(),
+        Refusal::InvalidLink => "invalid_link",
+    }
 }
 
 /// `POST /us-signin/send-code` (`identity`, `chosen_method`): a code by mail (with a
@@ -375,6 +408,13 @@ async fn sign_in_with_link(web: &Web, form: &LinkForm) -> Result<HttpResponse, A
         SigninOutcome::Refused(refusal) => {
             tracing::info!(event = "us_link_failed", ip = %client, reason = ?refusal,
                 "sign-in link refused");
+            web.emit(
+                SecurityEvent::LoginFailed {
+                    method: LoginMethod::Code,
+                    reason: refusal_reason(&refusal).to_owned(),
+                },
+                None,
+            );
             let message = match &refusal {
                 Refusal::Login(_) if !web.settings().features.return_generic_responses => {
                     web.describe(&refusal)

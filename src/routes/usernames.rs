@@ -5,6 +5,7 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::auth::events::SecurityEvent;
 use crate::auth::throttle::Action;
 use crate::auth::usernames;
 use crate::domain::{Email, FormErrors};
@@ -75,6 +76,7 @@ pub async fn change_submit(
         ip = %crate::web::client::ip_for_log(&web.request),
         "username changed"
     );
+    web.emit(SecurityEvent::UsernameChanged, Some(updated.id));
     Ok(web.success(
         "/",
         Some(("success", web.msg(messages::USERNAME_CHANGE, &[]))),

@@ -15,6 +15,7 @@ use super::error::AppError;
 use super::format::Format;
 use super::page::add_cookie;
 use super::page::Web;
+use crate::auth::events::{LoginMethod, SecurityEvent};
 use crate::auth::login::{self, LoginOptions};
 use crate::auth::login_flow::PendingLogin;
 use crate::auth::two_factor;
@@ -131,6 +132,16 @@ pub async fn login_user_fields(
         refresh = issued.refresh_token.is_some(),
         "API token issued at login"
     );
+    web.emit(
+        SecurityEvent::TokenIssued {
+            kind: "auth".to_owned(),
+            label: issued
+                .refresh_token
+                .is_some()
+                .then(|| "with refresh".to_owned()),
+        },
+        Some(user.id),
+    );
     Ok(token_answer(web, issued))
 }
 
@@ -163,6 +174,40 @@ pub fn refresh_cookie(web: &Web, name: &str, value: String) -> Cookie<'static> {
         .secure(settings.cookie_secure)
         .max_age(lifetime)
         .finish()
+}
+
+/// What follows every completed login (after [`start_session`]): the new-device notice
+/// when the device and address are new to the account (queued in the outbox, see
+/// [`crate::auth::notices`]), then the `login_succeeded` event. The check reads the login
+/// history before this login is added to it. A failed check is logged, never the login's
+/// failure.
+pub async fn record_login(
+    web: &Web,
+    user: &User,
+    method: LoginMethod,
+    second_factor: Option<&str>,
+) {
+    let client = web.client();
+    let services = web.state.services.clone();
+    let (for_user, for_client) = (user.clone(), client.clone());
+    let checked = web
+        .state
+        .db
+        .run_with(move |conn| {
+            crate::auth::notices::check_new_device(conn, &services, &for_user, &for_client)
+        })
+        .await;
+    if let Err(e) = checked {
+        tracing::error!(user_id = user.id, error = %e, "new-device check failed");
+    }
+    web.state.events.emit(
+        SecurityEvent::LoginSucceeded {
+            method,
+            second_factor: second_factor.map(str::to_owned),
+        },
+        Some(user.id),
+        &client,
+    );
 }
 
 /// Where a [`PendingLogin`] waits for its second factor: the browser's encrypted session,
@@ -199,18 +244,21 @@ pub const TF_VALIDITY_COOKIE: &str = "tf_validity";
 pub async fn finish_first_factor(
     web: &Web,
     user: &User,
+    method: LoginMethod,
     remember: bool,
     next: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
-    finish_first_factor_with(web, user, remember, next, false, json!({})).await
+    finish_first_factor_with(web, user, method, remember, next, false, json!({})).await
 }
 
 /// [`finish_first_factor`], for a first factor that may count as both
 /// (`proves_both`: a passkey that verified its user, where
 /// `SECURITY_WAN_ALLOW_AS_MULTI_FACTOR` allows it), with `extra` keys in the JSON answer.
+#[allow(clippy::too_many_arguments)]
 pub async fn finish_first_factor_with(
     web: &Web,
     user: &User,
+    first_factor: LoginMethod,
     remember: bool,
     next: Option<&str>,
     proves_both: bool,
@@ -241,10 +289,11 @@ pub async fn finish_first_factor_with(
                 None if passkey => SecondFactor::Passkey,
                 None => SecondFactor::SetUp,
             };
-            return ask_for_second_factor(web, user, asked, remember, next).await;
+            return ask_for_second_factor(web, user, first_factor, asked, remember, next).await;
         }
     }
     let started = start_login(web, user, remember).await?;
+    record_login(web, user, first_factor, None).await;
     let (user_fields, refresh) = login_user_fields(web, user, &started.login_id).await?;
     let mut body =
         json!({"csrf_token": web.csrf_token(), "tf_required": false, "user": user_fields});
@@ -272,6 +321,7 @@ enum SecondFactor {
 async fn ask_for_second_factor(
     web: &Web,
     user: &User,
+    method: LoginMethod,
     asked: SecondFactor,
     remember: bool,
     next: Option<&str>,
@@ -279,6 +329,7 @@ async fn ask_for_second_factor(
     let services = &web.state.services;
     let now = two_factor::unix_now();
     let mut pending = PendingLogin::new(user, remember, next.map(str::to_owned), now);
+    pending.first_factor = Some(method);
     let method_name = match &asked {
         SecondFactor::Code(Ok(m)) => {
             pending.sent_code = two_factor::send_code(services, user, *m, now).await?;
@@ -347,15 +398,19 @@ pub async fn pending_user(web: &Web) -> Result<Option<(PendingLogin, User)>, App
     }
 }
 
-/// Ends a pending login with its second factor proved: the login itself, the remembered
+/// Ends a pending login with its second factor proved (`second_factor`: `email`,
+/// `authenticator`, `sms`, `webauthn`, `recovery_code`): the login itself, the remembered
 /// device when asked for, and the answer (JSON `{user: {}}`, or a redirect to `next`).
 pub async fn complete_second_factor(
     web: &Web,
     pending: &PendingLogin,
     user: &User,
+    second_factor: &str,
     remember_device: bool,
 ) -> Result<HttpResponse, AppError> {
     let started = start_login(web, user, pending.remember).await?;
+    let method = pending.first_factor.unwrap_or(LoginMethod::Password);
+    record_login(web, user, method, Some(second_factor)).await;
     let (user_fields, refresh) = login_user_fields(web, user, &started.login_id).await?;
     let location = pending.next.as_deref().unwrap_or("/");
     let mut response = web.success(

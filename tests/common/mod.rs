@@ -179,6 +179,9 @@ pub struct TestApp {
     pub database_url: String,
     /// Where the development mail transport writes this app's `.eml` files.
     pub mail_dir: PathBuf,
+    /// The app's security event bus (subscribe to it; flush it before reading
+    /// `security_event`).
+    pub events: latchkey::auth::events::Events,
     browser: TestClient,
     server: Option<actix_web::rt::task::JoinHandle<std::io::Result<()>>>,
     // Dropped after the server handle: the database goes last.
@@ -290,6 +293,7 @@ async fn try_spawn_app_on(overrides: &[(&str, &str)], host_name: &str) -> anyhow
         }
     };
     assert_eq!(app.port(), port);
+    let events = app.events().clone();
     let server = actix_web::rt::spawn(app.run_until_stopped());
     let browser = TestClient::new(&address);
     Ok(TestApp {
@@ -299,6 +303,7 @@ async fn try_spawn_app_on(overrides: &[(&str, &str)], host_name: &str) -> anyhow
         salt,
         database_url,
         mail_dir,
+        events,
         browser,
         server: Some(server),
         backend,
@@ -511,8 +516,22 @@ pub struct TestClient {
 
 impl TestClient {
     pub fn new(base: &str) -> Self {
+        Self::with_headers(base, &[])
+    }
+
+    /// A browser that sends `headers` with every request (a `User-Agent`, an
+    /// `X-Forwarded-For` from a trusted proxy).
+    pub fn with_headers(base: &str, headers: &[(&str, &str)]) -> Self {
+        let mut defaults = HeaderMap::new();
+        for (name, value) in headers {
+            defaults.insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+                reqwest::header::HeaderValue::from_str(value).expect("header value"),
+            );
+        }
         let jar = Arc::new(Jar::default());
         let http = reqwest::Client::builder()
+            .default_headers(defaults)
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(60))

@@ -1,0 +1,72 @@
+//! Queries on `security_event`: the stored security events (see `crate::auth::events`).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::models::{NewSecurityEvent, SecurityEventRow};
+use super::schema::{security_event, user};
+use super::{DbConnection, DbError};
+
+pub fn insert(conn: &mut DbConnection, row: &NewSecurityEvent) -> Result<(), DbError> {
+    diesel::insert_into(security_event::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The newest `limit` events of one user, newest first.
+pub fn recent_for_user(
+    conn: &mut DbConnection,
+    user_id: i32,
+    limit: i64,
+) -> Result<Vec<SecurityEventRow>, DbError> {
+    Ok(security_event::table
+        .filter(security_event::user_id.eq(user_id))
+        .order((security_event::created_at.desc(), security_event::id.desc()))
+        .limit(limit)
+        .select(SecurityEventRow::as_select())
+        .load(conn)?)
+}
+
+/// The newest `limit` events of every user, newest first, with the account's email when
+/// the event names one that still exists.
+pub fn recent(
+    conn: &mut DbConnection,
+    limit: i64,
+) -> Result<Vec<(SecurityEventRow, Option<String>)>, DbError> {
+    Ok(security_event::table
+        .left_join(user::table.on(security_event::user_id.eq(user::id.nullable())))
+        .order((security_event::created_at.desc(), security_event::id.desc()))
+        .limit(limit)
+        .select((SecurityEventRow::as_select(), user::email.nullable()))
+        .load::<(SecurityEventRow, Option<String>)>(conn)?)
+}
+
+/// Where an event came from: `(ip, user_agent)`.
+pub type EventClient = (Option<String>, Option<String>);
+
+/// `(ip, user_agent)` of the user's newest `limit` events of `kind` since `since`.
+pub fn clients_since(
+    conn: &mut DbConnection,
+    user_id: i32,
+    kind: &str,
+    since: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<EventClient>, DbError> {
+    Ok(security_event::table
+        .filter(security_event::user_id.eq(user_id))
+        .filter(security_event::kind.eq(kind))
+        .filter(security_event::created_at.ge(since))
+        .order(security_event::created_at.desc())
+        .limit(limit)
+        .select((security_event::ip, security_event::user_agent))
+        .load(conn)?)
+}
+
+/// Deletes the events older than `before`; returns how many.
+pub fn prune(conn: &mut DbConnection, before: NaiveDateTime) -> Result<usize, DbError> {
+    Ok(
+        diesel::delete(security_event::table.filter(security_event::created_at.lt(before)))
+            .execute(conn)?,
+    )
+}
