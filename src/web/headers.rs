@@ -38,6 +38,18 @@ pub async fn security_headers(
         Err(e) => {
             let status = e.as_response_error().status_code();
             let mut response = generic(status, format, request_id.as_deref());
+            // A 503 or 429 from a layer (the database down while resolving the login) keeps
+            // its Retry-After.
+            if let Some(retry_after) = e
+                .as_response_error()
+                .error_response()
+                .headers()
+                .get(header::RETRY_AFTER)
+            {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after.clone());
+            }
             apply(response.headers_mut(), secure, is_static);
             if let Some(id) = request_id
                 .as_deref()
