@@ -336,6 +336,12 @@ impl Messages {
             .map_or(msgid, String::as_str)
     }
 
+    /// Whether a translation for `lang` (or its primary language) has `msgid`.
+    pub fn has_translation(&self, lang: &Lang, msgid: &str) -> bool {
+        lang.fallbacks()
+            .any(|tag| self.catalogue.tables.get(tag).is_some_and(|t| t.contains_key(msgid)))
+    }
+
     /// `msgid` translated, with `%(name)s` placeholders filled from `args`.
     pub fn translate(&self, msgid: &str, args: &[(&str, &str)]) -> String {
         fill(self.gettext(msgid), args)
@@ -523,5 +529,101 @@ mod tests {
         assert_eq!(fill("a %(x)s b", &[]), "a %(x)s b");
         assert_eq!(fill("a %(x b", &[("x", "1")]), "a %(x b");
         assert_eq!(fill("%(x)d%%", &[("x", "5")]), "5%%");
+    }
+
+    #[test]
+    fn the_shipped_translations_parse_and_cover_every_message() {
+        for (lang, _) in SHIPPED {
+            let table = &shipped()[*lang];
+            for msg in ALL {
+                let text = table
+                    .get(msg.default)
+                    .unwrap_or_else(|| panic!("translations/{lang}.po lacks {}", msg.name));
+                assert_ne!(text, msg.default, "{lang}: {} is untranslated", msg.name);
+            }
+        }
+    }
+
+    #[test]
+    fn shipped_translations_use_only_their_msgids_placeholders() {
+        for (lang, _) in SHIPPED {
+            for (msgid, text) in &shipped()[*lang] {
+                let known = placeholders(msgid);
+                for p in placeholders(text) {
+                    assert!(known.contains(&p), "{lang}: {text:?} invents %({p})s");
+                }
+            }
+        }
+    }
+
+    fn lang(tag: &str) -> Lang {
+        Lang::parse(tag).unwrap()
+    }
+
+    #[test]
+    fn a_message_is_translated_and_an_override_wins_over_every_translation() {
+        let m = Messages::default().in_language(&lang("de"));
+        assert_eq!(m.text(INVALID_PASSWORD, &[]), "Falsches Passwort");
+        assert_eq!(
+            m.in_language(&lang("fr-CA")).text(INVALID_PASSWORD, &[]),
+            "Mot de passe incorrect",
+            "a region falls back to its language"
+        );
+        let m = messages(&[("SECURITY_MSG_INVALID_PASSWORD", "Nope")]).unwrap();
+        for tag in ["en", "de", "fr"] {
+            assert_eq!(m.in_language(&lang(tag)).text(INVALID_PASSWORD, &[]), "Nope");
+        }
+        assert_eq!(
+            m.in_language(&lang("de")).period(std::time::Duration::from_secs(300)),
+            "5 Minuten"
+        );
+        assert_eq!(describe_period(std::time::Duration::from_secs(86400)), "1 day");
+    }
+
+    #[test]
+    fn folders_in_flasks_layout_are_merged_later_ones_winning() {
+        let first = tempfile::tempdir().unwrap();
+        let second = tempfile::tempdir().unwrap();
+        let write = |dir: &Path, lang: &str, file: &str, body: &[u8]| {
+            let folder = dir.join(lang).join("LC_MESSAGES");
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(folder.join(file), body).unwrap();
+        };
+        let po = |text: &str| format!("msgid \"Invalid password\"\nmsgstr \"{text}\"\n");
+        write(first.path(), "de_DE", "flask_security.po", po("Erstes").as_bytes());
+        write(first.path(), "eo", "flask_security.po", po("Malĝusta pasvorto").as_bytes());
+        write(second.path(), "de_DE", "flask_security.po", po("Zweites").as_bytes());
+        write(second.path(), "de_DE", "other.po", po("Andere Domain").as_bytes());
+        let m = Messages::default()
+            .with_translation_dirs(
+                &[
+                    PathBuf::from("builtin"),
+                    first.path().to_owned(),
+                    second.path().to_owned(),
+                ],
+                "flask_security",
+            )
+            .unwrap();
+        let text = |tag: &str| m.in_language(&lang(tag)).text(INVALID_PASSWORD, &[]);
+        assert_eq!(text("de-de"), "Zweites");
+        assert_eq!(text("de"), "Falsches Passwort", "the shipped German is untouched");
+        assert_eq!(text("eo"), "Malĝusta pasvorto");
+        assert!(m.languages().contains(&lang("eo")));
+        assert_eq!(
+            m.choose_language(None, Some("eo;q=0.9, ja;q=0.8")).as_str(),
+            "eo"
+        );
+
+        write(second.path(), "fr", "flask_security.po", b"msgid \"x\"\nmsgstr \"\\q\"\n");
+        let err = Messages::default()
+            .with_translation_dirs(&[second.path().to_owned()], "flask_security")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("fr/LC_MESSAGES/flask_security.po"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        let missing = Messages::default()
+            .with_translation_dirs(&[PathBuf::from("/nonexistent/i18n")], "flask_security")
+            .unwrap_err();
+        assert!(missing.to_string().starts_with("/nonexistent/i18n"), "{missing}");
     }
 }

@@ -831,3 +831,78 @@ pub fn describe_tera_error(e: &tera::Error) -> String {
     }
     msg
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The texts the built-in templates pass through `t` (`"…" | t`) and the form labels
+    /// (translated by `_macros.html`).
+    fn template_msgids() -> Vec<(&'static str, String)> {
+        let mut found = Vec::new();
+        for (name, body) in DEFAULTS {
+            let mut rest = *body;
+            while let Some(at) = rest.find(" | t") {
+                let before = &rest[..at];
+                let quote = before.chars().last().unwrap_or(' ');
+                if matches!(quote, '"' | '\'' | '`') {
+                    let open = before[..before.len() - 1].rfind(quote).expect("opening quote");
+                    found.push((*name, before[open + 1..before.len() - 1].to_owned()));
+                }
+                rest = &rest[at + 4..];
+            }
+            let mut rest = *body;
+            while let Some(at) = rest.find("label=\"") {
+                let value = &rest[at + 7..];
+                let end = value.find('"').expect("closing quote");
+                if !value[..end].contains('{') {
+                    found.push((*name, value[..end].to_owned()));
+                }
+                rest = &value[end..];
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_template_text_has_a_german_and_a_french_translation() {
+        let texts = template_msgids();
+        assert!(texts.len() > 300, "{}", texts.len());
+        for tag in ["de", "fr"] {
+            let lang = Lang::parse(tag).unwrap();
+            let messages = Messages::default();
+            for (name, msgid) in &texts {
+                assert!(
+                    messages.has_translation(&lang, msgid),
+                    "{name}: {msgid:?} has no {tag} translation"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pages_and_mails_render_in_the_language_asked_for() {
+        let messages = Messages::default();
+        let templates =
+            Templates::load(Path::new("/nonexistent/templates"), false, &messages).unwrap();
+        let mut ctx = sample_page_context(false);
+        ctx.insert("lang", "fr");
+        let page = templates
+            .render(&Lang::parse("fr").unwrap(), "security/login_user.html", &ctx)
+            .unwrap();
+        assert!(page.contains("<html lang=\"fr\">"), "{page}");
+        assert!(page.contains("Se souvenir de moi"), "{page}");
+        let mail = templates
+            .render(
+                &Lang::parse("de").unwrap(),
+                "security/email/reset_instructions.txt",
+                &sample_mail_context(),
+            )
+            .unwrap();
+        assert!(mail.contains("Passwort zurück"), "{mail}");
+        let english = templates
+            .render(&Lang::english(), "security/login_user.html", &sample_page_context(false))
+            .unwrap();
+        assert!(english.contains("Remember me"));
+    }
+}
