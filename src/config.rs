@@ -1014,7 +1014,9 @@ fn messages(src: &Source) -> Result<crate::messages::Messages, ConfigError> {
     if !languages.contains(&default_lang) {
         return Err(ConfigError::new(
             "BABEL_DEFAULT_LOCALE",
-            format!("no translation for {default_lang} (neither shipped nor in SECURITY_I18N_DIRNAME)"),
+            format!(
+                "no translation for {default_lang} (neither shipped nor in SECURITY_I18N_DIRNAME)"
+            ),
         ));
     }
     Ok(messages.with_default_language(default_lang))

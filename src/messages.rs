@@ -148,8 +148,8 @@ fn shipped() -> &'static BTreeMap<String, Table> {
             .iter()
             .map(|(lang, source)| {
                 // A unit test parses them: a broken one never leaves the repository.
-                let table = po::parse_po(source)
-                    .unwrap_or_else(|e| panic!("translations/{lang}.po: {e}"));
+                let table =
+                    po::parse_po(source).unwrap_or_else(|e| panic!("translations/{lang}.po: {e}"));
                 ((*lang).to_owned(), table)
             })
             .collect()
@@ -338,8 +338,12 @@ impl Messages {
 
     /// Whether a translation for `lang` (or its primary language) has `msgid`.
     pub fn has_translation(&self, lang: &Lang, msgid: &str) -> bool {
-        lang.fallbacks()
-            .any(|tag| self.catalogue.tables.get(tag).is_some_and(|t| t.contains_key(msgid)))
+        lang.fallbacks().any(|tag| {
+            self.catalogue
+                .tables
+                .get(tag)
+                .is_some_and(|t| t.contains_key(msgid))
+        })
     }
 
     /// `msgid` translated, with `%(name)s` placeholders filled from `args`.
@@ -571,13 +575,20 @@ mod tests {
         );
         let m = messages(&[("SECURITY_MSG_INVALID_PASSWORD", "Nope")]).unwrap();
         for tag in ["en", "de", "fr"] {
-            assert_eq!(m.in_language(&lang(tag)).text(INVALID_PASSWORD, &[]), "Nope");
+            assert_eq!(
+                m.in_language(&lang(tag)).text(INVALID_PASSWORD, &[]),
+                "Nope"
+            );
         }
         assert_eq!(
-            m.in_language(&lang("de")).period(std::time::Duration::from_secs(300)),
+            m.in_language(&lang("de"))
+                .period(std::time::Duration::from_secs(300)),
             "5 Minuten"
         );
-        assert_eq!(describe_period(std::time::Duration::from_secs(86400)), "1 day");
+        assert_eq!(
+            describe_period(std::time::Duration::from_secs(86400)),
+            "1 day"
+        );
     }
 
     #[test]
@@ -590,10 +601,30 @@ mod tests {
             std::fs::write(folder.join(file), body).unwrap();
         };
         let po = |text: &str| format!("msgid \"Invalid password\"\nmsgstr \"{text}\"\n");
-        write(first.path(), "de_DE", "flask_security.po", po("Erstes").as_bytes());
-        write(first.path(), "eo", "flask_security.po", po("Malĝusta pasvorto").as_bytes());
-        write(second.path(), "de_DE", "flask_security.po", po("Zweites").as_bytes());
-        write(second.path(), "de_DE", "other.po", po("Andere Domain").as_bytes());
+        write(
+            first.path(),
+            "de_DE",
+            "flask_security.po",
+            po("Erstes").as_bytes(),
+        );
+        write(
+            first.path(),
+            "eo",
+            "flask_security.po",
+            po("Malĝusta pasvorto").as_bytes(),
+        );
+        write(
+            second.path(),
+            "de_DE",
+            "flask_security.po",
+            po("Zweites").as_bytes(),
+        );
+        write(
+            second.path(),
+            "de_DE",
+            "other.po",
+            po("Andere Domain").as_bytes(),
+        );
         let m = Messages::default()
             .with_translation_dirs(
                 &[
@@ -606,7 +637,11 @@ mod tests {
             .unwrap();
         let text = |tag: &str| m.in_language(&lang(tag)).text(INVALID_PASSWORD, &[]);
         assert_eq!(text("de-de"), "Zweites");
-        assert_eq!(text("de"), "Falsches Passwort", "the shipped German is untouched");
+        assert_eq!(
+            text("de"),
+            "Falsches Passwort",
+            "the shipped German is untouched"
+        );
         assert_eq!(text("eo"), "Malĝusta pasvorto");
         assert!(m.languages().contains(&lang("eo")));
         assert_eq!(
@@ -614,7 +649,12 @@ mod tests {
             "eo"
         );
 
-        write(second.path(), "fr", "flask_security.po", b"msgid \"x\"\nmsgstr \"\\q\"\n");
+        write(
+            second.path(),
+            "fr",
+            "flask_security.po",
+            b"msgid \"x\"\nmsgstr \"\\q\"\n",
+        );
         let err = Messages::default()
             .with_translation_dirs(&[second.path().to_owned()], "flask_security")
             .unwrap_err()
@@ -624,6 +664,9 @@ mod tests {
         let missing = Messages::default()
             .with_translation_dirs(&[PathBuf::from("/nonexistent/i18n")], "flask_security")
             .unwrap_err();
-        assert!(missing.to_string().starts_with("/nonexistent/i18n"), "{missing}");
+        assert!(
+            missing.to_string().starts_with("/nonexistent/i18n"),
+            "{missing}"
+        );
     }
 }

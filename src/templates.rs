@@ -846,7 +846,9 @@ mod tests {
                 let before = &rest[..at];
                 let quote = before.chars().last().unwrap_or(' ');
                 if matches!(quote, '"' | '\'' | '`') {
-                    let open = before[..before.len() - 1].rfind(quote).expect("opening quote");
+                    let open = before[..before.len() - 1]
+                        .rfind(quote)
+                        .expect("opening quote");
                     found.push((*name, before[open + 1..before.len() - 1].to_owned()));
                 }
                 rest = &rest[at + 4..];
@@ -888,7 +890,11 @@ mod tests {
         let mut ctx = sample_page_context(false);
         ctx.insert("lang", "fr");
         let page = templates
-            .render(&Lang::parse("fr").unwrap(), "security/login_user.html", &ctx)
+            .render(
+                &Lang::parse("fr").unwrap(),
+                "security/login_user.html",
+                &ctx,
+            )
             .unwrap();
         assert!(page.contains("<html lang=\"fr\">"), "{page}");
         assert!(page.contains("Se souvenir de moi"), "{page}");
@@ -901,7 +907,11 @@ mod tests {
             .unwrap();
         assert!(mail.contains("Passwort zurück"), "{mail}");
         let english = templates
-            .render(&Lang::english(), "security/login_user.html", &sample_page_context(false))
+            .render(
+                &Lang::english(),
+                "security/login_user.html",
+                &sample_page_context(false),
+            )
             .unwrap();
         assert!(english.contains("Remember me"));
     }

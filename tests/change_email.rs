@@ -8,8 +8,7 @@ mod common;
 mod mail_support;
 
 use common::{
-    assert_json_error, flashes, location, new_email, spawn_app_with, TestApp, TestClient,
-    PASSWORD,
+    assert_json_error, flashes, location, new_email, spawn_app_with, TestApp, TestClient, PASSWORD,
 };
 use mail_support::{eml_messages_to, wait_for_eml};
 use reqwest::StatusCode;
@@ -69,7 +68,12 @@ async fn the_new_address_gets_the_link_and_the_account_moves_only_when_it_is_ope
     let app = app_with(&[]).await;
     let (old, browser) = account(&app, "mover").await;
 
-    let r: Value = browser.get_json("/change-email").await.json().await.unwrap();
+    let r: Value = browser
+        .get_json("/change-email")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["response"]["current_email"], old.as_str(), "{r}");
 
     let new = new_email("moved");
@@ -100,7 +104,11 @@ async fn the_new_address_gets_the_link_and_the_account_moves_only_when_it_is_ope
     assert!(user.confirmed_at.is_some(), "the new address is proven");
     // The browser that asked (and opened the link) is still logged in, as the new address.
     let profile: Value = browser.get_json("/profile").await.json().await.unwrap();
-    assert_eq!(profile["response"]["user"]["email"], new.as_str(), "{profile}");
+    assert_eq!(
+        profile["response"]["user"]["email"],
+        new.as_str(),
+        "{profile}"
+    );
 }
 
 #[actix_web::test]
@@ -131,7 +139,9 @@ async fn the_change_ends_every_other_login_and_the_link_logs_in_no_one() {
     let (old, asking) = account(&app, "sessions").await;
     let other = app.logged_in_client(&old, PASSWORD, false).await;
     let remembered = app.logged_in_client(&old, PASSWORD, true).await;
-    let remember_cookie = remembered.cookie("remember_token").expect("remember cookie");
+    let remember_cookie = remembered
+        .cookie("remember_token")
+        .expect("remember cookie");
     let new = new_email("sessions-new");
     let link = change_link(&app, &asking, &new).await;
 
@@ -161,7 +171,9 @@ async fn the_link_dies_when_the_password_or_the_address_changes_first() {
     let new = new_email("bound-new");
     let link = change_link(&app, &browser, &new).await;
 
-    let r = browser.change_password(PASSWORD, "another-long-passphrase").await;
+    let r = browser
+        .change_password(PASSWORD, "another-long-passphrase")
+        .await;
     assert_eq!(r.status(), StatusCode::FOUND);
     assert_eq!(
         location(&browser.get(&link).await).as_deref(),
@@ -192,7 +204,10 @@ async fn a_taken_or_malformed_address_is_refused_on_the_field() {
     let (theirs, _) = account(&app, "taken").await;
 
     for (typed, words) in [
-        (theirs.to_uppercase(), "is already associated with an account"),
+        (
+            theirs.to_uppercase(),
+            "is already associated with an account",
+        ),
         (mine.clone(), "is already associated with an account"),
         ("not-an-email".to_owned(), ""),
     ] {
@@ -207,7 +222,10 @@ async fn a_taken_or_malformed_address_is_refused_on_the_field() {
     // The HTML form shows the error on the page.
     let r = browser.submit("/change-email", &[("email", &theirs)]).await;
     let page = common::assert_form_rejected(r).await;
-    assert!(page.contains("is already associated with an account"), "{page}");
+    assert!(
+        page.contains("is already associated with an account"),
+        "{page}"
+    );
     app.mail_settled().await;
     assert!(eml_messages_to(&app.mail_dir, &theirs, CONFIRM_SUBJECT).is_empty());
 }
@@ -262,7 +280,10 @@ async fn the_old_address_is_told_and_this_wasnt_me_takes_the_account_back() {
 
     let notice = &wait_for_eml(&app.mail_dir, &old, NOTICE_SUBJECT, 1).await[0];
     let text = notice.part("text/plain").unwrap();
-    assert!(!text.contains(&thief_address), "the new address is masked: {text}");
+    assert!(
+        !text.contains(&thief_address),
+        "the new address is masked: {text}"
+    );
     let (local, domain) = thief_address.split_once('@').unwrap();
     let masked = format!("{}***@{domain}", &local[..1]);
     assert!(text.contains(&masked), "{masked} in {text}");
@@ -295,7 +316,10 @@ async fn the_old_address_is_told_and_this_wasnt_me_takes_the_account_back() {
     let r = owner_browser
         .submit(
             &reset,
-            &[("password", new_password), ("password_confirm", new_password)],
+            &[
+                ("password", new_password),
+                ("password_confirm", new_password),
+            ],
         )
         .await;
     assert_eq!(location(&r).as_deref(), Some("/login"));
@@ -304,8 +328,14 @@ async fn the_old_address_is_told_and_this_wasnt_me_takes_the_account_back() {
 
     // The link worked once.
     let again = owner_browser.get(&revert).await.text().await.unwrap();
-    assert!(again.contains("not valid, has expired, or was already used"), "{again}");
-    let r = app.client().post_json_via("/login", &revert, &json!({})).await;
+    assert!(
+        again.contains("not valid, has expired, or was already used"),
+        "{again}"
+    );
+    let r = app
+        .client()
+        .post_json_via("/login", &revert, &json!({}))
+        .await;
     assert_json_error(r, 400).await;
 }
 

@@ -79,14 +79,23 @@ async fn a_user_changes_their_username_and_is_told_by_mail() {
     let old = new_username();
     let (email, browser) = account(&app, &old).await;
 
-    let r: Value = browser.get_json("/change-username").await.json().await.unwrap();
+    let r: Value = browser
+        .get_json("/change-username")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["response"]["current_username"], old.as_str(), "{r}");
 
     let new = new_username();
     let r = change(&browser, &new.to_uppercase()).await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body["response"]["current_username"], new.as_str(), "stored folded");
+    assert_eq!(
+        body["response"]["current_username"],
+        new.as_str(),
+        "stored folded"
+    );
     assert_eq!(app.user(&email).username.as_deref(), Some(new.as_str()));
     let notice = &wait_for_eml(&app.mail_dir, &email, CHANGED_SUBJECT, 1).await[0];
     assert!(notice.part("text/plain").unwrap().contains(&new));
@@ -105,7 +114,9 @@ async fn a_user_changes_their_username_and_is_told_by_mail() {
 
     // The HTML form: a redirect home with Flask-Security's message.
     let third = new_username();
-    let r = browser.submit("/change-username", &[("username", &third)]).await;
+    let r = browser
+        .submit("/change-username", &[("username", &third)])
+        .await;
     assert_eq!(location(&r).as_deref(), Some("/"));
     let home = browser.get("/").await.text().await.unwrap();
     assert!(
@@ -123,7 +134,10 @@ async fn taken_look_alike_and_malformed_names_are_refused_on_the_field() {
     let (email, browser) = account(&app, &mine).await;
 
     for (typed, words) in [
-        (taken.to_uppercase(), "is already associated with an account"),
+        (
+            taken.to_uppercase(),
+            "is already associated with an account",
+        ),
         (mine.clone(), "is already associated with an account"),
         // A Cyrillic "е" among Latin letters.
         (taken.replacen('e', "\u{0435}", 1), "different scripts"),
@@ -152,9 +166,7 @@ async fn two_accounts_racing_for_one_name_get_one_winner() {
     }
     let wanted = new_username();
     let answers = futures_util::future::join_all(
-        browsers
-            .iter()
-            .map(|(_, browser)| change(browser, &wanted)),
+        browsers.iter().map(|(_, browser)| change(browser, &wanted)),
     )
     .await;
     let statuses: Vec<StatusCode> = answers.iter().map(|r| r.status()).collect();
@@ -201,7 +213,10 @@ async fn recovery_mails_the_username_and_answers_the_same_for_everyone() {
     }
     let mail = &wait_for_eml(&app.mail_dir, &email, RECOVERY_SUBJECT, 1).await[0];
     let text = mail.part("text/plain").unwrap();
-    assert!(text.contains(&format!("Your username is: {username}")), "{text}");
+    assert!(
+        text.contains(&format!("Your username is: {username}")),
+        "{text}"
+    );
     app.mail_settled().await;
     assert!(eml_messages_to(&app.mail_dir, &unknown, RECOVERY_SUBJECT).is_empty());
     assert!(eml_messages_to(&app.mail_dir, &without_username, RECOVERY_SUBJECT).is_empty());
@@ -218,8 +233,13 @@ async fn recovery_mails_the_username_and_answers_the_same_for_everyone() {
         400,
     )
     .await;
-    assert!(body["response"]["field_errors"]["email"].is_array(), "{body}");
-    let r = client.submit("/recover-username", &[("email", &unknown)]).await;
+    assert!(
+        body["response"]["field_errors"]["email"].is_array(),
+        "{body}"
+    );
+    let r = client
+        .submit("/recover-username", &[("email", &unknown)])
+        .await;
     assert_eq!(location(&r).as_deref(), Some("/login"));
     let login = client.get("/login").await.text().await.unwrap();
     assert!(

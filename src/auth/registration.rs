@@ -261,7 +261,9 @@ where
             ) else {
                 return Ok(Err(FormErrors::single(
                     "email",
-                    services.messages.text(messages::EMAIL_ALREADY_ASSOCIATED, &[("email", email)]),
+                    services
+                        .messages
+                        .text(messages::EMAIL_ALREADY_ASSOCIATED, &[("email", email)]),
                 )));
             };
             let errors = refused_as_taken(services, &email, username.as_ref()).await?;
@@ -286,9 +288,7 @@ async fn refused_as_taken(
 ) -> Result<FormErrors, ServiceError> {
     Ok(conflicts(services, email, username)
         .await?
-        .unwrap_or_else(|| {
-            FormErrors::single("email", email_taken(&services.messages, email))
-        }))
+        .unwrap_or_else(|| FormErrors::single("email", email_taken(&services.messages, email))))
 }
 
 /// Tells the owner of `email` that someone tried to register it.

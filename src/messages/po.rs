@@ -140,7 +140,10 @@ pub fn parse_po(source: &str) -> Result<Table, PoError> {
         };
     }
     if entry.id.is_some() && !entry.has_text() {
-        return Err(error(source.lines().count(), "the last msgid has no msgstr"));
+        return Err(error(
+            source.lines().count(),
+            "the last msgid has no msgstr",
+        ));
     }
     entry.finish(&mut table);
     Ok(table)
@@ -201,7 +204,11 @@ pub fn parse_mo(bytes: &[u8]) -> Result<Table, PoError> {
         let len = word(table + 8 * i)?;
         let at = word(table + 8 * i + 4)?;
         let raw = bytes
-            .get(at..at.checked_add(len).ok_or_else(|| bad("offset out of range"))?)
+            .get(
+                at..at
+                    .checked_add(len)
+                    .ok_or_else(|| bad("offset out of range"))?,
+            )
             .ok_or_else(|| bad("truncated .mo file"))?;
         std::str::from_utf8(raw).map_err(|_| bad("a string is not UTF-8"))
     };
@@ -272,7 +279,10 @@ msgstr[1] "%(n)s Codes"
         assert_eq!(table["%(n)s code"], "%(n)s Code");
         assert!(!table.contains_key("Login"), "fuzzy is skipped");
         assert!(!table.contains_key("Untranslated"));
-        assert!(!table.contains_key("Register"), "context entries are skipped");
+        assert!(
+            !table.contains_key("Register"),
+            "context entries are skipped"
+        );
         assert!(!table.contains_key("Obsolete"));
         assert!(!table.contains_key(""));
         assert_eq!(table.len(), 3);
@@ -283,7 +293,10 @@ msgstr[1] "%(n)s Codes"
         let err = parse_po("msgid \"a\"\nmsgstr \"b\nmsgid \"c\"\n").unwrap_err();
         assert_eq!(err.line, 2, "{err}");
         let err = parse_po("msgid \"a\"\nmsgstr \"\\q\"\n").unwrap_err();
-        assert!(err.to_string().starts_with("line 2: unknown escape"), "{err}");
+        assert!(
+            err.to_string().starts_with("line 2: unknown escape"),
+            "{err}"
+        );
         let err = parse_po("msgid \"a\"\nmsgid \"b\"\n").unwrap_err();
         assert_eq!(err.line, 2);
         assert!(parse_po("hello\n").is_err());

@@ -54,8 +54,7 @@ pub async fn submit(
     };
     let client = signin::client_key(&web);
     let updated =
-        match changeable::change_password(&web.services(), &current.0.user, &input, &client)
-            .await?
+        match changeable::change_password(&web.services(), &current.0.user, &input, &client).await?
         {
             Ok(user) => user,
             Err(ChangeRefusal::Invalid(errors)) => {

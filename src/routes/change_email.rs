@@ -70,8 +70,7 @@ pub async fn submit(
         }
     };
     let send = super::limits::may_send_mail(&web, Action::ChangeEmail, &new).await?;
-    if let Err(errors) = change_email::request_change(&web.services(), user, &new, send).await?
-    {
+    if let Err(errors) = change_email::request_change(&web.services(), user, &new, send).await? {
         return web.form_failure(TEMPLATE, context(user.email_or_empty(), &typed), &errors);
     }
     tracing::info!(
@@ -114,7 +113,9 @@ pub async fn confirm(web: Web, token: web::Path<String>) -> Result<HttpResponse,
             Ok(response)
         }
         Confirmed::Expired => {
-            let within = web.messages.period(settings.account_changes.change_email_within);
+            let within = web
+                .messages
+                .period(settings.account_changes.change_email_within);
             web.flash(
                 "error",
                 web.msg(messages::CHANGE_EMAIL_EXPIRED, &[("within", &within)]),

@@ -90,7 +90,10 @@ pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpRespon
                 messages::CONFIRMATION_EXPIRED,
                 &[
                     ("email", &email),
-                    ("within", &web.messages.period(web.settings().confirm_email_within)),
+                    (
+                        "within",
+                        &web.messages.period(web.settings().confirm_email_within),
+                    ),
                 ],
             ),
             400,

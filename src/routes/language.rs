@@ -79,4 +79,3 @@ fn refused(web: &Web, message: String) -> HttpResponse {
     web.flash("error", message);
     redirect("/")
 }
-

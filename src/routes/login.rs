@@ -96,10 +96,9 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
         }
         LoginOutcome::Refused(refused) => {
             log_failure(&client, refused);
-            let errors = refused.failure.to_form_errors(
-                settings.features.return_generic_responses,
-                &web.messages,
-            );
+            let errors = refused
+                .failure
+                .to_form_errors(settings.features.return_generic_responses, &web.messages);
             let next = next_raw.unwrap_or_default();
             return web.form_failure(
                 "security/login_user.html",

@@ -244,8 +244,7 @@ pub async fn register_finish(
     let binding = session_binding(&web)?;
     let credential = form.data.credential.unwrap_or_default();
     let finished =
-        passkeys::finish_registration(&web.services(), user, &token, &binding, &credential)
-            .await?;
+        passkeys::finish_registration(&web.services(), user, &token, &binding, &credential).await?;
     match finished {
         Ok(name) => Ok(web.success(
             &web.settings().webauthn.post_register_view.clone(),

@@ -94,7 +94,10 @@ pub async fn reset_form(web: Web, token: web::Path<String>) -> Result<HttpRespon
                 messages::PASSWORD_RESET_EXPIRED,
                 &[
                     ("email", &email),
-                    ("within", &web.messages.period(web.settings().reset_password_within)),
+                    (
+                        "within",
+                        &web.messages.period(web.settings().reset_password_within),
+                    ),
                 ],
             ),
         )),

@@ -531,7 +531,9 @@ pub async fn setup_validate(
     let pending: Option<PendingUsSetup> = web.session.get(SETUP_KEY).ok().flatten();
     let pending = pending.filter(|p| p.is_for(token.as_str(), user));
     let expired = || {
-        let within = web.messages.period(web.settings().unified_signin.setup_within);
+        let within = web
+            .messages
+            .period(web.settings().unified_signin.setup_within);
         let mut errors = FormErrors::default();
         errors.add_general(web.msg(messages::US_SETUP_EXPIRED, &[("within", &within)]));
         web.form_failure(SETUP, setup_context(&web, user, None), &errors)

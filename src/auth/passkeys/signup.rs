@@ -29,13 +29,8 @@ pub async fn begin_signup(
     let settings = &services.settings;
     let wan = &settings.webauthn;
     let mut errors = FormErrors::default();
-    let (email, username) = registration::validate_identity(
-        settings,
-        &services.messages,
-        email,
-        username,
-        &mut errors,
-    );
+    let (email, username) =
+        registration::validate_identity(settings, &services.messages, email, username, &mut errors);
     let name = match clean_name(raw_name.unwrap_or("Passkey"), wan.name_max_length) {
         Ok(name) => Some(name),
         Err(refusal) => {
