@@ -832,14 +832,17 @@ async fn switching_language_with_the_pages_chooser() {
         ("fr", "Se connecter", "Se souvenir de moi"),
     ] {
         b.client
-            .find(Locator::Css(&format!("#lang-select option[value=\"{code}\"]")))
+            .find(Locator::Css(&format!(
+                "#lang-select option[value=\"{code}\"]"
+            )))
             .await
             .unwrap_or_else(|e| panic!("no {code} in the chooser: {e}"))
             .click()
             .await
             .expect("choose the language");
         b.submit("lang_form").await;
-        b.assert_path("/login", "the chooser comes back to the page").await;
+        b.assert_path("/login", "the chooser comes back to the page")
+            .await;
         assert_eq!(b.text("h1").await, heading);
         assert_eq!(lang(&b).await, code);
         assert_eq!(b.text("label[for=\"remember\"]").await, remember);
