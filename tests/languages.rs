@@ -89,7 +89,8 @@ fn decoded_header(mail: &Received, name: &str) -> String {
             }
             _ => None,
         };
-        if !out.is_empty() && !(previous_encoded && decoded.is_some()) {
+        let joins_encoded_words = previous_encoded && decoded.is_some();
+        if !out.is_empty() && !joins_encoded_words {
             out.push(' ');
         }
         previous_encoded = decoded.is_some();
