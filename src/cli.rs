@@ -653,8 +653,13 @@ fn create_user(
     }
     // Every identity error at once, as the registration form shows them.
     let mut errors = FormErrors::default();
-    let (email, username) =
-        registration::validate_identity(settings, email, given_username, &mut errors);
+    let (email, username) = registration::validate_identity(
+        settings,
+        &settings.messages,
+        email,
+        given_username,
+        &mut errors,
+    );
     let (Some(email), true) = (email, errors.is_empty()) else {
         return Err(refused(errors));
     };

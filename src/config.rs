@@ -454,8 +454,13 @@ pub struct Settings {
     pub features: Features,
     pub mail: MailSettings,
     pub email_subjects: EmailSubjects,
-    /// User-facing messages, with `SECURITY_MSG_<NAME>` replacements.
+    /// User-facing texts in the default language: the catalogue (shipped translations, the
+    /// files of `SECURITY_I18N_DIRNAME`) with `SECURITY_MSG_<NAME>` replacements. A request's
+    /// language is chosen per request ([`crate::messages::Messages::in_language`]).
     pub messages: crate::messages::Messages,
+    /// Mail subjects that the configuration sets (`SECURITY_EMAIL_SUBJECT_*`, ...): used as
+    /// given in every language. A subject left at its default is translated.
+    pub explicit_subjects: std::collections::BTreeSet<String>,
     /// `SECURITY_PASSWORD_HASH`: the scheme new hashes use; others still verify and are
     /// upgraded at the next login.
     pub password_hash: HashScheme,
@@ -766,8 +771,12 @@ impl Settings {
             features,
             mail,
             email_subjects,
-            messages: crate::messages::Messages::with_overrides(|key| src.get(key))
-                .map_err(|e| ConfigError::new(&e.key, e.reason))?,
+            messages: messages(src)?,
+            explicit_subjects: SUBJECT_KEYS
+                .iter()
+                .filter_map(|key| src.get(key))
+                .map(str::to_owned)
+                .collect(),
             password_hash,
             bcrypt_rounds,
             password_policy,
@@ -1166,6 +1175,76 @@ fn notices(src: &Source) -> Result<NoticeSettings, ConfigError> {
             "New recovery codes were generated",
         ),
     })
+}
+
+/// The keys of mail subjects. One left unset is Flask-Security's English subject, which is
+/// translated into the mail's language; one that is set is used as given.
+const SUBJECT_KEYS: &[&str] = &[
+    "SECURITY_EMAIL_SUBJECT_REGISTER",
+    "SECURITY_EMAIL_SUBJECT_CONFIRM",
+    "SECURITY_EMAIL_SUBJECT_PASSWORD_RESET",
+    "SECURITY_EMAIL_SUBJECT_PASSWORD_NOTICE",
+    "SECURITY_EMAIL_SUBJECT_PASSWORD_CHANGE_NOTICE",
+    "SECURITY_EMAIL_SUBJECT_TWO_FACTOR",
+    "SECURITY_EMAIL_SUBJECT_TWO_FACTOR_RESCUE",
+    "SECURITY_US_EMAIL_SUBJECT",
+    "SECURITY_CHANGE_EMAIL_SUBJECT",
+    "SECURITY_EMAIL_SUBJECT_CHANGE_EMAIL_NOTICE",
+    "SECURITY_EMAIL_SUBJECT_USERNAME_CHANGE_NOTICE",
+    "SECURITY_EMAIL_SUBJECT_USERNAME_RECOVERY",
+];
+
+/// The catalogue: shipped translations, then the gettext files of `SECURITY_I18N_DIRNAME`
+/// (folders separated by `;`, Flask's layout `<dir>/<lang>/LC_MESSAGES/<domain>.mo|.po`,
+/// domain `SECURITY_I18N_DOMAIN`), then `SECURITY_MSG_<NAME>` replacements over all of them;
+/// `BABEL_DEFAULT_LOCALE` is the language of requests that ask for none the catalogue has.
+fn messages(src: &Source) -> Result<crate::messages::Messages, ConfigError> {
+    use crate::messages::{Lang, Messages};
+    let dirs: Vec<PathBuf> = src
+        .get("SECURITY_I18N_DIRNAME")
+        .unwrap_or("builtin")
+        .split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    let domain = src.get("SECURITY_I18N_DOMAIN").unwrap_or("flask_security");
+    if domain.is_empty() || domain.contains(['/', '\\']) || domain.starts_with('.') {
+        return Err(ConfigError::new(
+            "SECURITY_I18N_DOMAIN",
+            format!("expected a file name without extension, got {domain:?}"),
+        ));
+    }
+    let default_lang = match src.get("BABEL_DEFAULT_LOCALE") {
+        None => Lang::english(),
+        Some(raw) => Lang::parse(raw).ok_or_else(|| {
+            ConfigError::new(
+                "BABEL_DEFAULT_LOCALE",
+                format!("expected a language tag such as en or de_DE, got {raw:?}"),
+            )
+        })?,
+    };
+    let messages = Messages::with_overrides(|key| src.get(key))
+        .map_err(|e| ConfigError::new(&e.key, e.reason))?
+        .with_translation_dirs(&dirs, domain)
+        .map_err(|e| ConfigError::new("SECURITY_I18N_DIRNAME", e.to_string()))?;
+    let languages = messages.languages();
+    // `de_DE` where the catalogue has `de`: its language.
+    let default_lang = match Lang::parse(default_lang.primary()) {
+        Some(primary) if !languages.contains(&default_lang) && languages.contains(&primary) => {
+            primary
+        }
+        _ => default_lang,
+    };
+    if !languages.contains(&default_lang) {
+        return Err(ConfigError::new(
+            "BABEL_DEFAULT_LOCALE",
+            format!(
+                "no translation for {default_lang} (neither shipped nor in SECURITY_I18N_DIRNAME)"
+            ),
+        ));
+    }
+    Ok(messages.with_default_language(default_lang))
 }
 
 fn account_changes(

@@ -15,8 +15,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use serde_json::json;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
 use tera::{Context, Tera};
+
+use crate::messages::{Lang, Messages};
 
 /// The built-in templates, by the names Flask-Security uses.
 const DEFAULTS: &[(&str, &str)] = &[
@@ -288,6 +293,65 @@ pub struct Templates {
     current: RwLock<Arc<Tera>>,
     watch: Option<Watch>,
     pages: page_cache::PageCache,
+    /// The catalogue behind the `t` filter.
+    messages: Messages,
+}
+
+thread_local! {
+    /// The language of the render under way on this thread (rendering never awaits, so it
+    /// cannot move to another task in between), read by the `t` filter.
+    static RENDER_LANG: RefCell<Option<Lang>> = const { RefCell::new(None) };
+}
+
+/// Sets [`RENDER_LANG`] for as long as it lives; the previous value comes back on drop,
+/// even when a render panics.
+struct InLanguage(Option<Lang>);
+
+impl InLanguage {
+    fn set(lang: &Lang) -> Self {
+        Self(RENDER_LANG.with(|current| current.replace(Some(lang.clone()))))
+    }
+}
+
+impl Drop for InLanguage {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        RENDER_LANG.with(|current| *current.borrow_mut() = previous);
+    }
+}
+
+/// The `t` filter: `{{ "Log in" | t }}` is the text in the page's language, and
+/// `{{ "Sent to %(email)s." | t(email=user.email) }}` fills Flask-Security's placeholders
+/// (after translating, so a translation can move them). A text no translation has is shown
+/// as it is.
+struct Translate(Messages);
+
+impl tera::Filter for Translate {
+    fn filter(&self, value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let msgid = value
+            .as_str()
+            .ok_or_else(|| tera::Error::msg(format!("filter t: expected a text, got {value}")))?;
+        let text = RENDER_LANG.with(|lang| match &*lang.borrow() {
+            Some(lang) => self.0.lookup(lang, msgid).to_owned(),
+            None => self.0.gettext(msgid).to_owned(),
+        });
+        if args.is_empty() {
+            return Ok(Value::String(text));
+        }
+        let values: Vec<(&str, String)> = args
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                (k.as_str(), v)
+            })
+            .collect();
+        let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Ok(Value::String(crate::messages::fill(&text, &values)))
+    }
 }
 
 /// How often (at most) a development server looks for edited templates.
@@ -320,8 +384,13 @@ impl Templates {
     /// Loads the defaults, then every `.html`/`.txt` file under `overrides_dir` (if it
     /// exists), and checks them all. With `watch`, edits under `overrides_dir` are picked up
     /// while running.
-    pub fn load(overrides_dir: &Path, watch: bool) -> Result<Self, TemplateError> {
-        let tera = compile(overrides_dir)?;
+    /// `messages` is the catalogue of the `t` filter (any language's view of it).
+    pub fn load(
+        overrides_dir: &Path,
+        watch: bool,
+        messages: &Messages,
+    ) -> Result<Self, TemplateError> {
+        let tera = compile(overrides_dir, messages)?;
         let watch = watch.then(|| Watch {
             dir: overrides_dir.to_owned(),
             state: Mutex::new(WatchState {
@@ -333,24 +402,31 @@ impl Templates {
             current: RwLock::new(Arc::new(tera)),
             watch,
             pages: page_cache::PageCache::new(),
+            messages: messages.clone(),
         })
     }
 
-    pub fn render(&self, name: &str, ctx: &Context) -> Result<String, tera::Error> {
-        self.tera().render(name, ctx)
+    /// Renders `name` with its texts in `lang` (the context's `lang` variable is the
+    /// caller's to set).
+    pub fn render(&self, lang: &Lang, name: &str, ctx: &Context) -> Result<String, tera::Error> {
+        let tera = self.tera();
+        let _lang = InLanguage::set(lang);
+        tera.render(name, ctx)
     }
 
     /// A page whose context differs between requests only by `csrf_token` beyond what
     /// `key` names (an anonymous visitor's page without flashes): served from
-    /// [`page_cache`] when the template allows it.
+    /// [`page_cache`] when the template allows it. `key` must name the language too.
     pub fn render_page(
         &self,
+        lang: &Lang,
         name: &str,
         key: &str,
         csrf_token: &str,
         make_context: impl FnOnce() -> Context,
     ) -> Result<String, tera::Error> {
         let tera = self.tera();
+        let _lang = InLanguage::set(lang);
         self.pages
             .render(key, csrf_token, make_context, |ctx| tera.render(name, ctx))
     }
@@ -381,7 +457,7 @@ impl Templates {
             return;
         }
         state.fingerprint = now;
-        match compile(&watch.dir) {
+        match compile(&watch.dir, &self.messages) {
             Ok(tera) => {
                 if let Ok(mut current) = self.current.write() {
                     *current = Arc::new(tera);
@@ -395,7 +471,7 @@ impl Templates {
 }
 
 /// Defaults plus overrides, compiled and checked by rendering each once.
-fn compile(overrides_dir: &Path) -> Result<Tera, TemplateError> {
+fn compile(overrides_dir: &Path, messages: &Messages) -> Result<Tera, TemplateError> {
     let mut sources: Vec<Source> = DEFAULTS
         .iter()
         .map(|(name, body)| Source {
@@ -416,6 +492,7 @@ fn compile(overrides_dir: &Path) -> Result<Tera, TemplateError> {
     };
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".htm", ".xml"]);
+    tera.register_filter("t", Translate(messages.clone()));
     tera.add_raw_templates(sources.iter().map(|s| (s.name.as_str(), s.body.as_str())))
         .map_err(|e| {
             // Tera's message names the template (quoted) that failed to parse or inherit.
@@ -501,6 +578,12 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         "last_login_at": "2026-01-01T00:00:00", "login_count": 1,
     });
     let mut ctx = Context::new();
+    ctx.insert("lang", "en");
+    ctx.insert(
+        "languages",
+        &json!([{"code": "en", "name": "English"}, {"code": "de", "name": "Deutsch"}]),
+    );
+    ctx.insert("request_path", "/login?next=%2Fprofile");
     ctx.insert("current_user", &logged_in.then_some(&user));
     ctx.insert("csrf_token", "sample-csrf-token");
     ctx.insert(
@@ -701,6 +784,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
 /// The context every mail gets, with every mail-specific variable.
 pub fn sample_mail_context() -> Context {
     let mut ctx = Context::new();
+    ctx.insert("lang", "en");
     ctx.insert(
         "user",
         &json!({"email": "ada@example.com", "username": "ada"}),
@@ -815,4 +899,89 @@ pub fn describe_tera_error(e: &tera::Error) -> String {
         source = cause.source();
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The texts the built-in templates pass through `t` (`"…" | t`) and the form labels
+    /// (translated by `_macros.html`).
+    fn template_msgids() -> Vec<(&'static str, String)> {
+        let mut found = Vec::new();
+        for (name, body) in DEFAULTS {
+            let mut rest = *body;
+            while let Some(at) = rest.find(" | t") {
+                let before = &rest[..at];
+                let quote = before.chars().last().unwrap_or(' ');
+                if matches!(quote, '"' | '\'' | '`') {
+                    let open = before[..before.len() - 1]
+                        .rfind(quote)
+                        .expect("opening quote");
+                    found.push((*name, before[open + 1..before.len() - 1].to_owned()));
+                }
+                rest = &rest[at + 4..];
+            }
+            let mut rest = *body;
+            while let Some(at) = rest.find("label=\"") {
+                let value = &rest[at + 7..];
+                let end = value.find('"').expect("closing quote");
+                if !value[..end].contains('{') {
+                    found.push((*name, value[..end].to_owned()));
+                }
+                rest = &value[end..];
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_template_text_has_a_german_and_a_french_translation() {
+        let texts = template_msgids();
+        assert!(texts.len() > 300, "{}", texts.len());
+        for tag in ["de", "fr"] {
+            let lang = Lang::parse(tag).unwrap();
+            let messages = Messages::default();
+            for (name, msgid) in &texts {
+                assert!(
+                    messages.has_translation(&lang, msgid),
+                    "{name}: {msgid:?} has no {tag} translation"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pages_and_mails_render_in_the_language_asked_for() {
+        let messages = Messages::default();
+        let templates =
+            Templates::load(Path::new("/nonexistent/templates"), false, &messages).unwrap();
+        let mut ctx = sample_page_context(false);
+        ctx.insert("lang", "fr");
+        let page = templates
+            .render(
+                &Lang::parse("fr").unwrap(),
+                "security/login_user.html",
+                &ctx,
+            )
+            .unwrap();
+        assert!(page.contains("<html lang=\"fr\">"), "{page}");
+        assert!(page.contains("Se souvenir de moi"), "{page}");
+        let mail = templates
+            .render(
+                &Lang::parse("de").unwrap(),
+                "security/email/reset_instructions.txt",
+                &sample_mail_context(),
+            )
+            .unwrap();
+        assert!(mail.contains("Passwort zurück"), "{mail}");
+        let english = templates
+            .render(
+                &Lang::english(),
+                "security/login_user.html",
+                &sample_page_context(false),
+            )
+            .unwrap();
+        assert!(english.contains("Remember me"));
+    }
 }

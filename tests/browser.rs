@@ -802,6 +802,60 @@ async fn register_confirm_remember_change_and_log_out() {
     drop(driver);
 }
 
+/// The footer's language chooser: the page comes back in the chosen language, and stays in
+/// it (the `lang` cookie) on the next page, whatever the browser's own language.
+#[actix_web::test]
+async fn switching_language_with_the_pages_chooser() {
+    let app = full_app(&[]).await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+
+    b.goto("/login").await;
+    assert_eq!(b.text("h1").await, "Log in");
+    let lang = |b: &Browser<'_>| {
+        let client = b.client.clone();
+        async move {
+            client
+                .find(Locator::Css("html"))
+                .await
+                .expect("html")
+                .attr("lang")
+                .await
+                .expect("lang attribute")
+                .unwrap_or_default()
+        }
+    };
+    assert_eq!(lang(&b).await, "en");
+
+    for (code, heading, remember) in [
+        ("de", "Anmelden", "Angemeldet bleiben"),
+        ("fr", "Se connecter", "Se souvenir de moi"),
+    ] {
+        b.client
+            .find(Locator::Css(&format!(
+                "#lang-select option[value=\"{code}\"]"
+            )))
+            .await
+            .unwrap_or_else(|e| panic!("no {code} in the chooser: {e}"))
+            .click()
+            .await
+            .expect("choose the language");
+        b.submit("lang_form").await;
+        b.assert_path("/login", "the chooser comes back to the page")
+            .await;
+        assert_eq!(b.text("h1").await, heading);
+        assert_eq!(lang(&b).await, code);
+        assert_eq!(b.text("label[for=\"remember\"]").await, remember);
+    }
+    // The choice is kept for the next pages.
+    b.goto("/reset").await;
+    assert_eq!(lang(&b).await, "fr");
+    assert!(b.body_text().await.contains("Récupérer le mot de passe"));
+
+    b.close().await;
+    drop(driver);
+}
+
 #[actix_web::test]
 async fn the_example_overrides_are_what_the_browser_and_the_mailbox_see() {
     let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/custom-templates");

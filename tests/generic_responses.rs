@@ -50,15 +50,18 @@ async fn seen(r: Response, address: &str) -> Seen {
 }
 
 fn blank_csrf(html: &str) -> String {
+    // Every form of the page carries the token (the page's own and the language chooser).
     let marker = "name=\"csrf_token\" value=\"";
-    match html.find(marker) {
-        Some(at) => {
-            let start = at + marker.len();
-            let end = start + html[start..].find('"').unwrap_or(0);
-            format!("{}{}", &html[..start], &html[end..])
-        }
-        None => html.to_owned(),
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = rest.find(marker) {
+        let start = at + marker.len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        rest = &rest[rest.find('"').unwrap_or(0)..];
     }
+    out.push_str(rest);
+    out
 }
 
 /// `fields` posted to `path` by a new visitor, as a form or as JSON.

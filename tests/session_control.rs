@@ -291,7 +291,7 @@ async fn a_stale_login_must_verify_the_password_before_changing_it() {
     assert_eq!(location(&r).as_deref(), Some("/verify?next=%2Fchange"));
 
     let page = c.get("/verify?next=%2Fchange").await.text().await.unwrap();
-    assert!(flashes(&page).contains(&"You must re-authenticate to access this endpoint".to_owned()));
+    assert!(flashes(&page).contains(&"You must reauthenticate to access this endpoint".to_owned()));
     let token = csrf_from_html(&page).unwrap();
     let r = c
         .post_form(

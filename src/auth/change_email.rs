@@ -49,7 +49,7 @@ pub async fn request_change(
                 }
                 return Ok(Err(FormErrors::single(
                     "email",
-                    settings.messages.text(
+                    services.messages.text(
                         messages::EMAIL_ALREADY_ASSOCIATED,
                         &[("email", new.as_typed())],
                     ),

@@ -50,7 +50,7 @@ pub async fn change_password(
     origin: &ClientInfo,
 ) -> Result<Result<User, ChangeRefusal>, ServiceError> {
     let settings = &services.settings;
-    let messages = &settings.messages;
+    let messages = &services.messages;
     let mut errors = FormErrors::default();
     let has_password = user.password_hash().is_some();
     if input.current.is_empty() && has_password {
@@ -100,7 +100,7 @@ pub async fn set_new_password(
         Err(e) => {
             return Ok(Err(FormErrors::single(
                 "new_password",
-                settings.messages.describe(&e),
+                services.messages.describe(&e),
             )))
         }
     };
@@ -108,7 +108,7 @@ pub async fn set_new_password(
     if old.is_some() && services.hasher.verify(new.clone(), old).await? {
         return Ok(Err(FormErrors::single(
             "new_password",
-            settings.messages.text(messages::PASSWORD_IS_THE_SAME, &[]),
+            services.messages.text(messages::PASSWORD_IS_THE_SAME, &[]),
         )));
     }
     Ok(Ok(set_password(

@@ -49,11 +49,11 @@ impl Valid {
 /// are enabled (required when `SECURITY_USERNAME_REQUIRED`; ignored when disabled).
 pub fn validate_identity(
     settings: &Settings,
+    messages: &Messages,
     email: &str,
     username: Option<&str>,
     errors: &mut FormErrors,
 ) -> (Option<Email>, Option<Username>) {
-    let messages = &settings.messages;
     let email = Email::parse(email)
         .map_err(|e| errors.add("email", messages.describe(&e)))
         .ok();
@@ -71,11 +71,17 @@ pub fn validate_identity(
     (email, username)
 }
 
-/// Checks a registration form field by field (cheap: no database, no hashing).
-pub fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid, FormErrors> {
+/// Checks a registration form field by field (cheap: no database, no hashing), its
+/// messages in the language of `messages`.
+pub fn validate(
+    settings: &Settings,
+    messages: &Messages,
+    input: &RegistrationInput,
+) -> Result<Valid, FormErrors> {
     let mut errors = FormErrors::default();
     let (email, username) = validate_identity(
         settings,
+        messages,
         &input.email,
         input.username.as_deref(),
         &mut errors,
@@ -90,7 +96,7 @@ pub fn validate(settings: &Settings, input: &RegistrationInput) -> Result<Valid,
         input.password_confirm.as_deref(),
         (&settings.password_policy, &user_inputs),
         ["password", "password_confirm"],
-        &settings.messages,
+        messages,
         &mut errors,
     );
     match (email, password) {
@@ -256,7 +262,6 @@ where
                 return Ok(Err(FormErrors::single(
                     "email",
                     services
-                        .settings
                         .messages
                         .text(messages::EMAIL_ALREADY_ASSOCIATED, &[("email", email)]),
                 )));
@@ -283,9 +288,7 @@ async fn refused_as_taken(
 ) -> Result<FormErrors, ServiceError> {
     Ok(conflicts(services, email, username)
         .await?
-        .unwrap_or_else(|| {
-            FormErrors::single("email", email_taken(&services.settings.messages, email))
-        }))
+        .unwrap_or_else(|| FormErrors::single("email", email_taken(&services.messages, email))))
 }
 
 /// Tells the owner of `email` that someone tried to register it.
@@ -429,7 +432,7 @@ pub async fn conflicts(
     email: &Email,
     username: Option<&Username>,
 ) -> Result<Option<FormErrors>, ServiceError> {
-    let messages = &services.settings.messages;
+    let messages = &services.messages;
     let (email_value, username_value) = (email.clone(), username.cloned());
     let (email_is_taken, username_is_taken) = services
         .db

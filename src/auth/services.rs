@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::config::{ConfigError, Settings};
 use crate::db::{Db, PoolOptions};
 use crate::mail::{Mailer, OutboxKey};
+use crate::messages::{Lang, Messages};
 use crate::templates::Templates;
 
 use super::events::{EventLog, Events, SecurityEvent};
@@ -35,6 +36,9 @@ pub struct Services {
     pub api_token_keys: super::api_token_keys::TokenKeys,
     /// The hooks: emit security events, subscribe to them (see [`super::events`]).
     pub events: Events,
+    /// The texts in the language of the request being served (the default language until
+    /// [`Services::in_language`]): messages the rules word and the mails they queue.
+    pub messages: Messages,
 }
 
 /// Why the services could not start: each says what to fix.
@@ -66,7 +70,8 @@ impl Services {
         let db = Db::connect_with(&settings.database_url, pool).map_err(StartError::Database)?;
         // Outside production, edited templates are used without a restart.
         let watch_templates = settings.environment == crate::config::Environment::Development;
-        let templates = Templates::load(&settings.templates_dir, watch_templates)?;
+        let templates =
+            Templates::load(&settings.templates_dir, watch_templates, &settings.messages)?;
         let hasher = PasswordHasher::new(
             settings.password_salt.clone(),
             settings.password_hash,
@@ -88,6 +93,7 @@ impl Services {
                 dir: settings.sms_outbox_dir.clone(),
                 log_text: settings.mail.log_links,
             }),
+            messages: settings.messages.clone(),
             settings: Arc::new(settings),
             db,
             hasher,
@@ -119,8 +125,16 @@ impl Services {
         self.totp_keys.as_ref()
     }
 
-    /// Renders the mails the rules queue.
+    /// The same services speaking `lang`: what a request's handler passes to the rules, so
+    /// that their messages and mails are in the request's language. Cheap (shared parts).
+    pub fn in_language(&self, lang: &Lang) -> Self {
+        let mut services = self.clone();
+        services.messages = self.messages.in_language(lang);
+        services
+    }
+
+    /// Renders the mails the rules queue, in [`Services::messages`]' language.
     pub fn mailer(&self) -> Mailer<'_> {
-        Mailer::new(&self.templates, &self.settings)
+        Mailer::new(&self.templates, &self.settings, &self.messages)
     }
 }

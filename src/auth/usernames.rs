@@ -25,7 +25,7 @@ pub async fn change_username(
     user: &User,
     raw: &str,
 ) -> Result<Result<User, FormErrors>, ServiceError> {
-    let messages = &services.settings.messages;
+    let messages = &services.messages;
     let raw = raw.trim();
     let parsed = if raw.is_empty() {
         Err(UsernameError::Missing)

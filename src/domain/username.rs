@@ -32,7 +32,7 @@ pub enum UsernameError {
     Missing,
     #[error("Username must be at least {MIN_LEN} characters and less than {MAX_LEN} characters")]
     Length,
-    #[error("Username can contain only letters and numbers")]
+    #[error("Username contains illegal characters")]
     Characters,
     #[error("Username mixes letters of different scripts")]
     MixedScripts,

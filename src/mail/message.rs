@@ -1,5 +1,6 @@
 //! A composed mail, rendered from its templates.
 
+use crate::messages::Lang;
 use crate::templates::Templates;
 
 /// A rendered message: multipart text + HTML.
@@ -11,9 +12,10 @@ pub struct Message {
     pub html: String,
 }
 
-/// Renders `security/email/<name>.txt` and `.html` with `ctx`.
+/// Renders `security/email/<name>.txt` and `.html` with `ctx`, their texts in `lang`.
 pub fn compose(
     templates: &Templates,
+    lang: &Lang,
     name: &str,
     to: &str,
     subject: &str,
@@ -22,7 +24,7 @@ pub fn compose(
     Ok(Message {
         to: to.to_owned(),
         subject: subject.to_owned(),
-        text: templates.render(&format!("security/email/{name}.txt"), ctx)?,
-        html: templates.render(&format!("security/email/{name}.html"), ctx)?,
+        text: templates.render(lang, &format!("security/email/{name}.txt"), ctx)?,
+        html: templates.render(lang, &format!("security/email/{name}.html"), ctx)?,
     })
 }

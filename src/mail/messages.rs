@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::message::{compose, Message};
 use crate::config::Settings;
+use crate::messages::Messages;
 use crate::templates::Templates;
 
 /// What every security notice names: when, from which client (approximately), from which
@@ -19,16 +20,28 @@ pub struct NoticeDetails {
     pub ip: Option<String>,
 }
 
+/// Renders mails in the language of `messages` (the request's that caused them).
 pub struct Mailer<'a> {
     templates: &'a Templates,
     settings: &'a Settings,
+    messages: &'a Messages,
 }
 
 impl<'a> Mailer<'a> {
-    pub fn new(templates: &'a Templates, settings: &'a Settings) -> Self {
+    pub fn new(templates: &'a Templates, settings: &'a Settings, messages: &'a Messages) -> Self {
         Self {
             templates,
             settings,
+            messages,
+        }
+    }
+
+    /// A configured subject as given; a default one (Flask-Security's English) translated.
+    fn subject(&self, configured: &str) -> String {
+        if self.settings.explicit_subjects.contains(configured) {
+            configured.to_owned()
+        } else {
+            self.messages.gettext(configured).to_owned()
         }
     }
 
@@ -38,6 +51,7 @@ impl<'a> Mailer<'a> {
 
     fn context(&self, email: &str) -> tera::Context {
         let mut ctx = tera::Context::new();
+        ctx.insert("lang", self.messages.lang().as_str());
         ctx.insert("user", &json!({ "email": email }));
         ctx.insert("config", &json!({ "app_name": self.settings.app_name }));
         ctx.insert("login_link", &self.link("/login"));
@@ -75,9 +89,17 @@ impl<'a> Mailer<'a> {
         subject: &str,
         ctx: tera::Context,
     ) -> Result<Message, tera::Error> {
+        let subject = self.subject(subject);
         let mut ctx = ctx;
-        ctx.insert("subject", subject);
-        compose(self.templates, name, email, subject, &ctx)
+        ctx.insert("subject", &subject);
+        compose(
+            self.templates,
+            self.messages.lang(),
+            name,
+            email,
+            &subject,
+            &ctx,
+        )
     }
 
     pub fn welcome(
@@ -162,7 +184,7 @@ impl<'a> Mailer<'a> {
     ) -> Result<Message, tera::Error> {
         let mut ctx = self.context(email);
         ctx.insert("token", code);
-        ctx.insert("within", &crate::messages::describe_period(within));
+        ctx.insert("within", &self.messages.period(within));
         self.render(
             "two_factor_instructions",
             email,
@@ -184,7 +206,7 @@ impl<'a> Mailer<'a> {
         ctx.insert("token", code);
         ctx.insert("login_link", &link);
         ctx.insert("username", email);
-        ctx.insert("within", &crate::messages::describe_period(within));
+        ctx.insert("within", &self.messages.period(within));
         self.render(
             "us_instructions",
             email,
@@ -231,7 +253,7 @@ impl<'a> Mailer<'a> {
         let mut ctx = self.context(current);
         ctx.insert("link", &self.link(&format!("/change-email/{token}")));
         ctx.insert("token", token);
-        ctx.insert("within", &crate::messages::describe_period(within));
+        ctx.insert("within", &self.messages.period(within));
         self.render(
             "change_email_instructions",
             new_email,
@@ -255,7 +277,7 @@ impl<'a> Mailer<'a> {
             "revert_link",
             &self.link(&format!("/change-email/revert/{revert_token}")),
         );
-        ctx.insert("within", &crate::messages::describe_period(within));
+        ctx.insert("within", &self.messages.period(within));
         self.render(
             "change_email_notice",
             old_email,

@@ -54,7 +54,7 @@ pub async fn submit(
     };
     let client = signin::client_key(&web);
     let updated = match changeable::change_password(
-        &web.state.services,
+        &web.services(),
         &current.0.user,
         &input,
         &client,

@@ -70,8 +70,7 @@ pub async fn submit(
         }
     };
     let send = super::limits::may_send_mail(&web, Action::ChangeEmail, &new).await?;
-    if let Err(errors) = change_email::request_change(&web.state.services, user, &new, send).await?
-    {
+    if let Err(errors) = change_email::request_change(&web.services(), user, &new, send).await? {
         return web.form_failure(TEMPLATE, context(user.email_or_empty(), &typed), &errors);
     }
     tracing::info!(
@@ -93,7 +92,7 @@ pub async fn submit(
 /// every other login of the account has ended.
 pub async fn confirm(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
     let settings = web.settings();
-    match change_email::confirm_change(&web.state.services, &token, &web.client()).await? {
+    match change_email::confirm_change(&web.services(), &token, &web.client()).await? {
         Confirmed::Changed { user, old_email: _ } => {
             tracing::info!(
                 event = "email_changed",
@@ -114,7 +113,9 @@ pub async fn confirm(web: Web, token: web::Path<String>) -> Result<HttpResponse,
             Ok(response)
         }
         Confirmed::Expired => {
-            let within = messages::describe_period(settings.account_changes.change_email_within);
+            let within = web
+                .messages
+                .period(settings.account_changes.change_email_within);
             web.flash(
                 "error",
                 web.msg(messages::CHANGE_EMAIL_EXPIRED, &[("within", &within)]),
@@ -131,7 +132,7 @@ pub async fn confirm(web: Web, token: web::Path<String>) -> Result<HttpResponse,
 /// "This wasn't me": a page that asks before acting, so that a mail scanner opening the
 /// link locks nothing.
 pub async fn revert_form(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let valid = change_email::revert_link_is_valid(&web.state.services, &token).await?;
+    let valid = change_email::revert_link_is_valid(&web.services(), &token).await?;
     if web.format.is_json() {
         if !valid {
             return Ok(web.json_error(web.msg(messages::CHANGE_EMAIL_REVERT_INVALID, &[])));
@@ -155,7 +156,7 @@ pub async fn revert_submit(
     token: web::Path<String>,
     _form: Submission<RevertForm>,
 ) -> Result<HttpResponse, AppError> {
-    match change_email::revert_change(&web.state.services, &token).await? {
+    match change_email::revert_change(&web.services(), &token).await? {
         Reverted::Locked {
             user_id,
             restored,

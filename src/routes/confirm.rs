@@ -40,7 +40,7 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
         }
     };
     let send = super::limits::may_send_mail(&web, Action::Confirm, &email).await?;
-    let outcome = confirmable::resend(&web.state.services, &email, send).await?;
+    let outcome = confirmable::resend(&web.services(), &email, send).await?;
     let generic = web.settings().features.return_generic_responses;
     let refusal = match outcome {
         ResendOutcome::Sent => None,
@@ -67,7 +67,7 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
 }
 
 pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let outcome = confirmable::confirm(&web.state.services, &token).await?;
+    let outcome = confirmable::confirm(&web.services(), &token).await?;
     let (location, category, message, status) = match outcome {
         ConfirmOutcome::Confirmed(user) => {
             tracing::info!(user_id = user.id, "email confirmed");
@@ -88,7 +88,16 @@ pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpRespon
         ConfirmOutcome::ExpiredResent(email) => (
             "/confirm",
             "error",
-            web.msg(messages::CONFIRMATION_EXPIRED, &[("email", &email)]),
+            web.msg(
+                messages::CONFIRMATION_EXPIRED,
+                &[
+                    ("email", &email),
+                    (
+                        "within",
+                        &web.messages.period(web.settings().confirm_email_within),
+                    ),
+                ],
+            ),
             400,
         ),
         ConfirmOutcome::Invalid => (

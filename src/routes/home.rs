@@ -22,7 +22,7 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
         return Ok(web.json_ok(json!({ "user": user_view(&user.0.user) })));
     }
     let passkeys = if web.settings().webauthn.enabled {
-        let rows = crate::auth::passkeys::list(&web.state.services, &user.0.user).await?;
+        let rows = crate::auth::passkeys::list(&web.services(), &user.0.user).await?;
         Some(rows.iter().map(passkey_summary).collect::<Vec<_>>())
     } else {
         None

@@ -12,7 +12,7 @@ use crate::web::{signin, AppError, Web};
 pub async fn may_send_mail(web: &Web, action: Action, email: &Email) -> Result<bool, AppError> {
     // Only to spare the clients its account logged in from; looked up for every address,
     // so that known and unknown ones cost the same.
-    let account = accounts::find_by_email(&web.state.services, email.as_str())
+    let account = accounts::find_by_email(&web.services(), email.as_str())
         .await?
         .map(|user| user.id);
     may_send_mail_to(web, action, email.as_str(), account).await

@@ -89,7 +89,7 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
     let password = form.password.as_deref().unwrap_or("");
     let client = signin::client_key(&web);
     let outcome =
-        authenticate::login_with_password(&web.state.services, identity, password, &client).await?;
+        authenticate::login_with_password(&web.services(), identity, password, &client).await?;
     let user = match outcome {
         LoginOutcome::Proved(first_factor) => first_factor.user,
         LoginOutcome::Throttled { retry_after } => {
@@ -104,10 +104,9 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
                 },
                 refused.user_id,
             );
-            let errors = refused.failure.to_form_errors(
-                settings.features.return_generic_responses,
-                &settings.messages,
-            );
+            let errors = refused
+                .failure
+                .to_form_errors(settings.features.return_generic_responses, &web.messages);
             let next = next_raw.unwrap_or_default();
             return web.form_failure(
                 "security/login_user.html",

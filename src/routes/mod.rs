@@ -8,6 +8,7 @@ pub mod change_email;
 pub mod confirm;
 pub mod health;
 pub mod home;
+pub mod language;
 pub mod limits;
 pub mod login;
 pub mod logout;
@@ -41,6 +42,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
                 .route(web::post().to(login::submit)),
         )
         .service(web::resource("/logout").route(web::post().to(logout::submit)))
+        .service(
+            web::resource("/lang")
+                .route(web::get().to(language::link))
+                .route(web::head().to(language::link))
+                .route(web::post().to(language::submit)),
+        )
         .service(page("/sessions", sessions::index))
         .service(web::resource("/sessions/revoke").route(web::post().to(sessions::revoke)))
         .service(

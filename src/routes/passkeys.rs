@@ -119,7 +119,7 @@ fn ceremony_page(
 /// A refused step: the form's 400 JSON, or (the page's script posts on its own) a flash and
 /// back to `back_to`.
 fn refused(web: &Web, refusal: &Refusal, back_to: &str) -> HttpResponse {
-    let errors = refusal.to_form_errors(&web.settings().messages);
+    let errors = refusal.to_form_errors(&web.messages);
     refused_with(web, &errors, back_to)
 }
 
@@ -188,7 +188,7 @@ pub async fn register_form(web: Web, current: AuthenticatedUser) -> Result<HttpR
     if let Some(reauthenticate) = require_fresh(&web, &current.0, "/wan-register") {
         return Ok(reauthenticate);
     }
-    let rows = passkeys::list(&web.state.services, &current.0.user).await?;
+    let rows = passkeys::list(&web.services(), &current.0.user).await?;
     let listed: Vec<Value> = rows.iter().map(passkey_view).collect();
     if web.format.is_json() {
         return Ok(web.json_ok(json!({
@@ -212,7 +212,7 @@ pub async fn register_begin(
     let binding = session_binding(&web)?;
     let name = form.data.name.unwrap_or_default();
     let begun = passkeys::begin_registration(
-        &web.state.services,
+        &web.services(),
         user,
         &name,
         form.data.usage.as_deref(),
@@ -226,9 +226,9 @@ pub async fn register_begin(
             ceremony_page(&web, REGISTER, &begun, json!({}), ctx)
         }
         Err(refusal) => {
-            let rows = passkeys::list(&web.state.services, user).await?;
+            let rows = passkeys::list(&web.services(), user).await?;
             let listed: Vec<Value> = rows.iter().map(passkey_view).collect();
-            let errors = refusal.to_form_errors(&web.settings().messages);
+            let errors = refusal.to_form_errors(&web.messages);
             web.form_failure(REGISTER, register_context(&web, &listed), &errors)
         }
     }
@@ -246,8 +246,7 @@ pub async fn register_finish(
     let binding = session_binding(&web)?;
     let credential = form.data.credential.unwrap_or_default();
     let finished =
-        passkeys::finish_registration(&web.state.services, user, &token, &binding, &credential)
-            .await?;
+        passkeys::finish_registration(&web.services(), user, &token, &binding, &credential).await?;
     match finished {
         Ok(name) => {
             let rows = passkeys::list(&web.state.services, user).await?;
@@ -292,7 +291,7 @@ pub async fn delete(
     }
     let user = &current.0.user;
     let name = form.data.name.unwrap_or_default();
-    match passkeys::delete(&web.state.services, user, &name).await? {
+    match passkeys::delete(&web.services(), user, &name).await? {
         Ok(name) => {
             tracing::info!(
                 event = "passkey_deleted",
@@ -333,7 +332,7 @@ async fn second_factor_login(
     let Some((pending, user)) = signin::pending_user(web).await? else {
         return Ok(None);
     };
-    if pending.method.is_none() || !passkeys::has_second_factor(&web.state.services, &user).await? {
+    if pending.method.is_none() || !passkeys::has_second_factor(&web.services(), &user).await? {
         return Ok(None);
     }
     Ok(Some((pending, user)))
@@ -388,7 +387,7 @@ pub async fn signin_begin(
     if web.user.is_some() {
         return Ok(already_signed_in(&web));
     }
-    let services = &web.state.services;
+    let services = &web.services();
     let secondary = second_factor_login(&web).await?;
     let is_secondary = secondary.is_some();
     if !is_secondary && !first_factor_allowed(&web) {
@@ -443,7 +442,7 @@ pub async fn signin_finish(
     if web.user.is_some() {
         return Ok(already_signed_in(&web));
     }
-    let services = &web.state.services;
+    let services = &web.services();
     let secondary = second_factor_login(&web).await?;
     let form = form.data;
     let binding = session_binding(&web)?;
@@ -543,7 +542,7 @@ pub async fn verify_begin(
 ) -> Result<HttpResponse, AppError> {
     let binding = session_binding(&web)?;
     let begun = passkeys::begin_authentication(
-        &web.state.services,
+        &web.services(),
         Purpose::Verify,
         Some(&current.0.user),
         &binding,
@@ -573,7 +572,7 @@ pub async fn verify_finish(
     let client = signin::client_key(&web);
     let form = form.data;
     let proof = passkeys::finish_authentication(
-        &web.state.services,
+        &web.services(),
         Purpose::Verify,
         Some(current.user.id),
         &token,
@@ -644,7 +643,7 @@ pub async fn signup_begin(
         Err(_) => false,
     };
     let begun = signup::begin_signup(
-        &web.state.services,
+        &web.services(),
         form.email.as_deref().unwrap_or(""),
         form.username.as_deref(),
         form.name.as_deref().filter(|n| !n.trim().is_empty()),
@@ -669,7 +668,7 @@ pub async fn signup_finish(
     if web.user.is_some() {
         return Ok(already_signed_in(&web));
     }
-    let services = &web.state.services;
+    let services = &web.services();
     let binding = session_binding(&web)?;
     let credential = form.data.credential.unwrap_or_default();
     let signed_up = signup::finish_signup(services, &token, &binding, &credential).await?;

@@ -50,7 +50,7 @@ pub async fn forgot_submit(
         }
     };
     let send = super::limits::may_send_mail(&web, Action::Reset, &email).await?;
-    let outcome = recoverable::forgot(&web.state.services, &email, send).await?;
+    let outcome = recoverable::forgot(&web.services(), &email, send).await?;
     let generic = web.settings().features.return_generic_responses;
     let message = match outcome {
         _ if generic => web.msg(messages::GENERIC_RECOVERY, &[]),
@@ -81,7 +81,7 @@ pub async fn forgot_submit(
 }
 
 pub async fn reset_form(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
-    match recoverable::check_link(&web.state.services, &token).await? {
+    match recoverable::check_link(&web.services(), &token).await? {
         ResetLink::Valid => {
             if web.format.is_json() {
                 return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
@@ -90,7 +90,16 @@ pub async fn reset_form(web: Web, token: web::Path<String>) -> Result<HttpRespon
         }
         ResetLink::ExpiredResent(email) => Ok(link_refused(
             &web,
-            web.msg(messages::PASSWORD_RESET_EXPIRED, &[("email", &email)]),
+            web.msg(
+                messages::PASSWORD_RESET_EXPIRED,
+                &[
+                    ("email", &email),
+                    (
+                        "within",
+                        &web.messages.period(web.settings().reset_password_within),
+                    ),
+                ],
+            ),
         )),
         ResetLink::Invalid => Ok(link_refused(
             &web,
@@ -109,7 +118,7 @@ pub async fn reset_submit(
     let mut errors = FormErrors::default();
     // Only zxcvbn needs to know whose password it is.
     let owner = match settings.password_policy.zxcvbn_min_score {
-        Some(_) => recoverable::link_owner(&web.state.services, &token).await?,
+        Some(_) => recoverable::link_owner(&web.services(), &token).await?,
         None => None,
     };
     let user_inputs = owner.as_ref().map_or(["", ""], |u| {
@@ -120,13 +129,13 @@ pub async fn reset_submit(
         form.password_confirm.as_deref(),
         (&settings.password_policy, &user_inputs),
         ["password", "password_confirm"],
-        &settings.messages,
+        &web.messages,
         &mut errors,
     );
     let Some(password) = password.filter(|_| errors.is_empty()) else {
         return web.form_failure(RESET, reset_context(&token), &errors);
     };
-    match recoverable::reset_password(&web.state.services, &token, password, &web.client()).await? {
+    match recoverable::reset_password(&web.services(), &token, password, &web.client()).await? {
         Some(user) => {
             tracing::info!(
                 event = "password_reset",

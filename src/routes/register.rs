@@ -75,18 +75,18 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
             errors,
         )
     };
-    let valid = match registration::validate(settings, &input) {
+    let valid = match registration::validate(settings, &web.messages, &input) {
         Ok(valid) => valid,
         Err(errors) => return refused(&errors),
     };
     // Counted before the (costly) hashing, and only for forms that could create an account
     // or mail its owner: someone fixing a weak password or choosing another username is not
     // held back.
-    if let Some(errors) = registration::conflict_refusal(&web.state.services, &valid).await? {
+    if let Some(errors) = registration::conflict_refusal(&web.services(), &valid).await? {
         return refused(&errors);
     }
     let send = super::limits::may_send_mail(&web, Action::Register, &valid.email).await?;
-    let registered = match registration::register(&web.state.services, valid, send).await? {
+    let registered = match registration::register(&web.services(), valid, send).await? {
         Ok(registered) => registered,
         Err(errors) => return refused(&errors),
     };

@@ -195,7 +195,7 @@ pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpR
         web.form_failure(SETUP, setup_context(&web, &user, required, None), &errors)
     };
     if choice == "disable" && !required && user.tf_primary_method.is_some() {
-        let updated = two_factor::disable(&web.state.services, &user).await?;
+        let updated = two_factor::disable(&web.services(), &user).await?;
         tracing::info!(
             event = "two_factor_disabled",
             user_id = updated.id,
@@ -228,7 +228,7 @@ pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpR
     let SetupChallenge {
         pending,
         authenticator,
-    } = two_factor::begin_setup(&web.state.services, &user, method, phone.clone()).await?;
+    } = two_factor::begin_setup(&web.services(), &user, method, phone.clone()).await?;
     web.session
         .insert(SETUP_KEY, &pending)
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("keeping the setup: {e}")))?;
@@ -273,7 +273,7 @@ pub async fn setup_validate(
     let pending: Option<PendingSetup> = web.session.get(SETUP_KEY).ok().flatten();
     let pending = pending.filter(|p| p.is_for(token.as_str(), &user));
     let expired = || {
-        let within = crate::messages::describe_period(web.settings().two_factor.setup_within);
+        let within = web.messages.period(web.settings().two_factor.setup_within);
         let errors = FormErrors::single(
             "code",
             web.msg(messages::TWO_FACTOR_SETUP_EXPIRED, &[("within", &within)]),
@@ -285,7 +285,7 @@ pub async fn setup_validate(
     };
     let code = form.data.code.unwrap_or_default();
     let client = signin::client_key(&web);
-    match two_factor::finish_setup(&web.state.services, &user, &pending, &code, &client).await? {
+    match two_factor::finish_setup(&web.services(), &user, &pending, &code, &client).await? {
         SetupOutcome::Done(updated) => {
             web.session.remove(SETUP_KEY);
             tracing::info!(
@@ -323,7 +323,7 @@ pub async fn setup_validate(
         SetupOutcome::WrongCode => {
             let errors =
                 FormErrors::single("code", web.msg(messages::TWO_FACTOR_INVALID_TOKEN, &[]));
-            let key = pending.authenticator(&web.state.services, &user);
+            let key = pending.authenticator(&web.services(), &user);
             let view = setup_view(key.as_ref(), &pending, None);
             web.form_failure(
                 SETUP,
@@ -398,7 +398,7 @@ pub async fn validate_submit(
     let method = pending.method.as_deref().and_then(TwoFactorMethod::parse);
     let client = signin::client_key(&web);
     let checked = two_factor::check_code(
-        &web.state.services,
+        &web.services(),
         &user,
         method,
         pending.sent_code.as_ref(),
@@ -456,7 +456,7 @@ pub async fn rescue_submit(
     let Some((mut pending, user)) = waiting_login(&web).await? else {
         return Ok(not_mid_login(&web));
     };
-    let services = &web.state.services;
+    let services = &web.services();
     match form.data.help_setup.as_deref().unwrap_or("") {
         "email" => {
             pending.rescue_code = Some(two_factor::send_rescue_code(services, &user).await?);
@@ -584,7 +584,7 @@ pub async fn codes_submit(
         return Ok(reauthenticate);
     }
     let user = &current.0.user;
-    let codes = two_factor::replace_recovery_codes(&web.state.services, user).await?;
+    let codes = two_factor::replace_recovery_codes(&web.services(), user).await?;
     let _ = web.session.insert(SHOWN_CODES_KEY, &codes);
     tracing::info!(
         event = "recovery_codes_generated",
@@ -624,7 +624,7 @@ pub async fn recovery_submit(
     };
     let code = form.data.code.unwrap_or_default();
     let client = signin::client_key(&web);
-    match two_factor::use_recovery_code(&web.state.services, &user, &code, &client).await? {
+    match two_factor::use_recovery_code(&web.services(), &user, &code, &client).await? {
         CodeCheck::Right => {
             tracing::info!(
                 event = "recovery_code_used",

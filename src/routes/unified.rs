@@ -112,7 +112,7 @@ fn identity_attributes(web: &Web) -> Vec<&'static str> {
 
 /// What `GET /us-signin` tells (Flask-Security's payload).
 fn signin_payload(web: &Web) -> Value {
-    let services = &web.state.services;
+    let services = &web.services();
     json!({
         "csrf_token": web.csrf_token(),
         "available_methods": names(&web.settings().unified_signin.methods),
@@ -122,7 +122,7 @@ fn signin_payload(web: &Web) -> Value {
 }
 
 fn signin_context(web: &Web, form: &SigninForm, next: &str) -> tera::Context {
-    let services = &web.state.services;
+    let services = &web.services();
     let mut ctx = tera::Context::new();
     ctx.insert(
         "available_methods",
@@ -214,7 +214,7 @@ pub async fn signin_submit(
     let identity = form.identity.clone().unwrap_or_default();
     let passcode = form.passcode.clone().unwrap_or_default();
     let client = signin::client_key(&web);
-    let services = &web.state.services;
+    let services = &web.services();
     match unified::sign_in(services, &identity, &passcode, &client).await? {
         SigninOutcome::Proved(user, method) => {
             tracing::info!(
@@ -294,7 +294,7 @@ pub async fn send_signin_code(
     if web.user.is_some() {
         return Ok(web.success("/", None, signin_payload(&web)));
     }
-    let services = &web.state.services;
+    let services = &web.services();
     let identity = form.identity.clone().unwrap_or_default();
     let method = form.chosen_method.clone().unwrap_or_default();
     let typed = identity.trim().to_lowercase();
@@ -384,7 +384,7 @@ async fn sign_in_with_link(web: &Web, form: &LinkForm) -> Result<HttpResponse, A
     let client = signin::client_key(web);
     let id = form.id.clone().unwrap_or_default();
     let code = form.code.clone().unwrap_or_default();
-    match unified::check_link(&web.state.services, &id, &code, &client).await? {
+    match unified::check_link(&web.services(), &id, &code, &client).await? {
         SigninOutcome::Proved(user, method) => {
             if web.session.contains_key(LINK_KEY) {
                 web.session.remove(LINK_KEY);
@@ -453,7 +453,7 @@ fn to_second_factor(response: &HttpResponse) -> bool {
 // ---------------------------------------------------------------------------------------
 
 fn setup_payload(web: &Web, user: &User) -> Value {
-    let services = &web.state.services;
+    let services = &web.services();
     let settings = &web.settings().unified_signin;
     json!({
         "csrf_token": web.csrf_token(),
@@ -494,7 +494,7 @@ pub async fn setup_submit(
     if let Some(reauthenticate) = require_fresh(&web, &current.0, "/us-setup") {
         return Ok(reauthenticate);
     }
-    let services = &web.state.services;
+    let services = &web.services();
     let form = form.data;
     let mut user = current.0.user.clone();
     let delete = form
@@ -571,7 +571,9 @@ pub async fn setup_validate(
     let pending: Option<PendingUsSetup> = web.session.get(SETUP_KEY).ok().flatten();
     let pending = pending.filter(|p| p.is_for(token.as_str(), user));
     let expired = || {
-        let within = messages::describe_period(web.settings().unified_signin.setup_within);
+        let within = web
+            .messages
+            .period(web.settings().unified_signin.setup_within);
         let mut errors = FormErrors::default();
         errors.add_general(web.msg(messages::US_SETUP_EXPIRED, &[("within", &within)]));
         web.form_failure(SETUP, setup_context(&web, user, None), &errors)
@@ -581,7 +583,7 @@ pub async fn setup_validate(
     };
     let client = signin::client_key(&web);
     let passcode = form.data.passcode.unwrap_or_default();
-    match unified::finish_setup(&web.state.services, user, &pending, &passcode, &client).await? {
+    match unified::finish_setup(&web.services(), user, &pending, &passcode, &client).await? {
         UsSetupOutcome::Done(updated, method) => {
             web.session.remove(SETUP_KEY);
             tracing::info!(
@@ -624,7 +626,7 @@ pub async fn setup_validate(
 // ---------------------------------------------------------------------------------------
 
 fn verify_payload(web: &Web, user: &User) -> Value {
-    let services = &web.state.services;
+    let services = &web.services();
     let active: Vec<UsMethod> = unified::active_methods(services, user)
         .into_iter()
         .filter(|m| m.sends_code())
@@ -670,7 +672,7 @@ pub async fn verify_submit(
     };
     let client = signin::client_key(&web);
     let passcode = form.passcode.unwrap_or_default();
-    match unified::reverify(&web.state.services, &current.user, &passcode, &client).await? {
+    match unified::reverify(&web.services(), &current.user, &passcode, &client).await? {
         CodeCheck::Right => {}
         CodeCheck::Wrong => {
             let errors =
@@ -701,7 +703,7 @@ pub async fn send_verify_code(
 ) -> Result<HttpResponse, AppError> {
     let user = &current.0.user;
     let method = form.data.chosen_method.unwrap_or_default();
-    match unified::send_verify_code(&web.state.services, user, &method).await? {
+    match unified::send_verify_code(&web.services(), user, &method).await? {
         CodeRequest::Sent => {
             if web.format.is_json() {
                 return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));

@@ -60,7 +60,7 @@ pub async fn change_submit(
     }
     let user = &current.0.user;
     let typed = form.data.username.unwrap_or_default();
-    let updated = match usernames::change_username(&web.state.services, user, &typed).await? {
+    let updated = match usernames::change_username(&web.services(), user, &typed).await? {
         Ok(updated) => updated,
         Err(errors) => {
             return web.form_failure(
@@ -115,7 +115,7 @@ pub async fn recover_submit(
         }
     };
     let send = super::limits::may_send_mail(&web, Action::UsernameRecovery, &email).await?;
-    usernames::recover_username(&web.state.services, &email, send).await?;
+    usernames::recover_username(&web.services(), &email, send).await?;
     if web.format.is_json() {
         return Ok(web.json_ok(json!({})));
     }

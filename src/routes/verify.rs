@@ -60,7 +60,7 @@ pub async fn submit(
         return web.form_failure(TEMPLATE, context(&next_raw), &errors);
     }
     let client = signin::client_key(&web);
-    match reprove_password(&web.state.services, &current.user, &password, &client).await? {
+    match reprove_password(&web.services(), &current.user, &password, &client).await? {
         Reproof::Proved => {}
         Reproof::Wrong => {
             tracing::info!(

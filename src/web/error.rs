@@ -225,12 +225,16 @@ pub async fn negotiate_errors(
     let state = req
         .app_data::<actix_web::web::Data<super::state::AppState>>()
         .cloned();
+    let messages = state.as_ref().map(|state| {
+        let messages = &state.settings.messages;
+        messages.in_language(&super::language::of(req.request(), messages))
+    });
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let res = next.call(req).await?;
-    let rendered = match (res.response().error(), &state) {
-        (Some(error), Some(state)) => error
+    let rendered = match (res.response().error(), &messages) {
+        (Some(error), Some(messages)) => error
             .as_error::<AppError>()
-            .map(|e| e.render(format, &state.settings.messages, request_id.as_deref())),
+            .map(|e| e.render(format, messages, request_id.as_deref())),
         _ => None,
     };
     match rendered {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod format;
 pub mod guards;
 pub mod headers;
+pub mod language;
 pub mod page;
 pub mod request_log;
 pub mod signin;

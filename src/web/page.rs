@@ -15,8 +15,9 @@ use super::error::AppError;
 use super::format::Format;
 use super::state::AppState;
 use crate::auth::login::CurrentUser;
+use crate::auth::Services;
 pub use crate::domain::FormErrors;
-use crate::messages::{Described, Msg};
+use crate::messages::{Described, Lang, Messages, Msg};
 
 const FLASHES_KEY: &str = "_flashes";
 
@@ -26,13 +27,16 @@ struct Flash {
     message: String,
 }
 
-/// Everything a handler needs to answer: app state, session, current user and format.
+/// Everything a handler needs to answer: app state, session, current user, format and
+/// language.
 pub struct Web {
     pub state: web::Data<AppState>,
     pub session: Session,
     pub user: Option<CurrentUser>,
     pub format: Format,
     pub request: HttpRequest,
+    /// The request's texts: its language's view of the catalogue (see [`super::language`]).
+    pub messages: Messages,
 }
 
 impl FromRequest for Web {
@@ -43,12 +47,16 @@ impl FromRequest for Web {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         ready(
             state
-                .map(|state| Web {
-                    state,
-                    session: req.get_session(),
-                    user: req.extensions().get::<CurrentUser>().cloned(),
-                    format: Format::of(req),
-                    request: req.clone(),
+                .map(|state| {
+                    let lang = super::language::of(req, &state.settings.messages);
+                    Web {
+                        messages: state.settings.messages.in_language(&lang),
+                        state,
+                        session: req.get_session(),
+                        user: req.extensions().get::<CurrentUser>().cloned(),
+                        format: Format::of(req),
+                        request: req.clone(),
+                    }
                 })
                 .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("AppState is not registered"))),
         )
@@ -60,14 +68,31 @@ impl Web {
         &self.state.settings
     }
 
-    /// A user-facing message in the configured wording (`SECURITY_MSG_<NAME>`).
+    /// The request's language.
+    pub fn lang(&self) -> &Lang {
+        self.messages.lang()
+    }
+
+    /// The rules' services speaking the request's language (their messages and mails).
+    pub fn services(&self) -> Services {
+        self.state.services.in_language(self.lang())
+    }
+
+    /// A user-facing message in the request's language and the configured wording
+    /// (`SECURITY_MSG_<NAME>`).
     pub fn msg(&self, msg: Msg, args: &[(&str, &str)]) -> String {
-        self.settings().messages.text(msg, args)
+        self.messages.text(msg, args)
     }
 
     /// The configured wording for a refusal that names its own message.
     pub fn describe(&self, refusal: &impl Described) -> String {
-        self.settings().messages.describe(refusal)
+        self.messages.describe(refusal)
+    }
+
+    /// A text of Latchkey's own (not one of Flask-Security's messages) by its English
+    /// wording, in the request's language, placeholders filled.
+    pub fn translate(&self, msgid: &str, args: &[(&str, &str)]) -> String {
+        self.messages.translate(msgid, args)
     }
 
     /// The client of this request: its address (`TRUSTED_PROXY_COUNT` applies) and
@@ -133,8 +158,16 @@ impl Web {
         let reusable = self.user.is_none()
             && flashes.is_empty()
             && matches!(*self.request.method(), Method::GET | Method::HEAD);
+        let lang = self.lang();
+        let request_path = self
+            .request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str());
         let context = |extra: tera::Context, csrf_token: Option<&str>| {
             let mut ctx = self.state.page_defaults.clone();
+            ctx.insert("lang", lang.as_str());
+            ctx.insert("request_path", request_path);
             ctx.insert(
                 "current_user",
                 &self.user.as_ref().map(|c| user_view(&c.user)),
@@ -149,12 +182,12 @@ impl Web {
         let body = if reusable {
             // Everything else in the context is fixed by the settings.
             let extra = extra.into_json();
-            let key = format!("{template}\n{extra}");
-            templates.render_page(template, &key, &csrf_token, || {
+            let key = format!("{template}\n{lang}\n{request_path}\n{extra}");
+            templates.render_page(lang, template, &key, &csrf_token, || {
                 context(tera::Context::from_value(extra).unwrap_or_default(), None)
             })?
         } else {
-            templates.render(template, &context(extra, Some(&csrf_token)))?
+            templates.render(lang, template, &context(extra, Some(&csrf_token)))?
         };
         Ok(HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")

@@ -264,7 +264,7 @@ pub async fn finish_first_factor_with(
     proves_both: bool,
     extra: serde_json::Value,
 ) -> Result<HttpResponse, AppError> {
-    let services = &web.state.services;
+    let services = &web.services();
     let tf = &web.settings().two_factor;
     if !proves_both {
         // Second factors: the configured code method, and a passkey registered as one.
@@ -326,7 +326,7 @@ async fn ask_for_second_factor(
     remember: bool,
     next: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
-    let services = &web.state.services;
+    let services = &web.services();
     let now = two_factor::unix_now();
     let mut pending = PendingLogin::new(user, remember, next.map(str::to_owned), now);
     pending.first_factor = Some(method);
@@ -387,7 +387,7 @@ pub async fn pending_user(web: &Web) -> Result<Option<(PendingLogin, User)>, App
     };
     let within = web.settings().two_factor.login_within;
     match pending
-        .resume(&web.state.services, two_factor::unix_now(), within)
+        .resume(&web.services(), two_factor::unix_now(), within)
         .await?
     {
         Some(user) => Ok(Some((pending, user))),
@@ -428,7 +428,7 @@ pub async fn complete_second_factor(
     if remember_device && !tf.always_validate {
         let lifetime = time::Duration::seconds(tf.login_validity.as_secs() as i64);
         let until = two_factor::unix_now() + tf.login_validity.as_secs() as i64;
-        let value = two_factor::validity_token(&web.state.services, user, until);
+        let value = two_factor::validity_token(&web.services(), user, until);
         let cookie = Cookie::build(TF_VALIDITY_COOKIE, value)
             .path("/")
             .http_only(true)

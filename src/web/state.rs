@@ -129,6 +129,14 @@ pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
             "recover_username": account.username_recovery.then_some("/recover-username"),
         }),
     );
+    // The language chooser's choices.
+    let languages: Vec<_> = settings
+        .messages
+        .languages()
+        .iter()
+        .map(|lang| json!({"code": lang.as_str(), "name": crate::messages::language::native_name(lang)}))
+        .collect();
+    ctx.insert("languages", &languages);
     ctx.insert("errors", &BTreeMap::<String, Vec<String>>::new());
     ctx.insert("form_errors", &Vec::<String>::new());
     ctx

@@ -29,11 +29,12 @@ pub async fn begin_signup(
     let settings = &services.settings;
     let wan = &settings.webauthn;
     let mut errors = FormErrors::default();
-    let (email, username) = registration::validate_identity(settings, email, username, &mut errors);
+    let (email, username) =
+        registration::validate_identity(settings, &services.messages, email, username, &mut errors);
     let name = match clean_name(raw_name.unwrap_or("Passkey"), wan.name_max_length) {
         Ok(name) => Some(name),
         Err(refusal) => {
-            errors.add("name", settings.messages.describe(&refusal));
+            errors.add("name", services.messages.describe(&refusal));
             None
         }
     };
@@ -96,7 +97,7 @@ pub async fn finish_signup(
     raw_credential: &str,
 ) -> Result<Result<SignedUp, FormErrors>, ServiceError> {
     let settings = &services.settings;
-    let messages = &settings.messages;
+    let messages = &services.messages;
     let as_errors = |refusal: Refusal| Ok(Err(refusal.to_form_errors(messages)));
     let state = match take_ceremony(
         services,

@@ -1,0 +1,193 @@
+//! Language tags and the choice of a language for a request: the `lang` cookie when it names
+//! a language the catalogue has, else the best of `Accept-Language` (quality values), else the
+//! default language.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A language tag, normalised: lower case, subtags joined by `-` (`de`, `pt-br`). Gettext's
+/// folder names (`de_DE`, `zh_Hans_CN`) and HTTP's (`de-DE`) give the same tag.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Lang(Arc<str>);
+
+impl Lang {
+    /// A tag made of one to eight letters and then subtags of letters and digits; anything
+    /// else (`*`, a path, an empty string) is `None`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        if raw.is_empty() || raw.len() > 35 {
+            return None;
+        }
+        let mut tag = String::with_capacity(raw.len());
+        for (i, sub) in raw.split(['-', '_']).enumerate() {
+            let ok = (1..=8).contains(&sub.len())
+                && if i == 0 {
+                    sub.chars().all(|c| c.is_ascii_alphabetic())
+                } else {
+                    sub.chars().all(|c| c.is_ascii_alphanumeric())
+                };
+            if !ok {
+                return None;
+            }
+            if i > 0 {
+                tag.push('-');
+            }
+            tag.push_str(&sub.to_ascii_lowercase());
+        }
+        Some(Self(tag.into()))
+    }
+
+    /// English, the language of the message ids.
+    pub fn english() -> Self {
+        Self("en".into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The language without region or script: `pt` for `pt-br`.
+    pub fn primary(&self) -> &str {
+        self.0.split('-').next().unwrap_or(&self.0)
+    }
+
+    /// This tag and, when it has a region or script, its primary language: where a
+    /// translation is looked for, most specific first.
+    pub fn fallbacks(&self) -> impl Iterator<Item = &str> {
+        let primary = (self.primary() != self.as_str()).then(|| self.primary());
+        std::iter::once(self.as_str()).chain(primary)
+    }
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The tags of an `Accept-Language` value, best first (by quality, then by order); `*`,
+/// malformed entries and `q=0` are left out.
+pub fn accepted(header: &str) -> Vec<Lang> {
+    let mut ranked: Vec<(u16, usize, Lang)> = header
+        .split(',')
+        .take(32)
+        .enumerate()
+        .filter_map(|(order, item)| {
+            let mut parts = item.split(';');
+            let lang = Lang::parse(parts.next()?)?;
+            let mut quality = 1000;
+            for param in parts {
+                if let Some(q) = param.trim().strip_prefix("q=") {
+                    quality = parse_quality(q)?;
+                }
+            }
+            (quality > 0).then_some((quality, order, lang))
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    ranked.into_iter().map(|(_, _, lang)| lang).collect()
+}
+
+/// A quality value (`0`, `0.8`, `1.000`) in thousandths.
+fn parse_quality(q: &str) -> Option<u16> {
+    let value: f32 = q.trim().parse().ok()?;
+    if !(0.0..=1.0).contains(&value) {
+        return None;
+    }
+    // In 0..=1000 after the check above.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Some((value * 1000.0).round() as u16)
+}
+
+/// The language for a request: `cookie` if `supported`, else the best supported tag of
+/// `accept_language` (a region the catalogue lacks falls back to its language, and a bare
+/// language to one of its regions), else `default`.
+pub fn choose(
+    cookie: Option<&str>,
+    accept_language: Option<&str>,
+    supported: &[Lang],
+    default: &Lang,
+) -> Lang {
+    let find = |tag: &str| supported.iter().find(|l| l.as_str() == tag).cloned();
+    if let Some(lang) = cookie.and_then(Lang::parse).and_then(|l| find(l.as_str())) {
+        return lang;
+    }
+    for wanted in accepted(accept_language.unwrap_or_default()) {
+        if let Some(lang) = wanted.fallbacks().find_map(find) {
+            return lang;
+        }
+        if let Some(lang) = supported.iter().find(|l| l.primary() == wanted.as_str()) {
+            return lang.clone();
+        }
+    }
+    default.clone()
+}
+
+/// A language's name in that language, for the language chooser (the tag when unknown).
+pub fn native_name(lang: &Lang) -> String {
+    let name = match lang.as_str() {
+        "en" => "English",
+        "de" => "Deutsch",
+        "fr" => "Français",
+        "es" => "Español",
+        "it" => "Italiano",
+        "nl" => "Nederlands",
+        "pt" => "Português",
+        "pt-br" => "Português (Brasil)",
+        "pt-pt" => "Português (Portugal)",
+        "da" => "Dansk",
+        "ca" => "Català",
+        "eu" => "Euskara",
+        "hu" => "Magyar",
+        "is" => "Íslenska",
+        "pl" => "Polski",
+        "tr" => "Türkçe",
+        "ru" => "Русский",
+        "ja" => "日本語",
+        "ar" => "العربية",
+        "hy" => "Հայերեն",
+        "af" => "Afrikaans",
+        "zh-hans" | "zh-hans-cn" => "简体中文",
+        _ => return lang.as_str().to_owned(),
+    };
+    name.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn langs(tags: &[&str]) -> Vec<Lang> {
+        tags.iter().map(|t| Lang::parse(t).unwrap()).collect()
+    }
+
+    #[test]
+    fn tags_are_normalised_and_junk_refused() {
+        assert_eq!(Lang::parse("de_DE").unwrap().as_str(), "de-de");
+        assert_eq!(Lang::parse(" FR ").unwrap().as_str(), "fr");
+        assert_eq!(Lang::parse("zh_Hans_CN").unwrap().primary(), "zh");
+        for junk in ["", "*", "../etc", "d e", "de--x", "123", "abcdefghi"] {
+            assert!(Lang::parse(junk).is_none(), "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn accept_language_is_ranked_by_quality_then_order() {
+        let got = accepted("fr;q=0.5, de-CH, en;q=0.9, *;q=0.1, it;q=0, xx;q=abc");
+        let tags: Vec<&str> = got.iter().map(Lang::as_str).collect();
+        assert_eq!(tags, ["de-ch", "en", "fr"]);
+    }
+
+    #[test]
+    fn the_cookie_wins_then_accept_language_then_the_default() {
+        let supported = langs(&["en", "de", "fr", "pt-br"]);
+        let en = Lang::english();
+        let pick = |cookie, accept| choose(cookie, accept, &supported, &en).to_string();
+        assert_eq!(pick(Some("fr"), Some("de")), "fr");
+        assert_eq!(pick(Some("xx"), Some("de-AT,fr;q=0.5")), "de");
+        assert_eq!(pick(None, Some("es, fr;q=0.2")), "fr");
+        assert_eq!(pick(None, Some("pt")), "pt-br");
+        assert_eq!(pick(None, Some("es")), "en");
+        assert_eq!(pick(None, None), "en");
+    }
+}
