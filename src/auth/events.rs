@@ -51,6 +51,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::messages::Messages;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -223,46 +224,70 @@ impl SecurityEvent {
 }
 
 /// What a stored event (`kind`, `detail`) says, in words for the activity lists
-/// ("Signed in with a password and an authenticator code").
-pub fn describe(kind: &str, detail: Option<&str>) -> String {
+/// ("Signed in with a password and an authenticator code"), in `messages`' language.
+pub fn describe(kind: &str, detail: Option<&str>, messages: &Messages) -> String {
     let detail = detail.unwrap_or("");
     let (before, after) = detail.split_once([':', '+']).unwrap_or((detail, ""));
-    let method = |m: &str| match LoginMethod::from_str(m) {
-        Some(LoginMethod::Password) => "a password",
-        Some(LoginMethod::Code) => "a one-time code",
-        Some(LoginMethod::Passkey) => "a passkey",
-        Some(LoginMethod::UnifiedSignin) => "a password (unified sign-in)",
-        None => "an unknown method",
+    let t = |msgid: &str| messages.gettext(msgid).to_owned();
+    let method = |m: &str| {
+        t(match LoginMethod::from_str(m) {
+            Some(LoginMethod::Password) => "a password",
+            Some(LoginMethod::Code) => "a one-time code",
+            Some(LoginMethod::Passkey) => "a passkey",
+            Some(LoginMethod::UnifiedSignin) => "a password (unified sign-in)",
+            None => "an unknown method",
+        })
     };
     let second = |s: &str| match s {
-        "email" => "a code by email".to_owned(),
-        "sms" => "a code by text message".to_owned(),
-        "authenticator" => "an authenticator code".to_owned(),
-        "webauthn" => "a passkey".to_owned(),
-        "recovery_code" => "a recovery code".to_owned(),
+        "email" => t("a code by email"),
+        "sms" => t("a code by text message"),
+        "authenticator" => t("an authenticator code"),
+        "webauthn" => t("a passkey"),
+        "recovery_code" => t("a recovery code"),
         other => other.to_owned(),
     };
+    let with = |msgid: &str, args: &[(&str, &str)]| messages.translate(msgid, args);
     match kind {
-        "registered" => "Account created".to_owned(),
-        "confirmed" => "Email address confirmed".to_owned(),
-        "login_succeeded" if after.is_empty() => format!("Signed in with {}", method(before)),
-        "login_succeeded" => format!("Signed in with {} and {}", method(before), second(after)),
-        "login_failed" => format!("Failed sign-in with {}", method(before)),
-        "logged_out" => "Signed out".to_owned(),
-        "password_changed" => "Password changed".to_owned(),
-        "password_reset" => "Password reset by email link".to_owned(),
+        "registered" => t("Account created"),
+        "confirmed" => t("Email address confirmed"),
+        "login_succeeded" if after.is_empty() => {
+            with("Signed in with %(method)s", &[("method", &method(before))])
+        }
+        "login_succeeded" => with(
+            "Signed in with %(method)s and %(second)s",
+            &[("method", &method(before)), ("second", &second(after))],
+        ),
+        "login_failed" => with(
+            "Failed sign-in with %(method)s",
+            &[("method", &method(before))],
+        ),
+        "logged_out" => t("Signed out"),
+        "password_changed" => t("Password changed"),
+        "password_reset" => t("Password reset by email link"),
         "two_factor_changed" => match before {
-            "enabled" => format!("Two-factor sign-in turned on ({})", second(after)),
-            "disabled" => "Two-factor sign-in turned off".to_owned(),
-            _ => format!("Two-factor sign-in changed to {}", second(after)),
+            "enabled" => with(
+                "Two-factor sign-in turned on (%(method)s)",
+                &[("method", &second(after))],
+            ),
+            "disabled" => t("Two-factor sign-in turned off"),
+            _ => with(
+                "Two-factor sign-in changed to %(method)s",
+                &[("method", &second(after))],
+            ),
         },
-        "passkey_added" => format!("Passkey \u{201c}{detail}\u{201d} added"),
-        "passkey_removed" => format!("Passkey \u{201c}{detail}\u{201d} removed"),
-        "recovery_codes_regenerated" => "New recovery codes generated".to_owned(),
-        "email_changed" => "Email address changed".to_owned(),
-        "username_changed" => "Username changed".to_owned(),
-        "token_issued" => format!("Token issued ({before})"),
-        "token_revoked" => format!("Token revoked ({before})"),
+        "passkey_added" => with(
+            "Passkey \u{201c}%(name)s\u{201d} added",
+            &[("name", detail)],
+        ),
+        "passkey_removed" => with(
+            "Passkey \u{201c}%(name)s\u{201d} removed",
+            &[("name", detail)],
+        ),
+        "recovery_codes_regenerated" => t("New recovery codes generated"),
+        "email_changed" => t("Email address changed"),
+        "username_changed" => t("Username changed"),
+        "token_issued" => with("Token issued (%(kind)s)", &[("kind", before)]),
+        "token_revoked" => with("Token revoked (%(kind)s)", &[("kind", before)]),
         other => other.replace('_', " "),
     }
 }
@@ -286,11 +311,11 @@ pub struct ActivityView {
 }
 
 impl ActivityView {
-    pub fn of(row: &SecurityEventRow, email: Option<String>) -> Self {
+    pub fn of(row: &SecurityEventRow, email: Option<String>, messages: &Messages) -> Self {
         Self {
             time: row.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             kind: row.kind.clone(),
-            what: describe(&row.kind, row.detail.as_deref()),
+            what: describe(&row.kind, row.detail.as_deref(), messages),
             client: super::device::describe(row.user_agent.as_deref()),
             ip: row.ip.clone(),
             failure: row.kind == "login_failed",
@@ -305,21 +330,29 @@ pub async fn recent_for_user(
     db: &Db,
     user_id: i32,
     limit: i64,
+    messages: &Messages,
 ) -> Result<Vec<ActivityView>, crate::db::DbError> {
     let rows = db
         .run(move |conn| crate::db::events::recent_for_user(conn, user_id, limit))
         .await?;
-    Ok(rows.iter().map(|row| ActivityView::of(row, None)).collect())
+    Ok(rows
+        .iter()
+        .map(|row| ActivityView::of(row, None, messages))
+        .collect())
 }
 
 /// The newest `limit` stored events across users, with their accounts' emails (`/admin`).
-pub async fn recent(db: &Db, limit: i64) -> Result<Vec<ActivityView>, crate::db::DbError> {
+pub async fn recent(
+    db: &Db,
+    limit: i64,
+    messages: &Messages,
+) -> Result<Vec<ActivityView>, crate::db::DbError> {
     let rows = db
         .run(move |conn| crate::db::events::recent(conn, limit))
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(row, email)| ActivityView::of(&row, email))
+        .map(|(row, email)| ActivityView::of(&row, email, messages))
         .collect())
 }
 
@@ -680,8 +713,22 @@ mod tests {
         assert_eq!(json["user_id"], 3);
         assert_eq!(json["ip"], "192.0.2.7");
         assert_eq!(
-            describe(record.event.kind(), record.event.detail().as_deref()),
+            describe(
+                record.event.kind(),
+                record.event.detail().as_deref(),
+                &Messages::default()
+            ),
             "Signed in with a password and an authenticator code"
+        );
+        let german = crate::messages::Messages::default()
+            .in_language(&crate::messages::Lang::parse("de").expect("de"));
+        assert_eq!(
+            describe(
+                record.event.kind(),
+                record.event.detail().as_deref(),
+                &german
+            ),
+            "Angemeldet mit einem Passwort und einem Authenticator-Code"
         );
     }
 }

@@ -19,7 +19,7 @@ pub async fn index(web: Web, _admin: RolesRequired<Admin>) -> Result<HttpRespons
         .run(|conn| roles::users_with_roles(conn, None))
         .await?;
     let users: Vec<Value> = rows.iter().map(|(u, r)| row(u, r)).collect();
-    let events = crate::auth::events::recent(&web.state.db, EVENTS_SHOWN).await?;
+    let events = crate::auth::events::recent(&web.state.db, EVENTS_SHOWN, &web.messages).await?;
     if web.format.is_json() {
         return Ok(web.json_ok(json!({ "users": users, "events": events })));
     }

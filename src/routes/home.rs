@@ -34,7 +34,13 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
         "manage_url": "/wan-register",
     })));
     overview["activity"] = json!(
-        crate::auth::events::recent_for_user(&web.state.db, user.0.user.id, ACTIVITY_SHOWN).await?
+        crate::auth::events::recent_for_user(
+            &web.state.db,
+            user.0.user.id,
+            ACTIVITY_SHOWN,
+            &web.messages
+        )
+        .await?
     );
     ctx.insert("account", &overview);
     web.page("profile.html", ctx)
