@@ -1152,10 +1152,12 @@ fn events(src: &Source) -> Result<EventSettings, ConfigError> {
 fn notices(src: &Source) -> Result<NoticeSettings, ConfigError> {
     let subject = |key: &str, default: &str| src.get(key).unwrap_or(default).to_owned();
     Ok(NoticeSettings {
-        new_device: src.flag("SECURITY_SEND_NOTICE_NEW_DEVICE", true)?,
-        two_factor: src.flag("SECURITY_SEND_NOTICE_TWO_FACTOR", true)?,
-        passkey: src.flag("SECURITY_SEND_NOTICE_PASSKEY", true)?,
-        recovery_codes: src.flag("SECURITY_SEND_NOTICE_RECOVERY_CODES", true)?,
+        // Latchkey's own notices are opt-in (as django-allauth's): Flask-Security sends
+        // none of them, and an app moving over should not surprise its users with new mail.
+        new_device: src.flag("SECURITY_SEND_NOTICE_NEW_DEVICE", false)?,
+        two_factor: src.flag("SECURITY_SEND_NOTICE_TWO_FACTOR", false)?,
+        passkey: src.flag("SECURITY_SEND_NOTICE_PASSKEY", false)?,
+        recovery_codes: src.flag("SECURITY_SEND_NOTICE_RECOVERY_CODES", false)?,
         password_change: src.flag("SECURITY_SEND_PASSWORD_CHANGE_EMAIL", true)?,
         password_reset: src.flag("SECURITY_SEND_PASSWORD_RESET_NOTICE_EMAIL", true)?,
         new_device_subject: subject(

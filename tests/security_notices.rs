@@ -33,7 +33,14 @@ const PASSWORD_RESET: &str = "Your password has been reset";
 const EMAIL_CHANGED: &str = "Your email address has been changed";
 
 async fn app_with(extra: &[(&str, &str)]) -> TestApp {
-    let mut settings = vec![("TRUSTED_PROXY_COUNT", "1")];
+    // Latchkey's own notices are opt-in: switched on here, off where a test says so.
+    let mut settings = vec![
+        ("TRUSTED_PROXY_COUNT", "1"),
+        ("SECURITY_SEND_NOTICE_NEW_DEVICE", "true"),
+        ("SECURITY_SEND_NOTICE_TWO_FACTOR", "true"),
+        ("SECURITY_SEND_NOTICE_PASSKEY", "true"),
+        ("SECURITY_SEND_NOTICE_RECOVERY_CODES", "true"),
+    ];
     settings.extend_from_slice(extra);
     spawn_app_with(&settings).await
 }
@@ -350,4 +357,18 @@ async fn the_change_of_email_notice_names_the_client_that_opened_the_link() {
     assert_eq!(phone.get(&link).await.status(), StatusCode::FOUND);
     let text = notice(&app, &old, EMAIL_CHANGED, "Safari on iPhone", AWAY_IP).await;
     assert!(text.contains("/change-email/revert/"), "{text}");
+}
+
+#[actix_web::test]
+async fn latchkeys_own_notices_are_off_unless_switched_on() {
+    // No SECURITY_SEND_NOTICE_* at all: Flask-Security sends none of these.
+    let mut settings = TWO_FACTOR_SETTINGS.to_vec();
+    settings.push(("TRUSTED_PROXY_COUNT", "1"));
+    let app = spawn_app_with(&settings).await;
+    let (email, home) = account_at_home(&app, "default").await;
+    set_up_authenticator(&home).await;
+    let page = "/mf-recovery-codes";
+    assert_eq!(post(&home, page, page, json!({})).await.0, StatusCode::OK);
+    no_notice(&app, &email, TWO_FACTOR).await;
+    no_notice(&app, &email, RECOVERY_CODES).await;
 }
