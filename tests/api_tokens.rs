@@ -351,16 +351,22 @@ async fn refresh(app: &TestApp, refresh_token: &str) -> (StatusCode, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-#[actix_web::test]
-async fn a_refresh_token_rotates_and_a_replayed_one_revokes_its_family() {
+/// An app with refresh tokens in the JSON body (not a cookie), and a fresh account's token
+/// login answer.
+async fn refresh_in_body(tag: &str) -> (TestApp, Value) {
     let app = app_with(&[
         ("SECURITY_REFRESH_TOKEN", "true"),
-        // In the JSON body instead of a cookie.
         ("SECURITY_REFRESH_TOKEN_COOKIE_NAME", ""),
     ])
     .await;
-    let email = account(&app, "refresher").await;
+    let email = account(&app, tag).await;
     let body = login_for_token(&app.client(), &email).await;
+    (app, body)
+}
+
+#[actix_web::test]
+async fn a_refresh_token_rotates_and_a_replayed_one_revokes_its_family() {
+    let (app, body) = refresh_in_body("refresher").await;
     let first_access = body["response"]["user"]["authentication_token"]
         .as_str()
         .unwrap()
@@ -402,13 +408,7 @@ async fn a_refresh_token_rotates_and_a_replayed_one_revokes_its_family() {
 
 #[actix_web::test]
 async fn two_requests_with_one_refresh_token_get_one_new_pair() {
-    let app = app_with(&[
-        ("SECURITY_REFRESH_TOKEN", "true"),
-        ("SECURITY_REFRESH_TOKEN_COOKIE_NAME", ""),
-    ])
-    .await;
-    let email = account(&app, "racer").await;
-    let body = login_for_token(&app.client(), &email).await;
+    let (app, body) = refresh_in_body("racer").await;
     let token = body["response"]["user"]["refresh_token"]
         .as_str()
         .unwrap()
