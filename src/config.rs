@@ -1548,6 +1548,47 @@ mod tests {
     }
 
     #[test]
+    fn the_pool_and_housekeeping_settings_have_defaults_and_limits() {
+        let s = Settings::from_source(&Source::from_pairs(minimal())).unwrap();
+        assert_eq!(s.database_pool.max_size, 8, "SQLite's default");
+        assert_eq!(s.database_pool.connection_timeout, Duration::from_secs(5));
+        assert_eq!(s.housekeeping_interval, Some(Duration::from_secs(600)));
+        assert_eq!(s.mail.retention, Duration::from_secs(7 * 86_400));
+        let set = |key: &'static str, value: &'static str| {
+            let mut pairs = minimal();
+            pairs.push((key, value));
+            Settings::from_source(&Source::from_pairs(pairs))
+        };
+        let s = set("DATABASE_POOL_SIZE", "32").unwrap();
+        assert_eq!(s.database_pool.max_size, 32);
+        assert_eq!(
+            set("DATABASE_POOL_TIMEOUT", "2")
+                .unwrap()
+                .database_pool
+                .connection_timeout,
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            set("HOUSEKEEPING_INTERVAL", "0")
+                .unwrap()
+                .housekeeping_interval,
+            None
+        );
+        for (key, value) in [
+            ("DATABASE_POOL_SIZE", "0"),
+            ("DATABASE_POOL_SIZE", "501"),
+            ("DATABASE_POOL_SIZE", "many"),
+            ("DATABASE_POOL_TIMEOUT", "0"),
+            ("DATABASE_POOL_TIMEOUT", "121"),
+            ("HOUSEKEEPING_INTERVAL", "often"),
+            ("MAIL_OUTBOX_RETENTION", "forever"),
+        ] {
+            let err = set(key, value).unwrap_err();
+            assert_eq!(err.key, key, "{value}: {err}");
+        }
+    }
+
+    #[test]
     fn missing_secret_key_names_the_setting() {
         let src = Source::from_pairs([("SECURITY_PASSWORD_SALT", "s")]);
         let err = Settings::from_source(&src).unwrap_err();
