@@ -357,3 +357,61 @@ async fn the_server_sweeps_by_itself() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// A SQLite page count (`page_count` or `freelist_count`).
+fn sqlite_pages(conn: &mut latchkey::db::DbConnection, pragma: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct Pages {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let latchkey::db::DbConnection::Sqlite(c) = conn else {
+        unreachable!("SQLite only")
+    };
+    diesel::sql_query(format!("SELECT {pragma} AS n FROM pragma_{pragma}()"))
+        .get_result::<Pages>(c)
+        .unwrap()
+        .n
+}
+
+/// Deleted rows leave free pages in a SQLite file, which otherwise keeps its largest size:
+/// the sweep gives them back to the file system (files Latchkey creates use incremental
+/// auto-vacuum).
+#[actix_web::test]
+async fn on_sqlite_the_sweep_gives_the_room_of_what_it_removed_back() {
+    let app = spawn_app_with(&[("HOUSEKEEPING_INTERVAL", "0")]).await;
+    if !app.database_url.ends_with(".db") {
+        return; // PostgreSQL keeps its files' size until VACUUM FULL (see the README).
+    }
+    let email = new_email("room");
+    app.create_user(&email, PASSWORD).await;
+    let user_id = app.user(&email).id;
+    let mut conn = app.db();
+    let old = now() - Duration::days(3);
+    let rows: Vec<LoginSession> = (0..3000)
+        .map(|i| LoginSession {
+            user_agent: Some("Mozilla/5.0 ".repeat(20)),
+            ..login(&format!("idle-{i:05}"), user_id, old, old)
+        })
+        .collect();
+    conn.transaction(|conn| {
+        rows.iter().try_for_each(|row| {
+            diesel::insert_into(login_session::table)
+                .values(row)
+                .execute(conn)
+                .map(drop)
+        })
+    })
+    .unwrap();
+    let grown = sqlite_pages(&mut conn, "page_count");
+
+    let report = sweep_command(&app);
+    assert_eq!(count(&report, "expired logins"), 3000, "{report}");
+    let given_back = count(
+        &report,
+        "KiB of free database pages given back to the file system",
+    );
+    assert!(given_back > 0, "{report}");
+    assert_eq!(sqlite_pages(&mut conn, "freelist_count"), 0);
+    assert!(sqlite_pages(&mut conn, "page_count") < grown);
+}

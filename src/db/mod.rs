@@ -215,9 +215,15 @@ impl ConnectionManager {
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 // The busy timeout makes concurrent writers wait instead of failing; WAL lets
                 // readers run beside the writer; SQLite leaves foreign keys off otherwise.
+                // Incremental auto-vacuum takes effect on a new file (before its first
+                // table) and at the next VACUUM of an older one: housekeeping then gives the
+                // pages its deletes free back to the file system. The WAL is cut back to
+                // 64 MiB whenever it restarts (it keeps its largest size otherwise).
                 conn.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {};",
-                    SQLITE_BUSY_TIMEOUT.as_millis()
+                    "PRAGMA busy_timeout = {}; PRAGMA auto_vacuum = INCREMENTAL; \
+                     PRAGMA journal_size_limit = {};",
+                    SQLITE_BUSY_TIMEOUT.as_millis(),
+                    SQLITE_WAL_SIZE_LIMIT
                 ))
                 .map_err(r2d2::Error::QueryError)?;
                 switch_to_wal(&mut conn).map_err(r2d2::Error::QueryError)?;
@@ -249,6 +255,9 @@ fn with_connect_timeout(url: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}connect_timeout=5")
 }
+
+/// The size a SQLite WAL file is cut back to when it restarts (`journal_size_limit`).
+const SQLITE_WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// How long a SQLite connection waits for another's lock before "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
