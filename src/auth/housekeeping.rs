@@ -10,7 +10,7 @@
 //! tokens and refresh families past their maximum age. Never a live login, an unused link,
 //! or mail still being tried. On SQLite the pages the deletes freed are then given back to
 //! the file system, a few megabytes per step (files Latchkey creates use incremental
-//! auto-vacuum; an older file needs one `VACUUM` to switch, see the README).
+//! auto-vacuum; an older file needs one `VACUUM` to switch, see bench/README.md).
 
 use std::fmt;
 use std::time::Duration;

@@ -211,21 +211,28 @@ impl ConnectionManager {
                         "SQLite path is not valid UTF-8".into(),
                     ))
                 })?;
+                let new_file = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
                 let mut conn =
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 // The busy timeout makes concurrent writers wait instead of failing; WAL lets
                 // readers run beside the writer; SQLite leaves foreign keys off otherwise.
-                // Incremental auto-vacuum takes effect on a new file (before its first
-                // table) and at the next VACUUM of an older one: housekeeping then gives the
-                // pages its deletes free back to the file system. The WAL is cut back to
-                // 64 MiB whenever it restarts (it keeps its largest size otherwise).
+                // The WAL is cut back to 64 MiB whenever it restarts (it keeps its largest
+                // size otherwise).
                 conn.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA auto_vacuum = INCREMENTAL; \
-                     PRAGMA journal_size_limit = {};",
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_size_limit = {};",
                     SQLITE_BUSY_TIMEOUT.as_millis(),
                     SQLITE_WAL_SIZE_LIMIT
                 ))
                 .map_err(r2d2::Error::QueryError)?;
+                // A new file gets incremental auto-vacuum (it must be chosen before the first
+                // table): housekeeping then gives the pages its deletes free back to the
+                // file system. Only then: on a file that has it, the pragma is a write
+                // transaction at every connection. An older file switches with one
+                // `PRAGMA auto_vacuum = INCREMENTAL; VACUUM;` (bench/README.md, "Growth").
+                if new_file {
+                    conn.batch_execute("PRAGMA auto_vacuum = INCREMENTAL;")
+                        .map_err(r2d2::Error::QueryError)?;
+                }
                 switch_to_wal(&mut conn).map_err(r2d2::Error::QueryError)?;
                 conn.batch_execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
                     .map_err(r2d2::Error::QueryError)?;
