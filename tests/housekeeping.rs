@@ -357,3 +357,107 @@ async fn the_server_sweeps_by_itself() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// A SQLite page count (`page_count` or `freelist_count`).
+fn sqlite_pages(conn: &mut latchkey::db::DbConnection, pragma: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct Pages {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let latchkey::db::DbConnection::Sqlite(c) = conn else {
+        unreachable!("SQLite only")
+    };
+    diesel::sql_query(format!("SELECT {pragma} AS n FROM pragma_{pragma}()"))
+        .get_result::<Pages>(c)
+        .unwrap()
+        .n
+}
+
+/// Deleted rows leave free pages in a SQLite file, which otherwise keeps its largest size:
+/// the sweep gives them back to the file system (files Latchkey creates use incremental
+/// auto-vacuum).
+#[actix_web::test]
+async fn on_sqlite_the_sweep_gives_the_room_of_what_it_removed_back() {
+    let app = spawn_app_with(&[("HOUSEKEEPING_INTERVAL", "0")]).await;
+    if !app.database_url.ends_with(".db") {
+        return; // PostgreSQL keeps its files' size until VACUUM FULL (see the README).
+    }
+    let email = new_email("room");
+    app.create_user(&email, PASSWORD).await;
+    let user_id = app.user(&email).id;
+    let mut conn = app.db();
+    let old = now() - Duration::days(3);
+    let rows: Vec<LoginSession> = (0..3000)
+        .map(|i| LoginSession {
+            user_agent: Some("Mozilla/5.0 ".repeat(20)),
+            ..login(&format!("idle-{i:05}"), user_id, old, old)
+        })
+        .collect();
+    conn.transaction(|conn| {
+        rows.iter().try_for_each(|row| {
+            diesel::insert_into(login_session::table)
+                .values(row)
+                .execute(conn)
+                .map(drop)
+        })
+    })
+    .unwrap();
+    let grown = sqlite_pages(&mut conn, "page_count");
+
+    let report = sweep_command(&app);
+    assert_eq!(count(&report, "expired logins"), 3000, "{report}");
+    let given_back = count(
+        &report,
+        "KiB of free database pages given back to the file system",
+    );
+    assert!(given_back > 0, "{report}");
+    assert_eq!(sqlite_pages(&mut conn, "freelist_count"), 0);
+    assert!(sqlite_pages(&mut conn, "page_count") < grown);
+}
+
+/// A counted login forgets old throttle rows as it goes, but never more than a few at once,
+/// however many wait: its write stays short, and the sweep takes the rest.
+#[actix_web::test]
+async fn a_login_forgets_a_few_old_throttle_rows_and_the_sweep_the_rest() {
+    let app = spawn_app_with(&[("HOUSEKEEPING_INTERVAL", "0")]).await;
+    let email = new_email("backlog");
+    app.create_user(&email, PASSWORD).await;
+    let mut conn = app.db();
+    let old = now() - Duration::hours(3); // the failures' window is an hour
+    conn.transaction(|conn| {
+        (0..250).try_for_each(|i| {
+            diesel::insert_into(auth_attempt::table)
+                .values((
+                    auth_attempt::action.eq("login_failed"),
+                    auth_attempt::subject.eq(format!("someone-{i}")),
+                    auth_attempt::ip.eq("192.0.2.9"),
+                    auth_attempt::created_at.eq(old),
+                ))
+                .execute(conn)
+                .map(drop)
+        })
+    })
+    .unwrap();
+    let old_failures = |conn: &mut latchkey::db::DbConnection| -> i64 {
+        auth_attempt::table
+            .filter(auth_attempt::created_at.le(old))
+            .count()
+            .get_result(conn)
+            .unwrap()
+    };
+
+    let refused = app
+        .client()
+        .login(&email, "not-the-password-9", false)
+        .await;
+    assert_eq!(refused.status(), reqwest::StatusCode::OK, "the form again");
+    assert_eq!(
+        old_failures(&mut conn),
+        250 - latchkey::db::attempts::PRUNE_LIMIT
+    );
+
+    let report = sweep_command(&app);
+    assert_eq!(count(&report, "old throttle rows"), 150, "{report}");
+    assert_eq!(old_failures(&mut conn), 0);
+}

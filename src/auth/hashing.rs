@@ -83,14 +83,29 @@ impl PasswordHasher {
         })
     }
 
-    /// Makes the dummy hash on a hashing thread now, in the background, so that the first
-    /// login of an unknown account costs what any other does (a server calls this at
-    /// start-up).
+    /// Makes the dummy hash now, in the background, so that the first login of an unknown
+    /// account costs what any other does (a server calls this at start-up). It runs on a
+    /// thread of its own at the lowest CPU priority: a whole hash (about 0.2 s of a core at
+    /// cost 12) must not slow the start-up it overlaps, nor take a hashing thread from the
+    /// first logins. A login that needs the dummy hash before it is ready makes its own
+    /// rather than wait for this thread.
     pub fn warm_up(&self) {
         let inner = self.inner.clone();
-        self.pool.spawn(move || {
-            inner.dummy_hash();
-        });
+        let spawned = std::thread::Builder::new()
+            .name("latchkey-warm-up".into())
+            .spawn(move || {
+                lowest_cpu_priority();
+                if inner.dummy_hash.get().is_none() {
+                    if let Ok(hash) =
+                        inner.hash_now(&Password::normalize("latchkey-dummy-password"))
+                    {
+                        let _ = inner.dummy_hash.set(hash);
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no thread to make the dummy hash ahead of time");
+        }
     }
 
     /// bcrypt's, as in Flask-Security's default.
@@ -219,12 +234,6 @@ impl HashPool {
         self.submit(f)?.await.map_err(|_| HashError::Pool)
     }
 
-    /// Queues `f`, with nobody waiting for it.
-    fn spawn(&self, f: impl FnOnce() + Send + 'static) {
-        // The threads are gone only when the pool is: then there is nothing to warm up.
-        let _ = self.jobs.send(Box::new(f));
-    }
-
     /// Queues `f`; its result arrives on the returned channel.
     fn submit<T: Send + 'static>(
         &self,
@@ -345,6 +354,16 @@ fn prehash(salt: &Secret, password: &Password) -> String {
         .expect("HMAC accepts keys of any length");
     mac.update(password.expose().as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Lowers the calling thread's CPU priority to the lowest (nice 19), so that it runs only on
+/// otherwise idle CPU. On Linux the nice value belongs to the thread, not the process.
+fn lowest_cpu_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its arguments; `0` names the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+    }
 }
 
 #[cfg(test)]

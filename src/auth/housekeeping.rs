@@ -8,7 +8,9 @@
 //! mail given up longer than `MAIL_OUTBOX_RETENTION` ago (delivered mail is deleted on
 //! delivery), unfinished passkey ceremonies, used code steps older than a day, expired API
 //! tokens and refresh families past their maximum age. Never a live login, an unused link,
-//! or mail still being tried.
+//! or mail still being tried. On SQLite the pages the deletes freed are then given back to
+//! the file system, a few megabytes per step (files Latchkey creates use incremental
+//! auto-vacuum; an older file needs one `VACUUM` to switch, see bench/README.md).
 
 use std::fmt;
 use std::time::Duration;
@@ -25,6 +27,11 @@ use crate::db::{self, sweep};
 pub const BATCH: i64 = 500;
 /// The pause between two batches, so logins and other writers get the lock in between.
 pub const PAUSE: Duration = Duration::from_millis(5);
+/// Free pages given back to the file system per step on SQLite (4 MiB of 4 KiB pages): a
+/// step is one short write transaction.
+pub const VACUUM_PAGES: i64 = 1024;
+/// Rows deleted between two WAL checkpoints on SQLite (see [`sweep::checkpoint`]).
+pub const CHECKPOINT_ROWS: usize = 20_000;
 /// How long a used code step is kept (every code method's window is far shorter).
 const CODE_STEPS_KEPT: chrono::Duration = chrono::Duration::days(1);
 
@@ -39,6 +46,9 @@ pub struct SweepReport {
     pub code_steps: usize,
     pub api_tokens: usize,
     pub refresh_families: usize,
+    /// Bytes of free pages given back to the file system (SQLite; see
+    /// [`sweep::return_free_pages`]). Not a row count: not in [`SweepReport::total`].
+    pub bytes_returned: u64,
 }
 
 impl SweepReport {
@@ -69,7 +79,12 @@ impl fmt::Display for SweepReport {
         for (what, n) in rows {
             writeln!(f, "{n:>9}  {what}")?;
         }
-        write!(f, "{:>9}  in all", self.total())
+        writeln!(f, "{:>9}  in all", self.total())?;
+        write!(
+            f,
+            "{:>9}  KiB of free database pages given back to the file system",
+            self.bytes_returned / 1024
+        )
     }
 }
 
@@ -123,6 +138,8 @@ pub async fn sweep_once(
     let db = &services.db;
     let mut report = SweepReport::default();
 
+    // Rows deleted since the last WAL checkpoint (SQLite; see `sweep::checkpoint`).
+    let mut unchecked = 0;
     // Walks one table: `step` deletes a batch after the cursor and gives the next cursor.
     macro_rules! walk {
         ($field:ident, $start:expr, |$conn:ident, $after:ident, $cut:ident| $step:expr) => {{
@@ -131,6 +148,11 @@ pub async fn sweep_once(
                 let $cut = cut.clone();
                 let (deleted, next) = db.run(move |$conn| $step).await?;
                 report.$field += deleted;
+                unchecked += deleted;
+                if unchecked >= CHECKPOINT_ROWS {
+                    db.run(sweep::checkpoint).await?;
+                    unchecked = 0;
+                }
                 cursor = next;
                 tokio::time::sleep(pause).await;
             }
@@ -186,6 +208,27 @@ pub async fn sweep_once(
         }
         tokio::time::sleep(pause).await;
     }
+    // What the deletes freed, given back to the file system in steps (SQLite): a file that
+    // kept every page it ever had would stay at its largest however many rows are left.
+    // Pages moved go through the WAL too: checkpointed every few steps.
+    let mut steps = 0;
+    while let Some((returned, left)) = db
+        .run(|conn| sweep::return_free_pages(conn, VACUUM_PAGES))
+        .await?
+    {
+        report.bytes_returned += returned;
+        if left == 0 || returned == 0 {
+            break;
+        }
+        steps += 1;
+        if steps % 4 == 0 {
+            db.run(sweep::checkpoint).await?;
+        }
+        tokio::time::sleep(pause).await;
+    }
+    if report.total() > 0 {
+        db.run(sweep::checkpoint).await?;
+    }
     Ok(report)
 }
 
@@ -205,6 +248,7 @@ pub async fn run_every(services: Services, interval: Duration) {
                 link_tokens = report.link_tokens,
                 throttle_rows = report.throttle_rows,
                 dead_mail = report.dead_mail,
+                bytes_returned = report.bytes_returned,
                 millis = started.elapsed().as_millis() as u64,
                 "housekeeping pass done"
             ),

@@ -67,11 +67,22 @@ impl Services {
             ),
             None => None,
         };
-        let db = Db::connect_with(&settings.database_url, pool).map_err(StartError::Database)?;
         // Outside production, edited templates are used without a restart.
         let watch_templates = settings.environment == crate::config::Environment::Development;
-        let templates =
-            Templates::load(&settings.templates_dir, watch_templates, &settings.messages)?;
+        // Connecting (and migrating) and checking the templates are the two halves of a
+        // start-up: they run side by side. A database error is reported first, as before.
+        let (db, templates) = std::thread::scope(|scope| {
+            let templates = scope.spawn(|| {
+                Templates::load(&settings.templates_dir, watch_templates, &settings.messages)
+            });
+            let db = Db::connect_with(&settings.database_url, pool);
+            let templates = templates
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (db, templates)
+        });
+        let db = db.map_err(StartError::Database)?;
+        let templates = templates?;
         let hasher = PasswordHasher::new(
             settings.password_salt.clone(),
             settings.password_hash,

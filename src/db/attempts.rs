@@ -122,13 +122,21 @@ pub fn delete_subject(conn: &mut DbConnection, action: &str, subject: &str) -> R
     Ok(())
 }
 
-/// Forgets events of `action` that no window counts any more.
+/// At most this many rows are forgotten by one [`prune`]: a write that counts an event must
+/// stay short however many old rows wait (housekeeping removes the rest).
+pub const PRUNE_LIMIT: i64 = 100;
+
+/// Forgets up to [`PRUNE_LIMIT`] events of `action` that no window counts any more (through
+/// the `(action, created_at)` index: only the old rows are read).
 pub fn prune(conn: &mut DbConnection, action: &str, before: NaiveDateTime) -> Result<(), DbError> {
-    diesel::delete(
-        auth_attempt::table
-            .filter(auth_attempt::action.eq(action))
-            .filter(auth_attempt::created_at.le(before)),
-    )
-    .execute(conn)?;
+    let old: Vec<i64> = auth_attempt::table
+        .filter(auth_attempt::action.eq(action))
+        .filter(auth_attempt::created_at.le(before))
+        .select(auth_attempt::id)
+        .limit(PRUNE_LIMIT)
+        .load(conn)?;
+    if !old.is_empty() {
+        diesel::delete(auth_attempt::table.filter(auth_attempt::id.eq_any(&old))).execute(conn)?;
+    }
     Ok(())
 }

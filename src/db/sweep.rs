@@ -222,3 +222,59 @@ pub fn expired_refresh_families(
     let deleted = diesel::delete(f::fs_refresh.filter(f::id.eq_any(&keys))).execute(conn)?;
     Ok((deleted, next(&keys, limit)))
 }
+
+/// SQLite in incremental auto-vacuum mode (every file Latchkey creates): gives back up to
+/// `pages` of the file's free pages to the file system, moving pages from the end of the
+/// file into the holes the deletes left. Returns the bytes given back and how many free
+/// pages are left, or `None` when there is nothing this can do (PostgreSQL, whose files
+/// keep their size until `VACUUM FULL`; a SQLite file made without auto-vacuum, which only
+/// `VACUUM` shrinks).
+pub fn return_free_pages(
+    conn: &mut DbConnection,
+    pages: i64,
+) -> Result<Option<(u64, i64)>, DbError> {
+    #[derive(QueryableByName)]
+    struct Value {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let DbConnection::Sqlite(c) = conn else {
+        return Ok(None);
+    };
+    fn pragma(c: &mut diesel::SqliteConnection, name: &str) -> Result<i64, DbError> {
+        Ok(
+            diesel::sql_query(format!("SELECT {name} AS n FROM pragma_{name}()"))
+                .get_result::<Value>(c)?
+                .n,
+        )
+    }
+    const INCREMENTAL: i64 = 2;
+    if pragma(c, "auto_vacuum")? != INCREMENTAL {
+        return Ok(None);
+    }
+    let (before, page_size) = (pragma(c, "freelist_count")?, pragma(c, "page_size")?);
+    if before == 0 {
+        return Ok(Some((0, 0)));
+    }
+    // Runs to completion (sqlite3_exec steps it until done), one short write transaction.
+    diesel::connection::SimpleConnection::batch_execute(
+        c,
+        &format!("PRAGMA incremental_vacuum({pages})"),
+    )?;
+    let after = pragma(c, "freelist_count")?;
+    let returned = u64::try_from((before - after) * page_size).unwrap_or(0);
+    Ok(Some((returned, after)))
+}
+
+/// SQLite: copies the WAL into the database file and cuts the WAL back to nothing
+/// (`wal_checkpoint(TRUNCATE)`). Under a steady stream of readers SQLite's automatic
+/// checkpoints never find a moment to restart the WAL, so a long run of deletes would grow it
+/// to hundreds of megabytes, and every read looks its pages up in it. Waits (within the busy
+/// timeout) for the readers of older snapshots to finish, blocking writers meanwhile: call
+/// it between batches, not after each. Nothing to do on PostgreSQL.
+pub fn checkpoint(conn: &mut DbConnection) -> Result<(), DbError> {
+    if let DbConnection::Sqlite(c) = conn {
+        diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA wal_checkpoint(TRUNCATE)")?;
+    }
+    Ok(())
+}

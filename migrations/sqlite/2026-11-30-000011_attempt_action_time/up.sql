@@ -1,0 +1,7 @@
+-- Forgetting a throttle action's old rows (`DELETE ... WHERE action = ? AND created_at <= ?`,
+-- at every counted login) found them through (action, ip, created_at): every row of the
+-- action was read, a million of them in a big database. This index reaches just the old
+-- ones. It replaces the index on created_at alone, which no query uses (housekeeping walks
+-- the table by id).
+CREATE INDEX ix_auth_attempt_action_created_at ON auth_attempt (action, created_at);
+DROP INDEX ix_auth_attempt_created_at;
