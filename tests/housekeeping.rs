@@ -365,7 +365,9 @@ fn sqlite_pages(conn: &mut latchkey::db::DbConnection, pragma: &str) -> i64 {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let latchkey::db::DbConnection::Sqlite(c) = conn else {
+    #[allow(irrefutable_let_patterns)] // a build without PostgreSQL has only SQLite
+    let latchkey::db::DbConnection::Sqlite(c) = conn
+    else {
         unreachable!("SQLite only")
     };
     diesel::sql_query(format!("SELECT {pragma} AS n FROM pragma_{pragma}()"))

@@ -785,7 +785,9 @@ mod tests {
     fn start_up_and_throttle_queries_use_their_indexes_on_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let (conn, _) = open_single(&DatabaseUrl::Sqlite(dir.path().join("plan.db"))).unwrap();
-        let DbConnection::Sqlite(mut conn) = conn else {
+        #[allow(irrefutable_let_patterns)]
+        let DbConnection::Sqlite(mut conn) = conn
+        else {
             unreachable!()
         };
         let second_factors = sqlite_plan(

@@ -238,7 +238,10 @@ pub fn return_free_pages(
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let DbConnection::Sqlite(c) = conn else {
+    // Irrefutable in a build without PostgreSQL.
+    #[allow(irrefutable_let_patterns)]
+    let DbConnection::Sqlite(c) = conn
+    else {
         return Ok(None);
     };
     fn pragma(c: &mut diesel::SqliteConnection, name: &str) -> Result<i64, DbError> {
@@ -272,6 +275,7 @@ pub fn return_free_pages(
 /// to hundreds of megabytes, and every read looks its pages up in it. Waits (within the busy
 /// timeout) for the readers of older snapshots to finish, blocking writers meanwhile: call
 /// it between batches, not after each. Nothing to do on PostgreSQL.
+#[allow(irrefutable_let_patterns)] // a build without PostgreSQL has only SQLite
 pub fn checkpoint(conn: &mut DbConnection) -> Result<(), DbError> {
     if let DbConnection::Sqlite(c) = conn {
         diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA wal_checkpoint(TRUNCATE)")?;
