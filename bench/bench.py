@@ -6,7 +6,13 @@ For each server: requests/s and p50/p99 of anonymous GET /login, authenticated G
 (the cookies of 32 real registrations, in turn) and GET /; successful form logins per second from 8 client
 connections while a light prober measures GET /'s p99; resident memory after the load; time
 from process start to the first 200 on a fresh database. Then the table, the ratios against
-the Flask reference and the bare actix-web baseline, and the bcrypt limit.
+the Flask reference and the bare actix-web baseline, and the bcrypt limit; then Latchkey's
+start-up (median of --startup-runs starts on a fresh and an existing database, and an admin
+command).
+
+--growth runs the growth scenario instead (growth.py fills the database): the same figures on
+the empty database, after adding a million users, logins and throttle rows and 100 000 link
+tokens, while and after `latchkey db sweep`, with the database's size at each step.
 """
 import argparse
 import datetime
@@ -17,6 +23,7 @@ import re
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,7 +72,7 @@ def csrf_token(html):
     return m.group(1)
 
 
-def wait_ready(port, path, started, deadline_s=120):
+def wait_ready(port, path, started, deadline_s=120, poll=0.005):
     while time.monotonic() - started < deadline_s:
         try:
             status, _, _ = request(port, "GET", path, timeout=2)
@@ -73,7 +80,7 @@ def wait_ready(port, path, started, deadline_s=120):
                 return time.monotonic() - started
         except OSError:
             pass
-        time.sleep(0.005)
+        time.sleep(poll)
     raise RuntimeError(f"no 200 on {path} within {deadline_s} s")
 
 
@@ -193,18 +200,7 @@ def measure(name, cmd, env, port, opts, auth=True, cwd=None):
         r["home"] = wrk(port, "/", opts.duration)
         if auth:
             log(f"{name}: login flood ({opts.flood} s, 8 connections) + GET / prober")
-            flood = subprocess.Popen(
-                wrk_cmd(port, "/login", 8, 8, opts.flood, "login_flood.lua",
-                        args=[urllib.parse.quote(email, safe=""), PASSWORD]),
-                stdout=subprocess.PIPE, text=True)
-            probe = subprocess.Popen(
-                wrk_cmd(port, "/", 1, 2, opts.flood, "probe.lua"),
-                stdout=subprocess.PIPE, text=True)
-            f = parse_kv(flood.communicate()[0])
-            p = parse_kv(probe.communicate()[0])
-            r["logins_per_s"] = f.get("logins", 0) / max(f.get("seconds", 1), 1e-9)
-            r["flood"] = f
-            r["probe"] = p
+            flood_with_probe(port, email, opts, r)
         r["rss_mb"] = rss_mb(proc.pid)
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited with {proc.returncode}")
@@ -212,6 +208,22 @@ def measure(name, cmd, env, port, opts, auth=True, cwd=None):
         stop(proc)
         logfile.close()
     return r
+
+
+def flood_with_probe(port, email, opts, r):
+    """The login flood with the GET / prober beside it, into `r`."""
+    flood = subprocess.Popen(
+        wrk_cmd(port, "/login", 8, 8, opts.flood, "login_flood.lua",
+                args=[urllib.parse.quote(email, safe=""), PASSWORD]),
+        stdout=subprocess.PIPE, text=True)
+    probe = subprocess.Popen(
+        wrk_cmd(port, "/", 1, 2, opts.flood, "probe.lua"),
+        stdout=subprocess.PIPE, text=True)
+    f = parse_kv(flood.communicate()[0])
+    p = parse_kv(probe.communicate()[0])
+    r["logins_per_s"] = f.get("logins", 0) / max(f.get("seconds", 1), 1e-9)
+    r["flood"] = f
+    r["probe"] = p
 
 
 def logged_in_gets(name, port, opts, r):
@@ -285,6 +297,271 @@ def scale_report(rows):
     out.append("")
     out.append("On one machine more instances share the same cores: this shows that they "
                "serve as one, not that they add capacity; across machines each adds its cores.")
+    return "\n".join(out) + "\n"
+
+
+def start_latchkey(opts, env, logname):
+    """Starts Latchkey; returns the process and the seconds to its first 200 on /login. Its
+    log goes to `logname` in the work folder, or nowhere with None (the growth scenario's
+    minutes of load write gigabytes of request lines)."""
+    logfile = open(os.path.join(opts.workdir, logname) if logname else os.devnull, "a")
+    started = time.monotonic()
+    proc = subprocess.Popen([opts.latchkey], env=env, cwd=opts.workdir, stdout=logfile,
+                            stderr=subprocess.STDOUT)
+    logfile.close()
+    try:
+        return proc, wait_ready(int(env["PORT"]), "/login", started, poll=0.001)
+    except BaseException:
+        stop(proc)
+        raise
+
+
+# --- Start-up ------------------------------------------------------------------------------
+
+def startup_times(opts, runs):
+    """Process start to the first 200 on GET /login, `runs` times each: on a fresh SQLite file,
+    on the same file once it exists, and (if PostgreSQL answers) on a fresh and an existing
+    PostgreSQL database; then an admin command (`latchkey roles list`, which loads the same
+    services and checks the templates) on the existing file. Medians, in seconds."""
+    out = {}
+    folder = os.path.join(opts.workdir, "startup")
+    os.makedirs(folder, exist_ok=True)
+
+    def server(url):
+        port = free_port()
+        proc, took = start_latchkey(opts, latchkey_env(opts, port, url), "startup.log")
+        stop(proc)
+        return took
+
+    fresh = [server(os.path.join(folder, f"fresh-{i}.db")) for i in range(runs)]
+    existing = [server(os.path.join(folder, "fresh-0.db")) for _ in range(runs)]
+    out["SQLite, fresh file"] = fresh
+    out["SQLite, existing file"] = existing
+    admin = []
+    env = latchkey_env(opts, 0, os.path.join(folder, "fresh-0.db"))
+    for _ in range(runs):
+        started = time.monotonic()
+        subprocess.run([opts.latchkey, "roles", "list"], env=env, cwd=opts.workdir,
+                       check=True, capture_output=True)
+        admin.append(time.monotonic() - started)
+    out["admin command (roles list), SQLite"] = admin
+    try:
+        psql(opts.pg_admin_url, "SELECT 1")
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return out
+    dbs = []
+    try:
+        pg_fresh = []
+        for i in range(runs):
+            db = f"latchkey_start_{secrets.token_hex(4)}"
+            psql(opts.pg_admin_url, f'CREATE DATABASE "{db}"')
+            dbs.append(db)
+            pg_fresh.append(server(pg_url(opts.pg_admin_url, db)))
+        out["PostgreSQL, fresh database"] = pg_fresh
+        out["PostgreSQL, existing database"] = [
+            server(pg_url(opts.pg_admin_url, dbs[0])) for _ in range(runs)]
+    finally:
+        for db in dbs:
+            psql(opts.pg_admin_url, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    return out
+
+
+def startup_report(times, runs):
+    out = ["", f"## Start-up: process start to the first 200 (median of {runs} runs)", "",
+           "| | median | fastest | slowest | target |", "|---|---|---|---|---|"]
+    targets = {"SQLite, fresh file": 0.100, "SQLite, existing file": 0.050}
+    for what, values in times.items():
+        med = statistics.median(values)
+        target = targets.get(what)
+        verdict = "" if target is None else (
+            f"≤ {target * 1000:.0f} ms: {'met' if med <= target else '**missed**'}")
+        out.append(f"| {what} | {med * 1000:.0f} ms | {min(values) * 1000:.0f} ms | "
+                   f"{max(values) * 1000:.0f} ms | {verdict} |")
+    return "\n".join(out) + "\n"
+
+
+# --- Growth --------------------------------------------------------------------------------
+
+def growth_gets(name, port, cookies, email, opts):
+    """GET /login, GET /profile (the users' cookies in turn), the login flood with the GET /
+    prober."""
+    r = {}
+    log(f"{name}: GET /login")
+    r["login_page"] = wrk(port, "/login", opts.duration)
+    log(f"{name}: GET /profile")
+    r["profile"] = wrk(port, "/profile", opts.duration, cookies=cookies)
+    log(f"{name}: login flood + GET / prober")
+    flood_with_probe(port, email, opts, r)
+    return r
+
+
+def profile_during(port, cookies, cmd, env):
+    """GET /profile under wrk for as long as `cmd` runs; its output and wrk's figures."""
+    load = subprocess.Popen(
+        wrk_cmd(port, "/profile", 2, 32, 3600, "report.lua", args=cookies),
+        stdout=subprocess.PIPE, text=True)
+    time.sleep(1)  # wrk connected and running
+    started = time.monotonic()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    took = time.monotonic() - started
+    time.sleep(0.5)
+    load.send_signal(signal.SIGINT)  # wrk stops and reports what it measured
+    w = parse_kv(load.communicate()[0])
+    if done.returncode != 0:
+        raise RuntimeError(f"{cmd} failed: {done.stderr}")
+    return done.stdout, took, w
+
+
+def growth(opts, backend):
+    """The growth scenario on one backend: figures on the empty database, after the fill,
+    while and after `latchkey db sweep`; database sizes at each step."""
+    import growth as fill
+    name = f"Latchkey ({'SQLite' if backend == 'sqlite' else 'PostgreSQL'})"
+    db = None
+    if backend == "sqlite":
+        path = os.path.join(opts.workdir, "growth.db")
+        url = path
+        size = lambda: fill.sqlite_size(path)
+        counts = lambda: fill.sqlite_counts(path)
+    else:
+        db = f"latchkey_growth_{secrets.token_hex(4)}"
+        psql(opts.pg_admin_url, f'CREATE DATABASE "{db}"')
+        url = pg_url(opts.pg_admin_url, db)
+        size = lambda: fill.postgres_size(url)
+        counts = lambda: fill.postgres_counts(url)
+    # The server never sweeps by itself here: `latchkey db sweep` does, when measured.
+    port = free_port()
+    env = latchkey_env(opts, port, url, {"HOUSEKEEPING_INTERVAL": "0"})
+    g = {"name": name, "backend": backend}
+    proc = None
+    try:
+        proc, _ = start_latchkey(opts, env, None)
+        email = f"bench-{secrets.token_hex(4)}@example.com"
+        register(port, email)
+        cookies = register_users(port, PROFILE_USERS)
+        g["empty"] = growth_gets(f"{name} empty", port, cookies, email, opts)
+        stop(proc)
+        g["size_empty"] = size()
+        log(f"{name}: filling")
+        g["fill_s"] = (fill.fill_sqlite(path, opts.growth_scale) if backend == "sqlite"
+                       else fill.fill_postgres(url, opts.growth_scale))
+        g["counts_filled"] = counts()
+        g["size_filled"] = size()
+        proc, g["start_filled_s"] = start_latchkey(opts, env, None)
+        g["filled"] = growth_gets(f"{name} filled", port, cookies, email, opts)
+        log(f"{name}: latchkey db sweep, with GET /profile under load")
+        sweep_out, g["sweep_s"], g["during_sweep"] = profile_during(
+            port, cookies, [opts.latchkey, "db", "sweep"], env)
+        g["sweep_out"] = sweep_out
+        if backend == "postgres":
+            # Autovacuum would now work through 1.9 million dead rows for minutes, in the
+            # middle of the measurements: done here instead, as it would be soon after.
+            log(f"{name}: VACUUM ANALYZE after the sweep")
+            fill.postgres_vacuum(url)
+        g["counts_swept"] = counts()
+        g["size_swept"] = size()
+        g["swept"] = growth_gets(f"{name} swept", port, cookies, email, opts)
+        stop(proc)
+        proc = None
+        if backend == "sqlite":
+            g["live_size"] = fill.sqlite_live_size(path)
+        else:
+            log(f"{name}: VACUUM FULL (what the live rows need)")
+            fill.postgres_compact(url)
+            g["live_size"] = fill.postgres_size(url)["database"]
+    finally:
+        if proc:
+            stop(proc)
+        if db:
+            psql(opts.pg_admin_url, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    return g
+
+
+def mb(n):
+    return f"{n / 1e6:,.0f} MB".replace(",", " ")
+
+
+def growth_report(rows):
+    out = ["", "## Growth: 1 000 000 users, 1 000 000 logins, 1 000 000 throttle rows, "
+           "100 000 link tokens", ""]
+    for g in rows:
+        e, f, s = g["empty"], g["filled"], g["swept"]
+        out.append(f"### {g['name']}")
+        out.append("")
+        out.append("| measure | empty database | filled, before the sweep | after the sweep |")
+        out.append("|---|---|---|---|")
+        checks = []
+
+        def line(label, key, higher_better=True, digits=0):
+            def value(r):
+                if key == "logins":
+                    return r["logins_per_s"]
+                if key == "flood_p99":
+                    return r["probe"].get("p99_ms")
+                return r[key]["rps"]
+            base = value(e)
+            cells = []
+            for phase, r in (("before the sweep", f), ("after the sweep", s)):
+                v = value(r)
+                ratio = v / base if higher_better else base / v
+                checks.append((f"{label}, {phase}: {ratio * 100:.0f}% of empty", ratio >= 0.9))
+                cells.append(f"{fmt(v, digits)} ({ratio * 100:.0f}%)")
+            out.append(f"| {label} | {fmt(base, digits)} | {cells[0]} | {cells[1]} |")
+
+        line("GET /login, requests/s", "login_page")
+        line("GET /profile, requests/s", "profile")
+        line("form logins/s", "logins", digits=2)
+        line("p99 of GET / during the login flood, ms (ratio: empty ÷ this)", "flood_p99",
+             higher_better=False, digits=2)
+        out.append(f"| p99 of GET /profile, ms | {e['profile']['p99_ms']:.2f} | "
+                   f"{f['profile']['p99_ms']:.2f} | {s['profile']['p99_ms']:.2f} |")
+        d = g["during_sweep"]
+        out.append("")
+        out.append(f"`latchkey db sweep` took {g['sweep_s']:.1f} s with GET /profile under load "
+                   f"(wrk -t2 -c32, 32 users): {fmt(d.get('rps'))} requests/s, p99 "
+                   f"{d.get('p99_ms', 0):.2f} ms, against {f['profile']['p99_ms']:.2f} ms idle "
+                   f"(no sweep, the filled database just before), {int(d.get('errors', 0))} "
+                   f"errors. It printed:")
+        out.append("")
+        out.append("```text")
+        out.append(g["sweep_out"].rstrip())
+        out.append("```")
+        out.append("")
+        out.append("| rows | filled | after the sweep |")
+        out.append("|---|---|---|")
+        for t, n in g["counts_filled"].items():
+            out.append(f"| `{t}` | {fmt(n)} | {fmt(g['counts_swept'][t])} |")
+        out.append("")
+        fill_s = ", ".join(f"{t} {v:.0f} s" for t, v in g["fill_s"].items())
+        out.append(f"Filled in {sum(g['fill_s'].values()):.0f} s ({fill_s}); start to the first "
+                   f"200 on the filled database: {g['start_filled_s'] * 1000:.0f} ms.")
+        out.append("")
+        if g["backend"] == "sqlite":
+            def sz(x):
+                return (f"{mb(x['file'])} file + {mb(x['wal'])} WAL ({mb(x['free'])} of free "
+                        f"pages; auto_vacuum {x['auto_vacuum']})")
+            after = g["size_swept"]["file"] + g["size_swept"]["wal"]
+        else:
+            def sz(x):
+                return f"{mb(x['database'])} database ({mb(x['tables'])} in the four tables)"
+            after = g["size_swept"]["database"]
+        live = g["live_size"]
+        out.append(f"- empty: {sz(g['size_empty'])}")
+        out.append(f"- filled: {sz(g['size_filled'])}")
+        out.append(f"- after the sweep: {sz(g['size_swept'])}")
+        what = "VACUUM INTO a copy" if g["backend"] == "sqlite" else "after VACUUM FULL"
+        if g["backend"] == "postgres":
+            out.append("- (after the sweep, VACUUM ANALYZE ran before anything was measured: "
+                       "the dead rows' room is reusable, the files keep their size)")
+        out.append(f"- what the live rows need ({what}): {mb(live)}")
+        checks.append((f"database after the sweep {after / live:.2f}× what the live rows need",
+                       after <= 2 * live))
+        out.append("")
+        out.append("Targets:")
+        out.append("")
+        for what, ok in checks:
+            out.append(f"- {what}: {'met' if ok else '**missed**'}")
+        out.append("")
     return "\n".join(out) + "\n"
 
 
@@ -447,6 +724,29 @@ def report(results, hashing, opts):
     return "\n".join(lines) + "\n"
 
 
+def growth_main(opts, only):
+    """--growth: the scenario on each backend, then the start-up figures."""
+    rows = []
+    for backend in ("sqlite", "postgres"):
+        if backend in only:
+            rows.append(growth(opts, backend))
+    text = (f"# Latchkey growth benchmark, {datetime.date.today().isoformat()}\n\n"
+            f"Machine: {machine()}.\n"
+            f"Each phase: wrk -t2 -c32 for {opts.duration} s per GET (GET /profile with the "
+            f"session cookies of {PROFILE_USERS} users in turn), then the login flood "
+            f"(wrk -t8 -c8, {opts.flood} s) with GET / probed beside it; bcrypt cost "
+            f"{opts.rounds}; APP_ENV=production; HOUSEKEEPING_INTERVAL=0 (the sweep is "
+            f"`latchkey db sweep`, run once). Ratios are against the empty database of the same "
+            f"run; the targets: at least 90% of the empty database's figure before and after "
+            f"the sweep, and the database after the sweep within 2× of what its live rows "
+            f"need.\n")
+    text += growth_report(rows)
+    if opts.startup_runs:
+        log(f"start-up: {opts.startup_runs} runs each")
+        text += startup_report(startup_times(opts, opts.startup_runs), opts.startup_runs)
+    return text
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--latchkey", required=True, help="the release latchkey binary")
@@ -463,6 +763,13 @@ def main():
     ap.add_argument("--proxy", help="the release rr_proxy example binary")
     ap.add_argument("--scale-out", action="store_true",
                     help="also measure 1 vs 3 instances on PostgreSQL behind the proxy")
+    ap.add_argument("--growth", action="store_true",
+                    help="instead of the four servers: the growth scenario (a million users, "
+                         "logins and throttle rows) on the backends --only names")
+    ap.add_argument("--growth-scale", type=float, default=1.0,
+                    help="the growth scenario's row counts times this (a quick trial: 0.01)")
+    ap.add_argument("--startup-runs", type=int, default=7,
+                    help="start-up is the median of this many starts (0: not measured)")
     opts = ap.parse_args()
     only = set(opts.only.split(","))
     opts.secret_key = secrets.token_hex(32)
@@ -470,6 +777,14 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="latchkey-bench-") as workdir:
         opts.workdir = workdir
+        if opts.growth:
+            text = growth_main(opts, only)
+            print(text)
+            if opts.out:
+                with open(opts.out, "w") as f:
+                    f.write(text)
+                log(f"written to {opts.out}")
+            return
         log("timing bcrypt")
         hashing = time_hash(opts)
         results = []
@@ -506,6 +821,9 @@ def main():
             results.append(measure("actix hello baseline", [opts.hello], env, port, opts,
                                    auth=False))
         text = report(results, hashing, opts)
+        if opts.startup_runs:
+            log(f"start-up: {opts.startup_runs} runs each")
+            text += startup_report(startup_times(opts, opts.startup_runs), opts.startup_runs)
         if opts.scale_out:
             text += scale_report(scale_out(opts))
     print(text)

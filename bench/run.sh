@@ -2,8 +2,10 @@
 # Latchkey's benchmark in one command: installs wrk (Debian's package) if missing, builds the
 # release binary and the bare actix-web baseline, then runs bench.py, which starts Latchkey
 # (SQLite), Latchkey (PostgreSQL on 127.0.0.1:5432, its own database), the Flask reference
-# and the baseline in turn and prints the table. Arguments go to bench.py (e.g. --out FILE,
-# --only sqlite,hello, --duration 8, --flood 20); see `bench/run.sh --help`.
+# and the baseline in turn and prints the table, then the start-up times (median of
+# --startup-runs starts). Arguments go to bench.py (e.g. --out FILE, --only sqlite,hello,
+# --duration 8, --flood 20; --growth for the growth scenario instead: a million users, logins
+# and throttle rows, before and after `latchkey db sweep`); see `bench/run.sh --help`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/latchkey-target}"
