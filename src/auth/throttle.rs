@@ -350,9 +350,6 @@ pub enum MailAllowance {
     Refused { retry_after: Duration },
 }
 
-/// The actions whose mails share one address's allowance.
-const MAIL_ACTIONS: [Action; 6] = Action::ALL;
-
 /// Whether a request of `action` from `ip` for the address `target` (a [`typed_subject`])
 /// may send its mail, counting it if so. The limits protect the mailbox without ever
 /// letting a stranger use up the owner's allowance: the count per address is kept per
@@ -395,7 +392,7 @@ pub async fn mail_allowance(
             }
             if mailbox > 0 {
                 let mut sent = 0;
-                for other in MAIL_ACTIONS {
+                for other in Action::ALL {
                     sent += attempts::since(conn, other.as_str(), &target, since)?.len();
                 }
                 let mut known = || match account {
@@ -446,7 +443,7 @@ mod tests {
     #[test]
     fn every_action_name_fits_the_action_column() {
         // auth_attempt.action is VARCHAR(16) on PostgreSQL (SQLite would not complain).
-        for action in MAIL_ACTIONS {
+        for action in Action::ALL {
             assert!(action.as_str().len() <= 16, "{action:?}");
         }
         for fixed in [LOGIN_FAILED, LOGIN_OK] {

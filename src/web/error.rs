@@ -94,6 +94,17 @@ impl AppError {
         }
     }
 
+    /// The `Retry-After` this refusal carries, in seconds: throttled, busy, or the database
+    /// down.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::TooManyAttempts { retry_after } => Some(retry_after.as_secs().max(1)),
+            AppError::Busy => Some(u64::from(BUSY_RETRY_AFTER_SECS)),
+            AppError::Unavailable => Some(u64::from(UNAVAILABLE_RETRY_AFTER_SECS)),
+            _ => None,
+        }
+    }
+
     /// The response in the client's format. A 5xx names the request id (for support) and
     /// never its cause.
     pub fn render(
@@ -109,13 +120,7 @@ impl AppError {
                 .finish();
         }
         let mut response = error_response(status, format, &self.user_message(messages), request_id);
-        let retry_after = match self {
-            AppError::TooManyAttempts { retry_after } => Some(retry_after.as_secs().max(1)),
-            AppError::Busy => Some(u64::from(BUSY_RETRY_AFTER_SECS)),
-            AppError::Unavailable => Some(u64::from(UNAVAILABLE_RETRY_AFTER_SECS)),
-            _ => None,
-        };
-        if let Some(seconds) = retry_after {
+        if let Some(seconds) = self.retry_after_secs() {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));

@@ -40,15 +40,13 @@ pub async fn security_headers(
             let mut response = generic(status, format, request_id.as_deref());
             // A 503 or 429 from a layer (the database down while resolving the login) keeps
             // its Retry-After.
-            if let Some(retry_after) = e
-                .as_response_error()
-                .error_response()
-                .headers()
-                .get(header::RETRY_AFTER)
+            if let Some(seconds) = e
+                .as_error::<super::error::AppError>()
+                .and_then(super::error::AppError::retry_after_secs)
             {
                 response
                     .headers_mut()
-                    .insert(header::RETRY_AFTER, retry_after.clone());
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
             apply(response.headers_mut(), secure, is_static);
             if let Some(id) = request_id
