@@ -141,6 +141,24 @@ pub struct RateLimits {
     /// Mails of these forms to one address from all clients together (0: unlimited): past
     /// it, no more are sent, except to a client the account has logged in from.
     pub mailbox: u32,
+    /// The sending budget of codes, rescue and help mails and texts (see
+    /// `auth::sending`).
+    pub send: SendLimits,
+}
+
+/// The one sending budget for every code, rescue mail and help request Latchkey sends on a
+/// user's request, within [`RateLimits::window`] (each 0: unlimited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendLimits {
+    /// Messages for one account (`SECURITY_SEND_LIMIT_PER_ACCOUNT`).
+    pub per_account: u32,
+    /// Messages to one mailbox or phone number, whatever the account
+    /// (`SECURITY_SEND_LIMIT_PER_DESTINATION`).
+    pub per_destination: u32,
+    /// Messages asked for from one client address (`SECURITY_SEND_LIMIT_PER_IP`).
+    pub per_ip: u32,
+    /// Texts to numbers the account has not verified (`SECURITY_SMS_UNVERIFIED_LIMIT`).
+    pub unverified_texts: u32,
 }
 
 /// Session lifetimes and re-authentication (ASVS V3).
@@ -621,9 +639,19 @@ impl Settings {
             DatabaseUrl::parse(src.get("DATABASE_URL").unwrap_or("instance/latchkey.db"))
                 .map_err(|reason| ConfigError::new("DATABASE_URL", reason))?;
         let database_pool = database_pool(src, &database_url)?;
-        let housekeeping_interval = match src.get("HOUSEKEEPING_INTERVAL") {
+        let housekeeping_interval = match src.get("HOUSEKEEPING_INTERVAL").map(str::trim) {
             Some("0") => None,
-            _ => Some(src.duration("HOUSEKEEPING_INTERVAL", "10 minutes")?),
+            _ => {
+                let every = src.duration("HOUSEKEEPING_INTERVAL", "10 minutes")?;
+                // A sweep per second or faster is a busy loop, not housekeeping.
+                if every < Duration::from_secs(60) {
+                    return Err(ConfigError::new(
+                        "HOUSEKEEPING_INTERVAL",
+                        "must be at least 1 minute (or a bare 0 to switch the sweeper off)",
+                    ));
+                }
+                Some(every)
+            }
         };
         let secret_key = Secret::new(src.required("SECRET_KEY")?);
         let password_salt = Secret::new(src.required("SECURITY_PASSWORD_SALT")?);
@@ -808,6 +836,12 @@ impl Settings {
                 change_email: rate_limit(src, "CHANGE_EMAIL", 20, 3)?,
                 username_recovery: rate_limit(src, "USERNAME_RECOVERY", 50, 5)?,
                 mailbox: src.number("SECURITY_MAILBOX_LIMIT", 10)?,
+                send: SendLimits {
+                    per_account: src.number("SECURITY_SEND_LIMIT_PER_ACCOUNT", 10)?,
+                    per_destination: src.number("SECURITY_SEND_LIMIT_PER_DESTINATION", 10)?,
+                    per_ip: src.number("SECURITY_SEND_LIMIT_PER_IP", 50)?,
+                    unverified_texts: src.number("SECURITY_SMS_UNVERIFIED_LIMIT", 3)?,
+                },
             },
             session_policy: session_policy(src)?,
         })
@@ -1586,6 +1620,26 @@ mod tests {
             let err = set(key, value).unwrap_err();
             assert_eq!(err.key, key, "{value}: {err}");
         }
+    }
+
+    #[test]
+    fn a_housekeeping_interval_that_would_busy_loop_is_refused() {
+        let set = |value: &'static str| {
+            let mut pairs = minimal();
+            pairs.push(("HOUSEKEEPING_INTERVAL", value));
+            Settings::from_source(&Source::from_pairs(pairs))
+        };
+        // Only a bare 0 switches the sweeper off; "0 seconds" once made it sweep in a loop.
+        for value in ["0 seconds", "0 minutes", "1 seconds", "59 seconds"] {
+            let err = set(value).map(|s| s.housekeeping_interval).unwrap_err();
+            assert_eq!(err.key, "HOUSEKEEPING_INTERVAL", "{value}: {err}");
+            assert!(err.reason.contains("at least 1 minute"), "{value}: {err}");
+        }
+        assert_eq!(set("0").unwrap().housekeeping_interval, None);
+        assert_eq!(
+            set("1 minutes").unwrap().housekeeping_interval,
+            Some(Duration::from_secs(60))
+        );
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! What an operator does to an account (`latchkey users …`): find it as the login form
 //! would, switch it on or off, and log it out everywhere. Callable without HTTP.
 
+use super::lifecycle;
 use diesel::Connection;
 
 use super::error::ServiceError;
 use super::services::Services;
-use crate::crypto::new_uniquifier;
 use crate::db::models::User;
-use crate::db::{sessions, users};
+use crate::db::users;
 use crate::domain::Email;
 
 /// The account an email names, matched as the login form matches it (normalised, case
@@ -60,8 +60,8 @@ pub async fn set_active(
                 Ok(if active {
                     0
                 } else {
-                    super::api_tokens::revoke_all(conn, id)?;
-                    sessions::delete_for_user(conn, id, None)?
+                    let scope = lifecycle::Scope::user(id);
+                    lifecycle::apply(conn, lifecycle::Event::Deactivate, &scope)?.logins
                 })
             })
         })
@@ -79,9 +79,8 @@ pub async fn reset_access(services: &Services, user: &User) -> Result<usize, Ser
         .db
         .run_with(move |conn| {
             conn.transaction::<_, ServiceError, _>(|conn| {
-                users::rotate_uniquifier(conn, id, &new_uniquifier())?;
-                super::api_tokens::revoke_all(conn, id)?;
-                Ok(sessions::delete_for_user(conn, id, None)?)
+                let scope = lifecycle::Scope::user(id);
+                Ok(lifecycle::apply(conn, lifecycle::Event::ResetAccess, &scope)?.logins)
             })
         })
         .await

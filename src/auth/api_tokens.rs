@@ -68,6 +68,10 @@ pub async fn issue_at_login(
                     true => Some(new_family(conn, &services, &user, now)?),
                     false => None,
                 };
+                if let Some((family, _)) = &refresh {
+                    // Signing this login out ends the family too.
+                    api_tokens::bind_family_to_login(conn, family, &login_id)?;
+                }
                 let family = refresh.as_ref().map(|(family, _)| family.as_str());
                 let token = insert_token(
                     conn,
@@ -122,9 +126,16 @@ fn insert_token(
     now: NaiveDateTime,
 ) -> Result<String, DbError> {
     let raw = random_token(32);
-    let (login_id, family) = match origin {
-        Origin::Login(id) => (Some(id.to_owned()), family.map(str::to_owned)),
-        Origin::Refresh(family) => (None, Some(family.to_owned())),
+    // A token issued at a login carries the time of that proof; one bought with a refresh
+    // token carries none and never counts as a recent sign-in, but stays bound to the login
+    // its family was started at.
+    let (login_id, family, authenticated_at) = match origin {
+        Origin::Login(id) => (Some(id.to_owned()), family.map(str::to_owned), Some(now)),
+        Origin::Refresh(family) => (
+            api_tokens::login_of_family(conn, family)?,
+            Some(family.to_owned()),
+            None,
+        ),
     };
     api_tokens::insert(
         conn,
@@ -142,6 +153,7 @@ fn insert_token(
                 .user_agent
                 .as_deref()
                 .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
+            authenticated_at,
         },
     )?;
     Ok(raw)
@@ -176,20 +188,62 @@ pub fn resolve(
         // A token request holds no login of its own.
         session_id: String::new(),
         remembered: false,
-        // As Flask-Security (SECURITY_FRESHNESS_ALLOW_AUTH_TOKEN): the token's issue time
-        // is when its holder last proved who they are.
-        authenticated_at: token.created_at,
+        // The last interactive proof of the login the token was issued at, carried
+        // unchanged; a token bought with a refresh token has none and is never fresh.
+        authenticated_at: token.authenticated_at.unwrap_or(super::login::NEVER_PROVED),
         via_token: Some(hash),
     }))
 }
 
-/// Ends the tokens issued with a login (logout) and the refresh families they belong to.
+/// Ends the tokens issued with a login (logout, or that login signed out from elsewhere),
+/// the refresh families started at it, and every token those families issued.
 pub fn revoke_for_login(conn: &mut DbConnection, login_id: &str) -> Result<usize, DbError> {
     let tokens = api_tokens::for_login(conn, login_id)?;
     let mut ended = 0;
     for token in &tokens {
         ended += revoke_row(conn, token)?;
     }
+    for family in api_tokens::families_of_login(conn, login_id)? {
+        api_tokens::revoke_tracker(conn, &family, db::now())?;
+        ended += api_tokens::delete_for_family(conn, &family)?;
+    }
+    Ok(ended)
+}
+
+/// Ends every token and refresh family of a user except those of the login `keep_login`
+/// and of the token `keep_token` (and its family): "sign out all other sessions".
+pub fn revoke_all_but(
+    conn: &mut DbConnection,
+    user_id: i32,
+    keep_login: Option<&str>,
+    keep_token: Option<&str>,
+) -> Result<usize, DbError> {
+    let mut kept_families: Vec<String> = Vec::new();
+    if let Some(login) = keep_login {
+        kept_families.extend(api_tokens::families_of_login(conn, login)?);
+    }
+    let tokens = api_tokens::for_user(conn, user_id)?;
+    for token in &tokens {
+        let kept = keep_token == Some(token.token_hash.as_str())
+            || (keep_login.is_some() && token.login_id.as_deref() == keep_login);
+        if kept {
+            kept_families.extend(token.refresh_family.clone());
+        }
+    }
+    let mut ended = 0;
+    for token in &tokens {
+        let in_kept_family = token
+            .refresh_family
+            .as_ref()
+            .is_some_and(|f| kept_families.contains(f));
+        let kept = keep_token == Some(token.token_hash.as_str())
+            || (keep_login.is_some() && token.login_id.as_deref() == keep_login)
+            || in_kept_family;
+        if !kept {
+            ended += api_tokens::delete(conn, &token.token_hash)?;
+        }
+    }
+    api_tokens::revoke_trackers_for_user_except(conn, user_id, &kept_families, db::now())?;
     Ok(ended)
 }
 

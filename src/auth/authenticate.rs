@@ -26,7 +26,7 @@ use crate::messages::{self, Messages, Msg};
 use super::error::ServiceError;
 use super::hashing::PasswordHasher;
 use super::services::Services;
-use super::throttle::{self, Gate, Reservation};
+use super::throttle::{self, Budget, Gate, Reservation};
 
 /// Why a login was refused, in Flask-Security's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,11 +133,25 @@ pub async fn check_counted<F>(
 where
     F: Future<Output = Result<bool, ServiceError>>,
 {
+    check_counted_in(services, Budget::FirstFactor(subject), client, check).await
+}
+
+/// [`check_counted`] against any budget: a second factor's is the account's own (see
+/// [`throttle`]'s rule 5).
+pub async fn check_counted_in<F>(
+    services: &Services,
+    budget: Budget,
+    client: &str,
+    check: F,
+) -> Result<Checked, ServiceError>
+where
+    F: Future<Output = Result<bool, ServiceError>>,
+{
     let settings = &services.settings;
     let reservation = match throttle::reserve(
         &services.db,
         &settings.login_throttle,
-        subject,
+        budget,
         client.to_owned(),
     )
     .await?

@@ -7,6 +7,7 @@
 //! and a link that takes the account back (every login ends, the old address returns when
 //! it is still free, and a password reset is mailed to it).
 
+use super::lifecycle;
 use diesel::Connection;
 
 use super::error::ServiceError;
@@ -18,7 +19,7 @@ use super::user_tokens::{Purpose, TokenState};
 use crate::crypto::new_uniquifier;
 use crate::db::models::User;
 use crate::db::users::{self, IdentityChangeError};
-use crate::db::{self, sessions, tokens, DbConnection};
+use crate::db::{self, tokens, DbConnection};
 use crate::domain::{Email, FormErrors};
 use crate::mail::{self, NoticeDetails};
 use crate::messages;
@@ -160,20 +161,26 @@ fn switch_email(
     if users::email_held_by_another(conn, new, user.id)? {
         return Err(ServiceError::Conflict);
     }
-    sessions::delete_for_user(conn, user.id, None)?;
-    super::api_tokens::revoke_all(conn, user.id)?;
-    // Links to the old address (confirmation, reset) and other pending changes are void.
-    for purpose in [Purpose::Confirm, Purpose::Reset, Purpose::ChangeEmail] {
+    let scope = lifecycle::Scope::user(user.id);
+    lifecycle::apply(conn, lifecycle::Event::EmailChange, &scope)?;
+    // Links to the old address (confirmation, reset) are void.
+    for purpose in [Purpose::Confirm, Purpose::Reset] {
         tokens::delete_for_user(conn, user.id, purpose.as_str())?;
     }
     if !old_email.is_empty() {
         let within = services.settings.account_changes.change_email_revert_within;
+        // The link remembers the second factor the account has now: proving it after the
+        // change ends the link (the old mailbox never had it).
+        let detail = match lifecycle::revert_snapshot(user) {
+            Some(snapshot) => format!("{old_email}{}{snapshot}", lifecycle::SNAPSHOT_SEPARATOR),
+            None => old_email.clone(),
+        };
         let token = services.tokens.issue_with_detail(
             conn,
             user,
             Purpose::RevertEmail,
             within,
-            Some(&old_email),
+            Some(&detail),
         )?;
         let notice = services.mailer().change_email_notice(
             &old_email,
@@ -238,14 +245,17 @@ pub async fn revert_change(services: &Services, raw: &str) -> Result<Reverted, S
                     services
                         .tokens
                         .consume_with_detail(conn, &raw, Purpose::RevertEmail)?;
-                let Some((user, Some(old))) = consumed else {
+                let Some((user, Some(detail))) = consumed else {
                     return Ok(Reverted::Invalid);
                 };
+                let old = match detail.split_once(lifecycle::SNAPSHOT_SEPARATOR) {
+                    Some((old, _snapshot)) => old.to_owned(),
+                    None => detail,
+                };
+                let scope = lifecycle::Scope::user(user.id);
+                lifecycle::apply(conn, lifecycle::Event::EmailRevert, &scope)?;
                 let uniquifier = new_uniquifier();
                 users::rotate_uniquifier(conn, user.id, &uniquifier)?;
-                sessions::delete_for_user(conn, user.id, None)?;
-                super::api_tokens::revoke_all(conn, user.id)?;
-                tokens::delete_for_user(conn, user.id, Purpose::ChangeEmail.as_str())?;
                 let restored = match Email::parse(&old) {
                     Ok(email) if user.email_or_empty() == email.as_str() => true,
                     Ok(email) => restore_email(conn, &user, &email, &uniquifier)?,

@@ -144,6 +144,8 @@ pub async fn set_password(
             let services = services2;
             conn.transaction::<_, ServiceError, _>(|conn| {
                 replace_password(conn, &user, &hash)?;
+                let scope = super::lifecycle::Scope::user(user.id);
+                super::lifecycle::apply(conn, super::lifecycle::Event::PasswordChange, &scope)?;
                 if services.settings.notices.password_change {
                     let notice = services
                         .mailer()

@@ -1,6 +1,7 @@
 //! Email confirmation (`SECURITY_CONFIRMABLE`): the rules behind `/confirm` and
 //! `/confirm/<token>`. Callable without HTTP.
 
+use super::lifecycle;
 use diesel::Connection;
 
 use super::error::ServiceError;
@@ -33,7 +34,14 @@ pub async fn confirm(services: &Services, raw_token: &str) -> Result<ConfirmOutc
                     if user.confirmed_at.is_some() {
                         return Ok(ConfirmOutcome::AlreadyConfirmed);
                     }
+                    // Whoever used the account before its mailbox was proved (possible only
+                    // with SECURITY_LOGIN_WITHOUT_CONFIRMATION) keeps nothing they added.
+                    if services.settings.features.login_without_confirmation {
+                        let scope = lifecycle::Scope::user(user.id);
+                        lifecycle::apply(conn, lifecycle::Event::MailboxProven, &scope)?;
+                    }
                     users::set_confirmed(conn, user.id, db::now())?;
+                    let user = users::find_by_id(conn, user.id)?.unwrap_or(user);
                     return Ok(ConfirmOutcome::Confirmed(Box::new(user)));
                 }
                 Ok(match services.tokens.check(conn, &raw, Purpose::Confirm)? {

@@ -17,6 +17,10 @@ pub enum ServiceError {
     /// themselves ("already associated"); it never reaches a client.
     #[error("taken by another account meanwhile")]
     Conflict,
+    /// A message a signed-in user asked for is over the sending budget
+    /// ([`super::sending`]): nothing was sent; 429.
+    #[error("sending budget spent")]
+    SendingLimited { retry_after: std::time::Duration },
 }
 
 impl From<diesel::result::Error> for ServiceError {

@@ -139,6 +139,10 @@ pub enum SecurityEvent {
     /// `invalid_password`, `unknown_user`, `second_factor`). The user id is known only when
     /// the identity named an account; what was typed is never kept.
     LoginFailed { method: LoginMethod, reason: String },
+    /// The first factor was right but the second step failed (`user_failed_authn`): a wrong
+    /// code of the second factor (`method`: `email`, `authenticator`, `sms`) or a wrong
+    /// recovery code (`recovery_code`).
+    SecondFactorFailed { method: String },
     /// A logout (`user_unauthenticated`).
     LoggedOut,
     /// The password was changed while logged in, or by an operator (`password_changed`).
@@ -180,6 +184,7 @@ impl SecurityEvent {
             Self::Confirmed => "confirmed",
             Self::LoginSucceeded { .. } => "login_succeeded",
             Self::LoginFailed { .. } => "login_failed",
+            Self::SecondFactorFailed { .. } => "second_factor_failed",
             Self::LoggedOut => "logged_out",
             Self::PasswordChanged => "password_changed",
             Self::PasswordReset => "password_reset",
@@ -206,6 +211,7 @@ impl SecurityEvent {
                 None => method.as_str().to_owned(),
             }),
             Self::LoginFailed { method, reason } => Some(format!("{}:{reason}", method.as_str())),
+            Self::SecondFactorFailed { method } => Some(method.clone()),
             Self::TwoFactorChanged { change, method } => Some(match method {
                 Some(method) => format!("{}:{method}", change.as_str()),
                 None => change.as_str().to_owned(),
@@ -260,6 +266,10 @@ pub fn describe(kind: &str, detail: Option<&str>, messages: &Messages) -> String
         "login_failed" => with(
             "Failed sign-in with %(method)s",
             &[("method", &method(before))],
+        ),
+        "second_factor_failed" => with(
+            "Failed second step of sign-in with %(second)s",
+            &[("second", &second(before))],
         ),
         "logged_out" => t("Signed out"),
         "password_changed" => t("Password changed"),
@@ -318,7 +328,7 @@ impl ActivityView {
             what: describe(&row.kind, row.detail.as_deref(), messages),
             client: super::device::describe(row.user_agent.as_deref()),
             ip: row.ip.clone(),
-            failure: row.kind == "login_failed",
+            failure: matches!(row.kind.as_str(), "login_failed" | "second_factor_failed"),
             user_id: row.user_id,
             email,
         }

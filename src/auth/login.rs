@@ -40,6 +40,10 @@ pub struct CurrentUser {
     pub via_token: Option<String>,
 }
 
+/// The `authenticated_at` of a request that never proved anything interactively (an API
+/// token bought with a refresh token): it never passes a freshness check.
+pub const NEVER_PROVED: NaiveDateTime = chrono::DateTime::UNIX_EPOCH.naive_utc();
+
 /// What the client needs after a successful login.
 #[derive(Debug)]
 pub struct NewLogin {
@@ -203,6 +207,10 @@ pub fn is_fresh(
     let Some(window) = policy.freshness else {
         return true;
     };
+    if current.authenticated_at == NEVER_PROVED {
+        // A refresh token's holder, however recently the family was started.
+        return false;
+    }
     if now - current.authenticated_at < to_chrono(window) {
         return true;
     }
@@ -264,25 +272,18 @@ pub fn list(
     Ok(views)
 }
 
-/// Ends the user's login with `handle`; returns whether there was one and whether it was the
-/// current one.
-pub fn end_by_handle(
+/// The id of the user's login with `handle` (the sessions page's), if there is one.
+pub fn find_by_handle(
     conn: &mut DbConnection,
-    current: &CurrentUser,
+    user_id: i32,
     wanted: &str,
-) -> Result<Option<bool>, DbError> {
-    for row in sessions::for_user(conn, current.user.id)? {
+) -> Result<Option<String>, DbError> {
+    for row in sessions::for_user(conn, user_id)? {
         if constant_time_eq(&handle(&row.id), wanted) {
-            sessions::delete(conn, &row.id)?;
-            return Ok(Some(row.id == current.session_id));
+            return Ok(Some(row.id));
         }
     }
     Ok(None)
-}
-
-/// "Sign out all others": every login of the user but the current one.
-pub fn end_others(conn: &mut DbConnection, current: &CurrentUser) -> Result<usize, DbError> {
-    sessions::delete_for_user(conn, current.user.id, Some(&current.session_id))
 }
 
 fn to_chrono(d: Duration) -> chrono::Duration {

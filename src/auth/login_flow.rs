@@ -1,8 +1,9 @@
 //! The state between "first factor proved" and "logged in": a [`PendingLogin`]. It is a
 //! value of its own, never a logged-in user: it is kept in the browser's (encrypted) session
 //! under its own key, expires after a few minutes, is bound to the account's current
-//! `fs_uniquifier` (a password change or access reset kills it), and only the second-factor
-//! step can turn it into a login. The request pipeline that decides who is logged in never
+//! `fs_uniquifier` and second factor (a password change, an access reset or a new second
+//! factor kills it), and only the second-factor step can turn it into a login. The codes it
+//! waits for are used up in the database, so a copy of the cookie cannot replay one. The request pipeline that decides who is logged in never
 //! reads it.
 
 use std::time::Duration;
@@ -92,8 +93,14 @@ impl PendingLogin {
     }
 }
 
+/// Over the uniquifier and the second factor's secrets: a password change, an access reset
+/// or a second factor set up, changed or removed ends the pending login.
 fn binding(user: &User) -> String {
-    digest(&format!("pending-login:{}", user.fs_uniquifier))
+    digest(&format!(
+        "pending-login:{}:{}",
+        user.fs_uniquifier,
+        super::two_factor::second_factor_fingerprint(user)
+    ))
 }
 
 #[cfg(test)]

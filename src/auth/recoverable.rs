@@ -137,6 +137,15 @@ pub async fn reset_password(
                     return Ok(None);
                 };
                 replace_password(conn, &user, &hash)?;
+                // A recovery through the mailbox; the first proof of it, for an account
+                // never confirmed (it is confirmed now).
+                let scope = super::lifecycle::Scope::user(user.id);
+                if user.confirmed_at.is_none() {
+                    super::lifecycle::apply(conn, super::lifecycle::Event::MailboxProven, &scope)?;
+                    users::set_confirmed(conn, user.id, crate::db::now())?;
+                } else {
+                    super::lifecycle::apply(conn, super::lifecycle::Event::PasswordReset, &scope)?;
+                }
                 if services.settings.notices.password_reset {
                     let notice = services
                         .mailer()

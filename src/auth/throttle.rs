@@ -19,6 +19,12 @@
 //!    recently: one address cannot try a password on many accounts.
 //! 4. A successful login clears the failures of A from I; a password reset or change clears
 //!    every failure of A.
+//! 5. **Second factors have a budget of their own, per account.** Wrong second-factor codes,
+//!    rescue codes and recovery codes of A are counted under A alone, whatever the address
+//!    (`tf_failed`): past `free_attempts` of them within the window, each further code waits
+//!    like rule 1, from any address. No known address is exempt, a proved password never
+//!    clears them (whoever has the password could otherwise log in again for a fresh
+//!    allowance), and only a completed sign-in (a right second factor) does.
 //!
 //! Addresses are counted by [`client_key`]: IPv6 clients by their /64.
 //!
@@ -38,6 +44,18 @@ use crate::db::{self, attempts, Db, DbConnection, DbError};
 
 pub const LOGIN_FAILED: &str = "login_failed";
 pub const LOGIN_OK: &str = "login_ok";
+/// A wrong second-factor code (rule 5), counted under the account alone.
+pub const SECOND_FACTOR_FAILED: &str = "tf_failed";
+
+/// Whose attempts a credential check spends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Budget {
+    /// A first factor (password, sign-in code, passkey): rules 1 to 4, under `subject` (an
+    /// [`account_subject`], or a [`typed_subject`] for an identity that names no account).
+    FirstFactor(String),
+    /// A second factor of this account (rule 5).
+    SecondFactor(i32),
+}
 
 /// The forms that send mail, limited per client address and per target address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,16 +265,31 @@ pub enum Gate {
 #[derive(Debug)]
 #[must_use = "a reservation counts as a failure until it is settled"]
 pub struct Reservation {
+    /// Which count it is in: [`LOGIN_FAILED`] or [`SECOND_FACTOR_FAILED`].
+    action: &'static str,
     subject: String,
     ip: String,
     id: i64,
 }
 
-/// Rules 1 and 2 for an attempt on `subject` from `ip`, and the attempt counted as a failure
-/// if they let it through: both in one exclusive transaction per subject, so that however
-/// many attempts arrive at once, on however many instances, each sees those before it.
-/// One address thus gets at most the free attempts checked at once, then waits.
+/// The rules for an attempt on `budget` from `ip`, and the attempt counted as a failure if
+/// they let it through: both in one exclusive transaction per subject, so that however many
+/// attempts arrive at once, on however many instances, each sees those before it. One
+/// address thus gets at most the free attempts checked at once, then waits.
 pub async fn reserve(
+    db: &Db,
+    policy: &LoginThrottle,
+    budget: Budget,
+    ip: String,
+) -> Result<Gate, DbError> {
+    match budget {
+        Budget::FirstFactor(subject) => reserve_first_factor(db, policy, subject, ip).await,
+        Budget::SecondFactor(user_id) => reserve_second_factor(db, policy, user_id, ip).await,
+    }
+}
+
+/// Rules 1 to 3.
+async fn reserve_first_factor(
     db: &Db,
     policy: &LoginThrottle,
     subject: String,
@@ -301,17 +334,69 @@ pub async fn reserve(
             let id = attempts::insert_returning_id(conn, LOGIN_FAILED, &subject, &ip, now)?;
             attempts::prune(conn, LOGIN_FAILED, since)?;
             attempts::prune(conn, LOGIN_OK, now - to_chrono(policy.trusted_ip_for))?;
-            Ok(Gate::Open(Reservation { subject, ip, id }))
+            Ok(Gate::Open(Reservation {
+                action: LOGIN_FAILED,
+                subject,
+                ip,
+                id,
+            }))
         })
     })
     .await
 }
 
-/// Rule 3 for a proved credential: clears this address's failures (the reservation among
-/// them) and remembers the address as known.
-pub async fn succeeded(db: &Db, reservation: Reservation) -> Result<(), DbError> {
-    let Reservation { subject, ip, .. } = reservation;
+/// Rule 5: every failure of the account's second factor counts, from any address, with no
+/// exemption; the delays are rule 1's.
+async fn reserve_second_factor(
+    db: &Db,
+    policy: &LoginThrottle,
+    user_id: i32,
+    ip: String,
+) -> Result<Gate, DbError> {
+    let policy = policy.clone();
+    let subject = account_subject(user_id);
     db.run(move |conn| {
+        let lock = format!("throttle-tf:{subject}");
+        db::exclusive_transaction(conn, &[&lock], |conn| {
+            let now = db::now();
+            let since = now - to_chrono(policy.window);
+            let failures: Vec<NaiveDateTime> =
+                attempts::since(conn, SECOND_FACTOR_FAILED, &subject, since)?
+                    .into_iter()
+                    .map(|(_, at)| at)
+                    .collect();
+            if let Some(retry_after) = decide_login(&policy, now, &failures, &failures, false) {
+                return Ok(Gate::Throttled { retry_after });
+            }
+            let id =
+                attempts::insert_returning_id(conn, SECOND_FACTOR_FAILED, &subject, &ip, now)?;
+            attempts::prune(conn, SECOND_FACTOR_FAILED, since)?;
+            Ok(Gate::Open(Reservation {
+                action: SECOND_FACTOR_FAILED,
+                subject,
+                ip,
+                id,
+            }))
+        })
+    })
+    .await
+}
+
+/// A proved credential. A first factor clears this address's failures on the account (the
+/// reservation among them) and remembers the address as known (rules 1 and 4); a second
+/// factor completes a sign-in and clears every second-factor failure of the account (rule
+/// 5), never the first factor's.
+pub async fn succeeded(db: &Db, reservation: Reservation) -> Result<(), DbError> {
+    let Reservation {
+        action,
+        subject,
+        ip,
+        ..
+    } = reservation;
+    db.run(move |conn| {
+        if action == SECOND_FACTOR_FAILED {
+            return attempts::delete_subject(conn, SECOND_FACTOR_FAILED, &subject);
+        }
         attempts::delete_pair(conn, LOGIN_FAILED, &subject, &ip)?;
         attempts::delete_pair(conn, LOGIN_OK, &subject, &ip)?;
         attempts::insert(conn, LOGIN_OK, &subject, &ip, db::now())

@@ -6,20 +6,23 @@
 //!   primary key refuses a second use on every instance);
 //! * mailed and texted codes are random and single-use (kept as a digest in the pending
 //!   login, gone with it), not a TOTP of the secret;
-//! * every code, and every recovery code, goes through the login throttle
-//!   ([`super::authenticate::check_counted`]): guesses are counted per account and address;
+//! * every code, and every recovery code, is counted before it is checked against the
+//!   account's second-factor budget ([`super::throttle`]'s rule 5): per account, from any
+//!   address, and only a completed sign-in clears it;
 //! * recovery codes are stored as keyed digests; Flask's clear ones work once and are hashed
 //!   at first use; one code used from two requests at once succeeds at most once (a
 //!   compare-and-swap on the column).
 
+use super::lifecycle;
 use std::time::Duration;
 
 use diesel::prelude::*;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::authenticate::{check_counted, Checked};
+use super::authenticate::{check_counted_in, Checked};
 use super::error::ServiceError;
+use super::sending::{self, Allowance, Destination};
 use super::services::Services;
 use super::throttle;
 use super::totp::{self, TotpSecret};
@@ -87,6 +90,18 @@ impl SentCode {
     }
 }
 
+impl SentCode {
+    /// Uses this code up in the database (`otp_used`, purpose `sent`): true the first time,
+    /// false for every later presentation, whatever copy of the session cookie carries it,
+    /// on whichever instance.
+    pub async fn consume(&self, services: &Services, user_id: i32) -> Result<bool, ServiceError> {
+        // 60 bits of the code's keyed digest and the time it went out name it.
+        let id = u64::from_str_radix(self.digest.get(..15).unwrap_or("0"), 16).unwrap_or(0);
+        let step = id ^ (self.sent_at as u64).rotate_left(40);
+        record_step(services, user_id, "sent", step & (i64::MAX as u64)).await
+    }
+}
+
 fn code_digest(services: &Services, code: &str) -> String {
     keyed_digest(
         &derive_key(&services.settings.secret_key, "two-factor-code"),
@@ -99,9 +114,43 @@ fn random_code() -> String {
     format!("{:06}", rand::thread_rng().gen_range(0..1_000_000))
 }
 
-/// Sends a fresh code for `method` to `user` (mail or text message); `None` for the
-/// authenticator, whose codes come from the app.
+/// Where a code for `method` goes (`None`: the authenticator, whose codes come from the
+/// app). A text is to a verified number when it is the account's stored one.
+fn destination(user: &User, stored: &User, method: TwoFactorMethod) -> Option<Destination> {
+    match method {
+        TwoFactorMethod::Authenticator => None,
+        TwoFactorMethod::Email => Some(Destination::Mail(user.email_or_empty().to_owned())),
+        TwoFactorMethod::Sms => {
+            let number = user.tf_phone_number.clone().unwrap_or_default();
+            let verified = stored.tf_primary_method.as_deref() == Some("sms")
+                && stored.tf_phone_number.as_deref() == Some(number.as_str());
+            Some(Destination::Text { number, verified })
+        }
+    }
+}
+
+/// Sends a fresh code for `method` to `user` (mail or text message) if the sending budget
+/// allows it ([`super::sending`]), from `client`; `None` for the authenticator, whose codes
+/// come from the app, and when the budget is spent (nothing sent: the caller answers as
+/// usual).
 pub async fn send_code(
+    services: &Services,
+    user: &User,
+    method: TwoFactorMethod,
+    now: i64,
+    client: &str,
+) -> Result<Option<SentCode>, ServiceError> {
+    let Some(to) = destination(user, user, method) else {
+        return Ok(None);
+    };
+    match sending::reserve(services, user.id, to, client).await? {
+        Allowance::Send => deliver_code(services, user, method, now).await,
+        Allowance::Withheld { .. } => Ok(None),
+    }
+}
+
+/// Sends the code, budget already spent.
+async fn deliver_code(
     services: &Services,
     user: &User,
     method: TwoFactorMethod,
@@ -145,6 +194,8 @@ fn sms_text(code: &str, validity: Duration) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeCheck {
     Right,
+    /// Right, with the code mailed through the rescue (not the second factor itself).
+    Rescued,
     Wrong,
     /// Too many wrong passwords and codes: the login throttle's answer.
     Throttled {
@@ -167,9 +218,13 @@ pub async fn check_code(
 ) -> Result<CodeCheck, ServiceError> {
     let now = unix_now();
     let settings = &services.settings.two_factor;
+    let rescued = std::cell::Cell::new(false);
     let check = async {
-        if rescue.is_some_and(|r| r.matches(services, code, now, settings.mail_validity)) {
-            return Ok(true);
+        if let Some(rescue) =
+            rescue.filter(|r| r.matches(services, code, now, settings.mail_validity))
+        {
+            rescued.set(true);
+            return rescue.consume(services, user.id).await;
         }
         Ok(match method {
             Some(TwoFactorMethod::Authenticator) => {
@@ -187,27 +242,62 @@ pub async fn check_code(
                     None => false,
                 }
             }
-            Some(TwoFactorMethod::Email) => {
-                sent.is_some_and(|s| s.matches(services, code, now, settings.mail_validity))
-            }
-            Some(TwoFactorMethod::Sms) => {
-                sent.is_some_and(|s| s.matches(services, code, now, settings.sms_validity))
-            }
+            Some(TwoFactorMethod::Email) => match sent {
+                Some(s) if s.matches(services, code, now, settings.mail_validity) => {
+                    s.consume(services, user.id).await?
+                }
+                _ => false,
+            },
+            Some(TwoFactorMethod::Sms) => match sent {
+                Some(s) if s.matches(services, code, now, settings.sms_validity) => {
+                    s.consume(services, user.id).await?
+                }
+                _ => false,
+            },
             None => false,
         })
     };
-    settle(services, user, client, check).await
+    let checked = settle(services, user, client, check).await?;
+    if checked == CodeCheck::Right && !rescued.get() {
+        // An authenticator or a phone proved after an email change: the old mailbox loses
+        // its "this wasn't me" link.
+        if let Some(method) = method {
+            let (user, method) = (user.clone(), method.as_str());
+            services
+                .db
+                .run(move |conn| lifecycle::second_factor_proved(conn, &user, method))
+                .await?;
+        }
+    }
+    Ok(if rescued.get() && checked == CodeCheck::Right {
+        CodeCheck::Rescued
+    } else {
+        checked
+    })
 }
 
-/// Mails a rescue code to `user`'s address (their second factor is out of reach).
-pub async fn send_rescue_code(services: &Services, user: &User) -> Result<SentCode, ServiceError> {
-    let sent = send_code(services, user, TwoFactorMethod::Email, unix_now()).await?;
-    sent.ok_or_else(|| ServiceError::Config("a mailed code was not made".to_owned()))
+/// Mails a rescue code to `user`'s address (their second factor is out of reach), within
+/// the sending budget (`None`: nothing sent).
+pub async fn send_rescue_code(
+    services: &Services,
+    user: &User,
+    client: &str,
+) -> Result<Option<SentCode>, ServiceError> {
+    send_code(services, user, TwoFactorMethod::Email, unix_now(), client).await
 }
 
 /// Mails the site's support address (`SECURITY_TWO_FACTOR_RESCUE_MAIL`, else the sender)
-/// that `user` cannot sign in.
-pub async fn ask_support(services: &Services, user: &User) -> Result<(), ServiceError> {
+/// that `user` cannot sign in, within the sending budget (false: nothing sent).
+pub async fn ask_support(
+    services: &Services,
+    user: &User,
+    client: &str,
+) -> Result<bool, ServiceError> {
+    if let Allowance::Withheld { .. } =
+        sending::reserve(services, user.id, Destination::Support, client).await?
+    {
+        return Ok(false);
+    }
     let settings = &services.settings;
     let support = settings
         .two_factor
@@ -222,10 +312,12 @@ pub async fn ask_support(services: &Services, user: &User) -> Result<(), Service
         .db
         .run(move |conn| mail::enqueue(conn, &key, &message))
         .await?;
-    Ok(())
+    Ok(true)
 }
 
-/// Counts a code check of `user` with the login throttle and settles it.
+/// Counts a second-factor check of `user` against the account's second-factor budget (the
+/// throttle's rule 5: per account, across addresses, never cleared by the password) and
+/// settles it.
 pub async fn settle<F>(
     services: &Services,
     user: &User,
@@ -235,9 +327,9 @@ pub async fn settle<F>(
 where
     F: std::future::Future<Output = Result<bool, ServiceError>>,
 {
-    let subject = throttle::account_subject(user.id);
+    let budget = throttle::Budget::SecondFactor(user.id);
     Ok(
-        match check_counted(services, subject, client, check).await? {
+        match check_counted_in(services, budget, client, check).await? {
             Checked::Right(reservation) => {
                 throttle::succeeded(&services.db, reservation).await?;
                 CodeCheck::Right
@@ -329,11 +421,16 @@ pub struct AuthenticatorKey {
 
 /// Starts setting up `method` for `user`: a new secret, and for email or text a code sent
 /// at once.
+///
+/// The code spends the sending budget: past it, [`ServiceError::SendingLimited`] (the user
+/// is signed in, or proved the password: a 429 tells them nothing new). A text to a number
+/// the account has not verified has a strict budget of its own.
 pub async fn begin_setup(
     services: &Services,
     user: &User,
     method: TwoFactorMethod,
     phone: Option<String>,
+    client: &str,
 ) -> Result<SetupChallenge, ServiceError> {
     let now = unix_now();
     let secret = TotpSecret::generate();
@@ -341,7 +438,10 @@ pub async fn begin_setup(
     if let Some(phone) = &phone {
         target.tf_phone_number = Some(phone.clone());
     }
-    let sent = send_code(services, &target, method, now).await?;
+    if let Some(to) = destination(&target, user, method) {
+        sending::reserve_or_refuse(services, user.id, to, client).await?;
+    }
+    let sent = deliver_code(services, &target, method, now).await?;
     let authenticator = (method == TwoFactorMethod::Authenticator)
         .then(|| authenticator_key(services, user, &secret));
     Ok(SetupChallenge {
@@ -439,18 +539,22 @@ pub async fn finish_setup(
                 settings.authenticator_validity,
             )
             .is_some(),
-            TwoFactorMethod::Email => pending
-                .sent
-                .as_ref()
-                .is_some_and(|s| s.matches(services, code, now, settings.mail_validity)),
-            TwoFactorMethod::Sms => pending
-                .sent
-                .as_ref()
-                .is_some_and(|s| s.matches(services, code, now, settings.sms_validity)),
+            TwoFactorMethod::Email | TwoFactorMethod::Sms => {
+                let validity = match method {
+                    TwoFactorMethod::Sms => settings.sms_validity,
+                    _ => settings.mail_validity,
+                };
+                match pending.sent.as_ref() {
+                    Some(s) if s.matches(services, code, now, validity) => {
+                        s.consume(services, user.id).await?
+                    }
+                    _ => false,
+                }
+            }
         })
     };
     match settle(services, user, client, check).await? {
-        CodeCheck::Right => {}
+        CodeCheck::Right | CodeCheck::Rescued => {}
         CodeCheck::Wrong => return Ok(SetupOutcome::WrongCode),
         CodeCheck::Throttled { retry_after } => return Ok(SetupOutcome::Throttled { retry_after }),
     }
@@ -506,22 +610,13 @@ pub async fn reset(services: &Services, user: &User) -> Result<User, ServiceErro
     Ok(services
         .db
         .run(move |conn| {
-            diesel::update(user::table.find(id))
-                .set((
-                    user::tf_primary_method.eq(None::<String>),
-                    user::tf_totp_secret.eq(None::<String>),
-                    user::tf_phone_number.eq(None::<String>),
-                    user::mf_recovery_codes.eq(None::<String>),
-                ))
-                .execute(conn)?;
-            // Passkeys registered as second factors go too (first-factor ones stay).
-            diesel::delete(
-                crate::db::schema::webauthn::table
-                    .filter(crate::db::schema::webauthn::user_id.eq(id))
-                    .filter(crate::db::schema::webauthn::usage.eq("secondary")),
-            )
-            .execute(conn)?;
-            found(conn, id)
+            // Every second factor and recovery code, and second-factor passkeys
+            // (first-factor ones stay).
+            conn.transaction(|conn| {
+                let scope = lifecycle::Scope::user(id);
+                lifecycle::apply(conn, lifecycle::Event::TfReset, &scope)?;
+                found(conn, id)
+            })
         })
         .await?)
 }
@@ -604,6 +699,36 @@ fn new_recovery_codes(n: u32) -> Vec<String> {
             groups.join("-")
         })
         .collect()
+}
+
+/// Recovery codes just made, kept in the browser's session to be shown again: bound to the
+/// account (and its uniquifier) that made them, so another account logging in over the same
+/// session, or the same one after its access was reset, never sees them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShownCodes {
+    user_id: i32,
+    binding: String,
+    codes: Vec<String>,
+}
+
+impl ShownCodes {
+    pub fn new(user: &User, codes: &[String]) -> Self {
+        Self {
+            user_id: user.id,
+            binding: shown_binding(user),
+            codes: codes.to_vec(),
+        }
+    }
+
+    /// The codes, if `user` is the account that made them.
+    pub fn for_user(self, user: &User) -> Option<Vec<String>> {
+        (self.user_id == user.id && constant_time_eq(&self.binding, &shown_binding(user)))
+            .then_some(self.codes)
+    }
+}
+
+fn shown_binding(user: &User) -> String {
+    crate::crypto::digest(&format!("shown-codes:{}", user.fs_uniquifier))
 }
 
 /// How many recovery codes `user` has left.
@@ -746,17 +871,32 @@ pub fn validity_accepts(services: &Services, user: &User, token: &str, now: i64)
     id == user.id && now < until && constant_time_eq(mac, &validity_mac(services, user, until))
 }
 
+/// Over the account's uniquifier, password hash and second-factor secrets: a new password,
+/// a rotated uniquifier or a re-keyed second factor (a new authenticator, phone or method)
+/// ends every remembered browser.
 fn validity_mac(services: &Services, user: &User, until: i64) -> String {
     let key = derive_key(&services.settings.secret_key, "tf-validity");
     keyed_digest(
         &key,
         &format!(
-            "{}|{until}|{}|{}",
+            "{}|{until}|{}|{}|{}",
             user.id,
             user.fs_uniquifier,
-            user.password_hash().unwrap_or("")
+            user.password_hash().unwrap_or(""),
+            second_factor_fingerprint(user),
         ),
     )
+}
+
+/// A digest of the account's second-factor settings (method, encrypted secret, phone): it
+/// changes whenever the second factor is set up, changed or removed.
+pub fn second_factor_fingerprint(user: &User) -> String {
+    crate::crypto::digest(&format!(
+        "tf|{}|{}|{}",
+        user.tf_primary_method.as_deref().unwrap_or(""),
+        user.tf_totp_secret.as_deref().unwrap_or(""),
+        user.tf_phone_number.as_deref().unwrap_or("")
+    ))
 }
 
 pub fn unix_now() -> i64 {

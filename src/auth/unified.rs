@@ -9,6 +9,7 @@
 //! throttle before it is checked; with generic responses the identity step answers the same
 //! whether or not the account exists.
 
+use super::sending::{self, Allowance, Destination};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -301,6 +302,7 @@ pub async fn send_signin_code(
     identity: &str,
     method: &str,
     send: bool,
+    client: &str,
 ) -> Result<(CodeRequest, Option<User>), ServiceError> {
     let generic = services.settings.features.return_generic_responses;
     let quiet = |refusal| {
@@ -325,20 +327,28 @@ pub async fn send_signin_code(
         Ok(method) => method,
         Err(refusal) => return quiet(refusal),
     };
+    // Past the sending budget: the same answer, nothing sent.
     if send {
-        send_code(services, &user, method, true).await?;
+        let to = destination(&user, &user, method);
+        if let Allowance::Send = sending::reserve(services, user.id, to, client).await? {
+            send_code(services, &user, method, true).await?;
+        }
     }
     Ok((CodeRequest::Sent, Some(user)))
 }
 
-/// `POST /us-verify/send-code`: a code for the logged-in `user` (no link).
+/// `POST /us-verify/send-code`: a code for the logged-in `user` (no link), within the
+/// sending budget (past it, [`ServiceError::SendingLimited`]: 429).
 pub async fn send_verify_code(
     services: &Services,
     user: &User,
     method: &str,
+    client: &str,
 ) -> Result<CodeRequest, ServiceError> {
     match code_method(services, user, method) {
         Ok(method) => {
+            let to = destination(user, user, method);
+            sending::reserve_or_refuse(services, user.id, to, client).await?;
             send_code(services, user, method, false).await?;
             Ok(CodeRequest::Sent)
         }
@@ -346,8 +356,22 @@ pub async fn send_verify_code(
     }
 }
 
+/// Where a code of `method` for `user` goes; a text is to a verified number when it is the
+/// one `stored` (the account as it is) already signs in with.
+fn destination(user: &User, stored: &User, method: UsMethod) -> Destination {
+    match method {
+        UsMethod::Sms => {
+            let number = user.us_phone_number.clone().unwrap_or_default();
+            let verified = stored_secrets(stored).contains_key(UsMethod::Sms.as_str())
+                && stored.us_phone_number.as_deref() == Some(number.as_str());
+            Destination::Text { number, verified }
+        }
+        _ => Destination::Mail(user.email_or_empty().to_owned()),
+    }
+}
+
 /// Mails or texts the current code of `method` (a TOTP of its secret, as Flask-Security's),
-/// with the sign-in link when `with_link`.
+/// with the sign-in link when `with_link`. The caller has spent the sending budget.
 async fn send_code(
     services: &Services,
     user: &User,
@@ -512,6 +536,7 @@ pub async fn begin_setup(
     user: &User,
     method: &str,
     phone: Option<&str>,
+    client: &str,
 ) -> Result<Result<UsSetupChallenge, Refusal>, ServiceError> {
     let Some(method) = UsMethod::parse(method).filter(|m| setup_methods(services).contains(m))
     else {
@@ -538,6 +563,8 @@ pub async fn begin_setup(
     if method.sends_code() {
         let mut target = user.clone();
         target.us_phone_number = phone.clone().or(target.us_phone_number);
+        let to = destination(&target, user, method);
+        sending::reserve_or_refuse(services, user.id, to, client).await?;
         send_code_of(services, &target, method, &secret, false).await?;
     }
     let authenticator = (method == UsMethod::Authenticator)
@@ -602,7 +629,7 @@ pub async fn finish_setup(
         Ok(totp::matching_step(&secret, &code, now as u64, settings.token_validity).is_some())
     };
     match settle(services, user, client, check).await? {
-        CodeCheck::Right => {}
+        CodeCheck::Right | CodeCheck::Rescued => {}
         CodeCheck::Wrong => return Ok(UsSetupOutcome::WrongCode),
         CodeCheck::Throttled { retry_after } => {
             return Ok(UsSetupOutcome::Throttled { retry_after })

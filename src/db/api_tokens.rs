@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::models::{AuthToken, NewRefreshTracker, RefreshTracker, User};
-use super::schema::{auth_token, fs_refresh, user};
+use super::schema::{auth_token, fs_refresh, refresh_login, user};
 use super::{DbConnection, DbError};
 
 pub fn insert(conn: &mut DbConnection, token: &AuthToken) -> Result<(), DbError> {
@@ -34,6 +34,18 @@ pub fn touch(conn: &mut DbConnection, token_hash: &str, at: NaiveDateTime) -> Re
     Ok(())
 }
 
+/// Records an interactive proof by the holder of a token (a re-authentication).
+pub fn set_authenticated_at(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::update(auth_token::table.find(token_hash))
+        .set(auth_token::authenticated_at.eq(Some(at)))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn for_user(conn: &mut DbConnection, user_id: i32) -> Result<Vec<AuthToken>, DbError> {
     Ok(auth_token::table
         .filter(auth_token::user_id.eq(user_id))
@@ -47,6 +59,38 @@ pub fn for_login(conn: &mut DbConnection, login_id: &str) -> Result<Vec<AuthToke
         .filter(auth_token::login_id.eq(login_id))
         .select(AuthToken::as_select())
         .load(conn)?)
+}
+
+/// Records the login a refresh family was started at.
+pub fn bind_family_to_login(
+    conn: &mut DbConnection,
+    family: &str,
+    login_id: &str,
+) -> Result<(), DbError> {
+    diesel::insert_into(refresh_login::table)
+        .values((
+            refresh_login::refresh_family.eq(family),
+            refresh_login::login_id.eq(login_id),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The refresh families started at `login_id`.
+pub fn families_of_login(conn: &mut DbConnection, login_id: &str) -> Result<Vec<String>, DbError> {
+    Ok(refresh_login::table
+        .filter(refresh_login::login_id.eq(login_id))
+        .select(refresh_login::refresh_family)
+        .load(conn)?)
+}
+
+/// The login a refresh family was started at, if it was recorded.
+pub fn login_of_family(conn: &mut DbConnection, family: &str) -> Result<Option<String>, DbError> {
+    Ok(refresh_login::table
+        .find(family)
+        .select(refresh_login::login_id)
+        .get_result(conn)
+        .optional()?)
 }
 
 pub fn delete(conn: &mut DbConnection, token_hash: &str) -> Result<usize, DbError> {
@@ -120,6 +164,23 @@ pub fn revoke_tracker(
 }
 
 /// Revokes every family of a user (Flask-Security's `refresh_tracker_reset`).
+/// Revokes the user's live families but those in `keep`.
+pub fn revoke_trackers_for_user_except(
+    conn: &mut DbConnection,
+    user_id: i32,
+    keep: &[String],
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        fs_refresh::table
+            .filter(fs_refresh::user_id.eq(user_id))
+            .filter(fs_refresh::revoked_at.is_null())
+            .filter(fs_refresh::refresh_family.ne_all(keep)),
+    )
+    .set(fs_refresh::revoked_at.eq(Some(now)))
+    .execute(conn)?)
+}
+
 pub fn revoke_trackers_for_user(
     conn: &mut DbConnection,
     user_id: i32,

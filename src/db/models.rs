@@ -182,6 +182,10 @@ pub struct AuthToken {
     pub last_used_at: NaiveDateTime,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// When the holder of the login it was issued with last proved who they are
+    /// (interactively: password, code, passkey); `None` for a token bought with a refresh
+    /// token, which never counts as a recent sign-in.
+    pub authenticated_at: Option<NaiveDateTime>,
 }
 
 /// A row of Flask-Security's `fs_refresh` table: one refresh-token family.

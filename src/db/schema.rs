@@ -155,6 +155,15 @@ diesel::table! {
         last_used_at -> Timestamp,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        authenticated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// The login a refresh family was started at (signing that login out ends the family).
+    refresh_login (refresh_family) {
+        refresh_family -> Text,
+        login_id -> Text,
     }
 }
 
@@ -208,5 +217,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webauthn_ceremony,
     auth_token,
     fs_refresh,
+    refresh_login,
     security_event
 );

@@ -1,11 +1,12 @@
 //! `POST /logout`: ends the login server-side, so copies of the old cookies stop working.
 
+use crate::auth::lifecycle;
 use actix_identity::Identity;
 use actix_web::HttpResponse;
 use serde_json::json;
 
 use crate::auth::events::SecurityEvent;
-use crate::auth::{api_tokens, login};
+use crate::auth::api_tokens;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;
@@ -23,22 +24,16 @@ pub async fn submit(
         .as_deref()
         .and_then(|name| web.request.cookie(name));
     if let Some(current) = &web.user {
-        let session_id = current.session_id.clone();
-        let via_token = current.via_token.clone();
-        let tokens_ended = web
-            .state
-            .db
-            .run(move |conn| {
-                login::end(conn, &session_id)?;
-                // Flask-Security's tokens outlive logout; these end with the login they
-                // were issued with, or with themselves when they made this request.
-                let mut ended = api_tokens::revoke_for_login(conn, &session_id)?;
-                if let Some(hash) = via_token {
-                    ended += api_tokens::revoke(conn, &hash)?;
-                }
-                Ok::<_, crate::db::DbError>(ended)
-            })
-            .await?;
+        // Flask-Security's tokens outlive logout; these end with the login they were
+        // issued with, or with themselves when they made this request.
+        let scope = lifecycle::Scope {
+            login: Some(current.session_id.clone()).filter(|id| !id.is_empty()),
+            token: current.via_token.clone(),
+            ..lifecycle::Scope::user(current.user.id)
+        };
+        let tokens_ended = lifecycle::end(&web.services(), lifecycle::Event::SignOutThis, scope)
+            .await?
+            .tokens;
         if tokens_ended > 0 {
             tracing::info!(
                 event = "token_revoked",

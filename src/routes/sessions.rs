@@ -1,6 +1,7 @@
 //! `GET /sessions` ("Your sessions": live logins and remember-me devices),
 //! `POST /sessions/revoke` (sign out one) and `POST /sessions/revoke-others`.
 
+use crate::auth::lifecycle;
 use actix_identity::Identity;
 use actix_web::HttpResponse;
 use serde::Deserialize;
@@ -67,13 +68,19 @@ pub async fn revoke(
     }
     let current = current.0;
     let wanted = form.data.session.unwrap_or_default();
-    let for_user = current.clone();
-    let ended = web
+    let user_id = current.user.id;
+    let login = web
         .state
         .db
-        .run(move |conn| login::end_by_handle(conn, &for_user, &wanted))
+        .run(move |conn| login::find_by_handle(conn, user_id, &wanted))
         .await?
         .ok_or(AppError::NotFound)?;
+    let ended = login == current.session_id;
+    let scope = lifecycle::Scope {
+        login: Some(login),
+        ..lifecycle::Scope::user(user_id)
+    };
+    lifecycle::end(&web.services(), lifecycle::Event::SignOutThis, scope).await?;
     tracing::info!(
         event = "session_revoked",
         user_id = current.user.id,
@@ -107,12 +114,14 @@ pub async fn revoke_others(
         return Ok(reauthenticate);
     }
     let current = current.0;
-    let for_user = current.clone();
-    let count = web
-        .state
-        .db
-        .run(move |conn| login::end_others(conn, &for_user))
-        .await?;
+    let scope = lifecycle::Scope {
+        login: Some(current.session_id.clone()).filter(|id| !id.is_empty()),
+        token: current.via_token.clone(),
+        ..lifecycle::Scope::user(current.user.id)
+    };
+    let count = lifecycle::end(&web.services(), lifecycle::Event::SignOutOthers, scope)
+        .await?
+        .logins;
     tracing::info!(
         event = "sessions_revoked",
         user_id = current.user.id,

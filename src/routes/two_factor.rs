@@ -7,7 +7,7 @@ use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::events::{LoginMethod, SecurityEvent, TwoFactorChange};
+use crate::auth::events::{SecurityEvent, TwoFactorChange};
 use crate::auth::login_flow::PendingLogin;
 use crate::auth::notices::{self, Notice};
 use crate::auth::two_factor::{self, CodeCheck, PendingSetup, SetupChallenge, SetupOutcome};
@@ -228,7 +228,14 @@ pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpR
     let SetupChallenge {
         pending,
         authenticator,
-    } = two_factor::begin_setup(&web.services(), &user, method, phone.clone()).await?;
+    } = two_factor::begin_setup(
+        &web.services(),
+        &user,
+        method,
+        phone.clone(),
+        &signin::client_key(&web),
+    )
+    .await?;
     web.session
         .insert(SETUP_KEY, &pending)
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("keeping the setup: {e}")))?;
@@ -408,17 +415,20 @@ pub async fn validate_submit(
     )
     .await?;
     match checked {
-        CodeCheck::Right => {
+        CodeCheck::Right | CodeCheck::Rescued => {
             let remember_device = form.remember_device.is_some_and(|f| f.0);
-            let second = pending.method.clone().unwrap_or_default();
+            // What proved it: the second factor, or a code mailed through the rescue.
+            let second = match checked {
+                CodeCheck::Rescued => "email".to_owned(),
+                _ => pending.method.clone().unwrap_or_default(),
+            };
             signin::complete_second_factor(&web, &pending, &user, &second, remember_device).await
         }
         CodeCheck::Wrong => {
             tracing::info!(event = "second_factor_failed", user_id = user.id, ip = %client, "wrong code");
             web.emit(
-                SecurityEvent::LoginFailed {
-                    method: pending.first_factor.unwrap_or(LoginMethod::Password),
-                    reason: "second_factor".to_owned(),
+                SecurityEvent::SecondFactorFailed {
+                    method: pending.method.clone().unwrap_or_default(),
                 },
                 Some(user.id),
             );
@@ -457,10 +467,15 @@ pub async fn rescue_submit(
         return Ok(not_mid_login(&web));
     };
     let services = &web.services();
+    let client = signin::client_key(&web);
     match form.data.help_setup.as_deref().unwrap_or("") {
         "email" => {
-            pending.rescue_code = Some(two_factor::send_rescue_code(services, &user).await?);
-            signin::hold_pending(&web, &pending)?;
+            // Past the sending budget nothing is mailed and the code mailed before (if
+            // any) stays the one that works.
+            if let Some(sent) = two_factor::send_rescue_code(services, &user, &client).await? {
+                pending.rescue_code = Some(sent);
+                signin::hold_pending(&web, &pending)?;
+            }
             tracing::info!(
                 event = "two_factor_rescue",
                 user_id = user.id,
@@ -469,7 +484,7 @@ pub async fn rescue_submit(
             );
         }
         "help" => {
-            two_factor::ask_support(services, &user).await?;
+            two_factor::ask_support(services, &user, &client).await?;
             tracing::info!(
                 event = "two_factor_rescue",
                 user_id = user.id,
@@ -556,9 +571,10 @@ pub async fn codes_form(
     let show = query_param(&web.request, "show_codes").is_some_and(|v| v == "true" || v == "1");
     let shown: Vec<String> = if show {
         web.session
-            .get(SHOWN_CODES_KEY)
+            .get::<two_factor::ShownCodes>(SHOWN_CODES_KEY)
             .ok()
             .flatten()
+            .and_then(|kept| kept.for_user(&current.0.user))
             .unwrap_or_default()
     } else {
         Vec::new()
@@ -585,7 +601,9 @@ pub async fn codes_submit(
     }
     let user = &current.0.user;
     let codes = two_factor::replace_recovery_codes(&web.services(), user).await?;
-    let _ = web.session.insert(SHOWN_CODES_KEY, &codes);
+    let _ = web
+        .session
+        .insert(SHOWN_CODES_KEY, two_factor::ShownCodes::new(user, &codes));
     tracing::info!(
         event = "recovery_codes_generated",
         user_id = user.id,
@@ -625,7 +643,7 @@ pub async fn recovery_submit(
     let code = form.data.code.unwrap_or_default();
     let client = signin::client_key(&web);
     match two_factor::use_recovery_code(&web.services(), &user, &code, &client).await? {
-        CodeCheck::Right => {
+        CodeCheck::Right | CodeCheck::Rescued => {
             tracing::info!(
                 event = "recovery_code_used",
                 user_id = user.id,
@@ -635,9 +653,8 @@ pub async fn recovery_submit(
         }
         CodeCheck::Wrong => {
             web.emit(
-                SecurityEvent::LoginFailed {
-                    method: pending.first_factor.unwrap_or(LoginMethod::Password),
-                    reason: "recovery_code".to_owned(),
+                SecurityEvent::SecondFactorFailed {
+                    method: "recovery_code".to_owned(),
                 },
                 Some(user.id),
             );

@@ -311,7 +311,9 @@ pub async fn send_signin_code(
     )
     .await?;
     let send = may_send_mail_to(&web, Action::SigninCode, &typed, account.map(|u| u.id)).await?;
-    let (request, user) = unified::send_signin_code(services, &identity, &method, send).await?;
+    let client = crate::web::signin::client_key(&web);
+    let (request, user) =
+        unified::send_signin_code(services, &identity, &method, send, &client).await?;
     match request {
         CodeRequest::Sent => {
             if let Some(user) = user {
@@ -524,8 +526,9 @@ pub async fn setup_submit(
     let Some(add) = add else {
         return Ok(web.success("/us-setup", None, setup_payload(&web, &user)));
     };
-    let challenge = match unified::begin_setup(services, &user, &add, form.phone.as_deref()).await?
-    {
+    let client = crate::web::signin::client_key(&web);
+    let phone = form.phone.as_deref();
+    let challenge = match unified::begin_setup(services, &user, &add, phone, &client).await? {
         Ok(challenge) => challenge,
         Err(refusal) => return refuse(&user, refusal),
     };
@@ -673,7 +676,7 @@ pub async fn verify_submit(
     let client = signin::client_key(&web);
     let passcode = form.passcode.unwrap_or_default();
     match unified::reverify(&web.services(), &current.user, &passcode, &client).await? {
-        CodeCheck::Right => {}
+        CodeCheck::Right | CodeCheck::Rescued => {}
         CodeCheck::Wrong => {
             let errors =
                 FormErrors::single("passcode", web.msg(messages::INVALID_PASSWORD_CODE, &[]));
@@ -703,7 +706,8 @@ pub async fn send_verify_code(
 ) -> Result<HttpResponse, AppError> {
     let user = &current.0.user;
     let method = form.data.chosen_method.unwrap_or_default();
-    match unified::send_verify_code(&web.services(), user, &method).await? {
+    let client = crate::web::signin::client_key(&web);
+    match unified::send_verify_code(&web.services(), user, &method, &client).await? {
         CodeRequest::Sent => {
             if web.format.is_json() {
                 return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));

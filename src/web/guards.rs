@@ -111,9 +111,14 @@ pub async fn mark_reauthenticated(
     method: &'static str,
 ) -> Result<(), AppError> {
     let session_id = current.session_id.clone();
+    let token = current.via_token.clone();
     web.state
         .db
-        .run(move |conn| login::mark_verified(conn, &session_id))
+        .run(move |conn| match &token {
+            // A token's holder who proved themselves again: that token is fresh.
+            Some(hash) => crate::db::api_tokens::set_authenticated_at(conn, hash, db::now()),
+            None => login::mark_verified(conn, &session_id),
+        })
         .await?;
     web.session.renew();
     extend_grace(web, db::now());

@@ -72,8 +72,13 @@ pub async fn start_login(web: &Web, user: &User, remember: bool) -> Result<Start
         .state
         .db
         .run(move |conn| {
-            if let Some(previous) = previous {
-                login::end(conn, &previous)?;
+            if let Some(previous) = previous.filter(|p| !p.is_empty()) {
+                // As a sign-out of that login: its tokens and refresh families end too.
+                let scope = crate::auth::lifecycle::Scope {
+                    login: Some(previous),
+                    ..crate::auth::lifecycle::Scope::user(for_user.id)
+                };
+                crate::auth::lifecycle::apply(conn, crate::auth::lifecycle::Event::SignOutThis, &scope)?;
             }
             login::create(conn, &for_user, &client, &options)
         })
@@ -332,7 +337,9 @@ async fn ask_for_second_factor(
     pending.first_factor = Some(method);
     let method_name = match &asked {
         SecondFactor::Code(Ok(m)) => {
-            pending.sent_code = two_factor::send_code(services, user, *m, now).await?;
+            // Past the sending budget nothing is sent; the answer is the same.
+            pending.sent_code =
+                two_factor::send_code(services, user, *m, now, &client_key(web)).await?;
             Some(m.as_str().to_owned())
         }
         SecondFactor::Code(Err(unknown)) => Some(unknown.clone()),

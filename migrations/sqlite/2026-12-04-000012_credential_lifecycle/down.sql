@@ -1,0 +1,2 @@
+DROP TABLE refresh_login;
+ALTER TABLE auth_token DROP COLUMN authenticated_at;
