@@ -494,9 +494,21 @@ pub async fn check_link(
     Ok(SigninOutcome::Proved(Box::new(user), UsMethod::Email))
 }
 
-/// Whether a link's `id` names `user` (for the browser that asked for the code).
-pub fn link_is_for(user_uniquifier: &str, id: &str) -> bool {
-    constant_time_eq(user_uniquifier, id)
+/// What the browser that asked for a sign-in code keeps: a digest of the account's
+/// uniquifier, or of a random value when the identity names no account (the same length
+/// either way, so the session cookie tells nothing).
+pub fn link_marker(user_uniquifier: Option<&str>) -> String {
+    let named = match user_uniquifier {
+        Some(uniquifier) => uniquifier.to_owned(),
+        None => format!("none:{}", crate::crypto::random_token(24)),
+    };
+    crate::crypto::digest(&format!("us-link:{named}"))
+}
+
+/// Whether a link's `id` names the account the browser asked for (`marker`, from
+/// [`link_marker`]).
+pub fn link_is_for(marker: &str, id: &str) -> bool {
+    constant_time_eq(marker, &link_marker(Some(id)))
 }
 
 // ---------------------------------------------------------------------------------------

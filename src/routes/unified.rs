@@ -316,10 +316,11 @@ pub async fn send_signin_code(
         unified::send_signin_code(services, &identity, &method, send, &client).await?;
     match request {
         CodeRequest::Sent => {
-            if let Some(user) = user {
-                // This browser asked: the link in the mail logs in here without a question.
-                let _ = web.session.insert(LINK_KEY, &user.fs_uniquifier);
-            }
+            // This browser asked: the link in the mail logs in here without a question. An
+            // identity without an account gets a marker of the same length, so that the
+            // session cookie does not tell whether the account exists.
+            let marker = unified::link_marker(user.as_ref().map(|u| u.fs_uniquifier.as_str()));
+            let _ = web.session.insert(LINK_KEY, &marker);
             if web.format.is_json() {
                 return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
             }
