@@ -107,7 +107,7 @@ async fn an_authenticator_code_completes_the_login_and_works_only_once() {
 }
 
 #[actix_web::test]
-async fn wrong_codes_are_throttled_like_wrong_passwords() {
+async fn wrong_codes_spend_the_accounts_second_factor_budget() {
     let app = app_with(&[("SECURITY_LOGIN_DELAY", "60 seconds")]).await;
     let (email, c) = account(&app, "guesser").await;
     let key = set_up_authenticator(&c).await;
@@ -123,17 +123,17 @@ async fn wrong_codes_are_throttled_like_wrong_passwords() {
         let (status, _) = validate(&guesser, wrong).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
-    // ...then even the right code waits, and so does the password on that account.
+    // ...then even the right code waits.
     let r = post(&guesser, "/tf-validate", json!({"code": right})).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(!guesser.is_authenticated().await);
-    let r = post(
-        &app.client(),
-        "/login",
-        json!({"email": email, "password": PASSWORD}),
-    )
-    .await;
+    // The budget is the second factor's own: the password still proves the first factor
+    // (from another browser), and a fresh pending login does not get a fresh allowance.
+    let (again, step) = password_step(&app, &email).await;
+    assert_eq!(step["tf_required"], true, "{step}");
+    let r = post(&again, "/tf-validate", json!({"code": right})).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(!again.is_authenticated().await);
 }
 
 #[actix_web::test]

@@ -39,7 +39,7 @@ impl TokenKeys {
     }
 
     /// The family and generation a refresh token names, if its MAC is ours.
-    pub(super) fn parse_refresh(&self, raw: &str) -> Option<(String, i32)> {
+    pub fn parse_refresh(&self, raw: &str) -> Option<(String, i32)> {
         if raw.len() > 256 {
             return None;
         }

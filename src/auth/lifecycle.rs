@@ -380,13 +380,24 @@ pub fn apply(conn: &mut DbConnection, event: Event, scope: &Scope) -> Result<App
     Ok(applied)
 }
 
+/// A digest of the account's second-factor settings (method, encrypted secret, phone): it
+/// changes whenever the second factor is set up, changed or removed.
+pub fn second_factor_fingerprint(user: &User) -> String {
+    crate::crypto::digest(&format!(
+        "tf|{}|{}|{}",
+        user.tf_primary_method.as_deref().unwrap_or(""),
+        user.tf_totp_secret.as_deref().unwrap_or(""),
+        user.tf_phone_number.as_deref().unwrap_or("")
+    ))
+}
+
 /// The part of a revert link's detail that records the second factor the account had when
-/// its address changed: a [`super::two_factor::second_factor_fingerprint`] of a factor the
+/// its address changed: a [`second_factor_fingerprint`] of a factor the
 /// old mailbox cannot reach (an authenticator or a phone).
 pub fn revert_snapshot(user: &User) -> Option<String> {
     match user.tf_primary_method.as_deref() {
         Some("authenticator") | Some("sms") => {
-            Some(super::two_factor::second_factor_fingerprint(user))
+            Some(second_factor_fingerprint(user))
         }
         _ => None,
     }

@@ -99,7 +99,7 @@ fn binding(user: &User) -> String {
     digest(&format!(
         "pending-login:{}:{}",
         user.fs_uniquifier,
-        super::two_factor::second_factor_fingerprint(user)
+        super::lifecycle::second_factor_fingerprint(user)
     ))
 }
 

@@ -657,6 +657,14 @@ mod tests {
     }
 
     #[test]
+    fn the_second_factor_budget_lets_at_most_17_codes_an_hour_reach_an_account() {
+        // Rule 5 counts an account's second-factor failures from every address as one
+        // address's under rule 1: with the defaults, 17 within any hour, whatever the number
+        // of addresses and password logins (SECURITY.md, 2.7.6).
+        assert_eq!(max_failures_per_ip(&policy()), 17);
+    }
+
+    #[test]
     fn a_ceiling_one_address_could_reach_alone_is_refused_at_start_up() {
         assert!(check_policy(&policy()).is_ok(), "the defaults");
         let reachable = LoginThrottle {

@@ -883,21 +883,11 @@ fn validity_mac(services: &Services, user: &User, until: i64) -> String {
             user.id,
             user.fs_uniquifier,
             user.password_hash().unwrap_or(""),
-            second_factor_fingerprint(user),
+            lifecycle::second_factor_fingerprint(user),
         ),
     )
 }
 
-/// A digest of the account's second-factor settings (method, encrypted secret, phone): it
-/// changes whenever the second factor is set up, changed or removed.
-pub fn second_factor_fingerprint(user: &User) -> String {
-    crate::crypto::digest(&format!(
-        "tf|{}|{}|{}",
-        user.tf_primary_method.as_deref().unwrap_or(""),
-        user.tf_totp_secret.as_deref().unwrap_or(""),
-        user.tf_phone_number.as_deref().unwrap_or("")
-    ))
-}
 
 pub fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
