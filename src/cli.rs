@@ -518,7 +518,9 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
         UsersCommand::Deactivate { email } => set_active(&services, &email, false),
         UsersCommand::ResetAccess { email } => {
             let user = find_user(&services, &email)?;
-            let ended = run(accounts::reset_access(&services, &user))??;
+            let operator = crate::auth::login::ClientInfo::default();
+            let ended = run(accounts::reset_access(&services, &user, &operator))??;
+            services.events.flush(std::time::Duration::from_secs(5));
             tracing::info!(
                 event = "reset_access",
                 user_id = user.id,
@@ -533,7 +535,9 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
         UsersCommand::TfReset { email } => {
             let user = find_user(&services, &email)?;
             let had = user.tf_primary_method.clone();
-            run(crate::auth::two_factor::reset(&services, &user))??;
+            let operator = crate::auth::login::ClientInfo::default();
+            run(crate::auth::two_factor::reset(&services, &user, &operator))??;
+            services.events.flush(std::time::Duration::from_secs(5));
             tracing::info!(
                 event = "two_factor_reset",
                 user_id = user.id,
@@ -672,7 +676,11 @@ fn create_user(
     let password = Password::parse(&raw, &settings.password_policy, &user_inputs)
         .map_err(|e| CliError::invalid(settings.messages.describe(&e)))?;
     let valid = Valid::new(email, username, password);
-    let user = run(registration::create_account(services, &valid, account))??.map_err(refused)?;
+    let operator = crate::auth::login::ClientInfo::default();
+    let created = registration::create_account(services, &valid, account, &operator);
+    let user = run(created)??.map_err(refused)?;
+    // The `registered` event is stored by the dispatcher thread: let it finish first.
+    services.events.flush(std::time::Duration::from_secs(5));
     tracing::info!(
         event = "registration",
         user_id = user.id,
@@ -699,7 +707,10 @@ fn create_user(
 fn set_active(services: &Services, email: &str, active: bool) -> Result<(), CliError> {
     let user = find_user(services, email)?;
     let email = user.email_or_empty();
-    match run(accounts::set_active(services, &user, active))?? {
+    let operator = crate::auth::login::ClientInfo::default();
+    let switched = run(accounts::set_active(services, &user, active, &operator))??;
+    services.events.flush(std::time::Duration::from_secs(5));
+    match switched {
         Switched::Unchanged => println!(
             "{email} is already {}.",
             if active { "active" } else { "inactive" }

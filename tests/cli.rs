@@ -759,3 +759,39 @@ async fn users_tf_reset_removes_second_factors_and_list_shows_who_has_one() {
     cli.run(&["users", "tf-reset", "nobody@example.com"])
         .fails(4, "No user");
 }
+
+/// The account commands call the rules the web calls, and those rules write the security
+/// events: `users create` is a registration, and deactivate, activate, reset-access and
+/// tf-reset leave their own event in the account's history.
+#[test]
+fn the_account_commands_write_their_security_events() {
+    use latchkey::db::schema::security_event;
+    let cli = Cli::new();
+    cli.create("ev@example.com");
+    let id = cli.user("ev@example.com").id;
+    for args in [
+        ["users", "deactivate", "ev@example.com"],
+        ["users", "activate", "ev@example.com"],
+        ["users", "reset-access", "ev@example.com"],
+        ["users", "tf-reset", "ev@example.com"],
+    ] {
+        cli.run(&args).ok();
+    }
+    let kinds: Vec<String> = security_event::table
+        .filter(security_event::user_id.eq(id))
+        .order(security_event::id.asc())
+        .select(security_event::kind)
+        .load(&mut cli.conn())
+        .unwrap();
+    assert_eq!(
+        kinds,
+        [
+            "registered",
+            "account_deactivated",
+            "account_activated",
+            "access_reset",
+            "second_factors_reset"
+        ],
+        "the events the commands wrote"
+    );
+}

@@ -1,6 +1,8 @@
 //! What an operator does to an account (`latchkey users …`): find it as the login form
 //! would, switch it on or off, and log it out everywhere. Callable without HTTP.
 
+use super::events::SecurityEvent;
+use super::login::ClientInfo;
 use super::lifecycle;
 use diesel::Connection;
 
@@ -47,6 +49,7 @@ pub async fn set_active(
     services: &Services,
     user: &User,
     active: bool,
+    client: &ClientInfo,
 ) -> Result<Switched, ServiceError> {
     if user.is_active() == active {
         return Ok(Switched::Unchanged);
@@ -66,6 +69,11 @@ pub async fn set_active(
             })
         })
         .await?;
+    let event = match active {
+        true => SecurityEvent::AccountActivated,
+        false => SecurityEvent::AccountDeactivated,
+    };
+    services.emit(event, Some(id), client);
     Ok(Switched::Done {
         logins_ended: ended,
     })
@@ -73,9 +81,13 @@ pub async fn set_active(
 
 /// Logs the user out everywhere: a new `fs_uniquifier` (which every login and remember-me
 /// cookie is bound to) and every login row gone. Returns how many logins ended.
-pub async fn reset_access(services: &Services, user: &User) -> Result<usize, ServiceError> {
+pub async fn reset_access(
+    services: &Services,
+    user: &User,
+    client: &ClientInfo,
+) -> Result<usize, ServiceError> {
     let id = user.id;
-    services
+    let ended = services
         .db
         .run_with(move |conn| {
             conn.transaction::<_, ServiceError, _>(|conn| {
@@ -83,7 +95,9 @@ pub async fn reset_access(services: &Services, user: &User) -> Result<usize, Ser
                 Ok(lifecycle::apply(conn, lifecycle::Event::ResetAccess, &scope)?.logins)
             })
         })
-        .await
+        .await?;
+    services.emit(SecurityEvent::AccessReset, Some(id), client);
+    Ok(ended)
 }
 
 /// Something `latchkey db check` reports about the identities of an adopted database.

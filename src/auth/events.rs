@@ -167,6 +167,16 @@ pub enum SecurityEvent {
     EmailChanged,
     /// The username changed (`username_changed`).
     UsernameChanged,
+    /// The account was deactivated, or activated again (an operator's `latchkey users
+    /// deactivate` / `activate`).
+    AccountDeactivated,
+    AccountActivated,
+    /// Every login, token and remembered browser of the account ended by an operator
+    /// (`latchkey users reset-access`).
+    AccessReset,
+    /// Every second factor and recovery code removed by an operator (`latchkey users
+    /// tf-reset`).
+    SecondFactorsReset,
     /// An API or refresh token was issued (`refresh_tracker_created`). `kind` says which
     /// (`api`, `refresh`); `label` is the token's public name or id, **never the token**.
     /// Emitted by the API-token feature.
@@ -194,6 +204,10 @@ impl SecurityEvent {
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             Self::EmailChanged => "email_changed",
             Self::UsernameChanged => "username_changed",
+            Self::AccountDeactivated => "account_deactivated",
+            Self::AccountActivated => "account_activated",
+            Self::AccessReset => "access_reset",
+            Self::SecondFactorsReset => "second_factors_reset",
             Self::TokenIssued { .. } => "token_issued",
             Self::TokenRevoked { .. } => "token_revoked",
         }
@@ -296,6 +310,10 @@ pub fn describe(kind: &str, detail: Option<&str>, messages: &Messages) -> String
         "recovery_codes_regenerated" => t("New recovery codes generated"),
         "email_changed" => t("Email address changed"),
         "username_changed" => t("Username changed"),
+        "account_deactivated" => t("Account deactivated"),
+        "account_activated" => t("Account activated"),
+        "access_reset" => t("Signed out everywhere by an administrator"),
+        "second_factors_reset" => t("Second factors removed by an administrator"),
         "token_issued" => with("Token issued (%(kind)s)", &[("kind", before)]),
         "token_revoked" => with("Token revoked (%(kind)s)", &[("kind", before)]),
         other => other.replace('_', " "),

@@ -2,6 +2,8 @@
 //! `latchkey users create` both go through it; racing registrations of one email create
 //! exactly one account.
 
+use super::events::SecurityEvent;
+use super::login::ClientInfo;
 use diesel::Connection;
 
 use crate::config::Settings;
@@ -148,6 +150,7 @@ pub async fn register(
     services: &Services,
     valid: Valid,
     send: bool,
+    client: &ClientInfo,
 ) -> Result<Result<Registered, FormErrors>, ServiceError> {
     let generic = services.settings.features.return_generic_responses;
     // Cheap check first, so a duplicate does not cost a hash (unless responses are generic,
@@ -159,7 +162,7 @@ pub async fn register(
         welcome_mail: send,
         ..NewAccount::REGISTERED
     };
-    match create_account(services, &valid, account).await? {
+    match create_account(services, &valid, account, client).await? {
         Ok(user) => Ok(Ok(Registered::Created(Box::new(user)))),
         Err(errors) => existing_account(services, &valid, errors, generic, send).await,
     }
@@ -168,10 +171,13 @@ pub async fn register(
 /// Hashes the password and inserts the account, with its welcome mail if asked for, in one
 /// transaction. The unique indexes decide when two registrations race: the loser gets the
 /// same "already associated" errors as a form that found the account taken.
+/// The `registered` event is emitted here, so the form and `latchkey users create` both
+/// write it (`client`: who asked; `ClientInfo::default()` for the CLI).
 pub async fn create_account(
     services: &Services,
     valid: &Valid,
     account: NewAccount,
+    client: &ClientInfo,
 ) -> Result<Result<User, FormErrors>, ServiceError> {
     let hash = services.hasher.hash(valid.password.clone()).await?;
     let new = NewUser {
@@ -196,7 +202,10 @@ pub async fn create_account(
         })
         .await;
     match inserted {
-        Ok(user) => Ok(Ok(user)),
+        Ok(user) => {
+            services.emit(SecurityEvent::Registered, Some(user.id), client);
+            Ok(Ok(user))
+        }
         Err(InsertError::Refused(errors)) => Ok(Err(errors)),
         Err(InsertError::Conflict) => Ok(Err(refused_as_taken(
             services,

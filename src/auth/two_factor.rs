@@ -605,9 +605,13 @@ pub async fn disable(services: &Services, user: &User) -> Result<User, ServiceEr
 
 /// The operator's "I lost my phone" (`latchkey users tf-reset`): every second factor and
 /// every recovery code of `user` removed.
-pub async fn reset(services: &Services, user: &User) -> Result<User, ServiceError> {
+pub async fn reset(
+    services: &Services,
+    user: &User,
+    client: &super::login::ClientInfo,
+) -> Result<User, ServiceError> {
     let id = user.id;
-    Ok(services
+    let updated = services
         .db
         .run(move |conn| {
             // Every second factor and recovery code, and second-factor passkeys
@@ -618,7 +622,10 @@ pub async fn reset(services: &Services, user: &User) -> Result<User, ServiceErro
                 found(conn, id)
             })
         })
-        .await?)
+        .await?;
+    let event = super::events::SecurityEvent::SecondFactorsReset;
+    services.emit(event, Some(id), client);
+    Ok(updated)
 }
 
 /// A server must not start with second factors it would not ask for: users who set one up

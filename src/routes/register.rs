@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::messages;
 
-use crate::auth::events::{LoginMethod, SecurityEvent};
+use crate::auth::events::LoginMethod;
 use crate::auth::registration::{self, Registered, RegistrationInput};
 use crate::auth::throttle::Action;
 use crate::domain::{FormErrors, SafeNext};
@@ -86,7 +86,9 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         return refused(&errors);
     }
     let send = super::limits::may_send_mail(&web, Action::Register, &valid.email).await?;
-    let registered = match registration::register(&web.services(), valid, send).await? {
+    let registered = match registration::register(&web.services(), valid, send, &web.client())
+        .await?
+    {
         Ok(registered) => registered,
         Err(errors) => return refused(&errors),
     };
@@ -100,7 +102,6 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
                 ip = %crate::web::client::ip_for_log(&web.request),
                 "user registered"
             );
-            web.emit(SecurityEvent::Registered, Some(user.id));
             if logs_in {
                 // No "remember me" on registration, so no cookie comes back.
                 crate::web::signin::start_session(&web, user, false).await?;
