@@ -302,3 +302,72 @@ async fn the_account_page_shows_recent_activity_and_admin_sees_every_user() {
     assert!(!text.contains(&stranger));
     assert!(!html.contains(&stranger));
 }
+
+/// A wrong second-factor code (or recovery code) after a right password is recorded as what
+/// it is: a failed second step naming the factor, shown as a failure on the account page,
+/// never as "Failed sign-in with a password".
+#[actix_web::test]
+async fn a_failed_second_factor_is_recorded_as_such() {
+    let app = spawn_app_with(&[
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TOTP_SECRETS", "events-test-secret"),
+        ("SECURITY_MULTI_FACTOR_RECOVERY_CODES", "true"),
+    ])
+    .await;
+    let email = new_email("tf-fail");
+    app.create_user(&email, PASSWORD).await;
+    let owner = app.logged_in_client(&email, PASSWORD, false).await;
+    common::set_up_authenticator(&owner).await;
+    let c = browser(&app);
+    let r = c
+        .post_json_via(
+            "/login",
+            "/login",
+            &serde_json::json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "the password step");
+    let r = c
+        .post_json_via(
+            "/tf-validate",
+            "/tf-validate",
+            &serde_json::json!({"code": "000000x"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a wrong code");
+    let r = c
+        .post_json_via(
+            "/mf-recovery",
+            "/mf-recovery",
+            &serde_json::json!({"code": "0000-0000-0000"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a wrong recovery code");
+    flush(&app).await;
+    let id = app.user(&email).id;
+    let failed: Vec<(String, Option<String>)> = rows_for(&app, id)
+        .into_iter()
+        .filter(|row| row.kind.contains("failed"))
+        .map(|row| (row.kind, row.detail))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            (
+                "second_factor_failed".to_owned(),
+                Some("authenticator".to_owned())
+            ),
+            (
+                "second_factor_failed".to_owned(),
+                Some("recovery_code".to_owned())
+            ),
+        ]
+    );
+    let page = owner.get("/profile").await.text().await.unwrap();
+    assert!(
+        page.contains("Failed second step of sign-in with an authenticator code"),
+        "{page}"
+    );
+    assert!(!page.contains("Failed sign-in with a password"), "{page}");
+    assert!(page.contains("activity-failure"));
+}
