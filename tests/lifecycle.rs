@@ -197,18 +197,25 @@ fn survivors(app: &TestApp, services: &Services, world: &World) -> Vec<(&'static
                 .unwrap()
                 .is_some(),
         ),
-        ("this login's API token", token_live(&mut conn, &world.this_token)),
-        ("other login's API token", token_live(&mut conn, &world.other_token)),
-        ("this login's refresh family", family_live(&mut conn, &world.this_family)),
-        ("other login's refresh family", family_live(&mut conn, &world.other_family)),
+        (
+            "this login's API token",
+            token_live(&mut conn, &world.this_token),
+        ),
+        (
+            "other login's API token",
+            token_live(&mut conn, &world.other_token),
+        ),
+        (
+            "this login's refresh family",
+            family_live(&mut conn, &world.this_family),
+        ),
+        (
+            "other login's refresh family",
+            family_live(&mut conn, &world.other_family),
+        ),
         (
             "remembered browser",
-            two_factor::validity_accepts(
-                services,
-                &user,
-                &world.validity,
-                two_factor::unix_now(),
-            ),
+            two_factor::validity_accepts(services, &user, &world.validity, two_factor::unix_now()),
         ),
         ("pending login", world.pending.is_for(&user)),
         (
@@ -275,7 +282,10 @@ async fn every_event_ends_exactly_what_the_table_says() {
         // Before: everything works.
         let before = survivors(&app, &services, &world);
         for (thing, live) in &before {
-            assert!(live, "setup for {event:?}: {thing} does not work to begin with");
+            assert!(
+                live,
+                "setup for {event:?}: {thing} does not work to begin with"
+            );
         }
         if event == Event::SecondFactorChange {
             // The event itself: a new authenticator secret.

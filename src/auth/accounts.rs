@@ -2,8 +2,8 @@
 //! would, switch it on or off, and log it out everywhere. Callable without HTTP.
 
 use super::events::SecurityEvent;
-use super::login::ClientInfo;
 use super::lifecycle;
+use super::login::ClientInfo;
 use diesel::Connection;
 
 use super::error::ServiceError;

@@ -138,11 +138,16 @@ pub enum SecurityEvent {
     /// A login was refused (`user_failed_authn`): the method tried and why (`reason`, e.g.
     /// `invalid_password`, `unknown_user`, `second_factor`). The user id is known only when
     /// the identity named an account; what was typed is never kept.
-    LoginFailed { method: LoginMethod, reason: String },
+    LoginFailed {
+        method: LoginMethod,
+        reason: String,
+    },
     /// The first factor was right but the second step failed (`user_failed_authn`): a wrong
     /// code of the second factor (`method`: `email`, `authenticator`, `sms`) or a wrong
     /// recovery code (`recovery_code`).
-    SecondFactorFailed { method: String },
+    SecondFactorFailed {
+        method: String,
+    },
     /// A logout (`user_unauthenticated`).
     LoggedOut,
     /// The password was changed while logged in, or by an operator (`password_changed`).
@@ -157,9 +162,14 @@ pub enum SecurityEvent {
     },
     /// A passkey was registered (`wan_registered`): its name and use (`first`,
     /// `secondary`).
-    PasskeyAdded { name: String, usage: String },
+    PasskeyAdded {
+        name: String,
+        usage: String,
+    },
     /// A passkey was deleted (`wan_deleted`).
-    PasskeyRemoved { name: String },
+    PasskeyRemoved {
+        name: String,
+    },
     /// New recovery codes replaced the old ones (the codes themselves never travel).
     RecoveryCodesRegenerated,
     /// The account moved to another email address (`change_email_confirmed`); the
@@ -180,10 +190,16 @@ pub enum SecurityEvent {
     /// An API or refresh token was issued (`refresh_tracker_created`). `kind` says which
     /// (`api`, `refresh`); `label` is the token's public name or id, **never the token**.
     /// Emitted by the API-token feature.
-    TokenIssued { kind: String, label: Option<String> },
+    TokenIssued {
+        kind: String,
+        label: Option<String>,
+    },
     /// An API or refresh token was revoked (`refresh_tracker_revoked`), as for
     /// [`SecurityEvent::TokenIssued`].
-    TokenRevoked { kind: String, label: Option<String> },
+    TokenRevoked {
+        kind: String,
+        label: Option<String>,
+    },
 }
 
 impl SecurityEvent {

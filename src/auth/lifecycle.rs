@@ -247,6 +247,19 @@ impl Scope {
     }
 }
 
+/// Clears the account's two-factor method, secret and phone (second-factor passkeys are
+/// rows of their own).
+pub fn clear_two_factor(conn: &mut DbConnection, id: i32) -> Result<(), DbError> {
+    diesel::update(user::table.find(id))
+        .set((
+            user::tf_primary_method.eq(None::<String>),
+            user::tf_totp_secret.eq(None::<String>),
+            user::tf_phone_number.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// [`apply`] in a transaction of its own, for an event that changes nothing else (a
 /// sign-out).
 pub async fn end(
@@ -254,14 +267,14 @@ pub async fn end(
     event: Event,
     scope: Scope,
 ) -> Result<Applied, super::error::ServiceError> {
-    Ok(services
+    services
         .db
         .run_with(move |conn| {
             conn.transaction::<_, super::error::ServiceError, _>(|conn| {
                 Ok(apply(conn, event, &scope)?)
             })
         })
-        .await?)
+        .await
 }
 
 /// What [`apply`] ended, for the caller's answer and logs.
@@ -355,13 +368,7 @@ pub fn apply(conn: &mut DbConnection, event: Event, scope: &Scope) -> Result<App
             .execute(conn)?;
     }
     if ends.second_factors {
-        diesel::update(user::table.find(id))
-            .set((
-                user::tf_primary_method.eq(None::<String>),
-                user::tf_totp_secret.eq(None::<String>),
-                user::tf_phone_number.eq(None::<String>),
-            ))
-            .execute(conn)?;
+        clear_two_factor(conn, id)?;
     }
     if ends.recovery_codes {
         diesel::update(user::table.find(id))
@@ -396,9 +403,7 @@ pub fn second_factor_fingerprint(user: &User) -> String {
 /// old mailbox cannot reach (an authenticator or a phone).
 pub fn revert_snapshot(user: &User) -> Option<String> {
     match user.tf_primary_method.as_deref() {
-        Some("authenticator") | Some("sms") => {
-            Some(second_factor_fingerprint(user))
-        }
+        Some("authenticator") | Some("sms") => Some(second_factor_fingerprint(user)),
         _ => None,
     }
 }
@@ -454,7 +459,11 @@ mod tests {
 
     #[test]
     fn a_recovery_through_the_mailbox_leaves_no_way_in_without_the_new_password() {
-        for event in [Event::PasswordReset, Event::EmailRevert, Event::MailboxProven] {
+        for event in [
+            Event::PasswordReset,
+            Event::EmailRevert,
+            Event::MailboxProven,
+        ] {
             let e = ends(event);
             assert_eq!(e.logins, Reach::All, "{event:?}");
             assert!(e.remembered_browsers && e.pending_logins, "{event:?}");

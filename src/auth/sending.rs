@@ -69,9 +69,7 @@ pub async fn reserve(
     let window = to_chrono(services.settings.rate_limits.window);
     let subject = account_subject(account);
     let target = match &destination {
-        Destination::Mail(address) => {
-            Some(typed_subject(&services.settings.secret_key, address))
-        }
+        Destination::Mail(address) => Some(typed_subject(&services.settings.secret_key, address)),
         Destination::Text { number, .. } => Some(typed_subject(
             &services.settings.secret_key,
             &format!("tel:{number}"),
@@ -191,8 +189,14 @@ mod tests {
         let hour = chrono::Duration::hours(1);
         let three: Vec<_> = [0, 10, 20].map(at).to_vec();
         assert_eq!(over(4, &three, hour, at(30)), None);
-        assert_eq!(over(3, &three, hour, at(30)), Some(Duration::from_secs(3570)));
-        assert_eq!(over(2, &three, hour, at(30)), Some(Duration::from_secs(3580)));
+        assert_eq!(
+            over(3, &three, hour, at(30)),
+            Some(Duration::from_secs(3570))
+        );
+        assert_eq!(
+            over(2, &three, hour, at(30)),
+            Some(Duration::from_secs(3580))
+        );
         assert_eq!(over(0, &three, hour, at(30)), None, "0: no limit");
     }
 

@@ -368,8 +368,7 @@ async fn reserve_second_factor(
             if let Some(retry_after) = decide_login(&policy, now, &failures, &failures, false) {
                 return Ok(Gate::Throttled { retry_after });
             }
-            let id =
-                attempts::insert_returning_id(conn, SECOND_FACTOR_FAILED, &subject, &ip, now)?;
+            let id = attempts::insert_returning_id(conn, SECOND_FACTOR_FAILED, &subject, &ip, now)?;
             attempts::prune(conn, SECOND_FACTOR_FAILED, since)?;
             Ok(Gate::Open(Reservation {
                 action: SECOND_FACTOR_FAILED,

@@ -568,14 +568,18 @@ pub async fn finish_setup(
     let updated = services
         .db
         .run(move |conn| {
-            diesel::update(user::table.find(id))
-                .set((
-                    user::tf_primary_method.eq(Some(method)),
-                    user::tf_totp_secret.eq(Some(encrypted)),
-                    user::tf_phone_number.eq(phone),
-                ))
-                .execute(conn)?;
-            found(conn, id)
+            conn.transaction(|conn| {
+                diesel::update(user::table.find(id))
+                    .set((
+                        user::tf_primary_method.eq(Some(method)),
+                        user::tf_totp_secret.eq(Some(encrypted)),
+                        user::tf_phone_number.eq(phone),
+                    ))
+                    .execute(conn)?;
+                let scope = lifecycle::Scope::user(id);
+                lifecycle::apply(conn, lifecycle::Event::SecondFactorChange, &scope)?;
+                found(conn, id)
+            })
         })
         .await?;
     Ok(SetupOutcome::Done(Box::new(updated)))
@@ -591,14 +595,14 @@ pub async fn disable(services: &Services, user: &User) -> Result<User, ServiceEr
     Ok(services
         .db
         .run(move |conn| {
-            diesel::update(user::table.find(id))
-                .set((
-                    user::tf_primary_method.eq(None::<String>),
-                    user::tf_totp_secret.eq(None::<String>),
-                    user::tf_phone_number.eq(None::<String>),
-                ))
-                .execute(conn)?;
-            found(conn, id)
+            // The change itself ends remembered browsers and pending logins (both are
+            // bound to the second factor's secrets).
+            conn.transaction(|conn| {
+                lifecycle::clear_two_factor(conn, id)?;
+                let scope = lifecycle::Scope::user(id);
+                lifecycle::apply(conn, lifecycle::Event::SecondFactorChange, &scope)?;
+                found(conn, id)
+            })
         })
         .await?)
 }
@@ -894,7 +898,6 @@ fn validity_mac(services: &Services, user: &User, until: i64) -> String {
         ),
     )
 }
-
 
 pub fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()

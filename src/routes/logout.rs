@@ -5,8 +5,8 @@ use actix_identity::Identity;
 use actix_web::HttpResponse;
 use serde_json::json;
 
-use crate::auth::events::SecurityEvent;
 use crate::auth::api_tokens;
+use crate::auth::events::SecurityEvent;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;

@@ -86,12 +86,11 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         return refused(&errors);
     }
     let send = super::limits::may_send_mail(&web, Action::Register, &valid.email).await?;
-    let registered = match registration::register(&web.services(), valid, send, &web.client())
-        .await?
-    {
-        Ok(registered) => registered,
-        Err(errors) => return refused(&errors),
-    };
+    let registered =
+        match registration::register(&web.services(), valid, send, &web.client()).await? {
+            Ok(registered) => registered,
+            Err(errors) => return refused(&errors),
+        };
     let features = &settings.features;
     let logs_in = !features.confirmable || features.login_without_confirmation;
     match &registered {

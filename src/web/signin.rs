@@ -78,7 +78,11 @@ pub async fn start_login(web: &Web, user: &User, remember: bool) -> Result<Start
                     login: Some(previous),
                     ..crate::auth::lifecycle::Scope::user(for_user.id)
                 };
-                crate::auth::lifecycle::apply(conn, crate::auth::lifecycle::Event::SignOutThis, &scope)?;
+                crate::auth::lifecycle::apply(
+                    conn,
+                    crate::auth::lifecycle::Event::SignOutThis,
+                    &scope,
+                )?;
             }
             login::create(conn, &for_user, &client, &options)
         })
