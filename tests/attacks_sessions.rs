@@ -972,3 +972,40 @@ async fn a_remembered_browser_must_give_the_code_after_a_new_authenticator() {
     );
     assert!(!returning.is_authenticated().await);
 }
+
+/// Attack: a saved copy of the cookie of a pending login that has since completed, sent with
+/// a new, valid authenticator code (another time step, so the code itself was never used):
+/// the copy logs in a second browser. Secure: a pending login completes once, in the
+/// database, whatever copies of its cookie exist.
+#[actix_web::test]
+async fn a_pending_login_completes_once_whatever_cookie_copy_presents_it() {
+    let app = spawn_app_with(&tf_settings(&[])).await;
+    let (email, owner) = logged_in_account(&app, "tf-pending-copy").await;
+    let key = set_up_authenticator(&owner).await;
+    let pending = app.client();
+    password_step_needing_code(&pending, &email, "/login").await;
+    let (status, page) = json(pending.get_json("/tf-validate").await).await;
+    assert_eq!(status, StatusCode::OK, "setup: GET /tf-validate: {page}");
+    let csrf = page["response"]["csrf_token"]
+        .as_str()
+        .expect("setup: a CSRF token")
+        .to_owned();
+    let cookie = pending.cookie("session").expect("setup: a session cookie");
+    let (status, body) = json(send_tf_code(&pending, &code_at(&key, now())).await).await;
+    assert_eq!(status, StatusCode::OK, "setup: the login completes: {body}");
+    assert!(pending.is_authenticated().await, "setup: logged in");
+
+    let copy = app.client();
+    copy.set_cookie("session", &cookie);
+    let next_step = code_at(&key, now() + 30);
+    let (status, body) = json(
+        copy.post_json("/tf-validate", &json!({"code": next_step}), Some(&csrf))
+            .await,
+    )
+    .await;
+    assert!(
+        status.is_client_error(),
+        "the copy of a completed pending login logged in again ({status}): {body}"
+    );
+    assert!(!copy.is_authenticated().await, "the copy is not logged in");
+}

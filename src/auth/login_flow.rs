@@ -43,6 +43,9 @@ pub struct PendingLogin {
     /// pending login made before this field).
     #[serde(default)]
     pub first_factor: Option<super::events::LoginMethod>,
+    /// Names this pending login in the database when it completes ([`Self::consume`]).
+    #[serde(default)]
+    nonce: String,
 }
 
 impl PendingLogin {
@@ -57,7 +60,20 @@ impl PendingLogin {
             sent_code: None,
             rescue_code: None,
             first_factor: None,
+            nonce: crate::crypto::random_token(16),
         }
+    }
+
+    /// Uses this pending login up in the database as its second factor completes: true the
+    /// first time, false for any copy of the cookie that carries it afterwards, on any
+    /// instance (whatever code that copy brings).
+    pub async fn consume(&self, services: &Services) -> Result<bool, ServiceError> {
+        let name = digest(&format!(
+            "pending:{}:{}:{}",
+            self.nonce, self.user_id, self.proved_at
+        ));
+        let step = u64::from_str_radix(name.get(..15).unwrap_or("0"), 16).unwrap_or(0);
+        super::two_factor::record_step(services, self.user_id, "pending", step).await
     }
 
     /// Whether more than `within` has passed since the first factor was proved (or the

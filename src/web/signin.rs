@@ -419,6 +419,13 @@ pub async fn complete_second_factor(
     second_factor: &str,
     remember_device: bool,
 ) -> Result<HttpResponse, AppError> {
+    // A pending login completes once, whatever copies of its cookie exist.
+    if !pending.consume(&web.services()).await? {
+        drop_pending(web);
+        return Err(AppError::Unauthenticated {
+            login_url: "/login".to_owned(),
+        });
+    }
     let started = start_login(web, user, pending.remember).await?;
     let method = pending.first_factor.unwrap_or(LoginMethod::Password);
     record_login(web, user, method, Some(second_factor)).await;
