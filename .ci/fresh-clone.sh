@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The README's first steps on a fresh clone of the commit under test, with the real diesel CLI:
-# `diesel migration run` then `cargo run` serves GET /login with 200, on SQLite (`.env`,
-# `diesel.toml`) and on PostgreSQL (`diesel_pg.toml`, a throwaway database). The app embeds
-# the same migrations, so it must find nothing to apply after the CLI (the recorded migrations
-# are unchanged), and the CLI must find nothing to do after the app. Called by `.ci/run`; runs
-# on its own too (needs libpq-dev, python3, curl and PostgreSQL on 127.0.0.1:5432).
+# The quick start's first steps (README.md, docs/quick-start.md) on a fresh clone of the
+# commit under test, with the real diesel CLI: `diesel migration run` then `cargo run` serves
+# GET /login with 200, on SQLite (`.env`, `diesel.toml`) and on PostgreSQL (`diesel_pg.toml`,
+# a throwaway database). The app embeds the same migrations, so it must find nothing to apply
+# after the CLI (the recorded migrations are unchanged), and the CLI must find nothing to do
+# after the app. Called by `.ci/run`; runs on its own too (needs libpq-dev, python3, curl and
+# PostgreSQL on 127.0.0.1:5432).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 export CARGO_TERM_COLOR=never
@@ -118,7 +119,7 @@ EOF
   esac
 }
 
-# check BACKEND CLI_DB APP_DB [cargo args], with DIESEL_CONFIG_FILE as the README gives it.
+# check BACKEND CLI_DB APP_DB [cargo args], with DIESEL_CONFIG_FILE as the quick start gives it.
 # CLI_DB: `diesel migration run`, then `cargo run` (an empty CLI_DB: .env's DATABASE_URL).
 # APP_DB: the reverse order.
 check() {

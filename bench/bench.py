@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Latchkey's benchmark: one run, one machine, every server in turn (see bench/README section
-in the project README). Started by bench/run.sh, which installs wrk and builds the binaries.
+"""Latchkey's benchmark: one run, one machine, every server in turn (see bench/README.md and
+docs/benchmark.md). Started by bench/run.sh, which installs wrk and builds the binaries.
 
 For each server: requests/s and p50/p99 of anonymous GET /login, authenticated GET /profile
 (the cookies of 32 real registrations, in turn) and GET /; successful form logins per second from 8 client

@@ -1,5 +1,5 @@
-//! The crate's structure, checked: which module may import which. The README's "Layout"
-//! table is the rule; this test reads the source files, finds every path a module uses
+//! The crate's structure, checked: which module may import which. The Layout table
+//! (`docs/layout.md`) is the rule; this test reads the source files, finds every path a module uses
 //! (`use` trees, inline `crate::…`, `super::…` and child-module paths) and fails when
 //!
 //! * a module imports one the table does not allow it (so the table stays true),
@@ -425,16 +425,16 @@ fn module_graph(files: &[SourceFile]) -> BTreeMap<String, BTreeSet<String>> {
     graph
 }
 
-/// The README's Layout table: a `module` and a `may import` column, one row per top-level
-/// module, the allowed imports as a comma list of `code` names (or "nothing").
+/// The Layout table (`docs/layout.md`): a `module` and a `may import` column, one row per
+/// top-level module, the allowed imports as a comma list of `code` names (or "nothing").
 fn layout_rules() -> BTreeMap<String, BTreeSet<String>> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
-    let section = readme
-        .split("\n## Layout\n")
-        .nth(1)
-        .expect("README has a \"## Layout\" section")
-        .split("\n## ")
+    let page =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/layout.md"))
+            .expect("docs/layout.md");
+    let section = page
+        .strip_prefix("# Layout\n")
+        .expect("docs/layout.md begins with its \"# Layout\" heading")
+        .split("\n#")
         .next()
         .unwrap_or_default();
     let rows: Vec<Vec<&str>> = section
@@ -501,13 +501,15 @@ fn the_top_level_modules_form_floors_without_circles() {
 }
 
 #[test]
-fn every_module_imports_only_what_the_readme_layout_allows() {
+fn every_module_imports_only_what_the_layout_table_allows() {
     let graph = module_graph(&source_files());
     let rules = layout_rules();
     let mut problems = Vec::new();
     for (module, imports) in &graph {
         let Some(allowed) = rules.get(module) else {
-            problems.push(format!("{module}: not in the README's Layout table"));
+            problems.push(format!(
+                "{module}: not in the Layout table (docs/layout.md)"
+            ));
             continue;
         };
         for import in imports.difference(allowed) {

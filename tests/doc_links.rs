@@ -1,5 +1,6 @@
-//! The documentation's links lead somewhere: every Markdown link in `README.md`, `SECURITY.md`
-//! and `bench/README.md` is checked.
+//! The documentation's links lead somewhere: every Markdown link in `README.md`, `SECURITY.md`,
+//! `bench/README.md` and every page of the book in `docs/` is checked, and the book's
+//! `docs/SUMMARY.md` lists every page in `docs/` (and nothing else).
 //!
 //! * `](#anchor)` must be the GitHub slug of a heading in the same file: lower case, every
 //!   character but letters, digits, `-`, `_` and spaces dropped, spaces turned into `-`; a
@@ -8,14 +9,20 @@
 //!   `#anchor`, a Markdown target must have that heading.
 //! * `http://`, `https://` and `mailto:` links are not followed.
 //! * Links inside fenced code blocks, inline code and HTML comments are not links.
+//! * A book page's headings get the same anchor from mdBook as from GitHub, so a link that
+//!   resolves on GitHub resolves in the built book too.
 //!
 //! Plain std, no network: it runs with `cargo test --test doc_links`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
-/// The documents whose links are checked, relative to the crate root.
+/// The documents outside the book whose links are checked, relative to the crate root.
 const DOCUMENTS: &[&str] = &["README.md", "SECURITY.md", "bench/README.md"];
+
+/// The book's folder (`docs/book.toml`, `src = "."`) and its table of contents.
+const BOOK: &str = "docs";
+const SUMMARY: &str = "docs/SUMMARY.md";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -41,15 +48,85 @@ fn every_bench_readme_link_resolves() {
 }
 
 #[test]
-fn the_readme_links_to_the_sections_other_documents_rely_on() {
-    // Sections that are linked from elsewhere (SECURITY.md, bench/README.md, the README's own
-    // quick start). Deleting one of them must fail here, not silently break those links.
-    let readme = read(&root().join("README.md"));
-    let slugs = heading_slugs(&readme);
-    for anchor in ["mail", "passwords", "benchmark", "configuration", "layout"] {
+fn every_book_page_link_resolves() {
+    let pages = book_pages();
+    assert!(
+        pages.len() > 1,
+        "no pages found in {BOOK}/ besides the summary: {pages:?}"
+    );
+    let mut broken = Vec::new();
+    let mut seen = 0;
+    for page in &pages {
+        let path = root().join(page);
+        let text = read(&path);
+        seen += links(&text).len();
+        broken.extend(broken_links(&path, &text));
+    }
+    // A book whose links the parser cannot see would pass vacuously.
+    assert!(seen > pages.len(), "only {seen} links found in {pages:?}");
+    assert!(
+        broken.is_empty(),
+        "{} broken link(s) in {BOOK}/:\n{}",
+        broken.len(),
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn the_summary_lists_every_page_of_the_book_and_only_those() {
+    let summary = read(&root().join(SUMMARY));
+    let pages: Vec<String> = book_pages().into_iter().filter(|p| p != SUMMARY).collect();
+    let problems = summary_problems(&summary, &pages);
+    assert!(
+        problems.is_empty(),
+        "{SUMMARY} and the pages in {BOOK}/ disagree:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn book_headings_get_the_same_anchor_in_the_book_as_on_github() {
+    let mut differ = Vec::new();
+    for page in book_pages() {
+        let text = read(&root().join(&page));
+        for (line_no, line) in prose_lines_keeping_code_spans(&text) {
+            let Some(heading) = atx_heading(&line) else {
+                continue;
+            };
+            let (github, mdbook) = (github_slug(&heading), mdbook_slug(&heading));
+            if github != mdbook {
+                differ.push(format!(
+                    "{page}:{line_no}: {heading:?}: GitHub #{github}, mdBook #{mdbook}"
+                ));
+            }
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "headings whose anchor differs between GitHub and the book (a link can only work in \
+         one of them):\n{}",
+        differ.join("\n")
+    );
+}
+
+#[test]
+fn the_sections_other_documents_rely_on_are_there() {
+    // Sections that are linked from elsewhere (SECURITY.md, bench/README.md, the README's
+    // quick start and mounting, tests/architecture.rs's Layout table). Deleting one of them
+    // must fail here, not silently break those links.
+    for (doc, anchor) in [
+        ("README.md", "quick-start-two-commands"),
+        ("README.md", "protecting-your-own-routes-mounting-latchkey"),
+        ("docs/mail.md", "mail"),
+        ("docs/passwords.md", "policy"),
+        ("docs/benchmark.md", "benchmark"),
+        ("docs/configuration.md", "configuration"),
+        ("docs/layout.md", "layout"),
+    ] {
+        let slugs = heading_slugs(&read(&root().join(doc)));
         assert!(
             slugs.contains(anchor),
-            "README.md has no heading with the slug {anchor:?}; headings: {slugs:?}"
+            "{doc} has no heading with the slug {anchor:?}; headings: {slugs:?}"
         );
     }
 }
@@ -119,7 +196,7 @@ fn a_link_to_an_existing_file_or_folder_passes() {
 #[test]
 fn an_anchor_into_another_markdown_file_is_checked_against_its_headings() {
     assert_eq!(
-        check("[ok](README.md#configuration)\n"),
+        check("[ok](README.md#quick-start-two-commands)\n"),
         Vec::<String>::new()
     );
     let broken = check("[gone](README.md#no-such-section-anywhere)\n");
@@ -205,9 +282,140 @@ fn repeated_headings_get_numbered_slugs() {
     );
 }
 
+#[test]
+fn a_link_from_a_book_page_resolves_against_the_docs_folder() {
+    let page = root().join(BOOK).join("virtual-test-page.md");
+    let ok = "[mail](mail.md) [policy](passwords.md#policy) [front](../README.md) \
+              [security](../SECURITY.md#what-ends-what-the-credential-lifecycle) \
+              [example](../examples/mount.rs)\n";
+    assert_eq!(broken_links(&page, ok), Vec::<String>::new());
+    // Relative to docs/, not to the crate root: README.md there does not exist.
+    let broken = broken_links(&page, "[front](README.md)\n");
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert!(broken[0].contains("docs/README.md"), "{broken:?}");
+    // An anchor into another page is checked against that page's headings.
+    let broken = broken_links(&page, "[gone](passwords.md#no-such-section)\n");
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert!(broken[0].contains("no-such-section"), "{broken:?}");
+}
+
+#[test]
+fn a_page_missing_from_the_summary_or_an_entry_without_a_page_is_reported() {
+    let pages = vec!["docs/intro.md".to_owned(), "docs/mail.md".to_owned()];
+    let summary = "# Summary\n\n[Intro](intro.md)\n\n# Part\n\n- [Mail](mail.md)\n";
+    assert_eq!(summary_problems(summary, &pages), Vec::<String>::new());
+
+    let missing = summary_problems("# Summary\n\n- [Mail](mail.md)\n", &pages);
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(missing[0].contains("docs/intro.md"), "{missing:?}");
+
+    let extra = summary_problems(&format!("{summary}- [Gone](gone.md)\n"), &pages);
+    assert_eq!(extra.len(), 1, "{extra:?}");
+    assert!(extra[0].contains("gone.md"), "{extra:?}");
+
+    let twice = summary_problems(&format!("{summary}- [Again](mail.md)\n"), &pages);
+    assert_eq!(twice.len(), 1, "{twice:?}");
+    assert!(twice[0].contains("more than once"), "{twice:?}");
+}
+
+#[test]
+fn mdbook_slugs_match_githubs_for_ordinary_headings() {
+    for heading in [
+        "Quick start (two commands)",
+        "Usernames: change and recovery",
+        "What it does (and where it does better than the reference)",
+        "`SECURITY_MSG_<NAME>` keys",
+        "Über: 1.0 – ÜNÏCODE",
+    ] {
+        assert_eq!(mdbook_slug(heading), github_slug(heading), "{heading:?}");
+    }
+    // Where they part: mdBook turns any whitespace into `-`, GitHub only spaces.
+    assert_ne!(mdbook_slug("Tab\tstop"), github_slug("Tab\tstop"));
+}
+
 // ---------------------------------------------------------------------------------------
 // The checker
 // ---------------------------------------------------------------------------------------
+
+/// The book's Markdown files (the summary included), relative to the crate root, sorted;
+/// sub-folders of `docs/` included.
+fn book_pages() -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let entries =
+            std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                out.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&root().join(BOOK), &mut found);
+    let mut pages: Vec<String> = found.iter().map(|p| shown(p).replace('\\', "/")).collect();
+    pages.sort();
+    pages
+}
+
+/// What is wrong between a summary (`docs/SUMMARY.md`'s text) and the pages of the book
+/// (crate-root relative, the summary left out): a page the summary does not list, an entry
+/// whose page is not among them, an entry listed twice.
+fn summary_problems(summary: &str, pages: &[String]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut listed = HashSet::new();
+    for (line_no, target) in links(summary) {
+        let lower = target.to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            problems.push(format!(
+                "{SUMMARY}:{line_no}: ({target}): a summary entry must be a page of the book"
+            ));
+            continue;
+        }
+        let file = target.split('#').next().unwrap_or_default();
+        let page = normalize(&Path::new(BOOK).join(percent_decode(file)))
+            .to_string_lossy()
+            .replace('\\', "/");
+        if !pages.contains(&page) {
+            problems.push(format!(
+                "{SUMMARY}:{line_no}: ({target}): no such page in {BOOK}/"
+            ));
+        }
+        if !listed.insert(page.clone()) {
+            problems.push(format!(
+                "{SUMMARY}:{line_no}: ({target}): {page} is listed more than once"
+            ));
+        }
+    }
+    for page in pages {
+        if !listed.contains(page) {
+            problems.push(format!(
+                "{page} is not in {SUMMARY}: mdBook would leave it out of the book"
+            ));
+        }
+    }
+    problems
+}
+
+/// mdBook's anchor for a heading (0.5's `id_from_content`): lower case, letters, digits, `-`
+/// and `_` kept, each whitespace character a `-`, the rest dropped.
+fn mdbook_slug(heading: &str) -> String {
+    link_text_only(heading)
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| {
+            if c.is_alphanumeric() || c == '_' || c == '-' {
+                Some(c)
+            } else if c.is_whitespace() {
+                Some('-')
+            } else {
+                None
+            }
+        })
+        .collect()
+}
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
