@@ -95,7 +95,7 @@ pub struct EmailSubjects {
     pub two_factor_rescue: String,
 }
 
-/// Login throttling (ASVS 2.2.1); see README "Throttling and lockout".
+/// Login throttling (ASVS 2.2.1); see `docs/throttling.md`.
 #[derive(Debug, Clone)]
 pub struct LoginThrottle {
     /// Failures per account and client address (within `window`) before delays start.

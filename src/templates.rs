@@ -635,7 +635,7 @@ impl Samples {
     }
 }
 
-/// The context every page gets, with every page-specific variable (README: "Templates").
+/// The context every page gets, with every page-specific variable (`docs/customising.md`, "What templates are given").
 pub fn sample_page_context(logged_in: bool) -> Context {
     let user = json!({
         "id": 1, "email": "ada@example.com", "username": "ada", "premium": false,
