@@ -778,3 +778,120 @@ async fn us_verify_send_code_is_budgeted() {
          {server_errors:?}"
     );
 }
+
+/// Attack: a stranger asks `/us-signin/send-code` for the owner's address from many client
+/// addresses, hoping to spend the account's sending budget so that the owner's own
+/// second-factor code is withheld at their next login. Secure: anonymous code requests go by
+/// the mail forms' limits (per client, the mailbox cap), never by the account's sending
+/// budget; the owner's login code still goes out.
+#[actix_web::test]
+async fn a_stranger_cannot_spend_the_owners_sending_budget() {
+    let app = spawn_app_with(&[
+        ("SECURITY_UNIFIED_SIGNIN", "true"),
+        ("SECURITY_US_ENABLED_METHODS", "password,email"),
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TOTP_SECRETS", "attacks-recovery-secret"),
+        ("TRUSTED_PROXY_COUNT", "1"),
+    ])
+    .await;
+    let (email, c) = account(&app, "budget-owner").await;
+    // Email sign-in codes, and an email second factor.
+    let (status, body) = post(
+        &c,
+        "/us-setup",
+        "/us-setup",
+        json!({"chosen_method": "email"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "setup: /us-setup email: {body}");
+    let state = body["response"]["state"]
+        .as_str()
+        .expect("setup: state")
+        .to_owned();
+    let mail = &wait_for_eml(&app.mail_dir, &email, US_CODE_SUBJECT, 1).await[0];
+    let code = six_digits_of(mail);
+    let (status, body) = post(
+        &c,
+        "/us-setup",
+        &format!("/us-setup/{state}"),
+        json!({"passcode": code}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "setup: the email sign-in method: {body}"
+    );
+    let (status, body) = post(&c, "/tf-setup", "/tf-setup", json!({"setup": "email"})).await;
+    assert_eq!(status, StatusCode::OK, "setup: /tf-setup email: {body}");
+    let token = body["response"]["tf_state_token"]
+        .as_str()
+        .expect("setup: token")
+        .to_owned();
+    let mail = &wait_for_eml(&app.mail_dir, &email, TWO_FACTOR_SUBJECT, 1).await[0];
+    let code = six_digits_of(mail);
+    let (status, body) = post(
+        &c,
+        "/tf-setup",
+        &format!("/tf-setup/{token}"),
+        json!({"code": code}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "setup: the email second factor: {body}"
+    );
+
+    // The stranger, from 12 addresses.
+    for i in 0..12 {
+        let s = TestClient::with_headers(
+            &app.address,
+            &[("X-Forwarded-For", &format!("198.51.100.{}", 10 + i))],
+        );
+        let csrf = s.json_csrf_token().await;
+        let r = s
+            .post_json(
+                "/us-signin/send-code",
+                &json!({"identity": email, "chosen_method": "email"}),
+                Some(&csrf),
+            )
+            .await;
+        assert!(
+            !r.status().is_server_error(),
+            "the stranger's request {i}: {}",
+            r.status()
+        );
+    }
+    let before = delivered(&app, &email, TWO_FACTOR_SUBJECT).await;
+
+    // The owner logs in from their own address: the second factor's code goes out.
+    let owner = TestClient::with_headers(&app.address, &[("X-Forwarded-For", "203.0.113.5")]);
+    let (status, body) = post(
+        &owner,
+        "/login",
+        "/login",
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "setup: the owner's password step: {body}"
+    );
+    assert_eq!(body["response"]["tf_required"], true, "setup: {body}");
+    let after = delivered(&app, &email, TWO_FACTOR_SUBJECT).await;
+    assert_eq!(
+        after - before,
+        1,
+        "the owner's login code was withheld after a stranger's sign-in code requests"
+    );
+}
+
+fn six_digits_of(mail: &mail_support::Received) -> String {
+    let text = mail.part("text/plain").unwrap_or_else(|| mail.data.clone());
+    text.split(|ch: char| !ch.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a six-digit code in the mail")
+        .to_owned()
+}

@@ -1,7 +1,13 @@
 //! The one sending budget: every code, rescue mail and help request that Latchkey sends on
-//! a user's request (second-factor codes at login and at setup, rescue codes, mails to
-//! support, unified sign-in codes and links, re-authentication codes) spends it before
-//! anything goes out. Callable without HTTP.
+//! the request of someone who proved something (second-factor codes at login and at setup,
+//! rescue codes, mails to support, unified sign-in setup and re-authentication codes)
+//! spends it before anything goes out. Callable without HTTP.
+//!
+//! What anyone may ask for (`/us-signin/send-code`, and the reset, confirmation and
+//! registration mails) goes by the mail forms' limits instead ([`super::throttle`]'s
+//! `mail_allowance`: a share per client and identity, a cap per mailbox that spares the
+//! account's known addresses): a stranger must never be able to spend the account's budget
+//! and so keep the owner's own second-factor codes from going out.
 //!
 //! Within `SECURITY_RATE_LIMIT_WINDOW`, a message is sent only while all of these hold:
 //! - the account has had fewer than `SECURITY_SEND_LIMIT_PER_ACCOUNT` messages;

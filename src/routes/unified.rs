@@ -311,9 +311,7 @@ pub async fn send_signin_code(
     )
     .await?;
     let send = may_send_mail_to(&web, Action::SigninCode, &typed, account.map(|u| u.id)).await?;
-    let client = crate::web::signin::client_key(&web);
-    let (request, user) =
-        unified::send_signin_code(services, &identity, &method, send, &client).await?;
+    let (request, user) = unified::send_signin_code(services, &identity, &method, send).await?;
     match request {
         CodeRequest::Sent => {
             // This browser asked: the link in the mail logs in here without a question. An
