@@ -21,6 +21,7 @@ use diesel::Connection;
 
 pub use super::api_token_keys::TokenKeys;
 use super::error::ServiceError;
+use super::events::SecurityEvent;
 use super::login::{ClientInfo, CurrentUser};
 use super::services::Services;
 use crate::crypto::{constant_time_eq, new_uniquifier, random_token};
@@ -334,6 +335,30 @@ pub fn list(
     Ok(views)
 }
 
+/// The sessions page's "revoke": the user's token with `handle` (and its refresh family)
+/// ends, and the `token_revoked` event is emitted for `client`; whether there was one.
+pub async fn revoke_from_page(
+    services: &Services,
+    user_id: i32,
+    handle: &str,
+    client: &ClientInfo,
+) -> Result<bool, ServiceError> {
+    let keys = services.api_token_keys.clone();
+    let wanted = handle.to_owned();
+    let found = services
+        .db
+        .run(move |conn| revoke_by_handle(conn, &keys, user_id, &wanted))
+        .await?;
+    if found {
+        let event = SecurityEvent::TokenRevoked {
+            kind: "auth".to_owned(),
+            label: Some("sessions page".to_owned()),
+        };
+        services.emit(event, Some(user_id), client);
+    }
+    Ok(found)
+}
+
 /// Revokes the user's token with `handle` (and its refresh family); whether there was one.
 pub fn revoke_by_handle(
     conn: &mut DbConnection,
@@ -397,18 +422,43 @@ pub async fn refresh(
     let Some((family, gen)) = services.api_token_keys.parse_refresh(raw) else {
         return Ok(Err(RefreshError::Invalid));
     };
+    let outer = services;
     let services = services.clone();
-    let client = client.clone();
-    services
+    let for_db = client.clone();
+    let exchanged = services
         .db
         .clone()
         .run_with(move |conn| {
             let lock = format!("refresh:{family}");
             db::exclusive_transaction(conn, &[&lock], |conn| {
-                exchange(conn, &services, &family, gen, &client)
+                exchange(conn, &services, &family, gen, &for_db)
             })
         })
-        .await
+        .await?;
+    match &exchanged {
+        Ok(refreshed) => {
+            tracing::info!(
+                event = "token_refreshed",
+                user_id = refreshed.user.id,
+                "API token issued for a refresh token"
+            );
+            let event = SecurityEvent::TokenIssued {
+                kind: "auth".to_owned(),
+                label: Some("refreshed".to_owned()),
+            };
+            outer.emit(event, Some(refreshed.user.id), client);
+        }
+        Err(RefreshError::GenMismatch) => {
+            // The family is revoked: its owner sees it in their activity.
+            let event = SecurityEvent::TokenRevoked {
+                kind: "refresh".to_owned(),
+                label: Some("reused".to_owned()),
+            };
+            outer.emit(event, None, client);
+        }
+        Err(_) => {}
+    }
+    Ok(exchanged)
 }
 
 fn exchange(

@@ -1,7 +1,9 @@
 //! Email confirmation (`SECURITY_CONFIRMABLE`): the rules behind `/confirm` and
 //! `/confirm/<token>`. Callable without HTTP.
 
+use super::events::SecurityEvent;
 use super::lifecycle;
+use super::login::ClientInfo;
 use diesel::Connection;
 
 use super::error::ServiceError;
@@ -22,10 +24,16 @@ pub enum ConfirmOutcome {
 }
 
 /// Confirms the email a link was sent to. The token is used at most once.
-pub async fn confirm(services: &Services, raw_token: &str) -> Result<ConfirmOutcome, ServiceError> {
+/// The `confirmed` event is emitted for `client`.
+pub async fn confirm(
+    services: &Services,
+    raw_token: &str,
+    client: &ClientInfo,
+) -> Result<ConfirmOutcome, ServiceError> {
+    let outer = services;
     let services = services.clone();
     let raw = raw_token.to_owned();
-    services
+    let outcome = services
         .db
         .clone()
         .run_with(move |conn| {
@@ -60,7 +68,11 @@ pub async fn confirm(services: &Services, raw_token: &str) -> Result<ConfirmOutc
                 })
             })
         })
-        .await
+        .await?;
+    if let ConfirmOutcome::Confirmed(user) = &outcome {
+        outer.emit(SecurityEvent::Confirmed, Some(user.id), client);
+    }
+    Ok(outcome)
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -36,6 +36,7 @@
 use diesel::prelude::*;
 
 use super::api_tokens;
+use super::events::SecurityEvent;
 use super::user_tokens::Purpose;
 use crate::crypto::new_uniquifier;
 use crate::db::models::User;
@@ -275,6 +276,33 @@ pub async fn end(
             })
         })
         .await
+}
+
+/// Logout: this login (or the token that asked) ends, with its tokens and refresh
+/// families, and the `token_revoked` (when tokens ended) and `logged_out` events are
+/// emitted for `client`.
+pub async fn sign_out(
+    services: &super::services::Services,
+    scope: Scope,
+    client: &super::login::ClientInfo,
+) -> Result<Applied, super::error::ServiceError> {
+    let user_id = scope.user_id;
+    let applied = end(services, Event::SignOutThis, scope).await?;
+    if applied.tokens > 0 {
+        tracing::info!(
+            event = "token_revoked",
+            user_id,
+            count = applied.tokens,
+            "API tokens ended at logout"
+        );
+        let event = SecurityEvent::TokenRevoked {
+            kind: "auth".to_owned(),
+            label: Some("logout".to_owned()),
+        };
+        services.emit(event, Some(user_id), client);
+    }
+    services.emit(SecurityEvent::LoggedOut, Some(user_id), client);
+    Ok(applied)
 }
 
 /// What [`apply`] ended, for the caller's answer and logs.

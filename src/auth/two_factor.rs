@@ -13,7 +13,10 @@
 //!   at first use; one code used from two requests at once succeeds at most once (a
 //!   compare-and-swap on the column).
 
+use super::events::{SecurityEvent, TwoFactorChange};
 use super::lifecycle;
+use super::login::ClientInfo;
+use super::notices::{self, Notice};
 use std::time::Duration;
 
 use diesel::prelude::*;
@@ -515,6 +518,7 @@ pub async fn finish_setup(
     pending: &PendingSetup,
     code: &str,
     client: &str,
+    origin: &ClientInfo,
 ) -> Result<SetupOutcome, ServiceError> {
     let now = unix_now();
     let settings = &services.settings.two_factor;
@@ -582,7 +586,30 @@ pub async fn finish_setup(
             })
         })
         .await?;
+    let change = match user.tf_primary_method {
+        Some(_) => TwoFactorChange::MethodChanged,
+        None => TwoFactorChange::Enabled,
+    };
+    let method = updated.tf_primary_method.clone();
+    tell(services, &updated, change, method, origin).await;
     Ok(SetupOutcome::Done(Box::new(updated)))
+}
+
+/// After two-factor sign-in changed: the event, and the notice to the account's address.
+async fn tell(
+    services: &Services,
+    user: &User,
+    change: TwoFactorChange,
+    method: Option<String>,
+    client: &ClientInfo,
+) {
+    let event = SecurityEvent::TwoFactorChanged {
+        change,
+        method: method.clone(),
+    };
+    services.emit(event, Some(user.id), client);
+    let notice = Notice::TwoFactor { change, method };
+    notices::send(services, user, notice, client).await;
 }
 
 fn found(conn: &mut DbConnection, id: i32) -> Result<User, DbError> {
@@ -590,9 +617,13 @@ fn found(conn: &mut DbConnection, id: i32) -> Result<User, DbError> {
 }
 
 /// Switches two-factor off for `user` (method, secret and phone cleared).
-pub async fn disable(services: &Services, user: &User) -> Result<User, ServiceError> {
+pub async fn disable(
+    services: &Services,
+    user: &User,
+    client: &ClientInfo,
+) -> Result<User, ServiceError> {
     let id = user.id;
-    Ok(services
+    let updated = services
         .db
         .run(move |conn| {
             // The change itself ends remembered browsers and pending logins (both are
@@ -604,7 +635,9 @@ pub async fn disable(services: &Services, user: &User) -> Result<User, ServiceEr
                 found(conn, id)
             })
         })
-        .await?)
+        .await?;
+    tell(services, &updated, TwoFactorChange::Disabled, None, client).await;
+    Ok(updated)
 }
 
 /// The operator's "I lost my phone" (`latchkey users tf-reset`): every second factor and
@@ -763,6 +796,7 @@ fn stored_codes(user: &User) -> Vec<String> {
 pub async fn replace_recovery_codes(
     services: &Services,
     user: &User,
+    client: &ClientInfo,
 ) -> Result<Vec<String>, ServiceError> {
     let codes = new_recovery_codes(services.settings.two_factor.recovery_codes_n);
     let stored = codes
@@ -780,6 +814,17 @@ pub async fn replace_recovery_codes(
             Ok(())
         })
         .await?;
+    tracing::info!(
+        event = "recovery_codes_generated",
+        user_id = user.id,
+        "recovery codes replaced"
+    );
+    services.emit(
+        SecurityEvent::RecoveryCodesRegenerated,
+        Some(user.id),
+        client,
+    );
+    notices::send(services, user, Notice::RecoveryCodes, client).await;
     Ok(codes)
 }
 

@@ -6,6 +6,8 @@
 //! normalised, case-folded, no invisible characters, no mixed scripts), so two accounts
 //! cannot look alike, and the unique index settles two accounts racing for one name.
 
+use super::events::SecurityEvent;
+use super::login::ClientInfo;
 use diesel::Connection;
 
 use super::error::ServiceError;
@@ -24,6 +26,7 @@ pub async fn change_username(
     services: &Services,
     user: &User,
     raw: &str,
+    client: &ClientInfo,
 ) -> Result<Result<User, FormErrors>, ServiceError> {
     let messages = &services.messages;
     let raw = raw.trim();
@@ -82,7 +85,10 @@ pub async fn change_username(
         })
         .await;
     match changed {
-        Ok(user) => Ok(Ok(user)),
+        Ok(user) => {
+            services.emit(SecurityEvent::UsernameChanged, Some(user.id), client);
+            Ok(Ok(user))
+        }
         Err(ServiceError::Conflict) => Ok(Err(taken)),
         Err(e) => Err(e),
     }

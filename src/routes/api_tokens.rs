@@ -7,7 +7,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::api_tokens;
-use crate::auth::events::SecurityEvent;
 use crate::domain::FormErrors;
 use crate::messages;
 use crate::web::client::client_info;
@@ -50,18 +49,6 @@ pub async fn refresh(web: Web, form: Submission<RefreshForm>) -> Result<HttpResp
     let client = client_info(&web.request, web.settings().trusted_proxy_count);
     match api_tokens::refresh(&web.state.services, &raw, &client).await? {
         Ok(refreshed) => {
-            tracing::info!(
-                event = "token_refreshed",
-                user_id = refreshed.user.id,
-                "API token issued for a refresh token"
-            );
-            web.emit(
-                SecurityEvent::TokenIssued {
-                    kind: "auth".to_owned(),
-                    label: Some("refreshed".to_owned()),
-                },
-                Some(refreshed.user.id),
-            );
             let (fields, cookie) = signin::token_answer(&web, refreshed.tokens);
             let mut response = web.json_ok(json!({ "user": fields }));
             if let Some(cookie) = cookie {
@@ -70,16 +57,6 @@ pub async fn refresh(web: Web, form: Submission<RefreshForm>) -> Result<HttpResp
             Ok(response)
         }
         Err(error) => {
-            if error == api_tokens::RefreshError::GenMismatch {
-                // The family is revoked: its owner sees it in their activity.
-                web.emit(
-                    SecurityEvent::TokenRevoked {
-                        kind: "refresh".to_owned(),
-                        label: Some("reused".to_owned()),
-                    },
-                    None,
-                );
-            }
             tracing::warn!(
                 event = "refresh_refused",
                 reason = error.reason(),
@@ -115,13 +92,9 @@ pub async fn revoke(
         return Ok(reauthenticate);
     }
     let wanted = form.data.token.unwrap_or_default();
-    let keys = web.state.services.api_token_keys.clone();
     let user_id = current.0.user.id;
-    let found = web
-        .state
-        .db
-        .run(move |conn| api_tokens::revoke_by_handle(conn, &keys, user_id, &wanted))
-        .await?;
+    let found =
+        api_tokens::revoke_from_page(&web.services(), user_id, &wanted, &web.client()).await?;
     if !found {
         return Err(AppError::NotFound);
     }
@@ -130,13 +103,6 @@ pub async fn revoke(
         user_id,
         ip = %crate::web::client::ip_for_log(&web.request),
         "API token revoked from the sessions page"
-    );
-    web.emit(
-        SecurityEvent::TokenRevoked {
-            kind: "auth".to_owned(),
-            label: Some("sessions page".to_owned()),
-        },
-        Some(user_id),
     );
     Ok(web.success(
         "/sessions",

@@ -5,7 +5,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::confirmable::{self, ConfirmOutcome, ResendOutcome};
-use crate::auth::events::SecurityEvent;
 use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
@@ -67,11 +66,10 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
 }
 
 pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let outcome = confirmable::confirm(&web.services(), &token).await?;
+    let outcome = confirmable::confirm(&web.services(), &token, &web.client()).await?;
     let (location, category, message, status) = match outcome {
         ConfirmOutcome::Confirmed(user) => {
             tracing::info!(user_id = user.id, "email confirmed");
-            web.emit(SecurityEvent::Confirmed, Some(user.id));
             (
                 "/login",
                 "success",

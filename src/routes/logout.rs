@@ -6,7 +6,6 @@ use actix_web::HttpResponse;
 use serde_json::json;
 
 use crate::auth::api_tokens;
-use crate::auth::events::SecurityEvent;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;
@@ -31,31 +30,13 @@ pub async fn submit(
             token: current.via_token.clone(),
             ..lifecycle::Scope::user(current.user.id)
         };
-        let tokens_ended = lifecycle::end(&web.services(), lifecycle::Event::SignOutThis, scope)
-            .await?
-            .tokens;
-        if tokens_ended > 0 {
-            tracing::info!(
-                event = "token_revoked",
-                user_id = current.user.id,
-                count = tokens_ended,
-                "API tokens ended at logout"
-            );
-            web.emit(
-                SecurityEvent::TokenRevoked {
-                    kind: "auth".to_owned(),
-                    label: Some("logout".to_owned()),
-                },
-                Some(current.user.id),
-            );
-        }
+        lifecycle::sign_out(&web.services(), scope, &web.client()).await?;
         tracing::info!(
             event = "logout",
             user_id = current.user.id,
             ip = %crate::web::client::ip_for_log(&web.request),
             "logout"
         );
-        web.emit(SecurityEvent::LoggedOut, Some(current.user.id));
     }
     if let Some(identity) = identity {
         identity.logout();

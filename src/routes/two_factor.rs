@@ -7,9 +7,8 @@ use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::events::{SecurityEvent, TwoFactorChange};
+use crate::auth::events::SecurityEvent;
 use crate::auth::login_flow::PendingLogin;
-use crate::auth::notices::{self, Notice};
 use crate::auth::two_factor::{self, CodeCheck, PendingSetup, SetupChallenge, SetupOutcome};
 use crate::config::TwoFactorMethod;
 use crate::db::models::User;
@@ -195,13 +194,12 @@ pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpR
         web.form_failure(SETUP, setup_context(&web, &user, required, None), &errors)
     };
     if choice == "disable" && !required && user.tf_primary_method.is_some() {
-        let updated = two_factor::disable(&web.services(), &user).await?;
+        let updated = two_factor::disable(&web.services(), &user, &web.client()).await?;
         tracing::info!(
             event = "two_factor_disabled",
             user_id = updated.id,
             "two-factor switched off"
         );
-        tell(&web, &updated, TwoFactorChange::Disabled, None).await;
         return Ok(web.success(
             "/tf-setup",
             Some(("success", web.msg(messages::TWO_FACTOR_DISABLED, &[]))),
@@ -292,7 +290,9 @@ pub async fn setup_validate(
     };
     let code = form.data.code.unwrap_or_default();
     let client = signin::client_key(&web);
-    match two_factor::finish_setup(&web.services(), &user, &pending, &code, &client).await? {
+    let (services, origin) = (web.services(), web.client());
+    let finished = two_factor::finish_setup(&services, &user, &pending, &code, &client, &origin);
+    match finished.await? {
         SetupOutcome::Done(updated) => {
             web.session.remove(SETUP_KEY);
             tracing::info!(
@@ -301,12 +301,6 @@ pub async fn setup_validate(
                 method = %pending.method,
                 "second factor set up"
             );
-            let change = match user.tf_primary_method {
-                Some(_) => TwoFactorChange::MethodChanged,
-                None => TwoFactorChange::Enabled,
-            };
-            let method = updated.tf_primary_method.clone();
-            tell(&web, &updated, change, method).await;
             if let Setter::MustSetUp(held) = setter {
                 // The login that had to wait for this setup goes on: the code just proved
                 // the new factor.
@@ -600,17 +594,10 @@ pub async fn codes_submit(
         return Ok(reauthenticate);
     }
     let user = &current.0.user;
-    let codes = two_factor::replace_recovery_codes(&web.services(), user).await?;
+    let codes = two_factor::replace_recovery_codes(&web.services(), user, &web.client()).await?;
     let _ = web
         .session
         .insert(SHOWN_CODES_KEY, two_factor::ShownCodes::new(user, &codes));
-    tracing::info!(
-        event = "recovery_codes_generated",
-        user_id = user.id,
-        "recovery codes replaced"
-    );
-    web.emit(SecurityEvent::RecoveryCodesRegenerated, Some(user.id));
-    notices::send(&web.state, user, Notice::RecoveryCodes, &web.client()).await;
     if web.format.is_json() {
         return Ok(web.json_ok(json!({
             "csrf_token": web.csrf_token(),
@@ -665,17 +652,4 @@ pub async fn recovery_submit(
             Err(signin::throttled(&web, "two_factor_throttled", retry_after))
         }
     }
-}
-
-/// After two-factor sign-in changed: the event, and the notice to the account's address.
-async fn tell(web: &Web, user: &User, change: TwoFactorChange, method: Option<String>) {
-    web.emit(
-        SecurityEvent::TwoFactorChanged {
-            change,
-            method: method.clone(),
-        },
-        Some(user.id),
-    );
-    let notice = Notice::TwoFactor { change, method };
-    notices::send(&web.state, user, notice, &web.client()).await;
 }

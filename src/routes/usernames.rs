@@ -5,7 +5,6 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::events::SecurityEvent;
 use crate::auth::throttle::Action;
 use crate::auth::usernames;
 use crate::domain::{Email, FormErrors};
@@ -60,7 +59,8 @@ pub async fn change_submit(
     }
     let user = &current.0.user;
     let typed = form.data.username.unwrap_or_default();
-    let updated = match usernames::change_username(&web.services(), user, &typed).await? {
+    let (services, client) = (web.services(), web.client());
+    let updated = match usernames::change_username(&services, user, &typed, &client).await? {
         Ok(updated) => updated,
         Err(errors) => {
             return web.form_failure(
@@ -76,7 +76,6 @@ pub async fn change_submit(
         ip = %crate::web::client::ip_for_log(&web.request),
         "username changed"
     );
-    web.emit(SecurityEvent::UsernameChanged, Some(updated.id));
     Ok(web.success(
         "/",
         Some(("success", web.msg(messages::USERNAME_CHANGE, &[]))),
