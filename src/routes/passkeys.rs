@@ -12,7 +12,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::events::{LoginMethod, SecurityEvent};
-use crate::auth::notices::{self, Notice};
 use crate::auth::passkeys::signup::{self, SignedUp};
 use crate::auth::passkeys::{self, Begun, Proof, Purpose, Refusal};
 use crate::auth::throttle::Action;
@@ -245,37 +244,18 @@ pub async fn register_finish(
     let user = &current.0.user;
     let binding = session_binding(&web)?;
     let credential = form.data.credential.unwrap_or_default();
+    let (services, client) = (web.services(), web.client());
     let finished =
-        passkeys::finish_registration(&web.services(), user, &token, &binding, &credential).await?;
-    match finished {
-        Ok(name) => {
-            let rows = passkeys::list(&web.state.services, user).await?;
-            let usage = rows
-                .iter()
-                .find(|row| row.name == name)
-                .map(|row| row.usage.clone())
-                .unwrap_or_default();
-            web.emit(
-                SecurityEvent::PasskeyAdded {
-                    name: name.clone(),
-                    usage,
-                },
-                Some(user.id),
-            );
-            let notice = Notice::Passkey {
-                added: true,
-                name: name.clone(),
-            };
-            notices::send(&web.state, user, notice, &web.client()).await;
-            Ok(web.success(
-                &web.settings().webauthn.post_register_view.clone(),
-                Some((
-                    "info",
-                    web.msg(messages::WEBAUTHN_REGISTER_SUCCESSFUL, &[("name", &name)]),
-                )),
-                json!({"csrf_token": web.csrf_token()}),
-            ))
-        }
+        passkeys::finish_registration(&services, user, &token, &binding, &credential, &client);
+    match finished.await? {
+        Ok(name) => Ok(web.success(
+            &web.settings().webauthn.post_register_view.clone(),
+            Some((
+                "info",
+                web.msg(messages::WEBAUTHN_REGISTER_SUCCESSFUL, &[("name", &name)]),
+            )),
+            json!({"csrf_token": web.csrf_token()}),
+        )),
         Err(refusal) => Ok(refused(&web, &refusal, "/wan-register")),
     }
 }
@@ -291,31 +271,16 @@ pub async fn delete(
     }
     let user = &current.0.user;
     let name = form.data.name.unwrap_or_default();
-    match passkeys::delete(&web.services(), user, &name).await? {
-        Ok(name) => {
-            tracing::info!(
-                event = "passkey_deleted",
-                user_id = user.id,
-                "passkey deleted"
-            );
-            web.emit(
-                SecurityEvent::PasskeyRemoved { name: name.clone() },
-                Some(user.id),
-            );
-            let notice = Notice::Passkey {
-                added: false,
-                name: name.clone(),
-            };
-            notices::send(&web.state, user, notice, &web.client()).await;
-            Ok(web.success(
-                "/wan-register",
-                Some((
-                    "info",
-                    web.msg(messages::WEBAUTHN_CREDENTIAL_DELETED, &[("name", &name)]),
-                )),
-                json!({"csrf_token": web.csrf_token()}),
-            ))
-        }
+    let (services, client) = (web.services(), web.client());
+    match passkeys::delete(&services, user, &name, &client).await? {
+        Ok(name) => Ok(web.success(
+            "/wan-register",
+            Some((
+                "info",
+                web.msg(messages::WEBAUTHN_CREDENTIAL_DELETED, &[("name", &name)]),
+            )),
+            json!({"csrf_token": web.csrf_token()}),
+        )),
         Err(refusal) => Ok(refused(&web, &refusal, "/wan-register")),
     }
 }
@@ -671,14 +636,12 @@ pub async fn signup_finish(
     let services = &web.services();
     let binding = session_binding(&web)?;
     let credential = form.data.credential.unwrap_or_default();
-    let signed_up = signup::finish_signup(services, &token, &binding, &credential).await?;
+    let client = web.client();
+    let signed_up = signup::finish_signup(services, &token, &binding, &credential, &client).await?;
     let features = &web.settings().features;
     let must_confirm = features.confirmable && !features.login_without_confirmation;
     let user = match signed_up {
-        Ok(SignedUp::Created(user)) => {
-            web.emit(SecurityEvent::Registered, Some(user.id));
-            user
-        }
+        Ok(SignedUp::Created(user)) => user,
         Ok(SignedUp::ExistingNotified { email }) => return Ok(confirmation_sent(&web, &email)),
         Err(errors) => return Ok(refused_with(&web, &errors, "/wan-signup")),
     };

@@ -17,6 +17,9 @@
 pub mod cose;
 pub mod signup;
 
+use super::events::SecurityEvent;
+use super::login::ClientInfo;
+use super::notices::{self, Notice};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -465,10 +468,13 @@ pub async fn has_second_factor(services: &Services, user: &User) -> Result<bool,
 
 /// Deletes `user`'s passkey `name`. Refused when it is the only way an account without a
 /// password signs in (the owner would have to reset a password by mail to get back in).
+///
+/// The `passkey_removed` event and the notice go out for `client`.
 pub async fn delete(
     services: &Services,
     user: &User,
     raw_name: &str,
+    client: &ClientInfo,
 ) -> Result<Result<String, Refusal>, ServiceError> {
     let name = match clean_name(raw_name, services.settings.webauthn.name_max_length) {
         Ok(name) => name,
@@ -496,6 +502,20 @@ pub async fn delete(
             })
         })
         .await?;
+    if outcome.is_ok() {
+        tracing::info!(
+            event = "passkey_deleted",
+            user_id = user.id,
+            "passkey deleted"
+        );
+        let event = SecurityEvent::PasskeyRemoved { name: name.clone() };
+        services.emit(event, Some(user.id), client);
+        let notice = Notice::Passkey {
+            added: false,
+            name: name.clone(),
+        };
+        notices::send(services, user, notice, client).await;
+    }
     Ok(outcome.map(|()| name))
 }
 
@@ -722,13 +742,15 @@ fn insert_passkey(
 }
 
 /// Step 2 of adding a passkey (`POST /wan-register/<state>`): checks the authenticator's
-/// answer and stores the passkey. Returns its name.
+/// answer and stores the passkey; the `passkey_added` event and the notice go out for
+/// `client`. Returns its name.
 pub async fn finish_registration(
     services: &Services,
     user: &User,
     token: &str,
     binding: &str,
     raw_credential: &str,
+    client: &ClientInfo,
 ) -> Result<Result<String, Refusal>, ServiceError> {
     let within = services.settings.webauthn.register_within;
     let state =
@@ -758,6 +780,16 @@ pub async fn finish_registration(
             usage = usage.as_str(),
             "passkey added"
         );
+        let event = SecurityEvent::PasskeyAdded {
+            name: name.clone(),
+            usage: usage.as_str().to_owned(),
+        };
+        services.emit(event, Some(user.id), client);
+        let notice = Notice::Passkey {
+            added: true,
+            name: name.clone(),
+        };
+        notices::send(services, user, notice, client).await;
     }
     Ok(stored.map(|()| name))
 }

@@ -95,6 +95,7 @@ pub async fn finish_signup(
     token: &str,
     binding: &str,
     raw_credential: &str,
+    client: &crate::auth::login::ClientInfo,
 ) -> Result<Result<SignedUp, FormErrors>, ServiceError> {
     let settings = &services.settings;
     let messages = &services.messages;
@@ -151,6 +152,8 @@ pub async fn finish_signup(
                 user_id = user.id,
                 "account made with a passkey"
             );
+            let event = crate::auth::events::SecurityEvent::Registered;
+            services.emit(event, Some(user.id), client);
             SignedUp::Created(Box::new(user))
         }
         None => SignedUp::ExistingNotified { email },
