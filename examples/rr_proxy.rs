@@ -3,7 +3,7 @@
 //!
 //! `rr_proxy LISTEN_ADDR BACKEND_ADDR...`, e.g. `rr_proxy 127.0.0.1:8080 127.0.0.1:8081 127.0.0.1:8082`
 
-#[path = "../tests/proxy_support/mod.rs"]
+#[path = "../tests/it/proxy_support/mod.rs"]
 mod proxy_support;
 
 #[tokio::main]

@@ -12,7 +12,9 @@
 //! `/usr/bin/chromedriver`). Screenshots of every default page at desktop and phone width go
 //! to `$CARGO_TARGET_DIR/screenshots/` (or `target/screenshots/`).
 
+#[path = "it/common/mod.rs"]
 mod common;
+#[path = "it/mail_support/mod.rs"]
 mod mail_support;
 
 use std::os::unix::process::CommandExt;
