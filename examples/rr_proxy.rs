@@ -21,7 +21,9 @@ async fn main() -> std::io::Result<()> {
         return Err(usage());
     }
     let proxy = proxy_support::RoundRobinProxy::start(&listen, backends).await?;
-    eprintln!("rr_proxy listening on {}", proxy.address);
-    proxy.wait().await;
+    eprintln!("rr_proxy listening on {}", proxy.url());
+    // It forwards until the process is killed: dropping it would stop it.
+    std::future::pending::<()>().await;
+    drop(proxy);
     Ok(())
 }

@@ -8,9 +8,6 @@
 //!
 //! Log output is silenced unless `TEST_LOG` is set.
 
-// Each test binary uses a different part of the harness.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -185,7 +182,7 @@ pub struct TestApp {
     browser: TestClient,
     server: Option<actix_web::rt::task::JoinHandle<std::io::Result<()>>>,
     // Dropped after the server handle: the database goes last.
-    backend: Option<Backend>,
+    _backend: Option<Backend>,
     _dir: TempDir,
 }
 
@@ -202,22 +199,16 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         .unwrap_or_else(|e| panic!("Latchkey did not start: {e:#}"))
 }
 
-/// Like [`spawn_app_with`], but `BASE_URL` (and the address tests use) is
-/// `http://localhost:<port>` instead of `http://127.0.0.1:<port>`: browsers refuse passkeys
-/// on an IP address, and the relying party is `BASE_URL`'s host.
-pub async fn spawn_app_on_localhost(overrides: &[(&str, &str)]) -> TestApp {
-    try_spawn_app_on(overrides, "localhost")
-        .await
-        .unwrap_or_else(|e| panic!("Latchkey did not start: {e:#}"))
-}
-
 /// Like [`spawn_app_with`], but returns the start-up error instead of panicking.
 pub async fn try_spawn_app_with(overrides: &[(&str, &str)]) -> anyhow::Result<TestApp> {
     try_spawn_app_on(overrides, "127.0.0.1").await
 }
 
 /// Starts Latchkey (listening on 127.0.0.1) with `BASE_URL` `http://<host_name>:<port>`.
-async fn try_spawn_app_on(overrides: &[(&str, &str)], host_name: &str) -> anyhow::Result<TestApp> {
+pub async fn try_spawn_app_on(
+    overrides: &[(&str, &str)],
+    host_name: &str,
+) -> anyhow::Result<TestApp> {
     if std::env::var_os("TEST_LOG").is_some() {
         latchkey::telemetry::init();
     }
@@ -306,7 +297,7 @@ async fn try_spawn_app_on(overrides: &[(&str, &str)], host_name: &str) -> anyhow
         events,
         browser,
         server: Some(server),
-        backend,
+        _backend: backend,
         _dir: dir,
     })
 }

@@ -1,9 +1,7 @@
 //! Helpers for the mail tests: a fresh database per test (SQLite, or PostgreSQL when
 //! `LATCHKEY_TEST_POSTGRES_URL` is set and the crate is built with `--features postgres`),
 //! a real (tiny) SMTP server, small queries on `mail_outbox`, and the `.eml` files of the
-//! development transport. A test crate that includes it must also have `mod common;`.
-
-#![allow(dead_code)]
+//! development transport. It builds on `crate::common`: a crate that includes it has both.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -71,8 +69,6 @@ pub async fn enqueue(db: &Db, message: Message) {
 
 #[derive(Debug, Clone, Queryable)]
 pub struct OutboxRow {
-    pub id: i64,
-    pub recipient: String,
     pub subject: String,
     pub attempts: i32,
     pub next_attempt_at: chrono::NaiveDateTime,
@@ -85,8 +81,6 @@ pub async fn outbox(db: &Db) -> Vec<OutboxRow> {
         Ok(mail_outbox::table
             .order(mail_outbox::id.asc())
             .select((
-                mail_outbox::id,
-                mail_outbox::recipient,
                 mail_outbox::subject,
                 mail_outbox::attempts,
                 mail_outbox::next_attempt_at,

@@ -1,10 +1,8 @@
 //! A tiny round-robin TCP proxy: each new connection goes to the next backend in turn. Used
-//! by tests/many_instances.rs and by `examples/rr_proxy.rs` (the benchmark's scale-out
-//! scenario). Connection-level, like nginx's `stream` module: a keep-alive client stays on
-//! one backend, a client that opens a connection per request visits them all.
-
-// The test and the example binary each use a part of it.
-#![allow(dead_code)]
+//! by tests/it/many_instances.rs and by `examples/rr_proxy.rs` (the benchmark's scale-out
+//! scenario), each of which uses all of it. Connection-level, like nginx's `stream` module:
+//! a keep-alive client stays on one backend, a client that opens a connection per request
+//! visits them all.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,11 +45,6 @@ impl RoundRobinProxy {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.address)
-    }
-
-    /// Runs until the process ends (for the example binary).
-    pub async fn wait(mut self) {
-        let _ = (&mut self.task).await;
     }
 }
 
