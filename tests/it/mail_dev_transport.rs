@@ -60,14 +60,11 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 }
 
 // Single-threaded, so that the subscriber set for this thread sees the transport's log line.
-/// `tracing` caches per call site whether anyone listens; a test on another thread hitting
-/// the same call site while this file's log capture is being set up can leave it cached as
-/// "nobody". The tests here take turns.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
+// Every test of the binary reaches that call site (their apps mail through this transport):
+// the global subscriber keeps `tracing` from caching it as unheard (see `init_logging`).
 #[tokio::test(flavor = "current_thread")]
 async fn the_development_transport_writes_eml_files_and_logs_the_links() {
-    let _turn = ONE_AT_A_TIME.lock().await;
+    crate::common::init_logging();
     let test = TestDb::new();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("instance").join("mail");
@@ -125,7 +122,6 @@ async fn the_development_transport_writes_eml_files_and_logs_the_links() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_uses_the_development_transport_without_mail_server() {
-    let _turn = ONE_AT_A_TIME.lock().await;
     let test = TestDb::new();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("outbox");

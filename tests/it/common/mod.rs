@@ -57,6 +57,57 @@ pub fn crate_dir(sub: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
+// Logs
+// ---------------------------------------------------------------------------------------
+
+/// Installs the process's global `tracing` subscriber, once: with `TEST_LOG`, Latchkey's own
+/// (logs on stderr); without, [`Unheard`].
+///
+/// Every test of the binary shares it, and shares `tracing`'s cache of which call sites
+/// anyone listens to. A call site is first asked on the thread that reaches it first, so a
+/// test capturing logs with a subscriber of its own thread (`tracing::subscriber::
+/// set_default`, tests/it/mail_dev_transport.rs) would miss a line whose call site another
+/// test's thread, without a subscriber, reached first: it stays cached as unheard.
+pub fn init_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            latchkey::telemetry::init();
+        } else {
+            tracing::subscriber::set_global_default(Unheard)
+                .expect("no other global tracing subscriber");
+        }
+    });
+}
+
+/// Shows nothing, but answers "sometimes" for every call site: none is cached as unheard,
+/// and each event asks the subscriber of its own thread. Up to `INFO`, what the tests capture.
+struct Unheard;
+
+impl tracing::Subscriber for Unheard {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::INFO)
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+// ---------------------------------------------------------------------------------------
 // The database each test gets
 // ---------------------------------------------------------------------------------------
 
@@ -209,9 +260,7 @@ pub async fn try_spawn_app_on(
     overrides: &[(&str, &str)],
     host_name: &str,
 ) -> anyhow::Result<TestApp> {
-    if std::env::var_os("TEST_LOG").is_some() {
-        latchkey::telemetry::init();
-    }
+    init_logging();
     let dir = tempfile::Builder::new()
         .prefix("latchkey-test-")
         .tempdir()?;
