@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::passkey::SoftPasskey;
+use common::reference;
 use common::{location, random_hex, set_up_authenticator, spawn_app_with, TestClient};
 use reqwest::StatusCode;
 
@@ -24,19 +25,6 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
 /// Passwords as people type them, one with characters that NFKD changes.
 const ALICE_PASSWORD: &str = "alice-password-1";
 const BOB_PASSWORD: &str = "p\u{e4}ssw\u{f6}rd-\u{3a9} \u{fb01}";
-
-fn reference_dir() -> PathBuf {
-    let dir = std::env::var_os("LATCHKEY_REF_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/ref"));
-    assert!(
-        dir.join("run.sh").is_file(),
-        "the Flask reference app is not at {} (set LATCHKEY_REF_DIR to the folder holding \
-         run.sh and app.py)",
-        dir.display()
-    );
-    dir
-}
 
 fn require_program(name: &str) {
     let found = Command::new(name)
@@ -60,9 +48,9 @@ struct FlaskApp {
 }
 
 impl FlaskApp {
-    /// Starts the reference app on `db` and waits until `GET /` answers. The first start in
-    /// this test binary runs alone: on a fresh machine it creates the app's virtualenv, and
-    /// two `run.sh` creating it at once break each other's.
+    /// Starts the reference app on `db` and waits until `GET /` answers. Its virtualenv is
+    /// made first, once per process (on a fresh machine, from PyPI): two `run.sh` creating
+    /// it at once would break each other's.
     async fn start(db: &Path, secret_key: &str, salt: &str, log_dir: &Path) -> Self {
         Self::start_with(db, secret_key, salt, log_dir, &[]).await
     }
@@ -75,15 +63,10 @@ impl FlaskApp {
         log_dir: &Path,
         extra: &[(&str, &str)],
     ) -> Self {
-        static FIRST_START_DONE: tokio::sync::Mutex<bool> = tokio::sync::Mutex::const_new(false);
-        let mut done = FIRST_START_DONE.lock().await;
-        if *done {
-            drop(done);
-            return Self::start_now(db, secret_key, salt, log_dir, extra).await;
-        }
-        let app = Self::start_now(db, secret_key, salt, log_dir, extra).await;
-        *done = true;
-        app
+        tokio::task::spawn_blocking(reference::python)
+            .await
+            .expect("the reference virtualenv");
+        Self::start_now(db, secret_key, salt, log_dir, extra).await
     }
 
     async fn start_now(
@@ -95,7 +78,7 @@ impl FlaskApp {
     ) -> Self {
         require_program("bash");
         require_program("python3");
-        let run_sh = reference_dir().join("run.sh");
+        let run_sh = reference::dir().join("run.sh");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

@@ -30,6 +30,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 pub mod passkey;
+pub mod reference;
 
 /// A password every test may use: 15 characters, within the 8..=128 rule.
 pub const PASSWORD: &str = "correct-horse-9";
