@@ -28,7 +28,7 @@ fn now() -> u64 {
     chrono::Utc::now().timestamp() as u64
 }
 
-/// Two-factor settings as tests/two_factor.rs has them, plus `extra`.
+/// Two-factor settings as tests/it/two_factor.rs has them, plus `extra`.
 fn tf_settings<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut all = vec![
         ("SECURITY_TWO_FACTOR", "true"),

@@ -511,7 +511,7 @@ async fn users_change_password() {
     .fails(4, "No user");
 }
 
-/// The password policy of the forms (`tests/password_policy.rs`), through the CLI.
+/// The password policy of the forms (`tests/it/password_policy.rs`), through the CLI.
 #[test]
 fn users_create_and_change_password_apply_the_password_policy() {
     let cli = Cli::with_env(&[

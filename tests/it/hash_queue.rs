@@ -63,7 +63,7 @@ async fn slow_hashing_app() -> TestApp {
     // Cost 13: each hash takes long enough that a burst overlaps; one may wait. The burst
     // logs one account in from one address, which the login throttle would cut down to its
     // free attempts (every attempt is counted before its hash): give it room, so that only
-    // the queue decides here (the throttle is tested in tests/throttle.rs).
+    // the queue decides here (the throttle is tested in tests/it/throttle.rs).
     spawn_app_with(&[
         ("SECURITY_BCRYPT_ROUNDS", "13"),
         ("SECURITY_HASH_QUEUE", "1"),

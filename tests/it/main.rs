@@ -2,9 +2,10 @@
 //! Every test starts its own Latchkey (own port, own database, see [`common`]) and talks to it
 //! over HTTP, or runs the `latchkey` binary.
 //!
-//! All of them share one process: a test must not change process-wide state (environment
-//! variables, the current directory, a global `tracing` subscriber) that another test could
-//! see. `cargo test --test it login::` runs one module.
+//! All of them share one process: a test must not change process-wide state that another
+//! test could see (environment variables, the current directory, the global `tracing`
+//! subscriber: [`common::init_logging`] installs it). `cargo test --test it login::` runs one
+//! module.
 //!
 //! The headless-browser tests (`tests/browser.rs`, `--features browser-tests`) and the
 //! documentation's links (`tests/doc_links.rs`) are binaries of their own.

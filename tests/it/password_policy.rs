@@ -2,7 +2,7 @@
 //! (form and JSON), reset and change. One app turns every rule on — a 12-character
 //! minimum, zxcvbn at Flask-Security's default score 3 with the account's own words, and
 //! the offline common-password list — and each case below trips exactly one rule. The CLI
-//! applies the same rules (`tests/cli.rs`).
+//! applies the same rules (`tests/it/cli.rs`).
 
 use crate::common;
 use crate::mail_support;

@@ -254,7 +254,7 @@ async fn an_email_of_254_characters_is_accepted_and_of_255_refused() {
 
 #[actix_web::test]
 async fn twenty_simultaneous_registrations_of_one_email_make_exactly_one_account() {
-    // The race, not the per-address rate limit (tests/throttle.rs), is under test here.
+    // The race, not the per-address rate limit (tests/it/throttle.rs), is under test here.
     let app = common::spawn_app_with(&[("SECURITY_REGISTER_LIMIT_PER_ADDRESS", "0")]).await;
     let email = new_email("race");
     // Twenty browsers, each with its own session and CSRF token, fire together.

@@ -1,7 +1,7 @@
 //! Throttling (ASVS 2.2.1): login delays per account and address, the per-account ceiling
 //! that spares the owner's known addresses, password reset as the way back in, and the
 //! per-address limit against spraying, IPv6 clients counted by their /64. (The mail-sending
-//! forms' limits: tests/mail_limits.rs.) Client addresses vary through `X-Forwarded-For` with
+//! forms' limits: tests/it/mail_limits.rs.) Client addresses vary through `X-Forwarded-For` with
 //! `TRUSTED_PROXY_COUNT=1`.
 
 use crate::common;

@@ -285,7 +285,7 @@ pub async fn try_spawn_app_on(
     set("DATABASE_URL", &database_url);
     set("SECURITY_BCRYPT_ROUNDS", "4");
     // Tests fire bursts (e.g. twenty registrations at once) for other reasons; the queue
-    // bound itself is tested in tests/hash_queue.rs.
+    // bound itself is tested in tests/it/hash_queue.rs.
     set("SECURITY_HASH_QUEUE", "64");
     set("SECURITY_TEMPLATES_DIR", &crate_dir("templates"));
     set("STATIC_DIR", &crate_dir("static"));
