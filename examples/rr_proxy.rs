@@ -3,7 +3,7 @@
 //!
 //! `rr_proxy LISTEN_ADDR BACKEND_ADDR...`, e.g. `rr_proxy 127.0.0.1:8080 127.0.0.1:8081 127.0.0.1:8082`
 
-#[path = "../tests/proxy_support/mod.rs"]
+#[path = "../tests/it/proxy_support/mod.rs"]
 mod proxy_support;
 
 #[tokio::main]
@@ -21,7 +21,9 @@ async fn main() -> std::io::Result<()> {
         return Err(usage());
     }
     let proxy = proxy_support::RoundRobinProxy::start(&listen, backends).await?;
-    eprintln!("rr_proxy listening on {}", proxy.address);
-    proxy.wait().await;
+    eprintln!("rr_proxy listening on {}", proxy.url());
+    // It forwards until the process is killed: dropping it would stop it.
+    std::future::pending::<()>().await;
+    drop(proxy);
     Ok(())
 }

@@ -57,7 +57,7 @@
 //! # Layout
 //!
 //! The modules stand on each other in floors, each importing only those below it (the
-//! Layout table in `docs/layout.md`, checked by `tests/architecture.rs`): [`messages`] and the lock
+//! Layout table in `docs/layout.md`, checked by `tests/it/architecture.rs`): [`messages`] and the lock
 //! helper; [`domain`] (typed email, password, username, role name, next URL); [`db`]
 //! (schema, models, pool, migrations for SQLite and PostgreSQL); [`config`] (settings from
 //! the environment); [`crypto`] and [`telemetry`]; [`templates`]; [`mail`]; [`auth`] (the

@@ -12,7 +12,13 @@
 //! `/usr/bin/chromedriver`). Screenshots of every default page at desktop and phone width go
 //! to `$CARGO_TARGET_DIR/screenshots/` (or `target/screenshots/`).
 
+// The integration suite's helpers (tests/it/), of which this binary uses a few: the suite's
+// own binary uses every one of them (and warns when one is left unused).
+#[path = "it/common/mod.rs"]
+#[allow(dead_code)]
 mod common;
+#[path = "it/mail_support/mod.rs"]
+#[allow(dead_code)]
 mod mail_support;
 
 use std::os::unix::process::CommandExt;
@@ -21,7 +27,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{spawn_app_on_localhost, spawn_app_with, TestApp, PASSWORD};
+use common::{spawn_app_with, try_spawn_app_on, TestApp, PASSWORD};
 use fantoccini::cookies::Cookie;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -32,6 +38,15 @@ use serde_json::{json, Value};
 use url::Url;
 
 const NEW_PASSWORD: &str = "battery-staple-7";
+
+/// Like [`spawn_app_with`], but `BASE_URL` (and the address tests use) is
+/// `http://localhost:<port>` instead of `http://127.0.0.1:<port>`: browsers refuse passkeys
+/// on an IP address, and the relying party is `BASE_URL`'s host.
+async fn spawn_app_on_localhost(overrides: &[(&str, &str)]) -> TestApp {
+    try_spawn_app_on(overrides, "localhost")
+        .await
+        .unwrap_or_else(|e| panic!("Latchkey did not start: {e:#}"))
+}
 
 /// Desktop and phone viewports of the screenshots.
 const WIDTHS: [(u32, u32, bool); 2] = [(1280, 800, false), (390, 844, true)];

@@ -2,7 +2,7 @@
 //! ([`ends`]) and one function that applies it ([`apply`]), called inside the transaction
 //! of every path that causes the event (web, JSON, CLI), so that a recovery, a sign-out or
 //! a second-factor change means the same thing everywhere. SECURITY.md ("What ends what")
-//! prints the same table; `tests/lifecycle.rs` checks it cell by cell on both backends.
+//! prints the same table; `tests/it/lifecycle.rs` checks it cell by cell on both backends.
 //!
 //! The things an event can end:
 //! - **browser sessions** (`login_session` rows) and with them their **remember-me**

@@ -1,0 +1,285 @@
+//! Guards for library users: an app that mounts Latchkey and adds its own routes behind
+//! `AuthenticatedUser`, `RolesRequired`, `RolesAccepted`, `Premium` and their middleware
+//! forms; and the built-in `/admin` page.
+
+use crate::common;
+
+use actix_web::{web, HttpResponse, HttpServer};
+use common::{location, new_email, TestApp, TestClient, PASSWORD};
+use latchkey::config::Source;
+use latchkey::db::roles;
+use latchkey::web::guards::{
+    auth_required, premium_required, roles_accepted, roles_required, AuthenticatedUser, Premium,
+    RolesAccepted, RolesRequired,
+};
+use latchkey::{AppState, Settings};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+latchkey::role_set!(Staff = ["editor", "admin"]);
+latchkey::role_set!(EditorAuditor = ["editor", "auditor"]);
+
+async fn whoami(user: AuthenticatedUser) -> HttpResponse {
+    HttpResponse::Ok().body(format!("user {}", user.0.user.id))
+}
+
+async fn staff(g: RolesAccepted<Staff>) -> HttpResponse {
+    HttpResponse::Ok().body(format!("staff {}", g.user.user.id))
+}
+
+async fn editor_auditor(g: RolesRequired<EditorAuditor>) -> HttpResponse {
+    HttpResponse::Ok().body(format!("editor+auditor {}", g.user.user.id))
+}
+
+async fn gold(p: Premium) -> HttpResponse {
+    HttpResponse::Ok().body(format!("premium {}", p.0.user.id))
+}
+
+async fn open() -> HttpResponse {
+    HttpResponse::Ok().body("inside")
+}
+
+/// The host app's own routes, as the README's example mounts them.
+fn host_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/x/whoami", web::get().to(whoami))
+        .route("/x/staff", web::get().to(staff))
+        .route("/x/editor-auditor", web::get().to(editor_auditor))
+        .route("/x/gold", web::get().to(gold))
+        .service(
+            web::scope("/mw-auth")
+                .wrap(auth_required())
+                .route("", web::get().to(open)),
+        )
+        .service(
+            web::scope("/mw-any")
+                .wrap(roles_accepted(["editor", "admin"]))
+                .route("", web::get().to(open)),
+        )
+        .service(
+            web::scope("/mw-all")
+                .wrap(roles_required(["editor", "auditor"]))
+                .route("", web::get().to(open)),
+        )
+        .service(
+            web::scope("/mw-premium")
+                .wrap(premium_required())
+                .route("", web::get().to(open)),
+        );
+}
+
+/// A host app (Latchkey + [`host_routes`]) on the database and secrets of `base`.
+struct Host {
+    base: TestApp,
+    address: String,
+}
+
+async fn host() -> Host {
+    let base = common::spawn_app().await;
+    let settings = Settings::from_source(&Source::from_pairs([
+        ("SECRET_KEY", base.secret_key.as_str()),
+        ("SECURITY_PASSWORD_SALT", base.salt.as_str()),
+        ("DATABASE_URL", base.database_url.as_str()),
+        ("SECURITY_BCRYPT_ROUNDS", "4"),
+        ("SECURITY_TEMPLATES_DIR", &common::crate_dir("templates")),
+        ("STATIC_DIR", &common::crate_dir("static")),
+    ]))
+    .unwrap();
+    let state = web::Data::new(
+        actix_web::rt::task::spawn_blocking(move || AppState::new(settings))
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let server = HttpServer::new(move || latchkey::app(state.clone()).configure(host_routes))
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+    actix_web::rt::spawn(server);
+    Host { base, address }
+}
+
+impl Host {
+    fn client(&self) -> TestClient {
+        TestClient::new(&self.address)
+    }
+
+    /// A registered, logged-in user holding `role_names` (created as needed).
+    async fn user_with(&self, role_names: &[&str]) -> (String, TestClient) {
+        let email = new_email("guard");
+        let c = self.client();
+        assert_eq!(
+            c.register(&email, PASSWORD).await.status(),
+            StatusCode::FOUND
+        );
+        let user_id = self.base.user(&email).id;
+        let mut conn = self.base.db();
+        for name in role_names {
+            let role = match roles::find_by_name(&mut conn, name).unwrap() {
+                Some(r) => r,
+                None => roles::create(&mut conn, name, None).unwrap().unwrap(),
+            };
+            roles::add_to_user(&mut conn, user_id, role.id).unwrap();
+        }
+        (email, c)
+    }
+}
+
+async fn status(c: &TestClient, path: &str) -> StatusCode {
+    c.get(path).await.status()
+}
+
+/// Anonymous: a redirect to the login page (HTML) and 401 (JSON).
+async fn assert_login_required(c: &TestClient, path: &str) {
+    let r = c.get(path).await;
+    assert_eq!(r.status(), StatusCode::FOUND, "{path}");
+    let to = location(&r).unwrap();
+    assert!(to.starts_with("/login?next="), "{path} -> {to}");
+    assert!(to.contains(path.trim_start_matches('/')), "{path} -> {to}");
+    common::assert_json_error(c.get_json(path).await, 401).await;
+}
+
+/// Logged in but lacking: 403 in both formats.
+async fn assert_forbidden(c: &TestClient, path: &str) {
+    assert_eq!(status(c, path).await, StatusCode::FORBIDDEN, "{path}");
+    common::assert_json_error(c.get_json(path).await, 403).await;
+}
+
+#[actix_web::test]
+async fn anonymous_visitors_are_sent_to_log_in_by_every_guard() {
+    let host = host().await;
+    let anon = host.client();
+
+    for path in [
+        "/x/whoami",
+        "/x/staff",
+        "/x/editor-auditor",
+        "/x/gold",
+        "/mw-auth",
+        "/mw-any",
+        "/mw-all",
+        "/mw-premium",
+        "/admin",
+    ] {
+        assert_login_required(&anon, path).await;
+    }
+}
+
+#[actix_web::test]
+async fn authenticated_user_guard_lets_any_logged_in_user_through() {
+    let host = host().await;
+    let (email, c) = host.user_with(&[]).await;
+
+    let r = c.get("/x/whoami").await;
+
+    assert_eq!(r.status(), StatusCode::OK);
+    let id = host.base.user(&email).id;
+    assert_eq!(r.text().await.unwrap(), format!("user {id}"));
+    assert_eq!(status(&c, "/mw-auth").await, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn roles_accepted_needs_any_one_of_the_roles() {
+    let host = host().await;
+    let (_, nobody) = host.user_with(&[]).await;
+    let (_, auditor) = host.user_with(&["auditor"]).await;
+    let (_, editor) = host.user_with(&["editor"]).await;
+    let (_, admin) = host.user_with(&["admin"]).await;
+
+    for c in [&nobody, &auditor] {
+        assert_forbidden(c, "/x/staff").await;
+        assert_forbidden(c, "/mw-any").await;
+    }
+    for c in [&editor, &admin] {
+        assert_eq!(status(c, "/x/staff").await, StatusCode::OK);
+        assert_eq!(status(c, "/mw-any").await, StatusCode::OK);
+    }
+}
+
+#[actix_web::test]
+async fn roles_required_needs_every_role() {
+    let host = host().await;
+    let (_, editor) = host.user_with(&["editor"]).await;
+    let (_, auditor) = host.user_with(&["auditor"]).await;
+    let (_, both) = host.user_with(&["editor", "auditor"]).await;
+
+    for c in [&editor, &auditor] {
+        assert_forbidden(c, "/x/editor-auditor").await;
+        assert_forbidden(c, "/mw-all").await;
+    }
+    assert_eq!(status(&both, "/x/editor-auditor").await, StatusCode::OK);
+    assert_eq!(status(&both, "/mw-all").await, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn roles_are_read_at_each_request() {
+    let host = host().await;
+    let (email, c) = host.user_with(&[]).await;
+    assert_forbidden(&c, "/x/staff").await;
+    let mut conn = host.base.db();
+    let role = roles::create(&mut conn, "editor", None).unwrap().unwrap();
+    let id = host.base.user(&email).id;
+
+    roles::add_to_user(&mut conn, id, role.id).unwrap();
+
+    assert_eq!(status(&c, "/x/staff").await, StatusCode::OK);
+    roles::remove_from_user(&mut conn, id, role.id).unwrap();
+    assert_forbidden(&c, "/x/staff").await;
+}
+
+#[actix_web::test]
+async fn premium_guard_needs_the_premium_flag() {
+    let host = host().await;
+    let (email, c) = host.user_with(&[]).await;
+
+    assert_forbidden(&c, "/x/gold").await;
+    assert_forbidden(&c, "/mw-premium").await;
+    assert_forbidden(&c, "/premium").await;
+    host.base.set_premium(&email, true);
+
+    assert_eq!(status(&c, "/x/gold").await, StatusCode::OK);
+    assert_eq!(status(&c, "/mw-premium").await, StatusCode::OK);
+    assert_eq!(status(&c, "/premium").await, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn the_admin_page_lists_users_for_admins_only() {
+    let host = host().await;
+    let (plain_email, plain) = host.user_with(&["editor"]).await;
+    let (admin_email, admin) = host.user_with(&["admin"]).await;
+    host.base.set_premium(&plain_email, true);
+    host.base.set_active(&plain_email, false);
+
+    let r = admin.get("/admin").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&plain_email) && html.contains(&admin_email),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>editor</td>") && html.contains("<td>admin</td>"),
+        "{html}"
+    );
+    let j: Value = admin.get_json("/admin").await.json().await.unwrap();
+    let users = j["response"]["users"].as_array().unwrap();
+    assert_eq!(users.len(), 2, "{j}");
+    let p = users
+        .iter()
+        .find(|u| u["email"] == plain_email.as_str())
+        .unwrap();
+    assert_eq!(p["roles"], serde_json::json!(["editor"]));
+    assert_eq!(p["premium"], true);
+    assert_eq!(p["active"], false);
+    assert!(p.get("last_login_at").is_some(), "{p}");
+    assert!(
+        p.get("password").is_none() && p.get("fs_uniquifier").is_none(),
+        "{p}"
+    );
+    // A non-admin gets 403; the deactivated one is logged out.
+    let (_, editor) = host.user_with(&["editor"]).await;
+    assert_forbidden(&editor, "/admin").await;
+    assert_login_required(&plain, "/admin").await;
+}
