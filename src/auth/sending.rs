@@ -31,7 +31,7 @@ use chrono::NaiveDateTime;
 
 use super::error::ServiceError;
 use super::services::Services;
-use super::throttle::{account_subject, typed_subject};
+use super::throttle::{account_subject, over_limit, typed_subject};
 use crate::db::{self, attempts};
 
 /// Messages sent for an account (`auth_attempt.action`), under its [`account_subject`].
@@ -104,16 +104,16 @@ pub async fn reserve(
                     rows.into_iter().map(|(_, at)| at).collect()
                 };
                 let for_account = times(attempts::since(conn, SENT_FOR_ACCOUNT, &subject, since)?);
-                waits.push(over(limits.per_account, &for_account, window, now));
+                waits.push(over_limit(limits.per_account, for_account, window, now));
                 if let Some(target) = &target {
                     let to = times(attempts::since(conn, SENT_TO, target, since)?);
-                    waits.push(over(limits.per_destination, &to, window, now));
+                    waits.push(over_limit(limits.per_destination, to, window, now));
                 }
                 let from_ip = attempts::times_from(conn, SENT_FOR_ACCOUNT, &client, since)?;
-                waits.push(over(limits.per_ip, &from_ip, window, now));
+                waits.push(over_limit(limits.per_ip, from_ip, window, now));
                 if unverified_text {
                     let texts = times(attempts::since(conn, UNVERIFIED_TEXT, &subject, since)?);
-                    waits.push(over(limits.unverified_texts, &texts, window, now));
+                    waits.push(over_limit(limits.unverified_texts, texts, window, now));
                 }
                 if let Some(retry_after) = waits.into_iter().flatten().max() {
                     return Ok(Allowance::Withheld { retry_after });
@@ -157,25 +157,6 @@ pub async fn reserve_or_refuse(
     }
 }
 
-/// The wait before the oldest of `times` leaves the window, when there are `limit` or more
-/// (0: no limit).
-fn over(
-    limit: u32,
-    times: &[NaiveDateTime],
-    window: chrono::Duration,
-    now: NaiveDateTime,
-) -> Option<Duration> {
-    let limit = limit as usize;
-    if limit == 0 || times.len() < limit {
-        return None;
-    }
-    let mut sorted = times.to_vec();
-    sorted.sort_unstable();
-    let leaving = sorted[sorted.len() - limit] + window - now;
-    let millis = leaving.num_milliseconds().max(0) as u64;
-    Some(Duration::from_secs(millis.div_ceil(1000).max(1)))
-}
-
 fn to_chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX / 2)
 }
@@ -194,16 +175,16 @@ mod tests {
     fn a_budget_waits_for_its_oldest_message_to_leave_the_window() {
         let hour = chrono::Duration::hours(1);
         let three: Vec<_> = [0, 10, 20].map(at).to_vec();
-        assert_eq!(over(4, &three, hour, at(30)), None);
+        assert_eq!(over_limit(4, three.clone(), hour, at(30)), None);
         assert_eq!(
-            over(3, &three, hour, at(30)),
+            over_limit(3, three.clone(), hour, at(30)),
             Some(Duration::from_secs(3570))
         );
         assert_eq!(
-            over(2, &three, hour, at(30)),
+            over_limit(2, three.clone(), hour, at(30)),
             Some(Duration::from_secs(3580))
         );
-        assert_eq!(over(0, &three, hour, at(30)), None, "0: no limit");
+        assert_eq!(over_limit(0, three, hour, at(30)), None, "0: no limit");
     }
 
     #[test]

@@ -501,8 +501,9 @@ pub async fn mail_allowance(
     .await
 }
 
-/// The wait before the oldest of `times` leaves the window, when there are `limit` or more.
-fn over_limit(
+/// The wait before the oldest of `times` leaves the window, when there are `limit` or more
+/// (0: no limit).
+pub fn over_limit(
     limit: u32,
     mut times: Vec<NaiveDateTime>,
     window: chrono::Duration,
