@@ -155,6 +155,28 @@ async fn registration_does_not_wait_for_an_smtp_server_that_takes_ten_seconds() 
     .await;
 }
 
+/// Waits until no mail is being sent (no row claimed) and none is due for a while, so that a
+/// kill right after leaves every mail pending. A claim the killed process held would keep
+/// its row from the restarted one for `LOCK_FOR` (two minutes): on a busy machine a kill
+/// landed inside a send often enough.
+async fn between_attempts(database_url: &str) {
+    eventually(
+        Duration::from_secs(60),
+        "a moment between attempts",
+        || async {
+            let rows: Vec<(Option<chrono::NaiveDateTime>, chrono::NaiveDateTime)> =
+                mail_outbox::table
+                    .select((mail_outbox::locked_until, mail_outbox::next_attempt_at))
+                    .load(&mut connect(database_url))
+                    .expect("read mail_outbox");
+            let soon = chrono::Utc::now().naive_utc() + Duration::from_millis(500);
+            rows.iter()
+                .all(|(locked, next)| locked.is_none() && *next > soon)
+        },
+    )
+    .await;
+}
+
 /// The built binary, serving on a free port until killed.
 struct ServerProcess {
     child: Child,
@@ -234,6 +256,7 @@ async fn mail_pending_when_the_app_is_killed_is_delivered_after_a_restart() {
     for email in &users {
         register(&TestClient::new(&first.address), email).await;
     }
+    between_attempts(&url).await;
     first.kill();
     assert_eq!(outbox_rows(&url), 3, "the mails outlive the process");
 
