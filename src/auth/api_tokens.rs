@@ -224,12 +224,12 @@ pub fn revoke_all_but(
         kept_families.extend(api_tokens::families_of_login(conn, login)?);
     }
     let tokens = api_tokens::for_user(conn, user_id)?;
-    for token in &tokens {
-        let kept = keep_token == Some(token.token_hash.as_str())
-            || (keep_login.is_some() && token.login_id.as_deref() == keep_login);
-        if kept {
-            kept_families.extend(token.refresh_family.clone());
-        }
+    let asked = |token: &AuthToken| {
+        keep_token == Some(token.token_hash.as_str())
+            || (keep_login.is_some() && token.login_id.as_deref() == keep_login)
+    };
+    for token in tokens.iter().filter(|t| asked(t)) {
+        kept_families.extend(token.refresh_family.clone());
     }
     let mut ended = 0;
     for token in &tokens {
@@ -237,10 +237,7 @@ pub fn revoke_all_but(
             .refresh_family
             .as_ref()
             .is_some_and(|f| kept_families.contains(f));
-        let kept = keep_token == Some(token.token_hash.as_str())
-            || (keep_login.is_some() && token.login_id.as_deref() == keep_login)
-            || in_kept_family;
-        if !kept {
+        if !asked(token) && !in_kept_family {
             ended += api_tokens::delete(conn, &token.token_hash)?;
         }
     }

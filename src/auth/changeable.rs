@@ -143,9 +143,8 @@ pub async fn set_password(
         .run_with(move |conn| {
             let services = services2;
             conn.transaction::<_, ServiceError, _>(|conn| {
-                replace_password(conn, &user, &hash)?;
-                let scope = super::lifecycle::Scope::user(user.id);
-                super::lifecycle::apply(conn, super::lifecycle::Event::PasswordChange, &scope)?;
+                let event = super::lifecycle::Event::PasswordChange;
+                replace_password(conn, &user, &hash, event)?;
                 if services.settings.notices.password_change {
                     let notice = services
                         .mailer()

@@ -367,26 +367,18 @@ pub fn apply(conn: &mut DbConnection, event: Event, scope: &Scope) -> Result<App
     for purpose in purposes {
         tokens::delete_for_user(conn, id, purpose.as_str())?;
     }
-    if ends.first_factor_passkeys || ends.second_factors {
-        let mut usages = Vec::new();
-        if ends.first_factor_passkeys {
-            usages.push("first");
+    let of_user = webauthn::table.filter(webauthn::user_id.eq(id));
+    applied.passkeys = match (ends.first_factor_passkeys, ends.second_factors) {
+        // Every passkey, rows of an adopted database with another usage included.
+        (true, true) => diesel::delete(of_user).execute(conn)?,
+        (true, false) => {
+            diesel::delete(of_user.filter(webauthn::usage.eq("first"))).execute(conn)?
         }
-        if ends.second_factors {
-            usages.push("secondary");
+        (false, true) => {
+            diesel::delete(of_user.filter(webauthn::usage.eq("secondary"))).execute(conn)?
         }
-        applied.passkeys = diesel::delete(
-            webauthn::table
-                .filter(webauthn::user_id.eq(id))
-                .filter(webauthn::usage.eq_any(usages)),
-        )
-        .execute(conn)?;
-        if ends.first_factor_passkeys && ends.second_factors {
-            // Rows of an adopted database with another usage go too.
-            applied.passkeys +=
-                diesel::delete(webauthn::table.filter(webauthn::user_id.eq(id))).execute(conn)?;
-        }
-    }
+        (false, false) => 0,
+    };
     if ends.signin_methods {
         diesel::update(user::table.find(id))
             .set((

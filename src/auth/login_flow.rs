@@ -68,12 +68,8 @@ impl PendingLogin {
     /// first time, false for any copy of the cookie that carries it afterwards, on any
     /// instance (whatever code that copy brings).
     pub async fn consume(&self, services: &Services) -> Result<bool, ServiceError> {
-        let name = digest(&format!(
-            "pending:{}:{}:{}",
-            self.nonce, self.user_id, self.proved_at
-        ));
-        let step = u64::from_str_radix(name.get(..15).unwrap_or("0"), 16).unwrap_or(0);
-        super::two_factor::record_step(services, self.user_id, "pending", step).await
+        let name = format!("{}:{}:{}", self.nonce, self.user_id, self.proved_at);
+        super::two_factor::record_once(services, self.user_id, "pending", &name).await
     }
 
     /// Whether more than `within` has passed since the first factor was proved (or the

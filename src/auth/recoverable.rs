@@ -1,6 +1,7 @@
 //! Password recovery (`SECURITY_RECOVERABLE`): the rules behind `/reset` and
 //! `/reset/<token>`. Callable without HTTP.
 
+use super::lifecycle;
 use diesel::Connection;
 
 use super::error::ServiceError;
@@ -11,7 +12,7 @@ use super::services::Services;
 use super::user_tokens::{Purpose, TokenState};
 use crate::crypto::new_uniquifier;
 use crate::db::models::User;
-use crate::db::{sessions, tokens, users, DbConnection};
+use crate::db::{tokens, users, DbConnection};
 use crate::domain::{Email, Password};
 use crate::mail;
 
@@ -136,15 +137,15 @@ pub async fn reset_password(
                 let Some(user) = services.tokens.consume(conn, &raw, Purpose::Reset)? else {
                     return Ok(None);
                 };
-                replace_password(conn, &user, &hash)?;
                 // A recovery through the mailbox; the first proof of it, for an account
                 // never confirmed (it is confirmed now).
-                let scope = super::lifecycle::Scope::user(user.id);
+                let event = match user.confirmed_at {
+                    None => lifecycle::Event::MailboxProven,
+                    Some(_) => lifecycle::Event::PasswordReset,
+                };
+                replace_password(conn, &user, &hash, event)?;
                 if user.confirmed_at.is_none() {
-                    super::lifecycle::apply(conn, super::lifecycle::Event::MailboxProven, &scope)?;
                     users::set_confirmed(conn, user.id, crate::db::now())?;
-                } else {
-                    super::lifecycle::apply(conn, super::lifecycle::Event::PasswordReset, &scope)?;
                 }
                 if services.settings.notices.password_reset {
                     let notice = services
@@ -162,16 +163,18 @@ pub async fn reset_password(
     Ok(updated)
 }
 
-/// Stores a new hash and uniquifier, ending every login and every outstanding reset link;
-/// the account's failed logins are forgotten (the owner proved a mailbox or the password).
+/// Stores a new hash and uniquifier, ends what `event` (a reset, a change, or the first
+/// proof of the mailbox) ends in the lifecycle table, every login among them, and every
+/// outstanding reset link; the account's failed logins are forgotten (the owner proved a
+/// mailbox or the password).
 pub fn replace_password(
     conn: &mut DbConnection,
     user: &User,
     hash: &str,
+    event: lifecycle::Event,
 ) -> Result<(), ServiceError> {
     users::set_password(conn, user.id, hash, &new_uniquifier())?;
-    sessions::delete_for_user(conn, user.id, None)?;
-    super::api_tokens::revoke_all(conn, user.id)?;
+    lifecycle::apply(conn, event, &lifecycle::Scope::user(user.id))?;
     tokens::delete_for_user(conn, user.id, Purpose::Reset.as_str())?;
     super::throttle::clear_account(conn, user.id)?;
     Ok(())

@@ -98,10 +98,9 @@ impl SentCode {
     /// false for every later presentation, whatever copy of the session cookie carries it,
     /// on whichever instance.
     pub async fn consume(&self, services: &Services, user_id: i32) -> Result<bool, ServiceError> {
-        // 60 bits of the code's keyed digest and the time it went out name it.
-        let id = u64::from_str_radix(self.digest.get(..15).unwrap_or("0"), 16).unwrap_or(0);
-        let step = id ^ (self.sent_at as u64).rotate_left(40);
-        record_step(services, user_id, "sent", step & (i64::MAX as u64)).await
+        // The code's keyed digest and the time it went out name it.
+        let name = format!("{}:{}", self.digest, self.sent_at);
+        record_once(services, user_id, "sent", &name).await
     }
 }
 
@@ -341,6 +340,20 @@ where
             Checked::Throttled { retry_after } => CodeCheck::Throttled { retry_after },
         },
     )
+}
+
+/// Records that the thing called `name` (a sent code, a pending login) of `user` was used
+/// for `purpose`, as an `otp_used` step derived from a digest of the name; false if it
+/// already was.
+pub async fn record_once(
+    services: &Services,
+    user_id: i32,
+    purpose: &'static str,
+    name: &str,
+) -> Result<bool, ServiceError> {
+    let digest = crate::crypto::digest(name);
+    let step = u64::from_str_radix(digest.get(..15).unwrap_or("0"), 16).unwrap_or(0);
+    record_step(services, user_id, purpose, step).await
 }
 
 /// Records that `step` of `user`'s codes for `purpose` was used; false if it already was.
