@@ -13,6 +13,7 @@ use crate::auth::accounts::{self, IdentityFinding, Switched};
 use crate::auth::changeable;
 use crate::auth::hashing::HashError;
 use crate::auth::registration::{self, NewAccount, Valid};
+use crate::auth::roles as auth_roles;
 use crate::auth::{PasswordHasher, ServiceError, Services};
 use crate::config::{parse_flag, Settings};
 use crate::db::models::User;
@@ -453,11 +454,8 @@ fn find_user(services: &Services, email: &str) -> Result<User, CliError> {
 }
 
 fn find_role(services: &Services, name: &RoleName) -> Result<roles::Role, CliError> {
-    let lookup = name.clone();
-    run(services
-        .db
-        .run(move |c| roles::find_by_name(c, lookup.as_str())))??
-    .ok_or_else(|| CliError::NotFound(format!("No role named {name}")))
+    run(auth_roles::find(services, name))??
+        .ok_or_else(|| CliError::NotFound(format!("No role named {name}")))
 }
 
 fn role_name(raw: &str) -> Result<RoleName, CliError> {
@@ -576,7 +574,7 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
         UsersCommand::Premium { email, state } => {
             let user = find_user(&services, &email)?;
             let id = user.id;
-            run(services.db.run(move |c| users::set_premium(c, id, state)))??;
+            run(auth_roles::set_premium(&services, id, state))??;
             println!(
                 "Premium {} for {}.",
                 if state { "on" } else { "off" },
@@ -589,9 +587,7 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), CliError>
             if let Some(name) = &role {
                 find_role(&services, name)?;
             }
-            let rows = run(services
-                .db
-                .run(move |c| roles::users_with_roles(c, role.as_ref().map(RoleName::as_str))))??;
+            let rows = run(auth_roles::users_with_roles(&services, role.as_ref()))??;
             let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
             let table: Vec<Vec<String>> = rows
                 .iter()
@@ -730,12 +726,7 @@ fn roles_command(settings: &Settings, cmd: RolesCommand) -> Result<(), CliError>
             let name = role_name(&name)?;
             let description = parse_role_description(description.as_deref())
                 .map_err(|e| CliError::invalid(e.to_string()))?;
-            let created = {
-                let name = name.clone();
-                run(services
-                    .db
-                    .run(move |c| roles::create(c, name.as_str(), description.as_deref())))??
-            };
+            let created = run(auth_roles::create(&services, &name, description))??;
             match created {
                 Some(role) => println!("Created role {}.", role.name.unwrap_or_default()),
                 None => return Err(CliError::invalid(format!("Role {name} already exists"))),
@@ -746,10 +737,7 @@ fn roles_command(settings: &Settings, cmd: RolesCommand) -> Result<(), CliError>
             let role = find_role(&services, &role_name(&role)?)?;
             let name = role.name.clone().unwrap_or_default();
             let (user_id, role_id) = (user.id, role.id);
-            if run(services
-                .db
-                .run(move |c| roles::add_to_user(c, user_id, role_id)))??
-            {
+            if run(auth_roles::add_to_user(&services, user_id, role_id))?? {
                 println!("Gave role {name} to {}.", user.email_or_empty());
             } else {
                 println!("{} already has role {name}.", user.email_or_empty());
@@ -760,17 +748,14 @@ fn roles_command(settings: &Settings, cmd: RolesCommand) -> Result<(), CliError>
             let role = find_role(&services, &role_name(&role)?)?;
             let name = role.name.clone().unwrap_or_default();
             let (user_id, role_id) = (user.id, role.id);
-            if run(services
-                .db
-                .run(move |c| roles::remove_from_user(c, user_id, role_id)))??
-            {
+            if run(auth_roles::remove_from_user(&services, user_id, role_id))?? {
                 println!("Removed role {name} from {}.", user.email_or_empty());
             } else {
                 println!("{} does not have role {name}.", user.email_or_empty());
             }
         }
         RolesCommand::List => {
-            let table: Vec<Vec<String>> = run(services.db.run(roles::list))??
+            let table: Vec<Vec<String>> = run(auth_roles::list(&services))??
                 .into_iter()
                 .map(|(r, holders)| {
                     vec![

@@ -4,6 +4,7 @@
 //! [`recoverable`], [`changeable`], [`accounts`]) build on it. Nothing here names actix.
 
 pub mod accounts;
+pub mod activity;
 pub mod api_token_keys;
 pub mod api_tokens;
 pub mod authenticate;
@@ -15,17 +16,21 @@ pub mod device;
 pub mod error;
 pub mod events;
 pub mod hashing;
+pub mod health;
 pub mod housekeeping;
 pub mod lifecycle;
 pub mod link_mail;
 pub mod login;
 pub mod login_flow;
+pub mod mail_limits;
 pub mod notices;
 pub mod passkeys;
 pub mod recoverable;
 pub mod registration;
+pub mod roles;
 pub mod sending;
 pub mod services;
+pub mod sessions;
 pub mod sms;
 pub mod throttle;
 pub mod totp;

@@ -4,8 +4,8 @@
 use actix_web::HttpResponse;
 use serde_json::{json, Value};
 
+use crate::auth::{activity, roles};
 use crate::db::models::User;
-use crate::db::roles;
 use crate::web::guards::{Admin, RolesRequired};
 use crate::web::{AppError, Web};
 
@@ -13,13 +13,10 @@ use crate::web::{AppError, Web};
 const EVENTS_SHOWN: i64 = 50;
 
 pub async fn index(web: Web, _admin: RolesRequired<Admin>) -> Result<HttpResponse, AppError> {
-    let rows = web
-        .state
-        .db
-        .run(|conn| roles::users_with_roles(conn, None))
-        .await?;
+    let services = web.services();
+    let rows = roles::users_with_roles(&services, None).await?;
     let users: Vec<Value> = rows.iter().map(|(u, r)| row(u, r)).collect();
-    let events = crate::auth::events::recent(&web.state.db, EVENTS_SHOWN, &web.messages).await?;
+    let events = activity::recent(&services, EVENTS_SHOWN).await?;
     if web.format.is_json() {
         return Ok(web.json_ok(json!({ "users": users, "events": events })));
     }

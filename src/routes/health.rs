@@ -4,34 +4,16 @@
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
-use diesel::prelude::*;
 use serde_json::json;
 
-use crate::db::schema::user;
 use crate::web::AppState;
 
 /// Longer than a healthy query ever takes, shorter than a load balancer's patience.
 const TIMEOUT: Duration = Duration::from_secs(3);
 
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let query = state.db.run(|conn| {
-        // Touches a real table, so a database that lost its schema is not "healthy".
-        user::table.select(user::id).limit(1).load::<i32>(conn)?;
-        Ok(())
-    });
-    let problem = match actix_web::rt::time::timeout(TIMEOUT, query).await {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "health check: the database did not answer");
-            Some(e.to_string())
-        }
-        Err(_) => {
-            tracing::warn!("health check: the database did not answer in time");
-            Some(format!("no answer within {} s", TIMEOUT.as_secs()))
-        }
-    };
-    let seen = state.db.health();
-    let healthy = problem.is_none();
+    let seen = crate::auth::health::database(&state.services, TIMEOUT).await;
+    let healthy = seen.up;
     let (mut response, status) = if healthy {
         (HttpResponse::Ok(), "ok")
     } else {
@@ -39,10 +21,10 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     };
     let database = json!({
         "up": healthy,
-        "backend": state.settings.database_url.backend_name(),
+        "backend": seen.backend,
         "down_for_secs": seen.down_for_secs,
         // The driver's words (never the URL or a password).
-        "error": seen.error.or(problem),
+        "error": seen.error,
     });
     let mut response = response
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))

@@ -34,13 +34,8 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
         "manage_url": "/wan-register",
     })));
     overview["activity"] = json!(
-        crate::auth::events::recent_for_user(
-            &web.state.db,
-            user.0.user.id,
-            ACTIVITY_SHOWN,
-            &web.messages
-        )
-        .await?
+        crate::auth::activity::recent_for_user(&web.services(), user.0.user.id, ACTIVITY_SHOWN)
+            .await?
     );
     ctx.insert("account", &overview);
     web.page("profile.html", ctx)

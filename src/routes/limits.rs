@@ -1,8 +1,8 @@
 //! The limits of the forms that send mail (register, reset, confirm): see
 //! [`crate::auth::throttle::mail_allowance`].
 
-use crate::auth::accounts;
-use crate::auth::throttle::{self, Action, MailAllowance};
+use crate::auth::mail_limits;
+use crate::auth::throttle::{Action, MailAllowance};
 use crate::domain::Email;
 use crate::web::{signin, AppError, Web};
 
@@ -10,12 +10,9 @@ use crate::web::{signin, AppError, Web};
 /// answer exactly as usual but send nothing, `Err` 429 (this client asked too often,
 /// whatever the addresses).
 pub async fn may_send_mail(web: &Web, action: Action, email: &Email) -> Result<bool, AppError> {
-    // Only to spare the clients its account logged in from; looked up for every address,
-    // so that known and unknown ones cost the same.
-    let account = accounts::find_by_email(&web.services(), email.as_str())
-        .await?
-        .map(|user| user.id);
-    may_send_mail_to(web, action, email.as_str(), account).await
+    let client = signin::client_key(web);
+    let allowance = mail_limits::for_email(&web.services(), action, email, client.clone()).await?;
+    answer(action, &client, allowance)
 }
 
 /// [`may_send_mail`] for a mail to the account an identity names (`target`: the identity as
@@ -26,19 +23,15 @@ pub async fn may_send_mail_to(
     target: &str,
     account: Option<i32>,
 ) -> Result<bool, AppError> {
-    let settings = web.settings();
-    let target = throttle::typed_subject(&settings.secret_key, target);
     let client = signin::client_key(web);
-    let allowance = throttle::mail_allowance(
-        &web.state.db,
-        &settings.rate_limits,
-        settings.login_throttle.trusted_ip_for,
-        action,
-        target,
-        account,
-        client.clone(),
-    )
-    .await?;
+    let services = web.services();
+    let allowance =
+        mail_limits::for_target(&services, action, target, account, client.clone()).await?;
+    answer(action, &client, allowance)
+}
+
+/// The allowance as the handlers use it, logged.
+fn answer(action: Action, client: &str, allowance: MailAllowance) -> Result<bool, AppError> {
     match allowance {
         MailAllowance::Send => Ok(true),
         MailAllowance::Quiet => {

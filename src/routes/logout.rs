@@ -1,11 +1,10 @@
 //! `POST /logout`: ends the login server-side, so copies of the old cookies stop working.
 
-use crate::auth::lifecycle;
 use actix_identity::Identity;
 use actix_web::HttpResponse;
 use serde_json::json;
 
-use crate::auth::api_tokens;
+use crate::auth::sessions;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;
@@ -16,38 +15,29 @@ pub async fn submit(
     identity: Option<Identity>,
     _form: Submission<NoFields>,
 ) -> Result<HttpResponse, AppError> {
+    // This browser's refresh token: its family ends, and the cookie goes.
     let refresh_cookie = web
         .settings()
         .api_tokens
         .refresh_cookie_name
         .as_deref()
         .and_then(|name| web.request.cookie(name));
-    if let Some(current) = &web.user {
-        // Flask-Security's tokens outlive logout; these end with the login they were
-        // issued with, or with themselves when they made this request.
-        let scope = lifecycle::Scope {
-            login: Some(current.session_id.clone()).filter(|id| !id.is_empty()),
-            token: current.via_token.clone(),
-            ..lifecycle::Scope::user(current.user.id)
-        };
-        lifecycle::sign_out(&web.services(), scope, &web.client()).await?;
-        tracing::info!(
-            event = "logout",
-            user_id = current.user.id,
-            ip = %crate::web::client::ip_for_log(&web.request),
-            "logout"
-        );
-    }
+    // Flask-Security's tokens outlive logout; these end with the login they were issued
+    // with, or with themselves when they made this request.
+    let raw = refresh_cookie.as_ref().map(|c| c.value().to_owned());
+    sessions::log_out(
+        &web.services(),
+        web.user.as_ref(),
+        raw.as_deref(),
+        &web.client(),
+    )
+    .await?;
     if let Some(identity) = identity {
         identity.logout();
     }
     let mut response = web.success("/", None, json!({}));
     add_cookie(&mut response, &removal_cookie(web.settings()))?;
-    // This browser's refresh token: its family ends, and the cookie goes.
     if let Some(cookie) = refresh_cookie {
-        let raw = cookie.value().to_owned();
-        let services = web.state.services.clone();
-        api_tokens::revoke_refresh_token(&services, &raw).await?;
         let mut removal = signin::refresh_cookie(&web, cookie.name(), String::new());
         removal.make_removal();
         add_cookie(&mut response, &removal)?;

@@ -1,14 +1,12 @@
 //! `GET /sessions` ("Your sessions": live logins and remember-me devices),
 //! `POST /sessions/revoke` (sign out one) and `POST /sessions/revoke-others`.
 
-use crate::auth::lifecycle;
 use actix_identity::Identity;
 use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::api_tokens;
-use crate::auth::login::{self, CurrentUser, LoginView};
+use crate::auth::sessions;
 use crate::messages;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
@@ -24,25 +22,10 @@ pub struct RevokeForm {
     session: Option<String>,
 }
 
-async fn live(web: &Web, current: &CurrentUser) -> Result<Vec<LoginView>, AppError> {
-    let current = current.clone();
-    let policy = web.settings().session_policy.clone();
-    Ok(web
-        .state
-        .db
-        .run(move |conn| login::list(conn, &current, &policy))
-        .await?)
-}
-
 pub async fn index(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    let sessions = live(&web, &current.0).await?;
-    let keys = web.state.services.api_token_keys.clone();
-    let for_tokens = current.0.clone();
-    let tokens = web
-        .state
-        .db
-        .run(move |conn| api_tokens::list(conn, &keys, &for_tokens))
-        .await?;
+    let services = web.services();
+    let sessions = sessions::live(&services, &current.0).await?;
+    let tokens = sessions::tokens(&services, &current.0).await?;
     if web.format.is_json() {
         return Ok(web.json_ok(json!({
             "csrf_token": web.csrf_token(),
@@ -66,21 +49,11 @@ pub async fn revoke(
     if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, "/sessions") {
         return Ok(reauthenticate);
     }
-    let current = current.0;
+    let (current, services) = (current.0, web.services());
     let wanted = form.data.session.unwrap_or_default();
-    let user_id = current.user.id;
-    let login = web
-        .state
-        .db
-        .run(move |conn| login::find_by_handle(conn, user_id, &wanted))
+    let ended = sessions::sign_out_one(&services, &current, wanted)
         .await?
         .ok_or(AppError::NotFound)?;
-    let ended = login == current.session_id;
-    let scope = lifecycle::Scope {
-        login: Some(login),
-        ..lifecycle::Scope::user(user_id)
-    };
-    lifecycle::end(&web.services(), lifecycle::Event::SignOutThis, scope).await?;
     tracing::info!(
         event = "session_revoked",
         user_id = current.user.id,
@@ -88,21 +61,18 @@ pub async fn revoke(
         ip = %crate::web::client::ip_for_log(&web.request),
         "session signed out"
     );
-    if ended {
-        // Signed out of this very browser: as logout.
-        if let Some(identity) = identity {
-            identity.logout();
-        }
-        let mut response = web.success("/", None, json!({"sessions": []}));
-        add_cookie(&mut response, &removal_cookie(web.settings()))?;
-        return Ok(response);
+    if !ended {
+        let sessions = sessions::live(&services, &current).await?;
+        let flash = ("success", web.msg(messages::SESSION_ENDED, &[]));
+        return Ok(web.success("/sessions", Some(flash), json!({"sessions": sessions})));
     }
-    let sessions = live(&web, &current).await?;
-    Ok(web.success(
-        "/sessions",
-        Some(("success", web.msg(messages::SESSION_ENDED, &[]))),
-        json!({"sessions": sessions}),
-    ))
+    // Signed out of this very browser: as logout.
+    if let Some(identity) = identity {
+        identity.logout();
+    }
+    let mut response = web.success("/", None, json!({"sessions": []}));
+    add_cookie(&mut response, &removal_cookie(web.settings()))?;
+    Ok(response)
 }
 
 pub async fn revoke_others(
@@ -113,15 +83,8 @@ pub async fn revoke_others(
     if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, "/sessions") {
         return Ok(reauthenticate);
     }
-    let current = current.0;
-    let scope = lifecycle::Scope {
-        login: Some(current.session_id.clone()).filter(|id| !id.is_empty()),
-        token: current.via_token.clone(),
-        ..lifecycle::Scope::user(current.user.id)
-    };
-    let count = lifecycle::end(&web.services(), lifecycle::Event::SignOutOthers, scope)
-        .await?
-        .logins;
+    let (current, services) = (current.0, web.services());
+    let count = sessions::sign_out_others(&services, &current).await?;
     tracing::info!(
         event = "sessions_revoked",
         user_id = current.user.id,
@@ -129,16 +92,12 @@ pub async fn revoke_others(
         ip = %crate::web::client::ip_for_log(&web.request),
         "other sessions signed out"
     );
-    let sessions = live(&web, &current).await?;
+    let sessions = sessions::live(&services, &current).await?;
+    let count = count.to_string();
+    let message = web.msg(messages::OTHER_SESSIONS_ENDED, &[("count", &count)]);
     Ok(web.success(
         "/sessions",
-        Some((
-            "success",
-            web.msg(
-                messages::OTHER_SESSIONS_ENDED,
-                &[("count", &count.to_string())],
-            ),
-        )),
+        Some(("success", message)),
         json!({"sessions": sessions}),
     ))
 }

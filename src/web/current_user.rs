@@ -13,7 +13,8 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use super::error::AppError;
 use super::page::add_cookie;
 use super::state::AppState;
-use crate::auth::login::{self, CurrentUser};
+use crate::auth::login::CurrentUser;
+use crate::auth::sessions;
 use crate::domain::SafeNext;
 
 /// Resolves the current user into the request extensions.
@@ -29,55 +30,7 @@ pub async fn resolve_current_user(
     let Some(state) = state else {
         return next.call(req).await;
     };
-    let mut drop_remember_cookie = false;
-    let settings = state.settings.clone();
-    let remember_name = settings.remember_cookie_name();
-    let identity = req.get_identity().ok();
-    let session_id = identity.as_ref().and_then(|i| i.id().ok());
-
-    let current = if let Some(session_id) = session_id {
-        let found = state
-            .session_lookups
-            .get(session_id)
-            .await
-            .map_err(AppError::from)?;
-        if found.is_none() {
-            // Revoked elsewhere (logout, password change, deactivation): forget it here too.
-            if let Some(identity) = identity {
-                identity.logout();
-            }
-            drop_remember_cookie = req.cookie(remember_name).is_some();
-        }
-        found
-    } else if let Some(token) = presented_token(&req, &settings.api_tokens) {
-        // An API token: it authenticates this request only; no session is made for it.
-        let keys = state.services.api_token_keys.clone();
-        state
-            .db
-            .run(move |conn| crate::auth::api_tokens::resolve(conn, &keys, &token))
-            .await
-            .map_err(AppError::from)?
-    } else if let Some(cookie) = req.cookie(remember_name) {
-        let value = cookie.value().to_owned();
-        let found = state
-            .db
-            .run(move |conn| login::resolve_remember(conn, &value, &settings.session_policy))
-            .await
-            .map_err(AppError::from)?;
-        match &found {
-            // Restore the browser session from the remembered login.
-            Some(current) => {
-                Identity::login(&req.extensions(), current.session_id.clone()).map_err(|e| {
-                    AppError::Unexpected(anyhow::anyhow!("restoring the session: {e}"))
-                })?;
-            }
-            None => drop_remember_cookie = true,
-        }
-        found
-    } else {
-        None
-    };
-
+    let (current, drop_remember_cookie) = find_current(&req, &state).await?;
     if let Some(current) = current {
         req.extensions_mut().insert(current);
     }
@@ -86,6 +39,50 @@ pub async fn resolve_current_user(
         add_cookie(res.response_mut(), &removal_cookie(&state.settings))?;
     }
     Ok(res)
+}
+
+/// Who the request is from: its session's login, else its API token's user, else its
+/// remember-me cookie's login (restoring the session); and whether the remember-me cookie
+/// should go (its login ended).
+async fn find_current(
+    req: &ServiceRequest,
+    state: &AppState,
+) -> Result<(Option<CurrentUser>, bool), AppError> {
+    let remember_name = state.settings.remember_cookie_name();
+    let identity = req.get_identity().ok();
+    if let Some(session_id) = identity.as_ref().and_then(|i| i.id().ok()) {
+        let found = state.session_lookups.get(session_id).await?;
+        let mut drop_remember_cookie = false;
+        if found.is_none() {
+            // Revoked elsewhere (logout, password change, deactivation): forget it here too.
+            if let Some(identity) = identity {
+                identity.logout();
+            }
+            drop_remember_cookie = req.cookie(remember_name).is_some();
+        }
+        return Ok((found, drop_remember_cookie));
+    }
+    if let Some(token) = presented_token(req, &state.settings.api_tokens) {
+        // An API token: it authenticates this request only; no session is made for it.
+        return Ok((
+            sessions::resolve_token(&state.services, token).await?,
+            false,
+        ));
+    }
+    let Some(cookie) = req.cookie(remember_name) else {
+        return Ok((None, false));
+    };
+    let value = cookie.value().to_owned();
+    let found = sessions::resolve_remember(&state.services, value).await?;
+    match &found {
+        // Restore the browser session from the remembered login.
+        Some(current) => {
+            Identity::login(&req.extensions(), current.session_id.clone())
+                .map_err(|e| AppError::Unexpected(anyhow::anyhow!("restoring the session: {e}")))?;
+            Ok((found, false))
+        }
+        None => Ok((None, true)),
+    }
 }
 
 /// The API token a request presents (`SECURITY_TOKEN_AUTHENTICATION_HEADER`, or the

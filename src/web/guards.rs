@@ -29,7 +29,7 @@ use serde_json::json;
 use super::error::AppError;
 use super::state::AppState;
 use crate::auth::login::{self, CurrentUser};
-use crate::db::{self, roles};
+use crate::db;
 
 pub use super::current_user::AuthenticatedUser;
 use super::format::Format;
@@ -110,16 +110,8 @@ pub async fn mark_reauthenticated(
     client: &str,
     method: &'static str,
 ) -> Result<(), AppError> {
-    let session_id = current.session_id.clone();
-    let token = current.via_token.clone();
-    web.state
-        .db
-        .run(move |conn| match &token {
-            // A token's holder who proved themselves again: that token is fresh.
-            Some(hash) => crate::db::api_tokens::set_authenticated_at(conn, hash, db::now()),
-            None => login::mark_verified(conn, &session_id),
-        })
-        .await?;
+    // A token's holder who proved themselves again: that token is fresh.
+    crate::auth::sessions::record_reauthentication(&web.state.services, current).await?;
     web.session.renew();
     extend_grace(web, db::now());
     tracing::info!(
@@ -199,10 +191,7 @@ pub async fn user_roles(req: &HttpRequest, user: &CurrentUser) -> Result<UserRol
         .cloned()
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("AppState is not registered")))?;
     let user_id = user.user.id;
-    let names = state
-        .db
-        .run(move |conn| roles::names_for_user(conn, user_id))
-        .await?;
+    let names = crate::auth::roles::names_for_user(&state.services, user_id).await?;
     let loaded = UserRoles(names);
     req.extensions_mut().insert(loaded.clone());
     Ok(loaded)
