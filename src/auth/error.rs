@@ -21,6 +21,10 @@ pub enum ServiceError {
     /// ([`super::sending`]): nothing was sent; 429.
     #[error("sending budget spent")]
     SendingLimited { retry_after: std::time::Duration },
+    /// A form that sends mail (register, reset, confirm, …) was asked too often from this
+    /// client, whatever the addresses ([`super::mail_limits`]): nothing was done; 429.
+    #[error("mail form rate limit")]
+    RateLimited { retry_after: std::time::Duration },
 }
 
 impl From<diesel::result::Error> for ServiceError {

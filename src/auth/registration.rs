@@ -18,6 +18,7 @@ use crate::messages::{self, Messages};
 use super::error::ServiceError;
 use super::link_mail::{issue_link_token, MailedLink};
 use super::services::Services;
+use super::throttle::Action;
 
 /// What a registration form carries, as typed.
 #[derive(Debug, Default, Clone)]
@@ -119,6 +120,50 @@ pub enum Registered {
     /// The email already had an account and responses are generic: the owner was mailed,
     /// and the visitor must get the same answer as for a new account.
     ExistingNotified,
+}
+
+/// The registration form, whole: checks the input, refuses a taken identity (before the
+/// costly hashing), applies the mail forms' limits for the request's `client` (its throttle
+/// key; [`ServiceError::RateLimited`] past them) and registers. `origin` is the request's
+/// client, as the events record it.
+pub async fn register_from_form(
+    services: &Services,
+    input: &RegistrationInput,
+    client: String,
+    origin: &ClientInfo,
+) -> Result<Result<Registered, FormErrors>, ServiceError> {
+    let valid = match validate(&services.settings, &services.messages, input) {
+        Ok(valid) => valid,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    // Counted before the (costly) hashing, and only for forms that could create an account
+    // or mail its owner: someone fixing a weak password or choosing another username is not
+    // held back.
+    if let Some(errors) = conflict_refusal(services, &valid).await? {
+        return Ok(Err(errors));
+    }
+    let send = super::mail_limits::may_send(services, Action::Register, &valid.email, client);
+    let send = send.await?;
+    let registered = register(services, valid, send, origin).await?;
+    match &registered {
+        Ok(Registered::Created(user)) => tracing::info!(
+            event = "registration",
+            user_id = user.id,
+            ip = %origin.ip.as_deref().unwrap_or("-"),
+            "user registered"
+        ),
+        Ok(Registered::ExistingNotified) => {
+            tracing::info!("registration for an existing email (owner notified)")
+        }
+        Err(_) => {}
+    }
+    Ok(registered)
+}
+
+/// Whether a new account is logged in at once (no confirmation needed first).
+pub fn logs_in(settings: &Settings) -> bool {
+    let features = &settings.features;
+    !features.confirmable || features.login_without_confirmation
 }
 
 /// What a new account starts as.

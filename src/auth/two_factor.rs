@@ -35,6 +35,7 @@ use crate::db::models::User;
 use crate::db::schema::{otp_used, user};
 use crate::db::{self, roles, users, DbConnection, DbError};
 use crate::mail;
+use crate::messages::{self, Msg};
 
 /// The second factor `user` has set up, if any (`tf_primary_method`). A method this build
 /// does not know is still a second factor: refusing it is safer than ignoring it.
@@ -433,6 +434,77 @@ pub struct AuthenticatorKey {
     pub qr_svg: String,
     pub issuer: String,
     pub account: String,
+}
+
+/// What `POST /tf-setup` did.
+pub enum SetupStep {
+    /// Two-factor is off now (`setup=disable`).
+    Disabled(Box<User>),
+    /// A setup started: the challenge (kept by the caller until the first code), and where
+    /// the code went (the email or phone; `None` for the authenticator).
+    Started {
+        challenge: SetupChallenge,
+        method: TwoFactorMethod,
+        sent_to: Option<String>,
+    },
+    /// Refused, with the field to blame and why.
+    Refused { field: &'static str, message: Msg },
+}
+
+/// `POST /tf-setup`: switches two-factor off (`choice` is `disable`, unless the setup is
+/// `required` before a login goes on or none is set up), or starts setting up the method
+/// `choice` names (a text needs a valid `phone`).
+pub async fn setup_request(
+    services: &Services,
+    user: &User,
+    required: bool,
+    choice: &str,
+    phone: Option<&str>,
+    client: &str,
+    origin: &ClientInfo,
+) -> Result<SetupStep, ServiceError> {
+    if choice == "disable" && !required && user.tf_primary_method.is_some() {
+        let updated = disable(services, user, origin).await?;
+        tracing::info!(
+            event = "two_factor_disabled",
+            user_id = updated.id,
+            "two-factor switched off"
+        );
+        return Ok(SetupStep::Disabled(Box::new(updated)));
+    }
+    let method =
+        TwoFactorMethod::parse(choice).filter(|m| services.settings.two_factor.methods.contains(m));
+    let Some(method) = method else {
+        let message = messages::TWO_FACTOR_METHOD_NOT_AVAILABLE;
+        return Ok(SetupStep::Refused {
+            field: "setup",
+            message,
+        });
+    };
+    let phone = match method {
+        TwoFactorMethod::Sms => match phone.map(super::sms::canonical_phone) {
+            Some(Some(phone)) => Some(phone),
+            _ => {
+                let message = messages::PHONE_INVALID;
+                return Ok(SetupStep::Refused {
+                    field: "phone",
+                    message,
+                });
+            }
+        },
+        _ => None,
+    };
+    let challenge = begin_setup(services, user, method, phone.clone(), client).await?;
+    let sent_to = match method {
+        TwoFactorMethod::Email => user.email.clone(),
+        TwoFactorMethod::Sms => phone,
+        TwoFactorMethod::Authenticator => None,
+    };
+    Ok(SetupStep::Started {
+        challenge,
+        method,
+        sent_to,
+    })
 }
 
 /// Starts setting up `method` for `user`: a new secret, and for email or text a code sent

@@ -686,6 +686,50 @@ pub async fn finish_setup(
     }
 }
 
+/// What `POST /us-setup` did: the user as it now is, and the setup started (the method as
+/// typed, and its challenge), when one was asked for.
+pub struct SetupChange {
+    pub user: User,
+    pub started: Option<(String, UsSetupChallenge)>,
+}
+
+/// `POST /us-setup` (`delete_method`, `chosen_method`, `phone`): removes the methods in
+/// `delete`, then starts setting up `add`. A refusal comes with the user as it then is (the
+/// removal may have been done).
+pub async fn change_setup(
+    services: &Services,
+    user: &User,
+    delete: &[String],
+    add: Option<&str>,
+    phone: Option<&str>,
+    client: &str,
+) -> Result<Result<SetupChange, (Box<User>, Refusal)>, ServiceError> {
+    let mut user = user.clone();
+    if !delete.is_empty() {
+        match delete_methods(services, &user, delete).await? {
+            Ok(updated) => {
+                tracing::info!(event = "us_methods_deleted", user_id = user.id,
+                    methods = ?delete, "unified sign-in methods removed");
+                user = updated;
+            }
+            Err(refusal) => return Ok(Err((Box::new(user), refusal))),
+        }
+    }
+    let Some(add) = add else {
+        return Ok(Ok(SetupChange {
+            user,
+            started: None,
+        }));
+    };
+    match begin_setup(services, &user, add, phone, client).await? {
+        Ok(challenge) => Ok(Ok(SetupChange {
+            user,
+            started: Some((add.to_owned(), challenge)),
+        })),
+        Err(refusal) => Ok(Err((Box::new(user), refusal))),
+    }
+}
+
 /// `POST /us-setup` (`delete_method`): removes set-up methods (their secrets; the phone
 /// number with `sms`). The password cannot be removed here.
 pub async fn delete_methods(

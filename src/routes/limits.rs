@@ -1,8 +1,8 @@
-//! The limits of the forms that send mail (register, reset, confirm): see
-//! [`crate::auth::throttle::mail_allowance`].
+//! The limits of the forms that send mail (register, reset, confirm), for a request: see
+//! [`crate::auth::mail_limits`].
 
 use crate::auth::mail_limits;
-use crate::auth::throttle::{Action, MailAllowance};
+use crate::auth::throttle::Action;
 use crate::domain::Email;
 use crate::web::{signin, AppError, Web};
 
@@ -11,8 +11,7 @@ use crate::web::{signin, AppError, Web};
 /// whatever the addresses).
 pub async fn may_send_mail(web: &Web, action: Action, email: &Email) -> Result<bool, AppError> {
     let client = signin::client_key(web);
-    let allowance = mail_limits::for_email(&web.services(), action, email, client.clone()).await?;
-    answer(action, &client, allowance)
+    Ok(mail_limits::may_send(&web.services(), action, email, client).await?)
 }
 
 /// [`may_send_mail`] for a mail to the account an identity names (`target`: the identity as
@@ -24,34 +23,5 @@ pub async fn may_send_mail_to(
     account: Option<i32>,
 ) -> Result<bool, AppError> {
     let client = signin::client_key(web);
-    let services = web.services();
-    let allowance =
-        mail_limits::for_target(&services, action, target, account, client.clone()).await?;
-    answer(action, &client, allowance)
-}
-
-/// The allowance as the handlers use it, logged.
-fn answer(action: Action, client: &str, allowance: MailAllowance) -> Result<bool, AppError> {
-    match allowance {
-        MailAllowance::Send => Ok(true),
-        MailAllowance::Quiet => {
-            tracing::info!(
-                event = "mail_suppressed",
-                action = ?action,
-                ip = %client,
-                "no mail sent: this address had its share"
-            );
-            Ok(false)
-        }
-        MailAllowance::Refused { retry_after } => {
-            tracing::warn!(
-                event = "rate_limited",
-                action = ?action,
-                ip = %client,
-                retry_after = retry_after.as_secs(),
-                "request refused: rate limit"
-            );
-            Err(AppError::TooManyAttempts { retry_after })
-        }
-    }
+    Ok(mail_limits::may_send_to(&web.services(), action, target, account, client).await?)
 }

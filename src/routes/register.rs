@@ -8,10 +8,12 @@ use crate::messages;
 
 use crate::auth::events::LoginMethod;
 use crate::auth::registration::{self, Registered, RegistrationInput};
-use crate::auth::throttle::Action;
 use crate::domain::{FormErrors, SafeNext};
+use crate::web::signin;
 use crate::web::submission::query_param;
 use crate::web::{AppError, Submission, Web};
+
+const REGISTER: &str = "security/register_user.html";
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RegisterForm {
@@ -35,28 +37,21 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
         return Ok(crate::web::page::redirect("/"));
     }
     let next = query_param(&web.request, "next").unwrap_or_default();
-    web.page(
-        "security/register_user.html",
-        form_context(&RegisterForm::default(), &next),
-    )
+    web.page(REGISTER, form_context(&RegisterForm::default(), &next))
 }
 
 pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResponse, AppError> {
     let form = form.data;
-    let settings = web.settings();
     let next_raw = form.next.clone().filter(|n| !n.is_empty());
+    // The form again with its errors, keeping what was typed (never the passwords).
+    let refused = |next: &str, errors: &FormErrors| {
+        web.form_failure(REGISTER, form_context(&form, next), errors)
+    };
     let next = match next_raw
         .as_deref()
-        .map(|n| SafeNext::parse(n, &settings.base_url))
+        .map(|n| SafeNext::parse(n, &web.settings().base_url))
     {
-        Some(Err(e)) => {
-            let errors = FormErrors::single("next", web.describe(&e));
-            return web.form_failure(
-                "security/register_user.html",
-                form_context(&form, ""),
-                &errors,
-            );
-        }
+        Some(Err(e)) => return refused("", &FormErrors::single("next", web.describe(&e))),
         Some(Ok(next)) => Some(next),
         None => None,
     };
@@ -66,63 +61,26 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         password: form.password.clone().unwrap_or_default(),
         password_confirm: form.password_confirm.clone(),
     };
-    // The form again with its errors, keeping what was typed (never the passwords).
-    let refused = |errors: &FormErrors| {
-        let next = next_raw.as_deref().unwrap_or_default();
-        web.form_failure(
-            "security/register_user.html",
-            form_context(&form, next),
-            errors,
-        )
+    let (services, client, origin) = (web.services(), signin::client_key(&web), web.client());
+    let registered = registration::register_from_form(&services, &input, client, &origin);
+    let registered = match registered.await? {
+        Ok(registered) => registered,
+        Err(errors) => return refused(next_raw.as_deref().unwrap_or_default(), &errors),
     };
-    let valid = match registration::validate(settings, &web.messages, &input) {
-        Ok(valid) => valid,
-        Err(errors) => return refused(&errors),
-    };
-    // Counted before the (costly) hashing, and only for forms that could create an account
-    // or mail its owner: someone fixing a weak password or choosing another username is not
-    // held back.
-    if let Some(errors) = registration::conflict_refusal(&web.services(), &valid).await? {
-        return refused(&errors);
-    }
-    let send = super::limits::may_send_mail(&web, Action::Register, &valid.email).await?;
-    let registered =
-        match registration::register(&web.services(), valid, send, &web.client()).await? {
-            Ok(registered) => registered,
-            Err(errors) => return refused(&errors),
-        };
-    let features = &settings.features;
-    let logs_in = !features.confirmable || features.login_without_confirmation;
-    match &registered {
-        Registered::Created(user) => {
-            tracing::info!(
-                event = "registration",
-                user_id = user.id,
-                ip = %crate::web::client::ip_for_log(&web.request),
-                "user registered"
-            );
-            if logs_in {
-                // No "remember me" on registration, so no cookie comes back.
-                crate::web::signin::start_session(&web, user, false).await?;
-                crate::web::signin::record_login(&web, user, LoginMethod::Password, None).await;
-            }
-        }
-        Registered::ExistingNotified => {
-            tracing::info!("registration for an existing email (owner notified)")
+    if let Registered::Created(user) = &registered {
+        if registration::logs_in(web.settings()) {
+            // No "remember me" on registration, so no cookie comes back.
+            signin::start_session(&web, user, false).await?;
+            signin::record_login(&web, user, LoginMethod::Password, None).await;
         }
     }
-    let flash = features.confirmable.then(|| {
-        (
-            "success",
-            web.msg(messages::CONFIRM_REGISTRATION, &[("email", &input.email)]),
-        )
+    let flash = web.settings().features.confirmable.then(|| {
+        let email = [("email", input.email.as_str())];
+        ("success", web.msg(messages::CONFIRM_REGISTRATION, &email))
     });
     let location = next.as_ref().map_or("/", |n| n.as_str());
-    Ok(web.success(
-        location,
-        flash,
-        json!({"csrf_token": web.csrf_token(), "user": {}}),
-    ))
+    let json = json!({"csrf_token": web.csrf_token(), "user": {}});
+    Ok(web.success(location, flash, json))
 }
 
 fn form_context(form: &RegisterForm, next: &str) -> tera::Context {

@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 
 use crate::auth::events::SecurityEvent;
 use crate::auth::login_flow::PendingLogin;
-use crate::auth::two_factor::{self, CodeCheck, PendingSetup, SetupChallenge, SetupOutcome};
+use crate::auth::two_factor::{
+    self, CodeCheck, PendingSetup, SetupChallenge, SetupOutcome, SetupStep,
+};
 use crate::config::TwoFactorMethod;
 use crate::db::models::User;
 use crate::messages;
@@ -185,63 +187,47 @@ pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpR
         Ok(setter) => setter,
         Err(answer) => return Ok(answer),
     };
-    let user = setter.user().clone();
-    let required = matches!(setter, Setter::MustSetUp(_));
-    let form = form.data;
-    let choice = form.setup.unwrap_or_default();
-    let refuse = |field: &str, message: String| {
-        let errors = FormErrors::single(field, message);
-        web.form_failure(SETUP, setup_context(&web, &user, required, None), &errors)
-    };
-    if choice == "disable" && !required && user.tf_primary_method.is_some() {
-        let updated = two_factor::disable(&web.services(), &user, &web.client()).await?;
-        tracing::info!(
-            event = "two_factor_disabled",
-            user_id = updated.id,
-            "two-factor switched off"
-        );
-        return Ok(web.success(
+    let (user, required) = (setter.user(), matches!(setter, Setter::MustSetUp(_)));
+    let (form, client) = (form.data, signin::client_key(&web));
+    let (services, origin) = (web.services(), web.client());
+    let (choice, phone) = (form.setup.unwrap_or_default(), form.phone.as_deref());
+    let step =
+        two_factor::setup_request(&services, user, required, &choice, phone, &client, &origin);
+    match step.await? {
+        SetupStep::Disabled(_) => Ok(web.success(
             "/tf-setup",
             Some(("success", web.msg(messages::TWO_FACTOR_DISABLED, &[]))),
             json!({"tf_method": null, "tf_primary_method": null, "tf_phone": null}),
-        ));
-    }
-    let method =
-        TwoFactorMethod::parse(&choice).filter(|m| web.settings().two_factor.methods.contains(m));
-    let Some(method) = method else {
-        return refuse(
-            "setup",
-            web.msg(messages::TWO_FACTOR_METHOD_NOT_AVAILABLE, &[]),
-        );
-    };
-    let phone = match method {
-        TwoFactorMethod::Sms => {
-            match form.phone.as_deref().map(crate::auth::sms::canonical_phone) {
-                Some(Some(phone)) => Some(phone),
-                _ => return refuse("phone", web.msg(messages::PHONE_INVALID, &[])),
-            }
+        )),
+        SetupStep::Refused { field, message } => {
+            let errors = FormErrors::single(field, web.msg(message, &[]));
+            web.form_failure(SETUP, setup_context(&web, user, required, None), &errors)
         }
-        _ => None,
-    };
+        SetupStep::Started {
+            challenge,
+            method,
+            sent_to,
+        } => setup_started(&web, user, required, challenge, method, sent_to),
+    }
+}
+
+/// A started setup: kept in the session until its first code, and shown (the key for the
+/// authenticator, where the code went otherwise).
+fn setup_started(
+    web: &Web,
+    user: &User,
+    required: bool,
+    challenge: SetupChallenge,
+    method: TwoFactorMethod,
+    sent_to: Option<String>,
+) -> Result<HttpResponse, AppError> {
     let SetupChallenge {
         pending,
         authenticator,
-    } = two_factor::begin_setup(
-        &web.services(),
-        &user,
-        method,
-        phone.clone(),
-        &signin::client_key(&web),
-    )
-    .await?;
+    } = challenge;
     web.session
         .insert(SETUP_KEY, &pending)
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("keeping the setup: {e}")))?;
-    let sent_to = match method {
-        TwoFactorMethod::Email => user.email.clone(),
-        TwoFactorMethod::Sms => phone,
-        TwoFactorMethod::Authenticator => None,
-    };
     if web.format.is_json() {
         let mut response = json!({
             "csrf_token": web.csrf_token(),
@@ -260,7 +246,7 @@ pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpR
         return Ok(web.json_ok(response));
     }
     let view = setup_view(authenticator.as_ref(), &pending, sent_to.as_deref());
-    web.page(SETUP, setup_context(&web, &user, required, Some(view)))
+    web.page(SETUP, setup_context(web, user, required, Some(view)))
 }
 
 /// `POST /tf-setup/<token>`: the first code of a started setup.
@@ -273,73 +259,77 @@ pub async fn setup_validate(
         Ok(setter) => setter,
         Err(answer) => return Ok(answer),
     };
-    let user = setter.user().clone();
-    let required = matches!(setter, Setter::MustSetUp(_));
+    let (user, required) = (setter.user(), matches!(setter, Setter::MustSetUp(_)));
     let pending: Option<PendingSetup> = web.session.get(SETUP_KEY).ok().flatten();
-    let pending = pending.filter(|p| p.is_for(token.as_str(), &user));
-    let expired = || {
-        let within = web.messages.period(web.settings().two_factor.setup_within);
-        let errors = FormErrors::single(
-            "code",
-            web.msg(messages::TWO_FACTOR_SETUP_EXPIRED, &[("within", &within)]),
-        );
-        web.form_failure(SETUP, setup_context(&web, &user, required, None), &errors)
-    };
-    let Some(pending) = pending else {
-        return expired();
+    let Some(pending) = pending.filter(|p| p.is_for(token.as_str(), user)) else {
+        return setup_expired(&web, user, required);
     };
     let code = form.data.code.unwrap_or_default();
     let client = signin::client_key(&web);
     let (services, origin) = (web.services(), web.client());
-    let finished = two_factor::finish_setup(&services, &user, &pending, &code, &client, &origin);
+    let finished = two_factor::finish_setup(&services, user, &pending, &code, &client, &origin);
     match finished.await? {
-        SetupOutcome::Done(updated) => {
-            web.session.remove(SETUP_KEY);
-            tracing::info!(
-                event = "two_factor_enabled",
-                user_id = updated.id,
-                method = %pending.method,
-                "second factor set up"
-            );
-            if let Setter::MustSetUp(held) = setter {
-                // The login that had to wait for this setup goes on: the code just proved
-                // the new factor.
-                let second = pending.method.as_str();
-                return signin::complete_second_factor(&web, &held.0, &updated, second, false)
-                    .await;
-            }
-            Ok(web.success(
-                "/tf-setup",
-                Some((
-                    "success",
-                    web.msg(messages::TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL, &[]),
-                )),
-                json!({
-                    "tf_method": updated.tf_primary_method,
-                    "tf_primary_method": updated.tf_primary_method,
-                    "tf_phone": updated.tf_phone_number,
-                }),
-            ))
-        }
+        SetupOutcome::Done(updated) => setup_done(&web, &setter, &pending, &updated).await,
         SetupOutcome::WrongCode => {
             let errors =
                 FormErrors::single("code", web.msg(messages::TWO_FACTOR_INVALID_TOKEN, &[]));
-            let key = pending.authenticator(&web.services(), &user);
+            let key = pending.authenticator(&services, user);
             let view = setup_view(key.as_ref(), &pending, None);
-            web.form_failure(
-                SETUP,
-                setup_context(&web, &user, required, Some(view)),
-                &errors,
-            )
+            let ctx = setup_context(&web, user, required, Some(view));
+            web.form_failure(SETUP, ctx, &errors)
         }
         SetupOutcome::Expired => {
             web.session.remove(SETUP_KEY);
-            expired()
+            setup_expired(&web, user, required)
         }
         SetupOutcome::Throttled { retry_after } => {
             Err(signin::throttled(&web, "two_factor_throttled", retry_after))
         }
     }
+}
+
+/// The setup form again: the started setup is gone (or never was).
+fn setup_expired(web: &Web, user: &User, required: bool) -> Result<HttpResponse, AppError> {
+    let within = web.messages.period(web.settings().two_factor.setup_within);
+    let errors = FormErrors::single(
+        "code",
+        web.msg(messages::TWO_FACTOR_SETUP_EXPIRED, &[("within", &within)]),
+    );
+    web.form_failure(SETUP, setup_context(web, user, required, None), &errors)
+}
+
+/// A setup proved by its first code: a login waiting for it goes on, else the setup page.
+async fn setup_done(
+    web: &Web,
+    setter: &Setter,
+    pending: &PendingSetup,
+    updated: &User,
+) -> Result<HttpResponse, AppError> {
+    web.session.remove(SETUP_KEY);
+    tracing::info!(
+        event = "two_factor_enabled",
+        user_id = updated.id,
+        method = %pending.method,
+        "second factor set up"
+    );
+    if let Setter::MustSetUp(held) = setter {
+        // The login that had to wait for this setup goes on: the code just proved the new
+        // factor.
+        let second = pending.method.as_str();
+        return signin::complete_second_factor(web, &held.0, updated, second, false).await;
+    }
+    Ok(web.success(
+        "/tf-setup",
+        Some((
+            "success",
+            web.msg(messages::TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL, &[]),
+        )),
+        json!({
+            "tf_method": updated.tf_primary_method,
+            "tf_primary_method": updated.tf_primary_method,
+            "tf_phone": updated.tf_phone_number,
+        }),
+    ))
 }
 
 fn recovery_options(web: &Web, user: &User) -> Value {

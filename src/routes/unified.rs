@@ -15,7 +15,8 @@ use crate::auth::events::{LoginMethod, SecurityEvent};
 use crate::auth::throttle::Action;
 use crate::auth::two_factor::CodeCheck;
 use crate::auth::unified::{
-    self, CodeRequest, PendingUsSetup, Refusal, SigninOutcome, UsSetupOutcome,
+    self, CodeRequest, PendingUsSetup, Refusal, SetupChange, SigninOutcome, UsSetupChallenge,
+    UsSetupOutcome,
 };
 use crate::config::UsMethod;
 use crate::db::models::User;
@@ -495,42 +496,41 @@ pub async fn setup_submit(
     if let Some(reauthenticate) = require_fresh(&web, &current.0, "/us-setup") {
         return Ok(reauthenticate);
     }
-    let services = &web.services();
-    let form = form.data;
-    let mut user = current.0.user.clone();
+    let (form, user) = (form.data, &current.0.user);
     let delete = form
         .delete_method
         .map(OneOrMany::into_vec)
         .unwrap_or_default();
-    let add = form.chosen_method.clone().filter(|m| !m.is_empty());
-    let refuse = |user: &User, refusal: Refusal| {
-        let errors = refusal_errors(&web, &refusal);
-        web.form_failure(SETUP, setup_context(&web, user, None), &errors)
-    };
+    let add = form.chosen_method.filter(|m| !m.is_empty());
     if delete.is_empty() && add.is_none() {
         let mut errors = FormErrors::default();
         errors.add_general(web.msg(messages::API_ERROR, &[]));
-        return web.form_failure(SETUP, setup_context(&web, &user, None), &errors);
+        return web.form_failure(SETUP, setup_context(&web, user, None), &errors);
     }
-    if !delete.is_empty() {
-        match unified::delete_methods(services, &user, &delete).await? {
-            Ok(updated) => {
-                tracing::info!(event = "us_methods_deleted", user_id = user.id,
-                    methods = ?delete, "unified sign-in methods removed");
-                user = updated;
-            }
-            Err(refusal) => return refuse(&user, refusal),
+    let (services, client) = (web.services(), signin::client_key(&web));
+    let (add, phone) = (add.as_deref(), form.phone.as_deref());
+    let change = unified::change_setup(&services, user, &delete, add, phone, &client);
+    let SetupChange { user, started } = match change.await? {
+        Ok(change) => change,
+        Err((user, refusal)) => {
+            let errors = refusal_errors(&web, &refusal);
+            return web.form_failure(SETUP, setup_context(&web, &user, None), &errors);
         }
+    };
+    match started {
+        Some((add, challenge)) => setup_started(&web, &user, &add, &challenge),
+        None => Ok(web.success("/us-setup", None, setup_payload(&web, &user))),
     }
-    let Some(add) = add else {
-        return Ok(web.success("/us-setup", None, setup_payload(&web, &user)));
-    };
-    let client = crate::web::signin::client_key(&web);
-    let phone = form.phone.as_deref();
-    let challenge = match unified::begin_setup(services, &user, &add, phone, &client).await? {
-        Ok(challenge) => challenge,
-        Err(refusal) => return refuse(&user, refusal),
-    };
+}
+
+/// A started setup: kept in the session until its first code, and shown (the key for the
+/// authenticator).
+fn setup_started(
+    web: &Web,
+    user: &User,
+    add: &str,
+    challenge: &UsSetupChallenge,
+) -> Result<HttpResponse, AppError> {
     web.session
         .insert(SETUP_KEY, &challenge.pending)
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("keeping the setup: {e}")))?;
@@ -553,13 +553,13 @@ pub async fn setup_submit(
     let started = json!({
         "method": add,
         "state": challenge.pending.token,
-        "code_sent": UsMethod::parse(&add).is_some_and(UsMethod::sends_code),
+        "code_sent": UsMethod::parse(add).is_some_and(UsMethod::sends_code),
         "authenticator": challenge.authenticator.as_ref().map(|k| json!({
             "key": k.pretty, "uri": k.uri, "qr_svg": k.qr_svg,
             "issuer": k.issuer, "account": k.account,
         })),
     });
-    web.page(SETUP, setup_context(&web, &user, Some(started)))
+    web.page(SETUP, setup_context(web, user, Some(started)))
 }
 
 /// `POST /us-setup/<state>` (`passcode`): the first code of a started setup.
@@ -571,56 +571,58 @@ pub async fn setup_validate(
 ) -> Result<HttpResponse, AppError> {
     let user = &current.0.user;
     let pending: Option<PendingUsSetup> = web.session.get(SETUP_KEY).ok().flatten();
-    let pending = pending.filter(|p| p.is_for(token.as_str(), user));
-    let expired = || {
-        let within = web
-            .messages
-            .period(web.settings().unified_signin.setup_within);
-        let mut errors = FormErrors::default();
-        errors.add_general(web.msg(messages::US_SETUP_EXPIRED, &[("within", &within)]));
-        web.form_failure(SETUP, setup_context(&web, user, None), &errors)
-    };
-    let Some(pending) = pending else {
-        return expired();
+    let Some(pending) = pending.filter(|p| p.is_for(token.as_str(), user)) else {
+        return setup_expired(&web, user);
     };
     let client = signin::client_key(&web);
     let passcode = form.data.passcode.unwrap_or_default();
+    let refused =
+        |errors: FormErrors| web.form_failure(SETUP, setup_context(&web, user, None), &errors);
     match unified::finish_setup(&web.services(), user, &pending, &passcode, &client).await? {
-        UsSetupOutcome::Done(updated, method) => {
-            web.session.remove(SETUP_KEY);
-            tracing::info!(
-                event = "us_setup",
-                user_id = user.id,
-                method = method.as_str(),
-                "unified sign-in method set up"
-            );
-            Ok(web.success(
-                "/us-setup",
-                Some(("info", web.msg(messages::US_SETUP_SUCCESSFUL, &[]))),
-                json!({
-                    "csrf_token": web.csrf_token(),
-                    "chosen_method": method.as_str(),
-                    "phone": updated.us_phone_number,
-                }),
-            ))
-        }
-        UsSetupOutcome::WrongCode => {
-            let errors =
-                FormErrors::single("passcode", web.msg(messages::INVALID_PASSWORD_CODE, &[]));
-            web.form_failure(SETUP, setup_context(&web, user, None), &errors)
-        }
+        UsSetupOutcome::Done(updated, method) => Ok(setup_done(&web, &updated, method)),
+        UsSetupOutcome::WrongCode => refused(FormErrors::single(
+            "passcode",
+            web.msg(messages::INVALID_PASSWORD_CODE, &[]),
+        )),
         UsSetupOutcome::Expired => {
             web.session.remove(SETUP_KEY);
-            expired()
+            setup_expired(&web, user)
         }
-        UsSetupOutcome::Refused(refusal) => {
-            let errors = refusal_errors(&web, &refusal);
-            web.form_failure(SETUP, setup_context(&web, user, None), &errors)
-        }
+        UsSetupOutcome::Refused(refusal) => refused(refusal_errors(&web, &refusal)),
         UsSetupOutcome::Throttled { retry_after } => {
             Err(signin::throttled(&web, "us_setup_throttled", retry_after))
         }
     }
+}
+
+/// The setup form again: the started setup is gone (or never was).
+fn setup_expired(web: &Web, user: &User) -> Result<HttpResponse, AppError> {
+    let within = web
+        .messages
+        .period(web.settings().unified_signin.setup_within);
+    let mut errors = FormErrors::default();
+    errors.add_general(web.msg(messages::US_SETUP_EXPIRED, &[("within", &within)]));
+    web.form_failure(SETUP, setup_context(web, user, None), &errors)
+}
+
+/// A setup proved by its first code.
+fn setup_done(web: &Web, updated: &User, method: UsMethod) -> HttpResponse {
+    web.session.remove(SETUP_KEY);
+    tracing::info!(
+        event = "us_setup",
+        user_id = updated.id,
+        method = method.as_str(),
+        "unified sign-in method set up"
+    );
+    web.success(
+        "/us-setup",
+        Some(("info", web.msg(messages::US_SETUP_SUCCESSFUL, &[]))),
+        json!({
+            "csrf_token": web.csrf_token(),
+            "chosen_method": method.as_str(),
+            "phone": updated.us_phone_number,
+        }),
+    )
 }
 
 // ---------------------------------------------------------------------------------------

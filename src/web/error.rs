@@ -262,7 +262,8 @@ impl From<crate::auth::ServiceError> for AppError {
             crate::auth::ServiceError::Db(e) => e.into(),
             crate::auth::ServiceError::Hash(e) => e.into(),
             crate::auth::ServiceError::Template(e) => e.into(),
-            crate::auth::ServiceError::SendingLimited { retry_after } => {
+            crate::auth::ServiceError::SendingLimited { retry_after }
+            | crate::auth::ServiceError::RateLimited { retry_after } => {
                 AppError::TooManyAttempts { retry_after }
             }
             e @ (crate::auth::ServiceError::Config(_) | crate::auth::ServiceError::Conflict) => {
