@@ -20,7 +20,7 @@ pub struct DatabaseHealth {
 
 /// Asks the database a query on Latchkey's tables, waiting at most `timeout`.
 pub async fn database(services: &Services, timeout: Duration) -> DatabaseHealth {
-    let query = services.db.run(crate::db::health::probe);
+    let query = services.db.run(crate::db::users::probe);
     let problem = match tokio::time::timeout(timeout, query).await {
         Ok(Ok(())) => None,
         Ok(Err(e)) => {
