@@ -84,7 +84,14 @@ pub async fn change_password(
             messages.text(messages::PASSWORD_IS_THE_SAME, &[]),
         ))));
     }
-    Ok(Ok(set_password(services, user, new, origin).await?))
+    let updated = set_password(services, user, new, origin).await?;
+    tracing::info!(
+        event = "password_change",
+        user_id = updated.id,
+        ip = %origin.ip.as_deref().unwrap_or("-"),
+        "password changed"
+    );
+    Ok(Ok(updated))
 }
 
 /// An operator's new password for `user` (no current password): the same policy and the

@@ -70,6 +70,7 @@ pub async fn confirm(
         })
         .await?;
     if let ConfirmOutcome::Confirmed(user) = &outcome {
+        tracing::info!(user_id = user.id, "email confirmed");
         outer.emit(SecurityEvent::Confirmed, Some(user.id), client);
     }
     Ok(outcome)

@@ -13,7 +13,7 @@ use super::user_tokens::{Purpose, TokenState};
 use crate::crypto::new_uniquifier;
 use crate::db::models::User;
 use crate::db::{tokens, users, DbConnection};
-use crate::domain::{Email, Password};
+use crate::domain::{Email, FormErrors, Password};
 use crate::mail;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -111,6 +111,51 @@ pub async fn link_owner(
             })
         })
         .await
+}
+
+/// The reset form, whole: checks the new password (and its confirmation) against the
+/// policy, then sets it through the link ([`reset_password`]). `Ok(Err(..))` the form's
+/// errors; `Ok(Ok(None))` the link is not (or no longer) valid.
+pub async fn reset_from_form(
+    services: &Services,
+    raw_token: &str,
+    password: &str,
+    password_confirm: Option<&str>,
+    client: &ClientInfo,
+) -> Result<Result<Option<User>, FormErrors>, ServiceError> {
+    let policy = &services.settings.password_policy;
+    let mut errors = FormErrors::default();
+    // Only zxcvbn needs to know whose password it is.
+    let owner = match policy.zxcvbn_min_score {
+        Some(_) => link_owner(services, raw_token).await?,
+        None => None,
+    };
+    let user_inputs = owner.as_ref().map_or(["", ""], |u| {
+        [u.email_or_empty(), u.username.as_deref().unwrap_or("")]
+    });
+    let fields = ["password", "password_confirm"];
+    let messages = &services.messages;
+    let password = Password::parse_confirmed(
+        password,
+        password_confirm,
+        (policy, &user_inputs),
+        fields,
+        messages,
+        &mut errors,
+    );
+    let Some(password) = password.filter(|_| errors.is_empty()) else {
+        return Ok(Err(errors));
+    };
+    let reset = reset_password(services, raw_token, password, client).await?;
+    if let Some(user) = &reset {
+        tracing::info!(
+            event = "password_reset",
+            user_id = user.id,
+            ip = %client.ip.as_deref().unwrap_or("-"),
+            "password reset"
+        );
+    }
+    Ok(Ok(reset))
 }
 
 /// Sets a new password through a reset link. The token is used at most once, even by

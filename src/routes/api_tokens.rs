@@ -9,7 +9,6 @@ use serde_json::json;
 use crate::auth::api_tokens;
 use crate::domain::FormErrors;
 use crate::messages;
-use crate::web::client::client_info;
 use crate::web::page::add_cookie;
 use crate::web::{signin, AppError, AuthenticatedUser, Submission, Web};
 
@@ -34,20 +33,14 @@ pub async fn refresh(web: Web, form: Submission<RefreshForm>) -> Result<HttpResp
             "The refresh token endpoint answers JSON only".to_owned(),
         ));
     }
-    let cookie_name = web.settings().api_tokens.refresh_cookie_name.clone();
-    let presented = match &cookie_name {
+    let presented = match &web.settings().api_tokens.refresh_cookie_name {
         Some(name) => web.request.cookie(name).map(|c| c.value().to_owned()),
         None => form.data.refresh_token,
-    }
-    .filter(|raw| !raw.is_empty());
-    let Some(raw) = presented else {
-        return refused(
-            &web,
-            web.msg(messages::REFRESH_TOKEN_INVALID, &[("reason", "INVALID")]),
-        );
     };
-    let client = client_info(&web.request, web.settings().trusted_proxy_count);
-    match api_tokens::refresh(&web.state.services, &raw, &client).await? {
+    let Some(raw) = presented.filter(|raw| !raw.is_empty()) else {
+        return refused(&web, "INVALID");
+    };
+    match api_tokens::refresh(&web.state.services, &raw, &web.client()).await? {
         Ok(refreshed) => {
             let (fields, cookie) = signin::token_answer(&web, refreshed.tokens);
             let mut response = web.json_ok(json!({ "user": fields }));
@@ -63,18 +56,13 @@ pub async fn refresh(web: Web, form: Submission<RefreshForm>) -> Result<HttpResp
                 ip = %crate::web::client::ip_for_log(&web.request),
                 "refresh token refused"
             );
-            refused(
-                &web,
-                web.msg(
-                    messages::REFRESH_TOKEN_INVALID,
-                    &[("reason", error.reason())],
-                ),
-            )
+            refused(&web, error.reason())
         }
     }
 }
 
-fn refused(web: &Web, message: String) -> Result<HttpResponse, AppError> {
+fn refused(web: &Web, reason: &str) -> Result<HttpResponse, AppError> {
+    let message = web.msg(messages::REFRESH_TOKEN_INVALID, &[("reason", reason)]);
     web.form_failure(
         "security/sessions.html",
         tera::Context::new(),

@@ -52,37 +52,22 @@ pub async fn submit(
         new: form.new_password.unwrap_or_default(),
         new_confirm: form.new_password_confirm,
     };
-    let client = signin::client_key(&web);
-    let updated = match changeable::change_password(
-        &web.services(),
-        &current.0.user,
-        &input,
-        &client,
-        &web.client(),
-    )
-    .await?
-    {
-        Ok(user) => user,
-        Err(ChangeRefusal::Invalid(errors)) => {
-            return web.form_failure(TEMPLATE, context(&current.0.user), &errors)
-        }
-        Err(ChangeRefusal::Throttled { retry_after }) => {
-            return Err(signin::throttled(&web, "change_throttled", retry_after))
-        }
-    };
-    tracing::info!(
-        event = "password_change",
-        user_id = updated.id,
-        ip = %crate::web::client::ip_for_log(&web.request),
-        "password changed"
-    );
+    let (services, client, origin) = (web.services(), signin::client_key(&web), web.client());
+    let user = &current.0.user;
+    let updated =
+        match changeable::change_password(&services, user, &input, &client, &origin).await? {
+            Ok(user) => user,
+            Err(ChangeRefusal::Invalid(errors)) => {
+                return web.form_failure(TEMPLATE, context(user), &errors)
+            }
+            Err(ChangeRefusal::Throttled { retry_after }) => {
+                return Err(signin::throttled(&web, "change_throttled", retry_after))
+            }
+        };
     // Every login ended with the old password; this browser continues in a fresh one.
     let remember = signin::start_session(&web, &updated, current.0.remembered).await?;
-    let mut response = web.success(
-        "/",
-        Some(("success", web.msg(messages::PASSWORD_CHANGE, &[]))),
-        json!({}),
-    );
+    let flash = ("success", web.msg(messages::PASSWORD_CHANGE, &[]));
+    let mut response = web.success("/", Some(flash), json!({}));
     if let Some(cookie) = remember {
         add_cookie(&mut response, &cookie)?;
     }

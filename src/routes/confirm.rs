@@ -67,46 +67,9 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
 
 pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
     let outcome = confirmable::confirm(&web.services(), &token, &web.client()).await?;
-    let (location, category, message, status) = match outcome {
-        ConfirmOutcome::Confirmed(user) => {
-            tracing::info!(user_id = user.id, "email confirmed");
-            (
-                "/login",
-                "success",
-                web.msg(messages::EMAIL_CONFIRMED, &[]),
-                200,
-            )
-        }
-        ConfirmOutcome::AlreadyConfirmed => (
-            "/confirm",
-            "info",
-            web.msg(messages::ALREADY_CONFIRMED, &[]),
-            200,
-        ),
-        ConfirmOutcome::ExpiredResent(email) => (
-            "/confirm",
-            "error",
-            web.msg(
-                messages::CONFIRMATION_EXPIRED,
-                &[
-                    ("email", &email),
-                    (
-                        "within",
-                        &web.messages.period(web.settings().confirm_email_within),
-                    ),
-                ],
-            ),
-            400,
-        ),
-        ConfirmOutcome::Invalid => (
-            "/confirm",
-            "error",
-            web.msg(messages::INVALID_CONFIRMATION_TOKEN, &[]),
-            400,
-        ),
-    };
+    let (location, category, message, confirmed) = link_answer(&web, outcome);
     if web.format.is_json() {
-        return Ok(if status == 200 {
+        return Ok(if confirmed {
             web.json_ok(json!({}))
         } else {
             web.json_error(message)
@@ -114,6 +77,30 @@ pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpRespon
     }
     web.flash(category, message);
     Ok(redirect(location))
+}
+
+/// Where a confirmation link leads, the flash it leaves, and whether it is a success.
+fn link_answer(web: &Web, outcome: ConfirmOutcome) -> (&'static str, &'static str, String, bool) {
+    match outcome {
+        ConfirmOutcome::Confirmed(_) => {
+            let message = web.msg(messages::EMAIL_CONFIRMED, &[]);
+            ("/login", "success", message, true)
+        }
+        ConfirmOutcome::AlreadyConfirmed => {
+            let message = web.msg(messages::ALREADY_CONFIRMED, &[]);
+            ("/confirm", "info", message, true)
+        }
+        ConfirmOutcome::ExpiredResent(email) => {
+            let within = web.messages.period(web.settings().confirm_email_within);
+            let args = [("email", email.as_str()), ("within", within.as_str())];
+            let message = web.msg(messages::CONFIRMATION_EXPIRED, &args);
+            ("/confirm", "error", message, false)
+        }
+        ConfirmOutcome::Invalid => {
+            let message = web.msg(messages::INVALID_CONFIRMATION_TOKEN, &[]);
+            ("/confirm", "error", message, false)
+        }
+    }
 }
 
 fn email_context(email: &str) -> tera::Context {

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::auth::recoverable::{self, ForgotOutcome, ResetLink};
 use crate::auth::throttle::Action;
-use crate::domain::{Email, FormErrors, Password};
+use crate::domain::{Email, FormErrors};
 use crate::messages;
 use crate::web::page::redirect;
 use crate::web::{AppError, Submission, Web};
@@ -39,38 +39,27 @@ pub async fn forgot_submit(
     form: Submission<ForgotForm>,
 ) -> Result<HttpResponse, AppError> {
     let raw = form.data.email.unwrap_or_default();
+    let refused = |message: String| {
+        let errors = FormErrors::single("email", message);
+        web.form_failure(FORGOT, email_context(&raw), &errors)
+    };
     let email = match Email::parse(&raw) {
         Ok(email) => email,
-        Err(e) => {
-            return web.form_failure(
-                FORGOT,
-                email_context(&raw),
-                &FormErrors::single("email", web.describe(&e)),
-            )
-        }
+        Err(e) => return refused(web.describe(&e)),
     };
     let send = super::limits::may_send_mail(&web, Action::Reset, &email).await?;
     let outcome = recoverable::forgot(&web.services(), &email, send).await?;
-    let generic = web.settings().features.return_generic_responses;
     let message = match outcome {
-        _ if generic => web.msg(messages::GENERIC_RECOVERY, &[]),
+        _ if web.settings().features.return_generic_responses => {
+            web.msg(messages::GENERIC_RECOVERY, &[])
+        }
         ForgotOutcome::Sent => web.msg(
             messages::PASSWORD_RESET_REQUEST,
             &[("email", email.as_typed())],
         ),
-        ForgotOutcome::UnknownUser => {
-            return web.form_failure(
-                FORGOT,
-                email_context(&raw),
-                &FormErrors::single("email", web.msg(messages::USER_DOES_NOT_EXIST, &[])),
-            );
-        }
+        ForgotOutcome::UnknownUser => return refused(web.msg(messages::USER_DOES_NOT_EXIST, &[])),
         ForgotOutcome::ConfirmationRequired => {
-            return web.form_failure(
-                FORGOT,
-                email_context(&raw),
-                &FormErrors::single("email", web.msg(messages::CONFIRMATION_REQUIRED, &[])),
-            );
+            return refused(web.msg(messages::CONFIRMATION_REQUIRED, &[]))
         }
     };
     if web.format.is_json() {
@@ -113,43 +102,19 @@ pub async fn reset_submit(
     token: web::Path<String>,
     form: Submission<ResetForm>,
 ) -> Result<HttpResponse, AppError> {
-    let settings = web.settings();
     let form = form.data;
-    let mut errors = FormErrors::default();
-    // Only zxcvbn needs to know whose password it is.
-    let owner = match settings.password_policy.zxcvbn_min_score {
-        Some(_) => recoverable::link_owner(&web.services(), &token).await?,
-        None => None,
-    };
-    let user_inputs = owner.as_ref().map_or(["", ""], |u| {
-        [u.email_or_empty(), u.username.as_deref().unwrap_or("")]
-    });
-    let password = Password::parse_confirmed(
-        form.password.as_deref().unwrap_or_default(),
-        form.password_confirm.as_deref(),
-        (&settings.password_policy, &user_inputs),
-        ["password", "password_confirm"],
-        &web.messages,
-        &mut errors,
-    );
-    let Some(password) = password.filter(|_| errors.is_empty()) else {
-        return web.form_failure(RESET, reset_context(&token), &errors);
-    };
-    match recoverable::reset_password(&web.services(), &token, password, &web.client()).await? {
-        Some(user) => {
-            tracing::info!(
-                event = "password_reset",
-                user_id = user.id,
-                ip = %crate::web::client::ip_for_log(&web.request),
-                "password reset"
-            );
-            Ok(web.success(
-                "/login",
-                Some(("success", web.msg(messages::PASSWORD_RESET_NO_LOGIN, &[]))),
-                json!({}),
-            ))
-        }
-        None => Ok(link_refused(
+    let (password, confirm) = (form.password.unwrap_or_default(), form.password_confirm);
+    let (services, client) = (web.services(), web.client());
+    let reset =
+        recoverable::reset_from_form(&services, &token, &password, confirm.as_deref(), &client);
+    match reset.await? {
+        Err(errors) => web.form_failure(RESET, reset_context(&token), &errors),
+        Ok(Some(_)) => Ok(web.success(
+            "/login",
+            Some(("success", web.msg(messages::PASSWORD_RESET_NO_LOGIN, &[]))),
+            json!({}),
+        )),
+        Ok(None) => Ok(link_refused(
             &web,
             web.msg(messages::INVALID_RESET_PASSWORD_TOKEN, &[]),
         )),

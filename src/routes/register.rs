@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::messages;
 
 use crate::auth::events::LoginMethod;
-use crate::auth::registration::{self, Registered, RegistrationInput};
+use crate::auth::registration::{self, logs_in, Registered, RegistrationInput};
 use crate::domain::{FormErrors, SafeNext};
 use crate::web::signin;
 use crate::web::submission::query_param;
@@ -27,6 +27,18 @@ pub struct RegisterForm {
     password_confirm: Option<String>,
     #[serde(default)]
     next: Option<String>,
+}
+
+impl RegisterForm {
+    /// What the registration rules check.
+    fn input(&self) -> RegistrationInput {
+        RegistrationInput {
+            email: self.email.clone().unwrap_or_default(),
+            username: self.username.clone(),
+            password: self.password.clone().unwrap_or_default(),
+            password_confirm: self.password_confirm.clone(),
+        }
+    }
 }
 
 pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
@@ -55,24 +67,17 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         Some(Ok(next)) => Some(next),
         None => None,
     };
-    let input = RegistrationInput {
-        email: form.email.clone().unwrap_or_default(),
-        username: form.username.clone(),
-        password: form.password.clone().unwrap_or_default(),
-        password_confirm: form.password_confirm.clone(),
-    };
+    let input = form.input();
     let (services, client, origin) = (web.services(), signin::client_key(&web), web.client());
     let registered = registration::register_from_form(&services, &input, client, &origin);
     let registered = match registered.await? {
         Ok(registered) => registered,
         Err(errors) => return refused(next_raw.as_deref().unwrap_or_default(), &errors),
     };
-    if let Registered::Created(user) = &registered {
-        if registration::logs_in(web.settings()) {
-            // No "remember me" on registration, so no cookie comes back.
-            signin::start_session(&web, user, false).await?;
-            signin::record_login(&web, user, LoginMethod::Password, None).await;
-        }
+    if let (Registered::Created(user), true) = (&registered, logs_in(web.settings())) {
+        // No "remember me" on registration, so no cookie comes back.
+        signin::start_session(&web, user, false).await?;
+        signin::record_login(&web, user, LoginMethod::Password, None).await;
     }
     let flash = web.settings().features.confirmable.then(|| {
         let email = [("email", input.email.as_str())];
