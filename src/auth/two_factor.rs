@@ -443,12 +443,20 @@ pub enum SetupStep {
     /// A setup started: the challenge (kept by the caller until the first code), and where
     /// the code went (the email or phone; `None` for the authenticator).
     Started {
-        challenge: SetupChallenge,
+        /// Kept by the caller until the first code.
+        challenge: Box<SetupChallenge>,
+        /// The method being set up.
         method: TwoFactorMethod,
+        /// Where the code went.
         sent_to: Option<String>,
     },
     /// Refused, with the field to blame and why.
-    Refused { field: &'static str, message: Msg },
+    Refused {
+        /// The form field at fault (`setup` or `phone`).
+        field: &'static str,
+        /// The message to show.
+        message: Msg,
+    },
 }
 
 /// `POST /tf-setup`: switches two-factor off (`choice` is `disable`, unless the setup is
@@ -501,7 +509,7 @@ pub async fn setup_request(
         TwoFactorMethod::Authenticator => None,
     };
     Ok(SetupStep::Started {
-        challenge,
+        challenge: Box::new(challenge),
         method,
         sent_to,
     })

@@ -689,7 +689,9 @@ pub async fn finish_setup(
 /// What `POST /us-setup` did: the user as it now is, and the setup started (the method as
 /// typed, and its challenge), when one was asked for.
 pub struct SetupChange {
+    /// The user after the removals.
     pub user: User,
+    /// The method to set up, as typed, and its challenge.
     pub started: Option<(String, UsSetupChallenge)>,
 }
 

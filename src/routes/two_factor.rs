@@ -207,7 +207,7 @@ pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpR
             challenge,
             method,
             sent_to,
-        } => setup_started(&web, user, required, challenge, method, sent_to),
+        } => setup_started(&web, user, required, *challenge, method, sent_to),
     }
 }
 
