@@ -103,8 +103,7 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
             );
             if logs_in {
                 // No "remember me" on registration, so no cookie comes back.
-                crate::web::signin::start_session(&web, user, false).await?;
-                crate::web::signin::record_login(&web, user, LoginMethod::Password, None).await;
+                crate::web::signin::sign_in_directly(&web, user, LoginMethod::Password).await?;
             }
         }
         Registered::ExistingNotified => {

@@ -7,9 +7,8 @@ use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::events::SecurityEvent;
-use crate::auth::login_flow::PendingLogin;
-use crate::auth::two_factor::{self, CodeCheck, PendingSetup, SetupChallenge, SetupOutcome};
+use crate::auth::signin::{factors, PendingLogin};
+use crate::auth::two_factor::{self, PendingSetup, SetupChallenge, SetupOutcome};
 use crate::config::TwoFactorMethod;
 use crate::db::models::User;
 use crate::messages;
@@ -305,8 +304,7 @@ pub async fn setup_validate(
                 // The login that had to wait for this setup goes on: the code just proved
                 // the new factor.
                 let second = pending.method.as_str();
-                return signin::complete_second_factor(&web, &held.0, &updated, second, false)
-                    .await;
+                return signin::complete_with_new_factor(&web, &held.0, &updated, second).await;
             }
             Ok(web.success(
                 "/tf-setup",
@@ -396,44 +394,21 @@ pub async fn validate_submit(
     };
     let form = form.data;
     let code = form.code.unwrap_or_default();
-    let method = pending.method.as_deref().and_then(TwoFactorMethod::parse);
-    let client = signin::client_key(&web);
-    let checked = two_factor::check_code(
+    let remember_device = form.remember_device.is_some_and(|f| f.0);
+    let browser = signin::browser(&web);
+    let outcome = factors::code(
         &web.services(),
+        &browser,
+        &pending,
         &user,
-        method,
-        pending.sent_code.as_ref(),
-        pending.rescue_code.as_ref(),
         &code,
-        &client,
+        remember_device,
     )
     .await?;
-    match checked {
-        CodeCheck::Right | CodeCheck::Rescued => {
-            let remember_device = form.remember_device.is_some_and(|f| f.0);
-            // What proved it: the second factor, or a code mailed through the rescue.
-            let second = match checked {
-                CodeCheck::Rescued => "email".to_owned(),
-                _ => pending.method.clone().unwrap_or_default(),
-            };
-            signin::complete_second_factor(&web, &pending, &user, &second, remember_device).await
-        }
-        CodeCheck::Wrong => {
-            tracing::info!(event = "second_factor_failed", user_id = user.id, ip = %client, "wrong code");
-            web.emit(
-                SecurityEvent::SecondFactorFailed {
-                    method: pending.method.clone().unwrap_or_default(),
-                },
-                Some(user.id),
-            );
-            let errors =
-                FormErrors::single("code", web.msg(messages::TWO_FACTOR_INVALID_TOKEN, &[]));
-            web.form_failure(VERIFY, verify_context(&web, &pending, &user), &errors)
-        }
-        CodeCheck::Throttled { retry_after } => {
-            Err(signin::throttled(&web, "two_factor_throttled", retry_after))
-        }
-    }
+    signin::answer(&web, outcome, "two_factor_throttled", json!({}), |()| {
+        let errors = FormErrors::single("code", web.msg(messages::TWO_FACTOR_INVALID_TOKEN, &[]));
+        web.form_failure(VERIFY, verify_context(&web, &pending, &user), &errors)
+    })
 }
 
 /// `GET /tf-rescue`: the rescue options of a pending login.
@@ -628,28 +603,10 @@ pub async fn recovery_submit(
         return Ok(not_mid_login(&web));
     };
     let code = form.data.code.unwrap_or_default();
-    let client = signin::client_key(&web);
-    match two_factor::use_recovery_code(&web.services(), &user, &code, &client).await? {
-        CodeCheck::Right | CodeCheck::Rescued => {
-            tracing::info!(
-                event = "recovery_code_used",
-                user_id = user.id,
-                "recovery code used"
-            );
-            signin::complete_second_factor(&web, &pending, &user, "recovery_code", false).await
-        }
-        CodeCheck::Wrong => {
-            web.emit(
-                SecurityEvent::SecondFactorFailed {
-                    method: "recovery_code".to_owned(),
-                },
-                Some(user.id),
-            );
-            let errors = FormErrors::single("code", web.msg(messages::INVALID_RECOVERY_CODE, &[]));
-            web.form_failure(RECOVERY, tera::Context::new(), &errors)
-        }
-        CodeCheck::Throttled { retry_after } => {
-            Err(signin::throttled(&web, "two_factor_throttled", retry_after))
-        }
-    }
+    let browser = signin::browser(&web);
+    let outcome = factors::recovery_code(&web.services(), &browser, &pending, &user, &code).await?;
+    signin::answer(&web, outcome, "two_factor_throttled", json!({}), |()| {
+        let errors = FormErrors::single("code", web.msg(messages::INVALID_RECOVERY_CODE, &[]));
+        web.form_failure(RECOVERY, tera::Context::new(), &errors)
+    })
 }

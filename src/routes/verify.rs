@@ -6,7 +6,8 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::authenticate::{reprove_password, LoginFailure, Reproof};
+use crate::auth::authenticate::Attempt;
+use crate::auth::signin::factors;
 use crate::domain::{FormErrors, SafeNext};
 use crate::messages;
 use crate::web::guards::mark_reauthenticated;
@@ -59,24 +60,19 @@ pub async fn submit(
         let errors = FormErrors::single("password", web.msg(messages::PASSWORD_NOT_PROVIDED, &[]));
         return web.form_failure(TEMPLATE, context(&next_raw), &errors);
     }
-    let client = signin::client_key(&web);
-    match reprove_password(&web.services(), &current.user, &password, &client).await? {
-        Reproof::Proved => {}
-        Reproof::Wrong => {
-            tracing::info!(
-                event = "verify_failed",
-                reason = ?LoginFailure::InvalidPassword,
-                user_id = current.user.id,
-                ip = %client,
-                "re-authentication failed"
-            );
+    let browser = signin::browser(&web);
+    let services = web.services();
+    match factors::password_again(&services, &browser, &current.user, &password).await? {
+        Attempt::Proved(()) => {}
+        Attempt::Refused(()) => {
             let errors = FormErrors::single("password", web.msg(messages::INVALID_PASSWORD, &[]));
             return web.form_failure(TEMPLATE, context(&next_raw), &errors);
         }
-        Reproof::Throttled { retry_after } => {
+        Attempt::Throttled { retry_after } => {
             return Err(signin::throttled(&web, "verify_throttled", retry_after))
         }
     }
+    let client = browser.key();
     mark_reauthenticated(&web, &current, &client, "password").await?;
     let location = next.as_ref().map_or("/", |n| n.as_str());
     Ok(web.success(

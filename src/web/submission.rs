@@ -190,6 +190,20 @@ pub fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// Where to go after a form (`raw`: the typed or queried `next`, empty as none), checked to
+/// stay on this site; an unsafe one is a form error on `next`.
+pub fn safe_next(
+    web: &super::page::Web,
+    raw: Option<String>,
+) -> Result<Option<String>, crate::domain::FormErrors> {
+    match raw.filter(|n| !n.is_empty()) {
+        None => Ok(None),
+        Some(raw) => crate::domain::SafeNext::parse(&raw, &web.settings().base_url)
+            .map(|n| Some(n.as_str().to_owned()))
+            .map_err(|e| crate::domain::FormErrors::single("next", web.describe(&e))),
+    }
+}
+
 /// Decodes `application/x-www-form-urlencoded`, refusing percent-escapes that are not UTF-8.
 fn form_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
     let mut out = Vec::new();

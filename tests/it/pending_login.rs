@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use actix_web::cookie::{Cookie, CookieJar, Key};
 use common::{new_email, spawn_app_with, PASSWORD};
-use latchkey::auth::login_flow::PendingLogin;
+use latchkey::auth::signin::PendingLogin;
 use latchkey::config::Secret;
 use latchkey::crypto::derive_key;
 use latchkey::web::signin::PENDING_LOGIN_KEY;
