@@ -11,7 +11,7 @@ use crate::domain::FormErrors;
 use crate::messages;
 use crate::web::client::client_info;
 use crate::web::page::add_cookie;
-use crate::web::{signin, AppError, AuthenticatedUser, Submission, Web};
+use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RefreshForm {
@@ -49,7 +49,7 @@ pub async fn refresh(web: Web, form: Submission<RefreshForm>) -> Result<HttpResp
     let client = client_info(&web.request, web.settings().trusted_proxy_count);
     match api_tokens::refresh(&web.state.services, &raw, &client).await? {
         Ok(refreshed) => {
-            let (fields, cookie) = signin::token_answer(&web, refreshed.tokens);
+            let (fields, cookie) = crate::web::cookies::token_answer(&web, refreshed.tokens);
             let mut response = web.json_ok(json!({ "user": fields }));
             if let Some(cookie) = cookie {
                 add_cookie(&mut response, &cookie)?;

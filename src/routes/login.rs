@@ -25,7 +25,7 @@ pub struct LoginForm {
 
 pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
     if web.format.is_json() {
-        signin::drop_pending(&web);
+        crate::web::pending::forget(&web);
         let mut response = json!({
             "csrf_token": web.csrf_token(),
             "identity_attributes": identity_attributes(&web),
@@ -51,7 +51,7 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
         }));
     }
     // Coming back to the login page abandons a half-finished login (as Flask-Security).
-    signin::drop_pending(&web);
+    crate::web::pending::forget(&web);
     let next = query_param(&web.request, "next").unwrap_or_default();
     web.page(
         "security/login_user.html",

@@ -9,7 +9,7 @@ use crate::auth::api_tokens;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;
-use crate::web::{signin, AppError, Submission, Web};
+use crate::web::{AppError, Submission, Web};
 
 pub async fn submit(
     web: Web,
@@ -48,7 +48,7 @@ pub async fn submit(
         let raw = cookie.value().to_owned();
         let services = web.state.services.clone();
         api_tokens::revoke_refresh_token(&services, &raw).await?;
-        let mut removal = signin::refresh_cookie(&web, cookie.name(), String::new());
+        let mut removal = crate::web::cookies::refresh_cookie(&web, cookie.name(), String::new());
         removal.make_removal();
         add_cookie(&mut response, &removal)?;
     }

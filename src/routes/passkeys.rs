@@ -297,7 +297,7 @@ pub async fn delete(
 async fn second_factor_login(
     web: &Web,
 ) -> Result<Option<(crate::auth::signin::PendingLogin, User)>, AppError> {
-    let Some((pending, user)) = signin::pending_user(web).await? else {
+    let Some((pending, user)) = crate::web::pending::held_with_user(web).await? else {
         return Ok(None);
     };
     if pending.method.is_none() || !passkeys::has_second_factor(&web.services(), &user).await? {

@@ -82,7 +82,7 @@ async fn setter(web: &Web, return_to: &str) -> Result<Result<Setter, HttpRespons
         }
         return Ok(Ok(Setter::LoggedIn(Box::new(current.user.clone()))));
     }
-    if let Some((pending, user)) = signin::pending_user(web).await? {
+    if let Some((pending, user)) = crate::web::pending::held_with_user(web).await? {
         if pending.method.is_none() {
             return Ok(Ok(Setter::MustSetUp(Box::new((pending, user)))));
         }
@@ -364,7 +364,7 @@ fn verify_context(web: &Web, pending: &PendingLogin, user: &User) -> tera::Conte
 
 /// The pending login waiting for its code (a login that must first set up has none).
 async fn waiting_login(web: &Web) -> Result<Option<(PendingLogin, User)>, AppError> {
-    Ok(signin::pending_user(web)
+    Ok(crate::web::pending::held_with_user(web)
         .await?
         .filter(|(pending, _)| pending.method.is_some()))
 }
@@ -443,7 +443,7 @@ pub async fn rescue_submit(
             // any) stays the one that works.
             if let Some(sent) = two_factor::send_rescue_code(services, &user, &client).await? {
                 pending.rescue_code = Some(sent);
-                signin::hold_pending(&web, &pending)?;
+                crate::web::pending::hold(&web, &pending)?;
             }
             tracing::info!(
                 event = "two_factor_rescue",

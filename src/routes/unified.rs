@@ -200,7 +200,7 @@ pub async fn signin_submit(
         Err(errors) => return web.form_failure(SIGNIN, signin_context(&web, &form, ""), &errors),
     };
     // A new attempt abandons a half-finished one (as Flask-Security).
-    signin::drop_pending(&web);
+    crate::web::pending::forget(&web);
     let identity = form.identity.clone().unwrap_or_default();
     let passcode = form.passcode.clone().unwrap_or_default();
     let asked = Asked {

@@ -7,21 +7,22 @@
 use std::time::Duration;
 
 use actix_identity::Identity;
-use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::cookie::Cookie;
 use actix_web::{HttpMessage, HttpResponse};
 use serde_json::json;
 
+use super::cookies;
 use super::error::AppError;
 use super::format::Format;
 use super::page::add_cookie;
 use super::page::Web;
+use super::pending;
 use crate::auth::authenticate::Attempt;
 use crate::auth::events::LoginMethod;
 use crate::auth::signin::PASSKEY_METHOD;
 use crate::auth::signin::{
     self as auth_signin, Browser, PendingLogin, SignedIn, Step, Waiting, Wants,
 };
-use crate::auth::two_factor;
 use crate::db::models::User;
 
 /// The client address as the throttle counts it: IPv6 by its /64 ("-" when unknown).
@@ -49,7 +50,7 @@ pub fn browser(web: &Web) -> Browser {
         current_login: web.user.as_ref().map(|c| c.session_id.clone()),
         remembered_device: web
             .request
-            .cookie(TF_VALIDITY_COOKIE)
+            .cookie(cookies::TF_VALIDITY_COOKIE)
             .map(|c| c.value().to_owned()),
         wants_token: super::submission::query_param(&web.request, "include_auth_token").is_some(),
     }
@@ -63,7 +64,7 @@ pub fn render(web: &Web, step: Step, extra: serde_json::Value) -> Result<HttpRes
         Step::SignedIn(signed_in) => Ok(signed_in_answer(web, *signed_in, extra)?),
         Step::SecondFactor(waiting) => ask_second_factor(web, *waiting),
         Step::Used => {
-            drop_pending(web);
+            pending::forget(web);
             Err(AppError::Unauthenticated {
                 login_url: "/login".to_owned(),
             })
@@ -138,19 +139,11 @@ fn bind(web: &Web, signed_in: &SignedIn) -> Result<Option<Cookie<'static>>, AppE
     Identity::login(&web.request.extensions(), signed_in.login_id.clone())
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("binding the session: {e}")))?;
     super::csrf::rotate(&web.session);
-    drop_pending(web);
-    let settings = web.settings();
-    Ok(signed_in.remember_cookie.clone().map(|value| {
-        let lifetime = time::Duration::seconds(settings.remember_for.as_secs() as i64);
-        Cookie::build(settings.remember_cookie_name(), value)
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(settings.cookie_secure)
-            .max_age(lifetime)
-            .expires(time::OffsetDateTime::now_utc() + lifetime)
-            .finish()
-    }))
+    pending::forget(web);
+    Ok(signed_in
+        .remember_cookie
+        .clone()
+        .map(|value| cookies::remember(web, value)))
 }
 
 /// A completed sign-in: after a first factor `{csrf_token, tf_required: false, user}` (and
@@ -163,7 +156,7 @@ fn signed_in_answer(
 ) -> Result<HttpResponse, AppError> {
     let remember = bind(web, &signed_in)?;
     let (user_fields, refresh) = match signed_in.tokens {
-        Some(issued) => token_answer(web, issued),
+        Some(issued) => cookies::token_answer(web, issued),
         None => (json!({}), None),
     };
     let location = signed_in.next.as_deref().unwrap_or("/");
@@ -185,86 +178,20 @@ fn signed_in_answer(
             json!({"csrf_token": web.csrf_token(), "user": user_fields}),
         ),
     };
-    let device = signed_in.device_token.map(|value| {
-        let tf = &web.settings().two_factor;
-        let lifetime = time::Duration::seconds(tf.login_validity.as_secs() as i64);
-        Cookie::build(TF_VALIDITY_COOKIE, value)
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(web.settings().cookie_secure)
-            .max_age(lifetime)
-            .finish()
-    });
+    let device = signed_in
+        .device_token
+        .map(|value| cookies::remembered_device(web, value));
     for cookie in [remember, refresh, device].into_iter().flatten() {
         add_cookie(&mut response, &cookie)?;
     }
     Ok(response)
 }
 
-/// Flask-Security's token fields, and the refresh cookie when refresh tokens travel in one.
-pub fn token_answer(
-    web: &Web,
-    issued: crate::auth::api_tokens::Issued,
-) -> (serde_json::Value, Option<Cookie<'static>>) {
-    let settings = &web.settings().api_tokens;
-    let mut fields = json!({ "authentication_token": issued.authentication_token });
-    let mut cookie = None;
-    if let Some(refresh) = issued.refresh_token {
-        match &settings.refresh_cookie_name {
-            Some(name) => cookie = Some(refresh_cookie(web, name, refresh)),
-            None => fields["refresh_token"] = json!(refresh),
-        }
-    }
-    (fields, cookie)
-}
-
-/// The refresh-token cookie (Flask-Security's defaults: HttpOnly, SameSite=Strict; Secure
-/// as the other cookies), lasting as long as a family may.
-pub fn refresh_cookie(web: &Web, name: &str, value: String) -> Cookie<'static> {
-    let settings = web.settings();
-    let lifetime = time::Duration::seconds(settings.api_tokens.refresh_max_age.as_secs() as i64);
-    Cookie::build(name.to_owned(), value)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(settings.cookie_secure)
-        .max_age(lifetime)
-        .finish()
-}
-
-/// Where a [`PendingLogin`] waits for its second factor: the browser's encrypted session,
-/// under a key of its own that nothing deciding who is logged in ever reads.
-pub const PENDING_LOGIN_KEY: &str = "_pending_login";
-
-/// Keeps a login whose first factor is proved in this browser until its second factor.
-pub fn hold_pending(web: &Web, pending: &PendingLogin) -> Result<(), AppError> {
-    web.session
-        .insert(PENDING_LOGIN_KEY, pending)
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("keeping the pending login: {e}")))
-}
-
-/// Forgets this browser's pending login (a key absent stays absent: no session write).
-pub fn drop_pending(web: &Web) {
-    if web.session.contains_key(PENDING_LOGIN_KEY) {
-        web.session.remove(PENDING_LOGIN_KEY);
-    }
-}
-
-/// This browser's pending login, unchecked (see [`PendingLogin::resume`]).
-pub fn pending(web: &Web) -> Option<PendingLogin> {
-    web.session.get(PENDING_LOGIN_KEY).ok().flatten()
-}
-
-/// The `tf_validity` cookie: a browser that passed the second factor skips it for
-/// `SECURITY_TWO_FACTOR_LOGIN_VALIDITY` (only with `SECURITY_TWO_FACTOR_ALWAYS_VALIDATE=false`).
-pub const TF_VALIDITY_COOKIE: &str = "tf_validity";
-
 /// A pending login held in this browser (a privilege change: a new session cookie), and
 /// the answer that asks for its second factor.
 fn ask_second_factor(web: &Web, waiting: Waiting) -> Result<HttpResponse, AppError> {
     web.session.renew();
-    hold_pending(web, &waiting.pending)?;
+    pending::hold(web, &waiting.pending)?;
     let method = waiting.wants.method();
     let next = waiting.pending.next.as_deref();
     Ok(match (web.format, &waiting.wants) {
@@ -292,23 +219,4 @@ fn ask_second_factor(web: &Web, waiting: Waiting) -> Result<HttpResponse, AppErr
         (Format::Html, Wants::SetUp) => super::page::redirect("/tf-setup"),
         (Format::Html, Wants::Code(_)) => super::page::redirect("/tf-validate"),
     })
-}
-
-/// The pending login of this browser and its user, if it is still good (unexpired, same
-/// account state); a stale one is removed.
-pub async fn pending_user(web: &Web) -> Result<Option<(PendingLogin, User)>, AppError> {
-    let Some(pending) = pending(web) else {
-        return Ok(None);
-    };
-    let within = web.settings().two_factor.login_within;
-    match pending
-        .resume(&web.services(), two_factor::unix_now(), within)
-        .await?
-    {
-        Some(user) => Ok(Some((pending, user))),
-        None => {
-            drop_pending(web);
-            Ok(None)
-        }
-    }
 }
