@@ -489,16 +489,14 @@ pub async fn verify_finish(
     let binding = session_binding(&web)?;
     let client = signin::client_key(&web);
     let form = form.data;
-    let proof = passkeys::finish_authentication(
-        &web.services(),
-        Purpose::Verify,
-        Some(current.user.id),
-        &token,
-        &binding,
-        &form.credential.unwrap_or_default(),
-        &client,
-    )
-    .await?;
+    let credential = form.credential.unwrap_or_default();
+    let answer = PasskeyAnswer {
+        token: &token,
+        binding: &binding,
+        credential: &credential,
+    };
+    let browser = signin::browser(&web);
+    let proof = factors::passkey_again(&web.services(), &browser, &current.user, answer).await?;
     match proof {
         Attempt::Proved(_) => {}
         Attempt::Refused(rejected) => return Ok(refused(&web, &rejected.refusal, "/wan-verify")),

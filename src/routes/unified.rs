@@ -568,9 +568,10 @@ pub async fn verify_submit(
             return web.form_failure(VERIFY, verify_context(&web, &current.user, ""), &errors)
         }
     };
-    let client = signin::client_key(&web);
     let passcode = form.passcode.unwrap_or_default();
-    match unified::reverify(&web.services(), &current.user, &passcode, &client).await? {
+    let browser = signin::browser(&web);
+    let client = browser.key();
+    match factors::passcode_again(&web.services(), &browser, &current.user, &passcode).await? {
         Attempt::Proved(()) => {}
         Attempt::Refused(()) => {
             let errors =

@@ -303,3 +303,34 @@ pub async fn password_again(
     }
     Ok(checked)
 }
+
+/// `POST /us-verify`: a signed-in user's password or a code of a set-up method again.
+pub async fn passcode_again(
+    services: &Services,
+    browser: &Browser,
+    user: &User,
+    passcode: &str,
+) -> Result<Attempt, ServiceError> {
+    unified::reverify(services, user, passcode, &browser.key()).await
+}
+
+/// `POST /wan-verify/<state>`: one of a signed-in user's passkeys again.
+pub async fn passkey_again(
+    services: &Services,
+    browser: &Browser,
+    user: &User,
+    answer: PasskeyAnswer<'_>,
+) -> Result<Attempt<(), Rejected>, ServiceError> {
+    let key = browser.key();
+    let proof = passkeys::finish_authentication(
+        services,
+        Purpose::Verify,
+        Some(user.id),
+        answer.token,
+        answer.binding,
+        answer.credential,
+        &key,
+    )
+    .await?;
+    Ok(proof.map(|_| ()))
+}
