@@ -62,11 +62,7 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
 pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpResponse, AppError> {
     let form = form.data;
     let settings = web.settings();
-    let next_raw = form
-        .next
-        .clone()
-        .filter(|n| !n.is_empty())
-        .or_else(|| query_param(&web.request, "next").filter(|n| !n.is_empty()));
+    let next_raw = crate::web::submission::typed_or_queried_next(&web, form.next.as_deref());
     let next = match crate::web::submission::safe_next(&web, next_raw.clone()) {
         Ok(next) => next,
         Err(errors) => {

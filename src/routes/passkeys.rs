@@ -367,24 +367,11 @@ pub async fn signin_begin(
     let (purpose, hint) = match secondary {
         Some((_, user)) => (Purpose::SecondFactor, Some(user)),
         None => {
-            // A typed identity lists that account's passkeys (an active account's only).
-            // That tells whether the account exists, so generic responses turn it off.
-            let identity = form.identity.as_deref().map(str::trim).unwrap_or("");
-            let settings = web.settings();
-            let hints =
-                settings.webauthn.allow_user_hints && !settings.features.return_generic_responses;
-            let hint = if hints && !identity.is_empty() {
-                crate::auth::authenticate::find_account(
-                    &services.db,
-                    &services.settings.features,
-                    identity,
-                )
-                .await?
-                .filter(User::is_active)
-            } else {
-                None
-            };
-            (Purpose::SignIn, hint)
+            let identity = form.identity.as_deref().unwrap_or("");
+            (
+                Purpose::SignIn,
+                passkeys::hinted_account(services, identity).await?,
+            )
         }
     };
     let begun = passkeys::begin_authentication(services, purpose, hint.as_ref(), &binding).await?;

@@ -7,7 +7,8 @@ use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::signin::{factors, PendingLogin};
+use crate::auth::signin::factors::{self, Rescue};
+use crate::auth::signin::PendingLogin;
 use crate::auth::two_factor::{self, PendingSetup, SetupChallenge, SetupOutcome};
 use crate::config::TwoFactorMethod;
 use crate::db::models::User;
@@ -435,38 +436,15 @@ pub async fn rescue_submit(
     let Some((mut pending, user)) = waiting_login(&web).await? else {
         return Ok(not_mid_login(&web));
     };
-    let services = &web.services();
-    let client = signin::client_key(&web);
-    match form.data.help_setup.as_deref().unwrap_or("") {
-        "email" => {
-            // Past the sending budget nothing is mailed and the code mailed before (if
-            // any) stays the one that works.
-            if let Some(sent) = two_factor::send_rescue_code(services, &user, &client).await? {
-                pending.rescue_code = Some(sent);
-                crate::web::pending::hold(&web, &pending)?;
-            }
-            tracing::info!(
-                event = "two_factor_rescue",
-                user_id = user.id,
-                how = "email",
-                "rescue code mailed"
-            );
-        }
-        "help" => {
-            two_factor::ask_support(services, &user, &client).await?;
-            tracing::info!(
-                event = "two_factor_rescue",
-                user_id = user.id,
-                how = "help",
-                "support asked"
-            );
-        }
-        "recovery_code" => return Ok(redirect("/mf-recovery")),
-        _ => {
-            let errors = FormErrors::single(
-                "help_setup",
-                web.msg(messages::TWO_FACTOR_METHOD_NOT_AVAILABLE, &[]),
-            );
+    let how = form.data.help_setup.unwrap_or_default();
+    let browser = signin::browser(&web);
+    match factors::rescue(&web.services(), &browser, &mut pending, &user, &how).await? {
+        Rescue::Mailed => crate::web::pending::hold(&web, &pending)?,
+        Rescue::SupportAsked => {}
+        Rescue::RecoveryCode => return Ok(redirect("/mf-recovery")),
+        Rescue::NotAvailable => {
+            let message = web.msg(messages::TWO_FACTOR_METHOD_NOT_AVAILABLE, &[]);
+            let errors = FormErrors::single("help_setup", message);
             return web.form_failure(VERIFY, verify_context(&web, &pending, &user), &errors);
         }
     }

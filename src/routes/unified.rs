@@ -141,8 +141,8 @@ fn signin_context(web: &Web, form: &SigninForm, next: &str) -> tera::Context {
 
 /// The `next` of a form or the query, checked; `Err`: the form's answer.
 fn next_of(web: &Web, typed: Option<&str>) -> Result<Option<String>, FormErrors> {
-    let typed = typed.filter(|n| !n.is_empty()).map(str::to_owned);
-    crate::web::submission::safe_next(web, typed.or_else(|| query_param(&web.request, "next")))
+    let raw = crate::web::submission::typed_or_queried_next(web, typed);
+    crate::web::submission::safe_next(web, raw)
 }
 
 /// A refusal as form errors; with generic responses, identity and passcode failures are one

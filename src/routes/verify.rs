@@ -8,11 +8,11 @@ use serde_json::json;
 
 use crate::auth::authenticate::Attempt;
 use crate::auth::signin::factors;
-use crate::domain::{FormErrors, SafeNext};
+use crate::domain::FormErrors;
 use crate::messages;
 use crate::web::guards::mark_reauthenticated;
 use crate::web::signin;
-use crate::web::submission::query_param;
+use crate::web::submission::{query_param, safe_next, typed_or_queried_next};
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 const TEMPLATE: &str = "security/verify_user.html";
@@ -39,22 +39,13 @@ pub async fn submit(
     form: Submission<VerifyForm>,
 ) -> Result<HttpResponse, AppError> {
     let current = current.0;
-    let settings = web.settings();
     let form = form.data;
-    let next_raw = form
-        .next
-        .clone()
-        .filter(|n| !n.is_empty())
-        .or_else(|| query_param(&web.request, "next").filter(|n| !n.is_empty()))
-        .unwrap_or_default();
-    let next = match SafeNext::parse(&next_raw, &settings.base_url) {
-        Ok(next) => Some(next),
-        Err(_) if next_raw.is_empty() => None,
-        Err(e) => {
-            let errors = FormErrors::single("next", web.describe(&e));
-            return web.form_failure(TEMPLATE, context(""), &errors);
-        }
+    let next_raw = typed_or_queried_next(&web, form.next.as_deref());
+    let next = match safe_next(&web, next_raw.clone()) {
+        Ok(next) => next,
+        Err(errors) => return web.form_failure(TEMPLATE, context(""), &errors),
     };
+    let next_raw = next_raw.unwrap_or_default();
     let password = form.password.unwrap_or_default();
     if password.is_empty() {
         let errors = FormErrors::single("password", web.msg(messages::PASSWORD_NOT_PROVIDED, &[]));
@@ -74,7 +65,7 @@ pub async fn submit(
     }
     let client = browser.key();
     mark_reauthenticated(&web, &current, &client, "password").await?;
-    let location = next.as_ref().map_or("/", |n| n.as_str());
+    let location = next.as_deref().unwrap_or("/");
     Ok(web.success(
         location,
         Some((

@@ -190,6 +190,14 @@ pub fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// The `next` a form typed, else the one in the query string (empty counts as none).
+pub fn typed_or_queried_next(web: &super::page::Web, typed: Option<&str>) -> Option<String> {
+    typed
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .or_else(|| query_param(&web.request, "next").filter(|n| !n.is_empty()))
+}
+
 /// Where to go after a form (`raw`: the typed or queried `next`, empty as none), checked to
 /// stay on this site; an unsafe one is a form error on `next`.
 pub fn safe_next(

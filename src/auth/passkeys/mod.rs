@@ -880,6 +880,24 @@ enum AnswerCheck {
     Refused(Refusal),
 }
 
+/// The account whose passkeys a sign-in may list for a typed identity (an active
+/// account's only; `SECURITY_WAN_ALLOW_USER_HINTS`). That tells whether the account exists,
+/// so generic responses turn it off.
+pub async fn hinted_account(
+    services: &Services,
+    identity: &str,
+) -> Result<Option<User>, ServiceError> {
+    let settings = &services.settings;
+    let identity = identity.trim();
+    let hints = settings.webauthn.allow_user_hints && !settings.features.return_generic_responses;
+    if !hints || identity.is_empty() {
+        return Ok(None);
+    }
+    let found =
+        super::authenticate::find_account(&services.db, &settings.features, identity).await?;
+    Ok(found.filter(User::is_active))
+}
+
 /// Step 2 (`POST /wan-signin/<state>`, `/wan-verify/<state>`): checks the answer through the
 /// login throttle. `expected_user` is the account it must belong to (the pending login's
 /// for a second factor, the logged-in user's for a re-authentication).

@@ -334,3 +334,57 @@ pub async fn passkey_again(
     .await?;
     Ok(proof.map(|_| ()))
 }
+
+/// What "I cannot use my second factor" did (`POST /tf-rescue`, `help_setup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rescue {
+    /// `email`: a code mailed to the account's address (the pending login now also takes
+    /// it; unchanged past the sending budget, when nothing is mailed).
+    Mailed,
+    /// `help`: the site's support asked (within the sending budget).
+    SupportAsked,
+    /// `recovery_code`: go on to `/mf-recovery`.
+    RecoveryCode,
+    /// Anything else.
+    NotAvailable,
+}
+
+/// The rescue of a pending login whose second factor is out of reach, as `how` asks.
+pub async fn rescue(
+    services: &Services,
+    browser: &Browser,
+    pending: &mut PendingLogin,
+    user: &User,
+    how: &str,
+) -> Result<Rescue, ServiceError> {
+    let key = browser.key();
+    let rescue = match how {
+        "email" => {
+            // Past the sending budget nothing is mailed and the code mailed before (if any)
+            // stays the one that works.
+            if let Some(sent) = two_factor::send_rescue_code(services, user, &key).await? {
+                pending.rescue_code = Some(sent);
+            }
+            tracing::info!(
+                event = "two_factor_rescue",
+                user_id = user.id,
+                how = "email",
+                "rescue code mailed"
+            );
+            Rescue::Mailed
+        }
+        "help" => {
+            two_factor::ask_support(services, user, &key).await?;
+            tracing::info!(
+                event = "two_factor_rescue",
+                user_id = user.id,
+                how = "help",
+                "support asked"
+            );
+            Rescue::SupportAsked
+        }
+        "recovery_code" => Rescue::RecoveryCode,
+        _ => Rescue::NotAvailable,
+    };
+    Ok(rescue)
+}
