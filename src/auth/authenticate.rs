@@ -1,14 +1,13 @@
 //! The authentication pipeline: every proof of a credential goes through [`check_counted`],
 //! which counts the attempt with the throttle *before* the credential is checked (see
-//! [`super::throttle`]) and settles the count afterwards. The login form and its JSON twin,
-//! `/verify` and `/change`'s current password use it today; second factors will too.
+//! [`super::throttle`]) and settles the count afterwards. Every check ends in one
+//! [`Attempt`] (proved, refused, throttled), and every first factor asks one rule whether
+//! its account may sign in ([`may_sign_in`]).
 //!
-//! A login is a sequence of states, each a value of its own:
-//! 1. [`identify`]: who is trying (the account, if the identity names one, and the subject
-//!    the throttle counts under);
-//! 2. [`login_with_password`]: the first factor proved, giving a [`FirstFactor`];
-//! 3. (a second factor, when the account has one: [`super::login_flow`]);
-//! 4. the web layer starts the session.
+//! The password's steps: [`identify`] (who is trying: the account, if the identity names
+//! one, and the subject the throttle counts under), then [`login_with_password`] (the first
+//! factor proved). What follows a proved factor is the login state machine,
+//! [`super::signin`].
 //!
 //! Callable without HTTP: the client is the throttle's key for its address.
 
@@ -174,19 +173,64 @@ where
     }
 }
 
-/// A proved first factor: the user, active and (where required) confirmed. Not yet a
-/// login: the web layer starts the session, or a second factor comes first.
-#[derive(Debug, Clone)]
-pub struct FirstFactor {
-    pub user: User,
+/// How one proof of a credential ended: the one outcome type of every check (a password,
+/// a code, a link, a passkey, a second factor, a re-authentication). `T` is what the proof
+/// gives (the account, the factor that proved it), `R` why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt<T = (), R = ()> {
+    Proved(T),
+    Refused(R),
+    /// Not checked: too many recent failures (the throttle's answer).
+    Throttled {
+        retry_after: Duration,
+    },
 }
 
-/// How a password login ended.
-#[derive(Debug)]
-pub enum LoginOutcome {
-    Proved(Box<FirstFactor>),
-    Refused(Refused),
-    Throttled { retry_after: Duration },
+impl<T, R> Attempt<T, R> {
+    /// The same outcome with the proof turned into another value.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Attempt<U, R> {
+        match self {
+            Attempt::Proved(t) => Attempt::Proved(f(t)),
+            Attempt::Refused(r) => Attempt::Refused(r),
+            Attempt::Throttled { retry_after } => Attempt::Throttled { retry_after },
+        }
+    }
+}
+
+/// The one rule of whether an account whose credential was right may sign in: confirmed
+/// (where confirmation is required before login) and active. Every first factor asks it.
+pub fn may_sign_in(features: &Features, user: &User) -> Result<(), LoginFailure> {
+    if features.confirmable && !features.login_without_confirmation && user.confirmed_at.is_none() {
+        Err(LoginFailure::ConfirmationRequired)
+    } else if !user.is_active() {
+        Err(LoginFailure::Disabled)
+    } else {
+        Ok(())
+    }
+}
+
+/// A counted check of `budget` from `client` that settles its count itself: a right
+/// answer is a success (clearing that budget's failures), a wrong one a failure. For the
+/// checks whose success needs no further rule (second factors, re-authentication).
+pub async fn settle<F>(
+    services: &Services,
+    budget: Budget,
+    client: &str,
+    check: F,
+) -> Result<Attempt, ServiceError>
+where
+    F: Future<Output = Result<bool, ServiceError>>,
+{
+    Ok(
+        match check_counted_in(services, budget, client, check).await? {
+            Checked::Right(reservation) => {
+                throttle::succeeded(&services.db, reservation).await?;
+                Attempt::Proved(())
+            }
+            Checked::Wrong => Attempt::Refused(()),
+            Checked::Throttled { retry_after } => Attempt::Throttled { retry_after },
+        },
+    )
 }
 
 /// Steps 1 and 2 with a password: finds the account for `identity` (an email, or a username
@@ -197,9 +241,9 @@ pub async fn login_with_password(
     identity: &str,
     password: &str,
     client: &str,
-) -> Result<LoginOutcome, ServiceError> {
+) -> Result<Attempt<Box<User>, Refused>, ServiceError> {
     let refuse = |failure, user: Option<&User>| {
-        Ok(LoginOutcome::Refused(Refused {
+        Ok(Attempt::Refused(Refused {
             failure,
             user_id: user.map(|u| u.id),
         }))
@@ -230,40 +274,21 @@ pub async fn login_with_password(
             };
             return refuse(failure, account.as_ref());
         }
-        Checked::Throttled { retry_after } => return Ok(LoginOutcome::Throttled { retry_after }),
+        Checked::Throttled { retry_after } => return Ok(Attempt::Throttled { retry_after }),
     };
     let Some(user) = account else {
         // check() cannot be right without an account.
         throttle::release(&services.db, reservation).await?;
         return refuse(LoginFailure::UserNotFound, None);
     };
-    let features = &services.settings.features;
-    let refusal = if features.confirmable
-        && !features.login_without_confirmation
-        && user.confirmed_at.is_none()
-    {
-        Some(LoginFailure::ConfirmationRequired)
-    } else if !user.is_active() {
-        Some(LoginFailure::Disabled)
-    } else {
-        None
-    };
-    if let Some(failure) = refusal {
+    if let Err(failure) = may_sign_in(&services.settings.features, &user) {
         // The password was right: not a failure, but no login either.
         throttle::release(&services.db, reservation).await?;
         return refuse(failure, Some(&user));
     }
     throttle::succeeded(&services.db, reservation).await?;
     let user = upgrade_hash(&services.db, &services.hasher, user, password).await;
-    Ok(LoginOutcome::Proved(Box::new(FirstFactor { user })))
-}
-
-/// How a logged-in user's second proof of their password ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reproof {
-    Proved,
-    Wrong,
-    Throttled { retry_after: Duration },
+    Ok(Attempt::Proved(Box::new(user)))
 }
 
 /// The password of a logged-in `user` proved again (`/verify`, `/change`'s current
@@ -274,23 +299,14 @@ pub async fn reprove_password(
     user: &User,
     password: &str,
     client: &str,
-) -> Result<Reproof, ServiceError> {
+) -> Result<Attempt, ServiceError> {
     let subject = throttle::account_subject(user.id);
     let check = services.hasher.verify(
         Password::normalize(password),
         user.password_hash().map(str::to_owned),
     );
     let check = async { Ok(check.await?) };
-    Ok(
-        match check_counted(services, subject, client, check).await? {
-            Checked::Right(reservation) => {
-                throttle::succeeded(&services.db, reservation).await?;
-                Reproof::Proved
-            }
-            Checked::Wrong => Reproof::Wrong,
-            Checked::Throttled { retry_after } => Reproof::Throttled { retry_after },
-        },
-    )
+    settle(services, Budget::FirstFactor(subject), client, check).await
 }
 
 /// Re-hashes a password whose stored hash is not in the configured scheme and cost (as

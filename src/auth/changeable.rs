@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use diesel::Connection;
 
-use super::authenticate::{reprove_password, Reproof};
+use super::authenticate::{reprove_password, Attempt};
 use super::error::ServiceError;
 use super::events::SecurityEvent;
 use super::login::ClientInfo;
@@ -66,11 +66,11 @@ pub async fn change_password(
     );
     if has_password && !input.current.is_empty() {
         match reprove_password(services, user, &input.current, client).await? {
-            Reproof::Proved => {}
-            Reproof::Wrong => {
+            Attempt::Proved(()) => {}
+            Attempt::Refused(()) => {
                 errors.add("password", messages.text(messages::INVALID_PASSWORD, &[]));
             }
-            Reproof::Throttled { retry_after } => {
+            Attempt::Throttled { retry_after } => {
                 return Ok(Err(ChangeRefusal::Throttled { retry_after }))
             }
         }

@@ -23,7 +23,7 @@ use diesel::prelude::*;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::authenticate::{check_counted_in, Checked};
+use super::authenticate::{self, Attempt};
 use super::error::ServiceError;
 use super::sending::{self, Allowance, Destination};
 use super::services::Services;
@@ -193,17 +193,12 @@ fn sms_text(code: &str, validity: Duration) -> String {
     )
 }
 
-/// How a second-factor code (or a recovery code) was judged.
+/// What proved a pending login's code: its second factor, or a code mailed through the
+/// rescue ("I cannot use my second factor"), which is not the second factor itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CodeCheck {
-    Right,
-    /// Right, with the code mailed through the rescue (not the second factor itself).
-    Rescued,
-    Wrong,
-    /// Too many wrong passwords and codes: the login throttle's answer.
-    Throttled {
-        retry_after: Duration,
-    },
+pub enum Via {
+    SecondFactor,
+    Rescue,
 }
 
 /// Checks `code` for a pending login of `user` whose second factor is `method` (`sent`: the
@@ -218,7 +213,7 @@ pub async fn check_code(
     rescue: Option<&SentCode>,
     code: &str,
     client: &str,
-) -> Result<CodeCheck, ServiceError> {
+) -> Result<Attempt<Via>, ServiceError> {
     let now = unix_now();
     let settings = &services.settings.two_factor;
     let rescued = std::cell::Cell::new(false);
@@ -261,7 +256,7 @@ pub async fn check_code(
         })
     };
     let checked = settle(services, user, client, check).await?;
-    if checked == CodeCheck::Right && !rescued.get() {
+    if checked == Attempt::Proved(()) && !rescued.get() {
         // An authenticator or a phone proved after an email change: the old mailbox loses
         // its "this wasn't me" link.
         if let Some(method) = method {
@@ -272,11 +267,10 @@ pub async fn check_code(
                 .await?;
         }
     }
-    Ok(if rescued.get() && checked == CodeCheck::Right {
-        CodeCheck::Rescued
-    } else {
-        checked
-    })
+    Ok(checked.map(|()| match rescued.get() {
+        true => Via::Rescue,
+        false => Via::SecondFactor,
+    }))
 }
 
 /// Mails a rescue code to `user`'s address (their second factor is out of reach), within
@@ -326,21 +320,12 @@ pub async fn settle<F>(
     user: &User,
     client: &str,
     check: F,
-) -> Result<CodeCheck, ServiceError>
+) -> Result<Attempt, ServiceError>
 where
     F: std::future::Future<Output = Result<bool, ServiceError>>,
 {
     let budget = throttle::Budget::SecondFactor(user.id);
-    Ok(
-        match check_counted_in(services, budget, client, check).await? {
-            Checked::Right(reservation) => {
-                throttle::succeeded(&services.db, reservation).await?;
-                CodeCheck::Right
-            }
-            Checked::Wrong => CodeCheck::Wrong,
-            Checked::Throttled { retry_after } => CodeCheck::Throttled { retry_after },
-        },
-    )
+    authenticate::settle(services, budget, client, check).await
 }
 
 /// Records that the thing called `name` (a sent code, a pending login) of `user` was used
@@ -651,9 +636,9 @@ pub async fn finish_setup(
         })
     };
     match settle(services, user, client, check).await? {
-        CodeCheck::Right | CodeCheck::Rescued => {}
-        CodeCheck::Wrong => return Ok(SetupOutcome::WrongCode),
-        CodeCheck::Throttled { retry_after } => return Ok(SetupOutcome::Throttled { retry_after }),
+        Attempt::Proved(()) => {}
+        Attempt::Refused(()) => return Ok(SetupOutcome::WrongCode),
+        Attempt::Throttled { retry_after } => return Ok(SetupOutcome::Throttled { retry_after }),
     }
     let Some(keys) = services.totp_keys() else {
         return Err(ServiceError::Config(
@@ -929,7 +914,7 @@ pub async fn use_recovery_code(
     user: &User,
     code: &str,
     client: &str,
-) -> Result<CodeCheck, ServiceError> {
+) -> Result<Attempt, ServiceError> {
     let typed = code.trim().to_ascii_lowercase();
     let check = async {
         if typed.is_empty() || typed.len() > 64 {

@@ -16,12 +16,14 @@ use std::time::Duration;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::authenticate::{check_counted, find_account, Checked, LoginFailure};
+use super::authenticate::{
+    check_counted, find_account, may_sign_in, Attempt, Checked, LoginFailure,
+};
 use super::error::ServiceError;
 use super::services::Services;
 use super::throttle;
 use super::totp::{self, TotpSecret};
-use super::two_factor::{record_step, settle, unix_now, CodeCheck};
+use super::two_factor::{record_step, settle, unix_now};
 use crate::config::UsMethod;
 use crate::crypto::constant_time_eq;
 use crate::db::models::User;
@@ -102,6 +104,18 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// A name for events and logs (never what was typed).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::IdentityUnknown => "unknown_user",
+            Refusal::InvalidPasscode => "invalid_passcode",
+            Refusal::MethodNotAvailable => "method_not_available",
+            Refusal::PhoneInvalid | Refusal::PhoneInUse(_) => "phone",
+            Refusal::Login(failure) => failure.as_str(),
+            Refusal::InvalidLink => "invalid_link",
+        }
+    }
+
     pub fn field(&self) -> &'static str {
         match self {
             Refusal::IdentityUnknown | Refusal::Login(_) => "identity",
@@ -133,16 +147,8 @@ impl Described for Refusal {
     }
 }
 
-/// How a unified sign-in attempt ended.
-#[derive(Debug)]
-pub enum SigninOutcome {
-    /// The account, and the method that proved it.
-    Proved(Box<User>, UsMethod),
-    Refused(Refusal),
-    Throttled {
-        retry_after: Duration,
-    },
-}
+/// How a unified sign-in attempt ended: the account, and the method that proved it.
+pub type SigninOutcome = Attempt<(Box<User>, UsMethod), Refusal>;
 
 /// Which method `passcode` proves for `user`: the password (verified on the hashing
 /// threads), else a code of a set-up method, whose time step is then recorded so that it
@@ -188,18 +194,6 @@ fn step_purpose(method: UsMethod) -> &'static str {
     }
 }
 
-/// Why an account that proved itself may still not sign in (as with the login form).
-fn login_refusal(services: &Services, user: &User) -> Option<LoginFailure> {
-    let features = &services.settings.features;
-    if features.confirmable && !features.login_without_confirmation && user.confirmed_at.is_none() {
-        Some(LoginFailure::ConfirmationRequired)
-    } else if !user.is_active() {
-        Some(LoginFailure::Disabled)
-    } else {
-        None
-    }
-}
-
 /// `POST /us-signin`: the account of `identity`, proved by `passcode` (its password or a
 /// code), counted by the login throttle before anything is checked. An unknown identity
 /// costs a password verification too.
@@ -211,10 +205,10 @@ pub async fn sign_in(
 ) -> Result<SigninOutcome, ServiceError> {
     let identity = identity.trim();
     if identity.is_empty() {
-        return Ok(SigninOutcome::Refused(Refusal::IdentityUnknown));
+        return Ok(Attempt::Refused(Refusal::IdentityUnknown));
     }
     if passcode.trim().is_empty() {
-        return Ok(SigninOutcome::Refused(Refusal::InvalidPasscode));
+        return Ok(Attempt::Refused(Refusal::InvalidPasscode));
     }
     let identified = super::authenticate::identify(services, identity).await?;
     let account = identified.account.clone();
@@ -238,23 +232,23 @@ pub async fn sign_in(
     let reservation = match check_counted(services, identified.subject, client, check).await? {
         Checked::Right(reservation) => reservation,
         Checked::Wrong => {
-            return Ok(SigninOutcome::Refused(match account {
+            return Ok(Attempt::Refused(match account {
                 Some(_) => Refusal::InvalidPasscode,
                 None => Refusal::IdentityUnknown,
             }))
         }
-        Checked::Throttled { retry_after } => return Ok(SigninOutcome::Throttled { retry_after }),
+        Checked::Throttled { retry_after } => return Ok(Attempt::Throttled { retry_after }),
     };
     let (Some(user), Some(method)) = (account, proved) else {
         throttle::release(&services.db, reservation).await?;
-        return Ok(SigninOutcome::Refused(Refusal::InvalidPasscode));
+        return Ok(Attempt::Refused(Refusal::InvalidPasscode));
     };
-    if let Some(failure) = login_refusal(services, &user) {
+    if let Err(failure) = may_sign_in(&services.settings.features, &user) {
         throttle::release(&services.db, reservation).await?;
-        return Ok(SigninOutcome::Refused(Refusal::Login(failure)));
+        return Ok(Attempt::Refused(Refusal::Login(failure)));
     }
     throttle::succeeded(&services.db, reservation).await?;
-    Ok(SigninOutcome::Proved(Box::new(user), method))
+    Ok(Attempt::Proved((Box::new(user), method)))
 }
 
 /// `POST /us-verify`: the logged-in `user` proves it again with a password or a code.
@@ -263,9 +257,9 @@ pub async fn reverify(
     user: &User,
     passcode: &str,
     client: &str,
-) -> Result<CodeCheck, ServiceError> {
+) -> Result<Attempt, ServiceError> {
     if passcode.trim().is_empty() {
-        return Ok(CodeCheck::Wrong);
+        return Ok(Attempt::Refused(()));
     }
     let check = async { Ok(proving_method(services, user, passcode).await?.is_some()) };
     settle(services, user, client, check).await
@@ -319,7 +313,7 @@ pub async fn send_signin_code(
     else {
         return quiet(Refusal::IdentityUnknown);
     };
-    if let Some(failure) = login_refusal(services, &user) {
+    if let Err(failure) = may_sign_in(&services.settings.features, &user) {
         return quiet(Refusal::Login(failure));
     }
     let method = match code_method(services, &user, method) {
@@ -478,19 +472,19 @@ pub async fn check_link(
     };
     let reservation = match check_counted(services, subject, client, check).await? {
         Checked::Right(reservation) => reservation,
-        Checked::Wrong => return Ok(SigninOutcome::Refused(Refusal::InvalidLink)),
-        Checked::Throttled { retry_after } => return Ok(SigninOutcome::Throttled { retry_after }),
+        Checked::Wrong => return Ok(Attempt::Refused(Refusal::InvalidLink)),
+        Checked::Throttled { retry_after } => return Ok(Attempt::Throttled { retry_after }),
     };
     let Some(user) = account else {
         throttle::release(&services.db, reservation).await?;
-        return Ok(SigninOutcome::Refused(Refusal::InvalidLink));
+        return Ok(Attempt::Refused(Refusal::InvalidLink));
     };
-    if let Some(failure) = login_refusal(services, &user) {
+    if let Err(failure) = may_sign_in(&services.settings.features, &user) {
         throttle::release(&services.db, reservation).await?;
-        return Ok(SigninOutcome::Refused(Refusal::Login(failure)));
+        return Ok(Attempt::Refused(Refusal::Login(failure)));
     }
     throttle::succeeded(&services.db, reservation).await?;
-    Ok(SigninOutcome::Proved(Box::new(user), UsMethod::Email))
+    Ok(Attempt::Proved((Box::new(user), UsMethod::Email)))
 }
 
 /// What the browser that asked for a sign-in code keeps: a digest of the account's
@@ -640,11 +634,9 @@ pub async fn finish_setup(
         Ok(totp::matching_step(&secret, &code, now as u64, settings.token_validity).is_some())
     };
     match settle(services, user, client, check).await? {
-        CodeCheck::Right | CodeCheck::Rescued => {}
-        CodeCheck::Wrong => return Ok(UsSetupOutcome::WrongCode),
-        CodeCheck::Throttled { retry_after } => {
-            return Ok(UsSetupOutcome::Throttled { retry_after })
-        }
+        Attempt::Proved(()) => {}
+        Attempt::Refused(()) => return Ok(UsSetupOutcome::WrongCode),
+        Attempt::Throttled { retry_after } => return Ok(UsSetupOutcome::Throttled { retry_after }),
     }
     let Some(keys) = services.totp_keys() else {
         return Err(ServiceError::Config(

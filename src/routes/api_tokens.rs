@@ -10,7 +10,7 @@ use crate::auth::api_tokens;
 use crate::domain::FormErrors;
 use crate::messages;
 use crate::web::page::add_cookie;
-use crate::web::{signin, AppError, AuthenticatedUser, Submission, Web};
+use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RefreshForm {
@@ -42,7 +42,7 @@ pub async fn refresh(web: Web, form: Submission<RefreshForm>) -> Result<HttpResp
     };
     match api_tokens::refresh(&web.state.services, &raw, &web.client()).await? {
         Ok(refreshed) => {
-            let (fields, cookie) = signin::token_answer(&web, refreshed.tokens);
+            let (fields, cookie) = crate::web::cookies::token_answer(&web, refreshed.tokens);
             let mut response = web.json_ok(json!({ "user": fields }));
             if let Some(cookie) = cookie {
                 add_cookie(&mut response, &cookie)?;

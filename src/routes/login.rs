@@ -4,9 +4,7 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::authenticate::{self, LoginOutcome, Refused};
-use crate::auth::events::{LoginMethod, SecurityEvent};
-use crate::domain::{FormErrors, SafeNext};
+use crate::auth::signin::{factors, Asked};
 use crate::web::signin;
 use crate::web::submission::{query_param, Flag};
 use crate::web::{AppError, Submission, Web};
@@ -27,7 +25,7 @@ pub struct LoginForm {
 
 pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
     if web.format.is_json() {
-        signin::drop_pending(&web);
+        crate::web::pending::forget(&web);
         let mut response = json!({
             "csrf_token": web.csrf_token(),
             "identity_attributes": identity_attributes(&web),
@@ -53,7 +51,7 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
         }));
     }
     // Coming back to the login page abandons a half-finished login (as Flask-Security).
-    signin::drop_pending(&web);
+    crate::web::pending::forget(&web);
     let next = query_param(&web.request, "next").unwrap_or_default();
     web.page(
         "security/login_user.html",
@@ -64,21 +62,12 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
 pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpResponse, AppError> {
     let form = form.data;
     let settings = web.settings();
-    let next_raw = form
-        .next
-        .clone()
-        .filter(|n| !n.is_empty())
-        .or_else(|| query_param(&web.request, "next").filter(|n| !n.is_empty()));
-    let next = match next_raw
-        .as_deref()
-        .map(|n| SafeNext::parse(n, &settings.base_url))
-    {
-        Some(Err(e)) => {
-            let errors = FormErrors::single("next", web.describe(&e));
-            return web.form_failure("security/login_user.html", form_context(&form, ""), &errors);
+    let next_raw = crate::web::submission::typed_or_queried_next(&web, form.next.as_deref());
+    let next = match crate::web::submission::safe_next(&web, next_raw.clone()) {
+        Ok(next) => next,
+        Err(errors) => {
+            return web.form_failure("security/login_user.html", form_context(&form, ""), &errors)
         }
-        Some(Ok(next)) => Some(next),
-        None => None,
     };
     let identity = form
         .email
@@ -87,48 +76,18 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
         .or(form.username.as_deref())
         .unwrap_or("");
     let password = form.password.as_deref().unwrap_or("");
-    let client = signin::client_key(&web);
-    let outcome =
-        authenticate::login_with_password(&web.services(), identity, password, &client).await?;
-    let user = match outcome {
-        LoginOutcome::Proved(first_factor) => first_factor.user,
-        LoginOutcome::Throttled { retry_after } => {
-            return Err(signin::throttled(&web, "login_throttled", retry_after))
-        }
-        LoginOutcome::Refused(refused) => {
-            log_failure(&client, refused);
-            web.emit(
-                SecurityEvent::LoginFailed {
-                    method: LoginMethod::Password,
-                    reason: refused.failure.as_str().to_owned(),
-                },
-                refused.user_id,
-            );
-            let errors = refused
-                .failure
-                .to_form_errors(settings.features.return_generic_responses, &web.messages);
-            let next = next_raw.unwrap_or_default();
-            return web.form_failure(
-                "security/login_user.html",
-                form_context(&form, &next),
-                &errors,
-            );
-        }
+    let asked = Asked {
+        remember: form.remember.is_some_and(|f| f.0),
+        next,
     };
-    let remember = form.remember.is_some_and(|f| f.0);
-    let next = next.as_ref().map(|n| n.as_str());
-    signin::finish_first_factor(&web, &user, LoginMethod::Password, remember, next).await
-}
-
-/// Never logs what was typed: neither the password nor the identity (which may be one).
-fn log_failure(client: &str, refused: Refused) {
-    tracing::info!(
-        event = "login_failed",
-        reason = ?refused.failure,
-        user_id = refused.user_id,
-        ip = %client,
-        "login failed"
-    );
+    let browser = signin::browser(&web);
+    let outcome = factors::password(&web.services(), &browser, identity, password, asked).await?;
+    signin::answer(&web, outcome, "login_throttled", json!({}), |refused| {
+        let generic = settings.features.return_generic_responses;
+        let errors = refused.failure.to_form_errors(generic, &web.messages);
+        let ctx = form_context(&form, &next_raw.unwrap_or_default());
+        web.form_failure("security/login_user.html", ctx, &errors)
+    })
 }
 
 fn identity_attributes(web: &Web) -> Vec<&'static str> {

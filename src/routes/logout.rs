@@ -5,10 +5,11 @@ use actix_web::HttpResponse;
 use serde_json::json;
 
 use crate::auth::sessions;
+use crate::web::cookies;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;
-use crate::web::{signin, AppError, Submission, Web};
+use crate::web::{AppError, Submission, Web};
 
 pub async fn submit(
     web: Web,
@@ -38,7 +39,7 @@ pub async fn submit(
     let mut response = web.success("/", None, json!({}));
     add_cookie(&mut response, &removal_cookie(web.settings()))?;
     if let Some(cookie) = refresh_cookie {
-        let mut removal = signin::refresh_cookie(&web, cookie.name(), String::new());
+        let mut removal = cookies::refresh_cookie(&web, cookie.name(), String::new());
         removal.make_removal();
         add_cookie(&mut response, &removal)?;
     }

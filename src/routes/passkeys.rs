@@ -11,9 +11,12 @@ use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::events::{LoginMethod, SecurityEvent};
+use crate::auth::authenticate::Attempt;
+use crate::auth::events::LoginMethod;
 use crate::auth::passkeys::signup::{self, SignedUp};
-use crate::auth::passkeys::{self, Begun, Proof, Purpose, Refusal};
+use crate::auth::passkeys::{self, Begun, Purpose, Refusal};
+use crate::auth::signin::factors::{self, PasskeyAnswer};
+use crate::auth::signin::Asked;
 use crate::auth::throttle::Action;
 use crate::db::models::{Passkey, User};
 use crate::domain::{Email, FormErrors, SafeNext};
@@ -293,8 +296,8 @@ pub async fn delete(
 /// that user has a second-factor passkey.
 async fn second_factor_login(
     web: &Web,
-) -> Result<Option<(crate::auth::login_flow::PendingLogin, User)>, AppError> {
-    let Some((pending, user)) = signin::pending_user(web).await? else {
+) -> Result<Option<(crate::auth::signin::PendingLogin, User)>, AppError> {
+    let Some((pending, user)) = crate::web::pending::held_with_user(web).await? else {
         return Ok(None);
     };
     if pending.method.is_none() || !passkeys::has_second_factor(&web.services(), &user).await? {
@@ -364,24 +367,11 @@ pub async fn signin_begin(
     let (purpose, hint) = match secondary {
         Some((_, user)) => (Purpose::SecondFactor, Some(user)),
         None => {
-            // A typed identity lists that account's passkeys (an active account's only).
-            // That tells whether the account exists, so generic responses turn it off.
-            let identity = form.identity.as_deref().map(str::trim).unwrap_or("");
-            let settings = web.settings();
-            let hints =
-                settings.webauthn.allow_user_hints && !settings.features.return_generic_responses;
-            let hint = if hints && !identity.is_empty() {
-                crate::auth::authenticate::find_account(
-                    &services.db,
-                    &services.settings.features,
-                    identity,
-                )
-                .await?
-                .filter(User::is_active)
-            } else {
-                None
-            };
-            (Purpose::SignIn, hint)
+            let identity = form.identity.as_deref().unwrap_or("");
+            (
+                Purpose::SignIn,
+                passkeys::hinted_account(services, identity).await?,
+            )
         }
     };
     let begun = passkeys::begin_authentication(services, purpose, hint.as_ref(), &binding).await?;
@@ -407,79 +397,29 @@ pub async fn signin_finish(
     if web.user.is_some() {
         return Ok(already_signed_in(&web));
     }
-    let services = &web.services();
     let secondary = second_factor_login(&web).await?;
     let form = form.data;
+    let next = match crate::web::submission::safe_next(&web, form.next.clone()) {
+        Ok(next) => next,
+        Err(errors) => return Ok(refused_with(&web, &errors, "/wan-signin")),
+    };
     let binding = session_binding(&web)?;
-    let client = signin::client_key(&web);
     let credential = form.credential.unwrap_or_default();
-    let (purpose, expected) = match &secondary {
-        Some((_, user)) => (Purpose::SecondFactor, Some(user.id)),
-        None => (Purpose::SignIn, None),
+    let answer = PasskeyAnswer {
+        token: &token,
+        binding: &binding,
+        credential: &credential,
     };
-    let proof = passkeys::finish_authentication(
-        services,
-        purpose,
-        expected,
-        &token,
-        &binding,
-        &credential,
-        &client,
-    )
-    .await?;
-    let (user, user_verified) = match proof {
-        Proof::Proved {
-            user,
-            user_verified,
-            ..
-        } => (user, user_verified),
-        Proof::Refused { refusal, user_id } => {
-            tracing::info!(
-                event = "passkey_signin_failed",
-                user_id,
-                ip = %client,
-                reason = ?refusal,
-                "passkey sign-in refused"
-            );
-            web.emit(
-                SecurityEvent::LoginFailed {
-                    method: LoginMethod::Passkey,
-                    reason: "invalid_passkey".to_owned(),
-                },
-                user_id,
-            );
-            return Ok(refused(&web, &refusal, "/wan-signin"));
-        }
-        Proof::Throttled { retry_after } => {
-            return Err(signin::throttled(&web, "passkey_throttled", retry_after))
-        }
+    let asked = Asked {
+        remember: form.remember.is_some_and(|f| f.0),
+        next: next.clone(),
     };
-    if let Some((pending, _)) = secondary {
-        return signin::complete_second_factor(&web, &pending, &user, "webauthn", false).await;
-    }
-    let next = match form.next.as_deref().filter(|n| !n.is_empty()) {
-        Some(raw) => match SafeNext::parse(raw, &web.settings().base_url) {
-            Ok(next) => Some(next.as_str().to_owned()),
-            Err(e) => {
-                let errors = FormErrors::single("next", web.describe(&e));
-                return Ok(refused_with(&web, &errors, "/wan-signin"));
-            }
-        },
-        None => None,
-    };
-    let remember = form.remember.is_some_and(|f| f.0);
-    // A passkey that verified its user (PIN, biometrics) is two factors in one.
-    let both_factors = user_verified && web.settings().webauthn.allow_as_multi_factor;
-    signin::finish_first_factor_with(
-        &web,
-        &user,
-        LoginMethod::Passkey,
-        remember,
-        next.as_deref(),
-        both_factors,
-        json!({"post_login_url": next.as_deref().unwrap_or("/")}),
-    )
-    .await
+    let browser = signin::browser(&web);
+    let outcome = factors::passkey(&web.services(), &browser, secondary, answer, asked).await?;
+    let extra = json!({"post_login_url": next.as_deref().unwrap_or("/")});
+    signin::answer(&web, outcome, "passkey_throttled", extra, |rejected| {
+        Ok(refused(&web, &rejected.refusal, "/wan-signin"))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -536,20 +476,18 @@ pub async fn verify_finish(
     let binding = session_binding(&web)?;
     let client = signin::client_key(&web);
     let form = form.data;
-    let proof = passkeys::finish_authentication(
-        &web.services(),
-        Purpose::Verify,
-        Some(current.user.id),
-        &token,
-        &binding,
-        &form.credential.unwrap_or_default(),
-        &client,
-    )
-    .await?;
+    let credential = form.credential.unwrap_or_default();
+    let answer = PasskeyAnswer {
+        token: &token,
+        binding: &binding,
+        credential: &credential,
+    };
+    let browser = signin::browser(&web);
+    let proof = factors::passkey_again(&web.services(), &browser, &current.user, answer).await?;
     match proof {
-        Proof::Proved { .. } => {}
-        Proof::Refused { refusal, .. } => return Ok(refused(&web, &refusal, "/wan-verify")),
-        Proof::Throttled { retry_after } => {
+        Attempt::Proved(_) => {}
+        Attempt::Refused(rejected) => return Ok(refused(&web, &rejected.refusal, "/wan-verify")),
+        Attempt::Throttled { retry_after } => {
             return Err(signin::throttled(&web, "verify_throttled", retry_after))
         }
     }
@@ -648,8 +586,7 @@ pub async fn signup_finish(
     if must_confirm {
         return Ok(confirmation_sent(&web, user.email_or_empty()));
     }
-    let cookie = signin::start_session(&web, &user, false).await?;
-    signin::record_login(&web, &user, LoginMethod::Passkey, None).await;
+    let cookie = signin::sign_in_directly(&web, &user, LoginMethod::Passkey).await?;
     let mut response = web.success(
         "/",
         None,

@@ -76,8 +76,7 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
     };
     if let (Registered::Created(user), true) = (&registered, logs_in(web.settings())) {
         // No "remember me" on registration, so no cookie comes back.
-        signin::start_session(&web, user, false).await?;
-        signin::record_login(&web, user, LoginMethod::Password, None).await;
+        signin::sign_in_directly(&web, user, LoginMethod::Password).await?;
     }
     let flash = web.settings().features.confirmable.then(|| {
         let email = [("email", input.email.as_str())];

@@ -7,11 +7,9 @@ use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::events::SecurityEvent;
-use crate::auth::login_flow::PendingLogin;
-use crate::auth::two_factor::{
-    self, CodeCheck, PendingSetup, SetupChallenge, SetupOutcome, SetupStep,
-};
+use crate::auth::signin::factors::{self, Rescue};
+use crate::auth::signin::PendingLogin;
+use crate::auth::two_factor::{self, PendingSetup, SetupChallenge, SetupOutcome, SetupStep};
 use crate::config::TwoFactorMethod;
 use crate::db::models::User;
 use crate::messages;
@@ -85,7 +83,7 @@ async fn setter(web: &Web, return_to: &str) -> Result<Result<Setter, HttpRespons
         }
         return Ok(Ok(Setter::LoggedIn(Box::new(current.user.clone()))));
     }
-    if let Some((pending, user)) = signin::pending_user(web).await? {
+    if let Some((pending, user)) = crate::web::pending::held_with_user(web).await? {
         if pending.method.is_none() {
             return Ok(Ok(Setter::MustSetUp(Box::new((pending, user)))));
         }
@@ -316,7 +314,7 @@ async fn setup_done(
         // The login that had to wait for this setup goes on: the code just proved the new
         // factor.
         let second = pending.method.as_str();
-        return signin::complete_second_factor(web, &held.0, updated, second, false).await;
+        return signin::complete_with_new_factor(web, &held.0, updated, second).await;
     }
     Ok(web.success(
         "/tf-setup",
@@ -356,7 +354,7 @@ fn verify_context(web: &Web, pending: &PendingLogin, user: &User) -> tera::Conte
 
 /// The pending login waiting for its code (a login that must first set up has none).
 async fn waiting_login(web: &Web) -> Result<Option<(PendingLogin, User)>, AppError> {
-    Ok(signin::pending_user(web)
+    Ok(crate::web::pending::held_with_user(web)
         .await?
         .filter(|(pending, _)| pending.method.is_some()))
 }
@@ -386,44 +384,21 @@ pub async fn validate_submit(
     };
     let form = form.data;
     let code = form.code.unwrap_or_default();
-    let method = pending.method.as_deref().and_then(TwoFactorMethod::parse);
-    let client = signin::client_key(&web);
-    let checked = two_factor::check_code(
+    let remember_device = form.remember_device.is_some_and(|f| f.0);
+    let browser = signin::browser(&web);
+    let outcome = factors::code(
         &web.services(),
+        &browser,
+        &pending,
         &user,
-        method,
-        pending.sent_code.as_ref(),
-        pending.rescue_code.as_ref(),
         &code,
-        &client,
+        remember_device,
     )
     .await?;
-    match checked {
-        CodeCheck::Right | CodeCheck::Rescued => {
-            let remember_device = form.remember_device.is_some_and(|f| f.0);
-            // What proved it: the second factor, or a code mailed through the rescue.
-            let second = match checked {
-                CodeCheck::Rescued => "email".to_owned(),
-                _ => pending.method.clone().unwrap_or_default(),
-            };
-            signin::complete_second_factor(&web, &pending, &user, &second, remember_device).await
-        }
-        CodeCheck::Wrong => {
-            tracing::info!(event = "second_factor_failed", user_id = user.id, ip = %client, "wrong code");
-            web.emit(
-                SecurityEvent::SecondFactorFailed {
-                    method: pending.method.clone().unwrap_or_default(),
-                },
-                Some(user.id),
-            );
-            let errors =
-                FormErrors::single("code", web.msg(messages::TWO_FACTOR_INVALID_TOKEN, &[]));
-            web.form_failure(VERIFY, verify_context(&web, &pending, &user), &errors)
-        }
-        CodeCheck::Throttled { retry_after } => {
-            Err(signin::throttled(&web, "two_factor_throttled", retry_after))
-        }
-    }
+    signin::answer(&web, outcome, "two_factor_throttled", json!({}), |()| {
+        let errors = FormErrors::single("code", web.msg(messages::TWO_FACTOR_INVALID_TOKEN, &[]));
+        web.form_failure(VERIFY, verify_context(&web, &pending, &user), &errors)
+    })
 }
 
 /// `GET /tf-rescue`: the rescue options of a pending login.
@@ -450,38 +425,15 @@ pub async fn rescue_submit(
     let Some((mut pending, user)) = waiting_login(&web).await? else {
         return Ok(not_mid_login(&web));
     };
-    let services = &web.services();
-    let client = signin::client_key(&web);
-    match form.data.help_setup.as_deref().unwrap_or("") {
-        "email" => {
-            // Past the sending budget nothing is mailed and the code mailed before (if
-            // any) stays the one that works.
-            if let Some(sent) = two_factor::send_rescue_code(services, &user, &client).await? {
-                pending.rescue_code = Some(sent);
-                signin::hold_pending(&web, &pending)?;
-            }
-            tracing::info!(
-                event = "two_factor_rescue",
-                user_id = user.id,
-                how = "email",
-                "rescue code mailed"
-            );
-        }
-        "help" => {
-            two_factor::ask_support(services, &user, &client).await?;
-            tracing::info!(
-                event = "two_factor_rescue",
-                user_id = user.id,
-                how = "help",
-                "support asked"
-            );
-        }
-        "recovery_code" => return Ok(redirect("/mf-recovery")),
-        _ => {
-            let errors = FormErrors::single(
-                "help_setup",
-                web.msg(messages::TWO_FACTOR_METHOD_NOT_AVAILABLE, &[]),
-            );
+    let how = form.data.help_setup.unwrap_or_default();
+    let browser = signin::browser(&web);
+    match factors::rescue(&web.services(), &browser, &mut pending, &user, &how).await? {
+        Rescue::Mailed => crate::web::pending::hold(&web, &pending)?,
+        Rescue::SupportAsked => {}
+        Rescue::RecoveryCode => return Ok(redirect("/mf-recovery")),
+        Rescue::NotAvailable => {
+            let message = web.msg(messages::TWO_FACTOR_METHOD_NOT_AVAILABLE, &[]);
+            let errors = FormErrors::single("help_setup", message);
             return web.form_failure(VERIFY, verify_context(&web, &pending, &user), &errors);
         }
     }
@@ -618,28 +570,10 @@ pub async fn recovery_submit(
         return Ok(not_mid_login(&web));
     };
     let code = form.data.code.unwrap_or_default();
-    let client = signin::client_key(&web);
-    match two_factor::use_recovery_code(&web.services(), &user, &code, &client).await? {
-        CodeCheck::Right | CodeCheck::Rescued => {
-            tracing::info!(
-                event = "recovery_code_used",
-                user_id = user.id,
-                "recovery code used"
-            );
-            signin::complete_second_factor(&web, &pending, &user, "recovery_code", false).await
-        }
-        CodeCheck::Wrong => {
-            web.emit(
-                SecurityEvent::SecondFactorFailed {
-                    method: "recovery_code".to_owned(),
-                },
-                Some(user.id),
-            );
-            let errors = FormErrors::single("code", web.msg(messages::INVALID_RECOVERY_CODE, &[]));
-            web.form_failure(RECOVERY, tera::Context::new(), &errors)
-        }
-        CodeCheck::Throttled { retry_after } => {
-            Err(signin::throttled(&web, "two_factor_throttled", retry_after))
-        }
-    }
+    let browser = signin::browser(&web);
+    let outcome = factors::recovery_code(&web.services(), &browser, &pending, &user, &code).await?;
+    signin::answer(&web, outcome, "two_factor_throttled", json!({}), |()| {
+        let errors = FormErrors::single("code", web.msg(messages::INVALID_RECOVERY_CODE, &[]));
+        web.form_failure(RECOVERY, tera::Context::new(), &errors)
+    })
 }

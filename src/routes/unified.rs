@@ -11,16 +11,15 @@ use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::events::{LoginMethod, SecurityEvent};
+use crate::auth::authenticate::Attempt;
+use crate::auth::signin::{factors, Asked, Step};
 use crate::auth::throttle::Action;
-use crate::auth::two_factor::CodeCheck;
 use crate::auth::unified::{
-    self, CodeRequest, PendingUsSetup, Refusal, SetupChange, SigninOutcome, UsSetupChallenge,
-    UsSetupOutcome,
+    self, CodeRequest, PendingUsSetup, Refusal, SetupChange, UsSetupChallenge, UsSetupOutcome,
 };
 use crate::config::UsMethod;
 use crate::db::models::User;
-use crate::domain::{FormErrors, SafeNext};
+use crate::domain::FormErrors;
 use crate::messages;
 use crate::web::guards::{mark_reauthenticated, require_fresh};
 use crate::web::page::redirect;
@@ -144,16 +143,8 @@ fn signin_context(web: &Web, form: &SigninForm, next: &str) -> tera::Context {
 
 /// The `next` of a form or the query, checked; `Err`: the form's answer.
 fn next_of(web: &Web, typed: Option<&str>) -> Result<Option<String>, FormErrors> {
-    let raw = typed
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned)
-        .or_else(|| query_param(&web.request, "next").filter(|n| !n.is_empty()));
-    match raw {
-        None => Ok(None),
-        Some(raw) => SafeNext::parse(&raw, &web.settings().base_url)
-            .map(|n| Some(n.as_str().to_owned()))
-            .map_err(|e| FormErrors::single("next", web.describe(&e))),
-    }
+    let raw = crate::web::submission::typed_or_queried_next(web, typed);
+    crate::web::submission::safe_next(web, raw)
 }
 
 /// A refusal as form errors; with generic responses, identity and passcode failures are one
@@ -211,78 +202,20 @@ pub async fn signin_submit(
         Err(errors) => return web.form_failure(SIGNIN, signin_context(&web, &form, ""), &errors),
     };
     // A new attempt abandons a half-finished one (as Flask-Security).
-    signin::drop_pending(&web);
+    crate::web::pending::forget(&web);
     let identity = form.identity.clone().unwrap_or_default();
     let passcode = form.passcode.clone().unwrap_or_default();
-    let client = signin::client_key(&web);
-    let services = &web.services();
-    match unified::sign_in(services, &identity, &passcode, &client).await? {
-        SigninOutcome::Proved(user, method) => {
-            tracing::info!(
-                event = "us_signin",
-                user_id = user.id,
-                method = method.as_str(),
-                "unified sign-in proved"
-            );
-            let remember = form.remember.is_some_and(|f| f.0);
-            finish(&web, &user, method, remember, next.as_deref()).await
-        }
-        SigninOutcome::Refused(refusal) => {
-            tracing::info!(event = "us_signin_failed", ip = %client, reason = ?refusal,
-                "unified sign-in refused");
-            web.emit(
-                SecurityEvent::LoginFailed {
-                    method: LoginMethod::UnifiedSignin,
-                    reason: refusal_reason(&refusal).to_owned(),
-                },
-                None,
-            );
-            let errors = refusal_errors(&web, &refusal);
-            let ctx = signin_context(&web, &form, next.as_deref().unwrap_or(""));
-            web.form_failure(SIGNIN, ctx, &errors)
-        }
-        SigninOutcome::Throttled { retry_after } => {
-            Err(signin::throttled(&web, "us_signin_throttled", retry_after))
-        }
-    }
-}
-
-/// The login after a proved method: a second factor still asked after the methods in
-/// `SECURITY_US_MFA_REQUIRED` (by default the password and a mailed code).
-async fn finish(
-    web: &Web,
-    user: &User,
-    method: UsMethod,
-    remember: bool,
-    next: Option<&str>,
-) -> Result<HttpResponse, AppError> {
-    let proves_both = !web.settings().unified_signin.mfa_required.contains(&method);
-    let login_method = match method {
-        UsMethod::Password => LoginMethod::UnifiedSignin,
-        _ => LoginMethod::Code,
+    let asked = Asked {
+        remember: form.remember.is_some_and(|f| f.0),
+        next: next.clone(),
     };
-    signin::finish_first_factor_with(
-        web,
-        user,
-        login_method,
-        remember,
-        next,
-        proves_both,
-        json!({}),
-    )
-    .await
-}
-
-/// A refused unified sign-in, named for its event (never what was typed).
-fn refusal_reason(refusal: &Refusal) -> &'static str {
-    match refusal {
-        Refusal::IdentityUnknown => "unknown_user",
-        Refusal::InvalidPasscode => "invalid_passcode",
-        Refusal::MethodNotAvailable => "method_not_available",
-        Refusal::PhoneInvalid | Refusal::PhoneInUse(_) => "phone",
-        Refusal::Login(failure) => failure.as_str(),
-        Refusal::InvalidLink => "invalid_link",
-    }
+    let browser = signin::browser(&web);
+    let outcome = factors::passcode(&web.services(), &browser, &identity, &passcode, asked).await?;
+    signin::answer(&web, outcome, "us_signin_throttled", json!({}), |refusal| {
+        let errors = refusal_errors(&web, &refusal);
+        let ctx = signin_context(&web, &form, next.as_deref().unwrap_or(""));
+        web.form_failure(SIGNIN, ctx, &errors)
+    })
 }
 
 /// `POST /us-signin/send-code` (`identity`, `chosen_method`): a code by mail (with a
@@ -383,71 +316,35 @@ pub async fn verify_link_confirm(
 }
 
 async fn sign_in_with_link(web: &Web, form: &LinkForm) -> Result<HttpResponse, AppError> {
-    let client = signin::client_key(web);
     let id = form.id.clone().unwrap_or_default();
     let code = form.code.clone().unwrap_or_default();
-    match unified::check_link(&web.services(), &id, &code, &client).await? {
-        SigninOutcome::Proved(user, method) => {
-            if web.session.contains_key(LINK_KEY) {
-                web.session.remove(LINK_KEY);
-            }
-            tracing::info!(
-                event = "us_signin",
-                user_id = user.id,
-                method = "email-link",
-                "unified sign-in proved by the mailed link"
-            );
-            let response = finish(web, &user, method, false, None).await?;
-            // Logged in (not sent on to a second factor): say so on the next page.
-            if web.format == Format::Html && !to_second_factor(&response) {
-                web.flash(
-                    "success",
-                    web.msg(messages::PASSWORDLESS_LOGIN_SUCCESSFUL, &[]),
-                );
-            }
-            Ok(response)
+    let browser = signin::browser(web);
+    let outcome = factors::link(&web.services(), &browser, &id, &code).await?;
+    if let Attempt::Proved(step) = &outcome {
+        if web.session.contains_key(LINK_KEY) {
+            web.session.remove(LINK_KEY);
         }
-        SigninOutcome::Refused(refusal) => {
-            tracing::info!(event = "us_link_failed", ip = %client, reason = ?refusal,
-                "sign-in link refused");
-            web.emit(
-                SecurityEvent::LoginFailed {
-                    method: LoginMethod::Code,
-                    reason: refusal_reason(&refusal).to_owned(),
-                },
-                None,
-            );
-            let message = match &refusal {
-                Refusal::Login(_) if !web.settings().features.return_generic_responses => {
-                    web.describe(&refusal)
-                }
-                _ => web.msg(messages::GENERIC_AUTHN_FAILED, &[]),
-            };
-            Ok(match web.format {
-                Format::Json => web.json_error(message),
-                Format::Html => {
-                    web.flash("error", message);
-                    redirect("/us-signin")
-                }
-            })
-        }
-        SigninOutcome::Throttled { retry_after } => {
-            Err(signin::throttled(web, "us_link_throttled", retry_after))
+        // Logged in (not sent on to a second factor): say so on the next page.
+        if web.format == Format::Html && matches!(step, Step::SignedIn(_)) {
+            let message = web.msg(messages::PASSWORDLESS_LOGIN_SUCCESSFUL, &[]);
+            web.flash("success", message);
         }
     }
-}
-
-/// Whether a login's answer sends the browser on to a second factor.
-fn to_second_factor(response: &HttpResponse) -> bool {
-    response
-        .headers()
-        .get(actix_web::http::header::LOCATION)
-        .and_then(|l| l.to_str().ok())
-        .is_some_and(|l| {
-            ["/tf-validate", "/tf-setup", "/wan-signin"]
-                .iter()
-                .any(|p| l.starts_with(p))
+    signin::answer(web, outcome, "us_link_throttled", json!({}), |refusal| {
+        let message = match &refusal {
+            Refusal::Login(_) if !web.settings().features.return_generic_responses => {
+                web.describe(&refusal)
+            }
+            _ => web.msg(messages::GENERIC_AUTHN_FAILED, &[]),
+        };
+        Ok(match web.format {
+            Format::Json => web.json_error(message),
+            Format::Html => {
+                web.flash("error", message);
+                redirect("/us-signin")
+            }
         })
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -674,17 +571,18 @@ pub async fn verify_submit(
             return web.form_failure(VERIFY, verify_context(&web, &current.user, ""), &errors)
         }
     };
-    let client = signin::client_key(&web);
     let passcode = form.passcode.unwrap_or_default();
-    match unified::reverify(&web.services(), &current.user, &passcode, &client).await? {
-        CodeCheck::Right | CodeCheck::Rescued => {}
-        CodeCheck::Wrong => {
+    let browser = signin::browser(&web);
+    let client = browser.key();
+    match factors::passcode_again(&web.services(), &browser, &current.user, &passcode).await? {
+        Attempt::Proved(()) => {}
+        Attempt::Refused(()) => {
             let errors =
                 FormErrors::single("passcode", web.msg(messages::INVALID_PASSWORD_CODE, &[]));
             let ctx = verify_context(&web, &current.user, next.as_deref().unwrap_or(""));
             return web.form_failure(VERIFY, ctx, &errors);
         }
-        CodeCheck::Throttled { retry_after } => {
+        Attempt::Throttled { retry_after } => {
             return Err(signin::throttled(&web, "verify_throttled", retry_after))
         }
     }

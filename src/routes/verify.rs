@@ -6,12 +6,13 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::authenticate::{reprove_password, LoginFailure, Reproof};
-use crate::domain::{FormErrors, SafeNext};
+use crate::auth::authenticate::Attempt;
+use crate::auth::signin::factors;
+use crate::domain::FormErrors;
 use crate::messages;
 use crate::web::guards::mark_reauthenticated;
 use crate::web::signin;
-use crate::web::submission::query_param;
+use crate::web::submission::{query_param, safe_next, typed_or_queried_next};
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 const TEMPLATE: &str = "security/verify_user.html";
@@ -38,47 +39,33 @@ pub async fn submit(
     form: Submission<VerifyForm>,
 ) -> Result<HttpResponse, AppError> {
     let current = current.0;
-    let settings = web.settings();
     let form = form.data;
-    let next_raw = form
-        .next
-        .clone()
-        .filter(|n| !n.is_empty())
-        .or_else(|| query_param(&web.request, "next").filter(|n| !n.is_empty()))
-        .unwrap_or_default();
-    let next = match SafeNext::parse(&next_raw, &settings.base_url) {
-        Ok(next) => Some(next),
-        Err(_) if next_raw.is_empty() => None,
-        Err(e) => {
-            let errors = FormErrors::single("next", web.describe(&e));
-            return web.form_failure(TEMPLATE, context(""), &errors);
-        }
+    let next_raw = typed_or_queried_next(&web, form.next.as_deref());
+    let next = match safe_next(&web, next_raw.clone()) {
+        Ok(next) => next,
+        Err(errors) => return web.form_failure(TEMPLATE, context(""), &errors),
     };
+    let next_raw = next_raw.unwrap_or_default();
     let password = form.password.unwrap_or_default();
     if password.is_empty() {
         let errors = FormErrors::single("password", web.msg(messages::PASSWORD_NOT_PROVIDED, &[]));
         return web.form_failure(TEMPLATE, context(&next_raw), &errors);
     }
-    let client = signin::client_key(&web);
-    match reprove_password(&web.services(), &current.user, &password, &client).await? {
-        Reproof::Proved => {}
-        Reproof::Wrong => {
-            tracing::info!(
-                event = "verify_failed",
-                reason = ?LoginFailure::InvalidPassword,
-                user_id = current.user.id,
-                ip = %client,
-                "re-authentication failed"
-            );
+    let browser = signin::browser(&web);
+    let services = web.services();
+    match factors::password_again(&services, &browser, &current.user, &password).await? {
+        Attempt::Proved(()) => {}
+        Attempt::Refused(()) => {
             let errors = FormErrors::single("password", web.msg(messages::INVALID_PASSWORD, &[]));
             return web.form_failure(TEMPLATE, context(&next_raw), &errors);
         }
-        Reproof::Throttled { retry_after } => {
+        Attempt::Throttled { retry_after } => {
             return Err(signin::throttled(&web, "verify_throttled", retry_after))
         }
     }
+    let client = browser.key();
     mark_reauthenticated(&web, &current, &client, "password").await?;
-    let location = next.as_ref().map_or("/", |n| n.as_str());
+    let location = next.as_deref().unwrap_or("/");
     Ok(web.success(
         location,
         Some((

@@ -2,6 +2,7 @@
 //! the current user, rendering pages or JSON, and the one place errors become responses.
 
 pub mod client;
+pub mod cookies;
 pub mod csrf;
 pub mod current_user;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod guards;
 pub mod headers;
 pub mod language;
 pub mod page;
+pub mod pending;
 pub mod request_log;
 pub mod signin;
 pub mod state;

@@ -101,14 +101,6 @@ impl Web {
         super::client::client_info(&self.request, self.settings().trusted_proxy_count)
     }
 
-    /// Emits a security event about `user_id`, caused by this request (its time, address and
-    /// user agent): a one-liner for handlers, e.g.
-    /// `web.emit(SecurityEvent::LoggedOut, Some(user.id))`. Never blocks (see
-    /// [`crate::auth::events`]).
-    pub fn emit(&self, event: crate::auth::events::SecurityEvent, user_id: Option<i32>) {
-        self.state.events.emit(event, user_id, &self.client());
-    }
-
     pub fn csrf_token(&self) -> String {
         csrf::token(&self.session)
     }

@@ -190,6 +190,28 @@ pub fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// The `next` a form typed, else the one in the query string (empty counts as none).
+pub fn typed_or_queried_next(web: &super::page::Web, typed: Option<&str>) -> Option<String> {
+    typed
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .or_else(|| query_param(&web.request, "next").filter(|n| !n.is_empty()))
+}
+
+/// Where to go after a form (`raw`: the typed or queried `next`, empty as none), checked to
+/// stay on this site; an unsafe one is a form error on `next`.
+pub fn safe_next(
+    web: &super::page::Web,
+    raw: Option<String>,
+) -> Result<Option<String>, crate::domain::FormErrors> {
+    match raw.filter(|n| !n.is_empty()) {
+        None => Ok(None),
+        Some(raw) => crate::domain::SafeNext::parse(&raw, &web.settings().base_url)
+            .map(|n| Some(n.as_str().to_owned()))
+            .map_err(|e| crate::domain::FormErrors::single("next", web.describe(&e))),
+    }
+}
+
 /// Decodes `application/x-www-form-urlencoded`, refusing percent-escapes that are not UTF-8.
 fn form_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
     let mut out = Vec::new();

@@ -12,11 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// A module path relative to the crate root, e.g. `["auth", "login"]`; the root is `[]`.
-type ModPath = Vec<String>;
+pub(crate) type ModPath = Vec<String>;
 
-struct SourceFile {
-    module: ModPath,
-    code: String,
+pub(crate) struct SourceFile {
+    pub(crate) module: ModPath,
+    pub(crate) code: String,
 }
 
 fn src_dir() -> PathBuf {
@@ -25,7 +25,7 @@ fn src_dir() -> PathBuf {
 
 /// Every library source file (not `main.rs`) with its module path and its code without
 /// comments, string contents and test modules.
-fn source_files() -> Vec<SourceFile> {
+pub(crate) fn source_files() -> Vec<SourceFile> {
     let mut files = Vec::new();
     collect(&src_dir(), &mut files);
     files.sort_by(|a, b| a.module.cmp(&b.module));

@@ -64,6 +64,7 @@ mod security_notices;
 mod session_control;
 mod sessions;
 mod startup;
+mod thin_handlers;
 mod throttle;
 mod totp_passlib;
 mod trackable;

@@ -1,6 +1,6 @@
 //! A login whose first factor is proved and whose second factor is pending is not a login.
 //! The pending state lives in the browser's encrypted session under a key of its own
-//! (`web::signin::PENDING_LOGIN_KEY`); nothing that decides who is logged in reads it. The
+//! (`web::pending::PENDING_LOGIN_KEY`); nothing that decides who is logged in reads it. The
 //! test forges exactly such a session (it knows the app's `SECRET_KEY`) and tries every
 //! door that needs a login.
 
@@ -10,10 +10,10 @@ use std::collections::HashMap;
 
 use actix_web::cookie::{Cookie, CookieJar, Key};
 use common::{new_email, spawn_app_with, PASSWORD};
-use latchkey::auth::login_flow::PendingLogin;
+use latchkey::auth::signin::PendingLogin;
 use latchkey::config::Secret;
 use latchkey::crypto::derive_key;
-use latchkey::web::signin::PENDING_LOGIN_KEY;
+use latchkey::web::pending::PENDING_LOGIN_KEY;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -36,7 +36,7 @@ use webauthn_rs_core::proto::{
 };
 use webauthn_rs_core::WebauthnCore;
 
-use super::authenticate::{check_counted, Checked, LoginFailure};
+use super::authenticate::{check_counted, may_sign_in, Attempt, Checked, LoginFailure};
 use super::error::ServiceError;
 use super::services::Services;
 use super::throttle;
@@ -849,25 +849,26 @@ pub async fn begin_authentication(
     })
 }
 
-/// How proving a passkey ended.
+/// A proved passkey.
 #[derive(Debug)]
-pub enum Proof {
-    Proved {
-        user: Box<User>,
-        /// The passkey's name.
-        passkey: String,
-        /// The authenticator verified the user (PIN, biometrics): with
-        /// `SECURITY_WAN_ALLOW_AS_MULTI_FACTOR`, a first-factor passkey is then both factors.
-        user_verified: bool,
-    },
-    Refused {
-        refusal: Refusal,
-        user_id: Option<i32>,
-    },
-    Throttled {
-        retry_after: Duration,
-    },
+pub struct PasskeyProof {
+    pub user: Box<User>,
+    /// The passkey's name.
+    pub passkey: String,
+    /// The authenticator verified the user (PIN, biometrics): with
+    /// `SECURITY_WAN_ALLOW_AS_MULTI_FACTOR`, a first-factor passkey is then both factors.
+    pub user_verified: bool,
 }
+
+/// A refused passkey, with the account it was for when known (for the audit log).
+#[derive(Debug)]
+pub struct Rejected {
+    pub refusal: Refusal,
+    pub user_id: Option<i32>,
+}
+
+/// How proving a passkey ended.
+pub type Proof = Attempt<PasskeyProof, Rejected>;
 
 /// What the counted check found (filled in while the throttle holds the attempt).
 enum AnswerCheck {
@@ -877,6 +878,24 @@ enum AnswerCheck {
         user_verified: bool,
     },
     Refused(Refusal),
+}
+
+/// The account whose passkeys a sign-in may list for a typed identity (an active
+/// account's only; `SECURITY_WAN_ALLOW_USER_HINTS`). That tells whether the account exists,
+/// so generic responses turn it off.
+pub async fn hinted_account(
+    services: &Services,
+    identity: &str,
+) -> Result<Option<User>, ServiceError> {
+    let settings = &services.settings;
+    let identity = identity.trim();
+    let hints = settings.webauthn.allow_user_hints && !settings.features.return_generic_responses;
+    if !hints || identity.is_empty() {
+        return Ok(None);
+    }
+    let found =
+        super::authenticate::find_account(&services.db, &settings.features, identity).await?;
+    Ok(found.filter(User::is_active))
 }
 
 /// Step 2 (`POST /wan-signin/<state>`, `/wan-verify/<state>`): checks the answer through the
@@ -892,7 +911,7 @@ pub async fn finish_authentication(
     client: &str,
 ) -> Result<Proof, ServiceError> {
     let settings = &services.settings.webauthn;
-    let refused = |refusal, user_id| Ok(Proof::Refused { refusal, user_id });
+    let refused = |refusal, user_id| Ok(Attempt::Refused(Rejected { refusal, user_id }));
     let owner = (purpose == Purpose::Verify)
         .then_some(expected_user)
         .flatten();
@@ -939,7 +958,7 @@ pub async fn finish_authentication(
     let checked = check_counted(services, subject, client, check).await?;
     let outcome = found.take();
     match (checked, outcome) {
-        (Checked::Throttled { retry_after }, _) => Ok(Proof::Throttled { retry_after }),
+        (Checked::Throttled { retry_after }, _) => Ok(Attempt::Throttled { retry_after }),
         (Checked::Wrong, Some(AnswerCheck::Refused(refusal))) => refused(refusal, expected_user),
         (Checked::Wrong, _) => refused(Refusal::ApiError, expected_user),
         (
@@ -951,35 +970,23 @@ pub async fn finish_authentication(
             }),
         ) => {
             if purpose == Purpose::SignIn {
-                if let Some(failure) = login_refusal(services, &user) {
+                if let Err(failure) = may_sign_in(&services.settings.features, &user) {
                     // The passkey was right: not a failure, but no login either.
                     throttle::release(&services.db, reservation).await?;
                     return refused(Refusal::Login(failure), Some(user.id));
                 }
             }
             throttle::succeeded(&services.db, reservation).await?;
-            Ok(Proof::Proved {
+            Ok(Attempt::Proved(PasskeyProof {
                 user,
                 passkey,
                 user_verified,
-            })
+            }))
         }
         (Checked::Right(reservation), _) => {
             throttle::release(&services.db, reservation).await?;
             refused(Refusal::ApiError, expected_user)
         }
-    }
-}
-
-/// Why an account whose passkey is right may still not sign in (as with a password).
-fn login_refusal(services: &Services, user: &User) -> Option<LoginFailure> {
-    let features = &services.settings.features;
-    if features.confirmable && !features.login_without_confirmation && user.confirmed_at.is_none() {
-        Some(LoginFailure::ConfirmationRequired)
-    } else if !user.is_active() {
-        Some(LoginFailure::Disabled)
-    } else {
-        None
     }
 }
 

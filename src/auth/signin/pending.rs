@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::ServiceError;
-use super::services::Services;
-use super::two_factor::SentCode;
+use crate::auth::error::ServiceError;
+use crate::auth::services::Services;
+use crate::auth::two_factor::SentCode;
 use crate::crypto::{constant_time_eq, digest};
 use crate::db::models::User;
 use crate::db::users;
@@ -42,7 +42,7 @@ pub struct PendingLogin {
     /// How the first factor was proved, for the login event (`None`: a password, in a
     /// pending login made before this field).
     #[serde(default)]
-    pub first_factor: Option<super::events::LoginMethod>,
+    pub first_factor: Option<crate::auth::events::LoginMethod>,
     /// Names this pending login in the database when it completes ([`Self::consume`]).
     #[serde(default)]
     nonce: String,
@@ -69,7 +69,7 @@ impl PendingLogin {
     /// instance (whatever code that copy brings).
     pub async fn consume(&self, services: &Services) -> Result<bool, ServiceError> {
         let name = format!("{}:{}:{}", self.nonce, self.user_id, self.proved_at);
-        super::two_factor::record_once(services, self.user_id, "pending", &name).await
+        crate::auth::two_factor::record_once(services, self.user_id, "pending", &name).await
     }
 
     /// Whether more than `within` has passed since the first factor was proved (or the
@@ -111,7 +111,7 @@ fn binding(user: &User) -> String {
     digest(&format!(
         "pending-login:{}:{}",
         user.fs_uniquifier,
-        super::lifecycle::second_factor_fingerprint(user)
+        crate::auth::lifecycle::second_factor_fingerprint(user)
     ))
 }
 
