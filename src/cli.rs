@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::auth::accounts::{self, IdentityFinding, Switched};
 use crate::auth::changeable;
 use crate::auth::hashing::HashError;
+use crate::auth::services::load_messages;
 use crate::auth::registration::{self, NewAccount, Valid};
 use crate::auth::{PasswordHasher, ServiceError, Services};
 use crate::config::{parse_flag, Settings};
@@ -272,6 +273,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The catalogue of texts is loaded when the services start; checked here too, so that a
+    // translation file or `SECURITY_MSG_*` text it cannot use is a configuration error for
+    // every command, as any other setting is.
+    if let Err(e) = load_messages(&settings.messages) {
+        eprintln!("latchkey: configuration error: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         None | Some(Command::Serve) => serve(settings).map_err(CliError::Failed),
         Some(Command::Users(cmd)) => users_command(&settings, cmd),
@@ -370,7 +378,7 @@ fn sweep(settings: &Settings) -> Result<(), CliError> {
 fn check(settings: &Settings) -> Result<(), CliError> {
     let services = services(settings)?;
     let rows = run(services.db.run(users::identities))??;
-    let findings = accounts::check_identities(&rows, &settings.messages);
+    let findings = accounts::check_identities(&rows, &services.messages);
     if findings.is_empty() {
         println!("Checked {} account(s): no problems found.", rows.len());
         return Ok(());
@@ -659,7 +667,7 @@ fn create_user(
     let mut errors = FormErrors::default();
     let (email, username) = registration::validate_identity(
         settings,
-        &settings.messages,
+        &services.messages,
         email,
         given_username,
         &mut errors,
@@ -674,7 +682,7 @@ fn create_user(
     let raw = typed_password(password)?;
     let user_inputs = [email.as_str(), username.as_ref().map_or("", |u| u.as_str())];
     let password = Password::parse(&raw, &settings.password_policy, &user_inputs)
-        .map_err(|e| CliError::invalid(settings.messages.describe(&e)))?;
+        .map_err(|e| CliError::invalid(services.messages.describe(&e)))?;
     let valid = Valid::new(email, username, password);
     let operator = crate::auth::login::ClientInfo::default();
     let created = registration::create_account(services, &valid, account, &operator);
