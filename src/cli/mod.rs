@@ -2,7 +2,7 @@
 //! commands on users, roles and the database, the equivalents of `flask users …` /
 //! `flask roles …`. Each command calls the same rules as the web handlers ([`crate::auth`]:
 //! registration, password change, account switches) with the same messages, through the
-//! same [`Services`].
+//! same [`Services`](crate::auth::Services).
 
 //!
 //! One file per group of commands: `users` (`latchkey users …`), `roles` (`latchkey roles …`
