@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, MessageSettings, Settings};
 use crate::db::{Db, PoolOptions};
 use crate::mail::{Mailer, OutboxKey};
 use crate::messages::{Lang, Messages};
@@ -41,6 +41,46 @@ pub struct Services {
     pub messages: Messages,
 }
 
+/// The catalogue of user-facing texts the settings describe: the shipped translations, then
+/// the gettext files of `SECURITY_I18N_DIRNAME` (Flask's layout
+/// `<dir>/<lang>/LC_MESSAGES/<domain>.mo|.po`, domain `SECURITY_I18N_DOMAIN`), then
+/// `SECURITY_MSG_<NAME>` replacements over all of them; `BABEL_DEFAULT_LOCALE` is the language
+/// of requests that ask for none the catalogue has. A file, a replacement or a language it
+/// cannot use is a [`ConfigError`] naming the key. [`Services::start`] calls it; the CLI
+/// calls it first, so that every command refuses such a setting as a configuration error.
+pub fn load_messages(settings: &MessageSettings) -> Result<Messages, ConfigError> {
+    let default_lang = match &settings.default_locale {
+        None => Lang::english(),
+        Some(raw) => Lang::parse(raw).ok_or_else(|| {
+            ConfigError::new(
+                "BABEL_DEFAULT_LOCALE",
+                format!("expected a language tag such as en or de_DE, got {raw:?}"),
+            )
+        })?,
+    };
+    let messages = Messages::with_overrides(|key| settings.override_for(key))
+        .map_err(|e| ConfigError::new(&e.key, e.reason))?
+        .with_translation_dirs(&settings.translation_dirs, &settings.domain)
+        .map_err(|e| ConfigError::new("SECURITY_I18N_DIRNAME", e.to_string()))?;
+    let languages = messages.languages();
+    // `de_DE` where the catalogue has `de`: its language.
+    let default_lang = match Lang::parse(default_lang.primary()) {
+        Some(primary) if !languages.contains(&default_lang) && languages.contains(&primary) => {
+            primary
+        }
+        _ => default_lang,
+    };
+    if !languages.contains(&default_lang) {
+        return Err(ConfigError::new(
+            "BABEL_DEFAULT_LOCALE",
+            format!(
+                "no translation for {default_lang} (neither shipped nor in SECURITY_I18N_DIRNAME)"
+            ),
+        ));
+    }
+    Ok(messages.with_default_language(default_lang))
+}
+
 /// Why the services could not start: each says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -59,6 +99,7 @@ impl Services {
     /// loads and checks the templates and starts the hashing threads. Blocking: call it off
     /// the async executor.
     pub fn start(settings: Settings, pool: PoolOptions) -> Result<Self, StartError> {
+        let messages = load_messages(&settings.messages)?;
         super::throttle::check_policy(&settings.login_throttle)?;
         let totp_keys = match &settings.two_factor.totp_secrets {
             Some(value) => Some(
@@ -72,9 +113,8 @@ impl Services {
         // Connecting (and migrating) and checking the templates are the two halves of a
         // start-up: they run side by side. A database error is reported first, as before.
         let (db, templates) = std::thread::scope(|scope| {
-            let templates = scope.spawn(|| {
-                Templates::load(&settings.templates_dir, watch_templates, &settings.messages)
-            });
+            let templates = scope
+                .spawn(|| Templates::load(&settings.templates_dir, watch_templates, &messages));
             let db = Db::connect_with(&settings.database_url, pool);
             let templates = templates
                 .join()
@@ -104,7 +144,7 @@ impl Services {
                 dir: settings.sms_outbox_dir.clone(),
                 log_text: settings.mail.log_links,
             }),
-            messages: settings.messages.clone(),
+            messages,
             settings: Arc::new(settings),
             db,
             hasher,
@@ -147,5 +187,47 @@ impl Services {
     /// Renders the mails the rules queue, in [`Services::messages`]' language.
     pub fn mailer(&self) -> Mailer<'_> {
         Mailer::new(&self.templates, &self.settings, &self.messages)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Source;
+
+    fn message_settings(pairs: &[(&str, &str)]) -> MessageSettings {
+        let mut all = vec![
+            ("SECRET_KEY", "a-development-secret-key-of-enough-length"),
+            ("SECURITY_PASSWORD_SALT", "salt"),
+            ("DATABASE_URL", "test.db"),
+        ];
+        all.extend_from_slice(pairs);
+        Settings::from_source(&Source::from_pairs(all))
+            .expect("settings")
+            .messages
+    }
+
+    #[test]
+    fn the_catalogue_is_loaded_from_the_texts_settings() {
+        let messages = load_messages(&message_settings(&[])).unwrap();
+        assert_eq!(messages.default_language(), &Lang::english());
+        // A regional default falls back to the language the catalogue has.
+        let messages = load_messages(&message_settings(&[("BABEL_DEFAULT_LOCALE", "de_DE")]));
+        assert_eq!(messages.unwrap().default_language().as_str(), "de");
+    }
+
+    #[test]
+    fn what_the_catalogue_cannot_use_names_its_key() {
+        for (key, value) in [
+            ("BABEL_DEFAULT_LOCALE", "not a language"),
+            ("BABEL_DEFAULT_LOCALE", "tlh"),
+            ("SECURITY_MSG_INVALID_PASSWORD", "Bad %(pasword)s"),
+            ("SECURITY_I18N_DIRNAME", "/nonexistent/latchkey-i18n"),
+        ] {
+            match load_messages(&message_settings(&[(key, value)])) {
+                Err(e) => assert_eq!(e.key, key, "{key}={value}: {e}"),
+                Ok(_) => panic!("{key}={value} was accepted"),
+            }
+        }
     }
 }

@@ -20,7 +20,6 @@ pub mod sweep;
 pub mod tokens;
 pub mod users;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,51 +58,9 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 #[cfg(feature = "postgres")]
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// A parsed `DATABASE_URL`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    Sqlite(PathBuf),
-    Postgres(String),
-}
-
-impl DatabaseUrl {
-    /// A plain path or `sqlite://…` is SQLite; `postgres://` / `postgresql://` is PostgreSQL.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            if cfg!(feature = "postgres") {
-                return Ok(DatabaseUrl::Postgres(raw.to_owned()));
-            }
-            return Err("this build has no PostgreSQL support; build it with \
-                 `cargo build --release --features postgres` (needs libpq-dev)"
-                .to_owned());
-        }
-        let path = if let Some(rest) = raw.strip_prefix("sqlite://") {
-            // sqlite:///abs/path (SQLAlchemy style) and sqlite://relative/path
-            rest
-        } else if let Some(rest) = raw.strip_prefix("sqlite:") {
-            rest
-        } else if raw.contains("://") {
-            let scheme = raw.split("://").next().unwrap_or_default();
-            return Err(format!(
-                "unsupported database scheme {scheme:?}: use a file path, sqlite://PATH or postgres://..."
-            ));
-        } else {
-            raw
-        };
-        if path.is_empty() {
-            return Err("is empty: give a SQLite file path or a postgres:// URL".to_owned());
-        }
-        Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
-    }
-
-    pub fn backend_name(&self) -> &'static str {
-        match self {
-            DatabaseUrl::Sqlite(_) => "sqlite",
-            DatabaseUrl::Postgres(_) => "postgres",
-        }
-    }
-}
+/// `DATABASE_URL` and the pool's shape are settings, read by `config`; `db` connects with
+/// them.
+pub use crate::config::{DatabaseUrl, PoolOptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -376,42 +333,6 @@ impl ManageConnection for ConnectionManager {
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
-
-/// The shape of the connection pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolOptions {
-    pub max_size: u32,
-    /// Connections kept open while idle (the pool opens them in the background).
-    pub min_idle: u32,
-    /// How long a query waits for a free connection.
-    pub connection_timeout: Duration,
-}
-
-impl PoolOptions {
-    /// The server's defaults: 8 connections on SQLite (one writer at a time anyway), 10 on
-    /// PostgreSQL; a request waits up to 5 s for one (`DATABASE_POOL_SIZE`,
-    /// `DATABASE_POOL_TIMEOUT` change them).
-    pub fn server(url: &DatabaseUrl) -> Self {
-        Self {
-            max_size: match url {
-                DatabaseUrl::Sqlite(_) => 8,
-                DatabaseUrl::Postgres(_) => 10,
-            },
-            min_idle: 1,
-            connection_timeout: Duration::from_secs(5),
-        }
-    }
-
-    /// A short-lived command's: connections opened when first used, none kept idle in the
-    /// background.
-    pub fn command_line() -> Self {
-        Self {
-            max_size: 2,
-            min_idle: 0,
-            connection_timeout: Duration::from_secs(10),
-        }
-    }
-}
 
 /// The pool plus the helper that moves each query onto the blocking thread pool.
 #[derive(Clone)]

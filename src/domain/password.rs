@@ -1,6 +1,6 @@
 //! Passwords: NFKD-normalised, checked against the password policy, never printed.
 //!
-//! The policy lives here, in one place: register, reset, change and the CLI all call
+//! The policy (a setting) is applied here, in one place: register, reset, change and the CLI all call
 //! [`Password::parse`] / [`Password::parse_confirmed`] with the configured
 //! [`PasswordPolicy`].
 
@@ -9,6 +9,9 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::form_errors::FormErrors;
 use crate::messages::{self, Described, Messages, Msg};
+
+/// The policy and the scheme are settings, read by `config`; they are used here.
+pub use crate::config::{HashScheme, PasswordPolicy};
 
 /// A password after Flask-Security's normalisation (NFKD). `Debug` redacts it.
 #[derive(Clone)]
@@ -26,33 +29,6 @@ pub enum PasswordError {
     TooSimple,
     #[error("Password on breached list")]
     Breached,
-}
-
-/// What a new password must satisfy (ASVS V2.1): a length range counted in code points
-/// after NFKD, any Unicode, no composition rules; optionally a zxcvbn score and the
-/// offline common-password list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PasswordPolicy {
-    /// `SECURITY_PASSWORD_LENGTH_MIN` (8, as Flask-Security; ASVS 2.1.1 asks 12).
-    pub min_length: usize,
-    /// 128, as Flask-Security (ASVS 2.1.2 asks that at least 64 be allowed).
-    pub max_length: usize,
-    /// `SECURITY_PASSWORD_COMPLEXITY_CHECKER=zxcvbn`: the lowest zxcvbn score (0–4)
-    /// accepted, `SECURITY_ZXCVBN_MINIMUM_SCORE`.
-    pub zxcvbn_min_score: Option<u8>,
-    /// `SECURITY_PASSWORD_CHECK_BREACHED=offline`: refuse passwords on the shipped list.
-    pub check_breached: bool,
-}
-
-impl Default for PasswordPolicy {
-    fn default() -> Self {
-        Self {
-            min_length: 8,
-            max_length: 128,
-            zxcvbn_min_score: None,
-            check_breached: false,
-        }
-    }
 }
 
 impl Described for PasswordError {
@@ -165,22 +141,9 @@ impl fmt::Debug for Password {
     }
 }
 
-/// `SECURITY_PASSWORD_HASH`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashScheme {
-    Bcrypt,
-    Argon2,
-}
-
+/// The setting (`SECURITY_PASSWORD_HASH`) is `config`'s; recognising the scheme of a stored
+/// hash is the domain's.
 impl HashScheme {
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "bcrypt" => Some(HashScheme::Bcrypt),
-            "argon2" => Some(HashScheme::Argon2),
-            _ => None,
-        }
-    }
-
     /// The scheme of a stored hash, from its PHC/modular-crypt prefix.
     pub fn of(stored: &str) -> Option<Self> {
         if ["$2b$", "$2a$", "$2y$"]

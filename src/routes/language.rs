@@ -29,7 +29,7 @@ pub async fn link(web: Web) -> Result<HttpResponse, AppError> {
     };
     if form.lang.is_none() && web.format.is_json() {
         let offered: Vec<String> = web
-            .settings()
+            .state
             .messages
             .languages()
             .iter()
@@ -53,7 +53,7 @@ fn choose(web: &Web, form: LangForm) -> Result<HttpResponse, AppError> {
             Err(e) => return Ok(refused(web, web.describe(&e))),
         },
     };
-    let offered = settings.messages.languages();
+    let offered = web.state.messages.languages();
     let Some(lang) = form
         .lang
         .as_deref()

@@ -231,7 +231,7 @@ pub async fn negotiate_errors(
         .app_data::<actix_web::web::Data<super::state::AppState>>()
         .cloned();
     let messages = state.as_ref().map(|state| {
-        let messages = &state.settings.messages;
+        let messages = &state.messages;
         messages.in_language(&super::language::of(req.request(), messages))
     });
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());

@@ -48,9 +48,9 @@ impl FromRequest for Web {
         ready(
             state
                 .map(|state| {
-                    let lang = super::language::of(req, &state.settings.messages);
+                    let lang = super::language::of(req, &state.messages);
                     Web {
-                        messages: state.settings.messages.in_language(&lang),
+                        messages: state.messages.in_language(&lang),
                         state,
                         session: req.get_session(),
                         user: req.extensions().get::<CurrentUser>().cloned(),

@@ -32,7 +32,7 @@ impl AppState {
     /// app's). Refuses second factors the settings would ignore, as [`AppState::new`] does.
     pub fn with_services(services: Services) -> Result<Self, StartError> {
         crate::auth::two_factor::check_no_unused_second_factors(&services)?;
-        let page_defaults = page_defaults(&services.settings);
+        let page_defaults = page_defaults(&services.settings, &services.messages);
         let session_lookups = crate::auth::login::session_lookups(
             services.db.clone(),
             services.settings.session_policy.clone(),
@@ -66,9 +66,13 @@ impl Deref for AppState {
     }
 }
 
-/// The part of every page's context that only the settings decide (`config`, `urls`, and
-/// empty `errors` / `form_errors`): built once at start-up, copied into each page.
-pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
+/// The part of every page's context that only the settings decide (`config`, `urls`, the
+/// languages `messages` offers, and empty `errors` / `form_errors`): built once at start-up,
+/// copied into each page.
+pub fn page_defaults(
+    settings: &crate::config::Settings,
+    messages: &crate::messages::Messages,
+) -> tera::Context {
     let features = &settings.features;
     let wan = &settings.webauthn;
     let us = &settings.unified_signin;
@@ -130,8 +134,7 @@ pub fn page_defaults(settings: &crate::config::Settings) -> tera::Context {
         }),
     );
     // The language chooser's choices.
-    let languages: Vec<_> = settings
-        .messages
+    let languages: Vec<_> = messages
         .languages()
         .iter()
         .map(|lang| json!({"code": lang.as_str(), "name": crate::messages::language::native_name(lang)}))

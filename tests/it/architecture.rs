@@ -602,3 +602,43 @@ fn the_checker_sees_use_trees_inline_paths_and_child_modules() {
     .collect();
     assert_eq!(cycles(&graph), vec![vec![1, 2, 3]]);
 }
+
+/// `config` is the leaf every module may read: plain settings that read none of the crate's
+/// modules. No file under `src/config/` names a `crate::` path, nor a path that leads out of
+/// `config` (`super::super::…`, or another top-level module's name).
+#[test]
+fn config_imports_nothing_of_ours() {
+    let files = source_files();
+    let modules: BTreeSet<ModPath> = files.iter().map(|f| f.module.clone()).collect();
+    let top_level: BTreeSet<&str> = modules
+        .iter()
+        .filter(|m| m.len() == 1)
+        .map(|m| m[0].as_str())
+        .collect();
+    let config_files: Vec<&SourceFile> = files
+        .iter()
+        .filter(|f| top(&f.module) == "config")
+        .collect();
+    assert!(!config_files.is_empty(), "no source file of config found");
+    let mut found = Vec::new();
+    for f in config_files {
+        for written in written_paths(&f.code) {
+            let first = written.first().map(String::as_str).unwrap_or_default();
+            let target = resolve(&f.module, &written, &modules);
+            let names_crate = first == "crate" || first == "$crate";
+            let leaves_config = target.as_ref().is_some_and(|t| top(t) != "config");
+            let names_another_module = top_level.contains(first)
+                && first != "config"
+                && target.as_ref().is_none_or(|t| top(t) != "config");
+            if names_crate || leaves_config || names_another_module {
+                found.push(format!("{}: {}", name(&f.module), written.join("::")));
+            }
+        }
+    }
+    found.dedup();
+    assert!(
+        found.is_empty(),
+        "config imports what is not its own:\n{}",
+        found.join("\n")
+    );
+}

@@ -1,0 +1,51 @@
+//! Which Flask-Security features are switched on (`SECURITY_REGISTERABLE`, …).
+
+use super::source::{ConfigError, Source};
+
+/// Which Flask-Security features are switched on.
+#[derive(Debug, Clone)]
+pub struct Features {
+    pub registerable: bool,
+    pub confirmable: bool,
+    pub recoverable: bool,
+    pub changeable: bool,
+    pub trackable: bool,
+    pub username_enable: bool,
+    pub username_required: bool,
+    pub return_generic_responses: bool,
+    pub login_without_confirmation: bool,
+    pub send_register_email: bool,
+}
+
+pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
+    let features = Features {
+        registerable: src.flag("SECURITY_REGISTERABLE", true)?,
+        confirmable: src.flag("SECURITY_CONFIRMABLE", false)?,
+        recoverable: src.flag("SECURITY_RECOVERABLE", false)?,
+        changeable: src.flag("SECURITY_CHANGEABLE", false)?,
+        trackable: src.flag("SECURITY_TRACKABLE", false)?,
+        username_enable: src.flag("SECURITY_USERNAME_ENABLE", false)?,
+        username_required: src.flag("SECURITY_USERNAME_REQUIRED", false)?,
+        return_generic_responses: src.flag("SECURITY_RETURN_GENERIC_RESPONSES", false)?,
+        login_without_confirmation: src.flag("SECURITY_LOGIN_WITHOUT_CONFIRMATION", false)?,
+        send_register_email: src.flag("SECURITY_SEND_REGISTER_EMAIL", true)?,
+    };
+    check_generic_responses(&features)?;
+    Ok(features)
+}
+
+/// Generic responses promise that no answer tells whether an account exists. Registration
+/// that logs a new account in at once cannot keep it: a new email gets a session, a taken
+/// one cannot. Refused at start-up instead of leaking.
+fn check_generic_responses(features: &Features) -> Result<(), ConfigError> {
+    let logs_new_accounts_in = !features.confirmable || features.login_without_confirmation;
+    if features.return_generic_responses && features.registerable && logs_new_accounts_in {
+        return Err(ConfigError::new(
+            "SECURITY_RETURN_GENERIC_RESPONSES",
+            "cannot be kept while registration logs new accounts in (a new email would get a \
+             session, a taken one not): set SECURITY_CONFIRMABLE=true and \
+             SECURITY_LOGIN_WITHOUT_CONFIRMATION=false, or SECURITY_REGISTERABLE=false",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! Outgoing mail (Flask-Mailman's `MAIL_*` keys) and the mails' subjects
+//! (`SECURITY_EMAIL_SUBJECT_*`).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::secret::Secret;
+use super::source::{ConfigError, Source};
+
+/// Outgoing mail (Flask-Mailman's keys). `server == None` selects the development
+/// transport that writes `.eml` files.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub server: Option<String>,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub use_tls: bool,
+    pub use_ssl: bool,
+    pub default_sender: String,
+    pub timeout: Duration,
+    pub outbox_dir: PathBuf,
+    /// Whether the development transport logs each message's links (they carry tokens):
+    /// only outside production.
+    pub log_links: bool,
+    /// How long mail that was given up stays in the outbox for the operator
+    /// (`MAIL_OUTBOX_RETENTION`).
+    pub retention: Duration,
+}
+
+/// Mail subjects, by Flask-Security's `SECURITY_EMAIL_SUBJECT_*` keys.
+#[derive(Debug, Clone)]
+pub struct EmailSubjects {
+    pub register: String,
+    pub confirm: String,
+    pub password_reset: String,
+    pub password_notice: String,
+    pub password_change_notice: String,
+    pub two_factor: String,
+    pub two_factor_rescue: String,
+}
+
+/// The `MAIL_*` keys; `log_links` is on until the environment says production.
+pub(super) fn mail(src: &Source) -> Result<MailSettings, ConfigError> {
+    let mail = MailSettings {
+        server: src.get("MAIL_SERVER").map(str::to_owned),
+        port: src.number("MAIL_PORT", 25)?,
+        username: src.get("MAIL_USERNAME").map(str::to_owned),
+        password: src.get("MAIL_PASSWORD").map(Secret::new),
+        use_tls: src.flag("MAIL_USE_TLS", false)?,
+        use_ssl: src.flag("MAIL_USE_SSL", false)?,
+        default_sender: src
+            .get("MAIL_DEFAULT_SENDER")
+            .unwrap_or("no-reply@localhost")
+            .to_owned(),
+        timeout: Duration::from_secs(src.number("MAIL_TIMEOUT", 10)?),
+        outbox_dir: PathBuf::from(src.get("MAIL_OUTBOX_DIR").unwrap_or("instance/mail")),
+        log_links: true,
+        retention: src.duration("MAIL_OUTBOX_RETENTION", "7 days")?,
+    };
+    if mail.use_tls && mail.use_ssl {
+        return Err(ConfigError::new(
+            "MAIL_USE_SSL",
+            "MAIL_USE_TLS and MAIL_USE_SSL cannot both be true",
+        ));
+    }
+    Ok(mail)
+}
+
+pub(super) fn email_subjects(src: &Source) -> EmailSubjects {
+    let subject = |key: &str, default: &str| src.get(key).unwrap_or(default).to_owned();
+    EmailSubjects {
+        register: subject("SECURITY_EMAIL_SUBJECT_REGISTER", "Welcome"),
+        confirm: subject(
+            "SECURITY_EMAIL_SUBJECT_CONFIRM",
+            "Please confirm your email",
+        ),
+        password_reset: subject(
+            "SECURITY_EMAIL_SUBJECT_PASSWORD_RESET",
+            "Password reset instructions",
+        ),
+        password_notice: subject(
+            "SECURITY_EMAIL_SUBJECT_PASSWORD_NOTICE",
+            "Your password has been reset",
+        ),
+        password_change_notice: subject(
+            "SECURITY_EMAIL_SUBJECT_PASSWORD_CHANGE_NOTICE",
+            "Your password has been changed",
+        ),
+        two_factor: subject("SECURITY_EMAIL_SUBJECT_TWO_FACTOR", "Two-Factor Login"),
+        two_factor_rescue: subject(
+            "SECURITY_EMAIL_SUBJECT_TWO_FACTOR_RESCUE",
+            "Two-Factor Rescue",
+        ),
+    }
+}
+
+/// The keys of mail subjects. One left unset is Flask-Security's English subject, which is
+/// translated into the mail's language; one that is set is used as given.
+const SUBJECT_KEYS: &[&str] = &[
+    "SECURITY_EMAIL_SUBJECT_REGISTER",
+    "SECURITY_EMAIL_SUBJECT_CONFIRM",
+    "SECURITY_EMAIL_SUBJECT_PASSWORD_RESET",
+    "SECURITY_EMAIL_SUBJECT_PASSWORD_NOTICE",
+    "SECURITY_EMAIL_SUBJECT_PASSWORD_CHANGE_NOTICE",
+    "SECURITY_EMAIL_SUBJECT_TWO_FACTOR",
+    "SECURITY_EMAIL_SUBJECT_TWO_FACTOR_RESCUE",
+    "SECURITY_US_EMAIL_SUBJECT",
+    "SECURITY_CHANGE_EMAIL_SUBJECT",
+    "SECURITY_EMAIL_SUBJECT_CHANGE_EMAIL_NOTICE",
+    "SECURITY_EMAIL_SUBJECT_USERNAME_CHANGE_NOTICE",
+    "SECURITY_EMAIL_SUBJECT_USERNAME_RECOVERY",
+    "SECURITY_EMAIL_SUBJECT_NEW_DEVICE_NOTICE",
+    "SECURITY_EMAIL_SUBJECT_TWO_FACTOR_NOTICE",
+    "SECURITY_EMAIL_SUBJECT_PASSKEY_NOTICE",
+    "SECURITY_EMAIL_SUBJECT_RECOVERY_CODES_NOTICE",
+];
+
+/// The subjects the configuration sets (used as given in every language).
+pub(super) fn explicit_subjects(src: &Source) -> BTreeSet<String> {
+    SUBJECT_KEYS
+        .iter()
+        .filter_map(|key| src.get(key))
+        .map(str::to_owned)
+        .collect()
+}
