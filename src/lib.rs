@@ -57,10 +57,10 @@
 //! # Layout
 //!
 //! The modules stand on each other in floors, each importing only those below it (the
-//! Layout table in `docs/layout.md`, checked by `tests/it/architecture.rs`): [`messages`] and the lock
-//! helper; [`domain`] (typed email, password, username, role name, next URL); [`db`]
-//! (schema, models, pool, migrations for SQLite and PostgreSQL); [`config`] (settings from
-//! the environment); [`crypto`] and [`telemetry`]; [`templates`]; [`mail`]; [`auth`] (the
+//! Layout table in `docs/layout.md`, checked by `tests/it/architecture.rs`): [`messages`], the lock
+//! helper and [`urls`] (every route's path); [`domain`] (typed email, password, username, role
+//! name, next URL); [`db`] (schema, models, pool, migrations for SQLite and PostgreSQL);
+//! [`config`] (settings from the environment); [`crypto`] and [`telemetry`]; [`templates`]; [`mail`]; [`auth`] (the
 //! rules and their [`auth::Services`], the authentication pipeline, throttling); [`web`]
 //! (HTTP plumbing, guards); [`routes`] (handlers by feature); [`startup`] (the app factory
 //! and server); [`cli`] (the `latchkey` command). Nothing below [`web`] names actix.
@@ -78,6 +78,7 @@ pub mod startup;
 mod sync;
 pub mod telemetry;
 pub mod templates;
+pub mod urls;
 pub mod web;
 
 pub use config::Settings;
