@@ -4,12 +4,20 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::confirmable::{self, ConfirmOutcome, ResendOutcome};
 use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
+use crate::urls::Route;
 use crate::web::page::redirect;
 use crate::web::{AppError, Submission, Web};
+
+/// Registers the confirmation form and the confirmation link (other methods on the link are 404).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(mount::get_post(Route::Confirm, form, submit))
+        .route(Route::ConfirmToken.path(), web::get().to(with_token));
+}
 
 const TEMPLATE: &str = "security/send_confirmation.html";
 
@@ -71,20 +79,20 @@ pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpRespon
         ConfirmOutcome::Confirmed(user) => {
             tracing::info!(user_id = user.id, "email confirmed");
             (
-                "/login",
+                Route::Login.path(),
                 "success",
                 web.msg(messages::EMAIL_CONFIRMED, &[]),
                 200,
             )
         }
         ConfirmOutcome::AlreadyConfirmed => (
-            "/confirm",
+            Route::Confirm.path(),
             "info",
             web.msg(messages::ALREADY_CONFIRMED, &[]),
             200,
         ),
         ConfirmOutcome::ExpiredResent(email) => (
-            "/confirm",
+            Route::Confirm.path(),
             "error",
             web.msg(
                 messages::CONFIRMATION_EXPIRED,
@@ -99,7 +107,7 @@ pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpRespon
             400,
         ),
         ConfirmOutcome::Invalid => (
-            "/confirm",
+            Route::Confirm.path(),
             "error",
             web.msg(messages::INVALID_CONFIRMATION_TOKEN, &[]),
             400,

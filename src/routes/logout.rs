@@ -5,11 +5,18 @@ use actix_identity::Identity;
 use actix_web::HttpResponse;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::api_tokens;
+use crate::urls::Route;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;
 use crate::web::{signin, AppError, Submission, Web};
+
+/// Registers logging out.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::post(Route::Logout, submit));
+}
 
 pub async fn submit(
     web: Web,
@@ -41,7 +48,7 @@ pub async fn submit(
     if let Some(identity) = identity {
         identity.logout();
     }
-    let mut response = web.success("/", None, json!({}));
+    let mut response = web.success(Route::Home.path(), None, json!({}));
     add_cookie(&mut response, &removal_cookie(web.settings()))?;
     // This browser's refresh token: its family ends, and the cookie goes.
     if let Some(cookie) = refresh_cookie {

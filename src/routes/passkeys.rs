@@ -25,6 +25,33 @@ use crate::web::submission::{query_param, Flag};
 use crate::web::{AppError, AuthenticatedUser, Format, Submission, Web};
 
 use super::limits::may_send_mail;
+use super::mount;
+use crate::urls::Route;
+
+/// Registers passkey registration, deletion, sign-in and verification (other methods on the
+/// finishing paths are 404).
+pub fn routes(cfg: &mut aweb::ServiceConfig) {
+    cfg.service(mount::form(
+        Route::WanRegister,
+        register_form,
+        register_begin,
+    ))
+    .route(
+        Route::WanRegisterState.path(),
+        aweb::post().to(register_finish),
+    )
+    .service(mount::post(Route::WanDelete, delete))
+    .service(mount::form(Route::WanSignin, signin_form, signin_begin))
+    .route(Route::WanSigninState.path(), aweb::post().to(signin_finish))
+    .service(mount::form(Route::WanVerify, verify_form, verify_begin))
+    .route(Route::WanVerifyState.path(), aweb::post().to(verify_finish));
+}
+
+/// Registers signing up with a passkey.
+pub fn signup_routes(cfg: &mut aweb::ServiceConfig) {
+    cfg.service(mount::form(Route::WanSignup, signup_form, signup_begin))
+        .route(Route::WanSignupState.path(), aweb::post().to(signup_finish));
+}
 
 const REGISTER: &str = "security/wan_register.html";
 const SIGNIN: &str = "security/wan_signin.html";
@@ -184,7 +211,7 @@ fn register_context(web: &Web, listed: &[Value]) -> tera::Context {
 
 /// `GET /wan-register`: the user's passkeys, and the form to add one.
 pub async fn register_form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/wan-register") {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::WanRegister.path()) {
         return Ok(reauthenticate);
     }
     let rows = passkeys::list(&web.services(), &current.0.user).await?;
@@ -204,7 +231,7 @@ pub async fn register_begin(
     current: AuthenticatedUser,
     form: Submission<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/wan-register") {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::WanRegister.path()) {
         return Ok(reauthenticate);
     }
     let user = &current.0.user;
@@ -256,7 +283,7 @@ pub async fn register_finish(
             )),
             json!({"csrf_token": web.csrf_token()}),
         )),
-        Err(refusal) => Ok(refused(&web, &refusal, "/wan-register")),
+        Err(refusal) => Ok(refused(&web, &refusal, Route::WanRegister.path())),
     }
 }
 
@@ -266,7 +293,7 @@ pub async fn delete(
     current: AuthenticatedUser,
     form: Submission<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/wan-register") {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::WanRegister.path()) {
         return Ok(reauthenticate);
     }
     let user = &current.0.user;
@@ -274,14 +301,14 @@ pub async fn delete(
     let (services, client) = (web.services(), web.client());
     match passkeys::delete(&services, user, &name, &client).await? {
         Ok(name) => Ok(web.success(
-            "/wan-register",
+            Route::WanRegister.path(),
             Some((
                 "info",
                 web.msg(messages::WEBAUTHN_CREDENTIAL_DELETED, &[("name", &name)]),
             )),
             json!({"csrf_token": web.csrf_token()}),
         )),
-        Err(refusal) => Ok(refused(&web, &refusal, "/wan-register")),
+        Err(refusal) => Ok(refused(&web, &refusal, Route::WanRegister.path())),
     }
 }
 
@@ -339,7 +366,7 @@ pub async fn signin_form(web: Web) -> Result<HttpResponse, AppError> {
 fn already_signed_in(web: &Web) -> HttpResponse {
     match web.format {
         Format::Json => web.json_error(web.msg(messages::ANONYMOUS_USER_REQUIRED, &[])),
-        Format::Html => redirect("/"),
+        Format::Html => redirect(Route::Home.path()),
     }
 }
 
@@ -448,7 +475,7 @@ pub async fn signin_finish(
                 },
                 user_id,
             );
-            return Ok(refused(&web, &refusal, "/wan-signin"));
+            return Ok(refused(&web, &refusal, Route::WanSignin.path()));
         }
         Proof::Throttled { retry_after } => {
             return Err(signin::throttled(&web, "passkey_throttled", retry_after))
@@ -462,7 +489,7 @@ pub async fn signin_finish(
             Ok(next) => Some(next.as_str().to_owned()),
             Err(e) => {
                 let errors = FormErrors::single("next", web.describe(&e));
-                return Ok(refused_with(&web, &errors, "/wan-signin"));
+                return Ok(refused_with(&web, &errors, Route::WanSignin.path()));
             }
         },
         None => None,
@@ -477,7 +504,7 @@ pub async fn signin_finish(
         remember,
         next.as_deref(),
         both_factors,
-        json!({"post_login_url": next.as_deref().unwrap_or("/")}),
+        json!({"post_login_url": next.as_deref().unwrap_or(Route::Home.path())}),
     )
     .await
 }
@@ -548,7 +575,9 @@ pub async fn verify_finish(
     .await?;
     match proof {
         Proof::Proved { .. } => {}
-        Proof::Refused { refusal, .. } => return Ok(refused(&web, &refusal, "/wan-verify")),
+        Proof::Refused { refusal, .. } => {
+            return Ok(refused(&web, &refusal, Route::WanVerify.path()))
+        }
         Proof::Throttled { retry_after } => {
             return Err(signin::throttled(&web, "verify_throttled", retry_after))
         }
@@ -558,7 +587,7 @@ pub async fn verify_finish(
         .next
         .filter(|n| !n.is_empty())
         .and_then(|n| SafeNext::parse(&n, &web.settings().base_url).ok())
-        .map_or_else(|| "/".to_owned(), |n| n.as_str().to_owned());
+        .map_or_else(|| Route::Home.path().to_owned(), |n| n.as_str().to_owned());
     Ok(web.success(
         &location,
         Some((
@@ -643,7 +672,7 @@ pub async fn signup_finish(
     let user = match signed_up {
         Ok(SignedUp::Created(user)) => user,
         Ok(SignedUp::ExistingNotified { email }) => return Ok(confirmation_sent(&web, &email)),
-        Err(errors) => return Ok(refused_with(&web, &errors, "/wan-signup")),
+        Err(errors) => return Ok(refused_with(&web, &errors, Route::WanSignup.path())),
     };
     if must_confirm {
         return Ok(confirmation_sent(&web, user.email_or_empty()));
@@ -651,7 +680,7 @@ pub async fn signup_finish(
     let cookie = signin::start_session(&web, &user, false).await?;
     signin::record_login(&web, &user, LoginMethod::Passkey, None).await;
     let mut response = web.success(
-        "/",
+        Route::Home.path(),
         None,
         json!({"csrf_token": web.csrf_token(), "user": {}}),
     );
@@ -665,7 +694,7 @@ pub async fn signup_finish(
 /// email was new or, with generic responses, already had an account).
 fn confirmation_sent(web: &Web, email: &str) -> HttpResponse {
     web.success(
-        "/login",
+        Route::Login.path(),
         Some((
             "success",
             web.msg(messages::CONFIRM_REGISTRATION, &[("email", email)]),

@@ -6,12 +6,19 @@ use serde_json::json;
 
 use crate::messages;
 
+use super::mount;
 use crate::auth::events::LoginMethod;
 use crate::auth::registration::{self, Registered, RegistrationInput};
 use crate::auth::throttle::Action;
 use crate::domain::{FormErrors, SafeNext};
+use crate::urls::Route;
 use crate::web::submission::query_param;
 use crate::web::{AppError, Submission, Web};
+
+/// Registers the registration form.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::form(Route::Register, form, submit));
+}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RegisterForm {
@@ -32,7 +39,7 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
         return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
     }
     if web.user.is_some() {
-        return Ok(crate::web::page::redirect("/"));
+        return Ok(crate::web::page::redirect(Route::Home.path()));
     }
     let next = query_param(&web.request, "next").unwrap_or_default();
     web.page(
@@ -117,7 +124,7 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
             web.msg(messages::CONFIRM_REGISTRATION, &[("email", &input.email)]),
         )
     });
-    let location = next.as_ref().map_or("/", |n| n.as_str());
+    let location = next.as_ref().map_or(Route::Home.path(), |n| n.as_str());
     Ok(web.success(
         location,
         flash,

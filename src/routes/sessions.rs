@@ -7,13 +7,22 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::api_tokens;
 use crate::auth::login::{self, CurrentUser, LoginView};
 use crate::messages;
+use crate::urls::Route;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
+
+/// Registers the sessions page and its revocations.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::page(Route::Sessions, index))
+        .service(mount::post(Route::SessionsRevoke, revoke))
+        .service(mount::post(Route::SessionsRevokeOthers, revoke_others));
+}
 
 const TEMPLATE: &str = "security/sessions.html";
 
@@ -63,7 +72,9 @@ pub async fn revoke(
     form: Submission<RevokeForm>,
 ) -> Result<HttpResponse, AppError> {
     // Ending sessions is a sensitive change (ASVS 3.3.4): a stale login proves itself first.
-    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, "/sessions") {
+    if let Some(reauthenticate) =
+        crate::web::guards::require_fresh(&web, &current.0, Route::Sessions.path())
+    {
         return Ok(reauthenticate);
     }
     let current = current.0;
@@ -93,13 +104,13 @@ pub async fn revoke(
         if let Some(identity) = identity {
             identity.logout();
         }
-        let mut response = web.success("/", None, json!({"sessions": []}));
+        let mut response = web.success(Route::Home.path(), None, json!({"sessions": []}));
         add_cookie(&mut response, &removal_cookie(web.settings()))?;
         return Ok(response);
     }
     let sessions = live(&web, &current).await?;
     Ok(web.success(
-        "/sessions",
+        Route::Sessions.path(),
         Some(("success", web.msg(messages::SESSION_ENDED, &[]))),
         json!({"sessions": sessions}),
     ))
@@ -110,7 +121,9 @@ pub async fn revoke_others(
     current: AuthenticatedUser,
     _form: Submission<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, "/sessions") {
+    if let Some(reauthenticate) =
+        crate::web::guards::require_fresh(&web, &current.0, Route::Sessions.path())
+    {
         return Ok(reauthenticate);
     }
     let current = current.0;
@@ -131,7 +144,7 @@ pub async fn revoke_others(
     );
     let sessions = live(&web, &current).await?;
     Ok(web.success(
-        "/sessions",
+        Route::Sessions.path(),
         Some((
             "success",
             web.msg(

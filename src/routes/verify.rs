@@ -6,13 +6,20 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::authenticate::{reprove_password, LoginFailure, Reproof};
 use crate::domain::{FormErrors, SafeNext};
 use crate::messages;
+use crate::urls::Route;
 use crate::web::guards::mark_reauthenticated;
 use crate::web::signin;
 use crate::web::submission::query_param;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
+
+/// Registers the step-up form.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::form(Route::Verify, form, submit));
+}
 
 const TEMPLATE: &str = "security/verify_user.html";
 
@@ -78,7 +85,7 @@ pub async fn submit(
         }
     }
     mark_reauthenticated(&web, &current, &client, "password").await?;
-    let location = next.as_ref().map_or("/", |n| n.as_str());
+    let location = next.as_ref().map_or(Route::Home.path(), |n| n.as_str());
     Ok(web.success(
         location,
         Some((
