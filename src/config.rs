@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::db::DatabaseUrl;
 use crate::domain::{HashScheme, PasswordPolicy};
+use crate::urls::Route;
 
 /// A configuration problem, reported as one line naming the setting.
 #[derive(Debug, thiserror::Error)]
@@ -1448,7 +1449,7 @@ fn webauthn(
         register_without_password: src.flag("SECURITY_WAN_REGISTER_WITHOUT_PASSWORD", false)?,
         post_register_view: src
             .get("SECURITY_WAN_POST_REGISTER_VIEW")
-            .unwrap_or("/wan-register")
+            .unwrap_or(Route::WanRegister.path())
             .to_owned(),
     };
     for (key, value) in [

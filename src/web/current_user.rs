@@ -15,6 +15,7 @@ use super::page::add_cookie;
 use super::state::AppState;
 use crate::auth::login::{self, CurrentUser};
 use crate::domain::SafeNext;
+use crate::urls::Route;
 
 /// Resolves the current user into the request extensions.
 pub async fn resolve_current_user(
@@ -25,7 +26,7 @@ pub async fn resolve_current_user(
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
-        .filter(|_| !req.path().starts_with("/static/"));
+        .filter(|_| !Route::Static.encloses(req.path()));
     let Some(state) = state else {
         return next.call(req).await;
     };
@@ -111,7 +112,7 @@ fn presented_token(
 /// would be refused by the browser).
 pub fn removal_cookie(settings: &crate::config::Settings) -> actix_web::cookie::Cookie<'static> {
     let mut cookie = actix_web::cookie::Cookie::build(settings.remember_cookie_name(), "")
-        .path("/")
+        .path(crate::urls::ROOT)
         .http_only(true)
         .secure(settings.cookie_secure)
         .same_site(actix_web::cookie::SameSite::Lax)
@@ -150,7 +151,7 @@ impl FromRequest for AuthenticatedUser {
             let path_and_query = req
                 .uri()
                 .path_and_query()
-                .map_or("/", |pq| pq.as_str())
+                .map_or(crate::urls::ROOT, |pq| pq.as_str())
                 .to_owned();
             AppError::Unauthenticated {
                 login_url: SafeNext::login_url_for(&path_and_query),

@@ -21,6 +21,7 @@ use crate::auth::login_flow::PendingLogin;
 use crate::auth::two_factor;
 use crate::config::TwoFactorMethod;
 use crate::db::models::User;
+use crate::urls::Route;
 
 /// The client address as the throttle counts it: IPv6 by its /64 ("-" when unknown).
 pub fn client_key(web: &Web) -> String {
@@ -103,7 +104,7 @@ pub async fn start_login(web: &Web, user: &User, remember: bool) -> Result<Start
     let remember_cookie = new_login.remember_cookie.map(|value| {
         let lifetime = time::Duration::seconds(settings.remember_for.as_secs() as i64);
         Cookie::build(settings.remember_cookie_name(), value)
-            .path("/")
+            .path(crate::urls::ROOT)
             .http_only(true)
             .same_site(SameSite::Lax)
             .secure(settings.cookie_secure)
@@ -177,7 +178,7 @@ pub fn refresh_cookie(web: &Web, name: &str, value: String) -> Cookie<'static> {
     let settings = web.settings();
     let lifetime = time::Duration::seconds(settings.api_tokens.refresh_max_age.as_secs() as i64);
     Cookie::build(name.to_owned(), value)
-        .path("/")
+        .path(crate::urls::ROOT)
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(settings.cookie_secure)
@@ -309,7 +310,7 @@ pub async fn finish_first_factor_with(
     if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
         body.extend(extra);
     }
-    let mut response = web.success(next.unwrap_or("/"), None, body);
+    let mut response = web.success(next.unwrap_or(Route::Home.path()), None, body);
     for cookie in [started.remember_cookie, refresh].into_iter().flatten() {
         add_cookie(&mut response, &cookie)?;
     }
@@ -366,7 +367,7 @@ async fn ask_for_second_factor(
             "tf_required": true,
             "tf_state": "ready",
             "tf_method": PASSKEY_METHOD,
-            "tf_signin_url": "/wan-signin",
+            "tf_signin_url": Route::WanSignin.path(),
         })),
         (Format::Json, _) => web.json_ok(json!({
             "csrf_token": web.csrf_token(),
@@ -377,13 +378,14 @@ async fn ask_for_second_factor(
         })),
         (Format::Html, SecondFactor::Passkey) => super::page::redirect(&match next {
             Some(next) => format!(
-                "/wan-signin?next={}",
+                "{}?next={}",
+                Route::WanSignin.path(),
                 percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
             ),
-            None => "/wan-signin".to_owned(),
+            None => Route::WanSignin.path().to_owned(),
         }),
-        (Format::Html, SecondFactor::SetUp) => super::page::redirect("/tf-setup"),
-        (Format::Html, SecondFactor::Code(_)) => super::page::redirect("/tf-validate"),
+        (Format::Html, SecondFactor::SetUp) => super::page::redirect(Route::TfSetup.path()),
+        (Format::Html, SecondFactor::Code(_)) => super::page::redirect(Route::TfValidate.path()),
     })
 }
 
@@ -423,14 +425,14 @@ pub async fn complete_second_factor(
     if !pending.consume(&web.services()).await? {
         drop_pending(web);
         return Err(AppError::Unauthenticated {
-            login_url: "/login".to_owned(),
+            login_url: Route::Login.path().to_owned(),
         });
     }
     let started = start_login(web, user, pending.remember).await?;
     let method = pending.first_factor.unwrap_or(LoginMethod::Password);
     record_login(web, user, method, Some(second_factor)).await;
     let (user_fields, refresh) = login_user_fields(web, user, &started.login_id).await?;
-    let location = pending.next.as_deref().unwrap_or("/");
+    let location = pending.next.as_deref().unwrap_or(Route::Home.path());
     let mut response = web.success(
         location,
         Some((
@@ -448,7 +450,7 @@ pub async fn complete_second_factor(
         let until = two_factor::unix_now() + tf.login_validity.as_secs() as i64;
         let value = two_factor::validity_token(&web.services(), user, until);
         let cookie = Cookie::build(TF_VALIDITY_COOKIE, value)
-            .path("/")
+            .path(crate::urls::ROOT)
             .http_only(true)
             .same_site(SameSite::Lax)
             .secure(web.settings().cookie_secure)
