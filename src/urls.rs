@@ -264,6 +264,15 @@ mod tests {
     }
 
     #[test]
+    fn all_lists_every_variant_in_order() {
+        for (i, route) in Route::ALL.iter().enumerate() {
+            assert_eq!(*route as usize, i, "{route:?}");
+        }
+        // StaticFile is the last variant: a new one goes before it, and into ALL.
+        assert_eq!(Route::ALL.len(), Route::StaticFile as usize + 1);
+    }
+
+    #[test]
     fn tokens_fill_the_varying_segment() {
         assert_eq!(Route::ConfirmToken.with_token("abc"), "/confirm/abc");
         assert_eq!(
