@@ -58,13 +58,13 @@
 //!
 //! The modules stand on each other in floors, each importing only those below it (the
 //! Layout table in `docs/layout.md`, checked by `tests/it/architecture.rs`): [`config`]
-//! (settings from the environment, as plain data), [`messages`] and the lock helper;
-//! [`domain`] (typed email, password, username, role name, next URL); [`db`] (schema,
-//! models, pool, migrations for SQLite and PostgreSQL); [`crypto`] and [`telemetry`];
-//! [`templates`]; [`mail`]; [`auth`] (the rules and their [`auth::Services`], the
-//! authentication pipeline, throttling); [`web`] (HTTP plumbing, guards); [`routes`]
-//! (handlers by feature); [`startup`] (the app factory and server); [`cli`] (the `latchkey`
-//! command). Nothing below [`web`] names actix.
+//! (settings from the environment, as plain data), [`messages`], the lock helper and
+//! [`urls`] (every route's path); [`domain`] (typed email, password, username, role name,
+//! next URL); [`db`] (schema, models, pool, migrations for SQLite and PostgreSQL); [`crypto`]
+//! and [`telemetry`]; [`templates`]; [`mail`]; [`auth`] (the rules and their
+//! [`auth::Services`], the authentication pipeline and the login state machine, throttling);
+//! [`web`] (HTTP plumbing, guards); [`routes`] (handlers by feature); [`startup`] (the app
+//! factory and server); [`cli`] (the `latchkey` command). Nothing below [`web`] names actix.
 
 pub mod auth;
 pub mod cli;
@@ -79,6 +79,7 @@ pub mod startup;
 mod sync;
 pub mod telemetry;
 pub mod templates;
+pub mod urls;
 pub mod web;
 
 pub use config::Settings;

@@ -17,6 +17,7 @@ use crate::auth::events::{EventSubscriber, Events};
 use crate::config::Settings;
 use crate::crypto::derive_key;
 use crate::mail::worker::WorkerHandle;
+use crate::urls::Route;
 use crate::web::current_user::resolve_current_user;
 use crate::web::error::negotiate_errors;
 use crate::web::AppError;
@@ -45,7 +46,7 @@ pub fn app(
         .cookie_secure(settings.cookie_secure)
         .cookie_http_only(true)
         .cookie_same_site(SameSite::Lax)
-        .cookie_path("/".to_owned())
+        .cookie_path(crate::urls::ROOT.to_owned())
         .cookie_content_security(CookieContentSecurity::Private)
         .session_lifecycle(BrowserSession::default())
         .build();
@@ -95,7 +96,7 @@ fn static_files(cfg: &mut web::ServiceConfig, dir: &std::path::Path) {
     for &(name, content_type, body) in BUILT_IN_ASSETS {
         if !dir.join(name).is_file() {
             cfg.route(
-                &format!("/static/{name}"),
+                &Route::StaticFile.with_token(name),
                 web::get().to(move || async move {
                     HttpResponse::Ok().content_type(content_type).body(body)
                 }),
@@ -103,7 +104,7 @@ fn static_files(cfg: &mut web::ServiceConfig, dir: &std::path::Path) {
         }
     }
     if dir.is_dir() {
-        cfg.service(actix_files::Files::new("/static", dir));
+        cfg.service(actix_files::Files::new(Route::Static.path(), dir));
     }
 }
 

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use tera::{Context, Tera};
 
 use crate::messages::{Lang, Messages};
+use crate::urls::Route;
 
 /// The built-in templates, by the names Flask-Security uses.
 const DEFAULTS: &[(&str, &str)] = &[
@@ -648,7 +649,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         "languages",
         &json!([{"code": "en", "name": "English"}, {"code": "de", "name": "Deutsch"}]),
     );
-    ctx.insert("request_path", "/login?next=%2Fprofile");
+    ctx.insert("request_path", &Route::Login.with_query("next=%2Fprofile"));
     ctx.insert("current_user", &logged_in.then_some(&user));
     ctx.insert("csrf_token", "sample-csrf-token");
     ctx.insert(
@@ -668,20 +669,36 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     ctx.insert(
         "urls",
         &json!({
-            "home": "/", "login": "/login", "logout": "/logout", "register": "/register",
-            "forgot_password": "/reset", "send_confirmation": "/confirm",
-            "change_password": "/change", "profile": "/profile", "premium": "/premium",
-            "sessions": "/sessions", "verify": "/verify", "tf_setup": "/tf-setup",
-            "tf_validate": "/tf-validate", "tf_rescue": "/tf-rescue",
-            "mf_recovery_codes": "/mf-recovery-codes", "mf_recovery": "/mf-recovery",
-            "wan_register": "/wan-register", "wan_delete": "/wan-delete",
-            "wan_signin": "/wan-signin", "wan_verify": "/wan-verify",
-            "wan_signup": "/wan-signup", "us_signin": "/us-signin",
-            "us_signin_send_code": "/us-signin/send-code", "us_setup": "/us-setup",
-            "us_verify": "/us-verify", "us_verify_send_code": "/us-verify/send-code",
-            "us_verify_link": "/us-verify-link",
-            "change_email": "/change-email", "change_username": "/change-username",
-            "recover_username": "/recover-username",
+            "home": Route::Home.path(),
+            "login": Route::Login.path(),
+            "logout": Route::Logout.path(),
+            "register": Route::Register.path(),
+            "forgot_password": Route::Reset.path(),
+            "send_confirmation": Route::Confirm.path(),
+            "change_password": Route::Change.path(),
+            "profile": Route::Profile.path(),
+            "premium": Route::Premium.path(),
+            "sessions": Route::Sessions.path(),
+            "verify": Route::Verify.path(),
+            "tf_setup": Route::TfSetup.path(),
+            "tf_validate": Route::TfValidate.path(),
+            "tf_rescue": Route::TfRescue.path(),
+            "mf_recovery_codes": Route::MfRecoveryCodes.path(),
+            "mf_recovery": Route::MfRecovery.path(),
+            "wan_register": Route::WanRegister.path(),
+            "wan_delete": Route::WanDelete.path(),
+            "wan_signin": Route::WanSignin.path(),
+            "wan_verify": Route::WanVerify.path(),
+            "wan_signup": Route::WanSignup.path(),
+            "us_signin": Route::UsSignin.path(),
+            "us_signin_send_code": Route::UsSigninSendCode.path(),
+            "us_setup": Route::UsSetup.path(),
+            "us_verify": Route::UsVerify.path(),
+            "us_verify_send_code": Route::UsVerifySendCode.path(),
+            "us_verify_link": Route::UsVerifyLink.path(),
+            "change_email": Route::ChangeEmail.path(),
+            "change_username": Route::ChangeUsername.path(),
+            "recover_username": Route::RecoverUsername.path(),
         }),
     );
     ctx.insert("errors", &json!({"email": ["A field error."]}));
@@ -691,8 +708,8 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         &json!({"email": "ada@example.com", "username": "ada", "remember": true,
                 "identity": "ada@example.com", "chosen_method": "email"}),
     );
-    ctx.insert("next", "/profile");
-    ctx.insert("reset_url", "/reset/sample-token");
+    ctx.insert("next", Route::Profile.path());
+    ctx.insert("reset_url", &Route::ResetToken.with_token("sample-token"));
     ctx.insert(
         "sessions",
         &json!([
@@ -764,7 +781,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     ctx.insert("tf_method", "authenticator");
     ctx.insert(
         "recovery_options",
-        &json!({"email": "/tf-rescue", "recovery_code": "/mf-recovery"}),
+        &json!({"email": Route::TfRescue.path(), "recovery_code": Route::MfRecovery.path()}),
     );
     ctx.insert("remember_device", &true);
     ctx.insert("tf_methods", &json!(["authenticator", "email"]));
@@ -776,22 +793,24 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     ctx.insert(
         "account",
         &json!({
-            "email": "ada@example.com", "username": "ada", "password_change_url": "/change",
-            "two_factor": {"method": "authenticator", "setup_url": "/tf-setup"},
-            "recovery_codes": {"left": 3, "url": "/mf-recovery-codes"},
-            "sessions_url": "/sessions", "has_password": true,
+            "email": "ada@example.com", "username": "ada",
+            "password_change_url": Route::Change.path(),
+            "two_factor": {"method": "authenticator", "setup_url": Route::TfSetup.path()},
+            "recovery_codes": {"left": 3, "url": Route::MfRecoveryCodes.path()},
+            "sessions_url": Route::Sessions.path(), "has_password": true,
             "activity": [
                 {"time": "2026-01-01 00:00 UTC", "what": "Signed in with a password",
                  "client": "Firefox on Linux", "ip": "192.0.2.1", "failure": false},
                 {"time": "2026-01-01 00:00 UTC", "what": "Failed sign-in with a password",
                  "client": "an unknown client", "ip": null, "failure": true},
             ],
-            "signin_options_url": "/us-setup",
-            "change_email_url": "/change-email", "change_username_url": "/change-username",
+            "signin_options_url": Route::UsSetup.path(),
+            "change_email_url": Route::ChangeEmail.path(),
+            "change_username_url": Route::ChangeUsername.path(),
             "passkeys": {
                 "list": [{"name": "Laptop", "usage": "first",
                           "created": "2026-01-01 00:00 UTC", "last_used": "2026-01-02 00:00 UTC"}],
-                "manage_url": "/wan-register",
+                "manage_url": Route::WanRegister.path(),
             },
         }),
     );
@@ -842,7 +861,10 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     ctx.insert("current_email", "ada@example.com");
     ctx.insert("current_username", "ada");
     ctx.insert("valid", &true);
-    ctx.insert("revert_url", "/change-email/revert/sample-token");
+    ctx.insert(
+        "revert_url",
+        &Route::ChangeEmailRevert.with_token("sample-token"),
+    );
     ctx
 }
 

@@ -38,8 +38,9 @@ pub struct WebAuthnSettings {
     /// Latchkey's own: sign up with an email and a passkey, no password
     /// (`SECURITY_WAN_REGISTER_WITHOUT_PASSWORD`, also needs `SECURITY_REGISTERABLE`).
     pub register_without_password: bool,
-    /// Where a successful registration goes (`SECURITY_WAN_POST_REGISTER_VIEW`).
-    pub post_register_view: String,
+    /// Where a successful registration goes (`SECURITY_WAN_POST_REGISTER_VIEW`; unset: the
+    /// passkeys page, `/wan-register`, from the URL table).
+    pub post_register_view: Option<String>,
 }
 
 pub(super) fn webauthn(
@@ -106,8 +107,7 @@ pub(super) fn webauthn(
         register_without_password: src.flag("SECURITY_WAN_REGISTER_WITHOUT_PASSWORD", false)?,
         post_register_view: src
             .get("SECURITY_WAN_POST_REGISTER_VIEW")
-            .unwrap_or("/wan-register")
-            .to_owned(),
+            .map(str::to_owned),
     };
     for (key, value) in [
         ("SECURITY_WAN_REGISTER_WITHIN", settings.register_within),

@@ -1,6 +1,7 @@
 //! The `next` parameter: where to send the browser after logging in. Only local paths (or
 //! absolute URLs on our own origin) are accepted, in every spelling an attacker might try.
 
+use crate::urls::{self, Route};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 
 /// A redirect target that stays on this site and is safe to put in a `Location` header.
@@ -36,7 +37,7 @@ impl SafeNext {
         }
         let path = if let Some(rest) = strip_origin(raw, own_origin) {
             if rest.is_empty() {
-                "/".to_owned()
+                urls::ROOT.to_owned()
             } else if rest.starts_with('/') || rest.starts_with('?') {
                 format!("/{}", rest.trim_start_matches('/'))
             } else {
@@ -80,7 +81,8 @@ impl SafeNext {
     /// The login URL that brings the user back to `path_and_query` afterwards.
     pub fn login_url_for(path_and_query: &str) -> String {
         format!(
-            "/login?next={}",
+            "{}?next={}",
+            Route::Login.path(),
             utf8_percent_encode(path_and_query, QUERY_VALUE_ESCAPE)
         )
     }

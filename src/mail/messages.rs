@@ -7,6 +7,7 @@ use super::message::{compose, Message};
 use crate::config::Settings;
 use crate::messages::Messages;
 use crate::templates::Templates;
+use crate::urls::Route;
 
 /// What every security notice names: when, from which client (approximately), from which
 /// address. The sessions link is added from `BASE_URL`.
@@ -54,14 +55,14 @@ impl<'a> Mailer<'a> {
         ctx.insert("lang", self.messages.lang().as_str());
         ctx.insert("user", &json!({ "email": email }));
         ctx.insert("config", &json!({ "app_name": self.settings.app_name }));
-        ctx.insert("login_link", &self.link("/login"));
+        ctx.insert("login_link", &self.link(Route::Login.path()));
         ctx.insert(
             "recover_link",
             &self
                 .settings
                 .features
                 .recoverable
-                .then(|| self.link("/reset")),
+                .then(|| self.link(Route::Reset.path())),
         );
         ctx
     }
@@ -76,7 +77,7 @@ impl<'a> Mailer<'a> {
                 "time": details.time,
                 "client": details.client,
                 "ip": details.ip.as_deref().unwrap_or("unknown"),
-                "sessions_link": self.link("/sessions"),
+                "sessions_link": self.link(Route::Sessions.path()),
             }),
         );
         ctx
@@ -110,7 +111,7 @@ impl<'a> Mailer<'a> {
         let mut ctx = self.context(email);
         ctx.insert(
             "confirmation_link",
-            &confirm_token.map(|t| self.link(&format!("/confirm/{t}"))),
+            &confirm_token.map(|t| self.link(&Route::ConfirmToken.with_token(t))),
         );
         self.render(
             "welcome",
@@ -140,7 +141,7 @@ impl<'a> Mailer<'a> {
         let mut ctx = self.context(email);
         ctx.insert(
             "confirmation_link",
-            &self.link(&format!("/confirm/{token}")),
+            &self.link(&Route::ConfirmToken.with_token(token)),
         );
         self.render(
             "confirmation_instructions",
@@ -152,7 +153,10 @@ impl<'a> Mailer<'a> {
 
     pub fn reset_instructions(&self, email: &str, token: &str) -> Result<Message, tera::Error> {
         let mut ctx = self.context(email);
-        ctx.insert("reset_link", &self.link(&format!("/reset/{token}")));
+        ctx.insert(
+            "reset_link",
+            &self.link(&Route::ResetToken.with_token(token)),
+        );
         self.render(
             "reset_instructions",
             email,
@@ -251,7 +255,10 @@ impl<'a> Mailer<'a> {
         within: std::time::Duration,
     ) -> Result<Message, tera::Error> {
         let mut ctx = self.context(current);
-        ctx.insert("link", &self.link(&format!("/change-email/{token}")));
+        ctx.insert(
+            "link",
+            &self.link(&Route::ChangeEmailToken.with_token(token)),
+        );
         ctx.insert("token", token);
         ctx.insert("within", &self.messages.period(within));
         self.render(
@@ -275,7 +282,7 @@ impl<'a> Mailer<'a> {
         ctx.insert("new_email", new_email_masked);
         ctx.insert(
             "revert_link",
-            &self.link(&format!("/change-email/revert/{revert_token}")),
+            &self.link(&Route::ChangeEmailRevert.with_token(revert_token)),
         );
         ctx.insert("within", &self.messages.period(within));
         self.render(

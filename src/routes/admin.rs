@@ -4,10 +4,17 @@
 use actix_web::HttpResponse;
 use serde_json::{json, Value};
 
+use super::mount;
 use crate::auth::{activity, roles};
 use crate::db::models::User;
+use crate::urls::Route;
 use crate::web::guards::{Admin, RolesRequired};
 use crate::web::{AppError, Web};
+
+/// Registers the admin page.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::page(Route::Admin, index));
+}
 
 /// How many of the latest security events, across users, the page lists.
 const EVENTS_SHOWN: i64 = 50;

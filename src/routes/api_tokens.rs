@@ -6,11 +6,23 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::api_tokens;
 use crate::domain::FormErrors;
 use crate::messages;
+use crate::urls::Route;
 use crate::web::page::add_cookie;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
+
+/// Registers revoking an API token (on the sessions page).
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::post(Route::SessionsRevokeToken, revoke));
+}
+
+/// Registers refreshing an API token.
+pub fn refresh_routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::post(Route::RefreshToken, refresh));
+}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RefreshForm {
@@ -76,7 +88,9 @@ pub async fn revoke(
     current: AuthenticatedUser,
     form: Submission<RevokeTokenForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, "/sessions") {
+    if let Some(reauthenticate) =
+        crate::web::guards::require_fresh(&web, &current.0, Route::Sessions.path())
+    {
         return Ok(reauthenticate);
     }
     let wanted = form.data.token.unwrap_or_default();
@@ -93,7 +107,7 @@ pub async fn revoke(
         "API token revoked from the sessions page"
     );
     Ok(web.success(
-        "/sessions",
+        Route::Sessions.path(),
         Some(("success", web.msg(messages::API_TOKEN_ENDED, &[]))),
         json!({}),
     ))

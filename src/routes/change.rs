@@ -4,11 +4,18 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::changeable::{self, ChangeInput, ChangeRefusal};
 use crate::messages;
+use crate::urls::Route;
 use crate::web::page::add_cookie;
 use crate::web::signin;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
+
+/// Registers the change-password form.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::get_post(Route::Change, form, submit));
+}
 
 const TEMPLATE: &str = "security/change_password.html";
 
@@ -23,7 +30,9 @@ pub struct ChangeForm {
 }
 
 pub async fn form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, "/change") {
+    if let Some(reauthenticate) =
+        crate::web::guards::require_fresh(&web, &current.0, Route::Change.path())
+    {
         return Ok(reauthenticate);
     }
     if web.format.is_json() {
@@ -43,7 +52,9 @@ pub async fn submit(
     current: AuthenticatedUser,
     form: Submission<ChangeForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, "/change") {
+    if let Some(reauthenticate) =
+        crate::web::guards::require_fresh(&web, &current.0, Route::Change.path())
+    {
         return Ok(reauthenticate);
     }
     let form = form.data;
@@ -67,7 +78,7 @@ pub async fn submit(
     // Every login ended with the old password; this browser continues in a fresh one.
     let remember = signin::start_session(&web, &updated, current.0.remembered).await?;
     let flash = ("success", web.msg(messages::PASSWORD_CHANGE, &[]));
-    let mut response = web.success("/", Some(flash), json!({}));
+    let mut response = web.success(Route::Home.path(), Some(flash), json!({}));
     if let Some(cookie) = remember {
         add_cookie(&mut response, &cookie)?;
     }

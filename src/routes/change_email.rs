@@ -6,16 +6,30 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::change_email::{self, Confirmed, Reverted};
 use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
+use crate::urls::Route;
 use crate::web::page::{add_cookie, redirect};
 use crate::web::{signin, AppError, AuthenticatedUser, Submission, Web};
 
+/// Registers the change-email form, its confirmation link (other methods on it are 404) and
+/// the revert link's page.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(mount::form(Route::ChangeEmail, form, submit))
+        .route(Route::ChangeEmailToken.path(), web::get().to(confirm))
+        .service(mount::get_post(
+            Route::ChangeEmailRevert,
+            revert_form,
+            revert_submit,
+        ));
+}
+
 const TEMPLATE: &str = "security/change_email.html";
 const REVERT_TEMPLATE: &str = "security/change_email_revert.html";
-const URL: &str = "/change-email";
+const URL: &str = Route::ChangeEmail.path();
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ChangeEmailForm {
@@ -106,7 +120,7 @@ pub async fn confirm(web: Web, token: web::Path<String>) -> Result<HttpResponse,
                 None => None,
             };
             web.flash("success", web.msg(messages::CHANGE_EMAIL_CONFIRMED, &[]));
-            let mut response = redirect("/");
+            let mut response = redirect(Route::Home.path());
             if let Some(cookie) = remember {
                 add_cookie(&mut response, &cookie)?;
             }
@@ -141,7 +155,7 @@ pub async fn revert_form(web: Web, token: web::Path<String>) -> Result<HttpRespo
     }
     let mut ctx = tera::Context::new();
     ctx.insert("valid", &valid);
-    ctx.insert("revert_url", &format!("/change-email/revert/{token}"));
+    ctx.insert("revert_url", &Route::ChangeEmailRevert.with_token(&token));
     if !valid {
         ctx.insert(
             "form_errors",
@@ -174,7 +188,7 @@ pub async fn revert_submit(
                 &[("email", &reset_sent_to)],
             );
             Ok(web.success(
-                "/login",
+                Route::Login.path(),
                 Some(("success", message)),
                 json!({ "email_restored": restored }),
             ))
@@ -185,7 +199,7 @@ pub async fn revert_submit(
                 return Ok(web.json_error(message));
             }
             web.flash("error", message);
-            Ok(redirect("/login"))
+            Ok(redirect(Route::Login.path()))
         }
     }
 }

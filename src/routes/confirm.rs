@@ -4,12 +4,20 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::confirmable::{self, ConfirmOutcome, ResendOutcome};
 use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
+use crate::urls::Route;
 use crate::web::page::redirect;
 use crate::web::{AppError, Submission, Web};
+
+/// Registers the confirmation form and the confirmation link (other methods on the link are 404).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(mount::get_post(Route::Confirm, form, submit))
+        .route(Route::ConfirmToken.path(), web::get().to(with_token));
+}
 
 const TEMPLATE: &str = "security/send_confirmation.html";
 
@@ -84,21 +92,21 @@ fn link_answer(web: &Web, outcome: ConfirmOutcome) -> (&'static str, &'static st
     match outcome {
         ConfirmOutcome::Confirmed(_) => {
             let message = web.msg(messages::EMAIL_CONFIRMED, &[]);
-            ("/login", "success", message, true)
+            (Route::Login.path(), "success", message, true)
         }
         ConfirmOutcome::AlreadyConfirmed => {
             let message = web.msg(messages::ALREADY_CONFIRMED, &[]);
-            ("/confirm", "info", message, true)
+            (Route::Confirm.path(), "info", message, true)
         }
         ConfirmOutcome::ExpiredResent(email) => {
             let within = web.messages.period(web.settings().confirm_email_within);
             let args = [("email", email.as_str()), ("within", within.as_str())];
             let message = web.msg(messages::CONFIRMATION_EXPIRED, &args);
-            ("/confirm", "error", message, false)
+            (Route::Confirm.path(), "error", message, false)
         }
         ConfirmOutcome::Invalid => {
             let message = web.msg(messages::INVALID_CONFIRMATION_TOKEN, &[]);
-            ("/confirm", "error", message, false)
+            (Route::Confirm.path(), "error", message, false)
         }
     }
 }

@@ -6,7 +6,14 @@ use std::time::Duration;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use super::mount;
+use crate::urls::Route;
 use crate::web::AppState;
+
+/// Registers the health check.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(mount::page(Route::Healthz, healthz));
+}
 
 /// Longer than a healthy query ever takes, shorter than a load balancer's patience.
 const TIMEOUT: Duration = Duration::from_secs(3);

@@ -3,8 +3,17 @@
 use actix_web::HttpResponse;
 use serde_json::json;
 
+use super::mount;
+use crate::urls::Route;
 use crate::web::page::user_view;
 use crate::web::{AppError, AuthenticatedUser, Format, Premium, Web};
+
+/// Registers the home, profile and premium pages.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::page(Route::Home, index))
+        .service(mount::page(Route::Profile, profile))
+        .service(mount::page(Route::Premium, premium));
+}
 
 /// How many of the user's latest security events the account page lists.
 const ACTIVITY_SHOWN: i64 = 10;
@@ -31,7 +40,7 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
     let mut overview = account(&web, &user.0.user);
     overview["passkeys"] = json!(passkeys.map(|list| json!({
         "list": list,
-        "manage_url": "/wan-register",
+        "manage_url": Route::WanRegister.path(),
     })));
     overview["activity"] = json!(
         crate::auth::activity::recent_for_user(&web.services(), user.0.user.id, ACTIVITY_SHOWN)
@@ -59,20 +68,20 @@ fn account(web: &Web, user: &crate::db::models::User) -> serde_json::Value {
     json!({
         "email": user.email,
         "username": user.username,
-        "password_change_url": settings.features.changeable.then_some("/change"),
+        "password_change_url": settings.features.changeable.then_some(Route::Change.path()),
         "has_password": user.password_hash().is_some(),
         "two_factor": tf.enabled.then(|| json!({
             "method": user.tf_primary_method,
-            "setup_url": "/tf-setup",
+            "setup_url": Route::TfSetup.path(),
         })),
         "recovery_codes": tf.recovery_codes.then(|| json!({
             "left": crate::auth::two_factor::recovery_codes_left(user),
-            "url": "/mf-recovery-codes",
+            "url": Route::MfRecoveryCodes.path(),
         })),
-        "sessions_url": "/sessions",
-        "signin_options_url": settings.unified_signin.enabled.then_some("/us-setup"),
-        "change_email_url": settings.account_changes.change_email.then_some("/change-email"),
-        "change_username_url": settings.account_changes.change_username.then_some("/change-username"),
+        "sessions_url": Route::Sessions.path(),
+        "signin_options_url": settings.unified_signin.enabled.then_some(Route::UsSetup.path()),
+        "change_email_url": settings.account_changes.change_email.then_some(Route::ChangeEmail.path()),
+        "change_username_url": settings.account_changes.change_username.then_some(Route::ChangeUsername.path()),
     })
 }
 

@@ -4,10 +4,17 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::signin::{factors, Asked};
+use crate::urls::Route;
 use crate::web::signin;
 use crate::web::submission::{query_param, Flag};
 use crate::web::{AppError, Submission, Web};
+
+/// Registers the login form.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::form(Route::Login, form, submit));
+}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginForm {
@@ -36,7 +43,7 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
         return Ok(web.json_ok(response));
     }
     if web.user.is_some() {
-        return Ok(crate::web::page::redirect("/"));
+        return Ok(crate::web::page::redirect(Route::Home.path()));
     }
     let us = &web.settings().unified_signin;
     if us.enabled && us.signin_replaces_login {
@@ -44,10 +51,11 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
         let next = query_param(&web.request, "next");
         return Ok(crate::web::page::redirect(&match next {
             Some(next) => format!(
-                "/us-signin?next={}",
+                "{}?next={}",
+                Route::UsSignin.path(),
                 percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC)
             ),
-            None => "/us-signin".to_owned(),
+            None => Route::UsSignin.path().to_owned(),
         }));
     }
     // Coming back to the login page abandons a half-finished login (as Flask-Security).

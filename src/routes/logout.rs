@@ -4,12 +4,19 @@ use actix_identity::Identity;
 use actix_web::HttpResponse;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::sessions;
+use crate::urls::Route;
 use crate::web::cookies;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;
 use crate::web::{AppError, Submission, Web};
+
+/// Registers logging out.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::post(Route::Logout, submit));
+}
 
 pub async fn submit(
     web: Web,
@@ -36,7 +43,7 @@ pub async fn submit(
     if let Some(identity) = identity {
         identity.logout();
     }
-    let mut response = web.success("/", None, json!({}));
+    let mut response = web.success(Route::Home.path(), None, json!({}));
     add_cookie(&mut response, &removal_cookie(web.settings()))?;
     if let Some(cookie) = refresh_cookie {
         let mut removal = cookies::refresh_cookie(&web, cookie.name(), String::new());

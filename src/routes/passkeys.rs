@@ -28,6 +28,33 @@ use crate::web::submission::{query_param, Flag};
 use crate::web::{AppError, AuthenticatedUser, Format, Submission, Web};
 
 use super::limits::may_send_mail;
+use super::mount;
+use crate::urls::Route;
+
+/// Registers passkey registration, deletion, sign-in and verification (other methods on the
+/// finishing paths are 404).
+pub fn routes(cfg: &mut aweb::ServiceConfig) {
+    cfg.service(mount::form(
+        Route::WanRegister,
+        register_form,
+        register_begin,
+    ))
+    .route(
+        Route::WanRegisterState.path(),
+        aweb::post().to(register_finish),
+    )
+    .service(mount::post(Route::WanDelete, delete))
+    .service(mount::form(Route::WanSignin, signin_form, signin_begin))
+    .route(Route::WanSigninState.path(), aweb::post().to(signin_finish))
+    .service(mount::form(Route::WanVerify, verify_form, verify_begin))
+    .route(Route::WanVerifyState.path(), aweb::post().to(verify_finish));
+}
+
+/// Registers signing up with a passkey.
+pub fn signup_routes(cfg: &mut aweb::ServiceConfig) {
+    cfg.service(mount::form(Route::WanSignup, signup_form, signup_begin))
+        .route(Route::WanSignupState.path(), aweb::post().to(signup_finish));
+}
 
 const REGISTER: &str = "security/wan_register.html";
 const SIGNIN: &str = "security/wan_signin.html";
@@ -187,7 +214,7 @@ fn register_context(web: &Web, listed: &[Value]) -> tera::Context {
 
 /// `GET /wan-register`: the user's passkeys, and the form to add one.
 pub async fn register_form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/wan-register") {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::WanRegister.path()) {
         return Ok(reauthenticate);
     }
     let rows = passkeys::list(&web.services(), &current.0.user).await?;
@@ -207,7 +234,7 @@ pub async fn register_begin(
     current: AuthenticatedUser,
     form: Submission<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/wan-register") {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::WanRegister.path()) {
         return Ok(reauthenticate);
     }
     let user = &current.0.user;
@@ -252,14 +279,18 @@ pub async fn register_finish(
         passkeys::finish_registration(&services, user, &token, &binding, &credential, &client);
     match finished.await? {
         Ok(name) => Ok(web.success(
-            &web.settings().webauthn.post_register_view.clone(),
+            web.settings()
+                .webauthn
+                .post_register_view
+                .as_deref()
+                .unwrap_or(Route::WanRegister.path()),
             Some((
                 "info",
                 web.msg(messages::WEBAUTHN_REGISTER_SUCCESSFUL, &[("name", &name)]),
             )),
             json!({"csrf_token": web.csrf_token()}),
         )),
-        Err(refusal) => Ok(refused(&web, &refusal, "/wan-register")),
+        Err(refusal) => Ok(refused(&web, &refusal, Route::WanRegister.path())),
     }
 }
 
@@ -269,7 +300,7 @@ pub async fn delete(
     current: AuthenticatedUser,
     form: Submission<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/wan-register") {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::WanRegister.path()) {
         return Ok(reauthenticate);
     }
     let user = &current.0.user;
@@ -277,14 +308,14 @@ pub async fn delete(
     let (services, client) = (web.services(), web.client());
     match passkeys::delete(&services, user, &name, &client).await? {
         Ok(name) => Ok(web.success(
-            "/wan-register",
+            Route::WanRegister.path(),
             Some((
                 "info",
                 web.msg(messages::WEBAUTHN_CREDENTIAL_DELETED, &[("name", &name)]),
             )),
             json!({"csrf_token": web.csrf_token()}),
         )),
-        Err(refusal) => Ok(refused(&web, &refusal, "/wan-register")),
+        Err(refusal) => Ok(refused(&web, &refusal, Route::WanRegister.path())),
     }
 }
 
@@ -342,7 +373,7 @@ pub async fn signin_form(web: Web) -> Result<HttpResponse, AppError> {
 fn already_signed_in(web: &Web) -> HttpResponse {
     match web.format {
         Format::Json => web.json_error(web.msg(messages::ANONYMOUS_USER_REQUIRED, &[])),
-        Format::Html => redirect("/"),
+        Format::Html => redirect(Route::Home.path()),
     }
 }
 
@@ -401,7 +432,7 @@ pub async fn signin_finish(
     let form = form.data;
     let next = match crate::web::submission::safe_next(&web, form.next.clone()) {
         Ok(next) => next,
-        Err(errors) => return Ok(refused_with(&web, &errors, "/wan-signin")),
+        Err(errors) => return Ok(refused_with(&web, &errors, Route::WanSignin.path())),
     };
     let binding = session_binding(&web)?;
     let credential = form.credential.unwrap_or_default();
@@ -416,9 +447,9 @@ pub async fn signin_finish(
     };
     let browser = signin::browser(&web);
     let outcome = factors::passkey(&web.services(), &browser, secondary, answer, asked).await?;
-    let extra = json!({"post_login_url": next.as_deref().unwrap_or("/")});
+    let extra = json!({"post_login_url": next.as_deref().unwrap_or(Route::Home.path())});
     signin::answer(&web, outcome, "passkey_throttled", extra, |rejected| {
-        Ok(refused(&web, &rejected.refusal, "/wan-signin"))
+        Ok(refused(&web, &rejected.refusal, Route::WanSignin.path()))
     })
 }
 
@@ -486,7 +517,9 @@ pub async fn verify_finish(
     let proof = factors::passkey_again(&web.services(), &browser, &current.user, answer).await?;
     match proof {
         Attempt::Proved(_) => {}
-        Attempt::Refused(rejected) => return Ok(refused(&web, &rejected.refusal, "/wan-verify")),
+        Attempt::Refused(rejected) => {
+            return Ok(refused(&web, &rejected.refusal, Route::WanVerify.path()))
+        }
         Attempt::Throttled { retry_after } => {
             return Err(signin::throttled(&web, "verify_throttled", retry_after))
         }
@@ -496,7 +529,7 @@ pub async fn verify_finish(
         .next
         .filter(|n| !n.is_empty())
         .and_then(|n| SafeNext::parse(&n, &web.settings().base_url).ok())
-        .map_or_else(|| "/".to_owned(), |n| n.as_str().to_owned());
+        .map_or_else(|| Route::Home.path().to_owned(), |n| n.as_str().to_owned());
     Ok(web.success(
         &location,
         Some((
@@ -581,14 +614,14 @@ pub async fn signup_finish(
     let user = match signed_up {
         Ok(SignedUp::Created(user)) => user,
         Ok(SignedUp::ExistingNotified { email }) => return Ok(confirmation_sent(&web, &email)),
-        Err(errors) => return Ok(refused_with(&web, &errors, "/wan-signup")),
+        Err(errors) => return Ok(refused_with(&web, &errors, Route::WanSignup.path())),
     };
     if must_confirm {
         return Ok(confirmation_sent(&web, user.email_or_empty()));
     }
     let cookie = signin::sign_in_directly(&web, &user, LoginMethod::Passkey).await?;
     let mut response = web.success(
-        "/",
+        Route::Home.path(),
         None,
         json!({"csrf_token": web.csrf_token(), "user": {}}),
     );
@@ -602,7 +635,7 @@ pub async fn signup_finish(
 /// email was new or, with generic responses, already had an account).
 fn confirmation_sent(web: &Web, email: &str) -> HttpResponse {
     web.success(
-        "/login",
+        Route::Login.path(),
         Some((
             "success",
             web.msg(messages::CONFIRM_REGISTRATION, &[("email", email)]),

@@ -4,12 +4,25 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::recoverable::{self, ForgotOutcome, ResetLink};
 use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
+use crate::urls::Route;
 use crate::web::page::redirect;
 use crate::web::{AppError, Submission, Web};
+
+/// Registers the forgot-password form and the reset link's page.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(mount::get_post(Route::Reset, forgot_form, forgot_submit));
+    reset_routes(cfg);
+}
+
+/// Registers the reset link's page alone.
+pub fn reset_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(mount::get_post(Route::ResetToken, reset_form, reset_submit));
+}
 
 const FORGOT: &str = "security/forgot_password.html";
 const RESET: &str = "security/reset_password.html";
@@ -110,7 +123,7 @@ pub async fn reset_submit(
     match reset.await? {
         Err(errors) => web.form_failure(RESET, reset_context(&token), &errors),
         Ok(Some(_)) => Ok(web.success(
-            "/login",
+            Route::Login.path(),
             Some(("success", web.msg(messages::PASSWORD_RESET_NO_LOGIN, &[]))),
             json!({}),
         )),
@@ -126,7 +139,7 @@ fn link_refused(web: &Web, message: String) -> HttpResponse {
         return web.json_error(message);
     }
     web.flash("error", message);
-    redirect("/reset")
+    redirect(Route::Reset.path())
 }
 
 fn email_context(email: &str) -> tera::Context {
@@ -138,6 +151,6 @@ fn email_context(email: &str) -> tera::Context {
 fn reset_context(token: &str) -> tera::Context {
     let mut ctx = tera::Context::new();
     // Tokens we issue are URL-safe; anything else never reaches a rendered form.
-    ctx.insert("reset_url", &format!("/reset/{token}"));
+    ctx.insert("reset_url", &Route::ResetToken.with_token(token));
     ctx
 }

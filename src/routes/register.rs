@@ -6,14 +6,21 @@ use serde_json::json;
 
 use crate::messages;
 
+use super::mount;
 use crate::auth::events::LoginMethod;
 use crate::auth::registration::{self, logs_in, Registered, RegistrationInput};
 use crate::domain::{FormErrors, SafeNext};
+use crate::urls::Route;
 use crate::web::signin;
 use crate::web::submission::query_param;
 use crate::web::{AppError, Submission, Web};
 
 const REGISTER: &str = "security/register_user.html";
+
+/// Mounts `/register`.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::form(Route::Register, form, submit));
+}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RegisterForm {
@@ -46,7 +53,7 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
         return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
     }
     if web.user.is_some() {
-        return Ok(crate::web::page::redirect("/"));
+        return Ok(crate::web::page::redirect(Route::Home.path()));
     }
     let next = query_param(&web.request, "next").unwrap_or_default();
     web.page(REGISTER, form_context(&RegisterForm::default(), &next))
@@ -82,7 +89,7 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         let email = [("email", input.email.as_str())];
         ("success", web.msg(messages::CONFIRM_REGISTRATION, &email))
     });
-    let location = next.as_ref().map_or("/", |n| n.as_str());
+    let location = next.as_ref().map_or(Route::Home.path(), |n| n.as_str());
     let json = json!({"csrf_token": web.csrf_token(), "user": {}});
     Ok(web.success(location, flash, json))
 }

@@ -6,12 +6,21 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::sessions;
 use crate::messages;
+use crate::urls::Route;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
+
+/// Registers the sessions page and its revocations.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::page(Route::Sessions, index))
+        .service(mount::post(Route::SessionsRevoke, revoke))
+        .service(mount::post(Route::SessionsRevokeOthers, revoke_others));
+}
 
 const TEMPLATE: &str = "security/sessions.html";
 
@@ -46,7 +55,9 @@ pub async fn revoke(
     form: Submission<RevokeForm>,
 ) -> Result<HttpResponse, AppError> {
     // Ending sessions is a sensitive change (ASVS 3.3.4): a stale login proves itself first.
-    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, "/sessions") {
+    if let Some(reauthenticate) =
+        crate::web::guards::require_fresh(&web, &current.0, Route::Sessions.path())
+    {
         return Ok(reauthenticate);
     }
     let (current, services) = (current.0, web.services());
@@ -64,13 +75,17 @@ pub async fn revoke(
     if !ended {
         let sessions = sessions::live(&services, &current).await?;
         let flash = ("success", web.msg(messages::SESSION_ENDED, &[]));
-        return Ok(web.success("/sessions", Some(flash), json!({"sessions": sessions})));
+        return Ok(web.success(
+            Route::Sessions.path(),
+            Some(flash),
+            json!({"sessions": sessions}),
+        ));
     }
     // Signed out of this very browser: as logout.
     if let Some(identity) = identity {
         identity.logout();
     }
-    let mut response = web.success("/", None, json!({"sessions": []}));
+    let mut response = web.success(Route::Home.path(), None, json!({"sessions": []}));
     add_cookie(&mut response, &removal_cookie(web.settings()))?;
     Ok(response)
 }
@@ -80,7 +95,9 @@ pub async fn revoke_others(
     current: AuthenticatedUser,
     _form: Submission<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, "/sessions") {
+    if let Some(reauthenticate) =
+        crate::web::guards::require_fresh(&web, &current.0, Route::Sessions.path())
+    {
         return Ok(reauthenticate);
     }
     let (current, services) = (current.0, web.services());
@@ -96,7 +113,7 @@ pub async fn revoke_others(
     let count = count.to_string();
     let message = web.msg(messages::OTHER_SESSIONS_ENDED, &[("count", &count)]);
     Ok(web.success(
-        "/sessions",
+        Route::Sessions.path(),
         Some(("success", message)),
         json!({"sessions": sessions}),
     ))

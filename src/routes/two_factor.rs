@@ -7,17 +7,47 @@ use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::mount;
 use crate::auth::signin::factors::{self, Rescue};
 use crate::auth::signin::PendingLogin;
 use crate::auth::two_factor::{self, PendingSetup, SetupChallenge, SetupOutcome, SetupStep};
 use crate::config::TwoFactorMethod;
 use crate::db::models::User;
 use crate::messages;
+use crate::urls::Route;
 use crate::web::guards::require_fresh;
 use crate::web::page::{redirect, FormErrors};
 use crate::web::signin;
 use crate::web::submission::{query_param, Flag};
 use crate::web::{AppError, Format, Submission, Web};
+
+/// Registers two-factor setup, validation, rescue and choice (other methods on the setup's
+/// validation are 404).
+pub fn routes(cfg: &mut aweb::ServiceConfig) {
+    cfg.service(mount::form(Route::TfSetup, setup_form, setup_submit))
+        .route(Route::TfSetupToken.path(), aweb::post().to(setup_validate))
+        .service(mount::form(
+            Route::TfValidate,
+            validate_form,
+            validate_submit,
+        ))
+        .service(mount::get_post(Route::TfRescue, rescue_form, rescue_submit))
+        .service(mount::get_post(Route::TfSelect, select_form, select_submit));
+}
+
+/// Registers the recovery codes' page and signing in with one.
+pub fn recovery_code_routes(cfg: &mut aweb::ServiceConfig) {
+    cfg.service(mount::form(
+        Route::MfRecoveryCodes,
+        codes_form,
+        codes_submit,
+    ))
+    .service(mount::get_post(
+        Route::MfRecovery,
+        recovery_form,
+        recovery_submit,
+    ));
+}
 
 const SETUP: &str = "security/two_factor_setup.html";
 const VERIFY: &str = "security/two_factor_verify_code.html";
@@ -105,7 +135,7 @@ fn not_mid_login(web: &Web) -> HttpResponse {
         })),
         Format::Html => {
             web.flash("error", message);
-            redirect("/login")
+            redirect(Route::Login.path())
         }
     }
 }
@@ -152,7 +182,7 @@ fn setup_view(
 
 /// `GET /tf-setup`.
 pub async fn setup_form(web: Web) -> Result<HttpResponse, AppError> {
-    let setter = match setter(&web, "/tf-setup").await? {
+    let setter = match setter(&web, Route::TfSetup.path()).await? {
         Ok(setter) => setter,
         Err(answer) => return Ok(answer),
     };
@@ -181,7 +211,7 @@ pub async fn setup_form(web: Web) -> Result<HttpResponse, AppError> {
 /// `POST /tf-setup`: start setting up a method (`setup`), or switch two-factor off
 /// (`setup=disable`).
 pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpResponse, AppError> {
-    let setter = match setter(&web, "/tf-setup").await? {
+    let setter = match setter(&web, Route::TfSetup.path()).await? {
         Ok(setter) => setter,
         Err(answer) => return Ok(answer),
     };
@@ -193,7 +223,7 @@ pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpR
         two_factor::setup_request(&services, user, required, &choice, phone, &client, &origin);
     match step.await? {
         SetupStep::Disabled(_) => Ok(web.success(
-            "/tf-setup",
+            Route::TfSetup.path(),
             Some(("success", web.msg(messages::TWO_FACTOR_DISABLED, &[]))),
             json!({"tf_method": null, "tf_primary_method": null, "tf_phone": null}),
         )),
@@ -253,7 +283,7 @@ pub async fn setup_validate(
     token: aweb::Path<String>,
     form: Submission<CodeForm>,
 ) -> Result<HttpResponse, AppError> {
-    let setter = match setter(&web, "/tf-setup").await? {
+    let setter = match setter(&web, Route::TfSetup.path()).await? {
         Ok(setter) => setter,
         Err(answer) => return Ok(answer),
     };
@@ -317,7 +347,7 @@ async fn setup_done(
         return signin::complete_with_new_factor(web, &held.0, updated, second).await;
     }
     Ok(web.success(
-        "/tf-setup",
+        Route::TfSetup.path(),
         Some((
             "success",
             web.msg(messages::TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL, &[]),
@@ -334,9 +364,9 @@ fn recovery_options(web: &Web, user: &User) -> Value {
     let tf = &web.settings().two_factor;
     let has_codes = tf.recovery_codes && two_factor::recovery_codes_left(user) > 0;
     json!({
-        "email": "/tf-rescue",
-        "help": "/tf-rescue",
-        "recovery_code": has_codes.then_some("/mf-recovery"),
+        "email": Route::TfRescue.path(),
+        "help": Route::TfRescue.path(),
+        "recovery_code": has_codes.then_some(Route::MfRecovery.path()),
     })
 }
 
@@ -430,7 +460,7 @@ pub async fn rescue_submit(
     match factors::rescue(&web.services(), &browser, &mut pending, &user, &how).await? {
         Rescue::Mailed => crate::web::pending::hold(&web, &pending)?,
         Rescue::SupportAsked => {}
-        Rescue::RecoveryCode => return Ok(redirect("/mf-recovery")),
+        Rescue::RecoveryCode => return Ok(redirect(Route::MfRecovery.path())),
         Rescue::NotAvailable => {
             let message = web.msg(messages::TWO_FACTOR_METHOD_NOT_AVAILABLE, &[]);
             let errors = FormErrors::single("help_setup", message);
@@ -481,7 +511,7 @@ pub async fn select_submit(
         ctx.insert("tf_methods", &pending.method.iter().collect::<Vec<_>>());
         return web.form_failure(SELECT, ctx, &errors);
     }
-    Ok(web.success("/tf-validate", None, json!({"tf_method": which})))
+    Ok(web.success(Route::TfValidate.path(), None, json!({"tf_method": which})))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -501,7 +531,7 @@ pub async fn codes_form(
     web: Web,
     current: crate::web::AuthenticatedUser,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/mf-recovery-codes") {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::MfRecoveryCodes.path()) {
         return Ok(reauthenticate);
     }
     let show = query_param(&web.request, "show_codes").is_some_and(|v| v == "true" || v == "1");
@@ -532,7 +562,7 @@ pub async fn codes_submit(
     current: crate::web::AuthenticatedUser,
     _form: Submission<crate::web::submission::NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/mf-recovery-codes") {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::MfRecoveryCodes.path()) {
         return Ok(reauthenticate);
     }
     let user = &current.0.user;

@@ -28,6 +28,30 @@ use crate::web::submission::{query_param, Flag};
 use crate::web::{AppError, AuthenticatedUser, Format, Submission, Web};
 
 use super::limits::may_send_mail_to;
+use super::mount;
+use crate::urls::Route;
+
+/// Registers unified sign-in, setup and verification (other methods on the POST-only paths
+/// are 404).
+pub fn routes(cfg: &mut aweb::ServiceConfig) {
+    cfg.service(mount::form(Route::UsSignin, signin_form, signin_submit))
+        .route(
+            Route::UsSigninSendCode.path(),
+            aweb::post().to(send_signin_code),
+        )
+        .service(mount::form(Route::UsSetup, setup_form, setup_submit))
+        .route(Route::UsSetupState.path(), aweb::post().to(setup_validate))
+        .service(mount::form(Route::UsVerify, verify_form, verify_submit))
+        .route(
+            Route::UsVerifySendCode.path(),
+            aweb::post().to(send_verify_code),
+        )
+        .service(mount::get_post(
+            Route::UsVerifyLink,
+            verify_link,
+            verify_link_confirm,
+        ));
+}
 
 const SIGNIN: &str = "security/us_signin.html";
 const SETUP: &str = "security/us_setup.html";
@@ -182,7 +206,7 @@ pub async fn signin_form(web: Web) -> Result<HttpResponse, AppError> {
         return Ok(web.json_ok(payload));
     }
     if web.user.is_some() {
-        return Ok(redirect("/"));
+        return Ok(redirect(Route::Home.path()));
     }
     let next = query_param(&web.request, "next").unwrap_or_default();
     web.page(SIGNIN, signin_context(&web, &SigninForm::default(), &next))
@@ -195,7 +219,7 @@ pub async fn signin_submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.data;
     if web.user.is_some() {
-        return Ok(web.success("/", None, signin_payload(&web)));
+        return Ok(web.success(Route::Home.path(), None, signin_payload(&web)));
     }
     let next = match next_of(&web, form.next.as_deref()) {
         Ok(next) => next,
@@ -226,7 +250,7 @@ pub async fn send_signin_code(
 ) -> Result<HttpResponse, AppError> {
     let form = form.data;
     if web.user.is_some() {
-        return Ok(web.success("/", None, signin_payload(&web)));
+        return Ok(web.success(Route::Home.path(), None, signin_payload(&web)));
     }
     let services = &web.services();
     let identity = form.identity.clone().unwrap_or_default();
@@ -284,7 +308,7 @@ fn link_context(form: &LinkForm, email: Option<&str>) -> tera::Context {
 /// for the code it logs in; anywhere else it asks first.
 pub async fn verify_link(web: Web) -> Result<HttpResponse, AppError> {
     if web.user.is_some() {
-        return Ok(redirect("/"));
+        return Ok(redirect(Route::Home.path()));
     }
     let form = LinkForm {
         id: query_param(&web.request, "id"),
@@ -310,7 +334,7 @@ pub async fn verify_link_confirm(
     form: Submission<LinkForm>,
 ) -> Result<HttpResponse, AppError> {
     if web.user.is_some() {
-        return Ok(redirect("/"));
+        return Ok(redirect(Route::Home.path()));
     }
     sign_in_with_link(&web, &form.data).await
 }
@@ -341,7 +365,7 @@ async fn sign_in_with_link(web: &Web, form: &LinkForm) -> Result<HttpResponse, A
             Format::Json => web.json_error(message),
             Format::Html => {
                 web.flash("error", message);
-                redirect("/us-signin")
+                redirect(Route::UsSignin.path())
             }
         })
     })
@@ -373,7 +397,7 @@ fn setup_context(web: &Web, user: &User, started: Option<Value>) -> tera::Contex
 
 /// `GET /us-setup`: the methods set up and those that can be.
 pub async fn setup_form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/us-setup") {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::UsSetup.path()) {
         return Ok(reauthenticate);
     }
     let user = &current.0.user;
@@ -390,7 +414,7 @@ pub async fn setup_submit(
     current: AuthenticatedUser,
     form: Submission<SetupForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, "/us-setup") {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::UsSetup.path()) {
         return Ok(reauthenticate);
     }
     let (form, user) = (form.data, &current.0.user);
@@ -416,7 +440,7 @@ pub async fn setup_submit(
     };
     match started {
         Some((add, challenge)) => setup_started(&web, &user, &add, &challenge),
-        None => Ok(web.success("/us-setup", None, setup_payload(&web, &user))),
+        None => Ok(web.success(Route::UsSetup.path(), None, setup_payload(&web, &user))),
     }
 }
 
@@ -512,7 +536,7 @@ fn setup_done(web: &Web, updated: &User, method: UsMethod) -> HttpResponse {
         "unified sign-in method set up"
     );
     web.success(
-        "/us-setup",
+        Route::UsSetup.path(),
         Some(("info", web.msg(messages::US_SETUP_SUCCESSFUL, &[]))),
         json!({
             "csrf_token": web.csrf_token(),
@@ -588,7 +612,7 @@ pub async fn verify_submit(
     }
     mark_reauthenticated(&web, &current, &client, "unified").await?;
     Ok(web.success(
-        next.as_deref().unwrap_or("/"),
+        next.as_deref().unwrap_or(Route::Home.path()),
         Some((
             "success",
             web.msg(messages::REAUTHENTICATION_SUCCESSFUL, &[]),

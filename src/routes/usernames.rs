@@ -5,16 +5,36 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::throttle::Action;
 use crate::auth::usernames;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
+use crate::urls::Route;
 use crate::web::page::redirect;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
+/// Registers the change-username form.
+pub fn change_routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::form(
+        Route::ChangeUsername,
+        change_form,
+        change_submit,
+    ));
+}
+
+/// Registers the forgotten-username form.
+pub fn recover_routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::form(
+        Route::RecoverUsername,
+        recover_form,
+        recover_submit,
+    ));
+}
+
 const CHANGE_TEMPLATE: &str = "security/change_username.html";
 const RECOVER_TEMPLATE: &str = "security/recover_username.html";
-const CHANGE_URL: &str = "/change-username";
+const CHANGE_URL: &str = Route::ChangeUsername.path();
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ChangeUsernameForm {
@@ -77,7 +97,7 @@ pub async fn change_submit(
         "username changed"
     );
     Ok(web.success(
-        "/",
+        Route::Home.path(),
         Some(("success", web.msg(messages::USERNAME_CHANGE, &[]))),
         json!({ "current_username": updated.username }),
     ))
@@ -119,5 +139,5 @@ pub async fn recover_submit(
         return Ok(web.json_ok(json!({})));
     }
     web.flash("info", web.msg(messages::USERNAME_RECOVERY_REQUEST, &[]));
-    Ok(redirect("/login"))
+    Ok(redirect(Route::Login.path()))
 }

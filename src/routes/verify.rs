@@ -6,14 +6,21 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mount;
 use crate::auth::authenticate::Attempt;
 use crate::auth::signin::factors;
 use crate::domain::FormErrors;
 use crate::messages;
+use crate::urls::Route;
 use crate::web::guards::mark_reauthenticated;
 use crate::web::signin;
 use crate::web::submission::{query_param, safe_next, typed_or_queried_next};
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
+
+/// Registers the step-up form.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(mount::form(Route::Verify, form, submit));
+}
 
 const TEMPLATE: &str = "security/verify_user.html";
 
@@ -65,7 +72,7 @@ pub async fn submit(
     }
     let client = browser.key();
     mark_reauthenticated(&web, &current, &client, "password").await?;
-    let location = next.as_deref().unwrap_or("/");
+    let location = next.as_deref().unwrap_or(Route::Home.path());
     Ok(web.success(
         location,
         Some((

@@ -11,7 +11,7 @@ pub fn remember(web: &Web, value: String) -> Cookie<'static> {
     let settings = web.settings();
     let lifetime = time::Duration::seconds(settings.remember_for.as_secs() as i64);
     Cookie::build(settings.remember_cookie_name(), value)
-        .path("/")
+        .path(crate::urls::ROOT)
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(settings.cookie_secure)
@@ -29,7 +29,7 @@ pub fn remembered_device(web: &Web, value: String) -> Cookie<'static> {
     let settings = web.settings();
     let lifetime = time::Duration::seconds(settings.two_factor.login_validity.as_secs() as i64);
     Cookie::build(TF_VALIDITY_COOKIE, value)
-        .path("/")
+        .path(crate::urls::ROOT)
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(settings.cookie_secure)
@@ -60,7 +60,7 @@ pub fn refresh_cookie(web: &Web, name: &str, value: String) -> Cookie<'static> {
     let settings = web.settings();
     let lifetime = time::Duration::seconds(settings.api_tokens.refresh_max_age.as_secs() as i64);
     Cookie::build(name.to_owned(), value)
-        .path("/")
+        .path(crate::urls::ROOT)
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(settings.cookie_secure)

@@ -16,6 +16,7 @@ use super::state::AppState;
 use crate::auth::login::CurrentUser;
 use crate::auth::sessions;
 use crate::domain::SafeNext;
+use crate::urls::Route;
 
 /// Resolves the current user into the request extensions.
 pub async fn resolve_current_user(
@@ -26,7 +27,7 @@ pub async fn resolve_current_user(
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
-        .filter(|_| !req.path().starts_with("/static/"));
+        .filter(|_| !Route::Static.encloses(req.path()));
     let Some(state) = state else {
         return next.call(req).await;
     };
@@ -108,7 +109,7 @@ fn presented_token(
 /// would be refused by the browser).
 pub fn removal_cookie(settings: &crate::config::Settings) -> actix_web::cookie::Cookie<'static> {
     let mut cookie = actix_web::cookie::Cookie::build(settings.remember_cookie_name(), "")
-        .path("/")
+        .path(crate::urls::ROOT)
         .http_only(true)
         .secure(settings.cookie_secure)
         .same_site(actix_web::cookie::SameSite::Lax)
@@ -147,7 +148,7 @@ impl FromRequest for AuthenticatedUser {
             let path_and_query = req
                 .uri()
                 .path_and_query()
-                .map_or("/", |pq| pq.as_str())
+                .map_or(crate::urls::ROOT, |pq| pq.as_str())
                 .to_owned();
             AppError::Unauthenticated {
                 login_url: SafeNext::login_url_for(&path_and_query),

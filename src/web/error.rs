@@ -10,6 +10,7 @@ use crate::auth::csrf::CsrfError;
 use crate::auth::hashing::HashError;
 use crate::db::DbError;
 use crate::messages::Messages;
+use crate::urls::Route;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -211,9 +212,11 @@ fn error_page(status: StatusCode, message: &str, request_id: Option<&str>) -> St
     });
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {title}</title>\
-         <link rel=\"stylesheet\" href=\"/static/latchkey.css\"></head>\
+         <link rel=\"stylesheet\" href=\"{stylesheet}\"></head>\
          <body><main class=\"container\"><h1>{code} {title}</h1><p>{message}</p>{reference}\
-         <p><a href=\"/\">Home</a></p></main></body></html>\n",
+         <p><a href=\"{home}\">Home</a></p></main></body></html>\n",
+        stylesheet = Route::StaticFile.with_token("latchkey.css"),
+        home = Route::Home.path(),
         code = status.as_u16(),
         title = tera::escape_html(title),
         message = tera::escape_html(message),

@@ -35,6 +35,7 @@ pub use super::current_user::AuthenticatedUser;
 use super::format::Format;
 use super::page::Web;
 use crate::messages;
+use crate::urls::Route;
 
 /// Until when a fresh visit keeps protected pages usable (unix seconds), in the browser
 /// session like Flask-Security's `fs_gexp`.
@@ -91,7 +92,8 @@ pub fn require_fresh(web: &Web, current: &CurrentUser, return_to: &str) -> Optio
         Format::Html => {
             web.flash("error", message);
             super::page::redirect(&format!(
-                "/verify?next={}",
+                "{}?next={}",
+                Route::Verify.path(),
                 percent_encoding::utf8_percent_encode(
                     return_to,
                     percent_encoding::NON_ALPHANUMERIC
@@ -175,7 +177,10 @@ pub enum Rule {
 }
 
 fn unauthenticated(req: &HttpRequest) -> AppError {
-    let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or(crate::urls::ROOT, |pq| pq.as_str());
     AppError::Unauthenticated {
         login_url: crate::domain::SafeNext::login_url_for(path_and_query),
     }

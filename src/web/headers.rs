@@ -10,6 +10,7 @@ use actix_web::{web, HttpMessage};
 use super::error::{error_response, is_rendered, RequestId};
 use super::format::Format;
 use super::state::AppState;
+use crate::urls::Route;
 
 /// Scripts only from our origin (the show-password toggle is `/static/latchkey.js`), no
 /// inline script or style, no framing, forms only back to us.
@@ -28,7 +29,7 @@ pub async fn security_headers(
     let secure = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|s| s.settings.cookie_secure);
-    let is_static = req.path().starts_with("/static/");
+    let is_static = Route::Static.encloses(req.path());
     let format = Format::of(req.request());
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let mut res = match next.call(req).await {

@@ -29,7 +29,7 @@ pub fn of(req: &HttpRequest, messages: &Messages) -> Lang {
 /// `SESSION_COOKIE_SECURE`.
 pub fn cookie(lang: &Lang, settings: &Settings) -> Cookie<'static> {
     Cookie::build(COOKIE, lang.to_string())
-        .path("/")
+        .path(crate::urls::ROOT)
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(settings.cookie_secure)

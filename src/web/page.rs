@@ -155,7 +155,7 @@ impl Web {
             .request
             .uri()
             .path_and_query()
-            .map_or("/", |p| p.as_str());
+            .map_or(crate::urls::ROOT, |p| p.as_str());
         let context = |extra: tera::Context, csrf_token: Option<&str>| {
             let mut ctx = self.state.page_defaults.clone();
             ctx.insert("lang", lang.as_str());

@@ -24,6 +24,7 @@ use crate::auth::signin::{
     self as auth_signin, Browser, PendingLogin, SignedIn, Step, Waiting, Wants,
 };
 use crate::db::models::User;
+use crate::urls::Route;
 
 /// The client address as the throttle counts it: IPv6 by its /64 ("-" when unknown).
 pub fn client_key(web: &Web) -> String {
@@ -66,7 +67,7 @@ pub fn render(web: &Web, step: Step, extra: serde_json::Value) -> Result<HttpRes
         Step::Used => {
             pending::forget(web);
             Err(AppError::Unauthenticated {
-                login_url: "/login".to_owned(),
+                login_url: Route::Login.path().to_owned(),
             })
         }
     }
@@ -159,7 +160,7 @@ fn signed_in_answer(
         Some(issued) => cookies::token_answer(web, issued),
         None => (json!({}), None),
     };
-    let location = signed_in.next.as_deref().unwrap_or("/");
+    let location = signed_in.next.as_deref().unwrap_or(Route::Home.path());
     let mut response = match signed_in.second_factor {
         None => {
             let mut body =
@@ -200,7 +201,7 @@ fn ask_second_factor(web: &Web, waiting: Waiting) -> Result<HttpResponse, AppErr
             "tf_required": true,
             "tf_state": "ready",
             "tf_method": PASSKEY_METHOD,
-            "tf_signin_url": "/wan-signin",
+            "tf_signin_url": Route::WanSignin.path(),
         })),
         (Format::Json, _) => web.json_ok(json!({
             "csrf_token": web.csrf_token(),
@@ -211,12 +212,13 @@ fn ask_second_factor(web: &Web, waiting: Waiting) -> Result<HttpResponse, AppErr
         })),
         (Format::Html, Wants::Passkey) => super::page::redirect(&match next {
             Some(next) => format!(
-                "/wan-signin?next={}",
+                "{}?next={}",
+                Route::WanSignin.path(),
                 percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
             ),
-            None => "/wan-signin".to_owned(),
+            None => Route::WanSignin.path().to_owned(),
         }),
-        (Format::Html, Wants::SetUp) => super::page::redirect("/tf-setup"),
-        (Format::Html, Wants::Code(_)) => super::page::redirect("/tf-validate"),
+        (Format::Html, Wants::SetUp) => super::page::redirect(Route::TfSetup.path()),
+        (Format::Html, Wants::Code(_)) => super::page::redirect(Route::TfValidate.path()),
     })
 }

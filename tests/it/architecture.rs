@@ -642,3 +642,193 @@ fn config_imports_nothing_of_ours() {
         found.join("\n")
     );
 }
+
+/// The string literals of a source file outside comments and its `#[cfg(test)]` module, each
+/// with its line number and the code before it on that line.
+fn string_literals(text: &str) -> Vec<(usize, String, String)> {
+    let text = match text.find("#[cfg(test)]\nmod ") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    let chars: Vec<char> = text.chars().collect();
+    let mut found = Vec::new();
+    let (mut line, mut line_start) = (1, 0);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let start = i;
+        if c == '\n' {
+            line += 1;
+            line_start = i + 1;
+            i += 1;
+        } else if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    if chars[i] == '\n' {
+                        line += 1;
+                        line_start = i + 1;
+                    }
+                    i += 1;
+                }
+            }
+        } else if (c == '"' || (c == 'r' && is_raw_string(&chars, i)))
+            && !(c == '"' && i > 0 && chars[i - 1] == 'b')
+        {
+            let (hashes, body) = if c == 'r' {
+                let mut j = i + 1;
+                while chars.get(j) == Some(&'#') {
+                    j += 1;
+                }
+                (j - i - 1, j + 1)
+            } else {
+                (0, i + 1)
+            };
+            let mut j = body;
+            while j < chars.len() {
+                if c == '"' && chars[j] == '\\' {
+                    j += 2;
+                    continue;
+                }
+                if chars[j] == '"' && (0..hashes).all(|h| chars.get(j + 1 + h) == Some(&'#')) {
+                    break;
+                }
+                j += 1;
+            }
+            let literal: String = chars[body..j.min(chars.len())].iter().collect();
+            let before: String = chars[line_start..start].iter().collect();
+            found.push((line, literal, before));
+            for &ch in &chars[start..j.min(chars.len())] {
+                if ch == '\n' {
+                    line += 1;
+                }
+            }
+            i = j + 1 + hashes;
+            if let Some(nl) = chars[start..i.min(chars.len())]
+                .iter()
+                .rposition(|&ch| ch == '\n')
+            {
+                line_start = start + nl + 1;
+            }
+        } else if c == '\'' && is_char_literal(&chars, i) {
+            i += 1;
+            while i < chars.len() && chars[i] != '\'' {
+                if chars[i] == '\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i += 1;
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read src") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The paths of `src/urls.rs`: its literals that begin with `/`, a pattern (`/confirm/{token}`)
+/// counting as the path before its `{…}` segment.
+fn route_paths() -> BTreeSet<String> {
+    let table = std::fs::read_to_string(src_dir().join("urls.rs")).expect("read src/urls.rs");
+    string_literals(&table)
+        .into_iter()
+        .map(|(_, literal, _)| literal)
+        .filter(|literal| literal.starts_with('/'))
+        .map(|literal| match literal.find("/{") {
+            Some(i) if i > 0 => literal[..i].to_owned(),
+            _ => literal,
+        })
+        .collect()
+}
+
+/// Whether a literal spells one of the route paths: the path itself, or the path followed by
+/// a query, a deeper segment or a fragment; `/` only as itself.
+fn spells_a_route(literal: &str, paths: &BTreeSet<String>) -> bool {
+    paths.iter().any(|path| {
+        literal == path
+            || (path != "/"
+                && literal
+                    .strip_prefix(path.as_str())
+                    .and_then(|rest| rest.chars().next())
+                    .is_some_and(|c| matches!(c, '?' | '/' | '#')))
+    })
+}
+
+/// A `/` that joins path segments (`.join("/")`, `.replace('\\', "/")`) names no route.
+fn is_a_separator(literal: &str, before: &str) -> bool {
+    let before = before.trim_end();
+    literal == "/"
+        && (before.ends_with(".join(") || (before.contains(".replace(") && before.ends_with(',')))
+}
+
+#[test]
+fn route_paths_are_written_in_one_file() {
+    let paths = route_paths();
+    for expected in ["/", "/login", "/confirm", "/tf-setup", "/static"] {
+        assert!(
+            paths.contains(expected),
+            "src/urls.rs has no {expected:?}: {paths:?}"
+        );
+    }
+    let mut files = Vec::new();
+    rust_files(&src_dir(), &mut files);
+    files.sort();
+    let mut found = Vec::new();
+    for file in files {
+        let rel = file.strip_prefix(src_dir()).expect("under src");
+        if rel == Path::new("urls.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read source");
+        for (line, literal, before) in string_literals(&text) {
+            if spells_a_route(&literal, &paths) && !is_a_separator(&literal, &before) {
+                found.push(format!("src/{}:{line}: {literal:?}", rel.display()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "route paths written outside src/urls.rs (name a urls::Route instead):\n{}",
+        found.join("\n")
+    );
+    let checker = string_literals(concat!(
+        "let a = \"/login?next=x\"; // \"/login\"\n",
+        "let b = r#\"/tf-setup/x\"#; let c = '\"';\n",
+        "let d = \"/loginx\"; let e = \"/\"; x.join(\"/\");\n",
+        "#[cfg(test)]\nmod t { \"/login\" }",
+    ));
+    let spelled: Vec<(usize, &str)> = checker
+        .iter()
+        .filter(|(_, l, before)| spells_a_route(l, &paths) && !is_a_separator(l, before))
+        .map(|(line, l, _)| (*line, l.as_str()))
+        .collect();
+    assert_eq!(
+        spelled,
+        [(1, "/login?next=x"), (2, "/tf-setup/x"), (3, "/")]
+    );
+}

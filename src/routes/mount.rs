@@ -1,0 +1,57 @@
+//! One-line registrations for the feature modules' `routes()`: a resource at a [`Route`]'s
+//! path with the methods it answers; any other method on it is 405. (A path registered with
+//! `ServiceConfig::route` instead answers other methods with 404, as before.)
+
+use actix_web::{web, FromRequest, Handler, Resource, Responder};
+
+use crate::urls::Route;
+
+/// A page: GET and HEAD (same handler; actix sends no body for HEAD).
+pub fn page<F, Args>(route: Route, get: F) -> Resource
+where
+    F: Handler<Args> + Clone,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(route.path())
+        .route(web::get().to(get.clone()))
+        .route(web::head().to(get))
+}
+
+/// A page with a form: GET and HEAD show it, POST submits it.
+pub fn form<G, GArgs, P, PArgs>(route: Route, get: G, post: P) -> Resource
+where
+    G: Handler<GArgs> + Clone,
+    GArgs: FromRequest + 'static,
+    G::Output: Responder + 'static,
+    P: Handler<PArgs>,
+    PArgs: FromRequest + 'static,
+    P::Output: Responder + 'static,
+{
+    page(route, get).route(web::post().to(post))
+}
+
+/// GET and POST, without HEAD (a HEAD request is 405).
+pub fn get_post<G, GArgs, P, PArgs>(route: Route, get: G, post: P) -> Resource
+where
+    G: Handler<GArgs>,
+    GArgs: FromRequest + 'static,
+    G::Output: Responder + 'static,
+    P: Handler<PArgs>,
+    PArgs: FromRequest + 'static,
+    P::Output: Responder + 'static,
+{
+    web::resource(route.path())
+        .route(web::get().to(get))
+        .route(web::post().to(post))
+}
+
+/// POST alone.
+pub fn post<P, Args>(route: Route, post: P) -> Resource
+where
+    P: Handler<Args>,
+    Args: FromRequest + 'static,
+    P::Output: Responder + 'static,
+{
+    web::resource(route.path()).route(web::post().to(post))
+}
