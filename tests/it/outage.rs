@@ -20,27 +20,30 @@ const POOL_TIMEOUT: &str = "30";
 /// Asserts that while the database is down, a logged-in page is a prompt 503 with
 /// `Retry-After`, the login page still answers, and `/healthz` names the database.
 async fn assert_failing_fast(app: &TestApp, browser: &TestClient) {
-    for _ in 0..5 {
+    for attempt in 1..=5 {
         let started = Instant::now();
         let r = browser.get_json("/profile").await;
         let took = started.elapsed();
-        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(
-            r.headers().get("retry-after").is_some(),
-            "{:?}",
-            r.headers()
-        );
-        assert!(took < FAST, "a 503 took {took:?}: it waited for the pool");
+        let (status, headers) = (r.status(), r.headers().clone());
+        let body = r.text().await.unwrap_or_default();
+        // Everything in each message: a failure under CI's load must explain itself.
+        let seen = format!("request {attempt} after {took:?}: {status} {headers:?} {body}");
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{seen}");
+        assert!(headers.get("retry-after").is_some(), "{seen}");
+        assert!(took < FAST, "it waited for the pool: {seen}");
     }
     let r = app.client().get("/login").await;
+    let status = r.status();
     assert_eq!(
-        r.status(),
+        status,
         StatusCode::OK,
-        "the login page needs no database"
+        "the login page needs no database: {}",
+        r.text().await.unwrap_or_default()
     );
     let r = app.client().get("/healthz").await;
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let health: Value = r.json().await.unwrap();
+    let status = r.status();
+    let health: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
     assert_eq!(health["down"], serde_json::json!(["database"]), "{health}");
     assert_eq!(health["dependencies"]["database"]["up"], false, "{health}");
     assert!(
@@ -53,14 +56,21 @@ async fn assert_failing_fast(app: &TestApp, browser: &TestClient) {
 async fn assert_recovers(app: &TestApp, browser: &TestClient) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let status = browser.get_json("/profile").await.status();
+        let started = Instant::now();
+        let r = browser.get_json("/profile").await;
+        let status = r.status();
         if status == StatusCode::OK {
             break;
         }
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let seen = format!(
+            "after {:?}: {status} {}",
+            started.elapsed(),
+            r.text().await.unwrap_or_default()
+        );
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{seen}");
         assert!(
             Instant::now() < deadline,
-            "not back 10 s after the database"
+            "not back 10 s after the database: {seen}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
