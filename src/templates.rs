@@ -678,6 +678,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "change_password": Route::Change.path(),
             "profile": Route::Profile.path(),
             "premium": Route::Premium.path(),
+            "admin": Route::Admin.path(),
             "sessions": Route::Sessions.path(),
             "verify": Route::Verify.path(),
             "tf_setup": Route::TfSetup.path(),
@@ -734,10 +735,12 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         &json!([{
             "id": 1, "email": "ada@example.com", "username": "ada", "roles": ["admin"],
             "premium": true, "active": true, "confirmed": true,
-            "last_login_at": "2026-01-01 00:00:00", "last_login_ip": "192.0.2.1",
-            "login_count": 1,
+            "last_login_at": "2026-01-01 00:00:00", "last_login_iso": "2026-01-01T00:00:00Z",
+            "last_login_ip": "192.0.2.1", "login_count": 1, "two_factor": "authenticator",
         }]),
     );
+    ctx.insert("total", &1);
+    ctx.insert("q", "");
     ctx.insert(
         "events",
         &json!([

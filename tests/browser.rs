@@ -999,6 +999,69 @@ async fn screenshots_of_every_default_page_at_desktop_and_phone_width() {
     drop(driver);
 }
 
+/// The admin page on a desktop and a phone: a list that stacks (no sideways scroll, however
+/// long the addresses), and its search field finds a user by part of the address.
+#[actix_web::test]
+async fn the_admin_page_fits_a_phone_and_finds_a_user() {
+    let app = full_app(&[]).await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let admin = common::new_email("admin-with-a-rather-long-address-for-a-phone");
+    let other = common::new_email("someone-else");
+    for email in [&admin, &other] {
+        app.create_user(email, PASSWORD).await;
+        app.set_confirmed(email);
+    }
+    {
+        use latchkey::db::roles;
+        let mut conn = app.db();
+        let role = roles::create(&mut conn, "admin", None).unwrap().unwrap();
+        roles::add_to_user(&mut conn, app.user(&admin).id, role.id).unwrap();
+    }
+    b.login(&admin, PASSWORD, false).await;
+    b.goto("/admin").await;
+    b.assert_path("/admin", "the admin page").await;
+    b.screenshots("admin").await;
+
+    let local = other.split('@').next().unwrap().to_owned();
+    // Typed, then Enter: the main action of the search form.
+    let field = b
+        .client
+        .find(Locator::Css("#admin-q"))
+        .await
+        .expect("the search field");
+    field
+        .send_keys(&format!("{local}\u{E007}"))
+        .await
+        .expect("type and press Enter");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b
+        .client
+        .current_url()
+        .await
+        .expect("url")
+        .as_str()
+        .contains("q=")
+    {
+        assert!(Instant::now() < deadline, "Enter did not search");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let list = b
+        .client
+        .find(Locator::Css(".admin-users"))
+        .await
+        .expect("the list")
+        .text()
+        .await
+        .expect("its text");
+    assert!(list.contains(&other), "{list}");
+    assert!(!list.contains(&admin), "only the match: {list}");
+    b.screenshots("admin-search").await;
+
+    b.close().await;
+    drop(driver);
+}
+
 /// Two-factor in a real browser: the user sets up an authenticator app (the test reads the
 /// key off the page, as a person would scan it, and computes the code), logs out, and logs
 /// in again with the password and then the code.

@@ -21,6 +21,26 @@ pub async fn users_with_roles(
         .await?)
 }
 
+/// The users whose email or username contains `query` (ignoring case; every user for an empty
+/// or missing query), with their role names, by id; and how many users there are in all.
+pub async fn search_users(
+    services: &Services,
+    query: Option<&str>,
+) -> Result<(Vec<(User, Vec<String>)>, usize), ServiceError> {
+    let all = users_with_roles(services, None).await?;
+    let total = all.len();
+    let needle = query.map(str::trim).unwrap_or_default().to_lowercase();
+    if needle.is_empty() {
+        return Ok((all, total));
+    }
+    let contains = |value: Option<&str>| value.is_some_and(|v| v.to_lowercase().contains(&needle));
+    let found = all
+        .into_iter()
+        .filter(|(user, _)| contains(user.email.as_deref()) || contains(user.username.as_deref()))
+        .collect();
+    Ok((found, total))
+}
+
 /// The names of a user's roles, sorted.
 pub async fn names_for_user(
     services: &Services,

@@ -9,6 +9,7 @@ use crate::auth::{activity, roles};
 use crate::db::models::User;
 use crate::urls::Route;
 use crate::web::guards::{Admin, RolesRequired};
+use crate::web::submission::query_param;
 use crate::web::{AppError, Web};
 
 /// Registers the admin page.
@@ -19,16 +20,20 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
 /// How many of the latest security events, across users, the page lists.
 const EVENTS_SHOWN: i64 = 50;
 
+/// `/admin`, and `/admin?q=…` for the users whose email or username contains `q`.
 pub async fn index(web: Web, _admin: RolesRequired<Admin>) -> Result<HttpResponse, AppError> {
     let services = web.services();
-    let rows = roles::users_with_roles(&services, None).await?;
+    let query = query_param(&web.request, "q").unwrap_or_default();
+    let (rows, total) = roles::search_users(&services, Some(&query)).await?;
     let users: Vec<Value> = rows.iter().map(|(u, r)| row(u, r)).collect();
     let events = activity::recent(&services, EVENTS_SHOWN).await?;
     if web.format.is_json() {
-        return Ok(web.json_ok(json!({ "users": users, "events": events })));
+        return Ok(web.json_ok(json!({ "users": users, "total": total, "events": events })));
     }
     let mut ctx = tera::Context::new();
     ctx.insert("users", &users);
+    ctx.insert("total", &total);
+    ctx.insert("q", &query);
     ctx.insert("events", &events);
     web.page("admin.html", ctx)
 }
@@ -46,7 +51,10 @@ fn row(user: &User, roles: &[String]) -> Value {
         "premium": user.is_premium(),
         "active": user.is_active(),
         "confirmed": user.confirmed_at.is_some(),
+        // The second factor in use ("authenticator", "email", "sms"), or null when off.
+        "two_factor": user.tf_primary_method,
         "last_login_at": last_login.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+        "last_login_iso": last_login.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
         "last_login_ip": user.current_login_ip.as_deref().or(user.last_login_ip.as_deref()),
         "login_count": user.login_count,
     })

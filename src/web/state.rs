@@ -113,6 +113,7 @@ pub fn page_defaults(
             "sessions": Route::Sessions.path(),
             "verify": Route::Verify.path(),
             "premium": Route::Premium.path(),
+            "admin": Route::Admin.path(),
             "tf_setup": settings.two_factor.enabled.then_some(Route::TfSetup.path()),
             "tf_validate": settings.two_factor.enabled.then_some(Route::TfValidate.path()),
             "tf_rescue": settings.two_factor.enabled.then_some(Route::TfRescue.path()),

@@ -245,6 +245,65 @@ async fn premium_guard_needs_the_premium_flag() {
 }
 
 #[actix_web::test]
+async fn the_admin_page_finds_users_by_email_and_shows_their_state() {
+    let host = host().await;
+    let (editor_email, _) = host.user_with(&["editor"]).await;
+    let (admin_email, admin) = host.user_with(&["admin"]).await;
+    host.base.set_active(&editor_email, false);
+
+    // Part of one address, in other case: only that account, and how many there are.
+    let local = editor_email.split('@').next().unwrap().to_uppercase();
+    let r = admin.get(&format!("/admin?q={local}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    // The list of users (the events below it name everyone).
+    let start = html
+        .find(r#"class="admin-users""#)
+        .expect("the list of users");
+    let end = html.find("admin-events-heading").expect("the events");
+    let listed = &html[start..end];
+    assert!(listed.contains(&editor_email), "{listed}");
+    assert!(
+        !listed.contains(&admin_email),
+        "only the match is listed: {listed}"
+    );
+    assert!(html.contains("1 of 2 users match"), "{html}");
+    assert!(
+        html.contains(r#"<li class="badge badge-danger">Deactivated</li>"#),
+        "{html}"
+    );
+    assert!(html.contains("Two-factor off"), "{html}");
+    // The field keeps what was searched for.
+    assert!(html.contains(&format!(r#"value="{local}""#)), "{html}");
+
+    let j: Value = admin
+        .get_json("/admin?q=nobody-has-this")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(j["response"]["users"], serde_json::json!([]), "{j}");
+    assert_eq!(j["response"]["total"], 2, "{j}");
+    let j: Value = admin.get_json("/admin").await.json().await.unwrap();
+    let users = j["response"]["users"].as_array().unwrap();
+    assert_eq!(users.len(), 2, "{j}");
+    assert!(
+        users
+            .iter()
+            .all(|u| u["two_factor"].is_null() && u["confirmed"].is_boolean()),
+        "{j}"
+    );
+    // Without a match the page says so.
+    let html = admin
+        .get("/admin?q=nobody-has-this")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("No user matches."), "{html}");
+}
+
+#[actix_web::test]
 async fn the_admin_page_lists_users_for_admins_only() {
     let host = host().await;
     let (plain_email, plain) = host.user_with(&["editor"]).await;
@@ -260,7 +319,8 @@ async fn the_admin_page_lists_users_for_admins_only() {
         "{html}"
     );
     assert!(
-        html.contains("<td>editor</td>") && html.contains("<td>admin</td>"),
+        html.contains(r#"<li class="badge badge-role">editor</li>"#)
+            && html.contains(r#"<li class="badge badge-role">admin</li>"#),
         "{html}"
     );
     let j: Value = admin.get_json("/admin").await.json().await.unwrap();
