@@ -664,6 +664,8 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "two_factor": true, "recovery_codes": true, "webauthn": true,
             "wan_first_factor": true, "unified_signin": true,
             "change_email": true, "change_username": true, "username_recovery": true,
+            "password_rules": {"min": 8, "max": 128, "strength": true, "breached": true},
+            "username_rules": {"min": 4, "max": 32},
         }),
     );
     ctx.insert(

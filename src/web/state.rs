@@ -97,6 +97,17 @@ pub fn page_defaults(
             "change_email": account.change_email,
             "change_username": account.change_username,
             "username_recovery": account.username_recovery,
+            // The rules a new password or username must meet, shown as hints up front.
+            "password_rules": {
+                "min": settings.password_policy.min_length,
+                "max": settings.password_policy.max_length,
+                "strength": settings.password_policy.zxcvbn_min_score.is_some(),
+                "breached": settings.password_policy.check_breached,
+            },
+            "username_rules": {
+                "min": crate::domain::username::MIN_LEN,
+                "max": crate::domain::username::MAX_LEN,
+            },
         }),
     );
     ctx.insert(

@@ -56,6 +56,71 @@ fn refused_cases(email: &str) -> Vec<(String, &'static str)> {
     ]
 }
 
+/// The rules are on the page before the first try: beside every new-password field (register,
+/// change, reset) and the username field, tied to the field for screen readers.
+#[actix_web::test]
+async fn the_rules_are_hints_before_the_first_submit() {
+    let mut settings = POLICY.to_vec();
+    settings.push(("SECURITY_USERNAME_ENABLE", "true"));
+    let app = spawn_app_with(&settings).await;
+    let rules = "Use at least 12 characters. Avoid common words, names and patterns. \
+                 Passwords known from data breaches are refused.";
+    let html = app.client().get("/register").await.text().await.unwrap();
+    assert!(
+        html.contains(&format!(
+            r#"<p class="hint" id="password-hint">{rules}</p>"#
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"aria-describedby="password-hint""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<p class="hint" id="username-hint">4 to 32 letters or digits.</p>"#),
+        "{html}"
+    );
+    // With errors, the field names both the hint and the errors.
+    let body = app
+        .client()
+        .register(&new_email("hint"), "short")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains(r#"aria-describedby="password-hint password-errors""#),
+        "{body}"
+    );
+
+    let email = new_email("hinted");
+    app.create_user(&email, STRONG).await;
+    let browser = app.logged_in_client(&email, STRONG, false).await;
+    let html = browser.get("/change").await.text().await.unwrap();
+    assert!(html.contains(r#"id="new_password-hint""#), "{html}");
+    assert!(html.contains(rules), "{html}");
+
+    // Without a strength check or the list, only the length is promised, in German too.
+    let plain = common::spawn_app().await;
+    let html = plain.client().get("/register").await.text().await.unwrap();
+    assert!(
+        html.contains(r#"<p class="hint" id="password-hint">Use at least 8 characters.</p>"#),
+        "{html}"
+    );
+    let client = plain.client();
+    let german = client
+        .http
+        .get(client.url("/register"))
+        .header("Accept-Language", "de")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(german.contains("Mindestens 8 Zeichen."), "{german}");
+}
+
 #[actix_web::test]
 async fn register_form_applies_every_rule() {
     let app = policy_app().await;
