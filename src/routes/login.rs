@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::mount;
+use crate::auth::authenticate::LoginFailure;
 use crate::auth::signin::{factors, Asked};
 use crate::urls::Route;
 use crate::web::signin;
@@ -93,7 +94,11 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
     signin::answer(&web, outcome, "login_throttled", json!({}), |refused| {
         let generic = settings.features.return_generic_responses;
         let errors = refused.failure.to_form_errors(generic, &web.messages);
-        let ctx = form_context(&form, &next_raw.unwrap_or_default());
+        let mut ctx = form_context(&form, &next_raw.unwrap_or_default());
+        // Only the password's owner learns the account awaits confirmation: offer to resend.
+        let unconfirmed =
+            refused.failure == LoginFailure::ConfirmationRequired && identity.contains('@');
+        ctx.insert("resend_confirmation", &unconfirmed);
         web.form_failure("security/login_user.html", ctx, &errors)
     })
 }
@@ -116,5 +121,6 @@ fn form_context(form: &LoginForm, next: &str) -> tera::Context {
         }),
     );
     ctx.insert("next", next);
+    ctx.insert("resend_confirmation", &false);
     ctx
 }

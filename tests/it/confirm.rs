@@ -35,6 +35,45 @@ async fn register_and_get_link(app: &TestApp, email: &str) -> String {
     mails[0].link_path("/confirm/")
 }
 
+/// The right password of an unconfirmed account gets "Email requires confirmation." and a
+/// button that mails the link again; a wrong password gets neither the message nor the button.
+#[actix_web::test]
+async fn an_unconfirmed_login_offers_to_send_the_link_again() {
+    let app = confirmable_app(&[("HOUSEKEEPING_INTERVAL", "0")]).await;
+    let email = new_email("resend");
+    register_and_get_link(&app, &email).await;
+
+    let browser = app.client();
+    let wrong = browser.login(&email, "not-the-password", false).await;
+    let page = wrong.text().await.unwrap();
+    assert!(!page.contains("send_confirmation_form"), "{page}");
+
+    let page = browser
+        .login(&email, PASSWORD, false)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Email requires confirmation."), "{page}");
+    assert!(page.contains(r#"name="send_confirmation_form""#), "{page}");
+    assert!(
+        page.contains(&format!(
+            r#"<input type="hidden" name="email" value="{email}">"#
+        )),
+        "the button resends to the address typed: {page}"
+    );
+    // The button is a post of /confirm's own form: the link goes out again.
+    let csrf = common::csrf_from_html(&page).expect("the form's CSRF token");
+    let r = browser
+        .post_form(
+            "/confirm",
+            &[("email", email.as_str()), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    wait_for_eml(&app.mail_dir, &email, CONFIRM_SUBJECT, 1).await;
+}
+
 #[actix_web::test]
 async fn following_the_welcome_link_confirms_and_allows_login() {
     // The sweeper's first pass (within a second of start-up) removes used links, after which
