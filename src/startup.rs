@@ -85,6 +85,11 @@ const BUILT_IN_ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../static/latchkey.js"),
     ),
     (
+        "resend.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/resend.js"),
+    ),
+    (
         "webauthn.js",
         "text/javascript; charset=utf-8",
         include_str!("../static/webauthn.js"),

@@ -64,6 +64,14 @@ const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/security/forgot_password.html"),
     ),
     (
+        "security/check_email.html",
+        include_str!("../templates/security/check_email.html"),
+    ),
+    (
+        "security/_check_email.html",
+        include_str!("../templates/security/_check_email.html"),
+    ),
+    (
         "security/reset_password.html",
         include_str!("../templates/security/reset_password.html"),
     ),
@@ -652,6 +660,11 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     ctx.insert("request_path", &Route::Login.with_query("next=%2Fprofile"));
     ctx.insert("current_user", &logged_in.then_some(&user));
     ctx.insert("csrf_token", "sample-csrf-token");
+    ctx.insert(
+        "check_email",
+        &json!({"sent": "registered", "address": "ada@example.com",
+                "resend_url": Route::Confirm.path(), "resend_after_secs": 60}),
+    );
     ctx.insert(
         "flashes",
         &json!([{"category": "info", "message": "A flashed message."}]),

@@ -1062,6 +1062,55 @@ async fn the_admin_page_fits_a_phone_and_finds_a_user() {
     drop(driver);
 }
 
+/// "Check your email" after "Forgot password": the card names the address, and its "Send it
+/// again" waits out a countdown before it can be pressed.
+#[actix_web::test]
+async fn the_check_email_card_counts_down_before_sending_again() {
+    let app = full_app(&[]).await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let email = common::new_email("card");
+    app.create_user(&email, PASSWORD).await;
+    app.set_confirmed(&email);
+    b.goto("/reset").await;
+    b.fill("forgot_password_form", "email", &email).await;
+    b.submit("forgot_password_form").await;
+    let card = b
+        .client
+        .find(Locator::Css(".check-email"))
+        .await
+        .expect("the card")
+        .text()
+        .await
+        .expect("its text");
+    assert!(card.contains(&email), "{card}");
+    let button = b
+        .client
+        .find(Locator::Css("form[name=\"resend_form\"] button"))
+        .await
+        .expect("Send it again");
+    assert_eq!(
+        button.prop("disabled").await.expect("disabled").as_deref(),
+        Some("true"),
+        "not pressable during the countdown"
+    );
+    let wait = b
+        .client
+        .find(Locator::Css(".resend-wait"))
+        .await
+        .expect("the countdown")
+        .text()
+        .await
+        .expect("its text");
+    assert!(
+        wait.starts_with("You can send it again in 1:00")
+            || wait.starts_with("You can send it again in 0:5"),
+        "{wait}"
+    );
+    b.close().await;
+    drop(driver);
+}
+
 /// Two-factor in a real browser: the user sets up an authenticator app (the test reads the
 /// key off the page, as a person would scan it, and computes the code), logs out, and logs
 /// in again with the password and then the code.

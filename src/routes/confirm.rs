@@ -10,6 +10,7 @@ use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
 use crate::urls::Route;
+use crate::web::check_email::{self, Sent};
 use crate::web::page::redirect;
 use crate::web::{AppError, Submission, Web};
 
@@ -69,8 +70,7 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
     if web.format.is_json() {
         return Ok(web.json_ok(json!({})));
     }
-    web.flash("info", sent);
-    web.page(TEMPLATE, email_context(""))
+    check_email::page(&web, Sent::Confirmation, email.as_typed(), sent)
 }
 
 pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {

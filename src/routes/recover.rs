@@ -10,6 +10,7 @@ use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
 use crate::urls::Route;
+use crate::web::check_email::{self, Sent};
 use crate::web::page::redirect;
 use crate::web::{AppError, Submission, Web};
 
@@ -78,8 +79,7 @@ pub async fn forgot_submit(
     if web.format.is_json() {
         return Ok(web.json_ok(json!({})));
     }
-    web.flash("info", message);
-    web.page(FORGOT, email_context(""))
+    check_email::page(&web, Sent::PasswordReset, email.as_typed(), message)
 }
 
 pub async fn reset_form(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {

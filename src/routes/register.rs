@@ -11,6 +11,7 @@ use crate::auth::events::LoginMethod;
 use crate::auth::registration::{self, logs_in, Registered, RegistrationInput};
 use crate::domain::{FormErrors, SafeNext};
 use crate::urls::Route;
+use crate::web::check_email::{self, Sent};
 use crate::web::signin;
 use crate::web::submission::query_param;
 use crate::web::{AppError, Submission, Web};
@@ -89,6 +90,9 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         let email = [("email", input.email.as_str())];
         ("success", web.msg(messages::CONFIRM_REGISTRATION, &email))
     });
+    if flash.is_some() && !web.format.is_json() {
+        check_email::queue(&web, Sent::Registered, &input.email);
+    }
     let location = next.as_ref().map_or(Route::Home.path(), |n| n.as_str());
     let json = json!({"csrf_token": web.csrf_token(), "user": {}});
     Ok(web.success(location, flash, json))

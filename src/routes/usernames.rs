@@ -11,6 +11,7 @@ use crate::auth::usernames;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
 use crate::urls::Route;
+use crate::web::check_email::{self, Sent};
 use crate::web::page::redirect;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
@@ -139,5 +140,6 @@ pub async fn recover_submit(
         return Ok(web.json_ok(json!({})));
     }
     web.flash("info", web.msg(messages::USERNAME_RECOVERY_REQUEST, &[]));
+    check_email::queue(&web, Sent::Username, email.as_typed());
     Ok(redirect(Route::Login.path()))
 }

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every feature: content negotiation, body decoding with CSRF,
 //! the current user, rendering pages or JSON, and the one place errors become responses.
 
+pub mod check_email;
 pub mod client;
 pub mod cookies;
 pub mod csrf;

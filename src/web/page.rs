@@ -146,9 +146,11 @@ impl Web {
     ) -> Result<HttpResponse, AppError> {
         let templates = &self.state.templates;
         let flashes = self.take_flashes();
+        let check_email = super::check_email::take(&self.session);
         let csrf_token = self.csrf_token();
         let reusable = self.user.is_none()
             && flashes.is_empty()
+            && check_email.is_none()
             && matches!(*self.request.method(), Method::GET | Method::HEAD);
         let lang = self.lang();
         let request_path = self
@@ -165,6 +167,7 @@ impl Web {
                 &self.user.as_ref().map(|c| user_view(&c.user)),
             );
             ctx.insert("flashes", &flashes);
+            ctx.insert("check_email", &check_email);
             if let Some(token) = csrf_token {
                 ctx.insert("csrf_token", token);
             }

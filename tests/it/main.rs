@@ -22,6 +22,7 @@ mod attacks_sessions;
 mod bad_input;
 mod change;
 mod change_email;
+mod check_email;
 mod cli;
 mod cli_matches_forms;
 mod confirm;
