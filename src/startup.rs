@@ -85,6 +85,11 @@ const BUILT_IN_ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../static/latchkey.js"),
     ),
     (
+        "recovery-codes.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/recovery-codes.js"),
+    ),
+    (
         "resend.js",
         "text/javascript; charset=utf-8",
         include_str!("../static/resend.js"),

@@ -802,6 +802,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         &json!({"email": Route::TfRescue.path(), "recovery_code": Route::MfRecovery.path()}),
     );
     ctx.insert("remember_device", &true);
+    ctx.insert("signing_in_as", "ada@example.com");
     ctx.insert("tf_methods", &json!(["authenticator", "email"]));
     ctx.insert(
         "recovery_codes",

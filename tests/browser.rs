@@ -1165,6 +1165,7 @@ async fn set_up_an_authenticator_log_out_and_log_in_with_its_code() {
     assert!(!b.logged_in_as(&email).await);
     b.login(&email, PASSWORD, false).await;
     b.assert_path("/tf-validate", "after the password").await;
+    b.screenshots("tf-validate").await;
     b.screenshots("two-factor-code").await;
     let code = latchkey::auth::totp::code_at(&secret, chrono::Utc::now().timestamp() as u64);
     b.fill("two_factor_verify_code_form", "code", &code).await;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::mount;
+use crate::auth::authenticate::Attempt;
 use crate::auth::signin::factors::{self, Rescue};
 use crate::auth::signin::PendingLogin;
 use crate::auth::two_factor::{self, PendingSetup, SetupChallenge, SetupOutcome, SetupStep};
@@ -373,6 +374,11 @@ fn recovery_options(web: &Web, user: &User) -> Value {
 fn verify_context(web: &Web, pending: &PendingLogin, user: &User) -> tera::Context {
     let mut ctx = tera::Context::new();
     ctx.insert("tf_method", &pending.method);
+    // Who is signing in (they proved the password), so a shared computer shows whose code.
+    ctx.insert(
+        "signing_in_as",
+        &user.email.as_deref().or(user.username.as_deref()),
+    );
     ctx.insert("next", pending.next.as_deref().unwrap_or(""));
     ctx.insert("recovery_options", &recovery_options(web, user));
     ctx.insert(
@@ -580,6 +586,26 @@ pub async fn codes_submit(
     web.page(CODES, codes_context(&codes, left))
 }
 
+/// "You have 3 recovery codes left.", and a nudge to make new ones when few are left.
+fn codes_left_message(web: &Web, left: usize) -> String {
+    let count = left.to_string();
+    let mut text = match left {
+        1 => web.translate("You have 1 recovery code left.", &[]),
+        _ => web.translate(
+            "You have %(count)s recovery codes left.",
+            &[("count", &count)],
+        ),
+    };
+    if left <= 3 {
+        text.push(' ');
+        text.push_str(&web.translate(
+            "Make new ones on the recovery codes page before you run out.",
+            &[],
+        ));
+    }
+    text
+}
+
 /// `GET /mf-recovery`.
 pub async fn recovery_form(web: Web) -> Result<HttpResponse, AppError> {
     if waiting_login(&web).await?.is_none() {
@@ -602,6 +628,11 @@ pub async fn recovery_submit(
     let code = form.data.code.unwrap_or_default();
     let browser = signin::browser(&web);
     let outcome = factors::recovery_code(&web.services(), &browser, &pending, &user, &code).await?;
+    if matches!(outcome, Attempt::Proved(_)) && !web.format.is_json() {
+        // The code just used is gone: say how many are left, and what to do when few are.
+        let left = two_factor::recovery_codes_left(&user).saturating_sub(1);
+        web.flash("info", codes_left_message(&web, left));
+    }
     signin::answer(&web, outcome, "two_factor_throttled", json!({}), |()| {
         let errors = FormErrors::single("code", web.msg(messages::INVALID_RECOVERY_CODE, &[]));
         web.form_failure(RECOVERY, tera::Context::new(), &errors)

@@ -510,3 +510,57 @@ fn last_text_code(dir: &std::path::Path, count: usize) -> String {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The code page of a login names whose code it wants, keeps the other ways out as quiet
+/// links (a recovery code, a mailed code, the support, cancelling), and a login with a
+/// recovery code says how many are left. Replacing the codes asks for a tick first.
+#[actix_web::test]
+async fn the_code_page_names_the_account_and_a_recovery_login_counts_what_is_left() {
+    let app = app_with(&[]).await;
+    let (email, c) = account(&app, "quiet").await;
+    set_up_authenticator(&c).await;
+    let (_, body) = json(post(&c, "/mf-recovery-codes", json!({})).await).await;
+    let codes: Vec<String> =
+        serde_json::from_value(body["response"]["recovery_codes"].clone()).unwrap();
+
+    let b = app.client();
+    let r = b.login(&email, PASSWORD, false).await;
+    let page = b.follow(r, "/tf-validate").await;
+    assert!(
+        page.contains(&format!("Signing in as <strong>{email}</strong>")),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<li><a href="/login">Cancel and sign in again</a></li>"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<a href="/mf-recovery">Use a recovery code</a>"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<input type="hidden" name="help_setup" value="email">"#)
+            && page.contains(r#"<input type="hidden" name="help_setup" value="help">"#),
+        "each way out is its own small form: {page}"
+    );
+    assert!(
+        !page.contains(r#"type="radio""#),
+        "no radio buttons to pick from: {page}"
+    );
+
+    let r = b.submit("/mf-recovery", &[("code", &codes[0])]).await;
+    let home = b.follow(r, "/").await;
+    assert!(
+        common::flashes(&home)
+            .iter()
+            .any(|f| f.starts_with("You have 4 recovery codes left.")),
+        "{home}"
+    );
+    let page = b.get("/mf-recovery-codes").await.text().await.unwrap();
+    assert!(
+        page.contains(
+            r#"<input id="replace_codes" name="replace_codes" type="checkbox" value="y" required>"#
+        ),
+        "replacing live codes asks for a tick: {page}"
+    );
+}
