@@ -85,9 +85,9 @@ const BUILT_IN_ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../static/latchkey.js"),
     ),
     (
-        "recovery-codes.js",
+        "codes.js",
         "text/javascript; charset=utf-8",
-        include_str!("../static/recovery-codes.js"),
+        include_str!("../static/codes.js"),
     ),
     (
         "resend.js",

@@ -564,3 +564,59 @@ async fn the_code_page_names_the_account_and_a_recovery_login_counts_what_is_lef
         "replacing live codes asks for a tick: {page}"
     );
 }
+
+/// The setup page has one primary action at a time: while a code is awaited, "Continue"
+/// (start again) is secondary; the authenticator's key opens the app on a phone; a mailed
+/// code can be sent again; turning two-factor off is a separate danger action behind a
+/// disclosure, not a radio beside the methods.
+#[actix_web::test]
+async fn the_setup_page_has_one_primary_action_and_turning_off_is_apart() {
+    let app = app_with(&[("SECURITY_TWO_FACTOR_ENABLED_METHODS", "authenticator,email")]).await;
+    let email = new_email("setup-page");
+    app.create_user(&email, PASSWORD).await;
+    let b = app.logged_in_client(&email, PASSWORD, false).await;
+
+    let page = b
+        .submit("/tf-setup", &[("setup", "authenticator")])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"<a class="button-link" href="otpauth:"#),
+        "a link that opens the authenticator app: {page}"
+    );
+    assert!(
+        page.contains(r#"data-copy-from="authenticator-key""#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<button type="submit" name="submit" value="Submit" class="secondary">"#),
+        "Continue is secondary while a code is awaited: {page}"
+    );
+
+    let page = b
+        .submit("/tf-setup", &[("setup", "email")])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"name="two_factor_resend_form""#), "{page}");
+    assert!(
+        page.contains(r#"<input type="hidden" name="setup" value="email">"#),
+        "{page}"
+    );
+
+    // Turned on: off is its own form behind a disclosure.
+    set_up_authenticator(&b).await;
+    let page = b.get("/tf-setup").await.text().await.unwrap();
+    assert!(
+        !page.contains(r#"value="disable" required"#),
+        "no radio: {page}"
+    );
+    assert!(
+        page.contains(r#"<details class="card danger-zone">"#)
+            && page.contains(r#"<input type="hidden" name="setup" value="disable">"#),
+        "{page}"
+    );
+}

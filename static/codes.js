@@ -1,7 +1,20 @@
-// The recovery codes just made: Copy, Download (a text file) and Print. Without JavaScript
-// the buttons stay hidden and the codes are plain text to select.
+// Codes and keys to keep: a "Copy" button beside an authenticator key (data-copy-from names
+// the element whose text it copies), and Copy, Download (a text file) and Print for the
+// recovery codes just made. Without JavaScript the buttons stay hidden and the text is there
+// to select.
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("button[data-copy-from]").forEach(function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy-from"));
+    var status = button.parentNode.querySelector(".copy-status");
+    if (!source || !navigator.clipboard) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+        if (status) status.textContent = button.getAttribute("data-copied-text") || "";
+      });
+    });
+  });
   var actions = document.querySelector(".code-actions");
   var list = document.getElementById("recovery-codes");
   if (!actions || !list) return;
