@@ -64,6 +64,10 @@ const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/security/forgot_password.html"),
     ),
     (
+        "security/_resend_confirmation.html",
+        include_str!("../templates/security/_resend_confirmation.html"),
+    ),
+    (
         "security/check_email.html",
         include_str!("../templates/security/check_email.html"),
     ),

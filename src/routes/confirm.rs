@@ -75,6 +75,11 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
 
 pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
     let outcome = confirmable::confirm(&web.services(), &token, &web.client()).await?;
+    let outcome_kind = match &outcome {
+        ConfirmOutcome::ExpiredResent(email) => LinkKind::Resent(email.clone()),
+        ConfirmOutcome::Invalid => LinkKind::Unusable,
+        _ => LinkKind::Fine,
+    };
     let (location, category, message, confirmed) = link_answer(&web, outcome);
     if web.format.is_json() {
         return Ok(if confirmed {
@@ -84,7 +89,32 @@ pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpRespon
         });
     }
     web.flash(category, message);
+    explain_link(&web, outcome_kind);
     Ok(redirect(location))
+}
+
+/// After Flask-Security's message for a link that did not confirm, plain words on what to
+/// do: an expired link was sent again (the "Check your email" card), an unknown one can be
+/// asked for again.
+fn explain_link(web: &Web, kind: LinkKind) {
+    match kind {
+        LinkKind::Resent(address) => check_email::queue(web, Sent::Confirmation, &address),
+        LinkKind::Unusable => web.flash(
+            "info",
+            web.translate(
+                "A confirmation link works once and for a limited time. If your account is not confirmed yet, enter your email below for a new link.",
+                &[],
+            ),
+        ),
+        LinkKind::Fine => {}
+    }
+}
+
+/// What a confirmation link's answer adds to Flask-Security's message.
+enum LinkKind {
+    Fine,
+    Resent(String),
+    Unusable,
 }
 
 /// Where a confirmation link leads, the flash it leaves, and whether it is a success.

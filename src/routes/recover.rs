@@ -73,7 +73,11 @@ pub async fn forgot_submit(
         ),
         ForgotOutcome::UnknownUser => return refused(web.msg(messages::USER_DOES_NOT_EXIST, &[])),
         ForgotOutcome::ConfirmationRequired => {
-            return refused(web.msg(messages::CONFIRMATION_REQUIRED, &[]))
+            // As at login: the link can be sent again from here.
+            let mut ctx = email_context(&raw);
+            ctx.insert("resend_confirmation", &true);
+            let errors = FormErrors::single("email", web.msg(messages::CONFIRMATION_REQUIRED, &[]));
+            return web.form_failure(FORGOT, ctx, &errors);
         }
     };
     if web.format.is_json() {
@@ -92,6 +96,7 @@ pub async fn reset_form(web: Web, token: web::Path<String>) -> Result<HttpRespon
         }
         ResetLink::ExpiredResent(email) => Ok(link_refused(
             &web,
+            Some((Sent::PasswordReset, email.as_str())),
             web.msg(
                 messages::PASSWORD_RESET_EXPIRED,
                 &[
@@ -105,6 +110,7 @@ pub async fn reset_form(web: Web, token: web::Path<String>) -> Result<HttpRespon
         )),
         ResetLink::Invalid => Ok(link_refused(
             &web,
+            None,
             web.msg(messages::INVALID_RESET_PASSWORD_TOKEN, &[]),
         )),
     }
@@ -129,16 +135,29 @@ pub async fn reset_submit(
         )),
         Ok(None) => Ok(link_refused(
             &web,
+            None,
             web.msg(messages::INVALID_RESET_PASSWORD_TOKEN, &[]),
         )),
     }
 }
 
-fn link_refused(web: &Web, message: String) -> HttpResponse {
+/// A reset link that cannot be used: Flask-Security's message, then in plain words why and
+/// what to do; an expired one was sent again, so the "Check your email" card follows.
+fn link_refused(web: &Web, resent: Option<(Sent, &str)>, message: String) -> HttpResponse {
     if web.format.is_json() {
         return web.json_error(message);
     }
     web.flash("error", message);
+    match resent {
+        Some((sent, address)) => check_email::queue(web, sent, address),
+        None => web.flash(
+            "info",
+            web.translate(
+                "A reset link works once, and stops working when the password changes or when it gets too old. Enter your email below for a new one.",
+                &[],
+            ),
+        ),
+    }
     redirect(Route::Reset.path())
 }
 

@@ -39,7 +39,11 @@ async fn register_and_get_link(app: &TestApp, email: &str) -> String {
 /// button that mails the link again; a wrong password gets neither the message nor the button.
 #[actix_web::test]
 async fn an_unconfirmed_login_offers_to_send_the_link_again() {
-    let app = confirmable_app(&[("HOUSEKEEPING_INTERVAL", "0")]).await;
+    let app = confirmable_app(&[
+        ("HOUSEKEEPING_INTERVAL", "0"),
+        ("SECURITY_RECOVERABLE", "true"),
+    ])
+    .await;
     let email = new_email("resend");
     register_and_get_link(&app, &email).await;
 
@@ -72,6 +76,12 @@ async fn an_unconfirmed_login_offers_to_send_the_link_again() {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     wait_for_eml(&app.mail_dir, &email, CONFIRM_SUBJECT, 1).await;
+
+    // "Forgot password" of an unconfirmed account offers the same.
+    let r = browser.submit("/reset", &[("email", &email)]).await;
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Email requires confirmation."), "{page}");
+    assert!(page.contains(r#"name="send_confirmation_form""#), "{page}");
 }
 
 #[actix_web::test]
@@ -182,6 +192,10 @@ async fn an_expired_link_is_refused_and_fresh_instructions_are_mailed() {
             .any(|f| f.starts_with("You did not confirm your email within ")),
         "{page}"
     );
+    assert!(
+        page.contains("Check your email") && page.contains(&email),
+        "{page}"
+    );
     assert!(app.user(&email).confirmed_at.is_none());
     let fresh = wait_for_eml(&app.mail_dir, &email, CONFIRM_SUBJECT, 1).await;
     let fresh_path = fresh[0].link_path("/confirm/");
@@ -215,6 +229,12 @@ async fn garbage_tampered_and_foreign_tokens_are_refused_without_errors() {
         let page = browser.follow(r, "/confirm").await;
         assert!(
             flashes(&page).contains(&INVALID_TOKEN.to_owned()),
+            "{bad}: {page}"
+        );
+        assert!(
+            flashes(&page)
+                .iter()
+                .any(|f| f.starts_with("A confirmation link works once")),
             "{bad}: {page}"
         );
         let r = browser.get_json(&format!("/confirm/{bad}")).await;

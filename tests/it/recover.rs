@@ -133,6 +133,12 @@ async fn a_reset_link_works_only_once() {
     let again = browser.get(&path).await;
     let page = browser.follow(again, "/reset").await;
     assert!(flashes(&page).contains(&INVALID_TOKEN.to_owned()), "{page}");
+    // Then, in plain words, why and what to do.
+    assert!(
+        flashes(&page).iter().any(|f| f
+            .starts_with("A reset link works once, and stops working when the password changes")),
+        "{page}"
+    );
     let r = set_new_password(&app, &path, "a-third-password").await;
     assert_eq!(location(&r).as_deref(), Some("/reset"));
     assert!(can_log_in(&app, &email, NEW_PASSWORD).await);
@@ -311,6 +317,11 @@ async fn an_expired_link_is_refused_and_a_fresh_one_is_mailed() {
         flashes(&page)
             .iter()
             .any(|f| f.starts_with("You did not reset your password within ")),
+        "{page}"
+    );
+    // A new link went out: the "Check your email" card says where.
+    assert!(
+        page.contains("Check your email") && page.contains(&email),
         "{page}"
     );
     let mails = wait_for_eml(&app.mail_dir, &email, RESET_SUBJECT, 2).await;
