@@ -59,7 +59,7 @@ catalogue! {
     REAUTHENTICATION_SUCCESSFUL = "Reauthentication successful";
     SESSION_ENDED = "You signed out of that session.";
     OTHER_SESSIONS_ENDED = "You signed out of your other sessions (%(count)s).";
-    TOO_MANY_ATTEMPTS = "Too many attempts. Please try again in %(seconds)s seconds.";
+    TOO_MANY_ATTEMPTS = "Too many attempts. Please try again in %(wait)s.";
     PASSWORD_TOO_LONG = "Password must be at most %(length)s characters";
     PASSWORD_TOO_SIMPLE = "Password not complex enough";
     RETYPE_PASSWORD_MISMATCH = "Passwords do not match";
@@ -401,6 +401,8 @@ fn placeholders(template: &str) -> Vec<&str> {
 const EXTRA_PLACEHOLDERS: &[(&str, &[&str])] = &[
     ("CONFIRMATION_EXPIRED", &["email"]),
     ("PASSWORD_RESET_EXPIRED", &["email"]),
+    // The older wording's bare number ("… in %(seconds)s seconds."), still filled.
+    ("TOO_MANY_ATTEMPTS", &["seconds"]),
 ];
 
 /// A replacement may drop placeholders but not invent ones the code never fills.

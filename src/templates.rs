@@ -31,6 +31,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("profile.html", include_str!("../templates/profile.html")),
     ("premium.html", include_str!("../templates/premium.html")),
     ("admin.html", include_str!("../templates/admin.html")),
+    ("error.html", include_str!("../templates/error.html")),
     (
         "security/_macros.html",
         include_str!("../templates/security/_macros.html"),
@@ -62,6 +63,10 @@ const DEFAULTS: &[(&str, &str)] = &[
     (
         "security/forgot_password.html",
         include_str!("../templates/security/forgot_password.html"),
+    ),
+    (
+        "security/logout_user.html",
+        include_str!("../templates/security/logout_user.html"),
     ),
     (
         "security/_resend_confirmation.html",
@@ -757,6 +762,13 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "last_login_at": "2026-01-01 00:00:00", "last_login_iso": "2026-01-01T00:00:00Z",
             "last_login_ip": "192.0.2.1", "login_count": 1, "two_factor": "authenticator",
         }]),
+    );
+    ctx.insert(
+        "error",
+        &json!({"status": 429, "title": "Too many attempts",
+                "message": "Too many attempts. Please try again in 1 second.",
+                "detail": "This pause protects your account from guessing.",
+                "reference": "0af7651916cd43dd", "next": [{"url": "/", "label": "Home"}]}),
     );
     ctx.insert("total", &1);
     ctx.insert("q", "");

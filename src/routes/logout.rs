@@ -1,6 +1,8 @@
 //! `POST /logout`: ends the login server-side, so copies of the old cookies stop working.
+//! `GET /logout` stays a 405, as in Flask-Security, but with a page that offers the form.
 
 use actix_identity::Identity;
+use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
 use serde_json::json;
 
@@ -15,7 +17,24 @@ use crate::web::{AppError, Submission, Web};
 
 /// Registers logging out.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(mount::post(Route::Logout, submit));
+    cfg.service(mount::form(Route::Logout, confirm, submit));
+}
+
+/// `GET /logout`: 405 (logging out is a POST, as in Flask-Security), with a "Log out?" page
+/// whose button does it; JSON clients get the 405 error.
+pub async fn confirm(web: Web) -> Result<HttpResponse, AppError> {
+    if web.format.is_json() {
+        return Err(AppError::MethodNotAllowed);
+    }
+    let mut response = web.page_with_status(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "security/logout_user.html",
+        tera::Context::new(),
+    )?;
+    response
+        .headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+    Ok(response)
 }
 
 pub async fn submit(

@@ -5,6 +5,13 @@
 use actix_web::{web, FromRequest, Handler, Resource, Responder};
 
 use crate::urls::Route;
+use crate::web::AppError;
+
+/// Any other method on a registered path: a 405 page in the site's layout (JSON for JSON
+/// clients), not an empty answer.
+async fn method_not_allowed() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::MethodNotAllowed)
+}
 
 /// A page: GET and HEAD (same handler; actix sends no body for HEAD).
 pub fn page<F, Args>(route: Route, get: F) -> Resource
@@ -16,6 +23,7 @@ where
     web::resource(route.path())
         .route(web::get().to(get.clone()))
         .route(web::head().to(get))
+        .default_service(web::to(method_not_allowed))
 }
 
 /// A page with a form: GET and HEAD show it, POST submits it.
@@ -44,6 +52,7 @@ where
     web::resource(route.path())
         .route(web::get().to(get))
         .route(web::post().to(post))
+        .default_service(web::to(method_not_allowed))
 }
 
 /// POST alone.
@@ -53,5 +62,7 @@ where
     Args: FromRequest + 'static,
     P::Output: Responder + 'static,
 {
-    web::resource(route.path()).route(web::post().to(post))
+    web::resource(route.path())
+        .route(web::post().to(post))
+        .default_service(web::to(method_not_allowed))
 }

@@ -28,6 +28,9 @@ pub enum AppError {
     Forbidden,
     #[error("Not Found")]
     NotFound,
+    /// A method the path does not answer (the page offers what it does answer).
+    #[error("Method Not Allowed")]
+    MethodNotAllowed,
     #[error("The service is busy; please try again shortly.")]
     Unavailable,
     /// Throttled (login delays, the account ceiling, rate limits): 429 with `Retry-After`.
@@ -66,6 +69,18 @@ impl From<HashError> for AppError {
     }
 }
 
+/// A wait as a whole number of its largest unit, rounded up ("2 minutes" rather than "90
+/// seconds" only when it is a whole number of minutes; never rounded down).
+fn round_up(wait: std::time::Duration) -> std::time::Duration {
+    let secs = wait.as_secs().max(1) + u64::from(wait.subsec_nanos() > 0);
+    let secs = if secs > 120 {
+        secs.div_ceil(60) * 60
+    } else {
+        secs
+    };
+    std::time::Duration::from_secs(secs)
+}
+
 /// `Retry-After` for [`AppError::Busy`], in seconds: a full queue drains in about that long.
 pub const BUSY_RETRY_AFTER_SECS: u32 = 1;
 
@@ -87,11 +102,20 @@ impl AppError {
                 messages.text(crate::messages::UNAUTHENTICATED, &[])
             }
             AppError::Forbidden => messages.text(crate::messages::UNAUTHORIZED, &[]),
-            AppError::TooManyAttempts { retry_after } => messages.text(
-                crate::messages::TOO_MANY_ATTEMPTS,
-                &[("seconds", &retry_after.as_secs().to_string())],
-            ),
-            other => other.to_string(),
+            AppError::TooManyAttempts { retry_after } => {
+                let wait = (*retry_after).max(std::time::Duration::from_secs(1));
+                // `wait` in words ("1 second", "2 minutes"); `seconds`, the bare number, for
+                // replacements written for the older wording.
+                messages.text(
+                    crate::messages::TOO_MANY_ATTEMPTS,
+                    &[
+                        ("wait", &messages.period(round_up(wait))),
+                        ("seconds", &wait.as_secs().to_string()),
+                    ],
+                )
+            }
+            // Latchkey's own wording, in the request's language.
+            other => messages.translate(&other.to_string(), &[]),
         }
     }
 
@@ -139,6 +163,7 @@ impl ResponseError for AppError {
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -239,10 +264,13 @@ pub async fn negotiate_errors(
     });
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let res = next.call(req).await?;
-    let rendered = match (res.response().error(), &messages) {
-        (Some(error), Some(messages)) => error
-            .as_error::<AppError>()
-            .map(|e| e.render(format, messages, request_id.as_deref())),
+    let rendered = match (res.response().error(), &messages, &state) {
+        (Some(error), Some(messages), Some(state)) => error.as_error::<AppError>().map(|e| {
+            let in_layout = (format == Format::Html)
+                .then(|| in_layout(state, messages, res.request(), e, request_id.as_deref()))
+                .flatten();
+            in_layout.unwrap_or_else(|| e.render(format, messages, request_id.as_deref()))
+        }),
         _ => None,
     };
     match rendered {
@@ -257,6 +285,39 @@ pub async fn negotiate_errors(
         }
         None => Ok(res.map_into_boxed_body()),
     }
+}
+
+/// An HTML error page in the site's layout (`None` for the login redirect, or when the
+/// template fails: the self-contained page stands in).
+fn in_layout(
+    state: &super::state::AppState,
+    messages: &Messages,
+    request: &actix_web::HttpRequest,
+    error: &AppError,
+    request_id: Option<&str>,
+) -> Option<HttpResponse> {
+    if matches!(error, AppError::Unauthenticated { .. }) {
+        return None;
+    }
+    let status = error.status_code();
+    let message = error.user_message(messages);
+    let shown = super::error_page::Shown {
+        status,
+        message: &message,
+        request_id,
+    };
+    let body = super::error_page::render(state, messages, request, error, shown)?;
+    let mut response = HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body);
+    if let Some(seconds) = error.retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+    }
+    mark_rendered(&mut response);
+    Some(response)
 }
 
 impl From<crate::auth::ServiceError> for AppError {

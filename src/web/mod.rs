@@ -7,6 +7,7 @@ pub mod cookies;
 pub mod csrf;
 pub mod current_user;
 pub mod error;
+pub mod error_page;
 pub mod format;
 pub mod guards;
 pub mod headers;

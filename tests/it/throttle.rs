@@ -235,7 +235,7 @@ async fn throttled_logins_answer_429_with_retry_after_as_form_and_json() {
     assert!(content_type(&r).starts_with("text/html"));
     let page = r.text().await.unwrap();
     assert!(
-        page.contains("Too many attempts. Please try again in 1 seconds."),
+        page.contains("Too many attempts. Please try again in 1 second."),
         "{page}"
     );
 

@@ -1,0 +1,105 @@
+//! Error pages (400, 403, 404, 405, 429, 5xx) in the site's layout: the header and menu, the
+//! request's language (`<html lang>` included), a phone's viewport, and the next step (try
+//! again, log in, reset the password, home). `templates/error.html` renders them; when it
+//! cannot (a broken override), [`super::error`] falls back to its self-contained page.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpMessage;
+use serde_json::{json, Value};
+
+use super::error::AppError;
+use super::state::AppState;
+use crate::auth::login::CurrentUser;
+use crate::messages::Messages;
+use crate::urls::Route;
+
+/// What an error page shows besides the status.
+pub struct Shown<'a> {
+    pub status: StatusCode,
+    pub message: &'a str,
+    pub request_id: Option<&'a str>,
+}
+
+/// The error page for `error`, or `None` when the template cannot be rendered.
+pub fn render(
+    state: &AppState,
+    messages: &Messages,
+    request: &actix_web::HttpRequest,
+    error: &AppError,
+    shown: Shown<'_>,
+) -> Option<String> {
+    let t = |text: &str| messages.translate(text, &[]);
+    let settings = &state.settings;
+    let user = request.extensions().get::<CurrentUser>().cloned();
+    let path = request.path().to_owned();
+    let mut next: Vec<Value> = Vec::new();
+    let mut link = |url: &str, label: String| next.push(json!({"url": url, "label": label}));
+    let (title, detail) = match error {
+        AppError::Csrf(_) => {
+            link(&path, t("Try again"));
+            (
+                "Your session expired",
+                Some(t("Your session expired, please try again.")),
+            )
+        }
+        AppError::Forbidden => {
+            link(Route::Profile.path(), t("Go to your account"));
+            ("Not allowed", None)
+        }
+        AppError::NotFound => (
+            "Page not found",
+            Some(t("There is no page at this address.")),
+        ),
+        AppError::MethodNotAllowed => (
+            "Not available this way",
+            Some(t("This address does not answer that kind of request.")),
+        ),
+        AppError::TooManyAttempts { .. } => {
+            if settings.features.recoverable && user.is_none() {
+                link(Route::Reset.path(), t("Forgot your password?"));
+            }
+            (
+                "Too many attempts",
+                Some(t("This pause protects your account from guessing.")),
+            )
+        }
+        AppError::Unavailable | AppError::Busy => {
+            link(&path, t("Try again"));
+            ("Please try again shortly", None)
+        }
+        AppError::Unexpected(_) => ("Something went wrong", None),
+        _ => ("Something is not right", None),
+    };
+    if user.is_none() && !matches!(error, AppError::TooManyAttempts { .. }) {
+        link(Route::Login.path(), t("Log in"));
+    }
+    link(Route::Home.path(), t("Home"));
+    let lang = messages.lang();
+    let mut ctx = state.page_defaults.clone();
+    ctx.insert("lang", lang.as_str());
+    ctx.insert("request_path", &path);
+    ctx.insert(
+        "current_user",
+        &user.map(|c| super::page::user_view(&c.user)),
+    );
+    ctx.insert("flashes", &Vec::<Value>::new());
+    // No session to tie a form to from here: the page offers no form.
+    ctx.insert("csrf_token", "");
+    ctx.insert("check_email", &Value::Null);
+    ctx.insert(
+        "error",
+        &json!({
+            "status": shown.status.as_u16(),
+            "title": t(title),
+            "message": shown.message,
+            "detail": detail,
+            "reference": shown.request_id.filter(|_| shown.status.is_server_error()),
+            "next": next,
+        }),
+    );
+    state
+        .templates
+        .render(lang, "error.html", &ctx)
+        .inspect_err(|e| tracing::warn!(error = %e, "the error page template failed"))
+        .ok()
+}
