@@ -101,8 +101,31 @@ const BUILT_IN_ASSETS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The built-in icon (`static/favicon.ico`), served at `/favicon.ico` unless `STATIC_DIR` has one.
+const FAVICON: &[u8] = include_bytes!("../static/favicon.ico");
+
 /// Files under `STATIC_DIR`, and the built-in assets that folder does not replace.
 fn static_files(cfg: &mut web::ServiceConfig, dir: &std::path::Path) {
+    let own_icon = dir.join("favicon.ico");
+    cfg.route(
+        Route::Favicon.path(),
+        web::get().to(move || {
+            let own_icon = own_icon.clone();
+            async move {
+                let body = match actix_web::web::block(move || std::fs::read(own_icon)).await {
+                    Ok(Ok(bytes)) => bytes,
+                    _ => FAVICON.to_vec(),
+                };
+                HttpResponse::Ok()
+                    .content_type("image/x-icon")
+                    .insert_header((
+                        actix_web::http::header::CACHE_CONTROL,
+                        "public, max-age=86400",
+                    ))
+                    .body(body)
+            }
+        }),
+    );
     for &(name, content_type, body) in BUILT_IN_ASSETS {
         if !dir.join(name).is_file() {
             cfg.route(

@@ -109,6 +109,8 @@ pub enum Route {
     ChangeUsername,
     /// Asking for a forgotten username.
     RecoverUsername,
+    /// The site's icon (browsers ask for it on every first visit).
+    Favicon,
     /// The folder of static files (stylesheet, scripts).
     Static,
     /// One static file.
@@ -166,6 +168,7 @@ impl Route {
         Route::ChangeEmailRevert,
         Route::ChangeUsername,
         Route::RecoverUsername,
+        Route::Favicon,
         Route::Static,
         Route::StaticFile,
     ];
@@ -221,6 +224,7 @@ impl Route {
             Route::ChangeEmailRevert => "/change-email/revert/{token}",
             Route::ChangeUsername => "/change-username",
             Route::RecoverUsername => "/recover-username",
+            Route::Favicon => "/favicon.ico",
             Route::Static => "/static",
             Route::StaticFile => "/static/{name}",
         }

@@ -1343,3 +1343,131 @@ async fn sign_in_with_a_mailed_code() {
     b.close().await;
     drop(driver);
 }
+
+/// Chooses `code` in the footer's language chooser (on a page that has it).
+async fn choose_language(b: &Browser<'_>, code: &str) {
+    b.client
+        .find(Locator::Css(&format!(
+            "#lang-select option[value=\"{code}\"]"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("no {code} in the chooser: {e}"))
+        .click()
+        .await
+        .expect("choose the language");
+    b.submit("lang_form").await;
+}
+
+async fn html_lang(b: &Browser<'_>) -> String {
+    b.client
+        .find(Locator::Css("html"))
+        .await
+        .expect("html")
+        .attr("lang")
+        .await
+        .expect("lang attribute")
+        .unwrap_or_default()
+}
+
+/// `GET /logout` (a typed or followed link) is a page with the button, not Chromium's own
+/// error page for an empty 405; the button logs out.
+#[actix_web::test]
+async fn opening_the_logout_address_offers_the_button() {
+    let app = full_app(&[]).await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let email = common::new_email("get-logout");
+    app.create_user(&email, PASSWORD).await;
+    app.set_confirmed(&email);
+    b.login(&email, PASSWORD, false).await;
+    b.goto("/logout").await;
+    assert_eq!(b.text("h1").await, "Log out?");
+    assert!(b.body_text().await.contains(&email));
+    b.screenshots("logout-get").await;
+    b.submit("logout_user_form").await;
+    assert!(!b.logged_in_as(&email).await, "the button logged out");
+    b.close().await;
+    drop(driver);
+}
+
+/// The 429 page in German: the site's header, `lang="de"`, the wait in words ("1 Sekunde",
+/// never "1 seconds"), a way forward, and no sideways scroll on a phone. A page that does not
+/// exist gets the same layout.
+#[actix_web::test]
+async fn error_pages_are_in_the_layout_and_the_language() {
+    let app = full_app(&[]).await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let email = common::new_email("throttled");
+    app.create_user(&email, PASSWORD).await;
+    app.set_confirmed(&email);
+    b.goto("/login").await;
+    choose_language(&b, "de").await;
+    let mut throttled = false;
+    for _ in 0..8 {
+        b.goto("/login").await;
+        b.fill("login_user_form", "email", &email).await;
+        b.fill("login_user_form", "password", "not-the-password")
+            .await;
+        b.submit("login_user_form").await;
+        if b.text("h1").await == "Zu viele Versuche" {
+            throttled = true;
+            break;
+        }
+    }
+    assert!(throttled, "the login throttle answered");
+    assert_eq!(html_lang(&b).await, "de");
+    let page = b.body_text().await;
+    assert!(
+        page.contains("1 Sekunde") || page.contains("2 Sekunden"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("1 seconds") && !page.contains("Sekunden Sekunden"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Passwort vergessen?"),
+        "a way forward: {page}"
+    );
+    b.client
+        .find(Locator::Css("header.site-header"))
+        .await
+        .expect("the site's header");
+    b.screenshots("error-429-de").await;
+
+    b.goto("/no-such-page").await;
+    assert_eq!(b.text("h1").await, "Seite nicht gefunden");
+    assert_eq!(html_lang(&b).await, "de");
+    b.screenshots("error-404-de").await;
+    b.close().await;
+    drop(driver);
+}
+
+/// Every page names an icon the server has: no 404 for `/favicon.ico` on each page load.
+#[actix_web::test]
+async fn the_site_icon_is_served() {
+    let app = full_app(&[]).await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    b.goto("/login").await;
+    let found = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const link = document.querySelector('link[rel=icon]');
+             const href = link ? link.href : '/favicon.ico';
+             Promise.all([fetch(href), fetch('/favicon.ico')])
+               .then(rs => done(rs.map(r => r.status + ' ' + r.headers.get('content-type'))));",
+            vec![],
+        )
+        .await
+        .expect("fetch the icon");
+    assert_eq!(
+        found,
+        json!(["200 image/x-icon", "200 image/x-icon"]),
+        "the icon the page names, and the one browsers ask for"
+    );
+    b.close().await;
+    drop(driver);
+}

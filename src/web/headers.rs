@@ -29,7 +29,7 @@ pub async fn security_headers(
     let secure = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|s| s.settings.cookie_secure);
-    let is_static = Route::Static.encloses(req.path());
+    let is_static = Route::Static.encloses(req.path()) || req.path() == Route::Favicon.path();
     let format = Format::of(req.request());
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let mut res = match next.call(req).await {
