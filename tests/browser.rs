@@ -1165,12 +1165,23 @@ async fn set_up_an_authenticator_log_out_and_log_in_with_its_code() {
     assert!(!b.logged_in_as(&email).await);
     b.login(&email, PASSWORD, false).await;
     b.assert_path("/tf-validate", "after the password").await;
-    b.screenshots("tf-validate").await;
     b.screenshots("two-factor-code").await;
+    // A wrong code first: the account's activity must call it a failed second step.
+    b.fill("two_factor_verify_code_form", "code", "000000")
+        .await;
+    b.submit("two_factor_verify_code_form").await;
+    b.assert_path("/tf-validate", "a wrong code").await;
     let code = latchkey::auth::totp::code_at(&secret, chrono::Utc::now().timestamp() as u64);
     b.fill("two_factor_verify_code_form", "code", &code).await;
     b.submit("two_factor_verify_code_form").await;
     assert!(b.logged_in_as(&email).await, "logged in with the code");
+    b.goto("/profile").await;
+    let page = b.body_text().await;
+    assert!(
+        page.contains("Failed second step of sign-in with an authenticator code"),
+        "{page}"
+    );
+    assert!(!page.contains("Failed sign-in with a password"), "{page}");
 
     b.close().await;
     drop(driver);
@@ -1468,6 +1479,35 @@ async fn the_site_icon_is_served() {
         json!(["200 image/x-icon", "200 image/x-icon"]),
         "the icon the page names, and the one browsers ask for"
     );
+    b.close().await;
+    drop(driver);
+}
+
+/// "Ask the site's support for help" at the code step says the support was asked, not that a
+/// code was sent.
+#[actix_web::test]
+async fn asking_the_support_says_so() {
+    let app = spawn_app_with(&[
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TOTP_SECRETS", "browser-test-totp-secret"),
+        ("SECURITY_TWO_FACTOR_RESCUE_MAIL", "support@example.com"),
+    ])
+    .await;
+    let email = common::new_email("help");
+    app.create_user(&email, PASSWORD).await;
+    let owner = app.logged_in_client(&email, PASSWORD, false).await;
+    common::set_up_authenticator(&owner).await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    b.login(&email, PASSWORD, false).await;
+    b.assert_path("/tf-validate", "after the password").await;
+    b.submit("two_factor_help_form").await;
+    let page = b.body_text().await;
+    assert!(
+        page.contains("Your request went to the site's support."),
+        "{page}"
+    );
+    assert!(!page.contains("Code has been sent."), "{page}");
     b.close().await;
     drop(driver);
 }

@@ -463,23 +463,29 @@ pub async fn rescue_submit(
     };
     let how = form.data.help_setup.unwrap_or_default();
     let browser = signin::browser(&web);
-    match factors::rescue(&web.services(), &browser, &mut pending, &user, &how).await? {
-        Rescue::Mailed => crate::web::pending::hold(&web, &pending)?,
-        Rescue::SupportAsked => {}
+    let sent = match factors::rescue(&web.services(), &browser, &mut pending, &user, &how).await? {
+        Rescue::Mailed => {
+            crate::web::pending::hold(&web, &pending)?;
+            web.msg(messages::CODE_HAS_BEEN_SENT, &[])
+        }
+        Rescue::SupportAsked => web.translate(
+            "Your request went to the site's support. They will answer at your email address.",
+            &[],
+        ),
         Rescue::RecoveryCode => return Ok(redirect(Route::MfRecovery.path())),
         Rescue::NotAvailable => {
             let message = web.msg(messages::TWO_FACTOR_METHOD_NOT_AVAILABLE, &[]);
             let errors = FormErrors::single("help_setup", message);
             return web.form_failure(VERIFY, verify_context(&web, &pending, &user), &errors);
         }
-    }
+    };
     if web.format.is_json() {
         return Ok(web.json_ok(json!({
             "csrf_token": web.csrf_token(),
             "recovery_options": recovery_options(&web, &user),
         })));
     }
-    web.flash("info", web.msg(messages::CODE_HAS_BEEN_SENT, &[]));
+    web.flash("info", sent);
     web.page(VERIFY, verify_context(&web, &pending, &user))
 }
 
