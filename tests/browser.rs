@@ -1511,3 +1511,47 @@ async fn asking_the_support_says_so() {
     b.close().await;
     drop(driver);
 }
+
+/// Enter in the password field of `/us-signin` signs in; it does not send a code (the "Send
+/// code" button used to come first in the form, so Enter pressed it). On `/us-verify`, Enter
+/// checks the password instead of mailing a code.
+#[actix_web::test]
+async fn enter_signs_in_on_the_unified_sign_in_page() {
+    let app = spawn_app_with(&[
+        ("SECURITY_UNIFIED_SIGNIN", "true"),
+        ("SECURITY_US_ENABLED_METHODS", "password,email"),
+        ("SECURITY_TOTP_SECRETS", "browser-test-totp-secret"),
+    ])
+    .await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let email = common::new_email("enter");
+    app.create_user(&email, PASSWORD).await;
+    b.goto("/us-signin").await;
+    b.fill("us_signin_form", "identity", &email).await;
+    b.fill("us_signin_form", "passcode", &format!("{PASSWORD}\u{E007}"))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.path().await == "/us-signin" {
+        assert!(Instant::now() < deadline, "Enter did not leave the page");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(b.logged_in_as(&email).await, "Enter signed in");
+
+    // Re-authentication: Enter in the password field checks it (no code is mailed).
+    b.goto("/us-verify").await;
+    b.fill("us_verify_form", "passcode", &format!("{PASSWORD}\u{E007}"))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.path().await == "/us-verify" {
+        assert!(Instant::now() < deadline, "Enter did not leave the page");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.mail_settled().await;
+    assert!(
+        mail_support::eml_messages_to(&app.mail_dir, &email, "Verification Code").is_empty(),
+        "no code was mailed"
+    );
+    b.close().await;
+    drop(driver);
+}
