@@ -1555,3 +1555,32 @@ async fn enter_signs_in_on_the_unified_sign_in_page() {
     b.close().await;
     drop(driver);
 }
+
+/// A browser with a remembered login that was signed out from another device logs in again
+/// at the first try (it used to get "The CSRF token is invalid." once).
+#[actix_web::test]
+async fn logging_in_again_after_being_signed_out_elsewhere_works_first_time() {
+    let app = full_app(&[]).await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let email = common::new_email("elsewhere");
+    app.create_user(&email, PASSWORD).await;
+    app.set_confirmed(&email);
+    b.login(&email, PASSWORD, true).await;
+    assert!(b.logged_in_as(&email).await);
+
+    // Another device signs out every other session.
+    let other = app.logged_in_client(&email, PASSWORD, false).await;
+    let csrf = other.json_csrf_token().await;
+    let r = other
+        .post_json("/sessions/revoke-others", &json!({}), Some(&csrf))
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+
+    b.login(&email, PASSWORD, false).await;
+    let page = b.body_text().await;
+    assert!(!page.contains("CSRF"), "{page}");
+    assert!(b.logged_in_as(&email).await, "logged in at the first try");
+    b.close().await;
+    drop(driver);
+}

@@ -5,6 +5,7 @@
 use std::future::{ready, Ready};
 
 use actix_identity::{Identity, IdentityExt};
+use actix_session::SessionExt;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -56,9 +57,13 @@ async fn find_current(
         let mut drop_remember_cookie = false;
         if found.is_none() {
             // Revoked elsewhere (logout, password change, deactivation): forget it here too.
-            if let Some(identity) = identity {
-                identity.logout();
-            }
+            // Cleared, not purged: a purged session ignores every later write, so the page
+            // this request renders (the login form) would carry a CSRF token that was never
+            // stored, and its first post would fail. A new session id as well.
+            drop(identity);
+            let session = req.get_session();
+            session.clear();
+            session.renew();
             drop_remember_cookie = req.cookie(remember_name).is_some();
         }
         return Ok((found, drop_remember_cookie));

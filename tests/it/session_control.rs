@@ -548,3 +548,32 @@ async fn a_stale_login_must_verify_the_password_before_ending_other_sessions() {
     assert!(!other.is_authenticated().await, "ended after verifying");
     assert!(c.is_authenticated().await);
 }
+
+/// A browser whose remembered login was signed out from another one logs in again at the
+/// first try: the login page it is shown keeps its CSRF token (the session it came with was
+/// ended, not destroyed under the page being rendered).
+#[actix_web::test]
+async fn a_browser_signed_out_elsewhere_logs_in_at_the_first_try() {
+    let app = spawn_app_with(&[]).await;
+    let email = new_email("first-try");
+    app.create_user(&email, PASSWORD).await;
+    for remember in [true, false] {
+        let a = browser(&app, "A/1", &email, true).await;
+        let b = browser(&app, "B/1", &email, remember).await;
+        let csrf = a.json_csrf_token().await;
+        let r = a
+            .post_json("/sessions/revoke-others", &json!({}), Some(&csrf))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+
+        // B's next request is the login form, then its post.
+        let r = b.login(&email, PASSWORD, remember).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::FOUND,
+            "remember={remember}: {}",
+            r.text().await.unwrap_or_default()
+        );
+        assert!(b.is_authenticated().await);
+    }
+}
