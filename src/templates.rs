@@ -768,7 +768,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         &json!({"status": 429, "title": "Too many attempts",
                 "message": "Too many attempts. Please try again in 1 second.",
                 "detail": "This pause protects your account from guessing.",
-                "reference": "0af7651916cd43dd", "next": [{"url": "/", "label": "Home"}]}),
+                "reference": "0af7651916cd43dd", "next": [{"url": Route::Home.path(), "label": "Home"}]}),
     );
     ctx.insert("total", &1);
     ctx.insert("q", "");

@@ -100,7 +100,9 @@ where
             loop {
                 let drained = {
                     let (queue, lookup) = (Arc::clone(&queue), Arc::clone(&lookup));
-                    db.run(move |conn| drain(&queue, &*lookup, conn)).await
+                    let unchanged = db.file_unchanged();
+                    db.run(move |conn| drain(&queue, &*lookup, conn, &unchanged))
+                        .await
                 };
                 let Err(e) = drained else {
                     // The queue is empty and `draining` was reset with it.
@@ -167,12 +169,20 @@ fn drain<K, V>(
     queue: &Mutex<Queue<K, V>>,
     lookup: &LookupFn<K, V>,
     conn: &mut DbConnection,
+    unchanged: &dyn Fn() -> bool,
 ) -> Result<(), DbError>
 where
     K: Eq + Hash + Clone,
     V: Clone,
 {
+    let mut first = true;
     loop {
+        // Lookups queued after this connection was checked out: if the SQLite file was
+        // replaced meanwhile, this connection reads the old one. Hand it back instead; the
+        // worker checks out another (the pool tests it, and finds the database gone).
+        if !std::mem::take(&mut first) && !unchanged() {
+            return Err(DbError::Shared(Arc::new(DbError::Down)));
+        }
         let batch: Vec<_> = {
             let mut queue = lock(queue);
             if queue.waiting.is_empty() {
@@ -240,6 +250,42 @@ mod tests {
                 .map(|k| (*k, k * 2))
                 .collect())
         })
+    }
+
+    /// A lookup queued while the worker's query ran is not answered from a SQLite file that
+    /// was replaced in between: the worker hands its connection back, and the next checkout
+    /// finds the database gone.
+    #[actix_web::test]
+    async fn lookups_after_the_file_was_replaced_are_not_answered_from_the_old_one() {
+        let (db, dir) = test_db();
+        let path = dir.path().join("c.db");
+        let aside = dir.path().join("c.db.aside");
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let lookup: Arc<LookupFn<i32, i32>> =
+            Arc::new(move |conn: &mut DbConnection, keys: &[i32]| {
+                conn.batch_execute("SELECT 1")?;
+                if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                    // Long enough for the second lookup to queue up; then the file goes.
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    std::fs::rename(&path, &aside).expect("move the file away");
+                    std::fs::create_dir(&path).expect("a directory in its place");
+                }
+                Ok(keys.iter().map(|k| (*k, k * 2)).collect())
+            });
+        let c = Coalescer::new(db, lookup);
+        let first = {
+            let c = c.clone();
+            actix_web::rt::spawn(async move { c.get(1).await })
+        };
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(30)).await;
+        let second = c.get(2).await;
+        assert_eq!(
+            first.await.expect("task").expect("answered before"),
+            Some(2)
+        );
+        assert!(second.is_err(), "answered from the old file: {second:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "no query after the swap");
     }
 
     #[actix_web::test]

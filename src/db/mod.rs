@@ -342,9 +342,21 @@ pub struct Db {
     failures: Arc<AtomicU64>,
     health: Arc<health::DbHealth>,
     connection_timeout: Duration,
+    /// The database, for [`Db::file_unchanged`].
+    url: DatabaseUrl,
 }
 
 impl Db {
+    /// A check for work that keeps one connection across several steps (the coalesced
+    /// lookups): `true` while the SQLite file is still the one it was when this was called
+    /// (always `true` on PostgreSQL). The pool checks each connection it hands out; this
+    /// covers the steps after the first.
+    pub fn file_unchanged(&self) -> impl Fn() -> bool + Send + 'static {
+        let url = self.url.clone();
+        let at_start = file_identity(&url);
+        move || file_identity(&url) == at_start
+    }
+
     /// Connects (creating the SQLite file and its folder if needed) and applies pending
     /// migrations. Fails with a readable message when the database cannot be reached.
     pub fn connect(url: &DatabaseUrl) -> anyhow::Result<Self> {
@@ -387,6 +399,7 @@ impl Db {
             failures,
             health,
             connection_timeout: options.connection_timeout,
+            url: url.clone(),
         })
     }
 

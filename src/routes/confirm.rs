@@ -70,7 +70,7 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
     if web.format.is_json() {
         return Ok(web.json_ok(json!({})));
     }
-    check_email::page(&web, Sent::Confirmation, email.as_typed(), sent)
+    web.check_email_page(Sent::Confirmation, email.as_typed(), sent)
 }
 
 pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
@@ -98,7 +98,7 @@ pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpRespon
 /// asked for again.
 fn explain_link(web: &Web, kind: LinkKind) {
     match kind {
-        LinkKind::Resent(address) => check_email::queue(web, Sent::Confirmation, &address),
+        LinkKind::Resent(address) => check_email::queue(&web.session, Sent::Confirmation, &address),
         LinkKind::Unusable => web.flash(
             "info",
             web.translate(

@@ -83,7 +83,7 @@ pub async fn forgot_submit(
     if web.format.is_json() {
         return Ok(web.json_ok(json!({})));
     }
-    check_email::page(&web, Sent::PasswordReset, email.as_typed(), message)
+    web.check_email_page(Sent::PasswordReset, email.as_typed(), message)
 }
 
 pub async fn reset_form(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
@@ -149,7 +149,7 @@ fn link_refused(web: &Web, resent: Option<(Sent, &str)>, message: String) -> Htt
     }
     web.flash("error", message);
     match resent {
-        Some((sent, address)) => check_email::queue(web, sent, address),
+        Some((sent, address)) => check_email::queue(&web.session, sent, address),
         None => web.flash(
             "info",
             web.translate(

@@ -91,7 +91,7 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         ("success", web.msg(messages::CONFIRM_REGISTRATION, &email))
     });
     if flash.is_some() && !web.format.is_json() {
-        check_email::queue(&web, Sent::Registered, &input.email);
+        check_email::queue(&web.session, Sent::Registered, &input.email);
     }
     let location = next.as_ref().map_or(Route::Home.path(), |n| n.as_str());
     let json = json!({"csrf_token": web.csrf_token(), "user": {}});

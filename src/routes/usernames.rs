@@ -140,6 +140,6 @@ pub async fn recover_submit(
         return Ok(web.json_ok(json!({})));
     }
     web.flash("info", web.msg(messages::USERNAME_RECOVERY_REQUEST, &[]));
-    check_email::queue(&web, Sent::Username, email.as_typed());
+    check_email::queue(&web.session, Sent::Username, email.as_typed());
     Ok(redirect(Route::Login.path()))
 }

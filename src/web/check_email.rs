@@ -4,10 +4,8 @@
 //! again. It shows the address as typed, the same whether or not an account has it (what a
 //! flow reveals about accounts is up to its own answer: see `docs/mail.md`).
 
-use actix_web::HttpResponse;
 use serde::{Deserialize, Serialize};
 
-use super::{AppError, Web};
 use crate::urls::Route;
 
 /// Where the card comes from (the session holds it until the next page shows it).
@@ -62,9 +60,10 @@ impl Card {
     }
 }
 
-/// Shows the card on the next page rendered (after a redirect).
-pub fn queue(web: &Web, sent: Sent, address: &str) {
-    let _ = web.session.insert(KEY, Card::new(sent, address));
+/// Shows the card on the next page rendered (after a redirect; [`super::page::Web::check_email_page`]
+/// shows it at once).
+pub fn queue(session: &actix_session::Session, sent: Sent, address: &str) {
+    let _ = session.insert(KEY, Card::new(sent, address));
 }
 
 /// The queued card, taken out of the session (`None`, touching nothing, when there is none).
@@ -73,16 +72,4 @@ pub fn take(session: &actix_session::Session) -> Option<Card> {
         return None;
     }
     session.remove_as::<Card>(KEY).and_then(Result::ok)
-}
-
-/// The "Check your email" page itself, with `message` flashed above it.
-pub fn page(
-    web: &Web,
-    sent: Sent,
-    address: &str,
-    message: String,
-) -> Result<HttpResponse, AppError> {
-    web.flash("info", message);
-    queue(web, sent, address);
-    web.page("security/check_email.html", tera::Context::new())
 }

@@ -119,6 +119,21 @@ impl AppError {
         }
     }
 
+    /// What the error page says about it.
+    fn situation(&self) -> super::error_page::Situation {
+        use super::error_page::Situation;
+        match self {
+            AppError::Csrf(_) => Situation::ExpiredForm,
+            AppError::Forbidden => Situation::Forbidden,
+            AppError::NotFound => Situation::NotFound,
+            AppError::MethodNotAllowed => Situation::MethodNotAllowed,
+            AppError::TooManyAttempts { .. } => Situation::Throttled,
+            AppError::Unavailable | AppError::Busy => Situation::Unavailable,
+            AppError::Unexpected(_) => Situation::Failed,
+            _ => Situation::Other,
+        }
+    }
+
     /// The `Retry-After` this refusal carries, in seconds: throttled, busy, or the database
     /// down.
     pub fn retry_after_secs(&self) -> Option<u64> {
@@ -306,7 +321,7 @@ fn in_layout(
         message: &message,
         request_id,
     };
-    let body = super::error_page::render(state, messages, request, error, shown)?;
+    let body = super::error_page::render(state, messages, request, error.situation(), shown)?;
     let mut response = HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -7,11 +7,26 @@ use actix_web::http::StatusCode;
 use actix_web::HttpMessage;
 use serde_json::{json, Value};
 
-use super::error::AppError;
 use super::state::AppState;
 use crate::auth::login::CurrentUser;
 use crate::messages::Messages;
 use crate::urls::Route;
+
+/// What went wrong, as far as the page's words and next steps go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Situation {
+    /// The form's session expired (a CSRF failure).
+    ExpiredForm,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Throttled,
+    /// The database is down or the hashing queue full.
+    Unavailable,
+    /// A bug (a 500).
+    Failed,
+    Other,
+}
 
 /// What an error page shows besides the status.
 pub struct Shown<'a> {
@@ -25,7 +40,7 @@ pub fn render(
     state: &AppState,
     messages: &Messages,
     request: &actix_web::HttpRequest,
-    error: &AppError,
+    situation: Situation,
     shown: Shown<'_>,
 ) -> Option<String> {
     let t = |text: &str| messages.translate(text, &[]);
@@ -34,27 +49,27 @@ pub fn render(
     let path = request.path().to_owned();
     let mut next: Vec<Value> = Vec::new();
     let mut link = |url: &str, label: String| next.push(json!({"url": url, "label": label}));
-    let (title, detail) = match error {
-        AppError::Csrf(_) => {
+    let (title, detail) = match situation {
+        Situation::ExpiredForm => {
             link(&path, t("Try again"));
             (
                 "Your session expired",
                 Some(t("Your session expired, please try again.")),
             )
         }
-        AppError::Forbidden => {
+        Situation::Forbidden => {
             link(Route::Profile.path(), t("Go to your account"));
             ("Not allowed", None)
         }
-        AppError::NotFound => (
+        Situation::NotFound => (
             "Page not found",
             Some(t("There is no page at this address.")),
         ),
-        AppError::MethodNotAllowed => (
+        Situation::MethodNotAllowed => (
             "Not available this way",
             Some(t("This address does not answer that kind of request.")),
         ),
-        AppError::TooManyAttempts { .. } => {
+        Situation::Throttled => {
             if settings.features.recoverable && user.is_none() {
                 link(Route::Reset.path(), t("Forgot your password?"));
             }
@@ -63,14 +78,14 @@ pub fn render(
                 Some(t("This pause protects your account from guessing.")),
             )
         }
-        AppError::Unavailable | AppError::Busy => {
+        Situation::Unavailable => {
             link(&path, t("Try again"));
             ("Please try again shortly", None)
         }
-        AppError::Unexpected(_) => ("Something went wrong", None),
-        _ => ("Something is not right", None),
+        Situation::Failed => ("Something went wrong", None),
+        Situation::Other => ("Something is not right", None),
     };
-    if user.is_none() && !matches!(error, AppError::TooManyAttempts { .. }) {
+    if user.is_none() && situation != Situation::Throttled {
         link(Route::Login.path(), t("Log in"));
     }
     link(Route::Home.path(), t("Home"));
@@ -80,7 +95,7 @@ pub fn render(
     ctx.insert("request_path", &path);
     ctx.insert(
         "current_user",
-        &user.map(|c| super::page::user_view(&c.user)),
+        &user.map(|c| super::user_view::user_view(&c.user)),
     );
     ctx.insert("flashes", &Vec::<Value>::new());
     // No session to tie a form to from here: the page offers no form.

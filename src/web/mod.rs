@@ -18,6 +18,7 @@ pub mod request_log;
 pub mod signin;
 pub mod state;
 pub mod submission;
+pub mod user_view;
 
 pub use current_user::{AuthenticatedUser, MaybeUser};
 pub use error::AppError;

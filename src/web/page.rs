@@ -27,6 +27,8 @@ struct Flash {
     message: String,
 }
 
+pub use super::user_view::user_view;
+
 /// Everything a handler needs to answer: app state, session, current user, format and
 /// language.
 pub struct Web {
@@ -103,6 +105,19 @@ impl Web {
 
     pub fn csrf_token(&self) -> String {
         csrf::token(&self.session)
+    }
+
+    /// The "Check your email" page (`security/check_email.html`), with `message` flashed above
+    /// the card (see [`super::check_email`]).
+    pub fn check_email_page(
+        &self,
+        sent: super::check_email::Sent,
+        address: &str,
+        message: String,
+    ) -> Result<HttpResponse, AppError> {
+        self.flash("info", message);
+        super::check_email::queue(&self.session, sent, address);
+        self.page("security/check_email.html", tera::Context::new())
     }
 
     /// Queues a message for the next rendered page.
@@ -245,20 +260,6 @@ impl Web {
             }
         }
     }
-}
-
-/// What templates and JSON may show of a user (never the hash or uniquifier).
-pub fn user_view(user: &crate::db::models::User) -> Value {
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "username": user.username,
-        "premium": user.is_premium(),
-        "active": user.is_active(),
-        "confirmed_at": user.confirmed_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string()),
-        "last_login_at": user.last_login_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string()),
-        "login_count": user.login_count,
-    })
 }
 
 /// Adds a cookie to a response. Only an unencodable cookie fails, and that is our bug.
