@@ -32,7 +32,8 @@ impl PasskeySummary {
             name: row.name.clone(),
             usage: row.usage.clone(),
             created: iso(row.create_datetime),
-            last_used: (row.lastuse_datetime > row.create_datetime).then(|| iso(row.lastuse_datetime)),
+            last_used: (row.lastuse_datetime > row.create_datetime)
+                .then(|| iso(row.lastuse_datetime)),
         }
     }
 }
@@ -109,7 +110,9 @@ fn named<T>(item: T, user_agent: Option<&str>) -> Named<T> {
 }
 
 /// The logins of the sessions page with their device names, this browser's first.
-pub fn named_sessions(sessions: Vec<super::login::LoginView>) -> Vec<Named<super::login::LoginView>> {
+pub fn named_sessions(
+    sessions: Vec<super::login::LoginView>,
+) -> Vec<Named<super::login::LoginView>> {
     let mut list: Vec<_> = sessions
         .into_iter()
         .map(|s| {
@@ -123,7 +126,9 @@ pub fn named_sessions(sessions: Vec<super::login::LoginView>) -> Vec<Named<super
 }
 
 /// The API tokens of the sessions page with their device names.
-pub fn named_tokens(tokens: Vec<super::api_tokens::TokenView>) -> Vec<Named<super::api_tokens::TokenView>> {
+pub fn named_tokens(
+    tokens: Vec<super::api_tokens::TokenView>,
+) -> Vec<Named<super::api_tokens::TokenView>> {
     tokens
         .into_iter()
         .map(|t| {
