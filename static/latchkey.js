@@ -37,7 +37,8 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
   // Times (<time class="local-time" datetime="...Z">, written in UTC by the server): shown
-  // relative ("5 minutes ago") in the page's language, the exact local time on hover.
+  // relative ("5 minutes ago") in the page's language, the exact local time on hover
+  // (class "exact": the local time itself).
   var lang = document.documentElement.lang || undefined;
   var relative = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(lang, { numeric: "auto" }) : null;
   var units = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
@@ -46,7 +47,8 @@ document.addEventListener("DOMContentLoaded", function () {
     if (isNaN(when.getTime())) return;
     var exact = when.toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" });
     el.title = exact;
-    if (!relative) { el.textContent = exact; return; }
+    // A deadline ("remembered until") reads better as a date than as "in 12 months".
+    if (!relative || el.classList.contains("exact")) { el.textContent = exact; return; }
     var seconds = Math.round((when.getTime() - Date.now()) / 1000);
     for (var i = 0; i < units.length; i++) {
       if (Math.abs(seconds) >= units[i][1] || units[i][0] === "second") {

@@ -1402,7 +1402,9 @@ async fn assert_axe_clean(b: &Browser<'_>, what: &str) {
 /// Chooses `code` in the page's language chooser.
 async fn choose_language(b: &Browser<'_>, code: &str) {
     b.client
-        .find(Locator::Css(&format!("#lang-select option[value=\"{code}\"]")))
+        .find(Locator::Css(&format!(
+            "#lang-select option[value=\"{code}\"]"
+        )))
         .await
         .unwrap_or_else(|e| panic!("no {code} in the chooser: {e}"))
         .click()
@@ -1470,7 +1472,10 @@ async fn the_account_and_sessions_pages_fit_a_phone_and_pass_axe_in_english_and_
         let h1 = b.text("h1").await;
         assert!(h1.contains(heading), "{lang}: {h1}");
         assert!(
-            b.client.find(Locator::Css("#security-summary")).await.is_ok(),
+            b.client
+                .find(Locator::Css("#security-summary"))
+                .await
+                .is_ok(),
             "the summary"
         );
         assert_axe_clean(&b, &format!("/profile ({lang})")).await;
@@ -1501,7 +1506,8 @@ async fn signing_out_another_session_asks_first_then_ends_it() {
     let first = b.text("ul.sessions li:first-child").await;
     assert!(first.contains("This device"), "this device first: {first}");
     confirm_in(&b, "ul.sessions li.session:not(.current)").await;
-    b.assert_path("/sessions", "back on the sessions page").await;
+    b.assert_path("/sessions", "back on the sessions page")
+        .await;
     assert!(!other.is_authenticated().await, "the other session ended");
     assert!(b.logged_in_as(&email).await, "this one goes on");
     assert!(
@@ -1532,7 +1538,8 @@ async fn deleting_a_passkey_asks_first() {
     b.screenshots("passkeys-list").await;
 
     confirm_in(&b, "table#passkeys tbody tr:first-child").await;
-    b.assert_path("/wan-register", "back on the passkeys page").await;
+    b.assert_path("/wan-register", "back on the passkeys page")
+        .await;
     assert!(
         b.client.find(Locator::Css("#no-passkeys")).await.is_ok(),
         "the passkey is gone: {}",
