@@ -285,3 +285,43 @@ async fn the_passkeys_page_says_never_for_an_unused_passkey_and_confirms_deletio
     assert!(html.contains("<details class=\"confirm\">"), "{html}");
     assert!(html.contains("href=\"/profile\""), "{html}");
 }
+
+#[actix_web::test]
+async fn turning_two_factor_on_says_it_is_on() {
+    use latchkey::auth::totp::{code_at, TotpSecret};
+    let app = spawn_app_with(&[
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TOTP_SECRETS", "account-page-totp-secret"),
+    ])
+    .await;
+    let email = new_email("tf-on");
+    app.create_user(&email, PASSWORD).await;
+    let c = signed_in(&app, FIREFOX_LINUX, &email).await;
+    let r = c
+        .post_json_via(
+            "/tf-setup",
+            "/tf-setup",
+            &serde_json::json!({"setup": "authenticator"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let key = TotpSecret::from_base32(body["response"]["tf_authr_key"].as_str().unwrap()).unwrap();
+    let state = body["response"]["tf_state_token"].as_str().unwrap();
+    let csrf = c.csrf_token("/profile").await;
+    let code = code_at(&key, chrono::Utc::now().timestamp() as u64);
+    let r = c
+        .post_form(
+            &format!("/tf-setup/{state}"),
+            &[("csrf_token", &csrf), ("code", &code)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let html = page(&c, "/tf-setup").await;
+    let flashes = common::flashes(&html);
+    assert!(
+        flashes.iter().any(|f| f == "Two-factor sign-in is on."),
+        "{flashes:?}"
+    );
+    assert_eq!(text_of(&html, "tf-status"), "On, with an authenticator app");
+}
