@@ -1,5 +1,6 @@
-// Latchkey's only script: a "Show" button beside each password field. Without JavaScript
-// the fields and forms work exactly the same; the button simply does not appear.
+// Latchkey's only script: a "Show" button beside each password field, and times shown in
+// the reader's time zone. Without JavaScript the fields and forms work exactly the same;
+// the button simply does not appear and times stay in UTC as the server wrote them.
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll('input[type="password"]').forEach(function (input) {
@@ -34,5 +35,26 @@ document.addEventListener("DOMContentLoaded", function () {
         if (input) input.type = "password";
       });
     });
+  });
+  // Times (<time class="local-time" datetime="...Z">, written in UTC by the server): shown
+  // relative ("5 minutes ago") in the page's language, the exact local time on hover
+  // (class "exact": the local time itself).
+  var lang = document.documentElement.lang || undefined;
+  var relative = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(lang, { numeric: "auto" }) : null;
+  var units = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  document.querySelectorAll("time.local-time[datetime], .activity-list time[datetime]").forEach(function (el) {
+    var when = new Date(el.getAttribute("datetime"));
+    if (isNaN(when.getTime())) return;
+    var exact = when.toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" });
+    el.title = exact;
+    // A deadline ("remembered until") reads better as a date than as "in 12 months".
+    if (!relative || el.classList.contains("exact")) { el.textContent = exact; return; }
+    var seconds = Math.round((when.getTime() - Date.now()) / 1000);
+    for (var i = 0; i < units.length; i++) {
+      if (Math.abs(seconds) >= units[i][1] || units[i][0] === "second") {
+        el.textContent = Math.abs(seconds) < 45 ? relative.format(0, "second") : relative.format(Math.round(seconds / units[i][1]), units[i][0]);
+        break;
+      }
+    }
   });
 });

@@ -1131,7 +1131,7 @@ async fn set_up_an_authenticator_log_out_and_log_in_with_its_code() {
 
     // The account page leads to the setup.
     b.goto("/tf-setup").await;
-    assert!(b.text("#tf-status").await.contains("not set up"));
+    assert!(b.text("#tf-status").await.contains("Off"));
     b.client
         .find(Locator::Css("label[for=\"setup-authenticator\"]"))
         .await
@@ -1581,6 +1581,198 @@ async fn logging_in_again_after_being_signed_out_elsewhere_works_first_time() {
     let page = b.body_text().await;
     assert!(!page.contains("CSRF"), "{page}");
     assert!(b.logged_in_as(&email).await, "logged in at the first try");
+    b.close().await;
+    drop(driver);
+}
+
+// ---------------------------------------------------------------------------------------
+// The account area, the sessions page and the passkeys page (issue 24)
+// ---------------------------------------------------------------------------------------
+
+/// axe-core's script: `AXE_CORE_JS`, else `$CARGO_TARGET_DIR/axe-core/package/axe.min.js`
+/// (`cd $CARGO_TARGET_DIR && mkdir -p axe-core && cd axe-core && npm pack axe-core &&
+/// tar xzf axe-core-*.tgz`).
+fn axe_source() -> String {
+    let path = std::env::var_os("AXE_CORE_JS").map_or_else(
+        || {
+            screenshot_dir()
+                .parent()
+                .expect("the target directory")
+                .join("axe-core/package/axe.min.js")
+        },
+        PathBuf::from,
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core not found at {} ({e}): set AXE_CORE_JS or unpack `npm pack axe-core` there",
+            path.display()
+        )
+    })
+}
+
+/// Runs axe-core on the current page: no serious or critical violation.
+async fn assert_axe_clean(b: &Browser<'_>, what: &str) {
+    b.client
+        .execute(&axe_source(), vec![])
+        .await
+        .expect("load axe-core");
+    let found = b
+        .client
+        .execute_async(
+            "var done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] }).then(function (r) {
+               done(r.violations.filter(function (v) {
+                 return v.impact === 'serious' || v.impact === 'critical';
+               }).map(function (v) {
+                 return v.id + ' (' + v.impact + '): ' + v.nodes.map(function (n) {
+                   return n.target.join(' ');
+                 }).join(', ');
+               }));
+             }).catch(function (e) { done(['axe failed: ' + e]); });",
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    let violations = found.as_array().cloned().unwrap_or_default();
+    assert!(
+        violations.is_empty(),
+        "{what}: axe-core found serious violations: {violations:?}"
+    );
+}
+
+/// Opens the confirmation (`<details class="confirm">`) of `scope` and clicks its button.
+async fn confirm_in(b: &Browser<'_>, scope: &str) {
+    let button_css = format!("{scope} details.confirm button[type=submit]");
+    let button = b
+        .client
+        .find(Locator::Css(&button_css))
+        .await
+        .unwrap_or_else(|e| panic!("no {button_css:?}: {e}"));
+    assert!(
+        !button.is_displayed().await.expect("displayed"),
+        "{scope}: the destructive button shows only after asking"
+    );
+    b.client
+        .find(Locator::Css(&format!("{scope} details.confirm summary")))
+        .await
+        .expect("the confirmation's summary")
+        .click()
+        .await
+        .expect("open the confirmation");
+    assert!(button.is_displayed().await.expect("displayed"));
+    b.click_through(&button_css).await;
+}
+
+/// The account area and the sessions page at desktop and phone width, in English and
+/// German: no sideways scroll, axe-core clean, screenshots `account-*`, `sessions-*`.
+#[actix_web::test]
+async fn the_account_and_sessions_pages_fit_a_phone_and_pass_axe_in_english_and_german() {
+    let app = spawn_app_on_localhost(&[
+        ("SECURITY_CHANGEABLE", "true"),
+        ("SECURITY_WEBAUTHN", "true"),
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TWO_FACTOR_ENABLED_METHODS", "email,authenticator"),
+        ("SECURITY_MULTI_FACTOR_RECOVERY_CODES", "true"),
+        ("SECURITY_TOTP_SECRETS", "browser-test-totp-secret"),
+        ("SECURITY_CHANGE_EMAIL", "true"),
+    ])
+    .await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let email = common::new_email("account-area");
+    app.create_user(&email, PASSWORD).await;
+    // Another session, and a failed sign-in from elsewhere for the prompt.
+    let _other = app.logged_in_client(&email, PASSWORD, true).await;
+    b.login(&email, PASSWORD, false).await;
+    assert!(b.logged_in_as(&email).await);
+    let _ = app
+        .client()
+        .login(&email, "not-the-Password-1", false)
+        .await;
+
+    for (lang, heading) in [("en", "Your account"), ("de", "Ihr Konto")] {
+        b.goto("/profile").await;
+        if lang != "en" {
+            choose_language(&b, lang).await;
+            b.goto("/profile").await;
+        }
+        let h1 = b.text("h1").await;
+        assert!(h1.contains(heading), "{lang}: {h1}");
+        assert!(
+            b.client
+                .find(Locator::Css("#security-summary"))
+                .await
+                .is_ok(),
+            "the summary"
+        );
+        assert_axe_clean(&b, &format!("/profile ({lang})")).await;
+        b.screenshots(&format!("account-{lang}")).await;
+        b.goto("/sessions").await;
+        assert_axe_clean(&b, &format!("/sessions ({lang})")).await;
+        b.screenshots(&format!("sessions-{lang}")).await;
+    }
+
+    b.close().await;
+    drop(driver);
+}
+
+/// "Sign out <device>" on the sessions page asks first, then ends that session only.
+#[actix_web::test]
+async fn signing_out_another_session_asks_first_then_ends_it() {
+    let app = full_app(&[]).await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let email = common::new_email("sign-out-one");
+    app.create_user(&email, PASSWORD).await;
+    app.set_confirmed(&email);
+    let other = app.logged_in_client(&email, PASSWORD, false).await;
+    b.login(&email, PASSWORD, false).await;
+    assert!(b.logged_in_as(&email).await);
+
+    b.goto("/sessions").await;
+    let first = b.text("ul.sessions li:first-child").await;
+    assert!(first.contains("This device"), "this device first: {first}");
+    confirm_in(&b, "ul.sessions li.session:not(.current)").await;
+    b.assert_path("/sessions", "back on the sessions page")
+        .await;
+    assert!(!other.is_authenticated().await, "the other session ended");
+    assert!(b.logged_in_as(&email).await, "this one goes on");
+    assert!(
+        b.client
+            .find(Locator::Css("ul.sessions li.session:not(.current)"))
+            .await
+            .is_err(),
+        "only this device is left"
+    );
+
+    b.close().await;
+    drop(driver);
+}
+
+/// Deleting a passkey asks first; an unused one says "Never"; screenshot `passkeys-list-*`.
+#[actix_web::test]
+async fn deleting_a_passkey_asks_first() {
+    let app = spawn_app_on_localhost(&[("SECURITY_WEBAUTHN", "true")]).await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let _authenticator = add_virtual_authenticator(&b.client).await;
+    let email = common::new_email("passkey-delete");
+    app.create_user(&email, PASSWORD).await;
+    b.login(&email, PASSWORD, false).await;
+    b.add_passkey("Spare key", "usage-first").await;
+    assert_eq!(b.text(".passkey-last-used").await, "Never");
+    assert_axe_clean(&b, "/wan-register").await;
+    b.screenshots("passkeys-list").await;
+
+    confirm_in(&b, "table#passkeys tbody tr:first-child").await;
+    b.assert_path("/wan-register", "back on the passkeys page")
+        .await;
+    assert!(
+        b.client.find(Locator::Css("#no-passkeys")).await.is_ok(),
+        "the passkey is gone: {}",
+        b.body_text().await
+    );
+
     b.close().await;
     drop(driver);
 }

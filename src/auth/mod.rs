@@ -3,6 +3,7 @@
 //! every credential check goes through; the feature rules ([`registration`], [`confirmable`],
 //! [`recoverable`], [`changeable`], [`accounts`]) build on it. Nothing here names actix.
 
+pub mod account;
 pub mod accounts;
 pub mod activity;
 pub mod api_token_keys;

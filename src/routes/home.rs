@@ -16,7 +16,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
 }
 
 /// How many of the user's latest security events the account page lists.
-const ACTIVITY_SHOWN: i64 = 10;
+const ACTIVITY_SHOWN: usize = 10;
 
 pub async fn index(web: Web) -> Result<HttpResponse, AppError> {
     if web.format.is_json() {
@@ -30,56 +30,51 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
     if web.format.is_json() {
         return Ok(web.json_ok(json!({ "user": user_view(&user.0.user) })));
     }
-    let passkeys = if web.settings().webauthn.enabled {
-        let rows = crate::auth::passkeys::list(&web.services(), &user.0.user).await?;
-        Some(rows.iter().map(passkey_summary).collect::<Vec<_>>())
-    } else {
-        None
-    };
+    let overview =
+        crate::auth::account::overview(&web.services(), &user.0.user, ACTIVITY_SHOWN).await?;
     let mut ctx = tera::Context::new();
-    let mut overview = account(&web, &user.0.user);
-    overview["passkeys"] = json!(passkeys.map(|list| json!({
-        "list": list,
-        "manage_url": Route::WanRegister.path(),
-    })));
-    overview["activity"] = json!(
-        crate::auth::activity::recent_for_user(&web.services(), user.0.user.id, ACTIVITY_SHOWN)
-            .await?
-    );
-    ctx.insert("account", &overview);
+    ctx.insert("account", &account(&web, &user.0.user, &overview));
     web.page("profile.html", ctx)
 }
 
-/// A passkey on the account page: its name, what it is for, when it was made and last used.
-fn passkey_summary(row: &crate::db::models::Passkey) -> serde_json::Value {
-    json!({
-        "name": row.name,
-        "usage": row.usage,
-        "created": row.create_datetime.format("%Y-%m-%d %H:%M UTC").to_string(),
-        "last_used": row.lastuse_datetime.format("%Y-%m-%d %H:%M UTC").to_string(),
-    })
-}
-
-/// The account page's overview of the user's security settings (features switched off are
-/// `null`).
-fn account(web: &Web, user: &crate::db::models::User) -> serde_json::Value {
+/// The account page's view: the overview with the links of what is switched on (features
+/// switched off are `null`).
+fn account(
+    web: &Web,
+    user: &crate::db::models::User,
+    overview: &crate::auth::account::Overview,
+) -> serde_json::Value {
     let settings = web.settings();
     let tf = &settings.two_factor;
+    let us = &settings.unified_signin;
+    let two_factor_on = overview.two_factor_method.is_some();
+    let us_method = |m: crate::config::UsMethod| us.methods.contains(&m);
     json!({
         "email": user.email,
         "username": user.username,
         "password_change_url": settings.features.changeable.then_some(Route::Change.path()),
         "has_password": user.password_hash().is_some(),
         "two_factor": tf.enabled.then(|| json!({
-            "method": user.tf_primary_method,
+            "method": overview.two_factor_method,
             "setup_url": Route::TfSetup.path(),
         })),
-        "recovery_codes": tf.recovery_codes.then(|| json!({
-            "left": crate::auth::two_factor::recovery_codes_left(user),
+        "recovery_codes": (tf.recovery_codes && two_factor_on).then(|| json!({
+            "left": overview.recovery_codes_left,
             "url": Route::MfRecoveryCodes.path(),
         })),
+        "passkeys": overview.passkeys.as_ref().map(|list| json!({
+            "list": list,
+            "manage_url": Route::WanRegister.path(),
+        })),
+        "activity": overview.activity,
+        "failed_signins": overview.failed_signins,
         "sessions_url": Route::Sessions.path(),
-        "signin_options_url": settings.unified_signin.enabled.then_some(Route::UsSetup.path()),
+        "signin_options": us.enabled.then(|| json!({
+            "url": Route::UsSetup.path(),
+            "email": us_method(crate::config::UsMethod::Email),
+            "sms": us_method(crate::config::UsMethod::Sms),
+            "authenticator": us_method(crate::config::UsMethod::Authenticator),
+        })),
         "change_email_url": settings.account_changes.change_email.then_some(Route::ChangeEmail.path()),
         "change_username_url": settings.account_changes.change_username.then_some(Route::ChangeUsername.path()),
     })

@@ -186,6 +186,8 @@ fn passkey_view(row: &Passkey) -> Value {
             .unwrap_or_default(),
         "lastuse": row.lastuse_datetime.format("%Y-%m-%dT%H:%M:%S").to_string(),
         "created": row.create_datetime.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        // Never used since it was added: its last use is its creation.
+        "used": row.lastuse_datetime > row.create_datetime,
         "usage": row.usage,
         "backup_state": row.backup_state,
         "device_type": row.device_type,

@@ -347,12 +347,15 @@ async fn setup_done(
         let second = pending.method.as_str();
         return signin::complete_with_new_factor(web, &held.0, updated, second).await;
     }
+    // Turned on (it was off): the page says so; JSON keeps Flask-Security's message.
+    let message = if setter.user().tf_primary_method.is_none() && !web.format.is_json() {
+        web.translate("Two-factor sign-in is on.", &[])
+    } else {
+        web.msg(messages::TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL, &[])
+    };
     Ok(web.success(
         Route::TfSetup.path(),
-        Some((
-            "success",
-            web.msg(messages::TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL, &[]),
-        )),
+        Some(("success", message)),
         json!({
             "tf_method": updated.tf_primary_method,
             "tf_primary_method": updated.tf_primary_method,

@@ -15,6 +15,7 @@ mod common;
 mod mail_support;
 mod proxy_support;
 
+mod account_page;
 mod api_tokens;
 mod architecture;
 mod attacks_recovery;
