@@ -16,23 +16,8 @@ const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS
 const FIREFOX_LINUX: &str =
     "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 
-/// A client with its own cookies and `User-Agent`, not yet signed in.
-fn client_as(app: &TestApp, agent: &str) -> TestClient {
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let http = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(agent)
-        .build()
-        .unwrap();
-    let mut c = app.client();
-    c.http = http;
-    c.jar = jar;
-    c
-}
-
 async fn signed_in(app: &TestApp, agent: &str, email: &str) -> TestClient {
-    let c = client_as(app, agent);
+    let c = app.client_as(agent);
     assert_eq!(
         c.login(email, PASSWORD, false).await.status(),
         StatusCode::FOUND
@@ -207,7 +192,7 @@ async fn failed_sign_ins_since_the_last_success_are_pointed_out_until_the_next_o
     assert!(!html.contains("id=\"failed-signins\""), "{html}");
 
     // Someone else tries a wrong password twice.
-    let other = client_as(&app, SAFARI_IPHONE);
+    let other = app.client_as(SAFARI_IPHONE);
     for _ in 0..2 {
         assert_eq!(
             other

@@ -33,16 +33,7 @@ fn login_ids(app: &TestApp, email: &str) -> Vec<String> {
 
 /// A browser that logged in as `email` with its own User-Agent.
 async fn browser(app: &TestApp, agent: &str, email: &str, remember: bool) -> TestClient {
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let http = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(agent)
-        .build()
-        .unwrap();
-    let mut c = app.client();
-    c.http = http;
-    c.jar = jar;
+    let c = app.client_as(agent);
     let r = c.login(email, PASSWORD, remember).await;
     assert_eq!(r.status(), StatusCode::FOUND);
     c

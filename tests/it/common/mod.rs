@@ -365,6 +365,21 @@ impl TestApp {
         TestClient::new(&self.address)
     }
 
+    /// A browser of its own (own cookies) that sends `agent` as its `User-Agent`.
+    pub fn client_as(&self, agent: &str) -> TestClient {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(agent)
+            .build()
+            .expect("an HTTP client");
+        let mut c = self.client();
+        c.http = http;
+        c.jar = jar;
+        c
+    }
+
     pub fn is_sqlite(&self) -> bool {
         !self.database_url.starts_with("postgres")
     }
