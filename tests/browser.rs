@@ -1455,6 +1455,81 @@ async fn error_pages_are_in_the_layout_and_the_language() {
     drop(driver);
 }
 
+/// A form sent after its session expired (here: the session cookie is gone, as after a
+/// browser restart or a server-side key change) is shown again under "Your session expired,
+/// please try again", in the page's language, never as a bare 400; sending it again works.
+/// The same for a form that only posts (a session's "Sign out" on the sessions page): the
+/// page it was on is shown again.
+#[actix_web::test]
+async fn a_form_whose_session_expired_is_shown_again() {
+    let app = full_app(&[]).await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let email = common::new_email("expired-form");
+    app.create_user(&email, PASSWORD).await;
+    app.set_confirmed(&email);
+
+    b.goto("/login").await;
+    b.fill("login_user_form", "email", &email).await;
+    b.fill("login_user_form", "password", PASSWORD).await;
+    b.client
+        .delete_cookie("session")
+        .await
+        .expect("forget the session");
+    b.submit("login_user_form").await;
+    b.assert_path("/login", "the login form, shown again").await;
+    let page = b.body_text().await;
+    assert!(
+        page.contains("Your session expired, please try again."),
+        "{page}"
+    );
+    b.fill("login_user_form", "email", &email).await;
+    b.fill("login_user_form", "password", PASSWORD).await;
+    b.submit("login_user_form").await;
+    assert!(b.logged_in_as(&email).await, "the second try works");
+
+    b.log_out(&email).await;
+    choose_language(&b, "de").await;
+    b.goto("/register").await;
+    b.fill(
+        "register_user_form",
+        "email",
+        &common::new_email("expired-2"),
+    )
+    .await;
+    b.fill("register_user_form", "password", PASSWORD).await;
+    b.fill("register_user_form", "password_confirm", PASSWORD)
+        .await;
+    let csrf = b
+        .client
+        .find(Locator::Css(
+            "form[name=register_user_form] input[name=csrf_token]",
+        ))
+        .await
+        .expect("the token field");
+    b.client
+        .execute(
+            "arguments[0].value = 'not-the-token';",
+            vec![serde_json::to_value(&csrf).expect("element")],
+        )
+        .await
+        .expect("spoil the token");
+    b.submit("register_user_form").await;
+    b.assert_path("/register", "the registration form, shown again")
+        .await;
+    let page = b.body_text().await;
+    assert!(
+        page.contains("Ihre Sitzung ist abgelaufen"),
+        "in the page's language: {page}"
+    );
+    b.client
+        .find(Locator::Css("form[name=register_user_form]"))
+        .await
+        .expect("the form, to send again");
+    b.close().await;
+    drop(driver);
+}
+
 /// Every page names an icon the server has: no 404 for `/favicon.ico` on each page load.
 #[actix_web::test]
 async fn the_site_icon_is_served() {

@@ -331,6 +331,14 @@ fn in_layout(
             .headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
     }
+    if matches!(error, AppError::Csrf(_)) {
+        // The browser shows the form again at once, under the flash the check left ("Your
+        // session expired, please try again."); the status stays Flask-Security's 400.
+        let again = format!("0; url={}", super::error_page::again(request));
+        if let Ok(value) = header::HeaderValue::from_str(&again) {
+            response.headers_mut().insert(header::REFRESH, value);
+        }
+    }
     mark_rendered(&mut response);
     Some(response)
 }

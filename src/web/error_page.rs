@@ -28,6 +28,29 @@ pub enum Situation {
     Other,
 }
 
+/// Where a refused form is shown again: the page it was sent from (the `Referer`, when it is
+/// this site's: `Referrer-Policy: same-origin` sends it), else the address it was sent to.
+pub fn again(request: &actix_web::HttpRequest) -> String {
+    let host = request.connection_info().host().to_owned();
+    request
+        .headers()
+        .get(actix_web::http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| url::Url::parse(v).ok())
+        .filter(|u| {
+            let authority = match u.port() {
+                Some(port) => format!("{}:{port}", u.host_str().unwrap_or_default()),
+                None => u.host_str().unwrap_or_default().to_owned(),
+            };
+            matches!(u.scheme(), "http" | "https") && authority == host
+        })
+        .map(|u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_owned(),
+        })
+        .unwrap_or_else(|| request.path().to_owned())
+}
+
 /// What an error page shows besides the status.
 pub struct Shown<'a> {
     pub status: StatusCode,
@@ -51,7 +74,7 @@ pub fn render(
     let mut link = |url: &str, label: String| next.push(json!({"url": url, "label": label}));
     let (title, detail) = match situation {
         Situation::ExpiredForm => {
-            link(&path, t("Try again"));
+            link(&again(request), t("Try again"));
             (
                 "Your session expired",
                 Some(t("Your session expired, please try again.")),

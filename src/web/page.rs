@@ -21,6 +21,17 @@ use crate::messages::{Described, Lang, Messages, Msg};
 
 const FLASHES_KEY: &str = "_flashes";
 
+/// Queues a message for the next page this session renders (where no [`Web`] is at hand: the
+/// CSRF check of a submission).
+pub fn flash(session: &Session, category: &str, message: String) {
+    let mut flashes: Vec<Flash> = session.get(FLASHES_KEY).ok().flatten().unwrap_or_default();
+    flashes.push(Flash {
+        category: category.to_owned(),
+        message,
+    });
+    let _ = session.insert(FLASHES_KEY, flashes);
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Flash {
     category: String,
@@ -122,17 +133,7 @@ impl Web {
 
     /// Queues a message for the next rendered page.
     pub fn flash(&self, category: &str, message: impl Into<String>) {
-        let mut flashes: Vec<Flash> = self
-            .session
-            .get(FLASHES_KEY)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        flashes.push(Flash {
-            category: category.to_owned(),
-            message: message.into(),
-        });
-        let _ = self.session.insert(FLASHES_KEY, flashes);
+        flash(&self.session, category, message.into());
     }
 
     fn take_flashes(&self) -> Vec<Flash> {

@@ -69,13 +69,34 @@ impl<T: DeserializeOwned + 'static> FromRequest for Submission<T> {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             if csrf_required(&req) {
-                csrf::verify(&req.get_session(), header_token.or(body_token).as_deref())?;
+                let session = req.get_session();
+                if let Err(e) = csrf::verify(&session, header_token.or(body_token).as_deref()) {
+                    if Format::of(&req) == Format::Html {
+                        super::page::flash(&session, "error", expired_message(&req));
+                    }
+                    return Err(e.into());
+                }
             }
             Ok(Submission {
                 data,
                 format: Format::of(&req),
             })
         })
+    }
+}
+
+/// "Your session expired, please try again." in the request's language: the form's page
+/// shows it when the browser loads it again (see [`super::error_page::again`]).
+fn expired_message(req: &HttpRequest) -> String {
+    const EXPIRED: &str = "Your session expired, please try again.";
+    match req.app_data::<actix_web::web::Data<super::state::AppState>>() {
+        Some(state) => {
+            let messages = &state.messages;
+            messages
+                .in_language(&super::language::of(req, messages))
+                .translate(EXPIRED, &[])
+        }
+        None => EXPIRED.to_owned(),
     }
 }
 

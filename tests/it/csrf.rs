@@ -247,3 +247,59 @@ async fn the_token_on_every_page_of_a_session_is_the_same() {
     assert_eq!(b, c);
     assert_ne!(a, app.client().csrf_token("/login").await);
 }
+
+/// A form refused for its token is shown again: the 400 page sends the browser back to the
+/// page the form was on (this site's `Referer`, else the form's own address) with
+/// `Refresh`, and that page flashes "Your session expired, please try again." An API client
+/// gets the plain 400 and no flash.
+#[actix_web::test]
+async fn a_refused_form_sends_the_browser_back_to_it_with_a_flash() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            Some(app.client().url("/sessions?x=1")),
+            "0; url=/sessions?x=1",
+        ),
+        (
+            Some("https://elsewhere.example/login".to_owned()),
+            "0; url=/logout",
+        ),
+        (None, "0; url=/logout"),
+    ];
+    for (referer, expected) in cases {
+        let browser = app.client();
+        browser.get("/login").await;
+        let mut request = browser
+            .http
+            .post(browser.url("/logout"))
+            .form(&[("csrf_token", "bogus")]);
+        if let Some(referer) = &referer {
+            request = request.header(reqwest::header::REFERER, referer.as_str());
+        }
+        let r = request.send().await.expect("POST");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{referer:?}");
+        let refresh = r
+            .headers()
+            .get(reqwest::header::REFRESH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        assert_eq!(refresh.as_deref(), Some(expected), "{referer:?}");
+        let page = browser.get("/login").await.text().await.expect("page");
+        assert!(
+            page.contains("Your session expired, please try again."),
+            "the flash on the next page ({referer:?})"
+        );
+    }
+
+    let api = app.client();
+    let token = api.csrf_token("/login").await;
+    assert!(!token.is_empty());
+    let r = api.post_json("/logout", &json!({}), Some("bogus")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get(reqwest::header::REFRESH).is_none());
+    let page = api.get("/login").await.text().await.expect("page");
+    assert!(
+        !page.contains("Your session expired"),
+        "no flash for an API client"
+    );
+}
