@@ -287,7 +287,9 @@ pub async fn send_signin_code(
             };
             web.flash("info", web.msg(message, &[]));
             let next = query_param(&web.request, "next").unwrap_or_default();
-            web.page(SIGNIN, signin_context(&web, &form, &next))
+            let mut ctx = signin_context(&web, &form, &next);
+            ctx.insert("code_sent", &method);
+            web.page(SIGNIN, ctx)
         }
         CodeRequest::Refused(refusal) => {
             let errors = refusal_errors(&web, &refusal);
@@ -637,7 +639,9 @@ pub async fn send_verify_code(
             }
             web.flash("info", web.msg(messages::CODE_HAS_BEEN_SENT, &[]));
             let next = query_param(&web.request, "next").unwrap_or_default();
-            web.page(VERIFY, verify_context(&web, user, &next))
+            let mut ctx = verify_context(&web, user, &next);
+            ctx.insert("code_sent", &method);
+            web.page(VERIFY, ctx)
         }
         CodeRequest::Refused(refusal) => {
             let errors = refusal_errors(&web, &refusal);

@@ -575,3 +575,46 @@ async fn text_message_codes_need_a_phone_of_ones_own() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(s.is_authenticated().await);
 }
+
+/// After "Send code", the form asks for the code: a field for the phone's number pad and the
+/// code autofill of its messages (as two-factor's), and a way back to the password. Before,
+/// the password field stays a password field.
+#[actix_web::test]
+async fn once_a_code_is_sent_the_field_asks_for_a_code() {
+    let app = app_with(&[]).await;
+    let (email, _owner) = account_with_email_codes(&app, "us-code-field").await;
+    let c = app.client();
+    let before = c.get("/us-signin").await.text().await.unwrap();
+    assert!(before.contains("autocomplete=\"current-password\""));
+    assert!(!before.contains("inputmode=\"numeric\""));
+    let token = c.csrf_token("/us-signin").await;
+    let r = c
+        .post_form(
+            "/us-signin/send-code",
+            &[
+                ("identity", email.as_str()),
+                ("chosen_method", "email"),
+                ("csrf_token", token.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    let field = page
+        .split("<input")
+        .find(|tag| tag.contains("name=\"passcode\""))
+        .expect("the passcode field");
+    for attribute in [
+        "type=\"text\"",
+        "inputmode=\"numeric\"",
+        "autocomplete=\"one-time-code\"",
+    ] {
+        assert!(field.contains(attribute), "{attribute} in {field}");
+    }
+    assert!(page.contains("Enter the code we sent you."));
+    assert!(page.contains("Use my password instead"));
+    assert!(
+        !page.contains("name=\"submit_send_code\""),
+        "one action: sign in with the code"
+    );
+}
