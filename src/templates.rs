@@ -772,6 +772,12 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     );
     ctx.insert("total", &1);
     ctx.insert("q", "");
+    // "Confirm it's you": every other way shows (`auth::signin::reauth::Ways`).
+    ctx.insert(
+        "reauth",
+        &json!({"password": true, "codes": ["email", "sms"], "authenticator": true,
+                "passkey": true}),
+    );
     ctx.insert(
         "events",
         &json!([

@@ -460,7 +460,7 @@ pub async fn signin_finish(
 // ---------------------------------------------------------------------------------------
 
 /// `GET /wan-verify`.
-pub async fn verify_form(web: Web, _user: AuthenticatedUser) -> Result<HttpResponse, AppError> {
+pub async fn verify_form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
     if web.format.is_json() {
         return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
     }
@@ -469,6 +469,8 @@ pub async fn verify_form(web: Web, _user: AuthenticatedUser) -> Result<HttpRespo
         "next",
         &query_param(&web.request, "next").unwrap_or_default(),
     );
+    let ways = crate::auth::signin::reauth::ways(&web.services(), &current.0.user).await?;
+    ctx.insert("reauth", &ways);
     web.page(VERIFY, ctx)
 }
 

@@ -566,11 +566,15 @@ fn verify_payload(web: &Web, user: &User) -> Value {
     })
 }
 
-fn verify_context(web: &Web, user: &User, next: &str) -> tera::Context {
+async fn verify_context(web: &Web, user: &User, next: &str) -> Result<tera::Context, AppError> {
     let mut ctx = tera::Context::new();
     ctx.insert("us", &verify_payload(web, user));
     ctx.insert("next", next);
-    ctx
+    ctx.insert(
+        "reauth",
+        &crate::auth::signin::reauth::ways(&web.services(), user).await?,
+    );
+    Ok(ctx)
 }
 
 /// `GET /us-verify`.
@@ -580,7 +584,7 @@ pub async fn verify_form(web: Web, current: AuthenticatedUser) -> Result<HttpRes
         return Ok(web.json_ok(verify_payload(&web, user)));
     }
     let next = query_param(&web.request, "next").unwrap_or_default();
-    web.page(VERIFY, verify_context(&web, user, &next))
+    web.page(VERIFY, verify_context(&web, user, &next).await?)
 }
 
 /// `POST /us-verify` (`passcode`, `next`): the password or a code again; the login is fresh.
@@ -594,7 +598,8 @@ pub async fn verify_submit(
     let next = match next_of(&web, form.next.as_deref()) {
         Ok(next) => next,
         Err(errors) => {
-            return web.form_failure(VERIFY, verify_context(&web, &current.user, ""), &errors)
+            let ctx = verify_context(&web, &current.user, "").await?;
+            return web.form_failure(VERIFY, ctx, &errors);
         }
     };
     let passcode = form.passcode.unwrap_or_default();
@@ -605,7 +610,7 @@ pub async fn verify_submit(
         Attempt::Refused(()) => {
             let errors =
                 FormErrors::single("passcode", web.msg(messages::INVALID_PASSWORD_CODE, &[]));
-            let ctx = verify_context(&web, &current.user, next.as_deref().unwrap_or(""));
+            let ctx = verify_context(&web, &current.user, next.as_deref().unwrap_or("")).await?;
             return web.form_failure(VERIFY, ctx, &errors);
         }
         Attempt::Throttled { retry_after } => {
@@ -639,13 +644,14 @@ pub async fn send_verify_code(
             }
             web.flash("info", web.msg(messages::CODE_HAS_BEEN_SENT, &[]));
             let next = query_param(&web.request, "next").unwrap_or_default();
-            let mut ctx = verify_context(&web, user, &next);
+            let mut ctx = verify_context(&web, user, &next).await?;
             ctx.insert("code_sent", &method);
             web.page(VERIFY, ctx)
         }
         CodeRequest::Refused(refusal) => {
             let errors = refusal_errors(&web, &refusal);
-            web.form_failure(VERIFY, verify_context(&web, user, ""), &errors)
+            let ctx = verify_context(&web, user, "").await?;
+            web.form_failure(VERIFY, ctx, &errors)
         }
     }
 }

@@ -8,7 +8,8 @@ use serde_json::json;
 
 use super::mount;
 use crate::auth::authenticate::Attempt;
-use crate::auth::signin::factors;
+use crate::auth::signin::{factors, reauth};
+use crate::db::models::User;
 use crate::domain::FormErrors;
 use crate::messages;
 use crate::urls::Route;
@@ -32,12 +33,12 @@ pub struct VerifyForm {
     next: Option<String>,
 }
 
-pub async fn form(web: Web, _user: AuthenticatedUser) -> Result<HttpResponse, AppError> {
+pub async fn form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
     if web.format.is_json() {
         return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
     }
     let next = query_param(&web.request, "next").unwrap_or_default();
-    web.page(TEMPLATE, context(&next))
+    web.page(TEMPLATE, context(&web, &current.0.user, &next).await?)
 }
 
 pub async fn submit(
@@ -50,13 +51,17 @@ pub async fn submit(
     let next_raw = typed_or_queried_next(&web, form.next.as_deref());
     let next = match safe_next(&web, next_raw.clone()) {
         Ok(next) => next,
-        Err(errors) => return web.form_failure(TEMPLATE, context(""), &errors),
+        Err(errors) => {
+            let ctx = context(&web, &current.user, "").await?;
+            return web.form_failure(TEMPLATE, ctx, &errors);
+        }
     };
     let next_raw = next_raw.unwrap_or_default();
     let password = form.password.unwrap_or_default();
     if password.is_empty() {
         let errors = FormErrors::single("password", web.msg(messages::PASSWORD_NOT_PROVIDED, &[]));
-        return web.form_failure(TEMPLATE, context(&next_raw), &errors);
+        let ctx = context(&web, &current.user, &next_raw).await?;
+        return web.form_failure(TEMPLATE, ctx, &errors);
     }
     let browser = signin::browser(&web);
     let services = web.services();
@@ -64,7 +69,8 @@ pub async fn submit(
         Attempt::Proved(()) => {}
         Attempt::Refused(()) => {
             let errors = FormErrors::single("password", web.msg(messages::INVALID_PASSWORD, &[]));
-            return web.form_failure(TEMPLATE, context(&next_raw), &errors);
+            let ctx = context(&web, &current.user, &next_raw).await?;
+            return web.form_failure(TEMPLATE, ctx, &errors);
         }
         Attempt::Throttled { retry_after } => {
             return Err(signin::throttled(&web, "verify_throttled", retry_after))
@@ -83,8 +89,10 @@ pub async fn submit(
     ))
 }
 
-fn context(next: &str) -> tera::Context {
+/// The page's context: `next`, and the user's other ways to confirm (`reauth`).
+async fn context(web: &Web, user: &User, next: &str) -> Result<tera::Context, AppError> {
     let mut ctx = tera::Context::new();
     ctx.insert("next", next);
-    ctx
+    ctx.insert("reauth", &reauth::ways(&web.services(), user).await?);
+    Ok(ctx)
 }

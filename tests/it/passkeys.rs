@@ -760,3 +760,56 @@ async fn with_generic_responses_a_typed_identity_lists_no_passkeys() {
     let (status, body) = finish(&s, &state, &key.get(&options)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// "Confirm it's you" offers every way the user has: `/verify` (where a stale login is sent)
+/// a passkey beside the password, `/wan-verify` the password beside the passkey; a user
+/// without a passkey is offered none.
+#[actix_web::test]
+async fn the_confirm_page_offers_a_passkey_and_the_passkey_page_the_password() {
+    let app = app_with(&[]).await;
+    let (_, without) = account(&app, "reauth-nopasskey").await;
+    let page = without.get("/verify").await.text().await.unwrap();
+    assert!(page.contains("name=\"verify_user_form\""));
+    assert!(!page.contains("Other ways to confirm"), "{page}");
+
+    let (_, c) = account(&app, "reauth-passkey").await;
+    register(&app, &c, "laptop", "first").await;
+    let page = c
+        .get("/verify?next=%2Fsessions")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let other_ways = page
+        .split("Other ways to confirm")
+        .nth(1)
+        .expect("other ways on /verify");
+    assert!(
+        other_ways.contains("name=\"wan_verify_start_form\""),
+        "{other_ways}"
+    );
+    assert!(
+        other_ways.contains("action=\"/wan-verify\""),
+        "{other_ways}"
+    );
+    assert!(
+        other_ways.contains("name=\"next\" value=\"&#x2F;sessions\""),
+        "{other_ways}"
+    );
+
+    let page = c
+        .get("/wan-verify?next=%2Fsessions")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let other_ways = page
+        .split("Other ways to confirm")
+        .nth(1)
+        .expect("other ways on /wan-verify");
+    assert!(
+        other_ways.contains("href=\"/verify?next=%2Fsessions\""),
+        "{other_ways}"
+    );
+    assert!(!other_ways.contains("wan_verify_start_form"));
+}

@@ -618,3 +618,41 @@ async fn once_a_code_is_sent_the_field_asks_for_a_code() {
         "one action: sign in with the code"
     );
 }
+
+/// `/verify` offers a user with email codes "Email me a code": it sends one and asks for it
+/// on `/us-verify`, keeping `next`.
+#[actix_web::test]
+async fn the_confirm_page_offers_the_codes_the_user_has() {
+    let app = app_with(&[]).await;
+    let (email, c) = account_with_email_codes(&app, "reauth-codes").await;
+    let page = c
+        .get("/verify?next=%2Fsessions")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let other_ways = page
+        .split("Other ways to confirm")
+        .nth(1)
+        .expect("other ways on /verify");
+    assert!(
+        other_ways.contains("action=\"/us-verify/send-code?next=%2Fsessions\""),
+        "{other_ways}"
+    );
+    assert!(other_ways.contains("Email me a code"));
+    assert!(!other_ways.contains("Text me a code"), "no phone set up");
+
+    let token = c.csrf_token("/verify").await;
+    let r = c
+        .post_form(
+            "/us-verify/send-code?next=%2Fsessions",
+            &[("chosen_method", "email"), ("csrf_token", token.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("inputmode=\"numeric\""), "asks for the code");
+    assert!(page.contains("name=\"us_verify_form\""));
+    let (code, _) = mailed_code(&app, &email, 2).await;
+    assert!(!code.is_empty());
+}

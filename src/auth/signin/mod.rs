@@ -23,6 +23,7 @@
 
 pub mod factors;
 pub mod pending;
+pub mod reauth;
 
 pub use pending::PendingLogin;
 
