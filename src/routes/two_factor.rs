@@ -343,16 +343,33 @@ async fn setup_done(
     );
     if let Setter::MustSetUp(held) = setter {
         // The login that had to wait for this setup goes on: the code just proved the new
-        // factor.
+        // factor. Then its recovery codes, before the page it was going to.
         let second = pending.method.as_str();
-        return signin::complete_with_new_factor(web, &held.0, updated, second).await;
+        let login = signin::complete_with_new_factor(web, &held.0, updated, second).await?;
+        let then = login.headers().get(actix_web::http::header::LOCATION);
+        let then = then.and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let step = match then {
+            Some(then) => codes_as_next_step(web, updated, &then).await?,
+            None => None,
+        };
+        return Ok(match step {
+            Some(step) => crate::web::page::with_cookies_of(step, &login),
+            None => login,
+        });
     }
     // Turned on (it was off): the page says so; JSON keeps Flask-Security's message.
-    let message = if setter.user().tf_primary_method.is_none() && !web.format.is_json() {
+    let turned_on = setter.user().tf_primary_method.is_none() && !web.format.is_json();
+    let message = if turned_on {
         web.translate("Two-factor sign-in is on.", &[])
     } else {
         web.msg(messages::TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL, &[])
     };
+    if turned_on {
+        if let Some(step) = codes_as_next_step(web, updated, Route::Profile.path()).await? {
+            web.flash("success", message);
+            return Ok(step);
+        }
+    }
     Ok(web.success(
         Route::TfSetup.path(),
         Some(("success", message)),
@@ -362,6 +379,29 @@ async fn setup_done(
             "tf_phone": updated.tf_phone_number,
         }),
     ))
+}
+
+/// As GitHub does: two-factor sign-in has just been turned on and the user has no recovery
+/// codes, so they are made now and shown as the next step, whose "Continue" goes to `then`
+/// (a browser only: Flask-Security's JSON answers are unchanged).
+async fn codes_as_next_step(
+    web: &Web,
+    user: &User,
+    then: &str,
+) -> Result<Option<HttpResponse>, AppError> {
+    let wanted = !web.format.is_json()
+        && web.settings().two_factor.recovery_codes
+        && two_factor::recovery_codes_left(user) == 0;
+    if !wanted {
+        return Ok(None);
+    }
+    let codes = two_factor::replace_recovery_codes(&web.services(), user, &web.client()).await?;
+    let _ = web
+        .session
+        .insert(SHOWN_CODES_KEY, two_factor::ShownCodes::new(user, &codes));
+    let then = percent_encoding::utf8_percent_encode(then, percent_encoding::NON_ALPHANUMERIC);
+    let location = Route::MfRecoveryCodes.with_query(&format!("show_codes=true&next={then}"));
+    Ok(Some(redirect(&location)))
 }
 
 fn recovery_options(web: &Web, user: &User) -> Value {
@@ -540,6 +580,15 @@ fn codes_context(codes: &[String], left: usize) -> tera::Context {
     ctx
 }
 
+/// Where "Continue" goes under codes just shown: the checked `next`, else the account.
+fn continue_to(web: &Web) -> String {
+    let next = query_param(&web.request, "next");
+    crate::web::submission::safe_next(web, next)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Route::Profile.path().to_owned())
+}
+
 /// `GET /mf-recovery-codes`: how many are left; `?show_codes=true` shows the codes made in
 /// this session (the database keeps only digests).
 pub async fn codes_form(
@@ -568,7 +617,9 @@ pub async fn codes_form(
             "recovery_codes_left": left,
         })));
     }
-    web.page(CODES, codes_context(&shown, left))
+    let mut ctx = codes_context(&shown, left);
+    ctx.insert("continue_to", &continue_to(&web));
+    web.page(CODES, ctx)
 }
 
 /// `POST /mf-recovery-codes`: new codes, replacing the old ones; shown this once.
@@ -591,8 +642,9 @@ pub async fn codes_submit(
             "recovery_codes": codes,
         })));
     }
-    let left = codes.len();
-    web.page(CODES, codes_context(&codes, left))
+    let mut ctx = codes_context(&codes, codes.len());
+    ctx.insert("continue_to", &continue_to(&web));
+    web.page(CODES, ctx)
 }
 
 /// "You have 3 recovery codes left.", and a nudge to make new ones when few are left.

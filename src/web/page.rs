@@ -270,6 +270,17 @@ pub fn add_cookie<B>(response: &mut HttpResponse<B>, cookie: &Cookie<'_>) -> Res
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie {}: {e}", cookie.name())))
 }
 
+/// `response` with the cookies `from` sets (a login's session and remember-me cookies, when
+/// another answer replaces the login's redirect).
+pub fn with_cookies_of(mut response: HttpResponse, from: &HttpResponse) -> HttpResponse {
+    for cookie in from.headers().get_all(header::SET_COOKIE) {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, cookie.clone());
+    }
+    response
+}
+
 pub fn redirect(location: &str) -> HttpResponse {
     HttpResponse::Found()
         .insert_header((header::LOCATION, location))

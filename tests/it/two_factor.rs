@@ -620,3 +620,117 @@ async fn the_setup_page_has_one_primary_action_and_turning_off_is_apart() {
         "{page}"
     );
 }
+
+/// Starts an authenticator setup as JSON (for its key) and proves it with the form, as the
+/// setup page does: the answer to the form.
+async fn finish_setup_with_the_form(c: &TestClient) -> Response {
+    let (status, body) = json(post(c, "/tf-setup", json!({"setup": "authenticator"})).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let key = TotpSecret::from_base32(body["response"]["tf_authr_key"].as_str().unwrap()).unwrap();
+    let state = body["response"]["tf_state_token"].as_str().unwrap();
+    let token = c.csrf_token("/tf-setup").await;
+    c.post_form(
+        &format!("/tf-setup/{state}"),
+        &[
+            ("code", code_at(&key, now()).as_str()),
+            ("csrf_token", token.as_str()),
+        ],
+    )
+    .await
+}
+
+/// As GitHub does: turning two-factor on in the browser makes the recovery codes at once and
+/// shows them as the next step, whose "Continue" goes back to the account; a JSON client
+/// (Flask-Security's API) gets no codes it did not ask for. Someone who already has codes is
+/// not given new ones.
+#[actix_web::test]
+async fn turning_two_factor_on_shows_new_recovery_codes_as_the_next_step() {
+    let app = app_with(&[]).await;
+    let email = new_email("tf-codes-step");
+    app.create_user(&email, PASSWORD).await;
+    let c = app.logged_in_client(&email, PASSWORD, false).await;
+
+    let r = finish_setup_with_the_form(&c).await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        location,
+        "/mf-recovery-codes?show_codes=true&next=%2Fprofile"
+    );
+    let page = c.get(&location).await.text().await.unwrap();
+    assert!(page.contains("Two-factor sign-in is on."), "the flash");
+    let shown = page.matches("<li><code>").count();
+    assert_eq!(shown, 5, "the new codes, shown once: {page}");
+    assert!(
+        page.contains("href=\"&#x2F;profile\">I have saved my recovery codes</a>"),
+        "{page}"
+    );
+    let (_, body) = json(c.get_json("/mf-recovery-codes").await).await;
+    assert_eq!(body["response"]["recovery_codes_left"], shown);
+
+    // Off and on again: the codes are still there, so the setup page answers as before.
+    let (status, _) = json(post(&c, "/tf-setup", json!({"setup": "disable"})).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let r = finish_setup_with_the_form(&c).await;
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, "/tf-setup");
+
+    let api_user = new_email("tf-codes-json");
+    app.create_user(&api_user, PASSWORD).await;
+    let api = app.logged_in_client(&api_user, PASSWORD, false).await;
+    set_up_authenticator(&api).await;
+    let (_, body) = json(api.get_json("/mf-recovery-codes").await).await;
+    assert_eq!(body["response"]["recovery_codes_left"], 0);
+}
+
+/// A login that had to set two-factor up first ends, in the browser, on the new recovery
+/// codes, whose "Continue" goes where the login was going; the login is complete.
+#[actix_web::test]
+async fn a_setup_required_at_login_shows_the_codes_before_going_on() {
+    let app = app_with(&[("SECURITY_TWO_FACTOR_REQUIRED_ROLES", "admin")]).await;
+    let email = new_email("boss-codes");
+    app.create_user(&email, PASSWORD).await;
+    {
+        use diesel::prelude::*;
+        let mut conn = app.db();
+        diesel::sql_query("INSERT INTO role (name) VALUES ('admin')")
+            .execute(&mut conn)
+            .unwrap();
+        let user = app.user(&email);
+        let role = latchkey::db::roles::find_by_name(&mut conn, "admin")
+            .unwrap()
+            .unwrap();
+        latchkey::db::roles::add_to_user(&mut conn, user.id, role.id).unwrap();
+    }
+    let c = app.client();
+    let token = c.csrf_token("/login").await;
+    let r = c
+        .post_form(
+            "/login?next=%2Fsessions",
+            &[
+                ("email", email.as_str()),
+                ("password", PASSWORD),
+                ("remember", "y"),
+                ("csrf_token", token.as_str()),
+            ],
+        )
+        .await;
+    assert!(r.status().is_redirection() || r.status() == StatusCode::OK);
+    assert!(!c.is_authenticated().await);
+
+    let r = finish_setup_with_the_form(&c).await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        location,
+        "/mf-recovery-codes?show_codes=true&next=%2Fsessions"
+    );
+    assert!(
+        common::set_cookie(r.headers(), "remember_token").is_some(),
+        "the login's cookies come along"
+    );
+    assert!(c.is_authenticated().await);
+    let page = c.get(&location).await.text().await.unwrap();
+    assert!(page.contains("href=\"&#x2F;sessions\">I have saved my recovery codes</a>"));
+    assert_eq!(page.matches("<li><code>").count(), 5);
+}
