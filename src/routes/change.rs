@@ -8,8 +8,10 @@ use super::mount;
 use crate::auth::changeable::{self, ChangeInput, ChangeRefusal};
 use crate::messages;
 use crate::urls::Route;
+use crate::web::guards::here;
 use crate::web::page::add_cookie;
 use crate::web::signin;
+use crate::web::submission::{query_param, then_or};
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 /// Registers the change-password form.
@@ -27,23 +29,26 @@ pub struct ChangeForm {
     new_password: Option<String>,
     #[serde(default)]
     new_password_confirm: Option<String>,
+    /// Where to go once changed (the account area sends `/profile`); checked.
+    #[serde(default)]
+    next: Option<String>,
 }
 
 pub async fn form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) =
-        crate::web::guards::require_fresh(&web, &current.0, Route::Change.path())
-    {
+    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, &here(&web)) {
         return Ok(reauthenticate);
     }
     if web.format.is_json() {
         return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
     }
-    web.page(TEMPLATE, context(&current.0.user))
+    let next = query_param(&web.request, "next").unwrap_or_default();
+    web.page(TEMPLATE, context(&current.0.user, &next))
 }
 
-fn context(user: &crate::db::models::User) -> tera::Context {
+fn context(user: &crate::db::models::User, next: &str) -> tera::Context {
     let mut ctx = tera::Context::new();
     ctx.insert("has_password", &user.password_hash().is_some());
+    ctx.insert("next", next);
     ctx
 }
 
@@ -52,9 +57,7 @@ pub async fn submit(
     current: AuthenticatedUser,
     form: Submission<ChangeForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) =
-        crate::web::guards::require_fresh(&web, &current.0, Route::Change.path())
-    {
+    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, &here(&web)) {
         return Ok(reauthenticate);
     }
     let form = form.data;
@@ -69,7 +72,8 @@ pub async fn submit(
         match changeable::change_password(&services, user, &input, &client, &origin).await? {
             Ok(user) => user,
             Err(ChangeRefusal::Invalid(errors)) => {
-                return web.form_failure(TEMPLATE, context(user), &errors)
+                let ctx = context(user, form.next.as_deref().unwrap_or_default());
+                return web.form_failure(TEMPLATE, ctx, &errors);
             }
             Err(ChangeRefusal::Throttled { retry_after }) => {
                 return Err(signin::throttled(&web, "change_throttled", retry_after))
@@ -78,7 +82,8 @@ pub async fn submit(
     // Every login ended with the old password; this browser continues in a fresh one.
     let remember = signin::start_session(&web, &updated, current.0.remembered).await?;
     let flash = ("success", web.msg(messages::PASSWORD_CHANGE, &[]));
-    let mut response = web.success(Route::Home.path(), Some(flash), json!({}));
+    let then = then_or(&web, form.next.as_deref(), Route::Home.path());
+    let mut response = web.success(&then, Some(flash), json!({}));
     if let Some(cookie) = remember {
         add_cookie(&mut response, &cookie)?;
     }

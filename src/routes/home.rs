@@ -49,10 +49,16 @@ fn account(
     let us = &settings.unified_signin;
     let two_factor_on = overview.two_factor_method.is_some();
     let us_method = |m: crate::config::UsMethod| us.methods.contains(&m);
+    // The change pages come back here once the change is made.
+    let profile = percent_encoding::utf8_percent_encode(
+        Route::Profile.path(),
+        percent_encoding::NON_ALPHANUMERIC,
+    );
+    let back_here = |route: Route| route.with_query(&format!("next={profile}"));
     json!({
         "email": user.email,
         "username": user.username,
-        "password_change_url": settings.features.changeable.then_some(Route::Change.path()),
+        "password_change_url": settings.features.changeable.then(|| back_here(Route::Change)),
         "has_password": user.password_hash().is_some(),
         "two_factor": tf.enabled.then(|| json!({
             "method": overview.two_factor_method,
@@ -76,7 +82,7 @@ fn account(
             "authenticator": us_method(crate::config::UsMethod::Authenticator),
         })),
         "change_email_url": settings.account_changes.change_email.then_some(Route::ChangeEmail.path()),
-        "change_username_url": settings.account_changes.change_username.then_some(Route::ChangeUsername.path()),
+        "change_username_url": settings.account_changes.change_username.then(|| back_here(Route::ChangeUsername)),
     })
 }
 

@@ -12,7 +12,9 @@ use crate::domain::{Email, FormErrors};
 use crate::messages;
 use crate::urls::Route;
 use crate::web::check_email::{self, Sent};
+use crate::web::guards::here;
 use crate::web::page::redirect;
+use crate::web::submission::{query_param, then_or};
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 /// Registers the change-username form.
@@ -35,12 +37,14 @@ pub fn recover_routes(cfg: &mut actix_web::web::ServiceConfig) {
 
 const CHANGE_TEMPLATE: &str = "security/change_username.html";
 const RECOVER_TEMPLATE: &str = "security/recover_username.html";
-const CHANGE_URL: &str = Route::ChangeUsername.path();
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ChangeUsernameForm {
     #[serde(default)]
     username: Option<String>,
+    /// Where to go once changed (the account area sends `/profile`); checked.
+    #[serde(default)]
+    next: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -49,15 +53,16 @@ pub struct RecoverUsernameForm {
     email: Option<String>,
 }
 
-fn change_context(current: Option<&str>, typed: &str) -> tera::Context {
+fn change_context(current: Option<&str>, typed: &str, next: &str) -> tera::Context {
     let mut ctx = tera::Context::new();
     ctx.insert("current_username", &current);
     ctx.insert("form", &json!({ "username": typed }));
+    ctx.insert("next", next);
     ctx
 }
 
 pub async fn change_form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, CHANGE_URL) {
+    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, &here(&web)) {
         return Ok(reauthenticate);
     }
     let username = current.0.user.username.as_deref();
@@ -67,7 +72,8 @@ pub async fn change_form(web: Web, current: AuthenticatedUser) -> Result<HttpRes
             "csrf_token": web.csrf_token(),
         })));
     }
-    web.page(CHANGE_TEMPLATE, change_context(username, ""))
+    let next = query_param(&web.request, "next").unwrap_or_default();
+    web.page(CHANGE_TEMPLATE, change_context(username, "", &next))
 }
 
 pub async fn change_submit(
@@ -75,18 +81,22 @@ pub async fn change_submit(
     current: AuthenticatedUser,
     form: Submission<ChangeUsernameForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, CHANGE_URL) {
+    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, &here(&web)) {
         return Ok(reauthenticate);
     }
     let user = &current.0.user;
-    let typed = form.data.username.unwrap_or_default();
+    let (typed, next) = (form.data.username.unwrap_or_default(), form.data.next);
     let (services, client) = (web.services(), web.client());
     let updated = match usernames::change_username(&services, user, &typed, &client).await? {
         Ok(updated) => updated,
         Err(errors) => {
             return web.form_failure(
                 CHANGE_TEMPLATE,
-                change_context(user.username.as_deref(), &typed),
+                change_context(
+                    user.username.as_deref(),
+                    &typed,
+                    next.as_deref().unwrap_or(""),
+                ),
                 &errors,
             )
         }
@@ -98,7 +108,7 @@ pub async fn change_submit(
         "username changed"
     );
     Ok(web.success(
-        Route::Home.path(),
+        &then_or(&web, next.as_deref(), Route::Home.path()),
         Some(("success", web.msg(messages::USERNAME_CHANGE, &[]))),
         json!({ "current_username": updated.username }),
     ))

@@ -167,6 +167,16 @@ impl UserRoles {
     }
 }
 
+/// The request's own path and query: where a page that asks for a fresh login comes back to
+/// (its `next` kept).
+pub fn here(web: &Web) -> String {
+    web.request
+        .uri()
+        .path_and_query()
+        .map_or(crate::urls::ROOT, |pq| pq.as_str())
+        .to_owned()
+}
+
 /// What a guard demands.
 #[derive(Debug, Clone)]
 pub enum Rule {

@@ -219,6 +219,16 @@ pub fn typed_or_queried_next(web: &super::page::Web, typed: Option<&str>) -> Opt
         .or_else(|| query_param(&web.request, "next").filter(|n| !n.is_empty()))
 }
 
+/// Where a change goes once made: its `next` (typed, else queried) when it stays on this site
+/// (the account area's links send `?next=/profile`), else `default`: Flask-Security's
+/// `get_post_action_redirect`, which passes over an unsafe `next` without a word.
+pub fn then_or(web: &super::page::Web, typed: Option<&str>, default: &str) -> String {
+    safe_next(web, typed_or_queried_next(web, typed))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| default.to_owned())
+}
+
 /// Where to go after a form (`raw`: the typed or queried `next`, empty as none), checked to
 /// stay on this site; an unsafe one is a form error on `next`.
 pub fn safe_next(

@@ -310,3 +310,63 @@ async fn turning_two_factor_on_says_it_is_on() {
     );
     assert_eq!(text_of(&html, "tf-status"), "On, with an authenticator app");
 }
+
+/// The account area's change pages come back to it: its links carry `?next=/profile`, the
+/// change goes there, a stale login is asked to confirm and comes back with the `next`
+/// kept; without a `next` (Flask-Security's form) the change still goes home, and an
+/// off-site `next` is passed over.
+#[actix_web::test]
+async fn changes_made_from_the_account_area_return_to_it() {
+    let app = spawn_app_with(&[
+        ("SECURITY_CHANGEABLE", "true"),
+        ("SECURITY_USERNAME_ENABLE", "true"),
+        ("SECURITY_CHANGE_USERNAME", "true"),
+    ])
+    .await;
+    let email = new_email("back-to-account");
+    app.create_user(&email, PASSWORD).await;
+    let c = app.logged_in_client(&email, PASSWORD, false).await;
+    let account = c.get("/profile").await.text().await.unwrap();
+    assert!(
+        account.contains("href=\"/change?next=%2Fprofile\""),
+        "{account}"
+    );
+    assert!(account.contains("href=\"/change-username?next=%2Fprofile\""));
+
+    let form = c.get("/change?next=%2Fprofile").await.text().await.unwrap();
+    assert!(
+        form.contains("name=\"next\" value=\"&#x2F;profile\""),
+        "{form}"
+    );
+    let token = c.csrf_token("/change").await;
+    let r = c
+        .post_form(
+            "/change",
+            &[
+                ("password", PASSWORD),
+                ("new_password", "a-new-password-1"),
+                ("new_password_confirm", "a-new-password-1"),
+                ("next", "/profile"),
+                ("csrf_token", token.as_str()),
+            ],
+        )
+        .await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    assert_eq!(r.headers()["location"], "/profile");
+
+    let token = c.csrf_token("/change-username").await;
+    for (next, expected) in [
+        (Some("/profile"), "/profile"),
+        (None, "/"),
+        (Some("https://evil.example/"), "/"),
+    ] {
+        let name = format!("user{}", expected.len() + next.map_or(0, str::len));
+        let mut fields = vec![("username", name.as_str()), ("csrf_token", token.as_str())];
+        if let Some(next) = next {
+            fields.push(("next", next));
+        }
+        let r = c.post_form("/change-username", &fields).await;
+        assert!(r.status().is_redirection(), "{next:?}: {}", r.status());
+        assert_eq!(r.headers()["location"], expected, "{next:?}");
+    }
+}
