@@ -338,7 +338,7 @@ impl Drop for InLanguage {
     }
 }
 
-/// The `t` filter: `{{ "Log in" | t }}` is the text in the page's language, and
+/// The `t` filter: `{{ "Sign in" | t }}` is the text in the page's language, and
 /// `{{ "Sent to %(email)s." | t(email=user.email) }}` fills Flask-Security's placeholders
 /// (after translating, so a translation can move them). A text no translation has is shown
 /// as it is.

@@ -3,20 +3,25 @@
 // the button simply does not appear and times stay in UTC as the server wrote them.
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
+  // The words, in the page's language, from base.html's <body data-…> (English without).
+  var words = document.body.dataset;
+  var show = words.show || "Show", hide = words.hide || "Hide";
+  var showField = words.showField || "Show %(field)s";
   document.querySelectorAll('input[type="password"]').forEach(function (input) {
     if (!input.id) return;
     var button = document.createElement("button");
     button.type = "button";
     button.className = "toggle-password";
-    button.textContent = "Show";
+    button.textContent = show;
     button.setAttribute("aria-controls", input.id);
     button.setAttribute("aria-pressed", "false");
     var label = document.querySelector('label[for="' + input.id + '"]');
-    button.setAttribute("aria-label", "Show " + (label ? label.textContent.toLowerCase() : "password"));
+    var field = label ? label.textContent.trim() : "";
+    button.setAttribute("aria-label", field ? showField.replace("%(field)s", field) : show);
     button.addEventListener("click", function () {
       var showing = input.type === "text";
       input.type = showing ? "password" : "text";
-      button.textContent = showing ? "Show" : "Hide";
+      button.textContent = showing ? show : hide;
       button.setAttribute("aria-pressed", showing ? "false" : "true");
       input.focus();
     });

@@ -826,7 +826,7 @@ async fn switching_language_with_the_pages_chooser() {
     let b = Browser { client, app: &app };
 
     b.goto("/login").await;
-    assert_eq!(b.text("h1").await, "Log in");
+    assert_eq!(b.text("h1").await, "Sign in");
     let lang = |b: &Browser<'_>| {
         let client = b.client.clone();
         async move {
@@ -842,9 +842,21 @@ async fn switching_language_with_the_pages_chooser() {
     };
     assert_eq!(lang(&b).await, "en");
 
-    for (code, heading, remember) in [
-        ("de", "Anmelden", "Angemeldet bleiben"),
-        ("fr", "Se connecter", "Se souvenir de moi"),
+    for (code, heading, remember, show, show_password) in [
+        (
+            "de",
+            "Anmelden",
+            "Angemeldet bleiben",
+            "Anzeigen",
+            "Passwort anzeigen",
+        ),
+        (
+            "fr",
+            "Se connecter",
+            "Se souvenir de moi",
+            "Afficher",
+            "Afficher : Mot de passe",
+        ),
     ] {
         b.client
             .find(Locator::Css(&format!(
@@ -861,6 +873,23 @@ async fn switching_language_with_the_pages_chooser() {
         assert_eq!(b.text("h1").await, heading);
         assert_eq!(lang(&b).await, code);
         assert_eq!(b.text("label[for=\"remember\"]").await, remember);
+        // The script's button beside the password, in the page's language too.
+        let toggle = b
+            .client
+            .find(Locator::Css(
+                "button.toggle-password[aria-controls=\"password\"]",
+            ))
+            .await
+            .expect("the show button");
+        assert_eq!(toggle.text().await.expect("its text"), show);
+        assert_eq!(
+            toggle
+                .attr("aria-label")
+                .await
+                .expect("its name")
+                .as_deref(),
+            Some(show_password)
+        );
     }
     // The choice is kept for the next pages.
     b.goto("/reset").await;
@@ -1392,7 +1421,7 @@ async fn opening_the_logout_address_offers_the_button() {
     app.set_confirmed(&email);
     b.login(&email, PASSWORD, false).await;
     b.goto("/logout").await;
-    assert_eq!(b.text("h1").await, "Log out?");
+    assert_eq!(b.text("h1").await, "Sign out?");
     assert!(b.body_text().await.contains(&email));
     b.screenshots("logout-get").await;
     b.submit("logout_user_form").await;

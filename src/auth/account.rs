@@ -8,6 +8,7 @@ use super::events::ActivityView;
 use super::services::Services;
 use crate::db::models::{Passkey, User};
 use crate::db::DbError;
+use crate::messages::Messages;
 
 /// How many stored events are read to find failed sign-ins since the last successful one.
 const EVENTS_SCANNED: i64 = 50;
@@ -101,10 +102,10 @@ pub struct Named<T> {
     pub device: Option<String>,
 }
 
-fn named<T>(item: T, user_agent: Option<&str>) -> Named<T> {
+fn named<T>(item: T, user_agent: Option<&str>, messages: &Messages) -> Named<T> {
     let device = super::device::Device::parse(user_agent);
     Named {
-        device: device.is_known().then(|| device.describe()),
+        device: device.is_known().then(|| device.describe_in(messages)),
         item,
     }
 }
@@ -112,12 +113,13 @@ fn named<T>(item: T, user_agent: Option<&str>) -> Named<T> {
 /// The logins of the sessions page with their device names, this browser's first.
 pub fn named_sessions(
     sessions: Vec<super::login::LoginView>,
+    messages: &Messages,
 ) -> Vec<Named<super::login::LoginView>> {
     let mut list: Vec<_> = sessions
         .into_iter()
         .map(|s| {
             let ua = s.user_agent.clone();
-            named(s, ua.as_deref())
+            named(s, ua.as_deref(), messages)
         })
         .collect();
     // A stable sort: the others stay most recently seen first.
@@ -128,12 +130,13 @@ pub fn named_sessions(
 /// The API tokens of the sessions page with their device names.
 pub fn named_tokens(
     tokens: Vec<super::api_tokens::TokenView>,
+    messages: &Messages,
 ) -> Vec<Named<super::api_tokens::TokenView>> {
     tokens
         .into_iter()
         .map(|t| {
             let ua = t.user_agent.clone();
-            named(t, ua.as_deref())
+            named(t, ua.as_deref(), messages)
         })
         .collect()
 }

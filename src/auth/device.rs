@@ -43,13 +43,26 @@ impl Device {
         self.browser.is_some() || self.os.is_some()
     }
 
-    /// "Firefox on Linux", "Safari", "an app on iPhone", or "an unknown client".
+    /// "Firefox on Linux", "Safari", "an unknown browser on iPhone", or "an unknown client".
     pub fn describe(&self) -> String {
+        self.describe_with(crate::messages::fill)
+    }
+
+    /// [`Device::describe`] in the language of `messages` ("Safari auf iPhone"; the names of
+    /// browsers and systems stay as they are).
+    pub fn describe_in(&self, messages: &crate::messages::Messages) -> String {
+        self.describe_with(|msgid, args| messages.translate(msgid, args))
+    }
+
+    fn describe_with(&self, say: impl Fn(&str, &[(&str, &str)]) -> String) -> String {
         match (&self.browser, &self.os) {
-            (Some(browser), Some(os)) => format!("{browser} on {os}"),
+            (Some(browser), Some(os)) => say(
+                "%(browser)s on %(os)s",
+                &[("browser", browser.as_str()), ("os", os.as_str())],
+            ),
             (Some(browser), None) => browser.clone(),
-            (None, Some(os)) => format!("an unknown browser on {os}"),
-            (None, None) => "an unknown client".to_owned(),
+            (None, Some(os)) => say("an unknown browser on %(os)s", &[("os", os)]),
+            (None, None) => say("an unknown client", &[]),
         }
     }
 }
@@ -59,6 +72,11 @@ pub fn describe(user_agent: Option<&str>) -> String {
     Device::parse(user_agent).describe()
 }
 
+/// [`Device::parse`] then [`Device::describe_in`].
+pub fn describe_in(user_agent: Option<&str>, messages: &crate::messages::Messages) -> String {
+    Device::parse(user_agent).describe_in(messages)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +84,24 @@ mod tests {
     const FIREFOX_LINUX: &str =
         "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
     const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+
+    #[test]
+    fn device_names_are_in_the_readers_language() {
+        let messages = crate::messages::Messages::default();
+        let german = messages.in_language(&crate::messages::Lang::parse("de").expect("de"));
+        assert_eq!(
+            Device::parse(Some(FIREFOX_LINUX)).describe_in(&german),
+            "Firefox auf Linux"
+        );
+        assert_eq!(
+            Device::parse(None).describe_in(&german),
+            "ein unbekanntes Gerät"
+        );
+        assert_eq!(
+            Device::parse(Some(FIREFOX_LINUX)).describe_in(&messages),
+            "Firefox on Linux"
+        );
+    }
 
     #[test]
     fn browser_family_and_os_without_versions() {

@@ -360,7 +360,7 @@ impl ActivityView {
             time: row.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             kind: row.kind.clone(),
             what: describe(&row.kind, row.detail.as_deref(), messages),
-            client: super::device::describe(row.user_agent.as_deref()),
+            client: super::device::describe_in(row.user_agent.as_deref(), messages),
             ip: row.ip.clone(),
             failure: matches!(row.kind.as_str(), "login_failed" | "second_factor_failed"),
             user_id: row.user_id,

@@ -19,6 +19,9 @@ pub struct MailSettings {
     pub use_tls: bool,
     pub use_ssl: bool,
     pub default_sender: String,
+    /// The name mails come from when `MAIL_DEFAULT_SENDER` gives none ("Latchkey
+    /// <no-reply@example.com>" rather than a bare address): `APP_NAME`.
+    pub sender_name: Option<String>,
     pub timeout: Duration,
     pub outbox_dir: PathBuf,
     /// Whether the development transport logs each message's links (they carry tokens):
@@ -54,6 +57,11 @@ pub(super) fn mail(src: &Source) -> Result<MailSettings, ConfigError> {
             .get("MAIL_DEFAULT_SENDER")
             .unwrap_or("no-reply@localhost")
             .to_owned(),
+        sender_name: Some(
+            src.get("APP_NAME")
+                .unwrap_or(super::DEFAULT_APP_NAME)
+                .to_owned(),
+        ),
         timeout: Duration::from_secs(src.number("MAIL_TIMEOUT", 10)?),
         outbox_dir: PathBuf::from(src.get("MAIL_OUTBOX_DIR").unwrap_or("instance/mail")),
         log_links: true,

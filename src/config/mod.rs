@@ -39,6 +39,8 @@ pub use features::Features;
 pub use i18n::MessageSettings;
 pub use mail::{EmailSubjects, MailSettings};
 pub use notices::NoticeSettings;
+/// `APP_NAME` when unset.
+pub const DEFAULT_APP_NAME: &str = "Latchkey";
 pub use passwords::{default_hash_queue, HashScheme, PasswordPolicy, MAX_HASH_QUEUE};
 pub use secret::Secret;
 pub use session::SessionPolicy;
@@ -180,7 +182,7 @@ impl Settings {
             environment::check_production(&secret_key, &password_salt, cookie_secure)?;
         }
 
-        let app_name = src.get("APP_NAME").unwrap_or("Latchkey").to_owned();
+        let app_name = src.get("APP_NAME").unwrap_or(DEFAULT_APP_NAME).to_owned();
         let webauthn = webauthn::webauthn(src, &app_name, &base_url, environment)?;
         let unified_signin = unified_signin::unified_signin(src)?;
         let account_changes = account_changes::account_changes(src, &features)?;

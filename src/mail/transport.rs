@@ -83,6 +83,13 @@ impl Transport {
                     value: settings.default_sender.clone(),
                     reason: e.to_string(),
                 })?;
+        // A bare address gets the app's name, as mail from GitHub or Google names its sender.
+        let sender = match (&sender.name, &settings.sender_name) {
+            (None, Some(name)) if !name.trim().is_empty() => {
+                Mailbox::new(Some(name.trim().to_owned()), sender.email)
+            }
+            _ => sender,
+        };
         let Some(server) = settings.server.as_deref() else {
             return Ok(Transport::Development(DevelopmentTransport {
                 dir: settings.outbox_dir.clone(),
@@ -336,6 +343,7 @@ mod tests {
             use_tls: false,
             use_ssl: false,
             default_sender: "nobody at all".to_owned(),
+            sender_name: None,
             timeout: std::time::Duration::from_secs(10),
             outbox_dir: PathBuf::from("unused"),
             log_links: true,

@@ -20,7 +20,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(mount::form(Route::Logout, confirm, submit));
 }
 
-/// `GET /logout`: 405 (logging out is a POST, as in Flask-Security), with a "Log out?" page
+/// `GET /logout`: 405 (logging out is a POST, as in Flask-Security), with a "Sign out?" page
 /// whose button does it; JSON clients get the 405 error.
 pub async fn confirm(web: Web) -> Result<HttpResponse, AppError> {
     if web.format.is_json() {

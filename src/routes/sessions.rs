@@ -43,8 +43,14 @@ pub async fn index(web: Web, current: AuthenticatedUser) -> Result<HttpResponse,
         })));
     }
     let mut ctx = tera::Context::new();
-    ctx.insert("sessions", &crate::auth::account::named_sessions(sessions));
-    ctx.insert("api_tokens", &crate::auth::account::named_tokens(tokens));
+    ctx.insert(
+        "sessions",
+        &crate::auth::account::named_sessions(sessions, &web.messages),
+    );
+    ctx.insert(
+        "api_tokens",
+        &crate::auth::account::named_tokens(tokens, &web.messages),
+    );
     web.page(TEMPLATE, ctx)
 }
 

@@ -537,9 +537,21 @@ fn setup_done(web: &Web, updated: &User, method: UsMethod) -> HttpResponse {
         method = method.as_str(),
         "unified sign-in method set up"
     );
+    // The page says what it means (Flask-Security's "Unified sign in setup successful" is
+    // jargon); JSON answers carry no message.
+    let way = match method {
+        UsMethod::Email => "a code by email",
+        UsMethod::Sms => "a code by text message",
+        UsMethod::Authenticator => "an authenticator code",
+        UsMethod::Password => "a password",
+    };
+    let said = web.translate(
+        "You can now sign in with %(method)s.",
+        &[("method", &web.translate(way, &[]))],
+    );
     web.success(
         Route::UsSetup.path(),
-        Some(("info", web.msg(messages::US_SETUP_SUCCESSFUL, &[]))),
+        Some(("success", said)),
         json!({
             "csrf_token": web.csrf_token(),
             "chosen_method": method.as_str(),

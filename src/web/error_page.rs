@@ -109,7 +109,7 @@ pub fn render(
         Situation::Other => ("Something is not right", None),
     };
     if user.is_none() && situation != Situation::Throttled {
-        link(Route::Login.path(), t("Log in"));
+        link(Route::Login.path(), t("Sign in"));
     }
     link(Route::Home.path(), t("Home"));
     let lang = messages.lang();
@@ -129,7 +129,8 @@ pub fn render(
         &json!({
             "status": shown.status.as_u16(),
             "title": t(title),
-            "message": shown.message,
+            // "The CSRF token is invalid." is jargon to a person: the detail says it.
+            "message": if situation == Situation::ExpiredForm { None } else { Some(shown.message) },
             "detail": detail,
             "reference": shown.request_id.filter(|_| shown.status.is_server_error()),
             "next": next,

@@ -284,6 +284,9 @@ async fn a_refused_form_sends_the_browser_back_to_it_with_a_flash() {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         assert_eq!(refresh.as_deref(), Some(expected), "{referer:?}");
+        let body = r.text().await.expect("the page");
+        assert!(body.contains("Your session expired"), "{body}");
+        assert!(!body.contains("CSRF"), "no jargon on the page: {body}");
         let page = browser.get("/login").await.text().await.expect("page");
         assert!(
             page.contains("Your session expired, please try again."),

@@ -19,6 +19,7 @@ fn dev_settings(dir: &std::path::Path) -> MailSettings {
         use_tls: false,
         use_ssl: false,
         default_sender: "no-reply@localhost".to_owned(),
+        sender_name: None,
         timeout: Duration::from_secs(10),
         outbox_dir: dir.to_path_buf(),
         log_links: true,
@@ -152,4 +153,36 @@ async fn the_worker_uses_the_development_transport_without_mail_server() {
         ["n0@example.com", "n1@example.com", "n2@example.com"]
     );
     worker.shutdown().await;
+}
+
+/// A bare `MAIL_DEFAULT_SENDER` comes from the app's name ("Latchkey <no-reply@…>"), as
+/// mail from GitHub or Google names its sender; a sender with a name of its own keeps it.
+#[tokio::test]
+async fn mail_comes_from_the_apps_name_unless_the_sender_names_itself() {
+    for (sender, expected) in [
+        (
+            "no-reply@localhost",
+            "From: Latchkey <no-reply@localhost>\r\n",
+        ),
+        (
+            "Support <help@localhost>",
+            "From: Support <help@localhost>\r\n",
+        ),
+    ] {
+        let test = TestDb::new();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("mail");
+        let settings = MailSettings {
+            default_sender: sender.to_owned(),
+            sender_name: Some("Latchkey".to_owned()),
+            ..dev_settings(&dir)
+        };
+        let transport = Transport::from_settings(&settings).unwrap();
+        enqueue(&test.db, message("someone@example.com", "Hello")).await;
+        let report = deliver_due(&test.db, &transport, &key()).await.unwrap();
+        assert_eq!(report.delivered, 1);
+        let files = eml_files(&dir);
+        let raw = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(raw.contains(expected), "{sender}: {raw}");
+    }
 }

@@ -103,6 +103,7 @@ pub fn smtp_settings(port: u16, timeout: Duration) -> MailSettings {
         use_tls: false,
         use_ssl: false,
         default_sender: "Latchkey <no-reply@example.com>".to_owned(),
+        sender_name: None,
         timeout,
         outbox_dir: PathBuf::from("unused-outbox"),
         log_links: true,
