@@ -278,6 +278,27 @@ impl WebDriverCompatibleCommand for AddVirtualAuthenticator {
     }
 }
 
+/// Removes a virtual authenticator, with its credentials
+/// (`DELETE /session/{id}/webauthn/authenticator/{authenticatorId}`).
+#[derive(Debug)]
+struct RemoveVirtualAuthenticator {
+    authenticator: String,
+}
+
+impl WebDriverCompatibleCommand for RemoveVirtualAuthenticator {
+    fn endpoint(&self, base_url: &Url, session_id: Option<&str>) -> Result<Url, url::ParseError> {
+        let id = session_id.unwrap_or_default();
+        base_url.join(&format!(
+            "session/{id}/webauthn/authenticator/{}",
+            self.authenticator
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &Url) -> (Method, Option<String>) {
+        (Method::DELETE, None)
+    }
+}
+
 /// The credentials a virtual authenticator holds
 /// (`GET /session/{id}/webauthn/authenticator/{authenticatorId}/credentials`).
 #[derive(Debug)]
@@ -1931,7 +1952,7 @@ async fn every_page_passes_axe_and_fits_a_phone_in_english_and_german() {
     app.set_premium(&owner, true);
     let (driver, client) = ChromeDriver::launch().await;
     let b = Browser { client, app: &app };
-    let _authenticator = add_virtual_authenticator(&b.client).await;
+    let laptop = add_virtual_authenticator(&b.client).await;
     let mut problems = Vec::new();
 
     // Anonymous.
@@ -1950,6 +1971,11 @@ async fn every_page_passes_axe_and_fits_a_phone_in_english_and_german() {
         ("error-404", "/no-such-page", None),
         ("error-405", "/sessions/revoke", None),
         ("logout-signed-out", "/logout", None),
+        (
+            "code-link-bad",
+            "/us-verify-link?id=nobody&code=123456",
+            None,
+        ),
     ] {
         b.check_path(page, path, lands_on, &mut problems).await;
     }
@@ -1962,6 +1988,19 @@ async fn every_page_passes_axe_and_fits_a_phone_in_english_and_german() {
             "field errors shown"
         );
         b.check_page("login-errors", lang, &mut problems).await;
+
+        b.goto("/register").await;
+        b.fill("register_user_form", "email", &member).await;
+        b.fill("register_user_form", "password", "short").await;
+        b.fill("register_user_form", "password_confirm", "other")
+            .await;
+        b.submit("register_user_form").await;
+        b.assert_path("/register", "a refused registration").await;
+        assert!(
+            b.client.find(Locator::Css(".fs-error-msg")).await.is_ok(),
+            "field errors shown"
+        );
+        b.check_page("register-errors", lang, &mut problems).await;
 
         b.goto("/reset").await;
         b.fill("forgot_password_form", "email", &owner).await;
@@ -2001,6 +2040,15 @@ async fn every_page_passes_axe_and_fits_a_phone_in_english_and_german() {
     b.login(&owner, PASSWORD, false).await;
     assert!(b.logged_in_as(&owner).await, "signed in");
     b.add_passkey("Laptop", "usage-first").await;
+    // A second device for the second passkey (an authenticator makes one per account).
+    b.client
+        .issue_cmd(RemoveVirtualAuthenticator {
+            authenticator: laptop,
+        })
+        .await
+        .expect("remove the first authenticator");
+    let _security_key = add_virtual_authenticator(&b.client).await;
+    b.add_passkey("Security key", "usage-secondary").await;
     for (page, path) in [
         ("home", "/"),
         ("account", "/profile"),
@@ -2019,6 +2067,20 @@ async fn every_page_passes_axe_and_fits_a_phone_in_english_and_german() {
         ("two-factor-off", "/tf-setup"),
     ] {
         b.check_path(page, path, None, &mut problems).await;
+    }
+    for (page, path, lands_on) in [
+        (
+            "change-email-bad-link",
+            "/change-email/not-a-token",
+            Some("/change-email"),
+        ),
+        (
+            "change-email-revert-bad-link",
+            "/change-email/revert/not-a-token",
+            None,
+        ),
+    ] {
+        b.check_path(page, path, lands_on, &mut problems).await;
     }
     for lang in LANGUAGES {
         b.set_language(lang).await;
@@ -2093,6 +2155,11 @@ async fn every_page_passes_axe_and_fits_a_phone_in_english_and_german() {
     b.check_path("two-factor-help", "/tf-rescue", None, &mut problems)
         .await;
     b.check_path("recovery-code-signin", "/mf-recovery", None, &mut problems)
+        .await;
+    // Two second factors (the authenticator, the second-factor passkey): the other ones.
+    b.check_path("two-factor-choice", "/tf-select", None, &mut problems)
+        .await;
+    b.check_path("passkey-second-factor", "/wan-signin", None, &mut problems)
         .await;
 
     // A member who is not an admin.
