@@ -2002,6 +2002,12 @@ async fn every_page_passes_axe_and_fits_a_phone_in_english_and_german() {
         );
         b.check_page("register-errors", lang, &mut problems).await;
 
+        b.goto("/us-signin").await;
+        b.fill("us_signin_form", "identity", &member).await;
+        b.click_through("button[name=\"submit_send_code\"]").await;
+        b.check_page("code-signin-send-code", lang, &mut problems)
+            .await;
+
         b.goto("/reset").await;
         b.fill("forgot_password_form", "email", &owner).await;
         b.submit("forgot_password_form").await;
@@ -2156,6 +2162,16 @@ async fn every_page_passes_axe_and_fits_a_phone_in_english_and_german() {
         .await;
     b.check_path("recovery-code-signin", "/mf-recovery", None, &mut problems)
         .await;
+    for lang in LANGUAGES {
+        b.set_language(lang).await;
+        b.goto("/tf-validate").await;
+        b.fill("two_factor_verify_code_form", "code", "000000")
+            .await;
+        b.submit("two_factor_verify_code_form").await;
+        b.assert_path("/tf-validate", "a wrong code").await;
+        b.check_page("two-factor-code-wrong", lang, &mut problems)
+            .await;
+    }
     // Two second factors (the authenticator, the second-factor passkey): the other ones.
     b.check_path("two-factor-choice", "/tf-select", None, &mut problems)
         .await;
