@@ -278,6 +278,27 @@ impl WebDriverCompatibleCommand for AddVirtualAuthenticator {
     }
 }
 
+/// Removes a virtual authenticator, with its credentials
+/// (`DELETE /session/{id}/webauthn/authenticator/{authenticatorId}`).
+#[derive(Debug)]
+struct RemoveVirtualAuthenticator {
+    authenticator: String,
+}
+
+impl WebDriverCompatibleCommand for RemoveVirtualAuthenticator {
+    fn endpoint(&self, base_url: &Url, session_id: Option<&str>) -> Result<Url, url::ParseError> {
+        let id = session_id.unwrap_or_default();
+        base_url.join(&format!(
+            "session/{id}/webauthn/authenticator/{}",
+            self.authenticator
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &Url) -> (Method, Option<String>) {
+        (Method::DELETE, None)
+    }
+}
+
 /// The credentials a virtual authenticator holds
 /// (`GET /session/{id}/webauthn/authenticator/{authenticatorId}/credentials`).
 #[derive(Debug)]
@@ -607,6 +628,22 @@ impl Browser<'_> {
         );
     }
 
+    /// A screenshot of the current page, whole length, at the current viewport, to `file`.
+    async fn screenshot(&self, file: &Path) {
+        let shot = cdp(
+            &self.client,
+            "Page.captureScreenshot",
+            json!({ "format": "png", "captureBeyondViewport": true }),
+        )
+        .await;
+        let data = shot["data"].as_str().expect("screenshot data");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .expect("screenshot is base64");
+        std::fs::write(file, png)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
+    }
+
     /// How wide the page lays out at the current viewport (more than the viewport: it
     /// scrolls sideways).
     async fn document_width(&self) -> u64 {
@@ -624,19 +661,8 @@ impl Browser<'_> {
         let dir = screenshot_dir();
         for (width, height, mobile) in WIDTHS {
             self.viewport(width, height, mobile).await;
-            let shot = cdp(
-                &self.client,
-                "Page.captureScreenshot",
-                json!({ "format": "png", "captureBeyondViewport": true }),
-            )
-            .await;
-            let data = shot["data"].as_str().expect("screenshot data");
-            let png = base64::engine::general_purpose::STANDARD
-                .decode(data)
-                .expect("screenshot is base64");
-            let file = dir.join(format!("{name}-{width}.png"));
-            std::fs::write(&file, png)
-                .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
+            self.screenshot(&dir.join(format!("{name}-{width}.png")))
+                .await;
             // No page may scroll sideways, down to a phone's width.
             let laid_out = self.document_width().await;
             assert!(
@@ -1696,7 +1722,12 @@ async fn logging_in_again_after_being_signed_out_elsewhere_works_first_time() {
 /// axe-core's script: `AXE_CORE_JS`, else `$CARGO_TARGET_DIR/axe-core/package/axe.min.js`
 /// (`cd $CARGO_TARGET_DIR && mkdir -p axe-core && cd axe-core && npm pack axe-core &&
 /// tar xzf axe-core-*.tgz`).
-fn axe_source() -> String {
+fn axe_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(read_axe_source)
+}
+
+fn read_axe_source() -> String {
     let path = std::env::var_os("AXE_CORE_JS").map_or_else(
         || {
             screenshot_dir()
@@ -1716,10 +1747,27 @@ fn axe_source() -> String {
 
 /// Runs axe-core on the current page: no serious or critical violation.
 async fn assert_axe_clean(b: &Browser<'_>, what: &str) {
-    b.client
-        .execute(&axe_source(), vec![])
+    let violations = axe_violations(b).await;
+    assert!(
+        violations.is_empty(),
+        "{what}: axe-core found serious violations: {violations:?}"
+    );
+}
+
+/// axe-core's serious and critical violations on the current page, one line each.
+async fn axe_violations(b: &Browser<'_>) -> Vec<String> {
+    // Once per document: the page keeps it across viewport changes.
+    let loaded = b
+        .client
+        .execute("return typeof window.axe !== 'undefined'", vec![])
         .await
-        .expect("load axe-core");
+        .expect("look for axe-core");
+    if loaded != json!(true) {
+        b.client
+            .execute(axe_source(), vec![])
+            .await
+            .expect("load axe-core");
+    }
     let found = b
         .client
         .execute_async(
@@ -1737,11 +1785,12 @@ async fn assert_axe_clean(b: &Browser<'_>, what: &str) {
         )
         .await
         .expect("run axe-core");
-    let violations = found.as_array().cloned().unwrap_or_default();
-    assert!(
-        violations.is_empty(),
-        "{what}: axe-core found serious violations: {violations:?}"
-    );
+    found
+        .as_array()
+        .expect("a list of violations")
+        .iter()
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+        .collect()
 }
 
 /// Opens the confirmation (`<details class="confirm">`) of `scope` and clicks its button.
@@ -1879,4 +1928,399 @@ async fn deleting_a_passkey_asks_first() {
 
     b.close().await;
     drop(driver);
+}
+
+// ---------------------------------------------------------------------------------------
+// Every page, in English and German, at desktop and phone width (issue 24)
+// ---------------------------------------------------------------------------------------
+
+/// The languages every page is checked in (each page's `<html lang>` must say it).
+const LANGUAGES: [&str; 2] = ["en", "de"];
+
+impl Browser<'_> {
+    /// Chooses `lang` for the next pages: the `lang` cookie, as the footer's chooser sets it
+    /// (by script: chromedriver refuses to add a cookie for `localhost`).
+    async fn set_language(&self, lang: &str) {
+        self.client
+            .execute(
+                "document.cookie = 'lang=' + arguments[0] + '; path=/; SameSite=Lax'",
+                vec![json!(lang)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("cannot set the lang cookie to {lang}: {e}"));
+    }
+
+    /// The current page, called `page`, in `lang`: its `<html lang>` must say `lang`, and at
+    /// desktop and phone width axe-core must find no serious or critical violation and
+    /// nothing may scroll sideways; screenshots `<page>-<lang>-<width>.png`. What is wrong
+    /// goes to `problems` (one line each), so that one run reports every page.
+    async fn check_page(&self, page: &str, lang: &str, problems: &mut Vec<String>) {
+        let path = self.path().await;
+        let found_lang = html_lang(self).await;
+        if found_lang != lang {
+            problems.push(format!(
+                "{page} ({path}, {lang}): <html lang=\"{found_lang}\">"
+            ));
+        }
+        let dir = screenshot_dir();
+        for (width, height, mobile) in WIDTHS {
+            self.viewport(width, height, mobile).await;
+            let what = format!("{page} ({path}, {lang}, {width}px)");
+            for violation in axe_violations(self).await {
+                problems.push(format!("{what}: axe-core: {violation}"));
+            }
+            let laid_out = self.document_width().await;
+            if laid_out > u64::from(width) {
+                problems.push(format!(
+                    "{what}: the page is {laid_out}px wide and scrolls sideways"
+                ));
+            }
+            self.screenshot(&dir.join(format!("{page}-{lang}-{width}.png")))
+                .await;
+        }
+        cdp(
+            &self.client,
+            "Emulation.clearDeviceMetricsOverride",
+            json!({}),
+        )
+        .await;
+    }
+
+    /// Opens `path` in each language and checks it as [`Browser::check_page`] does; the
+    /// browser must be on `lands_on` (a path, or `path` itself when `None`).
+    async fn check_path(
+        &self,
+        page: &str,
+        path: &str,
+        lands_on: Option<&str>,
+        problems: &mut Vec<String>,
+    ) {
+        for lang in LANGUAGES {
+            self.set_language(lang).await;
+            self.goto(path).await;
+            let expected = lands_on.unwrap_or(path);
+            let landed = self.path().await;
+            if landed != expected && !landed.starts_with(&format!("{expected}?")) {
+                problems.push(format!(
+                    "{page} ({lang}): {path} led to {landed}, not {expected}"
+                ));
+            }
+            self.check_page(page, lang, problems).await;
+        }
+    }
+}
+
+/// Every page a visitor can reach, anonymous and signed in with every feature on, in English
+/// and German at 1280 and 390 px: axe-core finds no serious or critical violation, nothing
+/// scrolls sideways, `<html lang>` is the page's language, and each is saved as
+/// `screenshots/<page>-<lang>-<width>.png`.
+#[actix_web::test]
+async fn every_page_passes_axe_and_fits_a_phone_in_english_and_german() {
+    let started = Instant::now();
+    let app = spawn_app_on_localhost(&[
+        ("SECURITY_CONFIRMABLE", "true"),
+        ("SECURITY_CHANGEABLE", "true"),
+        ("SECURITY_RECOVERABLE", "true"),
+        ("SECURITY_TRACKABLE", "true"),
+        ("SECURITY_USERNAME_ENABLE", "true"),
+        ("SECURITY_CHANGE_USERNAME", "true"),
+        ("SECURITY_USERNAME_RECOVERY", "true"),
+        ("SECURITY_CHANGE_EMAIL", "true"),
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TWO_FACTOR_ENABLED_METHODS", "email,authenticator"),
+        ("SECURITY_TWO_FACTOR_RESCUE_MAIL", "support@example.com"),
+        ("SECURITY_MULTI_FACTOR_RECOVERY_CODES", "true"),
+        ("SECURITY_TOTP_SECRETS", "browser-test-totp-secret"),
+        ("SECURITY_UNIFIED_SIGNIN", "true"),
+        (
+            "SECURITY_US_ENABLED_METHODS",
+            "password,email,authenticator",
+        ),
+        ("SECURITY_WEBAUTHN", "true"),
+        ("SECURITY_WAN_REGISTER_WITHOUT_PASSWORD", "true"),
+    ])
+    .await;
+    let owner = common::new_email("every-page-admin");
+    let member = common::new_email("every-page-member");
+    let throttled = common::new_email("every-page-throttled");
+    for email in [&owner, &member, &throttled] {
+        app.create_user(email, PASSWORD).await;
+        app.set_confirmed(email);
+    }
+    {
+        use latchkey::db::roles;
+        let mut conn = app.db();
+        let role = roles::create(&mut conn, "admin", None).unwrap().unwrap();
+        roles::add_to_user(&mut conn, app.user(&owner).id, role.id).unwrap();
+    }
+    app.set_premium(&owner, true);
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let laptop = add_virtual_authenticator(&b.client).await;
+    let mut problems = Vec::new();
+
+    // Anonymous.
+    b.goto("/login").await;
+    for (page, path, lands_on) in [
+        ("login", "/login", None),
+        ("register", "/register", None),
+        ("forgot-password", "/reset", None),
+        ("forgot-username", "/recover-username", None),
+        ("send-confirmation", "/confirm", None),
+        ("code-signin", "/us-signin", None),
+        ("passkey-signin", "/wan-signin", None),
+        ("passkey-signup", "/wan-signup", None),
+        ("reset-bad-link", "/reset/not-a-token", Some("/reset")),
+        ("confirm-bad-link", "/confirm/not-a-token", Some("/confirm")),
+        ("error-404", "/no-such-page", None),
+        ("error-405", "/sessions/revoke", None),
+        ("logout-signed-out", "/logout", None),
+        (
+            "code-link-bad",
+            "/us-verify-link?id=nobody&code=123456",
+            None,
+        ),
+    ] {
+        b.check_path(page, path, lands_on, &mut problems).await;
+    }
+    for lang in LANGUAGES {
+        b.set_language(lang).await;
+        b.login(&member, "not-the-password", false).await;
+        b.assert_path("/login", "a refused login").await;
+        assert!(
+            b.client.find(Locator::Css(".fs-error-msg")).await.is_ok(),
+            "field errors shown"
+        );
+        b.check_page("login-errors", lang, &mut problems).await;
+
+        b.goto("/register").await;
+        b.fill("register_user_form", "email", &member).await;
+        b.fill("register_user_form", "password", "short").await;
+        b.fill("register_user_form", "password_confirm", "other")
+            .await;
+        b.submit("register_user_form").await;
+        b.assert_path("/register", "a refused registration").await;
+        assert!(
+            b.client.find(Locator::Css(".fs-error-msg")).await.is_ok(),
+            "field errors shown"
+        );
+        b.check_page("register-errors", lang, &mut problems).await;
+
+        b.goto("/us-signin").await;
+        b.fill("us_signin_form", "identity", &member).await;
+        b.click_through("button[name=\"submit_send_code\"]").await;
+        b.check_page("code-signin-send-code", lang, &mut problems)
+            .await;
+
+        b.goto("/reset").await;
+        b.fill("forgot_password_form", "email", &owner).await;
+        b.submit("forgot_password_form").await;
+        b.client
+            .find(Locator::Css(".check-email"))
+            .await
+            .expect("the check-email card");
+        b.check_page("check-email", lang, &mut problems).await;
+
+        // A form sent after its session ended (the cookies gone): the 400 page.
+        b.goto("/recover-username").await;
+        b.client.delete_all_cookies().await.expect("clear cookies");
+        b.set_language(lang).await;
+        b.fill("username_recovery_form", "email", &member).await;
+        b.submit("username_recovery_form").await;
+        let code = b.text(".error-code").await;
+        assert!(code.ends_with(" 400"), "{lang}: {code}");
+        b.check_page("error-400", lang, &mut problems).await;
+    }
+    // A fresh link (asking in German replaced the first one, in a German mail).
+    b.set_language("en").await;
+    b.goto("/reset").await;
+    b.fill("forgot_password_form", "email", &owner).await;
+    b.submit("forgot_password_form").await;
+    let mail = wait_for_eml(&app.mail_dir, &owner, "Password reset instructions", 2).await;
+    b.check_path(
+        "reset-password",
+        &mail[1].link_path("/reset/"),
+        None,
+        &mut problems,
+    )
+    .await;
+
+    // Signed in, with every feature on.
+    b.client.delete_all_cookies().await.expect("clear cookies");
+    b.login(&owner, PASSWORD, false).await;
+    assert!(b.logged_in_as(&owner).await, "signed in");
+    b.add_passkey("Laptop", "usage-first").await;
+    // A second device for the second passkey (an authenticator makes one per account).
+    b.client
+        .issue_cmd(RemoveVirtualAuthenticator {
+            authenticator: laptop,
+        })
+        .await
+        .expect("remove the first authenticator");
+    let _security_key = add_virtual_authenticator(&b.client).await;
+    b.add_passkey("Security key", "usage-secondary").await;
+    for (page, path) in [
+        ("home", "/"),
+        ("account", "/profile"),
+        ("change-password", "/change"),
+        ("change-email", "/change-email"),
+        ("change-username", "/change-username"),
+        ("sessions", "/sessions"),
+        ("passkeys", "/wan-register"),
+        ("code-signin-setup", "/us-setup"),
+        ("verify", "/verify"),
+        ("code-verify", "/us-verify"),
+        ("passkey-verify", "/wan-verify"),
+        ("admin", "/admin"),
+        ("premium", "/premium"),
+        ("logout", "/logout"),
+        ("two-factor-off", "/tf-setup"),
+    ] {
+        b.check_path(page, path, None, &mut problems).await;
+    }
+    for (page, path, lands_on) in [
+        (
+            "change-email-bad-link",
+            "/change-email/not-a-token",
+            Some("/change-email"),
+        ),
+        (
+            "change-email-revert-bad-link",
+            "/change-email/revert/not-a-token",
+            None,
+        ),
+    ] {
+        b.check_path(page, path, lands_on, &mut problems).await;
+    }
+    for lang in LANGUAGES {
+        b.set_language(lang).await;
+        b.goto("/us-setup").await;
+        b.client
+            .find(Locator::Css("label[for=\"chosen_method-email\"]"))
+            .await
+            .expect("the email choice")
+            .click()
+            .await
+            .expect("choose email");
+        b.submit("us_setup_form").await;
+        b.client
+            .find(Locator::Css("form[name=\"us_setup_validate_form\"]"))
+            .await
+            .expect("the code form");
+        b.check_page("code-signin-setup-code", lang, &mut problems)
+            .await;
+    }
+    let mut key = String::new();
+    for lang in LANGUAGES {
+        b.set_language(lang).await;
+        b.goto("/tf-setup").await;
+        b.client
+            .find(Locator::Css("label[for=\"setup-authenticator\"]"))
+            .await
+            .expect("the authenticator choice")
+            .click()
+            .await
+            .expect("choose the authenticator");
+        b.submit("two_factor_setup_form").await;
+        key = b.text("#authenticator-key").await;
+        b.check_page("two-factor-setup", lang, &mut problems).await;
+    }
+    // Two-factor on, with the key of the last setup page.
+    let secret = latchkey::auth::totp::TotpSecret::from_base32(&key).expect("a base32 key");
+    let now = chrono::Utc::now().timestamp() as u64;
+    let setup_code = latchkey::auth::totp::code_at(&secret, now - 30);
+    b.fill("two_factor_verify_code_form", "code", &setup_code)
+        .await;
+    b.submit("two_factor_verify_code_form").await;
+    b.check_path("two-factor-on", "/tf-setup", None, &mut problems)
+        .await;
+    b.check_path("recovery-codes", "/mf-recovery-codes", None, &mut problems)
+        .await;
+    for lang in LANGUAGES {
+        b.set_language(lang).await;
+        b.goto("/mf-recovery-codes").await;
+        // Asked only when there are codes to replace (from the first language's round).
+        if let Ok(replace) = b
+            .client
+            .find(Locator::Css("label[for=\"replace_codes\"]"))
+            .await
+        {
+            replace.click().await.expect("tick the confirmation box");
+        }
+        b.submit("mf_recovery_codes_form").await;
+        b.client
+            .find(Locator::Css("#recovery-codes"))
+            .await
+            .expect("the new codes");
+        b.check_page("recovery-codes-new", lang, &mut problems)
+            .await;
+    }
+
+    // The second step of a sign-in.
+    b.log_out(&owner).await;
+    b.login(&owner, PASSWORD, false).await;
+    b.assert_path("/tf-validate", "after the password").await;
+    b.check_path("two-factor-code", "/tf-validate", None, &mut problems)
+        .await;
+    b.check_path("two-factor-help", "/tf-rescue", None, &mut problems)
+        .await;
+    b.check_path("recovery-code-signin", "/mf-recovery", None, &mut problems)
+        .await;
+    for lang in LANGUAGES {
+        b.set_language(lang).await;
+        b.goto("/tf-validate").await;
+        b.fill("two_factor_verify_code_form", "code", "000000")
+            .await;
+        b.submit("two_factor_verify_code_form").await;
+        b.assert_path("/tf-validate", "a wrong code").await;
+        b.check_page("two-factor-code-wrong", lang, &mut problems)
+            .await;
+    }
+    // Two second factors (the authenticator, the second-factor passkey): the other ones.
+    b.check_path("two-factor-choice", "/tf-select", None, &mut problems)
+        .await;
+    b.check_path("passkey-second-factor", "/wan-signin", None, &mut problems)
+        .await;
+
+    // A member who is not an admin.
+    b.client.delete_all_cookies().await.expect("clear cookies");
+    b.login(&member, PASSWORD, false).await;
+    assert!(b.logged_in_as(&member).await, "signed in");
+    b.check_path("error-403", "/admin", None, &mut problems)
+        .await;
+
+    // Too many attempts.
+    b.client.delete_all_cookies().await.expect("clear cookies");
+    for lang in LANGUAGES {
+        b.set_language(lang).await;
+        let mut attempts = 0;
+        loop {
+            b.login(&throttled, "not-the-password", false).await;
+            if b.client.find(Locator::Css(".error-page")).await.is_ok() {
+                break;
+            }
+            attempts += 1;
+            assert!(attempts < 10, "the login throttle did not answer");
+        }
+        assert!(
+            b.text(".error-code").await.contains("429"),
+            "{}",
+            b.body_text().await
+        );
+        b.check_page("error-429", lang, &mut problems).await;
+    }
+
+    b.close().await;
+    drop(driver);
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    eprintln!(
+        "every page checked in {:.0?}: screenshots in {}",
+        started.elapsed(),
+        screenshot_dir().display()
+    );
 }
