@@ -60,6 +60,8 @@ const SETUP_KEY: &str = "_tf_setup";
 /// Recovery codes just made, shown again on `?show_codes=true` in this session only (the
 /// database keeps digests).
 const SHOWN_CODES_KEY: &str = "_recovery_codes";
+/// `/tf-select`'s name for a second-factor passkey (Flask-Security's).
+const PASSKEY: &str = "webauthn";
 
 #[derive(Debug, Default, Deserialize)]
 pub struct SetupForm {
@@ -414,8 +416,32 @@ fn recovery_options(web: &Web, user: &User) -> Value {
     })
 }
 
-fn verify_context(web: &Web, pending: &PendingLogin, user: &User) -> tera::Context {
+/// The second-factor passkey page of this pending login, when the user has such a passkey
+/// besides the code (`next` kept): the code page and `/tf-select` offer it.
+async fn passkey_instead(
+    web: &Web,
+    pending: &PendingLogin,
+    user: &User,
+) -> Result<Option<String>, AppError> {
+    if !crate::auth::passkeys::has_second_factor(&web.services(), user).await? {
+        return Ok(None);
+    }
+    Ok(Some(match pending.next.as_deref() {
+        Some(next) => Route::WanSignin.with_query(&format!(
+            "next={}",
+            percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+        )),
+        None => Route::WanSignin.path().to_owned(),
+    }))
+}
+
+async fn verify_context(
+    web: &Web,
+    pending: &PendingLogin,
+    user: &User,
+) -> Result<tera::Context, AppError> {
     let mut ctx = tera::Context::new();
+    ctx.insert("passkey_url", &passkey_instead(web, pending, user).await?);
     ctx.insert("tf_method", &pending.method);
     // Who is signing in (they proved the password), so a shared computer shows whose code.
     ctx.insert(
@@ -428,7 +454,7 @@ fn verify_context(web: &Web, pending: &PendingLogin, user: &User) -> tera::Conte
         "remember_device",
         &!web.settings().two_factor.always_validate,
     );
-    ctx
+    Ok(ctx)
 }
 
 /// The pending login waiting for its code (a login that must first set up has none).
@@ -450,7 +476,7 @@ pub async fn validate_form(web: Web) -> Result<HttpResponse, AppError> {
             "recovery_options": recovery_options(&web, &user),
         })));
     }
-    web.page(VERIFY, verify_context(&web, &pending, &user))
+    web.page(VERIFY, verify_context(&web, &pending, &user).await?)
 }
 
 /// `POST /tf-validate`: the second step of a login.
@@ -474,9 +500,10 @@ pub async fn validate_submit(
         remember_device,
     )
     .await?;
+    let again = verify_context(&web, &pending, &user).await?;
     signin::answer(&web, outcome, "two_factor_throttled", json!({}), |()| {
         let errors = FormErrors::single("code", web.msg(messages::TWO_FACTOR_INVALID_TOKEN, &[]));
-        web.form_failure(VERIFY, verify_context(&web, &pending, &user), &errors)
+        web.form_failure(VERIFY, again, &errors)
     })
 }
 
@@ -491,7 +518,7 @@ pub async fn rescue_form(web: Web) -> Result<HttpResponse, AppError> {
             "recovery_options": recovery_options(&web, &user),
         })));
     }
-    web.page(VERIFY, verify_context(&web, &pending, &user))
+    web.page(VERIFY, verify_context(&web, &pending, &user).await?)
 }
 
 /// `POST /tf-rescue`: `help_setup=email` mails a code to the account's address,
@@ -519,7 +546,11 @@ pub async fn rescue_submit(
         Rescue::NotAvailable => {
             let message = web.msg(messages::TWO_FACTOR_METHOD_NOT_AVAILABLE, &[]);
             let errors = FormErrors::single("help_setup", message);
-            return web.form_failure(VERIFY, verify_context(&web, &pending, &user), &errors);
+            return web.form_failure(
+                VERIFY,
+                verify_context(&web, &pending, &user).await?,
+                &errors,
+            );
         }
     };
     if web.format.is_json() {
@@ -529,15 +560,18 @@ pub async fn rescue_submit(
         })));
     }
     web.flash("info", sent);
-    web.page(VERIFY, verify_context(&web, &pending, &user))
+    web.page(VERIFY, verify_context(&web, &pending, &user).await?)
 }
 
 /// `GET /tf-select`: the second factors a pending login may use.
 pub async fn select_form(web: Web) -> Result<HttpResponse, AppError> {
-    let Some((pending, _user)) = waiting_login(&web).await? else {
+    let Some((pending, user)) = waiting_login(&web).await? else {
         return Ok(not_mid_login(&web));
     };
-    let methods: Vec<String> = pending.method.iter().cloned().collect();
+    let mut methods: Vec<String> = pending.method.iter().cloned().collect();
+    if passkey_instead(&web, &pending, &user).await?.is_some() {
+        methods.push(PASSKEY.to_owned());
+    }
     if web.format.is_json() {
         return Ok(
             web.json_ok(json!({"csrf_token": web.csrf_token(), "tf_select_methods": methods}))
@@ -553,10 +587,15 @@ pub async fn select_submit(
     web: Web,
     form: Submission<SelectForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Some((pending, _user)) = waiting_login(&web).await? else {
+    let Some((pending, user)) = waiting_login(&web).await? else {
         return Ok(not_mid_login(&web));
     };
     let which = form.data.which.unwrap_or_default();
+    if which == PASSKEY {
+        if let Some(url) = passkey_instead(&web, &pending, &user).await? {
+            return Ok(web.success(&url, None, json!({"tf_method": which})));
+        }
+    }
     if pending.method.as_deref() != Some(which.as_str()) {
         let errors = FormErrors::single(
             "which",

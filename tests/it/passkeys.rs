@@ -813,3 +813,44 @@ async fn the_confirm_page_offers_a_passkey_and_the_passkey_page_the_password() {
     );
     assert!(!other_ways.contains("wan_verify_start_form"));
 }
+
+/// A user with a two-factor code and a second-factor passkey is asked for the code, but the
+/// code page offers the passkey ("Use a passkey instead"), `/tf-select` lists both, and
+/// choosing the passkey there leads to it, which completes the login.
+#[actix_web::test]
+async fn a_code_and_a_second_factor_passkey_are_both_offered() {
+    let app = app_with(&[
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TOTP_SECRETS", "passkey-and-code"),
+    ])
+    .await;
+    let (email, c) = account(&app, "wan-and-code").await;
+    common::set_up_authenticator(&c).await;
+    let mut key = register(&app, &c, "yubikey", "secondary").await;
+
+    let s = app.client();
+    let r = s.login(&email, PASSWORD, false).await;
+    assert_eq!(common::location(&r).as_deref(), Some("/tf-validate"));
+    let page = s.get("/tf-validate").await.text().await.unwrap();
+    assert!(
+        page.contains("href=\"/wan-signin\">Use a passkey instead</a>"),
+        "{page}"
+    );
+    let (_, select) = json(s.get_json("/tf-select").await).await;
+    assert_eq!(
+        select["response"]["tf_select_methods"],
+        json!(["authenticator", "webauthn"])
+    );
+    let token = s.csrf_token("/tf-select").await;
+    let r = s
+        .post_form(
+            "/tf-select",
+            &[("which", "webauthn"), ("csrf_token", token.as_str())],
+        )
+        .await;
+    assert_eq!(common::location(&r).as_deref(), Some("/wan-signin"));
+    let (options, state) = begin(&s, None).await;
+    let (status, body) = finish(&s, &state, &key.get(&options)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(s.is_authenticated().await);
+}
