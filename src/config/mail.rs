@@ -8,6 +8,9 @@ use std::time::Duration;
 use super::secret::Secret;
 use super::source::{ConfigError, Source};
 
+/// `APP_NAME` when unset: the pages' and the mails' sender name.
+pub const DEFAULT_APP_NAME: &str = "Latchkey";
+
 /// Outgoing mail (Flask-Mailman's keys). `server == None` selects the development
 /// transport that writes `.eml` files.
 #[derive(Debug, Clone)]
@@ -57,11 +60,7 @@ pub(super) fn mail(src: &Source) -> Result<MailSettings, ConfigError> {
             .get("MAIL_DEFAULT_SENDER")
             .unwrap_or("no-reply@localhost")
             .to_owned(),
-        sender_name: Some(
-            src.get("APP_NAME")
-                .unwrap_or(super::DEFAULT_APP_NAME)
-                .to_owned(),
-        ),
+        sender_name: Some(src.get("APP_NAME").unwrap_or(DEFAULT_APP_NAME).to_owned()),
         timeout: Duration::from_secs(src.number("MAIL_TIMEOUT", 10)?),
         outbox_dir: PathBuf::from(src.get("MAIL_OUTBOX_DIR").unwrap_or("instance/mail")),
         log_links: true,

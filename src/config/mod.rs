@@ -37,10 +37,9 @@ pub use environment::{Environment, DEV_PASSWORD_SALT, DEV_SECRET_KEY, MIN_PRODUC
 pub use events::EventSettings;
 pub use features::Features;
 pub use i18n::MessageSettings;
+pub use mail::DEFAULT_APP_NAME;
 pub use mail::{EmailSubjects, MailSettings};
 pub use notices::NoticeSettings;
-/// `APP_NAME` when unset.
-pub const DEFAULT_APP_NAME: &str = "Latchkey";
 pub use passwords::{default_hash_queue, HashScheme, PasswordPolicy, MAX_HASH_QUEUE};
 pub use secret::Secret;
 pub use session::SessionPolicy;

@@ -276,7 +276,11 @@ async fn the_account_page_links_to_the_username_form() {
     let app = app().await;
     let (_, browser) = account(&app, &new_username()).await;
     let page = browser.get("/profile").await.text().await.unwrap();
-    assert!(page.contains("href=\"/change-username\""), "{page}");
+    // With the way back to the account area (see account_page).
+    assert!(
+        page.contains("href=\"/change-username?next=%2Fprofile\""),
+        "{page}"
+    );
 }
 
 #[actix_web::test]
