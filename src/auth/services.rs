@@ -128,7 +128,7 @@ impl Services {
             settings.password_hash,
             settings.bcrypt_rounds,
         )?
-        .with_queue_limit(settings.hash_queue);
+        .with_queue(settings.hash_queue);
         let events = Events::start(settings.events.queue);
         events.subscribe(Arc::new(EventLog::new(
             db.clone(),
