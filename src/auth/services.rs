@@ -36,6 +36,10 @@ pub struct Services {
     pub api_token_keys: super::api_token_keys::TokenKeys,
     /// The hooks: emit security events, subscribe to them (see [`super::events`]).
     pub events: Events,
+    /// The account overview's reads, coalesced across concurrent requests.
+    pub overview_reads: super::account::OverviewReads,
+    /// The sessions page's reads, coalesced across concurrent requests.
+    pub session_page_reads: super::sessions::PageReads,
     /// The texts in the language of the request being served (the default language until
     /// [`Services::in_language`]): messages the rules word and the mails they queue.
     pub messages: Messages,
@@ -145,6 +149,8 @@ impl Services {
                 log_text: settings.mail.log_links,
             }),
             messages,
+            overview_reads: super::account::overview_reads(db.clone(), settings.webauthn.enabled),
+            session_page_reads: super::sessions::page_reads(db.clone()),
             settings: Arc::new(settings),
             db,
             hasher,
