@@ -189,11 +189,7 @@ async fn twenty_simultaneous_registrations_at_the_default_queue_are_all_answered
     // Cost 8: about 15 ms a hash (more on a loaded machine), so that the twenty overlap;
     // yet even at ten times that, the last in line expects well under 5 s. An empty
     // SECURITY_HASH_QUEUE is unset (the test default sets it).
-    let app = spawn_app_with(&[
-        ("SECURITY_BCRYPT_ROUNDS", "8"),
-        ("SECURITY_HASH_QUEUE", ""),
-    ])
-    .await;
+    let app = spawn_app_with(&[("SECURITY_BCRYPT_ROUNDS", "8"), ("SECURITY_HASH_QUEUE", "")]).await;
     // Each browser has its form (session and CSRF token) first, so that the twenty posts
     // arrive together.
     let mut ready = Vec::new();
