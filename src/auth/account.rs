@@ -1,21 +1,14 @@
 //! The account area's overview (`/profile`): everything the page shows about the user's
 //! security (passkeys, recent activity, failed sign-ins since the last successful one,
 //! recovery codes left) in ONE database read, coalesced with those of concurrent requests
-//! ([`OverviewReads`]), because the page is benchmarked.
-
-use std::collections::HashMap;
-use std::sync::Arc;
+//! ([`super::page_reads::OverviewReads`]), because the page is benchmarked.
 
 use serde::Serialize;
 
 use super::events::ActivityView;
 use super::services::Services;
-use crate::db::coalesce::Coalescer;
-use crate::db::models::{Passkey, SecurityEventRow, User};
-use crate::db::{Db, DbConnection, DbError};
-
-/// How many stored events are read to find failed sign-ins since the last successful one.
-const EVENTS_SCANNED: i64 = 50;
+use crate::db::models::{Passkey, User};
+use crate::db::DbError;
 
 /// A passkey as the account area lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -85,30 +78,6 @@ pub async fn overview(
             .collect(),
         failed_signins,
     })
-}
-
-/// The overview's reads of concurrent requests (the user's passkeys, when switched on, and
-/// newest events, by user id), answered together: one hand-off to a database thread per
-/// batch instead of one per request (see [`crate::db::coalesce`]).
-pub type OverviewReads = Coalescer<i32, (Option<Vec<Passkey>>, Vec<SecurityEventRow>)>;
-
-pub fn overview_reads(db: Db, with_passkeys: bool) -> OverviewReads {
-    Coalescer::new(
-        db,
-        Arc::new(move |conn: &mut DbConnection, user_ids: &[i32]| {
-            let mut found = HashMap::with_capacity(user_ids.len());
-            for &user_id in user_ids {
-                let passkeys = if with_passkeys {
-                    Some(crate::db::passkeys::for_user(conn, user_id)?)
-                } else {
-                    None
-                };
-                let rows = crate::db::events::recent_for_user(conn, user_id, EVENTS_SCANNED)?;
-                found.insert(user_id, (passkeys, rows));
-            }
-            Ok(found)
-        }),
-    )
 }
 
 /// A session or API token with the device its `User-Agent` names ("Safari on iPhone"), as

@@ -37,9 +37,9 @@ pub struct Services {
     /// The hooks: emit security events, subscribe to them (see [`super::events`]).
     pub events: Events,
     /// The account overview's reads, coalesced across concurrent requests.
-    pub overview_reads: super::account::OverviewReads,
+    pub overview_reads: super::page_reads::OverviewReads,
     /// The sessions page's reads, coalesced across concurrent requests.
-    pub session_page_reads: super::sessions::PageReads,
+    pub session_page_reads: super::page_reads::SessionPageReads,
     /// The texts in the language of the request being served (the default language until
     /// [`Services::in_language`]): messages the rules word and the mails they queue.
     pub messages: Messages,
@@ -149,8 +149,11 @@ impl Services {
                 log_text: settings.mail.log_links,
             }),
             messages,
-            overview_reads: super::account::overview_reads(db.clone(), settings.webauthn.enabled),
-            session_page_reads: super::sessions::page_reads(db.clone()),
+            overview_reads: super::page_reads::overview_reads(
+                db.clone(),
+                settings.webauthn.enabled,
+            ),
+            session_page_reads: super::page_reads::session_page_reads(db.clone()),
             settings: Arc::new(settings),
             db,
             hasher,

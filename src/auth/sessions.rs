@@ -3,37 +3,12 @@
 //! cookie or an API token to the user behind it, and recording a fresh proof. Every one
 //! runs its own transaction (through [`super::lifecycle`] where a login ends).
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use super::api_tokens::{self, TokenView};
 use super::error::ServiceError;
 use super::lifecycle::{self, Event, Scope};
 use super::login::{self, ClientInfo, CurrentUser, LoginView};
 use super::services::Services;
-use crate::db::coalesce::Coalescer;
-use crate::db::models::{AuthToken, LoginSession};
-use crate::db::{self, Db, DbConnection, DbError};
-
-/// The sessions page's reads of concurrent requests (a user's logins and API tokens, by user
-/// id), answered together: one hand-off to a database thread per batch instead of two per
-/// request (see [`crate::db::coalesce`]).
-pub type PageReads = Coalescer<i32, (Vec<LoginSession>, Vec<AuthToken>)>;
-
-pub fn page_reads(db: Db) -> PageReads {
-    Coalescer::new(
-        db,
-        Arc::new(|conn: &mut DbConnection, user_ids: &[i32]| {
-            let mut found = HashMap::with_capacity(user_ids.len());
-            for &user_id in user_ids {
-                let logins = db::sessions::for_user(conn, user_id)?;
-                let tokens = db::api_tokens::for_user(conn, user_id)?;
-                found.insert(user_id, (logins, tokens));
-            }
-            Ok(found)
-        }),
-    )
-}
+use crate::db::{self, DbError};
 
 /// The sessions page: the live logins of `current`'s user, most recently seen first, and
 /// its live API tokens, newest first (the expired ones found are deleted on the way, as
