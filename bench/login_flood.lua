@@ -1,14 +1,22 @@
 -- Successful form logins per second: each wrk thread has one connection, which alternates
 -- GET /login (fresh session cookie + CSRF token) and POST /login with them, as a browser
--- does. Args: email (URL-encoded) and password. Prints key=value lines when done.
+-- does. Args: the password, then one or more emails (URL-encoded): thread n logs in the
+-- n-th (round robin), so that 8 threads with 8 emails are 8 accounts' browsers, none of
+-- them held back by its own account's login throttle. Prints key=value lines when done.
 local threads = {}
 
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("id", #threads)
 end
 
 function init(args)
-  email, password = args[1], args[2]
+  password = args[1]
+  local emails = {}
+  for i = 2, #args do
+    emails[#emails + 1] = args[i]
+  end
+  email = emails[(id - 1) % #emails + 1]
   state, cookie, token = "get", nil, nil
   -- Globals: done() reads them from each thread with thread:get().
   logins, refused, busy, other = 0, 0, 0, 0

@@ -1,6 +1,7 @@
 //! The account area's overview (`/profile`): everything the page shows about the user's
 //! security (passkeys, recent activity, failed sign-ins since the last successful one,
-//! recovery codes left) in ONE blocking database hop, because the page is benchmarked.
+//! recovery codes left) in ONE database read, coalesced with those of concurrent requests
+//! ([`super::page_reads::OverviewReads`]), because the page is benchmarked.
 
 use serde::Serialize;
 
@@ -9,9 +10,6 @@ use super::services::Services;
 use crate::db::models::{Passkey, User};
 use crate::db::DbError;
 use crate::messages::Messages;
-
-/// How many stored events are read to find failed sign-ins since the last successful one.
-const EVENTS_SCANNED: i64 = 50;
 
 /// A passkey as the account area lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -60,20 +58,11 @@ pub async fn overview(
     user: &User,
     activity_shown: usize,
 ) -> Result<Overview, DbError> {
-    let user_id = user.id;
-    let with_passkeys = services.settings.webauthn.enabled;
     let (passkeys, rows) = services
-        .db
-        .run(move |conn| {
-            let passkeys = if with_passkeys {
-                Some(crate::db::passkeys::for_user(conn, user_id)?)
-            } else {
-                None
-            };
-            let rows = crate::db::events::recent_for_user(conn, user_id, EVENTS_SCANNED)?;
-            Ok::<_, DbError>((passkeys, rows))
-        })
-        .await?;
+        .overview_reads
+        .get(user.id)
+        .await?
+        .unwrap_or_default();
     let failed_signins = rows
         .iter()
         .take_while(|row| row.kind != "login_succeeded")

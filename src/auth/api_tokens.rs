@@ -308,14 +308,29 @@ pub fn list(
     keys: &TokenKeys,
     current: &CurrentUser,
 ) -> Result<Vec<TokenView>, DbError> {
+    let (views, stale) = views(api_tokens::for_user(conn, current.user.id)?, keys, current);
+    for token_hash in &stale {
+        api_tokens::delete(conn, token_hash)?;
+    }
+    Ok(views)
+}
+
+/// The user's tokens `rows` (newest first) as the sessions page lists them, and the digests
+/// of those that are no longer valid (expired, or of an older password), to be deleted.
+pub fn views(
+    rows: Vec<AuthToken>,
+    keys: &TokenKeys,
+    current: &CurrentUser,
+) -> (Vec<TokenView>, Vec<String>) {
     let now = db::now();
     let fmt = |t: NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let mut views = Vec::new();
-    for token in api_tokens::for_user(conn, current.user.id)? {
+    let mut stale = Vec::new();
+    for token in rows {
         if token.expires_at <= now
             || !constant_time_eq(&token.fs_uniquifier, &current.user.fs_uniquifier)
         {
-            api_tokens::delete(conn, &token.token_hash)?;
+            stale.push(token.token_hash);
             continue;
         }
         views.push(TokenView {
@@ -329,7 +344,7 @@ pub fn list(
             current: current.via_token.as_deref() == Some(token.token_hash.as_str()),
         });
     }
-    Ok(views)
+    (views, stale)
 }
 
 /// The sessions page's "revoke": the user's token with `handle` (and its refresh family)

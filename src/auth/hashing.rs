@@ -10,13 +10,16 @@
 //! login to re-hash one that is not in the configured scheme and cost.
 //!
 //! Hashing is deliberately slow, so it never runs on an async worker: every hash and verify
-//! goes to the hasher's own threads, one per core (`HashPool`). A bounded number may wait
-//! for a thread (`SECURITY_HASH_QUEUE`); past that, [`HashError::Busy`] answers at once (a 503
-//! with `Retry-After`) instead of letting a login flood queue without bound.
+//! goes to the hasher's own threads, one per core (`HashPool`). A hash may wait for a thread
+//! if it can expect to start within `SECURITY_HASH_WAIT` (its place in line × the time of one
+//! hash, as measured on these threads, ÷ the cores), or, with `SECURITY_HASH_QUEUE` set, if
+//! fewer than that many wait; past that, [`HashError::Busy`] answers at once (a 503 with
+//! `Retry-After`) instead of letting a login flood queue without bound.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -26,7 +29,7 @@ use rand::RngCore;
 use sha2::Sha512;
 use tokio::sync::oneshot;
 
-use crate::config::{default_hash_queue, Secret};
+use crate::config::{HashQueueLimit, Secret, DEFAULT_HASH_WAIT, MAX_HASH_QUEUE};
 pub use crate::domain::HashScheme;
 use crate::domain::Password;
 
@@ -78,7 +81,11 @@ impl PasswordHasher {
         };
         Ok(Self {
             inner: Arc::new(inner),
-            queue: Arc::new(HashQueue::new(cores, default_hash_queue())),
+            queue: Arc::new(HashQueue::new(
+                cores,
+                HashQueueLimit::Wait(DEFAULT_HASH_WAIT),
+                estimated_hash_time(scheme, cost),
+            )),
             pool: Arc::new(HashPool::start(cores)?),
         })
     }
@@ -114,9 +121,22 @@ impl PasswordHasher {
     }
 
     /// At most `waiting` hashes wait for a free core; more are refused with [`HashError::Busy`].
-    pub fn with_queue_limit(mut self, waiting: usize) -> Self {
-        self.queue = Arc::new(HashQueue::new(self.queue.running, waiting));
+    pub fn with_queue_limit(self, waiting: usize) -> Self {
+        self.with_queue(HashQueueLimit::Fixed(waiting))
+    }
+
+    /// How many hashes may wait for a free core (`SECURITY_HASH_WAIT` or
+    /// `SECURITY_HASH_QUEUE`); more are refused with [`HashError::Busy`].
+    pub fn with_queue(mut self, limit: HashQueueLimit) -> Self {
+        let estimate = estimated_hash_time(self.inner.scheme, self.inner.cost);
+        self.queue = Arc::new(HashQueue::new(self.queue.running, limit, estimate));
         self
+    }
+
+    /// The time one hash takes on a hashing thread: the average of the latest ones, or an
+    /// estimate from the scheme and cost before the first.
+    pub fn hash_time(&self) -> Duration {
+        self.queue.hash_time()
     }
 
     pub fn scheme(&self) -> HashScheme {
@@ -189,7 +209,15 @@ impl PasswordHasher {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let _slot = self.queue.enter().ok_or(HashError::Busy)?;
-        self.pool.run(f).await
+        let queue = Arc::clone(&self.queue);
+        self.pool
+            .run(move || {
+                let started = Instant::now();
+                let done = f();
+                queue.record(started.elapsed());
+                done
+            })
+            .await
     }
 }
 
@@ -312,32 +340,91 @@ fn bcrypt_cost(stored: &str) -> Option<u32> {
     stored.get(4..6)?.parse().ok()
 }
 
-/// Counts hashes running or waiting; admits at most `running + waiting` at a time.
+/// The time one hash is expected to take before any was measured: about twice what a 2-core
+/// VM of 2026 takes (bcrypt cost 12: 0.25 s there), so that the first burst after a start
+/// is not admitted on too hopeful a figure.
+fn estimated_hash_time(scheme: HashScheme, cost: u32) -> Duration {
+    match scheme {
+        // Each step of the cost doubles the work: 2^12 × 120 µs ≈ 0.5 s at cost 12.
+        HashScheme::Bcrypt => Duration::from_micros(120)
+            .saturating_mul(1u32.checked_shl(cost.min(31)).unwrap_or(u32::MAX)),
+        // m = 19 MiB, t = 2: about 50 ms.
+        HashScheme::Argon2 => Duration::from_millis(100),
+    }
+}
+
+/// Counts hashes running or waiting, and admits the next if it may wait (see the module
+/// comment); measures the time of one hash as they finish.
 struct HashQueue {
+    /// Hashing threads (one per core).
     running: usize,
-    waiting: usize,
+    limit: HashQueueLimit,
     in_flight: AtomicUsize,
+    /// Nanoseconds of one hash: the estimate until the first is measured, then a moving
+    /// average (each new hash weighs an eighth).
+    hash_nanos: AtomicU64,
+    measured: std::sync::atomic::AtomicBool,
 }
 
 impl HashQueue {
-    fn new(running: usize, waiting: usize) -> Self {
+    fn new(running: usize, limit: HashQueueLimit, estimate: Duration) -> Self {
         Self {
-            running,
-            waiting,
+            running: running.max(1),
+            limit,
             in_flight: AtomicUsize::new(0),
+            hash_nanos: AtomicU64::new(nanos(estimate)),
+            measured: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// A place in line, given back when dropped; `None` when the line is full.
     fn enter(&self) -> Option<QueueSlot<'_>> {
-        let limit = self.running + self.waiting;
+        let hash_nanos = self.hash_nanos.load(Ordering::Relaxed);
         self.in_flight
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < limit).then_some(n + 1)
+                self.admits(n, hash_nanos).then_some(n + 1)
             })
             .ok()
             .map(|_| QueueSlot(&self.in_flight))
     }
+
+    /// Whether a hash may join `in_flight` others (running or waiting).
+    fn admits(&self, in_flight: usize, hash_nanos: u64) -> bool {
+        if in_flight < self.running {
+            return true;
+        }
+        match self.limit {
+            HashQueueLimit::Fixed(waiting) => in_flight < self.running + waiting,
+            HashQueueLimit::Wait(budget) => {
+                // Its place in line (1: the next to start) × one hash ÷ the threads.
+                let place = (in_flight + 1 - self.running) as u128;
+                let expected = place * u128::from(hash_nanos) / self.running as u128;
+                in_flight < self.running + MAX_HASH_QUEUE && expected <= budget.as_nanos()
+            }
+        }
+    }
+
+    /// A hash took `took` on a hashing thread.
+    fn record(&self, took: Duration) {
+        let took = nanos(took).max(1);
+        if !self.measured.swap(true, Ordering::AcqRel) {
+            self.hash_nanos.store(took, Ordering::Relaxed);
+            return;
+        }
+        let _ = self
+            .hash_nanos
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(old - old / 8 + took / 8)
+            });
+    }
+
+    fn hash_time(&self) -> Duration {
+        Duration::from_nanos(self.hash_nanos.load(Ordering::Relaxed))
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 struct QueueSlot<'a>(&'a AtomicUsize);
@@ -413,11 +500,51 @@ mod tests {
 
     #[test]
     fn the_queue_admits_running_plus_waiting_then_refuses() {
-        let queue = HashQueue::new(2, 1);
+        let queue = HashQueue::new(2, HashQueueLimit::Fixed(1), Duration::from_secs(1));
         let held: Vec<_> = (0..3).map(|_| queue.enter().expect("a place")).collect();
         assert!(queue.enter().is_none(), "a fourth is refused");
         drop(held);
         assert!(queue.enter().is_some(), "places are given back");
+    }
+
+    #[test]
+    fn a_wait_budget_admits_whoever_can_expect_to_start_within_it() {
+        // Two threads, 0.5 s a hash, 5 s of budget: the 20th in line expects 20 × 0.5 ÷ 2
+        // = 5 s (admitted), the 21st 5.25 s (refused); 22 in flight with the two running.
+        let budget = HashQueueLimit::Wait(Duration::from_secs(5));
+        let queue = HashQueue::new(2, budget, Duration::from_millis(500));
+        let held: Vec<_> = (0..22).map(|_| queue.enter().expect("a place")).collect();
+        assert!(queue.enter().is_none(), "the 23rd is refused");
+        drop(held);
+        // Measured hashes replace the estimate: at 0.1 s a hash, 100 may wait.
+        queue.record(Duration::from_millis(100));
+        assert_eq!(queue.hash_time(), Duration::from_millis(100));
+        let held: Vec<_> = (0..102).map(|_| queue.enter().expect("a place")).collect();
+        assert!(queue.enter().is_none(), "the 103rd is refused");
+        drop(held);
+        // Then a moving average: one slow hash weighs an eighth.
+        queue.record(Duration::from_millis(900));
+        assert_eq!(queue.hash_time(), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn a_zero_wait_admits_only_what_starts_at_once() {
+        let queue = HashQueue::new(
+            2,
+            HashQueueLimit::Wait(Duration::ZERO),
+            Duration::from_millis(1),
+        );
+        let held: Vec<_> = (0..2).map(|_| queue.enter().expect("a place")).collect();
+        assert!(queue.enter().is_none());
+        drop(held);
+    }
+
+    #[test]
+    fn the_first_estimate_doubles_with_each_bcrypt_cost() {
+        let at = |cost| estimated_hash_time(HashScheme::Bcrypt, cost);
+        assert_eq!(at(13), at(12) * 2);
+        assert!(at(12) >= Duration::from_millis(250), "{:?}", at(12));
+        assert!(at(31) > Duration::from_secs(3600));
     }
 
     #[actix_web::test]

@@ -247,13 +247,28 @@ pub fn list(
     current: &CurrentUser,
     policy: &SessionPolicy,
 ) -> Result<Vec<LoginView>, DbError> {
+    let (views, stale) = views(sessions::for_user(conn, current.user.id)?, current, policy);
+    for id in &stale {
+        sessions::delete(conn, id)?;
+    }
+    Ok(views)
+}
+
+/// The user's logins `rows` as the sessions page lists them, newest first, and the ids of
+/// those that are no longer valid (expired, or of an older password), to be deleted.
+pub fn views(
+    rows: Vec<LoginSession>,
+    current: &CurrentUser,
+    policy: &SessionPolicy,
+) -> (Vec<LoginView>, Vec<String>) {
     let now = db::now();
     let mut views = Vec::new();
-    for row in sessions::for_user(conn, current.user.id)? {
+    let mut stale = Vec::new();
+    for row in rows {
         if expired(&row, now, policy)
             || !constant_time_eq(&row.fs_uniquifier, &current.user.fs_uniquifier)
         {
-            sessions::delete(conn, &row.id)?;
+            stale.push(row.id);
             continue;
         }
         let fmt = |t: NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -269,7 +284,7 @@ pub fn list(
         });
     }
     views.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at));
-    Ok(views)
+    (views, stale)
 }
 
 /// The id of the user's login with `handle` (the sessions page's), if there is one.

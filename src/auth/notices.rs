@@ -150,18 +150,30 @@ pub fn is_new(history: &[EventClient], client: &ClientInfo) -> bool {
     if history.is_empty() {
         return false;
     }
-    let device = Device::parse(client.user_agent.as_deref());
+    // The address first: comparing it is cheap, and a seen address settles it.
     let address = client.ip.as_deref().map(super::throttle::client_key);
-    let seen_device = history
-        .iter()
-        .any(|(_, ua)| Device::parse(ua.as_deref()) == device);
     let seen_address = address.is_some_and(|address| {
         history.iter().any(|(ip, _)| {
             ip.as_deref()
                 .is_some_and(|ip| super::throttle::client_key(ip) == address)
         })
     });
-    !seen_device && !seen_address
+    if seen_address {
+        return false;
+    }
+    // The same User-Agent is the same device without parsing it; otherwise each distinct
+    // one is parsed once (up to HISTORY of them, at a few microseconds each).
+    let user_agent = client.user_agent.as_deref();
+    if history.iter().any(|(_, ua)| ua.as_deref() == user_agent) {
+        return false;
+    }
+    let device = Device::parse(user_agent);
+    let mut parsed = std::collections::HashSet::new();
+    let seen_device = history
+        .iter()
+        .filter(|(_, ua)| parsed.insert(ua.as_deref()))
+        .any(|(_, ua)| Device::parse(ua.as_deref()) == device);
+    !seen_device
 }
 
 #[cfg(test)]

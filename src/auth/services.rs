@@ -36,6 +36,10 @@ pub struct Services {
     pub api_token_keys: super::api_token_keys::TokenKeys,
     /// The hooks: emit security events, subscribe to them (see [`super::events`]).
     pub events: Events,
+    /// The account overview's reads, coalesced across concurrent requests.
+    pub overview_reads: super::page_reads::OverviewReads,
+    /// The sessions page's reads, coalesced across concurrent requests.
+    pub session_page_reads: super::page_reads::SessionPageReads,
     /// The texts in the language of the request being served (the default language until
     /// [`Services::in_language`]): messages the rules word and the mails they queue.
     pub messages: Messages,
@@ -128,7 +132,7 @@ impl Services {
             settings.password_hash,
             settings.bcrypt_rounds,
         )?
-        .with_queue_limit(settings.hash_queue);
+        .with_queue(settings.hash_queue);
         let events = Events::start(settings.events.queue);
         events.subscribe(Arc::new(EventLog::new(
             db.clone(),
@@ -145,6 +149,11 @@ impl Services {
                 log_text: settings.mail.log_links,
             }),
             messages,
+            overview_reads: super::page_reads::overview_reads(
+                db.clone(),
+                settings.webauthn.enabled,
+            ),
+            session_page_reads: super::page_reads::session_page_reads(db.clone()),
             settings: Arc::new(settings),
             db,
             hasher,

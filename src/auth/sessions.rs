@@ -10,6 +10,38 @@ use super::login::{self, ClientInfo, CurrentUser, LoginView};
 use super::services::Services;
 use crate::db::{self, DbError};
 
+/// The sessions page: the live logins of `current`'s user, most recently seen first, and
+/// its live API tokens, newest first (the expired ones found are deleted on the way, as
+/// [`live`] and [`tokens`] do).
+pub async fn page(
+    services: &Services,
+    current: &CurrentUser,
+) -> Result<(Vec<LoginView>, Vec<TokenView>), DbError> {
+    let (logins, tokens) = services
+        .session_page_reads
+        .get(current.user.id)
+        .await?
+        .unwrap_or_default();
+    let policy = &services.settings.session_policy;
+    let (logins, stale_logins) = login::views(logins, current, policy);
+    let (tokens, stale_tokens) = api_tokens::views(tokens, &services.api_token_keys, current);
+    if !stale_logins.is_empty() || !stale_tokens.is_empty() {
+        services
+            .db
+            .run(move |conn| {
+                for id in &stale_logins {
+                    db::sessions::delete(conn, id)?;
+                }
+                for token_hash in &stale_tokens {
+                    db::api_tokens::delete(conn, token_hash)?;
+                }
+                Ok(())
+            })
+            .await?;
+    }
+    Ok((logins, tokens))
+}
+
 /// The scope of the login (or API token) a request is authenticated with: what logout ends,
 /// and what "sign out the others" keeps.
 pub fn current_scope(current: &CurrentUser) -> Scope {

@@ -40,7 +40,9 @@ pub use i18n::MessageSettings;
 pub use mail::DEFAULT_APP_NAME;
 pub use mail::{EmailSubjects, MailSettings};
 pub use notices::NoticeSettings;
-pub use passwords::{default_hash_queue, HashScheme, PasswordPolicy, MAX_HASH_QUEUE};
+pub use passwords::{
+    HashQueueLimit, HashScheme, PasswordPolicy, DEFAULT_HASH_WAIT, MAX_HASH_QUEUE, MAX_HASH_WAIT,
+};
 pub use secret::Secret;
 pub use session::SessionPolicy;
 pub use source::{parse_duration, parse_flag, ConfigError, Source};
@@ -82,8 +84,9 @@ pub struct Settings {
     /// What a new password must satisfy (register, reset, change, CLI).
     pub password_policy: PasswordPolicy,
     /// How many password hashes may wait for a free core before logins and registrations
-    /// are answered 503 (`SECURITY_HASH_QUEUE`).
-    pub hash_queue: usize,
+    /// are answered 503: as many as can expect to start within `SECURITY_HASH_WAIT`, or a
+    /// fixed `SECURITY_HASH_QUEUE`.
+    pub hash_queue: HashQueueLimit,
     pub cookie_secure: bool,
     /// How many reverse proxies in front of us append to `X-Forwarded-For`.
     pub trusted_proxy_count: usize,
@@ -339,14 +342,49 @@ mod tests {
     }
 
     #[test]
-    fn hash_queue_defaults_to_a_few_per_core_and_is_bounded() {
+    fn hash_queue_defaults_to_a_wait_budget_of_five_seconds() {
         let s = Settings::from_source(&Source::from_pairs(minimal())).unwrap();
-        assert_eq!(s.hash_queue, default_hash_queue());
-        assert!(s.hash_queue >= 4);
+        assert_eq!(s.hash_queue, HashQueueLimit::Wait(Duration::from_secs(5)));
+        assert_eq!(DEFAULT_HASH_WAIT, Duration::from_secs(5));
+        for (given, seconds) in [("12", 12), ("2 minutes", 120), ("0", 0), ("600", 600)] {
+            let mut pairs = minimal();
+            pairs.push(("SECURITY_HASH_WAIT", given));
+            let s = Settings::from_source(&Source::from_pairs(pairs)).unwrap();
+            assert_eq!(
+                s.hash_queue,
+                HashQueueLimit::Wait(Duration::from_secs(seconds)),
+                "{given}"
+            );
+        }
+        for bad in ["-1", "soon", "601", "1 day"] {
+            let mut pairs = minimal();
+            pairs.push(("SECURITY_HASH_WAIT", bad));
+            let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();
+            assert_eq!(err.key, "SECURITY_HASH_WAIT", "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_explicit_hash_queue_is_a_fixed_count_and_bounded() {
         let mut pairs = minimal();
         pairs.push(("SECURITY_HASH_QUEUE", "0"));
         let s = Settings::from_source(&Source::from_pairs(pairs.clone())).unwrap();
-        assert_eq!(s.hash_queue, 0, "0: nobody waits");
+        assert_eq!(s.hash_queue, HashQueueLimit::Fixed(0), "0: nobody waits");
+        pairs.push(("SECURITY_HASH_WAIT", "30"));
+        let s = Settings::from_source(&Source::from_pairs(pairs)).unwrap();
+        assert_eq!(
+            s.hash_queue,
+            HashQueueLimit::Fixed(0),
+            "an explicit count wins over the wait budget"
+        );
+        let mut pairs = minimal();
+        pairs.push(("SECURITY_HASH_QUEUE", ""));
+        let s = Settings::from_source(&Source::from_pairs(pairs)).unwrap();
+        assert_eq!(
+            s.hash_queue,
+            HashQueueLimit::Wait(DEFAULT_HASH_WAIT),
+            "empty: unset"
+        );
         for bad in ["-1", "many", "10001"] {
             let mut pairs = minimal();
             pairs.push(("SECURITY_HASH_QUEUE", bad));

@@ -1,7 +1,10 @@
 //! Passwords: the policy a new one must satisfy (`SECURITY_PASSWORD_LENGTH_MIN`,
 //! `SECURITY_PASSWORD_COMPLEXITY_CHECKER`, …), the hash scheme and cost
 //! (`SECURITY_PASSWORD_HASH`, `SECURITY_BCRYPT_ROUNDS`) and the hashing queue
-//! (`SECURITY_HASH_QUEUE`). The policy is applied by `domain::Password`.
+//! (`SECURITY_HASH_WAIT`, or a fixed `SECURITY_HASH_QUEUE`). The policy is applied by
+//! `domain::Password`.
+
+use std::time::Duration;
 
 use super::source::{parse_flag, ConfigError, Source};
 
@@ -49,13 +52,23 @@ impl HashScheme {
     }
 }
 
-/// `SECURITY_HASH_QUEUE`'s default: four waiting hashes per core (on 2 cores at bcrypt cost
-/// 12, the last in line starts within about a second).
-pub fn default_hash_queue() -> usize {
-    4 * std::thread::available_parallelism().map_or(2, |n| n.get())
+/// How many password hashes may wait for a free core before the next is refused with a 503.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashQueueLimit {
+    /// As many as can expect to start within this time (`SECURITY_HASH_WAIT`, the default):
+    /// a hash waits if its place in line × the time of one hash ÷ the cores fits.
+    Wait(Duration),
+    /// A fixed number (`SECURITY_HASH_QUEUE`, when set).
+    Fixed(usize),
 }
 
-/// The longest `SECURITY_HASH_QUEUE` accepted.
+/// `SECURITY_HASH_WAIT`'s default: a hash may wait up to about 5 seconds for a core.
+pub const DEFAULT_HASH_WAIT: Duration = Duration::from_secs(5);
+
+/// The longest `SECURITY_HASH_WAIT` accepted (each waiting login holds a request open).
+pub const MAX_HASH_WAIT: Duration = Duration::from_secs(600);
+
+/// The longest `SECURITY_HASH_QUEUE` accepted; also the most hashes a wait budget lets wait.
 pub const MAX_HASH_QUEUE: usize = 10_000;
 
 /// `SECURITY_BCRYPT_ROUNDS`: bcrypt's cost, 4 to 31.
@@ -83,16 +96,32 @@ pub(super) fn password_hash(src: &Source) -> Result<HashScheme, ConfigError> {
     }
 }
 
-/// `SECURITY_HASH_QUEUE`, at most [`MAX_HASH_QUEUE`].
-pub(super) fn hash_queue(src: &Source) -> Result<usize, ConfigError> {
-    let hash_queue: usize = src.number("SECURITY_HASH_QUEUE", default_hash_queue())?;
+/// `SECURITY_HASH_QUEUE` (a fixed count, at most [`MAX_HASH_QUEUE`]) when set; otherwise
+/// `SECURITY_HASH_WAIT` (seconds, or a period such as "10 seconds"; default 5, at most
+/// [`MAX_HASH_WAIT`]).
+pub(super) fn hash_queue(src: &Source) -> Result<HashQueueLimit, ConfigError> {
+    let wait = src.seconds_or_period("SECURITY_HASH_WAIT", "5 seconds")?;
+    if wait > MAX_HASH_WAIT {
+        return Err(ConfigError::new(
+            "SECURITY_HASH_WAIT",
+            format!(
+                "must be at most {} seconds (each waiting login holds a request open), got {}",
+                MAX_HASH_WAIT.as_secs(),
+                wait.as_secs()
+            ),
+        ));
+    }
+    if src.get("SECURITY_HASH_QUEUE").is_none() {
+        return Ok(HashQueueLimit::Wait(wait));
+    }
+    let hash_queue: usize = src.number("SECURITY_HASH_QUEUE", 0)?;
     if hash_queue > MAX_HASH_QUEUE {
         return Err(ConfigError::new(
             "SECURITY_HASH_QUEUE",
             format!("must be at most {MAX_HASH_QUEUE} (each waiting login holds a request open), got {hash_queue}"),
         ));
     }
-    Ok(hash_queue)
+    Ok(HashQueueLimit::Fixed(hash_queue))
 }
 
 /// `SECURITY_PASSWORD_LENGTH_MIN`, `SECURITY_PASSWORD_COMPLEXITY_CHECKER`,

@@ -47,11 +47,13 @@ pub fn set_authenticated_at(
 }
 
 pub fn for_user(conn: &mut DbConnection, user_id: i32) -> Result<Vec<AuthToken>, DbError> {
-    Ok(auth_token::table
+    // On the concrete connection: its statement cache keeps the query (the sessions page
+    // and the account overview read it on every view).
+    Ok(super::on_backend!(conn, |c| auth_token::table
         .filter(auth_token::user_id.eq(user_id))
         .order(auth_token::created_at.desc())
         .select(AuthToken::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 pub fn for_login(conn: &mut DbConnection, login_id: &str) -> Result<Vec<AuthToken>, DbError> {

@@ -9,11 +9,13 @@ use super::{DbConnection, DbError};
 
 /// The passkeys of a user, oldest first.
 pub fn for_user(conn: &mut DbConnection, user_id: i32) -> Result<Vec<Passkey>, DbError> {
-    Ok(webauthn::table
+    // On the concrete connection: its statement cache keeps the query (the sessions page
+    // and the account overview read it on every view).
+    Ok(super::on_backend!(conn, |c| webauthn::table
         .filter(webauthn::user_id.eq(user_id))
         .order(webauthn::id)
         .select(Passkey::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 /// The passkey with this credential id, whoever owns it.

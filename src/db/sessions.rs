@@ -69,10 +69,12 @@ pub fn set_authenticated_at(
 
 /// Every login of a user.
 pub fn for_user(conn: &mut DbConnection, user_id: i32) -> Result<Vec<LoginSession>, DbError> {
-    Ok(login_session::table
+    // On the concrete connection: its statement cache keeps the query (the sessions page
+    // and the account overview read it on every view).
+    Ok(super::on_backend!(conn, |c| login_session::table
         .filter(login_session::user_id.eq(user_id))
         .select(LoginSession::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {

@@ -32,9 +32,7 @@ pub struct RevokeForm {
 }
 
 pub async fn index(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    let services = web.services();
-    let sessions = sessions::live(&services, &current.0).await?;
-    let tokens = sessions::tokens(&services, &current.0).await?;
+    let (sessions, tokens) = sessions::page(&web.services(), &current.0).await?;
     if web.format.is_json() {
         return Ok(web.json_ok(json!({
             "csrf_token": web.csrf_token(),
