@@ -245,6 +245,18 @@ impl Route {
         format!("{}?{query}", self.path())
     }
 
+    /// The path with `?next=` (percent-encoded) when there is a `next`, else the bare path:
+    /// where a page sends the browser on and back.
+    pub fn with_next(self, next: Option<&str>) -> String {
+        match next {
+            Some(next) => self.with_query(&format!(
+                "next={}",
+                percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+            )),
+            None => self.path().to_owned(),
+        }
+    }
+
     /// Whether `path` lies under this route's path (`/static/x` under [`Route::Static`]),
     /// not counting the route's own path.
     pub fn encloses(self, path: &str) -> bool {

@@ -50,11 +50,7 @@ fn account(
     let two_factor_on = overview.two_factor_method.is_some();
     let us_method = |m: crate::config::UsMethod| us.methods.contains(&m);
     // The change pages come back here once the change is made.
-    let profile = percent_encoding::utf8_percent_encode(
-        Route::Profile.path(),
-        percent_encoding::NON_ALPHANUMERIC,
-    );
-    let back_here = |route: Route| route.with_query(&format!("next={profile}"));
+    let back_here = |route: Route| route.with_next(Some(Route::Profile.path()));
     json!({
         "email": user.email,
         "username": user.username,

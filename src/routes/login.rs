@@ -50,14 +50,9 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
     if us.enabled && us.signin_replaces_login {
         // SECURITY_US_SIGNIN_REPLACES_LOGIN: the one form is the login page.
         let next = query_param(&web.request, "next");
-        return Ok(crate::web::page::redirect(&match next {
-            Some(next) => format!(
-                "{}?next={}",
-                Route::UsSignin.path(),
-                percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC)
-            ),
-            None => Route::UsSignin.path().to_owned(),
-        }));
+        return Ok(crate::web::page::redirect(
+            &Route::UsSignin.with_next(next.as_deref()),
+        ));
     }
     // Coming back to the login page abandons a half-finished login (as Flask-Security).
     crate::web::pending::forget(&web);

@@ -426,13 +426,7 @@ async fn passkey_instead(
     if !crate::auth::passkeys::has_second_factor(&web.services(), user).await? {
         return Ok(None);
     }
-    Ok(Some(match pending.next.as_deref() {
-        Some(next) => Route::WanSignin.with_query(&format!(
-            "next={}",
-            percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
-        )),
-        None => Route::WanSignin.path().to_owned(),
-    }))
+    Ok(Some(Route::WanSignin.with_next(pending.next.as_deref())))
 }
 
 async fn verify_context(
@@ -500,7 +494,11 @@ pub async fn validate_submit(
         remember_device,
     )
     .await?;
-    let again = verify_context(&web, &pending, &user).await?;
+    // The page again, for a wrong code only (its passkey lookup is no cost of a right one).
+    let again = match outcome {
+        Attempt::Refused(()) => verify_context(&web, &pending, &user).await?,
+        _ => tera::Context::new(),
+    };
     signin::answer(&web, outcome, "two_factor_throttled", json!({}), |()| {
         let errors = FormErrors::single("code", web.msg(messages::TWO_FACTOR_INVALID_TOKEN, &[]));
         web.form_failure(VERIFY, again, &errors)

@@ -91,14 +91,7 @@ pub fn require_fresh(web: &Web, current: &CurrentUser, return_to: &str) -> Optio
         })),
         Format::Html => {
             web.flash("error", message);
-            super::page::redirect(&format!(
-                "{}?next={}",
-                Route::Verify.path(),
-                percent_encoding::utf8_percent_encode(
-                    return_to,
-                    percent_encoding::NON_ALPHANUMERIC
-                )
-            ))
+            super::page::redirect(&Route::Verify.with_next(Some(return_to)))
         }
     })
 }

@@ -210,14 +210,7 @@ fn ask_second_factor(web: &Web, waiting: Waiting) -> Result<HttpResponse, AppErr
             "tf_method": method,
             "tf_primary_method": method,
         })),
-        (Format::Html, Wants::Passkey) => super::page::redirect(&match next {
-            Some(next) => format!(
-                "{}?next={}",
-                Route::WanSignin.path(),
-                percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
-            ),
-            None => Route::WanSignin.path().to_owned(),
-        }),
+        (Format::Html, Wants::Passkey) => super::page::redirect(&Route::WanSignin.with_next(next)),
         (Format::Html, Wants::SetUp) => super::page::redirect(Route::TfSetup.path()),
         (Format::Html, Wants::Code(_)) => super::page::redirect(Route::TfValidate.path()),
     })

@@ -774,16 +774,7 @@ async fn the_confirm_page_offers_a_passkey_and_the_passkey_page_the_password() {
 
     let (_, c) = account(&app, "reauth-passkey").await;
     register(&app, &c, "laptop", "first").await;
-    let page = c
-        .get("/verify?next=%2Fsessions")
-        .await
-        .text()
-        .await
-        .unwrap();
-    let other_ways = page
-        .split("Other ways to confirm")
-        .nth(1)
-        .expect("other ways on /verify");
+    let other_ways = common::other_ways_on(&c, "/verify?next=%2Fsessions").await;
     assert!(
         other_ways.contains("name=\"wan_verify_start_form\""),
         "{other_ways}"
@@ -797,16 +788,7 @@ async fn the_confirm_page_offers_a_passkey_and_the_passkey_page_the_password() {
         "{other_ways}"
     );
 
-    let page = c
-        .get("/wan-verify?next=%2Fsessions")
-        .await
-        .text()
-        .await
-        .unwrap();
-    let other_ways = page
-        .split("Other ways to confirm")
-        .nth(1)
-        .expect("other ways on /wan-verify");
+    let other_ways = common::other_ways_on(&c, "/wan-verify?next=%2Fsessions").await;
     assert!(
         other_ways.contains("href=\"/verify?next=%2Fsessions\""),
         "{other_ways}"

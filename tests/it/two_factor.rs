@@ -45,6 +45,20 @@ async fn post(c: &TestClient, path: &str, body: Value) -> Response {
     c.post_json_via(page, path, &body).await
 }
 
+/// Creates the `admin` role and gives it to `email`.
+fn make_admin(app: &TestApp, email: &str) {
+    use diesel::prelude::*;
+    let mut conn = app.db();
+    diesel::sql_query("INSERT INTO role (name) VALUES ('admin')")
+        .execute(&mut conn)
+        .unwrap();
+    let user = app.user(email);
+    let role = latchkey::db::roles::find_by_name(&mut conn, "admin")
+        .unwrap()
+        .unwrap();
+    latchkey::db::roles::add_to_user(&mut conn, user.id, role.id).unwrap();
+}
+
 async fn json(r: Response) -> (StatusCode, Value) {
     let status = r.status();
     (status, r.json().await.unwrap_or(Value::Null))
@@ -269,18 +283,7 @@ async fn a_role_can_require_a_second_factor_before_anything_else() {
     let app = app_with(&[("SECURITY_TWO_FACTOR_REQUIRED_ROLES", "admin")]).await;
     let email = new_email("boss");
     app.create_user(&email, PASSWORD).await;
-    {
-        use diesel::prelude::*;
-        let mut conn = app.db();
-        diesel::sql_query("INSERT INTO role (name) VALUES ('admin')")
-            .execute(&mut conn)
-            .unwrap();
-        let user = app.user(&email);
-        let role = latchkey::db::roles::find_by_name(&mut conn, "admin")
-            .unwrap()
-            .unwrap();
-        latchkey::db::roles::add_to_user(&mut conn, user.id, role.id).unwrap();
-    }
+    make_admin(&app, &email);
     let (c, step) = password_step(&app, &email).await;
     assert_eq!(step["tf_required"], true);
     assert_eq!(step["tf_state"], "setup_from_login");
@@ -690,18 +693,7 @@ async fn a_setup_required_at_login_shows_the_codes_before_going_on() {
     let app = app_with(&[("SECURITY_TWO_FACTOR_REQUIRED_ROLES", "admin")]).await;
     let email = new_email("boss-codes");
     app.create_user(&email, PASSWORD).await;
-    {
-        use diesel::prelude::*;
-        let mut conn = app.db();
-        diesel::sql_query("INSERT INTO role (name) VALUES ('admin')")
-            .execute(&mut conn)
-            .unwrap();
-        let user = app.user(&email);
-        let role = latchkey::db::roles::find_by_name(&mut conn, "admin")
-            .unwrap()
-            .unwrap();
-        latchkey::db::roles::add_to_user(&mut conn, user.id, role.id).unwrap();
-    }
+    make_admin(&app, &email);
     let c = app.client();
     let token = c.csrf_token("/login").await;
     let r = c

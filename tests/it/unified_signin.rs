@@ -625,16 +625,7 @@ async fn once_a_code_is_sent_the_field_asks_for_a_code() {
 async fn the_confirm_page_offers_the_codes_the_user_has() {
     let app = app_with(&[]).await;
     let (email, c) = account_with_email_codes(&app, "reauth-codes").await;
-    let page = c
-        .get("/verify?next=%2Fsessions")
-        .await
-        .text()
-        .await
-        .unwrap();
-    let other_ways = page
-        .split("Other ways to confirm")
-        .nth(1)
-        .expect("other ways on /verify");
+    let other_ways = common::other_ways_on(&c, "/verify?next=%2Fsessions").await;
     assert!(
         other_ways.contains("action=\"/us-verify/send-code?next=%2Fsessions\""),
         "{other_ways}"

@@ -995,3 +995,13 @@ pub async fn set_up_authenticator(c: &TestClient) -> latchkey::auth::totp::TotpS
     );
     key
 }
+
+/// What the page at `path` says after its "Other ways to confirm" heading (the re-authentication
+/// pages' other ways); panics when the page has none.
+pub async fn other_ways_on(c: &TestClient, path: &str) -> String {
+    let page = c.get(path).await.text().await.expect("the page");
+    page.split("Other ways to confirm")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no other ways on {path}: {page}"))
+        .to_owned()
+}
