@@ -57,6 +57,8 @@ catalogue! {
     PASSWORD_RESET_REQUEST = "Instructions to reset your password have been sent to %(email)s.";
     REAUTHENTICATION_REQUIRED = "You must reauthenticate to access this endpoint";
     REAUTHENTICATION_SUCCESSFUL = "Reauthentication successful";
+    IDENTITY_NOT_REGISTERED = "Identity %(id)s not registered";
+    OAUTH_HANDSHAKE_ERROR = "An error occurred while communicating with the OAuth provider: (%(exerror)s - %(exdesc)s). Please try again.";
     SESSION_ENDED = "You signed out of that session.";
     OTHER_SESSIONS_ENDED = "You signed out of your other sessions (%(count)s).";
     TOO_MANY_ATTEMPTS = "Too many attempts. Please try again in %(wait)s.";

@@ -109,6 +109,10 @@ pub enum Route {
     ChangeUsername,
     /// Asking for a forgotten username.
     RecoverUsername,
+    /// Starting a social sign-in with a provider (`SECURITY_OAUTH_START_URL`).
+    OauthStart,
+    /// A provider's answer to a social sign-in (`SECURITY_OAUTH_RESPONSE_URL`).
+    OauthResponse,
     /// The site's icon (browsers ask for it on every first visit).
     Favicon,
     /// The folder of static files (stylesheet, scripts).
@@ -168,6 +172,8 @@ impl Route {
         Route::ChangeEmailRevert,
         Route::ChangeUsername,
         Route::RecoverUsername,
+        Route::OauthStart,
+        Route::OauthResponse,
         Route::Favicon,
         Route::Static,
         Route::StaticFile,
@@ -224,6 +230,8 @@ impl Route {
             Route::ChangeEmailRevert => "/change-email/revert/{token}",
             Route::ChangeUsername => "/change-username",
             Route::RecoverUsername => "/recover-username",
+            Route::OauthStart => "/login/oauthstart/{name}",
+            Route::OauthResponse => "/login/oauthresponse/{name}",
             Route::Favicon => "/favicon.ico",
             Route::Static => "/static",
             Route::StaticFile => "/static/{name}",
@@ -254,6 +262,16 @@ impl Route {
                 percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
             )),
             None => self.path().to_owned(),
+        }
+    }
+
+    /// The path without its varying last segment (`/login/oauthstart` for
+    /// [`Route::OauthStart`]): what Flask-Security's `SECURITY_*_URL` keys name.
+    pub fn base(self) -> &'static str {
+        let path = self.path();
+        match path.rfind("/{") {
+            Some(i) if i > 0 && path.ends_with('}') => &path[..i],
+            _ => path,
         }
     }
 

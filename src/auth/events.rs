@@ -72,6 +72,8 @@ pub enum LoginMethod {
     Passkey,
     /// The password, typed into unified sign-in's one form (`/us-signin`).
     UnifiedSignin,
+    /// An identity at a social login provider (`/login/oauthresponse/<name>`).
+    Oauth,
 }
 
 impl LoginMethod {
@@ -81,6 +83,7 @@ impl LoginMethod {
             Self::Code => "code",
             Self::Passkey => "passkey",
             Self::UnifiedSignin => "unified_signin",
+            Self::Oauth => "oauth",
         }
     }
 
@@ -90,6 +93,7 @@ impl LoginMethod {
             "code" => Self::Code,
             "passkey" => Self::Passkey,
             "unified_signin" => Self::UnifiedSignin,
+            "oauth" => Self::Oauth,
             _ => return None,
         })
     }
@@ -200,6 +204,11 @@ pub enum SecurityEvent {
         kind: String,
         label: Option<String>,
     },
+    /// An identity at a social login provider was linked to the account
+    /// (`provider`: its name); the subject is not carried.
+    IdentityLinked {
+        provider: String,
+    },
 }
 
 impl SecurityEvent {
@@ -226,6 +235,7 @@ impl SecurityEvent {
             Self::SecondFactorsReset => "second_factors_reset",
             Self::TokenIssued { .. } => "token_issued",
             Self::TokenRevoked { .. } => "token_revoked",
+            Self::IdentityLinked { .. } => "identity_linked",
         }
     }
 
@@ -247,6 +257,7 @@ impl SecurityEvent {
                 None => change.as_str().to_owned(),
             }),
             Self::PasskeyAdded { name, .. } | Self::PasskeyRemoved { name } => Some(name.clone()),
+            Self::IdentityLinked { provider } => Some(provider.clone()),
             Self::TokenIssued { kind, label } | Self::TokenRevoked { kind, label } => {
                 Some(match label {
                     Some(label) => format!("{kind}:{label}"),
@@ -271,6 +282,7 @@ pub fn describe(kind: &str, detail: Option<&str>, messages: &Messages) -> String
             Some(LoginMethod::Code) => "a one-time code",
             Some(LoginMethod::Passkey) => "a passkey",
             Some(LoginMethod::UnifiedSignin) => "a password (unified sign-in)",
+            Some(LoginMethod::Oauth) => "a social login",
             None => "an unknown method",
         })
     };
@@ -332,6 +344,10 @@ pub fn describe(kind: &str, detail: Option<&str>, messages: &Messages) -> String
         "second_factors_reset" => t("Second factors removed by an administrator"),
         "token_issued" => with("Token issued (%(kind)s)", &[("kind", before)]),
         "token_revoked" => with("Token revoked (%(kind)s)", &[("kind", before)]),
+        "identity_linked" => with(
+            "Social login \u{201c}%(name)s\u{201d} linked",
+            &[("name", detail)],
+        ),
         other => other.replace('_', " "),
     }
 }

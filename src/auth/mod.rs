@@ -24,6 +24,7 @@ pub mod link_mail;
 pub mod login;
 pub mod mail_limits;
 pub mod notices;
+pub mod oauth;
 pub mod page_reads;
 pub mod passkeys;
 pub mod recoverable;

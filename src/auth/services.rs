@@ -40,6 +40,8 @@ pub struct Services {
     pub overview_reads: super::page_reads::OverviewReads,
     /// The sessions page's reads, coalesced across concurrent requests.
     pub session_page_reads: super::page_reads::SessionPageReads,
+    /// Social login's provider clients (their discovery documents, fetched when needed).
+    pub oauth: super::oauth::client::Providers,
     /// The texts in the language of the request being served (the default language until
     /// [`Services::in_language`]): messages the rules word and the mails they queue.
     pub messages: Messages,
@@ -149,6 +151,7 @@ impl Services {
                 log_text: settings.mail.log_links,
             }),
             messages,
+            oauth: super::oauth::client::Providers::new(settings.oauth.http_timeout),
             overview_reads: super::page_reads::overview_reads(
                 db.clone(),
                 settings.webauthn.enabled,

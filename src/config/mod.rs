@@ -17,6 +17,7 @@ mod features;
 mod i18n;
 mod mail;
 mod notices;
+mod oauth;
 mod passwords;
 mod secret;
 mod session;
@@ -40,6 +41,7 @@ pub use i18n::MessageSettings;
 pub use mail::DEFAULT_APP_NAME;
 pub use mail::{EmailSubjects, MailSettings};
 pub use notices::NoticeSettings;
+pub use oauth::{OAuthProvider, OAuthSettings, DISCOVERY_SUFFIX, GOOGLE_METADATA_URL};
 pub use passwords::{
     HashQueueLimit, HashScheme, PasswordPolicy, DEFAULT_HASH_WAIT, MAX_HASH_QUEUE, MAX_HASH_WAIT,
 };
@@ -109,6 +111,8 @@ pub struct Settings {
     pub events: EventSettings,
     /// Which security notices are mailed.
     pub notices: NoticeSettings,
+    /// Social login (`SECURITY_OAUTH_*`).
+    pub oauth: OAuthSettings,
     /// Where the development SMS sender writes text messages (`SMS_OUTBOX_DIR`).
     pub sms_outbox_dir: PathBuf,
 }
@@ -222,6 +226,7 @@ impl Settings {
             api_tokens,
             events: events::events(src)?,
             notices: notices::notices(src)?,
+            oauth: oauth::oauth(src)?,
             sms_outbox_dir: PathBuf::from(src.get("SMS_OUTBOX_DIR").unwrap_or("instance/sms")),
             app_name,
             workers,

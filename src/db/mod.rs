@@ -11,6 +11,7 @@ pub mod attempts;
 pub mod coalesce;
 pub mod events;
 pub mod health;
+pub mod identities;
 pub mod models;
 pub mod passkeys;
 pub mod roles;

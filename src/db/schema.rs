@@ -199,6 +199,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Social login: an identity at a provider (its name, the ID token's subject) that signs
+    /// in to an account. Found by subject, never by email.
+    oauth_identity (id) {
+        id -> Integer,
+        provider -> Text,
+        subject -> Text,
+        user_id -> Integer,
+        email -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(oauth_identity -> user (user_id));
 diesel::joinable!(user_token -> user (user_id));
 diesel::joinable!(webauthn -> user (user_id));
 diesel::joinable!(login_session -> user (user_id));
@@ -218,5 +233,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_token,
     fs_refresh,
     refresh_login,
-    security_event
+    security_event,
+    oauth_identity
 );

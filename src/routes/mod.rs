@@ -13,6 +13,7 @@ pub mod limits;
 pub mod login;
 pub mod logout;
 mod mount;
+pub mod oauth;
 pub mod passkeys;
 pub mod recover;
 pub mod register;
@@ -39,6 +40,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
     sessions::routes(cfg);
     api_tokens::routes(cfg);
     verify::routes(cfg);
+    if settings.oauth.enabled {
+        oauth::routes(cfg);
+    }
     if features.registerable {
         register::routes(cfg);
     }

@@ -66,3 +66,15 @@ where
         .route(web::post().to(post))
         .default_service(web::to(method_not_allowed))
 }
+
+/// GET alone (a provider's answer: HEAD would use up what GET is for).
+pub fn get<G, Args>(route: Route, get: G) -> Resource
+where
+    G: Handler<Args>,
+    Args: FromRequest + 'static,
+    G::Output: Responder + 'static,
+{
+    web::resource(route.path())
+        .route(web::get().to(get))
+        .default_service(web::to(method_not_allowed))
+}

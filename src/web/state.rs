@@ -33,6 +33,7 @@ impl AppState {
     /// app's). Refuses second factors the settings would ignore, as [`AppState::new`] does.
     pub fn with_services(services: Services) -> Result<Self, StartError> {
         crate::auth::two_factor::check_no_unused_second_factors(&services)?;
+        check_oauth_paths(&services.settings)?;
         let page_defaults = page_defaults(&services.settings, &services.messages);
         let session_lookups = crate::auth::login::session_lookups(
             services.db.clone(),
@@ -44,6 +45,27 @@ impl AppState {
             page_defaults,
         })
     }
+}
+
+/// Social login is served at Flask-Security's default paths, from the URL table:
+/// `SECURITY_OAUTH_*_URL` may name them, not others.
+fn check_oauth_paths(settings: &Settings) -> Result<(), crate::config::ConfigError> {
+    for (key, value) in &settings.oauth.url_keys {
+        let route = match *key {
+            "SECURITY_OAUTH_START_URL" => Route::OauthStart,
+            _ => Route::OauthResponse,
+        };
+        if value.trim_end_matches('/') != route.base() {
+            return Err(crate::config::ConfigError::new(
+                key,
+                format!(
+                    "Latchkey serves this at {} only, got {value:?}",
+                    route.base()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl AppState {
@@ -144,8 +166,12 @@ pub fn page_defaults(
             "change_email": account.change_email.then_some(Route::ChangeEmail.path()),
             "change_username": account.change_username.then_some(Route::ChangeUsername.path()),
             "recover_username": account.username_recovery.then_some(Route::RecoverUsername.path()),
+            "oauth_start": settings.oauth.enabled.then_some(Route::OauthStart.base()),
         }),
     );
+    // Social login's providers, under Flask-Security's name for them (its templates'
+    // `security.oauthglue.provider_names`).
+    ctx.insert("oauth_provider_names", &settings.oauth.provider_names());
     // The language chooser's choices.
     let languages: Vec<_> = messages
         .languages()

@@ -1,0 +1,367 @@
+//! Social login (`SECURITY_OAUTH_ENABLE`): signing in through an OpenID Connect provider,
+//! Flask-Security's feature made safe.
+//!
+//! * The protocol is the `openidconnect` crate's ([`client`]): the authorization code flow
+//!   with PKCE S256; `state` and `nonce` random per round trip, kept with the PKCE verifier
+//!   in the browser's encrypted session ([`Flow`]), good once and for [`FLOW_WITHIN`]; the ID
+//!   token verified (signature from the provider's JWKS, issuer, audience, expiry, nonce).
+//! * An identity is (provider, subject), in a table of its own. After the first sign-in it
+//!   is found by subject, never by email. A first sign-in links to an existing account by
+//!   email only when the provider asserts the address is verified (`email_verified`) and the
+//!   account's address is confirmed here; otherwise Flask-Security's `IDENTITY_NOT_REGISTERED`.
+//! * A social sign-in is a first factor: it ends in
+//!   [`super::signin::first_factor_proved`] as a password does, so the second factor, the
+//!   login row, the new-device notice and the events are the same.
+
+pub mod client;
+
+use serde::{Deserialize, Serialize};
+
+pub use client::{Claims, Handshake, Providers};
+
+use super::authenticate::{self, Attempt, LoginFailure};
+use super::error::ServiceError;
+use super::events::{LoginMethod, SecurityEvent};
+use super::services::Services;
+use super::signin::{self, Asked, Browser, FirstFactor, Step};
+use crate::db::models::User;
+use crate::db::{self, identities};
+use crate::domain::Email;
+use crate::messages::{self, Described, Msg};
+
+/// How long a begun round trip may be finished.
+pub const FLOW_WITHIN: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// What a round trip is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Signing in (`/login/oauthstart/<name>`).
+    Login,
+}
+
+/// A round trip in progress: what the browser's encrypted session keeps between the start
+/// and the provider's answer. Taken out (used up) by the answer, whatever it is.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flow {
+    pub provider: String,
+    pub purpose: Purpose,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// Where to go afterwards (already checked to be safe).
+    pub next: Option<String>,
+    /// Unix seconds.
+    pub started_at: i64,
+}
+
+impl std::fmt::Debug for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flow")
+            .field("provider", &self.provider)
+            .field("purpose", &self.purpose)
+            .field("started_at", &self.started_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The provider's answer at the response URL (its query).
+#[derive(Debug, Clone, Default)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// `error` (`access_denied` when the person declined) and `error_description`.
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// A begun round trip: where to send the browser, and what its session keeps.
+#[derive(Debug)]
+pub struct Begun {
+    pub authorize_url: String,
+    pub flow: Flow,
+}
+
+/// Why a social sign-in was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such provider is configured (404).
+    UnknownProvider,
+    /// The round trip failed: no flow, a wrong or expired `state`, the provider's error, an
+    /// ID token that did not verify, a replay (`OAUTH_HANDSHAKE_ERROR`).
+    Handshake(Handshake),
+    /// No account for this identity (`IDENTITY_NOT_REGISTERED`): `id` is the address the
+    /// provider gave (or the subject when it gave none).
+    NotRegistered { id: String },
+    /// The account may not sign in (disabled, or awaiting confirmation).
+    Account(LoginFailure),
+}
+
+impl Refusal {
+    /// The reason stored with the `login_failed` event.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::UnknownProvider => "unknown_provider",
+            Refusal::Handshake(_) => "oauth_handshake",
+            Refusal::NotRegistered { .. } => "identity_not_registered",
+            Refusal::Account(failure) => failure.as_str(),
+        }
+    }
+}
+
+impl Described for Refusal {
+    fn described(&self) -> (Msg, Vec<(&'static str, String)>) {
+        match self {
+            Refusal::UnknownProvider => (
+                messages::OAUTH_HANDSHAKE_ERROR,
+                vec![
+                    ("exerror", "unknown_provider".to_owned()),
+                    ("exdesc", String::new()),
+                ],
+            ),
+            Refusal::Handshake(h) => (
+                messages::OAUTH_HANDSHAKE_ERROR,
+                vec![
+                    ("exerror", h.error.clone()),
+                    ("exdesc", h.description.clone()),
+                ],
+            ),
+            Refusal::NotRegistered { id } => {
+                (messages::IDENTITY_NOT_REGISTERED, vec![("id", id.clone())])
+            }
+            Refusal::Account(failure) => (failure.msg(), vec![]),
+        }
+    }
+}
+
+/// Starts a round trip with provider `name`: the authorization URL (PKCE, `state`,
+/// `nonce`) and the [`Flow`] the browser keeps. `redirect_uri`: the response URL for `name`
+/// under `BASE_URL`, exactly.
+pub async fn begin(
+    services: &Services,
+    name: &str,
+    purpose: Purpose,
+    redirect_uri: &str,
+    next: Option<String>,
+) -> Result<Begun, Refusal> {
+    let provider = services
+        .settings
+        .oauth
+        .provider(name)
+        .ok_or(Refusal::UnknownProvider)?;
+    let authorization = services
+        .oauth
+        .authorize(provider, redirect_uri)
+        .await
+        .map_err(Refusal::Handshake)?;
+    tracing::info!(event = "oauth_started", provider = %name, purpose = ?purpose,
+        "social login: sent to the provider");
+    Ok(Begun {
+        authorize_url: authorization.url,
+        flow: Flow {
+            provider: name.to_owned(),
+            purpose,
+            state: authorization.state,
+            nonce: authorization.nonce,
+            pkce_verifier: authorization.pkce_verifier,
+            next,
+            started_at: super::two_factor::unix_now(),
+        },
+    })
+}
+
+/// The outcome of a social sign-in.
+pub type Outcome = Attempt<Step, Refusal>;
+
+/// Finishes a social sign-in at provider `name`'s answer: the flow this browser kept
+/// (`None`: it began none), checked against the answer, the code exchanged and the ID token
+/// verified; the account found by subject (or linked by a verified address to a confirmed
+/// account), then on into the login state machine as any first factor. A refusal is logged
+/// and recorded as a `login_failed` event.
+pub async fn sign_in(
+    services: &Services,
+    browser: &Browser,
+    name: &str,
+    flow: Option<Flow>,
+    callback: &Callback,
+    redirect_uri: &str,
+) -> Result<Outcome, ServiceError> {
+    let identified = identify(services, name, Purpose::Login, flow, callback, redirect_uri).await;
+    let (claims, flow) = match identified {
+        Ok(identified) => identified,
+        Err(refusal) => return Ok(refused(services, browser, name, refusal, None)),
+    };
+    let user = match account(services, browser, name, &claims).await? {
+        Ok(user) => user,
+        Err(refusal) => return Ok(refused(services, browser, name, refusal, None)),
+    };
+    if let Err(failure) = authenticate::may_sign_in(&services.settings.features, &user) {
+        return Ok(refused(
+            services,
+            browser,
+            name,
+            Refusal::Account(failure),
+            Some(user.id),
+        ));
+    }
+    // The same answer twice (a copy of the session cookie, on any instance) signs in once.
+    let once = format!("{}:{}", flow.state, flow.nonce);
+    if !super::two_factor::record_once(services, user.id, "oauth", &once).await? {
+        let replay = Refusal::Handshake(Handshake::new("invalid_state", "already used"));
+        return Ok(refused(services, browser, name, replay, Some(user.id)));
+    }
+    tracing::info!(event = "oauth_signin", provider = %name, user_id = user.id,
+        "social login: identity proved");
+    let first = FirstFactor {
+        user,
+        method: LoginMethod::Oauth,
+        proves_both: false,
+    };
+    let asked = Asked {
+        remember: false,
+        next: flow
+            .next
+            .clone()
+            .or_else(|| services.settings.oauth.post_login_view.clone()),
+    };
+    let step = signin::first_factor_proved(services, browser, first, asked).await?;
+    Ok(Attempt::Proved(step))
+}
+
+fn refused(
+    services: &Services,
+    browser: &Browser,
+    name: &str,
+    refusal: Refusal,
+    user_id: Option<i32>,
+) -> Outcome {
+    tracing::info!(event = "oauth_signin_failed", provider = %name, reason = refusal.reason(),
+        user_id, ip = %browser.key(), "social login refused");
+    let event = SecurityEvent::LoginFailed {
+        method: LoginMethod::Oauth,
+        reason: refusal.reason().to_owned(),
+    };
+    services.emit(event, user_id, &browser.client);
+    Attempt::Refused(refusal)
+}
+
+/// The round trip's checks: a flow this browser began, for this provider and purpose, not
+/// expired, whose `state` the answer carries; then the code exchanged and the ID token
+/// verified. The verified claims and the flow.
+async fn identify(
+    services: &Services,
+    name: &str,
+    purpose: Purpose,
+    flow: Option<Flow>,
+    callback: &Callback,
+    redirect_uri: &str,
+) -> Result<(Claims, Flow), Refusal> {
+    let provider = services
+        .settings
+        .oauth
+        .provider(name)
+        .ok_or(Refusal::UnknownProvider)?;
+    let handshake = |error: &str, description: &str| {
+        Refusal::Handshake(Handshake::new(error, description.to_owned()))
+    };
+    let flow = flow.ok_or_else(|| handshake("invalid_state", "no sign-in was started here"))?;
+    let state_matches = callback
+        .state
+        .as_deref()
+        .is_some_and(|state| crate::crypto::constant_time_eq(state, &flow.state));
+    if flow.provider != name || flow.purpose != purpose || !state_matches {
+        return Err(handshake("invalid_state", "the state does not match"));
+    }
+    let age = super::two_factor::unix_now() - flow.started_at;
+    if !(0..FLOW_WITHIN.as_secs() as i64).contains(&age) {
+        return Err(handshake("invalid_state", "the sign-in took too long"));
+    }
+    if let Some(error) = &callback.error {
+        let description = callback.error_description.as_deref().unwrap_or_default();
+        return Err(handshake(error, description));
+    }
+    let code = callback
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| handshake("invalid_request", "no code"))?;
+    let claims = services
+        .oauth
+        .exchange(
+            provider,
+            redirect_uri,
+            code,
+            &flow.pkce_verifier,
+            &flow.nonce,
+        )
+        .await
+        .map_err(Refusal::Handshake)?;
+    Ok((claims, flow))
+}
+
+/// The account of a verified identity: the one it is linked to; else, on a first sign-in,
+/// the account with the address the provider asserts is verified, if that account's address
+/// is confirmed here (the identity is linked to it, with its event).
+async fn account(
+    services: &Services,
+    browser: &Browser,
+    name: &str,
+    claims: &Claims,
+) -> Result<Result<User, Refusal>, ServiceError> {
+    let (provider, claims_for) = (name.to_owned(), claims.clone());
+    let verified_email = claims
+        .email
+        .as_deref()
+        .filter(|_| claims.email_verified == Some(true))
+        .and_then(|e| Email::parse(e).ok());
+    let found = services
+        .db
+        .run(move |conn| {
+            let now = db::now();
+            if let Some(linked) = identities::find(conn, &provider, &claims_for.subject)? {
+                identities::touch(conn, linked.id, now)?;
+                return Ok((db::users::find_by_id(conn, linked.user_id)?, false));
+            }
+            let Some(email) = verified_email else {
+                return Ok((None, false));
+            };
+            match db::users::find_by_email(conn, &email)? {
+                Some(user) if user.confirmed_at.is_some() => {
+                    let address = claims_for.email.as_deref();
+                    identities::insert(
+                        conn,
+                        &provider,
+                        &claims_for.subject,
+                        user.id,
+                        address,
+                        now,
+                    )?;
+                    Ok((Some(user), true))
+                }
+                _ => Ok((None, false)),
+            }
+        })
+        .await;
+    let (user, linked) = match found {
+        Ok(found) => found,
+        // Linked meanwhile by a concurrent answer: the next sign-in finds it.
+        Err(e) if e.is_unique_violation() => (None, false),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(user) = user else {
+        let id = claims
+            .email
+            .clone()
+            .unwrap_or_else(|| claims.subject.clone());
+        return Ok(Err(Refusal::NotRegistered { id }));
+    };
+    if linked {
+        tracing::info!(event = "oauth_identity_linked", provider = %name, user_id = user.id,
+            "social login: identity linked by its verified address");
+        let event = SecurityEvent::IdentityLinked {
+            provider: name.to_owned(),
+        };
+        services.emit(event, Some(user.id), &browser.client);
+    }
+    Ok(Ok(user))
+}

@@ -1,0 +1,305 @@
+//! Social login (`SECURITY_OAUTH_ENABLE`, `SECURITY_OAUTH_*`): Flask-Security's keys, and
+//! each provider's client under authlib's names (`<NAME>_CLIENT_ID`, `<NAME>_CLIENT_SECRET`,
+//! `<NAME>_SERVER_METADATA_URL`).
+
+use std::time::Duration;
+
+use super::secret::Secret;
+use super::source::{ConfigError, Source};
+
+/// Where Google publishes its OpenID Connect discovery document.
+pub const GOOGLE_METADATA_URL: &str =
+    "https://accounts.google.com/.well-known/openid-configuration";
+
+/// The end of every discovery document's address (OpenID Connect Discovery 1.0, §4).
+pub const DISCOVERY_SUFFIX: &str = "/.well-known/openid-configuration";
+
+/// Social login's settings.
+#[derive(Debug, Clone, Default)]
+pub struct OAuthSettings {
+    /// `SECURITY_OAUTH_ENABLE`.
+    pub enabled: bool,
+    /// The providers offered, built-ins first (`SECURITY_OAUTH_BUILTIN_PROVIDERS`), then
+    /// `SECURITY_OAUTH_PROVIDERS`, in the order listed. Empty when social login is off.
+    pub providers: Vec<OAuthProvider>,
+    /// Where a social sign-in goes when no `next` was asked for
+    /// (`SECURITY_POST_OAUTH_LOGIN_VIEW`; unset: the home page).
+    pub post_login_view: Option<String>,
+    /// Where a social re-authentication goes when no `next` was asked for
+    /// (`SECURITY_POST_OAUTH_VERIFY_VIEW`; unset: the home page).
+    pub post_verify_view: Option<String>,
+    /// The longest wait for a provider's answer (discovery, keys, token):
+    /// `SECURITY_OAUTH_HTTP_TIMEOUT`, seconds, 10 by default.
+    pub http_timeout: Duration,
+    /// The paths set by `SECURITY_OAUTH_START_URL` and `SECURITY_OAUTH_RESPONSE_URL` (key,
+    /// value): Latchkey serves Flask-Security's defaults, from its URL table, and the
+    /// services refuse to start with another value.
+    pub url_keys: Vec<(&'static str, String)>,
+}
+
+impl OAuthSettings {
+    /// The provider called `name`, if offered.
+    pub fn provider(&self, name: &str) -> Option<&OAuthProvider> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    /// The names of the providers offered, in order.
+    pub fn provider_names(&self) -> Vec<String> {
+        self.providers.iter().map(|p| p.name.clone()).collect()
+    }
+}
+
+/// One provider: its name (in the URLs), its client and how it is reached.
+#[derive(Debug, Clone)]
+pub struct OAuthProvider {
+    pub name: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// The provider's discovery document (`<NAME>_SERVER_METADATA_URL`).
+    pub metadata_url: String,
+    /// The issuer the discovery document must name: the metadata URL without
+    /// [`DISCOVERY_SUFFIX`].
+    pub issuer: String,
+    /// The scopes asked for (always `openid` and `email`).
+    pub scopes: Vec<String>,
+}
+
+pub(super) fn oauth(src: &Source) -> Result<OAuthSettings, ConfigError> {
+    let url_keys = ["SECURITY_OAUTH_START_URL", "SECURITY_OAUTH_RESPONSE_URL"]
+        .into_iter()
+        .filter_map(|key| src.get(key).map(|value| (key, value.to_owned())))
+        .collect();
+    let post_login_view = local_view(src, "SECURITY_POST_OAUTH_LOGIN_VIEW")?;
+    let post_verify_view = local_view(src, "SECURITY_POST_OAUTH_VERIFY_VIEW")?;
+    let seconds: u64 = src.number("SECURITY_OAUTH_HTTP_TIMEOUT", 10)?;
+    if !(1..=60).contains(&seconds) {
+        return Err(ConfigError::new(
+            "SECURITY_OAUTH_HTTP_TIMEOUT",
+            "must be between 1 and 60 (seconds)",
+        ));
+    }
+    let enabled = src.flag("SECURITY_OAUTH_ENABLE", false)?;
+    let mut settings = OAuthSettings {
+        enabled,
+        providers: Vec::new(),
+        post_login_view,
+        post_verify_view,
+        http_timeout: Duration::from_secs(seconds),
+        url_keys,
+    };
+    if !enabled {
+        return Ok(settings);
+    }
+    let builtins = if src.is_set_empty("SECURITY_OAUTH_BUILTIN_PROVIDERS") {
+        Vec::new()
+    } else {
+        src.list("SECURITY_OAUTH_BUILTIN_PROVIDERS", "github,google")
+    };
+    for name in builtins {
+        let provider = match name.as_str() {
+            "google" => provider(src, "google", Some(GOOGLE_METADATA_URL), "profile")?,
+            "github" => {
+                return Err(ConfigError::new(
+                    "SECURITY_OAUTH_BUILTIN_PROVIDERS",
+                    "names github, which Latchkey does not offer yet (GitHub is plain OAuth 2, \
+                     not OpenID Connect); leave it out, e.g. SECURITY_OAUTH_BUILTIN_PROVIDERS=google",
+                ))
+            }
+            other => {
+                return Err(ConfigError::new(
+                    "SECURITY_OAUTH_BUILTIN_PROVIDERS",
+                    format!(
+                        "expected github and/or google, got {other:?} (name other OpenID \
+                         Connect providers in SECURITY_OAUTH_PROVIDERS)"
+                    ),
+                ))
+            }
+        };
+        settings.providers.push(provider);
+    }
+    for name in src.list("SECURITY_OAUTH_PROVIDERS", "") {
+        let name = name.to_ascii_lowercase();
+        let provider = provider(src, &name, None, "")?;
+        settings.providers.push(provider);
+    }
+    let mut names = settings.provider_names();
+    names.sort_unstable();
+    if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(ConfigError::new(
+            "SECURITY_OAUTH_PROVIDERS",
+            format!("names the provider {:?} twice", twice[0]),
+        ));
+    }
+    Ok(settings)
+}
+
+/// A provider's client from its keys (`<NAME>_CLIENT_ID`, …). `default_metadata`: a
+/// built-in's discovery document; `extra_scope`: a scope asked for besides `openid email`.
+fn provider(
+    src: &Source,
+    name: &str,
+    default_metadata: Option<&str>,
+    extra_scope: &str,
+) -> Result<OAuthProvider, ConfigError> {
+    let valid = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !valid {
+        return Err(ConfigError::new(
+            "SECURITY_OAUTH_PROVIDERS",
+            format!(
+                "a provider's name is 1 to 32 of a-z, 0-9, _ and - (it is part of its URLs), \
+                 got {name:?}"
+            ),
+        ));
+    }
+    let prefix = name.to_ascii_uppercase().replace('-', "_");
+    let id_key = format!("{prefix}_CLIENT_ID");
+    let secret_key = format!("{prefix}_CLIENT_SECRET");
+    let metadata_key = format!("{prefix}_SERVER_METADATA_URL");
+    let client_id = src.required(&id_key)?.to_owned();
+    let client_secret = Secret::new(src.required(&secret_key)?);
+    let metadata_url = match (src.get(&metadata_key), default_metadata) {
+        (Some(url), _) => url.to_owned(),
+        (None, Some(url)) => url.to_owned(),
+        (None, None) => src.required(&metadata_key)?.to_owned(),
+    };
+    let issuer = metadata_url
+        .strip_suffix(DISCOVERY_SUFFIX)
+        .filter(|issuer| issuer.starts_with("https://") || issuer.starts_with("http://"))
+        .ok_or_else(|| {
+            ConfigError::new(
+                &metadata_key,
+                format!(
+                    "expected the provider's discovery document, \
+                     https://<issuer>{DISCOVERY_SUFFIX}, got {metadata_url:?}"
+                ),
+            )
+        })?
+        .to_owned();
+    let mut scopes = vec!["openid".to_owned(), "email".to_owned()];
+    if !extra_scope.is_empty() {
+        scopes.push(extra_scope.to_owned());
+    }
+    Ok(OAuthProvider {
+        name: name.to_owned(),
+        client_id,
+        client_secret,
+        metadata_url,
+        issuer,
+        scopes,
+    })
+}
+
+/// A `SECURITY_POST_OAUTH_*_VIEW`: a path of this site.
+fn local_view(src: &Source, key: &str) -> Result<Option<String>, ConfigError> {
+    match src.get(key) {
+        None => Ok(None),
+        Some(view) if view.starts_with('/') && !view.starts_with("//") && !view.contains('\\') => {
+            Ok(Some(view.to_owned()))
+        }
+        Some(view) => Err(ConfigError::new(
+            key,
+            format!("expected a path of this site such as /profile, got {view:?}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(pairs: &[(&'static str, &'static str)]) -> Result<OAuthSettings, ConfigError> {
+        oauth(&Source::from_pairs(pairs.iter().copied()))
+    }
+
+    const ACME: &[(&str, &str)] = &[
+        ("SECURITY_OAUTH_ENABLE", "true"),
+        ("SECURITY_OAUTH_BUILTIN_PROVIDERS", ""),
+        ("SECURITY_OAUTH_PROVIDERS", "acme"),
+        ("ACME_CLIENT_ID", "client"),
+        ("ACME_CLIENT_SECRET", "secret"),
+        (
+            "ACME_SERVER_METADATA_URL",
+            "http://localhost:9400/.well-known/openid-configuration",
+        ),
+    ];
+
+    #[test]
+    fn off_by_default_and_a_provider_by_discovery_when_on() {
+        let off = read(&[]).unwrap();
+        assert!(!off.enabled && off.providers.is_empty());
+        let on = read(ACME).unwrap();
+        assert_eq!(on.provider_names(), ["acme"]);
+        let acme = on.provider("acme").unwrap();
+        assert_eq!(acme.issuer, "http://localhost:9400");
+        assert_eq!(acme.client_id, "client");
+        assert_eq!(acme.scopes, ["openid", "email"]);
+        assert!(
+            !format!("{acme:?}").contains("secret\""),
+            "the secret is redacted"
+        );
+    }
+
+    #[test]
+    fn google_is_a_built_in_found_by_discovery() {
+        let s = read(&[
+            ("SECURITY_OAUTH_ENABLE", "true"),
+            ("SECURITY_OAUTH_BUILTIN_PROVIDERS", "google"),
+            ("GOOGLE_CLIENT_ID", "g"),
+            ("GOOGLE_CLIENT_SECRET", "s"),
+        ])
+        .unwrap();
+        let google = s.provider("google").unwrap();
+        assert_eq!(google.metadata_url, GOOGLE_METADATA_URL);
+        assert_eq!(google.issuer, "https://accounts.google.com");
+        assert_eq!(google.scopes, ["openid", "email", "profile"]);
+    }
+
+    #[test]
+    fn what_cannot_work_names_its_key() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = ACME.to_vec();
+            pairs.extend_from_slice(extra);
+            read(&pairs).unwrap_err().key
+        };
+        assert_eq!(
+            with(&[("ACME_SERVER_METADATA_URL", "http://localhost:9400/")]),
+            "ACME_SERVER_METADATA_URL"
+        );
+        assert_eq!(with(&[("ACME_CLIENT_ID", "")]), "ACME_CLIENT_ID");
+        assert_eq!(
+            with(&[("SECURITY_OAUTH_PROVIDERS", "acme,acme")]),
+            "SECURITY_OAUTH_PROVIDERS"
+        );
+        assert_eq!(
+            with(&[("SECURITY_OAUTH_PROVIDERS", "a/b")]),
+            "SECURITY_OAUTH_PROVIDERS"
+        );
+        assert_eq!(
+            with(&[("SECURITY_POST_OAUTH_LOGIN_VIEW", "https://evil.example")]),
+            "SECURITY_POST_OAUTH_LOGIN_VIEW"
+        );
+        // The built-ins by default: google needs its client.
+        assert_eq!(
+            with(&[("SECURITY_OAUTH_BUILTIN_PROVIDERS", "google")]),
+            "GOOGLE_CLIENT_ID"
+        );
+        assert_eq!(
+            with(&[("SECURITY_OAUTH_BUILTIN_PROVIDERS", "github")]),
+            "SECURITY_OAUTH_BUILTIN_PROVIDERS"
+        );
+        let s = read(&[
+            ("SECURITY_OAUTH_START_URL", "/elsewhere"),
+            ("SECURITY_POST_OAUTH_LOGIN_VIEW", "/profile"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.url_keys,
+            [("SECURITY_OAUTH_START_URL", "/elsewhere".to_owned())]
+        );
+        assert_eq!(s.post_login_view.as_deref(), Some("/profile"));
+    }
+}

@@ -1,0 +1,113 @@
+//! Social login: `POST /login/oauthstart/<name>` sends the browser to the provider,
+//! `GET /login/oauthresponse/<name>` is where the provider sends it back. The round trip's
+//! secrets wait in the browser's encrypted session meanwhile; every answer of the response
+//! URL is a redirect (Flask-Security's `oauthstart` and `oauthresponse`).
+
+use actix_web::{web as aweb, HttpResponse};
+use serde_json::json;
+
+use super::mount;
+use crate::auth::authenticate::Attempt;
+use crate::auth::oauth::{self, Callback, Flow, Purpose, Refusal};
+use crate::messages;
+use crate::urls::Route;
+use crate::web::format::Format;
+use crate::web::page::redirect;
+use crate::web::signin;
+use crate::web::submission::{query_param, safe_next, NoFields};
+use crate::web::{AppError, Submission, Web};
+
+/// Where a round trip in progress waits: the browser's encrypted session.
+const FLOW_KEY: &str = "_oauth_flow";
+
+/// Registers the start and response URLs.
+pub fn routes(cfg: &mut aweb::ServiceConfig) {
+    cfg.service(mount::post(Route::OauthStart, start));
+    cfg.service(mount::get(Route::OauthResponse, response));
+}
+
+/// `POST /login/oauthstart/<name>` (CSRF-checked): to the provider's authorization page,
+/// `?next=` kept for the way back. Signed in already: home (JSON: 400). An unknown provider
+/// is 404; a provider that cannot be reached, the login page with the handshake error.
+pub async fn start(
+    web: Web,
+    name: aweb::Path<String>,
+    _form: Submission<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    if web.user.is_some() {
+        return Ok(match web.format {
+            Format::Json => web.json_error(web.msg(messages::ANONYMOUS_USER_REQUIRED, &[])),
+            Format::Html => redirect(Route::Home.path()),
+        });
+    }
+    // An unsafe `next` is passed over, as Flask-Security's redirects do.
+    let next = safe_next(&web, query_param(&web.request, "next"))
+        .ok()
+        .flatten();
+    let redirect_uri = response_uri(&web, &name);
+    let services = web.services();
+    match oauth::begin(&services, &name, Purpose::Login, &redirect_uri, next).await {
+        Ok(begun) => {
+            hold(&web, &begun.flow)?;
+            Ok(redirect(&begun.authorize_url))
+        }
+        Err(Refusal::UnknownProvider) => Err(AppError::NotFound),
+        Err(refusal) => Ok(back_to_login(&web, &refusal)),
+    }
+}
+
+/// `GET /login/oauthresponse/<name>`: the provider's answer. The round trip this browser
+/// began is used up whatever the answer; a proved identity goes on as any first factor (a
+/// second factor is asked for where the account has one).
+pub async fn response(web: Web, name: aweb::Path<String>) -> Result<HttpResponse, AppError> {
+    let flow = take(&web);
+    let callback = Callback {
+        code: query_param(&web.request, "code"),
+        state: query_param(&web.request, "state"),
+        error: query_param(&web.request, "error"),
+        error_description: query_param(&web.request, "error_description"),
+    };
+    let redirect_uri = response_uri(&web, &name);
+    let browser = signin::browser(&web);
+    let services = web.services();
+    let outcome =
+        oauth::sign_in(&services, &browser, &name, flow, &callback, &redirect_uri).await?;
+    match outcome {
+        Attempt::Proved(step) => signin::render(&web, step, json!({})),
+        Attempt::Refused(Refusal::UnknownProvider) => Err(AppError::NotFound),
+        Attempt::Refused(refusal) => Ok(back_to_login(&web, &refusal)),
+        Attempt::Throttled { retry_after } => {
+            Err(signin::throttled(&web, "oauth_throttled", retry_after))
+        }
+    }
+}
+
+/// The login page, with the refusal flashed (Flask-Security's answer to every refusal).
+fn back_to_login(web: &Web, refusal: &Refusal) -> HttpResponse {
+    web.flash("error", web.describe(refusal));
+    redirect(Route::Login.path())
+}
+
+/// The response URL of provider `name`, under `BASE_URL`: the `redirect_uri` sent, exactly.
+fn response_uri(web: &Web, name: &str) -> String {
+    let name = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    format!(
+        "{}{}",
+        web.settings().base_url,
+        Route::OauthResponse.with_token(&name.to_string())
+    )
+}
+
+fn hold(web: &Web, flow: &Flow) -> Result<(), AppError> {
+    web.session
+        .insert(FLOW_KEY, flow)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("keeping the OAuth flow: {e}")))
+}
+
+/// This browser's round trip in progress, removed (a round trip is answered once).
+fn take(web: &Web) -> Option<Flow> {
+    if !web.session.contains_key(FLOW_KEY) {
+        return None;
+    }
+    web.session.remove_as::<Flow>(FLOW_KEY).and_then(Result::ok)
+}
