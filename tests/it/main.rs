@@ -65,6 +65,7 @@ mod security_headers;
 mod security_notices;
 mod session_control;
 mod sessions;
+mod social_login;
 mod startup;
 mod thin_handlers;
 mod throttle;

@@ -265,20 +265,25 @@ async fn identify(
         Refusal::Handshake(Handshake::new(error, description.to_owned()))
     };
     let flow = flow.ok_or_else(|| handshake("invalid_state", "no sign-in was started here"))?;
+    if flow.provider != name || flow.purpose != purpose {
+        return Err(handshake("invalid_state", "the state does not match"));
+    }
+    // The provider's refusal (`access_denied`: the person declined) proves nothing and
+    // grants nothing: it is reported as it is, with or without a state.
+    if let Some(error) = &callback.error {
+        let description = callback.error_description.as_deref().unwrap_or_default();
+        return Err(handshake(error, description));
+    }
     let state_matches = callback
         .state
         .as_deref()
         .is_some_and(|state| crate::crypto::constant_time_eq(state, &flow.state));
-    if flow.provider != name || flow.purpose != purpose || !state_matches {
+    if !state_matches {
         return Err(handshake("invalid_state", "the state does not match"));
     }
     let age = super::two_factor::unix_now() - flow.started_at;
     if !(0..FLOW_WITHIN.as_secs() as i64).contains(&age) {
         return Err(handshake("invalid_state", "the sign-in took too long"));
-    }
-    if let Some(error) = &callback.error {
-        let description = callback.error_description.as_deref().unwrap_or_default();
-        return Err(handshake(error, description));
     }
     let code = callback
         .code

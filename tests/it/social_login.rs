@@ -1,0 +1,655 @@
+//! Social login (`SECURITY_OAUTH_ENABLE`, issue 25) against a real OpenID Connect provider:
+//! `oidc-provider-mock` (PyPI, pinned below), started per test on loopback as a subprocess.
+//! It serves discovery and JWKS, signs real ID tokens, takes a user's claims by
+//! `PUT /users/<sub>` and the approving subject by its authorize form's `sub` field.
+//! Its Python lives in a virtualenv of its own, made once (see [`python`]); a missing Python
+//! or provider fails the tests, it never skips them. On SQLite, and on PostgreSQL with
+//! `LATCHKEY_TEST_POSTGRES_URL`.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::{
+    flashes, location, new_email, set_up_authenticator, spawn_app_with, TestApp, TestClient,
+    PASSWORD,
+};
+use diesel::prelude::*;
+use latchkey::db::schema::{oauth_identity, security_event};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+/// The provider's package, pinned: the virtualenv is remade when this changes.
+const REQUIREMENT: &str = "oidc-provider-mock==0.3.4";
+const CLIENT_ID: &str = "latchkey-it";
+
+// ---------------------------------------------------------------------------------------
+// The provider
+// ---------------------------------------------------------------------------------------
+
+/// The provider's Python: `~/.cache/latchkey-oidc-venv` (or `$OIDC_VENV`), made or brought
+/// up to date once per process (a stamp of [`REQUIREMENT`]'s SHA-256 beside it), under a
+/// mutex so that tests running at once do not install into it together.
+fn python() -> PathBuf {
+    static READY: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(python) = ready.as_ref() {
+        return python.clone();
+    }
+    let venv = std::env::var_os("OIDC_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").expect("HOME is set (the virtualenv is under it)");
+            Path::new(&home).join(".cache/latchkey-oidc-venv")
+        });
+    let want = hex::encode(Sha256::digest(REQUIREMENT.as_bytes()));
+    let stamp = venv.join(".requirements.sha256");
+    let python = venv.join("bin/python");
+    let have = std::fs::read_to_string(&stamp).unwrap_or_default();
+    if !python.is_file() || have.trim() != want {
+        let run = |cmd: &mut Command, what: &str| {
+            let status = cmd
+                .status()
+                .unwrap_or_else(|e| panic!("cannot run {what}: {e} (needs python3 on PATH)"));
+            assert!(
+                status.success(),
+                "{what} failed ({status}); make the provider's virtualenv by hand: \
+                 python3 -m venv {venv} && {venv}/bin/pip install {REQUIREMENT}",
+                venv = venv.display()
+            );
+        };
+        if !python.is_file() {
+            run(
+                Command::new("python3").arg("-m").arg("venv").arg(&venv),
+                "python3 -m venv",
+            );
+        }
+        run(
+            Command::new(venv.join("bin/pip")).args(["install", "-q", REQUIREMENT]),
+            "pip install oidc-provider-mock",
+        );
+        std::fs::write(&stamp, format!("{want}\n")).expect("write the stamp");
+    }
+    *ready = Some(python.clone());
+    python
+}
+
+/// A running `oidc-provider-mock`, stopped when dropped.
+struct Provider {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Provider {
+    /// Starts the provider on a free loopback port and waits for its discovery document.
+    async fn start() -> Self {
+        let python = tokio::task::spawn_blocking(python)
+            .await
+            .expect("the virtualenv");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|probe| probe.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(python)
+            .args(["-m", "oidc_provider_mock", "--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start oidc-provider-mock");
+        let provider = Provider {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("an HTTP client"),
+        };
+        let started = Instant::now();
+        loop {
+            let answer = provider.http.get(provider.metadata_url()).send().await;
+            if answer.is_ok_and(|r| r.status() == StatusCode::OK) {
+                return provider;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "oidc-provider-mock did not answer on {}",
+                provider.base
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn metadata_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.base)
+    }
+
+    /// Sets the claims the provider gives `sub`.
+    async fn set_user(&self, sub: &str, claims: Value) {
+        let r = self
+            .http
+            .put(format!("{}/users/{sub}", self.base))
+            .json(&claims)
+            .send()
+            .await
+            .expect("PUT /users");
+        assert!(r.status().is_success(), "PUT /users/{sub}: {}", r.status());
+    }
+
+    /// Approves (or denies) the authorization request at `authorize_url` as `sub`: the
+    /// provider's redirect back to the app.
+    async fn approve(&self, authorize_url: &str, sub: &str, deny: bool) -> Url {
+        let mut form = vec![("sub", sub)];
+        if deny {
+            form.push(("action", "deny"));
+        }
+        let r = self
+            .http
+            .post(authorize_url)
+            .form(&form)
+            .send()
+            .await
+            .expect("POST the authorize form");
+        let back = location(&r).unwrap_or_else(|| panic!("the provider answered {}", r.status()));
+        Url::parse(&back).expect("an absolute redirect back")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The app
+// ---------------------------------------------------------------------------------------
+
+/// Latchkey with one provider, `acme`, found by discovery (as the conformance suite's
+/// `oauth` profile configures it), confirmation on.
+async fn app_with(provider: &Provider, extra: &[(&str, &str)]) -> TestApp {
+    let metadata = provider.metadata_url();
+    let mut settings = vec![
+        ("SECURITY_OAUTH_ENABLE", "true"),
+        ("SECURITY_OAUTH_BUILTIN_PROVIDERS", ""),
+        ("SECURITY_OAUTH_PROVIDERS", "acme"),
+        ("ACME_CLIENT_ID", CLIENT_ID),
+        ("ACME_CLIENT_SECRET", "latchkey-it-secret"),
+        ("ACME_SERVER_METADATA_URL", metadata.as_str()),
+        ("SECURITY_CONFIRMABLE", "true"),
+    ];
+    settings.extend_from_slice(extra);
+    spawn_app_with(&settings).await
+}
+
+/// A registered account whose address is confirmed.
+async fn confirmed_account(app: &TestApp, tag: &str) -> String {
+    let email = new_email(tag);
+    app.create_user(&email, PASSWORD).await;
+    app.set_confirmed(&email);
+    email
+}
+
+/// `POST /login/oauthstart/acme` with this browser's CSRF token (and `query`).
+async fn start(c: &TestClient, query: &str) -> reqwest::Response {
+    let token = c.csrf_token("/login").await;
+    start_with(c, query, &token).await
+}
+
+async fn start_with(c: &TestClient, query: &str, token: &str) -> reqwest::Response {
+    c.post_form(
+        &format!("/login/oauthstart/acme{query}"),
+        &[("csrf_token", token)],
+    )
+    .await
+}
+
+/// The authorization URL a start sends the browser to.
+async fn authorize_url(c: &TestClient, query: &str) -> String {
+    let r = start(c, query).await;
+    assert_eq!(r.status(), StatusCode::FOUND, "the start answered");
+    location(&r).expect("Location")
+}
+
+/// The app-relative path and query of the provider's redirect back.
+fn callback_path(back: &Url) -> String {
+    match back.query() {
+        Some(q) => format!("{}?{q}", back.path()),
+        None => back.path().to_owned(),
+    }
+}
+
+/// A whole round trip in browser `c`: the start, the provider's approval as `sub` (with
+/// `claims`), and the callback. The callback's answer and its path.
+async fn round_trip(
+    provider: &Provider,
+    c: &TestClient,
+    sub: &str,
+    claims: Value,
+    query: &str,
+) -> (reqwest::Response, String) {
+    provider.set_user(sub, claims).await;
+    let url = authorize_url(c, query).await;
+    let back = callback_path(&provider.approve(&url, sub, false).await);
+    (c.get(&back).await, back)
+}
+
+/// The flashed messages of the page a redirect answer leads to, after asserting it goes to
+/// `path`.
+async fn flashed_at(c: &TestClient, r: reqwest::Response, path: &str) -> Vec<String> {
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let to = location(&r).expect("Location");
+    assert_eq!(to, path, "redirected to {to}");
+    flashes(&c.get(&to).await.text().await.expect("the page"))
+}
+
+fn identities_of(app: &TestApp, user_id: i32) -> Vec<(String, String)> {
+    oauth_identity::table
+        .filter(oauth_identity::user_id.eq(user_id))
+        .select((oauth_identity::provider, oauth_identity::subject))
+        .load(&mut app.db())
+        .expect("read oauth_identity")
+}
+
+fn count_identities(app: &TestApp) -> i64 {
+    oauth_identity::table
+        .count()
+        .get_result(&mut app.db())
+        .expect("count oauth_identity")
+}
+
+/// The stored security events (kind, detail), oldest first, once the queue has drained.
+async fn events(app: &TestApp, user_id: Option<i32>) -> Vec<(String, Option<String>)> {
+    let bus = app.events.clone();
+    let drained = tokio::task::spawn_blocking(move || bus.flush(Duration::from_secs(10)))
+        .await
+        .expect("flush");
+    assert!(drained, "the event queue did not drain");
+    let query = security_event::table
+        .order(security_event::id.asc())
+        .select((security_event::kind, security_event::detail));
+    match user_id {
+        Some(id) => query
+            .filter(security_event::user_id.eq(id))
+            .load(&mut app.db()),
+        None => query
+            .filter(security_event::user_id.is_null())
+            .load(&mut app.db()),
+    }
+    .expect("read security_event")
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn the_login_page_offers_the_provider_and_the_start_is_guarded() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, &[]).await;
+    let c = app.client();
+    let page = c.get("/login").await.text().await.unwrap();
+    assert!(
+        page.contains("action=\"/login/oauthstart/acme\""),
+        "no form for acme on the login page: {page}"
+    );
+    assert!(page.contains("Continue with acme"));
+
+    // No CSRF token: 400, and no trip to the provider.
+    let r = c.post_form("/login/oauthstart/acme", &[]).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // A provider that is not configured: 404.
+    let token = c.csrf_token("/login").await;
+    let r = c
+        .post_form("/login/oauthstart/nosuch", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The response URL answers GET only.
+    let r = c.post_form("/login/oauthresponse/acme", &[]).await;
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    // Signed in already: home (JSON: 400 ANONYMOUS_USER_REQUIRED).
+    let email = confirmed_account(&app, "signed-in").await;
+    let signed_in = app.logged_in_client(&email, PASSWORD, false).await;
+    let token = signed_in.csrf_token("/profile").await;
+    let r = start_with(&signed_in, "", &token).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    let r = signed_in
+        .post_json_via("/login", "/login/oauthstart/acme", &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["response"]["errors"][0],
+        "You can only access this endpoint when not logged in."
+    );
+}
+
+#[actix_web::test]
+async fn the_start_sends_the_browser_to_the_provider_with_pkce_state_and_nonce() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, &[]).await;
+    let (c, other) = (app.client(), app.client());
+    let url = Url::parse(&authorize_url(&c, "").await).unwrap();
+    assert_eq!(
+        format!("{}://{}", url.scheme(), url.authority()),
+        provider.base
+    );
+    assert_eq!(url.path(), "/oauth2/authorize");
+    let q = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no {name} in {url}"))
+    };
+    assert_eq!(q("response_type"), "code");
+    assert_eq!(q("client_id"), CLIENT_ID);
+    assert_eq!(
+        q("redirect_uri"),
+        format!("{}/login/oauthresponse/acme", app.address)
+    );
+    let scopes = q("scope");
+    let scopes: Vec<&str> = scopes.split(' ').collect();
+    assert!(scopes.contains(&"openid") && scopes.contains(&"email"));
+    // PKCE S256: a 43-character base64url SHA-256 digest.
+    assert_eq!(q("code_challenge_method"), "S256");
+    let challenge = q("code_challenge");
+    assert_eq!(challenge.len(), 43, "{challenge}");
+    assert!(challenge
+        .chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'));
+    // Fresh, unguessable state and nonce per round trip.
+    let (state, nonce) = (q("state"), q("nonce"));
+    assert!(state.len() >= 16 && nonce.len() >= 16);
+    let again = Url::parse(&authorize_url(&other, "").await).unwrap();
+    let again: Vec<(String, String)> = again.query_pairs().into_owned().collect();
+    for name in ["state", "nonce", "code_challenge"] {
+        let value = again.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        assert_ne!(value, Some(&q(name)), "{name} repeated");
+    }
+    // Neither the state nor the PKCE verifier is readable in the browser's cookies.
+    let cookie = c.cookie("session").expect("the session cookie");
+    assert!(!cookie.contains(&state));
+}
+
+#[actix_web::test]
+async fn a_verified_email_links_a_confirmed_account_then_the_subject_alone_signs_in() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, &[]).await;
+    let email = confirmed_account(&app, "linked").await;
+    let user = app.user(&email);
+    let sub = format!("sub-{}", common::random_hex(6));
+
+    // First sign-in: linked by the verified address, signed in, sent on to `next`.
+    let c = app.client();
+    let claims = json!({"email": email, "email_verified": true});
+    let (r, _) = round_trip(&provider, &c, &sub, claims, "?next=/profile").await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(&r).as_deref(), Some("/profile"));
+    assert!(c.is_authenticated().await);
+    assert_eq!(
+        identities_of(&app, user.id),
+        [("acme".to_owned(), sub.clone())]
+    );
+
+    // Later the provider says another, unverified address: the subject still finds the
+    // account (never the email).
+    let later = app.client();
+    let claims = json!({"email": "someone-else@example.com", "email_verified": false});
+    let (r, _) = round_trip(&provider, &later, &sub, claims, "").await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert!(later.is_authenticated().await);
+    assert_eq!(count_identities(&app), 1);
+
+    let kinds = events(&app, Some(user.id)).await;
+    let linked = ("identity_linked".to_owned(), Some("acme".to_owned()));
+    let signed_in = ("login_succeeded".to_owned(), Some("oauth".to_owned()));
+    assert_eq!(
+        kinds.iter().filter(|k| **k == linked).count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == signed_in).count(),
+        2,
+        "{kinds:?}"
+    );
+}
+
+#[actix_web::test]
+async fn an_unverified_or_unasserted_email_signs_in_no_one_and_links_nothing() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, &[]).await;
+    let email = confirmed_account(&app, "victim").await;
+    for (n, claims) in [
+        json!({"email": email, "email_verified": false}),
+        json!({"email": email}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let attacker = app.client();
+        let sub = format!("attacker-{n}-{}", common::random_hex(4));
+        let (r, _) = round_trip(&provider, &attacker, &sub, claims.clone(), "").await;
+        let shown = flashed_at(&attacker, r, "/login").await;
+        assert_eq!(
+            shown,
+            [format!("Identity {email} not registered")],
+            "{claims}"
+        );
+        assert!(!attacker.is_authenticated().await, "{claims}");
+    }
+    assert_eq!(count_identities(&app), 0);
+    let user = app.user(&email);
+    let refused = events(&app, None).await;
+    assert_eq!(
+        refused
+            .iter()
+            .filter(|(kind, detail)| kind == "login_failed"
+                && detail.as_deref() == Some("oauth:identity_not_registered"))
+            .count(),
+        2,
+        "{refused:?}"
+    );
+    let theirs = events(&app, Some(user.id)).await;
+    assert!(
+        !theirs
+            .iter()
+            .any(|(kind, _)| kind == "login_succeeded" || kind == "identity_linked"),
+        "{theirs:?}"
+    );
+}
+
+#[actix_web::test]
+async fn an_unconfirmed_account_is_not_linked_by_its_address() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, &[]).await;
+    let email = new_email("unconfirmed");
+    app.create_user(&email, PASSWORD).await;
+    let c = app.client();
+    let claims = json!({"email": email, "email_verified": true});
+    let (r, _) = round_trip(&provider, &c, "sub-unconfirmed", claims, "").await;
+    let shown = flashed_at(&c, r, "/login").await;
+    assert_eq!(shown, [format!("Identity {email} not registered")]);
+    assert!(!c.is_authenticated().await);
+    assert_eq!(count_identities(&app), 0);
+}
+
+#[actix_web::test]
+async fn an_unknown_identity_gets_flask_securitys_message() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, &[]).await;
+    let stranger = new_email("nobody");
+    let c = app.client();
+    let claims = json!({"email": stranger, "email_verified": true});
+    let (r, _) = round_trip(&provider, &c, "sub-stranger", claims, "").await;
+    let shown = flashed_at(&c, r, "/login").await;
+    assert_eq!(shown, [format!("Identity {stranger} not registered")]);
+    assert!(!c.is_authenticated().await);
+    assert_eq!(app.count_users(), 0, "no account is made");
+}
+
+#[actix_web::test]
+async fn a_missing_wrong_or_replayed_state_signs_in_no_one() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, &[]).await;
+    let email = confirmed_account(&app, "state").await;
+    let sub = "sub-state";
+    let claims = json!({"email": email, "email_verified": true});
+    provider.set_user(sub, claims.clone()).await;
+    let handshake = "An error occurred while communicating with the OAuth provider";
+
+    // No round trip began in this browser.
+    let c = app.client();
+    let r = c
+        .get("/login/oauthresponse/acme?code=forged&state=forged")
+        .await;
+    let shown = flashed_at(&c, r, "/login").await;
+    assert!(shown[0].starts_with(handshake), "{shown:?}");
+    assert!(!c.is_authenticated().await);
+
+    // A wrong state, then the right answer: the round trip was used up by the first.
+    let c = app.client();
+    let back = provider
+        .approve(&authorize_url(&c, "").await, sub, false)
+        .await;
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code");
+    let r = c
+        .get(&format!(
+            "/login/oauthresponse/acme?code={code}&state=wrong"
+        ))
+        .await;
+    let shown = flashed_at(&c, r, "/login").await;
+    assert!(shown[0].contains("invalid_state"), "{shown:?}");
+    let r = c.get(&callback_path(&back)).await;
+    let shown = flashed_at(&c, r, "/login").await;
+    assert!(shown[0].starts_with(handshake), "{shown:?}");
+    assert!(!c.is_authenticated().await);
+
+    // The state but no code at all.
+    let c = app.client();
+    let url = Url::parse(&authorize_url(&c, "").await).unwrap();
+    let state = url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let r = c
+        .get(&format!("/login/oauthresponse/acme?state={state}"))
+        .await;
+    let shown = flashed_at(&c, r, "/login").await;
+    assert!(shown[0].starts_with(handshake), "{shown:?}");
+
+    // A completed round trip replayed: in the same browser, in another one, and with a
+    // copy of the session cookie taken before the answer.
+    let c = app.client();
+    provider.set_user(sub, claims).await;
+    let url = authorize_url(&c, "").await;
+    let before = c.cookie("session").expect("the session cookie");
+    let back = callback_path(&provider.approve(&url, sub, false).await);
+    let r = c.get(&back).await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert!(c.is_authenticated().await);
+    c.logout().await;
+    let r = c.get(&back).await;
+    assert_eq!(location(&r).as_deref(), Some("/login"));
+    assert!(!c.is_authenticated().await);
+    let other = app.client();
+    let r = other.get(&back).await;
+    assert_eq!(location(&r).as_deref(), Some("/login"));
+    assert!(!other.is_authenticated().await);
+    let copy = app.client();
+    copy.set_cookie("session", &before);
+    let r = copy.get(&back).await;
+    assert_eq!(location(&r).as_deref(), Some("/login"));
+    assert!(!copy.is_authenticated().await);
+}
+
+#[actix_web::test]
+async fn a_denied_consent_or_an_unreachable_provider_returns_to_the_login_page() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, &[]).await;
+    let c = app.client();
+    let back = provider
+        .approve(&authorize_url(&c, "").await, "sub-deny", true)
+        .await;
+    let r = c.get(&callback_path(&back)).await;
+    let shown = flashed_at(&c, r, "/login").await;
+    assert!(shown[0].contains("access_denied"), "{shown:?}");
+    assert!(!c.is_authenticated().await);
+
+    // A provider that is down: the login page and the handshake error, no 500, no hang.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let metadata = format!("http://127.0.0.1:{closed}/.well-known/openid-configuration");
+    let down = spawn_app_with(&[
+        ("SECURITY_OAUTH_ENABLE", "true"),
+        ("SECURITY_OAUTH_BUILTIN_PROVIDERS", ""),
+        ("SECURITY_OAUTH_PROVIDERS", "acme"),
+        ("ACME_CLIENT_ID", CLIENT_ID),
+        ("ACME_CLIENT_SECRET", "s"),
+        ("ACME_SERVER_METADATA_URL", &metadata),
+    ])
+    .await;
+    let c = down.client();
+    let r = start(&c, "").await;
+    let shown = flashed_at(&c, r, "/login").await;
+    assert!(shown[0].contains("discovery_failed"), "{shown:?}");
+}
+
+#[actix_web::test]
+async fn the_second_factor_is_still_asked_after_a_social_sign_in() {
+    let provider = Provider::start().await;
+    let app = app_with(
+        &provider,
+        &[
+            ("SECURITY_TWO_FACTOR", "true"),
+            ("SECURITY_TOTP_SECRETS", "social-login-test-secret"),
+        ],
+    )
+    .await;
+    let email = confirmed_account(&app, "two-factor").await;
+    let c = app.logged_in_client(&email, PASSWORD, false).await;
+    let key = set_up_authenticator(&c).await;
+
+    let b = app.client();
+    let claims = json!({"email": email, "email_verified": true});
+    let (r, _) = round_trip(&provider, &b, "sub-2fa", claims, "?next=/profile").await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(&r).as_deref(), Some("/tf-validate"));
+    assert!(
+        !b.is_authenticated().await,
+        "the provider alone is no login"
+    );
+    // The code of another time step than the setup's: codes work once.
+    let now = chrono::Utc::now().timestamp() as u64;
+    let code = latchkey::auth::totp::code_at(&key, now - 30);
+    let r = b.submit("/tf-validate", &[("code", &code)]).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(&r).as_deref(), Some("/profile"));
+    assert!(b.is_authenticated().await);
+    let user = app.user(&email);
+    let kinds = events(&app, Some(user.id)).await;
+    assert!(
+        kinds.contains(&(
+            "login_succeeded".to_owned(),
+            Some("oauth+authenticator".to_owned())
+        )),
+        "{kinds:?}"
+    );
+}
