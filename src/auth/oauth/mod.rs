@@ -15,6 +15,7 @@
 
 pub mod client;
 
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 pub use client::{Claims, Handshake, Providers};
@@ -322,29 +323,32 @@ async fn account(
     let found = services
         .db
         .run(move |conn| {
-            let now = db::now();
-            if let Some(linked) = identities::find(conn, &provider, &claims_for.subject)? {
-                identities::touch(conn, linked.id, now)?;
-                return Ok((db::users::find_by_id(conn, linked.user_id)?, false));
-            }
-            let Some(email) = verified_email else {
-                return Ok((None, false));
-            };
-            match db::users::find_by_email(conn, &email)? {
-                Some(user) if user.confirmed_at.is_some() => {
-                    let address = claims_for.email.as_deref();
-                    identities::insert(
-                        conn,
-                        &provider,
-                        &claims_for.subject,
-                        user.id,
-                        address,
-                        now,
-                    )?;
-                    Ok((Some(user), true))
+            // One transaction: the account read and the link written together.
+            conn.transaction::<_, db::DbError, _>(|conn| {
+                let now = db::now();
+                if let Some(linked) = identities::find(conn, &provider, &claims_for.subject)? {
+                    identities::touch(conn, linked.id, now)?;
+                    return Ok((db::users::find_by_id(conn, linked.user_id)?, false));
                 }
-                _ => Ok((None, false)),
-            }
+                let Some(email) = verified_email else {
+                    return Ok((None, false));
+                };
+                match db::users::find_by_email(conn, &email)? {
+                    Some(user) if user.confirmed_at.is_some() => {
+                        let address = claims_for.email.as_deref();
+                        identities::insert(
+                            conn,
+                            &provider,
+                            &claims_for.subject,
+                            user.id,
+                            address,
+                            now,
+                        )?;
+                        Ok((Some(user), true))
+                    }
+                    _ => Ok((None, false)),
+                }
+            })
         })
         .await;
     let (user, linked) = match found {
