@@ -776,7 +776,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     ctx.insert(
         "reauth",
         &json!({"password": true, "codes": ["email", "sms"], "authenticator": true,
-                "passkey": true}),
+                "passkey": true, "oauth": ["acme"]}),
     );
     ctx.insert(
         "events",

@@ -113,6 +113,10 @@ pub enum Route {
     OauthStart,
     /// A provider's answer to a social sign-in (`SECURITY_OAUTH_RESPONSE_URL`).
     OauthResponse,
+    /// Starting a re-authentication with a provider (`SECURITY_OAUTH_VERIFY_START_URL`).
+    OauthVerifyStart,
+    /// A provider's answer to a re-authentication (`SECURITY_OAUTH_VERIFY_RESPONSE_URL`).
+    OauthVerifyResponse,
     /// The site's icon (browsers ask for it on every first visit).
     Favicon,
     /// The folder of static files (stylesheet, scripts).
@@ -174,6 +178,8 @@ impl Route {
         Route::RecoverUsername,
         Route::OauthStart,
         Route::OauthResponse,
+        Route::OauthVerifyStart,
+        Route::OauthVerifyResponse,
         Route::Favicon,
         Route::Static,
         Route::StaticFile,
@@ -232,6 +238,8 @@ impl Route {
             Route::RecoverUsername => "/recover-username",
             Route::OauthStart => "/login/oauthstart/{name}",
             Route::OauthResponse => "/login/oauthresponse/{name}",
+            Route::OauthVerifyStart => "/login/oauth-verify-start/{name}",
+            Route::OauthVerifyResponse => "/login/oauth-verify-response/{name}",
             Route::Favicon => "/favicon.ico",
             Route::Static => "/static",
             Route::StaticFile => "/static/{name}",

@@ -31,7 +31,8 @@ pub struct OAuthSettings {
     /// The longest wait for a provider's answer (discovery, keys, token):
     /// `SECURITY_OAUTH_HTTP_TIMEOUT`, seconds, 10 by default.
     pub http_timeout: Duration,
-    /// The paths set by `SECURITY_OAUTH_START_URL` and `SECURITY_OAUTH_RESPONSE_URL` (key,
+    /// The paths set by `SECURITY_OAUTH_START_URL`, `SECURITY_OAUTH_RESPONSE_URL`,
+    /// `SECURITY_OAUTH_VERIFY_START_URL` and `SECURITY_OAUTH_VERIFY_RESPONSE_URL` (key,
     /// value): Latchkey serves Flask-Security's defaults, from its URL table, and the
     /// services refuse to start with another value.
     pub url_keys: Vec<(&'static str, String)>,

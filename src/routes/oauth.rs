@@ -1,7 +1,9 @@
 //! Social login: `POST /login/oauthstart/<name>` sends the browser to the provider,
 //! `GET /login/oauthresponse/<name>` is where the provider sends it back. The round trip's
 //! secrets wait in the browser's encrypted session meanwhile; every answer of the response
-//! URL is a redirect (Flask-Security's `oauthstart` and `oauthresponse`).
+//! URL is a redirect (Flask-Security's `oauthstart` and `oauthresponse`). The verify pair
+//! (`/login/oauth-verify-start/<name>`, `/login/oauth-verify-response/<name>`) does the same
+//! for a signed-in user's re-authentication (`oauth_verify_start`, `oauth_verify_response`).
 
 use actix_web::{web as aweb, HttpResponse};
 use serde_json::json;
@@ -12,10 +14,11 @@ use crate::auth::oauth::{self, Callback, Flow, Purpose, Refusal};
 use crate::messages;
 use crate::urls::Route;
 use crate::web::format::Format;
+use crate::web::guards::mark_reauthenticated;
 use crate::web::page::redirect;
 use crate::web::signin;
 use crate::web::submission::{query_param, safe_next, NoFields};
-use crate::web::{AppError, Submission, Web};
+use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 /// Where a round trip in progress waits: the browser's encrypted session.
 const FLOW_KEY: &str = "_oauth_flow";
@@ -24,6 +27,8 @@ const FLOW_KEY: &str = "_oauth_flow";
 pub fn routes(cfg: &mut aweb::ServiceConfig) {
     cfg.service(mount::post(Route::OauthStart, start));
     cfg.service(mount::get(Route::OauthResponse, response));
+    cfg.service(mount::post(Route::OauthVerifyStart, verify_start));
+    cfg.service(mount::get(Route::OauthVerifyResponse, verify_response));
 }
 
 /// `POST /login/oauthstart/<name>` (CSRF-checked): to the provider's authorization page,
@@ -40,20 +45,7 @@ pub async fn start(
             Format::Html => redirect(Route::Home.path()),
         });
     }
-    // An unsafe `next` is passed over, as Flask-Security's redirects do.
-    let next = safe_next(&web, query_param(&web.request, "next"))
-        .ok()
-        .flatten();
-    let redirect_uri = response_uri(&web, &name);
-    let services = web.services();
-    match oauth::begin(&services, &name, Purpose::Login, &redirect_uri, next).await {
-        Ok(begun) => {
-            hold(&web, &begun.flow)?;
-            Ok(redirect(&begun.authorize_url))
-        }
-        Err(Refusal::UnknownProvider) => Err(AppError::NotFound),
-        Err(refusal) => Ok(back_to_login(&web, &refusal)),
-    }
+    send_to_provider(&web, &name, Purpose::Login).await
 }
 
 /// `GET /login/oauthresponse/<name>`: the provider's answer. The round trip this browser
@@ -61,13 +53,8 @@ pub async fn start(
 /// second factor is asked for where the account has one).
 pub async fn response(web: Web, name: aweb::Path<String>) -> Result<HttpResponse, AppError> {
     let flow = take(&web);
-    let callback = Callback {
-        code: query_param(&web.request, "code"),
-        state: query_param(&web.request, "state"),
-        error: query_param(&web.request, "error"),
-        error_description: query_param(&web.request, "error_description"),
-    };
-    let redirect_uri = response_uri(&web, &name);
+    let callback = callback(&web);
+    let redirect_uri = provider_uri(&web, Route::OauthResponse, &name);
     let browser = signin::browser(&web);
     let services = web.services();
     let outcome =
@@ -82,19 +69,116 @@ pub async fn response(web: Web, name: aweb::Path<String>) -> Result<HttpResponse
     }
 }
 
+/// `POST /login/oauth-verify-start/<name>` (CSRF-checked, signed in): to the provider, for a
+/// fresh proof that it is them (`?next=` kept).
+pub async fn verify_start(
+    web: Web,
+    _current: AuthenticatedUser,
+    name: aweb::Path<String>,
+    _form: Submission<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    send_to_provider(&web, &name, Purpose::Verify).await
+}
+
+/// `GET /login/oauth-verify-response/<name>`: the provider's answer to a re-authentication.
+/// An identity linked to this user makes the login fresh (`REAUTHENTICATION_SUCCESSFUL`,
+/// then `next`); anything else goes back to `/verify` with the refusal.
+pub async fn verify_response(
+    web: Web,
+    current: AuthenticatedUser,
+    name: aweb::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let current = current.0;
+    let flow = take(&web);
+    let kept_next = flow.as_ref().and_then(|f| f.next.clone());
+    let redirect_uri = provider_uri(&web, Route::OauthVerifyResponse, &name);
+    let browser = signin::browser(&web);
+    let services = web.services();
+    let callback = callback(&web);
+    let checked = oauth::verify(
+        &services,
+        &browser,
+        &current.user,
+        &name,
+        flow,
+        &callback,
+        &redirect_uri,
+    )
+    .await?;
+    match checked {
+        Attempt::Proved(next) => {
+            mark_reauthenticated(&web, &current, &browser.key(), "oauth").await?;
+            let message = web.msg(messages::REAUTHENTICATION_SUCCESSFUL, &[]);
+            web.flash("success", message);
+            Ok(redirect(next.as_deref().unwrap_or(Route::Home.path())))
+        }
+        Attempt::Refused(Refusal::UnknownProvider) => Err(AppError::NotFound),
+        Attempt::Refused(refusal) => {
+            web.flash("error", web.describe(&refusal));
+            Ok(redirect(&Route::Verify.with_next(kept_next.as_deref())))
+        }
+        Attempt::Throttled { retry_after } => {
+            Err(signin::throttled(&web, "verify_throttled", retry_after))
+        }
+    }
+}
+
+/// The start of a round trip for `purpose`: to the provider's authorization page, a safe
+/// `?next=` kept. An unknown provider is 404; one that cannot be reached, the handshake
+/// error (on the login page, or back at `/verify`).
+async fn send_to_provider(
+    web: &Web,
+    name: &str,
+    purpose: Purpose,
+) -> Result<HttpResponse, AppError> {
+    // An unsafe `next` is passed over, as Flask-Security's redirects do.
+    let next = safe_next(web, query_param(&web.request, "next"))
+        .ok()
+        .flatten();
+    let response = match purpose {
+        Purpose::Login => Route::OauthResponse,
+        Purpose::Verify => Route::OauthVerifyResponse,
+    };
+    let redirect_uri = provider_uri(web, response, name);
+    let services = web.services();
+    match oauth::begin(&services, name, purpose, &redirect_uri, next.clone()).await {
+        Ok(begun) => {
+            hold(web, &begun.flow)?;
+            Ok(redirect(&begun.authorize_url))
+        }
+        Err(Refusal::UnknownProvider) => Err(AppError::NotFound),
+        Err(refusal) if purpose == Purpose::Verify => {
+            web.flash("error", web.describe(&refusal));
+            Ok(redirect(&Route::Verify.with_next(next.as_deref())))
+        }
+        Err(refusal) => Ok(back_to_login(web, &refusal)),
+    }
+}
+
+/// The provider's answer, from the query.
+fn callback(web: &Web) -> Callback {
+    Callback {
+        code: query_param(&web.request, "code"),
+        state: query_param(&web.request, "state"),
+        error: query_param(&web.request, "error"),
+        error_description: query_param(&web.request, "error_description"),
+    }
+}
+
 /// The login page, with the refusal flashed (Flask-Security's answer to every refusal).
 fn back_to_login(web: &Web, refusal: &Refusal) -> HttpResponse {
     web.flash("error", web.describe(refusal));
     redirect(Route::Login.path())
 }
 
-/// The response URL of provider `name`, under `BASE_URL`: the `redirect_uri` sent, exactly.
-fn response_uri(web: &Web, name: &str) -> String {
+/// The response URL (`route`) of provider `name`, under `BASE_URL`: the `redirect_uri`
+/// sent, exactly.
+fn provider_uri(web: &Web, route: Route, name: &str) -> String {
     let name = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
     format!(
         "{}{}",
         web.settings().base_url,
-        Route::OauthResponse.with_token(&name.to_string())
+        route.with_token(&name.to_string())
     )
 }
 

@@ -53,7 +53,9 @@ fn check_oauth_paths(settings: &Settings) -> Result<(), crate::config::ConfigErr
     for (key, value) in &settings.oauth.url_keys {
         let route = match *key {
             "SECURITY_OAUTH_START_URL" => Route::OauthStart,
-            _ => Route::OauthResponse,
+            "SECURITY_OAUTH_RESPONSE_URL" => Route::OauthResponse,
+            "SECURITY_OAUTH_VERIFY_START_URL" => Route::OauthVerifyStart,
+            _ => Route::OauthVerifyResponse,
         };
         if value.trim_end_matches('/') != route.base() {
             return Err(crate::config::ConfigError::new(
@@ -167,6 +169,7 @@ pub fn page_defaults(
             "change_username": account.change_username.then_some(Route::ChangeUsername.path()),
             "recover_username": account.username_recovery.then_some(Route::RecoverUsername.path()),
             "oauth_start": settings.oauth.enabled.then_some(Route::OauthStart.base()),
+            "oauth_verify_start": settings.oauth.enabled.then_some(Route::OauthVerifyStart.base()),
         }),
     );
     // Social login's providers, under Flask-Security's name for them (its templates'

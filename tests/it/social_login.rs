@@ -653,3 +653,99 @@ async fn the_second_factor_is_still_asked_after_a_social_sign_in() {
         "{kinds:?}"
     );
 }
+
+/// A browser signed in with the password of an account whose identity `sub` is linked (by a
+/// first social sign-in in another browser), and the account's address.
+async fn linked_account(app: &TestApp, provider: &Provider, sub: &str) -> (String, TestClient) {
+    let email = confirmed_account(app, "verify").await;
+    let first = app.client();
+    let claims = json!({"email": email, "email_verified": true});
+    let (r, _) = round_trip(provider, &first, sub, claims, "").await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    let c = app.logged_in_client(&email, PASSWORD, false).await;
+    (email, c)
+}
+
+/// A re-authentication round trip in `c` as `sub`: the verify start (CSRF token from
+/// `/verify`), the approval, the answer.
+async fn verify_round_trip(provider: &Provider, c: &TestClient, sub: &str) -> reqwest::Response {
+    let token = c.csrf_token("/verify").await;
+    let r = c
+        .post_form(
+            "/login/oauth-verify-start/acme?next=/change",
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let url = location(&r).expect("Location");
+    let redirect_uri = Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned());
+    assert!(
+        redirect_uri.is_some_and(|u| u.ends_with("/login/oauth-verify-response/acme")),
+        "{url}"
+    );
+    let back = provider.approve(&url, sub, false).await;
+    c.get(&callback_path(&back)).await
+}
+
+const STALE: &[(&str, &str)] = &[
+    ("SECURITY_CHANGEABLE", "true"),
+    ("SECURITY_FRESHNESS", "0 seconds"),
+    ("SECURITY_FRESHNESS_GRACE_PERIOD", "1 hours"),
+];
+
+#[actix_web::test]
+async fn the_linked_identity_re_authenticates_its_user() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, STALE).await;
+    let sub = "sub-verify";
+    let (_, c) = linked_account(&app, &provider, sub).await;
+    let r = c.get("/change").await;
+    assert_eq!(location(&r).as_deref(), Some("/verify?next=%2Fchange"));
+    // `/verify` offers the provider the account is linked with.
+    let page = c.get("/verify?next=/change").await.text().await.unwrap();
+    assert!(
+        page.contains("action=\"/login/oauth-verify-start/acme?next=%2Fchange\""),
+        "{page}"
+    );
+    let r = verify_round_trip(&provider, &c, sub).await;
+    let shown = flashed_at(&c, r, "/change").await;
+    assert_eq!(shown, ["Reauthentication successful"]);
+    assert_eq!(c.get("/change").await.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn another_identity_does_not_re_authenticate_and_an_anonymous_start_signs_in_first() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, STALE).await;
+    let (email, c) = linked_account(&app, &provider, "sub-owner").await;
+    // Someone else's identity, and one linked to no account, claiming the same address.
+    linked_account(&app, &provider, "sub-other").await;
+    for sub in ["sub-other", "sub-unlinked"] {
+        let claims = json!({"email": email, "email_verified": true});
+        provider.set_user(sub, claims).await;
+        let r = verify_round_trip(&provider, &c, sub).await;
+        let shown = flashed_at(&c, r, "/verify?next=%2Fchange").await;
+        assert_eq!(shown, [format!("Identity {email} not registered")], "{sub}");
+        let r = c.get("/change").await;
+        assert_eq!(
+            location(&r).as_deref(),
+            Some("/verify?next=%2Fchange"),
+            "{sub} made the login fresh"
+        );
+    }
+    assert_eq!(count_identities(&app), 2, "nothing is linked by a verify");
+
+    // Not signed in: the verify start asks for a sign-in first, and sends nobody anywhere.
+    let anonymous = app.client();
+    let token = anonymous.csrf_token("/login").await;
+    let r = anonymous
+        .post_form("/login/oauth-verify-start/acme", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let to = location(&r).unwrap();
+    assert!(to.starts_with("/login"), "{to}");
+}

@@ -39,6 +39,8 @@ pub const FLOW_WITHIN: std::time::Duration = std::time::Duration::from_secs(600)
 pub enum Purpose {
     /// Signing in (`/login/oauthstart/<name>`).
     Login,
+    /// Re-authenticating a signed-in user (`/login/oauth-verify-start/<name>`).
+    Verify,
 }
 
 /// A round trip in progress: what the browser's encrypted session keeps between the start
@@ -227,6 +229,67 @@ pub async fn sign_in(
     };
     let step = signin::first_factor_proved(services, browser, first, asked).await?;
     Ok(Attempt::Proved(step))
+}
+
+/// Finishes a re-authentication at provider `name`'s answer: the same round trip's checks
+/// as [`sign_in`], then the identity must be one already linked to `user` (found by its
+/// subject; nothing is linked here). Proved: where to go afterwards (the kept `next`, else
+/// `SECURITY_POST_OAUTH_VERIFY_VIEW`). The caller records the fresh proof.
+pub async fn verify(
+    services: &Services,
+    browser: &Browser,
+    user: &User,
+    name: &str,
+    flow: Option<Flow>,
+    callback: &Callback,
+    redirect_uri: &str,
+) -> Result<Attempt<Option<String>, Refusal>, ServiceError> {
+    let refused = |refusal: Refusal| {
+        tracing::info!(event = "verify_failed", provider = %name, reason = refusal.reason(),
+            user_id = user.id, ip = %browser.key(), "social re-authentication refused");
+        Ok(Attempt::Refused(refusal))
+    };
+    let identified = identify(
+        services,
+        name,
+        Purpose::Verify,
+        flow,
+        callback,
+        redirect_uri,
+    )
+    .await;
+    let (claims, flow) = match identified {
+        Ok(identified) => identified,
+        Err(refusal) => return refused(refusal),
+    };
+    let (provider, subject) = (name.to_owned(), claims.subject.clone());
+    let linked = services
+        .db
+        .run(move |conn| identities::find(conn, &provider, &subject))
+        .await?;
+    let Some(linked) = linked.filter(|l| l.user_id == user.id) else {
+        let id = claims
+            .email
+            .clone()
+            .unwrap_or_else(|| claims.subject.clone());
+        return refused(Refusal::NotRegistered { id });
+    };
+    let once = format!("{}:{}", flow.state, flow.nonce);
+    if !super::two_factor::record_once(services, user.id, "oauth", &once).await? {
+        return refused(Refusal::Handshake(Handshake::new(
+            "invalid_state",
+            "already used",
+        )));
+    }
+    let id = linked.id;
+    services
+        .db
+        .run(move |conn| identities::touch(conn, id, db::now()))
+        .await?;
+    let next = flow
+        .next
+        .or_else(|| services.settings.oauth.post_verify_view.clone());
+    Ok(Attempt::Proved(next))
 }
 
 fn refused(

@@ -22,6 +22,9 @@ pub struct Ways {
     pub authenticator: bool,
     /// A passkey whose usage `SECURITY_WAN_ALLOW_AS_VERIFY` accepts (`/wan-verify`).
     pub passkey: bool,
+    /// The social login providers offered at which the account has a linked identity
+    /// (`/login/oauth-verify-start/<name>`), in the configured order.
+    pub oauth: Vec<String>,
 }
 
 /// The ways `user` can confirm it is them.
@@ -49,7 +52,23 @@ pub async fn ways(services: &Services, user: &User) -> Result<Ways, ServiceError
     } else {
         false
     };
+    let oauth = if settings.oauth.enabled {
+        let id = user.id;
+        let linked = services
+            .db
+            .run(move |conn| crate::db::identities::for_user(conn, id))
+            .await?;
+        settings
+            .oauth
+            .provider_names()
+            .into_iter()
+            .filter(|name| linked.iter().any(|l| l.provider == *name))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Ways {
+        oauth,
         password: user.password_hash().is_some(),
         codes: unified_methods
             .iter()
