@@ -58,6 +58,12 @@ catalogue! {
     REAUTHENTICATION_REQUIRED = "You must reauthenticate to access this endpoint";
     REAUTHENTICATION_SUCCESSFUL = "Reauthentication successful";
     IDENTITY_NOT_REGISTERED = "Identity %(id)s not registered";
+    OAUTH_IDENTITY_LINKED = "Your %(provider)s account is linked: it can now sign you in.";
+    OAUTH_IDENTITY_ALREADY_LINKED = "That %(provider)s account was linked to yours already.";
+    OAUTH_IDENTITY_LINKED_ELSEWHERE = "That %(provider)s account is linked to another account.";
+    OAUTH_IDENTITY_UNLINKED = "Your %(provider)s account is unlinked: it no longer signs you in.";
+    OAUTH_NO_SUCH_IDENTITY = "That linked account does not exist.";
+    OAUTH_LAST_WAY_IN = "That is the only way you can sign in: set a password or add another way first.";
     OAUTH_HANDSHAKE_ERROR = "An error occurred while communicating with the OAuth provider: (%(exerror)s - %(exdesc)s). Please try again.";
     SESSION_ENDED = "You signed out of that session.";
     OTHER_SESSIONS_ENDED = "You signed out of your other sessions (%(count)s).";

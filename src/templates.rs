@@ -217,6 +217,14 @@ const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/security/email/passkey_notice.html"),
     ),
     (
+        "security/email/social_login_notice.txt",
+        include_str!("../templates/security/email/social_login_notice.txt"),
+    ),
+    (
+        "security/email/social_login_notice.html",
+        include_str!("../templates/security/email/social_login_notice.html"),
+    ),
+    (
         "security/email/recovery_codes_notice.txt",
         include_str!("../templates/security/email/recovery_codes_notice.txt"),
     ),
@@ -855,6 +863,12 @@ pub fn sample_page_context(logged_in: bool) -> Context {
                           "created": "2026-01-01T00:00:00Z", "last_used": "2026-01-02T00:00:00Z"}],
                 "manage_url": Route::WanRegister.path(),
             },
+            "social_logins": {
+                "list": [{"id": 1, "provider": "google", "email": "ada@example.com",
+                          "linked": "2026-01-01 00:00 UTC", "last_used": null}],
+                "providers": [{"name": "google", "url": Route::OauthLink.with_token("google")}],
+                "unlink_url": Route::OauthUnlink.path(),
+            },
         }),
     );
     ctx.insert("has_password", &true);
@@ -951,6 +965,10 @@ pub fn sample_mail_context() -> Context {
         &json!({"change": "enabled", "method": "authenticator"}),
     );
     ctx.insert("passkey", &json!({"added": true, "name": "Laptop"}));
+    ctx.insert(
+        "identity",
+        &json!({"linked": true, "provider": "google", "email": "ada@example.com"}),
+    );
     ctx
 }
 

@@ -115,8 +115,13 @@ pub enum Route {
     OauthResponse,
     /// Starting a re-authentication with a provider (`SECURITY_OAUTH_VERIFY_START_URL`).
     OauthVerifyStart,
-    /// A provider's answer to a re-authentication (`SECURITY_OAUTH_VERIFY_RESPONSE_URL`).
+    /// A provider's answer to a re-authentication (`SECURITY_OAUTH_VERIFY_RESPONSE_URL`), or
+    /// to the linking of another identity.
     OauthVerifyResponse,
+    /// Linking another social login identity (the account page).
+    OauthLink,
+    /// Unlinking a social login identity (the account page).
+    OauthUnlink,
     /// The site's icon (browsers ask for it on every first visit).
     Favicon,
     /// The folder of static files (stylesheet, scripts).
@@ -180,6 +185,8 @@ impl Route {
         Route::OauthResponse,
         Route::OauthVerifyStart,
         Route::OauthVerifyResponse,
+        Route::OauthLink,
+        Route::OauthUnlink,
         Route::Favicon,
         Route::Static,
         Route::StaticFile,
@@ -240,6 +247,8 @@ impl Route {
             Route::OauthResponse => "/login/oauthresponse/{name}",
             Route::OauthVerifyStart => "/login/oauth-verify-start/{name}",
             Route::OauthVerifyResponse => "/login/oauth-verify-response/{name}",
+            Route::OauthLink => "/oauth-link/{name}",
+            Route::OauthUnlink => "/oauth-unlink",
             Route::Favicon => "/favicon.ico",
             Route::Static => "/static",
             Route::StaticFile => "/static/{name}",

@@ -209,6 +209,10 @@ pub enum SecurityEvent {
     IdentityLinked {
         provider: String,
     },
+    /// A social login identity was unlinked from the account (`provider`: its name).
+    IdentityUnlinked {
+        provider: String,
+    },
 }
 
 impl SecurityEvent {
@@ -236,6 +240,7 @@ impl SecurityEvent {
             Self::TokenIssued { .. } => "token_issued",
             Self::TokenRevoked { .. } => "token_revoked",
             Self::IdentityLinked { .. } => "identity_linked",
+            Self::IdentityUnlinked { .. } => "identity_unlinked",
         }
     }
 
@@ -257,7 +262,9 @@ impl SecurityEvent {
                 None => change.as_str().to_owned(),
             }),
             Self::PasskeyAdded { name, .. } | Self::PasskeyRemoved { name } => Some(name.clone()),
-            Self::IdentityLinked { provider } => Some(provider.clone()),
+            Self::IdentityLinked { provider } | Self::IdentityUnlinked { provider } => {
+                Some(provider.clone())
+            }
             Self::TokenIssued { kind, label } | Self::TokenRevoked { kind, label } => {
                 Some(match label {
                     Some(label) => format!("{kind}:{label}"),
@@ -346,6 +353,10 @@ pub fn describe(kind: &str, detail: Option<&str>, messages: &Messages) -> String
         "token_revoked" => with("Token revoked (%(kind)s)", &[("kind", before)]),
         "identity_linked" => with(
             "Social login \u{201c}%(name)s\u{201d} linked",
+            &[("name", detail)],
+        ),
+        "identity_unlinked" => with(
+            "Social login \u{201c}%(name)s\u{201d} unlinked",
             &[("name", detail)],
         ),
         other => other.replace('_', " "),

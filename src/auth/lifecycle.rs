@@ -14,8 +14,8 @@
 //!   the second factor's secrets): a new uniquifier ends both;
 //! - **revert links** ("this wasn't me") and **change-email links**;
 //! - credentials: **first-factor passkeys**, **sign-in methods** (unified sign-in's
-//!   authenticator and text message), **second factors** (`tf_*` and second-factor
-//!   passkeys) and **recovery codes**.
+//!   authenticator and text message), **linked identities** (social login), **second
+//!   factors** (`tf_*` and second-factor passkeys) and **recovery codes**.
 //!
 //! The rules the table meets:
 //! - A recovery through the mailbox (password reset, email revert) leaves no way in that
@@ -23,6 +23,9 @@
 //!   (whoever held a session may have added them), every session, token and remembered
 //!   browser ends. Second factors and recovery codes stay: they only work after the new
 //!   password, which only the recovering person knows, and the account page lists them.
+//!   Linked identities (social login) stay too: linking one needs a fresh proof and a round
+//!   trip with the provider, the account page lists them, and their owner unlinks what they
+//!   do not recognise.
 //! - The first proof of a mailbox (a confirmation of an account usable before it, or a
 //!   reset of an account never confirmed) removes every credential added before it: a
 //!   squatter who registered the address first keeps nothing.
@@ -74,10 +77,14 @@ pub enum Event {
     /// The first proof of the mailbox: a confirmation of an account usable before it, or a
     /// reset of an account never confirmed.
     MailboxProven,
+    /// A social login identity linked to the account by its owner.
+    IdentityLinked,
+    /// A social login identity unlinked by its owner.
+    IdentityUnlinked,
 }
 
 impl Event {
-    pub const ALL: [Event; 13] = [
+    pub const ALL: [Event; 15] = [
         Event::PasswordReset,
         Event::EmailRevert,
         Event::PasswordChange,
@@ -91,6 +98,8 @@ impl Event {
         Event::ResetAccess,
         Event::TfReset,
         Event::MailboxProven,
+        Event::IdentityLinked,
+        Event::IdentityUnlinked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +117,8 @@ impl Event {
             Event::ResetAccess => "users reset-access",
             Event::TfReset => "users tf-reset",
             Event::MailboxProven => "first proof of the mailbox",
+            Event::IdentityLinked => "social login identity linked",
+            Event::IdentityUnlinked => "social login identity unlinked",
         }
     }
 }
@@ -142,6 +153,8 @@ pub struct Ends {
     pub first_factor_passkeys: bool,
     /// Unified sign-in's authenticator and text-message methods.
     pub signin_methods: bool,
+    /// Social login identities linked to the account (`oauth_identity`).
+    pub linked_identities: bool,
     /// The two-factor method (`tf_*`) and second-factor passkeys.
     pub second_factors: bool,
     pub recovery_codes: bool,
@@ -155,6 +168,7 @@ const KEEPS: Ends = Ends {
     change_email_links: false,
     first_factor_passkeys: false,
     signin_methods: false,
+    linked_identities: false,
     second_factors: false,
     recovery_codes: false,
 };
@@ -206,7 +220,8 @@ pub const fn ends(event: Event) -> Ends {
             pending_logins: true,
             ..KEEPS
         },
-        Event::PasskeyRemoved => KEEPS,
+        // The identity itself is linked or unlinked by the rule (`auth::oauth`).
+        Event::PasskeyRemoved | Event::IdentityLinked | Event::IdentityUnlinked => KEEPS,
         Event::Deactivate => Ends {
             change_email_links: true,
             ..EVERY_LOGIN
@@ -221,6 +236,7 @@ pub const fn ends(event: Event) -> Ends {
         Event::MailboxProven => Ends {
             first_factor_passkeys: true,
             signin_methods: true,
+            linked_identities: true,
             second_factors: true,
             recovery_codes: true,
             ..EVERY_LOGIN
@@ -386,6 +402,9 @@ pub fn apply(conn: &mut DbConnection, event: Event, scope: &Scope) -> Result<App
                 user::us_phone_number.eq(None::<String>),
             ))
             .execute(conn)?;
+    }
+    if ends.linked_identities {
+        crate::db::identities::delete_for_user(conn, id)?;
     }
     if ends.second_factors {
         clear_two_factor(conn, id)?;

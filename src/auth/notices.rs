@@ -55,6 +55,12 @@ pub enum Notice {
     Passkey { added: bool, name: String },
     /// New recovery codes.
     RecoveryCodes,
+    /// A social login identity at `provider` (with the address it gave) linked or unlinked.
+    SocialLogin {
+        linked: bool,
+        provider: String,
+        email: Option<String>,
+    },
 }
 
 /// Queues `notice` to `user`'s address, unless its setting is off. Returns whether it was
@@ -82,6 +88,13 @@ pub fn queue(
         }
         Notice::RecoveryCodes if settings.recovery_codes => {
             mailer.recovery_codes_notice(email, &details)?
+        }
+        Notice::SocialLogin {
+            linked,
+            provider,
+            email: address,
+        } if settings.social_login => {
+            mailer.social_login_notice(email, *linked, provider, address.as_deref(), &details)?
         }
         _ => return Ok(false),
     };

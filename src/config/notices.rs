@@ -15,6 +15,8 @@ pub struct NoticeSettings {
     pub passkey: bool,
     /// New recovery codes (`SECURITY_SEND_NOTICE_RECOVERY_CODES`).
     pub recovery_codes: bool,
+    /// A social login identity linked or unlinked (`SECURITY_SEND_NOTICE_SOCIAL_LOGIN`).
+    pub social_login: bool,
     /// Flask-Security's `SECURITY_SEND_PASSWORD_CHANGE_EMAIL`.
     pub password_change: bool,
     /// Flask-Security's `SECURITY_SEND_PASSWORD_RESET_NOTICE_EMAIL`.
@@ -27,6 +29,8 @@ pub struct NoticeSettings {
     pub passkey_subject: String,
     /// `SECURITY_EMAIL_SUBJECT_RECOVERY_CODES_NOTICE`.
     pub recovery_codes_subject: String,
+    /// `SECURITY_EMAIL_SUBJECT_SOCIAL_LOGIN_NOTICE`.
+    pub social_login_subject: String,
 }
 
 pub(super) fn notices(src: &Source) -> Result<NoticeSettings, ConfigError> {
@@ -38,6 +42,7 @@ pub(super) fn notices(src: &Source) -> Result<NoticeSettings, ConfigError> {
         two_factor: src.flag("SECURITY_SEND_NOTICE_TWO_FACTOR", false)?,
         passkey: src.flag("SECURITY_SEND_NOTICE_PASSKEY", false)?,
         recovery_codes: src.flag("SECURITY_SEND_NOTICE_RECOVERY_CODES", false)?,
+        social_login: src.flag("SECURITY_SEND_NOTICE_SOCIAL_LOGIN", false)?,
         password_change: src.flag("SECURITY_SEND_PASSWORD_CHANGE_EMAIL", true)?,
         password_reset: src.flag("SECURITY_SEND_PASSWORD_RESET_NOTICE_EMAIL", true)?,
         new_device_subject: subject(
@@ -55,6 +60,10 @@ pub(super) fn notices(src: &Source) -> Result<NoticeSettings, ConfigError> {
         recovery_codes_subject: subject(
             "SECURITY_EMAIL_SUBJECT_RECOVERY_CODES_NOTICE",
             "New recovery codes were generated",
+        ),
+        social_login_subject: subject(
+            "SECURITY_EMAIL_SUBJECT_SOCIAL_LOGIN_NOTICE",
+            "Your social logins have changed",
         ),
     })
 }

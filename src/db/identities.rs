@@ -75,3 +75,22 @@ pub fn touch(conn: &mut DbConnection, id: i32, now: NaiveDateTime) -> Result<(),
         .execute(conn)?;
     Ok(())
 }
+
+/// Unlinks the identity `id` of `user_id` (nothing for another's): whether it was there.
+pub fn delete(conn: &mut DbConnection, id: i32, user_id: i32) -> Result<bool, DbError> {
+    let n = diesel::delete(
+        oauth_identity::table
+            .filter(oauth_identity::id.eq(id))
+            .filter(oauth_identity::user_id.eq(user_id)),
+    )
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Unlinks every identity of `user_id`: how many there were.
+pub fn delete_for_user(conn: &mut DbConnection, user_id: i32) -> Result<usize, DbError> {
+    Ok(
+        diesel::delete(oauth_identity::table.filter(oauth_identity::user_id.eq(user_id)))
+            .execute(conn)?,
+    )
+}

@@ -346,6 +346,29 @@ impl<'a> Mailer<'a> {
         )
     }
 
+    /// "Your social logins have changed": an identity at `provider` (its address there,
+    /// when known) was linked or unlinked.
+    pub fn social_login_notice(
+        &self,
+        email: &str,
+        linked: bool,
+        provider: &str,
+        address: Option<&str>,
+        details: &NoticeDetails,
+    ) -> Result<Message, tera::Error> {
+        let mut ctx = self.notice_context(email, details);
+        ctx.insert(
+            "identity",
+            &json!({"linked": linked, "provider": provider, "email": address}),
+        );
+        self.render(
+            "social_login_notice",
+            email,
+            &self.settings.notices.social_login_subject,
+            ctx,
+        )
+    }
+
     /// "New recovery codes were generated" (the codes are never mailed).
     pub fn recovery_codes_notice(
         &self,

@@ -32,9 +32,38 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
     }
     let overview =
         crate::auth::account::overview(&web.services(), &user.0.user, ACTIVITY_SHOWN).await?;
+    let mut account = account(&web, &user.0.user, &overview);
+    if web.settings().oauth.enabled {
+        // A read of its own, only where social login is on.
+        let linked = crate::auth::oauth::linked(&web.services(), &user.0.user).await?;
+        account["social_logins"] = social_logins(&web, &linked);
+    }
     let mut ctx = tera::Context::new();
-    ctx.insert("account", &account(&web, &user.0.user, &overview));
+    ctx.insert("account", &account);
     web.page("profile.html", ctx)
+}
+
+/// The account page's social logins: the linked identities (each with its unlink form's
+/// id), and a link form per provider offered.
+fn social_logins(web: &Web, linked: &[crate::db::identities::LinkedIdentity]) -> serde_json::Value {
+    let iso = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let list: Vec<_> = linked
+        .iter()
+        .map(|l| {
+            json!({
+                "id": l.id, "provider": l.provider, "email": l.email,
+                "linked": iso(l.created_at), "last_used": l.last_used_at.map(iso),
+            })
+        })
+        .collect();
+    let providers: Vec<_> = web
+        .settings()
+        .oauth
+        .provider_names()
+        .into_iter()
+        .map(|name| json!({"name": name, "url": Route::OauthLink.with_token(&name)}))
+        .collect();
+    json!({"list": list, "providers": providers, "unlink_url": Route::OauthUnlink.path()})
 }
 
 /// The account page's view: the overview with the links of what is switched on (features

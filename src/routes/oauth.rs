@@ -4,8 +4,12 @@
 //! URL is a redirect (Flask-Security's `oauthstart` and `oauthresponse`). The verify pair
 //! (`/login/oauth-verify-start/<name>`, `/login/oauth-verify-response/<name>`) does the same
 //! for a signed-in user's re-authentication (`oauth_verify_start`, `oauth_verify_response`).
+//! The account page links another identity (`POST /oauth-link/<name>`, answered at the
+//! verify response URL, so a provider needs no third redirect URI) and unlinks one
+//! (`POST /oauth-unlink`), both after a fresh proof.
 
 use actix_web::{web as aweb, HttpResponse};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::mount;
@@ -14,7 +18,7 @@ use crate::auth::oauth::{self, Callback, Flow, Purpose, Refusal};
 use crate::messages;
 use crate::urls::Route;
 use crate::web::format::Format;
-use crate::web::guards::mark_reauthenticated;
+use crate::web::guards::{mark_reauthenticated, require_fresh};
 use crate::web::page::redirect;
 use crate::web::signin;
 use crate::web::submission::{query_param, safe_next, NoFields};
@@ -29,6 +33,15 @@ pub fn routes(cfg: &mut aweb::ServiceConfig) {
     cfg.service(mount::get(Route::OauthResponse, response));
     cfg.service(mount::post(Route::OauthVerifyStart, verify_start));
     cfg.service(mount::get(Route::OauthVerifyResponse, verify_response));
+    cfg.service(mount::post(Route::OauthLink, link_start));
+    cfg.service(mount::post(Route::OauthUnlink, unlink));
+}
+
+/// The unlink form: the identity's id.
+#[derive(Debug, Default, Deserialize)]
+pub struct UnlinkForm {
+    #[serde(default)]
+    id: Option<String>,
 }
 
 /// `POST /login/oauthstart/<name>` (CSRF-checked): to the provider's authorization page,
@@ -90,6 +103,9 @@ pub async fn verify_response(
 ) -> Result<HttpResponse, AppError> {
     let current = current.0;
     let flow = take(&web);
+    if flow.as_ref().is_some_and(|f| f.purpose == Purpose::Link) {
+        return link_response(&web, &current, &name, flow).await;
+    }
     let kept_next = flow.as_ref().and_then(|f| f.next.clone());
     let redirect_uri = provider_uri(&web, Route::OauthVerifyResponse, &name);
     let browser = signin::browser(&web);
@@ -123,6 +139,100 @@ pub async fn verify_response(
     }
 }
 
+/// `POST /oauth-link/<name>` (CSRF-checked, signed in, fresh): to the provider, to link
+/// another identity to this account.
+pub async fn link_start(
+    web: Web,
+    current: AuthenticatedUser,
+    name: aweb::Path<String>,
+    _form: Submission<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::Profile.path()) {
+        return Ok(reauthenticate);
+    }
+    send_to_provider(&web, &name, Purpose::Link).await
+}
+
+/// The provider's answer to a link (at the verify response URL): back to the account page
+/// with what happened.
+async fn link_response(
+    web: &Web,
+    current: &crate::auth::login::CurrentUser,
+    name: &str,
+    flow: Option<Flow>,
+) -> Result<HttpResponse, AppError> {
+    let redirect_uri = provider_uri(web, Route::OauthVerifyResponse, name);
+    let browser = signin::browser(web);
+    let services = web.services();
+    let callback = callback(web);
+    let user = &current.user;
+    let linked = oauth::link(
+        &services,
+        &browser,
+        user,
+        name,
+        flow,
+        &callback,
+        &redirect_uri,
+    )
+    .await?;
+    let provider = [("provider", name)];
+    match linked {
+        Attempt::Proved(Some(_)) => web.flash(
+            "success",
+            web.msg(messages::OAUTH_IDENTITY_LINKED, &provider),
+        ),
+        Attempt::Proved(None) => web.flash(
+            "info",
+            web.msg(messages::OAUTH_IDENTITY_ALREADY_LINKED, &provider),
+        ),
+        Attempt::Refused(Refusal::UnknownProvider) => return Err(AppError::NotFound),
+        Attempt::Refused(refusal) => web.flash("error", web.describe(&refusal)),
+        Attempt::Throttled { retry_after } => {
+            return Err(signin::throttled(web, "oauth_link_throttled", retry_after))
+        }
+    }
+    Ok(redirect(Route::Profile.path()))
+}
+
+/// `POST /oauth-unlink` (CSRF-checked, signed in, fresh): unlinks one of this account's
+/// identities, unless it is the last way to sign in.
+pub async fn unlink(
+    web: Web,
+    current: AuthenticatedUser,
+    form: Submission<UnlinkForm>,
+) -> Result<HttpResponse, AppError> {
+    let current = current.0;
+    if let Some(reauthenticate) = require_fresh(&web, &current, Route::Profile.path()) {
+        return Ok(reauthenticate);
+    }
+    let id = form
+        .data
+        .id
+        .as_deref()
+        .and_then(|id| id.parse::<i32>().ok());
+    let services = web.services();
+    let unlinked = match id {
+        Some(id) => oauth::unlink(&services, &signin::browser(&web), &current.user, id).await?,
+        None => Err(Refusal::NoSuchIdentity),
+    };
+    Ok(match unlinked {
+        Ok(identity) => {
+            let provider = [("provider", identity.provider.as_str())];
+            let message = web.msg(messages::OAUTH_IDENTITY_UNLINKED, &provider);
+            let body = json!({"csrf_token": web.csrf_token()});
+            web.success(Route::Profile.path(), Some(("success", message)), body)
+        }
+        Err(refusal) => match web.format {
+            Format::Json => web.json_error(web.describe(&refusal)),
+            Format::Html => {
+                web.flash("error", web.describe(&refusal));
+                redirect(Route::Profile.path())
+            }
+        },
+    })
+}
+
 /// The start of a round trip for `purpose`: to the provider's authorization page, a safe
 /// `?next=` kept. An unknown provider is 404; one that cannot be reached, the handshake
 /// error (on the login page, or back at `/verify`).
@@ -131,13 +241,17 @@ async fn send_to_provider(
     name: &str,
     purpose: Purpose,
 ) -> Result<HttpResponse, AppError> {
-    // An unsafe `next` is passed over, as Flask-Security's redirects do.
-    let next = safe_next(web, query_param(&web.request, "next"))
-        .ok()
-        .flatten();
+    // An unsafe `next` is passed over, as Flask-Security's redirects do. A link comes back
+    // to the account page.
+    let next = match purpose {
+        Purpose::Link => Some(Route::Profile.path().to_owned()),
+        _ => safe_next(web, query_param(&web.request, "next"))
+            .ok()
+            .flatten(),
+    };
     let response = match purpose {
         Purpose::Login => Route::OauthResponse,
-        Purpose::Verify => Route::OauthVerifyResponse,
+        Purpose::Verify | Purpose::Link => Route::OauthVerifyResponse,
     };
     let redirect_uri = provider_uri(web, response, name);
     let services = web.services();
@@ -150,6 +264,10 @@ async fn send_to_provider(
         Err(refusal) if purpose == Purpose::Verify => {
             web.flash("error", web.describe(&refusal));
             Ok(redirect(&Route::Verify.with_next(next.as_deref())))
+        }
+        Err(refusal) if purpose == Purpose::Link => {
+            web.flash("error", web.describe(&refusal));
+            Ok(redirect(Route::Profile.path()))
         }
         Err(refusal) => Ok(back_to_login(web, &refusal)),
     }

@@ -2,8 +2,8 @@
 //! tested as a table: for every event, an account is given one of every thing the table
 //! names (this login and another, the other's remember-me cookie, an API token and a refresh
 //! family for each, a remembered browser, a pending login, a revert link, a change-email
-//! link, a first-factor and a second-factor passkey, a sign-in method, a second factor and
-//! recovery codes), the event happens through `lifecycle::end`, and each thing is looked up
+//! link, a first-factor and a second-factor passkey, a sign-in method, a linked social login
+//! identity, a second factor and recovery codes), the event happens through `lifecycle::end`, and each thing is looked up
 //! through the functions that decide whether it still works. Every cell must match the
 //! table. Runs on the backend the tests run on (SQLite, or PostgreSQL with
 //! `--features postgres`).
@@ -87,6 +87,9 @@ async fn make_world(app: &TestApp, services: &Services, tag: &str) -> World {
             .execute(&mut conn)
             .unwrap();
     }
+    let now = chrono::Utc::now().naive_utc();
+    latchkey::db::identities::insert(&mut conn, "acme", &format!("sub-{tag}"), id, None, now)
+        .unwrap();
     let user = app.user(&email);
     let client = ClientInfo {
         ip: Some("192.0.2.1".to_owned()),
@@ -229,6 +232,12 @@ fn survivors(app: &TestApp, services: &Services, world: &World) -> Vec<(&'static
         ("first-factor passkey", passkey_live(&mut conn, "first")),
         ("sign-in method", user.us_totp_secrets.is_some()),
         (
+            "linked identity",
+            !latchkey::db::identities::for_user(&mut conn, user.id)
+                .unwrap()
+                .is_empty(),
+        ),
+        (
             "second factor",
             user.tf_primary_method.is_some() && passkey_live(&mut conn, "secondary"),
         ),
@@ -255,6 +264,7 @@ fn expected(event: Event) -> Vec<bool> {
         !e.change_email_links,
         !e.first_factor_passkeys,
         !e.signin_methods,
+        !e.linked_identities,
         !e.second_factors,
         !e.recovery_codes,
     ]

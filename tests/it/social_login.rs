@@ -749,3 +749,171 @@ async fn another_identity_does_not_re_authenticate_and_an_anonymous_start_signs_
     let to = location(&r).unwrap();
     assert!(to.starts_with("/login"), "{to}");
 }
+
+/// The account page's link form for acme: `POST /oauth-link/acme` with the page's token, the
+/// approval as `sub`, and the answer (at the verify response URL).
+async fn link_round_trip(provider: &Provider, c: &TestClient, sub: &str) -> reqwest::Response {
+    let page = c.get("/profile").await.text().await.unwrap();
+    assert!(
+        page.contains("action=\"/oauth-link/acme\""),
+        "no link form: {page}"
+    );
+    let token = common::csrf_from_html(&page).expect("a CSRF token on /profile");
+    let r = c
+        .post_form("/oauth-link/acme", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let url = location(&r).expect("Location");
+    assert!(url.starts_with(&provider.base), "{url}");
+    let back = provider.approve(&url, sub, false).await;
+    assert_eq!(back.path(), "/login/oauth-verify-response/acme");
+    c.get(&callback_path(&back)).await
+}
+
+/// `POST /oauth-unlink` of identity `id` with the account page's token.
+async fn unlink(c: &TestClient, id: &str) -> reqwest::Response {
+    let token = c.csrf_token("/profile").await;
+    c.post_form("/oauth-unlink", &[("csrf_token", &token), ("id", id)])
+        .await
+}
+
+fn identity_ids(app: &TestApp, user_id: i32) -> Vec<i32> {
+    oauth_identity::table
+        .filter(oauth_identity::user_id.eq(user_id))
+        .select(oauth_identity::id)
+        .load(&mut app.db())
+        .expect("read oauth_identity")
+}
+
+const NOTICE: &str = "Your social logins have changed";
+
+#[actix_web::test]
+async fn the_account_page_links_and_unlinks_an_identity_with_events_and_notices() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, &[("SECURITY_SEND_NOTICE_SOCIAL_LOGIN", "true")]).await;
+    let email = confirmed_account(&app, "linking").await;
+    let user = app.user(&email);
+    let c = app.logged_in_client(&email, PASSWORD, false).await;
+    let sub = "sub-linked-on-the-page";
+    // Linking needs no matching address: the signed-in owner proved both sides.
+    let claims = json!({"email": "elsewhere@example.org", "email_verified": false});
+    provider.set_user(sub, claims).await;
+    let r = link_round_trip(&provider, &c, sub).await;
+    let shown = flashed_at(&c, r, "/profile").await;
+    assert_eq!(
+        shown,
+        ["Your acme account is linked: it can now sign you in."]
+    );
+    assert_eq!(
+        identities_of(&app, user.id),
+        [("acme".to_owned(), sub.to_owned())]
+    );
+    let page = c.get("/profile").await.text().await.unwrap();
+    assert!(page.contains("elsewhere@example.org"), "{page}");
+    // Linking it again changes nothing.
+    let r = link_round_trip(&provider, &c, sub).await;
+    let shown = flashed_at(&c, r, "/profile").await;
+    assert_eq!(shown, ["That acme account was linked to yours already."]);
+    assert_eq!(count_identities(&app), 1);
+
+    // It signs in now.
+    let other = app.client();
+    let claims = json!({"email": "elsewhere@example.org"});
+    let (r, _) = round_trip(&provider, &other, sub, claims.clone(), "").await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert!(other.is_authenticated().await);
+
+    // Unlinked: it signs in no more.
+    let id = identity_ids(&app, user.id)[0].to_string();
+    let r = unlink(&c, &id).await;
+    let shown = flashed_at(&c, r, "/profile").await;
+    assert_eq!(
+        shown,
+        ["Your acme account is unlinked: it no longer signs you in."]
+    );
+    assert_eq!(count_identities(&app), 0);
+    let third = app.client();
+    let (r, _) = round_trip(&provider, &third, sub, claims, "").await;
+    assert_eq!(location(&r).as_deref(), Some("/login"));
+    assert!(!third.is_authenticated().await);
+
+    let kinds: Vec<String> = events(&app, Some(user.id))
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind.starts_with("identity_"))
+        .map(|(kind, detail)| format!("{kind}:{}", detail.unwrap_or_default()))
+        .collect();
+    assert_eq!(kinds, ["identity_linked:acme", "identity_unlinked:acme"]);
+    let mails = crate::mail_support::wait_for_eml(&app.mail_dir, &email, NOTICE, 2).await;
+    assert_eq!(mails.len(), 2);
+}
+
+#[actix_web::test]
+async fn linking_is_fresh_only_and_never_moves_anothers_identity() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, &[]).await;
+    let owner = confirmed_account(&app, "owner").await;
+    let owner_id = app.user(&owner).id;
+    let claims = json!({"email": owner, "email_verified": true});
+    let (r, _) = round_trip(&provider, &app.client(), "sub-owned", claims, "").await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+
+    let email = confirmed_account(&app, "taker").await;
+    let c = app.logged_in_client(&email, PASSWORD, false).await;
+    let r = link_round_trip(&provider, &c, "sub-owned").await;
+    let shown = flashed_at(&c, r, "/profile").await;
+    assert_eq!(shown, ["That acme account is linked to another account."]);
+    assert_eq!(
+        identities_of(&app, owner_id),
+        [("acme".to_owned(), "sub-owned".to_owned())]
+    );
+    // Another account's identity cannot be unlinked by its id either.
+    let id = identity_ids(&app, owner_id)[0].to_string();
+    let r = unlink(&c, &id).await;
+    let shown = flashed_at(&c, r, "/profile").await;
+    assert_eq!(shown, ["That linked account does not exist."]);
+    assert_eq!(count_identities(&app), 1);
+
+    // A stale login is sent to re-authenticate first.
+    let stale = app_with(&provider, STALE).await;
+    let email = confirmed_account(&stale, "stale").await;
+    let c = stale.logged_in_client(&email, PASSWORD, false).await;
+    let token = c.csrf_token("/profile").await;
+    let r = c
+        .post_form("/oauth-link/acme", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(location(&r).as_deref(), Some("/verify?next=%2Fprofile"));
+    let r = c
+        .post_form("/oauth-unlink", &[("csrf_token", &token), ("id", "1")])
+        .await;
+    assert_eq!(location(&r).as_deref(), Some("/verify?next=%2Fprofile"));
+}
+
+#[actix_web::test]
+async fn the_last_way_to_sign_in_cannot_be_unlinked() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, &[]).await;
+    let email = confirmed_account(&app, "only-way").await;
+    let user = app.user(&email);
+    let c = app.client();
+    let claims = json!({"email": email, "email_verified": true});
+    let (r, _) = round_trip(&provider, &c, "sub-only", claims, "").await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    // No password: the identity is the only way in.
+    diesel::update(latchkey::db::schema::user::table.find(user.id))
+        .set(latchkey::db::schema::user::password.eq(""))
+        .execute(&mut app.db())
+        .unwrap();
+    let id = identity_ids(&app, user.id)[0].to_string();
+    let r = unlink(&c, &id).await;
+    let shown = flashed_at(&c, r, "/profile").await;
+    assert_eq!(
+        shown,
+        ["That is the only way you can sign in: set a password or add another way first."]
+    );
+    assert_eq!(identity_ids(&app, user.id).len(), 1);
+    // A garbled id is refused as unknown, not a 500.
+    let r = unlink(&c, "not-a-number").await;
+    let shown = flashed_at(&c, r, "/profile").await;
+    assert_eq!(shown, ["That linked account does not exist."]);
+}

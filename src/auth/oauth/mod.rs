@@ -23,8 +23,11 @@ pub use client::{Claims, Handshake, Providers};
 use super::authenticate::{self, Attempt, LoginFailure};
 use super::error::ServiceError;
 use super::events::{LoginMethod, SecurityEvent};
+use super::lifecycle::{self, Scope};
+use super::notices::Notice;
 use super::services::Services;
 use super::signin::{self, Asked, Browser, FirstFactor, Step};
+use crate::db::identities::LinkedIdentity;
 use crate::db::models::User;
 use crate::db::{self, identities};
 use crate::domain::Email;
@@ -41,6 +44,9 @@ pub enum Purpose {
     Login,
     /// Re-authenticating a signed-in user (`/login/oauth-verify-start/<name>`).
     Verify,
+    /// Linking another identity to a signed-in user (the account page); answered at the
+    /// verify response URL, so a provider needs no third redirect URI.
+    Link,
 }
 
 /// A round trip in progress: what the browser's encrypted session keeps between the start
@@ -98,6 +104,12 @@ pub enum Refusal {
     NotRegistered { id: String },
     /// The account may not sign in (disabled, or awaiting confirmation).
     Account(LoginFailure),
+    /// The identity is linked to another account already (linking).
+    LinkedElsewhere { provider: String },
+    /// No such identity of this account (unlinking).
+    NoSuchIdentity,
+    /// Unlinking it would leave the account no way to sign in.
+    LastWayIn,
 }
 
 impl Refusal {
@@ -108,6 +120,9 @@ impl Refusal {
             Refusal::Handshake(_) => "oauth_handshake",
             Refusal::NotRegistered { .. } => "identity_not_registered",
             Refusal::Account(failure) => failure.as_str(),
+            Refusal::LinkedElsewhere { .. } => "linked_elsewhere",
+            Refusal::NoSuchIdentity => "no_such_identity",
+            Refusal::LastWayIn => "last_way_in",
         }
     }
 }
@@ -133,6 +148,12 @@ impl Described for Refusal {
                 (messages::IDENTITY_NOT_REGISTERED, vec![("id", id.clone())])
             }
             Refusal::Account(failure) => (failure.msg(), vec![]),
+            Refusal::LinkedElsewhere { provider } => (
+                messages::OAUTH_IDENTITY_LINKED_ELSEWHERE,
+                vec![("provider", provider.clone())],
+            ),
+            Refusal::NoSuchIdentity => (messages::OAUTH_NO_SUCH_IDENTITY, vec![]),
+            Refusal::LastWayIn => (messages::OAUTH_LAST_WAY_IN, vec![]),
         }
     }
 }
@@ -290,6 +311,169 @@ pub async fn verify(
         .next
         .or_else(|| services.settings.oauth.post_verify_view.clone());
     Ok(Attempt::Proved(next))
+}
+
+/// Finishes linking an identity at provider `name` to the signed-in `user` (the account
+/// page, after a fresh proof): the same round trip's checks as [`sign_in`], then the
+/// identity is linked unless it is linked to another account. Linking needs no address to
+/// match: the signed-in user proved both sides. Proved: `Some(next)` or `None` when it was
+/// linked to `user` already (nothing changed).
+pub async fn link(
+    services: &Services,
+    browser: &Browser,
+    user: &User,
+    name: &str,
+    flow: Option<Flow>,
+    callback: &Callback,
+    redirect_uri: &str,
+) -> Result<Attempt<Option<Option<String>>, Refusal>, ServiceError> {
+    let refused = |refusal: Refusal| {
+        tracing::info!(event = "oauth_link_failed", provider = %name, reason = refusal.reason(),
+            user_id = user.id, ip = %browser.key(), "social login: linking refused");
+        Ok(Attempt::Refused(refusal))
+    };
+    let identified = identify(services, name, Purpose::Link, flow, callback, redirect_uri).await;
+    let (claims, flow) = match identified {
+        Ok(identified) => identified,
+        Err(refusal) => return refused(refusal),
+    };
+    let once = format!("{}:{}", flow.state, flow.nonce);
+    if !super::two_factor::record_once(services, user.id, "oauth", &once).await? {
+        return refused(Refusal::Handshake(Handshake::new(
+            "invalid_state",
+            "already used",
+        )));
+    }
+    let (provider, claims_for, user_id) = (name.to_owned(), claims.clone(), user.id);
+    let linked = services
+        .db
+        .run(move |conn| {
+            conn.transaction::<_, db::DbError, _>(|conn| {
+                match identities::find(conn, &provider, &claims_for.subject)? {
+                    Some(l) if l.user_id == user_id => Ok(Some(false)),
+                    Some(_) => Ok(None),
+                    None => {
+                        let address = claims_for.email.as_deref();
+                        let now = db::now();
+                        identities::insert(
+                            conn,
+                            &provider,
+                            &claims_for.subject,
+                            user_id,
+                            address,
+                            now,
+                        )?;
+                        lifecycle::apply(
+                            conn,
+                            lifecycle::Event::IdentityLinked,
+                            &Scope::user(user_id),
+                        )?;
+                        Ok(Some(true))
+                    }
+                }
+            })
+        })
+        .await?;
+    match linked {
+        None => refused(Refusal::LinkedElsewhere {
+            provider: name.to_owned(),
+        }),
+        Some(false) => Ok(Attempt::Proved(None)),
+        Some(true) => {
+            tracing::info!(event = "oauth_identity_linked", provider = %name, user_id = user.id,
+                "social login: identity linked on the account page");
+            let event = SecurityEvent::IdentityLinked {
+                provider: name.to_owned(),
+            };
+            services.emit(event, Some(user.id), &browser.client);
+            let notice = Notice::SocialLogin {
+                linked: true,
+                provider: name.to_owned(),
+                email: claims.email.clone(),
+            };
+            super::notices::send(services, user, notice, &browser.client).await;
+            Ok(Attempt::Proved(Some(flow.next)))
+        }
+    }
+}
+
+/// Unlinks the identity `identity_id` of `user` (the account page, after a fresh proof),
+/// unless it is the account's last way to sign in (no password, no first-factor passkey, no
+/// unified sign-in method, no other identity at an offered provider). The unlinked
+/// identity.
+pub async fn unlink(
+    services: &Services,
+    browser: &Browser,
+    user: &User,
+    identity_id: i32,
+) -> Result<Result<LinkedIdentity, Refusal>, ServiceError> {
+    let settings = &services.settings;
+    let (user_id, has_password) = (user.id, user.password_hash().is_some());
+    let passkeys_sign_in = settings.webauthn.enabled && settings.webauthn.allow_as_first_factor;
+    let unified = settings.unified_signin.enabled
+        && super::unified::active_methods(services, user)
+            .iter()
+            .any(|m| *m != crate::config::UsMethod::Password);
+    let offered = settings.oauth.provider_names();
+    let unlinked = services
+        .db
+        .run(move |conn| {
+            conn.transaction::<_, db::DbError, _>(|conn| {
+                let all = identities::for_user(conn, user_id)?;
+                let Some(target) = all.iter().find(|l| l.id == identity_id).cloned() else {
+                    return Ok(Err(Refusal::NoSuchIdentity));
+                };
+                let other_identity = all
+                    .iter()
+                    .any(|l| l.id != identity_id && offered.contains(&l.provider));
+                let passkey = passkeys_sign_in && db::passkeys::has_usage(conn, user_id, "first")?;
+                if !(has_password || passkey || unified || other_identity) {
+                    return Ok(Err(Refusal::LastWayIn));
+                }
+                identities::delete(conn, identity_id, user_id)?;
+                lifecycle::apply(
+                    conn,
+                    lifecycle::Event::IdentityUnlinked,
+                    &Scope::user(user_id),
+                )?;
+                Ok(Ok(target))
+            })
+        })
+        .await?;
+    let target = match unlinked {
+        Ok(target) => target,
+        Err(refusal) => {
+            tracing::info!(
+                event = "oauth_unlink_refused",
+                user_id = user.id,
+                reason = refusal.reason(),
+                "social login: unlinking refused"
+            );
+            return Ok(Err(refusal));
+        }
+    };
+    tracing::info!(event = "oauth_identity_unlinked", provider = %target.provider,
+        user_id = user.id, "social login: identity unlinked");
+    let event = SecurityEvent::IdentityUnlinked {
+        provider: target.provider.clone(),
+    };
+    services.emit(event, Some(user.id), &browser.client);
+    let notice = Notice::SocialLogin {
+        linked: false,
+        provider: target.provider.clone(),
+        email: target.email.clone(),
+    };
+    super::notices::send(services, user, notice, &browser.client).await;
+    Ok(Ok(target))
+}
+
+/// The identities linked to `user`, oldest first (the account page).
+pub async fn linked(services: &Services, user: &User) -> Result<Vec<LinkedIdentity>, ServiceError> {
+    let id = user.id;
+    Ok(services
+        .db
+        .run(move |conn| identities::for_user(conn, id))
+        .await?)
 }
 
 fn refused(
