@@ -41,7 +41,10 @@ pub use i18n::MessageSettings;
 pub use mail::DEFAULT_APP_NAME;
 pub use mail::{EmailSubjects, MailSettings};
 pub use notices::NoticeSettings;
-pub use oauth::{OAuthProvider, OAuthSettings, DISCOVERY_SUFFIX, GOOGLE_METADATA_URL};
+pub use oauth::{
+    OAuthProvider, OAuthSettings, ProviderKind, DISCOVERY_SUFFIX, GITHUB_ACCESS_TOKEN_URL,
+    GITHUB_API_BASE_URL, GITHUB_AUTHORIZE_URL, GOOGLE_METADATA_URL,
+};
 pub use passwords::{
     HashQueueLimit, HashScheme, PasswordPolicy, DEFAULT_HASH_WAIT, MAX_HASH_QUEUE, MAX_HASH_WAIT,
 };

@@ -14,6 +14,12 @@ pub const GOOGLE_METADATA_URL: &str =
 /// The end of every discovery document's address (OpenID Connect Discovery 1.0, §4).
 pub const DISCOVERY_SUFFIX: &str = "/.well-known/openid-configuration";
 
+/// GitHub's OAuth 2 endpoints (authlib's `authorize_url`, `access_token_url`,
+/// `api_base_url`, as Flask-Security's `GitHubFsOauthProvider` registers them).
+pub const GITHUB_AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
+pub const GITHUB_ACCESS_TOKEN_URL: &str = "https://github.com/login/oauth/access_token";
+pub const GITHUB_API_BASE_URL: &str = "https://api.github.com";
+
 /// Social login's settings.
 #[derive(Debug, Clone, Default)]
 pub struct OAuthSettings {
@@ -56,13 +62,31 @@ pub struct OAuthProvider {
     pub name: String,
     pub client_id: String,
     pub client_secret: Secret,
-    /// The provider's discovery document (`<NAME>_SERVER_METADATA_URL`).
-    pub metadata_url: String,
-    /// The issuer the discovery document must name: the metadata URL without
-    /// [`DISCOVERY_SUFFIX`].
-    pub issuer: String,
-    /// The scopes asked for (always `openid` and `email`).
+    /// How the provider is reached.
+    pub kind: ProviderKind,
+    /// The scopes asked for (OpenID Connect: always `openid` and `email`; GitHub:
+    /// `read:user` and `user:email`).
     pub scopes: Vec<String>,
+}
+
+/// An OpenID Connect provider found by discovery, or GitHub (plain OAuth 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderKind {
+    OpenIdConnect {
+        /// The provider's discovery document (`<NAME>_SERVER_METADATA_URL`).
+        metadata_url: String,
+        /// The issuer the discovery document must name: the metadata URL without
+        /// [`DISCOVERY_SUFFIX`].
+        issuer: String,
+    },
+    /// GitHub: the person is `/user`'s `id`, the address `/user/emails`' primary verified
+    /// one. The endpoints can be moved (`GITHUB_AUTHORIZE_URL`, `GITHUB_ACCESS_TOKEN_URL`,
+    /// `GITHUB_API_BASE_URL`: authlib's names), e.g. for GitHub Enterprise Server or a fake.
+    GitHub {
+        authorize_url: String,
+        access_token_url: String,
+        api_base_url: String,
+    },
 }
 
 pub(super) fn oauth(src: &Source) -> Result<OAuthSettings, ConfigError> {
@@ -99,13 +123,7 @@ pub(super) fn oauth(src: &Source) -> Result<OAuthSettings, ConfigError> {
     for name in builtins {
         let provider = match name.as_str() {
             "google" => provider(src, "google", Some(GOOGLE_METADATA_URL), "profile")?,
-            "github" => {
-                return Err(ConfigError::new(
-                    "SECURITY_OAUTH_BUILTIN_PROVIDERS",
-                    "names github, which Latchkey does not offer yet (GitHub is plain OAuth 2, \
-                     not OpenID Connect); leave it out, e.g. SECURITY_OAUTH_BUILTIN_PROVIDERS=google",
-                ))
-            }
+            "github" => github(src)?,
             other => {
                 return Err(ConfigError::new(
                     "SECURITY_OAUTH_BUILTIN_PROVIDERS",
@@ -132,6 +150,32 @@ pub(super) fn oauth(src: &Source) -> Result<OAuthSettings, ConfigError> {
         ));
     }
     Ok(settings)
+}
+
+/// GitHub's client (`GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET`) and endpoints.
+fn github(src: &Source) -> Result<OAuthProvider, ConfigError> {
+    let url = |key: &str, default: &str| -> Result<String, ConfigError> {
+        let value = src.get(key).unwrap_or(default).trim_end_matches('/');
+        if value.starts_with("https://") || value.starts_with("http://") {
+            Ok(value.to_owned())
+        } else {
+            Err(ConfigError::new(
+                key,
+                format!("expected a URL, got {value:?}"),
+            ))
+        }
+    };
+    Ok(OAuthProvider {
+        name: "github".to_owned(),
+        client_id: src.required("GITHUB_CLIENT_ID")?.to_owned(),
+        client_secret: Secret::new(src.required("GITHUB_CLIENT_SECRET")?),
+        kind: ProviderKind::GitHub {
+            authorize_url: url("GITHUB_AUTHORIZE_URL", GITHUB_AUTHORIZE_URL)?,
+            access_token_url: url("GITHUB_ACCESS_TOKEN_URL", GITHUB_ACCESS_TOKEN_URL)?,
+            api_base_url: url("GITHUB_API_BASE_URL", GITHUB_API_BASE_URL)?,
+        },
+        scopes: vec!["read:user".to_owned(), "user:email".to_owned()],
+    })
 }
 
 /// A provider's client from its keys (`<NAME>_CLIENT_ID`, …). `default_metadata`: a
@@ -188,8 +232,10 @@ fn provider(
         name: name.to_owned(),
         client_id,
         client_secret,
-        metadata_url,
-        issuer,
+        kind: ProviderKind::OpenIdConnect {
+            metadata_url,
+            issuer,
+        },
         scopes,
     })
 }
@@ -235,7 +281,13 @@ mod tests {
         let on = read(ACME).unwrap();
         assert_eq!(on.provider_names(), ["acme"]);
         let acme = on.provider("acme").unwrap();
-        assert_eq!(acme.issuer, "http://localhost:9400");
+        assert_eq!(
+            acme.kind,
+            ProviderKind::OpenIdConnect {
+                metadata_url: "http://localhost:9400/.well-known/openid-configuration".to_owned(),
+                issuer: "http://localhost:9400".to_owned(),
+            }
+        );
         assert_eq!(acme.client_id, "client");
         assert_eq!(acme.scopes, ["openid", "email"]);
         assert!(
@@ -254,9 +306,55 @@ mod tests {
         ])
         .unwrap();
         let google = s.provider("google").unwrap();
-        assert_eq!(google.metadata_url, GOOGLE_METADATA_URL);
-        assert_eq!(google.issuer, "https://accounts.google.com");
+        assert_eq!(
+            google.kind,
+            ProviderKind::OpenIdConnect {
+                metadata_url: GOOGLE_METADATA_URL.to_owned(),
+                issuer: "https://accounts.google.com".to_owned(),
+            }
+        );
         assert_eq!(google.scopes, ["openid", "email", "profile"]);
+    }
+
+    #[test]
+    fn github_is_a_built_in_with_its_endpoints_movable() {
+        let s = read(&[
+            ("SECURITY_OAUTH_ENABLE", "true"),
+            ("GITHUB_CLIENT_ID", "gh"),
+            ("GITHUB_CLIENT_SECRET", "s"),
+            ("GOOGLE_CLIENT_ID", "g"),
+            ("GOOGLE_CLIENT_SECRET", "s"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.provider_names(),
+            ["github", "google"],
+            "the default built-ins"
+        );
+        let github = s.provider("github").unwrap();
+        assert_eq!(
+            github.kind,
+            ProviderKind::GitHub {
+                authorize_url: GITHUB_AUTHORIZE_URL.to_owned(),
+                access_token_url: GITHUB_ACCESS_TOKEN_URL.to_owned(),
+                api_base_url: GITHUB_API_BASE_URL.to_owned(),
+            }
+        );
+        assert_eq!(github.scopes, ["read:user", "user:email"]);
+        let moved = read(&[
+            ("SECURITY_OAUTH_ENABLE", "true"),
+            ("SECURITY_OAUTH_BUILTIN_PROVIDERS", "github"),
+            ("GITHUB_CLIENT_ID", "gh"),
+            ("GITHUB_CLIENT_SECRET", "s"),
+            ("GITHUB_API_BASE_URL", "http://127.0.0.1:9500/api/"),
+        ])
+        .unwrap();
+        match &moved.provider("github").unwrap().kind {
+            ProviderKind::GitHub { api_base_url, .. } => {
+                assert_eq!(api_base_url, "http://127.0.0.1:9500/api")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -290,6 +388,10 @@ mod tests {
         );
         assert_eq!(
             with(&[("SECURITY_OAUTH_BUILTIN_PROVIDERS", "github")]),
+            "GITHUB_CLIENT_ID"
+        );
+        assert_eq!(
+            with(&[("SECURITY_OAUTH_BUILTIN_PROVIDERS", "gitlab")]),
             "SECURITY_OAUTH_BUILTIN_PROVIDERS"
         );
         let s = read(&[

@@ -40,9 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
     sessions::routes(cfg);
     api_tokens::routes(cfg);
     verify::routes(cfg);
-    if settings.oauth.enabled {
-        oauth::routes(cfg);
-    }
+    oauth::routes(cfg, settings);
     if features.registerable {
         register::routes(cfg);
     }

@@ -27,8 +27,12 @@ use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 /// Where a round trip in progress waits: the browser's encrypted session.
 const FLOW_KEY: &str = "_oauth_flow";
 
-/// Registers the start and response URLs.
-pub fn routes(cfg: &mut aweb::ServiceConfig) {
+/// Registers the start and response URLs, the verify pair and the account page's link and
+/// unlink, when social login is on (`SECURITY_OAUTH_ENABLE`).
+pub fn routes(cfg: &mut aweb::ServiceConfig, settings: &crate::config::Settings) {
+    if !settings.oauth.enabled {
+        return;
+    }
     cfg.service(mount::post(Route::OauthStart, start));
     cfg.service(mount::get(Route::OauthResponse, response));
     cfg.service(mount::post(Route::OauthVerifyStart, verify_start));
