@@ -3,8 +3,10 @@
 //! It serves discovery and JWKS, signs real ID tokens, takes a user's claims by
 //! `PUT /users/<sub>` and the approving subject by its authorize form's `sub` field.
 //! Its Python lives in a virtualenv of its own, made once (see [`python`]); a missing Python
-//! or provider fails the tests, it never skips them. On SQLite, and on PostgreSQL with
-//! `LATCHKEY_TEST_POSTGRES_URL`.
+//! or provider fails the tests, it never skips them. GitHub (plain OAuth 2) is tested against
+//! a fake of its documented endpoints (authorize, access token with PKCE S256 checked, `/user`,
+//! `/user/emails`), set through authlib's `GITHUB_*_URL` keys. On SQLite, and on PostgreSQL
+//! with `LATCHKEY_TEST_POSTGRES_URL`.
 
 use crate::common;
 
@@ -916,4 +918,212 @@ async fn the_last_way_to_sign_in_cannot_be_unlinked() {
     let r = unlink(&c, "not-a-number").await;
     let shown = flashed_at(&c, r, "/profile").await;
     assert_eq!(shown, ["That linked account does not exist."]);
+}
+
+// ---------------------------------------------------------------------------------------
+// GitHub: a fake that speaks its documented endpoints (authorize, access token, /user,
+// /user/emails), configured through authlib's GITHUB_* URLs
+// ---------------------------------------------------------------------------------------
+
+/// What the fake GitHub knows: the signed-in GitHub user and its addresses, the codes it
+/// issued (with their PKCE challenge and redirect URI) and the tokens it gave out.
+#[derive(Default)]
+struct FakeGitHubState {
+    id: u64,
+    emails: Value,
+    codes: std::collections::HashMap<String, (String, String)>,
+    tokens: Vec<String>,
+}
+
+type Shared = std::sync::Arc<Mutex<FakeGitHubState>>;
+
+/// GitHub's authorize page, approving at once: a code bound to the PKCE challenge (S256
+/// only) and the redirect URI, back to the app with the state.
+async fn gh_authorize(
+    state: actix_web::web::Data<Shared>,
+    q: actix_web::web::Query<std::collections::HashMap<String, String>>,
+) -> actix_web::HttpResponse {
+    if q.get("code_challenge_method").map(String::as_str) != Some("S256") {
+        return actix_web::HttpResponse::BadRequest().body("PKCE S256 required");
+    }
+    let code = common::random_hex(10);
+    let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
+    let challenge = q.get("code_challenge").cloned().unwrap_or_default();
+    let mut s = state.lock().unwrap();
+    s.codes.insert(code.clone(), (challenge, redirect.clone()));
+    let back_state = q.get("state").cloned().unwrap_or_default();
+    actix_web::HttpResponse::Found()
+        .insert_header((
+            "Location",
+            format!("{redirect}?code={code}&state={back_state}"),
+        ))
+        .finish()
+}
+
+/// GitHub's token endpoint: a code once, with the verifier of its challenge and the same
+/// redirect URI.
+async fn gh_token(
+    state: actix_web::web::Data<Shared>,
+    form: actix_web::web::Form<std::collections::HashMap<String, String>>,
+) -> actix_web::HttpResponse {
+    use base64::Engine as _;
+    let mut s = state.lock().unwrap();
+    let issued = form.get("code").and_then(|c| s.codes.remove(c));
+    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+    let digest = Sha256::digest(verifier.as_bytes());
+    let answer = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+    match issued {
+        Some((challenge, redirect))
+            if challenge == answer && form.get("redirect_uri") == Some(&redirect) =>
+        {
+            let token = format!("gho_{}", common::random_hex(8));
+            s.tokens.push(token.clone());
+            actix_web::HttpResponse::Ok()
+                .json(json!({"access_token": token, "token_type": "bearer", "scope": "read:user,user:email"}))
+        }
+        _ => actix_web::HttpResponse::BadRequest().json(json!({
+            "error": "bad_verification_code",
+            "error_description": "The code passed is incorrect or expired.",
+        })),
+    }
+}
+
+fn gh_authorized(state: &Shared, req: &actix_web::HttpRequest) -> bool {
+    let bearer = req
+        .headers()
+        .get("Authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let has_agent = req.headers().contains_key("User-Agent");
+    has_agent && bearer.is_some_and(|t| state.lock().unwrap().tokens.contains(&t))
+}
+
+async fn gh_user(
+    state: actix_web::web::Data<Shared>,
+    req: actix_web::HttpRequest,
+) -> actix_web::HttpResponse {
+    if !gh_authorized(&state, &req) {
+        return actix_web::HttpResponse::Unauthorized().finish();
+    }
+    let id = state.lock().unwrap().id;
+    // The public profile address: never used for linking.
+    actix_web::HttpResponse::Ok()
+        .json(json!({"id": id, "login": "octocat", "email": "public@example.com"}))
+}
+
+async fn gh_emails(
+    state: actix_web::web::Data<Shared>,
+    req: actix_web::HttpRequest,
+) -> actix_web::HttpResponse {
+    if !gh_authorized(&state, &req) {
+        return actix_web::HttpResponse::Unauthorized().finish();
+    }
+    let emails = state.lock().unwrap().emails.clone();
+    actix_web::HttpResponse::Ok().json(emails)
+}
+
+/// Starts the fake on a free loopback port: its base URL and state.
+fn fake_github() -> (String, Shared, actix_web::dev::ServerHandle) {
+    use actix_web::web;
+    let shared: Shared = Shared::default();
+    let data = web::Data::new(shared.clone());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .route("/login/oauth/authorize", web::get().to(gh_authorize))
+            .route("/login/oauth/access_token", web::post().to(gh_token))
+            .route("/api/user", web::get().to(gh_user))
+            .route("/api/user/emails", web::get().to(gh_emails))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .expect("bind the fake GitHub");
+    let port = server.addrs()[0].port();
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (format!("http://127.0.0.1:{port}"), shared, handle)
+}
+
+#[actix_web::test]
+async fn github_signs_in_by_its_user_id_and_links_only_a_primary_verified_address() {
+    let (base, fake, handle) = fake_github();
+    let (authorize, token, api) = (
+        format!("{base}/login/oauth/authorize"),
+        format!("{base}/login/oauth/access_token"),
+        format!("{base}/api"),
+    );
+    let app = spawn_app_with(&[
+        ("SECURITY_OAUTH_ENABLE", "true"),
+        ("SECURITY_OAUTH_BUILTIN_PROVIDERS", "github"),
+        ("GITHUB_CLIENT_ID", "gh-client"),
+        ("GITHUB_CLIENT_SECRET", "gh-secret"),
+        ("GITHUB_AUTHORIZE_URL", &authorize),
+        ("GITHUB_ACCESS_TOKEN_URL", &token),
+        ("GITHUB_API_BASE_URL", &api),
+        ("SECURITY_CONFIRMABLE", "true"),
+    ])
+    .await;
+    let email = confirmed_account(&app, "octocat").await;
+    let user = app.user(&email);
+    let page = app.client().get("/login").await.text().await.unwrap();
+    assert!(page.contains("action=\"/login/oauthstart/github\""));
+
+    // A round trip through the fake: start, GitHub's redirect back, the answer.
+    let sign_in = |c: TestClient| {
+        let app_url = app.address.clone();
+        async move {
+            let token = c.csrf_token("/login").await;
+            let r = c
+                .post_form("/login/oauthstart/github", &[("csrf_token", &token)])
+                .await;
+            let to = location(&r).expect("to GitHub");
+            let r = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(&to)
+                .send()
+                .await
+                .unwrap();
+            let back = location(&r).expect("back from GitHub");
+            let path = back.strip_prefix(&app_url).expect("to the app").to_owned();
+            assert!(path.starts_with("/login/oauthresponse/github?"), "{path}");
+            let answer = c.get(&path).await;
+            (c, answer)
+        }
+    };
+
+    // The primary address unverified (the public profile shows the account's, unused): no.
+    {
+        let mut s = fake.lock().unwrap();
+        s.id = 583231;
+        s.emails = json!([
+            {"email": email, "primary": true, "verified": false},
+            {"email": "other@example.com", "primary": false, "verified": true},
+        ]);
+    }
+    let (c, r) = sign_in(app.client()).await;
+    let shown = flashed_at(&c, r, "/login").await;
+    // No address GitHub vouches for: the identity is named by its id.
+    assert_eq!(shown, ["Identity 583231 not registered"]);
+    assert_eq!(count_identities(&app), 0);
+
+    // Verified and primary: linked by the user id, signed in.
+    fake.lock().unwrap().emails = json!([{"email": email, "primary": true, "verified": true}]);
+    let (c, r) = sign_in(app.client()).await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert!(c.is_authenticated().await);
+    assert_eq!(
+        identities_of(&app, user.id),
+        [("github".to_owned(), "583231".to_owned())]
+    );
+
+    // Later the addresses change: the id alone decides.
+    fake.lock().unwrap().emails = json!([]);
+    let (c, r) = sign_in(app.client()).await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert!(c.is_authenticated().await);
+    handle.stop(false).await;
 }
