@@ -17,7 +17,7 @@ use openidconnect::{
 use crate::config::{OAuthProvider, ProviderKind};
 
 /// How long a provider's discovery document (and its keys) is reused.
-const METADATA_TTL: Duration = Duration::from_secs(600);
+pub const METADATA_TTL: Duration = Duration::from_secs(600);
 
 /// Why a round trip with the provider failed, in OAuth's words (`error`, `description`):
 /// what Flask-Security's `OAUTH_HANDSHAKE_ERROR` message shows. Never a code or a token.

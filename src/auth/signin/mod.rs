@@ -1,5 +1,5 @@
 //! The login state machine. Every first factor (a password, a unified sign-in code or its
-//! mailed link, a passkey; next, a social login) ends in [`first_factor_proved`], which
+//! mailed link, a passkey, a social login) ends in [`first_factor_proved`], which
 //! returns the next [`Step`]: a completed sign-in, or a pending login that names the second
 //! factor it waits for. Every second factor (a code, a rescue code, a recovery code, a
 //! passkey) completes through [`second_factor_proved`]. The checks themselves live with
