@@ -1127,3 +1127,38 @@ async fn github_signs_in_by_its_user_id_and_links_only_a_primary_verified_addres
     assert!(c.is_authenticated().await);
     handle.stop(false).await;
 }
+
+#[actix_web::test]
+async fn a_provider_that_hangs_is_given_up_after_the_timeout() {
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let metadata = format!("http://127.0.0.1:{port}/.well-known/openid-configuration");
+    let app = spawn_app_with(&[
+        ("SECURITY_OAUTH_ENABLE", "true"),
+        ("SECURITY_OAUTH_BUILTIN_PROVIDERS", ""),
+        ("SECURITY_OAUTH_PROVIDERS", "acme"),
+        ("ACME_CLIENT_ID", CLIENT_ID),
+        ("ACME_CLIENT_SECRET", "s"),
+        ("ACME_SERVER_METADATA_URL", &metadata),
+        ("SECURITY_OAUTH_HTTP_TIMEOUT", "1"),
+    ])
+    .await;
+    let c = app.client();
+    let token = c.csrf_token("/login").await;
+    let began = Instant::now();
+    let r = start_with(&c, "", &token).await;
+    let waited = began.elapsed();
+    let shown = flashed_at(&c, r, "/login").await;
+    assert!(shown[0].contains("discovery_failed"), "{shown:?}");
+    assert!(
+        waited < Duration::from_secs(5),
+        "answered after {waited:?} (the timeout is 1 s)"
+    );
+}
