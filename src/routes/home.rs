@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::mount;
 use crate::urls::Route;
-use crate::web::page::user_view;
+use crate::web::page::{context_of, user_view};
 use crate::web::{AppError, AuthenticatedUser, Format, Premium, Web};
 
 /// Registers the home, profile and premium pages.
@@ -32,9 +32,8 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
     }
     let overview =
         crate::auth::account::overview(&web.services(), &user.0.user, ACTIVITY_SHOWN).await?;
-    let mut ctx = tera::Context::new();
-    ctx.insert("account", &account(&web, &user.0.user, &overview));
-    web.page("profile.html", ctx)
+    let account = account(&web, &user.0.user, &overview);
+    web.page("profile.html", context_of("account", account))
 }
 
 /// The account page's view: the overview with the links of what is switched on (features
