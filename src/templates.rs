@@ -7,14 +7,17 @@
 //! watched: an edited template is used from the next request (a broken edit is logged and
 //! the previous version kept).
 
+pub mod overlay;
 pub mod page_cache;
+pub mod pretranslate;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -316,7 +319,7 @@ const DEFAULTS: &[(&str, &str)] = &[
 
 /// The compiled templates, possibly reloaded from their folder while running.
 pub struct Templates {
-    current: RwLock<Arc<Tera>>,
+    current: RwLock<Arc<Compiled>>,
     watch: Option<Watch>,
     pages: page_cache::PageCache,
     /// The catalogue behind the `t` filter.
@@ -416,7 +419,7 @@ impl Templates {
         watch: bool,
         messages: &Messages,
     ) -> Result<Self, TemplateError> {
-        let tera = compile(overrides_dir, messages)?;
+        let compiled = compile(overrides_dir, messages)?;
         let watch = watch.then(|| Watch {
             dir: overrides_dir.to_owned(),
             state: Mutex::new(WatchState {
@@ -425,7 +428,7 @@ impl Templates {
             }),
         });
         Ok(Self {
-            current: RwLock::new(Arc::new(tera)),
+            current: RwLock::new(Arc::new(compiled)),
             watch,
             pages: page_cache::PageCache::new(),
             messages: messages.clone(),
@@ -435,9 +438,23 @@ impl Templates {
     /// Renders `name` with its texts in `lang` (the context's `lang` variable is the
     /// caller's to set).
     pub fn render(&self, lang: &Lang, name: &str, ctx: &Context) -> Result<String, tera::Error> {
-        let tera = self.tera();
+        let tera = self.tera_in(lang)?;
         let _lang = InLanguage::set(lang);
         tera.render(name, ctx)
+    }
+
+    /// Renders `name` in `lang` with `values` over `defaults`, without copying the defaults
+    /// (see [`overlay`]).
+    pub fn render_over(
+        &self,
+        lang: &Lang,
+        name: &str,
+        defaults: &overlay::PageDefaults,
+        values: Context,
+    ) -> Result<String, tera::Error> {
+        let tera = self.tera_in(lang)?;
+        let _lang = InLanguage::set(lang);
+        overlay::render_over(defaults, values, |ctx| tera.render(name, ctx))
     }
 
     /// A page whose context differs between requests only by `csrf_token` beyond what
@@ -451,22 +468,24 @@ impl Templates {
         csrf_token: &str,
         make_context: impl FnOnce() -> Context,
     ) -> Result<String, tera::Error> {
-        let tera = self.tera();
+        let tera = self.tera_in(lang)?;
         let _lang = InLanguage::set(lang);
         self.pages
             .render(key, csrf_token, make_context, |ctx| tera.render(name, ctx))
     }
 
-    /// The current templates (after picking up edits, when watching).
-    fn tera(&self) -> Arc<Tera> {
+    /// The current templates with their fixed texts in `lang` (after picking up edits, when
+    /// watching).
+    fn tera_in(&self, lang: &Lang) -> Result<Arc<Tera>, tera::Error> {
         if let Some(watch) = &self.watch {
             self.reload_if_edited(watch);
         }
-        match self.current.read() {
-            Ok(tera) => Arc::clone(&tera),
+        let compiled = match self.current.read() {
+            Ok(compiled) => Arc::clone(&compiled),
             // A panic while swapping cannot leave a half-written Arc: keep using it.
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        };
+        compiled.in_language(lang, &self.messages)
     }
 
     fn reload_if_edited(&self, watch: &Watch) {
@@ -484,9 +503,9 @@ impl Templates {
         }
         state.fingerprint = now;
         match compile(&watch.dir, &self.messages) {
-            Ok(tera) => {
+            Ok(compiled) => {
                 if let Ok(mut current) = self.current.write() {
-                    *current = Arc::new(tera);
+                    *current = Arc::new(compiled);
                 }
                 self.pages.clear();
                 tracing::info!(dir = %watch.dir.display(), "templates reloaded");
@@ -496,35 +515,101 @@ impl Templates {
     }
 }
 
-/// Defaults plus overrides, compiled and checked by rendering each once.
-fn compile(overrides_dir: &Path, messages: &Messages) -> Result<Tera, TemplateError> {
+/// Checked templates (defaults plus overrides): their sources, and the templates compiled
+/// with their fixed texts in each language asked for so far (see [`pretranslate`]). Only the
+/// default language's are made at start; another's, from the sources, when a page is first
+/// rendered in it (a few milliseconds, once): each language's set costs about 3 MB.
+struct Compiled {
+    sources: Vec<Source>,
+    by_language: RwLock<HashMap<Lang, Arc<Tera>>>,
+}
+
+impl Compiled {
+    fn in_language(&self, lang: &Lang, messages: &Messages) -> Result<Arc<Tera>, tera::Error> {
+        let known = self
+            .by_language
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(lang)
+            .map(Arc::clone);
+        if let Some(tera) = known {
+            return Ok(tera);
+        }
+        // The sources were checked when they were compiled first: this cannot fail but for
+        // a bug, reported as a render error.
+        let mut tera = parse(&self.sources, messages)
+            .map_err(|e| tera::Error::msg(format!("compiling the templates again: {e}")))?;
+        pretranslate::translate(&mut tera, |msgid| messages.lookup(lang, msgid).to_owned());
+        let tera = Arc::new(tera);
+        let mut by_language = self
+            .by_language
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Pages only come in the catalogue's languages; a set for any other tag is made for
+        // its render and not kept beyond a few (a bound on what odd tags can cost).
+        if by_language.len() < KEPT_LANGUAGES {
+            by_language.insert(lang.clone(), Arc::clone(&tera));
+        }
+        Ok(tera)
+    }
+}
+
+/// How many languages' template sets [`Compiled`] keeps.
+const KEPT_LANGUAGES: usize = 8;
+
+/// Defaults plus overrides, compiled and checked by rendering each once, then with their
+/// fixed texts in the default language.
+fn compile(overrides_dir: &Path, messages: &Messages) -> Result<Compiled, TemplateError> {
     let mut sources: Vec<Source> = DEFAULTS
         .iter()
         .map(|(name, body)| Source {
             name: (*name).to_owned(),
-            body: (*body).to_owned(),
+            body: Cow::Borrowed(*body),
             path: None,
         })
         .collect();
     if overrides_dir.is_dir() {
         collect_overrides(overrides_dir, overrides_dir, &mut sources)?;
     }
-    let origin_of = |name: &str| -> String {
-        sources
-            .iter()
-            .find(|s| s.name == name)
-            .and_then(|s| s.path.as_ref())
-            .map_or_else(|| "built-in".to_owned(), |p| p.display().to_string())
-    };
+    let mut tera = parse(&sources, messages)?;
+    let samples = Samples::new();
+    let tera_ref = &tera;
+    on_every_core(&sources, |source| {
+        for ctx in samples.for_template(&source.name) {
+            tera_ref
+                .render(&source.name, ctx)
+                .map_err(|e| broken(&source.name, origin_of(&sources, &source.name), &e))?;
+        }
+        Ok(())
+    })?;
+    let lang = messages.default_language().clone();
+    pretranslate::translate(&mut tera, |msgid| messages.lookup(&lang, msgid).to_owned());
+    Ok(Compiled {
+        sources,
+        by_language: RwLock::new(HashMap::from([(lang, Arc::new(tera))])),
+    })
+}
+
+/// Where a template came from: its override's path, or "built-in".
+fn origin_of(sources: &[Source], name: &str) -> String {
+    sources
+        .iter()
+        .find(|s| s.name == name)
+        .and_then(|s| s.path.as_ref())
+        .map_or_else(|| "built-in".to_owned(), |p| p.display().to_string())
+}
+
+/// The sources parsed and linked (inheritance, macro imports), not yet rendered.
+fn parse(sources: &[Source], messages: &Messages) -> Result<Tera, TemplateError> {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".htm", ".xml"]);
     tera.register_filter("t", Translate(messages.clone()));
     // Parsing is most of the check (about 20 ms of a core for the built-in set): the
     // templates are parsed on every core at once, then linked as `add_raw_templates` does.
-    for (name, template) in on_every_core(&sources, |source| {
+    for (name, template) in on_every_core(sources, |source| {
         tera::Template::new(&source.name, None, &source.body)
             .map(|template| (source.name.clone(), template))
-            .map_err(|e| broken(&source.name, origin_of(&source.name), &e))
+            .map_err(|e| broken(&source.name, origin_of(sources, &source.name), &e))
     })? {
         tera.templates.insert(name, template);
     }
@@ -541,27 +626,19 @@ fn compile(overrides_dir: &Path, messages: &Messages) -> Result<Tera, TemplateEr
                 })
                 .map_or_else(|| "(several)".to_owned(), |s| s.name.clone());
             TemplateError::Broken {
-                origin: origin_of(&name),
+                origin: origin_of(sources, &name),
                 name,
                 reason,
             }
         })?;
-    let samples = Samples::new();
-    let tera_ref = &tera;
-    on_every_core(&sources, |source| {
-        for ctx in samples.for_template(&source.name) {
-            tera_ref
-                .render(&source.name, ctx)
-                .map_err(|e| broken(&source.name, origin_of(&source.name), &e))?;
-        }
-        Ok(())
-    })?;
     Ok(tera)
 }
 
 struct Source {
     name: String,
-    body: String,
+    /// Kept while running (another language's set is compiled from it): the built-in
+    /// templates' are borrowed from the binary.
+    body: Cow<'static, str>,
     /// Where an override came from; `None` for a built-in template.
     path: Option<PathBuf>,
 }
@@ -848,9 +925,11 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "recovery_codes": {"left": 3, "url": Route::MfRecoveryCodes.path()},
             "sessions_url": Route::Sessions.path(), "has_password": true,
             "activity": [
-                {"time": "2026-01-01 00:00 UTC", "what": "Signed in with a password",
+                {"time": "2026-01-01 00:00 UTC", "datetime": "2026-01-01T00:00:00Z",
+                 "what": "Signed in with a password",
                  "client": "Firefox on Linux", "ip": "192.0.2.1", "failure": false},
-                {"time": "2026-01-01 00:00 UTC", "what": "Failed sign-in with a password",
+                {"time": "2026-01-01 00:00 UTC", "datetime": "2026-01-01T00:00:00Z",
+                 "what": "Failed sign-in with a password",
                  "client": "an unknown client", "ip": null, "failure": true},
             ],
             "signin_options": {"url": Route::UsSetup.path(), "email": true, "sms": false,
@@ -1031,7 +1110,7 @@ fn collect_overrides(root: &Path, dir: &Path, out: &mut Vec<Source>) -> Result<(
         out.retain(|existing| existing.name != name);
         out.push(Source {
             name,
-            body,
+            body: Cow::Owned(body),
             path: Some(path),
         });
     }
@@ -1097,6 +1176,40 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Every built-in page and mail, with every sample context, in each language: the
+    /// templates whose fixed texts were translated ahead render exactly what the `t` filter
+    /// rendered at each render.
+    #[test]
+    fn texts_translated_ahead_render_as_the_filter_did() {
+        let messages = Messages::default();
+        let sources: Vec<Source> = DEFAULTS
+            .iter()
+            .map(|(name, body)| Source {
+                name: (*name).to_owned(),
+                body: Cow::Borrowed(*body),
+                path: None,
+            })
+            .collect();
+        let with_filter = parse(&sources, &messages).unwrap();
+        let samples = Samples::new();
+        let mut compared = 0;
+        for tag in ["en", "de", "fr"] {
+            let lang = Lang::parse(tag).unwrap();
+            let mut ahead = parse(&sources, &messages).unwrap();
+            pretranslate::translate(&mut ahead, |msgid| messages.lookup(&lang, msgid).to_owned());
+            let _lang = InLanguage::set(&lang);
+            for source in &sources {
+                for ctx in samples.for_template(&source.name) {
+                    let expected = with_filter.render(&source.name, ctx).unwrap();
+                    let got = ahead.render(&source.name, ctx).unwrap();
+                    assert_eq!(got, expected, "{} in {tag}", source.name);
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 150, "{compared}");
     }
 
     #[test]

@@ -368,6 +368,8 @@ pub fn describe(kind: &str, detail: Option<&str>, messages: &Messages) -> String
 pub struct ActivityView {
     /// "2026-11-30 07:18:34 UTC".
     pub time: String,
+    /// The same as ISO 8601 ("2026-11-30T07:18:34Z"), for `<time datetime>`.
+    pub datetime: String,
     pub kind: String,
     /// In words ("Signed in with a password").
     pub what: String,
@@ -385,6 +387,7 @@ impl ActivityView {
     pub fn of(row: &SecurityEventRow, email: Option<String>, messages: &Messages) -> Self {
         Self {
             time: row.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            datetime: row.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             kind: row.kind.clone(),
             what: describe(&row.kind, row.detail.as_deref(), messages),
             client: super::device::describe_in(row.user_agent.as_deref(), messages),

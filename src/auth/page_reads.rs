@@ -1,11 +1,11 @@
 //! The account pages' reads of concurrent requests, answered together (see
 //! [`crate::db::coalesce`]): one hand-off to a database thread per batch instead of one per
-//! request (the overview) or two (the sessions page). Keyed by user id; every read starts
+//! request (the overview) or two (the sessions page), and on PostgreSQL one query per table
+//! for the whole batch instead of one per user and table. Keyed by user id; every read starts
 //! after the request asked, so it sees every change committed before. [`super::account`]
 //! and [`super::sessions`] make the pages from them; [`super::services::Services`] holds
 //! them.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::db::coalesce::Coalescer;
@@ -26,17 +26,21 @@ pub fn overview_reads(db: Db, with_passkeys: bool) -> OverviewReads {
     Coalescer::new(
         db,
         Arc::new(move |conn: &mut DbConnection, user_ids: &[i32]| {
-            let mut found = HashMap::with_capacity(user_ids.len());
-            for &user_id in user_ids {
-                let passkeys = if with_passkeys {
-                    Some(db::passkeys::for_user(conn, user_id)?)
-                } else {
-                    None
-                };
-                let rows = db::events::recent_for_user(conn, user_id, EVENTS_SCANNED)?;
-                found.insert(user_id, (passkeys, rows));
-            }
-            Ok(found)
+            let mut passkeys = if with_passkeys {
+                Some(db::passkeys::for_users(conn, user_ids)?)
+            } else {
+                None
+            };
+            let mut events = db::events::recent_for_users(conn, user_ids, EVENTS_SCANNED)?;
+            Ok(user_ids
+                .iter()
+                .map(|id| {
+                    let keys = passkeys
+                        .as_mut()
+                        .map(|all| all.remove(id).unwrap_or_default());
+                    (*id, (keys, events.remove(id).unwrap_or_default()))
+                })
+                .collect())
         }),
     )
 }
@@ -45,13 +49,18 @@ pub fn session_page_reads(db: Db) -> SessionPageReads {
     Coalescer::new(
         db,
         Arc::new(|conn: &mut DbConnection, user_ids: &[i32]| {
-            let mut found = HashMap::with_capacity(user_ids.len());
-            for &user_id in user_ids {
-                let logins = db::sessions::for_user(conn, user_id)?;
-                let tokens = db::api_tokens::for_user(conn, user_id)?;
-                found.insert(user_id, (logins, tokens));
-            }
-            Ok(found)
+            let mut logins = db::sessions::for_users(conn, user_ids)?;
+            let mut tokens = db::api_tokens::for_users(conn, user_ids)?;
+            Ok(user_ids
+                .iter()
+                .map(|id| {
+                    let found = (
+                        logins.remove(id).unwrap_or_default(),
+                        tokens.remove(id).unwrap_or_default(),
+                    );
+                    (*id, found)
+                })
+                .collect())
         }),
     )
 }

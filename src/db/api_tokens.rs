@@ -1,6 +1,8 @@
 //! Queries on `auth_token` (API tokens, by keyed digest) and Flask-Security's `fs_refresh`
 //! (refresh-token families).
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -54,6 +56,28 @@ pub fn for_user(conn: &mut DbConnection, user_id: i32) -> Result<Vec<AuthToken>,
         .order(auth_token::created_at.desc())
         .select(AuthToken::as_select())
         .load(c))?)
+}
+
+/// The API tokens of several users, newest first (see [`super::by_user`]): one query on
+/// PostgreSQL.
+pub fn for_users(
+    conn: &mut DbConnection,
+    user_ids: &[i32],
+) -> Result<HashMap<i32, Vec<AuthToken>>, DbError> {
+    match &mut *conn {
+        #[cfg(feature = "postgres")]
+        DbConnection::Postgres(c) => {
+            let rows = auth_token::table
+                .filter(auth_token::user_id.eq_any(user_ids))
+                .order(auth_token::created_at.desc())
+                .select(AuthToken::as_select())
+                .load(c)?;
+            Ok(super::by_user(user_ids, rows, |row: &AuthToken| {
+                Some(row.user_id)
+            }))
+        }
+        DbConnection::Sqlite(_) => super::each_user(conn, user_ids, for_user),
+    }
 }
 
 pub fn for_login(conn: &mut DbConnection, login_id: &str) -> Result<Vec<AuthToken>, DbError> {

@@ -1,5 +1,7 @@
 //! Queries on `security_event`: the stored security events (see `crate::auth::events`).
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -42,6 +44,36 @@ pub fn recent_for_user(
             let rows = query!()
                 .load_iter::<SecurityEventRow, diesel::connection::DefaultLoadingMode>(c)?;
             Ok(rows.take(wanted).collect::<Result<_, _>>()?)
+        }
+    }
+}
+
+/// The newest `limit` events of each of several users, newest first (see
+/// [`super::by_user`]). PostgreSQL answers in one query, a `LATERAL` join that reads each
+/// user's newest rows from the `(user_id, created_at)` index.
+pub fn recent_for_users(
+    conn: &mut DbConnection,
+    user_ids: &[i32],
+    limit: i64,
+) -> Result<HashMap<i32, Vec<SecurityEventRow>>, DbError> {
+    match &mut *conn {
+        #[cfg(feature = "postgres")]
+        DbConnection::Postgres(c) => {
+            use diesel::sql_types::{Array, BigInt, Integer};
+            let rows: Vec<SecurityEventRow> = diesel::sql_query(
+                "SELECT e.id, e.user_id, e.kind, e.detail, e.ip, e.user_agent, e.created_at \
+                 FROM unnest($1) AS u(id) CROSS JOIN LATERAL (SELECT * FROM security_event \
+                 WHERE user_id = u.id ORDER BY created_at DESC, id DESC LIMIT $2) AS e",
+            )
+            .bind::<Array<Integer>, _>(user_ids)
+            .bind::<BigInt, _>(limit)
+            .load(c)?;
+            Ok(super::by_user(user_ids, rows, |row: &SecurityEventRow| {
+                row.user_id
+            }))
+        }
+        DbConnection::Sqlite(_) => {
+            super::each_user(conn, user_ids, |conn, id| recent_for_user(conn, id, limit))
         }
     }
 }

@@ -55,6 +55,37 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// The rows of several users, grouped by user (in `rows`' order), every id in `user_ids`
+/// with a list, empty when it has no row. For the batched reads of the account pages
+/// ([`crate::auth::page_reads`]): PostgreSQL answers all users in one query, and SQLite,
+/// which has no round trip to save, runs the one-user query (`one`) per user.
+pub fn by_user<T>(
+    user_ids: &[i32],
+    rows: Vec<T>,
+    owner: impl Fn(&T) -> Option<i32>,
+) -> std::collections::HashMap<i32, Vec<T>> {
+    let mut grouped: std::collections::HashMap<i32, Vec<T>> =
+        user_ids.iter().map(|&id| (id, Vec::new())).collect();
+    for row in rows {
+        if let Some(list) = owner(&row).and_then(|id| grouped.get_mut(&id)) {
+            list.push(row);
+        }
+    }
+    grouped
+}
+
+/// [`by_user`] for SQLite: `one` per user.
+pub fn each_user<T>(
+    conn: &mut DbConnection,
+    user_ids: &[i32],
+    one: impl Fn(&mut DbConnection, i32) -> Result<Vec<T>, DbError>,
+) -> Result<std::collections::HashMap<i32, Vec<T>>, DbError> {
+    user_ids
+        .iter()
+        .map(|&id| Ok((id, one(conn, id)?)))
+        .collect()
+}
+
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 #[cfg(feature = "postgres")]
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");

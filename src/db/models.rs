@@ -218,7 +218,7 @@ pub struct NewRefreshTracker {
 
 /// A stored security event (Latchkey's own table, written by the hooks' built-in
 /// subscriber).
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = super::schema::security_event)]
 pub struct SecurityEventRow {
     pub id: i64,

@@ -1,5 +1,7 @@
 //! Queries on Flask-Security's `webauthn` table and Latchkey's `webauthn_ceremony`.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -16,6 +18,27 @@ pub fn for_user(conn: &mut DbConnection, user_id: i32) -> Result<Vec<Passkey>, D
         .order(webauthn::id)
         .select(Passkey::as_select())
         .load(c))?)
+}
+
+/// The passkeys of several users (see [`super::by_user`]): one query on PostgreSQL.
+pub fn for_users(
+    conn: &mut DbConnection,
+    user_ids: &[i32],
+) -> Result<HashMap<i32, Vec<Passkey>>, DbError> {
+    match &mut *conn {
+        #[cfg(feature = "postgres")]
+        DbConnection::Postgres(c) => {
+            let rows = webauthn::table
+                .filter(webauthn::user_id.eq_any(user_ids))
+                .order(webauthn::id)
+                .select(Passkey::as_select())
+                .load(c)?;
+            Ok(super::by_user(user_ids, rows, |row: &Passkey| {
+                Some(row.user_id)
+            }))
+        }
+        DbConnection::Sqlite(_) => super::each_user(conn, user_ids, for_user),
+    }
 }
 
 /// The passkey with this credential id, whoever owns it.

@@ -1,5 +1,7 @@
 //! Queries on `login_session`: the server-side record that makes logout revoke.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -75,6 +77,26 @@ pub fn for_user(conn: &mut DbConnection, user_id: i32) -> Result<Vec<LoginSessio
         .filter(login_session::user_id.eq(user_id))
         .select(LoginSession::as_select())
         .load(c))?)
+}
+
+/// Every login of several users (see [`super::by_user`]): one query on PostgreSQL.
+pub fn for_users(
+    conn: &mut DbConnection,
+    user_ids: &[i32],
+) -> Result<HashMap<i32, Vec<LoginSession>>, DbError> {
+    match &mut *conn {
+        #[cfg(feature = "postgres")]
+        DbConnection::Postgres(c) => {
+            let rows = login_session::table
+                .filter(login_session::user_id.eq_any(user_ids))
+                .select(LoginSession::as_select())
+                .load(c)?;
+            Ok(super::by_user(user_ids, rows, |row: &LoginSession| {
+                Some(row.user_id)
+            }))
+        }
+        DbConnection::Sqlite(_) => super::each_user(conn, user_ids, for_user),
+    }
 }
 
 pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {

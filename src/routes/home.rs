@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::mount;
 use crate::urls::Route;
-use crate::web::page::user_view;
+use crate::web::page::{context_of, user_view};
 use crate::web::{AppError, AuthenticatedUser, Format, Premium, Web};
 
 /// Registers the home, profile and premium pages.
@@ -38,9 +38,7 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
         let linked = crate::auth::oauth::linked(&web.services(), &user.0.user).await?;
         account["social_logins"] = social_logins(&web, &linked);
     }
-    let mut ctx = tera::Context::new();
-    ctx.insert("account", &account);
-    web.page("profile.html", ctx)
+    web.page("profile.html", context_of("account", account))
 }
 
 /// The account page's social logins: the linked identities (each with its unlink form's

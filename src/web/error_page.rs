@@ -113,7 +113,7 @@ pub fn render(
     }
     link(Route::Home.path(), t("Home"));
     let lang = messages.lang();
-    let mut ctx = state.page_defaults.clone();
+    let mut ctx = state.page_defaults.context().clone();
     ctx.insert("lang", lang.as_str());
     ctx.insert("request_path", &path);
     ctx.insert(

@@ -40,6 +40,14 @@ struct Flash {
 
 pub use super::user_view::user_view;
 
+/// A page context of one value, moved in (`Context::insert` would copy it whole).
+pub fn context_of(name: &str, value: Value) -> tera::Context {
+    let mut values = serde_json::Map::new();
+    values.insert(name.to_owned(), value);
+    // An object always makes a context.
+    tera::Context::from_value(Value::Object(values)).unwrap_or_default()
+}
+
 /// Everything a handler needs to answer: app state, session, current user, format and
 /// language.
 pub struct Web {
@@ -174,8 +182,9 @@ impl Web {
             .uri()
             .path_and_query()
             .map_or(crate::urls::ROOT, |p| p.as_str());
-        let context = |extra: tera::Context, csrf_token: Option<&str>| {
-            let mut ctx = self.state.page_defaults.clone();
+        // The request's own values; the settings' part goes under them when rendering.
+        let values = |extra: tera::Context, csrf_token: Option<&str>| {
+            let mut ctx = tera::Context::new();
             ctx.insert("lang", lang.as_str());
             ctx.insert("request_path", request_path);
             ctx.insert(
@@ -190,15 +199,21 @@ impl Web {
             ctx.extend(extra);
             ctx
         };
+        let defaults = &self.state.page_defaults;
         let body = if reusable {
             // Everything else in the context is fixed by the settings.
             let extra = extra.into_json();
             let key = format!("{template}\n{lang}\n{request_path}\n{extra}");
             templates.render_page(lang, template, &key, &csrf_token, || {
-                context(tera::Context::from_value(extra).unwrap_or_default(), None)
+                let mut ctx = defaults.context().clone();
+                ctx.extend(values(
+                    tera::Context::from_value(extra).unwrap_or_default(),
+                    None,
+                ));
+                ctx
             })?
         } else {
-            templates.render(lang, template, &context(extra, Some(&csrf_token)))?
+            templates.render_over(lang, template, defaults, values(extra, Some(&csrf_token)))?
         };
         Ok(HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")

@@ -18,7 +18,7 @@ pub struct AppState {
     /// Who is logged in, for every request with a session cookie.
     pub session_lookups: SessionLookups,
     /// The settings' part of every page context (see [`page_defaults`]).
-    pub page_defaults: tera::Context,
+    pub page_defaults: crate::templates::overlay::PageDefaults,
 }
 
 impl AppState {
@@ -34,7 +34,10 @@ impl AppState {
     pub fn with_services(services: Services) -> Result<Self, StartError> {
         crate::auth::two_factor::check_no_unused_second_factors(&services)?;
         check_oauth_paths(&services.settings)?;
-        let page_defaults = page_defaults(&services.settings, &services.messages);
+        let page_defaults = crate::templates::overlay::PageDefaults::new(page_defaults(
+            &services.settings,
+            &services.messages,
+        ));
         let session_lookups = crate::auth::login::session_lookups(
             services.db.clone(),
             services.settings.session_policy.clone(),

@@ -370,3 +370,81 @@ async fn changes_made_from_the_account_area_return_to_it() {
         assert_eq!(r.headers()["location"], expected, "{next:?}");
     }
 }
+
+/// The account pages' reads of several users at once (a coalesced batch: one query per table
+/// on PostgreSQL, one per user on SQLite) give each user exactly their own rows: every
+/// passkey, login and token, and the 50 newest events, newest first.
+#[actix_web::test]
+async fn the_reads_of_several_users_at_once_keep_each_users_rows_apart() {
+    let app = spawn_app_with(&[("SECURITY_WEBAUTHN", "true")]).await;
+    let (ada, bob, cy) = (new_email("ada"), new_email("bob"), new_email("cy"));
+    for email in [&ada, &bob, &cy] {
+        let r = app.client().register(email, PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::FOUND, "registering {email}");
+    }
+    flush(&app).await;
+    add_passkey(&app, &ada, "ada-laptop", true);
+    add_passkey(&app, &ada, "ada-phone", false);
+    add_passkey(&app, &bob, "bob-key", false);
+    let ids = [app.user(&ada).id, app.user(&bob).id, app.user(&cy).id];
+    let mut conn = app.db();
+    // Ada has more events than a page reads, each a second apart and newer than the
+    // registrations' own; Bob a few; Cy only her registration's.
+    let start = latchkey::db::now() + chrono::Duration::seconds(1);
+    for (user_id, count) in [(ids[0], 60), (ids[1], 3)] {
+        for n in 0..count {
+            latchkey::db::events::insert(
+                &mut conn,
+                &latchkey::db::models::NewSecurityEvent {
+                    user_id: Some(user_id),
+                    kind: "login_failed".into(),
+                    detail: Some(format!("{n}")),
+                    ip: None,
+                    user_agent: None,
+                    created_at: start + chrono::Duration::seconds(n),
+                },
+            )
+            .unwrap();
+        }
+    }
+
+    let mut events = latchkey::db::events::recent_for_users(&mut conn, &ids, 50).unwrap();
+    for (id, want) in ids.iter().zip([50, 3, 0]) {
+        let mine: Vec<_> = events
+            .remove(id)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "login_failed")
+            .collect();
+        assert_eq!(mine.len(), want, "user {id}'s failed sign-ins");
+        assert!(mine.iter().all(|e| e.user_id == Some(*id)));
+        // Newest first: Ada's are her last 50, 59 down to 10.
+        if let (Some(first), Some(last)) = (mine.first(), mine.last()) {
+            let newest = if want == 50 { 59 } else { 2 };
+            assert_eq!(first.detail.as_deref(), Some(newest.to_string().as_str()));
+            assert_eq!(
+                last.detail.as_deref(),
+                Some((newest + 1 - want).to_string().as_str())
+            );
+        }
+    }
+    let all = latchkey::db::events::recent_for_users(&mut conn, &ids, 50).unwrap();
+    assert!(
+        all[&ids[0]].len() == 50,
+        "the limit counts every kind of event"
+    );
+
+    let passkeys = latchkey::db::passkeys::for_users(&mut conn, &ids).unwrap();
+    let names = |id: &i32| -> Vec<String> { passkeys[id].iter().map(|p| p.name.clone()).collect() };
+    assert_eq!(names(&ids[0]), ["ada-laptop", "ada-phone"]);
+    assert_eq!(names(&ids[1]), ["bob-key"]);
+    assert!(names(&ids[2]).is_empty());
+
+    let logins = latchkey::db::sessions::for_users(&mut conn, &ids).unwrap();
+    let tokens = latchkey::db::api_tokens::for_users(&mut conn, &ids).unwrap();
+    for id in &ids {
+        assert_eq!(logins[id].len(), 1, "user {id}: the registration's login");
+        assert!(logins[id].iter().all(|l| l.user_id == *id));
+        assert!(tokens[id].is_empty());
+    }
+}
