@@ -792,6 +792,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "verify": Route::Verify.path(),
             "tf_setup": Route::TfSetup.path(),
             "tf_validate": Route::TfValidate.path(),
+            "tf_select": Route::TfSelect.path(),
             "tf_rescue": Route::TfRescue.path(),
             "mf_recovery_codes": Route::MfRecoveryCodes.path(),
             "mf_recovery": Route::MfRecovery.path(),

@@ -106,7 +106,7 @@ pub async fn confirm_change(
     let outer = services;
     let services = services.clone();
     let raw = raw.to_owned();
-    let details = super::notices::details(client);
+    let details = super::notices::details(client, &services.messages);
     let confirmed = services
         .db
         .clone()

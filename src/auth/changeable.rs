@@ -143,7 +143,7 @@ pub async fn set_password(
     let hash = services.hasher.hash(new).await?;
     let services2 = services.clone();
     let user = user.clone();
-    let details = super::notices::details(origin);
+    let details = super::notices::details(origin, &services.messages);
     let updated = services
         .db
         .clone()

@@ -25,20 +25,22 @@ use crate::db::events::EventClient;
 use crate::db::models::User;
 use crate::db::{self, DbConnection};
 use crate::mail::{self, NoticeDetails};
+use crate::messages::Messages;
 use chrono::NaiveDateTime;
 
 /// How many of an account's latest sign-ins the new-device check compares with.
 pub const HISTORY: i64 = 50;
 
-/// The common facts of a notice about something `client` did just now.
-pub fn details(client: &ClientInfo) -> NoticeDetails {
-    details_at(client, db::now())
+/// The common facts of a notice about something `client` did just now, the device named in
+/// the language of `messages` (the notice's).
+pub fn details(client: &ClientInfo, messages: &Messages) -> NoticeDetails {
+    details_at(client, messages, db::now())
 }
 
-pub fn details_at(client: &ClientInfo, at: NaiveDateTime) -> NoticeDetails {
+pub fn details_at(client: &ClientInfo, messages: &Messages, at: NaiveDateTime) -> NoticeDetails {
     NoticeDetails {
         time: at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        client: super::device::describe(client.user_agent.as_deref()),
+        client: super::device::describe_in(client.user_agent.as_deref(), messages),
         ip: client.ip.clone(),
     }
 }
@@ -78,7 +80,7 @@ pub fn queue(
         return Ok(false);
     }
     let mailer = services.mailer();
-    let details = details(client);
+    let details = details(client, &services.messages);
     let message = match notice {
         Notice::TwoFactor { change, method } if settings.two_factor => {
             mailer.two_factor_notice(email, change.as_str(), method.as_deref(), &details)?
@@ -147,7 +149,7 @@ pub fn check_new_device(
     }
     let message = services
         .mailer()
-        .new_device_notice(user.email_or_empty(), &details(client))?;
+        .new_device_notice(user.email_or_empty(), &details(client, &services.messages))?;
     mail::enqueue(conn, &services.outbox_key, &message)?;
     tracing::info!(
         event = "new_device_notice",

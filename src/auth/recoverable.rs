@@ -172,7 +172,7 @@ pub async fn reset_password(
     let hash = services.hasher.hash(new_password).await?;
     let services2 = services.clone();
     let raw = raw_token.to_owned();
-    let details = super::notices::details(client);
+    let details = super::notices::details(client, &services.messages);
     let updated = services
         .db
         .clone()

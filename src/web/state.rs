@@ -154,6 +154,7 @@ pub fn page_defaults(
             "admin": Route::Admin.path(),
             "tf_setup": settings.two_factor.enabled.then_some(Route::TfSetup.path()),
             "tf_validate": settings.two_factor.enabled.then_some(Route::TfValidate.path()),
+            "tf_select": settings.two_factor.enabled.then_some(Route::TfSelect.path()),
             "tf_rescue": settings.two_factor.enabled.then_some(Route::TfRescue.path()),
             "mf_recovery_codes": settings.two_factor.recovery_codes.then_some(Route::MfRecoveryCodes.path()),
             "mf_recovery": settings.two_factor.recovery_codes.then_some(Route::MfRecovery.path()),

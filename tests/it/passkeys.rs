@@ -796,6 +796,31 @@ async fn the_confirm_page_offers_a_passkey_and_the_passkey_page_the_password() {
     assert!(!other_ways.contains("wan_verify_start_form"));
 }
 
+/// An account without a password (signed up with a passkey) is not shown a password form
+/// it cannot fill on `/verify`: it is told it has none and offered its passkey.
+#[actix_web::test]
+async fn the_confirm_page_asks_a_passwordless_account_for_its_passkey_not_a_password() {
+    let app = app_with(&[("SECURITY_WAN_REGISTER_WITHOUT_PASSWORD", "true")]).await;
+    let email = new_email("reauth-nopassword");
+    let (status, body, mut key) = sign_up(&app, &app.client(), &email).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let s = app.client();
+    let (options, state) = begin(&s, None).await;
+    let (status, body) = finish(&s, &state, &key.get(&options)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let page = s
+        .get("/verify?next=%2Fsessions")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("name=\"verify_user_form\""), "{page}");
+    assert!(!page.contains("name=\"password\""), "{page}");
+    assert!(page.contains("Your account has no password."), "{page}");
+    assert!(page.contains("name=\"wan_verify_start_form\""), "{page}");
+}
+
 /// A user with a two-factor code and a second-factor passkey is asked for the code, but the
 /// code page offers the passkey ("Use a passkey instead"), `/tf-select` lists both, and
 /// choosing the passkey there leads to it, which completes the login.

@@ -127,6 +127,36 @@ async fn a_sign_in_from_a_new_device_and_address_is_told_with_its_client_and_add
     );
 }
 
+/// The device is named in the mail's language, as the rest of the notice is ("Safari auf
+/// iPhone" in a German notice, not "Safari on iPhone").
+#[actix_web::test]
+async fn the_new_device_notice_names_the_device_in_the_readers_language() {
+    let app = app_with(&[]).await;
+    let (email, _home) = account_at_home(&app, "newdevde").await;
+    let away = TestClient::with_headers(
+        &app.address,
+        &[
+            ("User-Agent", SAFARI),
+            ("X-Forwarded-For", AWAY_IP),
+            ("Accept-Language", "de"),
+        ],
+    );
+    assert_eq!(
+        away.login(&email, PASSWORD, false).await.status(),
+        StatusCode::FOUND
+    );
+    let mail = wait_for_eml(&app.mail_dir, &email, "Neue Anmeldung bei Ihrem Konto", 1)
+        .await
+        .remove(0);
+    for kind in ["text/plain", "text/html"] {
+        let part = mail.part(kind).expect("both parts");
+        assert!(
+            part.contains("Gerät: Safari auf iPhone (ungefähr)"),
+            "{kind}: {part}"
+        );
+    }
+}
+
 #[actix_web::test]
 async fn a_known_device_or_a_known_address_is_not_new() {
     let app = app_with(&[]).await;
