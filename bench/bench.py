@@ -595,6 +595,8 @@ def latchkey_env(opts, port, database_url, extra=None):
         "DATABASE_URL": database_url,
         "SECURITY_BCRYPT_ROUNDS": str(opts.rounds),
         "SECURITY_SEND_REGISTER_EMAIL": "false",
+        # Off by default, as in Flask-Security; the benchmark registers its users.
+        "SECURITY_REGISTERABLE": "true",
         "MAIL_OUTBOX_DIR": os.path.join(opts.workdir, "mail"),
         "SECURITY_TEMPLATES_DIR": os.path.join(ROOT, "templates"),
         "STATIC_DIR": os.path.join(ROOT, "static"),

@@ -114,6 +114,7 @@ def main():
         "SECURITY_TWO_FACTOR": "true",
         "SECURITY_TOTP_SECRETS": secrets.token_hex(32),
         "SECURITY_BCRYPT_ROUNDS": str(opts.rounds),
+        "SECURITY_REGISTERABLE": "true",
         # One address logs in many users: keep the per-address spraying limit out of it.
         "SECURITY_LOGIN_FAILURES_PER_IP": "0",
         "RUST_LOG": "warn",

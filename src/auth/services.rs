@@ -47,6 +47,11 @@ pub struct Services {
     pub messages: Messages,
 }
 
+/// The names a `SECURITY_MSG_<NAME>` key may have (`config::keys` checks them).
+pub fn message_names() -> Vec<&'static str> {
+    crate::messages::ALL.iter().map(|msg| msg.name).collect()
+}
+
 /// The catalogue of user-facing texts the settings describe: the shipped translations, then
 /// the gettext files of `SECURITY_I18N_DIRNAME` (Flask's layout
 /// `<dir>/<lang>/LC_MESSAGES/<domain>.mo|.po`, domain `SECURITY_I18N_DOMAIN`), then

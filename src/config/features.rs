@@ -19,7 +19,7 @@ pub struct Features {
 
 pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
     let features = Features {
-        registerable: src.flag("SECURITY_REGISTERABLE", true)?,
+        registerable: src.flag("SECURITY_REGISTERABLE", false)?,
         confirmable: src.flag("SECURITY_CONFIRMABLE", false)?,
         recoverable: src.flag("SECURITY_RECOVERABLE", false)?,
         changeable: src.flag("SECURITY_CHANGEABLE", false)?,

@@ -15,6 +15,7 @@ mod environment;
 mod events;
 mod features;
 mod i18n;
+pub mod keys;
 mod mail;
 mod notices;
 mod oauth;
@@ -252,6 +253,60 @@ mod tests {
         ]
     }
 
+    /// The catalogue of keys (`keys.tsv`) cannot drift from the code: every `SECURITY_*` key
+    /// the settings read is in it as honoured (or Latchkey's own), and every key it calls
+    /// honoured is read, with every feature off and with every feature on.
+    #[test]
+    fn the_keys_read_are_exactly_the_catalogues_honoured_ones() {
+        let mut everything_on = minimal();
+        everything_on.extend([
+            ("SECURITY_CONFIRMABLE", "true"),
+            ("SECURITY_RECOVERABLE", "true"),
+            ("SECURITY_CHANGEABLE", "true"),
+            ("SECURITY_TRACKABLE", "true"),
+            ("SECURITY_TWO_FACTOR", "true"),
+            ("SECURITY_TOTP_SECRETS", "x"),
+            ("SECURITY_WEBAUTHN", "true"),
+            ("SECURITY_UNIFIED_SIGNIN", "true"),
+            ("SECURITY_CHANGE_EMAIL", "true"),
+            ("SECURITY_USERNAME_ENABLE", "true"),
+            ("SECURITY_CHANGE_USERNAME", "true"),
+            ("SECURITY_USERNAME_RECOVERY", "true"),
+            ("SECURITY_MULTI_FACTOR_RECOVERY_CODES", "true"),
+            ("SECURITY_OAUTH_ENABLE", "true"),
+            ("GITHUB_CLIENT_ID", "id"),
+            ("GITHUB_CLIENT_SECRET", "secret"),
+            ("GOOGLE_CLIENT_ID", "id"),
+            ("GOOGLE_CLIENT_SECRET", "secret"),
+        ]);
+        let mut read = std::collections::BTreeSet::new();
+        for pairs in [minimal(), everything_on] {
+            let src = Source::from_pairs(pairs);
+            Settings::from_source(&src).unwrap();
+            keys::refuse_unknown(&src, &[]).unwrap();
+            read.extend(
+                src.keys_read()
+                    .into_iter()
+                    .filter(|k| k.starts_with(keys::PREFIX) && !k.ends_with('*')),
+            );
+        }
+        let honoured: std::collections::BTreeSet<String> = keys::catalogue()
+            .iter()
+            .filter(|k| k.support.is_read())
+            .map(|k| k.key())
+            .collect();
+        let not_catalogued: Vec<_> = read.difference(&honoured).collect();
+        assert!(
+            not_catalogued.is_empty(),
+            "read but not honoured in keys.tsv: {not_catalogued:?}"
+        );
+        let never_read: Vec<_> = honoured.difference(&read).collect();
+        assert!(
+            never_read.is_empty(),
+            "honoured in keys.tsv but never read: {never_read:?}"
+        );
+    }
+
     #[test]
     fn the_pool_and_housekeeping_settings_have_defaults_and_limits() {
         let s = Settings::from_source(&Source::from_pairs(minimal())).unwrap();
@@ -327,7 +382,10 @@ mod tests {
         pairs.push(("SECURITY_CONFIRMABLE", "True"));
         let s = Settings::from_source(&Source::from_pairs(pairs.clone())).unwrap();
         assert!(s.features.confirmable);
-        assert!(s.features.registerable, "registerable defaults to on");
+        assert!(
+            !s.features.registerable,
+            "registerable defaults to off, as in Flask-Security: no open sign-up unasked"
+        );
         pairs.push(("SECURITY_TRACKABLE", "maybe"));
         let err = Settings::from_source(&Source::from_pairs(pairs)).unwrap_err();
         assert_eq!(err.key, "SECURITY_TRACKABLE");

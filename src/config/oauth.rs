@@ -90,10 +90,15 @@ pub enum ProviderKind {
 }
 
 pub(super) fn oauth(src: &Source) -> Result<OAuthSettings, ConfigError> {
-    let url_keys = ["SECURITY_OAUTH_START_URL", "SECURITY_OAUTH_RESPONSE_URL"]
-        .into_iter()
-        .filter_map(|key| src.get(key).map(|value| (key, value.to_owned())))
-        .collect();
+    let url_keys = [
+        "SECURITY_OAUTH_START_URL",
+        "SECURITY_OAUTH_RESPONSE_URL",
+        "SECURITY_OAUTH_VERIFY_START_URL",
+        "SECURITY_OAUTH_VERIFY_RESPONSE_URL",
+    ]
+    .into_iter()
+    .filter_map(|key| src.get(key).map(|value| (key, value.to_owned())))
+    .collect();
     let post_login_view = local_view(src, "SECURITY_POST_OAUTH_LOGIN_VIEW")?;
     let post_verify_view = local_view(src, "SECURITY_POST_OAUTH_VERIFY_VIEW")?;
     let seconds: u64 = src.number("SECURITY_OAUTH_HTTP_TIMEOUT", 10)?;

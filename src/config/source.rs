@@ -1,7 +1,8 @@
 //! Reading keys: the key→value [`Source`], Flask-Security's spellings of flags, numbers and
 //! periods, and the [`ConfigError`] that names the key that could not be used.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// A configuration problem, reported as one line naming the setting.
@@ -22,12 +23,35 @@ impl ConfigError {
 }
 
 /// Reads settings from a key→value source. `from_env` uses the process environment; tests
-/// build the map themselves.
-pub struct Source(HashMap<String, String>);
+/// build the map themselves. It remembers which keys were asked for ([`Source::keys_read`]),
+/// so a test can hold the catalogue of keys (`config::keys`) to what the settings read.
+pub struct Source {
+    values: HashMap<String, String>,
+    read: Mutex<BTreeSet<String>>,
+}
 
 impl Source {
+    fn new(values: HashMap<String, String>) -> Self {
+        Self {
+            values,
+            read: Mutex::new(BTreeSet::new()),
+        }
+    }
+
     pub fn from_env() -> Self {
-        Self(std::env::vars().collect())
+        Self::new(std::env::vars().collect())
+    }
+
+    fn note(&self, key: &str) {
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        if !read.contains(key) {
+            read.insert(key.to_owned());
+        }
+    }
+
+    /// Every key asked for so far; a group read by its prefix is there as `PREFIX*`.
+    pub fn keys_read(&self) -> BTreeSet<String> {
+        self.read.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn from_pairs<I, K, V>(pairs: I) -> Self
@@ -36,7 +60,7 @@ impl Source {
         K: Into<String>,
         V: Into<String>,
     {
-        Self(
+        Self::new(
             pairs
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
@@ -45,12 +69,21 @@ impl Source {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+        self.note(key);
+        self.value(key)
+    }
+
+    fn value(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
     }
 
     /// Whether `key` is present but empty (or blank), which some keys read as "none".
     pub(super) fn is_set_empty(&self, key: &str) -> bool {
-        self.0.get(key).is_some_and(|v| v.trim().is_empty())
+        self.note(key);
+        self.values.get(key).is_some_and(|v| v.trim().is_empty())
     }
 
     /// Every key that starts with `prefix` and has a value, with that value (as
@@ -59,10 +92,11 @@ impl Source {
         &'a self,
         prefix: &'a str,
     ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.0
+        self.note(&format!("{prefix}*"));
+        self.values
             .keys()
             .filter(move |key| key.starts_with(prefix))
-            .filter_map(|key| self.get(key).map(|value| (key.as_str(), value)))
+            .filter_map(|key| self.value(key).map(|value| (key.as_str(), value)))
     }
 
     pub(super) fn required(&self, key: &str) -> Result<&str, ConfigError> {

@@ -189,6 +189,7 @@ fn help_documents_every_command_and_the_exit_codes() {
         "roles list",
         "db migrate",
         "db sweep",
+        "config check",
         "Exit codes",
     ] {
         assert!(
@@ -794,4 +795,40 @@ fn the_account_commands_write_their_security_events() {
         ],
         "the events the commands wrote"
     );
+}
+
+/// `latchkey config check` says what each `SECURITY_*` key is: a misspelt one is named with
+/// the key it was meant to be (exit code 5), a known but unsupported one with its reason.
+#[test]
+fn config_check_names_a_misspelt_key_and_the_reason_of_an_unsupported_one() {
+    let cli = Cli::with_env(&[
+        ("SECURITY_REGISTERABEL", "true"),
+        ("SECURITY_CONFIRM_SALT", "pepper"),
+        ("SECURITY_RECOVERABLE", "true"),
+    ]);
+    let out = cli
+        .command(&["config", "check"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run latchkey");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{stdout}");
+    assert!(
+        stdout.contains(
+            "SECURITY_REGISTERABEL: unknown key, ignored; did you mean SECURITY_REGISTERABLE?"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SECURITY_CONFIRM_SALT: not applicable, ignored. Latchkey's tokens"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SECURITY_RECOVERABLE: honoured"),
+        "{stdout}"
+    );
+
+    let clean = Cli::with_env(&[("SECURITY_RECOVERABLE", "true")]);
+    let out = clean.run(&["config", "check"]).ok().stdout;
+    assert!(out.contains("SECURITY_RECOVERABLE: honoured"), "{out}");
 }

@@ -80,6 +80,7 @@ async fn host() -> Host {
         ("SECURITY_PASSWORD_SALT", base.salt.as_str()),
         ("DATABASE_URL", base.database_url.as_str()),
         ("SECURITY_BCRYPT_ROUNDS", "4"),
+        ("SECURITY_REGISTERABLE", "true"),
         ("SECURITY_TEMPLATES_DIR", &common::crate_dir("templates")),
         ("STATIC_DIR", &common::crate_dir("static")),
     ]))

@@ -201,6 +201,7 @@ impl ServerProcess {
             ("BASE_URL", &address),
             ("WORKERS", "1"),
             ("SECURITY_BCRYPT_ROUNDS", "4"),
+            ("SECURITY_REGISTERABLE", "true"),
             ("SECURITY_CONFIRMABLE", "true"),
             ("MAIL_SERVER", "127.0.0.1"),
             ("MAIL_PORT", &smtp_port_text),

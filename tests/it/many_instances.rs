@@ -43,6 +43,7 @@ impl Shared {
             ("SECRET_KEY", self.secret.clone()),
             ("SECURITY_PASSWORD_SALT", self.salt.clone()),
             ("SECURITY_BCRYPT_ROUNDS", "4".into()),
+            ("SECURITY_REGISTERABLE", "true".into()),
             ("SECURITY_CHANGEABLE", "true".into()),
             ("MAIL_SERVER", "127.0.0.1".into()),
             ("MAIL_PORT", self.smtp_port.to_string()),

@@ -35,6 +35,7 @@ fn production_env(db: &FreshDatabase) -> Vec<(&'static str, String)> {
         ("SESSION_COOKIE_SECURE", "true".into()),
         ("DATABASE_URL", db.url.clone()),
         ("SECURITY_BCRYPT_ROUNDS", "4".into()),
+        ("SECURITY_REGISTERABLE", "true".into()),
         ("WORKERS", "1".into()),
     ]
 }
@@ -607,6 +608,7 @@ async fn sigterm_lets_the_request_in_flight_finish() {
             ("SECURITY_PASSWORD_SALT", "salt"),
             ("DATABASE_URL", &db.url),
             ("SECURITY_BCRYPT_ROUNDS", "14"),
+            ("SECURITY_REGISTERABLE", "true"),
             ("WORKERS", "1"),
         ],
     )

@@ -87,6 +87,67 @@ fn the_binary_with_an_empty_environment_names_secret_key() {
     assert_fails_naming(&[], "SECRET_KEY");
 }
 
+/// A misspelt `SECURITY_*` key: development warns, naming the key it was meant to be, and
+/// goes on; production refuses to start unless `SECURITY_ALLOW_UNKNOWN_KEYS=true`.
+#[test]
+fn a_misspelt_key_is_named_and_production_refuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("typo.db");
+    let db = db.to_str().unwrap();
+    let base = [
+        ("SECRET_KEY", "a-production-secret-key-of-at-least-32-bytes"),
+        (
+            "SECURITY_PASSWORD_SALT",
+            "a-production-password-salt-of-32-bytes",
+        ),
+        ("DATABASE_URL", db),
+        ("SESSION_COOKIE_SECURE", "true"),
+        ("SECURITY_LOGIN_URLL", "/signin"),
+    ];
+    // `users list` starts from the same configuration as the server, then exits.
+    let run = |extra: &[(&str, &str)]| {
+        let mut env = base.to_vec();
+        env.extend_from_slice(extra);
+        let out = latchkey_command(dir.path(), &env)
+            .args(["users", "list"])
+            .output()
+            .expect("run latchkey");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&[("APP_ENV", "production")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "SECURITY_LOGIN_URLL: unknown key, ignored; did you mean SECURITY_LOGIN_URL?"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("SECURITY_ALLOW_UNKNOWN_KEYS=true"),
+        "{stderr}"
+    );
+
+    let (code, stderr) = run(&[
+        ("APP_ENV", "production"),
+        ("SECURITY_ALLOW_UNKNOWN_KEYS", "true"),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("did you mean SECURITY_LOGIN_URL?"),
+        "still warned: {stderr}"
+    );
+
+    let (code, stderr) = run(&[]);
+    assert_eq!(code, Some(0), "development only warns: {stderr}");
+    assert!(
+        stderr.contains("did you mean SECURITY_LOGIN_URL?"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn the_binary_with_an_unsupported_database_names_database_url() {
     assert_fails_naming(
