@@ -86,8 +86,14 @@ fn generic(
 
 fn apply(headers: &mut header::HeaderMap, secure: bool, is_static: bool) {
     // Pages show personal data and CSRF tokens; a response setting a cookie carries a
-    // session. Only the static files may be cached.
-    let no_store = !is_static || headers.contains_key(header::SET_COOKIE);
+    // session. Only the static files may be cached, and a host app's route that chose its
+    // own caching keeps it, unless it sets a cookie.
+    let sets_cookie = headers.contains_key(header::SET_COOKIE);
+    let own_caching = headers.contains_key(header::CACHE_CONTROL);
+    let no_store = sets_cookie || (!is_static && !own_caching);
+    // A host app's route may have a policy of its own (a widget framed by a partner, say):
+    // it is kept, as Flask-Security's bug #1263 asks. Latchkey's own answers set none.
+    let own_policy = headers.contains_key(header::CONTENT_SECURITY_POLICY);
     // API answers are data, never a page to render (ASVS 14.4.2).
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -96,7 +102,9 @@ fn apply(headers: &mut header::HeaderMap, secure: bool, is_static: bool) {
     let mut set = |name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
-    set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    if !own_policy {
+        set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    }
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::X_FRAME_OPTIONS, "DENY");
     // Reset links carry tokens in the path: never send them to another origin.

@@ -39,9 +39,20 @@ async fn open() -> HttpResponse {
     HttpResponse::Ok().body("inside")
 }
 
+/// A host route that chooses its own policy and caching (an embeddable widget, say).
+async fn own_headers() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Content-Security-Policy", HOST_CSP))
+        .insert_header(("Cache-Control", "public, max-age=60"))
+        .body("cacheable")
+}
+
+const HOST_CSP: &str = "default-src 'self'; frame-ancestors https://partner.example";
+
 /// The host app's own routes, as the README's example mounts them.
 fn host_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/x/whoami", web::get().to(whoami))
+        .route("/x/own-headers", web::get().to(own_headers))
         .route("/x/staff", web::get().to(staff))
         .route("/x/editor-auditor", web::get().to(editor_auditor))
         .route("/x/gold", web::get().to(gold))
@@ -343,4 +354,31 @@ async fn the_admin_page_lists_users_for_admins_only() {
     let (_, editor) = host.user_with(&["editor"]).await;
     assert_forbidden(&editor, "/admin").await;
     assert_login_required(&plain, "/admin").await;
+}
+
+/// The security headers do not overwrite a host route's own `Content-Security-Policy` or
+/// `Cache-Control` (Flask-Security's bug #1263 has this shape); a route that sets neither
+/// still gets Latchkey's.
+#[actix_web::test]
+async fn a_host_routes_own_policy_and_caching_are_kept() {
+    let host = host().await;
+    let r = host.client().get("/x/own-headers").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(header("content-security-policy").as_deref(), Some(HOST_CSP));
+    assert_eq!(
+        header("cache-control").as_deref(),
+        Some("public, max-age=60")
+    );
+    assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
+
+    let r = host.client().get("/mw-auth").await;
+    let csp = r.headers().get("content-security-policy").unwrap();
+    assert_eq!(csp, latchkey::web::headers::CONTENT_SECURITY_POLICY);
+    assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
 }
