@@ -31,7 +31,24 @@ pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
         send_register_email: src.flag("SECURITY_SEND_REGISTER_EMAIL", true)?,
     };
     check_generic_responses(&features)?;
+    refuse_passwordless(src)?;
     Ok(features)
+}
+
+/// Passwordless login (`SECURITY_PASSWORDLESS`) is deprecated in Flask-Security in favour of
+/// unified sign-in, which does the same (a code or link by mail) with throttling and a
+/// second factor. An app that turned it on would silently lose it: refused, saying what to
+/// set instead.
+fn refuse_passwordless(src: &Source) -> Result<(), ConfigError> {
+    if src.flag("SECURITY_PASSWORDLESS", false)? {
+        return Err(ConfigError::new(
+            "SECURITY_PASSWORDLESS",
+            "passwordless login is deprecated in Flask-Security and not served by Latchkey: \
+             set SECURITY_UNIFIED_SIGNIN=true with SECURITY_US_ENABLED_METHODS=email instead \
+             (sign-in by a code or link sent by mail)",
+        ));
+    }
+    Ok(())
 }
 
 /// Generic responses promise that no answer tells whether an account exists. Registration
@@ -48,4 +65,19 @@ fn check_generic_responses(features: &Features) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwordless_login_is_refused_saying_what_to_set_instead() {
+        let src = Source::from_pairs([("SECURITY_PASSWORDLESS", "true")]);
+        let err = features(&src).unwrap_err();
+        assert_eq!(err.key, "SECURITY_PASSWORDLESS");
+        assert!(err.reason.contains("SECURITY_UNIFIED_SIGNIN=true"), "{err}");
+        let src = Source::from_pairs([("SECURITY_PASSWORDLESS", "false")]);
+        assert!(features(&src).is_ok());
+    }
 }
