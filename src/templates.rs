@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 use tera::{Context, Tera};
 
+use crate::config::TemplateName;
 use crate::messages::{Lang, Messages};
 use crate::urls::Route;
 
@@ -388,6 +389,7 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
 struct Watch {
     dir: PathBuf,
+    names: Vec<TemplateName>,
     state: Mutex<WatchState>,
 }
 
@@ -401,6 +403,8 @@ struct WatchState {
 pub enum TemplateError {
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
+    #[error("{key}: names {name}, which is not a template under SECURITY_TEMPLATES_DIR")]
+    Missing { key: String, name: String },
     #[error("template {name} ({origin}): {reason}")]
     Broken {
         name: String,
@@ -414,14 +418,18 @@ impl Templates {
     /// exists), and checks them all. With `watch`, edits under `overrides_dir` are picked up
     /// while running.
     /// `messages` is the catalogue of the `t` filter (any language's view of it).
+    /// `names` are the files Flask-Security's `SECURITY_*_TEMPLATE` keys name instead of
+    /// Latchkey's templates: each named override is used under Latchkey's name.
     pub fn load(
         overrides_dir: &Path,
+        names: &[TemplateName],
         watch: bool,
         messages: &Messages,
     ) -> Result<Self, TemplateError> {
-        let compiled = compile(overrides_dir, messages)?;
+        let compiled = compile(overrides_dir, names, messages)?;
         let watch = watch.then(|| Watch {
             dir: overrides_dir.to_owned(),
+            names: names.to_vec(),
             state: Mutex::new(WatchState {
                 checked_at: Instant::now(),
                 fingerprint: fingerprint(overrides_dir),
@@ -502,7 +510,7 @@ impl Templates {
             return;
         }
         state.fingerprint = now;
-        match compile(&watch.dir, &self.messages) {
+        match compile(&watch.dir, &watch.names, &self.messages) {
             Ok(compiled) => {
                 if let Ok(mut current) = self.current.write() {
                     *current = Arc::new(compiled);
@@ -559,7 +567,11 @@ const KEPT_LANGUAGES: usize = 8;
 
 /// Defaults plus overrides, compiled and checked by rendering each once, then with their
 /// fixed texts in the default language.
-fn compile(overrides_dir: &Path, messages: &Messages) -> Result<Compiled, TemplateError> {
+fn compile(
+    overrides_dir: &Path,
+    names: &[TemplateName],
+    messages: &Messages,
+) -> Result<Compiled, TemplateError> {
     let mut sources: Vec<Source> = DEFAULTS
         .iter()
         .map(|(name, body)| Source {
@@ -571,6 +583,7 @@ fn compile(overrides_dir: &Path, messages: &Messages) -> Result<Compiled, Templa
     if overrides_dir.is_dir() {
         collect_overrides(overrides_dir, overrides_dir, &mut sources)?;
     }
+    use_named(&mut sources, names)?;
     let mut tera = parse(&sources, messages)?;
     let samples = Samples::new();
     let tera_ref = &tera;
@@ -588,6 +601,32 @@ fn compile(overrides_dir: &Path, messages: &Messages) -> Result<Compiled, Templa
         sources,
         by_language: RwLock::new(HashMap::from([(lang, Arc::new(tera))])),
     })
+}
+
+/// The files `SECURITY_*_TEMPLATE` keys name, each put in place of Latchkey's template (so
+/// that it is checked with that template's sample contexts and rendered under its name). A
+/// file a key names must exist; Flask-Security's default name (`security/verify.html`) is
+/// used only if there is such a file.
+fn use_named(sources: &mut Vec<Source>, names: &[TemplateName]) -> Result<(), TemplateError> {
+    for named in names {
+        let Some(found) = sources.iter().find(|s| s.name == named.name) else {
+            if named.explicit {
+                return Err(TemplateError::Missing {
+                    key: named.key.clone(),
+                    name: named.name.clone(),
+                });
+            }
+            continue;
+        };
+        let replacement = Source {
+            name: named.latchkey.clone(),
+            body: found.body.clone(),
+            path: found.path.clone(),
+        };
+        sources.retain(|s| s.name != named.latchkey);
+        sources.push(replacement);
+    }
+    Ok(())
 }
 
 /// Where a template came from: its override's path, or "built-in".
@@ -1217,7 +1256,7 @@ mod tests {
     fn pages_and_mails_render_in_the_language_asked_for() {
         let messages = Messages::default();
         let templates =
-            Templates::load(Path::new("/nonexistent/templates"), false, &messages).unwrap();
+            Templates::load(Path::new("/nonexistent/templates"), &[], false, &messages).unwrap();
         let mut ctx = sample_page_context(false);
         ctx.insert("lang", "fr");
         let page = templates

@@ -124,8 +124,14 @@ impl Services {
         // Connecting (and migrating) and checking the templates are the two halves of a
         // start-up: they run side by side. A database error is reported first, as before.
         let (db, templates) = std::thread::scope(|scope| {
-            let templates = scope
-                .spawn(|| Templates::load(&settings.templates_dir, watch_templates, &messages));
+            let templates = scope.spawn(|| {
+                Templates::load(
+                    &settings.templates_dir,
+                    &settings.template_names,
+                    watch_templates,
+                    &messages,
+                )
+            });
             let db = Db::connect_with(&settings.database_url, pool);
             let templates = templates
                 .join()

@@ -23,6 +23,7 @@ mod passwords;
 mod secret;
 mod session;
 mod source;
+mod template_names;
 mod throttle;
 mod two_factor;
 mod unified_signin;
@@ -52,6 +53,7 @@ pub use passwords::{
 pub use secret::Secret;
 pub use session::SessionPolicy;
 pub use source::{parse_duration, parse_flag, ConfigError, Source};
+pub use template_names::TemplateName;
 pub use throttle::{LoginThrottle, RateLimit, RateLimits, SendLimits};
 pub use two_factor::{TwoFactorMethod, TwoFactorSettings};
 pub use unified_signin::{UnifiedSigninSettings, UsMethod};
@@ -100,6 +102,9 @@ pub struct Settings {
     pub confirm_email_within: Duration,
     pub reset_password_within: Duration,
     pub templates_dir: PathBuf,
+    /// The files Flask-Security's `SECURITY_*_TEMPLATE` keys name instead of Latchkey's
+    /// templates (overrides under `templates_dir`).
+    pub template_names: Vec<TemplateName>,
     pub static_dir: PathBuf,
     pub app_name: String,
     pub workers: Option<usize>,
@@ -222,6 +227,7 @@ impl Settings {
             confirm_email_within: src.duration("SECURITY_CONFIRM_EMAIL_WITHIN", "5 days")?,
             reset_password_within: src.duration("SECURITY_RESET_PASSWORD_WITHIN", "1 days")?,
             templates_dir: PathBuf::from(src.get("SECURITY_TEMPLATES_DIR").unwrap_or("templates")),
+            template_names: template_names::template_names(src),
             static_dir: PathBuf::from(src.get("STATIC_DIR").unwrap_or("static")),
             two_factor: two_factor::two_factor(src, &app_name)?,
             webauthn,

@@ -741,3 +741,87 @@ async fn the_unified_sign_in_pages_and_mail_can_be_overridden_by_name() {
         "{text}"
     );
 }
+
+/// Flask-Security's `SECURITY_*_TEMPLATE` keys name the file a page or mail is rendered
+/// from (a mail by its name without extension, both parts), and Flask-Security's own name
+/// of the confirm-it's-you page (`security/verify.html`) is used without a key.
+#[actix_web::test]
+async fn template_keys_name_the_files_pages_and_mails_are_rendered_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = |text: &str| {
+        format!(
+            "{{% extends \"base.html\" %}}{{% block content %}}<p>{text}</p>\
+             {{% endblock content %}}"
+        )
+    };
+    write(
+        dir.path(),
+        "myapp/login.html",
+        &page("override:myapp-login"),
+    );
+    write(
+        dir.path(),
+        "security/verify.html",
+        &page("override:flask-verify"),
+    );
+    write(
+        dir.path(),
+        "myapp/email/hello.txt",
+        "override:hello-txt {{ user.email }}",
+    );
+    write(
+        dir.path(),
+        "myapp/email/hello.html",
+        "<p>override:hello-html</p>",
+    );
+    let templates = dir.path().to_string_lossy().into_owned();
+    let app = spawn_app_with(&[
+        ("SECURITY_TEMPLATES_DIR", &templates),
+        ("SECURITY_LOGIN_USER_TEMPLATE", "myapp/login.html"),
+        ("SECURITY_REGISTER_EMAIL_TEMPLATE", "myapp/email/hello"),
+    ])
+    .await;
+    let c = app.client();
+    assert!(page_text(&c, "/login")
+        .await
+        .contains("override:myapp-login"));
+
+    let email = new_email("template-keys");
+    assert_eq!(
+        c.register(&email, PASSWORD).await.status(),
+        StatusCode::FOUND
+    );
+    assert!(page_text(&c, "/verify")
+        .await
+        .contains("override:flask-verify"));
+    let mail = wait_for_eml(&app.mail_dir, &email, "Welcome", 1)
+        .await
+        .remove(0);
+    let text = mail.part("text/plain").unwrap();
+    assert!(
+        text.contains(&format!("override:hello-txt {email}")),
+        "{text}"
+    );
+    assert!(mail
+        .part("text/html")
+        .unwrap()
+        .contains("override:hello-html"));
+}
+
+/// A key that names a file there is not stops start-up, naming the key.
+#[actix_web::test]
+async fn a_template_key_naming_no_file_stops_start_up_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().to_string_lossy().into_owned();
+    let err = match try_spawn_app_with(&[
+        ("SECURITY_TEMPLATES_DIR", &templates),
+        ("SECURITY_LOGIN_USER_TEMPLATE", "myapp/missing.html"),
+    ])
+    .await
+    {
+        Ok(_) => panic!("start-up must fail"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("SECURITY_LOGIN_USER_TEMPLATE"), "{err}");
+    assert!(err.contains("myapp/missing.html"), "{err}");
+}
