@@ -500,6 +500,137 @@ async fn an_unknown_identity_gets_flask_securitys_message() {
     assert_eq!(app.count_users(), 0, "no account is made");
 }
 
+/// Sign-up through a provider on (`SECURITY_OAUTH_REGISTER`).
+const SIGN_UP: &[(&str, &str)] = &[("SECURITY_OAUTH_REGISTER", "true")];
+
+#[actix_web::test]
+async fn sign_up_makes_a_confirmed_passwordless_account_from_a_verified_address() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, SIGN_UP).await;
+    let email = new_email("newcomer");
+    let sub = format!("sub-{}", common::random_hex(6));
+    let c = app.client();
+    let claims = json!({"email": email, "email_verified": true});
+    let (r, _) = round_trip(&provider, &c, &sub, claims, "?next=/profile").await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(&r).as_deref(), Some("/profile"));
+    assert!(c.is_authenticated().await);
+    assert_eq!(app.count_users(), 1);
+    let user = app.user(&email);
+    assert!(user.confirmed_at.is_some(), "confirmed at once");
+    assert_eq!(user.active, Some(true));
+    assert!(user.password_hash().is_none(), "no password");
+    assert_eq!(
+        identities_of(&app, user.id),
+        [("acme".to_owned(), sub.clone())]
+    );
+
+    // The subject alone signs in next time; no second account.
+    let later = app.client();
+    let claims = json!({"email": email});
+    let (r, _) = round_trip(&provider, &later, &sub, claims, "").await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert!(later.is_authenticated().await);
+    assert_eq!(app.count_users(), 1);
+
+    let kinds: Vec<String> = events(&app, Some(user.id))
+        .await
+        .into_iter()
+        .map(|(kind, detail)| format!("{kind}:{}", detail.unwrap_or_default()))
+        .collect();
+    for want in [
+        "registered:",
+        "identity_linked:acme",
+        "login_succeeded:oauth",
+    ] {
+        assert!(kinds.iter().any(|k| k == want), "no {want} in {kinds:?}");
+    }
+}
+
+#[actix_web::test]
+async fn sign_up_is_off_by_default_and_without_registerable() {
+    let provider = Provider::start().await;
+    for extra in [
+        &[][..],
+        &[
+            ("SECURITY_OAUTH_REGISTER", "true"),
+            ("SECURITY_REGISTERABLE", "false"),
+        ][..],
+    ] {
+        let app = app_with(&provider, extra).await;
+        let email = new_email("not-signed-up");
+        let c = app.client();
+        let claims = json!({"email": email, "email_verified": true});
+        let sub = format!("sub-{}", common::random_hex(6));
+        let (r, _) = round_trip(&provider, &c, &sub, claims, "").await;
+        let shown = flashed_at(&c, r, "/login").await;
+        assert_eq!(
+            shown,
+            [format!("Identity {email} not registered")],
+            "{extra:?}"
+        );
+        assert!(!c.is_authenticated().await);
+        assert_eq!(app.count_users(), 0, "{extra:?}");
+        assert_eq!(count_identities(&app), 0);
+    }
+}
+
+#[actix_web::test]
+async fn sign_up_needs_a_verified_address_that_no_account_has() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, SIGN_UP).await;
+
+    // Unverified, or not asserted: no account.
+    let email = new_email("unverified");
+    for (n, claims) in [
+        json!({"email": email, "email_verified": false}),
+        json!({"email": email}),
+        json!({}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let c = app.client();
+        let sub = format!("unverified-{n}-{}", common::random_hex(4));
+        let (r, _) = round_trip(&provider, &c, &sub, claims.clone(), "").await;
+        let shown = flashed_at(&c, r, "/login").await;
+        assert_eq!(shown.len(), 1, "{claims}");
+        assert!(shown[0].ends_with(" not registered"), "{shown:?}");
+        assert!(!c.is_authenticated().await, "{claims}");
+    }
+    assert_eq!(app.count_users(), 0);
+
+    // Taken by an account whose address is not confirmed: no account, no link.
+    let taken = new_email("taken");
+    app.create_user(&taken, PASSWORD).await;
+    let c = app.client();
+    let claims = json!({"email": taken, "email_verified": true});
+    let (r, _) = round_trip(&provider, &c, "sub-taken", claims, "").await;
+    let shown = flashed_at(&c, r, "/login").await;
+    assert_eq!(shown, [format!("Identity {taken} not registered")]);
+    assert!(!c.is_authenticated().await);
+    assert_eq!(app.count_users(), 1);
+    assert_eq!(count_identities(&app), 0);
+    assert!(app.user(&taken).confirmed_at.is_none());
+
+    // Taken by a confirmed account: linked to it (as without sign-up), no new account.
+    let owner = confirmed_account(&app, "owner").await;
+    let c = app.client();
+    let claims = json!({"email": owner, "email_verified": true});
+    let (r, _) = round_trip(&provider, &c, "sub-owner", claims, "").await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert_eq!(app.count_users(), 2);
+    let owner = app.user(&owner);
+    assert_eq!(
+        identities_of(&app, owner.id),
+        [("acme".to_owned(), "sub-owner".to_owned())]
+    );
+    assert!(
+        owner.password_hash().is_some(),
+        "the owner's password is kept"
+    );
+}
+
 #[actix_web::test]
 async fn a_missing_wrong_or_replayed_state_signs_in_no_one() {
     let provider = Provider::start().await;
