@@ -5,7 +5,10 @@
 //! Its Python lives in a virtualenv of its own, made once (see [`python`]); a missing Python
 //! or provider fails the tests, it never skips them. GitHub (plain OAuth 2) is tested against
 //! a fake of its documented endpoints (authorize, access token with PKCE S256 checked, `/user`,
-//! `/user/emails`), set through authlib's `GITHUB_*_URL` keys. On SQLite, and on PostgreSQL
+//! `/user/emails`), set through authlib's `GITHUB_*_URL` keys. The attacks a well-behaved
+//! provider cannot make (a wrong nonce, another key, another audience, an expired ID token, a
+//! code accepted twice) are played by a misbehaving provider written here ([`Trick`]), its
+//! messages the `openidconnect` crate's own. On SQLite, and on PostgreSQL
 //! with `LATCHKEY_TEST_POSTGRES_URL`.
 
 use crate::common;
@@ -1292,4 +1295,383 @@ async fn a_provider_that_hangs_is_given_up_after_the_timeout() {
         waited < Duration::from_secs(5),
         "answered after {waited:?} (the timeout is 1 s)"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// A misbehaving OpenID Connect provider, for the attacks `oidc-provider-mock` cannot make:
+// a wrong nonce, an ID token signed by another key, for another audience, expired, and a
+// code accepted twice. Every message is the `openidconnect` crate's own (discovery, JWKS,
+// ID token signed with `CoreRsaPrivateSigningKey`); no JOSE is written here.
+// ---------------------------------------------------------------------------------------
+
+/// What the rogue provider does wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trick {
+    /// Nothing: a correct provider (the attacks' control).
+    Honest,
+    /// The ID token carries another `nonce` than the authorization request's.
+    WrongNonce,
+    /// The ID token is signed by a key that is not in the JWKS (under the JWKS key's id).
+    OtherKey,
+    /// The ID token is for another client (`aud`).
+    OtherAudience,
+    /// The ID token expired ten minutes ago.
+    Expired,
+    /// The provider accepts a code more than once.
+    CodeTwice,
+}
+
+/// Two RSA keys (PKCS#1 PEM), made once per process with `openssl genrsa`: the one the
+/// JWKS publishes, and another.
+fn rsa_keys() -> &'static (String, String) {
+    static KEYS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let key = || {
+            let out = Command::new("openssl")
+                .args(["genrsa", "-traditional", "2048"])
+                .stderr(Stdio::null())
+                .output()
+                .expect("run openssl genrsa (the rogue provider's keys; needs openssl on PATH)");
+            assert!(out.status.success(), "openssl genrsa failed");
+            String::from_utf8(out.stdout).expect("a PEM")
+        };
+        (key(), key())
+    })
+}
+
+struct RogueState {
+    base: String,
+    trick: Trick,
+    /// The address the ID token asserts (verified).
+    email: String,
+    /// Codes issued: their `nonce`.
+    codes: std::collections::HashMap<String, String>,
+    /// How many ID tokens were given out.
+    tokens_issued: usize,
+}
+
+type Rogue = std::sync::Arc<Mutex<RogueState>>;
+
+const ROGUE_KID: &str = "key1";
+
+fn signing_key(pem: &str) -> openidconnect::core::CoreRsaPrivateSigningKey {
+    openidconnect::core::CoreRsaPrivateSigningKey::from_pem(
+        pem,
+        Some(openidconnect::JsonWebKeyId::new(ROGUE_KID.to_owned())),
+    )
+    .expect("an RSA key")
+}
+
+async fn rogue_discovery(state: actix_web::web::Data<Rogue>) -> actix_web::HttpResponse {
+    use openidconnect::core::{
+        CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType, CoreSubjectIdentifierType,
+    };
+    use openidconnect::{
+        AuthUrl, EmptyAdditionalProviderMetadata, IssuerUrl, JsonWebKeySetUrl, ResponseTypes,
+        TokenUrl,
+    };
+    let base = state.lock().unwrap().base.clone();
+    let metadata = CoreProviderMetadata::new(
+        IssuerUrl::new(base.clone()).unwrap(),
+        AuthUrl::new(format!("{base}/authorize")).unwrap(),
+        JsonWebKeySetUrl::new(format!("{base}/jwks")).unwrap(),
+        vec![ResponseTypes::new(vec![CoreResponseType::Code])],
+        vec![CoreSubjectIdentifierType::Public],
+        vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
+        EmptyAdditionalProviderMetadata {},
+    )
+    .set_token_endpoint(Some(TokenUrl::new(format!("{base}/token")).unwrap()));
+    actix_web::HttpResponse::Ok().json(metadata)
+}
+
+/// The JWKS: the first key only.
+async fn rogue_jwks() -> actix_web::HttpResponse {
+    use openidconnect::PrivateSigningKey as _;
+    let jwks = openidconnect::core::CoreJsonWebKeySet::new(vec![
+        signing_key(&rsa_keys().0).as_verification_key()
+    ]);
+    actix_web::HttpResponse::Ok().json(jwks)
+}
+
+/// The authorize endpoint, approving at once: a code remembered with the request's nonce,
+/// back to the redirect URI with the state.
+async fn rogue_authorize(
+    state: actix_web::web::Data<Rogue>,
+    q: actix_web::web::Query<std::collections::HashMap<String, String>>,
+) -> actix_web::HttpResponse {
+    let code = common::random_hex(10);
+    let nonce = q.get("nonce").cloned().unwrap_or_default();
+    state.lock().unwrap().codes.insert(code.clone(), nonce);
+    let mut back = Url::parse(q.get("redirect_uri").map_or("", String::as_str)).unwrap();
+    back.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", q.get("state").map_or("", String::as_str));
+    actix_web::HttpResponse::Found()
+        .insert_header(("Location", back.to_string()))
+        .finish()
+}
+
+/// The token endpoint: an ID token for the code's nonce, with the trick played.
+async fn rogue_token(
+    state: actix_web::web::Data<Rogue>,
+    form: actix_web::web::Form<std::collections::HashMap<String, String>>,
+) -> actix_web::HttpResponse {
+    use openidconnect::core::{
+        CoreIdToken, CoreIdTokenClaims, CoreIdTokenFields, CoreJwsSigningAlgorithm,
+        CoreTokenResponse, CoreTokenType,
+    };
+    use openidconnect::{
+        AccessToken, Audience, EmptyAdditionalClaims, EmptyExtraTokenFields, EndUserEmail,
+        IssuerUrl, Nonce, StandardClaims, SubjectIdentifier,
+    };
+    let mut s = state.lock().unwrap();
+    let code = form.get("code").cloned().unwrap_or_default();
+    let nonce = if s.trick == Trick::CodeTwice {
+        s.codes.get(&code).cloned()
+    } else {
+        s.codes.remove(&code)
+    };
+    let Some(nonce) = nonce else {
+        return actix_web::HttpResponse::BadRequest().json(json!({"error": "invalid_grant"}));
+    };
+    s.tokens_issued += 1;
+    let now = chrono::Utc::now();
+    let (issued, expires) = match s.trick {
+        Trick::Expired => (
+            now - chrono::Duration::minutes(20),
+            now - chrono::Duration::minutes(10),
+        ),
+        _ => (now, now + chrono::Duration::minutes(5)),
+    };
+    let audience = match s.trick {
+        Trick::OtherAudience => "another-client",
+        _ => CLIENT_ID,
+    };
+    let nonce = match s.trick {
+        Trick::WrongNonce => "a-nonce-of-another-round-trip".to_owned(),
+        _ => nonce,
+    };
+    let claims = CoreIdTokenClaims::new(
+        IssuerUrl::new(s.base.clone()).unwrap(),
+        vec![Audience::new(audience.to_owned())],
+        expires,
+        issued,
+        StandardClaims::new(SubjectIdentifier::new("rogue-sub".to_owned()))
+            .set_email(Some(EndUserEmail::new(s.email.clone())))
+            .set_email_verified(Some(true)),
+        EmptyAdditionalClaims {},
+    )
+    .set_nonce(Some(Nonce::new(nonce)));
+    let (published, other) = rsa_keys();
+    let key = match s.trick {
+        Trick::OtherKey => signing_key(other),
+        _ => signing_key(published),
+    };
+    let access = AccessToken::new(format!("at-{}", common::random_hex(8)));
+    let id_token = CoreIdToken::new(
+        claims,
+        &key,
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        Some(&access),
+        None,
+    )
+    .expect("sign the ID token");
+    let response = CoreTokenResponse::new(
+        access,
+        CoreTokenType::Bearer,
+        CoreIdTokenFields::new(Some(id_token), EmptyExtraTokenFields {}),
+    );
+    actix_web::HttpResponse::Ok().json(response)
+}
+
+/// Starts the rogue provider on a free loopback port, playing `trick` and asserting `email`.
+fn rogue_provider(trick: Trick, email: &str) -> (String, Rogue, actix_web::dev::ServerHandle) {
+    use actix_web::web;
+    let shared: Rogue = std::sync::Arc::new(Mutex::new(RogueState {
+        base: String::new(),
+        trick,
+        email: email.to_owned(),
+        codes: Default::default(),
+        tokens_issued: 0,
+    }));
+    let data = web::Data::new(shared.clone());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .route(
+                "/.well-known/openid-configuration",
+                web::get().to(rogue_discovery),
+            )
+            .route("/jwks", web::get().to(rogue_jwks))
+            .route("/authorize", web::get().to(rogue_authorize))
+            .route("/token", web::post().to(rogue_token))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .expect("bind the rogue provider");
+    let base = format!("http://127.0.0.1:{}", server.addrs()[0].port());
+    shared.lock().unwrap().base = base.clone();
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (base, shared, handle)
+}
+
+/// An app whose provider `acme` is the rogue one, with a confirmed account for the address
+/// the rogue asserts (a naive client would sign in to it and link the rogue's identity).
+async fn rogue_app(trick: Trick) -> (TestApp, Rogue, actix_web::dev::ServerHandle, String) {
+    let email = new_email("rogue-target");
+    let (base, rogue, handle) = rogue_provider(trick, &email);
+    let metadata = format!("{base}/.well-known/openid-configuration");
+    let app = spawn_app_with(&[
+        ("SECURITY_OAUTH_ENABLE", "true"),
+        ("SECURITY_OAUTH_BUILTIN_PROVIDERS", ""),
+        ("SECURITY_OAUTH_PROVIDERS", "acme"),
+        ("ACME_CLIENT_ID", CLIENT_ID),
+        ("ACME_CLIENT_SECRET", "latchkey-it-secret"),
+        ("ACME_SERVER_METADATA_URL", &metadata),
+        ("SECURITY_CONFIRMABLE", "true"),
+        ("SECURITY_OAUTH_REGISTER", "true"),
+    ])
+    .await;
+    app.create_user(&email, PASSWORD).await;
+    app.set_confirmed(&email);
+    (app, rogue, handle, email)
+}
+
+/// The start in browser `c` and the rogue's redirect back: the app-relative callback.
+async fn rogue_callback(app: &TestApp, c: &TestClient) -> String {
+    let to = authorize_url(c, "").await;
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&to)
+        .send()
+        .await
+        .unwrap();
+    let back = location(&r).expect("back from the rogue provider");
+    back.strip_prefix(&app.address)
+        .expect("to the app")
+        .to_owned()
+}
+
+/// Plays `trick` once: the ID token is refused with the handshake error on the login page
+/// (a redirect, never a 500), nobody is signed in, nothing is linked, no account is made.
+async fn refused_by_the_id_token_check(trick: Trick, says: &str) {
+    let (app, rogue, handle, email) = rogue_app(trick).await;
+    let c = app.client();
+    let back = rogue_callback(&app, &c).await;
+    let r = c.get(&back).await;
+    assert_eq!(
+        rogue.lock().unwrap().tokens_issued,
+        1,
+        "the rogue was asked"
+    );
+    let shown = flashed_at(&c, r, "/login").await;
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(
+        shown[0].starts_with("An error occurred while communicating with the OAuth provider")
+            && shown[0].contains("invalid_id_token"),
+        "{trick:?}: {shown:?}"
+    );
+    assert!(shown[0].contains(says), "{trick:?}: {shown:?}");
+    assert!(!c.is_authenticated().await, "{trick:?} signed in");
+    assert_eq!(count_identities(&app), 0, "{trick:?} linked");
+    assert_eq!(app.count_users(), 1, "{trick:?} made an account");
+    let user = app.user(&email);
+    let theirs = events(&app, Some(user.id)).await;
+    assert!(
+        !theirs
+            .iter()
+            .any(|(kind, _)| kind == "login_succeeded" || kind == "identity_linked"),
+        "{theirs:?}"
+    );
+    handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn the_rogue_provider_signs_in_when_it_plays_fair() {
+    // The control: the same provider without a trick links the account and signs in, so the
+    // attacks below are refused for their trick alone.
+    let (app, rogue, handle, email) = rogue_app(Trick::Honest).await;
+    let c = app.client();
+    let back = rogue_callback(&app, &c).await;
+    let r = c.get(&back).await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert!(c.is_authenticated().await);
+    assert_eq!(rogue.lock().unwrap().tokens_issued, 1);
+    assert_eq!(
+        identities_of(&app, app.user(&email).id),
+        [("acme".to_owned(), "rogue-sub".to_owned())]
+    );
+    handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn an_id_token_with_another_nonce_signs_in_no_one() {
+    refused_by_the_id_token_check(Trick::WrongNonce, "once").await;
+}
+
+#[actix_web::test]
+async fn an_id_token_signed_by_another_key_signs_in_no_one() {
+    refused_by_the_id_token_check(Trick::OtherKey, "ignature").await;
+}
+
+#[actix_web::test]
+async fn an_id_token_for_another_audience_signs_in_no_one() {
+    refused_by_the_id_token_check(Trick::OtherAudience, "udience").await;
+}
+
+#[actix_web::test]
+async fn an_expired_id_token_signs_in_no_one() {
+    refused_by_the_id_token_check(Trick::Expired, "xpire").await;
+}
+
+#[actix_web::test]
+async fn a_code_the_provider_accepts_twice_signs_in_once() {
+    let (app, rogue, handle, email) = rogue_app(Trick::CodeTwice).await;
+    let c = app.client();
+    // The session as it was before the answer: the round trip's secrets still in it.
+    let to = authorize_url(&c, "").await;
+    let before = c.cookie("session").expect("the session cookie");
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&to)
+        .send()
+        .await
+        .unwrap();
+    let back = location(&r).expect("back from the rogue provider");
+    let back = back.strip_prefix(&app.address).unwrap().to_owned();
+    let r = c.get(&back).await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert!(c.is_authenticated().await);
+    let user = app.user(&email);
+
+    // The code and state again, with the copied session: the provider hands out a second
+    // ID token for the same code, and the app still refuses.
+    let copy = app.client();
+    copy.set_cookie("session", &before);
+    let r = copy.get(&back).await;
+    assert_eq!(
+        rogue.lock().unwrap().tokens_issued,
+        2,
+        "the rogue played along"
+    );
+    let shown = flashed_at(&copy, r, "/login").await;
+    assert!(
+        shown[0].starts_with("An error occurred while communicating with the OAuth provider")
+            && shown[0].contains("already used"),
+        "{shown:?}"
+    );
+    assert!(!copy.is_authenticated().await);
+    let signed_in = events(&app, Some(user.id))
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "login_succeeded")
+        .count();
+    assert_eq!(signed_in, 1);
+    handle.stop(false).await;
 }
