@@ -635,6 +635,48 @@ async fn sign_up_needs_a_verified_address_that_no_account_has() {
 }
 
 #[actix_web::test]
+async fn a_social_sign_in_spends_the_accounts_login_throttle() {
+    let provider = Provider::start().await;
+    let app = app_with(
+        &provider,
+        &[
+            ("SECURITY_LOGIN_FREE_ATTEMPTS", "3"),
+            ("SECURITY_LOGIN_DELAY", "60 seconds"),
+        ],
+    )
+    .await;
+    let email = confirmed_account(&app, "throttled").await;
+    let sub = format!("sub-{}", common::random_hex(6));
+    let claims = json!({"email": email, "email_verified": true});
+    // Linked and signed in while the account is not throttled.
+    let (r, _) = round_trip(&provider, &app.client(), &sub, claims.clone(), "").await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+
+    // Wrong passwords from this address until the account waits here.
+    let guesser = app.client();
+    for _ in 0..3 {
+        let r = guesser.login_json(&email, "wrong-password-123").await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+    let r = guesser.login_json(&email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // The linked identity waits too, as the password does: no sign-in, no 500.
+    let c = app.client();
+    let (r, _) = round_trip(&provider, &c, &sub, claims, "").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("Retry-After"), "{:?}", r.headers());
+    assert!(!c.is_authenticated().await);
+    let user = app.user(&email);
+    let signed_in = events(&app, Some(user.id))
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "login_succeeded")
+        .count();
+    assert_eq!(signed_in, 1, "only the first sign-in");
+}
+
+#[actix_web::test]
 async fn a_missing_wrong_or_replayed_state_signs_in_no_one() {
     let provider = Provider::start().await;
     let app = app_with(&provider, &[]).await;

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use client::{Claims, Handshake, Providers};
 
-use super::authenticate::{self, Attempt, LoginFailure};
+use super::authenticate::{self, check_counted, Attempt, Checked, LoginFailure};
 use super::error::ServiceError;
 use super::events::{LoginMethod, SecurityEvent};
 use super::lifecycle::{self, Scope};
@@ -28,6 +28,7 @@ use super::notices::Notice;
 use super::registration;
 use super::services::Services;
 use super::signin::{self, Asked, Browser, FirstFactor, Step};
+use super::throttle;
 use crate::db::identities::LinkedIdentity;
 use crate::db::models::User;
 use crate::db::{self, identities};
@@ -220,7 +221,26 @@ pub async fn sign_in(
         Ok(user) => user,
         Err(refusal) => return Ok(refused(services, browser, name, refusal, None)),
     };
+    // The account's login throttle, as for a password: an account throttled for this
+    // address (or closed to unknown addresses by its ceiling) is not signed in, however its
+    // identity was proved. The proof is already checked, so the attempt counts as right.
+    let subject = throttle::account_subject(user.id);
+    let proved = async { Ok(true) };
+    let reservation = match check_counted(services, subject, &browser.key(), proved).await? {
+        Checked::Right(reservation) => reservation,
+        Checked::Throttled { retry_after } => {
+            tracing::info!(event = "oauth_signin_throttled", provider = %name,
+                user_id = user.id, ip = %browser.key(), "social login throttled");
+            return Ok(Attempt::Throttled { retry_after });
+        }
+        Checked::Wrong => {
+            let wrong = Refusal::Handshake(Handshake::new("invalid_state", "not proved"));
+            return Ok(refused(services, browser, name, wrong, Some(user.id)));
+        }
+    };
     if let Err(failure) = authenticate::may_sign_in(&services.settings.features, &user) {
+        // The identity was right: not a failure, but no login either.
+        throttle::release(&services.db, reservation).await?;
         return Ok(refused(
             services,
             browser,
@@ -229,12 +249,15 @@ pub async fn sign_in(
             Some(user.id),
         ));
     }
-    // The same answer twice (a copy of the session cookie, on any instance) signs in once.
+    // The same answer twice (a copy of the session cookie, on any instance) signs in once;
+    // a replay stays counted as a failure.
     let once = format!("{}:{}", flow.state, flow.nonce);
     if !super::two_factor::record_once(services, user.id, "oauth", &once).await? {
+        throttle::failed(reservation);
         let replay = Refusal::Handshake(Handshake::new("invalid_state", "already used"));
         return Ok(refused(services, browser, name, replay, Some(user.id)));
     }
+    throttle::succeeded(&services.db, reservation).await?;
     tracing::info!(event = "oauth_signin", provider = %name, user_id = user.id,
         "social login: identity proved");
     let first = FirstFactor {
@@ -556,7 +579,7 @@ async fn identify(
 /// What the first transaction of [`account`] found.
 enum Found {
     /// The account (`true`: the identity was just linked to it by its verified address).
-    Account(User, bool),
+    Account(Box<User>, bool),
     /// No account has the verified address: a sign-up may make one.
     AddressFree(Email),
     /// No account for this identity, and none may be made.
@@ -589,7 +612,7 @@ async fn account(
                 if let Some(linked) = identities::find(conn, &provider, &claims_for.subject)? {
                     identities::touch(conn, linked.id, now)?;
                     return Ok(match db::users::find_by_id(conn, linked.user_id)? {
-                        Some(user) => Found::Account(user, false),
+                        Some(user) => Found::Account(Box::new(user), false),
                         None => Found::Nobody,
                     });
                 }
@@ -607,7 +630,7 @@ async fn account(
                             address,
                             now,
                         )?;
-                        Ok(Found::Account(user, true))
+                        Ok(Found::Account(Box::new(user), true))
                     }
                     Some(_) => Ok(Found::Nobody),
                     None => Ok(Found::AddressFree(email)),
@@ -623,7 +646,7 @@ async fn account(
         Ok(Err(Refusal::NotRegistered { id }))
     };
     let (user, linked) = match found {
-        Ok(Found::Account(user, linked)) => (user, linked),
+        Ok(Found::Account(user, linked)) => (*user, linked),
         Ok(Found::AddressFree(email)) => {
             return match sign_up(services, browser, name, claims, email).await? {
                 Some(user) => Ok(Ok(user)),
