@@ -676,6 +676,67 @@ async fn a_social_sign_in_spends_the_accounts_login_throttle() {
     assert_eq!(signed_in, 1, "only the first sign-in");
 }
 
+/// The provider's redirect back, followed as a JSON client would (`Accept:
+/// application/json`).
+async fn json_round_trip(
+    provider: &Provider,
+    c: &TestClient,
+    sub: &str,
+    claims: Value,
+) -> reqwest::Response {
+    provider.set_user(sub, claims).await;
+    // The start is a redirect to the provider for JSON too.
+    let r = c
+        .post_json_via("/login", "/login/oauthstart/acme?next=/profile", &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::FOUND, "the JSON start");
+    let to = location(&r).expect("to the provider");
+    assert!(to.starts_with(&provider.base), "{to}");
+    let back = callback_path(&provider.approve(&to, sub, false).await);
+    c.get_json(&back).await
+}
+
+#[actix_web::test]
+async fn json_answers_are_flask_securitys_redirects() {
+    let provider = Provider::start().await;
+    let app = app_with(
+        &provider,
+        &[
+            ("SECURITY_TWO_FACTOR", "true"),
+            ("SECURITY_TOTP_SECRETS", "social-login-test-secret"),
+        ],
+    )
+    .await;
+    // A completed sign-in: a redirect to `next`, signed in.
+    let email = confirmed_account(&app, "json").await;
+    let c = app.client();
+    let claims = json!({"email": email, "email_verified": true});
+    let r = json_round_trip(&provider, &c, "sub-json", claims).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(&r).as_deref(), Some("/profile"));
+    assert!(c.is_authenticated().await);
+
+    // A refusal: a redirect to the login page, the message flashed.
+    let stranger = new_email("json-stranger");
+    let s = app.client();
+    let claims = json!({"email": stranger, "email_verified": true});
+    let r = json_round_trip(&provider, &s, "sub-json-stranger", claims).await;
+    let shown = flashed_at(&s, r, "/login").await;
+    assert_eq!(shown, [format!("Identity {stranger} not registered")]);
+
+    // A second factor asked for: the login's JSON, as Flask-Security's tf_enter answers.
+    let owner = confirmed_account(&app, "json-2fa").await;
+    let o = app.logged_in_client(&owner, PASSWORD, false).await;
+    set_up_authenticator(&o).await;
+    let b = app.client();
+    let claims = json!({"email": owner, "email_verified": true});
+    let r = json_round_trip(&provider, &b, "sub-json-2fa", claims).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["response"]["tf_required"], true, "{body}");
+    assert!(!b.is_authenticated().await);
+}
+
 #[actix_web::test]
 async fn a_missing_wrong_or_replayed_state_signs_in_no_one() {
     let provider = Provider::start().await;
