@@ -13,7 +13,7 @@
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -38,50 +38,13 @@ const CLIENT_ID: &str = "latchkey-it";
 // ---------------------------------------------------------------------------------------
 
 /// The provider's Python: `~/.cache/latchkey-oidc-venv` (or `$OIDC_VENV`), made or brought
-/// up to date once per process (a stamp of [`REQUIREMENT`]'s SHA-256 beside it), under a
-/// mutex so that tests running at once do not install into it together.
+/// up to date once per process (a stamp of [`REQUIREMENT`]'s SHA-256 beside it; see
+/// [`common::venv`]).
 fn python() -> PathBuf {
-    static READY: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(python) = ready.as_ref() {
-        return python.clone();
-    }
-    let venv = std::env::var_os("OIDC_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").expect("HOME is set (the virtualenv is under it)");
-            Path::new(&home).join(".cache/latchkey-oidc-venv")
-        });
-    let want = hex::encode(Sha256::digest(REQUIREMENT.as_bytes()));
-    let stamp = venv.join(".requirements.sha256");
-    let python = venv.join("bin/python");
-    let have = std::fs::read_to_string(&stamp).unwrap_or_default();
-    if !python.is_file() || have.trim() != want {
-        let run = |cmd: &mut Command, what: &str| {
-            let status = cmd
-                .status()
-                .unwrap_or_else(|e| panic!("cannot run {what}: {e} (needs python3 on PATH)"));
-            assert!(
-                status.success(),
-                "{what} failed ({status}); make the provider's virtualenv by hand: \
-                 python3 -m venv {venv} && {venv}/bin/pip install {REQUIREMENT}",
-                venv = venv.display()
-            );
-        };
-        if !python.is_file() {
-            run(
-                Command::new("python3").arg("-m").arg("venv").arg(&venv),
-                "python3 -m venv",
-            );
-        }
-        run(
-            Command::new(venv.join("bin/pip")).args(["install", "-q", REQUIREMENT]),
-            "pip install oidc-provider-mock",
-        );
-        std::fs::write(&stamp, format!("{want}\n")).expect("write the stamp");
-    }
-    *ready = Some(python.clone());
-    python
+    common::venv(
+        &common::venv_dir("OIDC_VENV", "latchkey-oidc-venv"),
+        common::Requirements::Pinned(REQUIREMENT),
+    )
 }
 
 /// A running `oidc-provider-mock`, stopped when dropped.

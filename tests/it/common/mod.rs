@@ -31,6 +31,9 @@ use tempfile::TempDir;
 
 pub mod passkey;
 pub mod reference;
+mod venv;
+
+pub use venv::{venv, venv_dir, Requirements};
 
 /// A password every test may use: 15 characters, within the 8..=128 rule.
 pub const PASSWORD: &str = "correct-horse-9";
