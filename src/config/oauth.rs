@@ -58,6 +58,28 @@ impl OAuthSettings {
     pub fn provider_names(&self) -> Vec<String> {
         self.providers.iter().map(|p| p.name.clone()).collect()
     }
+
+    /// The origins the login page's provider buttons lead to (through the start URL's
+    /// redirect), which the pages' `form-action` must allow: a browser applies it to a form's
+    /// redirects too. An OpenID Connect provider's is its issuer's (its discovered
+    /// authorization endpoint is expected there), GitHub's its authorize URL's.
+    pub fn form_action_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = self
+            .providers
+            .iter()
+            .filter_map(|p| {
+                let url = match &p.kind {
+                    ProviderKind::OpenIdConnect { issuer, .. } => issuer,
+                    ProviderKind::GitHub { authorize_url, .. } => authorize_url,
+                };
+                let origin = url::Url::parse(url).ok()?.origin();
+                origin.is_tuple().then(|| origin.ascii_serialization())
+            })
+            .collect();
+        origins.sort_unstable();
+        origins.dedup();
+        origins
+    }
 }
 
 /// One provider: its name (in the URLs), its client and how it is reached.
@@ -300,6 +322,7 @@ mod tests {
         );
         assert_eq!(acme.client_id, "client");
         assert_eq!(acme.scopes, ["openid", "email"]);
+        assert_eq!(on.form_action_origins(), ["http://localhost:9400"]);
         let mut signup = ACME.to_vec();
         signup.push(("SECURITY_OAUTH_REGISTER", "true"));
         assert!(read(&signup).unwrap().register);

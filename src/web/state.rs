@@ -19,6 +19,9 @@ pub struct AppState {
     pub session_lookups: SessionLookups,
     /// The settings' part of every page context (see [`page_defaults`]).
     pub page_defaults: crate::templates::overlay::PageDefaults,
+    /// The `Content-Security-Policy` with social login's providers in `form-action`, when
+    /// there are any (see [`super::headers::content_security_policy`]).
+    pub content_security_policy: Option<actix_web::http::header::HeaderValue>,
 }
 
 impl AppState {
@@ -42,10 +45,13 @@ impl AppState {
             services.db.clone(),
             services.settings.session_policy.clone(),
         );
+        let content_security_policy =
+            super::headers::content_security_policy(&services.settings.oauth.form_action_origins());
         Ok(Self {
             services,
             session_lookups,
             page_defaults,
+            content_security_policy,
         })
     }
 }

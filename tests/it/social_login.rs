@@ -2,8 +2,8 @@
 //! `oidc-provider-mock` (PyPI, pinned below), started per test on loopback as a subprocess.
 //! It serves discovery and JWKS, signs real ID tokens, takes a user's claims by
 //! `PUT /users/<sub>` and the approving subject by its authorize form's `sub` field.
-//! Its Python lives in a virtualenv of its own, made once (see [`python`]); a missing Python
-//! or provider fails the tests, it never skips them. GitHub (plain OAuth 2) is tested against
+//! It is started by [`common::oidc::Provider`]; a missing Python or provider fails the
+//! tests, it never skips them. GitHub (plain OAuth 2) is tested against
 //! a fake of its documented endpoints (authorize, access token with PKCE S256 checked, `/user`,
 //! `/user/emails`), set through authlib's `GITHUB_*_URL` keys. The attacks a well-behaved
 //! provider cannot make (a wrong nonce, another key, another audience, an expired ID token, a
@@ -13,11 +13,11 @@
 
 use crate::common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use common::oidc::Provider;
 use common::{
     flashes, location, new_email, set_up_authenticator, spawn_app_with, TestApp, TestClient,
     PASSWORD,
@@ -29,112 +29,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-/// The provider's package, pinned: the virtualenv is remade when this changes.
-const REQUIREMENT: &str = "oidc-provider-mock==0.3.4";
 const CLIENT_ID: &str = "latchkey-it";
-
-// ---------------------------------------------------------------------------------------
-// The provider
-// ---------------------------------------------------------------------------------------
-
-/// The provider's Python: `~/.cache/latchkey-oidc-venv` (or `$OIDC_VENV`), made or brought
-/// up to date once per process (a stamp of [`REQUIREMENT`]'s SHA-256 beside it; see
-/// [`common::venv`]).
-fn python() -> PathBuf {
-    common::venv(
-        &common::venv_dir("OIDC_VENV", "latchkey-oidc-venv"),
-        common::Requirements::Pinned(REQUIREMENT),
-    )
-}
-
-/// A running `oidc-provider-mock`, stopped when dropped.
-struct Provider {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Provider {
-    /// Starts the provider on a free loopback port and waits for its discovery document.
-    async fn start() -> Self {
-        let python = tokio::task::spawn_blocking(python)
-            .await
-            .expect("the virtualenv");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|probe| probe.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(python)
-            .args(["-m", "oidc_provider_mock", "--port", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start oidc-provider-mock");
-        let provider = Provider {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("an HTTP client"),
-        };
-        let started = Instant::now();
-        loop {
-            let answer = provider.http.get(provider.metadata_url()).send().await;
-            if answer.is_ok_and(|r| r.status() == StatusCode::OK) {
-                return provider;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "oidc-provider-mock did not answer on {}",
-                provider.base
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn metadata_url(&self) -> String {
-        format!("{}/.well-known/openid-configuration", self.base)
-    }
-
-    /// Sets the claims the provider gives `sub`.
-    async fn set_user(&self, sub: &str, claims: Value) {
-        let r = self
-            .http
-            .put(format!("{}/users/{sub}", self.base))
-            .json(&claims)
-            .send()
-            .await
-            .expect("PUT /users");
-        assert!(r.status().is_success(), "PUT /users/{sub}: {}", r.status());
-    }
-
-    /// Approves (or denies) the authorization request at `authorize_url` as `sub`: the
-    /// provider's redirect back to the app.
-    async fn approve(&self, authorize_url: &str, sub: &str, deny: bool) -> Url {
-        let mut form = vec![("sub", sub)];
-        if deny {
-            form.push(("action", "deny"));
-        }
-        let r = self
-            .http
-            .post(authorize_url)
-            .form(&form)
-            .send()
-            .await
-            .expect("POST the authorize form");
-        let back = location(&r).unwrap_or_else(|| panic!("the provider answered {}", r.status()));
-        Url::parse(&back).expect("an absolute redirect back")
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // The app
@@ -263,7 +158,18 @@ async fn the_login_page_offers_the_provider_and_the_start_is_guarded() {
     let provider = Provider::start().await;
     let app = app_with(&provider, &[]).await;
     let c = app.client();
-    let page = c.get("/login").await.text().await.unwrap();
+    let r = c.get("/login").await;
+    // The button's form is redirected to the provider: the page's form-action allows it
+    // (browsers apply it to a form's redirects; tests/browser.rs signs in through it).
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains(&format!("form-action 'self' {};", provider.base)),
+        "{csp}"
+    );
+    let page = r.text().await.unwrap();
     assert!(
         page.contains("action=\"/login/oauthstart/acme\""),
         "no form for acme on the login page: {page}"

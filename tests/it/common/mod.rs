@@ -29,6 +29,7 @@ use reqwest::{Response, StatusCode, Url};
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub mod oidc;
 pub mod passkey;
 pub mod reference;
 mod venv;
