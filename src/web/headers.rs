@@ -41,7 +41,12 @@ pub async fn security_headers(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>();
     let secure = state.is_some_and(|s| s.settings.cookie_secure);
-    let csp = state.and_then(|s| s.content_security_policy.clone());
+    let csp = state.and_then(|s| {
+        let origins = || s.settings.oauth.form_action_origins();
+        s.content_security_policy
+            .get_or_init(|| content_security_policy(&origins()))
+            .clone()
+    });
     let is_static = Route::Static.encloses(req.path()) || req.path() == Route::Favicon.path();
     let format = Format::of(req.request());
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());

@@ -20,8 +20,8 @@ pub struct AppState {
     /// The settings' part of every page context (see [`page_defaults`]).
     pub page_defaults: crate::templates::overlay::PageDefaults,
     /// The `Content-Security-Policy` with social login's providers in `form-action`, when
-    /// there are any (see [`super::headers::content_security_policy`]).
-    pub content_security_policy: Option<actix_web::http::header::HeaderValue>,
+    /// there are any: made by the security headers' middleware at its first answer.
+    pub content_security_policy: std::sync::OnceLock<Option<actix_web::http::header::HeaderValue>>,
 }
 
 impl AppState {
@@ -45,13 +45,11 @@ impl AppState {
             services.db.clone(),
             services.settings.session_policy.clone(),
         );
-        let content_security_policy =
-            super::headers::content_security_policy(&services.settings.oauth.form_action_origins());
         Ok(Self {
             services,
             session_lookups,
             page_defaults,
-            content_security_policy,
+            content_security_policy: std::sync::OnceLock::new(),
         })
     }
 }
