@@ -2329,3 +2329,64 @@ async fn every_page_passes_axe_and_fits_a_phone_in_english_and_german() {
         screenshot_dir().display()
     );
 }
+
+/// Social login through `oidc-provider-mock`'s own authorize page: the "Continue with acme"
+/// button on /login, the provider's form filled in as a person would, and back signed in
+/// (the identity linked by its verified address to the confirmed account). The app is on
+/// `localhost` and the provider on `127.0.0.1`: both are Flask-style apps with a cookie
+/// called `session`, which a browser keeps per host, not per port.
+#[actix_web::test]
+async fn sign_in_through_the_providers_own_page() {
+    let provider = common::oidc::Provider::start().await;
+    let metadata = provider.metadata_url();
+    let app = spawn_app_on_localhost(&[
+        ("SECURITY_OAUTH_ENABLE", "true"),
+        ("SECURITY_OAUTH_BUILTIN_PROVIDERS", ""),
+        ("SECURITY_OAUTH_PROVIDERS", "acme"),
+        ("ACME_CLIENT_ID", "latchkey-browser"),
+        ("ACME_CLIENT_SECRET", "latchkey-browser-secret"),
+        ("ACME_SERVER_METADATA_URL", &metadata),
+        ("SECURITY_CONFIRMABLE", "true"),
+    ])
+    .await;
+    let email = common::new_email("browser-oauth");
+    app.create_user(&email, PASSWORD).await;
+    app.set_confirmed(&email);
+    let sub = format!("browser-{}", common::random_hex(4));
+    provider
+        .set_user(&sub, json!({"email": email, "email_verified": true}))
+        .await;
+
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    b.goto("/login").await;
+    b.click_through("form[action=\"/login/oauthstart/acme\"] button[type=submit]")
+        .await;
+    let at = b.client.current_url().await.expect("current url");
+    assert!(
+        at.as_str().starts_with(&provider.base),
+        "on the provider's page: {at}"
+    );
+    let field = b
+        .client
+        .find(Locator::Css("input[name=\"sub\"]"))
+        .await
+        .expect("the provider's sub field");
+    field.send_keys(&sub).await.expect("type the subject");
+    // Its Authorize button (the other forms' buttons are named: deny, known subjects).
+    b.click_through("form[method=\"post\"] button[type=submit]:not([name])")
+        .await;
+    b.assert_path("/", "back from the provider").await;
+    assert!(
+        b.logged_in_as(&email).await,
+        "signed in through the provider"
+    );
+    let page = b.body_text().await;
+    assert!(
+        page.contains("acme"),
+        "the account page lists the identity: {page}"
+    );
+
+    b.close().await;
+    drop(driver);
+}

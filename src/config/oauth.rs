@@ -37,6 +37,10 @@ pub struct OAuthSettings {
     /// The longest wait for a provider's answer (discovery, keys, token):
     /// `SECURITY_OAUTH_HTTP_TIMEOUT`, seconds, 10 by default.
     pub http_timeout: Duration,
+    /// Sign-up through a provider (`SECURITY_OAUTH_REGISTER`, off by default): an unknown
+    /// identity whose provider asserts a verified address no account has makes an account
+    /// (confirmed, no password). Also needs `SECURITY_REGISTERABLE`.
+    pub register: bool,
     /// The paths set by `SECURITY_OAUTH_START_URL`, `SECURITY_OAUTH_RESPONSE_URL`,
     /// `SECURITY_OAUTH_VERIFY_START_URL` and `SECURITY_OAUTH_VERIFY_RESPONSE_URL` (key,
     /// value): Latchkey serves Flask-Security's defaults, from its URL table, and the
@@ -53,6 +57,28 @@ impl OAuthSettings {
     /// The names of the providers offered, in order.
     pub fn provider_names(&self) -> Vec<String> {
         self.providers.iter().map(|p| p.name.clone()).collect()
+    }
+
+    /// The origins the login page's provider buttons lead to (through the start URL's
+    /// redirect), which the pages' `form-action` must allow: a browser applies it to a form's
+    /// redirects too. An OpenID Connect provider's is its issuer's (its discovered
+    /// authorization endpoint is expected there), GitHub's its authorize URL's.
+    pub fn form_action_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = self
+            .providers
+            .iter()
+            .filter_map(|p| {
+                let url = match &p.kind {
+                    ProviderKind::OpenIdConnect { issuer, .. } => issuer,
+                    ProviderKind::GitHub { authorize_url, .. } => authorize_url,
+                };
+                let origin = url::Url::parse(url).ok()?.origin();
+                origin.is_tuple().then(|| origin.ascii_serialization())
+            })
+            .collect();
+        origins.sort_unstable();
+        origins.dedup();
+        origins
     }
 }
 
@@ -109,12 +135,14 @@ pub(super) fn oauth(src: &Source) -> Result<OAuthSettings, ConfigError> {
         ));
     }
     let enabled = src.flag("SECURITY_OAUTH_ENABLE", false)?;
+    let register = src.flag("SECURITY_OAUTH_REGISTER", false)?;
     let mut settings = OAuthSettings {
         enabled,
         providers: Vec::new(),
         post_login_view,
         post_verify_view,
         http_timeout: Duration::from_secs(seconds),
+        register,
         url_keys,
     };
     if !enabled {
@@ -283,6 +311,10 @@ mod tests {
     fn off_by_default_and_a_provider_by_discovery_when_on() {
         let off = read(&[]).unwrap();
         assert!(!off.enabled && off.providers.is_empty());
+        assert!(
+            !off.register,
+            "sign-up through a provider is off by default"
+        );
         let on = read(ACME).unwrap();
         assert_eq!(on.provider_names(), ["acme"]);
         let acme = on.provider("acme").unwrap();
@@ -295,6 +327,10 @@ mod tests {
         );
         assert_eq!(acme.client_id, "client");
         assert_eq!(acme.scopes, ["openid", "email"]);
+        assert_eq!(on.form_action_origins(), ["http://localhost:9400"]);
+        let mut signup = ACME.to_vec();
+        signup.push(("SECURITY_OAUTH_REGISTER", "true"));
+        assert!(read(&signup).unwrap().register);
         assert!(
             !format!("{acme:?}").contains("secret\""),
             "the secret is redacted"

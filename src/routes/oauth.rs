@@ -15,6 +15,7 @@ use serde_json::json;
 use super::mount;
 use crate::auth::authenticate::Attempt;
 use crate::auth::oauth::{self, Callback, Flow, Purpose, Refusal};
+use crate::auth::signin::Step;
 use crate::messages;
 use crate::urls::Route;
 use crate::web::format::Format;
@@ -68,7 +69,11 @@ pub async fn start(
 /// `GET /login/oauthresponse/<name>`: the provider's answer. The round trip this browser
 /// began is used up whatever the answer; a proved identity goes on as any first factor (a
 /// second factor is asked for where the account has one).
-pub async fn response(web: Web, name: aweb::Path<String>) -> Result<HttpResponse, AppError> {
+///
+/// JSON as Flask-Security's `oauthresponse`: every answer is a redirect, a completed sign-in
+/// too (to `next`), except a second factor asked for, answered as a login's
+/// (`tf_required`).
+pub async fn response(mut web: Web, name: aweb::Path<String>) -> Result<HttpResponse, AppError> {
     let flow = take(&web);
     let callback = callback(&web);
     let redirect_uri = provider_uri(&web, Route::OauthResponse, &name);
@@ -77,7 +82,12 @@ pub async fn response(web: Web, name: aweb::Path<String>) -> Result<HttpResponse
     let outcome =
         oauth::sign_in(&services, &browser, &name, flow, &callback, &redirect_uri).await?;
     match outcome {
-        Attempt::Proved(step) => signin::render(&web, step, json!({})),
+        Attempt::Proved(step) => {
+            if matches!(step, Step::SignedIn(_)) {
+                web.format = Format::Html;
+            }
+            signin::render(&web, step, json!({}))
+        }
         Attempt::Refused(Refusal::UnknownProvider) => Err(AppError::NotFound),
         Attempt::Refused(refusal) => Ok(back_to_login(&web, &refusal)),
         Attempt::Throttled { retry_after } => {

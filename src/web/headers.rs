@@ -17,6 +17,19 @@ use crate::urls::Route;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
+/// [`CONTENT_SECURITY_POLICY`] with `form-action` also allowing `origins` (social login's
+/// providers, [`crate::config::OAuthSettings::form_action_origins`]: the start URL's redirect
+/// to a provider is a form's navigation, which `form-action 'self'` would block). `None`
+/// when there are none: the constant is used as it is.
+pub fn content_security_policy(origins: &[String]) -> Option<HeaderValue> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allowed = format!("form-action 'self' {};", origins.join(" "));
+    let policy = CONTENT_SECURITY_POLICY.replacen("form-action 'self';", &allowed, 1);
+    HeaderValue::from_str(&policy).ok()
+}
+
 /// Two years, the HSTS preload list's minimum; only sent when cookies are Secure (HTTPS).
 pub const HSTS: &str = "max-age=63072000";
 
@@ -26,9 +39,14 @@ pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let secure = req
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|s| s.settings.cookie_secure);
+    let state = req.app_data::<web::Data<AppState>>();
+    let secure = state.is_some_and(|s| s.settings.cookie_secure);
+    let csp = state.and_then(|s| {
+        let origins = || s.settings.oauth.form_action_origins();
+        s.content_security_policy
+            .get_or_init(|| content_security_policy(&origins()))
+            .clone()
+    });
     let is_static = Route::Static.encloses(req.path()) || req.path() == Route::Favicon.path();
     let format = Format::of(req.request());
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
@@ -49,7 +67,7 @@ pub async fn security_headers(
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
-            apply(response.headers_mut(), secure, is_static);
+            apply(response.headers_mut(), secure, is_static, csp);
             if let Some(id) = request_id
                 .as_deref()
                 .and_then(|id| HeaderValue::from_str(id).ok())
@@ -66,7 +84,7 @@ pub async fn security_headers(
         let replacement = generic(res.status(), format, request_id.as_deref());
         res = keep_cookies(res, replacement);
     }
-    apply(res.headers_mut(), secure, is_static);
+    apply(res.headers_mut(), secure, is_static, csp);
     Ok(res)
 }
 
@@ -84,7 +102,7 @@ fn generic(
     )
 }
 
-fn apply(headers: &mut header::HeaderMap, secure: bool, is_static: bool) {
+fn apply(headers: &mut header::HeaderMap, secure: bool, is_static: bool, csp: Option<HeaderValue>) {
     // Pages show personal data and CSRF tokens; a response setting a cookie carries a
     // session. Only the static files may be cached, and a host app's route that chose its
     // own caching keeps it, unless it sets a cookie.
@@ -99,12 +117,13 @@ fn apply(headers: &mut header::HeaderMap, secure: bool, is_static: bool) {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    if !own_policy {
+        let csp = csp.unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
     let mut set = |name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
-    if !own_policy {
-        set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
-    }
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::X_FRAME_OPTIONS, "DENY");
     // Reset links carry tokens in the path: never send them to another origin.

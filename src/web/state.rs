@@ -19,6 +19,9 @@ pub struct AppState {
     pub session_lookups: SessionLookups,
     /// The settings' part of every page context (see [`page_defaults`]).
     pub page_defaults: crate::templates::overlay::PageDefaults,
+    /// The `Content-Security-Policy` with social login's providers in `form-action`, when
+    /// there are any: made by the security headers' middleware at its first answer.
+    pub content_security_policy: std::sync::OnceLock<Option<actix_web::http::header::HeaderValue>>,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
             services,
             session_lookups,
             page_defaults,
+            content_security_policy: std::sync::OnceLock::new(),
         })
     }
 }

@@ -2,19 +2,22 @@
 //! `oidc-provider-mock` (PyPI, pinned below), started per test on loopback as a subprocess.
 //! It serves discovery and JWKS, signs real ID tokens, takes a user's claims by
 //! `PUT /users/<sub>` and the approving subject by its authorize form's `sub` field.
-//! Its Python lives in a virtualenv of its own, made once (see [`python`]); a missing Python
-//! or provider fails the tests, it never skips them. GitHub (plain OAuth 2) is tested against
+//! It is started by [`common::oidc::Provider`]; a missing Python or provider fails the
+//! tests, it never skips them. GitHub (plain OAuth 2) is tested against
 //! a fake of its documented endpoints (authorize, access token with PKCE S256 checked, `/user`,
-//! `/user/emails`), set through authlib's `GITHUB_*_URL` keys. On SQLite, and on PostgreSQL
+//! `/user/emails`), set through authlib's `GITHUB_*_URL` keys. The attacks a well-behaved
+//! provider cannot make (a wrong nonce, another key, another audience, an expired ID token, a
+//! code accepted twice) are played by a misbehaving provider written here ([`Trick`]), its
+//! messages the `openidconnect` crate's own. On SQLite, and on PostgreSQL
 //! with `LATCHKEY_TEST_POSTGRES_URL`.
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use common::oidc::Provider;
 use common::{
     flashes, location, new_email, set_up_authenticator, spawn_app_with, TestApp, TestClient,
     PASSWORD,
@@ -26,149 +29,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-/// The provider's package, pinned: the virtualenv is remade when this changes.
-const REQUIREMENT: &str = "oidc-provider-mock==0.3.4";
 const CLIENT_ID: &str = "latchkey-it";
-
-// ---------------------------------------------------------------------------------------
-// The provider
-// ---------------------------------------------------------------------------------------
-
-/// The provider's Python: `~/.cache/latchkey-oidc-venv` (or `$OIDC_VENV`), made or brought
-/// up to date once per process (a stamp of [`REQUIREMENT`]'s SHA-256 beside it), under a
-/// mutex so that tests running at once do not install into it together.
-fn python() -> PathBuf {
-    static READY: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(python) = ready.as_ref() {
-        return python.clone();
-    }
-    let venv = std::env::var_os("OIDC_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").expect("HOME is set (the virtualenv is under it)");
-            Path::new(&home).join(".cache/latchkey-oidc-venv")
-        });
-    let want = hex::encode(Sha256::digest(REQUIREMENT.as_bytes()));
-    let stamp = venv.join(".requirements.sha256");
-    let python = venv.join("bin/python");
-    let have = std::fs::read_to_string(&stamp).unwrap_or_default();
-    if !python.is_file() || have.trim() != want {
-        let run = |cmd: &mut Command, what: &str| {
-            let status = cmd
-                .status()
-                .unwrap_or_else(|e| panic!("cannot run {what}: {e} (needs python3 on PATH)"));
-            assert!(
-                status.success(),
-                "{what} failed ({status}); make the provider's virtualenv by hand: \
-                 python3 -m venv {venv} && {venv}/bin/pip install {REQUIREMENT}",
-                venv = venv.display()
-            );
-        };
-        if !python.is_file() {
-            run(
-                Command::new("python3").arg("-m").arg("venv").arg(&venv),
-                "python3 -m venv",
-            );
-        }
-        run(
-            Command::new(venv.join("bin/pip")).args(["install", "-q", REQUIREMENT]),
-            "pip install oidc-provider-mock",
-        );
-        std::fs::write(&stamp, format!("{want}\n")).expect("write the stamp");
-    }
-    *ready = Some(python.clone());
-    python
-}
-
-/// A running `oidc-provider-mock`, stopped when dropped.
-struct Provider {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Provider {
-    /// Starts the provider on a free loopback port and waits for its discovery document.
-    async fn start() -> Self {
-        let python = tokio::task::spawn_blocking(python)
-            .await
-            .expect("the virtualenv");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|probe| probe.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(python)
-            .args(["-m", "oidc_provider_mock", "--port", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start oidc-provider-mock");
-        let provider = Provider {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("an HTTP client"),
-        };
-        let started = Instant::now();
-        loop {
-            let answer = provider.http.get(provider.metadata_url()).send().await;
-            if answer.is_ok_and(|r| r.status() == StatusCode::OK) {
-                return provider;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "oidc-provider-mock did not answer on {}",
-                provider.base
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn metadata_url(&self) -> String {
-        format!("{}/.well-known/openid-configuration", self.base)
-    }
-
-    /// Sets the claims the provider gives `sub`.
-    async fn set_user(&self, sub: &str, claims: Value) {
-        let r = self
-            .http
-            .put(format!("{}/users/{sub}", self.base))
-            .json(&claims)
-            .send()
-            .await
-            .expect("PUT /users");
-        assert!(r.status().is_success(), "PUT /users/{sub}: {}", r.status());
-    }
-
-    /// Approves (or denies) the authorization request at `authorize_url` as `sub`: the
-    /// provider's redirect back to the app.
-    async fn approve(&self, authorize_url: &str, sub: &str, deny: bool) -> Url {
-        let mut form = vec![("sub", sub)];
-        if deny {
-            form.push(("action", "deny"));
-        }
-        let r = self
-            .http
-            .post(authorize_url)
-            .form(&form)
-            .send()
-            .await
-            .expect("POST the authorize form");
-        let back = location(&r).unwrap_or_else(|| panic!("the provider answered {}", r.status()));
-        Url::parse(&back).expect("an absolute redirect back")
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // The app
@@ -297,7 +158,18 @@ async fn the_login_page_offers_the_provider_and_the_start_is_guarded() {
     let provider = Provider::start().await;
     let app = app_with(&provider, &[]).await;
     let c = app.client();
-    let page = c.get("/login").await.text().await.unwrap();
+    let r = c.get("/login").await;
+    // The button's form is redirected to the provider: the page's form-action allows it
+    // (browsers apply it to a form's redirects; tests/browser.rs signs in through it).
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains(&format!("form-action 'self' {};", provider.base)),
+        "{csp}"
+    );
+    let page = r.text().await.unwrap();
     assert!(
         page.contains("action=\"/login/oauthstart/acme\""),
         "no form for acme on the login page: {page}"
@@ -498,6 +370,240 @@ async fn an_unknown_identity_gets_flask_securitys_message() {
     assert_eq!(shown, [format!("Identity {stranger} not registered")]);
     assert!(!c.is_authenticated().await);
     assert_eq!(app.count_users(), 0, "no account is made");
+}
+
+/// Sign-up through a provider on (`SECURITY_OAUTH_REGISTER`).
+const SIGN_UP: &[(&str, &str)] = &[("SECURITY_OAUTH_REGISTER", "true")];
+
+#[actix_web::test]
+async fn sign_up_makes_a_confirmed_passwordless_account_from_a_verified_address() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, SIGN_UP).await;
+    let email = new_email("newcomer");
+    let sub = format!("sub-{}", common::random_hex(6));
+    let c = app.client();
+    let claims = json!({"email": email, "email_verified": true});
+    let (r, _) = round_trip(&provider, &c, &sub, claims, "?next=/profile").await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(&r).as_deref(), Some("/profile"));
+    assert!(c.is_authenticated().await);
+    assert_eq!(app.count_users(), 1);
+    let user = app.user(&email);
+    assert!(user.confirmed_at.is_some(), "confirmed at once");
+    assert_eq!(user.active, Some(true));
+    assert!(user.password_hash().is_none(), "no password");
+    assert_eq!(
+        identities_of(&app, user.id),
+        [("acme".to_owned(), sub.clone())]
+    );
+
+    // The subject alone signs in next time; no second account.
+    let later = app.client();
+    let claims = json!({"email": email});
+    let (r, _) = round_trip(&provider, &later, &sub, claims, "").await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert!(later.is_authenticated().await);
+    assert_eq!(app.count_users(), 1);
+
+    let kinds: Vec<String> = events(&app, Some(user.id))
+        .await
+        .into_iter()
+        .map(|(kind, detail)| format!("{kind}:{}", detail.unwrap_or_default()))
+        .collect();
+    for want in [
+        "registered:",
+        "identity_linked:acme",
+        "login_succeeded:oauth",
+    ] {
+        assert!(kinds.iter().any(|k| k == want), "no {want} in {kinds:?}");
+    }
+}
+
+#[actix_web::test]
+async fn sign_up_is_off_by_default_and_without_registerable() {
+    let provider = Provider::start().await;
+    for extra in [
+        &[][..],
+        &[
+            ("SECURITY_OAUTH_REGISTER", "true"),
+            ("SECURITY_REGISTERABLE", "false"),
+        ][..],
+    ] {
+        let app = app_with(&provider, extra).await;
+        let email = new_email("not-signed-up");
+        let c = app.client();
+        let claims = json!({"email": email, "email_verified": true});
+        let sub = format!("sub-{}", common::random_hex(6));
+        let (r, _) = round_trip(&provider, &c, &sub, claims, "").await;
+        let shown = flashed_at(&c, r, "/login").await;
+        assert_eq!(
+            shown,
+            [format!("Identity {email} not registered")],
+            "{extra:?}"
+        );
+        assert!(!c.is_authenticated().await);
+        assert_eq!(app.count_users(), 0, "{extra:?}");
+        assert_eq!(count_identities(&app), 0);
+    }
+}
+
+#[actix_web::test]
+async fn sign_up_needs_a_verified_address_that_no_account_has() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider, SIGN_UP).await;
+
+    // Unverified, or not asserted: no account.
+    let email = new_email("unverified");
+    for (n, claims) in [
+        json!({"email": email, "email_verified": false}),
+        json!({"email": email}),
+        json!({}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let c = app.client();
+        let sub = format!("unverified-{n}-{}", common::random_hex(4));
+        let (r, _) = round_trip(&provider, &c, &sub, claims.clone(), "").await;
+        let shown = flashed_at(&c, r, "/login").await;
+        assert_eq!(shown.len(), 1, "{claims}");
+        assert!(shown[0].ends_with(" not registered"), "{shown:?}");
+        assert!(!c.is_authenticated().await, "{claims}");
+    }
+    assert_eq!(app.count_users(), 0);
+
+    // Taken by an account whose address is not confirmed: no account, no link.
+    let taken = new_email("taken");
+    app.create_user(&taken, PASSWORD).await;
+    let c = app.client();
+    let claims = json!({"email": taken, "email_verified": true});
+    let (r, _) = round_trip(&provider, &c, "sub-taken", claims, "").await;
+    let shown = flashed_at(&c, r, "/login").await;
+    assert_eq!(shown, [format!("Identity {taken} not registered")]);
+    assert!(!c.is_authenticated().await);
+    assert_eq!(app.count_users(), 1);
+    assert_eq!(count_identities(&app), 0);
+    assert!(app.user(&taken).confirmed_at.is_none());
+
+    // Taken by a confirmed account: linked to it (as without sign-up), no new account.
+    let owner = confirmed_account(&app, "owner").await;
+    let c = app.client();
+    let claims = json!({"email": owner, "email_verified": true});
+    let (r, _) = round_trip(&provider, &c, "sub-owner", claims, "").await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert_eq!(app.count_users(), 2);
+    let owner = app.user(&owner);
+    assert_eq!(
+        identities_of(&app, owner.id),
+        [("acme".to_owned(), "sub-owner".to_owned())]
+    );
+    assert!(
+        owner.password_hash().is_some(),
+        "the owner's password is kept"
+    );
+}
+
+#[actix_web::test]
+async fn a_social_sign_in_spends_the_accounts_login_throttle() {
+    let provider = Provider::start().await;
+    let app = app_with(
+        &provider,
+        &[
+            ("SECURITY_LOGIN_FREE_ATTEMPTS", "3"),
+            ("SECURITY_LOGIN_DELAY", "60 seconds"),
+        ],
+    )
+    .await;
+    let email = confirmed_account(&app, "throttled").await;
+    let sub = format!("sub-{}", common::random_hex(6));
+    let claims = json!({"email": email, "email_verified": true});
+    // Linked and signed in while the account is not throttled.
+    let (r, _) = round_trip(&provider, &app.client(), &sub, claims.clone(), "").await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+
+    // Wrong passwords from this address until the account waits here.
+    let guesser = app.client();
+    for _ in 0..3 {
+        let r = guesser.login_json(&email, "wrong-password-123").await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+    let r = guesser.login_json(&email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // The linked identity waits too, as the password does: no sign-in, no 500.
+    let c = app.client();
+    let (r, _) = round_trip(&provider, &c, &sub, claims, "").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("Retry-After"), "{:?}", r.headers());
+    assert!(!c.is_authenticated().await);
+    let user = app.user(&email);
+    let signed_in = events(&app, Some(user.id))
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "login_succeeded")
+        .count();
+    assert_eq!(signed_in, 1, "only the first sign-in");
+}
+
+/// The provider's redirect back, followed as a JSON client would (`Accept:
+/// application/json`).
+async fn json_round_trip(
+    provider: &Provider,
+    c: &TestClient,
+    sub: &str,
+    claims: Value,
+) -> reqwest::Response {
+    provider.set_user(sub, claims).await;
+    // The start is a redirect to the provider for JSON too.
+    let r = c
+        .post_json_via("/login", "/login/oauthstart/acme?next=/profile", &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::FOUND, "the JSON start");
+    let to = location(&r).expect("to the provider");
+    assert!(to.starts_with(&provider.base), "{to}");
+    let back = callback_path(&provider.approve(&to, sub, false).await);
+    c.get_json(&back).await
+}
+
+#[actix_web::test]
+async fn json_answers_are_flask_securitys_redirects() {
+    let provider = Provider::start().await;
+    let app = app_with(
+        &provider,
+        &[
+            ("SECURITY_TWO_FACTOR", "true"),
+            ("SECURITY_TOTP_SECRETS", "social-login-test-secret"),
+        ],
+    )
+    .await;
+    // A completed sign-in: a redirect to `next`, signed in.
+    let email = confirmed_account(&app, "json").await;
+    let c = app.client();
+    let claims = json!({"email": email, "email_verified": true});
+    let r = json_round_trip(&provider, &c, "sub-json", claims).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(&r).as_deref(), Some("/profile"));
+    assert!(c.is_authenticated().await);
+
+    // A refusal: a redirect to the login page, the message flashed.
+    let stranger = new_email("json-stranger");
+    let s = app.client();
+    let claims = json!({"email": stranger, "email_verified": true});
+    let r = json_round_trip(&provider, &s, "sub-json-stranger", claims).await;
+    let shown = flashed_at(&s, r, "/login").await;
+    assert_eq!(shown, [format!("Identity {stranger} not registered")]);
+
+    // A second factor asked for: the login's JSON, as Flask-Security's tf_enter answers.
+    let owner = confirmed_account(&app, "json-2fa").await;
+    let o = app.logged_in_client(&owner, PASSWORD, false).await;
+    set_up_authenticator(&o).await;
+    let b = app.client();
+    let claims = json!({"email": owner, "email_verified": true});
+    let r = json_round_trip(&provider, &b, "sub-json-2fa", claims).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["response"]["tf_required"], true, "{body}");
+    assert!(!b.is_authenticated().await);
 }
 
 #[actix_web::test]
@@ -1161,4 +1267,383 @@ async fn a_provider_that_hangs_is_given_up_after_the_timeout() {
         waited < Duration::from_secs(5),
         "answered after {waited:?} (the timeout is 1 s)"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// A misbehaving OpenID Connect provider, for the attacks `oidc-provider-mock` cannot make:
+// a wrong nonce, an ID token signed by another key, for another audience, expired, and a
+// code accepted twice. Every message is the `openidconnect` crate's own (discovery, JWKS,
+// ID token signed with `CoreRsaPrivateSigningKey`); no JOSE is written here.
+// ---------------------------------------------------------------------------------------
+
+/// What the rogue provider does wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trick {
+    /// Nothing: a correct provider (the attacks' control).
+    Honest,
+    /// The ID token carries another `nonce` than the authorization request's.
+    WrongNonce,
+    /// The ID token is signed by a key that is not in the JWKS (under the JWKS key's id).
+    OtherKey,
+    /// The ID token is for another client (`aud`).
+    OtherAudience,
+    /// The ID token expired ten minutes ago.
+    Expired,
+    /// The provider accepts a code more than once.
+    CodeTwice,
+}
+
+/// Two RSA keys (PKCS#1 PEM), made once per process with `openssl genrsa`: the one the
+/// JWKS publishes, and another.
+fn rsa_keys() -> &'static (String, String) {
+    static KEYS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let key = || {
+            let out = Command::new("openssl")
+                .args(["genrsa", "-traditional", "2048"])
+                .stderr(Stdio::null())
+                .output()
+                .expect("run openssl genrsa (the rogue provider's keys; needs openssl on PATH)");
+            assert!(out.status.success(), "openssl genrsa failed");
+            String::from_utf8(out.stdout).expect("a PEM")
+        };
+        (key(), key())
+    })
+}
+
+struct RogueState {
+    base: String,
+    trick: Trick,
+    /// The address the ID token asserts (verified).
+    email: String,
+    /// Codes issued: their `nonce`.
+    codes: std::collections::HashMap<String, String>,
+    /// How many ID tokens were given out.
+    tokens_issued: usize,
+}
+
+type Rogue = std::sync::Arc<Mutex<RogueState>>;
+
+const ROGUE_KID: &str = "key1";
+
+fn signing_key(pem: &str) -> openidconnect::core::CoreRsaPrivateSigningKey {
+    openidconnect::core::CoreRsaPrivateSigningKey::from_pem(
+        pem,
+        Some(openidconnect::JsonWebKeyId::new(ROGUE_KID.to_owned())),
+    )
+    .expect("an RSA key")
+}
+
+async fn rogue_discovery(state: actix_web::web::Data<Rogue>) -> actix_web::HttpResponse {
+    use openidconnect::core::{
+        CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType, CoreSubjectIdentifierType,
+    };
+    use openidconnect::{
+        AuthUrl, EmptyAdditionalProviderMetadata, IssuerUrl, JsonWebKeySetUrl, ResponseTypes,
+        TokenUrl,
+    };
+    let base = state.lock().unwrap().base.clone();
+    let metadata = CoreProviderMetadata::new(
+        IssuerUrl::new(base.clone()).unwrap(),
+        AuthUrl::new(format!("{base}/authorize")).unwrap(),
+        JsonWebKeySetUrl::new(format!("{base}/jwks")).unwrap(),
+        vec![ResponseTypes::new(vec![CoreResponseType::Code])],
+        vec![CoreSubjectIdentifierType::Public],
+        vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
+        EmptyAdditionalProviderMetadata {},
+    )
+    .set_token_endpoint(Some(TokenUrl::new(format!("{base}/token")).unwrap()));
+    actix_web::HttpResponse::Ok().json(metadata)
+}
+
+/// The JWKS: the first key only.
+async fn rogue_jwks() -> actix_web::HttpResponse {
+    use openidconnect::PrivateSigningKey as _;
+    let jwks = openidconnect::core::CoreJsonWebKeySet::new(vec![
+        signing_key(&rsa_keys().0).as_verification_key()
+    ]);
+    actix_web::HttpResponse::Ok().json(jwks)
+}
+
+/// The authorize endpoint, approving at once: a code remembered with the request's nonce,
+/// back to the redirect URI with the state.
+async fn rogue_authorize(
+    state: actix_web::web::Data<Rogue>,
+    q: actix_web::web::Query<std::collections::HashMap<String, String>>,
+) -> actix_web::HttpResponse {
+    let code = common::random_hex(10);
+    let nonce = q.get("nonce").cloned().unwrap_or_default();
+    state.lock().unwrap().codes.insert(code.clone(), nonce);
+    let mut back = Url::parse(q.get("redirect_uri").map_or("", String::as_str)).unwrap();
+    back.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", q.get("state").map_or("", String::as_str));
+    actix_web::HttpResponse::Found()
+        .insert_header(("Location", back.to_string()))
+        .finish()
+}
+
+/// The token endpoint: an ID token for the code's nonce, with the trick played.
+async fn rogue_token(
+    state: actix_web::web::Data<Rogue>,
+    form: actix_web::web::Form<std::collections::HashMap<String, String>>,
+) -> actix_web::HttpResponse {
+    use openidconnect::core::{
+        CoreIdToken, CoreIdTokenClaims, CoreIdTokenFields, CoreJwsSigningAlgorithm,
+        CoreTokenResponse, CoreTokenType,
+    };
+    use openidconnect::{
+        AccessToken, Audience, EmptyAdditionalClaims, EmptyExtraTokenFields, EndUserEmail,
+        IssuerUrl, Nonce, StandardClaims, SubjectIdentifier,
+    };
+    let mut s = state.lock().unwrap();
+    let code = form.get("code").cloned().unwrap_or_default();
+    let nonce = if s.trick == Trick::CodeTwice {
+        s.codes.get(&code).cloned()
+    } else {
+        s.codes.remove(&code)
+    };
+    let Some(nonce) = nonce else {
+        return actix_web::HttpResponse::BadRequest().json(json!({"error": "invalid_grant"}));
+    };
+    s.tokens_issued += 1;
+    let now = chrono::Utc::now();
+    let (issued, expires) = match s.trick {
+        Trick::Expired => (
+            now - chrono::Duration::minutes(20),
+            now - chrono::Duration::minutes(10),
+        ),
+        _ => (now, now + chrono::Duration::minutes(5)),
+    };
+    let audience = match s.trick {
+        Trick::OtherAudience => "another-client",
+        _ => CLIENT_ID,
+    };
+    let nonce = match s.trick {
+        Trick::WrongNonce => "a-nonce-of-another-round-trip".to_owned(),
+        _ => nonce,
+    };
+    let claims = CoreIdTokenClaims::new(
+        IssuerUrl::new(s.base.clone()).unwrap(),
+        vec![Audience::new(audience.to_owned())],
+        expires,
+        issued,
+        StandardClaims::new(SubjectIdentifier::new("rogue-sub".to_owned()))
+            .set_email(Some(EndUserEmail::new(s.email.clone())))
+            .set_email_verified(Some(true)),
+        EmptyAdditionalClaims {},
+    )
+    .set_nonce(Some(Nonce::new(nonce)));
+    let (published, other) = rsa_keys();
+    let key = match s.trick {
+        Trick::OtherKey => signing_key(other),
+        _ => signing_key(published),
+    };
+    let access = AccessToken::new(format!("at-{}", common::random_hex(8)));
+    let id_token = CoreIdToken::new(
+        claims,
+        &key,
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        Some(&access),
+        None,
+    )
+    .expect("sign the ID token");
+    let response = CoreTokenResponse::new(
+        access,
+        CoreTokenType::Bearer,
+        CoreIdTokenFields::new(Some(id_token), EmptyExtraTokenFields {}),
+    );
+    actix_web::HttpResponse::Ok().json(response)
+}
+
+/// Starts the rogue provider on a free loopback port, playing `trick` and asserting `email`.
+fn rogue_provider(trick: Trick, email: &str) -> (String, Rogue, actix_web::dev::ServerHandle) {
+    use actix_web::web;
+    let shared: Rogue = std::sync::Arc::new(Mutex::new(RogueState {
+        base: String::new(),
+        trick,
+        email: email.to_owned(),
+        codes: Default::default(),
+        tokens_issued: 0,
+    }));
+    let data = web::Data::new(shared.clone());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .route(
+                "/.well-known/openid-configuration",
+                web::get().to(rogue_discovery),
+            )
+            .route("/jwks", web::get().to(rogue_jwks))
+            .route("/authorize", web::get().to(rogue_authorize))
+            .route("/token", web::post().to(rogue_token))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .expect("bind the rogue provider");
+    let base = format!("http://127.0.0.1:{}", server.addrs()[0].port());
+    shared.lock().unwrap().base = base.clone();
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (base, shared, handle)
+}
+
+/// An app whose provider `acme` is the rogue one, with a confirmed account for the address
+/// the rogue asserts (a naive client would sign in to it and link the rogue's identity).
+async fn rogue_app(trick: Trick) -> (TestApp, Rogue, actix_web::dev::ServerHandle, String) {
+    let email = new_email("rogue-target");
+    let (base, rogue, handle) = rogue_provider(trick, &email);
+    let metadata = format!("{base}/.well-known/openid-configuration");
+    let app = spawn_app_with(&[
+        ("SECURITY_OAUTH_ENABLE", "true"),
+        ("SECURITY_OAUTH_BUILTIN_PROVIDERS", ""),
+        ("SECURITY_OAUTH_PROVIDERS", "acme"),
+        ("ACME_CLIENT_ID", CLIENT_ID),
+        ("ACME_CLIENT_SECRET", "latchkey-it-secret"),
+        ("ACME_SERVER_METADATA_URL", &metadata),
+        ("SECURITY_CONFIRMABLE", "true"),
+        ("SECURITY_OAUTH_REGISTER", "true"),
+    ])
+    .await;
+    app.create_user(&email, PASSWORD).await;
+    app.set_confirmed(&email);
+    (app, rogue, handle, email)
+}
+
+/// The start in browser `c` and the rogue's redirect back: the app-relative callback.
+async fn rogue_callback(app: &TestApp, c: &TestClient) -> String {
+    let to = authorize_url(c, "").await;
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&to)
+        .send()
+        .await
+        .unwrap();
+    let back = location(&r).expect("back from the rogue provider");
+    back.strip_prefix(&app.address)
+        .expect("to the app")
+        .to_owned()
+}
+
+/// Plays `trick` once: the ID token is refused with the handshake error on the login page
+/// (a redirect, never a 500), nobody is signed in, nothing is linked, no account is made.
+async fn refused_by_the_id_token_check(trick: Trick, says: &str) {
+    let (app, rogue, handle, email) = rogue_app(trick).await;
+    let c = app.client();
+    let back = rogue_callback(&app, &c).await;
+    let r = c.get(&back).await;
+    assert_eq!(
+        rogue.lock().unwrap().tokens_issued,
+        1,
+        "the rogue was asked"
+    );
+    let shown = flashed_at(&c, r, "/login").await;
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(
+        shown[0].starts_with("An error occurred while communicating with the OAuth provider")
+            && shown[0].contains("invalid_id_token"),
+        "{trick:?}: {shown:?}"
+    );
+    assert!(shown[0].contains(says), "{trick:?}: {shown:?}");
+    assert!(!c.is_authenticated().await, "{trick:?} signed in");
+    assert_eq!(count_identities(&app), 0, "{trick:?} linked");
+    assert_eq!(app.count_users(), 1, "{trick:?} made an account");
+    let user = app.user(&email);
+    let theirs = events(&app, Some(user.id)).await;
+    assert!(
+        !theirs
+            .iter()
+            .any(|(kind, _)| kind == "login_succeeded" || kind == "identity_linked"),
+        "{theirs:?}"
+    );
+    handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn the_rogue_provider_signs_in_when_it_plays_fair() {
+    // The control: the same provider without a trick links the account and signs in, so the
+    // attacks below are refused for their trick alone.
+    let (app, rogue, handle, email) = rogue_app(Trick::Honest).await;
+    let c = app.client();
+    let back = rogue_callback(&app, &c).await;
+    let r = c.get(&back).await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert!(c.is_authenticated().await);
+    assert_eq!(rogue.lock().unwrap().tokens_issued, 1);
+    assert_eq!(
+        identities_of(&app, app.user(&email).id),
+        [("acme".to_owned(), "rogue-sub".to_owned())]
+    );
+    handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn an_id_token_with_another_nonce_signs_in_no_one() {
+    refused_by_the_id_token_check(Trick::WrongNonce, "once").await;
+}
+
+#[actix_web::test]
+async fn an_id_token_signed_by_another_key_signs_in_no_one() {
+    refused_by_the_id_token_check(Trick::OtherKey, "ignature").await;
+}
+
+#[actix_web::test]
+async fn an_id_token_for_another_audience_signs_in_no_one() {
+    refused_by_the_id_token_check(Trick::OtherAudience, "udience").await;
+}
+
+#[actix_web::test]
+async fn an_expired_id_token_signs_in_no_one() {
+    refused_by_the_id_token_check(Trick::Expired, "xpire").await;
+}
+
+#[actix_web::test]
+async fn a_code_the_provider_accepts_twice_signs_in_once() {
+    let (app, rogue, handle, email) = rogue_app(Trick::CodeTwice).await;
+    let c = app.client();
+    // The session as it was before the answer: the round trip's secrets still in it.
+    let to = authorize_url(&c, "").await;
+    let before = c.cookie("session").expect("the session cookie");
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&to)
+        .send()
+        .await
+        .unwrap();
+    let back = location(&r).expect("back from the rogue provider");
+    let back = back.strip_prefix(&app.address).unwrap().to_owned();
+    let r = c.get(&back).await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert!(c.is_authenticated().await);
+    let user = app.user(&email);
+
+    // The code and state again, with the copied session: the provider hands out a second
+    // ID token for the same code, and the app still refuses.
+    let copy = app.client();
+    copy.set_cookie("session", &before);
+    let r = copy.get(&back).await;
+    assert_eq!(
+        rogue.lock().unwrap().tokens_issued,
+        2,
+        "the rogue played along"
+    );
+    let shown = flashed_at(&copy, r, "/login").await;
+    assert!(
+        shown[0].starts_with("An error occurred while communicating with the OAuth provider")
+            && shown[0].contains("already used"),
+        "{shown:?}"
+    );
+    assert!(!copy.is_authenticated().await);
+    let signed_in = events(&app, Some(user.id))
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "login_succeeded")
+        .count();
+    assert_eq!(signed_in, 1);
+    handle.stop(false).await;
 }

@@ -20,13 +20,15 @@ use serde::{Deserialize, Serialize};
 
 pub use client::{Claims, Handshake, Providers};
 
-use super::authenticate::{self, Attempt, LoginFailure};
+use super::authenticate::{self, check_counted, Attempt, Checked, LoginFailure};
 use super::error::ServiceError;
 use super::events::{LoginMethod, SecurityEvent};
 use super::lifecycle::{self, Scope};
 use super::notices::Notice;
+use super::registration;
 use super::services::Services;
 use super::signin::{self, Asked, Browser, FirstFactor, Step};
+use super::throttle;
 use crate::db::identities::LinkedIdentity;
 use crate::db::models::User;
 use crate::db::{self, identities};
@@ -219,7 +221,26 @@ pub async fn sign_in(
         Ok(user) => user,
         Err(refusal) => return Ok(refused(services, browser, name, refusal, None)),
     };
+    // The account's login throttle, as for a password: an account throttled for this
+    // address (or closed to unknown addresses by its ceiling) is not signed in, however its
+    // identity was proved. The proof is already checked, so the attempt counts as right.
+    let subject = throttle::account_subject(user.id);
+    let proved = async { Ok(true) };
+    let reservation = match check_counted(services, subject, &browser.key(), proved).await? {
+        Checked::Right(reservation) => reservation,
+        Checked::Throttled { retry_after } => {
+            tracing::info!(event = "oauth_signin_throttled", provider = %name,
+                user_id = user.id, ip = %browser.key(), "social login throttled");
+            return Ok(Attempt::Throttled { retry_after });
+        }
+        Checked::Wrong => {
+            let wrong = Refusal::Handshake(Handshake::new("invalid_state", "not proved"));
+            return Ok(refused(services, browser, name, wrong, Some(user.id)));
+        }
+    };
     if let Err(failure) = authenticate::may_sign_in(&services.settings.features, &user) {
+        // The identity was right: not a failure, but no login either.
+        throttle::release(&services.db, reservation).await?;
         return Ok(refused(
             services,
             browser,
@@ -228,12 +249,15 @@ pub async fn sign_in(
             Some(user.id),
         ));
     }
-    // The same answer twice (a copy of the session cookie, on any instance) signs in once.
+    // The same answer twice (a copy of the session cookie, on any instance) signs in once;
+    // a replay stays counted as a failure.
     let once = format!("{}:{}", flow.state, flow.nonce);
     if !super::two_factor::record_once(services, user.id, "oauth", &once).await? {
+        throttle::failed(reservation);
         let replay = Refusal::Handshake(Handshake::new("invalid_state", "already used"));
         return Ok(refused(services, browser, name, replay, Some(user.id)));
     }
+    throttle::succeeded(&services.db, reservation).await?;
     tracing::info!(event = "oauth_signin", provider = %name, user_id = user.id,
         "social login: identity proved");
     let first = FirstFactor {
@@ -552,9 +576,21 @@ async fn identify(
     Ok((claims, flow))
 }
 
+/// What the first transaction of [`account`] found.
+enum Found {
+    /// The account (`true`: the identity was just linked to it by its verified address).
+    Account(Box<User>, bool),
+    /// No account has the verified address: a sign-up may make one.
+    AddressFree(Email),
+    /// No account for this identity, and none may be made.
+    Nobody,
+}
+
 /// The account of a verified identity: the one it is linked to; else, on a first sign-in,
 /// the account with the address the provider asserts is verified, if that account's address
-/// is confirmed here (the identity is linked to it, with its event).
+/// is confirmed here (the identity is linked to it, with its event); else, when sign-up
+/// through a provider is on and no account has that verified address, a new account
+/// ([`sign_up`]).
 async fn account(
     services: &Services,
     browser: &Browser,
@@ -575,10 +611,13 @@ async fn account(
                 let now = db::now();
                 if let Some(linked) = identities::find(conn, &provider, &claims_for.subject)? {
                     identities::touch(conn, linked.id, now)?;
-                    return Ok((db::users::find_by_id(conn, linked.user_id)?, false));
+                    return Ok(match db::users::find_by_id(conn, linked.user_id)? {
+                        Some(user) => Found::Account(Box::new(user), false),
+                        None => Found::Nobody,
+                    });
                 }
                 let Some(email) = verified_email else {
-                    return Ok((None, false));
+                    return Ok(Found::Nobody);
                 };
                 match db::users::find_by_email(conn, &email)? {
                     Some(user) if user.confirmed_at.is_some() => {
@@ -591,25 +630,33 @@ async fn account(
                             address,
                             now,
                         )?;
-                        Ok((Some(user), true))
+                        Ok(Found::Account(Box::new(user), true))
                     }
-                    _ => Ok((None, false)),
+                    Some(_) => Ok(Found::Nobody),
+                    None => Ok(Found::AddressFree(email)),
                 }
             })
         })
         .await;
-    let (user, linked) = match found {
-        Ok(found) => found,
-        // Linked meanwhile by a concurrent answer: the next sign-in finds it.
-        Err(e) if e.is_unique_violation() => (None, false),
-        Err(e) => return Err(e.into()),
-    };
-    let Some(user) = user else {
+    let not_registered = || {
         let id = claims
             .email
             .clone()
             .unwrap_or_else(|| claims.subject.clone());
-        return Ok(Err(Refusal::NotRegistered { id }));
+        Ok(Err(Refusal::NotRegistered { id }))
+    };
+    let (user, linked) = match found {
+        Ok(Found::Account(user, linked)) => (*user, linked),
+        Ok(Found::AddressFree(email)) => {
+            return match sign_up(services, browser, name, claims, email).await? {
+                Some(user) => Ok(Ok(user)),
+                None => not_registered(),
+            }
+        }
+        Ok(Found::Nobody) => return not_registered(),
+        // Linked meanwhile by a concurrent answer: the next sign-in finds it.
+        Err(e) if e.is_unique_violation() => return not_registered(),
+        Err(e) => return Err(e.into()),
     };
     if linked {
         tracing::info!(event = "oauth_identity_linked", provider = %name, user_id = user.id,
@@ -620,4 +667,62 @@ async fn account(
         services.emit(event, Some(user.id), &browser.client);
     }
     Ok(Ok(user))
+}
+
+/// Sign-up through a provider (`SECURITY_OAUTH_REGISTER`, with `SECURITY_REGISTERABLE`):
+/// a new account for `email`, an address the provider asserts is verified and no account
+/// has. As a passkey sign-up makes it ([`registration::create_passwordless_account`]):
+/// active, no password (one can be set later); its address confirmed at once (the provider
+/// vouched for it) and the identity linked, in the same transaction. No welcome mail: there
+/// is nothing to confirm. `None` when sign-up is off, a username is required (a provider
+/// gives none), or the address was taken meanwhile.
+async fn sign_up(
+    services: &Services,
+    browser: &Browser,
+    name: &str,
+    claims: &Claims,
+    email: Email,
+) -> Result<Option<User>, ServiceError> {
+    let features = &services.settings.features;
+    if !(services.settings.oauth.register && features.registerable) || features.username_required {
+        return Ok(None);
+    }
+    let now = db::now();
+    let (provider, subject, given) = (
+        name.to_owned(),
+        claims.subject.clone(),
+        claims.email.clone(),
+    );
+    let created = registration::create_passwordless_account(
+        services,
+        email.as_str(),
+        None,
+        false,
+        move |conn, user| {
+            db::users::set_confirmed(conn, user.id, now)?;
+            match identities::insert(conn, &provider, &subject, user.id, given.as_deref(), now) {
+                Ok(()) => Ok(Ok(())),
+                // Linked meanwhile by a concurrent answer: no account is made.
+                Err(e) if e.is_unique_violation() => Ok(Err(crate::domain::FormErrors::single(
+                    "identity",
+                    String::new(),
+                ))),
+                Err(e) => Err(e.into()),
+            }
+        },
+    )
+    .await?;
+    let Ok(Some(mut user)) = created else {
+        // The address (or the identity) was taken meanwhile: no account is made.
+        return Ok(None);
+    };
+    user.confirmed_at = Some(now);
+    tracing::info!(event = "oauth_signup", provider = %name, user_id = user.id,
+        "social login: account made through the provider");
+    services.emit(SecurityEvent::Registered, Some(user.id), &browser.client);
+    let event = SecurityEvent::IdentityLinked {
+        provider: name.to_owned(),
+    };
+    services.emit(event, Some(user.id), &browser.client);
+    Ok(Some(user))
 }

@@ -29,8 +29,12 @@ use reqwest::{Response, StatusCode, Url};
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub mod oidc;
 pub mod passkey;
 pub mod reference;
+mod venv;
+
+pub use venv::{venv, venv_dir, Requirements};
 
 /// A password every test may use: 15 characters, within the 8..=128 rule.
 pub const PASSWORD: &str = "correct-horse-9";
