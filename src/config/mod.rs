@@ -224,7 +224,7 @@ impl Settings {
             cookie_secure,
             trusted_proxy_count: src.number("TRUSTED_PROXY_COUNT", 0)?,
             remember_for: src.duration("REMEMBER_COOKIE_DURATION", "365 days")?,
-            confirm_email_within: src.duration("SECURITY_CONFIRM_EMAIL_WITHIN", "5 days")?,
+            confirm_email_within: src.duration("SECURITY_CONFIRM_EMAIL_WITHIN", "2 days")?,
             reset_password_within: src.duration("SECURITY_RESET_PASSWORD_WITHIN", "1 days")?,
             templates_dir: PathBuf::from(src.get("SECURITY_TEMPLATES_DIR").unwrap_or("templates")),
             template_names: template_names::template_names(src),
@@ -259,14 +259,68 @@ mod tests {
         ]
     }
 
-    /// The catalogue of keys (`keys.tsv`) cannot drift from the code: every `SECURITY_*` key
-    /// the settings read is in it as honoured (or Latchkey's own, or deliberately different:
-    /// read only to refuse it), and every key it calls honoured is read, with every feature
-    /// off and with every feature on.
+    /// The defaults of every key read with a typed default, with every feature off and with
+    /// every feature on (the second wins where a default depends on another setting).
+    fn defaults_read() -> std::collections::BTreeMap<String, String> {
+        let mut defaults = std::collections::BTreeMap::new();
+        for pairs in [minimal(), everything_on()] {
+            let src = Source::from_pairs(pairs);
+            Settings::from_source(&src).unwrap();
+            defaults.extend(src.defaults_read());
+        }
+        defaults
+    }
+
+    /// Where Latchkey's default of a Flask-Security key is not Flask-Security's, the
+    /// catalogue says why; where it is, the catalogue gives no reason.
     #[test]
-    fn the_keys_read_are_exactly_the_catalogues_honoured_ones() {
-        let mut everything_on = minimal();
-        everything_on.extend([
+    fn every_default_unlike_flask_securitys_says_why() {
+        let defaults = defaults_read();
+        for key in keys::catalogue() {
+            if key.support != keys::Support::Honoured {
+                continue;
+            }
+            let Some(ours) = defaults.get(&key.key()) else {
+                continue;
+            };
+            let same = keys::same_default(key.flask_default, ours);
+            assert_eq!(
+                same,
+                key.reason.is_empty(),
+                "{}: Flask-Security {:?}, Latchkey {ours:?}: a different default needs a \
+                 reason in keys.tsv, the same one none",
+                key.key(),
+                key.flask_default
+            );
+        }
+    }
+
+    /// The book's table is the catalogue's: `LATCHKEY_BLESS=1 cargo test --lib keys` writes
+    /// it after a change of `keys.tsv` or of a default.
+    #[test]
+    fn the_books_table_of_keys_is_the_catalogues() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/flask-security-keys.md");
+        let page = std::fs::read_to_string(&path).expect("docs/flask-security-keys.md");
+        let (begin, end) = ("<!-- keys:begin -->\n", "<!-- keys:end -->");
+        let start = page.find(begin).expect("the begin marker") + begin.len();
+        let stop = page.find(end).expect("the end marker");
+        let want = keys::markdown_table(&defaults_read());
+        if std::env::var_os("LATCHKEY_BLESS").is_some() {
+            let page = format!("{}{want}{}", &page[..start], &page[stop..]);
+            std::fs::write(&path, page).expect("write the page");
+            return;
+        }
+        assert!(
+            page[start..stop] == want,
+            "docs/flask-security-keys.md's table differs from src/config/keys.tsv; \
+             run LATCHKEY_BLESS=1 cargo test --lib keys"
+        );
+    }
+
+    fn everything_on() -> Vec<(&'static str, &'static str)> {
+        let mut pairs = minimal();
+        pairs.extend([
             ("SECURITY_CONFIRMABLE", "true"),
             ("SECURITY_RECOVERABLE", "true"),
             ("SECURITY_CHANGEABLE", "true"),
@@ -286,8 +340,17 @@ mod tests {
             ("GOOGLE_CLIENT_ID", "id"),
             ("GOOGLE_CLIENT_SECRET", "secret"),
         ]);
+        pairs
+    }
+
+    /// The catalogue of keys (`keys.tsv`) cannot drift from the code: every `SECURITY_*` key
+    /// the settings read is in it as honoured (or Latchkey's own, or deliberately different:
+    /// read only to refuse it), and every key it calls honoured is read, with every feature
+    /// off and with every feature on.
+    #[test]
+    fn the_keys_read_are_exactly_the_catalogues_honoured_ones() {
         let mut read = std::collections::BTreeSet::new();
-        for pairs in [minimal(), everything_on] {
+        for pairs in [minimal(), everything_on()] {
             let src = Source::from_pairs(pairs);
             Settings::from_source(&src).unwrap();
             keys::refuse_unknown(&src, &[]).unwrap();
@@ -397,6 +460,11 @@ mod tests {
         pairs.push(("SECURITY_CONFIRMABLE", "True"));
         let s = Settings::from_source(&Source::from_pairs(pairs.clone())).unwrap();
         assert!(s.features.confirmable);
+        assert_eq!(
+            s.confirm_email_within,
+            Duration::from_secs(2 * 86_400),
+            "Flask-Security 5.9's CONFIRM_EMAIL_WITHIN, as the reference behaves"
+        );
         assert!(
             !s.features.registerable,
             "registerable defaults to off, as in Flask-Security: no open sign-up unasked"

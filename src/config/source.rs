@@ -1,7 +1,8 @@
 //! Reading keys: the key→value [`Source`], Flask-Security's spellings of flags, numbers and
 //! periods, and the [`ConfigError`] that names the key that could not be used.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Display;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ impl ConfigError {
 pub struct Source {
     values: HashMap<String, String>,
     read: Mutex<BTreeSet<String>>,
+    defaults: Mutex<BTreeMap<String, String>>,
 }
 
 impl Source {
@@ -35,6 +37,7 @@ impl Source {
         Self {
             values,
             read: Mutex::new(BTreeSet::new()),
+            defaults: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -47,6 +50,22 @@ impl Source {
         if !read.contains(key) {
             read.insert(key.to_owned());
         }
+    }
+
+    fn note_default(&self, key: &str, default: impl Display) {
+        self.defaults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_owned(), default.to_string());
+    }
+
+    /// The default of every key read so far with a typed default (a flag, a number, a
+    /// period, a list), as text: what the book's table of keys shows.
+    pub fn defaults_read(&self) -> BTreeMap<String, String> {
+        self.defaults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Every key asked for so far; a group read by its prefix is there as `PREFIX*`.
@@ -109,6 +128,7 @@ impl Source {
     }
 
     pub(super) fn flag(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        self.note_default(key, default);
         match self.get(key) {
             None => Ok(default),
             Some(v) => parse_flag(v)
@@ -116,11 +136,12 @@ impl Source {
         }
     }
 
-    pub(super) fn number<T: std::str::FromStr>(
+    pub(super) fn number<T: std::str::FromStr + Display>(
         &self,
         key: &str,
         default: T,
     ) -> Result<T, ConfigError> {
+        self.note_default(key, &default);
         match self.get(key) {
             None => Ok(default),
             Some(v) => v
@@ -130,6 +151,7 @@ impl Source {
     }
 
     pub(super) fn duration(&self, key: &str, default: &str) -> Result<Duration, ConfigError> {
+        self.note_default(key, default);
         let v = self.get(key).unwrap_or(default);
         parse_duration(v).ok_or_else(|| {
             ConfigError::new(
@@ -169,6 +191,7 @@ impl Source {
 
     /// A comma list, each item trimmed, empty items left out.
     pub(super) fn list(&self, key: &str, default: &str) -> Vec<String> {
+        self.note_default(key, default);
         self.get(key)
             .unwrap_or(default)
             .split(',')
