@@ -1647,3 +1647,45 @@ async fn a_code_the_provider_accepts_twice_signs_in_once() {
     assert_eq!(signed_in, 1);
     handle.stop(false).await;
 }
+
+/// The built-in `google` provider is Google's discovery (`GOOGLE_SERVER_METADATA_URL`,
+/// authlib's key, points it at a stand-in here): it signs in and links as any OpenID
+/// Connect provider, under its own name and paths.
+#[actix_web::test]
+async fn the_built_in_google_provider_signs_in_through_its_discovery() {
+    let provider = Provider::start().await;
+    let metadata = provider.metadata_url();
+    let app = spawn_app_with(&[
+        ("SECURITY_OAUTH_ENABLE", "true"),
+        ("SECURITY_OAUTH_BUILTIN_PROVIDERS", "google"),
+        ("GOOGLE_CLIENT_ID", CLIENT_ID),
+        ("GOOGLE_CLIENT_SECRET", "latchkey-it-secret"),
+        ("GOOGLE_SERVER_METADATA_URL", metadata.as_str()),
+        ("SECURITY_CONFIRMABLE", "true"),
+    ])
+    .await;
+    let email = confirmed_account(&app, "google").await;
+    let user = app.user(&email);
+    let sub = format!("g-{}", common::random_hex(6));
+    provider
+        .set_user(&sub, json!({"email": email, "email_verified": true}))
+        .await;
+    let c = app.client();
+    let page = c.get("/login").await.text().await.unwrap();
+    assert!(page.contains("/login/oauthstart/google"), "{page}");
+    let token = c.csrf_token("/login").await;
+    let r = c
+        .post_form(
+            "/login/oauthstart/google",
+            &[("csrf_token", token.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let url = location(&r).expect("Location");
+    let back = callback_path(&provider.approve(&url, &sub, false).await);
+    assert!(back.starts_with("/login/oauthresponse/google"), "{back}");
+    let r = c.get(&back).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert!(c.is_authenticated().await);
+    assert_eq!(identities_of(&app, user.id), [("google".to_owned(), sub)]);
+}
