@@ -148,7 +148,16 @@ pub fn native_name(lang: &Lang) -> String {
         "hy" => "Հայերեն",
         "af" => "Afrikaans",
         "zh-hans" | "zh-hans-cn" => "简体中文",
-        _ => return lang.as_str().to_owned(),
+        "zh-hant" | "zh-hant-tw" => "繁體中文",
+        tag => {
+            // A language with a region (Flask-Security's folders: `ja_JP`, `pl_PL`) is named
+            // as its language when that one has a name; an unknown one by its tag.
+            let primary = lang.primary();
+            return match Lang::parse(primary) {
+                Some(base) if primary != tag => native_name(&base),
+                _ => tag.to_owned(),
+            };
+        }
     };
     name.to_owned()
 }
@@ -159,6 +168,45 @@ mod tests {
 
     fn langs(tags: &[&str]) -> Vec<Lang> {
         tags.iter().map(|t| Lang::parse(t).unwrap()).collect()
+    }
+
+    /// Flask-Security's translation folders are named by language and region (`ja_JP`,
+    /// `pl_PL`): the chooser names each language in its own script, not by its tag.
+    #[test]
+    fn every_flask_security_language_is_named_in_its_own_script() {
+        for folder in [
+            "af_ZA",
+            "ar",
+            "ar_SA",
+            "ca_ES",
+            "da_DK",
+            "de_DE",
+            "es_ES",
+            "eu_ES",
+            "fr_FR",
+            "hu_HU",
+            "hy_AM",
+            "is_IS",
+            "it_IT",
+            "ja_JP",
+            "nl_NL",
+            "pl_PL",
+            "pt_BR",
+            "pt_PT",
+            "ru_RU",
+            "tr_TR",
+            "zh_Hans_CN",
+        ] {
+            let lang = Lang::parse(folder).unwrap();
+            let name = native_name(&lang);
+            assert_ne!(name, lang.as_str(), "{folder} is shown as its tag");
+        }
+        assert_eq!(native_name(&Lang::parse("ja_JP").unwrap()), "日本語");
+        assert_eq!(native_name(&Lang::parse("pl_PL").unwrap()), "Polski");
+        assert_eq!(
+            native_name(&Lang::parse("pt_BR").unwrap()),
+            "Português (Brasil)"
+        );
     }
 
     #[test]
