@@ -56,8 +56,10 @@ pub(super) fn mail(src: &Source) -> Result<MailSettings, ConfigError> {
         password: src.get("MAIL_PASSWORD").map(Secret::new),
         use_tls: src.flag("MAIL_USE_TLS", false)?,
         use_ssl: src.flag("MAIL_USE_SSL", false)?,
+        // Flask-Security's own key wins over Flask-Mailman's, as in Flask-Security.
         default_sender: src
-            .get("MAIL_DEFAULT_SENDER")
+            .get("SECURITY_EMAIL_SENDER")
+            .or_else(|| src.get("MAIL_DEFAULT_SENDER"))
             .unwrap_or("no-reply@localhost")
             .to_owned(),
         sender_name: Some(src.get("APP_NAME").unwrap_or(DEFAULT_APP_NAME).to_owned()),
@@ -131,4 +133,30 @@ pub(super) fn explicit_subjects(src: &Source) -> BTreeSet<String> {
         .filter_map(|key| src.get(key))
         .map(str::to_owned)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn security_email_sender_wins_over_mail_default_sender() {
+        let sender = |pairs: &[(&str, &str)]| {
+            mail(&Source::from_pairs(pairs.iter().copied()))
+                .unwrap()
+                .default_sender
+        };
+        assert_eq!(sender(&[]), "no-reply@localhost");
+        assert_eq!(
+            sender(&[("MAIL_DEFAULT_SENDER", "mailman@example.com")]),
+            "mailman@example.com"
+        );
+        assert_eq!(
+            sender(&[
+                ("MAIL_DEFAULT_SENDER", "mailman@example.com"),
+                ("SECURITY_EMAIL_SENDER", "security@example.com"),
+            ]),
+            "security@example.com"
+        );
+    }
 }
