@@ -15,6 +15,9 @@ pub struct Features {
     pub return_generic_responses: bool,
     pub login_without_confirmation: bool,
     pub send_register_email: bool,
+    /// `SECURITY_DEFAULT_REMEMBER_ME`: the login form's "Remember me" starts ticked, and a
+    /// JSON login that does not say is remembered.
+    pub default_remember_me: bool,
 }
 
 pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
@@ -29,6 +32,7 @@ pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
         return_generic_responses: src.flag("SECURITY_RETURN_GENERIC_RESPONSES", false)?,
         login_without_confirmation: src.flag("SECURITY_LOGIN_WITHOUT_CONFIRMATION", false)?,
         send_register_email: src.flag("SECURITY_SEND_REGISTER_EMAIL", true)?,
+        default_remember_me: src.flag("SECURITY_DEFAULT_REMEMBER_ME", false)?,
     };
     check_generic_responses(&features)?;
     refuse_passwordless(src)?;

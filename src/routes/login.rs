@@ -57,10 +57,11 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
     // Coming back to the login page abandons a half-finished login (as Flask-Security).
     crate::web::pending::forget(&web);
     let next = query_param(&web.request, "next").unwrap_or_default();
-    web.page(
-        "security/login_user.html",
-        form_context(&LoginForm::default(), &next),
-    )
+    let blank = LoginForm {
+        remember: Some(Flag(web.settings().features.default_remember_me)),
+        ..LoginForm::default()
+    };
+    web.page("security/login_user.html", form_context(&blank, &next))
 }
 
 pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpResponse, AppError> {
@@ -80,10 +81,12 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
         .or(form.username.as_deref())
         .unwrap_or("");
     let password = form.password.as_deref().unwrap_or("");
-    let asked = Asked {
-        remember: form.remember.is_some_and(|f| f.0),
-        next,
+    // A form's unticked box is absent; a JSON login that does not say takes the default.
+    let remember = match &form.remember {
+        Some(flag) => flag.0,
+        None => web.format.is_json() && settings.features.default_remember_me,
     };
+    let asked = Asked { remember, next };
     let browser = signin::browser(&web);
     let outcome = factors::password(&web.services(), &browser, identity, password, asked).await?;
     signin::answer(&web, outcome, "login_throttled", json!({}), |refused| {

@@ -218,3 +218,48 @@ async fn a_very_long_user_agent_does_not_break_login() {
     assert_eq!(r.status(), StatusCode::FOUND);
     assert!(browser.is_authenticated().await);
 }
+
+/// `SECURITY_DEFAULT_REMEMBER_ME`: the login page's box starts ticked, and a JSON login that
+/// does not say is remembered; a form sent with the box unticked is not (and with the key
+/// unset, nothing is remembered unasked).
+#[actix_web::test]
+async fn default_remember_me_ticks_the_box_and_remembers_a_json_login() {
+    let app = common::spawn_app_with(&[("SECURITY_DEFAULT_REMEMBER_ME", "true")]).await;
+    let email = common::new_email("default-remember");
+    app.create_user(&email, PASSWORD).await;
+    let page = app.client().get("/login").await.text().await.unwrap();
+    assert!(
+        page.contains("name=\"remember\" type=\"checkbox\" value=\"y\" checked"),
+        "{page}"
+    );
+    let c = app.client();
+    assert_eq!(
+        c.login_json(&email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        c.cookie("remember_token").is_some(),
+        "a JSON login is remembered"
+    );
+    let f = app.client();
+    assert_eq!(
+        f.login(&email, PASSWORD, false).await.status(),
+        StatusCode::FOUND
+    );
+    assert!(
+        f.cookie("remember_token").is_none(),
+        "an unticked box is not"
+    );
+
+    let plain = common::spawn_app().await;
+    let email = common::new_email("no-default-remember");
+    plain.create_user(&email, PASSWORD).await;
+    let page = plain.client().get("/login").await.text().await.unwrap();
+    assert!(!page.contains("value=\"y\" checked"), "{page}");
+    let c = plain.client();
+    assert_eq!(
+        c.login_json(&email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert!(c.cookie("remember_token").is_none());
+}
