@@ -17,17 +17,19 @@ pub enum ConfigCommand {
     Check,
 }
 
-/// The environment's keys and their verdicts (after `.env` was loaded into it).
-pub fn check_environment() -> (Source, Vec<Checked>) {
-    let src = Source::from_env();
-    let checked = keys::check(&src, &message_names());
-    (src, checked)
+/// The keys of `src` (the environment, `.env` loaded into it) and their verdicts.
+fn check_keys(src: &Source) -> Vec<Checked> {
+    keys::check(src, &message_names())
 }
 
 /// At start-up, for every command: a line for each key that is not honoured (unknown: a
-/// warning; not supported: information), and production's refusal of an unknown key.
-pub fn check_at_start_up(settings: &Settings) -> Result<(), crate::config::ConfigError> {
-    let (src, checked) = check_environment();
+/// warning; not supported: information), and production's refusal of an unknown key. `src`
+/// is what `settings` were read from.
+pub fn check_at_start_up(
+    settings: &Settings,
+    src: &Source,
+) -> Result<(), crate::config::ConfigError> {
+    let checked = check_keys(src);
     for c in &checked {
         match c.verdict {
             Verdict::Honoured => {}
@@ -36,15 +38,15 @@ pub fn check_at_start_up(settings: &Settings) -> Result<(), crate::config::Confi
         }
     }
     if settings.environment == Environment::Production {
-        keys::refuse_unknown(&src, &checked)?;
+        keys::refuse_unknown(src, &checked)?;
     }
     Ok(())
 }
 
-pub fn config_command(cmd: ConfigCommand) -> Result<(), CliError> {
+pub fn config_command(src: &Source, cmd: ConfigCommand) -> Result<(), CliError> {
     match cmd {
         ConfigCommand::Check => {
-            let (_, checked) = check_environment();
+            let checked = check_keys(src);
             if checked.is_empty() {
                 println!("No SECURITY_* key is set: every setting has its default.");
             }

@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 
 use crate::auth::services::load_messages;
 use crate::auth::PasswordHasher;
-use crate::config::Settings;
+use crate::config::{Settings, Source};
 use crate::domain::Password;
 use crate::startup::Application;
 use crate::telemetry::{self, LogFormat};
@@ -147,7 +147,10 @@ pub fn main() -> ExitCode {
             None
         }
     };
-    let settings = match Settings::from_env() {
+    // `.env` is already in the environment (above): the settings and the check of their keys
+    // read the one source.
+    let source = Source::from_env();
+    let settings = match Settings::from_source(&source) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("latchkey: configuration error: {e}");
@@ -166,7 +169,7 @@ pub fn main() -> ExitCode {
     // (`config check` itself reports them rather than refusing.)
     let checking = matches!(cli.command, Some(Command::Config(_)));
     if !checking {
-        if let Err(e) = config::check_at_start_up(&settings) {
+        if let Err(e) = config::check_at_start_up(&settings, &source) {
             eprintln!("latchkey: configuration error: {e}");
             return ExitCode::from(2);
         }
@@ -178,7 +181,7 @@ pub fn main() -> ExitCode {
         Some(Command::Db(DbCommand::Migrate)) => database::migrate(&settings),
         Some(Command::Db(DbCommand::Check)) => database::check(&settings),
         Some(Command::Db(DbCommand::Sweep)) => database::sweep(&settings),
-        Some(Command::Config(cmd)) => config::config_command(cmd),
+        Some(Command::Config(cmd)) => config::config_command(&source, cmd),
         Some(Command::TimeHash { .. }) => Ok(()),
     };
     match result {

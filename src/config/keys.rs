@@ -42,14 +42,15 @@ pub enum Support {
 
 impl Support {
     fn parse(word: &str) -> Option<Self> {
-        Some(match word {
-            "honoured" => Self::Honoured,
-            "latchkey" => Self::Latchkey,
-            "planned" => Self::Planned,
-            "different" => Self::Different,
-            "not-applicable" => Self::NotApplicable,
-            _ => return None,
-        })
+        [
+            Self::Honoured,
+            Self::Latchkey,
+            Self::Planned,
+            Self::Different,
+            Self::NotApplicable,
+        ]
+        .into_iter()
+        .find(|support| support.as_str() == word)
     }
 
     /// The catalogue's word for it ("not-applicable").
@@ -150,29 +151,30 @@ pub struct Checked {
     pub verdict: Verdict,
 }
 
-impl fmt::Display for Checked {
+impl fmt::Display for Verdict {
+    /// What the key is, without its name ("unknown key, ignored; did you mean ...?").
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.verdict {
-            Verdict::Honoured => write!(f, "{}: honoured", self.key),
+        match self {
+            Verdict::Honoured => f.write_str("honoured"),
             Verdict::NotSupported { support, reason } => {
                 let what = match support {
                     Support::Different => "deliberately different from Flask-Security",
                     Support::Planned => "not supported yet",
                     _ => "not applicable",
                 };
-                write!(f, "{}: {what}, ignored. {reason}", self.key)
+                write!(f, "{what}, ignored. {reason}")
             }
             Verdict::Unknown {
                 nearest: Some(near),
-            } => {
-                write!(
-                    f,
-                    "{}: unknown key, ignored; did you mean {near}?",
-                    self.key
-                )
-            }
-            Verdict::Unknown { nearest: None } => write!(f, "{}: unknown key, ignored", self.key),
+            } => write!(f, "unknown key, ignored; did you mean {near}?"),
+            Verdict::Unknown { nearest: None } => f.write_str("unknown key, ignored"),
         }
+    }
+}
+
+impl fmt::Display for Checked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.verdict)
     }
 }
 
@@ -243,9 +245,7 @@ pub fn refuse_unknown(src: &Source, checked: &[Checked]) -> Result<(), ConfigErr
             format!(
                 "{}; APP_ENV=production refuses unknown keys (fix or remove it, or set \
                  {ALLOW_UNKNOWN_KEYS}=true)",
-                unknown
-                    .to_string()
-                    .trim_start_matches(&format!("{}: ", unknown.key))
+                unknown.verdict
             ),
         )),
     }
