@@ -17,7 +17,7 @@ use crate::auth::events::{EventSubscriber, Events};
 use crate::config::Settings;
 use crate::crypto::derive_key;
 use crate::mail::worker::WorkerHandle;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::current_user::resolve_current_user;
 use crate::web::error::negotiate_errors;
 use crate::web::AppError;
@@ -66,11 +66,12 @@ pub fn app(
         .session_lifecycle(BrowserSession::default())
         .build();
     let static_dir = settings.static_dir.clone();
+    let urls = state.urls;
     App::new()
         .app_data(state)
         .configure(move |cfg| {
-            crate::routes::configure(cfg, &settings);
-            static_files(cfg, &static_dir);
+            crate::routes::configure(cfg, &settings, urls);
+            static_files(cfg, &static_dir, urls);
         })
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(AppError::NotFound)
@@ -120,10 +121,10 @@ const BUILT_IN_ASSETS: &[(&str, &str, &str)] = &[
 const FAVICON: &[u8] = include_bytes!("../static/favicon.ico");
 
 /// Files under `STATIC_DIR`, and the built-in assets that folder does not replace.
-fn static_files(cfg: &mut web::ServiceConfig, dir: &std::path::Path) {
+fn static_files(cfg: &mut web::ServiceConfig, dir: &std::path::Path, urls: Urls) {
     let own_icon = dir.join("favicon.ico");
     cfg.route(
-        Route::Favicon.path(),
+        urls.path(Route::Favicon),
         web::get().to(move || {
             let own_icon = own_icon.clone();
             async move {
@@ -144,7 +145,7 @@ fn static_files(cfg: &mut web::ServiceConfig, dir: &std::path::Path) {
     for &(name, content_type, body) in BUILT_IN_ASSETS {
         if !dir.join(name).is_file() {
             cfg.route(
-                &Route::StaticFile.with_token(name),
+                &urls.with_token(Route::StaticFile, name),
                 web::get().to(move || async move {
                     HttpResponse::Ok().content_type(content_type).body(body)
                 }),
@@ -152,7 +153,7 @@ fn static_files(cfg: &mut web::ServiceConfig, dir: &std::path::Path) {
         }
     }
     if dir.is_dir() {
-        cfg.service(actix_files::Files::new(Route::Static.path(), dir));
+        cfg.service(actix_files::Files::new(urls.path(Route::Static), dir));
     }
 }
 

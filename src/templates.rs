@@ -26,7 +26,7 @@ use tera::{Context, Tera};
 
 use crate::config::TemplateName;
 use crate::messages::{Lang, Messages};
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 
 /// The built-in templates, by the names Flask-Security uses.
 const DEFAULTS: &[(&str, &str)] = &[
@@ -790,13 +790,16 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         "languages",
         &json!([{"code": "en", "name": "English"}, {"code": "de", "name": "Deutsch"}]),
     );
-    ctx.insert("request_path", &Route::Login.with_query("next=%2Fprofile"));
+    ctx.insert(
+        "request_path",
+        &Urls::default().with_query(Route::Login, "next=%2Fprofile"),
+    );
     ctx.insert("current_user", &logged_in.then_some(&user));
     ctx.insert("csrf_token", "sample-csrf-token");
     ctx.insert(
         "check_email",
         &json!({"sent": "registered", "address": "ada@example.com",
-                "resend_url": Route::Confirm.path(), "resend_after_secs": 60}),
+                "resend_url": Urls::default().path(Route::Confirm), "resend_after_secs": 60}),
     );
     ctx.insert(
         "flashes",
@@ -817,38 +820,44 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     ctx.insert(
         "urls",
         &json!({
-            "home": Route::Home.path(),
-            "login": Route::Login.path(),
-            "logout": Route::Logout.path(),
-            "register": Route::Register.path(),
-            "forgot_password": Route::Reset.path(),
-            "send_confirmation": Route::Confirm.path(),
-            "change_password": Route::Change.path(),
-            "profile": Route::Profile.path(),
-            "premium": Route::Premium.path(),
-            "admin": Route::Admin.path(),
-            "sessions": Route::Sessions.path(),
-            "verify": Route::Verify.path(),
-            "tf_setup": Route::TfSetup.path(),
-            "tf_validate": Route::TfValidate.path(),
-            "tf_select": Route::TfSelect.path(),
-            "tf_rescue": Route::TfRescue.path(),
-            "mf_recovery_codes": Route::MfRecoveryCodes.path(),
-            "mf_recovery": Route::MfRecovery.path(),
-            "wan_register": Route::WanRegister.path(),
-            "wan_delete": Route::WanDelete.path(),
-            "wan_signin": Route::WanSignin.path(),
-            "wan_verify": Route::WanVerify.path(),
-            "wan_signup": Route::WanSignup.path(),
-            "us_signin": Route::UsSignin.path(),
-            "us_signin_send_code": Route::UsSigninSendCode.path(),
-            "us_setup": Route::UsSetup.path(),
-            "us_verify": Route::UsVerify.path(),
-            "us_verify_send_code": Route::UsVerifySendCode.path(),
-            "us_verify_link": Route::UsVerifyLink.path(),
-            "change_email": Route::ChangeEmail.path(),
-            "change_username": Route::ChangeUsername.path(),
-            "recover_username": Route::RecoverUsername.path(),
+            "home": Urls::default().path(Route::Home),
+            "login": Urls::default().path(Route::Login),
+            "logout": Urls::default().path(Route::Logout),
+            "register": Urls::default().path(Route::Register),
+            "forgot_password": Urls::default().path(Route::Reset),
+            "send_confirmation": Urls::default().path(Route::Confirm),
+            "change_password": Urls::default().path(Route::Change),
+            "profile": Urls::default().path(Route::Profile),
+            "premium": Urls::default().path(Route::Premium),
+            "admin": Urls::default().path(Route::Admin),
+            "sessions": Urls::default().path(Route::Sessions),
+            "sessions_revoke": Urls::default().path(Route::SessionsRevoke),
+            "sessions_revoke_others": Urls::default().path(Route::SessionsRevokeOthers),
+            "sessions_revoke_token": Urls::default().path(Route::SessionsRevokeToken),
+            "lang": Urls::default().path(Route::Lang),
+            "favicon": Urls::default().path(Route::Favicon),
+            "static": Urls::default().base(Route::StaticFile),
+            "verify": Urls::default().path(Route::Verify),
+            "tf_setup": Urls::default().path(Route::TfSetup),
+            "tf_validate": Urls::default().path(Route::TfValidate),
+            "tf_select": Urls::default().path(Route::TfSelect),
+            "tf_rescue": Urls::default().path(Route::TfRescue),
+            "mf_recovery_codes": Urls::default().path(Route::MfRecoveryCodes),
+            "mf_recovery": Urls::default().path(Route::MfRecovery),
+            "wan_register": Urls::default().path(Route::WanRegister),
+            "wan_delete": Urls::default().path(Route::WanDelete),
+            "wan_signin": Urls::default().path(Route::WanSignin),
+            "wan_verify": Urls::default().path(Route::WanVerify),
+            "wan_signup": Urls::default().path(Route::WanSignup),
+            "us_signin": Urls::default().path(Route::UsSignin),
+            "us_signin_send_code": Urls::default().path(Route::UsSigninSendCode),
+            "us_setup": Urls::default().path(Route::UsSetup),
+            "us_verify": Urls::default().path(Route::UsVerify),
+            "us_verify_send_code": Urls::default().path(Route::UsVerifySendCode),
+            "us_verify_link": Urls::default().path(Route::UsVerifyLink),
+            "change_email": Urls::default().path(Route::ChangeEmail),
+            "change_username": Urls::default().path(Route::ChangeUsername),
+            "recover_username": Urls::default().path(Route::RecoverUsername),
         }),
     );
     ctx.insert("errors", &json!({"email": ["A field error."]}));
@@ -858,8 +867,11 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         &json!({"email": "ada@example.com", "username": "ada", "remember": true,
                 "identity": "ada@example.com", "chosen_method": "email"}),
     );
-    ctx.insert("next", Route::Profile.path());
-    ctx.insert("reset_url", &Route::ResetToken.with_token("sample-token"));
+    ctx.insert("next", Urls::default().path(Route::Profile));
+    ctx.insert(
+        "reset_url",
+        &Urls::default().with_token(Route::ResetToken, "sample-token"),
+    );
     ctx.insert(
         "sessions",
         &json!([
@@ -893,7 +905,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         &json!({"status": 429, "title": "Too many attempts",
                 "message": "Too many attempts. Please try again in 1 second.",
                 "detail": "This pause protects your account from guessing.",
-                "reference": "0af7651916cd43dd", "next": [{"url": Route::Home.path(), "label": "Home"}]}),
+                "reference": "0af7651916cd43dd", "next": [{"url": Urls::default().path(Route::Home), "label": "Home"}]}),
     );
     ctx.insert("total", &1);
     ctx.insert("q", "");
@@ -946,7 +958,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     ctx.insert("tf_method", "authenticator");
     ctx.insert(
         "recovery_options",
-        &json!({"email": Route::TfRescue.path(), "recovery_code": Route::MfRecovery.path()}),
+        &json!({"email": Urls::default().path(Route::TfRescue), "recovery_code": Urls::default().path(Route::MfRecovery)}),
     );
     ctx.insert("remember_device", &true);
     ctx.insert("signing_in_as", "ada@example.com");
@@ -960,10 +972,10 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         "account",
         &json!({
             "email": "ada@example.com", "username": "ada",
-            "password_change_url": Route::Change.path(),
-            "two_factor": {"method": "authenticator", "setup_url": Route::TfSetup.path()},
-            "recovery_codes": {"left": 3, "url": Route::MfRecoveryCodes.path()},
-            "sessions_url": Route::Sessions.path(), "has_password": true,
+            "password_change_url": Urls::default().path(Route::Change),
+            "two_factor": {"method": "authenticator", "setup_url": Urls::default().path(Route::TfSetup)},
+            "recovery_codes": {"left": 3, "url": Urls::default().path(Route::MfRecoveryCodes)},
+            "sessions_url": Urls::default().path(Route::Sessions), "has_password": true,
             "activity": [
                 {"time": "2026-01-01 00:00 UTC", "datetime": "2026-01-01T00:00:00Z",
                  "what": "Signed in with a password",
@@ -972,21 +984,21 @@ pub fn sample_page_context(logged_in: bool) -> Context {
                  "what": "Failed sign-in with a password",
                  "client": "an unknown client", "ip": null, "failure": true},
             ],
-            "signin_options": {"url": Route::UsSetup.path(), "email": true, "sms": false,
+            "signin_options": {"url": Urls::default().path(Route::UsSetup), "email": true, "sms": false,
                                "authenticator": true},
             "failed_signins": 2,
-            "change_email_url": Route::ChangeEmail.path(),
-            "change_username_url": Route::ChangeUsername.path(),
+            "change_email_url": Urls::default().path(Route::ChangeEmail),
+            "change_username_url": Urls::default().path(Route::ChangeUsername),
             "passkeys": {
                 "list": [{"name": "Laptop", "usage": "first",
                           "created": "2026-01-01T00:00:00Z", "last_used": "2026-01-02T00:00:00Z"}],
-                "manage_url": Route::WanRegister.path(),
+                "manage_url": Urls::default().path(Route::WanRegister),
             },
             "social_logins": {
                 "list": [{"id": 1, "provider": "google", "email": "ada@example.com",
                           "linked": "2026-01-01 00:00 UTC", "last_used": null}],
-                "providers": [{"name": "google", "url": Route::OauthLink.with_token("google")}],
-                "unlink_url": Route::OauthUnlink.path(),
+                "providers": [{"name": "google", "url": Urls::default().with_token(Route::OauthLink, "google")}],
+                "unlink_url": Urls::default().path(Route::OauthUnlink),
             },
         }),
     );
@@ -1039,7 +1051,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     ctx.insert("valid", &true);
     ctx.insert(
         "revert_url",
-        &Route::ChangeEmailRevert.with_token("sample-token"),
+        &Urls::default().with_token(Route::ChangeEmailRevert, "sample-token"),
     );
     ctx
 }

@@ -8,6 +8,7 @@ use super::support::CliError;
 use crate::auth::services::message_names;
 use crate::config::keys::{self, Checked, Verdict};
 use crate::config::{Environment, Settings, Source};
+use crate::urls::{Route, Urls};
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -15,6 +16,13 @@ pub enum ConfigCommand {
     /// but not supported (and why), or unknown (and the nearest known key). Exit code 5 when
     /// a key is unknown.
     Check,
+    /// Print where each route is served under SECURITY_URL_PREFIX and the SECURITY_*_URL
+    /// keys: the route, Flask-Security's default path and this configuration's path.
+    Urls {
+        /// One JSON object instead: {"Login": {"default": "/login", "path": "/auth/signin"}, ...}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The keys of `src` (the environment, `.env` loaded into it) and their verdicts.
@@ -43,8 +51,13 @@ pub fn check_at_start_up(
     Ok(())
 }
 
-pub fn config_command(src: &Source, cmd: ConfigCommand) -> Result<(), CliError> {
+pub fn config_command(
+    settings: &Settings,
+    src: &Source,
+    cmd: ConfigCommand,
+) -> Result<(), CliError> {
     match cmd {
+        ConfigCommand::Urls { json } => print_urls(settings, json),
         ConfigCommand::Check => {
             let checked = check_keys(src);
             if checked.is_empty() {
@@ -65,4 +78,36 @@ pub fn config_command(src: &Source, cmd: ConfigCommand) -> Result<(), CliError> 
             }
         }
     }
+}
+
+/// `config urls`: the URL table of `settings`, refused when two routes would share a path.
+fn print_urls(settings: &Settings, json: bool) -> Result<(), CliError> {
+    let urls = Urls::new(&settings.paths.prefix, &settings.paths.keys);
+    if let Some((a, b, path)) = urls.clash() {
+        return Err(CliError::Found(format!(
+            "{a:?} and {b:?} would both be served at {path}"
+        )));
+    }
+    let defaults = Urls::default();
+    if json {
+        let table: serde_json::Map<String, serde_json::Value> = Route::ALL
+            .iter()
+            .map(|r| {
+                let entry =
+                    serde_json::json!({"default": defaults.path(*r), "path": urls.path(*r)});
+                (format!("{r:?}"), entry)
+            })
+            .collect();
+        println!("{}", serde_json::Value::Object(table));
+        return Ok(());
+    }
+    for route in Route::ALL {
+        println!(
+            "{:<22} {:<34} {}",
+            format!("{route:?}"),
+            defaults.path(*route),
+            urls.path(*route)
+        );
+    }
+    Ok(())
 }

@@ -47,6 +47,7 @@ All commands (each has --help):
   latchkey db check                     adopted emails and usernames that look alike
   latchkey db sweep                     one housekeeping pass: what it removed
   latchkey config check                 what each SECURITY_* key set is (typos named)
+  latchkey config urls [--json]         where each route is served (URL_PREFIX, *_URL keys)
 Without --password, the password is asked for twice without echo (or read as one line
 from standard input when that is not a terminal).
 
@@ -181,7 +182,7 @@ pub fn main() -> ExitCode {
         Some(Command::Db(DbCommand::Migrate)) => database::migrate(&settings),
         Some(Command::Db(DbCommand::Check)) => database::check(&settings),
         Some(Command::Db(DbCommand::Sweep)) => database::sweep(&settings),
-        Some(Command::Config(cmd)) => config::config_command(&source, cmd),
+        Some(Command::Config(cmd)) => config::config_command(&settings, &source, cmd),
         Some(Command::TimeHash { .. }) => Ok(()),
     };
     match result {

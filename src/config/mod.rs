@@ -20,6 +20,7 @@ mod mail;
 mod notices;
 mod oauth;
 mod passwords;
+mod paths;
 mod secret;
 mod session;
 mod source;
@@ -50,6 +51,7 @@ pub use oauth::{
 pub use passwords::{
     HashQueueLimit, HashScheme, PasswordPolicy, DEFAULT_HASH_WAIT, MAX_HASH_QUEUE, MAX_HASH_WAIT,
 };
+pub use paths::{PathSettings, PATH_KEYS};
 pub use secret::Secret;
 pub use session::SessionPolicy;
 pub use source::{parse_duration, parse_flag, ConfigError, Source};
@@ -120,6 +122,8 @@ pub struct Settings {
     pub events: EventSettings,
     /// Which security notices are mailed.
     pub notices: NoticeSettings,
+    /// Where the routes are served (`SECURITY_URL_PREFIX`, `SECURITY_*_URL`).
+    pub paths: PathSettings,
     /// Social login (`SECURITY_OAUTH_*`).
     pub oauth: OAuthSettings,
     /// Where the development SMS sender writes text messages (`SMS_OUTBOX_DIR`).
@@ -237,6 +241,7 @@ impl Settings {
             events: events::events(src)?,
             notices: notices::notices(src)?,
             oauth: oauth::oauth(src)?,
+            paths: paths::paths(src)?,
             sms_outbox_dir: PathBuf::from(src.get("SMS_OUTBOX_DIR").unwrap_or("instance/sms")),
             app_name,
             workers,

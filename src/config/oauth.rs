@@ -41,11 +41,6 @@ pub struct OAuthSettings {
     /// identity whose provider asserts a verified address no account has makes an account
     /// (confirmed, no password). Also needs `SECURITY_REGISTERABLE`.
     pub register: bool,
-    /// The paths set by `SECURITY_OAUTH_START_URL`, `SECURITY_OAUTH_RESPONSE_URL`,
-    /// `SECURITY_OAUTH_VERIFY_START_URL` and `SECURITY_OAUTH_VERIFY_RESPONSE_URL` (key,
-    /// value): Latchkey serves Flask-Security's defaults, from its URL table, and the
-    /// services refuse to start with another value.
-    pub url_keys: Vec<(&'static str, String)>,
 }
 
 impl OAuthSettings {
@@ -116,15 +111,6 @@ pub enum ProviderKind {
 }
 
 pub(super) fn oauth(src: &Source) -> Result<OAuthSettings, ConfigError> {
-    let url_keys = [
-        "SECURITY_OAUTH_START_URL",
-        "SECURITY_OAUTH_RESPONSE_URL",
-        "SECURITY_OAUTH_VERIFY_START_URL",
-        "SECURITY_OAUTH_VERIFY_RESPONSE_URL",
-    ]
-    .into_iter()
-    .filter_map(|key| src.get(key).map(|value| (key, value.to_owned())))
-    .collect();
     let post_login_view = local_view(src, "SECURITY_POST_OAUTH_LOGIN_VIEW")?;
     let post_verify_view = local_view(src, "SECURITY_POST_OAUTH_VERIFY_VIEW")?;
     let seconds: u64 = src.number("SECURITY_OAUTH_HTTP_TIMEOUT", 10)?;
@@ -143,7 +129,6 @@ pub(super) fn oauth(src: &Source) -> Result<OAuthSettings, ConfigError> {
         post_verify_view,
         http_timeout: Duration::from_secs(seconds),
         register,
-        url_keys,
     };
     if !enabled {
         return Ok(settings);
@@ -435,15 +420,7 @@ mod tests {
             with(&[("SECURITY_OAUTH_BUILTIN_PROVIDERS", "gitlab")]),
             "SECURITY_OAUTH_BUILTIN_PROVIDERS"
         );
-        let s = read(&[
-            ("SECURITY_OAUTH_START_URL", "/elsewhere"),
-            ("SECURITY_POST_OAUTH_LOGIN_VIEW", "/profile"),
-        ])
-        .unwrap();
-        assert_eq!(
-            s.url_keys,
-            [("SECURITY_OAUTH_START_URL", "/elsewhere".to_owned())]
-        );
+        let s = read(&[("SECURITY_POST_OAUTH_LOGIN_VIEW", "/profile")]).unwrap();
         assert_eq!(s.post_login_view.as_deref(), Some("/profile"));
     }
 }

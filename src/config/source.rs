@@ -127,6 +127,12 @@ impl Source {
         })
     }
 
+    /// A text with a default (recorded for the book's table).
+    pub(super) fn text<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
+        self.note_default(key, default);
+        self.get(key).unwrap_or(default)
+    }
+
     pub(super) fn flag(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
         self.note_default(key, default);
         match self.get(key) {

@@ -1,7 +1,7 @@
 //! The `next` parameter: where to send the browser after logging in. Only local paths (or
 //! absolute URLs on our own origin) are accepted, in every spelling an attacker might try.
 
-use crate::urls::{self, Route};
+use crate::urls;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 
 /// A redirect target that stays on this site and is safe to put in a `Location` header.
@@ -79,10 +79,9 @@ impl SafeNext {
     }
 
     /// The login URL that brings the user back to `path_and_query` afterwards.
-    pub fn login_url_for(path_and_query: &str) -> String {
+    pub fn login_url_for(login: &str, path_and_query: &str) -> String {
         format!(
-            "{}?next={}",
-            Route::Login.path(),
+            "{login}?next={}",
             utf8_percent_encode(path_and_query, QUERY_VALUE_ESCAPE)
         )
     }
@@ -175,9 +174,12 @@ mod tests {
 
     #[test]
     fn login_url_keeps_the_path_readable() {
-        assert_eq!(SafeNext::login_url_for("/profile"), "/login?next=/profile");
         assert_eq!(
-            SafeNext::login_url_for("/a?b=1&c=2"),
+            SafeNext::login_url_for("/login", "/profile"),
+            "/login?next=/profile"
+        );
+        assert_eq!(
+            SafeNext::login_url_for("/login", "/a?b=1&c=2"),
             "/login?next=/a?b=1%26c=2"
         );
     }
@@ -262,7 +264,7 @@ mod tests {
             #[test]
             fn never_panics_on_any_text(raw in "\\PC{0,3000}") {
                 let _ = SafeNext::parse(&raw, ORIGIN);
-                let _ = SafeNext::login_url_for(&raw);
+                let _ = SafeNext::login_url_for("/login", &raw);
             }
 
             #[test]
@@ -272,7 +274,7 @@ mod tests {
 
             #[test]
             fn login_url_for_round_trips_through_the_query(path in "/\\PC{0,40}") {
-                let url = SafeNext::login_url_for(&path);
+                let url = SafeNext::login_url_for("/login", &path);
                 let query = url.strip_prefix("/login?next=").unwrap_or_default();
                 let decoded: Vec<(String, String)> =
                     url::form_urlencoded::parse(format!("next={query}").as_bytes()).into_owned().collect();

@@ -7,7 +7,7 @@ use super::message::{compose, Message};
 use crate::config::Settings;
 use crate::messages::Messages;
 use crate::templates::Templates;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 
 /// What every security notice names: when, from which client (approximately), from which
 /// address. The sessions link is added from `BASE_URL`.
@@ -26,6 +26,7 @@ pub struct Mailer<'a> {
     templates: &'a Templates,
     settings: &'a Settings,
     messages: &'a Messages,
+    urls: Urls,
 }
 
 impl<'a> Mailer<'a> {
@@ -34,6 +35,7 @@ impl<'a> Mailer<'a> {
             templates,
             settings,
             messages,
+            urls: Urls::new(&settings.paths.prefix, &settings.paths.keys),
         }
     }
 
@@ -55,14 +57,14 @@ impl<'a> Mailer<'a> {
         ctx.insert("lang", self.messages.lang().as_str());
         ctx.insert("user", &json!({ "email": email }));
         ctx.insert("config", &json!({ "app_name": self.settings.app_name }));
-        ctx.insert("login_link", &self.link(Route::Login.path()));
+        ctx.insert("login_link", &self.link(self.urls.path(Route::Login)));
         ctx.insert(
             "recover_link",
             &self
                 .settings
                 .features
                 .recoverable
-                .then(|| self.link(Route::Reset.path())),
+                .then(|| self.link(self.urls.path(Route::Reset))),
         );
         ctx
     }
@@ -77,7 +79,7 @@ impl<'a> Mailer<'a> {
                 "time": details.time,
                 "client": details.client,
                 "ip": details.ip.as_deref().unwrap_or("unknown"),
-                "sessions_link": self.link(Route::Sessions.path()),
+                "sessions_link": self.link(self.urls.path(Route::Sessions)),
             }),
         );
         ctx
@@ -111,7 +113,7 @@ impl<'a> Mailer<'a> {
         let mut ctx = self.context(email);
         ctx.insert(
             "confirmation_link",
-            &confirm_token.map(|t| self.link(&Route::ConfirmToken.with_token(t))),
+            &confirm_token.map(|t| self.link(&self.urls.with_token(Route::ConfirmToken, t))),
         );
         self.render(
             "welcome",
@@ -141,7 +143,7 @@ impl<'a> Mailer<'a> {
         let mut ctx = self.context(email);
         ctx.insert(
             "confirmation_link",
-            &self.link(&Route::ConfirmToken.with_token(token)),
+            &self.link(&self.urls.with_token(Route::ConfirmToken, token)),
         );
         self.render(
             "confirmation_instructions",
@@ -155,7 +157,7 @@ impl<'a> Mailer<'a> {
         let mut ctx = self.context(email);
         ctx.insert(
             "reset_link",
-            &self.link(&Route::ResetToken.with_token(token)),
+            &self.link(&self.urls.with_token(Route::ResetToken, token)),
         );
         self.render(
             "reset_instructions",
@@ -257,7 +259,7 @@ impl<'a> Mailer<'a> {
         let mut ctx = self.context(current);
         ctx.insert(
             "link",
-            &self.link(&Route::ChangeEmailToken.with_token(token)),
+            &self.link(&self.urls.with_token(Route::ChangeEmailToken, token)),
         );
         ctx.insert("token", token);
         ctx.insert("within", &self.messages.period(within));
@@ -282,7 +284,7 @@ impl<'a> Mailer<'a> {
         ctx.insert("new_email", new_email_masked);
         ctx.insert(
             "revert_link",
-            &self.link(&Route::ChangeEmailRevert.with_token(revert_token)),
+            &self.link(&self.urls.with_token(Route::ChangeEmailRevert, revert_token)),
         );
         ctx.insert("within", &self.messages.period(within));
         self.render(

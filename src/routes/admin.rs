@@ -7,14 +7,14 @@ use serde_json::{json, Value};
 use super::mount;
 use crate::auth::{activity, roles};
 use crate::db::models::User;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::guards::{Admin, RolesRequired};
 use crate::web::submission::query_param;
 use crate::web::{AppError, Web};
 
 /// Registers the admin page.
-pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(mount::page(Route::Admin, index));
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::page(urls.path(Route::Admin), index));
 }
 
 /// How many of the latest security events, across users, the page lists.

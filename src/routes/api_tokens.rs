@@ -10,18 +10,18 @@ use super::mount;
 use crate::auth::api_tokens;
 use crate::domain::FormErrors;
 use crate::messages;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::page::add_cookie;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 /// Registers revoking an API token (on the sessions page).
-pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(mount::post(Route::SessionsRevokeToken, revoke));
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::post(urls.path(Route::SessionsRevokeToken), revoke));
 }
 
 /// Registers refreshing an API token.
-pub fn refresh_routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(mount::post(Route::RefreshToken, refresh));
+pub fn refresh_routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::post(urls.path(Route::RefreshToken), refresh));
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,7 +89,7 @@ pub async fn revoke(
     form: Submission<RevokeTokenForm>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(reauthenticate) =
-        crate::web::guards::require_fresh(&web, &current.0, Route::Sessions.path())
+        crate::web::guards::require_fresh(&web, &current.0, web.path(Route::Sessions))
     {
         return Ok(reauthenticate);
     }
@@ -107,7 +107,7 @@ pub async fn revoke(
         "API token revoked from the sessions page"
     );
     Ok(web.success(
-        Route::Sessions.path(),
+        web.path(Route::Sessions),
         Some(("success", web.msg(messages::API_TOKEN_ENDED, &[]))),
         json!({}),
     ))

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::mount;
 use crate::auth::changeable::{self, ChangeInput, ChangeRefusal};
 use crate::messages;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::guards::here;
 use crate::web::page::add_cookie;
 use crate::web::signin;
@@ -15,8 +15,8 @@ use crate::web::submission::{query_param, then_or};
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 /// Registers the change-password form.
-pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(mount::get_post(Route::Change, form, submit));
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::get_post(urls.path(Route::Change), form, submit));
 }
 
 const TEMPLATE: &str = "security/change_password.html";
@@ -82,7 +82,7 @@ pub async fn submit(
     // Every login ended with the old password; this browser continues in a fresh one.
     let remember = signin::start_session(&web, &updated, current.0.remembered).await?;
     let flash = ("success", web.msg(messages::PASSWORD_CHANGE, &[]));
-    let then = then_or(&web, form.next.as_deref(), Route::Home.path());
+    let then = then_or(&web, form.next.as_deref(), web.path(Route::Home));
     let mut response = web.success(&then, Some(flash), json!({}));
     if let Some(cookie) = remember {
         add_cookie(&mut response, &cookie)?;

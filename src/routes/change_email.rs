@@ -11,17 +11,17 @@ use crate::auth::change_email::{self, Confirmed, Reverted};
 use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::page::{add_cookie, redirect};
 use crate::web::{signin, AppError, AuthenticatedUser, Submission, Web};
 
 /// Registers the change-email form, its confirmation link (other methods on it are 404) and
 /// the revert link's page.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(mount::form(Route::ChangeEmail, form, submit))
-        .route(Route::ChangeEmailToken.path(), web::get().to(confirm))
+pub fn routes(cfg: &mut web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::form(urls.path(Route::ChangeEmail), form, submit))
+        .route(urls.path(Route::ChangeEmailToken), web::get().to(confirm))
         .service(mount::get_post(
-            Route::ChangeEmailRevert,
+            urls.path(Route::ChangeEmailRevert),
             revert_form,
             revert_submit,
         ));
@@ -29,7 +29,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 const TEMPLATE: &str = "security/change_email.html";
 const REVERT_TEMPLATE: &str = "security/change_email_revert.html";
-const URL: &str = Route::ChangeEmail.path();
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ChangeEmailForm {
@@ -49,7 +48,9 @@ fn context(current_email: &str, typed: &str) -> tera::Context {
 }
 
 pub async fn form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, URL) {
+    if let Some(reauthenticate) =
+        crate::web::guards::require_fresh(&web, &current.0, web.path(Route::ChangeEmail))
+    {
         return Ok(reauthenticate);
     }
     let email = current.0.user.email_or_empty();
@@ -68,7 +69,9 @@ pub async fn submit(
     current: AuthenticatedUser,
     form: Submission<ChangeEmailForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = crate::web::guards::require_fresh(&web, &current.0, URL) {
+    if let Some(reauthenticate) =
+        crate::web::guards::require_fresh(&web, &current.0, web.path(Route::ChangeEmail))
+    {
         return Ok(reauthenticate);
     }
     let user = &current.0.user;
@@ -98,7 +101,7 @@ pub async fn submit(
         return Ok(web.json_ok(json!({ "current_email": user.email_or_empty(), "user": {} })));
     }
     web.flash("success", sent);
-    Ok(redirect(URL))
+    Ok(redirect(web.path(Route::ChangeEmail)))
 }
 
 /// The link in the mail to the new address: whoever opens it switches the account (as
@@ -120,7 +123,7 @@ pub async fn confirm(web: Web, token: web::Path<String>) -> Result<HttpResponse,
                 None => None,
             };
             web.flash("success", web.msg(messages::CHANGE_EMAIL_CONFIRMED, &[]));
-            let mut response = redirect(Route::Home.path());
+            let mut response = redirect(web.path(Route::Home));
             if let Some(cookie) = remember {
                 add_cookie(&mut response, &cookie)?;
             }
@@ -134,11 +137,11 @@ pub async fn confirm(web: Web, token: web::Path<String>) -> Result<HttpResponse,
                 "error",
                 web.msg(messages::CHANGE_EMAIL_EXPIRED, &[("within", &within)]),
             );
-            Ok(redirect(URL))
+            Ok(redirect(web.path(Route::ChangeEmail)))
         }
         Confirmed::Invalid => {
             web.flash("error", web.msg(messages::CHANGE_EMAIL_INVALID, &[]));
-            Ok(redirect(URL))
+            Ok(redirect(web.path(Route::ChangeEmail)))
         }
     }
 }
@@ -155,7 +158,10 @@ pub async fn revert_form(web: Web, token: web::Path<String>) -> Result<HttpRespo
     }
     let mut ctx = tera::Context::new();
     ctx.insert("valid", &valid);
-    ctx.insert("revert_url", &Route::ChangeEmailRevert.with_token(&token));
+    ctx.insert(
+        "revert_url",
+        &web.urls().with_token(Route::ChangeEmailRevert, &token),
+    );
     if !valid {
         ctx.insert(
             "form_errors",
@@ -188,7 +194,7 @@ pub async fn revert_submit(
                 &[("email", &reset_sent_to)],
             );
             Ok(web.success(
-                Route::Login.path(),
+                web.path(Route::Login),
                 Some(("success", message)),
                 json!({ "email_restored": restored }),
             ))
@@ -199,7 +205,7 @@ pub async fn revert_submit(
                 return Ok(web.json_error(message));
             }
             web.flash("error", message);
-            Ok(redirect(Route::Login.path()))
+            Ok(redirect(web.path(Route::Login)))
         }
     }
 }

@@ -9,15 +9,15 @@ use crate::auth::confirmable::{self, ConfirmOutcome, ResendOutcome};
 use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::check_email::{self, Sent};
 use crate::web::page::redirect;
 use crate::web::{AppError, Submission, Web};
 
 /// Registers the confirmation form and the confirmation link (other methods on the link are 404).
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(mount::get_post(Route::Confirm, form, submit))
-        .route(Route::ConfirmToken.path(), web::get().to(with_token));
+pub fn routes(cfg: &mut web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::get_post(urls.path(Route::Confirm), form, submit))
+        .route(urls.path(Route::ConfirmToken), web::get().to(with_token));
 }
 
 const TEMPLATE: &str = "security/send_confirmation.html";
@@ -98,7 +98,7 @@ pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpRespon
 /// asked for again.
 fn explain_link(web: &Web, kind: LinkKind) {
     match kind {
-        LinkKind::Resent(address) => check_email::queue(&web.session, Sent::Confirmation, &address),
+        LinkKind::Resent(address) => check_email::queue(&web.session, web.urls(), Sent::Confirmation, &address),
         LinkKind::Unusable => web.flash(
             "info",
             web.translate(
@@ -122,21 +122,21 @@ fn link_answer(web: &Web, outcome: ConfirmOutcome) -> (&'static str, &'static st
     match outcome {
         ConfirmOutcome::Confirmed(_) => {
             let message = web.msg(messages::EMAIL_CONFIRMED, &[]);
-            (Route::Login.path(), "success", message, true)
+            (web.path(Route::Login), "success", message, true)
         }
         ConfirmOutcome::AlreadyConfirmed => {
             let message = web.msg(messages::ALREADY_CONFIRMED, &[]);
-            (Route::Confirm.path(), "info", message, true)
+            (web.path(Route::Confirm), "info", message, true)
         }
         ConfirmOutcome::ExpiredResent(email) => {
             let within = web.messages.period(web.settings().confirm_email_within);
             let args = [("email", email.as_str()), ("within", within.as_str())];
             let message = web.msg(messages::CONFIRMATION_EXPIRED, &args);
-            (Route::Confirm.path(), "error", message, false)
+            (web.path(Route::Confirm), "error", message, false)
         }
         ConfirmOutcome::Invalid => {
             let message = web.msg(messages::INVALID_CONFIRMATION_TOKEN, &[]);
-            (Route::Confirm.path(), "error", message, false)
+            (web.path(Route::Confirm), "error", message, false)
         }
     }
 }

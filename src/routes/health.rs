@@ -7,12 +7,12 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use super::mount;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::AppState;
 
 /// Registers the health check.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(mount::page(Route::Healthz, healthz));
+pub fn routes(cfg: &mut web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::page(urls.path(Route::Healthz), healthz));
 }
 
 /// Longer than a healthy query ever takes, shorter than a load balancer's patience.

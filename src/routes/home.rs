@@ -4,15 +4,15 @@ use actix_web::HttpResponse;
 use serde_json::json;
 
 use super::mount;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::page::{context_of, user_view};
 use crate::web::{AppError, AuthenticatedUser, Format, Premium, Web};
 
 /// Registers the home, profile and premium pages.
-pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(mount::page(Route::Home, index))
-        .service(mount::page(Route::Profile, profile))
-        .service(mount::page(Route::Premium, premium));
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::page(urls.path(Route::Home), index))
+        .service(mount::page(urls.path(Route::Profile), profile))
+        .service(mount::page(urls.path(Route::Premium), premium));
 }
 
 /// How many of the user's latest security events the account page lists.
@@ -59,9 +59,9 @@ fn social_logins(web: &Web, linked: &[crate::db::identities::LinkedIdentity]) ->
         .oauth
         .provider_names()
         .into_iter()
-        .map(|name| json!({"name": name, "url": Route::OauthLink.with_token(&name)}))
+        .map(|name| json!({"name": name, "url": web.urls().with_token(Route::OauthLink, &name)}))
         .collect();
-    json!({"list": list, "providers": providers, "unlink_url": Route::OauthUnlink.path()})
+    json!({"list": list, "providers": providers, "unlink_url": web.path(Route::OauthUnlink)})
 }
 
 /// The account page's view: the overview with the links of what is switched on (features
@@ -77,7 +77,7 @@ fn account(
     let two_factor_on = overview.two_factor_method.is_some();
     let us_method = |m: crate::config::UsMethod| us.methods.contains(&m);
     // The change pages come back here once the change is made.
-    let back_here = |route: Route| route.with_next(Some(Route::Profile.path()));
+    let back_here = |route: Route| web.urls().with_next(route, Some(web.path(Route::Profile)));
     json!({
         "email": user.email,
         "username": user.username,
@@ -85,26 +85,26 @@ fn account(
         "has_password": user.password_hash().is_some(),
         "two_factor": tf.enabled.then(|| json!({
             "method": overview.two_factor_method,
-            "setup_url": Route::TfSetup.path(),
+            "setup_url": web.path(Route::TfSetup),
         })),
         "recovery_codes": (tf.recovery_codes && two_factor_on).then(|| json!({
             "left": overview.recovery_codes_left,
-            "url": Route::MfRecoveryCodes.path(),
+            "url": web.path(Route::MfRecoveryCodes),
         })),
         "passkeys": overview.passkeys.as_ref().map(|list| json!({
             "list": list,
-            "manage_url": Route::WanRegister.path(),
+            "manage_url": web.path(Route::WanRegister),
         })),
         "activity": overview.activity,
         "failed_signins": overview.failed_signins,
-        "sessions_url": Route::Sessions.path(),
+        "sessions_url": web.path(Route::Sessions),
         "signin_options": us.enabled.then(|| json!({
-            "url": Route::UsSetup.path(),
+            "url": web.path(Route::UsSetup),
             "email": us_method(crate::config::UsMethod::Email),
             "sms": us_method(crate::config::UsMethod::Sms),
             "authenticator": us_method(crate::config::UsMethod::Authenticator),
         })),
-        "change_email_url": settings.account_changes.change_email.then_some(Route::ChangeEmail.path()),
+        "change_email_url": settings.account_changes.change_email.then_some(web.path(Route::ChangeEmail)),
         "change_username_url": settings.account_changes.change_username.then(|| back_here(Route::ChangeUsername)),
     })
 }

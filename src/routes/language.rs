@@ -11,14 +11,14 @@ use serde_json::json;
 use super::mount;
 use crate::domain::SafeNext;
 use crate::messages::Lang;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::page::{add_cookie, redirect};
 use crate::web::submission::query_param;
 use crate::web::{language, AppError, Submission, Web};
 
 /// Registers the language chooser.
-pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(mount::form(Route::Lang, link, submit));
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::form(urls.path(Route::Lang), link, submit));
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -69,7 +69,9 @@ fn choose(web: &Web, form: LangForm) -> Result<HttpResponse, AppError> {
     else {
         return Ok(refused(web, web.translate("Unknown language", &[])));
     };
-    let location = next.as_ref().map_or(Route::Home.path(), SafeNext::as_str);
+    let location = next
+        .as_ref()
+        .map_or(web.path(Route::Home), SafeNext::as_str);
     let mut response = match web.format {
         crate::web::Format::Json => web.json_ok(json!({"lang": lang.as_str()})),
         crate::web::Format::Html => redirect(location),
@@ -84,5 +86,5 @@ fn refused(web: &Web, message: String) -> HttpResponse {
         return web.json_error(message);
     }
     web.flash("error", message);
-    redirect(Route::Home.path())
+    redirect(web.path(Route::Home))
 }

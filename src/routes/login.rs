@@ -7,14 +7,14 @@ use serde_json::json;
 use super::mount;
 use crate::auth::authenticate::LoginFailure;
 use crate::auth::signin::{factors, Asked};
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::signin;
 use crate::web::submission::{query_param, Flag};
 use crate::web::{AppError, Submission, Web};
 
 /// Registers the login form.
-pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(mount::form(Route::Login, form, submit));
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::form(urls.path(Route::Login), form, submit));
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -44,14 +44,14 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
         return Ok(web.json_ok(response));
     }
     if web.user.is_some() {
-        return Ok(crate::web::page::redirect(Route::Home.path()));
+        return Ok(crate::web::page::redirect(web.path(Route::Home)));
     }
     let us = &web.settings().unified_signin;
     if us.enabled && us.signin_replaces_login {
         // SECURITY_US_SIGNIN_REPLACES_LOGIN: the one form is the login page.
         let next = query_param(&web.request, "next");
         return Ok(crate::web::page::redirect(
-            &Route::UsSignin.with_next(next.as_deref()),
+            &web.urls().with_next(Route::UsSignin, next.as_deref()),
         ));
     }
     // Coming back to the login page abandons a half-finished login (as Flask-Security).

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::mount;
 use crate::auth::sessions;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::cookies;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
@@ -16,8 +16,8 @@ use crate::web::submission::NoFields;
 use crate::web::{AppError, Submission, Web};
 
 /// Registers logging out.
-pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(mount::form(Route::Logout, confirm, submit));
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::form(urls.path(Route::Logout), confirm, submit));
 }
 
 /// `GET /logout`: 405 (logging out is a POST, as in Flask-Security), with a "Sign out?" page
@@ -62,7 +62,7 @@ pub async fn submit(
     if let Some(identity) = identity {
         identity.logout();
     }
-    let mut response = web.success(Route::Home.path(), None, json!({}));
+    let mut response = web.success(web.path(Route::Home), None, json!({}));
     add_cookie(&mut response, &removal_cookie(web.settings()))?;
     if let Some(cookie) = refresh_cookie {
         let mut removal = cookies::refresh_cookie(&web, cookie.name(), String::new());

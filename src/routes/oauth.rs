@@ -17,7 +17,7 @@ use crate::auth::authenticate::Attempt;
 use crate::auth::oauth::{self, Callback, Flow, Purpose, Refusal};
 use crate::auth::signin::Step;
 use crate::messages;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::format::Format;
 use crate::web::guards::{mark_reauthenticated, require_fresh};
 use crate::web::page::redirect;
@@ -30,16 +30,22 @@ const FLOW_KEY: &str = "_oauth_flow";
 
 /// Registers the start and response URLs, the verify pair and the account page's link and
 /// unlink, when social login is on (`SECURITY_OAUTH_ENABLE`).
-pub fn routes(cfg: &mut aweb::ServiceConfig, settings: &crate::config::Settings) {
+pub fn routes(cfg: &mut aweb::ServiceConfig, settings: &crate::config::Settings, urls: Urls) {
     if !settings.oauth.enabled {
         return;
     }
-    cfg.service(mount::post(Route::OauthStart, start));
-    cfg.service(mount::get(Route::OauthResponse, response));
-    cfg.service(mount::post(Route::OauthVerifyStart, verify_start));
-    cfg.service(mount::get(Route::OauthVerifyResponse, verify_response));
-    cfg.service(mount::post(Route::OauthLink, link_start));
-    cfg.service(mount::post(Route::OauthUnlink, unlink));
+    cfg.service(mount::post(urls.path(Route::OauthStart), start));
+    cfg.service(mount::get(urls.path(Route::OauthResponse), response));
+    cfg.service(mount::post(
+        urls.path(Route::OauthVerifyStart),
+        verify_start,
+    ));
+    cfg.service(mount::get(
+        urls.path(Route::OauthVerifyResponse),
+        verify_response,
+    ));
+    cfg.service(mount::post(urls.path(Route::OauthLink), link_start));
+    cfg.service(mount::post(urls.path(Route::OauthUnlink), unlink));
 }
 
 /// The unlink form: the identity's id.
@@ -60,7 +66,7 @@ pub async fn start(
     if web.user.is_some() {
         return Ok(match web.format {
             Format::Json => web.json_error(web.msg(messages::ANONYMOUS_USER_REQUIRED, &[])),
-            Format::Html => redirect(Route::Home.path()),
+            Format::Html => redirect(web.path(Route::Home)),
         });
     }
     send_to_provider(&web, &name, Purpose::Login).await
@@ -140,12 +146,14 @@ pub async fn verify_response(
             mark_reauthenticated(&web, &current, &browser.key(), "oauth").await?;
             let message = web.msg(messages::REAUTHENTICATION_SUCCESSFUL, &[]);
             web.flash("success", message);
-            Ok(redirect(next.as_deref().unwrap_or(Route::Home.path())))
+            Ok(redirect(next.as_deref().unwrap_or(web.path(Route::Home))))
         }
         Attempt::Refused(Refusal::UnknownProvider) => Err(AppError::NotFound),
         Attempt::Refused(refusal) => {
             web.flash("error", web.describe(&refusal));
-            Ok(redirect(&Route::Verify.with_next(kept_next.as_deref())))
+            Ok(redirect(
+                &web.urls().with_next(Route::Verify, kept_next.as_deref()),
+            ))
         }
         Attempt::Throttled { retry_after } => {
             Err(signin::throttled(&web, "verify_throttled", retry_after))
@@ -161,7 +169,7 @@ pub async fn link_start(
     name: aweb::Path<String>,
     _form: Submission<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::Profile.path()) {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, web.path(Route::Profile)) {
         return Ok(reauthenticate);
     }
     send_to_provider(&web, &name, Purpose::Link).await
@@ -206,7 +214,7 @@ async fn link_response(
             return Err(signin::throttled(web, "oauth_link_throttled", retry_after))
         }
     }
-    Ok(redirect(Route::Profile.path()))
+    Ok(redirect(web.path(Route::Profile)))
 }
 
 /// `POST /oauth-unlink` (CSRF-checked, signed in, fresh): unlinks one of this account's
@@ -217,7 +225,7 @@ pub async fn unlink(
     form: Submission<UnlinkForm>,
 ) -> Result<HttpResponse, AppError> {
     let current = current.0;
-    if let Some(reauthenticate) = require_fresh(&web, &current, Route::Profile.path()) {
+    if let Some(reauthenticate) = require_fresh(&web, &current, web.path(Route::Profile)) {
         return Ok(reauthenticate);
     }
     let id = form
@@ -235,13 +243,13 @@ pub async fn unlink(
             let provider = [("provider", identity.provider.as_str())];
             let message = web.msg(messages::OAUTH_IDENTITY_UNLINKED, &provider);
             let body = json!({"csrf_token": web.csrf_token()});
-            web.success(Route::Profile.path(), Some(("success", message)), body)
+            web.success(web.path(Route::Profile), Some(("success", message)), body)
         }
         Err(refusal) => match web.format {
             Format::Json => web.json_error(web.describe(&refusal)),
             Format::Html => {
                 web.flash("error", web.describe(&refusal));
-                redirect(Route::Profile.path())
+                redirect(web.path(Route::Profile))
             }
         },
     })
@@ -258,7 +266,7 @@ async fn send_to_provider(
     // An unsafe `next` is passed over, as Flask-Security's redirects do. A link comes back
     // to the account page.
     let next = match purpose {
-        Purpose::Link => Some(Route::Profile.path().to_owned()),
+        Purpose::Link => Some(web.path(Route::Profile).to_owned()),
         _ => safe_next(web, query_param(&web.request, "next"))
             .ok()
             .flatten(),
@@ -277,11 +285,13 @@ async fn send_to_provider(
         Err(Refusal::UnknownProvider) => Err(AppError::NotFound),
         Err(refusal) if purpose == Purpose::Verify => {
             web.flash("error", web.describe(&refusal));
-            Ok(redirect(&Route::Verify.with_next(next.as_deref())))
+            Ok(redirect(
+                &web.urls().with_next(Route::Verify, next.as_deref()),
+            ))
         }
         Err(refusal) if purpose == Purpose::Link => {
             web.flash("error", web.describe(&refusal));
-            Ok(redirect(Route::Profile.path()))
+            Ok(redirect(web.path(Route::Profile)))
         }
         Err(refusal) => Ok(back_to_login(web, &refusal)),
     }
@@ -300,7 +310,7 @@ fn callback(web: &Web) -> Callback {
 /// The login page, with the refusal flashed (Flask-Security's answer to every refusal).
 fn back_to_login(web: &Web, refusal: &Refusal) -> HttpResponse {
     web.flash("error", web.describe(refusal));
-    redirect(Route::Login.path())
+    redirect(web.path(Route::Login))
 }
 
 /// The response URL (`route`) of provider `name`, under `BASE_URL`: the `redirect_uri`
@@ -310,7 +320,7 @@ fn provider_uri(web: &Web, route: Route, name: &str) -> String {
     format!(
         "{}{}",
         web.settings().base_url,
-        route.with_token(&name.to_string())
+        web.urls().with_token(route, &name.to_string())
     )
 }
 

@@ -29,31 +29,52 @@ use crate::web::{AppError, AuthenticatedUser, Format, Submission, Web};
 
 use super::limits::may_send_mail;
 use super::mount;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 
 /// Registers passkey registration, deletion, sign-in and verification (other methods on the
 /// finishing paths are 404).
-pub fn routes(cfg: &mut aweb::ServiceConfig) {
+pub fn routes(cfg: &mut aweb::ServiceConfig, urls: Urls) {
     cfg.service(mount::form(
-        Route::WanRegister,
+        urls.path(Route::WanRegister),
         register_form,
         register_begin,
     ))
     .route(
-        Route::WanRegisterState.path(),
+        urls.path(Route::WanRegisterState),
         aweb::post().to(register_finish),
     )
-    .service(mount::post(Route::WanDelete, delete))
-    .service(mount::form(Route::WanSignin, signin_form, signin_begin))
-    .route(Route::WanSigninState.path(), aweb::post().to(signin_finish))
-    .service(mount::form(Route::WanVerify, verify_form, verify_begin))
-    .route(Route::WanVerifyState.path(), aweb::post().to(verify_finish));
+    .service(mount::post(urls.path(Route::WanDelete), delete))
+    .service(mount::form(
+        urls.path(Route::WanSignin),
+        signin_form,
+        signin_begin,
+    ))
+    .route(
+        urls.path(Route::WanSigninState),
+        aweb::post().to(signin_finish),
+    )
+    .service(mount::form(
+        urls.path(Route::WanVerify),
+        verify_form,
+        verify_begin,
+    ))
+    .route(
+        urls.path(Route::WanVerifyState),
+        aweb::post().to(verify_finish),
+    );
 }
 
 /// Registers signing up with a passkey.
-pub fn signup_routes(cfg: &mut aweb::ServiceConfig) {
-    cfg.service(mount::form(Route::WanSignup, signup_form, signup_begin))
-        .route(Route::WanSignupState.path(), aweb::post().to(signup_finish));
+pub fn signup_routes(cfg: &mut aweb::ServiceConfig, urls: Urls) {
+    cfg.service(mount::form(
+        urls.path(Route::WanSignup),
+        signup_form,
+        signup_begin,
+    ))
+    .route(
+        urls.path(Route::WanSignupState),
+        aweb::post().to(signup_finish),
+    );
 }
 
 const REGISTER: &str = "security/wan_register.html";
@@ -216,7 +237,7 @@ fn register_context(web: &Web, listed: &[Value]) -> tera::Context {
 
 /// `GET /wan-register`: the user's passkeys, and the form to add one.
 pub async fn register_form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::WanRegister.path()) {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, web.path(Route::WanRegister)) {
         return Ok(reauthenticate);
     }
     let rows = passkeys::list(&web.services(), &current.0.user).await?;
@@ -236,7 +257,7 @@ pub async fn register_begin(
     current: AuthenticatedUser,
     form: Submission<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::WanRegister.path()) {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, web.path(Route::WanRegister)) {
         return Ok(reauthenticate);
     }
     let user = &current.0.user;
@@ -285,14 +306,14 @@ pub async fn register_finish(
                 .webauthn
                 .post_register_view
                 .as_deref()
-                .unwrap_or(Route::WanRegister.path()),
+                .unwrap_or(web.path(Route::WanRegister)),
             Some((
                 "info",
                 web.msg(messages::WEBAUTHN_REGISTER_SUCCESSFUL, &[("name", &name)]),
             )),
             json!({"csrf_token": web.csrf_token()}),
         )),
-        Err(refusal) => Ok(refused(&web, &refusal, Route::WanRegister.path())),
+        Err(refusal) => Ok(refused(&web, &refusal, web.path(Route::WanRegister))),
     }
 }
 
@@ -302,7 +323,7 @@ pub async fn delete(
     current: AuthenticatedUser,
     form: Submission<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::WanRegister.path()) {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, web.path(Route::WanRegister)) {
         return Ok(reauthenticate);
     }
     let user = &current.0.user;
@@ -310,14 +331,14 @@ pub async fn delete(
     let (services, client) = (web.services(), web.client());
     match passkeys::delete(&services, user, &name, &client).await? {
         Ok(name) => Ok(web.success(
-            Route::WanRegister.path(),
+            web.path(Route::WanRegister),
             Some((
                 "info",
                 web.msg(messages::WEBAUTHN_CREDENTIAL_DELETED, &[("name", &name)]),
             )),
             json!({"csrf_token": web.csrf_token()}),
         )),
-        Err(refusal) => Ok(refused(&web, &refusal, Route::WanRegister.path())),
+        Err(refusal) => Ok(refused(&web, &refusal, web.path(Route::WanRegister))),
     }
 }
 
@@ -375,7 +396,7 @@ pub async fn signin_form(web: Web) -> Result<HttpResponse, AppError> {
 fn already_signed_in(web: &Web) -> HttpResponse {
     match web.format {
         Format::Json => web.json_error(web.msg(messages::ANONYMOUS_USER_REQUIRED, &[])),
-        Format::Html => redirect(Route::Home.path()),
+        Format::Html => redirect(web.path(Route::Home)),
     }
 }
 
@@ -434,7 +455,7 @@ pub async fn signin_finish(
     let form = form.data;
     let next = match crate::web::submission::safe_next(&web, form.next.clone()) {
         Ok(next) => next,
-        Err(errors) => return Ok(refused_with(&web, &errors, Route::WanSignin.path())),
+        Err(errors) => return Ok(refused_with(&web, &errors, web.path(Route::WanSignin))),
     };
     let binding = session_binding(&web)?;
     let credential = form.credential.unwrap_or_default();
@@ -449,9 +470,9 @@ pub async fn signin_finish(
     };
     let browser = signin::browser(&web);
     let outcome = factors::passkey(&web.services(), &browser, secondary, answer, asked).await?;
-    let extra = json!({"post_login_url": next.as_deref().unwrap_or(Route::Home.path())});
+    let extra = json!({"post_login_url": next.as_deref().unwrap_or(web.path(Route::Home))});
     signin::answer(&web, outcome, "passkey_throttled", extra, |rejected| {
-        Ok(refused(&web, &rejected.refusal, Route::WanSignin.path()))
+        Ok(refused(&web, &rejected.refusal, web.path(Route::WanSignin)))
     })
 }
 
@@ -522,7 +543,7 @@ pub async fn verify_finish(
     match proof {
         Attempt::Proved(_) => {}
         Attempt::Refused(rejected) => {
-            return Ok(refused(&web, &rejected.refusal, Route::WanVerify.path()))
+            return Ok(refused(&web, &rejected.refusal, web.path(Route::WanVerify)))
         }
         Attempt::Throttled { retry_after } => {
             return Err(signin::throttled(&web, "verify_throttled", retry_after))
@@ -533,7 +554,10 @@ pub async fn verify_finish(
         .next
         .filter(|n| !n.is_empty())
         .and_then(|n| SafeNext::parse(&n, &web.settings().base_url).ok())
-        .map_or_else(|| Route::Home.path().to_owned(), |n| n.as_str().to_owned());
+        .map_or_else(
+            || web.path(Route::Home).to_owned(),
+            |n| n.as_str().to_owned(),
+        );
     Ok(web.success(
         &location,
         Some((
@@ -618,14 +642,14 @@ pub async fn signup_finish(
     let user = match signed_up {
         Ok(SignedUp::Created(user)) => user,
         Ok(SignedUp::ExistingNotified { email }) => return Ok(confirmation_sent(&web, &email)),
-        Err(errors) => return Ok(refused_with(&web, &errors, Route::WanSignup.path())),
+        Err(errors) => return Ok(refused_with(&web, &errors, web.path(Route::WanSignup))),
     };
     if must_confirm {
         return Ok(confirmation_sent(&web, user.email_or_empty()));
     }
     let cookie = signin::sign_in_directly(&web, &user, LoginMethod::Passkey).await?;
     let mut response = web.success(
-        Route::Home.path(),
+        web.path(Route::Home),
         None,
         json!({"csrf_token": web.csrf_token(), "user": {}}),
     );
@@ -639,7 +663,7 @@ pub async fn signup_finish(
 /// email was new or, with generic responses, already had an account).
 fn confirmation_sent(web: &Web, email: &str) -> HttpResponse {
     web.success(
-        Route::Login.path(),
+        web.path(Route::Login),
         Some((
             "success",
             web.msg(messages::CONFIRM_REGISTRATION, &[("email", email)]),

@@ -9,20 +9,28 @@ use crate::auth::recoverable::{self, ForgotOutcome, ResetLink};
 use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::check_email::{self, Sent};
 use crate::web::page::redirect;
 use crate::web::{AppError, Submission, Web};
 
 /// Registers the forgot-password form and the reset link's page.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(mount::get_post(Route::Reset, forgot_form, forgot_submit));
-    reset_routes(cfg);
+pub fn routes(cfg: &mut web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::get_post(
+        urls.path(Route::Reset),
+        forgot_form,
+        forgot_submit,
+    ));
+    reset_routes(cfg, urls);
 }
 
 /// Registers the reset link's page alone.
-pub fn reset_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(mount::get_post(Route::ResetToken, reset_form, reset_submit));
+pub fn reset_routes(cfg: &mut web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::get_post(
+        urls.path(Route::ResetToken),
+        reset_form,
+        reset_submit,
+    ));
 }
 
 const FORGOT: &str = "security/forgot_password.html";
@@ -92,7 +100,7 @@ pub async fn reset_form(web: Web, token: web::Path<String>) -> Result<HttpRespon
             if web.format.is_json() {
                 return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
             }
-            web.page(RESET, reset_context(&token))
+            web.page(RESET, reset_context(&web, &token))
         }
         ResetLink::ExpiredResent(email) => Ok(link_refused(
             &web,
@@ -127,9 +135,9 @@ pub async fn reset_submit(
     let reset =
         recoverable::reset_from_form(&services, &token, &password, confirm.as_deref(), &client);
     match reset.await? {
-        Err(errors) => web.form_failure(RESET, reset_context(&token), &errors),
+        Err(errors) => web.form_failure(RESET, reset_context(&web, &token), &errors),
         Ok(Some(_)) => Ok(web.success(
-            Route::Login.path(),
+            web.path(Route::Login),
             Some(("success", web.msg(messages::PASSWORD_RESET_NO_LOGIN, &[]))),
             json!({}),
         )),
@@ -149,7 +157,7 @@ fn link_refused(web: &Web, resent: Option<(Sent, &str)>, message: String) -> Htt
     }
     web.flash("error", message);
     match resent {
-        Some((sent, address)) => check_email::queue(&web.session, sent, address),
+        Some((sent, address)) => check_email::queue(&web.session, web.urls(), sent, address),
         None => web.flash(
             "info",
             web.translate(
@@ -158,7 +166,7 @@ fn link_refused(web: &Web, resent: Option<(Sent, &str)>, message: String) -> Htt
             ),
         ),
     }
-    redirect(Route::Reset.path())
+    redirect(web.path(Route::Reset))
 }
 
 fn email_context(email: &str) -> tera::Context {
@@ -167,9 +175,12 @@ fn email_context(email: &str) -> tera::Context {
     ctx
 }
 
-fn reset_context(token: &str) -> tera::Context {
+fn reset_context(web: &Web, token: &str) -> tera::Context {
     let mut ctx = tera::Context::new();
     // Tokens we issue are URL-safe; anything else never reaches a rendered form.
-    ctx.insert("reset_url", &Route::ResetToken.with_token(token));
+    ctx.insert(
+        "reset_url",
+        &web.urls().with_token(Route::ResetToken, token),
+    );
     ctx
 }

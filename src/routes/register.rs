@@ -10,7 +10,7 @@ use super::mount;
 use crate::auth::events::LoginMethod;
 use crate::auth::registration::{self, logs_in, Registered, RegistrationInput};
 use crate::domain::{FormErrors, SafeNext};
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::check_email::{self, Sent};
 use crate::web::signin;
 use crate::web::submission::query_param;
@@ -19,8 +19,8 @@ use crate::web::{AppError, Submission, Web};
 const REGISTER: &str = "security/register_user.html";
 
 /// Mounts `/register`.
-pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(mount::form(Route::Register, form, submit));
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::form(urls.path(Route::Register), form, submit));
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -54,7 +54,7 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
         return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
     }
     if web.user.is_some() {
-        return Ok(crate::web::page::redirect(Route::Home.path()));
+        return Ok(crate::web::page::redirect(web.path(Route::Home)));
     }
     let next = query_param(&web.request, "next").unwrap_or_default();
     web.page(REGISTER, form_context(&RegisterForm::default(), &next))
@@ -91,9 +91,9 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
         ("success", web.msg(messages::CONFIRM_REGISTRATION, &email))
     });
     if flash.is_some() && !web.format.is_json() {
-        check_email::queue(&web.session, Sent::Registered, &input.email);
+        check_email::queue(&web.session, web.urls(), Sent::Registered, &input.email);
     }
-    let location = next.as_ref().map_or(Route::Home.path(), |n| n.as_str());
+    let location = next.as_ref().map_or(web.path(Route::Home), |n| n.as_str());
     let json = json!({"csrf_token": web.csrf_token(), "user": {}});
     Ok(web.success(location, flash, json))
 }

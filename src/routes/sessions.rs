@@ -9,17 +9,20 @@ use serde_json::json;
 use super::mount;
 use crate::auth::sessions;
 use crate::messages;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 /// Registers the sessions page and its revocations.
-pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(mount::page(Route::Sessions, index))
-        .service(mount::post(Route::SessionsRevoke, revoke))
-        .service(mount::post(Route::SessionsRevokeOthers, revoke_others));
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::page(urls.path(Route::Sessions), index))
+        .service(mount::post(urls.path(Route::SessionsRevoke), revoke))
+        .service(mount::post(
+            urls.path(Route::SessionsRevokeOthers),
+            revoke_others,
+        ));
 }
 
 const TEMPLATE: &str = "security/sessions.html";
@@ -60,7 +63,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     // Ending sessions is a sensitive change (ASVS 3.3.4): a stale login proves itself first.
     if let Some(reauthenticate) =
-        crate::web::guards::require_fresh(&web, &current.0, Route::Sessions.path())
+        crate::web::guards::require_fresh(&web, &current.0, web.path(Route::Sessions))
     {
         return Ok(reauthenticate);
     }
@@ -80,7 +83,7 @@ pub async fn revoke(
         let sessions = sessions::live(&services, &current).await?;
         let flash = ("success", web.msg(messages::SESSION_ENDED, &[]));
         return Ok(web.success(
-            Route::Sessions.path(),
+            web.path(Route::Sessions),
             Some(flash),
             json!({"sessions": sessions}),
         ));
@@ -89,7 +92,7 @@ pub async fn revoke(
     if let Some(identity) = identity {
         identity.logout();
     }
-    let mut response = web.success(Route::Home.path(), None, json!({"sessions": []}));
+    let mut response = web.success(web.path(Route::Home), None, json!({"sessions": []}));
     add_cookie(&mut response, &removal_cookie(web.settings()))?;
     Ok(response)
 }
@@ -100,7 +103,7 @@ pub async fn revoke_others(
     _form: Submission<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(reauthenticate) =
-        crate::web::guards::require_fresh(&web, &current.0, Route::Sessions.path())
+        crate::web::guards::require_fresh(&web, &current.0, web.path(Route::Sessions))
     {
         return Ok(reauthenticate);
     }
@@ -117,7 +120,7 @@ pub async fn revoke_others(
     let count = count.to_string();
     let message = web.msg(messages::OTHER_SESSIONS_ENDED, &[("count", &count)]);
     Ok(web.success(
-        Route::Sessions.path(),
+        web.path(Route::Sessions),
         Some(("success", message)),
         json!({"sessions": sessions}),
     ))

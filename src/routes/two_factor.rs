@@ -15,7 +15,7 @@ use crate::auth::two_factor::{self, PendingSetup, SetupChallenge, SetupOutcome, 
 use crate::config::TwoFactorMethod;
 use crate::db::models::User;
 use crate::messages;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::guards::require_fresh;
 use crate::web::page::{redirect, FormErrors};
 use crate::web::signin;
@@ -24,27 +24,42 @@ use crate::web::{AppError, Format, Submission, Web};
 
 /// Registers two-factor setup, validation, rescue and choice (other methods on the setup's
 /// validation are 404).
-pub fn routes(cfg: &mut aweb::ServiceConfig) {
-    cfg.service(mount::form(Route::TfSetup, setup_form, setup_submit))
-        .route(Route::TfSetupToken.path(), aweb::post().to(setup_validate))
-        .service(mount::form(
-            Route::TfValidate,
-            validate_form,
-            validate_submit,
-        ))
-        .service(mount::get_post(Route::TfRescue, rescue_form, rescue_submit))
-        .service(mount::get_post(Route::TfSelect, select_form, select_submit));
+pub fn routes(cfg: &mut aweb::ServiceConfig, urls: Urls) {
+    cfg.service(mount::form(
+        urls.path(Route::TfSetup),
+        setup_form,
+        setup_submit,
+    ))
+    .route(
+        urls.path(Route::TfSetupToken),
+        aweb::post().to(setup_validate),
+    )
+    .service(mount::form(
+        urls.path(Route::TfValidate),
+        validate_form,
+        validate_submit,
+    ))
+    .service(mount::get_post(
+        urls.path(Route::TfRescue),
+        rescue_form,
+        rescue_submit,
+    ))
+    .service(mount::get_post(
+        urls.path(Route::TfSelect),
+        select_form,
+        select_submit,
+    ));
 }
 
 /// Registers the recovery codes' page and signing in with one.
-pub fn recovery_code_routes(cfg: &mut aweb::ServiceConfig) {
+pub fn recovery_code_routes(cfg: &mut aweb::ServiceConfig, urls: Urls) {
     cfg.service(mount::form(
-        Route::MfRecoveryCodes,
+        urls.path(Route::MfRecoveryCodes),
         codes_form,
         codes_submit,
     ))
     .service(mount::get_post(
-        Route::MfRecovery,
+        urls.path(Route::MfRecovery),
         recovery_form,
         recovery_submit,
     ));
@@ -122,7 +137,7 @@ async fn setter(web: &Web, return_to: &str) -> Result<Result<Setter, HttpRespons
         }
     }
     Err(AppError::Unauthenticated {
-        login_url: crate::domain::SafeNext::login_url_for(return_to),
+        login_url: crate::domain::SafeNext::login_url_for(web.path(Route::Login), return_to),
     })
 }
 
@@ -138,7 +153,7 @@ fn not_mid_login(web: &Web) -> HttpResponse {
         })),
         Format::Html => {
             web.flash("error", message);
-            redirect(Route::Login.path())
+            redirect(web.path(Route::Login))
         }
     }
 }
@@ -185,7 +200,7 @@ fn setup_view(
 
 /// `GET /tf-setup`.
 pub async fn setup_form(web: Web) -> Result<HttpResponse, AppError> {
-    let setter = match setter(&web, Route::TfSetup.path()).await? {
+    let setter = match setter(&web, web.path(Route::TfSetup)).await? {
         Ok(setter) => setter,
         Err(answer) => return Ok(answer),
     };
@@ -214,7 +229,7 @@ pub async fn setup_form(web: Web) -> Result<HttpResponse, AppError> {
 /// `POST /tf-setup`: start setting up a method (`setup`), or switch two-factor off
 /// (`setup=disable`).
 pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpResponse, AppError> {
-    let setter = match setter(&web, Route::TfSetup.path()).await? {
+    let setter = match setter(&web, web.path(Route::TfSetup)).await? {
         Ok(setter) => setter,
         Err(answer) => return Ok(answer),
     };
@@ -226,7 +241,7 @@ pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpR
         two_factor::setup_request(&services, user, required, &choice, phone, &client, &origin);
     match step.await? {
         SetupStep::Disabled(_) => Ok(web.success(
-            Route::TfSetup.path(),
+            web.path(Route::TfSetup),
             Some(("success", web.msg(messages::TWO_FACTOR_DISABLED, &[]))),
             json!({"tf_method": null, "tf_primary_method": null, "tf_phone": null}),
         )),
@@ -286,7 +301,7 @@ pub async fn setup_validate(
     token: aweb::Path<String>,
     form: Submission<CodeForm>,
 ) -> Result<HttpResponse, AppError> {
-    let setter = match setter(&web, Route::TfSetup.path()).await? {
+    let setter = match setter(&web, web.path(Route::TfSetup)).await? {
         Ok(setter) => setter,
         Err(answer) => return Ok(answer),
     };
@@ -367,13 +382,13 @@ async fn setup_done(
         web.msg(messages::TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL, &[])
     };
     if turned_on {
-        if let Some(step) = codes_as_next_step(web, updated, Route::Profile.path()).await? {
+        if let Some(step) = codes_as_next_step(web, updated, web.path(Route::Profile)).await? {
             web.flash("success", message);
             return Ok(step);
         }
     }
     Ok(web.success(
-        Route::TfSetup.path(),
+        web.path(Route::TfSetup),
         Some(("success", message)),
         json!({
             "tf_method": updated.tf_primary_method,
@@ -402,7 +417,10 @@ async fn codes_as_next_step(
         .session
         .insert(SHOWN_CODES_KEY, two_factor::ShownCodes::new(user, &codes));
     let then = percent_encoding::utf8_percent_encode(then, percent_encoding::NON_ALPHANUMERIC);
-    let location = Route::MfRecoveryCodes.with_query(&format!("show_codes=true&next={then}"));
+    let location = web.urls().with_query(
+        Route::MfRecoveryCodes,
+        &format!("show_codes=true&next={then}"),
+    );
     Ok(Some(redirect(&location)))
 }
 
@@ -410,9 +428,9 @@ fn recovery_options(web: &Web, user: &User) -> Value {
     let tf = &web.settings().two_factor;
     let has_codes = tf.recovery_codes && two_factor::recovery_codes_left(user) > 0;
     json!({
-        "email": Route::TfRescue.path(),
-        "help": Route::TfRescue.path(),
-        "recovery_code": has_codes.then_some(Route::MfRecovery.path()),
+        "email": web.path(Route::TfRescue),
+        "help": web.path(Route::TfRescue),
+        "recovery_code": has_codes.then_some(web.path(Route::MfRecovery)),
     })
 }
 
@@ -426,7 +444,10 @@ async fn passkey_instead(
     if !crate::auth::passkeys::has_second_factor(&web.services(), user).await? {
         return Ok(None);
     }
-    Ok(Some(Route::WanSignin.with_next(pending.next.as_deref())))
+    Ok(Some(
+        web.urls()
+            .with_next(Route::WanSignin, pending.next.as_deref()),
+    ))
 }
 
 async fn verify_context(
@@ -540,7 +561,7 @@ pub async fn rescue_submit(
             "Your request went to the site's support. They will answer at your email address.",
             &[],
         ),
-        Rescue::RecoveryCode => return Ok(redirect(Route::MfRecovery.path())),
+        Rescue::RecoveryCode => return Ok(redirect(web.path(Route::MfRecovery))),
         Rescue::NotAvailable => {
             let message = web.msg(messages::TWO_FACTOR_METHOD_NOT_AVAILABLE, &[]);
             let errors = FormErrors::single("help_setup", message);
@@ -603,7 +624,11 @@ pub async fn select_submit(
         ctx.insert("tf_methods", &pending.method.iter().collect::<Vec<_>>());
         return web.form_failure(SELECT, ctx, &errors);
     }
-    Ok(web.success(Route::TfValidate.path(), None, json!({"tf_method": which})))
+    Ok(web.success(
+        web.path(Route::TfValidate),
+        None,
+        json!({"tf_method": which}),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -623,7 +648,7 @@ fn continue_to(web: &Web) -> String {
     crate::web::submission::safe_next(web, next)
         .ok()
         .flatten()
-        .unwrap_or_else(|| Route::Profile.path().to_owned())
+        .unwrap_or_else(|| web.path(Route::Profile).to_owned())
 }
 
 /// `GET /mf-recovery-codes`: how many are left; `?show_codes=true` shows the codes made in
@@ -632,7 +657,8 @@ pub async fn codes_form(
     web: Web,
     current: crate::web::AuthenticatedUser,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::MfRecoveryCodes.path()) {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, web.path(Route::MfRecoveryCodes))
+    {
         return Ok(reauthenticate);
     }
     let show = query_param(&web.request, "show_codes").is_some_and(|v| v == "true" || v == "1");
@@ -665,7 +691,8 @@ pub async fn codes_submit(
     current: crate::web::AuthenticatedUser,
     _form: Submission<crate::web::submission::NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::MfRecoveryCodes.path()) {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, web.path(Route::MfRecoveryCodes))
+    {
         return Ok(reauthenticate);
     }
     let user = &current.0.user;

@@ -29,28 +29,43 @@ use crate::web::{AppError, AuthenticatedUser, Format, Submission, Web};
 
 use super::limits::may_send_mail_to;
 use super::mount;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 
 /// Registers unified sign-in, setup and verification (other methods on the POST-only paths
 /// are 404).
-pub fn routes(cfg: &mut aweb::ServiceConfig) {
-    cfg.service(mount::form(Route::UsSignin, signin_form, signin_submit))
-        .route(
-            Route::UsSigninSendCode.path(),
-            aweb::post().to(send_signin_code),
-        )
-        .service(mount::form(Route::UsSetup, setup_form, setup_submit))
-        .route(Route::UsSetupState.path(), aweb::post().to(setup_validate))
-        .service(mount::form(Route::UsVerify, verify_form, verify_submit))
-        .route(
-            Route::UsVerifySendCode.path(),
-            aweb::post().to(send_verify_code),
-        )
-        .service(mount::get_post(
-            Route::UsVerifyLink,
-            verify_link,
-            verify_link_confirm,
-        ));
+pub fn routes(cfg: &mut aweb::ServiceConfig, urls: Urls) {
+    cfg.service(mount::form(
+        urls.path(Route::UsSignin),
+        signin_form,
+        signin_submit,
+    ))
+    .route(
+        urls.path(Route::UsSigninSendCode),
+        aweb::post().to(send_signin_code),
+    )
+    .service(mount::form(
+        urls.path(Route::UsSetup),
+        setup_form,
+        setup_submit,
+    ))
+    .route(
+        urls.path(Route::UsSetupState),
+        aweb::post().to(setup_validate),
+    )
+    .service(mount::form(
+        urls.path(Route::UsVerify),
+        verify_form,
+        verify_submit,
+    ))
+    .route(
+        urls.path(Route::UsVerifySendCode),
+        aweb::post().to(send_verify_code),
+    )
+    .service(mount::get_post(
+        urls.path(Route::UsVerifyLink),
+        verify_link,
+        verify_link_confirm,
+    ));
 }
 
 const SIGNIN: &str = "security/us_signin.html";
@@ -206,7 +221,7 @@ pub async fn signin_form(web: Web) -> Result<HttpResponse, AppError> {
         return Ok(web.json_ok(payload));
     }
     if web.user.is_some() {
-        return Ok(redirect(Route::Home.path()));
+        return Ok(redirect(web.path(Route::Home)));
     }
     let next = query_param(&web.request, "next").unwrap_or_default();
     web.page(SIGNIN, signin_context(&web, &SigninForm::default(), &next))
@@ -219,7 +234,7 @@ pub async fn signin_submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.data;
     if web.user.is_some() {
-        return Ok(web.success(Route::Home.path(), None, signin_payload(&web)));
+        return Ok(web.success(web.path(Route::Home), None, signin_payload(&web)));
     }
     let next = match next_of(&web, form.next.as_deref()) {
         Ok(next) => next,
@@ -250,7 +265,7 @@ pub async fn send_signin_code(
 ) -> Result<HttpResponse, AppError> {
     let form = form.data;
     if web.user.is_some() {
-        return Ok(web.success(Route::Home.path(), None, signin_payload(&web)));
+        return Ok(web.success(web.path(Route::Home), None, signin_payload(&web)));
     }
     let services = &web.services();
     let identity = form.identity.clone().unwrap_or_default();
@@ -310,7 +325,7 @@ fn link_context(form: &LinkForm, email: Option<&str>) -> tera::Context {
 /// for the code it logs in; anywhere else it asks first.
 pub async fn verify_link(web: Web) -> Result<HttpResponse, AppError> {
     if web.user.is_some() {
-        return Ok(redirect(Route::Home.path()));
+        return Ok(redirect(web.path(Route::Home)));
     }
     let form = LinkForm {
         id: query_param(&web.request, "id"),
@@ -336,7 +351,7 @@ pub async fn verify_link_confirm(
     form: Submission<LinkForm>,
 ) -> Result<HttpResponse, AppError> {
     if web.user.is_some() {
-        return Ok(redirect(Route::Home.path()));
+        return Ok(redirect(web.path(Route::Home)));
     }
     sign_in_with_link(&web, &form.data).await
 }
@@ -367,7 +382,7 @@ async fn sign_in_with_link(web: &Web, form: &LinkForm) -> Result<HttpResponse, A
             Format::Json => web.json_error(message),
             Format::Html => {
                 web.flash("error", message);
-                redirect(Route::UsSignin.path())
+                redirect(web.path(Route::UsSignin))
             }
         })
     })
@@ -399,7 +414,7 @@ fn setup_context(web: &Web, user: &User, started: Option<Value>) -> tera::Contex
 
 /// `GET /us-setup`: the methods set up and those that can be.
 pub async fn setup_form(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::UsSetup.path()) {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, web.path(Route::UsSetup)) {
         return Ok(reauthenticate);
     }
     let user = &current.0.user;
@@ -416,7 +431,7 @@ pub async fn setup_submit(
     current: AuthenticatedUser,
     form: Submission<SetupForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(reauthenticate) = require_fresh(&web, &current.0, Route::UsSetup.path()) {
+    if let Some(reauthenticate) = require_fresh(&web, &current.0, web.path(Route::UsSetup)) {
         return Ok(reauthenticate);
     }
     let (form, user) = (form.data, &current.0.user);
@@ -442,7 +457,7 @@ pub async fn setup_submit(
     };
     match started {
         Some((add, challenge)) => setup_started(&web, &user, &add, &challenge),
-        None => Ok(web.success(Route::UsSetup.path(), None, setup_payload(&web, &user))),
+        None => Ok(web.success(web.path(Route::UsSetup), None, setup_payload(&web, &user))),
     }
 }
 
@@ -550,7 +565,7 @@ fn setup_done(web: &Web, updated: &User, method: UsMethod) -> HttpResponse {
         &[("method", &web.translate(way, &[]))],
     );
     web.success(
-        Route::UsSetup.path(),
+        web.path(Route::UsSetup),
         Some(("success", said)),
         json!({
             "csrf_token": web.csrf_token(),
@@ -631,7 +646,7 @@ pub async fn verify_submit(
     }
     mark_reauthenticated(&web, &current, &client, "unified").await?;
     Ok(web.success(
-        next.as_deref().unwrap_or(Route::Home.path()),
+        next.as_deref().unwrap_or(web.path(Route::Home)),
         Some((
             "success",
             web.msg(messages::REAUTHENTICATION_SUCCESSFUL, &[]),

@@ -10,7 +10,7 @@ use crate::auth::throttle::Action;
 use crate::auth::usernames;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::check_email::{self, Sent};
 use crate::web::guards::here;
 use crate::web::page::redirect;
@@ -18,18 +18,18 @@ use crate::web::submission::{query_param, then_or};
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 /// Registers the change-username form.
-pub fn change_routes(cfg: &mut actix_web::web::ServiceConfig) {
+pub fn change_routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
     cfg.service(mount::form(
-        Route::ChangeUsername,
+        urls.path(Route::ChangeUsername),
         change_form,
         change_submit,
     ));
 }
 
 /// Registers the forgotten-username form.
-pub fn recover_routes(cfg: &mut actix_web::web::ServiceConfig) {
+pub fn recover_routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
     cfg.service(mount::form(
-        Route::RecoverUsername,
+        urls.path(Route::RecoverUsername),
         recover_form,
         recover_submit,
     ));
@@ -108,7 +108,7 @@ pub async fn change_submit(
         "username changed"
     );
     Ok(web.success(
-        &then_or(&web, next.as_deref(), Route::Home.path()),
+        &then_or(&web, next.as_deref(), web.path(Route::Home)),
         Some(("success", web.msg(messages::USERNAME_CHANGE, &[]))),
         json!({ "current_username": updated.username }),
     ))
@@ -150,6 +150,6 @@ pub async fn recover_submit(
         return Ok(web.json_ok(json!({})));
     }
     web.flash("info", web.msg(messages::USERNAME_RECOVERY_REQUEST, &[]));
-    check_email::queue(&web.session, Sent::Username, email.as_typed());
-    Ok(redirect(Route::Login.path()))
+    check_email::queue(&web.session, web.urls(), Sent::Username, email.as_typed());
+    Ok(redirect(web.path(Route::Login)))
 }

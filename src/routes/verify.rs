@@ -12,15 +12,15 @@ use crate::auth::signin::{factors, reauth};
 use crate::db::models::User;
 use crate::domain::FormErrors;
 use crate::messages;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 use crate::web::guards::mark_reauthenticated;
 use crate::web::signin;
 use crate::web::submission::{query_param, safe_next, typed_or_queried_next};
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 /// Registers the step-up form.
-pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(mount::form(Route::Verify, form, submit));
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
+    cfg.service(mount::form(urls.path(Route::Verify), form, submit));
 }
 
 const TEMPLATE: &str = "security/verify_user.html";
@@ -78,7 +78,7 @@ pub async fn submit(
     }
     let client = browser.key();
     mark_reauthenticated(&web, &current, &client, "password").await?;
-    let location = next.as_deref().unwrap_or(Route::Home.path());
+    let location = next.as_deref().unwrap_or(web.path(Route::Home));
     Ok(web.success(
         location,
         Some((

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 
 /// Where the card comes from (the session holds it until the next page shows it).
 const KEY: &str = "_check_email";
@@ -31,11 +31,11 @@ pub enum Sent {
 
 impl Sent {
     /// The form that sends this mail again.
-    fn resend_url(self) -> &'static str {
+    fn resend_url(self, urls: Urls) -> &'static str {
         match self {
-            Sent::Registered | Sent::Confirmation => Route::Confirm.path(),
-            Sent::PasswordReset => Route::Reset.path(),
-            Sent::Username => Route::RecoverUsername.path(),
+            Sent::Registered | Sent::Confirmation => urls.path(Route::Confirm),
+            Sent::PasswordReset => urls.path(Route::Reset),
+            Sent::Username => urls.path(Route::RecoverUsername),
         }
     }
 }
@@ -50,11 +50,11 @@ pub struct Card {
 }
 
 impl Card {
-    fn new(sent: Sent, address: &str) -> Self {
+    fn new(sent: Sent, address: &str, urls: Urls) -> Self {
         Card {
             sent,
             address: address.to_owned(),
-            resend_url: sent.resend_url().to_owned(),
+            resend_url: sent.resend_url(urls).to_owned(),
             resend_after_secs: RESEND_AFTER_SECS,
         }
     }
@@ -62,8 +62,8 @@ impl Card {
 
 /// Shows the card on the next page rendered (after a redirect; [`super::page::Web::check_email_page`]
 /// shows it at once).
-pub fn queue(session: &actix_session::Session, sent: Sent, address: &str) {
-    let _ = session.insert(KEY, Card::new(sent, address));
+pub fn queue(session: &actix_session::Session, urls: Urls, sent: Sent, address: &str) {
+    let _ = session.insert(KEY, Card::new(sent, address, urls));
 }
 
 /// The queued card, taken out of the session (`None`, touching nothing, when there is none).

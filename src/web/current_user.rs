@@ -28,7 +28,7 @@ pub async fn resolve_current_user(
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
-        .filter(|_| !Route::Static.encloses(req.path()));
+        .filter(|state| !state.urls.encloses(Route::Static, req.path()));
     let Some(state) = state else {
         return next.call(req).await;
     };
@@ -156,7 +156,10 @@ impl FromRequest for AuthenticatedUser {
                 .map_or(crate::urls::ROOT, |pq| pq.as_str())
                 .to_owned();
             AppError::Unauthenticated {
-                login_url: SafeNext::login_url_for(&path_and_query),
+                login_url: SafeNext::login_url_for(
+                    super::state::urls_of(req).path(Route::Login),
+                    &path_and_query,
+                ),
             }
         }))
     }

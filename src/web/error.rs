@@ -252,11 +252,10 @@ fn error_page(status: StatusCode, message: &str, request_id: Option<&str>) -> St
     });
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {title}</title>\
-         <link rel=\"stylesheet\" href=\"{stylesheet}\"></head>\
+         </head>\
          <body><main class=\"container\"><h1>{code} {title}</h1><p>{message}</p>{reference}\
          <p><a href=\"{home}\">Home</a></p></main></body></html>\n",
-        stylesheet = Route::StaticFile.with_token("latchkey.css"),
-        home = Route::Home.path(),
+        home = crate::urls::Urls::default().path(Route::Home),
         code = status.as_u16(),
         title = tera::escape_html(title),
         message = tera::escape_html(message),

@@ -81,7 +81,7 @@ pub fn render(
             )
         }
         Situation::Forbidden => {
-            link(Route::Profile.path(), t("Go to your account"));
+            link(state.urls.path(Route::Profile), t("Go to your account"));
             ("Not allowed", None)
         }
         Situation::NotFound => (
@@ -94,7 +94,7 @@ pub fn render(
         ),
         Situation::Throttled => {
             if settings.features.recoverable && user.is_none() {
-                link(Route::Reset.path(), t("Forgot your password?"));
+                link(state.urls.path(Route::Reset), t("Forgot your password?"));
             }
             (
                 "Too many attempts",
@@ -109,9 +109,9 @@ pub fn render(
         Situation::Other => ("Something is not right", None),
     };
     if user.is_none() && situation != Situation::Throttled {
-        link(Route::Login.path(), t("Sign in"));
+        link(state.urls.path(Route::Login), t("Sign in"));
     }
-    link(Route::Home.path(), t("Home"));
+    link(state.urls.path(Route::Home), t("Home"));
     let lang = messages.lang();
     let mut ctx = state.page_defaults.context().clone();
     ctx.insert("lang", lang.as_str());

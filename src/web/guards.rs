@@ -91,7 +91,7 @@ pub fn require_fresh(web: &Web, current: &CurrentUser, return_to: &str) -> Optio
         })),
         Format::Html => {
             web.flash("error", message);
-            super::page::redirect(&Route::Verify.with_next(Some(return_to)))
+            super::page::redirect(&web.urls().with_next(Route::Verify, Some(return_to)))
         }
     })
 }
@@ -185,7 +185,10 @@ fn unauthenticated(req: &HttpRequest) -> AppError {
         .path_and_query()
         .map_or(crate::urls::ROOT, |pq| pq.as_str());
     AppError::Unauthenticated {
-        login_url: crate::domain::SafeNext::login_url_for(path_and_query),
+        login_url: crate::domain::SafeNext::login_url_for(
+            super::state::urls_of(req).path(crate::urls::Route::Login),
+            path_and_query,
+        ),
     }
 }
 

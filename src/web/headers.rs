@@ -47,7 +47,9 @@ pub async fn security_headers(
             .get_or_init(|| content_security_policy(&origins()))
             .clone()
     });
-    let is_static = Route::Static.encloses(req.path()) || req.path() == Route::Favicon.path();
+    let urls = state.map(|s| s.urls).unwrap_or_default();
+    let is_static =
+        urls.encloses(Route::Static, req.path()) || req.path() == urls.path(Route::Favicon);
     let format = Format::of(req.request());
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let mut res = match next.call(req).await {

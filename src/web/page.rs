@@ -89,6 +89,16 @@ impl Web {
         &self.state.settings
     }
 
+    /// Where the app serves its routes.
+    pub fn urls(&self) -> crate::urls::Urls {
+        self.state.urls
+    }
+
+    /// Where the app serves `route` (its actix pattern).
+    pub fn path(&self, route: crate::urls::Route) -> &'static str {
+        self.state.urls.path(route)
+    }
+
     /// The request's language.
     pub fn lang(&self) -> &Lang {
         self.messages.lang()
@@ -135,7 +145,7 @@ impl Web {
         message: String,
     ) -> Result<HttpResponse, AppError> {
         self.flash("info", message);
-        super::check_email::queue(&self.session, sent, address);
+        super::check_email::queue(&self.session, self.urls(), sent, address);
         self.page("security/check_email.html", tera::Context::new())
     }
 

@@ -67,7 +67,7 @@ pub fn render(web: &Web, step: Step, extra: serde_json::Value) -> Result<HttpRes
         Step::Used => {
             pending::forget(web);
             Err(AppError::Unauthenticated {
-                login_url: Route::Login.path().to_owned(),
+                login_url: web.path(Route::Login).to_owned(),
             })
         }
     }
@@ -160,7 +160,7 @@ fn signed_in_answer(
         Some(issued) => cookies::token_answer(web, issued),
         None => (json!({}), None),
     };
-    let location = signed_in.next.as_deref().unwrap_or(Route::Home.path());
+    let location = signed_in.next.as_deref().unwrap_or(web.path(Route::Home));
     let mut response = match signed_in.second_factor {
         None => {
             let mut body =
@@ -201,7 +201,7 @@ fn ask_second_factor(web: &Web, waiting: Waiting) -> Result<HttpResponse, AppErr
             "tf_required": true,
             "tf_state": "ready",
             "tf_method": PASSKEY_METHOD,
-            "tf_signin_url": Route::WanSignin.path(),
+            "tf_signin_url": web.path(Route::WanSignin),
         })),
         (Format::Json, _) => web.json_ok(json!({
             "csrf_token": web.csrf_token(),
@@ -210,8 +210,10 @@ fn ask_second_factor(web: &Web, waiting: Waiting) -> Result<HttpResponse, AppErr
             "tf_method": method,
             "tf_primary_method": method,
         })),
-        (Format::Html, Wants::Passkey) => super::page::redirect(&Route::WanSignin.with_next(next)),
-        (Format::Html, Wants::SetUp) => super::page::redirect(Route::TfSetup.path()),
-        (Format::Html, Wants::Code(_)) => super::page::redirect(Route::TfValidate.path()),
+        (Format::Html, Wants::Passkey) => {
+            super::page::redirect(&web.urls().with_next(Route::WanSignin, next))
+        }
+        (Format::Html, Wants::SetUp) => super::page::redirect(web.path(Route::TfSetup)),
+        (Format::Html, Wants::Code(_)) => super::page::redirect(web.path(Route::TfValidate)),
     })
 }

@@ -11,7 +11,7 @@ use crate::auth::login::SessionLookups;
 use crate::auth::services::StartError;
 use crate::auth::Services;
 use crate::config::Settings;
-use crate::urls::Route;
+use crate::urls::{Route, Urls};
 
 pub struct AppState {
     pub services: Services,
@@ -22,6 +22,15 @@ pub struct AppState {
     /// The `Content-Security-Policy` with social login's providers in `form-action`, when
     /// there are any: made by the security headers' middleware at its first answer.
     pub content_security_policy: std::sync::OnceLock<Option<actix_web::http::header::HeaderValue>>,
+    /// Where every route is served (`SECURITY_URL_PREFIX`, `SECURITY_*_URL`).
+    pub urls: Urls,
+}
+
+/// Where the app of `req` serves its routes (Flask-Security's defaults outside an app).
+pub fn urls_of(req: &actix_web::HttpRequest) -> Urls {
+    req.app_data::<actix_web::web::Data<AppState>>()
+        .map(|s| s.urls)
+        .unwrap_or_default()
 }
 
 impl AppState {
@@ -36,10 +45,21 @@ impl AppState {
     /// app's). Refuses second factors the settings would ignore, as [`AppState::new`] does.
     pub fn with_services(services: Services) -> Result<Self, StartError> {
         crate::auth::two_factor::check_no_unused_second_factors(&services)?;
-        check_oauth_paths(&services.settings)?;
+        let urls = crate::urls::Urls::new(
+            &services.settings.paths.prefix,
+            &services.settings.paths.keys,
+        );
+        if let Some((a, b, path)) = urls.clash() {
+            return Err(crate::config::ConfigError::new(
+                "SECURITY_URL_PREFIX",
+                format!("{a:?} and {b:?} would both be served at {path}: set their keys apart"),
+            )
+            .into());
+        }
         let page_defaults = crate::templates::overlay::PageDefaults::new(page_defaults(
             &services.settings,
             &services.messages,
+            urls,
         ));
         let session_lookups = crate::auth::login::session_lookups(
             services.db.clone(),
@@ -50,31 +70,9 @@ impl AppState {
             session_lookups,
             page_defaults,
             content_security_policy: std::sync::OnceLock::new(),
+            urls,
         })
     }
-}
-
-/// Social login is served at Flask-Security's default paths, from the URL table:
-/// `SECURITY_OAUTH_*_URL` may name them, not others.
-fn check_oauth_paths(settings: &Settings) -> Result<(), crate::config::ConfigError> {
-    for (key, value) in &settings.oauth.url_keys {
-        let route = match *key {
-            "SECURITY_OAUTH_START_URL" => Route::OauthStart,
-            "SECURITY_OAUTH_RESPONSE_URL" => Route::OauthResponse,
-            "SECURITY_OAUTH_VERIFY_START_URL" => Route::OauthVerifyStart,
-            _ => Route::OauthVerifyResponse,
-        };
-        if value.trim_end_matches('/') != route.base() {
-            return Err(crate::config::ConfigError::new(
-                key,
-                format!(
-                    "Latchkey serves this at {} only, got {value:?}",
-                    route.base()
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 impl AppState {
@@ -104,6 +102,7 @@ impl Deref for AppState {
 pub fn page_defaults(
     settings: &crate::config::Settings,
     messages: &crate::messages::Messages,
+    urls: Urls,
 ) -> tera::Context {
     let features = &settings.features;
     let wan = &settings.webauthn;
@@ -144,40 +143,46 @@ pub fn page_defaults(
     ctx.insert(
         "urls",
         &json!({
-            "home": Route::Home.path(),
-            "login": Route::Login.path(),
-            "logout": Route::Logout.path(),
-            "register": features.registerable.then_some(Route::Register.path()),
-            "forgot_password": features.recoverable.then_some(Route::Reset.path()),
-            "send_confirmation": features.confirmable.then_some(Route::Confirm.path()),
-            "change_password": features.changeable.then_some(Route::Change.path()),
-            "profile": Route::Profile.path(),
-            "sessions": Route::Sessions.path(),
-            "verify": Route::Verify.path(),
-            "premium": Route::Premium.path(),
-            "admin": Route::Admin.path(),
-            "tf_setup": settings.two_factor.enabled.then_some(Route::TfSetup.path()),
-            "tf_validate": settings.two_factor.enabled.then_some(Route::TfValidate.path()),
-            "tf_select": settings.two_factor.enabled.then_some(Route::TfSelect.path()),
-            "tf_rescue": settings.two_factor.enabled.then_some(Route::TfRescue.path()),
-            "mf_recovery_codes": settings.two_factor.recovery_codes.then_some(Route::MfRecoveryCodes.path()),
-            "mf_recovery": settings.two_factor.recovery_codes.then_some(Route::MfRecovery.path()),
-            "wan_register": wan.enabled.then_some(Route::WanRegister.path()),
-            "wan_delete": wan.enabled.then_some(Route::WanDelete.path()),
-            "wan_signin": wan.enabled.then_some(Route::WanSignin.path()),
-            "wan_verify": wan.enabled.then_some(Route::WanVerify.path()),
-            "wan_signup": signup.then_some(Route::WanSignup.path()),
-            "us_signin": us.enabled.then_some(Route::UsSignin.path()),
-            "us_signin_send_code": us.enabled.then_some(Route::UsSigninSendCode.path()),
-            "us_setup": us.enabled.then_some(Route::UsSetup.path()),
-            "us_verify": us.enabled.then_some(Route::UsVerify.path()),
-            "us_verify_send_code": us.enabled.then_some(Route::UsVerifySendCode.path()),
-            "us_verify_link": us.enabled.then_some(Route::UsVerifyLink.path()),
-            "change_email": account.change_email.then_some(Route::ChangeEmail.path()),
-            "change_username": account.change_username.then_some(Route::ChangeUsername.path()),
-            "recover_username": account.username_recovery.then_some(Route::RecoverUsername.path()),
-            "oauth_start": settings.oauth.enabled.then_some(Route::OauthStart.base()),
-            "oauth_verify_start": settings.oauth.enabled.then_some(Route::OauthVerifyStart.base()),
+            "home": urls.path(Route::Home),
+            "login": urls.path(Route::Login),
+            "logout": urls.path(Route::Logout),
+            "register": features.registerable.then_some(urls.path(Route::Register)),
+            "forgot_password": features.recoverable.then_some(urls.path(Route::Reset)),
+            "send_confirmation": features.confirmable.then_some(urls.path(Route::Confirm)),
+            "change_password": features.changeable.then_some(urls.path(Route::Change)),
+            "profile": urls.path(Route::Profile),
+            "sessions": urls.path(Route::Sessions),
+            "sessions_revoke": urls.path(Route::SessionsRevoke),
+            "sessions_revoke_others": urls.path(Route::SessionsRevokeOthers),
+            "sessions_revoke_token": urls.path(Route::SessionsRevokeToken),
+            "lang": urls.path(Route::Lang),
+            "favicon": urls.path(Route::Favicon),
+            "static": urls.base(Route::StaticFile),
+            "verify": urls.path(Route::Verify),
+            "premium": urls.path(Route::Premium),
+            "admin": urls.path(Route::Admin),
+            "tf_setup": settings.two_factor.enabled.then_some(urls.path(Route::TfSetup)),
+            "tf_validate": settings.two_factor.enabled.then_some(urls.path(Route::TfValidate)),
+            "tf_select": settings.two_factor.enabled.then_some(urls.path(Route::TfSelect)),
+            "tf_rescue": settings.two_factor.enabled.then_some(urls.path(Route::TfRescue)),
+            "mf_recovery_codes": settings.two_factor.recovery_codes.then_some(urls.path(Route::MfRecoveryCodes)),
+            "mf_recovery": settings.two_factor.recovery_codes.then_some(urls.path(Route::MfRecovery)),
+            "wan_register": wan.enabled.then_some(urls.path(Route::WanRegister)),
+            "wan_delete": wan.enabled.then_some(urls.path(Route::WanDelete)),
+            "wan_signin": wan.enabled.then_some(urls.path(Route::WanSignin)),
+            "wan_verify": wan.enabled.then_some(urls.path(Route::WanVerify)),
+            "wan_signup": signup.then_some(urls.path(Route::WanSignup)),
+            "us_signin": us.enabled.then_some(urls.path(Route::UsSignin)),
+            "us_signin_send_code": us.enabled.then_some(urls.path(Route::UsSigninSendCode)),
+            "us_setup": us.enabled.then_some(urls.path(Route::UsSetup)),
+            "us_verify": us.enabled.then_some(urls.path(Route::UsVerify)),
+            "us_verify_send_code": us.enabled.then_some(urls.path(Route::UsVerifySendCode)),
+            "us_verify_link": us.enabled.then_some(urls.path(Route::UsVerifyLink)),
+            "change_email": account.change_email.then_some(urls.path(Route::ChangeEmail)),
+            "change_username": account.change_username.then_some(urls.path(Route::ChangeUsername)),
+            "recover_username": account.username_recovery.then_some(urls.path(Route::RecoverUsername)),
+            "oauth_start": settings.oauth.enabled.then_some(urls.base(Route::OauthStart, )),
+            "oauth_verify_start": settings.oauth.enabled.then_some(urls.base(Route::OauthVerifyStart, )),
         }),
     );
     // Social login's providers, under Flask-Security's name for them (its templates'
@@ -193,4 +198,34 @@ pub fn page_defaults(
     ctx.insert("errors", &BTreeMap::<String, Vec<String>>::new());
     ctx.insert("form_errors", &Vec::<String>::new());
     ctx
+}
+
+#[cfg(test)]
+mod tests {
+    /// The settings read exactly the keys the URL table places routes with, with the same
+    /// defaults (`config` and `urls` cannot see each other).
+    #[test]
+    fn the_settings_read_every_key_the_url_table_names() {
+        let mut table = crate::urls::path_keys();
+        let mut read = crate::config::PATH_KEYS.to_vec();
+        table.sort_unstable();
+        read.sort_unstable();
+        assert_eq!(table, read);
+    }
+
+    /// A key moved in the settings moves the route in the app's table.
+    #[test]
+    fn the_settings_paths_make_the_apps_table() {
+        let src = crate::config::Source::from_pairs([
+            ("SECRET_KEY", "a-development-secret-key-of-enough-length"),
+            ("SECURITY_PASSWORD_SALT", "salt"),
+            ("DATABASE_URL", "test.db"),
+            ("SECURITY_URL_PREFIX", "/auth/"),
+            ("SECURITY_LOGIN_URL", "/signin"),
+        ]);
+        let paths = crate::config::Settings::from_source(&src).unwrap().paths;
+        let urls = super::Urls::new(&paths.prefix, &paths.keys);
+        assert_eq!(urls.path(crate::urls::Route::Login), "/auth/signin");
+        assert_eq!(urls.path(crate::urls::Route::Reset), "/auth/reset");
+    }
 }

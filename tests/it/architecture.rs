@@ -801,7 +801,9 @@ fn route_paths_are_written_in_one_file() {
     let mut found = Vec::new();
     for file in files {
         let rel = file.strip_prefix(src_dir()).expect("under src");
-        if rel == Path::new("urls.rs") {
+        // config/paths.rs holds the SECURITY_*_URL keys' defaults, as config holds every
+        // key's; web::state's tests check them equal to the URL table's.
+        if rel == Path::new("urls.rs") || rel == Path::new("config/paths.rs") {
             continue;
         }
         let text = std::fs::read_to_string(&file).expect("read source");

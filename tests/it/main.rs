@@ -73,5 +73,6 @@ mod totp_passlib;
 mod trackable;
 mod two_factor;
 mod unified_signin;
+mod url_keys;
 mod username;
 mod username_changes;
