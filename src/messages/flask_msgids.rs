@@ -25,6 +25,7 @@ pub const EQUIVALENTS: &[(&str, &[&str])] = &[
         "An authenticator app on your phone",
         &["Set up using an authenticator app (e.g. google, lastpass, authy)"],
     ),
+    ("By email (with a sign-in link)", &["Via email"]),
     ("Change email", &["Change Email", "Change Registered Email"]),
     ("Change password", &["Change Password"]),
     ("Change the method", &["Change Method"]),
@@ -55,6 +56,10 @@ pub const EQUIVALENTS: &[(&str, &[&str])] = &[
         &["Recover Username", "Username Recovery"],
     ),
     (
+        "Forgot your username?",
+        &["Username Recovery", "Recover Username"],
+    ),
+    (
         "Generate new recovery codes",
         &["Generate new Recovery Codes"],
     ),
@@ -66,6 +71,8 @@ pub const EQUIVALENTS: &[(&str, &[&str])] = &[
     ("Name", &["Nickname"]),
     ("New password", &["New Password"]),
     ("Nickname (e.g. “Work laptop”)", &["Nickname"]),
+    ("None", &["none"]),
+    ("Password or code", &["Code or Password"]),
     ("Phone number (for text messages only)", &["Phone Number"]),
     ("Recover password", &["Recover Password"]),
     ("Recovery code", &["Recovery Code"]),

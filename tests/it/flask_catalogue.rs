@@ -243,6 +243,10 @@ fn every_feature(dir: &str, usernames: bool) -> Vec<(&str, &str)> {
             "SECURITY_USERNAME_RECOVERY",
             if usernames { "true" } else { "false" },
         ),
+        (
+            "SECURITY_CHANGE_USERNAME",
+            if usernames { "true" } else { "false" },
+        ),
         ("SECURITY_TWO_FACTOR", "true"),
         (
             "SECURITY_TWO_FACTOR_ENABLED_METHODS",
@@ -255,7 +259,9 @@ fn every_feature(dir: &str, usernames: bool) -> Vec<(&str, &str)> {
     ]
 }
 
-const ANONYMOUS_PAGES: &[&str] = &["/login", "/register", "/reset"];
+/// The pages issue 26 names (login, register, reset, the account pages) and the other pages
+/// of the same flows that a plain GET shows.
+const ANONYMOUS_PAGES: &[&str] = &["/login", "/register", "/reset", "/confirm", "/us-signin"];
 const ACCOUNT_PAGES: &[&str] = &[
     "/profile",
     "/change",
@@ -263,7 +269,13 @@ const ACCOUNT_PAGES: &[&str] = &[
     "/us-setup",
     "/wan-register",
     "/sessions",
+    "/verify",
+    "/us-verify",
+    "/change-email",
+    "/mf-recovery-codes",
 ];
+/// Served only with usernames on.
+const USERNAME_PAGES: &[(&str, bool)] = &[("/recover-username", false), ("/change-username", true)];
 
 #[actix_web::test]
 async fn flask_securitys_catalogue_leaves_no_english_it_translates_on_the_pages() {
@@ -292,7 +304,13 @@ async fn flask_securitys_catalogue_leaves_no_english_it_translates_on_the_pages(
             let pages = ANONYMOUS_PAGES
                 .iter()
                 .map(|p| (&anonymous, *p))
-                .chain(ACCOUNT_PAGES.iter().map(|p| (&owner, *p)));
+                .chain(ACCOUNT_PAGES.iter().map(|p| (&owner, *p)))
+                .chain(
+                    USERNAME_PAGES
+                        .iter()
+                        .filter(|_| usernames)
+                        .map(|(p, signed_in)| (if *signed_in { &owner } else { &anonymous }, *p)),
+                );
             for (client, path) in pages {
                 let html = page_in(client, path, accept).await;
                 assert!(html.contains(&lang_attr), "{path} in {accept}: {html}");
