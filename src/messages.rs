@@ -5,6 +5,7 @@
 //! `translations/`) translates them; `SECURITY_MSG_<NAME>` replaces one message in every
 //! language (placeholders such as `%(email)s` as in Flask-Security).
 
+pub mod flask_msgids;
 pub mod language;
 pub mod po;
 
@@ -339,21 +340,29 @@ impl Messages {
         self.lookup(&self.lang, msgid)
     }
 
-    /// `msgid` in `lang`.
+    /// `msgid` in `lang`: its translation, else (a Flask-Security catalogue knows Latchkey's
+    /// texts by Flask-Security's words) the translation of the first of
+    /// [`flask_msgids::flask_equivalents`] that has one, else `msgid` itself.
     pub fn lookup<'a>(&'a self, lang: &Lang, msgid: &'a str) -> &'a str {
-        lang.fallbacks()
-            .find_map(|tag| self.catalogue.tables.get(tag)?.get(msgid))
-            .map_or(msgid, String::as_str)
+        self.translated(lang, msgid)
+            .or_else(|| {
+                flask_msgids::flask_equivalents(msgid)
+                    .iter()
+                    .find_map(|flask| self.translated(lang, flask))
+            })
+            .unwrap_or(msgid)
     }
 
-    /// Whether a translation for `lang` (or its primary language) has `msgid`.
+    /// The translation of exactly `msgid` in `lang` or its primary language.
+    fn translated(&self, lang: &Lang, msgid: &str) -> Option<&str> {
+        lang.fallbacks()
+            .find_map(|tag| self.catalogue.tables.get(tag)?.get(msgid))
+            .map(String::as_str)
+    }
+
+    /// Whether a translation for `lang` (or its primary language) has exactly `msgid`.
     pub fn has_translation(&self, lang: &Lang, msgid: &str) -> bool {
-        lang.fallbacks().any(|tag| {
-            self.catalogue
-                .tables
-                .get(tag)
-                .is_some_and(|t| t.contains_key(msgid))
-        })
+        self.translated(lang, msgid).is_some()
     }
 
     /// `msgid` translated, with `%(name)s` placeholders filled from `args`.
@@ -600,6 +609,45 @@ mod tests {
         assert_eq!(
             describe_period(std::time::Duration::from_secs(86400)),
             "1 day"
+        );
+    }
+
+    #[test]
+    fn a_flask_security_catalogue_translates_latchkeys_words_through_its_own_msgids() {
+        let dir = tempfile::tempdir().unwrap();
+        for (tag, body) in [
+            (
+                "ja_JP",
+                "msgid \"Remember Me\"\nmsgstr \"次回以降ログインを省略する\"\n\n\
+                 msgid \"Login\"\nmsgstr \"ログイン\"\n",
+            ),
+            // German: Latchkey's own translation of its own msgid wins over Flask's.
+            ("de_DE", "msgid \"Remember Me\"\nmsgstr \"Erinnern\"\n"),
+        ] {
+            let folder = dir.path().join(tag).join("LC_MESSAGES");
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(folder.join("flask_security.po"), body).unwrap();
+        }
+        let m = Messages::default()
+            .with_translation_dirs(&[dir.path().to_owned()], "flask_security")
+            .unwrap();
+        let ja = lang("ja-jp");
+        assert_eq!(m.lookup(&ja, "Remember me"), "次回以降ログインを省略する");
+        // "Sign in" is Flask-Security's "Sign In", else its "Login": the first one translated.
+        assert_eq!(m.lookup(&ja, "Sign in"), "ログイン");
+        assert_eq!(
+            m.lookup(&ja, "Sign out"),
+            "Sign out",
+            "no equivalent: English"
+        );
+        assert_eq!(
+            m.lookup(&lang("de-de"), "Remember me"),
+            "Angemeldet bleiben"
+        );
+        assert_eq!(m.lookup(&Lang::english(), "Remember me"), "Remember me");
+        assert!(
+            !m.has_translation(&ja, "Remember me"),
+            "only exactly the msgid"
         );
     }
 

@@ -31,6 +31,7 @@ mod csrf;
 mod customising;
 mod db_pool;
 mod features;
+mod flask_catalogue;
 mod flask_interop;
 mod generic_responses;
 mod guards;
