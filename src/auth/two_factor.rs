@@ -475,8 +475,10 @@ pub async fn setup_request(
         });
     };
     let phone = match method {
-        TwoFactorMethod::Sms => match phone.map(super::sms::canonical_phone) {
-            Some(Some(phone)) => Some(phone),
+        TwoFactorMethod::Sms => match phone.map(|raw| {
+            crate::domain::phone::Phone::parse(raw, services.settings.sms.phone_region_default)
+        }) {
+            Some(Ok(phone)) => Some(phone.into_string()),
             _ => {
                 let message = messages::PHONE_INVALID;
                 return Ok(SetupStep::Refused {

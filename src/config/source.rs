@@ -189,6 +189,12 @@ impl Source {
         Ok(Duration::from_millis(ms))
     }
 
+    /// A text setting, or `default`.
+    pub(super) fn text(&self, key: &str, default: &str) -> String {
+        self.note_default(key, default);
+        self.get(key).unwrap_or(default).to_owned()
+    }
+
     /// A comma list, each item trimmed, empty items left out.
     pub(super) fn list(&self, key: &str, default: &str) -> Vec<String> {
         self.note_default(key, default);
