@@ -384,12 +384,12 @@ impl Messages {
         all
     }
 
-    /// The language for a request: the `lang` cookie, else `Accept-Language`, else the
-    /// default (see [`language::choose`]).
-    pub fn choose_language(&self, cookie: Option<&str>, accept_language: Option<&str>) -> Lang {
+    /// The language for a request: the `lang` cookie, else the languages of
+    /// `Accept-Language` (best first), else the default (see [`language::choose`]).
+    pub fn choose_language(&self, cookie: Option<&str>, accepted: &[Lang]) -> Lang {
         language::choose(
             cookie,
-            accept_language,
+            accepted,
             &self.languages(),
             &self.catalogue.default_lang,
         )
@@ -763,7 +763,7 @@ mod tests {
         assert_eq!(text("eo"), "Malĝusta pasvorto");
         assert!(m.languages().contains(&lang("eo")));
         assert_eq!(
-            m.choose_language(None, Some("eo;q=0.9, ja;q=0.8")).as_str(),
+            m.choose_language(None, &[lang("eo"), lang("ja")]).as_str(),
             "eo"
         );
 
