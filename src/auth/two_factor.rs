@@ -188,8 +188,8 @@ async fn deliver_code(
 
 fn sms_text(code: &str, validity: Duration) -> String {
     format!(
-        "Your code is {code}. It expires in {} minute(s).",
-        validity.as_secs().div_ceil(60)
+        "Your code is {code}. It expires in {}.",
+        messages::describe_period(validity)
     )
 }
 

@@ -414,8 +414,8 @@ async fn send_code_of(
             services.sms.send(
                 &to,
                 &format!(
-                    "Use this code to sign in: {code}. It expires in {} minute(s).",
-                    validity.as_secs().div_ceil(60)
+                    "Use this code to sign in: {code}. It expires in {}.",
+                    messages::describe_period(validity)
                 ),
             );
         }

@@ -828,6 +828,7 @@ async fn with_sms_service_twilio_codes_are_texted_in_e164_read_in_the_default_re
     assert_eq!(request.field("To"), Some("+442079460958"));
     assert_eq!(request.field("From"), Some("+15005550006"));
     let text = request.field("Body").unwrap();
+    assert!(text.ends_with("It expires in 2 minutes."), "{text}");
     let code: String = text.chars().filter(char::is_ascii_digit).take(6).collect();
     let (status, _) =
         json(post(&c, &format!("/tf-setup/{token}"), json!({"code": code})).await).await;
