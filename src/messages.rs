@@ -7,6 +7,7 @@
 
 pub mod flask_msgids;
 pub mod language;
+pub mod plural;
 pub mod po;
 
 use std::collections::{BTreeMap, HashMap};
@@ -152,19 +153,71 @@ const SHIPPED: &[(&str, &str)] = &[
 ];
 
 /// The shipped translations, parsed once.
-fn shipped() -> &'static BTreeMap<String, Table> {
-    static PARSED: OnceLock<BTreeMap<String, Table>> = OnceLock::new();
+fn shipped() -> &'static (BTreeMap<String, Table>, BTreeMap<String, LangPlurals>) {
+    static PARSED: OnceLock<(BTreeMap<String, Table>, BTreeMap<String, LangPlurals>)> =
+        OnceLock::new();
     PARSED.get_or_init(|| {
-        SHIPPED
-            .iter()
-            .map(|(lang, source)| {
-                // A unit test parses them: a broken one never leaves the repository.
-                let table =
-                    po::parse_po(source).unwrap_or_else(|e| panic!("translations/{lang}.po: {e}"));
-                ((*lang).to_owned(), table)
-            })
-            .collect()
+        let (mut tables, mut plurals) = (BTreeMap::new(), BTreeMap::new());
+        for (lang, source) in SHIPPED {
+            // A unit test parses them: a broken one never leaves the repository.
+            let parsed = po::parse_po(source)
+                .map_err(MergeError::from)
+                .and_then(|parsed| merge(&mut tables, &mut plurals, lang, parsed))
+                .map_err(|e| format!("translations/{lang}.po: {e}"));
+            if let Err(e) = parsed {
+                panic!("{e}");
+            }
+        }
+        (tables, plurals)
     })
+}
+
+/// One language's plural entries and its `Plural-Forms` (text and parsed).
+#[derive(Debug, Clone)]
+struct LangPlurals {
+    rule: Option<(String, plural::PluralRule)>,
+    entries: po::Plurals,
+}
+
+/// Why a catalogue file cannot be merged.
+#[derive(Debug, thiserror::Error)]
+enum MergeError {
+    #[error(transparent)]
+    Po(#[from] po::PoError),
+    #[error(transparent)]
+    Plural(#[from] plural::PluralError),
+}
+
+/// Merges one catalogue file of `lang` over what the language has: its entries win, and its
+/// `Plural-Forms` (when it has one) replaces the language's.
+fn merge(
+    tables: &mut BTreeMap<String, Table>,
+    plurals: &mut BTreeMap<String, LangPlurals>,
+    lang: &str,
+    parsed: po::Parsed,
+) -> Result<(), MergeError> {
+    let rule = match parsed.plural_forms {
+        Some(text) => Some((plural::PluralRule::parse(&text)?, text)),
+        None => None,
+    };
+    tables
+        .entry(lang.to_owned())
+        .or_default()
+        .extend(parsed.table);
+    if rule.is_none() && parsed.plurals.is_empty() {
+        return Ok(());
+    }
+    let language = plurals
+        .entry(lang.to_owned())
+        .or_insert_with(|| LangPlurals {
+            rule: None,
+            entries: po::Plurals::new(),
+        });
+    if let Some((rule, text)) = rule {
+        language.rule = Some((text, rule));
+    }
+    language.entries.extend(parsed.plurals);
+    Ok(())
 }
 
 /// A translation file that cannot be used.
@@ -183,6 +236,8 @@ struct Catalogue {
     /// Translations by language tag, msgid → text: the shipped ones with the files of
     /// `SECURITY_I18N_DIRNAME` merged over them.
     tables: BTreeMap<String, Table>,
+    /// Plural entries and the `Plural-Forms` that chooses among them, by language tag.
+    plurals: BTreeMap<String, LangPlurals>,
     default_lang: Lang,
 }
 
@@ -201,7 +256,8 @@ impl Default for Messages {
         Self {
             catalogue: Arc::new(Catalogue {
                 replaced: HashMap::new(),
-                tables: shipped().clone(),
+                tables: shipped().0.clone(),
+                plurals: shipped().1.clone(),
                 default_lang: Lang::english(),
             }),
             lang: Lang::english(),
@@ -272,15 +328,20 @@ impl Messages {
                     continue;
                 };
                 let path = if mo.is_file() { mo } else { po };
-                let table = table.map_err(|e| TranslationError {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })?;
-                catalogue
-                    .tables
-                    .entry(lang.as_str().to_owned())
-                    .or_default()
-                    .extend(table);
+                table
+                    .map_err(MergeError::from)
+                    .and_then(|parsed| {
+                        merge(
+                            &mut catalogue.tables,
+                            &mut catalogue.plurals,
+                            lang.as_str(),
+                            parsed,
+                        )
+                    })
+                    .map_err(|e| TranslationError {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
             }
         }
         Ok(self)
@@ -324,12 +385,12 @@ impl Messages {
         all
     }
 
-    /// The language for a request: the `lang` cookie, else `Accept-Language`, else the
-    /// default (see [`language::choose`]).
-    pub fn choose_language(&self, cookie: Option<&str>, accept_language: Option<&str>) -> Lang {
+    /// The language for a request: the `lang` cookie, else the languages of
+    /// `Accept-Language` (best first), else the default (see [`language::choose`]).
+    pub fn choose_language(&self, cookie: Option<&str>, accepted: &[Lang]) -> Lang {
         language::choose(
             cookie,
-            accept_language,
+            accepted,
             &self.languages(),
             &self.catalogue.default_lang,
         )
@@ -338,6 +399,36 @@ impl Messages {
     /// `msgid` in this view's language (itself when no translation has it).
     pub fn gettext<'a>(&'a self, msgid: &'a str) -> &'a str {
         self.lookup(&self.lang, msgid)
+    }
+
+    /// The form of a plural text for `n` in this view's language: `one` and `many` are the
+    /// English msgids (`msgid` and `msgid_plural`). A translation's plural entry gives the
+    /// form that its language's `Plural-Forms` expression picks (Polish and Russian have
+    /// three, Arabic six; English's `n != 1` without the header); without one, English's
+    /// rule picks the msgid, which is then translated as a text of its own.
+    pub fn ngettext<'a>(&'a self, one: &'a str, many: &'a str, n: u64) -> &'a str {
+        let found = self.lang.fallbacks().find_map(|tag| {
+            let language = self.catalogue.plurals.get(tag)?;
+            Some((language, language.entries.get(one)?))
+        });
+        if let Some((language, entry)) = found {
+            let index = language
+                .rule
+                .as_ref()
+                .map_or_else(|| english_plural_index(n), |(_, rule)| rule.index(n));
+            if let Some(form) = entry.forms.get(index) {
+                return form;
+            }
+        }
+        self.gettext(english_plural(one, many, n))
+    }
+
+    /// The `Plural-Forms` of `lang`'s translation (or its primary language's), if it has one.
+    pub fn plural_forms(&self, lang: &Lang) -> Option<&str> {
+        lang.fallbacks().find_map(|tag| {
+            let (text, _) = self.catalogue.plurals.get(tag)?.rule.as_ref()?;
+            Some(text.as_str())
+        })
     }
 
     /// `msgid` in `lang`: its translation, else (a Flask-Security catalogue knows Latchkey's
@@ -392,7 +483,7 @@ impl Messages {
     pub fn period(&self, period: std::time::Duration) -> String {
         let (n, one, many) = period_parts(period);
         let num = n.to_string();
-        self.translate(if n == 1 { one } else { many }, &[("num", &num)])
+        fill(self.ngettext(one, many, n), &[("num", &num)])
     }
 }
 
@@ -477,7 +568,22 @@ pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
 /// "5 minutes", "2 hours", "30 seconds": a validity period in English words.
 pub fn describe_period(period: std::time::Duration) -> String {
     let (n, one, many) = period_parts(period);
-    fill(if n == 1 { one } else { many }, &[("num", &n.to_string())])
+    fill(english_plural(one, many, n), &[("num", &n.to_string())])
+}
+
+/// English's plural rule (`n != 1`, GNU gettext's default): the index of the form.
+fn english_plural_index(n: u64) -> usize {
+    static ENGLISH: OnceLock<plural::PluralRule> = OnceLock::new();
+    ENGLISH.get_or_init(plural::PluralRule::english).index(n)
+}
+
+/// English's plural rule applied to the English msgids.
+fn english_plural<'a>(one: &'a str, many: &'a str, n: u64) -> &'a str {
+    if english_plural_index(n) == 0 {
+        one
+    } else {
+        many
+    }
 }
 
 /// The number and the singular and plural msgids of a period's largest whole unit.
@@ -559,7 +665,7 @@ mod tests {
     #[test]
     fn the_shipped_translations_parse_and_cover_every_message() {
         for (lang, _) in SHIPPED {
-            let table = &shipped()[*lang];
+            let table = &shipped().0[*lang];
             for msg in ALL {
                 let text = table
                     .get(msg.default)
@@ -572,7 +678,7 @@ mod tests {
     #[test]
     fn shipped_translations_use_only_their_msgids_placeholders() {
         for (lang, _) in SHIPPED {
-            for (msgid, text) in &shipped()[*lang] {
+            for (msgid, text) in &shipped().0[*lang] {
                 let known = placeholders(msgid);
                 for p in placeholders(text) {
                     assert!(known.contains(&p), "{lang}: {text:?} invents %({p})s");
@@ -705,7 +811,7 @@ mod tests {
         assert_eq!(text("eo"), "Malĝusta pasvorto");
         assert!(m.languages().contains(&lang("eo")));
         assert_eq!(
-            m.choose_language(None, Some("eo;q=0.9, ja;q=0.8")).as_str(),
+            m.choose_language(None, &[lang("eo"), lang("ja")]).as_str(),
             "eo"
         );
 
@@ -728,5 +834,122 @@ mod tests {
             missing.to_string().starts_with("/nonexistent/i18n"),
             "{missing}"
         );
+    }
+
+    /// A catalogue with the plural entry for minutes and the given header.
+    fn plural_catalogue(dir: &Path, lang: &str, header: Option<&str>, forms: &[&str]) {
+        let folder = dir.join(lang).join("LC_MESSAGES");
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut po = String::from(
+            "msgid \"\"\nmsgstr \"\"\n\"Content-Type: text/plain; charset=UTF-8\\n\"\n",
+        );
+        if let Some(rule) = header {
+            po.push_str(&format!("\"Plural-Forms: {rule}\\n\"\n"));
+        }
+        po.push_str("\nmsgid \"%(num)s minute\"\nmsgid_plural \"%(num)s minutes\"\n");
+        for (i, form) in forms.iter().enumerate() {
+            po.push_str(&format!("msgstr[{i}] \"{form}\"\n"));
+        }
+        std::fs::write(folder.join("flask_security.po"), po).unwrap();
+    }
+
+    const POLISH: &str =
+        "nplurals=3; plural=(n==1 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);";
+    const RUSSIAN: &str = "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);";
+
+    #[test]
+    fn plural_forms_are_chosen_by_the_catalogues_plural_forms_expression() {
+        let dir = tempfile::tempdir().unwrap();
+        let polish = ["%(num)s minuta", "%(num)s minuty", "%(num)s minut"];
+        let russian = ["%(num)s минута", "%(num)s минуты", "%(num)s минут"];
+        plural_catalogue(dir.path(), "pl", Some(POLISH), &polish);
+        plural_catalogue(dir.path(), "ru", Some(RUSSIAN), &russian);
+        let m = Messages::default()
+            .with_translation_dirs(&[dir.path().to_owned()], "flask_security")
+            .unwrap();
+        let minutes = |tag: &str, n: u64| {
+            m.in_language(&lang(tag))
+                .period(std::time::Duration::from_secs(60 * n))
+        };
+        for (n, pl, ru) in [
+            (1, "1 minuta", "1 минута"),
+            (2, "2 minuty", "2 минуты"),
+            (5, "5 minut", "5 минут"),
+            (11, "11 minut", "11 минут"),
+            (12, "12 minut", "12 минут"),
+            (21, "21 minut", "21 минута"),
+            (22, "22 minuty", "22 минуты"),
+            (25, "25 minut", "25 минут"),
+            (101, "101 minut", "101 минута"),
+            (112, "112 minut", "112 минут"),
+        ] {
+            assert_eq!(minutes("pl", n), pl, "Polish, {n}");
+            assert_eq!(minutes("pl-PL", n), pl, "a region falls back, {n}");
+            assert_eq!(minutes("ru", n), ru, "Russian, {n}");
+        }
+        assert_eq!(m.plural_forms(&lang("pl")), Some(POLISH));
+        // German (shipped): n != 1; French (shipped): n > 1, so 0 is singular; English.
+        assert_eq!(minutes("de", 1), "1 Minute");
+        let minute = |tag: &str, n: u64| {
+            m.in_language(&lang(tag))
+                .ngettext("%(num)s minute", "%(num)s minutes", n)
+                .to_owned()
+        };
+        assert_eq!(minute("de", 0), "%(num)s Minuten");
+        assert_eq!(minute("fr", 0), "%(num)s minute");
+        assert_eq!(minutes("fr", 2), "2 minutes");
+        assert_eq!(minutes("en", 1), "1 minute");
+        assert_eq!(minutes("en", 21), "21 minutes");
+        // A text without a plural entry in the language keeps English's rule, each form
+        // translated as a msgid of its own.
+        assert_eq!(
+            m.in_language(&lang("pl"))
+                .period(std::time::Duration::from_secs(7200)),
+            "2 hours"
+        );
+    }
+
+    #[test]
+    fn a_later_file_without_a_header_keeps_the_languages_plural_forms_and_a_bad_one_is_refused() {
+        let first = tempfile::tempdir().unwrap();
+        let second = tempfile::tempdir().unwrap();
+        // The expression comes from the first folder (as Flask-Security's catalogue gives it),
+        // the forms from the app's own catalogue merged over it.
+        plural_catalogue(first.path(), "ru", Some(RUSSIAN), &["x", "y", "z"]);
+        plural_catalogue(
+            second.path(),
+            "ru",
+            None,
+            &["%(num)s минута", "%(num)s минуты", "%(num)s минут"],
+        );
+        let m = Messages::default()
+            .with_translation_dirs(
+                &[first.path().to_owned(), second.path().to_owned()],
+                "flask_security",
+            )
+            .unwrap()
+            .in_language(&lang("ru"));
+        assert_eq!(
+            m.period(std::time::Duration::from_secs(60 * 22)),
+            "22 минуты"
+        );
+        assert_eq!(
+            m.period(std::time::Duration::from_secs(60 * 25)),
+            "25 минут"
+        );
+
+        let bad = tempfile::tempdir().unwrap();
+        plural_catalogue(
+            bad.path(),
+            "pl",
+            Some("nplurals=3; plural=(n==1 ? 0 :;"),
+            &["a", "b", "c"],
+        );
+        let err = Messages::default()
+            .with_translation_dirs(&[bad.path().to_owned()], "flask_security")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pl/LC_MESSAGES/flask_security.po"), "{err}");
+        assert!(err.contains("Plural-Forms"), "{err}");
     }
 }

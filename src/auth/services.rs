@@ -14,7 +14,7 @@ use crate::templates::Templates;
 use super::events::{EventLog, Events, SecurityEvent};
 use super::hashing::PasswordHasher;
 use super::login::ClientInfo;
-use super::sms::{DevelopmentSms, SmsSender};
+use super::sms::SmsSender;
 use super::totp::TotpKeys;
 use super::user_tokens::TokenIssuer;
 
@@ -157,10 +157,7 @@ impl Services {
             api_token_keys: super::api_token_keys::TokenKeys::new(&settings.secret_key),
             outbox_key: OutboxKey::derive(&settings.secret_key),
             totp_keys,
-            sms: Arc::new(DevelopmentSms {
-                dir: settings.sms_outbox_dir.clone(),
-                log_text: settings.mail.log_links,
-            }),
+            sms: super::sms::configured(&settings.sms, settings.mail.log_links),
             messages,
             oauth: super::oauth::client::Providers::new(settings.oauth.http_timeout),
             overview_reads: super::page_reads::overview_reads(

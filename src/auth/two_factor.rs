@@ -188,8 +188,8 @@ async fn deliver_code(
 
 fn sms_text(code: &str, validity: Duration) -> String {
     format!(
-        "Your code is {code}. It expires in {} minute(s).",
-        validity.as_secs().div_ceil(60)
+        "Your code is {code}. It expires in {}.",
+        messages::describe_period(validity)
     )
 }
 
@@ -475,8 +475,10 @@ pub async fn setup_request(
         });
     };
     let phone = match method {
-        TwoFactorMethod::Sms => match phone.map(super::sms::canonical_phone) {
-            Some(Some(phone)) => Some(phone),
+        TwoFactorMethod::Sms => match phone.map(|raw| {
+            crate::domain::phone::Phone::parse(raw, services.settings.sms.phone_region_default)
+        }) {
+            Some(Ok(phone)) => Some(phone.into_string()),
             _ => {
                 let message = messages::PHONE_INVALID;
                 return Ok(SetupStep::Refused {

@@ -414,8 +414,8 @@ async fn send_code_of(
             services.sms.send(
                 &to,
                 &format!(
-                    "Use this code to sign in: {code}. It expires in {} minute(s).",
-                    validity.as_secs().div_ceil(60)
+                    "Use this code to sign in: {code}. It expires in {}.",
+                    messages::describe_period(validity)
                 ),
             );
         }
@@ -549,7 +549,11 @@ pub async fn begin_setup(
     };
     let phone = match method {
         UsMethod::Sms => {
-            let Some(phone) = phone.and_then(super::sms::canonical_phone) else {
+            let region = services.settings.sms.phone_region_default;
+            let Some(phone) = phone
+                .and_then(|raw| crate::domain::phone::Phone::parse(raw, region).ok())
+                .map(crate::domain::phone::Phone::into_string)
+            else {
                 return Ok(Err(Refusal::PhoneInvalid));
             };
             let (wanted, id) = (phone.clone(), user.id);

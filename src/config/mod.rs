@@ -23,6 +23,7 @@ mod passwords;
 mod paths;
 mod secret;
 mod session;
+mod sms;
 mod source;
 mod template_names;
 mod throttle;
@@ -54,6 +55,7 @@ pub use passwords::{
 pub use paths::{PathSettings, PATH_KEYS};
 pub use secret::Secret;
 pub use session::SessionPolicy;
+pub use sms::{SmsService, SmsSettings, TwilioConfig, TWILIO_API_URL, TWILIO_TIMEOUT};
 pub use source::{parse_duration, parse_flag, ConfigError, Source};
 pub use template_names::TemplateName;
 pub use throttle::{LoginThrottle, RateLimit, RateLimits, SendLimits};
@@ -126,8 +128,9 @@ pub struct Settings {
     pub paths: PathSettings,
     /// Social login (`SECURITY_OAUTH_*`).
     pub oauth: OAuthSettings,
-    /// Where the development SMS sender writes text messages (`SMS_OUTBOX_DIR`).
-    pub sms_outbox_dir: PathBuf,
+    /// Phone numbers' default region and the text messages' sender
+    /// (`SECURITY_PHONE_REGION_DEFAULT`, `SECURITY_SMS_SERVICE`, `…_CONFIG`, `SMS_OUTBOX_DIR`).
+    pub sms: SmsSettings,
 }
 
 impl Settings {
@@ -242,7 +245,7 @@ impl Settings {
             notices: notices::notices(src)?,
             oauth: oauth::oauth(src)?,
             paths: paths::paths(src)?,
-            sms_outbox_dir: PathBuf::from(src.get("SMS_OUTBOX_DIR").unwrap_or("instance/sms")),
+            sms: sms::sms(src)?,
             app_name,
             workers,
             login_throttle: throttle::login_throttle(src)?,
@@ -344,6 +347,11 @@ mod tests {
             ("GITHUB_CLIENT_SECRET", "secret"),
             ("GOOGLE_CLIENT_ID", "id"),
             ("GOOGLE_CLIENT_SECRET", "secret"),
+            ("SECURITY_SMS_SERVICE", "Twilio"),
+            (
+                "SECURITY_SMS_SERVICE_CONFIG",
+                r#"{"ACCOUNT_SID": "AC1", "AUTH_TOKEN": "t", "PHONE_NUMBER": "+15005550006"}"#,
+            ),
         ]);
         pairs
     }

@@ -7,6 +7,7 @@ pub mod form_errors;
 pub mod lookalike;
 pub mod next_url;
 pub mod password;
+pub mod phone;
 pub mod role;
 pub mod username;
 
@@ -14,5 +15,6 @@ pub use email::Email;
 pub use form_errors::FormErrors;
 pub use next_url::SafeNext;
 pub use password::{HashScheme, Password, PasswordPolicy};
+pub use phone::{Phone, PhoneInvalid, Region};
 pub use role::{RoleError, RoleName};
 pub use username::{Username, UsernameError};

@@ -65,54 +65,16 @@ impl fmt::Display for Lang {
     }
 }
 
-/// The tags of an `Accept-Language` value, best first (by quality, then by order); `*`,
-/// malformed entries and `q=0` are left out.
-pub fn accepted(header: &str) -> Vec<Lang> {
-    let mut ranked: Vec<(u16, usize, Lang)> = header
-        .split(',')
-        .take(32)
-        .enumerate()
-        .filter_map(|(order, item)| {
-            let mut parts = item.split(';');
-            let lang = Lang::parse(parts.next()?)?;
-            let mut quality = 1000;
-            for param in parts {
-                if let Some(q) = param.trim().strip_prefix("q=") {
-                    quality = parse_quality(q)?;
-                }
-            }
-            (quality > 0).then_some((quality, order, lang))
-        })
-        .collect();
-    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    ranked.into_iter().map(|(_, _, lang)| lang).collect()
-}
-
-/// A quality value (`0`, `0.8`, `1.000`) in thousandths.
-fn parse_quality(q: &str) -> Option<u16> {
-    let value: f32 = q.trim().parse().ok()?;
-    if !(0.0..=1.0).contains(&value) {
-        return None;
-    }
-    // In 0..=1000 after the check above.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    Some((value * 1000.0).round() as u16)
-}
-
 /// The language for a request: `cookie` if `supported`, else the best supported tag of
-/// `accept_language` (a region the catalogue lacks falls back to its language, and a bare
-/// language to one of its regions), else `default`.
-pub fn choose(
-    cookie: Option<&str>,
-    accept_language: Option<&str>,
-    supported: &[Lang],
-    default: &Lang,
-) -> Lang {
+/// `accepted` (the request's `Accept-Language`, best first, without `*` or `q=0`: the web
+/// layer reads it with actix-web's typed header; a region the catalogue lacks falls back to
+/// its language, and a bare language to one of its regions), else `default`.
+pub fn choose(cookie: Option<&str>, accepted: &[Lang], supported: &[Lang], default: &Lang) -> Lang {
     let find = |tag: &str| supported.iter().find(|l| l.as_str() == tag).cloned();
     if let Some(lang) = cookie.and_then(Lang::parse).and_then(|l| find(l.as_str())) {
         return lang;
     }
-    for wanted in accepted(accept_language.unwrap_or_default()) {
+    for wanted in accepted {
         if let Some(lang) = wanted.fallbacks().find_map(find) {
             return lang;
         }
@@ -220,22 +182,16 @@ mod tests {
     }
 
     #[test]
-    fn accept_language_is_ranked_by_quality_then_order() {
-        let got = accepted("fr;q=0.5, de-CH, en;q=0.9, *;q=0.1, it;q=0, xx;q=abc");
-        let tags: Vec<&str> = got.iter().map(Lang::as_str).collect();
-        assert_eq!(tags, ["de-ch", "en", "fr"]);
-    }
-
-    #[test]
     fn the_cookie_wins_then_accept_language_then_the_default() {
         let supported = langs(&["en", "de", "fr", "pt-br"]);
         let en = Lang::english();
-        let pick = |cookie, accept| choose(cookie, accept, &supported, &en).to_string();
-        assert_eq!(pick(Some("fr"), Some("de")), "fr");
-        assert_eq!(pick(Some("xx"), Some("de-AT,fr;q=0.5")), "de");
-        assert_eq!(pick(None, Some("es, fr;q=0.2")), "fr");
-        assert_eq!(pick(None, Some("pt")), "pt-br");
-        assert_eq!(pick(None, Some("es")), "en");
-        assert_eq!(pick(None, None), "en");
+        let pick =
+            |cookie, accept: &[&str]| choose(cookie, &langs(accept), &supported, &en).to_string();
+        assert_eq!(pick(Some("fr"), &["de"]), "fr");
+        assert_eq!(pick(Some("xx"), &["de-AT", "fr"]), "de");
+        assert_eq!(pick(None, &["es", "fr"]), "fr");
+        assert_eq!(pick(None, &["pt"]), "pt-br");
+        assert_eq!(pick(None, &["es"]), "en");
+        assert_eq!(pick(None, &[]), "en");
     }
 }

@@ -1,13 +1,48 @@
 //! Reading gettext catalogues: the `.po` text that translators edit and the `.mo` binary that
 //! `pybabel compile` / `msgfmt` make from it (what Flask-Babel reads). Only what a message
-//! catalogue needs: each translated `msgid` and its `msgstr`. Entries marked `fuzzy`, left
-//! untranslated, or with a `msgctxt` are skipped (as `msgfmt` skips the first two); a plural
-//! entry gives its singular form.
+//! catalogue needs: each translated `msgid` and its `msgstr`, every form of a plural entry,
+//! and the header's `Plural-Forms`. Entries marked `fuzzy`, left untranslated, or with a
+//! `msgctxt` are skipped (as `msgfmt` skips the first two). `super::plural` reads the header's
+//! expression.
 
 use std::collections::HashMap;
 
-/// msgid → msgstr.
+/// msgid → msgstr (a plural entry's first form, which is also its singular).
 pub type Table = HashMap<String, String>;
+
+/// A plural entry: its `msgid_plural` and every `msgstr[i]`, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluralEntry {
+    pub plural: String,
+    pub forms: Vec<String>,
+}
+
+/// msgid → its plural entry.
+pub type Plurals = HashMap<String, PluralEntry>;
+
+/// What one catalogue file gives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed {
+    /// Every translated msgid (plural entries by their first form).
+    pub table: Table,
+    /// The plural entries with all their forms.
+    pub plurals: Plurals,
+    /// The header's `Plural-Forms` value (`nplurals=3; plural=(n==1 ? 0 : …);`), if any.
+    pub plural_forms: Option<String>,
+}
+
+impl Parsed {
+    /// Takes the header's `Plural-Forms` from the header entry's text.
+    fn read_header(&mut self, header: &str) {
+        for line in header.lines() {
+            if let Some((name, value)) = line.split_once(':') {
+                if name.trim().eq_ignore_ascii_case("Plural-Forms") && !value.trim().is_empty() {
+                    self.plural_forms = Some(value.trim().to_owned());
+                }
+            }
+        }
+    }
+}
 
 /// Why a catalogue could not be read; `line` is 1-based (0 for a `.mo` file).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,9 +63,12 @@ fn error(line: usize, reason: impl Into<String>) -> PoError {
 struct Entry {
     context: Option<String>,
     id: Option<String>,
-    plural: bool,
-    /// `msgstr` or `msgstr[0]`; other plural forms are read and dropped.
+    /// `msgid_plural`.
+    plural: Option<String>,
+    /// `msgstr` or `msgstr[0]`.
     text: Option<String>,
+    /// `msgstr[1]`, `msgstr[2]`, …
+    other_forms: Vec<String>,
     fuzzy: bool,
 }
 
@@ -49,23 +87,37 @@ impl Entry {
         self.text.is_some()
     }
 
-    fn finish(self, table: &mut Table) {
+    fn finish(self, parsed: &mut Parsed) {
         let (Some(id), Some(text)) = (self.id, self.text) else {
             return;
         };
-        // The header (empty msgid), untranslated and fuzzy entries, and entries in a context
-        // (Flask-Security uses none) are not translations of a plain msgid.
+        if id.is_empty() && self.context.is_none() {
+            parsed.read_header(&text);
+            return;
+        }
+        // Untranslated and fuzzy entries, and entries in a context (Flask-Security uses none)
+        // are not translations of a plain msgid.
         if id.is_empty() || text.is_empty() || self.fuzzy || self.context.is_some() {
             return;
         }
-        let _ = self.plural;
-        table.insert(id, text);
+        if let Some(plural) = self.plural {
+            // As msgfmt: a plural entry with a form left empty is not translated.
+            if self.other_forms.iter().any(String::is_empty) {
+                return;
+            }
+            let mut forms = vec![text.clone()];
+            forms.extend(self.other_forms);
+            parsed
+                .plurals
+                .insert(id.clone(), PluralEntry { plural, forms });
+        }
+        parsed.table.insert(id, text);
     }
 }
 
 /// Parses the text of a `.po` file.
-pub fn parse_po(source: &str) -> Result<Table, PoError> {
-    let mut table = Table::new();
+pub fn parse_po(source: &str) -> Result<Parsed, PoError> {
+    let mut parsed = Parsed::default();
     let mut entry = Entry::default();
     let mut field = Field::None;
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
@@ -78,7 +130,7 @@ pub fn parse_po(source: &str) -> Result<Table, PoError> {
         if let Some(comment) = line.strip_prefix('#') {
             // A comment after a complete entry starts the next one.
             if entry.has_text() {
-                std::mem::take(&mut entry).finish(&mut table);
+                std::mem::take(&mut entry).finish(&mut parsed);
             }
             field = Field::None;
             if let Some(flags) = comment.strip_prefix(',') {
@@ -94,7 +146,8 @@ pub fn parse_po(source: &str) -> Result<Table, PoError> {
                 Field::None => return Err(error(line_no, "a string outside any entry")),
                 Field::Context => entry.context.as_mut(),
                 Field::Id => entry.id.as_mut(),
-                Field::Plural | Field::OtherForm => None,
+                Field::Plural => entry.plural.as_mut(),
+                Field::OtherForm => entry.other_forms.last_mut(),
                 Field::Text => entry.text.as_mut(),
             };
             if let Some(target) = target {
@@ -108,7 +161,7 @@ pub fn parse_po(source: &str) -> Result<Table, PoError> {
         let value = unquote(rest.trim()).map_err(|r| error(line_no, r))?;
         match keyword {
             "msgctxt" | "msgid" if entry.has_text() => {
-                std::mem::take(&mut entry).finish(&mut table);
+                std::mem::take(&mut entry).finish(&mut parsed);
             }
             _ => {}
         }
@@ -125,7 +178,7 @@ pub fn parse_po(source: &str) -> Result<Table, PoError> {
                 Field::Id
             }
             "msgid_plural" => {
-                entry.plural = true;
+                entry.plural = Some(value);
                 Field::Plural
             }
             "msgstr" | "msgstr[0]" => {
@@ -135,7 +188,16 @@ pub fn parse_po(source: &str) -> Result<Table, PoError> {
                 entry.text = Some(value);
                 Field::Text
             }
-            k if k.starts_with("msgstr[") && k.ends_with(']') => Field::OtherForm,
+            k if k.starts_with("msgstr[") && k.ends_with(']') => {
+                let index = k["msgstr[".len()..k.len() - 1]
+                    .parse::<usize>()
+                    .map_err(|_| error(line_no, format!("cannot read {k:?}")))?;
+                if entry.text.is_none() || index != entry.other_forms.len() + 1 {
+                    return Err(error(line_no, format!("{k} out of order")));
+                }
+                entry.other_forms.push(value);
+                Field::OtherForm
+            }
             other => return Err(error(line_no, format!("unknown keyword {other:?}"))),
         };
     }
@@ -145,8 +207,8 @@ pub fn parse_po(source: &str) -> Result<Table, PoError> {
             "the last msgid has no msgstr",
         ));
     }
-    entry.finish(&mut table);
-    Ok(table)
+    entry.finish(&mut parsed);
+    Ok(parsed)
 }
 
 /// The contents of one `"…"` string, with its C escapes resolved.
@@ -177,7 +239,7 @@ fn unquote(quoted: &str) -> Result<String, String> {
 }
 
 /// Parses a `.mo` file (GNU gettext's binary catalogue, either byte order), UTF-8 texts.
-pub fn parse_mo(bytes: &[u8]) -> Result<Table, PoError> {
+pub fn parse_mo(bytes: &[u8]) -> Result<Parsed, PoError> {
     let bad = |reason: &str| error(0, reason);
     let word_at = |at: usize, big_endian: bool| -> Result<usize, PoError> {
         let b: [u8; 4] = bytes
@@ -215,19 +277,36 @@ pub fn parse_mo(bytes: &[u8]) -> Result<Table, PoError> {
     if count > bytes.len() / 8 {
         return Err(bad("truncated .mo file"));
     }
-    let mut table = Table::new();
+    let mut parsed = Parsed::default();
     for i in 0..count {
         let original = string(originals, i)?;
         let translated = string(translations, i)?;
-        // Plural entries hold "singular\0plural"; entries in a context "ctx\x04msgid".
-        let id = original.split('\0').next().unwrap_or_default();
-        let text = translated.split('\0').next().unwrap_or_default();
+        if original.is_empty() {
+            parsed.read_header(translated);
+            continue;
+        }
+        // Plural entries hold "singular\0plural" and their forms "one\0two\0…"; entries in a
+        // context "ctx\x04msgid".
+        let mut ids = original.split('\0');
+        let id = ids.next().unwrap_or_default();
+        let mut forms = translated.split('\0');
+        let text = forms.next().unwrap_or_default();
         if id.is_empty() || text.is_empty() || id.contains('\u{4}') {
             continue;
         }
-        table.insert(id.to_owned(), text.to_owned());
+        if let Some(plural) = ids.next() {
+            let forms: Vec<String> = translated.split('\0').map(str::to_owned).collect();
+            parsed.plurals.insert(
+                id.to_owned(),
+                PluralEntry {
+                    plural: plural.to_owned(),
+                    forms,
+                },
+            );
+        }
+        parsed.table.insert(id.to_owned(), text.to_owned());
     }
-    Ok(table)
+    Ok(parsed)
 }
 
 #[cfg(test)]
@@ -270,7 +349,7 @@ msgstr[1] "%(n)s Codes"
 #~ msgid "Obsolete"
 #~ msgstr "Veraltet"
 "#;
-        let table = parse_po(po).unwrap();
+        let table = parse_po(po).unwrap().table;
         assert_eq!(table["Invalid password"], "Mot de passe \"invalide\"");
         assert_eq!(
             table["Instructions have been sent to %(email)s."],
@@ -286,6 +365,54 @@ msgstr[1] "%(n)s Codes"
         assert!(!table.contains_key("Obsolete"));
         assert!(!table.contains_key(""));
         assert_eq!(table.len(), 3);
+    }
+
+    #[test]
+    fn plural_entries_keep_every_form_and_the_header_its_plural_forms() {
+        let po = r#"msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\n"
+"Plural-Forms: nplurals=3; plural=(n==1 ? 0 : n%10>=2 && n%10<=4 && "
+"(n%100<10 || n%100>=20) ? 1 : 2);\n"
+
+msgid "%(n)s code"
+msgid_plural "%(n)s codes"
+msgstr[0] "%(n)s kod"
+msgstr[1] "%(n)s kody"
+msgstr[2] "%(n)s "
+"kodów"
+
+msgid "%(n)s day"
+msgid_plural "%(n)s days"
+msgstr[0] "%(n)s dzień"
+msgstr[1] ""
+msgstr[2] "%(n)s dni"
+"#;
+        let parsed = parse_po(po).unwrap();
+        assert_eq!(
+            parsed.plural_forms.as_deref(),
+            Some("nplurals=3; plural=(n==1 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);")
+        );
+        assert_eq!(
+            parsed.plurals["%(n)s code"],
+            PluralEntry {
+                plural: "%(n)s codes".to_owned(),
+                forms: vec![
+                    "%(n)s kod".into(),
+                    "%(n)s kody".into(),
+                    "%(n)s kodów".into()
+                ],
+            }
+        );
+        assert_eq!(parsed.table["%(n)s code"], "%(n)s kod");
+        assert!(
+            !parsed.plurals.contains_key("%(n)s day"),
+            "a form left empty: untranslated"
+        );
+        assert!(!parsed.table.contains_key("%(n)s day"));
+        let err = parse_po("msgid \"a\"\nmsgid_plural \"b\"\nmsgstr[0] \"x\"\nmsgstr[2] \"z\"\n")
+            .unwrap_err();
+        assert_eq!(err.line, 4, "{err}");
     }
 
     #[test]
@@ -354,9 +481,14 @@ msgstr[1] "%(n)s Codes"
                 ],
                 big_endian,
             );
-            let table = parse_mo(&bytes).unwrap();
+            let parsed = parse_mo(&bytes).unwrap();
+            let table = &parsed.table;
             assert_eq!(table["Invalid password"], "Ungültiges Passwort");
             assert_eq!(table["%(n)s code"], "%(n)s Code");
+            assert_eq!(
+                parsed.plurals["%(n)s code"].forms,
+                ["%(n)s Code", "%(n)s Codes"]
+            );
             assert_eq!(table.len(), 2);
         }
     }

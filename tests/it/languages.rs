@@ -439,3 +439,77 @@ async fn the_default_language_serves_requests_that_ask_for_none() {
     let page = get_in(&client, "/login", "en").await.text().await.unwrap();
     assert!(page.contains("Remember me"));
 }
+
+/// The `translations` folder of the reference virtualenv's Flask-Security.
+fn flask_security_translations() -> std::path::PathBuf {
+    let out = std::process::Command::new(common::reference::python())
+        .args([
+            "-c",
+            "import flask_security, os; print(os.path.join(os.path.dirname(flask_security.__file__), 'translations'))",
+        ])
+        .output()
+        .expect("run the reference Python");
+    assert!(out.status.success(), "{out:?}");
+    let dir = std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    assert!(dir.join("pl_PL").is_dir(), "{}", dir.display());
+    dir
+}
+
+#[actix_web::test]
+async fn flask_securitys_plural_forms_headers_choose_the_forms_of_an_apps_plural_texts() {
+    use latchkey::messages::{Lang, Messages};
+    let translations = flask_security_translations();
+    // The app's own catalogue, merged over Flask-Security's: plural forms without a header,
+    // so the expression is the one Flask-Security's pl_PL and ru_RU catalogues give.
+    let app_dir = tempfile::tempdir().unwrap();
+    for (lang, forms) in [
+        (
+            "pl_PL",
+            ["%(num)s minuta", "%(num)s minuty", "%(num)s minut"],
+        ),
+        (
+            "ru_RU",
+            ["%(num)s минута", "%(num)s минуты", "%(num)s минут"],
+        ),
+    ] {
+        let folder = app_dir.path().join(lang).join("LC_MESSAGES");
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut po = "msgid \"%(num)s minute\"\nmsgid_plural \"%(num)s minutes\"\n".to_owned();
+        for (i, form) in forms.iter().enumerate() {
+            po.push_str(&format!("msgstr[{i}] \"{form}\"\n"));
+        }
+        std::fs::write(folder.join("flask_security.po"), po).unwrap();
+    }
+    let dirs = [translations.clone(), app_dir.path().to_owned()];
+    let messages = Messages::default()
+        .with_translation_dirs(&dirs, "flask_security")
+        .expect("all of Flask-Security's catalogues and their Plural-Forms are read");
+    let minutes = |tag: &str, n: u64| {
+        messages
+            .in_language(&Lang::parse(tag).unwrap())
+            .period(std::time::Duration::from_secs(60 * n))
+    };
+    assert!(messages
+        .plural_forms(&Lang::parse("pl-PL").unwrap())
+        .is_some_and(|rule| rule.starts_with("nplurals=3;")));
+    for (n, pl, ru) in [
+        (1, "1 minuta", "1 минута"),
+        (2, "2 minuty", "2 минуты"),
+        (5, "5 minut", "5 минут"),
+        (21, "21 minut", "21 минута"),
+        (22, "22 minuty", "22 минуты"),
+        (25, "25 minut", "25 минут"),
+    ] {
+        assert_eq!(minutes("pl-PL", n), pl, "Polish {n}");
+        assert_eq!(minutes("ru-RU", n), ru, "Russian {n}");
+    }
+    // The server starts on the same folders (every header of the 21 languages is read).
+    let setting = format!("{};{}", translations.display(), app_dir.path().display());
+    let app = spawn_app_with(&[("SECURITY_I18N_DIRNAME", &setting)]).await;
+    let page = get_in(&app.client(), "/login", "ru")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<html lang=\"ru"), "{page}");
+}

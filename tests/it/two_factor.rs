@@ -726,3 +726,175 @@ async fn a_setup_required_at_login_shows_the_codes_before_going_on() {
     assert!(page.contains("href=\"&#x2F;sessions\">I have saved my recovery codes</a>"));
     assert_eq!(page.matches("<li><code>").count(), 5);
 }
+
+const TWILIO_CONFIG: &str = r#"{"ACCOUNT_SID": "AC0123456789abcdef", "AUTH_TOKEN": "twilio-token", "PHONE_NUMBER": "+15005550006"}"#;
+
+fn twilio_config(url: &str) -> latchkey::config::TwilioConfig {
+    latchkey::config::TwilioConfig {
+        account_sid: "AC0123456789abcdef".into(),
+        auth_token: latchkey::config::Secret::new("twilio-token"),
+        phone_number: "+15005550006".into(),
+        api_url: url.into(),
+    }
+}
+
+#[actix_web::test]
+async fn twilio_gets_the_message_in_its_api_and_its_error_answer_is_a_clear_error() {
+    use base64::Engine;
+    use latchkey::auth::sms::{SmsError, TwilioSms};
+    let stub = common::twilio::TwilioStub::start(201, r#"{"sid": "SM1", "status": "queued"}"#);
+    let sms = TwilioSms::new(&twilio_config(&stub.url));
+    sms.deliver("+16505550100", "Your code: 123456")
+        .await
+        .expect("sent");
+    let request = stub.requests(1).pop().unwrap();
+    assert_eq!(request.method, "POST");
+    assert_eq!(
+        request.path,
+        "/2010-04-01/Accounts/AC0123456789abcdef/Messages.json"
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode("AC0123456789abcdef:twilio-token");
+    assert_eq!(request.authorization, Some(format!("Basic {basic}")));
+    assert_eq!(
+        request.content_type.as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(request.field("To"), Some("+16505550100"));
+    assert_eq!(request.field("From"), Some("+15005550006"));
+    assert_eq!(request.field("Body"), Some("Your code: 123456"));
+
+    let refusing = common::twilio::TwilioStub::start(
+        400,
+        r#"{"code": 21211, "message": "The 'To' number +16505550100 is not a valid phone number.", "status": 400}"#,
+    );
+    let err = TwilioSms::new(&twilio_config(&refusing.url))
+        .deliver("+16505550100", "x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SmsError::Refused { status: 400, code, .. } if code == "21211"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("is not a valid phone number"),
+        "{err}"
+    );
+    assert!(!format!("{err:?}").contains("twilio-token"));
+
+    // Nobody listening: an error, in time.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let started = std::time::Instant::now();
+    let err = TwilioSms::new(&twilio_config(&url))
+        .deliver("+16505550100", "x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SmsError::Unreachable(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[actix_web::test]
+async fn with_sms_service_twilio_codes_are_texted_in_e164_read_in_the_default_region() {
+    let stub = common::twilio::TwilioStub::start(201, r#"{"sid": "SM1"}"#);
+    let app = app_with(&[
+        (
+            "SECURITY_TWO_FACTOR_ENABLED_METHODS",
+            "email,authenticator,sms",
+        ),
+        ("SECURITY_SMS_SERVICE", "Twilio"),
+        ("SECURITY_SMS_SERVICE_CONFIG", TWILIO_CONFIG),
+        ("SMS_TWILIO_API_URL", &stub.url),
+        ("SECURITY_PHONE_REGION_DEFAULT", "GB"),
+    ])
+    .await;
+    let (email, c) = account(&app, "twilio").await;
+    // A number without +country is read in SECURITY_PHONE_REGION_DEFAULT's region.
+    let (status, body) = json(
+        post(
+            &c,
+            "/tf-setup",
+            json!({"setup": "sms", "phone": "020 7946 0958"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["response"]["tf_state_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let request = stub.requests(1).pop().expect("Twilio was called");
+    assert_eq!(request.field("To"), Some("+442079460958"));
+    assert_eq!(request.field("From"), Some("+15005550006"));
+    let text = request.field("Body").unwrap();
+    assert!(text.ends_with("It expires in 2 minutes."), "{text}");
+    let code: String = text.chars().filter(char::is_ascii_digit).take(6).collect();
+    let (status, _) =
+        json(post(&c, &format!("/tf-setup/{token}"), json!({"code": code})).await).await;
+    assert_eq!(status, StatusCode::OK, "the texted code: {text}");
+    assert_eq!(
+        app.user(&email).tf_phone_number.as_deref(),
+        Some("+442079460958")
+    );
+    // A US number is not valid in Britain's numbering: Flask-Security's PHONE_INVALID.
+    let (_, c2) = account(&app, "twilio-bad").await;
+    let (status, body) = json(
+        post(
+            &c2,
+            "/tf-setup",
+            json!({"setup": "sms", "phone": "(650) 253-0000"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["response"]["field_errors"]["phone"][0],
+        "Phone number not valid e.g. missing country code"
+    );
+}
+
+#[actix_web::test]
+async fn a_twilio_refusal_is_logged_and_the_user_gets_an_answer_not_a_500() {
+    let stub = common::twilio::TwilioStub::start(
+        401,
+        r#"{"code": 20003, "message": "Authenticate", "status": 401}"#,
+    );
+    let app = app_with(&[
+        (
+            "SECURITY_TWO_FACTOR_ENABLED_METHODS",
+            "email,authenticator,sms",
+        ),
+        ("SECURITY_SMS_SERVICE", "Twilio"),
+        ("SECURITY_SMS_SERVICE_CONFIG", TWILIO_CONFIG),
+        ("SMS_TWILIO_API_URL", &stub.url),
+    ])
+    .await;
+    let (_, c) = account(&app, "twilio-refused").await;
+    let (status, body) = json(
+        post(
+            &c,
+            "/tf-setup",
+            json!({"setup": "sms", "phone": "+1 650 253 0000"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(stub.requests(1).len(), 1);
+    // The server goes on answering.
+    let (status, _) = json(
+        post(
+            &c,
+            "/tf-setup",
+            json!({"setup": "sms", "phone": "+1 650 253 0000"}),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        status.is_success() || status == StatusCode::TOO_MANY_REQUESTS,
+        "{status}"
+    );
+}

@@ -32,6 +32,7 @@ use tempfile::TempDir;
 pub mod oidc;
 pub mod passkey;
 pub mod reference;
+pub mod twilio;
 mod venv;
 
 pub use venv::{venv, venv_dir, Requirements};
