@@ -363,7 +363,7 @@ pub async fn find_account(
     let by_username = features.username_enable && !identity.contains('@');
     let typed: String = identity.nfc().collect();
     let found = if by_username {
-        match crate::domain::Username::parse(identity) {
+        match crate::domain::Username::existing(identity) {
             Ok(name) => db.run(move |c| users::find_by_username(c, &name)).await?,
             Err(_) => {
                 db.run(move |c| users::find_by_stored_username(c, &typed))

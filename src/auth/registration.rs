@@ -62,7 +62,7 @@ pub fn validate_identity(
         .ok();
     let username = match username.map(str::trim).filter(|u| !u.is_empty()) {
         _ if !settings.features.username_enable => None,
-        Some(raw) => Username::parse(raw)
+        Some(raw) => Username::parse(raw, &settings.username_policy)
             .map_err(|e| errors.add("username", messages.describe(&e)))
             .ok(),
         None if settings.features.username_required => {
@@ -311,7 +311,7 @@ where
         Err(InsertError::Conflict) => {
             let (Ok(email), username) = (
                 Email::parse(email),
-                username.and_then(|u| Username::parse(u).ok()),
+                username.and_then(|u| Username::existing(u).ok()),
             ) else {
                 return Ok(Err(FormErrors::single(
                     "email",

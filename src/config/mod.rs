@@ -27,6 +27,7 @@ mod template_names;
 mod throttle;
 mod two_factor;
 mod unified_signin;
+mod usernames;
 mod webauthn;
 
 use std::collections::BTreeSet;
@@ -57,6 +58,7 @@ pub use template_names::TemplateName;
 pub use throttle::{LoginThrottle, RateLimit, RateLimits, SendLimits};
 pub use two_factor::{TwoFactorMethod, TwoFactorSettings};
 pub use unified_signin::{UnifiedSigninSettings, UsMethod};
+pub use usernames::{UsernamePolicy, MAX_USERNAME_LENGTH};
 pub use webauthn::WebAuthnSettings;
 
 #[derive(Debug, Clone)]
@@ -91,6 +93,8 @@ pub struct Settings {
     pub bcrypt_rounds: u32,
     /// What a new password must satisfy (register, reset, change, CLI).
     pub password_policy: PasswordPolicy,
+    /// What a new username's length must be (register, change username, CLI).
+    pub username_policy: UsernamePolicy,
     /// How many password hashes may wait for a free core before logins and registrations
     /// are answered 503: as many as can expect to start within `SECURITY_HASH_WAIT`, or a
     /// fixed `SECURITY_HASH_QUEUE`.
@@ -220,6 +224,7 @@ impl Settings {
             password_hash,
             bcrypt_rounds,
             password_policy,
+            username_policy: usernames::username_policy(src)?,
             hash_queue,
             cookie_secure,
             trusted_proxy_count: src.number("TRUSTED_PROXY_COUNT", 0)?,

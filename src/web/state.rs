@@ -136,8 +136,8 @@ pub fn page_defaults(
                 "breached": settings.password_policy.check_breached,
             },
             "username_rules": {
-                "min": crate::domain::username::MIN_LEN,
-                "max": crate::domain::username::MAX_LEN,
+                "min": settings.username_policy.min_length,
+                "max": settings.username_policy.max_length,
             },
         }),
     );

@@ -32,6 +32,7 @@ mod customising;
 mod db_pool;
 mod features;
 mod flask_interop;
+mod flow_keys;
 mod generic_responses;
 mod guards;
 mod hash_queue;

