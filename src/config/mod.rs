@@ -42,7 +42,7 @@ pub use events::EventSettings;
 pub use features::Features;
 pub use i18n::MessageSettings;
 pub use mail::DEFAULT_APP_NAME;
-pub use mail::{EmailSubjects, MailSettings};
+pub use mail::{EmailSubjects, MailParts, MailSettings};
 pub use notices::NoticeSettings;
 pub use oauth::{
     OAuthProvider, OAuthSettings, ProviderKind, DISCOVERY_SUFFIX, GITHUB_ACCESS_TOKEN_URL,

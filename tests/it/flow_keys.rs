@@ -5,7 +5,10 @@
 
 use crate::common;
 
-use common::{spawn_app_with, TestApp, PASSWORD};
+use crate::mail_support;
+
+use common::{new_email, spawn_app_with, try_spawn_app_with, TestApp, PASSWORD};
+use mail_support::wait_for_eml;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -69,4 +72,47 @@ async fn username_lengths_follow_the_keys_in_rules_hint_and_message() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+}
+
+/// The welcome mail of a new registration, as written by the development transport.
+async fn welcome_mail(app: &TestApp) -> mail_support::Received {
+    let email = new_email("parts");
+    let r = app.client().register(&email, PASSWORD).await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    wait_for_eml(&app.mail_dir, &email, "Welcome", 1)
+        .await
+        .remove(0)
+}
+
+#[actix_web::test]
+async fn mails_have_the_parts_the_keys_ask_for() {
+    let mail = welcome_mail(&spawn_app_with(&[]).await).await;
+    let content_type = mail.header("Content-Type").unwrap();
+    assert!(content_type.starts_with("multipart/alternative"), "{content_type}");
+    assert!(mail.part("text/plain").is_some() && mail.part("text/html").is_some());
+
+    let mail = welcome_mail(&spawn_app_with(&[("SECURITY_EMAIL_HTML", "false")]).await).await;
+    let content_type = mail.header("Content-Type").unwrap();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    assert!(mail.part("text/plain").unwrap().contains("Welcome"));
+    assert!(!mail.data.contains("text/html"), "{}", mail.data);
+
+    let mail = welcome_mail(&spawn_app_with(&[("SECURITY_EMAIL_PLAINTEXT", "false")]).await).await;
+    let content_type = mail.header("Content-Type").unwrap();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(mail.part("text/html").unwrap().contains("<"));
+    assert!(!mail.data.contains("text/plain"), "{}", mail.data);
+
+    let refused = try_spawn_app_with(&[
+        ("SECURITY_EMAIL_PLAINTEXT", "false"),
+        ("SECURITY_EMAIL_HTML", "false"),
+    ])
+    .await
+    .err()
+    .expect("both parts off is refused at start-up")
+    .to_string();
+    assert!(
+        refused.contains("SECURITY_EMAIL_PLAINTEXT and SECURITY_EMAIL_HTML cannot both be false"),
+        "{refused}"
+    );
 }
