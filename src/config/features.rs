@@ -18,6 +18,9 @@ pub struct Features {
     /// `SECURITY_DEFAULT_REMEMBER_ME`: the login form's "Remember me" starts ticked, and a
     /// JSON login that does not say is remembered.
     pub default_remember_me: bool,
+    /// `SECURITY_SEND_PASSWORD_RESET_EMAIL`: false, "I forgot my password" answers as usual
+    /// but mails nothing (and issues no link that nothing would deliver).
+    pub send_password_reset_email: bool,
 }
 
 pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
@@ -33,6 +36,7 @@ pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
         login_without_confirmation: src.flag("SECURITY_LOGIN_WITHOUT_CONFIRMATION", false)?,
         send_register_email: src.flag("SECURITY_SEND_REGISTER_EMAIL", true)?,
         default_remember_me: src.flag("SECURITY_DEFAULT_REMEMBER_ME", false)?,
+        send_password_reset_email: src.flag("SECURITY_SEND_PASSWORD_RESET_EMAIL", true)?,
     };
     check_generic_responses(&features)?;
     refuse_passwordless(src)?;

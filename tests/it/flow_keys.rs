@@ -116,3 +116,32 @@ async fn mails_have_the_parts_the_keys_ask_for() {
         "{refused}"
     );
 }
+
+/// Asks for a reset link for a new account; returns the reset mails that account got.
+async fn forgot_password(app: &TestApp) -> Vec<mail_support::Received> {
+    let email = new_email("forgot");
+    app.create_user(&email, PASSWORD).await;
+    let r = app.client().submit("/reset", &[("email", &email)]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(
+        common::flashes(&page).contains(&format!(
+            "Instructions to reset your password have been sent to {email}."
+        )),
+        "the answer is the same either way: {page}"
+    );
+    app.mail_settled().await;
+    mail_support::eml_messages_to(&app.mail_dir, &email, "Password reset instructions")
+}
+
+#[actix_web::test]
+async fn without_send_password_reset_email_no_reset_mail_is_sent() {
+    let app = spawn_app_with(&[("SECURITY_RECOVERABLE", "true")]).await;
+    assert_eq!(forgot_password(&app).await.len(), 1, "the default mails the link");
+    let app = spawn_app_with(&[
+        ("SECURITY_RECOVERABLE", "true"),
+        ("SECURITY_SEND_PASSWORD_RESET_EMAIL", "false"),
+    ])
+    .await;
+    assert!(forgot_password(&app).await.is_empty());
+}
