@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::authenticate::{
-    check_counted, find_account, may_sign_in, Attempt, Checked, LoginFailure,
+    check_counted, lookup_identity, may_sign_in, Attempt, Checked, LoginFailure,
 };
 use super::error::ServiceError;
 use super::services::Services;
@@ -210,7 +210,7 @@ pub async fn sign_in(
     if passcode.trim().is_empty() {
         return Ok(Attempt::Refused(Refusal::InvalidPasscode));
     }
-    let identified = super::authenticate::identify(services, identity).await?;
+    let identified = super::authenticate::identify_any(services, identity).await?;
     let account = identified.account.clone();
     let mut proved = None;
     let check = async {
@@ -309,7 +309,7 @@ pub async fn send_signin_code(
         ))
     };
     let Some(user) =
-        find_account(&services.db, &services.settings.features, identity.trim()).await?
+        lookup_identity(&services.db, &services.settings.features, identity.trim()).await?
     else {
         return quiet(Refusal::IdentityUnknown);
     };

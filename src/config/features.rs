@@ -1,5 +1,6 @@
 //! Which Flask-Security features are switched on (`SECURITY_REGISTERABLE`, …).
 
+use super::identity::{identity_attributes, IdentityAttribute};
 use super::source::{ConfigError, Source};
 
 /// Which Flask-Security features are switched on.
@@ -21,22 +22,34 @@ pub struct Features {
     /// `SECURITY_SEND_PASSWORD_RESET_EMAIL`: false, "I forgot my password" answers as usual
     /// but mails nothing (and issues no link that nothing would deliver).
     pub send_password_reset_email: bool,
+    /// `SECURITY_USER_IDENTITY_ATTRIBUTES`, in order (username added at the end by
+    /// `SECURITY_USERNAME_ENABLE`, as in Flask-Security).
+    pub identity_attributes: Vec<IdentityAttribute>,
+}
+
+impl Features {
+    /// Whether a sign-in identity may be `attribute`.
+    pub fn identifies_by(&self, attribute: IdentityAttribute) -> bool {
+        self.identity_attributes.contains(&attribute)
+    }
 }
 
 pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
+    let username_enable = src.flag("SECURITY_USERNAME_ENABLE", false)?;
     let features = Features {
         registerable: src.flag("SECURITY_REGISTERABLE", false)?,
         confirmable: src.flag("SECURITY_CONFIRMABLE", false)?,
         recoverable: src.flag("SECURITY_RECOVERABLE", false)?,
         changeable: src.flag("SECURITY_CHANGEABLE", false)?,
         trackable: src.flag("SECURITY_TRACKABLE", false)?,
-        username_enable: src.flag("SECURITY_USERNAME_ENABLE", false)?,
+        username_enable,
         username_required: src.flag("SECURITY_USERNAME_REQUIRED", false)?,
         return_generic_responses: src.flag("SECURITY_RETURN_GENERIC_RESPONSES", false)?,
         login_without_confirmation: src.flag("SECURITY_LOGIN_WITHOUT_CONFIRMATION", false)?,
         send_register_email: src.flag("SECURITY_SEND_REGISTER_EMAIL", true)?,
         default_remember_me: src.flag("SECURITY_DEFAULT_REMEMBER_ME", false)?,
         send_password_reset_email: src.flag("SECURITY_SEND_PASSWORD_RESET_EMAIL", true)?,
+        identity_attributes: identity_attributes(src, username_enable)?,
     };
     check_generic_responses(&features)?;
     refuse_passwordless(src)?;

@@ -15,6 +15,7 @@ mod environment;
 mod events;
 mod features;
 mod i18n;
+mod identity;
 pub mod keys;
 mod mail;
 mod notices;
@@ -41,6 +42,7 @@ pub use environment::{Environment, DEV_PASSWORD_SALT, DEV_SECRET_KEY, MIN_PRODUC
 pub use events::EventSettings;
 pub use features::Features;
 pub use i18n::MessageSettings;
+pub use identity::IdentityAttribute;
 pub use mail::DEFAULT_APP_NAME;
 pub use mail::{EmailSubjects, MailParts, MailSettings};
 pub use notices::NoticeSettings;

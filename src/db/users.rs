@@ -90,6 +90,15 @@ pub fn identities(conn: &mut DbConnection) -> Result<Vec<Identity>, DbError> {
         .load(conn)?)
 }
 
+/// The account whose unified sign-in phone number is `number` (canonical, `+` and digits).
+pub fn find_by_phone(conn: &mut DbConnection, number: &str) -> Result<Option<User>, DbError> {
+    Ok(user::table
+        .filter(user::us_phone_number.eq(number))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 pub fn find_by_id(conn: &mut DbConnection, id: i32) -> Result<Option<User>, DbError> {
     Ok(user::table
         .find(id)

@@ -145,3 +145,118 @@ async fn without_send_password_reset_email_no_reset_mail_is_sent() {
     .await;
     assert!(forgot_password(&app).await.is_empty());
 }
+
+/// A JSON login with `identity` in the `field` the login form has for it.
+async fn login_as(app: &TestApp, field: &str, identity: &str) -> StatusCode {
+    let c = app.client();
+    let token = c.json_csrf_token().await;
+    c.post_json(
+        "/login",
+        &json!({field: identity, "password": PASSWORD}),
+        Some(&token),
+    )
+    .await
+    .status()
+}
+
+async fn identity_attributes(app: &TestApp) -> Value {
+    let body: Value = app.client().get_json("/login").await.json().await.unwrap();
+    body["response"]["identity_attributes"].clone()
+}
+
+#[actix_web::test]
+async fn user_identity_attributes_say_what_a_login_identity_may_be() {
+    // The default, with usernames: email, and username added by SECURITY_USERNAME_ENABLE.
+    let app = spawn_app_with(&[("SECURITY_USERNAME_ENABLE", "true")]).await;
+    assert_eq!(identity_attributes(&app).await, json!(["email", "username"]));
+    let (status, _) = register_username(&app, "both@example.com", "bothways").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(login_as(&app, "email", "both@example.com").await, StatusCode::OK);
+    assert_eq!(login_as(&app, "username", "bothways").await, StatusCode::OK);
+    let page = app.get("/login").await.text().await.unwrap();
+    assert!(page.contains("Email or username"), "{page}");
+
+    // Flask-Security's list without email: usernames only.
+    let app = spawn_app_with(&[
+        ("SECURITY_USERNAME_ENABLE", "true"),
+        (
+            "SECURITY_USER_IDENTITY_ATTRIBUTES",
+            r#"[{"username": {"mapper": "uia_username_mapper", "case_insensitive": true}}]"#,
+        ),
+    ])
+    .await;
+    assert_eq!(identity_attributes(&app).await, json!(["username"]));
+    let (status, _) = register_username(&app, "named@example.com", "namedonly").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        login_as(&app, "email", "named@example.com").await,
+        StatusCode::BAD_REQUEST,
+        "an email is not an identity any more"
+    );
+    assert_eq!(login_as(&app, "username", "NamedOnly").await, StatusCode::OK);
+    let page = app.get("/login").await.text().await.unwrap();
+    assert!(!page.contains("Email or username"), "{page}");
+    assert!(page.contains(">Username<"), "{page}");
+
+    // A key that is not Flask-Security's list is refused at start-up, naming it.
+    let refused = try_spawn_app_with(&[("SECURITY_USER_IDENTITY_ATTRIBUTES", "email,username")])
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(refused.contains("SECURITY_USER_IDENTITY_ATTRIBUTES"), "{refused}");
+}
+
+#[actix_web::test]
+async fn a_listed_phone_number_is_a_unified_sign_in_identity() {
+    let sms = tempfile::tempdir().unwrap();
+    let sms_path = sms.path().to_string_lossy().into_owned();
+    let base = [
+        ("SECURITY_UNIFIED_SIGNIN", "true"),
+        ("SECURITY_US_ENABLED_METHODS", "password,sms"),
+        ("SECURITY_TOTP_SECRETS", "flow-keys-test-secret"),
+        ("SMS_OUTBOX_DIR", sms_path.as_str()),
+    ];
+    let us_signin = |app: &TestApp, identity: &'static str| {
+        let c = app.client();
+        async move {
+            let token = c.csrf_token("/us-signin").await;
+            let r = c
+                .post_json(
+                    "/us-signin",
+                    &json!({"identity": identity, "passcode": PASSWORD}),
+                    Some(&token),
+                )
+                .await;
+            r.status()
+        }
+    };
+    for (listed, expected) in [(false, StatusCode::BAD_REQUEST), (true, StatusCode::OK)] {
+        let mut settings = base.to_vec();
+        if listed {
+            settings.push((
+                "SECURITY_USER_IDENTITY_ATTRIBUTES",
+                r#"[{"email": {"mapper": "uia_email_mapper", "case_insensitive": true}},
+                    {"us_phone_number": {"mapper": "uia_phone_mapper"}}]"#,
+            ));
+        }
+        let app = spawn_app_with(&settings).await;
+        let email = new_email("phone");
+        app.create_user(&email, PASSWORD).await;
+        {
+            use diesel::prelude::*;
+            use latchkey::db::schema::user;
+            diesel::update(user::table.filter(user::email.eq(&email)))
+                .set(user::us_phone_number.eq(Some("+16505550123")))
+                .execute(&mut app.db())
+                .unwrap();
+        }
+        assert_eq!(
+            us_signin(&app, "+1 650 555 0123").await,
+            expected,
+            "phone listed: {listed}"
+        );
+        // The password login form never takes a phone number, as in Flask-Security.
+        assert_eq!(login_as(&app, "email", "+16505550123").await, StatusCode::BAD_REQUEST);
+    }
+}
