@@ -25,6 +25,9 @@ pub struct Features {
     /// `SECURITY_USER_IDENTITY_ATTRIBUTES`, in order (username added at the end by
     /// `SECURITY_USERNAME_ENABLE`, as in Flask-Security).
     pub identity_attributes: Vec<IdentityAttribute>,
+    /// `SECURITY_LOGOUT_METHODS` has GET: `GET /logout` logs out (no CSRF token: the app
+    /// asked for it). POST always does.
+    pub logout_on_get: bool,
 }
 
 impl Features {
@@ -50,10 +53,38 @@ pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
         default_remember_me: src.flag("SECURITY_DEFAULT_REMEMBER_ME", false)?,
         send_password_reset_email: src.flag("SECURITY_SEND_PASSWORD_RESET_EMAIL", true)?,
         identity_attributes: identity_attributes(src, username_enable)?,
+        logout_on_get: logout_on_get(src)?,
     };
     check_generic_responses(&features)?;
     refuse_passwordless(src)?;
     Ok(features)
+}
+
+/// `SECURITY_LOGOUT_METHODS`: Flask-Security's list (`POST`; `GET,POST` or `["GET", "POST"]`).
+/// Latchkey's pages sign out with a POST form, so the list must keep POST; GET is the choice.
+fn logout_on_get(src: &Source) -> Result<bool, ConfigError> {
+    const KEY: &str = "SECURITY_LOGOUT_METHODS";
+    let raw = src.list(KEY, "POST").join(",");
+    let raw = raw.trim_start_matches('[').trim_end_matches(']');
+    let methods: Vec<String> = raw
+        .split(',')
+        .map(|m| m.trim().trim_matches(['"', '\'']).to_ascii_uppercase())
+        .filter(|m| !m.is_empty())
+        .collect();
+    if let Some(other) = methods.iter().find(|m| !matches!(m.as_str(), "GET" | "POST")) {
+        return Err(ConfigError::new(
+            KEY,
+            format!("expected GET and POST (e.g. \"GET,POST\"), got {other:?}"),
+        ));
+    }
+    if !methods.iter().any(|m| m == "POST") {
+        return Err(ConfigError::new(
+            KEY,
+            "must include POST: Latchkey's pages sign out with a POST form (add GET to also \
+             log out by a link)",
+        ));
+    }
+    Ok(methods.iter().any(|m| m == "GET"))
 }
 
 /// Passwordless login (`SECURITY_PASSWORDLESS`) is deprecated in Flask-Security in favour of
@@ -91,6 +122,17 @@ fn check_generic_responses(features: &Features) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logout_methods_are_read_in_flask_securitys_forms() {
+        let read = |v: &str| logout_on_get(&Source::from_pairs([("SECURITY_LOGOUT_METHODS", v)]));
+        assert!(!logout_on_get(&Source::from_pairs(Vec::<(&str, &str)>::new())).unwrap());
+        assert!(!read("POST").unwrap());
+        assert!(read("GET,POST").unwrap());
+        assert!(read(r#"["get", "post"]"#).unwrap());
+        assert!(read("GET").is_err(), "the pages' forms need POST");
+        assert!(read("POST,DELETE").is_err());
+    }
 
     #[test]
     fn passwordless_login_is_refused_saying_what_to_set_instead() {

@@ -260,3 +260,28 @@ async fn a_listed_phone_number_is_a_unified_sign_in_identity() {
         assert_eq!(login_as(&app, "email", "+16505550123").await, StatusCode::BAD_REQUEST);
     }
 }
+
+#[actix_web::test]
+async fn with_get_in_logout_methods_a_get_logs_out() {
+    // The default: GET /logout asks, and the user stays logged in.
+    let app = spawn_app_with(&[]).await;
+    app.register(&new_email("get-logout"), PASSWORD).await;
+    assert!(app.is_authenticated().await);
+    assert_eq!(app.get("/logout").await.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(app.is_authenticated().await);
+
+    let app = spawn_app_with(&[("SECURITY_LOGOUT_METHODS", "GET,POST")]).await;
+    app.register(&new_email("get-logout"), PASSWORD).await;
+    assert!(app.is_authenticated().await);
+    let r = app.get("/logout").await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(common::location(&r).as_deref(), Some("/"));
+    assert!(!app.is_authenticated().await, "a GET logged out");
+    assert_eq!(app.count_login_sessions(), 0, "the login ended server-side");
+    // POST still does.
+    app.login(&app.users()[0].email.clone().unwrap(), PASSWORD, false)
+        .await;
+    assert!(app.is_authenticated().await);
+    app.logout().await;
+    assert!(!app.is_authenticated().await);
+}
