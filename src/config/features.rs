@@ -28,6 +28,10 @@ pub struct Features {
     /// `SECURITY_LOGOUT_METHODS` has GET: `GET /logout` logs out (no CSRF token: the app
     /// asked for it). POST always does.
     pub logout_on_get: bool,
+    /// `SECURITY_AUTO_LOGIN_AFTER_CONFIRM`: the mailed confirmation link signs in.
+    pub auto_login_after_confirm: bool,
+    /// `SECURITY_AUTO_LOGIN_AFTER_RESET`: a new password set by the mailed link signs in.
+    pub auto_login_after_reset: bool,
 }
 
 impl Features {
@@ -54,6 +58,8 @@ pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
         send_password_reset_email: src.flag("SECURITY_SEND_PASSWORD_RESET_EMAIL", true)?,
         identity_attributes: identity_attributes(src, username_enable)?,
         logout_on_get: logout_on_get(src)?,
+        auto_login_after_confirm: src.flag("SECURITY_AUTO_LOGIN_AFTER_CONFIRM", false)?,
+        auto_login_after_reset: src.flag("SECURITY_AUTO_LOGIN_AFTER_RESET", false)?,
     };
     check_generic_responses(&features)?;
     refuse_passwordless(src)?;

@@ -285,3 +285,105 @@ async fn with_get_in_logout_methods_a_get_logs_out() {
     app.logout().await;
     assert!(!app.is_authenticated().await);
 }
+
+/// Registers a new account on a confirmable app; returns its email and the path of the
+/// confirmation link in its welcome mail.
+async fn registered_unconfirmed(app: &TestApp) -> (String, String) {
+    let email = new_email("auto-confirm");
+    let r = app.client().register(&email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let mails = wait_for_eml(&app.mail_dir, &email, "Welcome", 1).await;
+    (email, mails[0].link_path("/confirm/"))
+}
+
+#[actix_web::test]
+async fn auto_login_after_confirm_signs_in_by_the_link_second_factor_included() {
+    // The default: the link confirms and sends to the login page.
+    let app = spawn_app_with(&[("SECURITY_CONFIRMABLE", "true")]).await;
+    let (_, link) = registered_unconfirmed(&app).await;
+    let browser = app.client();
+    let r = browser.get(&link).await;
+    assert_eq!(common::location(&r).as_deref(), Some("/login"));
+    assert!(!browser.is_authenticated().await);
+
+    let app = spawn_app_with(&[
+        ("SECURITY_CONFIRMABLE", "true"),
+        ("SECURITY_AUTO_LOGIN_AFTER_CONFIRM", "true"),
+    ])
+    .await;
+    let (_, link) = registered_unconfirmed(&app).await;
+    let browser = app.client();
+    let r = browser.get(&link).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(common::location(&r).as_deref(), Some("/"));
+    let page = browser.get("/").await.text().await.unwrap();
+    assert!(
+        common::flashes(&page).contains(&"Thank you. Your email has been confirmed.".to_owned()),
+        "{page}"
+    );
+    assert!(browser.is_authenticated().await, "the link signed in");
+    // Used once: the link does not sign in again.
+    let other = app.client();
+    other.get(&link).await;
+    assert!(!other.is_authenticated().await);
+
+    // With a second factor required, the link leads to its setup, not into the account.
+    let app = spawn_app_with(&[
+        ("SECURITY_CONFIRMABLE", "true"),
+        ("SECURITY_AUTO_LOGIN_AFTER_CONFIRM", "true"),
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TWO_FACTOR_REQUIRED", "true"),
+        ("SECURITY_TOTP_SECRETS", "flow-keys-test-secret"),
+    ])
+    .await;
+    let (_, link) = registered_unconfirmed(&app).await;
+    let browser = app.client();
+    let r = browser.get(&link).await;
+    assert_eq!(common::location(&r).as_deref(), Some("/tf-setup"));
+    assert!(!browser.is_authenticated().await);
+}
+
+/// Asks for a reset link for a new account and sets `new` through it from a new browser;
+/// returns that browser and the answer.
+async fn reset_by_link(app: &TestApp, new: &str) -> (common::TestClient, reqwest::Response) {
+    let email = new_email("auto-reset");
+    app.create_user(&email, PASSWORD).await;
+    app.client().submit("/reset", &[("email", &email)]).await;
+    let mails = wait_for_eml(&app.mail_dir, &email, "Password reset instructions", 1).await;
+    let link = mails[0].link_path("/reset/");
+    let browser = app.client();
+    let csrf = browser.csrf_token(&link).await;
+    let r = browser
+        .post_form(
+            &link,
+            &[("password", new), ("password_confirm", new), ("csrf_token", &csrf)],
+        )
+        .await;
+    (browser, r)
+}
+
+#[actix_web::test]
+async fn auto_login_after_reset_signs_in_with_the_new_password() {
+    let new = "a-new-long-password-9";
+    let app = spawn_app_with(&[("SECURITY_RECOVERABLE", "true")]).await;
+    let (browser, r) = reset_by_link(&app, new).await;
+    assert_eq!(common::location(&r).as_deref(), Some("/login"));
+    assert!(!browser.is_authenticated().await);
+
+    let app = spawn_app_with(&[
+        ("SECURITY_RECOVERABLE", "true"),
+        ("SECURITY_AUTO_LOGIN_AFTER_RESET", "true"),
+    ])
+    .await;
+    let (browser, r) = reset_by_link(&app, new).await;
+    assert_eq!(common::location(&r).as_deref(), Some("/"));
+    let page = browser.get("/").await.text().await.unwrap();
+    assert!(
+        common::flashes(&page).contains(
+            &"You successfully reset your password and you have been logged in automatically."
+                .to_owned()
+        ),
+        "{page}"
+    );
+    assert!(browser.is_authenticated().await, "the reset signed in");
+}
