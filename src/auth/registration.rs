@@ -94,14 +94,23 @@ pub fn validate(
         input.email.as_str(),
         input.username.as_deref().unwrap_or(""),
     ];
-    let password = Password::parse_confirmed(
-        &input.password,
-        input.password_confirm.as_deref(),
-        (&settings.password_policy, &user_inputs),
-        ["password", "password_confirm"],
-        messages,
-        &mut errors,
-    );
+    let policy = (&settings.password_policy, &user_inputs[..]);
+    let password = if settings.features.password_confirm_required {
+        Password::parse_confirmed(
+            &input.password,
+            input.password_confirm.as_deref(),
+            policy,
+            ["password", "password_confirm"],
+            messages,
+            &mut errors,
+        )
+    } else {
+        // `SECURITY_PASSWORD_CONFIRM_REQUIRED=false`: no confirmation field; one sent is
+        // ignored, as Flask-Security's form has none.
+        Password::parse(&input.password, policy.0, policy.1)
+            .map_err(|e| errors.add("password", messages.describe(&e)))
+            .ok()
+    };
     match (email, password) {
         (Some(email), Some(password)) if errors.is_empty() => Ok(Valid {
             email,

@@ -32,6 +32,8 @@ pub struct Features {
     pub auto_login_after_confirm: bool,
     /// `SECURITY_AUTO_LOGIN_AFTER_RESET`: a new password set by the mailed link signs in.
     pub auto_login_after_reset: bool,
+    /// `SECURITY_PASSWORD_CONFIRM_REQUIRED`: the register form asks for the password twice.
+    pub password_confirm_required: bool,
 }
 
 impl Features {
@@ -60,6 +62,7 @@ pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
         logout_on_get: logout_on_get(src)?,
         auto_login_after_confirm: src.flag("SECURITY_AUTO_LOGIN_AFTER_CONFIRM", false)?,
         auto_login_after_reset: src.flag("SECURITY_AUTO_LOGIN_AFTER_RESET", false)?,
+        password_confirm_required: src.flag("SECURITY_PASSWORD_CONFIRM_REQUIRED", true)?,
     };
     check_generic_responses(&features)?;
     refuse_passwordless(src)?;

@@ -120,6 +120,7 @@ pub fn page_defaults(
             "recoverable": features.recoverable,
             "changeable": features.changeable,
             "username_enable": features.username_enable,
+            "password_confirm_required": features.password_confirm_required,
             // What the login form's identity may be (`SECURITY_USER_IDENTITY_ATTRIBUTES`).
             "login_by_email": features.identifies_by(crate::config::IdentityAttribute::Email),
             "login_by_username": features.identifies_by(crate::config::IdentityAttribute::Username),

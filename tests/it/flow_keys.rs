@@ -387,3 +387,21 @@ async fn auto_login_after_reset_signs_in_with_the_new_password() {
     );
     assert!(browser.is_authenticated().await, "the reset signed in");
 }
+
+#[actix_web::test]
+async fn without_password_confirm_required_the_password_is_typed_once() {
+    let once = |email: &str| json!({"email": email, "password": PASSWORD});
+    let app = spawn_app_with(&[]).await;
+    let page = app.get("/register").await.text().await.unwrap();
+    assert!(page.contains("name=\"password_confirm\""), "{page}");
+    let (status, errors) = register_json(&app, once("once@example.com")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(errors["password_confirm"][0].is_string(), "{errors}");
+
+    let app = spawn_app_with(&[("SECURITY_PASSWORD_CONFIRM_REQUIRED", "false")]).await;
+    let page = app.get("/register").await.text().await.unwrap();
+    assert!(!page.contains("name=\"password_confirm\""), "{page}");
+    let (status, errors) = register_json(&app, once("once@example.com")).await;
+    assert_eq!(status, StatusCode::OK, "{errors}");
+    assert_eq!(login_as(&app, "email", "once@example.com").await, StatusCode::OK);
+}
