@@ -766,6 +766,32 @@ pub async fn delete_methods(
     Ok(Ok(updated))
 }
 
+/// Sets up codes and links by mail for a new account registered without a password
+/// (`SECURITY_PASSWORD_REQUIRED=false`), in the caller's transaction: Flask-Security's
+/// `us_setup_email`. Nothing when the email method is not enabled or no key is configured.
+pub fn set_up_email(
+    conn: &mut DbConnection,
+    services: &Services,
+    new: &User,
+) -> Result<(), ServiceError> {
+    let settings = &services.settings.unified_signin;
+    let Some(keys) = services.totp_keys() else {
+        return Ok(());
+    };
+    if !settings.enabled || !settings.methods.contains(&UsMethod::Email) {
+        return Ok(());
+    }
+    let mut secrets = stored_secrets(new);
+    let encrypted = keys.encrypt(&TotpSecret::generate());
+    secrets.insert(UsMethod::Email.as_str().to_owned(), encrypted);
+    let json = serde_json::to_string(&secrets).unwrap_or_default();
+    diesel::update(user::table.find(new.id))
+        .set(user::us_totp_secrets.eq(Some(json)))
+        .execute(conn)
+        .map_err(DbError::from)?;
+    Ok(())
+}
+
 fn found(conn: &mut DbConnection, id: i32) -> Result<User, DbError> {
     users::find_by_id(conn, id)?.ok_or_else(|| DbError::from(diesel::result::Error::NotFound))
 }

@@ -34,6 +34,9 @@ pub struct Features {
     pub auto_login_after_reset: bool,
     /// `SECURITY_PASSWORD_CONFIRM_REQUIRED`: the register form asks for the password twice.
     pub password_confirm_required: bool,
+    /// `SECURITY_PASSWORD_REQUIRED`: false lets the register form leave the password out
+    /// (unified sign-in then mails codes or links; checked at start-up).
+    pub password_required: bool,
 }
 
 impl Features {
@@ -63,6 +66,7 @@ pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
         auto_login_after_confirm: src.flag("SECURITY_AUTO_LOGIN_AFTER_CONFIRM", false)?,
         auto_login_after_reset: src.flag("SECURITY_AUTO_LOGIN_AFTER_RESET", false)?,
         password_confirm_required: src.flag("SECURITY_PASSWORD_CONFIRM_REQUIRED", true)?,
+        password_required: src.flag("SECURITY_PASSWORD_REQUIRED", true)?,
     };
     check_generic_responses(&features)?;
     refuse_passwordless(src)?;

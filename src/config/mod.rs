@@ -206,6 +206,14 @@ impl Settings {
         let app_name = src.get("APP_NAME").unwrap_or(DEFAULT_APP_NAME).to_owned();
         let webauthn = webauthn::webauthn(src, &app_name, &base_url, environment)?;
         let unified_signin = unified_signin::unified_signin(src)?;
+        if !features.password_required && !unified_signin.enabled {
+            // As Flask-Security: an account without a password needs another way in.
+            return Err(ConfigError::new(
+                "SECURITY_PASSWORD_REQUIRED",
+                "can only be false with SECURITY_UNIFIED_SIGNIN=true (an account registered \
+                 without a password signs in by a code or link)",
+            ));
+        }
         let account_changes = account_changes::account_changes(src, &features)?;
         let api_tokens = api_tokens::api_tokens(src)?;
         Ok(Settings {

@@ -121,6 +121,7 @@ pub fn page_defaults(
             "changeable": features.changeable,
             "username_enable": features.username_enable,
             "password_confirm_required": features.password_confirm_required,
+            "password_required": features.password_required,
             // What the login form's identity may be (`SECURITY_USER_IDENTITY_ATTRIBUTES`).
             "login_by_email": features.identifies_by(crate::config::IdentityAttribute::Email),
             "login_by_username": features.identifies_by(crate::config::IdentityAttribute::Username),

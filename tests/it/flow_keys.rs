@@ -405,3 +405,77 @@ async fn without_password_confirm_required_the_password_is_typed_once() {
     assert_eq!(status, StatusCode::OK, "{errors}");
     assert_eq!(login_as(&app, "email", "once@example.com").await, StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn without_password_required_an_account_registers_without_one_and_signs_in_by_mail() {
+    let unified = [
+        ("SECURITY_UNIFIED_SIGNIN", "true"),
+        ("SECURITY_US_ENABLED_METHODS", "password,email"),
+        ("SECURITY_TOTP_SECRETS", "flow-keys-test-secret"),
+    ];
+    let required = "name=\"password\" type=\"password\" autocomplete=\"new-password\" required";
+    let app = spawn_app_with(&unified).await;
+    let page = app.get("/register").await.text().await.unwrap();
+    assert!(page.contains(required), "{page}");
+    let (status, errors) = register_json(&app, json!({"email": "nopw@example.com"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a password is required by default");
+    assert!(errors["password"][0].is_string(), "{errors}");
+
+    let mut settings = unified.to_vec();
+    settings.push(("SECURITY_PASSWORD_REQUIRED", "false"));
+    let app = spawn_app_with(&settings).await;
+    let page = app.get("/register").await.text().await.unwrap();
+    assert!(!page.contains(required), "{page}");
+    let (status, errors) = register_json(&app, json!({"email": "nopw@example.com"})).await;
+    assert_eq!(status, StatusCode::OK, "{errors}");
+    let user = app.user("nopw@example.com");
+    assert!(user.password.as_deref().unwrap_or("").is_empty());
+    // Flask-Security's us_setup_email: codes by mail are set up.
+    assert!(
+        user.us_totp_secrets.as_deref().unwrap_or("").contains("\"email\""),
+        "{:?}",
+        user.us_totp_secrets
+    );
+    assert_eq!(login_as(&app, "email", "nopw@example.com").await, StatusCode::BAD_REQUEST);
+    // It signs in with a code by mail.
+    let c = app.client();
+    let r = c
+        .post_json_via(
+            "/us-signin",
+            "/us-signin/send-code",
+            &json!({"identity": "nopw@example.com", "chosen_method": "email"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let mails = wait_for_eml(&app.mail_dir, "nopw@example.com", "Verification Code", 1).await;
+    let text = mails[0].part("text/plain").unwrap();
+    let code = text
+        .split(|ch: char| !ch.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap_or_else(|| panic!("no code in {text}"))
+        .to_owned();
+    let r = c
+        .post_json_via(
+            "/us-signin",
+            "/us-signin",
+            &json!({"identity": "nopw@example.com", "passcode": code}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(c.is_authenticated().await);
+    // A password typed is still checked against the policy.
+    let (status, errors) = register_json(
+        &app,
+        json!({"email": "short@example.com", "password": "short", "password_confirm": "short"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(errors["password"][0].is_string(), "{errors}");
+
+    let refused = try_spawn_app_with(&[("SECURITY_PASSWORD_REQUIRED", "false")])
+        .await
+        .err()
+        .expect("refused without unified sign-in")
+        .to_string();
+    assert!(refused.contains("SECURITY_UNIFIED_SIGNIN=true"), "{refused}");
+}
