@@ -29,6 +29,7 @@ mod throttle;
 mod two_factor;
 mod unified_signin;
 mod usernames;
+mod validity_cookie;
 mod webauthn;
 
 use std::collections::BTreeSet;
@@ -61,6 +62,7 @@ pub use throttle::{LoginThrottle, RateLimit, RateLimits, SendLimits};
 pub use two_factor::{TwoFactorMethod, TwoFactorSettings};
 pub use unified_signin::{UnifiedSigninSettings, UsMethod};
 pub use usernames::{UsernamePolicy, MAX_USERNAME_LENGTH};
+pub use validity_cookie::{SameSitePolicy, ValidityCookie};
 pub use webauthn::WebAuthnSettings;
 
 #[derive(Debug, Clone)]

@@ -479,3 +479,69 @@ async fn without_password_required_an_account_registers_without_one_and_signs_in
         .to_string();
     assert!(refused.contains("SECURITY_UNIFIED_SIGNIN=true"), "{refused}");
 }
+
+/// Signs a new account in with its authenticator code, asking to remember the device;
+/// returns the account's email and the answer's cookie `name`.
+async fn remembered_device(app: &TestApp, name: &str) -> (String, actix_web::cookie::Cookie<'static>) {
+    use latchkey::auth::totp::code_at;
+    let email = new_email("tf-cookie");
+    app.create_user(&email, PASSWORD).await;
+    let owner = app.logged_in_client(&email, PASSWORD, false).await;
+    let key = common::set_up_authenticator(&owner).await;
+    let browser = app.client();
+    let r = browser.login_json(&email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let now = chrono::Utc::now().timestamp() as u64;
+    let r = browser
+        .post_json_via(
+            "/tf-validate",
+            "/tf-validate",
+            &json!({"code": code_at(&key, now - 30), "remember_device": true}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = common::set_cookie(r.headers(), name)
+        .unwrap_or_else(|| panic!("a {name} cookie in {:?}", r.headers()));
+    (email, cookie)
+}
+
+#[actix_web::test]
+async fn the_two_factor_validity_cookie_has_the_configured_name_and_attributes() {
+    use actix_web::cookie::SameSite;
+    let tf = [
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TOTP_SECRETS", "flow-keys-test-secret"),
+        ("SECURITY_TWO_FACTOR_ALWAYS_VALIDATE", "false"),
+    ];
+    let app = spawn_app_with(&tf).await;
+    let (_, cookie) = remembered_device(&app, "tf_validity").await;
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(cookie.same_site(), Some(SameSite::Strict), "Flask-Security's default");
+    assert_ne!(cookie.secure(), Some(true), "plain HTTP without SESSION_COOKIE_SECURE");
+
+    let mut settings = tf.to_vec();
+    settings.extend([
+        ("SECURITY_TWO_FACTOR_VALIDITY_COOKIE_NAME", "device_ok"),
+        (
+            "SECURITY_TWO_FACTOR_VALIDITY_COOKIE",
+            r#"{"httponly": true, "secure": true, "samesite": "Lax"}"#,
+        ),
+    ]);
+    let app = spawn_app_with(&settings).await;
+    let (email, cookie) = remembered_device(&app, "device_ok").await;
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(cookie.same_site(), Some(SameSite::Lax));
+    assert_eq!(cookie.secure(), Some(true));
+    // Read back under its name: the second factor is skipped.
+    let check = app.client();
+    check.set_cookie("device_ok", cookie.value());
+    let body: Value = check.login_json(&email, PASSWORD).await.json().await.unwrap();
+    assert_eq!(body["response"]["tf_required"], false, "{body}");
+
+    for weaker in [r#"{"httponly": false}"#, r#"{"samesite": "None"}"#] {
+        let mut settings = tf.to_vec();
+        settings.push(("SECURITY_TWO_FACTOR_VALIDITY_COOKIE", weaker));
+        let refused = try_spawn_app_with(&settings).await.err().expect(weaker).to_string();
+        assert!(refused.contains("SECURITY_TWO_FACTOR_VALIDITY_COOKIE"), "{refused}");
+    }
+}
