@@ -84,7 +84,10 @@ fn logout_on_get(src: &Source) -> Result<bool, ConfigError> {
         .map(|m| m.trim().trim_matches(['"', '\'']).to_ascii_uppercase())
         .filter(|m| !m.is_empty())
         .collect();
-    if let Some(other) = methods.iter().find(|m| !matches!(m.as_str(), "GET" | "POST")) {
+    if let Some(other) = methods
+        .iter()
+        .find(|m| !matches!(m.as_str(), "GET" | "POST"))
+    {
         return Err(ConfigError::new(
             KEY,
             format!("expected GET and POST (e.g. \"GET,POST\"), got {other:?}"),

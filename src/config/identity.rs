@@ -91,7 +91,11 @@ fn parse(raw: &str) -> Result<Vec<IdentityAttribute>, String> {
         let details = match details {
             serde_json::Value::Object(details) => details,
             serde_json::Value::Null => serde_json::Map::new(),
-            _ => return Err(format!("{name:?}: its details must be an object; {expected}")),
+            _ => {
+                return Err(format!(
+                    "{name:?}: its details must be an object; {expected}"
+                ))
+            }
         };
         for (field, value) in &details {
             match (field.as_str(), value) {
@@ -136,7 +140,10 @@ mod tests {
         assert_eq!(read(None, true).unwrap(), vec![Email, Username]);
         let flask = r#"[{"email": {"mapper": "uia_email_mapper", "case_insensitive": true}},
                         {"us_phone_number": {"mapper": "flask_security.uia_phone_mapper"}}]"#;
-        assert_eq!(read(Some(flask), false).unwrap(), vec![Email, UsPhoneNumber]);
+        assert_eq!(
+            read(Some(flask), false).unwrap(),
+            vec![Email, UsPhoneNumber]
+        );
         assert_eq!(
             read(Some(r#"[{"username": {}}]"#), true).unwrap(),
             vec![Username],

@@ -83,10 +83,22 @@ mod tests {
         .unwrap();
         assert_eq!((p.min_length, p.max_length), (2, 8));
         for (pairs, key) in [
-            (vec![("SECURITY_USERNAME_MIN_LENGTH", "0")], "SECURITY_USERNAME_MIN_LENGTH"),
-            (vec![("SECURITY_USERNAME_MAX_LENGTH", "3")], "SECURITY_USERNAME_MAX_LENGTH"),
-            (vec![("SECURITY_USERNAME_MAX_LENGTH", "256")], "SECURITY_USERNAME_MAX_LENGTH"),
-            (vec![("SECURITY_USERNAME_MIN_LENGTH", "few")], "SECURITY_USERNAME_MIN_LENGTH"),
+            (
+                vec![("SECURITY_USERNAME_MIN_LENGTH", "0")],
+                "SECURITY_USERNAME_MIN_LENGTH",
+            ),
+            (
+                vec![("SECURITY_USERNAME_MAX_LENGTH", "3")],
+                "SECURITY_USERNAME_MAX_LENGTH",
+            ),
+            (
+                vec![("SECURITY_USERNAME_MAX_LENGTH", "256")],
+                "SECURITY_USERNAME_MAX_LENGTH",
+            ),
+            (
+                vec![("SECURITY_USERNAME_MIN_LENGTH", "few")],
+                "SECURITY_USERNAME_MIN_LENGTH",
+            ),
         ] {
             assert_eq!(policy(&pairs).unwrap_err().key, key);
         }

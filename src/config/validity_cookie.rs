@@ -88,9 +88,7 @@ pub(super) fn validity_cookie(src: &Source) -> Result<ValidityCookie, ConfigErro
                 ))
             }
             ("path", Value::String(path)) if path.starts_with('/') => cookie.path = Some(path),
-            ("domain", Value::String(domain)) if !domain.is_empty() => {
-                cookie.domain = Some(domain)
-            }
+            ("domain", Value::String(domain)) if !domain.is_empty() => cookie.domain = Some(domain),
             (other, _) => {
                 return Err(refuse(format!(
                     "unknown or malformed attribute {other:?} (httponly, secure, samesite, \
@@ -118,7 +116,10 @@ mod tests {
         assert_eq!(default.secure, None);
         let c = read(&[
             (NAME_KEY, "device_ok"),
-            (KEY, r#"{"httponly": true, "secure": true, "samesite": "Lax", "path": "/auth"}"#),
+            (
+                KEY,
+                r#"{"httponly": true, "secure": true, "samesite": "Lax", "path": "/auth"}"#,
+            ),
         ])
         .unwrap();
         assert_eq!(c.name, "device_ok");

@@ -126,7 +126,10 @@ mod tests {
     fn usernames_follow_flask_security_rules() {
         let p = UsernamePolicy::default();
         assert!(Username::parse("alice99", &p).is_ok());
-        assert_eq!(Username::parse("abc", &p).unwrap_err(), UsernameError::Length { min: 4, max: 32 });
+        assert_eq!(
+            Username::parse("abc", &p).unwrap_err(),
+            UsernameError::Length { min: 4, max: 32 }
+        );
         assert_eq!(
             Username::parse(&"a".repeat(33), &p).unwrap_err(),
             UsernameError::Length { min: 4, max: 32 }
@@ -162,9 +165,15 @@ mod tests {
         assert!(Username::parse("админ", &p).is_ok(), "one script is fine");
         let upper = Username::parse("Ädmin", &p).unwrap();
         assert_eq!(upper, Username::parse("ädmin", &p).unwrap());
-        assert_eq!(upper.as_str(), Username::parse("ädmin", &p).unwrap().as_str());
+        assert_eq!(
+            upper.as_str(),
+            Username::parse("ädmin", &p).unwrap().as_str()
+        );
         assert_eq!(Username::parse("Alice99", &p).unwrap().as_str(), "alice99");
-        assert_eq!(Username::parse("Alice99", &p).unwrap().as_typed(), "Alice99");
+        assert_eq!(
+            Username::parse("Alice99", &p).unwrap().as_typed(),
+            "Alice99"
+        );
     }
 
     #[test]

@@ -211,7 +211,13 @@ impl DevelopmentTransport {
             })?;
         // Links carry tokens: logged for development only (`MailSettings::log_links`).
         let links = if self.log_links {
-            links(message.text.as_deref().or(message.html.as_deref()).unwrap_or(""))
+            links(
+                message
+                    .text
+                    .as_deref()
+                    .or(message.html.as_deref())
+                    .unwrap_or(""),
+            )
         } else {
             Vec::new()
         };
@@ -336,20 +342,22 @@ mod tests {
         let sender: Mailbox = "no-reply@localhost".parse().unwrap();
         let mut text_only = message("user@example.com");
         text_only.html = None;
-        let raw = String::from_utf8(build_message(&sender, &text_only).unwrap().formatted())
-            .unwrap();
+        let raw =
+            String::from_utf8(build_message(&sender, &text_only).unwrap().formatted()).unwrap();
         assert!(!raw.contains("multipart"), "{raw}");
         assert!(raw.contains("Content-Type: text/plain"), "{raw}");
         assert!(!raw.contains("text/html"), "{raw}");
         let mut html_only = message("user@example.com");
         html_only.text = None;
-        let raw = String::from_utf8(build_message(&sender, &html_only).unwrap().formatted())
-            .unwrap();
+        let raw =
+            String::from_utf8(build_message(&sender, &html_only).unwrap().formatted()).unwrap();
         assert!(!raw.contains("multipart"), "{raw}");
         assert!(raw.contains("Content-Type: text/html"), "{raw}");
         assert!(!raw.contains("text/plain"), "{raw}");
         html_only.html = None;
-        assert!(build_message(&sender, &html_only).unwrap_err().is_permanent());
+        assert!(build_message(&sender, &html_only)
+            .unwrap_err()
+            .is_permanent());
     }
 
     #[test]

@@ -31,7 +31,12 @@ pub fn remembered_device(web: &Web, value: String) -> Cookie<'static> {
     let lifetime = time::Duration::seconds(settings.two_factor.login_validity.as_secs() as i64);
     let attributes = &settings.two_factor.validity_cookie;
     let mut cookie = Cookie::build(attributes.name.clone(), value)
-        .path(attributes.path.clone().unwrap_or(crate::urls::ROOT.to_owned()))
+        .path(
+            attributes
+                .path
+                .clone()
+                .unwrap_or(crate::urls::ROOT.to_owned()),
+        )
         .http_only(true)
         .same_site(match attributes.same_site {
             SameSitePolicy::Strict => SameSite::Strict,

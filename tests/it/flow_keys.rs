@@ -88,7 +88,10 @@ async fn welcome_mail(app: &TestApp) -> mail_support::Received {
 async fn mails_have_the_parts_the_keys_ask_for() {
     let mail = welcome_mail(&spawn_app_with(&[]).await).await;
     let content_type = mail.header("Content-Type").unwrap();
-    assert!(content_type.starts_with("multipart/alternative"), "{content_type}");
+    assert!(
+        content_type.starts_with("multipart/alternative"),
+        "{content_type}"
+    );
     assert!(mail.part("text/plain").is_some() && mail.part("text/html").is_some());
 
     let mail = welcome_mail(&spawn_app_with(&[("SECURITY_EMAIL_HTML", "false")]).await).await;
@@ -137,7 +140,11 @@ async fn forgot_password(app: &TestApp) -> Vec<mail_support::Received> {
 #[actix_web::test]
 async fn without_send_password_reset_email_no_reset_mail_is_sent() {
     let app = spawn_app_with(&[("SECURITY_RECOVERABLE", "true")]).await;
-    assert_eq!(forgot_password(&app).await.len(), 1, "the default mails the link");
+    assert_eq!(
+        forgot_password(&app).await.len(),
+        1,
+        "the default mails the link"
+    );
     let app = spawn_app_with(&[
         ("SECURITY_RECOVERABLE", "true"),
         ("SECURITY_SEND_PASSWORD_RESET_EMAIL", "false"),
@@ -168,10 +175,16 @@ async fn identity_attributes(app: &TestApp) -> Value {
 async fn user_identity_attributes_say_what_a_login_identity_may_be() {
     // The default, with usernames: email, and username added by SECURITY_USERNAME_ENABLE.
     let app = spawn_app_with(&[("SECURITY_USERNAME_ENABLE", "true")]).await;
-    assert_eq!(identity_attributes(&app).await, json!(["email", "username"]));
+    assert_eq!(
+        identity_attributes(&app).await,
+        json!(["email", "username"])
+    );
     let (status, _) = register_username(&app, "both@example.com", "bothways").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(login_as(&app, "email", "both@example.com").await, StatusCode::OK);
+    assert_eq!(
+        login_as(&app, "email", "both@example.com").await,
+        StatusCode::OK
+    );
     assert_eq!(login_as(&app, "username", "bothways").await, StatusCode::OK);
     let page = app.get("/login").await.text().await.unwrap();
     assert!(page.contains("Email or username"), "{page}");
@@ -193,7 +206,10 @@ async fn user_identity_attributes_say_what_a_login_identity_may_be() {
         StatusCode::BAD_REQUEST,
         "an email is not an identity any more"
     );
-    assert_eq!(login_as(&app, "username", "NamedOnly").await, StatusCode::OK);
+    assert_eq!(
+        login_as(&app, "username", "NamedOnly").await,
+        StatusCode::OK
+    );
     let page = app.get("/login").await.text().await.unwrap();
     assert!(!page.contains("Email or username"), "{page}");
     assert!(page.contains(">Username<"), "{page}");
@@ -204,7 +220,10 @@ async fn user_identity_attributes_say_what_a_login_identity_may_be() {
         .err()
         .expect("refused")
         .to_string();
-    assert!(refused.contains("SECURITY_USER_IDENTITY_ATTRIBUTES"), "{refused}");
+    assert!(
+        refused.contains("SECURITY_USER_IDENTITY_ATTRIBUTES"),
+        "{refused}"
+    );
 }
 
 #[actix_web::test]
@@ -257,7 +276,10 @@ async fn a_listed_phone_number_is_a_unified_sign_in_identity() {
             "phone listed: {listed}"
         );
         // The password login form never takes a phone number, as in Flask-Security.
-        assert_eq!(login_as(&app, "email", "+16505550123").await, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            login_as(&app, "email", "+16505550123").await,
+            StatusCode::BAD_REQUEST
+        );
     }
 }
 
@@ -267,7 +289,10 @@ async fn with_get_in_logout_methods_a_get_logs_out() {
     let app = spawn_app_with(&[]).await;
     app.register(&new_email("get-logout"), PASSWORD).await;
     assert!(app.is_authenticated().await);
-    assert_eq!(app.get("/logout").await.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        app.get("/logout").await.status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
     assert!(app.is_authenticated().await);
 
     let app = spawn_app_with(&[("SECURITY_LOGOUT_METHODS", "GET,POST")]).await;
@@ -356,7 +381,11 @@ async fn reset_by_link(app: &TestApp, new: &str) -> (common::TestClient, reqwest
     let r = browser
         .post_form(
             &link,
-            &[("password", new), ("password_confirm", new), ("csrf_token", &csrf)],
+            &[
+                ("password", new),
+                ("password_confirm", new),
+                ("csrf_token", &csrf),
+            ],
         )
         .await;
     (browser, r)
@@ -403,7 +432,10 @@ async fn without_password_confirm_required_the_password_is_typed_once() {
     assert!(!page.contains("name=\"password_confirm\""), "{page}");
     let (status, errors) = register_json(&app, once("once@example.com")).await;
     assert_eq!(status, StatusCode::OK, "{errors}");
-    assert_eq!(login_as(&app, "email", "once@example.com").await, StatusCode::OK);
+    assert_eq!(
+        login_as(&app, "email", "once@example.com").await,
+        StatusCode::OK
+    );
 }
 
 #[actix_web::test]
@@ -418,7 +450,11 @@ async fn without_password_required_an_account_registers_without_one_and_signs_in
     let page = app.get("/register").await.text().await.unwrap();
     assert!(page.contains(required), "{page}");
     let (status, errors) = register_json(&app, json!({"email": "nopw@example.com"})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a password is required by default");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a password is required by default"
+    );
     assert!(errors["password"][0].is_string(), "{errors}");
 
     let mut settings = unified.to_vec();
@@ -432,11 +468,17 @@ async fn without_password_required_an_account_registers_without_one_and_signs_in
     assert!(user.password.as_deref().unwrap_or("").is_empty());
     // Flask-Security's us_setup_email: codes by mail are set up.
     assert!(
-        user.us_totp_secrets.as_deref().unwrap_or("").contains("\"email\""),
+        user.us_totp_secrets
+            .as_deref()
+            .unwrap_or("")
+            .contains("\"email\""),
         "{:?}",
         user.us_totp_secrets
     );
-    assert_eq!(login_as(&app, "email", "nopw@example.com").await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        login_as(&app, "email", "nopw@example.com").await,
+        StatusCode::BAD_REQUEST
+    );
     // It signs in with a code by mail.
     let c = app.client();
     let r = c
@@ -477,12 +519,18 @@ async fn without_password_required_an_account_registers_without_one_and_signs_in
         .err()
         .expect("refused without unified sign-in")
         .to_string();
-    assert!(refused.contains("SECURITY_UNIFIED_SIGNIN=true"), "{refused}");
+    assert!(
+        refused.contains("SECURITY_UNIFIED_SIGNIN=true"),
+        "{refused}"
+    );
 }
 
 /// Signs a new account in with its authenticator code, asking to remember the device;
 /// returns the account's email and the answer's cookie `name`.
-async fn remembered_device(app: &TestApp, name: &str) -> (String, actix_web::cookie::Cookie<'static>) {
+async fn remembered_device(
+    app: &TestApp,
+    name: &str,
+) -> (String, actix_web::cookie::Cookie<'static>) {
     use latchkey::auth::totp::code_at;
     let email = new_email("tf-cookie");
     app.create_user(&email, PASSWORD).await;
@@ -516,8 +564,16 @@ async fn the_two_factor_validity_cookie_has_the_configured_name_and_attributes()
     let app = spawn_app_with(&tf).await;
     let (_, cookie) = remembered_device(&app, "tf_validity").await;
     assert_eq!(cookie.http_only(), Some(true));
-    assert_eq!(cookie.same_site(), Some(SameSite::Strict), "Flask-Security's default");
-    assert_ne!(cookie.secure(), Some(true), "plain HTTP without SESSION_COOKIE_SECURE");
+    assert_eq!(
+        cookie.same_site(),
+        Some(SameSite::Strict),
+        "Flask-Security's default"
+    );
+    assert_ne!(
+        cookie.secure(),
+        Some(true),
+        "plain HTTP without SESSION_COOKIE_SECURE"
+    );
 
     let mut settings = tf.to_vec();
     settings.extend([
@@ -535,13 +591,25 @@ async fn the_two_factor_validity_cookie_has_the_configured_name_and_attributes()
     // Read back under its name: the second factor is skipped.
     let check = app.client();
     check.set_cookie("device_ok", cookie.value());
-    let body: Value = check.login_json(&email, PASSWORD).await.json().await.unwrap();
+    let body: Value = check
+        .login_json(&email, PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["response"]["tf_required"], false, "{body}");
 
     for weaker in [r#"{"httponly": false}"#, r#"{"samesite": "None"}"#] {
         let mut settings = tf.to_vec();
         settings.push(("SECURITY_TWO_FACTOR_VALIDITY_COOKIE", weaker));
-        let refused = try_spawn_app_with(&settings).await.err().expect(weaker).to_string();
-        assert!(refused.contains("SECURITY_TWO_FACTOR_VALIDITY_COOKIE"), "{refused}");
+        let refused = try_spawn_app_with(&settings)
+            .await
+            .err()
+            .expect(weaker)
+            .to_string();
+        assert!(
+            refused.contains("SECURITY_TWO_FACTOR_VALIDITY_COOKIE"),
+            "{refused}"
+        );
     }
 }

@@ -6,10 +6,10 @@ use super::{first_factor_proved, second_factor_proved, Asked, Browser, FirstFact
 use super::{PendingLogin, PASSKEY_METHOD};
 use crate::auth::authenticate::{self, Attempt, Refused};
 use crate::auth::confirmable::{self, ConfirmOutcome};
-use crate::auth::recoverable;
 use crate::auth::error::ServiceError;
 use crate::auth::events::{LoginMethod, SecurityEvent};
 use crate::auth::passkeys::{self, Purpose, Rejected};
+use crate::auth::recoverable;
 use crate::auth::services::Services;
 use crate::auth::two_factor::{self, Via};
 use crate::auth::unified::{self, Refusal};
