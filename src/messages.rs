@@ -54,6 +54,7 @@ catalogue! {
     PASSWORD_INVALID_LENGTH = "Password must be at least %(length)s characters";
     PASSWORD_IS_THE_SAME = "Your new password must be different than your previous password.";
     PASSWORD_NOT_PROVIDED = "Password not provided";
+    PASSWORD_RESET = "You successfully reset your password and you have been logged in automatically.";
     PASSWORD_RESET_EXPIRED = "You did not reset your password within %(within)s. ";
     PASSWORD_RESET_NO_LOGIN = "You successfully reset your password. Please authenticate using your new password.";
     PASSWORD_RESET_REQUEST = "Instructions to reset your password have been sent to %(email)s.";

@@ -809,7 +809,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         "config",
         &json!({
             "app_name": "Latchkey", "registerable": true, "confirmable": true,
-            "recoverable": true, "changeable": true, "username_enable": true,
+            "recoverable": true, "changeable": true, "username_enable": true, "password_confirm_required": true, "password_required": true, "login_by_email": true, "login_by_username": true,
             "two_factor": true, "recovery_codes": true, "webauthn": true,
             "wan_first_factor": true, "unified_signin": true,
             "change_email": true, "change_username": true, "username_recovery": true,

@@ -162,7 +162,7 @@ pub fn check_identities(
             }
         }
         if let Some(stored) = username {
-            match crate::domain::Username::parse(stored) {
+            match crate::domain::Username::existing(stored) {
                 Ok(name) => {
                     if unfolded_beyond_ascii(stored, name.as_str()) {
                         findings.push(IdentityFinding::NotFolded {

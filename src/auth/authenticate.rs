@@ -14,7 +14,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::config::Features;
+use crate::config::{Features, IdentityAttribute};
 use crate::db::models::User;
 use crate::db::{users, Db};
 use unicode_normalization::UnicodeNormalization;
@@ -101,11 +101,22 @@ pub struct Identified {
 
 pub async fn identify(services: &Services, identity: &str) -> Result<Identified, ServiceError> {
     let account = find_account(&services.db, &services.settings.features, identity).await?;
+    Ok(identified(services, identity, account))
+}
+
+/// [`identify`] by every listed identity attribute, a phone number included
+/// ([`lookup_identity`]): unified sign-in's identity.
+pub async fn identify_any(services: &Services, identity: &str) -> Result<Identified, ServiceError> {
+    let account = lookup_identity(&services.db, &services.settings.features, identity).await?;
+    Ok(identified(services, identity, account))
+}
+
+fn identified(services: &Services, identity: &str, account: Option<User>) -> Identified {
     let subject = match &account {
         Some(user) => throttle::account_subject(user.id),
         None => throttle::typed_subject(&services.settings.secret_key, identity),
     };
-    Ok(Identified { account, subject })
+    Identified { account, subject }
 }
 
 /// How a counted credential check ended.
@@ -352,32 +363,75 @@ async fn upgrade_hash(
     user
 }
 
-/// The account an identity names: an email, or a username when usernames are enabled and
-/// the identity has no `@`. Matched case-folded; an identity that today's rules refuse is
-/// still looked up exactly as stored, so that adopted accounts keep working.
+/// The account a login form's identity names, by `SECURITY_USER_IDENTITY_ATTRIBUTES` as
+/// Flask-Security's login form reads it: an email (an identity with `@`) when email is
+/// listed, otherwise a username when username is listed. Matched case-folded; an identity
+/// that today's rules refuse is still looked up exactly as stored, so that adopted accounts
+/// keep working.
 pub async fn find_account(
     db: &Db,
     features: &Features,
     identity: &str,
 ) -> Result<Option<User>, ServiceError> {
-    let by_username = features.username_enable && !identity.contains('@');
+    find_identity(db, features, identity, false).await
+}
+
+/// [`find_account`] with every listed attribute, a unified sign-in phone number
+/// (`us_phone_number`) included: Flask-Security's `lookup_identity`, for unified sign-in's
+/// and the passkey sign-in's identity.
+pub async fn lookup_identity(
+    db: &Db,
+    features: &Features,
+    identity: &str,
+) -> Result<Option<User>, ServiceError> {
+    find_identity(db, features, identity, true).await
+}
+
+async fn find_identity(
+    db: &Db,
+    features: &Features,
+    identity: &str,
+    by_phone: bool,
+) -> Result<Option<User>, ServiceError> {
     let typed: String = identity.nfc().collect();
-    let found = if by_username {
-        match crate::domain::Username::parse(identity) {
-            Ok(name) => db.run(move |c| users::find_by_username(c, &name)).await?,
-            Err(_) => {
-                db.run(move |c| users::find_by_stored_username(c, &typed))
-                    .await?
-            }
+    if identity.contains('@') {
+        if !features.identifies_by(IdentityAttribute::Email) {
+            return Ok(None);
         }
-    } else {
-        match Email::parse(identity) {
+        return Ok(match Email::parse(identity) {
             Ok(email) => db.run(move |c| users::find_by_email(c, &email)).await?,
             Err(_) => {
                 db.run(move |c| users::find_by_stored_email(c, &typed))
                     .await?
             }
+        });
+    }
+    // A phone number typed with its `+country` is never a username (letters and digits
+    // only); stored numbers are E.164, whatever the default region read them in.
+    if by_phone
+        && features.identifies_by(IdentityAttribute::UsPhoneNumber)
+        && identity.trim_start().starts_with('+')
+    {
+        let region = crate::domain::phone::Region::US;
+        if let Ok(number) = crate::domain::phone::Phone::parse(identity, region) {
+            let number = number.into_string();
+            return Ok(db.run(move |c| users::find_by_phone(c, &number)).await?);
         }
-    };
-    Ok(found)
+    }
+    if features.identifies_by(IdentityAttribute::Username) {
+        return Ok(match crate::domain::Username::existing(identity) {
+            Ok(name) => db.run(move |c| users::find_by_username(c, &name)).await?,
+            Err(_) => {
+                db.run(move |c| users::find_by_stored_username(c, &typed))
+                    .await?
+            }
+        });
+    }
+    if features.identifies_by(IdentityAttribute::Email) {
+        // Not an email; an adopted account's stored address is matched as typed.
+        return Ok(db
+            .run(move |c| users::find_by_stored_email(c, &typed))
+            .await?);
+    }
+    Ok(None)
 }

@@ -74,6 +74,10 @@ pub enum LoginMethod {
     UnifiedSignin,
     /// An identity at a social login provider (`/login/oauthresponse/<name>`).
     Oauth,
+    /// The mailed confirmation link (`SECURITY_AUTO_LOGIN_AFTER_CONFIRM`).
+    Confirm,
+    /// A new password set through the mailed reset link (`SECURITY_AUTO_LOGIN_AFTER_RESET`).
+    Reset,
 }
 
 impl LoginMethod {
@@ -84,6 +88,8 @@ impl LoginMethod {
             Self::Passkey => "passkey",
             Self::UnifiedSignin => "unified_signin",
             Self::Oauth => "oauth",
+            Self::Confirm => "confirm",
+            Self::Reset => "reset",
         }
     }
 
@@ -94,6 +100,8 @@ impl LoginMethod {
             "passkey" => Self::Passkey,
             "unified_signin" => Self::UnifiedSignin,
             "oauth" => Self::Oauth,
+            "confirm" => Self::Confirm,
+            "reset" => Self::Reset,
             _ => return None,
         })
     }
@@ -290,6 +298,8 @@ pub fn describe(kind: &str, detail: Option<&str>, messages: &Messages) -> String
             Some(LoginMethod::Passkey) => "a passkey",
             Some(LoginMethod::UnifiedSignin) => "a password (unified sign-in)",
             Some(LoginMethod::Oauth) => "a social login",
+            Some(LoginMethod::Confirm) => "the confirmation link",
+            Some(LoginMethod::Reset) => "a password reset link",
             None => "an unknown method",
         })
     };

@@ -27,8 +27,8 @@ pub enum ForgotOutcome {
 /// "I forgot my password": mails a reset link. With generic responses an unconfirmed user
 /// gets the confirmation mail instead, so the answer can stay the same for everyone.
 ///
-/// With `send` false (the address had its share of mail) the outcome is the same, and no
-/// mail is queued.
+/// With `send` false (the address had its share of mail), or `SECURITY_SEND_PASSWORD_RESET_EMAIL`
+/// false, the outcome is the same, and no reset mail is queued.
 pub async fn forgot(
     services: &Services,
     email: &Email,
@@ -52,7 +52,7 @@ pub async fn forgot(
                 }
                 return Ok(ForgotOutcome::ConfirmationRequired);
             }
-            if send {
+            if send && features.send_password_reset_email {
                 conn.transaction::<_, ServiceError, _>(|conn| {
                     queue_link_mail(conn, &services, &user, MailedLink::Reset)
                 })?;
@@ -82,9 +82,11 @@ pub async fn check_link(services: &Services, raw_token: &str) -> Result<ResetLin
                 TokenState::Valid(_) => ResetLink::Valid,
                 TokenState::Expired(user) => {
                     // Issuing the fresh link retires the expired one.
-                    conn.transaction::<_, ServiceError, _>(|conn| {
-                        queue_link_mail(conn, &services, &user, MailedLink::Reset)
-                    })?;
+                    if services.settings.features.send_password_reset_email {
+                        conn.transaction::<_, ServiceError, _>(|conn| {
+                            queue_link_mail(conn, &services, &user, MailedLink::Reset)
+                        })?;
+                    }
                     ResetLink::ExpiredResent(user.email_or_empty().to_owned())
                 }
                 TokenState::Used(_) | TokenState::Invalid => ResetLink::Invalid,

@@ -33,7 +33,8 @@ pub struct RegistrationInput {
 pub struct Valid {
     pub email: Email,
     pub username: Option<Username>,
-    password: Password,
+    /// `None`: registered without one (`SECURITY_PASSWORD_REQUIRED=false`).
+    password: Option<Password>,
 }
 
 impl Valid {
@@ -43,7 +44,7 @@ impl Valid {
         Self {
             email,
             username,
-            password,
+            password: Some(password),
         }
     }
 }
@@ -62,7 +63,7 @@ pub fn validate_identity(
         .ok();
     let username = match username.map(str::trim).filter(|u| !u.is_empty()) {
         _ if !settings.features.username_enable => None,
-        Some(raw) => Username::parse(raw)
+        Some(raw) => Username::parse(raw, &settings.username_policy)
             .map_err(|e| errors.add("username", messages.describe(&e)))
             .ok(),
         None if settings.features.username_required => {
@@ -94,14 +95,35 @@ pub fn validate(
         input.email.as_str(),
         input.username.as_deref().unwrap_or(""),
     ];
-    let password = Password::parse_confirmed(
-        &input.password,
-        input.password_confirm.as_deref(),
-        (&settings.password_policy, &user_inputs),
-        ["password", "password_confirm"],
-        messages,
-        &mut errors,
-    );
+    let policy = (&settings.password_policy, &user_inputs[..]);
+    let confirm = input.password_confirm.as_deref().unwrap_or("");
+    let password = if !settings.features.password_required && input.password.trim().is_empty() {
+        // `SECURITY_PASSWORD_REQUIRED=false`: no password, as long as none was retyped.
+        if settings.features.password_confirm_required && !confirm.is_empty() {
+            errors.add(
+                "password_confirm",
+                messages.text(messages::RETYPE_PASSWORD_MISMATCH, &[]),
+            );
+        }
+        Some(None)
+    } else if settings.features.password_confirm_required {
+        Password::parse_confirmed(
+            &input.password,
+            input.password_confirm.as_deref(),
+            policy,
+            ["password", "password_confirm"],
+            messages,
+            &mut errors,
+        )
+        .map(Some)
+    } else {
+        // `SECURITY_PASSWORD_CONFIRM_REQUIRED=false`: no confirmation field; one sent is
+        // ignored, as Flask-Security's form has none.
+        Password::parse(&input.password, policy.0, policy.1)
+            .map_err(|e| errors.add("password", messages.describe(&e)))
+            .ok()
+            .map(Some)
+    };
     match (email, password) {
         (Some(email), Some(password)) if errors.is_empty() => Ok(Valid {
             email,
@@ -224,7 +246,12 @@ pub async fn create_account(
     account: NewAccount,
     client: &ClientInfo,
 ) -> Result<Result<User, FormErrors>, ServiceError> {
-    let hash = services.hasher.hash(valid.password.clone()).await?;
+    let hash = match &valid.password {
+        Some(password) => services.hasher.hash(password.clone()).await?,
+        // No password: Flask-Security, too, treats an empty one as "not set".
+        None => String::new(),
+    };
+    let without_password = valid.password.is_none();
     let new = NewUser {
         email: valid.email.as_str().to_owned(),
         username: valid.username.as_ref().map(|u| u.as_str().to_owned()),
@@ -239,6 +266,10 @@ pub async fn create_account(
         .run_with(move |conn| {
             conn.transaction::<_, InsertError, _>(|conn| {
                 let user = users::insert(conn, &new)?;
+                if without_password {
+                    // Flask-Security's `us_setup_email`: codes and links by mail.
+                    super::unified::set_up_email(conn, &for_insert, &user)?;
+                }
                 if account.welcome_mail {
                     queue_welcome(conn, &for_insert, &user)?;
                 }
@@ -311,7 +342,7 @@ where
         Err(InsertError::Conflict) => {
             let (Ok(email), username) = (
                 Email::parse(email),
-                username.and_then(|u| Username::parse(u).ok()),
+                username.and_then(|u| Username::existing(u).ok()),
             ) else {
                 return Ok(Err(FormErrors::single(
                     "email",
@@ -403,7 +434,9 @@ async fn existing_account(
         return Ok(Err(only_username));
     }
     // Same cost as a new registration, and the owner hears about it.
-    services.hasher.hash(valid.password.clone()).await?;
+    if let Some(password) = &valid.password {
+        services.hasher.hash(password.clone()).await?;
+    }
     if !send {
         return Ok(Ok(Registered::ExistingNotified));
     }

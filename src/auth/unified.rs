@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::authenticate::{
-    check_counted, find_account, may_sign_in, Attempt, Checked, LoginFailure,
+    check_counted, lookup_identity, may_sign_in, Attempt, Checked, LoginFailure,
 };
 use super::error::ServiceError;
 use super::services::Services;
@@ -210,7 +210,7 @@ pub async fn sign_in(
     if passcode.trim().is_empty() {
         return Ok(Attempt::Refused(Refusal::InvalidPasscode));
     }
-    let identified = super::authenticate::identify(services, identity).await?;
+    let identified = super::authenticate::identify_any(services, identity).await?;
     let account = identified.account.clone();
     let mut proved = None;
     let check = async {
@@ -309,7 +309,7 @@ pub async fn send_signin_code(
         ))
     };
     let Some(user) =
-        find_account(&services.db, &services.settings.features, identity.trim()).await?
+        lookup_identity(&services.db, &services.settings.features, identity.trim()).await?
     else {
         return quiet(Refusal::IdentityUnknown);
     };
@@ -768,6 +768,32 @@ pub async fn delete_methods(
         })
         .await?;
     Ok(Ok(updated))
+}
+
+/// Sets up codes and links by mail for a new account registered without a password
+/// (`SECURITY_PASSWORD_REQUIRED=false`), in the caller's transaction: Flask-Security's
+/// `us_setup_email`. Nothing when the email method is not enabled or no key is configured.
+pub fn set_up_email(
+    conn: &mut DbConnection,
+    services: &Services,
+    new: &User,
+) -> Result<(), ServiceError> {
+    let settings = &services.settings.unified_signin;
+    let Some(keys) = services.totp_keys() else {
+        return Ok(());
+    };
+    if !settings.enabled || !settings.methods.contains(&UsMethod::Email) {
+        return Ok(());
+    }
+    let mut secrets = stored_secrets(new);
+    let encrypted = keys.encrypt(&TotpSecret::generate());
+    secrets.insert(UsMethod::Email.as_str().to_owned(), encrypted);
+    let json = serde_json::to_string(&secrets).unwrap_or_default();
+    diesel::update(user::table.find(new.id))
+        .set(user::us_totp_secrets.eq(Some(json)))
+        .execute(conn)
+        .map_err(DbError::from)?;
+    Ok(())
 }
 
 fn found(conn: &mut DbConnection, id: i32) -> Result<User, DbError> {

@@ -33,7 +33,7 @@ pub async fn change_username(
     let parsed = if raw.is_empty() {
         Err(UsernameError::Missing)
     } else {
-        Username::parse(raw)
+        Username::parse(raw, &services.settings.username_policy)
     };
     let username = match parsed {
         Ok(username) => username,
@@ -49,7 +49,7 @@ pub async fn change_username(
     let unchanged = user
         .username
         .as_deref()
-        .and_then(|current| Username::parse(current).ok())
+        .and_then(|current| Username::existing(current).ok())
         .is_some_and(|current| current == username);
     if unchanged {
         return Ok(Err(taken));

@@ -1,5 +1,6 @@
 //! Which Flask-Security features are switched on (`SECURITY_REGISTERABLE`, …).
 
+use super::identity::{identity_attributes, IdentityAttribute};
 use super::source::{ConfigError, Source};
 
 /// Which Flask-Security features are switched on.
@@ -18,25 +19,88 @@ pub struct Features {
     /// `SECURITY_DEFAULT_REMEMBER_ME`: the login form's "Remember me" starts ticked, and a
     /// JSON login that does not say is remembered.
     pub default_remember_me: bool,
+    /// `SECURITY_SEND_PASSWORD_RESET_EMAIL`: false, "I forgot my password" answers as usual
+    /// but mails nothing (and issues no link that nothing would deliver).
+    pub send_password_reset_email: bool,
+    /// `SECURITY_USER_IDENTITY_ATTRIBUTES`, in order (username added at the end by
+    /// `SECURITY_USERNAME_ENABLE`, as in Flask-Security).
+    pub identity_attributes: Vec<IdentityAttribute>,
+    /// `SECURITY_LOGOUT_METHODS` has GET: `GET /logout` logs out (no CSRF token: the app
+    /// asked for it). POST always does.
+    pub logout_on_get: bool,
+    /// `SECURITY_AUTO_LOGIN_AFTER_CONFIRM`: the mailed confirmation link signs in.
+    pub auto_login_after_confirm: bool,
+    /// `SECURITY_AUTO_LOGIN_AFTER_RESET`: a new password set by the mailed link signs in.
+    pub auto_login_after_reset: bool,
+    /// `SECURITY_PASSWORD_CONFIRM_REQUIRED`: the register form asks for the password twice.
+    pub password_confirm_required: bool,
+    /// `SECURITY_PASSWORD_REQUIRED`: false lets the register form leave the password out
+    /// (unified sign-in then mails codes or links; checked at start-up).
+    pub password_required: bool,
+}
+
+impl Features {
+    /// Whether a sign-in identity may be `attribute`.
+    pub fn identifies_by(&self, attribute: IdentityAttribute) -> bool {
+        self.identity_attributes.contains(&attribute)
+    }
 }
 
 pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
+    let username_enable = src.flag("SECURITY_USERNAME_ENABLE", false)?;
     let features = Features {
         registerable: src.flag("SECURITY_REGISTERABLE", false)?,
         confirmable: src.flag("SECURITY_CONFIRMABLE", false)?,
         recoverable: src.flag("SECURITY_RECOVERABLE", false)?,
         changeable: src.flag("SECURITY_CHANGEABLE", false)?,
         trackable: src.flag("SECURITY_TRACKABLE", false)?,
-        username_enable: src.flag("SECURITY_USERNAME_ENABLE", false)?,
+        username_enable,
         username_required: src.flag("SECURITY_USERNAME_REQUIRED", false)?,
         return_generic_responses: src.flag("SECURITY_RETURN_GENERIC_RESPONSES", false)?,
         login_without_confirmation: src.flag("SECURITY_LOGIN_WITHOUT_CONFIRMATION", false)?,
         send_register_email: src.flag("SECURITY_SEND_REGISTER_EMAIL", true)?,
         default_remember_me: src.flag("SECURITY_DEFAULT_REMEMBER_ME", false)?,
+        send_password_reset_email: src.flag("SECURITY_SEND_PASSWORD_RESET_EMAIL", true)?,
+        identity_attributes: identity_attributes(src, username_enable)?,
+        logout_on_get: logout_on_get(src)?,
+        auto_login_after_confirm: src.flag("SECURITY_AUTO_LOGIN_AFTER_CONFIRM", false)?,
+        auto_login_after_reset: src.flag("SECURITY_AUTO_LOGIN_AFTER_RESET", false)?,
+        password_confirm_required: src.flag("SECURITY_PASSWORD_CONFIRM_REQUIRED", true)?,
+        password_required: src.flag("SECURITY_PASSWORD_REQUIRED", true)?,
     };
     check_generic_responses(&features)?;
     refuse_passwordless(src)?;
     Ok(features)
+}
+
+/// `SECURITY_LOGOUT_METHODS`: Flask-Security's list (`POST`; `GET,POST` or `["GET", "POST"]`).
+/// Latchkey's pages sign out with a POST form, so the list must keep POST; GET is the choice.
+fn logout_on_get(src: &Source) -> Result<bool, ConfigError> {
+    const KEY: &str = "SECURITY_LOGOUT_METHODS";
+    let raw = src.list(KEY, "POST").join(",");
+    let raw = raw.trim_start_matches('[').trim_end_matches(']');
+    let methods: Vec<String> = raw
+        .split(',')
+        .map(|m| m.trim().trim_matches(['"', '\'']).to_ascii_uppercase())
+        .filter(|m| !m.is_empty())
+        .collect();
+    if let Some(other) = methods
+        .iter()
+        .find(|m| !matches!(m.as_str(), "GET" | "POST"))
+    {
+        return Err(ConfigError::new(
+            KEY,
+            format!("expected GET and POST (e.g. \"GET,POST\"), got {other:?}"),
+        ));
+    }
+    if !methods.iter().any(|m| m == "POST") {
+        return Err(ConfigError::new(
+            KEY,
+            "must include POST: Latchkey's pages sign out with a POST form (add GET to also \
+             log out by a link)",
+        ));
+    }
+    Ok(methods.iter().any(|m| m == "GET"))
 }
 
 /// Passwordless login (`SECURITY_PASSWORDLESS`) is deprecated in Flask-Security in favour of
@@ -74,6 +138,17 @@ fn check_generic_responses(features: &Features) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logout_methods_are_read_in_flask_securitys_forms() {
+        let read = |v: &str| logout_on_get(&Source::from_pairs([("SECURITY_LOGOUT_METHODS", v)]));
+        assert!(!logout_on_get(&Source::from_pairs(Vec::<(&str, &str)>::new())).unwrap());
+        assert!(!read("POST").unwrap());
+        assert!(read("GET,POST").unwrap());
+        assert!(read(r#"["get", "post"]"#).unwrap());
+        assert!(read("GET").is_err(), "the pages' forms need POST");
+        assert!(read("POST,DELETE").is_err());
+    }
 
     #[test]
     fn passwordless_login_is_refused_saying_what_to_set_instead() {

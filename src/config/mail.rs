@@ -33,6 +33,44 @@ pub struct MailSettings {
     /// How long mail that was given up stays in the outbox for the operator
     /// (`MAIL_OUTBOX_RETENTION`).
     pub retention: Duration,
+    /// Which parts a mail has (`SECURITY_EMAIL_PLAINTEXT`, `SECURITY_EMAIL_HTML`).
+    pub parts: MailParts,
+}
+
+/// A mail's parts: the text and the HTML one (both by default, as Flask-Security; at
+/// least one, checked at start-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailParts {
+    /// `SECURITY_EMAIL_PLAINTEXT`.
+    pub text: bool,
+    /// `SECURITY_EMAIL_HTML`.
+    pub html: bool,
+}
+
+impl Default for MailParts {
+    fn default() -> Self {
+        Self {
+            text: true,
+            html: true,
+        }
+    }
+}
+
+/// `SECURITY_EMAIL_PLAINTEXT` and `SECURITY_EMAIL_HTML`: both false would send mails with no
+/// body (Flask-Security does), so it is refused.
+fn mail_parts(src: &Source) -> Result<MailParts, ConfigError> {
+    let parts = MailParts {
+        text: src.flag("SECURITY_EMAIL_PLAINTEXT", true)?,
+        html: src.flag("SECURITY_EMAIL_HTML", true)?,
+    };
+    if !parts.text && !parts.html {
+        return Err(ConfigError::new(
+            "SECURITY_EMAIL_HTML",
+            "SECURITY_EMAIL_PLAINTEXT and SECURITY_EMAIL_HTML cannot both be false: \
+             every mail would be sent without a body",
+        ));
+    }
+    Ok(parts)
 }
 
 /// Mail subjects, by Flask-Security's `SECURITY_EMAIL_SUBJECT_*` keys.
@@ -67,6 +105,7 @@ pub(super) fn mail(src: &Source) -> Result<MailSettings, ConfigError> {
         outbox_dir: PathBuf::from(src.get("MAIL_OUTBOX_DIR").unwrap_or("instance/mail")),
         log_links: true,
         retention: src.duration("MAIL_OUTBOX_RETENTION", "7 days")?,
+        parts: mail_parts(src)?,
     };
     if mail.use_tls && mail.use_ssl {
         return Err(ConfigError::new(

@@ -15,6 +15,7 @@ mod environment;
 mod events;
 mod features;
 mod i18n;
+mod identity;
 pub mod keys;
 mod mail;
 mod notices;
@@ -29,6 +30,8 @@ mod template_names;
 mod throttle;
 mod two_factor;
 mod unified_signin;
+mod usernames;
+mod validity_cookie;
 mod webauthn;
 
 use std::collections::BTreeSet;
@@ -42,8 +45,9 @@ pub use environment::{Environment, DEV_PASSWORD_SALT, DEV_SECRET_KEY, MIN_PRODUC
 pub use events::EventSettings;
 pub use features::Features;
 pub use i18n::MessageSettings;
+pub use identity::IdentityAttribute;
 pub use mail::DEFAULT_APP_NAME;
-pub use mail::{EmailSubjects, MailSettings};
+pub use mail::{EmailSubjects, MailParts, MailSettings};
 pub use notices::NoticeSettings;
 pub use oauth::{
     OAuthProvider, OAuthSettings, ProviderKind, DISCOVERY_SUFFIX, GITHUB_ACCESS_TOKEN_URL,
@@ -61,6 +65,8 @@ pub use template_names::TemplateName;
 pub use throttle::{LoginThrottle, RateLimit, RateLimits, SendLimits};
 pub use two_factor::{TwoFactorMethod, TwoFactorSettings};
 pub use unified_signin::{UnifiedSigninSettings, UsMethod};
+pub use usernames::{UsernamePolicy, MAX_USERNAME_LENGTH};
+pub use validity_cookie::{SameSitePolicy, ValidityCookie};
 pub use webauthn::WebAuthnSettings;
 
 #[derive(Debug, Clone)]
@@ -95,6 +101,8 @@ pub struct Settings {
     pub bcrypt_rounds: u32,
     /// What a new password must satisfy (register, reset, change, CLI).
     pub password_policy: PasswordPolicy,
+    /// What a new username's length must be (register, change username, CLI).
+    pub username_policy: UsernamePolicy,
     /// How many password hashes may wait for a free core before logins and registrations
     /// are answered 503: as many as can expect to start within `SECURITY_HASH_WAIT`, or a
     /// fixed `SECURITY_HASH_QUEUE`.
@@ -207,6 +215,14 @@ impl Settings {
         let app_name = src.get("APP_NAME").unwrap_or(DEFAULT_APP_NAME).to_owned();
         let webauthn = webauthn::webauthn(src, &app_name, &base_url, environment)?;
         let unified_signin = unified_signin::unified_signin(src)?;
+        if !features.password_required && !unified_signin.enabled {
+            // As Flask-Security: an account without a password needs another way in.
+            return Err(ConfigError::new(
+                "SECURITY_PASSWORD_REQUIRED",
+                "can only be false with SECURITY_UNIFIED_SIGNIN=true (an account registered \
+                 without a password signs in by a code or link)",
+            ));
+        }
         let account_changes = account_changes::account_changes(src, &features)?;
         let api_tokens = api_tokens::api_tokens(src)?;
         Ok(Settings {
@@ -227,6 +243,7 @@ impl Settings {
             password_hash,
             bcrypt_rounds,
             password_policy,
+            username_policy: usernames::username_policy(src)?,
             hash_queue,
             cookie_secure,
             trusted_proxy_count: src.number("TRUSTED_PROXY_COUNT", 0)?,

@@ -63,6 +63,8 @@ pub struct TwoFactorSettings {
     /// `login_validity` (the `tf_validity` cookie).
     pub always_validate: bool,
     pub login_validity: Duration,
+    /// The `tf_validity` cookie's name and attributes.
+    pub validity_cookie: super::validity_cookie::ValidityCookie,
     /// `SECURITY_MULTI_FACTOR_RECOVERY_CODES` and how many (`…_N`).
     pub recovery_codes: bool,
     pub recovery_codes_n: u32,
@@ -106,6 +108,7 @@ pub(super) fn two_factor(src: &Source, app_name: &str) -> Result<TwoFactorSettin
         setup_within: src.seconds_or_period("SECURITY_TWO_FACTOR_SETUP_WITHIN", "30 minutes")?,
         always_validate: src.flag("SECURITY_TWO_FACTOR_ALWAYS_VALIDATE", true)?,
         login_validity: src.seconds_or_period("SECURITY_TWO_FACTOR_LOGIN_VALIDITY", "30 days")?,
+        validity_cookie: super::validity_cookie::validity_cookie(src)?,
         recovery_codes: src.flag("SECURITY_MULTI_FACTOR_RECOVERY_CODES", false)?,
         recovery_codes_n: src.number("SECURITY_MULTI_FACTOR_RECOVERY_CODES_N", 5)?,
         rescue_mail: src

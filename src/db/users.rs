@@ -62,7 +62,7 @@ pub fn find_by_username(
     Ok(candidates.into_iter().find(|u| {
         u.username
             .as_deref()
-            .and_then(|stored| Username::parse(stored).ok())
+            .and_then(|stored| Username::existing(stored).ok())
             .is_some_and(|stored| stored == *username)
     }))
 }
@@ -88,6 +88,15 @@ pub fn identities(conn: &mut DbConnection) -> Result<Vec<Identity>, DbError> {
         .order(user::id)
         .select((user::id, user::email, user::username))
         .load(conn)?)
+}
+
+/// The account whose unified sign-in phone number is `number` (canonical, `+` and digits).
+pub fn find_by_phone(conn: &mut DbConnection, number: &str) -> Result<Option<User>, DbError> {
+    Ok(user::table
+        .filter(user::us_phone_number.eq(number))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 pub fn find_by_id(conn: &mut DbConnection, id: i32) -> Result<Option<User>, DbError> {
@@ -290,7 +299,7 @@ pub fn username_held_by_another(
         u.username.as_deref() == Some(username.as_str())
             || u.username
                 .as_deref()
-                .and_then(|stored| Username::parse(stored).ok())
+                .and_then(|stored| Username::existing(stored).ok())
                 .is_some_and(|stored| stored == *username)
     }))
 }

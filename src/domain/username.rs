@@ -1,14 +1,13 @@
 //! Usernames (`SECURITY_USERNAME_ENABLE`): Flask-Security's rules, letters and digits only,
-//! 4 to 32 characters after NFKD.
+//! `SECURITY_USERNAME_MIN_LENGTH` to `SECURITY_USERNAME_MAX_LENGTH` characters (4 to 32 by
+//! default) after NFKD: the [`UsernamePolicy`] passed in.
 
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
 use super::lookalike;
+pub use crate::config::UsernamePolicy;
 use crate::messages::{self, Described, Msg};
-
-pub const MIN_LEN: usize = 4;
-pub const MAX_LEN: usize = 32;
 
 /// A valid username: stored and compared case-folded ([`Username::as_str`]); the form as
 /// typed (NFKD) is kept to find accounts adopted from a database that stored it as typed.
@@ -30,8 +29,8 @@ impl Eq for Username {}
 pub enum UsernameError {
     #[error("Username not provided")]
     Missing,
-    #[error("Username must be at least {MIN_LEN} characters and less than {MAX_LEN} characters")]
-    Length,
+    #[error("Username must be at least {min} characters and less than {max} characters")]
+    Length { min: usize, max: usize },
     #[error("Username contains illegal characters")]
     Characters,
     #[error("Username mixes letters of different scripts")]
@@ -42,9 +41,9 @@ impl Described for UsernameError {
     fn described(&self) -> (Msg, Vec<(&'static str, String)>) {
         match self {
             UsernameError::Missing => (messages::USERNAME_NOT_PROVIDED, vec![]),
-            UsernameError::Length => (
+            UsernameError::Length { min, max } => (
                 messages::USERNAME_INVALID_LENGTH,
-                vec![("min", MIN_LEN.to_string()), ("max", MAX_LEN.to_string())],
+                vec![("min", min.to_string()), ("max", max.to_string())],
             ),
             UsernameError::Characters => (messages::USERNAME_ILLEGAL_CHARACTERS, vec![]),
             UsernameError::MixedScripts => (messages::USERNAME_MIXED_SCRIPTS, vec![]),
@@ -53,18 +52,23 @@ impl Described for UsernameError {
 }
 
 impl Username {
-    pub fn parse(raw: &str) -> Result<Self, UsernameError> {
+    /// A new username, checked against the configured lengths.
+    pub fn parse(raw: &str, policy: &UsernamePolicy) -> Result<Self, UsernameError> {
         let raw = raw.trim();
         if raw.is_empty() {
             return Err(UsernameError::Missing);
         }
-        if raw.len() > 4 * MAX_LEN {
-            return Err(UsernameError::Length);
+        let too_long = UsernameError::Length {
+            min: policy.min_length,
+            max: policy.max_length,
+        };
+        if raw.len() > 4 * policy.max_length {
+            return Err(too_long);
         }
         let name: String = raw.nfkd().collect();
         let len = name.chars().count();
-        if !(MIN_LEN..=MAX_LEN).contains(&len) {
-            return Err(UsernameError::Length);
+        if !(policy.min_length..=policy.max_length).contains(&len) {
+            return Err(too_long);
         }
         if !name
             .chars()
@@ -82,6 +86,13 @@ impl Username {
             folded: lookalike::fold_case(&name).nfkd().collect(),
             typed: name,
         })
+    }
+
+    /// An existing username (typed at login, or stored), of any length up to
+    /// [`crate::config::MAX_USERNAME_LENGTH`]: an account registered under other length
+    /// limits is still found.
+    pub fn existing(raw: &str) -> Result<Self, UsernameError> {
+        Self::parse(raw, &UsernamePolicy::any_length())
     }
 
     /// The username as stored and compared: case-folded.
@@ -113,44 +124,69 @@ mod tests {
 
     #[test]
     fn usernames_follow_flask_security_rules() {
-        assert!(Username::parse("alice99").is_ok());
-        assert_eq!(Username::parse("abc").unwrap_err(), UsernameError::Length);
+        let p = UsernamePolicy::default();
+        assert!(Username::parse("alice99", &p).is_ok());
         assert_eq!(
-            Username::parse(&"a".repeat(33)).unwrap_err(),
-            UsernameError::Length
+            Username::parse("abc", &p).unwrap_err(),
+            UsernameError::Length { min: 4, max: 32 }
         );
         assert_eq!(
-            Username::parse("bad name").unwrap_err(),
+            Username::parse(&"a".repeat(33), &p).unwrap_err(),
+            UsernameError::Length { min: 4, max: 32 }
+        );
+        assert_eq!(
+            Username::parse("bad name", &p).unwrap_err(),
             UsernameError::Characters
         );
         assert_eq!(
-            Username::parse("a@b.com").unwrap_err(),
+            Username::parse("a@b.com", &p).unwrap_err(),
             UsernameError::Characters
         );
-        assert_eq!(Username::parse("").unwrap_err(), UsernameError::Missing);
+        assert_eq!(Username::parse("", &p).unwrap_err(), UsernameError::Missing);
     }
 
     #[test]
     fn look_alike_usernames_are_refused_and_case_is_folded() {
+        let p = UsernamePolicy::default();
         assert_eq!(
-            Username::parse("ad\u{034F}min").unwrap_err(),
+            Username::parse("ad\u{034F}min", &p).unwrap_err(),
             UsernameError::Characters,
             "a combining grapheme joiner shows nothing"
         );
         assert_eq!(
-            Username::parse("\u{0301}admin").unwrap_err(),
+            Username::parse("\u{0301}admin", &p).unwrap_err(),
             UsernameError::Characters
         );
         assert_eq!(
-            Username::parse("\u{0430}dmin").unwrap_err(),
+            Username::parse("\u{0430}dmin", &p).unwrap_err(),
             UsernameError::MixedScripts,
             "a Cyrillic а among Latin letters"
         );
-        assert!(Username::parse("админ").is_ok(), "one script is fine");
-        let upper = Username::parse("Ädmin").unwrap();
-        assert_eq!(upper, Username::parse("ädmin").unwrap());
-        assert_eq!(upper.as_str(), Username::parse("ädmin").unwrap().as_str());
-        assert_eq!(Username::parse("Alice99").unwrap().as_str(), "alice99");
-        assert_eq!(Username::parse("Alice99").unwrap().as_typed(), "Alice99");
+        assert!(Username::parse("админ", &p).is_ok(), "one script is fine");
+        let upper = Username::parse("Ädmin", &p).unwrap();
+        assert_eq!(upper, Username::parse("ädmin", &p).unwrap());
+        assert_eq!(
+            upper.as_str(),
+            Username::parse("ädmin", &p).unwrap().as_str()
+        );
+        assert_eq!(Username::parse("Alice99", &p).unwrap().as_str(), "alice99");
+        assert_eq!(
+            Username::parse("Alice99", &p).unwrap().as_typed(),
+            "Alice99"
+        );
+    }
+
+    #[test]
+    fn the_lengths_are_the_policys() {
+        let p = UsernamePolicy {
+            min_length: 2,
+            max_length: 5,
+        };
+        assert!(Username::parse("ab", &p).is_ok());
+        assert_eq!(
+            Username::parse("abcdef", &p).unwrap_err(),
+            UsernameError::Length { min: 2, max: 5 }
+        );
+        assert!(Username::existing("ab").is_ok(), "looked up at any length");
     }
 }

@@ -1,30 +1,37 @@
 //! A composed mail, rendered from its templates.
 
+use crate::config::MailParts;
 use crate::messages::Lang;
 use crate::templates::Templates;
 
-/// A rendered message: multipart text + HTML.
+/// A rendered message: text, HTML, or both (multipart/alternative), as
+/// `SECURITY_EMAIL_PLAINTEXT` and `SECURITY_EMAIL_HTML` say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub to: String,
     pub subject: String,
-    pub text: String,
-    pub html: String,
+    pub text: Option<String>,
+    pub html: Option<String>,
 }
 
-/// Renders `security/email/<name>.txt` and `.html` with `ctx`, their texts in `lang`.
+/// Renders `security/email/<name>.txt` and `.html` with `ctx` (each only if `parts` asks for
+/// it), their texts in `lang`.
 pub fn compose(
     templates: &Templates,
     lang: &Lang,
-    name: &str,
-    to: &str,
-    subject: &str,
+    parts: MailParts,
+    (name, to, subject): (&str, &str, &str),
     ctx: &tera::Context,
 ) -> Result<Message, tera::Error> {
+    let render = |wanted: bool, ext: &str| {
+        wanted
+            .then(|| templates.render(lang, &format!("security/email/{name}.{ext}"), ctx))
+            .transpose()
+    };
     Ok(Message {
         to: to.to_owned(),
         subject: subject.to_owned(),
-        text: templates.render(lang, &format!("security/email/{name}.txt"), ctx)?,
-        html: templates.render(lang, &format!("security/email/{name}.html"), ctx)?,
+        text: render(parts.text, "txt")?,
+        html: render(parts.html, "html")?,
     })
 }

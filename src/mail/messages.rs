@@ -98,9 +98,8 @@ impl<'a> Mailer<'a> {
         compose(
             self.templates,
             self.messages.lang(),
-            name,
-            email,
-            &subject,
+            self.settings.mail.parts,
+            (name, email, &subject),
             &ctx,
         )
     }

@@ -25,8 +25,9 @@ pub fn enqueue(conn: &mut DbConnection, key: &OutboxKey, message: &Message) -> R
         .values((
             mail_outbox::recipient.eq(&message.to),
             mail_outbox::subject.eq(&message.subject),
-            mail_outbox::text_body.eq(key.seal(&message.text)),
-            mail_outbox::html_body.eq(key.seal(&message.html)),
+            // A part the mail does not have is stored as an empty body.
+            mail_outbox::text_body.eq(key.seal(message.text.as_deref().unwrap_or(""))),
+            mail_outbox::html_body.eq(key.seal(message.html.as_deref().unwrap_or(""))),
             mail_outbox::created_at.eq(now),
             mail_outbox::attempts.eq(0),
             mail_outbox::next_attempt_at.eq(now),

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -211,7 +211,13 @@ impl DevelopmentTransport {
             })?;
         // Links carry tokens: logged for development only (`MailSettings::log_links`).
         let links = if self.log_links {
-            links(&message.text)
+            links(
+                message
+                    .text
+                    .as_deref()
+                    .or(message.html.as_deref())
+                    .unwrap_or(""),
+            )
         } else {
             Vec::new()
         };
@@ -235,7 +241,8 @@ fn write_file(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&partial, path)
 }
 
-/// The multipart/alternative (text, then HTML) message from `sender` to `message.to`.
+/// The message from `sender` to `message.to`: multipart/alternative (text, then HTML), or
+/// the one part it has.
 pub fn build_message(sender: &Mailbox, message: &Message) -> Result<lettre::Message, SendError> {
     let to: Mailbox = message
         .to
@@ -243,16 +250,21 @@ pub fn build_message(sender: &Mailbox, message: &Message) -> Result<lettre::Mess
         .map_err(|e: lettre::address::AddressError| {
             SendError::Message(format!("invalid recipient address {:?}: {e}", message.to))
         })?;
-    lettre::Message::builder()
+    let builder = lettre::Message::builder()
         .from(sender.clone())
         .to(to)
         .subject(message.subject.clone())
-        .message_id(None)
-        .multipart(MultiPart::alternative_plain_html(
-            message.text.clone(),
-            message.html.clone(),
-        ))
-        .map_err(|e| SendError::Message(e.to_string()))
+        .message_id(None);
+    match (&message.text, &message.html) {
+        (Some(text), Some(html)) => builder.multipart(MultiPart::alternative_plain_html(
+            text.clone(),
+            html.clone(),
+        )),
+        (Some(text), None) => builder.singlepart(SinglePart::plain(text.clone())),
+        (None, Some(html)) => builder.singlepart(SinglePart::html(html.clone())),
+        (None, None) => return Err(SendError::Message("the mail has no body".to_owned())),
+    }
+    .map_err(|e| SendError::Message(e.to_string()))
 }
 
 /// The `http://` and `https://` links in a text body, in order, without trailing punctuation.
@@ -289,8 +301,8 @@ mod tests {
         Message {
             to: to.to_owned(),
             subject: "Welcome".to_owned(),
-            text: "Confirm: http://localhost:8080/confirm/abc".to_owned(),
-            html: "<p>Confirm</p>".to_owned(),
+            text: Some("Confirm: http://localhost:8080/confirm/abc".to_owned()),
+            html: Some("<p>Confirm</p>".to_owned()),
         }
     }
 
@@ -326,6 +338,29 @@ mod tests {
     }
 
     #[test]
+    fn a_message_with_one_part_is_that_part_alone() {
+        let sender: Mailbox = "no-reply@localhost".parse().unwrap();
+        let mut text_only = message("user@example.com");
+        text_only.html = None;
+        let raw =
+            String::from_utf8(build_message(&sender, &text_only).unwrap().formatted()).unwrap();
+        assert!(!raw.contains("multipart"), "{raw}");
+        assert!(raw.contains("Content-Type: text/plain"), "{raw}");
+        assert!(!raw.contains("text/html"), "{raw}");
+        let mut html_only = message("user@example.com");
+        html_only.text = None;
+        let raw =
+            String::from_utf8(build_message(&sender, &html_only).unwrap().formatted()).unwrap();
+        assert!(!raw.contains("multipart"), "{raw}");
+        assert!(raw.contains("Content-Type: text/html"), "{raw}");
+        assert!(!raw.contains("text/plain"), "{raw}");
+        html_only.html = None;
+        assert!(build_message(&sender, &html_only)
+            .unwrap_err()
+            .is_permanent());
+    }
+
+    #[test]
     fn a_malformed_recipient_is_a_permanent_error() {
         let sender: Mailbox = "no-reply@localhost".parse().unwrap();
         let err = build_message(&sender, &message("not an address")).unwrap_err();
@@ -348,6 +383,7 @@ mod tests {
             outbox_dir: PathBuf::from("unused"),
             log_links: true,
             retention: std::time::Duration::from_secs(7 * 86_400),
+            parts: Default::default(),
         };
         let err = Transport::from_settings(&settings).err().unwrap();
         assert!(err.to_string().starts_with("MAIL_DEFAULT_SENDER"), "{err}");

@@ -227,11 +227,13 @@ async fn deliver_one(
                 .await;
         }
     };
+    // An empty body is a part the mail does not have (`SECURITY_EMAIL_PLAINTEXT`, `_HTML`).
+    let part = |body: String| (!body.is_empty()).then_some(body);
     let message = Message {
         to: row.recipient,
         subject: row.subject,
-        text,
-        html,
+        text: part(text),
+        html: part(html),
     };
     let sent = match tokio::time::timeout(SEND_DEADLINE, transport.send(&message)).await {
         Ok(sent) => sent,

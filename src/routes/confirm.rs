@@ -6,12 +6,14 @@ use serde_json::json;
 
 use super::mount;
 use crate::auth::confirmable::{self, ConfirmOutcome, ResendOutcome};
+use crate::auth::signin::factors;
 use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
 use crate::urls::{Route, Urls};
 use crate::web::check_email::{self, Sent};
 use crate::web::page::redirect;
+use crate::web::signin;
 use crate::web::{AppError, Submission, Web};
 
 /// Registers the confirmation form and the confirmation link (other methods on the link are 404).
@@ -74,7 +76,17 @@ pub async fn submit(web: Web, form: Submission<EmailForm>) -> Result<HttpRespons
 }
 
 pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let outcome = confirmable::confirm(&web.services(), &token, &web.client()).await?;
+    let browser = signin::browser(&web);
+    let signed_in_as = web.user.as_ref().map(|current| current.user.id);
+    let (outcome, step) =
+        factors::confirm_link(&web.services(), &browser, &token, signed_in_as).await?;
+    // `SECURITY_AUTO_LOGIN_AFTER_CONFIRM`: signed in (or asked for the second factor).
+    if let Some(step) = step {
+        if !web.format.is_json() {
+            web.flash("success", web.msg(messages::EMAIL_CONFIRMED, &[]));
+        }
+        return signin::render(&web, step, json!({}));
+    }
     let outcome_kind = match &outcome {
         ConfirmOutcome::ExpiredResent(email) => LinkKind::Resent(email.clone()),
         ConfirmOutcome::Invalid => LinkKind::Unusable,

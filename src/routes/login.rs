@@ -102,11 +102,12 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
 }
 
 fn identity_attributes(web: &Web) -> Vec<&'static str> {
-    if web.settings().features.username_enable {
-        vec!["email", "username"]
-    } else {
-        vec!["email"]
-    }
+    let features = &web.settings().features;
+    features
+        .identity_attributes
+        .iter()
+        .map(|a| a.as_str())
+        .collect()
 }
 
 fn form_context(form: &LoginForm, next: &str) -> tera::Context {

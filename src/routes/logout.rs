@@ -1,5 +1,6 @@
 //! `POST /logout`: ends the login server-side, so copies of the old cookies stop working.
-//! `GET /logout` stays a 405, as in Flask-Security, but with a page that offers the form.
+//! `GET /logout` stays a 405, as in Flask-Security, but with a page that offers the form;
+//! with `SECURITY_LOGOUT_METHODS` listing GET it logs out too.
 
 use actix_identity::Identity;
 use actix_web::http::{header, StatusCode};
@@ -21,8 +22,12 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
 }
 
 /// `GET /logout`: 405 (logging out is a POST, as in Flask-Security), with a "Sign out?" page
-/// whose button does it; JSON clients get the 405 error.
-pub async fn confirm(web: Web) -> Result<HttpResponse, AppError> {
+/// whose button does it; JSON clients get the 405 error. With `SECURITY_LOGOUT_METHODS`
+/// listing GET it logs out, without a CSRF token: the app asked for logout by a link.
+pub async fn confirm(web: Web, identity: Option<Identity>) -> Result<HttpResponse, AppError> {
+    if web.settings().features.logout_on_get {
+        return log_out(web, identity).await;
+    }
     if web.format.is_json() {
         return Err(AppError::MethodNotAllowed);
     }
@@ -42,6 +47,12 @@ pub async fn submit(
     identity: Option<Identity>,
     _form: Submission<NoFields>,
 ) -> Result<HttpResponse, AppError> {
+    log_out(web, identity).await
+}
+
+/// Ends this browser's login (and its refresh token), removes its cookies, and answers as a
+/// logout does.
+async fn log_out(web: Web, identity: Option<Identity>) -> Result<HttpResponse, AppError> {
     // This browser's refresh token: its family ends, and the cookie goes.
     let refresh_cookie = web
         .settings()

@@ -6,12 +6,14 @@ use serde_json::json;
 
 use super::mount;
 use crate::auth::recoverable::{self, ForgotOutcome, ResetLink};
+use crate::auth::signin::factors;
 use crate::auth::throttle::Action;
 use crate::domain::{Email, FormErrors};
 use crate::messages;
 use crate::urls::{Route, Urls};
 use crate::web::check_email::{self, Sent};
 use crate::web::page::redirect;
+use crate::web::signin;
 use crate::web::{AppError, Submission, Web};
 
 /// Registers the forgot-password form and the reset link's page.
@@ -131,12 +133,18 @@ pub async fn reset_submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.data;
     let (password, confirm) = (form.password.unwrap_or_default(), form.password_confirm);
-    let (services, client) = (web.services(), web.client());
-    let reset =
-        recoverable::reset_from_form(&services, &token, &password, confirm.as_deref(), &client);
-    match reset.await? {
+    let browser = signin::browser(&web);
+    let passwords = (password.as_str(), confirm.as_deref());
+    match factors::reset_link(&web.services(), &browser, &token, passwords).await? {
         Err(errors) => web.form_failure(RESET, reset_context(&web, &token), &errors),
-        Ok(Some(_)) => Ok(web.success(
+        // `SECURITY_AUTO_LOGIN_AFTER_RESET`: signed in (or asked for the second factor).
+        Ok(Some((_, Some(step)))) => {
+            if !web.format.is_json() {
+                web.flash("success", web.msg(messages::PASSWORD_RESET, &[]));
+            }
+            signin::render(&web, step, json!({}))
+        }
+        Ok(Some((_, None))) => Ok(web.success(
             web.path(Route::Login),
             Some(("success", web.msg(messages::PASSWORD_RESET_NO_LOGIN, &[]))),
             json!({}),

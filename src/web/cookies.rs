@@ -5,6 +5,7 @@ use actix_web::cookie::{time, Cookie, SameSite};
 use serde_json::json;
 
 use super::page::Web;
+use crate::config::SameSitePolicy;
 
 /// The remember-me cookie (`SECURITY_REMEMBER_COOKIE_NAME`), lasting `REMEMBER_COOKIE_DURATION`.
 pub fn remember(web: &Web, value: String) -> Cookie<'static> {
@@ -20,21 +21,34 @@ pub fn remember(web: &Web, value: String) -> Cookie<'static> {
         .finish()
 }
 
-/// The `tf_validity` cookie: a browser that passed the second factor skips it for
-/// `SECURITY_TWO_FACTOR_LOGIN_VALIDITY` (only with `SECURITY_TWO_FACTOR_ALWAYS_VALIDATE=false`).
-pub const TF_VALIDITY_COOKIE: &str = "tf_validity";
-
-/// The [`TF_VALIDITY_COOKIE`] with `value`, lasting `SECURITY_TWO_FACTOR_LOGIN_VALIDITY`.
+/// The `tf_validity` cookie (`SECURITY_TWO_FACTOR_VALIDITY_COOKIE_NAME`) with `value`: a
+/// browser that passed the second factor skips it for `SECURITY_TWO_FACTOR_LOGIN_VALIDITY`
+/// (only with `SECURITY_TWO_FACTOR_ALWAYS_VALIDATE=false`). Always HttpOnly; SameSite, Secure,
+/// path and domain as `SECURITY_TWO_FACTOR_VALIDITY_COOKIE` says (Strict, and Secure as
+/// `SESSION_COOKIE_SECURE`, by default).
 pub fn remembered_device(web: &Web, value: String) -> Cookie<'static> {
     let settings = web.settings();
     let lifetime = time::Duration::seconds(settings.two_factor.login_validity.as_secs() as i64);
-    Cookie::build(TF_VALIDITY_COOKIE, value)
-        .path(crate::urls::ROOT)
+    let attributes = &settings.two_factor.validity_cookie;
+    let mut cookie = Cookie::build(attributes.name.clone(), value)
+        .path(
+            attributes
+                .path
+                .clone()
+                .unwrap_or(crate::urls::ROOT.to_owned()),
+        )
         .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(settings.cookie_secure)
+        .same_site(match attributes.same_site {
+            SameSitePolicy::Strict => SameSite::Strict,
+            SameSitePolicy::Lax => SameSite::Lax,
+        })
+        .secure(attributes.secure.unwrap_or(settings.cookie_secure))
         .max_age(lifetime)
-        .finish()
+        .finish();
+    if let Some(domain) = &attributes.domain {
+        cookie.set_domain(domain.clone());
+    }
+    cookie
 }
 
 /// Flask-Security's token fields, and the refresh cookie when refresh tokens travel in one.

@@ -51,7 +51,7 @@ pub fn browser(web: &Web) -> Browser {
         current_login: web.user.as_ref().map(|c| c.session_id.clone()),
         remembered_device: web
             .request
-            .cookie(cookies::TF_VALIDITY_COOKIE)
+            .cookie(&web.settings().two_factor.validity_cookie.name)
             .map(|c| c.value().to_owned()),
         wants_token: super::submission::query_param(&web.request, "include_auth_token").is_some(),
     }

@@ -119,6 +119,11 @@ pub fn page_defaults(
             "recoverable": features.recoverable,
             "changeable": features.changeable,
             "username_enable": features.username_enable,
+            "password_confirm_required": features.password_confirm_required,
+            "password_required": features.password_required,
+            // What the login form's identity may be (`SECURITY_USER_IDENTITY_ATTRIBUTES`).
+            "login_by_email": features.identifies_by(crate::config::IdentityAttribute::Email),
+            "login_by_username": features.identifies_by(crate::config::IdentityAttribute::Username),
             "two_factor": settings.two_factor.enabled,
             "recovery_codes": settings.two_factor.recovery_codes,
             "webauthn": wan.enabled,
@@ -135,8 +140,8 @@ pub fn page_defaults(
                 "breached": settings.password_policy.check_breached,
             },
             "username_rules": {
-                "min": crate::domain::username::MIN_LEN,
-                "max": crate::domain::username::MAX_LEN,
+                "min": settings.username_policy.min_length,
+                "max": settings.username_policy.max_length,
             },
         }),
     );

@@ -24,6 +24,7 @@ fn dev_settings(dir: &std::path::Path) -> MailSettings {
         outbox_dir: dir.to_path_buf(),
         log_links: true,
         retention: std::time::Duration::from_secs(7 * 86_400),
+        parts: Default::default(),
     }
 }
 

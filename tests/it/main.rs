@@ -33,6 +33,7 @@ mod db_pool;
 mod features;
 mod flask_catalogue;
 mod flask_interop;
+mod flow_keys;
 mod generic_responses;
 mod guards;
 mod hash_queue;

@@ -894,7 +894,7 @@ pub async fn hinted_account(
         return Ok(None);
     }
     let found =
-        super::authenticate::find_account(&services.db, &settings.features, identity).await?;
+        super::authenticate::lookup_identity(&services.db, &settings.features, identity).await?;
     Ok(found.filter(User::is_active))
 }
 

@@ -5,14 +5,17 @@
 use super::{first_factor_proved, second_factor_proved, Asked, Browser, FirstFactor, Step};
 use super::{PendingLogin, PASSKEY_METHOD};
 use crate::auth::authenticate::{self, Attempt, Refused};
+use crate::auth::confirmable::{self, ConfirmOutcome};
 use crate::auth::error::ServiceError;
 use crate::auth::events::{LoginMethod, SecurityEvent};
 use crate::auth::passkeys::{self, Purpose, Rejected};
+use crate::auth::recoverable;
 use crate::auth::services::Services;
 use crate::auth::two_factor::{self, Via};
 use crate::auth::unified::{self, Refusal};
 use crate::config::{TwoFactorMethod, UsMethod};
 use crate::db::models::User;
+use crate::domain::FormErrors;
 
 /// A sign-in's outcome: the next step, or why it was refused, or throttled.
 pub type Outcome<R = ()> = Attempt<Step, R>;
@@ -387,4 +390,73 @@ pub async fn rescue(
         _ => Rescue::NotAvailable,
     };
     Ok(rescue)
+}
+
+/// `GET /confirm/<token>`: confirms the address; with `SECURITY_AUTO_LOGIN_AFTER_CONFIRM`
+/// the link signs in as well (`signed_in_as`: the account this browser is logged in as, which
+/// stays as it is), through the machine: a second factor is still asked, as Flask-Security's
+/// `tf_enter` does.
+pub async fn confirm_link(
+    services: &Services,
+    browser: &Browser,
+    token: &str,
+    signed_in_as: Option<i32>,
+) -> Result<(ConfirmOutcome, Option<Step>), ServiceError> {
+    let outcome = confirmable::confirm(services, token, &browser.client).await?;
+    let step = match &outcome {
+        ConfirmOutcome::Confirmed(user)
+            if services.settings.features.auto_login_after_confirm
+                && signed_in_as != Some(user.id) =>
+        {
+            mailed_link_proved(services, browser, user, LoginMethod::Confirm).await?
+        }
+        _ => None,
+    };
+    Ok((outcome, step))
+}
+
+/// `POST /reset/<token>`: sets the new password ([`recoverable::reset_from_form`]); with
+/// `SECURITY_AUTO_LOGIN_AFTER_RESET` it signs in as well, through the machine (a second
+/// factor is still asked).
+pub async fn reset_link(
+    services: &Services,
+    browser: &Browser,
+    token: &str,
+    (password, password_confirm): (&str, Option<&str>),
+) -> Result<Result<Option<(User, Option<Step>)>, FormErrors>, ServiceError> {
+    let reset =
+        recoverable::reset_from_form(services, token, password, password_confirm, &browser.client)
+            .await?;
+    let user = match reset {
+        Ok(Some(user)) => user,
+        Ok(None) => return Ok(Ok(None)),
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let step = if services.settings.features.auto_login_after_reset {
+        mailed_link_proved(services, browser, &user, LoginMethod::Reset).await?
+    } else {
+        None
+    };
+    Ok(Ok(Some((user, step))))
+}
+
+/// A mailed link proved the mailbox, and the settings let it sign in: the first factor, if
+/// the account may sign in (active, confirmed where required).
+async fn mailed_link_proved(
+    services: &Services,
+    browser: &Browser,
+    user: &User,
+    method: LoginMethod,
+) -> Result<Option<Step>, ServiceError> {
+    if authenticate::may_sign_in(&services.settings.features, user).is_err() {
+        return Ok(None);
+    }
+    let first = FirstFactor {
+        user: user.clone(),
+        method,
+        proves_both: false,
+    };
+    Ok(Some(
+        first_factor_proved(services, browser, first, Asked::default()).await?,
+    ))
 }

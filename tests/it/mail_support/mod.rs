@@ -48,10 +48,12 @@ pub fn message(to: &str, subject: &str) -> Message {
     Message {
         to: to.to_owned(),
         subject: subject.to_owned(),
-        text: format!("Hello {to},\n\nConfirm: http://localhost:8080/confirm/tok-{subject}\n"),
-        html: format!(
+        text: Some(format!(
+            "Hello {to},\n\nConfirm: http://localhost:8080/confirm/tok-{subject}\n"
+        )),
+        html: Some(format!(
             "<p>Hello {to},</p><p><a href=\"http://localhost:8080/confirm/tok-{subject}\">Confirm</a></p>"
-        ),
+        )),
     }
 }
 
@@ -108,6 +110,7 @@ pub fn smtp_settings(port: u16, timeout: Duration) -> MailSettings {
         outbox_dir: PathBuf::from("unused-outbox"),
         log_links: true,
         retention: Duration::from_secs(7 * 86_400),
+        parts: Default::default(),
     }
 }
 
@@ -169,14 +172,21 @@ impl Received {
         value
     }
 
-    /// The decoded body of the MIME part whose type is `mime` (e.g. `"text/html"`).
+    /// The decoded body of the MIME part whose type is `mime` (e.g. `"text/html"`): one
+    /// part of a multipart message, or the whole body of a message of that type.
     pub fn part(&self, mime: &str) -> Option<String> {
         let content_type = self.header("Content-Type")?;
-        let boundary = content_type
+        let Some(boundary) = content_type
             .split(';')
-            .find_map(|p| p.trim().strip_prefix("boundary="))?
-            .trim_matches('"')
-            .to_owned();
+            .find_map(|p| p.trim().strip_prefix("boundary="))
+        else {
+            if !content_type.starts_with(mime) {
+                return None;
+            }
+            let (_, body) = self.data.split_once("\r\n\r\n")?;
+            return decoded(self, body);
+        };
+        let boundary = boundary.trim_matches('"').to_owned();
         for part in self.data.split(&format!("--{boundary}")).skip(1) {
             let part = part.strip_prefix("\r\n").unwrap_or(part);
             let (head, body) = part.split_once("\r\n\r\n")?;
@@ -189,26 +199,31 @@ impl Received {
             if !part_type.starts_with(mime) {
                 continue;
             }
-            let body = body.strip_suffix("\r\n").unwrap_or(body);
-            let encoding = headers
-                .header("Content-Transfer-Encoding")
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            return Some(match encoding.as_str() {
-                "quoted-printable" => decode_quoted_printable(body),
-                "base64" => {
-                    use base64::Engine;
-                    let compact: String = body.split_whitespace().collect();
-                    let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(compact)
-                        .ok()?;
-                    String::from_utf8(bytes).ok()?
-                }
-                _ => body.to_owned(),
-            });
+            return decoded(&headers, body);
         }
         None
     }
+}
+
+/// `body` decoded as its `Content-Transfer-Encoding` (in `headers`) says.
+fn decoded(headers: &Received, body: &str) -> Option<String> {
+    let body = body.strip_suffix("\r\n").unwrap_or(body);
+    let encoding = headers
+        .header("Content-Transfer-Encoding")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    Some(match encoding.as_str() {
+        "quoted-printable" => decode_quoted_printable(body),
+        "base64" => {
+            use base64::Engine;
+            let compact: String = body.split_whitespace().collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .ok()?;
+            String::from_utf8(bytes).ok()?
+        }
+        _ => body.to_owned(),
+    })
 }
 
 fn decode_quoted_printable(body: &str) -> String {
