@@ -391,12 +391,8 @@ async fn send_code_of(
     let validity = settings.unified_signin.token_validity;
     match method {
         UsMethod::Email => {
-            let link = with_link.then(|| {
-                format!(
-                    "{}/us-verify-link?id={}&code={code}",
-                    settings.base_url, user.fs_uniquifier
-                )
-            });
+            // The sign-in link's query (the mailer puts it on the link's route).
+            let link = with_link.then(|| format!("id={}&code={code}", user.fs_uniquifier));
             let message = services.mailer().us_code(
                 user.email_or_empty(),
                 &code,

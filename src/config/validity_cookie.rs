@@ -8,7 +8,7 @@ use super::source::{ConfigError, Source};
 const NAME_KEY: &str = "SECURITY_TWO_FACTOR_VALIDITY_COOKIE_NAME";
 const KEY: &str = "SECURITY_TWO_FACTOR_VALIDITY_COOKIE";
 
-/// The cookie's `SameSite`: never `None` (see [`validity_cookie`]).
+/// The cookie's `SameSite`: never `None` (the settings refuse it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SameSitePolicy {
     Strict,

@@ -198,7 +198,8 @@ impl<'a> Mailer<'a> {
         )
     }
 
-    /// "Verification Code": a unified sign-in code, with the sign-in link when `link`.
+    /// "Verification Code": a unified sign-in code, with the sign-in link (`SECURITY_US_VERIFY_LINK_URL`
+    /// with `link` as its query) when there is a `link`.
     pub fn us_code(
         &self,
         email: &str,
@@ -209,6 +210,7 @@ impl<'a> Mailer<'a> {
         let mut ctx = self.context(email);
         ctx.insert("login_token", code);
         ctx.insert("token", code);
+        let link = link.map(|query| self.link(&self.urls.with_query(Route::UsVerifyLink, query)));
         ctx.insert("login_link", &link);
         ctx.insert("username", email);
         ctx.insert("within", &self.messages.period(within));

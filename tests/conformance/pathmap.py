@@ -219,14 +219,12 @@ def smtp_relay(sink_port, checker):
                 part.set_payload(base64.encodebytes(rewritten).decode("ascii"))
                 part["Content-Transfer-Encoding"] = "base64"
                 part.set_param("charset", "utf-8")
-            data = message.as_bytes()
+            # SMTP lines end with CRLF (a bare LF would make the whole mail one line).
+            data = message.as_bytes(policy=email.policy.compat32.clone(linesep="\r\n"))
             await asyncio.get_running_loop().run_in_executor(None, forward, data, envelope)
             return "250 OK"
 
     def forward(data, envelope):
-        if os.environ.get("PATHMAP_DUMP") and any(len(l) > 998 for l in data.split(b"\n")):
-            with open(os.environ["PATHMAP_DUMP"], "ab") as f:
-                f.write(envelope.content + b"\n=====\n" + data + b"\n#####\n")
         with smtplib.SMTP("127.0.0.1", sink_port, timeout=30) as smtp:
             smtp.sendmail(envelope.mail_from, envelope.rcpt_tos, data)
 

@@ -769,6 +769,12 @@ fn route_paths() -> BTreeSet<String> {
 /// Whether a literal spells one of the route paths: the path itself, or the path followed by
 /// a query, a deeper segment or a fragment; `/` only as itself.
 fn spells_a_route(literal: &str, paths: &BTreeSet<String>) -> bool {
+    // A format string that puts an origin first ("{}/us-verify-link?id={}") spells one too.
+    if let Some((_, rest)) = literal.strip_prefix('{').and_then(|r| r.split_once('}')) {
+        if rest != "/" && spells_a_route(rest, paths) {
+            return true;
+        }
+    }
     paths.iter().any(|path| {
         literal == path
             || (path != "/"
@@ -824,6 +830,10 @@ fn route_paths_are_written_in_one_file() {
         "let d = \"/loginx\"; let e = \"/\"; x.join(\"/\");\n",
         "#[cfg(test)]\nmod t { \"/login\" }",
     ));
+    assert!(spells_a_route("{}/us-verify-link?id={}", &paths));
+    assert!(spells_a_route("{base}/login", &paths));
+    assert!(!spells_a_route("{}/{}", &paths));
+    assert!(!spells_a_route("{}/", &paths));
     let spelled: Vec<(usize, &str)> = checker
         .iter()
         .filter(|(_, l, before)| spells_a_route(l, &paths) && !is_a_separator(l, before))
