@@ -79,6 +79,8 @@ pub fn app(
         // Listed innermost first: errors are negotiated last, sessions wrap identity, and the
         // current user is resolved inside both.
         .wrap(from_fn(resolve_current_user))
+        // Sees the session after the handler: the CSRF cookie follows its token.
+        .wrap(from_fn(crate::web::csrf::cookie))
         .wrap(IdentityMiddleware::default())
         .wrap(sessions)
         .wrap(from_fn(negotiate_errors))

@@ -24,6 +24,7 @@ mod paths;
 mod secret;
 mod session;
 mod source;
+mod spa;
 mod template_names;
 mod throttle;
 mod two_factor;
@@ -55,6 +56,7 @@ pub use paths::{PathSettings, PATH_KEYS};
 pub use secret::Secret;
 pub use session::SessionPolicy;
 pub use source::{parse_duration, parse_flag, ConfigError, Source};
+pub use spa::{CsrfCookie, SameSitePolicy, SpaSettings, Views};
 pub use template_names::TemplateName;
 pub use throttle::{LoginThrottle, RateLimit, RateLimits, SendLimits};
 pub use two_factor::{TwoFactorMethod, TwoFactorSettings};
@@ -128,6 +130,9 @@ pub struct Settings {
     pub oauth: OAuthSettings,
     /// Where the development SMS sender writes text messages (`SMS_OUTBOX_DIR`).
     pub sms_outbox_dir: PathBuf,
+    /// Single-page apps: the CSRF cookie and header, `SECURITY_REDIRECT_*` and the views the
+    /// mails' links lead to.
+    pub spa: SpaSettings,
 }
 
 impl Settings {
@@ -242,6 +247,7 @@ impl Settings {
             notices: notices::notices(src)?,
             oauth: oauth::oauth(src)?,
             paths: paths::paths(src)?,
+            spa: spa::spa(src)?,
             sms_outbox_dir: PathBuf::from(src.get("SMS_OUTBOX_DIR").unwrap_or("instance/sms")),
             app_name,
             workers,
