@@ -56,7 +56,7 @@ pub async fn cookie(
     let mut res = next.call(req).await?;
     let session = res.request().get_session();
     let token = session.get::<String>(SESSION_KEY).ok().flatten();
-    let secure = state.map_or(false, |s| s.settings.cookie_secure);
+    let secure = state.is_some_and(|s| s.settings.cookie_secure);
     let cookie = match token {
         Some(token) if config.refresh_each_request || sent.as_deref() != Some(token.as_str()) => {
             Some(build_cookie(&config, secure, token))

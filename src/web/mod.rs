@@ -16,6 +16,7 @@ pub mod page;
 pub mod pending;
 pub mod request_log;
 pub mod signin;
+pub mod spa;
 pub mod state;
 pub mod submission;
 pub mod user_view;

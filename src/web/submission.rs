@@ -235,14 +235,15 @@ pub fn then_or(web: &super::page::Web, typed: Option<&str>, default: &str) -> St
 }
 
 /// Where to go after a form (`raw`: the typed or queried `next`, empty as none), checked to
-/// stay on this site; an unsafe one is a form error on `next`.
+/// stay on this site (or on a host `SECURITY_REDIRECT_*` allows); an unsafe one is a form error on `next`.
 pub fn safe_next(
     web: &super::page::Web,
     raw: Option<String>,
 ) -> Result<Option<String>, crate::domain::FormErrors> {
+    let settings = web.settings();
     match raw.filter(|n| !n.is_empty()) {
         None => Ok(None),
-        Some(raw) => crate::domain::SafeNext::parse(&raw, &web.settings().base_url)
+        Some(raw) => crate::domain::SafeNext::parse_with(&raw, &settings.base_url, &settings.spa)
             .map(|n| Some(n.as_str().to_owned()))
             .map_err(|e| crate::domain::FormErrors::single("next", web.describe(&e))),
     }

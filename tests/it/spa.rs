@@ -4,8 +4,12 @@
 //! redirect to the app's own views with their outcome in the query string.
 
 use crate::common;
+use crate::mail_support;
 
-use common::{new_email, set_cookie, set_cookies, spawn_app, spawn_app_with, PASSWORD};
+use common::{
+    location, new_email, set_cookie, set_cookies, spawn_app, spawn_app_with, TestApp, PASSWORD,
+};
+use mail_support::wait_for_eml;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -164,4 +168,200 @@ async fn the_cookie_follows_the_configured_attributes_header_and_refresh() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(client.is_authenticated().await);
+}
+
+/// SPA mode with its views on another host, as Flask-Security's docs set it up.
+const SPA: &[(&str, &str)] = &[
+    ("SECURITY_REDIRECT_BEHAVIOR", "spa"),
+    ("SECURITY_REDIRECT_HOST", "localhost:8081"),
+    ("SECURITY_POST_CONFIRM_VIEW", "/confirmed"),
+    ("SECURITY_CONFIRM_ERROR_VIEW", "/confirm-error"),
+    ("SECURITY_RESET_VIEW", "/reset-view"),
+    ("SECURITY_RESET_ERROR_VIEW", "/reset-error"),
+    ("SECURITY_POST_CHANGE_EMAIL_VIEW", "/email-changed"),
+    ("SECURITY_CHANGE_EMAIL_ERROR_VIEW", "/email-error"),
+];
+
+async fn spa_app(extra: &[(&str, &str)]) -> TestApp {
+    let mut settings = SPA.to_vec();
+    settings.extend_from_slice(extra);
+    spawn_app_with(&settings).await
+}
+
+/// A redirect's target split into its address and its query parameters.
+fn target(r: &reqwest::Response) -> (String, Vec<(String, String)>) {
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let location = location(r).expect("a Location");
+    let (base, query) = location.split_once('?').unwrap_or((&location, ""));
+    let params = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    (base.to_owned(), params)
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[actix_web::test]
+async fn in_spa_mode_the_confirmation_link_leads_to_the_apps_views() {
+    let app = spa_app(&[("SECURITY_CONFIRMABLE", "true")]).await;
+    let email = new_email("spa-confirm");
+    let r = app.client().register(&email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let mails = wait_for_eml(&app.mail_dir, &email, "Welcome", 1).await;
+    let link = mails[0].link_path("/confirm/");
+
+    let browser = app.client();
+    let (view, params) = target(&browser.get(&link).await);
+    assert_eq!(view, "//localhost:8081/confirmed");
+    assert_eq!(
+        params,
+        pairs(&[
+            ("email", &email),
+            ("identity", &email),
+            ("success", "Thank you. Your email has been confirmed."),
+        ])
+    );
+    assert!(app.user(&email).confirmed_at.is_some());
+
+    // A link that does not confirm: the error view, with the message and nothing about the
+    // account.
+    let (view, params) = target(&browser.get("/confirm/not-a-token").await);
+    assert_eq!(view, "//localhost:8081/confirm-error");
+    assert_eq!(params, pairs(&[("error", "Invalid confirmation token.")]));
+}
+
+#[actix_web::test]
+async fn in_spa_mode_the_reset_link_hands_the_token_to_the_apps_form() {
+    let app = spa_app(&[("SECURITY_RECOVERABLE", "true")]).await;
+    let email = new_email("spa-reset");
+    app.create_user(&email, PASSWORD).await;
+    let api = app.client();
+    let r = api
+        .post_json_via("/reset", "/reset", &json!({ "email": email }))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let mails = wait_for_eml(&app.mail_dir, &email, "Password reset instructions", 1).await;
+    let link = mails[0].link_path("/reset/");
+    let token = link.trim_start_matches("/reset/").to_owned();
+
+    let (view, params) = target(&app.client().get(&link).await);
+    assert_eq!(view, "//localhost:8081/reset-view");
+    assert_eq!(params, pairs(&[("token", &token)]));
+
+    // The app posts the new password to the token's address through the JSON API.
+    let new_password = "a-brand-new-password-7";
+    let r = api
+        .post_json_via(
+            "/login",
+            &link,
+            &json!({"password": new_password, "password_confirm": new_password}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        app.client().login_json(&email, new_password).await.status(),
+        StatusCode::OK
+    );
+
+    let (view, params) = target(&app.client().get(&link).await);
+    assert_eq!(view, "//localhost:8081/reset-error");
+    assert_eq!(params, pairs(&[("error", "Invalid reset password token.")]));
+}
+
+#[actix_web::test]
+async fn in_spa_mode_the_change_email_link_leads_to_the_apps_views() {
+    let app = spa_app(&[("SECURITY_CHANGE_EMAIL", "true")]).await;
+    let old = new_email("spa-old");
+    app.create_user(&old, PASSWORD).await;
+    let browser = app.logged_in_client(&old, PASSWORD, false).await;
+    let new = new_email("spa-new");
+    let r = browser
+        .post_json_via("/change-email", "/change-email", &json!({ "email": new }))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let mails = wait_for_eml(&app.mail_dir, &new, "Confirm your new email address", 1).await;
+    let link = mails[0].link_path("/change-email/");
+
+    let (view, params) = target(&app.client().get(&link).await);
+    assert_eq!(view, "//localhost:8081/email-changed");
+    assert_eq!(
+        params[..2],
+        pairs(&[("email", &new), ("identity", &new)])[..]
+    );
+    assert_eq!(params[2].0, "success");
+    assert!(app.find_user(&new).is_some());
+
+    let (view, params) = target(&app.client().get(&link).await);
+    assert_eq!(view, "//localhost:8081/email-error");
+    assert_eq!(params.len(), 1);
+    assert_eq!(params[0].0, "error");
+}
+
+/// Without `SECURITY_REDIRECT_BEHAVIOR=spa` the links answer as before: Latchkey's pages,
+/// or the views when set (on `SECURITY_REDIRECT_HOST`), with no query parameters.
+#[actix_web::test]
+async fn without_spa_mode_links_keep_their_pages_or_go_to_the_views_plainly() {
+    let app = spawn_app_with(&[
+        ("SECURITY_CONFIRMABLE", "true"),
+        ("SECURITY_RECOVERABLE", "true"),
+        ("SECURITY_CONFIRM_ERROR_VIEW", "/confirm-error"),
+    ])
+    .await;
+    let email = new_email("no-spa");
+    app.client().register(&email, PASSWORD).await;
+    let mails = wait_for_eml(&app.mail_dir, &email, "Welcome", 1).await;
+    let link = mails[0].link_path("/confirm/");
+
+    let r = app.client().get(&link).await;
+    assert_eq!(location(&r).as_deref(), Some("/login"));
+    let r = app.client().get("/confirm/not-a-token").await;
+    assert_eq!(location(&r).as_deref(), Some("/confirm-error"));
+    let r = app.client().get("/reset/not-a-token").await;
+    assert_eq!(location(&r).as_deref(), Some("/reset"));
+}
+
+/// `next` may name another host when `SECURITY_REDIRECT_BASE_DOMAIN` and
+/// `SECURITY_REDIRECT_ALLOWED_SUBDOMAINS` list it, and only then.
+#[actix_web::test]
+async fn next_may_lead_to_the_hosts_the_redirect_keys_allow() {
+    let app = spawn_app_with(&[
+        ("SECURITY_REDIRECT_BASE_DOMAIN", "example.org"),
+        ("SECURITY_REDIRECT_ALLOWED_SUBDOMAINS", "app"),
+    ])
+    .await;
+    let email = new_email("spa-next");
+    app.create_user(&email, PASSWORD).await;
+
+    let fields = |next: &'static str| {
+        [
+            ("email", email.clone()),
+            ("password", PASSWORD.to_owned()),
+            ("next", next.to_owned()),
+        ]
+    };
+    let browser = app.client();
+    let allowed = fields("https://app.example.org/after?x=1");
+    let allowed: Vec<(&str, &str)> = allowed.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = browser.submit("/login", &allowed).await;
+    assert_eq!(
+        location(&r).as_deref(),
+        Some("https://app.example.org/after?x=1")
+    );
+
+    for next in [
+        "https://evil.example.org/",
+        "https://example.org/",
+        "https://app.example.org.evil.com/",
+    ] {
+        let browser = app.client();
+        let refused = fields(next);
+        let refused: Vec<(&str, &str)> = refused.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = browser.submit("/login", &refused).await;
+        assert_ne!(r.status(), StatusCode::FOUND, "{next}");
+        assert!(!browser.is_authenticated().await, "{next}");
+    }
 }
