@@ -54,6 +54,10 @@ pub struct SpaSettings {
 /// The `SECURITY_*_VIEW` keys of the mails' links (unset: Latchkey's own page).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Views {
+    /// Where a login goes when no `next` was given (`SECURITY_POST_LOGIN_VIEW`; unset: `/`).
+    pub post_login: Option<String>,
+    /// Where a refused sign-in link goes in SPA mode (`SECURITY_LOGIN_ERROR_VIEW`).
+    pub login_error: Option<String>,
     pub post_confirm: Option<String>,
     pub confirm_error: Option<String>,
     pub reset: Option<String>,
@@ -136,6 +140,8 @@ fn redirects(src: &Source) -> Result<SpaSettings, ConfigError> {
         allow_subdomains: src.flag("SECURITY_REDIRECT_ALLOW_SUBDOMAINS", false)?,
         allowed_hosts,
         views: Views {
+            post_login: view("SECURITY_POST_LOGIN_VIEW")?,
+            login_error: view("SECURITY_LOGIN_ERROR_VIEW")?,
             post_confirm: view("SECURITY_POST_CONFIRM_VIEW")?,
             confirm_error: view("SECURITY_CONFIRM_ERROR_VIEW")?,
             reset: view("SECURITY_RESET_VIEW")?,

@@ -89,7 +89,8 @@ pub fn view_or(web: &Web, view: Option<&String>, default: &str) -> String {
 }
 
 /// Flask-Security's `get_redirect_qparams`: the account's `email` and `identity` (its
-/// first identity attribute that is set: the email, else the username), then `extra`.
+/// first identity attribute that is set: the email, else the username), then `extra`
+/// (none when its name is empty).
 pub fn account_params<'a>(user: &'a User, extra: (&'a str, &'a str)) -> Vec<(&'a str, &'a str)> {
     let mut params = Vec::new();
     if let Some(email) = user.email.as_deref() {
@@ -102,7 +103,9 @@ pub fn account_params<'a>(user: &'a User, extra: (&'a str, &'a str)) -> Vec<(&'a
         .or(user.username.as_deref())
         .unwrap_or_default();
     params.push(("identity", identity));
-    params.push(extra);
+    if !extra.0.is_empty() {
+        params.push(extra);
+    }
     params
 }
 

@@ -365,3 +365,31 @@ async fn next_may_lead_to_the_hosts_the_redirect_keys_allow() {
         assert!(!browser.is_authenticated().await, "{next}");
     }
 }
+
+/// `SECURITY_POST_LOGIN_VIEW`: where a login goes when it was given no `next`.
+#[actix_web::test]
+async fn a_login_without_next_goes_to_the_post_login_view() {
+    let app = spawn_app_with(&[("SECURITY_POST_LOGIN_VIEW", "/dashboard")]).await;
+    let email = new_email("post-login");
+    app.create_user(&email, PASSWORD).await;
+
+    let r = app.client().login(&email, PASSWORD, false).await;
+    assert_eq!(location(&r).as_deref(), Some("/dashboard"));
+    let browser = app.client();
+    let r = browser
+        .submit(
+            "/login",
+            &[
+                ("email", &email),
+                ("password", PASSWORD),
+                ("next", "/profile"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r).as_deref(), Some("/profile"));
+    // Logged in already: the login page sends the browser there too.
+    assert_eq!(
+        location(&browser.get("/login").await).as_deref(),
+        Some("/dashboard")
+    );
+}
