@@ -58,6 +58,16 @@ pub struct Views {
     pub post_login: Option<String>,
     /// Where a refused sign-in link goes in SPA mode (`SECURITY_LOGIN_ERROR_VIEW`).
     pub login_error: Option<String>,
+    /// Where a logout goes (`SECURITY_POST_LOGOUT_VIEW`; unset: `/`).
+    pub post_logout: Option<String>,
+    /// Where a registration goes without `next` (`SECURITY_POST_REGISTER_VIEW`; unset:
+    /// `post_login`).
+    pub post_register: Option<String>,
+    /// Where a password reset goes (`SECURITY_POST_RESET_VIEW`; unset: the login page).
+    pub post_reset: Option<String>,
+    /// Where a password change goes without `next` (`SECURITY_POST_CHANGE_VIEW`; unset:
+    /// `post_login`).
+    pub post_change: Option<String>,
     pub post_confirm: Option<String>,
     pub confirm_error: Option<String>,
     pub reset: Option<String>,
@@ -142,6 +152,10 @@ fn redirects(src: &Source) -> Result<SpaSettings, ConfigError> {
         views: Views {
             post_login: view("SECURITY_POST_LOGIN_VIEW")?,
             login_error: view("SECURITY_LOGIN_ERROR_VIEW")?,
+            post_logout: view("SECURITY_POST_LOGOUT_VIEW")?,
+            post_register: view("SECURITY_POST_REGISTER_VIEW")?,
+            post_reset: view("SECURITY_POST_RESET_VIEW")?,
+            post_change: view("SECURITY_POST_CHANGE_VIEW")?,
             post_confirm: view("SECURITY_POST_CONFIRM_VIEW")?,
             confirm_error: view("SECURITY_CONFIRM_ERROR_VIEW")?,
             reset: view("SECURITY_RESET_VIEW")?,

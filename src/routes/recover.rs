@@ -147,7 +147,11 @@ pub async fn reset_submit(
     match reset.await? {
         Err(errors) => web.form_failure(RESET, reset_context(&web, &token), &errors),
         Ok(Some(_)) => Ok(web.success(
-            web.path(Route::Login),
+            &spa::view_or(
+                &web,
+                web.settings().spa.views.post_reset.as_ref(),
+                web.path(Route::Login),
+            ),
             Some(("success", web.msg(messages::PASSWORD_RESET_NO_LOGIN, &[]))),
             json!({}),
         )),

@@ -393,3 +393,39 @@ async fn a_login_without_next_goes_to_the_post_login_view() {
         Some("/dashboard")
     );
 }
+
+/// `SECURITY_POST_REGISTER_VIEW`, `SECURITY_POST_CHANGE_VIEW`, `SECURITY_POST_LOGOUT_VIEW` and
+/// `SECURITY_POST_RESET_VIEW`: where those forms go when given no `next`.
+#[actix_web::test]
+async fn the_post_action_views_place_register_change_logout_and_reset() {
+    let app = spawn_app_with(&[
+        ("SECURITY_REGISTERABLE", "true"),
+        ("SECURITY_RECOVERABLE", "true"),
+        ("SECURITY_CHANGEABLE", "true"),
+        ("SECURITY_POST_REGISTER_VIEW", "/welcome"),
+        ("SECURITY_POST_CHANGE_VIEW", "/changed"),
+        ("SECURITY_POST_LOGOUT_VIEW", "/bye"),
+        ("SECURITY_POST_RESET_VIEW", "/reset-done"),
+    ])
+    .await;
+    let email = new_email("post-views");
+    let browser = app.client();
+    let r = browser.register(&email, PASSWORD).await;
+    assert_eq!(location(&r).as_deref(), Some("/welcome"));
+    let new_password = "another-good-password-9";
+    let r = browser.change_password(PASSWORD, new_password).await;
+    assert_eq!(location(&r).as_deref(), Some("/changed"));
+    let r = browser.logout().await;
+    assert_eq!(location(&r).as_deref(), Some("/bye"));
+
+    let r = app.client().submit("/reset", &[("email", &email)]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let mails = wait_for_eml(&app.mail_dir, &email, "Password reset instructions", 1).await;
+    let link = mails[0].link_path("/reset/");
+    let third = "a-third-good-password-3";
+    let r = app
+        .client()
+        .submit(&link, &[("password", third), ("password_confirm", third)])
+        .await;
+    assert_eq!(location(&r).as_deref(), Some("/reset-done"));
+}
