@@ -84,6 +84,8 @@ pub fn app(
         .wrap(IdentityMiddleware::default())
         .wrap(sessions)
         .wrap(from_fn(negotiate_errors))
+        // Cross-origin answers (SECURITY_CORS_ALLOWED_ORIGINS), errors included.
+        .wrap(from_fn(crate::web::cors::cors))
         // Sees every final answer (routes, static files, errors) to add the security headers.
         .wrap(from_fn(crate::web::headers::security_headers))
         // Outermost: the request span covers every line logged while serving the request.

@@ -49,6 +49,9 @@ pub struct SpaSettings {
     /// (`.` for the base domain itself) `next` may name besides this site.
     pub allowed_hosts: Vec<String>,
     pub views: Views,
+    /// `SECURITY_CORS_ALLOWED_ORIGINS` (Latchkey's own): origins (`scheme://host[:port]`)
+    /// whose scripts may call Latchkey with credentials; empty: no CORS answers.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// The `SECURITY_*_VIEW` keys of the mails' links (unset: Latchkey's own page).
@@ -80,6 +83,7 @@ pub(super) fn spa(src: &Source) -> Result<SpaSettings, ConfigError> {
     Ok(SpaSettings {
         csrf_cookie: csrf_cookie(src)?,
         csrf_header: header_name(src)?,
+        cors_allowed_origins: cors_origins(src)?,
         ..redirects(src)?
     })
 }
@@ -145,6 +149,7 @@ fn redirects(src: &Source) -> Result<SpaSettings, ConfigError> {
     Ok(SpaSettings {
         csrf_cookie: None,
         csrf_header: String::new(),
+        cors_allowed_origins: Vec::new(),
         spa,
         redirect_host,
         allow_subdomains: src.flag("SECURITY_REDIRECT_ALLOW_SUBDOMAINS", false)?,
@@ -164,6 +169,29 @@ fn redirects(src: &Source) -> Result<SpaSettings, ConfigError> {
             change_email_error: view("SECURITY_CHANGE_EMAIL_ERROR_VIEW")?,
         },
     })
+}
+
+fn cors_origins(src: &Source) -> Result<Vec<String>, ConfigError> {
+    const KEY: &str = "SECURITY_CORS_ALLOWED_ORIGINS";
+    let origins = src.list(KEY, "");
+    for origin in &origins {
+        let rest = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        let valid = rest.is_some_and(|host| {
+            !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        });
+        if !valid {
+            return Err(ConfigError::new(
+                KEY,
+                format!("expected origins such as http://localhost:8081 (no path, no *), got {origin:?}"),
+            ));
+        }
+    }
+    Ok(origins)
 }
 
 fn header_name(src: &Source) -> Result<String, ConfigError> {
@@ -335,5 +363,20 @@ mod tests {
         assert!(read(&[("SECURITY_REDIRECT_BEHAVIOR", "mpa")]).is_err());
         assert!(read(&[("SECURITY_POST_CONFIRM_VIEW", "javascript:alert(1)")]).is_err());
         assert!(read(&[("SECURITY_REDIRECT_HOST", "a/b")]).is_err());
+        let cors = read(&[(
+            "SECURITY_CORS_ALLOWED_ORIGINS",
+            "http://localhost:8081, https://app.example.com",
+        )])
+        .unwrap();
+        assert_eq!(
+            cors.cors_allowed_origins,
+            ["http://localhost:8081", "https://app.example.com"]
+        );
+        for bad in ["*", "localhost:8081", "http://app.example.com/", "https://"] {
+            assert!(
+                read(&[("SECURITY_CORS_ALLOWED_ORIGINS", bad)]).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

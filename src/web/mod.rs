@@ -4,6 +4,7 @@
 pub mod check_email;
 pub mod client;
 pub mod cookies;
+pub mod cors;
 pub mod csrf;
 pub mod current_user;
 pub mod error;

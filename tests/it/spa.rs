@@ -429,3 +429,78 @@ async fn the_post_action_views_place_register_change_logout_and_reset() {
         .await;
     assert_eq!(location(&r).as_deref(), Some("/reset-done"));
 }
+
+/// `SECURITY_CORS_ALLOWED_ORIGINS` (Latchkey's own): a listed origin's preflight is answered
+/// and its answers are readable by it with credentials; any other origin, or no setting,
+/// gets no CORS header.
+#[actix_web::test]
+async fn cors_answers_only_the_listed_origins() {
+    const SPA_ORIGIN: &str = "http://localhost:8081";
+    let app = spawn_app_with(&[("SECURITY_CORS_ALLOWED_ORIGINS", SPA_ORIGIN)]).await;
+    let client = app.client();
+
+    let r = client
+        .http
+        .request(reqwest::Method::OPTIONS, client.url("/login"))
+        .header("Origin", SPA_ORIGIN)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "content-type, x-xsrf-token",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header(&r, "access-control-allow-origin").as_deref(),
+        Some(SPA_ORIGIN)
+    );
+    assert_eq!(
+        header(&r, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    let allowed = header(&r, "access-control-allow-headers").unwrap_or_default();
+    assert!(allowed.contains("X-XSRF-Token"), "{allowed}");
+    assert!(allowed.contains("Content-Type"), "{allowed}");
+
+    let r = client
+        .http
+        .get(client.url("/login"))
+        .header("Origin", SPA_ORIGIN)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        header(&r, "access-control-allow-origin").as_deref(),
+        Some(SPA_ORIGIN)
+    );
+
+    for (app, origin) in [
+        (&app, "http://evil.example"),
+        (&spawn_app().await, SPA_ORIGIN),
+    ] {
+        let client = app.client();
+        let r = client
+            .http
+            .get(client.url("/login"))
+            .header("Origin", origin)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            header(&r, "access-control-allow-origin").is_none(),
+            "{origin}"
+        );
+        assert!(header(&r, "access-control-allow-credentials").is_none());
+    }
+}
