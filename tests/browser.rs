@@ -2423,6 +2423,16 @@ fn serve_the_example_spa() -> u16 {
     port
 }
 
+/// The six-digit code in the `n`-th "Two-Factor Login" mail to `email`.
+async fn mailed_six_digits(app: &TestApp, email: &str, n: usize) -> String {
+    let mails = wait_for_eml(&app.mail_dir, email, "Two-Factor Login", n).await;
+    let text = mails[n - 1].part("text/plain").expect("a text part");
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a six-digit code")
+        .to_owned()
+}
+
 /// Waits (up to 20 s) until `css`'s text contains `expected`.
 async fn wait_for_text(client: &Client, css: &str, expected: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -2442,9 +2452,9 @@ async fn wait_for_text(client: &Client, css: &str, expected: &str) {
     );
 }
 
-/// Fills and sends one of the example's forms (`#register`, `#login`).
-async fn spa_form(client: &Client, form: &str, email: &str, password: &str) {
-    for (name, value) in [("email", email), ("password", password)] {
+/// Fills and sends one of the example's forms (`#register`, `#login`, `#tf`).
+async fn spa_form(client: &Client, form: &str, fields: &[(&str, &str)]) {
+    for (name, value) in fields {
         client
             .find(Locator::Css(&format!("#{form} input[name=\"{name}\"]")))
             .await
@@ -2464,7 +2474,7 @@ async fn spa_form(client: &Client, form: &str, email: &str, password: &str) {
 
 /// The example SPA (examples/spa), served from another origin than Latchkey's, registers,
 /// is confirmed by the mailed link (SPA mode brings the browser back to it with the
-/// outcome), logs in, calls a protected route and logs out, through the JSON API with CORS
+/// outcome), logs in with a mailed second-factor code, calls a protected route and logs out, through the JSON API with CORS
 /// answers, the XSRF-TOKEN cookie and the X-XSRF-Token header.
 #[actix_web::test]
 async fn a_single_page_app_on_another_origin_registers_confirms_and_logs_in() {
@@ -2480,6 +2490,9 @@ async fn a_single_page_app_on_another_origin_registers_confirms_and_logs_in() {
         ("SECURITY_POST_CONFIRM_VIEW", "/"),
         ("SECURITY_CONFIRM_ERROR_VIEW", "/"),
         ("SECURITY_CORS_ALLOWED_ORIGINS", &spa_origin),
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TWO_FACTOR_ENABLED_METHODS", "email"),
+        ("SECURITY_TOTP_SECRETS", "spa-example-totp-secret"),
     ])
     .await;
     let (driver, client) = ChromeDriver::launch().await;
@@ -2495,7 +2508,8 @@ async fn a_single_page_app_on_another_origin_registers_confirms_and_logs_in() {
         .await
         .expect("the SPA starts");
     let email = common::new_email("spa-example");
-    spa_form(&client, "register", &email, PASSWORD).await;
+    let account = [("email", email.as_str()), ("password", PASSWORD)];
+    spa_form(&client, "register", &account).await;
     wait_for_text(&client, "#status", "check your email").await;
 
     let mails = wait_for_eml(&app.mail_dir, &email, "Welcome", 1).await;
@@ -2516,7 +2530,29 @@ async fn a_single_page_app_on_another_origin_registers_confirms_and_logs_in() {
     );
     wait_for_text(&client, "#message", "Your email has been confirmed").await;
 
-    spa_form(&client, "login", &email, PASSWORD).await;
+    // The account turns on codes by mail (through the JSON API, from another client).
+    let setup = app.logged_in_client(&email, PASSWORD, false).await;
+    let r = setup
+        .post_json_via("/tf-setup", "/tf-setup", &json!({"setup": "email"}))
+        .await;
+    let body: Value = r.json().await.expect("the setup's answer");
+    let state = body["response"]["tf_state_token"]
+        .as_str()
+        .expect("a state");
+    let code = mailed_six_digits(&app, &email, 1).await;
+    let r = setup
+        .post_json_via(
+            "/tf-setup",
+            &format!("/tf-setup/{state}"),
+            &json!({"code": code}),
+        )
+        .await;
+    assert!(r.status().is_success(), "the setup completes");
+
+    spa_form(&client, "login", &account).await;
+    wait_for_text(&client, "#status", "Enter the code (email)").await;
+    let code = mailed_six_digits(&app, &email, 2).await;
+    spa_form(&client, "tf", &[("code", &code)]).await;
     wait_for_text(&client, "#whoami", &email).await;
     let token = client
         .execute("return document.cookie", vec![])
