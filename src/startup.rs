@@ -79,9 +79,13 @@ pub fn app(
         // Listed innermost first: errors are negotiated last, sessions wrap identity, and the
         // current user is resolved inside both.
         .wrap(from_fn(resolve_current_user))
+        // Sees the session after the handler: the CSRF cookie follows its token.
+        .wrap(from_fn(crate::web::csrf::cookie))
         .wrap(IdentityMiddleware::default())
         .wrap(sessions)
         .wrap(from_fn(negotiate_errors))
+        // Cross-origin answers (SECURITY_CORS_ALLOWED_ORIGINS), errors included.
+        .wrap(from_fn(crate::web::cors::cors))
         // Sees every final answer (routes, static files, errors) to add the security headers.
         .wrap(from_fn(crate::web::headers::security_headers))
         // Outermost: the request span covers every line logged while serving the request.

@@ -2390,3 +2390,189 @@ async fn sign_in_through_the_providers_own_page() {
     b.close().await;
     drop(driver);
 }
+
+// ---------------------------------------------------------------------------------------
+// A single-page app on another origin (examples/spa)
+// ---------------------------------------------------------------------------------------
+
+/// Serves `examples/spa/index.html` at every path of a port of its own: the app's origin,
+/// `http://localhost:<port>`, another than Latchkey's.
+fn serve_the_example_spa() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for the SPA");
+    let port = listener.local_addr().expect("its address").port();
+    let page = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/spa/index.html"),
+    )
+    .expect("examples/spa/index.html");
+    let server = actix_web::HttpServer::new(move || {
+        let page = page.clone();
+        actix_web::App::new().default_service(actix_web::web::to(move || {
+            let page = page.clone();
+            async move {
+                actix_web::HttpResponse::Ok()
+                    .content_type("text/html; charset=utf-8")
+                    .body(page)
+            }
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    actix_web::rt::spawn(server);
+    port
+}
+
+/// The six-digit code in the `n`-th "Two-Factor Login" mail to `email`.
+async fn mailed_six_digits(app: &TestApp, email: &str, n: usize) -> String {
+    let mails = wait_for_eml(&app.mail_dir, email, "Two-Factor Login", n).await;
+    let text = mails[n - 1].part("text/plain").expect("a text part");
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a six-digit code")
+        .to_owned()
+}
+
+/// Waits (up to 20 s) until `css`'s text contains `expected`.
+async fn wait_for_text(client: &Client, css: &str, expected: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(element) = client.find(Locator::Css(css)).await {
+            last = element.text().await.unwrap_or_default();
+            if last.contains(expected) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{css:?} never said {expected:?} (last: {last:?}); page: {}",
+        client.source().await.unwrap_or_default()
+    );
+}
+
+/// Fills and sends one of the example's forms (`#register`, `#login`, `#tf`).
+async fn spa_form(client: &Client, form: &str, fields: &[(&str, &str)]) {
+    for (name, value) in fields {
+        client
+            .find(Locator::Css(&format!("#{form} input[name=\"{name}\"]")))
+            .await
+            .unwrap_or_else(|e| panic!("#{form} {name}: {e}"))
+            .send_keys(value)
+            .await
+            .expect("type");
+    }
+    client
+        .find(Locator::Css(&format!("#{form} button[type=\"submit\"]")))
+        .await
+        .expect("the form's button")
+        .click()
+        .await
+        .expect("send");
+}
+
+/// The example SPA (examples/spa), served from another origin than Latchkey's, registers,
+/// is confirmed by the mailed link (SPA mode brings the browser back to it with the
+/// outcome), logs in with a mailed second-factor code, calls a protected route and logs out, through the JSON API with CORS
+/// answers, the XSRF-TOKEN cookie and the X-XSRF-Token header.
+#[actix_web::test]
+async fn a_single_page_app_on_another_origin_registers_confirms_and_logs_in() {
+    let spa_port = serve_the_example_spa();
+    let spa_host = format!("localhost:{spa_port}");
+    let spa_origin = format!("http://{spa_host}");
+    let app = spawn_app_on_localhost(&[
+        ("SECURITY_REGISTERABLE", "true"),
+        ("SECURITY_CONFIRMABLE", "true"),
+        ("SECURITY_CSRF_COOKIE_NAME", "XSRF-TOKEN"),
+        ("SECURITY_REDIRECT_BEHAVIOR", "spa"),
+        ("SECURITY_REDIRECT_HOST", &spa_host),
+        ("SECURITY_POST_CONFIRM_VIEW", "/"),
+        ("SECURITY_CONFIRM_ERROR_VIEW", "/"),
+        ("SECURITY_CORS_ALLOWED_ORIGINS", &spa_origin),
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TWO_FACTOR_ENABLED_METHODS", "email"),
+        ("SECURITY_TOTP_SECRETS", "spa-example-totp-secret"),
+    ])
+    .await;
+    let (driver, client) = ChromeDriver::launch().await;
+    let ready = Locator::Css("body[data-ready=\"yes\"]");
+
+    client
+        .goto(&format!("{spa_origin}/?api={}", app.address))
+        .await
+        .expect("open the SPA");
+    client
+        .wait()
+        .for_element(ready)
+        .await
+        .expect("the SPA starts");
+    let email = common::new_email("spa-example");
+    let account = [("email", email.as_str()), ("password", PASSWORD)];
+    spa_form(&client, "register", &account).await;
+    wait_for_text(&client, "#status", "check your email").await;
+
+    let mails = wait_for_eml(&app.mail_dir, &email, "Welcome", 1).await;
+    client
+        .goto(&mails[0].link("/confirm/"))
+        .await
+        .expect("open the link");
+    client
+        .wait()
+        .for_element(ready)
+        .await
+        .expect("back on the SPA");
+    let url = client.current_url().await.expect("url");
+    assert_eq!(
+        url.port(),
+        Some(spa_port),
+        "the link leads back to the SPA: {url}"
+    );
+    wait_for_text(&client, "#message", "Your email has been confirmed").await;
+
+    // The account turns on codes by mail (through the JSON API, from another client).
+    let setup = app.logged_in_client(&email, PASSWORD, false).await;
+    let r = setup
+        .post_json_via("/tf-setup", "/tf-setup", &json!({"setup": "email"}))
+        .await;
+    let body: Value = r.json().await.expect("the setup's answer");
+    let state = body["response"]["tf_state_token"]
+        .as_str()
+        .expect("a state");
+    let code = mailed_six_digits(&app, &email, 1).await;
+    let r = setup
+        .post_json_via(
+            "/tf-setup",
+            &format!("/tf-setup/{state}"),
+            &json!({"code": code}),
+        )
+        .await;
+    assert!(r.status().is_success(), "the setup completes");
+
+    spa_form(&client, "login", &account).await;
+    wait_for_text(&client, "#status", "Enter the code (email)").await;
+    let code = mailed_six_digits(&app, &email, 2).await;
+    spa_form(&client, "tf", &[("code", &code)]).await;
+    wait_for_text(&client, "#whoami", &email).await;
+    let token = client
+        .execute("return document.cookie", vec![])
+        .await
+        .expect("cookies");
+    assert!(
+        token.as_str().unwrap_or_default().contains("XSRF-TOKEN="),
+        "the script reads the CSRF cookie: {token}"
+    );
+
+    client
+        .find(Locator::Css("#logout"))
+        .await
+        .expect("the logout button")
+        .click()
+        .await
+        .expect("log out");
+    wait_for_text(&client, "#status", "Logged out.").await;
+    wait_for_text(&client, "#whoami", "nobody").await;
+
+    client.close().await.expect("close");
+    drop(driver);
+}

@@ -26,6 +26,7 @@ mod secret;
 mod session;
 mod sms;
 mod source;
+mod spa;
 mod template_names;
 mod throttle;
 mod two_factor;
@@ -61,12 +62,13 @@ pub use secret::Secret;
 pub use session::SessionPolicy;
 pub use sms::{SmsService, SmsSettings, TwilioConfig, TWILIO_API_URL, TWILIO_TIMEOUT};
 pub use source::{parse_duration, parse_flag, ConfigError, Source};
+pub use spa::{CsrfCookie, SameSitePolicy, SpaSettings, Views};
 pub use template_names::TemplateName;
 pub use throttle::{LoginThrottle, RateLimit, RateLimits, SendLimits};
 pub use two_factor::{TwoFactorMethod, TwoFactorSettings};
 pub use unified_signin::{UnifiedSigninSettings, UsMethod};
 pub use usernames::{UsernamePolicy, MAX_USERNAME_LENGTH};
-pub use validity_cookie::{SameSitePolicy, ValidityCookie};
+pub use validity_cookie::{ValidityCookie, ValiditySameSite};
 pub use webauthn::WebAuthnSettings;
 
 #[derive(Debug, Clone)]
@@ -139,6 +141,9 @@ pub struct Settings {
     /// Phone numbers' default region and the text messages' sender
     /// (`SECURITY_PHONE_REGION_DEFAULT`, `SECURITY_SMS_SERVICE`, `…_CONFIG`, `SMS_OUTBOX_DIR`).
     pub sms: SmsSettings,
+    /// Single-page apps: the CSRF cookie and header, `SECURITY_REDIRECT_*` and the views the
+    /// mails' links lead to.
+    pub spa: SpaSettings,
 }
 
 impl Settings {
@@ -263,6 +268,7 @@ impl Settings {
             oauth: oauth::oauth(src)?,
             paths: paths::paths(src)?,
             sms: sms::sms(src)?,
+            spa: spa::spa(src)?,
             app_name,
             workers,
             login_throttle: throttle::login_throttle(src)?,

@@ -10,7 +10,7 @@ const KEY: &str = "SECURITY_TWO_FACTOR_VALIDITY_COOKIE";
 
 /// The cookie's `SameSite`: never `None` (the settings refuse it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SameSitePolicy {
+pub enum ValiditySameSite {
     Strict,
     Lax,
 }
@@ -23,7 +23,7 @@ pub struct ValidityCookie {
     /// other cookies (Flask-Security's `true` would lose the cookie on a plain-HTTP
     /// development server).
     pub secure: Option<bool>,
-    pub same_site: SameSitePolicy,
+    pub same_site: ValiditySameSite,
     /// `path` (default `/`).
     pub path: Option<String>,
     /// `domain` (default: host-only).
@@ -47,7 +47,7 @@ pub(super) fn validity_cookie(src: &Source) -> Result<ValidityCookie, ConfigErro
     let mut cookie = ValidityCookie {
         name,
         secure: None,
-        same_site: SameSitePolicy::Strict,
+        same_site: ValiditySameSite::Strict,
         path: None,
         domain: None,
     };
@@ -75,10 +75,10 @@ pub(super) fn validity_cookie(src: &Source) -> Result<ValidityCookie, ConfigErro
             }
             ("secure", Value::Bool(secure)) => cookie.secure = Some(secure),
             ("samesite", Value::String(s)) if s.eq_ignore_ascii_case("strict") => {
-                cookie.same_site = SameSitePolicy::Strict
+                cookie.same_site = ValiditySameSite::Strict
             }
             ("samesite", Value::String(s)) if s.eq_ignore_ascii_case("lax") => {
-                cookie.same_site = SameSitePolicy::Lax
+                cookie.same_site = ValiditySameSite::Lax
             }
             ("samesite", _) => {
                 return Err(refuse(
@@ -112,7 +112,7 @@ mod tests {
     fn flask_securitys_dict_is_read_and_weaker_cookies_are_refused() {
         let default = read(&[]).unwrap();
         assert_eq!(default.name, "tf_validity");
-        assert_eq!(default.same_site, SameSitePolicy::Strict);
+        assert_eq!(default.same_site, ValiditySameSite::Strict);
         assert_eq!(default.secure, None);
         let c = read(&[
             (NAME_KEY, "device_ok"),
@@ -123,7 +123,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.name, "device_ok");
-        assert_eq!(c.same_site, SameSitePolicy::Lax);
+        assert_eq!(c.same_site, ValiditySameSite::Lax);
         assert_eq!(c.secure, Some(true));
         assert_eq!(c.path.as_deref(), Some("/auth"));
         for bad in [

@@ -74,6 +74,22 @@ impl SafeNext {
         ))
     }
 
+    /// As [`SafeNext::parse`], and an absolute `http(s)` URL on another host is accepted
+    /// when `SECURITY_REDIRECT_ALLOW_SUBDOMAINS` and the host is a subdomain of `own_origin`'s,
+    /// or when `SECURITY_REDIRECT_BASE_DOMAIN` and `SECURITY_REDIRECT_ALLOWED_SUBDOMAINS` name
+    /// it (Flask-Security's `validate_redirect_url`).
+    pub fn parse_with(
+        raw: &str,
+        own_origin: &str,
+        redirects: &crate::config::SpaSettings,
+    ) -> Result<Self, UnsafeNext> {
+        match Self::parse(raw, own_origin) {
+            Ok(next) => Ok(next),
+            Err(e) if !redirects.allow_subdomains && redirects.allowed_hosts.is_empty() => Err(e),
+            Err(e) => other_host(raw, own_origin, redirects).ok_or(e),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -85,6 +101,44 @@ impl SafeNext {
             utf8_percent_encode(path_and_query, QUERY_VALUE_ESCAPE)
         )
     }
+}
+
+/// `raw` when it is an absolute `http(s)` URL on a host the redirect settings allow.
+fn other_host(
+    raw: &str,
+    own_origin: &str,
+    redirects: &crate::config::SpaSettings,
+) -> Option<SafeNext> {
+    if raw.len() > 2048
+        || raw
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
+        return None;
+    }
+    let lower = raw.get(..8)?.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return None;
+    }
+    let url = url::Url::parse(raw).ok()?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    let netloc = |url: &url::Url| -> Option<String> {
+        let host = url.host_str()?.to_ascii_lowercase();
+        Some(match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        })
+    };
+    let target = netloc(&url)?;
+    let own = url::Url::parse(own_origin).ok().and_then(|u| netloc(&u));
+    let subdomain = redirects.allow_subdomains
+        && own
+            .as_deref()
+            .is_some_and(|own| target == own || target.ends_with(&format!(".{own}")));
+    let listed = redirects.allowed_hosts.contains(&target);
+    (subdomain || listed).then(|| SafeNext(url.as_str().to_owned()))
 }
 
 fn has_scheme(raw: &str) -> bool {
@@ -170,6 +224,41 @@ mod tests {
                 "{bad:?} should be refused"
             );
         }
+    }
+
+    #[test]
+    fn other_hosts_only_as_the_redirect_settings_allow() {
+        let origin = "http://example.com:8080";
+        let none = crate::config::SpaSettings::default();
+        let subdomains = crate::config::SpaSettings {
+            allow_subdomains: true,
+            ..Default::default()
+        };
+        let listed = crate::config::SpaSettings {
+            allowed_hosts: vec!["app.other.org".to_owned(), "other.org".to_owned()],
+            ..Default::default()
+        };
+        let ok = |raw: &str, s| SafeNext::parse_with(raw, origin, s).map(|n| n.0);
+        assert!(ok("http://app.example.com:8080/x", &none).is_err());
+        assert_eq!(
+            ok("http://app.example.com:8080/x?a=1", &subdomains).as_deref(),
+            Ok("http://app.example.com:8080/x?a=1")
+        );
+        assert!(
+            ok("http://app.example.com/x", &subdomains).is_err(),
+            "port differs"
+        );
+        assert!(ok("http://evilexample.com:8080/", &subdomains).is_err());
+        assert!(ok("http://user@app.example.com:8080/", &subdomains).is_err());
+        assert!(ok("javascript://app.example.com:8080/%0aalert(1)", &subdomains).is_err());
+        assert_eq!(
+            ok("https://app.other.org/spa", &listed).as_deref(),
+            Ok("https://app.other.org/spa")
+        );
+        assert!(ok("https://other.org/", &listed).is_ok());
+        assert!(ok("https://x.other.org/", &listed).is_err());
+        assert!(ok("https://app.other.org.evil.com/", &listed).is_err());
+        assert_eq!(ok("/local", &listed).as_deref(), Ok("/local"));
     }
 
     #[test]

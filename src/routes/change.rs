@@ -82,7 +82,10 @@ pub async fn submit(
     // Every login ended with the old password; this browser continues in a fresh one.
     let remember = signin::start_session(&web, &updated, current.0.remembered).await?;
     let flash = ("success", web.msg(messages::PASSWORD_CHANGE, &[]));
-    let then = then_or(&web, form.next.as_deref(), web.path(Route::Home));
+    let views = &web.settings().spa.views;
+    let view = views.post_change.as_ref().or(views.post_login.as_ref());
+    let home = crate::web::spa::view_or(&web, view, web.path(Route::Home));
+    let then = then_or(&web, form.next.as_deref(), &home);
     let mut response = web.success(&then, Some(flash), json!({}));
     if let Some(cookie) = remember {
         add_cookie(&mut response, &cookie)?;

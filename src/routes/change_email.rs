@@ -13,6 +13,7 @@ use crate::domain::{Email, FormErrors};
 use crate::messages;
 use crate::urls::{Route, Urls};
 use crate::web::page::{add_cookie, redirect};
+use crate::web::spa;
 use crate::web::{signin, AppError, AuthenticatedUser, Submission, Web};
 
 /// Registers the change-email form, its confirmation link (other methods on it are 404) and
@@ -109,6 +110,7 @@ pub async fn submit(
 /// every other login of the account has ended.
 pub async fn confirm(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
     let settings = web.settings();
+    let views = &settings.spa.views;
     match change_email::confirm_change(&web.services(), &token, &web.client()).await? {
         Confirmed::Changed { user, old_email: _ } => {
             tracing::info!(
@@ -122,8 +124,17 @@ pub async fn confirm(web: Web, token: web::Path<String>) -> Result<HttpResponse,
                 Some(current) => signin::start_session(&web, &user, current.remembered).await?,
                 None => None,
             };
-            web.flash("success", web.msg(messages::CHANGE_EMAIL_CONFIRMED, &[]));
-            let mut response = redirect(web.path(Route::Home));
+            let message = web.msg(messages::CHANGE_EMAIL_CONFIRMED, &[]);
+            let params = spa::account_params(&user, ("success", &message));
+            let mut response =
+                match spa::link_redirect(&web, views.post_change_email.as_ref(), &params) {
+                    Some(response) => response,
+                    None => {
+                        web.flash("success", message.clone());
+                        let home = web.path(Route::Home);
+                        redirect(&spa::view_or(&web, views.post_change_email.as_ref(), home))
+                    }
+                };
             if let Some(cookie) = remember {
                 add_cookie(&mut response, &cookie)?;
             }
@@ -133,17 +144,22 @@ pub async fn confirm(web: Web, token: web::Path<String>) -> Result<HttpResponse,
             let within = web
                 .messages
                 .period(settings.account_changes.change_email_within);
-            web.flash(
-                "error",
-                web.msg(messages::CHANGE_EMAIL_EXPIRED, &[("within", &within)]),
-            );
-            Ok(redirect(web.path(Route::ChangeEmail)))
+            let message = web.msg(messages::CHANGE_EMAIL_EXPIRED, &[("within", &within)]);
+            Ok(refused(&web, message))
         }
-        Confirmed::Invalid => {
-            web.flash("error", web.msg(messages::CHANGE_EMAIL_INVALID, &[]));
-            Ok(redirect(web.path(Route::ChangeEmail)))
-        }
+        Confirmed::Invalid => Ok(refused(&web, web.msg(messages::CHANGE_EMAIL_INVALID, &[]))),
     }
+}
+
+/// A change-of-address link that did not work: `SECURITY_CHANGE_EMAIL_ERROR_VIEW` with the
+/// message in SPA mode, else the message flashed on that view or the change-email page.
+fn refused(web: &Web, message: String) -> HttpResponse {
+    let view = web.settings().spa.views.change_email_error.as_ref();
+    if let Some(response) = spa::link_redirect(web, view, &[("error", &message)]) {
+        return response;
+    }
+    web.flash("error", message);
+    redirect(&spa::view_or(web, view, web.path(Route::ChangeEmail)))
 }
 
 /// "This wasn't me": a page that asks before acting, so that a mail scanner opening the

@@ -14,6 +14,7 @@ use crate::urls::{Route, Urls};
 use crate::web::check_email::{self, Sent};
 use crate::web::page::redirect;
 use crate::web::signin;
+use crate::web::spa;
 use crate::web::{AppError, Submission, Web};
 
 /// Registers the confirmation form and the confirmation link (other methods on the link are 404).
@@ -92,7 +93,15 @@ pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpRespon
         ConfirmOutcome::Invalid => LinkKind::Unusable,
         _ => LinkKind::Fine,
     };
+    let spa_account = match &outcome {
+        ConfirmOutcome::Confirmed(user) => Some(user.as_ref().clone()),
+        _ => None,
+    };
     let (location, category, message, confirmed) = link_answer(&web, outcome);
+    let location = match link_target(&web, spa_account.as_ref(), location, category, &message) {
+        spa::Target::Spa(response) => return Ok(response),
+        spa::Target::Page(location) => location,
+    };
     if web.format.is_json() {
         return Ok(if confirmed {
             web.json_ok(json!({}))
@@ -102,7 +111,7 @@ pub async fn with_token(web: Web, token: web::Path<String>) -> Result<HttpRespon
     }
     web.flash(category, message);
     explain_link(&web, outcome_kind);
-    Ok(redirect(location))
+    Ok(redirect(&location))
 }
 
 /// After Flask-Security's message for a link that did not confirm, plain words on what to
@@ -120,6 +129,35 @@ fn explain_link(web: &Web, kind: LinkKind) {
         ),
         LinkKind::Fine => {}
     }
+}
+
+/// Where a confirmation link leads: in SPA mode `SECURITY_POST_CONFIRM_VIEW` with the
+/// account and the message, or `SECURITY_CONFIRM_ERROR_VIEW` with the message; else those
+/// views when set, or Latchkey's page (`location`).
+fn link_target(
+    web: &Web,
+    confirmed: Option<&crate::db::models::User>,
+    location: &str,
+    category: &str,
+    message: &str,
+) -> spa::Target {
+    let views = &web.settings().spa.views;
+    let spa = match confirmed {
+        Some(user) => spa::link_redirect(
+            web,
+            views.post_confirm.as_ref(),
+            &spa::account_params(user, (category, message)),
+        ),
+        None => spa::link_redirect(web, views.confirm_error.as_ref(), &[(category, message)]),
+    };
+    if let Some(response) = spa {
+        return spa::Target::Spa(response);
+    }
+    let view = match confirmed {
+        Some(_) => views.post_confirm.as_ref(),
+        None => views.confirm_error.as_ref(),
+    };
+    spa::Target::Page(spa::view_or(web, view, location))
 }
 
 /// What a confirmation link's answer adds to Flask-Security's message.

@@ -44,7 +44,9 @@ pub async fn form(web: Web) -> Result<HttpResponse, AppError> {
         return Ok(web.json_ok(response));
     }
     if web.user.is_some() {
-        return Ok(crate::web::page::redirect(web.path(Route::Home)));
+        let view = web.settings().spa.views.post_login.as_ref();
+        let home = crate::web::spa::view_or(&web, view, web.path(Route::Home));
+        return Ok(crate::web::page::redirect(&home));
     }
     let us = &web.settings().unified_signin;
     if us.enabled && us.signin_replaces_login {

@@ -73,7 +73,9 @@ async fn log_out(web: Web, identity: Option<Identity>) -> Result<HttpResponse, A
     if let Some(identity) = identity {
         identity.logout();
     }
-    let mut response = web.success(web.path(Route::Home), None, json!({}));
+    let view = web.settings().spa.views.post_logout.as_ref();
+    let then = crate::web::spa::view_or(&web, view, web.path(Route::Home));
+    let mut response = web.success(&then, None, json!({}));
     add_cookie(&mut response, &removal_cookie(web.settings()))?;
     if let Some(cookie) = refresh_cookie {
         let mut removal = cookies::refresh_cookie(&web, cookie.name(), String::new());

@@ -14,6 +14,7 @@ use crate::urls::{Route, Urls};
 use crate::web::check_email::{self, Sent};
 use crate::web::page::redirect;
 use crate::web::signin;
+use crate::web::spa;
 use crate::web::{AppError, Submission, Web};
 
 /// Registers the forgot-password form and the reset link's page.
@@ -97,32 +98,41 @@ pub async fn forgot_submit(
 }
 
 pub async fn reset_form(web: Web, token: web::Path<String>) -> Result<HttpResponse, AppError> {
-    match recoverable::check_link(&web.services(), &token).await? {
-        ResetLink::Valid => {
-            if web.format.is_json() {
-                return Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})));
-            }
-            web.page(RESET, reset_context(&web, &token))
-        }
-        ResetLink::ExpiredResent(email) => Ok(link_refused(
+    let link = recoverable::check_link(&web.services(), &token).await?;
+    let refusal = refusal(&web, &link);
+    // SPA mode: the app's own reset view gets the token, its error view the message.
+    let views = &web.settings().spa.views;
+    let spa = match &refusal {
+        None => spa::link_redirect(&web, views.reset.as_ref(), &[("token", &token)]),
+        Some(m) => spa::link_redirect(&web, views.reset_error.as_ref(), &[("error", m)]),
+    };
+    if let Some(response) = spa {
+        return Ok(response);
+    }
+    match (link, refusal) {
+        (ResetLink::ExpiredResent(email), Some(message)) => Ok(link_refused(
             &web,
             Some((Sent::PasswordReset, email.as_str())),
-            web.msg(
-                messages::PASSWORD_RESET_EXPIRED,
-                &[
-                    ("email", &email),
-                    (
-                        "within",
-                        &web.messages.period(web.settings().reset_password_within),
-                    ),
-                ],
-            ),
+            message,
         )),
-        ResetLink::Invalid => Ok(link_refused(
-            &web,
-            None,
-            web.msg(messages::INVALID_RESET_PASSWORD_TOKEN, &[]),
-        )),
+        (_, Some(message)) => Ok(link_refused(&web, None, message)),
+        (_, None) if web.format.is_json() => {
+            Ok(web.json_ok(json!({"csrf_token": web.csrf_token()})))
+        }
+        (_, None) => web.page(RESET, reset_context(&web, &token)),
+    }
+}
+
+/// Why a reset link cannot be used (`None`: it can).
+fn refusal(web: &Web, link: &ResetLink) -> Option<String> {
+    match link {
+        ResetLink::Valid => None,
+        ResetLink::ExpiredResent(email) => {
+            let within = web.messages.period(web.settings().reset_password_within);
+            let args = [("email", email.as_str()), ("within", within.as_str())];
+            Some(web.msg(messages::PASSWORD_RESET_EXPIRED, &args))
+        }
+        ResetLink::Invalid => Some(web.msg(messages::INVALID_RESET_PASSWORD_TOKEN, &[])),
     }
 }
 
@@ -145,7 +155,11 @@ pub async fn reset_submit(
             signin::render(&web, step, json!({}))
         }
         Ok(Some((_, None))) => Ok(web.success(
-            web.path(Route::Login),
+            &spa::view_or(
+                &web,
+                web.settings().spa.views.post_reset.as_ref(),
+                web.path(Route::Login),
+            ),
             Some(("success", web.msg(messages::PASSWORD_RESET_NO_LOGIN, &[]))),
             json!({}),
         )),

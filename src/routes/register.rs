@@ -69,7 +69,7 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
     };
     let next = match next_raw
         .as_deref()
-        .map(|n| SafeNext::parse(n, &web.settings().base_url))
+        .map(|n| SafeNext::parse_with(n, &web.settings().base_url, &web.settings().spa))
     {
         Some(Err(e)) => return refused("", &FormErrors::single("next", web.describe(&e))),
         Some(Ok(next)) => Some(next),
@@ -93,7 +93,10 @@ pub async fn submit(web: Web, form: Submission<RegisterForm>) -> Result<HttpResp
     if flash.is_some() && !web.format.is_json() {
         check_email::queue(&web.session, web.urls(), Sent::Registered, &input.email);
     }
-    let location = next.as_ref().map_or(web.path(Route::Home), |n| n.as_str());
+    let views = &web.settings().spa.views;
+    let view = views.post_register.as_ref().or(views.post_login.as_ref());
+    let then = crate::web::spa::view_or(&web, view, web.path(Route::Home));
+    let location = next.as_ref().map_or(then.as_str(), |n| n.as_str());
     let json = json!({"csrf_token": web.csrf_token(), "user": {}});
     Ok(web.success(location, flash, json))
 }

@@ -22,8 +22,9 @@ use crate::db::models::User;
 use crate::domain::FormErrors;
 use crate::messages;
 use crate::web::guards::{mark_reauthenticated, require_fresh};
-use crate::web::page::redirect;
+use crate::web::page::{redirect, with_cookies_of};
 use crate::web::signin;
+use crate::web::spa;
 use crate::web::submission::{query_param, Flag};
 use crate::web::{AppError, AuthenticatedUser, Format, Submission, Web};
 
@@ -361,30 +362,60 @@ async fn sign_in_with_link(web: &Web, form: &LinkForm) -> Result<HttpResponse, A
     let code = form.code.clone().unwrap_or_default();
     let browser = signin::browser(web);
     let outcome = factors::link(&web.services(), &browser, &id, &code).await?;
+    let spa = web.settings().spa.spa && web.format == Format::Html;
+    let mut signed_in = None;
     if let Attempt::Proved(step) = &outcome {
         if web.session.contains_key(LINK_KEY) {
             web.session.remove(LINK_KEY);
         }
+        if let Step::SignedIn(done) = step {
+            signed_in = Some(done.user.clone());
+        }
+        if spa && matches!(step, Step::SecondFactor(_)) {
+            // Flask-Security: a magic link cannot start a two-factor login in SPA mode.
+            let view = web.settings().spa.views.login_error.as_ref();
+            if let Some(response) = spa::link_redirect(web, view, &[("tf_required", "1")]) {
+                return Ok(response);
+            }
+        }
         // Logged in (not sent on to a second factor): say so on the next page.
-        if web.format == Format::Html && matches!(step, Step::SignedIn(_)) {
+        if !spa && web.format == Format::Html && matches!(step, Step::SignedIn(_)) {
             let message = web.msg(messages::PASSWORDLESS_LOGIN_SUCCESSFUL, &[]);
             web.flash("success", message);
         }
     }
-    signin::answer(web, outcome, "us_link_throttled", json!({}), |refusal| {
-        let message = match &refusal {
-            Refusal::Login(_) if !web.settings().features.return_generic_responses => {
-                web.describe(&refusal)
-            }
-            _ => web.msg(messages::GENERIC_AUTHN_FAILED, &[]),
-        };
-        Ok(match web.format {
-            Format::Json => web.json_error(message),
-            Format::Html => {
+    let response = signin::answer(web, outcome, "us_link_throttled", json!({}), |refusal| {
+        link_refused(web, &refusal)
+    })?;
+    let view = web.settings().spa.views.post_login.as_ref();
+    let spa_view = signed_in
+        .and_then(|user| spa::link_redirect(web, view, &spa::account_params(&user, ("", ""))));
+    Ok(match spa_view {
+        // The login's cookies, and the app's view instead of Latchkey's page.
+        Some(redirect) => with_cookies_of(redirect, &response),
+        None => response,
+    })
+}
+
+/// A sign-in link that did not sign in: the message (generic unless the account's state
+/// may be told), flashed on the sign-in page, or in SPA mode at `SECURITY_LOGIN_ERROR_VIEW`.
+fn link_refused(web: &Web, refusal: &Refusal) -> Result<HttpResponse, AppError> {
+    let message = match refusal {
+        Refusal::Login(_) if !web.settings().features.return_generic_responses => {
+            web.describe(refusal)
+        }
+        _ => web.msg(messages::GENERIC_AUTHN_FAILED, &[]),
+    };
+    let view = web.settings().spa.views.login_error.as_ref();
+    Ok(match web.format {
+        Format::Json => web.json_error(message),
+        Format::Html => match spa::link_redirect(web, view, &[("error", &message)]) {
+            Some(response) => response,
+            None => {
                 web.flash("error", message);
                 redirect(web.path(Route::UsSignin))
             }
-        })
+        },
     })
 }
 

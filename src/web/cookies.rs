@@ -5,7 +5,7 @@ use actix_web::cookie::{time, Cookie, SameSite};
 use serde_json::json;
 
 use super::page::Web;
-use crate::config::SameSitePolicy;
+use crate::config::ValiditySameSite;
 
 /// The remember-me cookie (`SECURITY_REMEMBER_COOKIE_NAME`), lasting `REMEMBER_COOKIE_DURATION`.
 pub fn remember(web: &Web, value: String) -> Cookie<'static> {
@@ -39,8 +39,8 @@ pub fn remembered_device(web: &Web, value: String) -> Cookie<'static> {
         )
         .http_only(true)
         .same_site(match attributes.same_site {
-            SameSitePolicy::Strict => SameSite::Strict,
-            SameSitePolicy::Lax => SameSite::Lax,
+            ValiditySameSite::Strict => SameSite::Strict,
+            ValiditySameSite::Lax => SameSite::Lax,
         })
         .secure(attributes.secure.unwrap_or(settings.cookie_secure))
         .max_age(lifetime)

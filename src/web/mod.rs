@@ -4,6 +4,7 @@
 pub mod check_email;
 pub mod client;
 pub mod cookies;
+pub mod cors;
 pub mod csrf;
 pub mod current_user;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod page;
 pub mod pending;
 pub mod request_log;
 pub mod signin;
+pub mod spa;
 pub mod state;
 pub mod submission;
 pub mod user_view;

@@ -160,7 +160,9 @@ fn signed_in_answer(
         Some(issued) => cookies::token_answer(web, issued),
         None => (json!({}), None),
     };
-    let location = signed_in.next.as_deref().unwrap_or(web.path(Route::Home));
+    let home = web.path(Route::Home);
+    let post_login = super::spa::view_or(web, web.settings().spa.views.post_login.as_ref(), home);
+    let location = signed_in.next.as_deref().unwrap_or(&post_login);
     let mut response = match signed_in.second_factor {
         None => {
             let mut body =

@@ -1,5 +1,6 @@
 //! Decoding a submitted form or JSON body into one typed value, with the CSRF check that
-//! every POST needs. Forms and JSON go through the same struct, so handlers validate once.
+//! every POST needs (the token in the `csrf_token` field, or the header `X-CSRF-Token`,
+//! `X-CSRFToken` or `SECURITY_CSRF_HEADER`, `X-XSRF-Token` by default). Forms and JSON go through the same struct, so handlers validate once.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -63,11 +64,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for Submission<T> {
                 BodyKind::Json => decode_json::<T>(&body)?,
                 BodyKind::Form => decode_form::<T>(&body)?,
             };
+            let configured = req
+                .app_data::<actix_web::web::Data<super::state::AppState>>()
+                .map(|state| state.settings.spa.csrf_header.clone());
             let header_token = ["x-csrf-token", "x-csrftoken"]
-                .iter()
-                .find_map(|name| req.headers().get(*name))
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+                .into_iter()
+                .map(str::to_owned)
+                .chain(configured)
+                .find_map(|name| req.headers().get(name.as_str()).cloned())
+                .and_then(|v| v.to_str().ok().map(str::to_owned));
             if csrf_required(&req) {
                 let session = req.get_session();
                 if let Err(e) = csrf::verify(&session, header_token.or(body_token).as_deref()) {
@@ -230,14 +235,15 @@ pub fn then_or(web: &super::page::Web, typed: Option<&str>, default: &str) -> St
 }
 
 /// Where to go after a form (`raw`: the typed or queried `next`, empty as none), checked to
-/// stay on this site; an unsafe one is a form error on `next`.
+/// stay on this site (or on a host `SECURITY_REDIRECT_*` allows); an unsafe one is a form error on `next`.
 pub fn safe_next(
     web: &super::page::Web,
     raw: Option<String>,
 ) -> Result<Option<String>, crate::domain::FormErrors> {
+    let settings = web.settings();
     match raw.filter(|n| !n.is_empty()) {
         None => Ok(None),
-        Some(raw) => crate::domain::SafeNext::parse(&raw, &web.settings().base_url)
+        Some(raw) => crate::domain::SafeNext::parse_with(&raw, &settings.base_url, &settings.spa)
             .map(|n| Some(n.as_str().to_owned()))
             .map_err(|e| crate::domain::FormErrors::single("next", web.describe(&e))),
     }

@@ -68,6 +68,7 @@ mod security_notices;
 mod session_control;
 mod sessions;
 mod social_login;
+mod spa;
 mod startup;
 mod thin_handlers;
 mod throttle;

@@ -647,3 +647,41 @@ async fn the_confirm_page_offers_the_codes_the_user_has() {
     let (code, _) = mailed_code(&app, &email, 2).await;
     assert!(!code.is_empty());
 }
+
+/// SPA mode: the link of the code mail leads to `SECURITY_POST_LOGIN_VIEW` with the account
+/// (logged in by the session cookie it sets), or to `SECURITY_LOGIN_ERROR_VIEW` with the
+/// message, on `SECURITY_REDIRECT_HOST`.
+#[actix_web::test]
+async fn in_spa_mode_the_sign_in_link_leads_to_the_apps_views() {
+    let app = app_with(&[
+        ("SECURITY_REDIRECT_BEHAVIOR", "spa"),
+        ("SECURITY_REDIRECT_HOST", "localhost:8081"),
+        ("SECURITY_POST_LOGIN_VIEW", "/welcome"),
+        ("SECURITY_LOGIN_ERROR_VIEW", "/login-error"),
+    ])
+    .await;
+    let (email, _) = account_with_email_codes(&app, "us-spa-link").await;
+    let asker = app.client();
+    send_code(&asker, &email).await;
+    let (_, link) = mailed_code(&app, &email, 2).await;
+
+    let r = asker.get(&link).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let expected = format!(
+        "//localhost:8081/welcome?email={0}&identity={0}",
+        email.replace('@', "%40")
+    );
+    assert_eq!(common::location(&r), Some(expected));
+    assert!(asker.is_authenticated().await);
+
+    // The used link, from a browser that asked for a code too: the error view.
+    let again = app.client();
+    send_code(&again, &email).await;
+    let r = again.get(&link).await;
+    let location = common::location(&r).unwrap_or_default();
+    assert!(
+        location.starts_with("//localhost:8081/login-error?error="),
+        "{location}"
+    );
+    assert!(!again.is_authenticated().await);
+}
