@@ -371,12 +371,12 @@ impl Urls {
     }
 
     /// Two routes that would share one path (a key set to another's value, say): the first
-    /// pair found, as their paths.
-    pub fn clash(self) -> Option<(Route, Route, &'static str)> {
+    /// pair found. The app and `latchkey config urls` refuse such a table with its message.
+    pub fn clash(self) -> Option<Clash> {
         for (i, a) in Route::ALL.iter().enumerate() {
             for b in &Route::ALL[i + 1..] {
                 if self.path(*a) == self.path(*b) {
-                    return Some((*a, *b, self.path(*a)));
+                    return Some(Clash(*a, *b, self.path(*a)));
                 }
             }
         }
@@ -457,6 +457,20 @@ fn intern(paths: Vec<String>) -> &'static [&'static str; COUNT] {
     table
 }
 
+/// Two routes at one path: [`Urls::clash`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clash(pub Route, pub Route, pub &'static str);
+
+impl std::fmt::Display for Clash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Clash(a, b, path) = self;
+        write!(
+            f,
+            "{a:?} and {b:?} would both be served at {path}: set their keys apart"
+        )
+    }
+}
+
 /// Every key [`Route::place`] names, once each, with its default value, in route order.
 pub fn path_keys() -> Vec<(&'static str, &'static str)> {
     let mut keys: Vec<(&'static str, &'static str)> = Vec::new();
@@ -527,7 +541,7 @@ mod tests {
         let urls = Urls::new("", &[("SECURITY_LOGIN_URL", "/us-signin".to_owned())]);
         assert_eq!(
             urls.clash(),
-            Some((Route::Login, Route::UsSignin, "/us-signin"))
+            Some(Clash(Route::Login, Route::UsSignin, "/us-signin"))
         );
     }
 

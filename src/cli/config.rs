@@ -83,10 +83,8 @@ pub fn config_command(
 /// `config urls`: the URL table of `settings`, refused when two routes would share a path.
 fn print_urls(settings: &Settings, json: bool) -> Result<(), CliError> {
     let urls = Urls::new(&settings.paths.prefix, &settings.paths.keys);
-    if let Some((a, b, path)) = urls.clash() {
-        return Err(CliError::Found(format!(
-            "{a:?} and {b:?} would both be served at {path}"
-        )));
+    if let Some(clash) = urls.clash() {
+        return Err(CliError::Found(clash.to_string()));
     }
     let defaults = Urls::default();
     if json {

@@ -49,12 +49,10 @@ impl AppState {
             &services.settings.paths.prefix,
             &services.settings.paths.keys,
         );
-        if let Some((a, b, path)) = urls.clash() {
-            return Err(crate::config::ConfigError::new(
-                "SECURITY_URL_PREFIX",
-                format!("{a:?} and {b:?} would both be served at {path}: set their keys apart"),
-            )
-            .into());
+        if let Some(clash) = urls.clash() {
+            return Err(
+                crate::config::ConfigError::new("SECURITY_URL_PREFIX", clash.to_string()).into(),
+            );
         }
         let page_defaults = crate::templates::overlay::PageDefaults::new(page_defaults(
             &services.settings,
