@@ -30,25 +30,21 @@ pub fn remembered_device(web: &Web, value: String) -> Cookie<'static> {
     let settings = web.settings();
     let lifetime = time::Duration::seconds(settings.two_factor.login_validity.as_secs() as i64);
     let attributes = &settings.two_factor.validity_cookie;
-    let mut cookie = Cookie::build(attributes.name.clone(), value)
-        .path(
-            attributes
-                .path
-                .clone()
-                .unwrap_or(crate::urls::ROOT.to_owned()),
-        )
-        .http_only(true)
-        .same_site(match attributes.same_site {
-            ValiditySameSite::Strict => SameSite::Strict,
-            ValiditySameSite::Lax => SameSite::Lax,
-        })
-        .secure(attributes.secure.unwrap_or(settings.cookie_secure))
-        .max_age(lifetime)
-        .finish();
-    if let Some(domain) = &attributes.domain {
-        cookie.set_domain(domain.clone());
-    }
-    cookie
+    super::placed_cookie::placed(
+        &attributes.name,
+        value,
+        attributes.path.as_deref(),
+        attributes.domain.as_deref(),
+        attributes.secure,
+        settings.cookie_secure,
+    )
+    .http_only(true)
+    .same_site(match attributes.same_site {
+        ValiditySameSite::Strict => SameSite::Strict,
+        ValiditySameSite::Lax => SameSite::Lax,
+    })
+    .max_age(lifetime)
+    .finish()
 }
 
 /// Flask-Security's token fields, and the refresh cookie when refresh tokens travel in one.

@@ -82,24 +82,20 @@ fn build_cookie(
     value: String,
 ) -> actix_web::cookie::Cookie<'static> {
     use crate::config::SameSitePolicy;
-    use actix_web::cookie::{Cookie, SameSite};
-    let mut cookie = Cookie::build(config.name.clone(), value)
-        .path(
-            config
-                .path
-                .clone()
-                .unwrap_or_else(|| crate::urls::ROOT.to_owned()),
-        )
-        .http_only(config.http_only)
-        .secure(config.secure.unwrap_or(secure))
-        .same_site(match config.same_site {
-            SameSitePolicy::Strict => SameSite::Strict,
-            SameSitePolicy::Lax => SameSite::Lax,
-            SameSitePolicy::None => SameSite::None,
-        })
-        .finish();
-    if let Some(domain) = &config.domain {
-        cookie.set_domain(domain.clone());
-    }
-    cookie
+    use actix_web::cookie::SameSite;
+    super::placed_cookie::placed(
+        &config.name,
+        value,
+        config.path.as_deref(),
+        config.domain.as_deref(),
+        config.secure,
+        secure,
+    )
+    .http_only(config.http_only)
+    .same_site(match config.same_site {
+        SameSitePolicy::Strict => SameSite::Strict,
+        SameSitePolicy::Lax => SameSite::Lax,
+        SameSitePolicy::None => SameSite::None,
+    })
+    .finish()
 }

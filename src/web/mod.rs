@@ -15,6 +15,7 @@ pub mod headers;
 pub mod language;
 pub mod page;
 pub mod pending;
+pub mod placed_cookie;
 pub mod request_log;
 pub mod signin;
 pub mod spa;
