@@ -45,6 +45,9 @@ pub struct Services {
     /// The texts in the language of the request being served (the default language until
     /// [`Services::in_language`]): messages the rules word and the mails they queue.
     pub messages: Messages,
+    /// Where every route is served (`SECURITY_URL_PREFIX`, the `SECURITY_*_URL` keys): the
+    /// one table pages, mails and redirects name paths from.
+    pub urls: crate::urls::Urls,
 }
 
 /// The names a `SECURITY_MSG_<NAME>` key may have (`config::keys` checks them).
@@ -165,6 +168,7 @@ impl Services {
                 settings.webauthn.enabled,
             ),
             session_page_reads: super::page_reads::session_page_reads(db.clone()),
+            urls: crate::urls::Urls::new(&settings.paths.prefix, &settings.paths.keys),
             settings: Arc::new(settings),
             db,
             hasher,
@@ -206,7 +210,7 @@ impl Services {
 
     /// Renders the mails the rules queue, in [`Services::messages`]' language.
     pub fn mailer(&self) -> Mailer<'_> {
-        Mailer::new(&self.templates, &self.settings, &self.messages)
+        Mailer::new(&self.templates, &self.settings, &self.messages, self.urls)
     }
 }
 

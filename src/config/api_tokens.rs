@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::cookie_dict::{self, CookieAttributes, Guard};
 use super::source::{ConfigError, Source};
 
 /// API tokens and refresh tokens (`SECURITY_API_ENABLED_METHODS`, `SECURITY_TOKEN_*`,
@@ -29,6 +30,8 @@ pub struct ApiTokenSettings {
     /// The cookie the refresh token travels in (`SECURITY_REFRESH_TOKEN_COOKIE_NAME`,
     /// `fs_refresh`); `None` (set empty): in the JSON body instead.
     pub refresh_cookie_name: Option<String>,
+    /// `SECURITY_REFRESH_TOKEN_COOKIE`: that cookie's attributes.
+    pub refresh_cookie: CookieAttributes,
 }
 
 /// A comma list of Flask-Security's authentication mechanisms (`session`, `token`,
@@ -93,5 +96,29 @@ pub(super) fn api_tokens(src: &Source) -> Result<ApiTokenSettings, ConfigError> 
         refresh_max_age: src.seconds_or_period("SECURITY_REFRESH_TOKEN_MAX_AGE", "90 days")?,
         refresh_max_idle: src.seconds_or_period("SECURITY_REFRESH_TOKEN_MAX_IDLE", "7 days")?,
         refresh_cookie_name,
+        refresh_cookie: refresh_cookie(src)?,
     })
+}
+
+/// `SECURITY_REFRESH_TOKEN_COOKIE`: the refresh cookie's attributes (Flask-Security's
+/// default: Strict, HttpOnly, Secure as the other cookies). `"samesite": "None"` is allowed
+/// for a single-page app on another origin; `"httponly": false` is refused.
+fn refresh_cookie(src: &Source) -> Result<CookieAttributes, ConfigError> {
+    const KEY: &str = "SECURITY_REFRESH_TOKEN_COOKIE";
+    let guard = Guard {
+        http_only_because: Some(
+            "a script that needs the refresh token gets it in the JSON answer with \
+             SECURITY_REFRESH_TOKEN_COOKIE_NAME set empty",
+        ),
+        same_site_because: None,
+    };
+    let (attributes, name) =
+        cookie_dict::read(src, KEY, CookieAttributes::strict_http_only(), guard)?;
+    match name {
+        Some(_) => Err(ConfigError::new(
+            KEY,
+            "has no \"key\" entry: the name is SECURITY_REFRESH_TOKEN_COOKIE_NAME",
+        )),
+        None => Ok(attributes),
+    }
 }

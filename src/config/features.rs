@@ -37,6 +37,9 @@ pub struct Features {
     /// `SECURITY_PASSWORD_REQUIRED`: false lets the register form leave the password out
     /// (unified sign-in then mails codes or links; checked at start-up).
     pub password_required: bool,
+    /// `SECURITY_FLASH_MESSAGES`: false, pages show no messages of Flask-Security's (the
+    /// outcome is in the page itself, or in the query string of an app's view).
+    pub flash_messages: bool,
 }
 
 impl Features {
@@ -67,6 +70,7 @@ pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
         auto_login_after_reset: src.flag("SECURITY_AUTO_LOGIN_AFTER_RESET", false)?,
         password_confirm_required: src.flag("SECURITY_PASSWORD_CONFIRM_REQUIRED", true)?,
         password_required: src.flag("SECURITY_PASSWORD_REQUIRED", true)?,
+        flash_messages: src.flag("SECURITY_FLASH_MESSAGES", true)?,
     };
     check_generic_responses(&features)?;
     refuse_passwordless(src)?;

@@ -10,6 +10,7 @@
 
 mod account_changes;
 mod api_tokens;
+mod cookie_dict;
 mod database;
 mod environment;
 mod events;
@@ -41,6 +42,7 @@ use std::time::Duration;
 
 pub use account_changes::AccountChangeSettings;
 pub use api_tokens::ApiTokenSettings;
+pub use cookie_dict::{CookieAttributes, CookieSameSite};
 pub use database::{DatabaseUrl, PoolOptions, MAX_POOL_SIZE};
 pub use environment::{Environment, DEV_PASSWORD_SALT, DEV_SECRET_KEY, MIN_PRODUCTION_KEY_BYTES};
 pub use events::EventSettings;
@@ -62,13 +64,13 @@ pub use secret::Secret;
 pub use session::SessionPolicy;
 pub use sms::{SmsService, SmsSettings, TwilioConfig, TWILIO_API_URL, TWILIO_TIMEOUT};
 pub use source::{parse_duration, parse_flag, ConfigError, Source};
-pub use spa::{CsrfCookie, SameSitePolicy, SpaSettings, Views};
+pub use spa::{CsrfCookie, SpaSettings, Views};
 pub use template_names::TemplateName;
 pub use throttle::{LoginThrottle, RateLimit, RateLimits, SendLimits};
 pub use two_factor::{TwoFactorMethod, TwoFactorSettings};
 pub use unified_signin::{UnifiedSigninSettings, UsMethod};
 pub use usernames::{UsernamePolicy, MAX_USERNAME_LENGTH};
-pub use validity_cookie::{ValidityCookie, ValiditySameSite};
+pub use validity_cookie::ValidityCookie;
 pub use webauthn::WebAuthnSettings;
 
 #[derive(Debug, Clone)]

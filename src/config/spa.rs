@@ -2,29 +2,16 @@
 //! `SECURITY_CSRF_HEADER`), `SECURITY_REDIRECT_*` and the views the links of its mails lead
 //! to (`SECURITY_POST_CONFIRM_VIEW`, `SECURITY_RESET_VIEW`, ...).
 
-use serde_json::Value;
-
+use super::cookie_dict::{self, CookieAttributes, Guard};
 use super::source::{ConfigError, Source};
-
-/// SameSite of the CSRF cookie, as `SECURITY_CSRF_COOKIE`'s `samesite` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SameSitePolicy {
-    Strict,
-    Lax,
-    None,
-}
 
 /// The CSRF cookie (`SECURITY_CSRF_COOKIE_NAME` set): a script reads the session's CSRF token
 /// from it and sends it back in [`SpaSettings::csrf_header`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsrfCookie {
     pub name: String,
-    pub same_site: SameSitePolicy,
-    pub http_only: bool,
-    /// `None`: as the other cookies (`SESSION_COOKIE_SECURE`).
-    pub secure: Option<bool>,
-    pub path: Option<String>,
-    pub domain: Option<String>,
+    /// `SECURITY_CSRF_COOKIE` over Flask-Security's default (Strict, readable by scripts).
+    pub attributes: CookieAttributes,
     /// `SECURITY_CSRF_COOKIE_REFRESH_EACH_REQUEST`: sent with every answer, not only when
     /// the token changed.
     pub refresh_each_request: bool,
@@ -217,57 +204,22 @@ fn is_token_name(name: &str) -> bool {
 /// (`{"samesite": "Strict", "httponly": false, "secure": true}`). Flask-Security's old
 /// `key` entry names the cookie when `SECURITY_CSRF_COOKIE_NAME` does not.
 fn csrf_cookie(src: &Source) -> Result<Option<CsrfCookie>, ConfigError> {
-    const KEY: &str = "SECURITY_CSRF_COOKIE";
     let refresh_each_request = src.flag("SECURITY_CSRF_COOKIE_REFRESH_EACH_REQUEST", false)?;
-    let options: serde_json::Map<String, Value> = match src.get(KEY) {
-        None => serde_json::Map::new(),
-        Some(raw) => match serde_json::from_str::<Value>(raw) {
-            Ok(Value::Object(map)) => map,
-            _ => {
-                return Err(ConfigError::new(
-                    KEY,
-                    format!(
-                        "expected a JSON object such as {{\"samesite\": \"Strict\"}}, got {raw:?}"
-                    ),
-                ))
-            }
-        },
+    // Its point is to be read by the page's scripts: nothing is refused.
+    let readable = CookieAttributes {
+        http_only: false,
+        ..CookieAttributes::strict_http_only()
     };
-    let text = |name: &str| -> Result<Option<String>, ConfigError> {
-        match options.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(ConfigError::new(
-                KEY,
-                format!("{name}: expected a string, got {other}"),
-            )),
-        }
+    let open = Guard {
+        http_only_because: None,
+        same_site_because: None,
     };
-    let flag = |name: &str| -> Result<Option<bool>, ConfigError> {
-        match options.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(ConfigError::new(
-                KEY,
-                format!("{name}: expected true or false, got {other}"),
-            )),
-        }
-    };
-    for name in options.keys() {
-        if !["key", "samesite", "httponly", "secure", "path", "domain"].contains(&name.as_str()) {
-            return Err(ConfigError::new(
-                KEY,
-                format!(
-                    "unknown entry {name:?} (expected samesite, httponly, secure, path, domain)"
-                ),
-            ));
-        }
-    }
-    let name = match src.get("SECURITY_CSRF_COOKIE_NAME") {
-        Some(name) => Some(name.to_owned()),
-        None => text("key")?,
-    };
-    let Some(name) = name else {
+    let (attributes, key) = cookie_dict::read(src, "SECURITY_CSRF_COOKIE", readable, open)?;
+    let Some(name) = src
+        .get("SECURITY_CSRF_COOKIE_NAME")
+        .map(str::to_owned)
+        .or(key)
+    else {
         return Ok(None);
     };
     if !is_token_name(&name) {
@@ -276,30 +228,16 @@ fn csrf_cookie(src: &Source) -> Result<Option<CsrfCookie>, ConfigError> {
             format!("expected letters, digits, - or _, got {name:?}"),
         ));
     }
-    let same_site = match text("samesite")?.map(|s| s.to_ascii_lowercase()).as_deref() {
-        None | Some("strict") => SameSitePolicy::Strict,
-        Some("lax") => SameSitePolicy::Lax,
-        Some("none") => SameSitePolicy::None,
-        Some(other) => {
-            return Err(ConfigError::new(
-                KEY,
-                format!("samesite: expected Strict, Lax or None, got {other:?}"),
-            ))
-        }
-    };
     Ok(Some(CsrfCookie {
         name,
-        same_site,
-        http_only: flag("httponly")?.unwrap_or(false),
-        secure: flag("secure")?,
-        path: text("path")?,
-        domain: text("domain")?,
+        attributes,
         refresh_each_request,
     }))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::CookieSameSite;
     use super::*;
 
     fn read(pairs: &[(&'static str, &'static str)]) -> Result<SpaSettings, ConfigError> {
@@ -327,11 +265,14 @@ mod tests {
         .unwrap();
         let cookie = s.csrf_cookie.unwrap();
         assert_eq!(cookie.name, "XSRF-TOKEN");
-        assert_eq!(cookie.same_site, SameSitePolicy::Lax);
-        assert_eq!(cookie.secure, Some(true));
-        assert_eq!(cookie.domain.as_deref(), Some("example.com"));
+        assert_eq!(cookie.attributes.same_site, CookieSameSite::Lax);
+        assert_eq!(cookie.attributes.secure, Some(true));
+        assert_eq!(cookie.attributes.domain.as_deref(), Some("example.com"));
         let old = read(&[("SECURITY_CSRF_COOKIE", r#"{"key": "XSRF-TOKEN"}"#)]).unwrap();
-        assert_eq!(old.csrf_cookie.unwrap().same_site, SameSitePolicy::Strict);
+        assert_eq!(
+            old.csrf_cookie.unwrap().attributes.same_site,
+            CookieSameSite::Strict
+        );
         for bad in [
             r#"{"samesite": "sometimes"}"#,
             "samesite=Strict",

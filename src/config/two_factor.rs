@@ -71,6 +71,9 @@ pub struct TwoFactorSettings {
     /// Where "I cannot receive my code" requests go (`SECURITY_TWO_FACTOR_RESCUE_MAIL`;
     /// default `MAIL_DEFAULT_SENDER`).
     pub rescue_mail: Option<String>,
+    /// `SECURITY_TWO_FACTOR_RESCUE_EMAIL`: a pending login may have a code mailed to the
+    /// account's address instead (`help_setup=email`).
+    pub rescue_email: bool,
     /// `SECURITY_ALLOW_SECOND_FACTORS_UNUSED`: start even though users have second factors
     /// that the configuration switched off (they then log in with the password alone).
     /// Dangerous; for a planned migration only.
@@ -114,6 +117,7 @@ pub(super) fn two_factor(src: &Source, app_name: &str) -> Result<TwoFactorSettin
         rescue_mail: src
             .get("SECURITY_TWO_FACTOR_RESCUE_MAIL")
             .map(str::to_owned),
+        rescue_email: src.flag("SECURITY_TWO_FACTOR_RESCUE_EMAIL", true)?,
         allow_unused_second_factors: src.flag("SECURITY_ALLOW_SECOND_FACTORS_UNUSED", false)?,
     };
     if settings.enabled {

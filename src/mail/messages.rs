@@ -30,12 +30,17 @@ pub struct Mailer<'a> {
 }
 
 impl<'a> Mailer<'a> {
-    pub fn new(templates: &'a Templates, settings: &'a Settings, messages: &'a Messages) -> Self {
+    pub fn new(
+        templates: &'a Templates,
+        settings: &'a Settings,
+        messages: &'a Messages,
+        urls: Urls,
+    ) -> Self {
         Self {
             templates,
             settings,
             messages,
-            urls: Urls::new(&settings.paths.prefix, &settings.paths.keys),
+            urls,
         }
     }
 

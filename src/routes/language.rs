@@ -55,7 +55,7 @@ fn choose(web: &Web, form: LangForm) -> Result<HttpResponse, AppError> {
     let settings = web.settings();
     let next = match form.next.as_deref().filter(|n| !n.is_empty()) {
         None => None,
-        Some(raw) => match SafeNext::parse(raw, &settings.base_url) {
+        Some(raw) => match SafeNext::parse_with(raw, &settings.base_url, &settings.spa) {
             Ok(next) => Some(next),
             Err(e) => return Ok(refused(web, web.describe(&e))),
         },

@@ -13,7 +13,7 @@ use crate::urls::{Route, Urls};
 use crate::web::cookies;
 use crate::web::current_user::removal_cookie;
 use crate::web::page::add_cookie;
-use crate::web::submission::NoFields;
+use crate::web::submission::then_or;
 use crate::web::{AppError, Submission, Web};
 
 /// Registers logging out.
@@ -26,7 +26,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig, urls: Urls) {
 /// listing GET it logs out, without a CSRF token: the app asked for logout by a link.
 pub async fn confirm(web: Web, identity: Option<Identity>) -> Result<HttpResponse, AppError> {
     if web.settings().features.logout_on_get {
-        return log_out(web, identity).await;
+        return log_out(web, identity, None).await;
     }
     if web.format.is_json() {
         return Err(AppError::MethodNotAllowed);
@@ -42,17 +42,28 @@ pub async fn confirm(web: Web, identity: Option<Identity>) -> Result<HttpRespons
     Ok(response)
 }
 
+/// The logout form: only its `next`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LogoutForm {
+    next: Option<String>,
+}
+
 pub async fn submit(
     web: Web,
     identity: Option<Identity>,
-    _form: Submission<NoFields>,
+    form: Submission<LogoutForm>,
 ) -> Result<HttpResponse, AppError> {
-    log_out(web, identity).await
+    log_out(web, identity, form.data.next).await
 }
 
 /// Ends this browser's login (and its refresh token), removes its cookies, and answers as a
-/// logout does.
-async fn log_out(web: Web, identity: Option<Identity>) -> Result<HttpResponse, AppError> {
+/// logout does: to the typed, else queried, `next` when it is safe (an unsafe one is passed
+/// over, as Flask-Security does), else `SECURITY_POST_LOGOUT_VIEW`, else the home page.
+async fn log_out(
+    web: Web,
+    identity: Option<Identity>,
+    next: Option<String>,
+) -> Result<HttpResponse, AppError> {
     // This browser's refresh token: its family ends, and the cookie goes.
     let refresh_cookie = web
         .settings()
@@ -74,7 +85,8 @@ async fn log_out(web: Web, identity: Option<Identity>) -> Result<HttpResponse, A
         identity.logout();
     }
     let view = web.settings().spa.views.post_logout.as_ref();
-    let then = crate::web::spa::view_or(&web, view, web.path(Route::Home));
+    let default = crate::web::spa::view_or(&web, view, web.path(Route::Home));
+    let then = then_or(&web, next.as_deref(), &default);
     let mut response = web.success(&then, None, json!({}));
     add_cookie(&mut response, &removal_cookie(web.settings()))?;
     if let Some(cookie) = refresh_cookie {

@@ -427,11 +427,16 @@ async fn codes_as_next_step(
 fn recovery_options(web: &Web, user: &User) -> Value {
     let tf = &web.settings().two_factor;
     let has_codes = tf.recovery_codes && two_factor::recovery_codes_left(user) > 0;
-    json!({
-        "email": web.path(Route::TfRescue),
-        "help": web.path(Route::TfRescue),
-        "recovery_code": has_codes.then_some(web.path(Route::MfRecovery)),
-    })
+    // As Flask-Security: an option the settings or the account do not offer is left out.
+    let mut options = serde_json::Map::new();
+    options.insert("help".into(), json!(web.path(Route::TfRescue)));
+    if tf.rescue_email {
+        options.insert("email".into(), json!(web.path(Route::TfRescue)));
+    }
+    if has_codes {
+        options.insert("recovery_code".into(), json!(web.path(Route::MfRecovery)));
+    }
+    Value::Object(options)
 }
 
 /// The second-factor passkey page of this pending login, when the user has such a passkey

@@ -5,7 +5,6 @@ use actix_web::cookie::{time, Cookie, SameSite};
 use serde_json::json;
 
 use super::page::Web;
-use crate::config::ValiditySameSite;
 
 /// The remember-me cookie (`SECURITY_REMEMBER_COOKIE_NAME`), lasting `REMEMBER_COOKIE_DURATION`.
 pub fn remember(web: &Web, value: String) -> Cookie<'static> {
@@ -29,20 +28,13 @@ pub fn remember(web: &Web, value: String) -> Cookie<'static> {
 pub fn remembered_device(web: &Web, value: String) -> Cookie<'static> {
     let settings = web.settings();
     let lifetime = time::Duration::seconds(settings.two_factor.login_validity.as_secs() as i64);
-    let attributes = &settings.two_factor.validity_cookie;
+    let cookie = &settings.two_factor.validity_cookie;
     super::placed_cookie::placed(
-        &attributes.name,
+        &cookie.name,
         value,
-        attributes.path.as_deref(),
-        attributes.domain.as_deref(),
-        attributes.secure,
+        &cookie.attributes,
         settings.cookie_secure,
     )
-    .http_only(true)
-    .same_site(match attributes.same_site {
-        ValiditySameSite::Strict => SameSite::Strict,
-        ValiditySameSite::Lax => SameSite::Lax,
-    })
     .max_age(lifetime)
     .finish()
 }
@@ -64,16 +56,14 @@ pub fn token_answer(
     (fields, cookie)
 }
 
-/// The refresh-token cookie (Flask-Security's defaults: HttpOnly, SameSite=Strict; Secure
-/// as the other cookies), lasting as long as a family may.
+/// The refresh-token cookie, placed as `SECURITY_REFRESH_TOKEN_COOKIE` says (Flask-Security's
+/// default: HttpOnly, SameSite=Strict; Secure as the other cookies), lasting as long as a
+/// family may.
 pub fn refresh_cookie(web: &Web, name: &str, value: String) -> Cookie<'static> {
     let settings = web.settings();
     let lifetime = time::Duration::seconds(settings.api_tokens.refresh_max_age.as_secs() as i64);
-    Cookie::build(name.to_owned(), value)
-        .path(crate::urls::ROOT)
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(settings.cookie_secure)
+    let attributes = &settings.api_tokens.refresh_cookie;
+    super::placed_cookie::placed(name, value, attributes, settings.cookie_secure)
         .max_age(lifetime)
         .finish()
 }

@@ -81,21 +81,5 @@ fn build_cookie(
     secure: bool,
     value: String,
 ) -> actix_web::cookie::Cookie<'static> {
-    use crate::config::SameSitePolicy;
-    use actix_web::cookie::SameSite;
-    super::placed_cookie::placed(
-        &config.name,
-        value,
-        config.path.as_deref(),
-        config.domain.as_deref(),
-        config.secure,
-        secure,
-    )
-    .http_only(config.http_only)
-    .same_site(match config.same_site {
-        SameSitePolicy::Strict => SameSite::Strict,
-        SameSitePolicy::Lax => SameSite::Lax,
-        SameSitePolicy::None => SameSite::None,
-    })
-    .finish()
+    super::placed_cookie::placed(&config.name, value, &config.attributes, secure).finish()
 }

@@ -149,9 +149,11 @@ impl Web {
         self.page("security/check_email.html", tera::Context::new())
     }
 
-    /// Queues a message for the next rendered page.
+    /// Queues a message for the next rendered page (unless `SECURITY_FLASH_MESSAGES=false`).
     pub fn flash(&self, category: &str, message: impl Into<String>) {
-        flash(&self.session, category, message.into());
+        if self.settings().features.flash_messages {
+            flash(&self.session, category, message.into());
+        }
     }
 
     fn take_flashes(&self) -> Vec<Flash> {

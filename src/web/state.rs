@@ -45,10 +45,7 @@ impl AppState {
     /// app's). Refuses second factors the settings would ignore, as [`AppState::new`] does.
     pub fn with_services(services: Services) -> Result<Self, StartError> {
         crate::auth::two_factor::check_no_unused_second_factors(&services)?;
-        let urls = crate::urls::Urls::new(
-            &services.settings.paths.prefix,
-            &services.settings.paths.keys,
-        );
+        let urls = services.urls;
         if let Some(clash) = urls.clash() {
             return Err(
                 crate::config::ConfigError::new("SECURITY_URL_PREFIX", clash.to_string()).into(),

@@ -27,7 +27,7 @@ pub struct Submission<T> {
     pub format: Format,
 }
 
-/// A submission with no fields besides the CSRF token (logout).
+/// A submission with no fields besides the CSRF token (ending a session, social login's forms).
 #[derive(Debug, Default, Deserialize)]
 pub struct NoFields {}
 
@@ -64,9 +64,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for Submission<T> {
                 BodyKind::Json => decode_json::<T>(&body)?,
                 BodyKind::Form => decode_form::<T>(&body)?,
             };
-            let configured = req
+            let settings = req
                 .app_data::<actix_web::web::Data<super::state::AppState>>()
-                .map(|state| state.settings.spa.csrf_header.clone());
+                .map(|state| {
+                    (
+                        state.settings.spa.csrf_header.clone(),
+                        state.settings.features.flash_messages,
+                    )
+                });
+            let flashes = settings.as_ref().is_some_and(|(_, flashes)| *flashes);
+            let configured = settings.map(|(header, _)| header);
             let header_token = ["x-csrf-token", "x-csrftoken"]
                 .into_iter()
                 .map(str::to_owned)
@@ -76,7 +83,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Submission<T> {
             if csrf_required(&req) {
                 let session = req.get_session();
                 if let Err(e) = csrf::verify(&session, header_token.or(body_token).as_deref()) {
-                    if Format::of(&req) == Format::Html {
+                    if flashes && Format::of(&req) == Format::Html {
                         super::page::flash(&session, "error", expired_message(&req));
                     }
                     return Err(e.into());

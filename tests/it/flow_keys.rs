@@ -1,7 +1,8 @@
 //! Flask-Security's remaining flow keys (issue 26, item 4), each changed from its default and
 //! observed: the username's lengths, the mail's parts, the reset mail, the login identities,
 //! the logout methods, signing in after confirming or resetting, registering without a
-//! password or its confirmation, and the two-factor validity cookie.
+//! password or its confirmation, the two-factor validity and refresh-token cookies, flash
+//! messages, the two-factor rescue mail, and where logout and the language chooser go.
 
 use crate::common;
 
@@ -611,5 +612,182 @@ async fn the_two_factor_validity_cookie_has_the_configured_name_and_attributes()
             refused.contains("SECURITY_TWO_FACTOR_VALIDITY_COOKIE"),
             "{refused}"
         );
+    }
+}
+
+#[actix_web::test]
+async fn the_refresh_token_cookie_has_the_attributes_its_dict_gives() {
+    use actix_web::cookie::SameSite;
+    let app = spawn_app_with(&[
+        ("SECURITY_REFRESH_TOKEN", "true"),
+        (
+            "SECURITY_REFRESH_TOKEN_COOKIE",
+            r#"{"samesite": "None", "secure": true, "httponly": true, "path": "/refresh-token"}"#,
+        ),
+    ])
+    .await;
+    let email = new_email("refresh-dict");
+    app.create_user(&email, PASSWORD).await;
+    let c = app.client();
+    let token = c.json_csrf_token().await;
+    let r = c
+        .post_json(
+            "/login?include_auth_token",
+            &json!({"email": email, "password": PASSWORD}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = common::set_cookie(r.headers(), "fs_refresh").expect("the refresh cookie");
+    assert_eq!(cookie.same_site(), Some(SameSite::None));
+    assert_eq!(cookie.secure(), Some(true));
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(cookie.path(), Some("/refresh-token"));
+
+    // A refresh token scripts could read, or a cross-site cookie browsers would drop, is
+    // refused at start-up with the key named.
+    for refused in [
+        r#"{"httponly": false}"#,
+        r#"{"samesite": "None", "secure": false}"#,
+        r#"{"key": "other"}"#,
+    ] {
+        let e = try_spawn_app_with(&[
+            ("SECURITY_REFRESH_TOKEN", "true"),
+            ("SECURITY_REFRESH_TOKEN_COOKIE", refused),
+        ])
+        .await
+        .err()
+        .expect(refused)
+        .to_string();
+        assert!(e.contains("SECURITY_REFRESH_TOKEN_COOKIE"), "{e}");
+    }
+}
+
+/// A change of password that flashes its outcome; the page it leads to.
+async fn changed_password_page(app: &TestApp) -> String {
+    let email = new_email("flash");
+    app.create_user(&email, PASSWORD).await;
+    let c = app.logged_in_client(&email, PASSWORD, false).await;
+    let token = c.csrf_token("/change").await;
+    let r = c
+        .post_form(
+            "/change",
+            &[
+                ("password", PASSWORD),
+                ("new_password", "another-horse-battery-8"),
+                ("new_password_confirm", "another-horse-battery-8"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let then = common::location(&r).expect("a redirect");
+    c.get(&then).await.text().await.unwrap()
+}
+
+#[actix_web::test]
+async fn without_flash_messages_no_message_is_shown() {
+    let shown = "You successfully changed your password";
+    let page =
+        changed_password_page(&spawn_app_with(&[("SECURITY_CHANGEABLE", "true")]).await).await;
+    assert!(page.contains(shown), "the default flashes: {page}");
+    let app = spawn_app_with(&[
+        ("SECURITY_CHANGEABLE", "true"),
+        ("SECURITY_FLASH_MESSAGES", "false"),
+    ])
+    .await;
+    let page = changed_password_page(&app).await;
+    assert!(!page.contains(shown), "{page}");
+}
+
+#[actix_web::test]
+async fn without_two_factor_rescue_email_no_code_is_mailed_instead() {
+    let tf = [
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TOTP_SECRETS", "flow-keys-test-secret"),
+    ];
+    for (rescue_email, offered) in [("true", true), ("false", false)] {
+        let mut settings = tf.to_vec();
+        settings.push(("SECURITY_TWO_FACTOR_RESCUE_EMAIL", rescue_email));
+        let app = spawn_app_with(&settings).await;
+        let email = new_email("rescue");
+        app.create_user(&email, PASSWORD).await;
+        let owner = app.logged_in_client(&email, PASSWORD, false).await;
+        common::set_up_authenticator(&owner).await;
+        let c = app.client();
+        assert_eq!(
+            c.login_json(&email, PASSWORD).await.status(),
+            StatusCode::OK
+        );
+        let body: Value = c.get_json("/tf-rescue").await.json().await.unwrap();
+        let options = &body["response"]["recovery_options"];
+        assert_eq!(options.get("email").is_some(), offered, "{body}");
+        assert!(options["help"].is_string(), "{body}");
+        let page = c.get("/tf-rescue").await.text().await.unwrap();
+        assert_eq!(page.contains("Mail me a code instead"), offered, "{page}");
+        assert!(
+            page.contains("Ask the site&#x27;s support for help")
+                || page.contains("Ask the site's support for help")
+        );
+        let r = c
+            .post_json_via("/tf-rescue", "/tf-rescue", &json!({"help_setup": "email"}))
+            .await;
+        let expected = if offered {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        assert_eq!(r.status(), expected, "{}", r.text().await.unwrap());
+    }
+}
+
+#[actix_web::test]
+async fn logout_goes_to_a_safe_next_and_passes_over_an_unsafe_one() {
+    let app = spawn_app_with(&[]).await;
+    let email = new_email("logout-next");
+    app.create_user(&email, PASSWORD).await;
+    for (next, then) in [
+        ("/goodbye?a=1", "/goodbye?a=1"),
+        ("https://evil.example/", "/"),
+        ("", "/"),
+    ] {
+        let c = app.logged_in_client(&email, PASSWORD, false).await;
+        let token = c.csrf_token("/profile").await;
+        let r = c
+            .post_form("/logout", &[("csrf_token", &token), ("next", next)])
+            .await;
+        assert_eq!(r.status(), StatusCode::FOUND, "{next}");
+        assert_eq!(common::location(&r).as_deref(), Some(then), "{next}");
+        assert!(!c.is_authenticated().await);
+    }
+    // In the query string too, as Flask-Security reads it.
+    let c = app.logged_in_client(&email, PASSWORD, false).await;
+    let token = c.csrf_token("/profile").await;
+    let r = c
+        .post_form("/logout?next=/after", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(common::location(&r).as_deref(), Some("/after"));
+}
+
+#[actix_web::test]
+async fn the_language_chooser_follows_next_to_a_host_the_redirect_keys_allow() {
+    let allowed = "https://app.example.com/settings";
+    let settings = [
+        ("SECURITY_REDIRECT_BASE_DOMAIN", "example.com"),
+        ("SECURITY_REDIRECT_ALLOWED_SUBDOMAINS", "app"),
+    ];
+    for (settings, then) in [(&[][..], None), (&settings[..], Some(allowed))] {
+        let app = spawn_app_with(settings).await;
+        let c = app.client();
+        let token = c.csrf_token("/login").await;
+        let r = c
+            .post_form(
+                "/lang",
+                &[("lang", "de"), ("next", allowed), ("csrf_token", &token)],
+            )
+            .await;
+        // Another host is refused: back to the home page with a message.
+        assert_eq!(r.status(), StatusCode::FOUND);
+        assert_eq!(common::location(&r).as_deref(), Some(then.unwrap_or("/")));
     }
 }

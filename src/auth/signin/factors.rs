@@ -362,7 +362,7 @@ pub async fn rescue(
 ) -> Result<Rescue, ServiceError> {
     let key = browser.key();
     let rescue = match how {
-        "email" => {
+        "email" if services.settings.two_factor.rescue_email => {
             // Past the sending budget nothing is mailed and the code mailed before (if any)
             // stays the one that works.
             if let Some(sent) = two_factor::send_rescue_code(services, user, &key).await? {
