@@ -9,9 +9,11 @@
 //! * every code, and every recovery code, is counted before it is checked against the
 //!   account's second-factor budget ([`super::throttle`]'s rule 5): per account, from any
 //!   address, and only a completed sign-in clears it;
-//! * recovery codes are stored as keyed digests; Flask's clear ones work once and are hashed
-//!   at first use; one code used from two requests at once succeeds at most once (a
-//!   compare-and-swap on the column).
+//! * recovery codes are stored as keyed digests (with the time they were made, for
+//!   `SECURITY_MULTI_FACTOR_RECOVERY_CODE_TTL`); Flask's clear ones, and its encrypted ones
+//!   (with `SECURITY_MULTI_FACTOR_RECOVERY_CODES_KEYS`), work once and are hashed at first
+//!   use; one code used from two requests at once succeeds at most once (a compare-and-swap
+//!   on the column).
 
 use super::events::{SecurityEvent, TwoFactorChange};
 use super::lifecycle;
@@ -29,7 +31,7 @@ use super::sending::{self, Allowance, Destination};
 use super::services::Services;
 use super::throttle;
 use super::totp::{self, TotpSecret};
-use crate::config::TwoFactorMethod;
+use crate::config::{self, TwoFactorMethod};
 use crate::crypto::{constant_time_eq, derive_key, keyed_digest};
 use crate::db::models::User;
 use crate::db::schema::{otp_used, user};
@@ -801,8 +803,13 @@ pub fn check_no_unused_second_factors(
 // Recovery codes
 // ---------------------------------------------------------------------------------------
 
-/// What marks a stored recovery code as a digest (Flask's are clear `xxxx-xxxx-xxxx`).
+/// What marks a stored recovery code as a digest without a date: Flask's clear codes
+/// (`xxxx-xxxx-xxxx`) once hashed, and Latchkey's codes made before codes were dated.
 const DIGEST_PREFIX: &str = "lk1$";
+/// A dated digest, `lk2$<made, unix seconds>$<digest of made and code>`: the codes Latchkey
+/// makes, and Flask's encrypted ones once hashed (with their token's time), so that
+/// `SECURITY_MULTI_FACTOR_RECOVERY_CODE_TTL` applies to them as to a Fernet token.
+const DATED_PREFIX: &str = "lk2$";
 
 fn recovery_digest(services: &Services, code: &str) -> String {
     let key = derive_key(&services.settings.secret_key, "recovery-code");
@@ -810,6 +817,21 @@ fn recovery_digest(services: &Services, code: &str) -> String {
         "{DIGEST_PREFIX}{}",
         keyed_digest(&key, &code.trim().to_ascii_lowercase())
     )
+}
+
+fn dated_digest(services: &Services, code: &str, made: u64) -> String {
+    let key = derive_key(&services.settings.secret_key, "recovery-code");
+    let code = code.trim().to_ascii_lowercase();
+    format!(
+        "{DATED_PREFIX}{made}${}",
+        keyed_digest(&key, &format!("{made}|{code}"))
+    )
+}
+
+/// The time a dated digest records, if `stored` is one.
+fn dated_made(stored: &str) -> Option<u64> {
+    let (made, _) = stored.strip_prefix(DATED_PREFIX)?.split_once('$')?;
+    made.parse().ok()
 }
 
 /// `n` codes in Flask-Security's shape: three groups of four hex digits.
@@ -872,16 +894,18 @@ fn stored_codes(user: &User) -> Vec<String> {
 }
 
 /// New recovery codes for `user`, replacing any old ones; returned in clear once, stored
-/// only as digests.
+/// only as dated digests (never encrypted, even with
+/// `SECURITY_MULTI_FACTOR_RECOVERY_CODES_KEYS`: a digest cannot be read back by anyone).
 pub async fn replace_recovery_codes(
     services: &Services,
     user: &User,
     client: &ClientInfo,
 ) -> Result<Vec<String>, ServiceError> {
     let codes = new_recovery_codes(services.settings.two_factor.recovery_codes_n);
+    let made = u64::try_from(unix_now()).unwrap_or(0);
     let stored = codes
         .iter()
-        .map(|c| recovery_digest(services, c))
+        .map(|c| dated_digest(services, c, made))
         .collect::<Vec<_>>()
         .join(",");
     let id = user.id;
@@ -910,7 +934,8 @@ pub async fn replace_recovery_codes(
 
 /// Uses one recovery code of `user` instead of the second factor, through the login
 /// throttle. The code is removed with a compare-and-swap on the column, so two requests
-/// using it at once succeed at most once; Flask's clear codes are hashed on the way.
+/// using it at once succeed at most once; Flask's clear and encrypted codes are hashed on
+/// the way.
 pub async fn use_recovery_code(
     services: &Services,
     user: &User,
@@ -929,6 +954,8 @@ pub async fn use_recovery_code(
             .db
             .clone()
             .run(move |conn| {
+                let rules = CodeRules::new(&services);
+                let now = u64::try_from(unix_now()).unwrap_or(0);
                 // Read, remove, write back only if nobody changed it meanwhile; a lost race
                 // reads again (and no longer finds a code used by the winner).
                 for _ in 0..5 {
@@ -938,13 +965,9 @@ pub async fn use_recovery_code(
                     };
                     let before = current.mf_recovery_codes.clone();
                     let codes = stored_codes(&current);
-                    let position = codes.iter().position(|stored| {
-                        if stored.starts_with(DIGEST_PREFIX) {
-                            constant_time_eq(stored, &digest)
-                        } else {
-                            constant_time_eq(&stored.to_ascii_lowercase(), &typed)
-                        }
-                    });
+                    let position = codes
+                        .iter()
+                        .position(|stored| rules.matches(&services, stored, &typed, &digest, now));
                     let Some(position) = position else {
                         return Ok(false);
                     };
@@ -952,13 +975,7 @@ pub async fn use_recovery_code(
                         .iter()
                         .enumerate()
                         .filter(|(i, _)| *i != position)
-                        .map(|(_, stored)| {
-                            if stored.starts_with(DIGEST_PREFIX) {
-                                stored.clone()
-                            } else {
-                                recovery_digest(&services, stored)
-                            }
-                        })
+                        .map(|(_, stored)| rules.restore(&services, stored))
                         .collect();
                     let after = (!rest.is_empty()).then(|| rest.join(","));
                     let swapped = diesel::update(
@@ -978,6 +995,110 @@ pub async fn use_recovery_code(
             .await?)
     };
     settle(services, user, client, check).await
+}
+
+/// How stored recovery codes are read: Latchkey's digests, and Flask-Security's codes, clear
+/// or encrypted with `SECURITY_MULTI_FACTOR_RECOVERY_CODES_KEYS` (any key decrypts, as its
+/// `MultiFernet`). `SECURITY_MULTI_FACTOR_RECOVERY_CODE_TTL` applies, as in Flask-Security,
+/// only with the keys: to the tokens' time and to the time a dated digest records.
+struct CodeRules<'a> {
+    keys: Option<&'a config::RecoveryCodeKeys>,
+    ttl: Option<u64>,
+}
+
+impl<'a> CodeRules<'a> {
+    fn new(services: &'a Services) -> Self {
+        let settings = &services.settings.two_factor;
+        let keys = settings.recovery_codes_keys.as_ref();
+        Self {
+            keys,
+            ttl: settings
+                .recovery_code_ttl
+                .filter(|_| keys.is_some())
+                .map(|ttl| ttl.as_secs()),
+        }
+    }
+
+    /// Whether `stored` is the `typed` code (lowercased; `digest` is its undated digest),
+    /// and still usable at `now`.
+    fn matches(
+        &self,
+        services: &Services,
+        stored: &str,
+        typed: &str,
+        digest: &str,
+        now: u64,
+    ) -> bool {
+        if stored.starts_with(DIGEST_PREFIX) {
+            constant_time_eq(stored, digest)
+        } else if stored.starts_with(DATED_PREFIX) {
+            dated_made(stored).is_some_and(|made| {
+                !self.expired(made, now)
+                    && constant_time_eq(stored, &dated_digest(services, typed, made))
+            })
+        } else if is_fernet_token(stored) {
+            self.decrypt(stored)
+                .is_some_and(|(clear, _)| constant_time_eq(&clear, typed))
+        } else {
+            constant_time_eq(&stored.to_ascii_lowercase(), typed)
+        }
+    }
+
+    /// As Fernet's TTL check: too old once `made + ttl` is before `now`.
+    fn expired(&self, made: u64, now: u64) -> bool {
+        self.ttl.is_some_and(|ttl| made.saturating_add(ttl) < now)
+    }
+
+    /// The code inside `token` (lowercased, as typed codes are compared) and the time the
+    /// token was made, if a key opens it and, with a TTL, it is not older than that.
+    /// Without keys, nothing opens.
+    fn decrypt(&self, token: &str) -> Option<(String, u64)> {
+        let keys = self.keys?;
+        let clear = keys.fernets().iter().find_map(|fernet| {
+            match self.ttl {
+                Some(ttl) => fernet.decrypt_with_ttl(token, ttl),
+                None => fernet.decrypt(token),
+            }
+            .ok()
+        })?;
+        let clear = String::from_utf8(clear).ok()?;
+        Some((clear.trim().to_ascii_lowercase(), fernet_time(token)?))
+    }
+
+    /// How a code that stays is stored once another is used: digests stay; Flask's clear
+    /// codes become undated digests, its encrypted ones dated digests (the token's time, so
+    /// the TTL still applies). A token no key opens (expired, or its key no longer
+    /// configured) is kept as it is.
+    fn restore(&self, services: &Services, stored: &str) -> String {
+        if stored.starts_with(DIGEST_PREFIX) || stored.starts_with(DATED_PREFIX) {
+            stored.to_owned()
+        } else if is_fernet_token(stored) {
+            match self.decrypt(stored) {
+                Some((clear, made)) => dated_digest(services, &clear, made),
+                None => stored.to_owned(),
+            }
+        } else {
+            recovery_digest(services, stored)
+        }
+    }
+}
+
+/// Whether a stored recovery code is a Fernet token (what Flask-Security stores with
+/// `SECURITY_MULTI_FACTOR_RECOVERY_CODES_KEYS`): version byte 0x80 and a timestamp whose
+/// high bytes are zero give `gAAAAA`, and a token is far longer than any code.
+fn is_fernet_token(stored: &str) -> bool {
+    stored.starts_with("gAAAAA") && stored.len() > 64
+}
+
+/// The time a Fernet token was made (its spec: a version byte, then the time as 64-bit
+/// big-endian seconds). Read only after a key opened the token, so the field is authentic.
+fn fernet_time(token: &str) -> Option<u64> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .ok()?;
+    let time: [u8; 8] = bytes.get(1..9)?.try_into().ok()?;
+    Some(u64::from_be_bytes(time))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1046,6 +1167,36 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), 5);
+    }
+
+    #[test]
+    fn a_fernet_tokens_time_is_read_and_a_dated_digests_too() {
+        // Python's `Fernet(key).encrypt_at_time(b"abcd-1234-ef01", 1700000000)`.
+        let token = "gAAAAABlU_EAkibQ_l1oHs8CFKZyLRZJpkzKR4Kn2LALdMZpIEaSTDwYF3uZWBVhjVP1eVXo8VzJJoA3l0BF2Yszge12MLOI5Q==";
+        assert!(is_fernet_token(token), "{token}");
+        assert_eq!(fernet_time(token), Some(1_700_000_000));
+        assert!(!is_fernet_token("abcd-1234-ef01"));
+        assert!(!is_fernet_token("lk1$00ff"));
+        assert_eq!(dated_made("lk2$1700000000$00ff"), Some(1_700_000_000));
+        assert_eq!(dated_made("lk2$soon$00ff"), None);
+        assert_eq!(dated_made("lk1$00ff"), None);
+    }
+
+    #[test]
+    fn with_a_ttl_a_code_made_longer_ago_is_expired() {
+        let rules = CodeRules {
+            keys: None,
+            ttl: Some(60),
+        };
+        assert!(!rules.expired(1_000, 1_060));
+        assert!(rules.expired(1_000, 1_061));
+        assert!(!rules.expired(u64::MAX, 1_061));
+        let no_ttl = CodeRules {
+            keys: None,
+            ttl: None,
+        };
+        assert!(!no_ttl.expired(0, u64::MAX));
+        assert_eq!(no_ttl.decrypt("gAAAAA"), None, "no keys, nothing opens");
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub use source::{parse_duration, parse_flag, ConfigError, Source};
 pub use spa::{CsrfCookie, SpaSettings, Views};
 pub use template_names::TemplateName;
 pub use throttle::{LoginThrottle, RateLimit, RateLimits, SendLimits};
-pub use two_factor::{TwoFactorMethod, TwoFactorSettings};
+pub use two_factor::{RecoveryCodeKeys, TwoFactorMethod, TwoFactorSettings};
 pub use unified_signin::{UnifiedSigninSettings, UsMethod};
 pub use usernames::{UsernamePolicy, MAX_USERNAME_LENGTH};
 pub use validity_cookie::ValidityCookie;

@@ -61,6 +61,7 @@ mod password_policy;
 mod pending_login;
 mod protected_pages;
 mod recover;
+mod recovery_code_keys;
 mod register;
 mod security_events;
 mod security_headers;
