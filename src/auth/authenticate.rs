@@ -83,11 +83,13 @@ impl LoginFailure {
     }
 }
 
-/// A refused login, with the account it was for when there is one (for the audit log).
-#[derive(Debug, Clone, Copy)]
+/// A refused login, with the account it was for when there is one (for the audit log; its
+/// email for `SECURITY_REQUIRES_CONFIRMATION_ERROR_VIEW`).
+#[derive(Debug, Clone)]
 pub struct Refused {
     pub failure: LoginFailure,
     pub user_id: Option<i32>,
+    pub email: Option<String>,
 }
 
 /// Step 1 of a login: the account an identity names (if any) and the subject its attempts
@@ -257,6 +259,7 @@ pub async fn login_with_password(
         Ok(Attempt::Refused(Refused {
             failure,
             user_id: user.map(|u| u.id),
+            email: user.and_then(|u| u.email.clone()),
         }))
     };
     if identity.is_empty() {

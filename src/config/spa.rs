@@ -64,6 +64,30 @@ pub struct Views {
     pub reset_error: Option<String>,
     pub post_change_email: Option<String>,
     pub change_email_error: Option<String>,
+    /// Where a two-factor setup (or switching it off) by a logged-in user goes
+    /// (`SECURITY_TWO_FACTOR_POST_SETUP_VIEW`; unset: the setup page).
+    pub two_factor_post_setup: Option<String>,
+    /// Where a two-factor step without a login in the middle goes
+    /// (`SECURITY_TWO_FACTOR_ERROR_VIEW`; unset: the login page).
+    pub two_factor_error: Option<String>,
+    /// Where a unified sign-in setup goes (`SECURITY_US_POST_SETUP_VIEW`; unset: the setup
+    /// page).
+    pub us_post_setup: Option<String>,
+    /// Where a re-authentication goes without `next` (`SECURITY_POST_VERIFY_VIEW`; unset:
+    /// `/`).
+    pub post_verify: Option<String>,
+    /// Where a refused re-authentication with a social login goes in SPA mode
+    /// (`SECURITY_VERIFY_ERROR_VIEW`; unset: `/verify`).
+    pub verify_error: Option<String>,
+    /// Where a logged-in user without the role a page wants goes
+    /// (`SECURITY_UNAUTHORIZED_VIEW`; unset: a 403 page).
+    pub unauthorized: Option<String>,
+    /// Where a login refused for an unconfirmed account goes, with its `email`
+    /// (`SECURITY_REQUIRES_CONFIRMATION_ERROR_VIEW`; unset: the form again).
+    pub requires_confirmation_error: Option<String>,
+    /// Where a username change goes without `next` (`SECURITY_POST_CHANGE_USERNAME_VIEW`;
+    /// unset: `post_login`).
+    pub post_change_username: Option<String>,
 }
 
 pub(super) fn spa(src: &Source) -> Result<SpaSettings, ConfigError> {
@@ -154,6 +178,14 @@ fn redirects(src: &Source) -> Result<SpaSettings, ConfigError> {
             reset_error: view("SECURITY_RESET_ERROR_VIEW")?,
             post_change_email: view("SECURITY_POST_CHANGE_EMAIL_VIEW")?,
             change_email_error: view("SECURITY_CHANGE_EMAIL_ERROR_VIEW")?,
+            two_factor_post_setup: view("SECURITY_TWO_FACTOR_POST_SETUP_VIEW")?,
+            two_factor_error: view("SECURITY_TWO_FACTOR_ERROR_VIEW")?,
+            us_post_setup: view("SECURITY_US_POST_SETUP_VIEW")?,
+            post_verify: view("SECURITY_POST_VERIFY_VIEW")?,
+            verify_error: view("SECURITY_VERIFY_ERROR_VIEW")?,
+            unauthorized: view("SECURITY_UNAUTHORIZED_VIEW")?,
+            requires_confirmation_error: view("SECURITY_REQUIRES_CONFIRMATION_ERROR_VIEW")?,
+            post_change_username: view("SECURITY_POST_CHANGE_USERNAME_VIEW")?,
         },
     })
 }
@@ -301,6 +333,17 @@ mod tests {
         assert_eq!(s.redirect_host.as_deref(), Some("localhost:8081"));
         assert_eq!(s.allowed_hosts, ["app.example.com", "example.com"]);
         assert_eq!(s.views.post_confirm.as_deref(), Some("/confirmed"));
+        let more = read(&[
+            ("SECURITY_TWO_FACTOR_ERROR_VIEW", "/tf-error"),
+            ("SECURITY_UNAUTHORIZED_VIEW", "https://app.example.com/no"),
+        ])
+        .unwrap();
+        assert_eq!(more.views.two_factor_error.as_deref(), Some("/tf-error"));
+        assert_eq!(
+            more.views.unauthorized.as_deref(),
+            Some("https://app.example.com/no")
+        );
+        assert!(read(&[("SECURITY_POST_VERIFY_VIEW", "verified")]).is_err());
         assert!(read(&[("SECURITY_REDIRECT_BEHAVIOR", "mpa")]).is_err());
         assert!(read(&[("SECURITY_POST_CONFIRM_VIEW", "javascript:alert(1)")]).is_err());
         assert!(read(&[("SECURITY_REDIRECT_HOST", "a/b")]).is_err());

@@ -92,6 +92,12 @@ pub async fn submit(web: Web, form: Submission<LoginForm>) -> Result<HttpRespons
     let browser = signin::browser(&web);
     let outcome = factors::password(&web.services(), &browser, identity, password, asked).await?;
     signin::answer(&web, outcome, "login_throttled", json!({}), |refused| {
+        if refused.failure == LoginFailure::ConfirmationRequired {
+            let email = refused.email.as_deref();
+            if let Some(elsewhere) = crate::web::spa::requires_confirmation(&web, email) {
+                return Ok(elsewhere);
+            }
+        }
         let generic = settings.features.return_generic_responses;
         let errors = refused.failure.to_form_errors(generic, &web.messages);
         let mut ctx = form_context(&form, &next_raw.unwrap_or_default());

@@ -146,15 +146,12 @@ pub async fn verify_response(
             mark_reauthenticated(&web, &current, &browser.key(), "oauth").await?;
             let message = web.msg(messages::REAUTHENTICATION_SUCCESSFUL, &[]);
             web.flash("success", message);
-            Ok(redirect(next.as_deref().unwrap_or(web.path(Route::Home))))
-        }
-        Attempt::Refused(Refusal::UnknownProvider) => Err(AppError::NotFound),
-        Attempt::Refused(refusal) => {
-            web.flash("error", web.describe(&refusal));
             Ok(redirect(
-                &web.urls().with_next(Route::Verify, kept_next.as_deref()),
+                &next.unwrap_or_else(|| crate::web::spa::post_verify(&web)),
             ))
         }
+        Attempt::Refused(Refusal::UnknownProvider) => Err(AppError::NotFound),
+        Attempt::Refused(refusal) => Ok(verify_refused(&web, &refusal, kept_next.as_deref())),
         Attempt::Throttled { retry_after } => {
             Err(signin::throttled(&web, "verify_throttled", retry_after))
         }
@@ -305,6 +302,18 @@ fn callback(web: &Web) -> Callback {
         error: query_param(&web.request, "error"),
         error_description: query_param(&web.request, "error_description"),
     }
+}
+
+/// A refused re-authentication: in SPA mode to `SECURITY_VERIFY_ERROR_VIEW` with the
+/// refusal as `error`, else back to `/verify` (its `next` kept) under the flashed refusal.
+fn verify_refused(web: &Web, refusal: &Refusal, next: Option<&str>) -> HttpResponse {
+    let message = web.describe(refusal);
+    let view = web.settings().spa.views.verify_error.as_ref();
+    if let Some(spa) = crate::web::spa::link_redirect(web, view, &[("error", &message)]) {
+        return spa;
+    }
+    web.flash("error", message);
+    redirect(&web.urls().with_next(Route::Verify, next))
 }
 
 /// The login page, with the refusal flashed (Flask-Security's answer to every refusal).

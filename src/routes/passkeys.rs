@@ -555,7 +555,7 @@ pub async fn verify_finish(
         .filter(|n| !n.is_empty())
         .and_then(|n| SafeNext::parse(&n, &web.settings().base_url).ok())
         .map_or_else(
-            || web.path(Route::Home).to_owned(),
+            || crate::web::spa::post_verify(&web),
             |n| n.as_str().to_owned(),
         );
     Ok(web.success(

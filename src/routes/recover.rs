@@ -84,6 +84,10 @@ pub async fn forgot_submit(
         ),
         ForgotOutcome::UnknownUser => return refused(web.msg(messages::USER_DOES_NOT_EXIST, &[])),
         ForgotOutcome::ConfirmationRequired => {
+            let elsewhere = crate::web::spa::requires_confirmation(&web, Some(email.as_str()));
+            if let Some(elsewhere) = elsewhere {
+                return Ok(elsewhere);
+            }
             // As at login: the link can be sent again from here.
             let mut ctx = email_context(&raw);
             ctx.insert("resend_confirmation", &true);

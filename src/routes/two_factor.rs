@@ -143,7 +143,7 @@ async fn setter(web: &Web, return_to: &str) -> Result<Result<Setter, HttpRespons
 
 /// The answer to a mid-login step without a login in the middle: Flask-Security's 400 with
 /// "You currently do not have permissions to access this page" (JSON), or back to the login
-/// page (HTML).
+/// page (HTML; `SECURITY_TWO_FACTOR_ERROR_VIEW` when set).
 fn not_mid_login(web: &Web) -> HttpResponse {
     let message = web.msg(messages::TWO_FACTOR_PERMISSION_DENIED, &[]);
     match web.format {
@@ -153,7 +153,7 @@ fn not_mid_login(web: &Web) -> HttpResponse {
         })),
         Format::Html => {
             web.flash("error", message);
-            redirect(web.path(Route::Login))
+            redirect(&crate::web::spa::two_factor_error(web))
         }
     }
 }
@@ -241,7 +241,7 @@ pub async fn setup_submit(web: Web, form: Submission<SetupForm>) -> Result<HttpR
         two_factor::setup_request(&services, user, required, &choice, phone, &client, &origin);
     match step.await? {
         SetupStep::Disabled(_) => Ok(web.success(
-            web.path(Route::TfSetup),
+            &crate::web::spa::two_factor_post_setup(&web),
             Some(("success", web.msg(messages::TWO_FACTOR_DISABLED, &[]))),
             json!({"tf_method": null, "tf_primary_method": null, "tf_phone": null}),
         )),
@@ -381,14 +381,20 @@ async fn setup_done(
     } else {
         web.msg(messages::TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL, &[])
     };
+    let post_setup = crate::web::spa::two_factor_post_setup(web);
     if turned_on {
-        if let Some(step) = codes_as_next_step(web, updated, web.path(Route::Profile)).await? {
+        // The recovery codes' "Continue" goes to SECURITY_TWO_FACTOR_POST_SETUP_VIEW when set.
+        let then = match web.settings().spa.views.two_factor_post_setup {
+            Some(_) => post_setup.as_str(),
+            None => web.path(Route::Profile),
+        };
+        if let Some(step) = codes_as_next_step(web, updated, then).await? {
             web.flash("success", message);
             return Ok(step);
         }
     }
     Ok(web.success(
-        web.path(Route::TfSetup),
+        &post_setup,
         Some(("success", message)),
         json!({
             "tf_method": updated.tf_primary_method,

@@ -596,7 +596,7 @@ fn setup_done(web: &Web, updated: &User, method: UsMethod) -> HttpResponse {
         &[("method", &web.translate(way, &[]))],
     );
     web.success(
-        web.path(Route::UsSetup),
+        &crate::web::spa::us_post_setup(web),
         Some(("success", said)),
         json!({
             "csrf_token": web.csrf_token(),
@@ -677,7 +677,7 @@ pub async fn verify_submit(
     }
     mark_reauthenticated(&web, &current, &client, "unified").await?;
     Ok(web.success(
-        next.as_deref().unwrap_or(web.path(Route::Home)),
+        &next.unwrap_or_else(|| crate::web::spa::post_verify(&web)),
         Some((
             "success",
             web.msg(messages::REAUTHENTICATION_SUCCESSFUL, &[]),

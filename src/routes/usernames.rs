@@ -108,7 +108,11 @@ pub async fn change_submit(
         "username changed"
     );
     Ok(web.success(
-        &then_or(&web, next.as_deref(), web.path(Route::Home)),
+        &then_or(
+            &web,
+            next.as_deref(),
+            &crate::web::spa::post_change_username(&web),
+        ),
         Some(("success", web.msg(messages::USERNAME_CHANGE, &[]))),
         json!({ "current_username": updated.username }),
     ))

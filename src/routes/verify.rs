@@ -78,9 +78,9 @@ pub async fn submit(
     }
     let client = browser.key();
     mark_reauthenticated(&web, &current, &client, "password").await?;
-    let location = next.as_deref().unwrap_or(web.path(Route::Home));
+    let location = next.unwrap_or_else(|| crate::web::spa::post_verify(&web));
     Ok(web.success(
-        location,
+        &location,
         Some((
             "success",
             web.msg(messages::REAUTHENTICATION_SUCCESSFUL, &[]),

@@ -26,6 +26,10 @@ pub enum AppError {
     Unauthenticated { login_url: String },
     #[error("You do not have permission to view this resource.")]
     Forbidden,
+    /// [`AppError::Forbidden`] where a browser is sent elsewhere instead of a 403 page
+    /// (`SECURITY_UNAUTHORIZED_VIEW`); JSON clients still get the 403.
+    #[error("You do not have permission to view this resource.")]
+    ForbiddenElsewhere { location: String },
     #[error("Not Found")]
     NotFound,
     /// A method the path does not answer (the page offers what it does answer).
@@ -101,7 +105,9 @@ impl AppError {
             AppError::Unauthenticated { .. } => {
                 messages.text(crate::messages::UNAUTHENTICATED, &[])
             }
-            AppError::Forbidden => messages.text(crate::messages::UNAUTHORIZED, &[]),
+            AppError::Forbidden | AppError::ForbiddenElsewhere { .. } => {
+                messages.text(crate::messages::UNAUTHORIZED, &[])
+            }
             AppError::TooManyAttempts { retry_after } => {
                 let wait = (*retry_after).max(std::time::Duration::from_secs(1));
                 // `wait` in words ("1 second", "2 minutes"); `seconds`, the bare number, for
@@ -124,7 +130,7 @@ impl AppError {
         use super::error_page::Situation;
         match self {
             AppError::Csrf(_) => Situation::ExpiredForm,
-            AppError::Forbidden => Situation::Forbidden,
+            AppError::Forbidden | AppError::ForbiddenElsewhere { .. } => Situation::Forbidden,
             AppError::NotFound => Situation::NotFound,
             AppError::MethodNotAllowed => Situation::MethodNotAllowed,
             AppError::TooManyAttempts { .. } => Situation::Throttled,
@@ -154,10 +160,14 @@ impl AppError {
         request_id: Option<&str>,
     ) -> HttpResponse {
         let status = self.status_code();
-        if let (AppError::Unauthenticated { login_url }, Format::Html) = (self, format) {
-            return HttpResponse::Found()
-                .insert_header((header::LOCATION, login_url.as_str()))
-                .finish();
+        match (self, format) {
+            (AppError::Unauthenticated { login_url: to }, Format::Html)
+            | (AppError::ForbiddenElsewhere { location: to }, Format::Html) => {
+                return HttpResponse::Found()
+                    .insert_header((header::LOCATION, to.as_str()))
+                    .finish();
+            }
+            _ => {}
         }
         let mut response = error_response(status, format, &self.user_message(messages), request_id);
         if let Some(seconds) = self.retry_after_secs() {
@@ -176,7 +186,7 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::ForbiddenElsewhere { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -310,7 +320,10 @@ fn in_layout(
     error: &AppError,
     request_id: Option<&str>,
 ) -> Option<HttpResponse> {
-    if matches!(error, AppError::Unauthenticated { .. }) {
+    if matches!(
+        error,
+        AppError::Unauthenticated { .. } | AppError::ForbiddenElsewhere { .. }
+    ) {
         return None;
     }
     let status = error.status_code();

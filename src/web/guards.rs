@@ -11,7 +11,8 @@
 //!   [`roles_accepted`] and [`premium_required()`].
 //!
 //! Anonymous visitors get 401 (JSON) or a redirect to the login page (HTML); a logged-in
-//! user who lacks the role or the premium flag gets 403. Roles are read from the database
+//! user who lacks the role or the premium flag gets 403 (a browser goes to
+//! `SECURITY_UNAUTHORIZED_VIEW` instead, when set). Roles are read from the database
 //! once per request, and only when a role guard asks.
 
 use std::future::{ready, Future, Ready};
@@ -230,7 +231,34 @@ pub async fn check(req: &HttpRequest, rule: &Rule) -> Result<CurrentUser, AppErr
     if allowed {
         Ok(current)
     } else {
-        Err(AppError::Forbidden)
+        Err(forbidden(req))
+    }
+}
+
+/// A logged-in user without what the page wants: 403, or a browser to
+/// `SECURITY_UNAUTHORIZED_VIEW` when set, under the flashed "You do not have permission to
+/// view this resource." (Flask-Security's `default_unauthz_handler`).
+fn forbidden(req: &HttpRequest) -> AppError {
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return AppError::Forbidden;
+    };
+    let spa = &state.settings.spa;
+    let Some(view) = spa.views.unauthorized.as_ref() else {
+        return AppError::Forbidden;
+    };
+    if super::format::Format::of(req).is_json() {
+        return AppError::Forbidden;
+    }
+    let messages = &state.messages;
+    let messages = messages.in_language(&super::language::of(req, messages));
+    let message = messages.text(crate::messages::UNAUTHORIZED, &[]);
+    super::page::flash(
+        &actix_session::SessionExt::get_session(req),
+        "error",
+        message,
+    );
+    AppError::ForbiddenElsewhere {
+        location: super::spa::view_url(spa, view, &[]),
     }
 }
 
@@ -298,7 +326,7 @@ impl FromRequest for Premium {
         ready(match current {
             None => Err(unauthenticated(req)),
             Some(c) if c.user.is_premium() => Ok(Premium(c)),
-            Some(_) => Err(AppError::Forbidden),
+            Some(_) => Err(forbidden(req)),
         })
     }
 }

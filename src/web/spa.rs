@@ -8,6 +8,7 @@ use actix_web::HttpResponse;
 use super::page::{redirect, Web};
 use crate::config::SpaSettings;
 use crate::db::models::User;
+use crate::urls::Route;
 
 /// `view` (a path or an absolute URL) with `params` merged into its query string (a
 /// parameter it has already is replaced) and its host replaced by `SECURITY_REDIRECT_HOST`
@@ -86,6 +87,62 @@ pub fn view_or(web: &Web, view: Option<&String>, default: &str) -> String {
         Some(view) => view_url(&web.settings().spa, view, &[]),
         None => default.to_owned(),
     }
+}
+
+/// Where a re-authentication (`/verify`, `/us-verify`, `/wan-verify`, a social login's)
+/// goes without `next`: `SECURITY_POST_VERIFY_VIEW`, else the home page.
+pub fn post_verify(web: &Web) -> String {
+    let view = web.settings().spa.views.post_verify.as_ref();
+    view_or(web, view, web.path(Route::Home))
+}
+
+/// Where a logged-in user's two-factor setup (or switching it off) goes:
+/// `SECURITY_TWO_FACTOR_POST_SETUP_VIEW`, else the setup page.
+pub fn two_factor_post_setup(web: &Web) -> String {
+    let view = web.settings().spa.views.two_factor_post_setup.as_ref();
+    view_or(web, view, web.path(Route::TfSetup))
+}
+
+/// Where a browser's two-factor step without a login in the middle goes:
+/// `SECURITY_TWO_FACTOR_ERROR_VIEW`, else the login page.
+pub fn two_factor_error(web: &Web) -> String {
+    let view = web.settings().spa.views.two_factor_error.as_ref();
+    view_or(web, view, web.path(Route::Login))
+}
+
+/// Where a unified sign-in setup goes: `SECURITY_US_POST_SETUP_VIEW`, else the setup page.
+pub fn us_post_setup(web: &Web) -> String {
+    let view = web.settings().spa.views.us_post_setup.as_ref();
+    view_or(web, view, web.path(Route::UsSetup))
+}
+
+/// Where a username change goes without `next`: `SECURITY_POST_CHANGE_USERNAME_VIEW`, else
+/// `SECURITY_POST_LOGIN_VIEW`, else the home page.
+pub fn post_change_username(web: &Web) -> String {
+    let views = &web.settings().spa.views;
+    let view = views
+        .post_change_username
+        .as_ref()
+        .or(views.post_login.as_ref());
+    view_or(web, view, web.path(Route::Home))
+}
+
+/// Flask-Security's `_confirm_redirect`: a browser's login refused because the account
+/// awaits confirmation goes to `SECURITY_REQUIRES_CONFIRMATION_ERROR_VIEW` with the
+/// account's `email`, under the flashed "Email requires confirmation." `None` (the form
+/// answers) for JSON, with generic responses, or when the view is not set.
+pub fn requires_confirmation(web: &Web, email: Option<&str>) -> Option<HttpResponse> {
+    let settings = web.settings();
+    let view = settings.spa.views.requires_confirmation_error.as_ref()?;
+    if web.format.is_json() || settings.features.return_generic_responses {
+        return None;
+    }
+    web.flash(
+        "error",
+        web.msg(crate::messages::CONFIRMATION_REQUIRED, &[]),
+    );
+    let params: Vec<(&str, &str)> = email.map(|e| ("email", e)).into_iter().collect();
+    Some(redirect(&view_url(&settings.spa, view, &params)))
 }
 
 /// Flask-Security's `get_redirect_qparams`: the account's `email` and `identity` (its

@@ -80,3 +80,4 @@ mod unified_signin;
 mod url_keys;
 mod username;
 mod username_changes;
+mod view_keys;
