@@ -19,7 +19,7 @@ use crate::auth::signin::factors::{self, PasskeyAnswer};
 use crate::auth::signin::Asked;
 use crate::auth::throttle::Action;
 use crate::db::models::{Passkey, User};
-use crate::domain::{Email, FormErrors, SafeNext};
+use crate::domain::{Email, FormErrors};
 use crate::messages;
 use crate::web::guards::{mark_reauthenticated, require_fresh};
 use crate::web::page::{add_cookie, redirect};
@@ -550,14 +550,11 @@ pub async fn verify_finish(
         }
     }
     mark_reauthenticated(&web, &current, &client, "passkey").await?;
-    let location = form
-        .next
-        .filter(|n| !n.is_empty())
-        .and_then(|n| SafeNext::parse(&n, &web.settings().base_url).ok())
-        .map_or_else(
-            || crate::web::spa::post_verify(&web),
-            |n| n.as_str().to_owned(),
-        );
+    let location = crate::web::submission::then_or(
+        &web,
+        form.next.as_deref(),
+        &crate::web::spa::post_verify(&web),
+    );
     Ok(web.success(
         &location,
         Some((

@@ -455,6 +455,38 @@ async fn a_passkey_re_authenticates_only_its_owner() {
 }
 
 #[actix_web::test]
+async fn a_passkey_re_authentication_follows_next_to_a_host_the_redirect_keys_allow() {
+    let allowed = "https://app.example.com/settings";
+    let app = app_with(&[
+        ("SECURITY_REDIRECT_BASE_DOMAIN", "example.com"),
+        ("SECURITY_REDIRECT_ALLOWED_SUBDOMAINS", "app"),
+    ])
+    .await;
+    let (_, c) = account(&app, "wan-verify-next").await;
+    let mut key = register(&app, &c, "laptop", "first").await;
+    for (next, then) in [(allowed, allowed), ("https://evil.example/", "/")] {
+        let (status, body) =
+            json(post_from(&c, "/wan-verify", "/wan-verify", json!({})).await).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let state = body["response"]["wan_state"].as_str().unwrap().to_owned();
+        let answer = key.get(&body["response"]["credential_options"]).to_string();
+        let token = c.csrf_token("/wan-verify").await;
+        let r = c
+            .post_form(
+                &format!("/wan-verify/{state}"),
+                &[
+                    ("credential", &answer),
+                    ("next", next),
+                    ("csrf_token", &token),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::FOUND, "{next}");
+        assert_eq!(common::location(&r).as_deref(), Some(then), "{next}");
+    }
+}
+
+#[actix_web::test]
 async fn names_are_unique_per_user_and_deleting_works() {
     let app = app_with(&[]).await;
     let (email, c) = account(&app, "wan-names").await;
