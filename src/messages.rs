@@ -90,6 +90,7 @@ catalogue! {
     UNAUTHORIZED = "You do not have permission to view this resource.";
     USER_DOES_NOT_EXIST = "Specified user does not exist";
     USERNAME_ALREADY_ASSOCIATED = "%(username)s is already associated with an account.";
+    USERNAME_DISALLOWED_CHARACTERS = "Username can contain only letters and numbers";
     USERNAME_ILLEGAL_CHARACTERS = "Username contains illegal characters";
     USERNAME_MIXED_SCRIPTS = "Username mixes letters of different scripts";
     USERNAME_INVALID_LENGTH = "Username must be at least %(min)d characters and less than %(max)d characters";

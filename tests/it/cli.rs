@@ -111,7 +111,7 @@ impl Cli {
     fn password_is(&self, email: &str, password: &str) -> bool {
         let hasher = PasswordHasher::bcrypt(Secret::new(self.salt.clone()), 4).unwrap();
         hasher.verify_blocking(
-            &Password::normalize(password),
+            &Password::normalize(password, latchkey::config::NormalizeForm::DEFAULT),
             self.user(email).password_hash().unwrap(),
         )
     }

@@ -102,7 +102,10 @@ fn adopt(app: &TestApp, rows: &[(&str, Option<&str>)]) {
             email: (*email).to_owned(),
             username: username.map(str::to_owned),
             password: hasher
-                .hash_blocking(&Password::normalize(PASSWORD))
+                .hash_blocking(&Password::normalize(
+                    PASSWORD,
+                    latchkey::config::NormalizeForm::DEFAULT,
+                ))
                 .unwrap(),
             active: Some(true),
             fs_uniquifier: common::random_hex(16),
