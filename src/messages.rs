@@ -97,6 +97,7 @@ catalogue! {
     USERNAME_NOT_PROVIDED = "Username not provided";
     API_ERROR = "Input not appropriate for requested API";
     ANONYMOUS_USER_REQUIRED = "You can only access this endpoint when not logged in.";
+    INVALID_INPUT = "Value entered is not valid for the field";
     INVALID_INPUT_LENGTH = "Value entered must be less than %(length) characters";
     GENERIC_US_SIGNIN = "If that identity is in our system, you were sent a code.";
     IDENTITY_ALREADY_ASSOCIATED = "Identity attribute '%(attr)s' with value '%(value)s' is already associated with an account.";

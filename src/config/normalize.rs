@@ -239,19 +239,45 @@ pub(super) fn wan_name_allowed(src: &Source) -> Result<Option<Categories>, Confi
     categories(src, "SECURITY_WAN_NAME_ALLOWED_CHARS", "L, N, Pc, Pd, Zs")
 }
 
-/// Flask-Security's `input_svn` without its HTML sanitising: `raw` trimmed, refused (`None`)
-/// when a character is outside `allowed` (checked before normalising, as Flask-Security
+/// Why [`checked_input`] refused a text, in Flask-Security's words (`input_svn`'s reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputRefusal {
+    /// HTML sanitising would change it (`"illegal"`: Flask-Security's `INVALID_INPUT`).
+    Illegal,
+    /// A character outside the allowed categories (`"unallowed"`).
+    Unallowed,
+}
+
+/// Whether `nh3.clean(text, tags=set())` (Flask-Security's sanitiser) would change `text`:
+/// it drops NUL and markup, turns CR into LF, and writes `<`, `>`, `&` and U+00A0 as
+/// entities; the entities it writes itself (`&amp;`, `&lt;`, `&gt;`, `&nbsp;`) come back
+/// unchanged. (Measured against nh3 with every code point up to U+3000.)
+fn changed_by_sanitiser(text: &str) -> bool {
+    text.char_indices().any(|(i, c)| match c {
+        '\0' | '\r' | '<' | '>' | '\u{A0}' => true,
+        '&' => !["&amp;", "&lt;", "&gt;", "&nbsp;"]
+            .iter()
+            .any(|entity| text[i..].starts_with(entity)),
+        _ => false,
+    })
+}
+
+/// Flask-Security's `input_svn`: `raw` trimmed, refused when HTML sanitising would change it
+/// or when a character is outside `allowed` (checked before normalising, as Flask-Security
 /// does), then normalised in `form`.
 pub fn checked_input(
     raw: &str,
     allowed: Option<Categories>,
     form: Option<NormalizeForm>,
-) -> Option<String> {
+) -> Result<String, InputRefusal> {
     let trimmed = raw.trim();
-    if allowed.is_some_and(|allowed| !allowed.allow_all(trimmed)) {
-        return None;
+    if changed_by_sanitiser(trimmed) {
+        return Err(InputRefusal::Illegal);
     }
-    Some(NormalizeForm::normalize(form, trimmed))
+    if allowed.is_some_and(|allowed| !allowed.allow_all(trimmed)) {
+        return Err(InputRefusal::Unallowed);
+    }
+    Ok(NormalizeForm::normalize(form, trimmed))
 }
 
 #[cfg(test)]
@@ -335,19 +361,48 @@ mod tests {
     fn categories_are_checked_before_normalising() {
         let ln = Categories::parse(&["L", "N"]).unwrap();
         // Precomposed é is a letter; decomposed, its accent is a mark (Mn) and refused.
+        let ok = |raw, allowed, form| checked_input(raw, allowed, form).ok();
         assert_eq!(
-            checked_input(" é ", Some(ln), NormalizeForm::DEFAULT).as_deref(),
+            ok(" é ", Some(ln), NormalizeForm::DEFAULT).as_deref(),
             Some("e\u{0301}")
         );
-        assert_eq!(checked_input("e\u{0301}", Some(ln), None), None);
         assert_eq!(
-            checked_input("ﬁ", Some(ln), Some(NormalizeForm::Nfc)).as_deref(),
+            checked_input("e\u{0301}", Some(ln), None),
+            Err(InputRefusal::Unallowed)
+        );
+        assert_eq!(
+            ok("ﬁ", Some(ln), Some(NormalizeForm::Nfc)).as_deref(),
             Some("ﬁ")
         );
         assert_eq!(
-            checked_input("ﬁ", Some(ln), Some(NormalizeForm::Nfkc)).as_deref(),
+            ok("ﬁ", Some(ln), Some(NormalizeForm::Nfkc)).as_deref(),
             Some("fi")
         );
-        assert_eq!(checked_input("a b", None, None).as_deref(), Some("a b"));
+        assert_eq!(ok("a b", None, None).as_deref(), Some("a b"));
+    }
+
+    #[test]
+    fn what_flask_securitys_sanitiser_would_change_is_illegal_first() {
+        for raw in [
+            "a<b", "a>b", "a&b", "a & b", "a\u{A0}b", "a\rb", "a\0b", "&copy;",
+        ] {
+            assert_eq!(
+                checked_input(raw, None, None),
+                Err(InputRefusal::Illegal),
+                "{raw:?}"
+            );
+        }
+        // Before the categories: `<` is also outside L and N, but the reason is the markup.
+        assert_eq!(
+            checked_input("<b>", Some(Categories::LETTERS_AND_NUMBERS), None),
+            Err(InputRefusal::Illegal)
+        );
+        for raw in ["a\"b", "it's", "a=b", "&amp; &lt; &gt; &nbsp;", "a\tb"] {
+            assert_eq!(
+                checked_input(raw, None, None).as_deref(),
+                Ok(raw),
+                "{raw:?}"
+            );
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::fmt;
 
 use super::lookalike;
 pub use crate::config::UsernamePolicy;
-use crate::config::{checked_input, NormalizeForm};
+use crate::config::{checked_input, InputRefusal, NormalizeForm};
 use crate::messages::{self, Described, Msg};
 
 /// A valid username: stored and compared case-folded ([`Username::as_str`]); the form as
@@ -36,6 +36,9 @@ pub enum UsernameError {
     Missing,
     #[error("Username must be at least {min} characters and less than {max} characters")]
     Length { min: usize, max: usize },
+    /// Markup, or what Flask-Security's HTML sanitiser would change.
+    #[error("Value entered is not valid for the field")]
+    Invalid,
     /// A character outside `SECURITY_USERNAME_ALLOWED_CHARS`.
     #[error("Username can contain only letters and numbers")]
     Disallowed,
@@ -54,6 +57,7 @@ impl Described for UsernameError {
                 messages::USERNAME_INVALID_LENGTH,
                 vec![("min", min.to_string()), ("max", max.to_string())],
             ),
+            UsernameError::Invalid => (messages::INVALID_INPUT, vec![]),
             UsernameError::Disallowed => (messages::USERNAME_DISALLOWED_CHARACTERS, vec![]),
             UsernameError::Characters => (messages::USERNAME_ILLEGAL_CHARACTERS, vec![]),
             UsernameError::MixedScripts => (messages::USERNAME_MIXED_SCRIPTS, vec![]),
@@ -77,8 +81,10 @@ impl Username {
         if raw.len() > 16 * policy.max_length {
             return Err(too_long);
         }
-        let name =
-            checked_input(raw, policy.allowed, policy.form).ok_or(UsernameError::Disallowed)?;
+        let name = checked_input(raw, policy.allowed, policy.form).map_err(|e| match e {
+            InputRefusal::Illegal => UsernameError::Invalid,
+            InputRefusal::Unallowed => UsernameError::Disallowed,
+        })?;
         let len = name.chars().count();
         if !(policy.min_length..=policy.max_length).contains(&len) {
             return Err(too_long);
@@ -158,6 +164,14 @@ mod tests {
             UsernameError::Disallowed
         );
         assert_eq!(Username::parse("", &p).unwrap_err(), UsernameError::Missing);
+        // What Flask-Security's HTML sanitiser would change is refused before the categories.
+        for name in ["<b>bob", "bob&co", "bob\u{A0}co"] {
+            assert_eq!(
+                Username::parse(name, &p).unwrap_err(),
+                UsernameError::Invalid,
+                "{name:?}"
+            );
+        }
     }
 
     #[test]

@@ -379,7 +379,7 @@ fn users_create_follows_the_username_settings_of_the_form() {
             "--password",
             PASSWORD,
         ])
-        .fails(3, "Username contains illegal characters");
+        .fails(3, "Username can contain only letters and numbers");
     required
         .run(&[
             "users",

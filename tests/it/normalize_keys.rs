@@ -118,6 +118,14 @@ async fn usernames_follow_the_allowed_characters() {
             "{name:?}"
         );
     }
+    for name in ["bob&co", "<b>bob</b>"] {
+        let (status, errors) = register(&app, &new_email("u"), name).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name:?}");
+        assert_eq!(
+            errors["username"][0], "Value entered is not valid for the field",
+            "{name:?}: Flask-Security's sanitiser would change it"
+        );
+    }
     assert_eq!(app.count_users(), 0);
 
     let app = spawn_app_with(&[
@@ -203,6 +211,12 @@ async fn passkey_names_follow_the_allowed_characters() {
             "{name:?}"
         );
     }
+    let (status, body) = begin_passkey(&c, "my\u{A0}key").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["response"]["field_errors"]["name"][0], "Value entered is not valid for the field",
+        "a no-break space is a space (Zs), but Flask-Security's sanitiser writes it &nbsp;"
+    );
     let (status, body) = begin_passkey(&c, "yubi-key_2 nfc").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 

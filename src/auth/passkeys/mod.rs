@@ -140,6 +140,8 @@ pub struct Begun {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     NameRequired,
+    /// Markup, or what Flask-Security's HTML sanitiser would change (`INVALID_INPUT`).
+    NameInvalid,
     NameDisallowed,
     NameTooLong(usize),
     NameInUse(String),
@@ -169,6 +171,7 @@ impl Refusal {
     pub fn field(&self) -> &'static str {
         match self {
             Refusal::NameRequired
+            | Refusal::NameInvalid
             | Refusal::NameDisallowed
             | Refusal::NameTooLong(_)
             | Refusal::NameInUse(_)
@@ -196,6 +199,7 @@ impl Described for Refusal {
         let none = Vec::new;
         match self {
             Refusal::NameRequired => (messages::WEBAUTHN_NAME_REQUIRED, none()),
+            Refusal::NameInvalid => (messages::INVALID_INPUT, none()),
             Refusal::NameDisallowed => (messages::WEBAUTHN_NAME_DISALLOWED_CHARACTERS, none()),
             Refusal::NameTooLong(n) => (
                 messages::INVALID_INPUT_LENGTH,
@@ -413,8 +417,13 @@ pub fn clean_name(raw: &str, wan: &WebAuthnSettings) -> Result<String, Refusal> 
     if raw.trim().is_empty() {
         return Err(Refusal::NameRequired);
     }
-    let name = crate::config::checked_input(raw, wan.name_allowed, wan.name_form)
-        .ok_or(Refusal::NameDisallowed)?;
+    let name =
+        crate::config::checked_input(raw, wan.name_allowed, wan.name_form).map_err(
+            |e| match e {
+                crate::config::InputRefusal::Illegal => Refusal::NameInvalid,
+                crate::config::InputRefusal::Unallowed => Refusal::NameDisallowed,
+            },
+        )?;
     if name.chars().count() > wan.name_max_length {
         return Err(Refusal::NameTooLong(wan.name_max_length));
     }
@@ -1074,7 +1083,8 @@ mod tests {
         assert_eq!(clean_name("yubi-key_2 nfc", &w).unwrap(), "yubi-key_2 nfc");
         assert_eq!(clean_name("", &w), Err(Refusal::NameRequired));
         assert_eq!(clean_name("   ", &w), Err(Refusal::NameRequired));
-        assert_eq!(clean_name("<script>", &w), Err(Refusal::NameDisallowed));
+        assert_eq!(clean_name("<script>", &w), Err(Refusal::NameInvalid));
+        assert_eq!(clean_name("my\u{A0}key", &w), Err(Refusal::NameInvalid));
         let short = wan(&[("SECURITY_WAN_NAME_MAX_LENGTH", "5")]);
         assert_eq!(clean_name("abcdef", &short), Err(Refusal::NameTooLong(5)));
         // Precomposed accented letters are letters, checked before NFKD splits them.
