@@ -90,12 +90,14 @@ catalogue! {
     UNAUTHORIZED = "You do not have permission to view this resource.";
     USER_DOES_NOT_EXIST = "Specified user does not exist";
     USERNAME_ALREADY_ASSOCIATED = "%(username)s is already associated with an account.";
+    USERNAME_DISALLOWED_CHARACTERS = "Username can contain only letters and numbers";
     USERNAME_ILLEGAL_CHARACTERS = "Username contains illegal characters";
     USERNAME_MIXED_SCRIPTS = "Username mixes letters of different scripts";
     USERNAME_INVALID_LENGTH = "Username must be at least %(min)d characters and less than %(max)d characters";
     USERNAME_NOT_PROVIDED = "Username not provided";
     API_ERROR = "Input not appropriate for requested API";
     ANONYMOUS_USER_REQUIRED = "You can only access this endpoint when not logged in.";
+    INVALID_INPUT = "Value entered is not valid for the field";
     INVALID_INPUT_LENGTH = "Value entered must be less than %(length) characters";
     GENERIC_US_SIGNIN = "If that identity is in our system, you were sent a code.";
     IDENTITY_ALREADY_ASSOCIATED = "Identity attribute '%(attr)s' with value '%(value)s' is already associated with an account.";

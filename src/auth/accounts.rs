@@ -132,6 +132,7 @@ pub enum IdentityFinding {
 /// rules new accounts follow.
 pub fn check_identities(
     rows: &[crate::db::users::Identity],
+    usernames: &crate::config::UsernamePolicy,
     messages: &crate::messages::Messages,
 ) -> Vec<IdentityFinding> {
     use std::collections::BTreeMap;
@@ -162,7 +163,7 @@ pub fn check_identities(
             }
         }
         if let Some(stored) = username {
-            match crate::domain::Username::existing(stored) {
+            match crate::domain::Username::existing(stored, usernames) {
                 Ok(name) => {
                     if unfolded_beyond_ascii(stored, name.as_str()) {
                         findings.push(IdentityFinding::NotFolded {
@@ -232,7 +233,11 @@ mod tests {
             ),
             (5, None, Some("clean".to_owned())),
         ];
-        let findings = check_identities(&rows, &crate::messages::Messages::default());
+        let findings = check_identities(
+            &rows,
+            &crate::config::UsernamePolicy::default(),
+            &crate::messages::Messages::default(),
+        );
         assert!(findings.contains(&IdentityFinding::Refused {
             field: "email",
             user_id: 2,

@@ -269,7 +269,7 @@ pub async fn login_with_password(
         return refuse(LoginFailure::PasswordMissing, None);
     }
     let Identified { account, subject } = identify(services, identity).await?;
-    let password = Password::normalize(password);
+    let password = Password::normalize(password, services.settings.password_policy.normalize_form);
     // An account without a password (signed up with a passkey) is checked against the dummy
     // hash too: same time, never right.
     let stored = account
@@ -316,7 +316,7 @@ pub async fn reprove_password(
 ) -> Result<Attempt, ServiceError> {
     let subject = throttle::account_subject(user.id);
     let check = services.hasher.verify(
-        Password::normalize(password),
+        Password::normalize(password, services.settings.password_policy.normalize_form),
         user.password_hash().map(str::to_owned),
     );
     let check = async { Ok(check.await?) };
@@ -422,13 +422,15 @@ async fn find_identity(
         }
     }
     if features.identifies_by(IdentityAttribute::Username) {
-        return Ok(match crate::domain::Username::existing(identity) {
-            Ok(name) => db.run(move |c| users::find_by_username(c, &name)).await?,
-            Err(_) => {
-                db.run(move |c| users::find_by_stored_username(c, &typed))
-                    .await?
-            }
-        });
+        return Ok(
+            match crate::domain::Username::existing(identity, &features.username_rules) {
+                Ok(name) => db.run(move |c| users::find_by_username(c, &name)).await?,
+                Err(_) => {
+                    db.run(move |c| users::find_by_stored_username(c, &typed))
+                        .await?
+                }
+            },
+        );
     }
     if features.identifies_by(IdentityAttribute::Email) {
         // Not an email; an adopted account's stored address is matched as typed.

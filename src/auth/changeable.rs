@@ -78,7 +78,9 @@ pub async fn change_password(
     let Some(new) = new.filter(|_| errors.is_empty()) else {
         return Ok(Err(ChangeRefusal::Invalid(errors)));
     };
-    if has_password && new == Password::normalize(&input.current) {
+    if has_password
+        && new == Password::normalize(&input.current, settings.password_policy.normalize_form)
+    {
         return Ok(Err(ChangeRefusal::Invalid(FormErrors::single(
             "new_password",
             messages.text(messages::PASSWORD_IS_THE_SAME, &[]),

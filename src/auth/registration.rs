@@ -342,7 +342,8 @@ where
         Err(InsertError::Conflict) => {
             let (Ok(email), username) = (
                 Email::parse(email),
-                username.and_then(|u| Username::existing(u).ok()),
+                username
+                    .and_then(|u| Username::existing(u, &services.settings.username_policy).ok()),
             ) else {
                 return Ok(Err(FormErrors::single(
                     "email",

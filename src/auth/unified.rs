@@ -166,7 +166,8 @@ async fn proving_method(
             let Some(hash) = user.password_hash() else {
                 continue;
             };
-            let typed = Password::normalize(passcode);
+            let typed =
+                Password::normalize(passcode, services.settings.password_policy.normalize_form);
             if services.hasher.verify(typed, Some(hash.to_owned())).await? {
                 return Ok(Some(method));
             }
@@ -223,7 +224,13 @@ pub async fn sign_in(
                 // Same cost as a known account's password check.
                 services
                     .hasher
-                    .verify(Password::normalize(passcode), None)
+                    .verify(
+                        Password::normalize(
+                            passcode,
+                            services.settings.password_policy.normalize_form,
+                        ),
+                        None,
+                    )
                     .await?;
                 Ok(false)
             }

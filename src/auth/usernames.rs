@@ -49,7 +49,7 @@ pub async fn change_username(
     let unchanged = user
         .username
         .as_deref()
-        .and_then(|current| Username::existing(current).ok())
+        .and_then(|current| username.like(current))
         .is_some_and(|current| current == username);
     if unchanged {
         return Ok(Err(taken));

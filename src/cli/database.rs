@@ -51,7 +51,11 @@ pub(super) fn sweep(settings: &Settings) -> Result<(), CliError> {
 pub(super) fn check(settings: &Settings) -> Result<(), CliError> {
     let services = services(settings)?;
     let rows = run(services.db.run(users::identities))??;
-    let findings = accounts::check_identities(&rows, &services.messages);
+    let findings = accounts::check_identities(
+        &rows,
+        &services.settings.username_policy,
+        &services.messages,
+    );
     if findings.is_empty() {
         println!("Checked {} account(s): no problems found.", rows.len());
         return Ok(());

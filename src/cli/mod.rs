@@ -213,7 +213,7 @@ fn time_hash(rounds: u32, count: u32) -> Result<(), CliError> {
         ));
     }
     let hasher = PasswordHasher::bcrypt(crate::config::Secret::new("time-hash-salt"), rounds)?;
-    let password = Password::normalize("correct-horse-battery-9");
+    let password = Password::normalize("correct-horse-battery-9", None);
     let started = std::time::Instant::now();
     for _ in 0..count {
         hasher.hash_blocking(&password)?;

@@ -40,6 +40,9 @@ pub struct Features {
     /// `SECURITY_FLASH_MESSAGES`: false, pages show no messages of Flask-Security's (the
     /// outcome is in the page itself, or in the query string of an app's view).
     pub flash_messages: bool,
+    /// How a username identity is read at sign-in (`SECURITY_USERNAME_ALLOWED_CHARS`,
+    /// `SECURITY_INPUT_NORMALIZE_FORM`): the same policy as `Settings::username_policy`.
+    pub username_rules: super::usernames::UsernamePolicy,
 }
 
 impl Features {
@@ -71,6 +74,7 @@ pub(super) fn features(src: &Source) -> Result<Features, ConfigError> {
         password_confirm_required: src.flag("SECURITY_PASSWORD_CONFIRM_REQUIRED", true)?,
         password_required: src.flag("SECURITY_PASSWORD_REQUIRED", true)?,
         flash_messages: src.flag("SECURITY_FLASH_MESSAGES", true)?,
+        username_rules: super::usernames::username_policy(src)?,
     };
     check_generic_responses(&features)?;
     refuse_passwordless(src)?;

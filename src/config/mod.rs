@@ -19,6 +19,7 @@ mod i18n;
 mod identity;
 pub mod keys;
 mod mail;
+mod normalize;
 mod notices;
 mod oauth;
 mod passwords;
@@ -51,6 +52,7 @@ pub use i18n::MessageSettings;
 pub use identity::IdentityAttribute;
 pub use mail::DEFAULT_APP_NAME;
 pub use mail::{EmailSubjects, MailParts, MailSettings};
+pub use normalize::{checked_input, Categories, InputRefusal, NormalizeForm};
 pub use notices::NoticeSettings;
 pub use oauth::{
     OAuthProvider, OAuthSettings, ProviderKind, DISCOVERY_SUFFIX, GITHUB_ACCESS_TOKEN_URL,

@@ -6,11 +6,13 @@
 
 use std::time::Duration;
 
+use super::normalize::{self, NormalizeForm};
 use super::source::{parse_flag, ConfigError, Source};
 
 /// What a new password must satisfy (ASVS V2.1): a length range counted in code points
-/// after NFKD, any Unicode, no composition rules; optionally a zxcvbn score and the
-/// offline common-password list.
+/// after normalising (NFKD by default), any Unicode, no composition rules; optionally a
+/// zxcvbn score and the offline common-password list. Also how every typed password is
+/// normalised before it is checked or hashed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordPolicy {
     /// `SECURITY_PASSWORD_LENGTH_MIN` (8, as Flask-Security; ASVS 2.1.1 asks 12).
@@ -22,6 +24,8 @@ pub struct PasswordPolicy {
     pub zxcvbn_min_score: Option<u8>,
     /// `SECURITY_PASSWORD_CHECK_BREACHED=offline`: refuse passwords on the shipped list.
     pub check_breached: bool,
+    /// `SECURITY_PASSWORD_NORMALIZE_FORM` (NFKD; `None`: as typed).
+    pub normalize_form: Option<NormalizeForm>,
 }
 
 impl Default for PasswordPolicy {
@@ -31,6 +35,7 @@ impl Default for PasswordPolicy {
             max_length: 128,
             zxcvbn_min_score: None,
             check_breached: false,
+            normalize_form: NormalizeForm::DEFAULT,
         }
     }
 }
@@ -125,7 +130,8 @@ pub(super) fn hash_queue(src: &Source) -> Result<HashQueueLimit, ConfigError> {
 }
 
 /// `SECURITY_PASSWORD_LENGTH_MIN`, `SECURITY_PASSWORD_COMPLEXITY_CHECKER`,
-/// `SECURITY_ZXCVBN_MINIMUM_SCORE` and `SECURITY_PASSWORD_CHECK_BREACHED`.
+/// `SECURITY_ZXCVBN_MINIMUM_SCORE`, `SECURITY_PASSWORD_CHECK_BREACHED` (with
+/// `SECURITY_PASSWORD_BREACHED_COUNT`) and `SECURITY_PASSWORD_NORMALIZE_FORM`.
 pub(super) fn password_policy(src: &Source) -> Result<PasswordPolicy, ConfigError> {
     let defaults = PasswordPolicy::default();
     let min_length: usize = src.number("SECURITY_PASSWORD_LENGTH_MIN", defaults.min_length)?;
@@ -184,10 +190,36 @@ pub(super) fn password_policy(src: &Source) -> Result<PasswordPolicy, ConfigErro
             }
         },
     };
+    if check_breached {
+        breached_count(src)?;
+    }
     Ok(PasswordPolicy {
         min_length,
         zxcvbn_min_score,
         check_breached,
+        normalize_form: normalize::password_form(src)?,
         ..defaults
     })
+}
+
+/// `SECURITY_PASSWORD_BREACHED_COUNT`, read only when the offline list is on: the list has no
+/// counts (a password is on it or not), so only Flask-Security's default, 1, means what it
+/// says; a higher count (let through passwords seen fewer times) is refused rather than
+/// silently checked more strictly than asked.
+fn breached_count(src: &Source) -> Result<(), ConfigError> {
+    const KEY: &str = "SECURITY_PASSWORD_BREACHED_COUNT";
+    if src.get(KEY).is_none() {
+        return Ok(());
+    }
+    match src.number::<u64>(KEY, 1)? {
+        0 | 1 => Ok(()),
+        n => Err(ConfigError::new(
+            KEY,
+            format!(
+                "is {n}, but Latchkey's offline list (SECURITY_PASSWORD_CHECK_BREACHED=offline) \
+                 has no counts: every password on it is refused, as with a count of 1; \
+                 remove the key or set it to 1"
+            ),
+        )),
+    }
 }

@@ -1,19 +1,25 @@
 //! Usernames' length (`SECURITY_USERNAME_MIN_LENGTH`, `SECURITY_USERNAME_MAX_LENGTH`): the
 //! policy a new username must satisfy, applied by `domain::Username`.
 
+use super::normalize::{self, Categories, NormalizeForm};
 use super::source::{ConfigError, Source};
 
 /// The longest username any setting may allow (and the longest looked up).
 pub const MAX_USERNAME_LENGTH: usize = 255;
 
-/// What a new username's length must be, counted in code points after NFKD, as
-/// Flask-Security counts it (`len()` of the normalized input).
+/// What a new username must be: made of the allowed characters, of a length counted in
+/// code points after normalising, as Flask-Security counts it (`len()` of the normalized
+/// input).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UsernamePolicy {
     /// `SECURITY_USERNAME_MIN_LENGTH` (4).
     pub min_length: usize,
     /// `SECURITY_USERNAME_MAX_LENGTH` (32).
     pub max_length: usize,
+    /// `SECURITY_USERNAME_ALLOWED_CHARS` (letters and numbers; `None`: any character).
+    pub allowed: Option<Categories>,
+    /// `SECURITY_INPUT_NORMALIZE_FORM` (NFKD; `None`: as typed).
+    pub form: Option<NormalizeForm>,
 }
 
 impl Default for UsernamePolicy {
@@ -21,17 +27,20 @@ impl Default for UsernamePolicy {
         Self {
             min_length: 4,
             max_length: 32,
+            allowed: Some(Categories::LETTERS_AND_NUMBERS),
+            form: NormalizeForm::DEFAULT,
         }
     }
 }
 
 impl UsernamePolicy {
-    /// The widest policy: what an existing username is looked up and compared with, so that
-    /// an account registered under other limits is still found.
-    pub const fn any_length() -> Self {
+    /// This policy at any length: what an existing username is looked up and compared
+    /// with, so that an account registered under other limits is still found.
+    pub const fn any_length(self) -> Self {
         Self {
             min_length: 1,
             max_length: MAX_USERNAME_LENGTH,
+            ..self
         }
     }
 }
@@ -62,6 +71,8 @@ pub(super) fn username_policy(src: &Source) -> Result<UsernamePolicy, ConfigErro
     Ok(UsernamePolicy {
         min_length,
         max_length,
+        allowed: normalize::username_allowed(src)?,
+        form: normalize::input_form(src)?,
     })
 }
 

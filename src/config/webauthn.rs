@@ -35,6 +35,10 @@ pub struct WebAuthnSettings {
     pub signin_within: Duration,
     /// The longest passkey name (`SECURITY_WAN_NAME_MAX_LENGTH`).
     pub name_max_length: usize,
+    /// What a passkey name may be made of (`SECURITY_WAN_NAME_ALLOWED_CHARS`; `None`: any).
+    pub name_allowed: Option<super::normalize::Categories>,
+    /// How a passkey name is normalised (`SECURITY_INPUT_NORMALIZE_FORM`; `None`: not).
+    pub name_form: Option<super::normalize::NormalizeForm>,
     /// Latchkey's own: sign up with an email and a passkey, no password
     /// (`SECURITY_WAN_REGISTER_WITHOUT_PASSWORD`, also needs `SECURITY_REGISTERABLE`).
     pub register_without_password: bool,
@@ -104,6 +108,8 @@ pub(super) fn webauthn(
         register_within: src.seconds_or_period("SECURITY_WAN_REGISTER_WITHIN", "30 minutes")?,
         signin_within: src.seconds_or_period("SECURITY_WAN_SIGNIN_WITHIN", "1 minutes")?,
         name_max_length: src.number("SECURITY_WAN_NAME_MAX_LENGTH", 64)?,
+        name_allowed: super::normalize::wan_name_allowed(src)?,
+        name_form: super::normalize::input_form(src)?,
         register_without_password: src.flag("SECURITY_WAN_REGISTER_WITHOUT_PASSWORD", false)?,
         post_register_view: src
             .get("SECURITY_WAN_POST_REGISTER_VIEW")

@@ -62,7 +62,7 @@ pub fn find_by_username(
     Ok(candidates.into_iter().find(|u| {
         u.username
             .as_deref()
-            .and_then(|stored| Username::existing(stored).ok())
+            .and_then(|stored| username.like(stored))
             .is_some_and(|stored| stored == *username)
     }))
 }
@@ -299,7 +299,7 @@ pub fn username_held_by_another(
         u.username.as_deref() == Some(username.as_str())
             || u.username
                 .as_deref()
-                .and_then(|stored| Username::existing(stored).ok())
+                .and_then(|stored| username.like(stored))
                 .is_some_and(|stored| stored == *username)
     }))
 }

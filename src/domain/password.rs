@@ -1,19 +1,20 @@
-//! Passwords: NFKD-normalised, checked against the password policy, never printed.
+//! Passwords: normalised (`SECURITY_PASSWORD_NORMALIZE_FORM`, NFKD by default), checked
+//! against the password policy, never printed.
 //!
 //! The policy (a setting) is applied here, in one place: register, reset, change and the CLI all call
 //! [`Password::parse`] / [`Password::parse_confirmed`] with the configured
 //! [`PasswordPolicy`].
 
 use std::fmt;
-use unicode_normalization::UnicodeNormalization;
 
 use super::form_errors::FormErrors;
 use crate::messages::{self, Described, Messages, Msg};
 
 /// The policy and the scheme are settings, read by `config`; they are used here.
-pub use crate::config::{HashScheme, PasswordPolicy};
+pub use crate::config::{HashScheme, NormalizeForm, PasswordPolicy};
 
-/// A password after Flask-Security's normalisation (NFKD). `Debug` redacts it.
+/// A password after Flask-Security's normalisation (the policy's form, NFKD by default):
+/// what is checked and hashed. `Debug` redacts it.
 #[derive(Clone)]
 pub struct Password(String);
 
@@ -49,10 +50,11 @@ impl Described for PasswordError {
 }
 
 impl Password {
-    /// Normalises without checking length: for verifying a login, where any string may be
-    /// tried against the stored hash.
-    pub fn normalize(raw: &str) -> Self {
-        Password(raw.nfkd().collect())
+    /// Normalises in `form` (the policy's [`PasswordPolicy::normalize_form`]) without
+    /// checking length: for verifying a login, where any string may be tried against the
+    /// stored hash.
+    pub fn normalize(raw: &str, form: Option<NormalizeForm>) -> Self {
+        Password(NormalizeForm::normalize(form, raw))
     }
 
     /// Normalises and applies `policy`. `user_inputs` are the account's own words (email,
@@ -66,11 +68,16 @@ impl Password {
         if raw.is_empty() {
             return Err(PasswordError::Missing);
         }
-        // Cheap bound before normalising: NFKD never shrinks the code-point count.
-        if raw.chars().count() > max {
+        // Cheap bound before normalising: decomposing never shrinks the code-point count;
+        // composing (NFC, NFKC) joins at most a few code points into one.
+        let bound = match policy.normalize_form {
+            Some(NormalizeForm::Nfd | NormalizeForm::Nfkd) | None => max,
+            Some(NormalizeForm::Nfc | NormalizeForm::Nfkc) => 8 * max,
+        };
+        if raw.chars().count() > bound {
             return Err(PasswordError::TooLong(max));
         }
-        let pw = Self::normalize(raw);
+        let pw = Self::normalize(raw, policy.normalize_form);
         let len = pw.0.chars().count();
         if len < min {
             return Err(PasswordError::TooShort(min));
@@ -183,6 +190,33 @@ mod tests {
         assert_eq!(
             Password::parse("", &PasswordPolicy::default(), &[]).unwrap_err(),
             PasswordError::Missing
+        );
+    }
+
+    #[test]
+    fn the_policys_form_normalises() {
+        let policy = |form| PasswordPolicy {
+            normalize_form: form,
+            ..PasswordPolicy::default()
+        };
+        let typed = "ﬁnal-café";
+        for (form, expected) in [
+            (Some(NormalizeForm::Nfkd), "final-cafe\u{301}"),
+            (Some(NormalizeForm::Nfc), "ﬁnal-café"),
+            (Some(NormalizeForm::Nfkc), "final-café"),
+            (Some(NormalizeForm::Nfd), "ﬁnal-cafe\u{301}"),
+            (None, typed),
+        ] {
+            let pw = Password::parse(typed, &policy(form), &[]).unwrap();
+            assert_eq!(pw.expose(), expected, "{form:?}");
+            assert_eq!(Password::normalize(typed, form).expose(), expected);
+        }
+        // Counted after normalising: 128 decomposed letters are 128 composed ones in NFC.
+        let long = "e\u{301}".repeat(128);
+        assert!(Password::parse(&long, &policy(Some(NormalizeForm::Nfc)), &[]).is_ok());
+        assert_eq!(
+            Password::parse(&long, &policy(Some(NormalizeForm::Nfkd)), &[]).unwrap_err(),
+            PasswordError::TooLong(128)
         );
     }
 

@@ -1,20 +1,25 @@
-//! Usernames (`SECURITY_USERNAME_ENABLE`): Flask-Security's rules, letters and digits only,
+//! Usernames (`SECURITY_USERNAME_ENABLE`): Flask-Security's rules, the [`UsernamePolicy`]
+//! passed in: characters of `SECURITY_USERNAME_ALLOWED_CHARS` (letters and digits by
+//! default) as typed, then normalised (`SECURITY_INPUT_NORMALIZE_FORM`, NFKD by default),
 //! `SECURITY_USERNAME_MIN_LENGTH` to `SECURITY_USERNAME_MAX_LENGTH` characters (4 to 32 by
-//! default) after NFKD: the [`UsernamePolicy`] passed in.
+//! default) after normalising.
 
 use std::fmt;
-use unicode_normalization::UnicodeNormalization;
 
 use super::lookalike;
 pub use crate::config::UsernamePolicy;
+use crate::config::{checked_input, InputRefusal, NormalizeForm};
 use crate::messages::{self, Described, Msg};
 
 /// A valid username: stored and compared case-folded ([`Username::as_str`]); the form as
-/// typed (NFKD) is kept to find accounts adopted from a database that stored it as typed.
+/// typed (normalised) is kept to find accounts adopted from a database that stored it as
+/// typed.
 #[derive(Clone)]
 pub struct Username {
     folded: String,
     typed: String,
+    /// The policy it was read with, to read stored usernames alike ([`Username::like`]).
+    policy: UsernamePolicy,
 }
 
 impl PartialEq for Username {
@@ -31,6 +36,13 @@ pub enum UsernameError {
     Missing,
     #[error("Username must be at least {min} characters and less than {max} characters")]
     Length { min: usize, max: usize },
+    /// Markup, or what Flask-Security's HTML sanitiser would change.
+    #[error("Value entered is not valid for the field")]
+    Invalid,
+    /// A character outside `SECURITY_USERNAME_ALLOWED_CHARS`.
+    #[error("Username can contain only letters and numbers")]
+    Disallowed,
+    /// Allowed characters that show nothing, or a mark with nothing to combine with.
     #[error("Username contains illegal characters")]
     Characters,
     #[error("Username mixes letters of different scripts")]
@@ -45,6 +57,8 @@ impl Described for UsernameError {
                 messages::USERNAME_INVALID_LENGTH,
                 vec![("min", min.to_string()), ("max", max.to_string())],
             ),
+            UsernameError::Invalid => (messages::INVALID_INPUT, vec![]),
+            UsernameError::Disallowed => (messages::USERNAME_DISALLOWED_CHARACTERS, vec![]),
             UsernameError::Characters => (messages::USERNAME_ILLEGAL_CHARACTERS, vec![]),
             UsernameError::MixedScripts => (messages::USERNAME_MIXED_SCRIPTS, vec![]),
         }
@@ -52,7 +66,8 @@ impl Described for UsernameError {
 }
 
 impl Username {
-    /// A new username, checked against the configured lengths.
+    /// A new username, checked against the policy: as Flask-Security's `input_svn`, trimmed,
+    /// its characters checked as typed, then normalised and its length counted.
     pub fn parse(raw: &str, policy: &UsernamePolicy) -> Result<Self, UsernameError> {
         let raw = raw.trim();
         if raw.is_empty() {
@@ -62,37 +77,43 @@ impl Username {
             min: policy.min_length,
             max: policy.max_length,
         };
-        if raw.len() > 4 * policy.max_length {
+        // Cheap bound before normalising (composing joins at most a few code points).
+        if raw.len() > 16 * policy.max_length {
             return Err(too_long);
         }
-        let name: String = raw.nfkd().collect();
+        let name = checked_input(raw, policy.allowed, policy.form).map_err(|e| match e {
+            InputRefusal::Illegal => UsernameError::Invalid,
+            InputRefusal::Unallowed => UsernameError::Disallowed,
+        })?;
         let len = name.chars().count();
         if !(policy.min_length..=policy.max_length).contains(&len) {
             return Err(too_long);
         }
-        if !name
-            .chars()
-            .all(|c| c.is_alphanumeric() || unicode_normalization::char::is_combining_mark(c))
-            // Marks that show nothing, or that have nothing to combine with.
-            || lookalike::invisible_char(&name).is_some()
-            || lookalike::starts_with_mark(&name)
-        {
+        // Latchkey's own, whatever the allowed characters: marks that show nothing, or that
+        // have nothing to combine with, and mixed scripts.
+        if lookalike::invisible_char(&name).is_some() || lookalike::starts_with_mark(&name) {
             return Err(UsernameError::Characters);
         }
         if lookalike::mixes_scripts(&name) {
             return Err(UsernameError::MixedScripts);
         }
         Ok(Username {
-            folded: lookalike::fold_case(&name).nfkd().collect(),
+            folded: NormalizeForm::normalize(policy.form, &lookalike::fold_case(&name)),
             typed: name,
+            policy: *policy,
         })
     }
 
-    /// An existing username (typed at login, or stored), of any length up to
-    /// [`crate::config::MAX_USERNAME_LENGTH`]: an account registered under other length
-    /// limits is still found.
-    pub fn existing(raw: &str) -> Result<Self, UsernameError> {
-        Self::parse(raw, &UsernamePolicy::any_length())
+    /// An existing username (typed at login, or stored), read with `policy`'s characters and
+    /// form at any length up to [`crate::config::MAX_USERNAME_LENGTH`]: an account
+    /// registered under other length limits is still found.
+    pub fn existing(raw: &str, policy: &UsernamePolicy) -> Result<Self, UsernameError> {
+        Self::parse(raw, &policy.any_length())
+    }
+
+    /// A stored username read with the policy this one was read with, to compare the two.
+    pub fn like(&self, stored: &str) -> Option<Self> {
+        Self::existing(stored, &self.policy).ok()
     }
 
     /// The username as stored and compared: case-folded.
@@ -136,26 +157,44 @@ mod tests {
         );
         assert_eq!(
             Username::parse("bad name", &p).unwrap_err(),
-            UsernameError::Characters
+            UsernameError::Disallowed
         );
         assert_eq!(
             Username::parse("a@b.com", &p).unwrap_err(),
-            UsernameError::Characters
+            UsernameError::Disallowed
         );
         assert_eq!(Username::parse("", &p).unwrap_err(), UsernameError::Missing);
+        // What Flask-Security's HTML sanitiser would change is refused before the categories.
+        for name in ["<b>bob", "bob&co", "bob\u{A0}co"] {
+            assert_eq!(
+                Username::parse(name, &p).unwrap_err(),
+                UsernameError::Invalid,
+                "{name:?}"
+            );
+        }
     }
 
     #[test]
     fn look_alike_usernames_are_refused_and_case_is_folded() {
         let p = UsernamePolicy::default();
+        // A combining grapheme joiner (Mn) shows nothing; a mark with nothing before it.
+        // Neither is a letter or number; with any character allowed they are still refused.
+        let any = UsernamePolicy { allowed: None, ..p };
+        for name in ["ad\u{034F}min", "\u{0301}admin", "ad\u{3164}min"] {
+            assert_eq!(
+                Username::parse(name, &any).unwrap_err(),
+                UsernameError::Characters,
+                "{name:?}"
+            );
+        }
         assert_eq!(
             Username::parse("ad\u{034F}min", &p).unwrap_err(),
-            UsernameError::Characters,
-            "a combining grapheme joiner shows nothing"
+            UsernameError::Disallowed
         );
         assert_eq!(
-            Username::parse("\u{0301}admin", &p).unwrap_err(),
-            UsernameError::Characters
+            Username::parse("ad\u{3164}min", &p).unwrap_err(),
+            UsernameError::Characters,
+            "the Hangul filler is a letter (Lo) that shows nothing"
         );
         assert_eq!(
             Username::parse("\u{0430}dmin", &p).unwrap_err(),
@@ -181,12 +220,61 @@ mod tests {
         let p = UsernamePolicy {
             min_length: 2,
             max_length: 5,
+            ..UsernamePolicy::default()
         };
         assert!(Username::parse("ab", &p).is_ok());
         assert_eq!(
             Username::parse("abcdef", &p).unwrap_err(),
             UsernameError::Length { min: 2, max: 5 }
         );
-        assert!(Username::existing("ab").is_ok(), "looked up at any length");
+        assert!(
+            Username::existing("abcdef", &p).is_ok(),
+            "looked up at any length"
+        );
+    }
+
+    #[test]
+    fn characters_are_checked_as_typed_then_normalised_in_the_policys_form() {
+        let p = UsernamePolicy::default();
+        // Precomposed é is a letter; typed decomposed, its accent (Mn) is not.
+        let name = Username::parse("José", &p).unwrap();
+        assert_eq!(name.as_typed(), "Jose\u{301}");
+        assert_eq!(
+            Username::parse("Jose\u{301}", &p).unwrap_err(),
+            UsernameError::Disallowed
+        );
+        let nfc = UsernamePolicy {
+            form: Some(NormalizeForm::Nfc),
+            ..p
+        };
+        assert_eq!(Username::parse("José", &nfc).unwrap().as_typed(), "José");
+        assert_eq!(Username::parse("ﬁona", &p).unwrap().as_typed(), "fiona");
+        // NFC keeps the ligature, which UTS #39 counts as no identifier letter: refused by
+        // Latchkey's look-alike check (as any compatibility character NFC keeps).
+        assert_eq!(
+            Username::parse("ﬁona", &nfc).unwrap_err(),
+            UsernameError::MixedScripts
+        );
+        // Length is counted after normalising: ① (No) is one character either way.
+        let dashes = UsernamePolicy {
+            allowed: crate::config::Categories::parse(&["L", "N", "Pd"]).ok(),
+            ..p
+        };
+        assert!(Username::parse("ann-marie", &dashes).is_ok());
+        assert_eq!(
+            Username::parse("ann_marie", &dashes).unwrap_err(),
+            UsernameError::Disallowed
+        );
+        // A stored name is read alike: the same folded form.
+        let typed = Username::parse("Fiona", &nfc).unwrap();
+        assert!(typed.like("fiona").is_some_and(|stored| stored == typed));
+    }
+
+    #[test]
+    fn the_disallowed_message_is_flask_securitys() {
+        assert_eq!(
+            crate::messages::Messages::default().describe(&UsernameError::Disallowed),
+            "Username can contain only letters and numbers"
+        );
     }
 }

@@ -25,8 +25,6 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use unicode_normalization::UnicodeNormalization;
-use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 use webauthn_rs_core::error::WebauthnError;
 use webauthn_rs_core::proto::{
     AttestationConveyancePreference, AttestationFormat, AuthenticationState,
@@ -142,6 +140,8 @@ pub struct Begun {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     NameRequired,
+    /// Markup, or what Flask-Security's HTML sanitiser would change (`INVALID_INPUT`).
+    NameInvalid,
     NameDisallowed,
     NameTooLong(usize),
     NameInUse(String),
@@ -171,6 +171,7 @@ impl Refusal {
     pub fn field(&self) -> &'static str {
         match self {
             Refusal::NameRequired
+            | Refusal::NameInvalid
             | Refusal::NameDisallowed
             | Refusal::NameTooLong(_)
             | Refusal::NameInUse(_)
@@ -198,6 +199,7 @@ impl Described for Refusal {
         let none = Vec::new;
         match self {
             Refusal::NameRequired => (messages::WEBAUTHN_NAME_REQUIRED, none()),
+            Refusal::NameInvalid => (messages::INVALID_INPUT, none()),
             Refusal::NameDisallowed => (messages::WEBAUTHN_NAME_DISALLOWED_CHARACTERS, none()),
             Refusal::NameTooLong(n) => (
                 messages::INVALID_INPUT_LENGTH,
@@ -407,36 +409,23 @@ fn credentials_for(rows: &[Passkey], usages: &[String]) -> Vec<Credential> {
 // Names
 // ---------------------------------------------------------------------------------------
 
-/// A passkey's name, as Flask-Security cleans it (`SECURITY_WAN_NAME_ALLOWED_CHARS`:
-/// letters, numbers, connector and dash punctuation, spaces; NFKD-normalised, trimmed).
-pub fn clean_name(raw: &str, max_length: usize) -> Result<String, Refusal> {
-    let name: String = raw.trim().nfkd().collect();
-    if name.is_empty() {
+/// A passkey's name, as Flask-Security cleans it (`name_svn`): trimmed, its characters
+/// checked as typed against `SECURITY_WAN_NAME_ALLOWED_CHARS` (letters, numbers, connector
+/// and dash punctuation, spaces by default), then normalised (`SECURITY_INPUT_NORMALIZE_FORM`,
+/// NFKD by default) and its length counted.
+pub fn clean_name(raw: &str, wan: &WebAuthnSettings) -> Result<String, Refusal> {
+    if raw.trim().is_empty() {
         return Err(Refusal::NameRequired);
     }
-    let allowed = |c: char| {
-        matches!(
-            c.general_category(),
-            GeneralCategory::UppercaseLetter
-                | GeneralCategory::LowercaseLetter
-                | GeneralCategory::TitlecaseLetter
-                | GeneralCategory::ModifierLetter
-                | GeneralCategory::OtherLetter
-                | GeneralCategory::DecimalNumber
-                | GeneralCategory::LetterNumber
-                | GeneralCategory::OtherNumber
-                | GeneralCategory::ConnectorPunctuation
-                | GeneralCategory::DashPunctuation
-                | GeneralCategory::SpaceSeparator
-                // NFKD splits accented letters into letter + combining mark.
-                | GeneralCategory::NonspacingMark
-        )
-    };
-    if !name.chars().all(allowed) {
-        return Err(Refusal::NameDisallowed);
-    }
-    if name.chars().count() > max_length {
-        return Err(Refusal::NameTooLong(max_length));
+    let name =
+        crate::config::checked_input(raw, wan.name_allowed, wan.name_form).map_err(
+            |e| match e {
+                crate::config::InputRefusal::Illegal => Refusal::NameInvalid,
+                crate::config::InputRefusal::Unallowed => Refusal::NameDisallowed,
+            },
+        )?;
+    if name.chars().count() > wan.name_max_length {
+        return Err(Refusal::NameTooLong(wan.name_max_length));
     }
     Ok(name)
 }
@@ -476,7 +465,7 @@ pub async fn delete(
     raw_name: &str,
     client: &ClientInfo,
 ) -> Result<Result<String, Refusal>, ServiceError> {
-    let name = match clean_name(raw_name, services.settings.webauthn.name_max_length) {
+    let name = match clean_name(raw_name, &services.settings.webauthn) {
         Ok(name) => name,
         Err(refusal) => return Ok(Err(refusal)),
     };
@@ -598,7 +587,7 @@ pub async fn begin_registration(
     binding: &str,
 ) -> Result<Result<Begun, Refusal>, ServiceError> {
     let settings = &services.settings.webauthn;
-    let name = match clean_name(raw_name, settings.name_max_length) {
+    let name = match clean_name(raw_name, settings) {
         Ok(name) => name,
         Err(refusal) => return Ok(Err(refusal)),
     };
@@ -1074,18 +1063,55 @@ async fn check_answer(
 mod tests {
     use super::*;
 
+    fn wan(pairs: &[(&str, &str)]) -> WebAuthnSettings {
+        let mut all = vec![
+            ("SECRET_KEY", "a-development-secret-key-of-enough-length"),
+            ("SECURITY_PASSWORD_SALT", "salt"),
+            ("DATABASE_URL", "test.db"),
+        ];
+        all.extend_from_slice(pairs);
+        crate::config::Settings::from_source(&crate::config::Source::from_pairs(all))
+            .expect("settings")
+            .webauthn
+    }
+
     #[test]
     fn names_are_cleaned_like_flask_security() {
-        assert_eq!(clean_name("  laptop ", 64).unwrap(), "laptop");
-        assert_eq!(clean_name("Ann's key", 64), Err(Refusal::NameDisallowed));
-        assert_eq!(clean_name("yubi-key_2 nfc", 64).unwrap(), "yubi-key_2 nfc");
-        assert_eq!(clean_name("", 64), Err(Refusal::NameRequired));
-        assert_eq!(clean_name("   ", 64), Err(Refusal::NameRequired));
-        assert_eq!(clean_name("<script>", 64), Err(Refusal::NameDisallowed));
-        assert_eq!(clean_name("abcdef", 5), Err(Refusal::NameTooLong(5)));
-        // Accented letters are letters (NFKD splits them; the mark is allowed).
-        assert!(clean_name("clé", 64).is_ok());
-        assert!(clean_name("ключ", 64).is_ok());
+        let w = wan(&[]);
+        assert_eq!(clean_name("  laptop ", &w).unwrap(), "laptop");
+        assert_eq!(clean_name("Ann's key", &w), Err(Refusal::NameDisallowed));
+        assert_eq!(clean_name("yubi-key_2 nfc", &w).unwrap(), "yubi-key_2 nfc");
+        assert_eq!(clean_name("", &w), Err(Refusal::NameRequired));
+        assert_eq!(clean_name("   ", &w), Err(Refusal::NameRequired));
+        assert_eq!(clean_name("<script>", &w), Err(Refusal::NameInvalid));
+        assert_eq!(clean_name("my\u{A0}key", &w), Err(Refusal::NameInvalid));
+        let short = wan(&[("SECURITY_WAN_NAME_MAX_LENGTH", "5")]);
+        assert_eq!(clean_name("abcdef", &short), Err(Refusal::NameTooLong(5)));
+        // Precomposed accented letters are letters, checked before NFKD splits them.
+        assert_eq!(clean_name("clé", &w).unwrap(), "cle\u{301}");
+        assert!(clean_name("ключ", &w).is_ok());
+    }
+
+    #[test]
+    fn names_follow_the_allowed_categories_and_the_input_form() {
+        // Flask-Security checks the categories before normalising: a decomposed accent (Mn)
+        // is not in the default categories.
+        assert_eq!(
+            clean_name("cle\u{301}", &wan(&[])),
+            Err(Refusal::NameDisallowed)
+        );
+        let nfc = wan(&[("SECURITY_INPUT_NORMALIZE_FORM", "NFC")]);
+        assert_eq!(clean_name("clé", &nfc).unwrap(), "clé");
+        let none = wan(&[("SECURITY_INPUT_NORMALIZE_FORM", "")]);
+        assert_eq!(clean_name("ﬁ key", &none).unwrap(), "ﬁ key");
+        let apostrophe = wan(&[("SECURITY_WAN_NAME_ALLOWED_CHARS", r#"["L", "Po", "Zs"]"#)]);
+        assert_eq!(clean_name("Ann's key", &apostrophe).unwrap(), "Ann's key");
+        assert_eq!(
+            clean_name("key-2", &apostrophe),
+            Err(Refusal::NameDisallowed)
+        );
+        let any = wan(&[("SECURITY_WAN_NAME_ALLOWED_CHARS", "")]);
+        assert!(clean_name("key #2 (blue)", &any).is_ok());
     }
 
     #[test]

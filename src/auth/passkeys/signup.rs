@@ -31,7 +31,7 @@ pub async fn begin_signup(
     let mut errors = FormErrors::default();
     let (email, username) =
         registration::validate_identity(settings, &services.messages, email, username, &mut errors);
-    let name = match clean_name(raw_name.unwrap_or("Passkey"), wan.name_max_length) {
+    let name = match clean_name(raw_name.unwrap_or("Passkey"), wan) {
         Ok(name) => Some(name),
         Err(refusal) => {
             errors.add("name", services.messages.describe(&refusal));
