@@ -814,7 +814,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "wan_first_factor": true, "unified_signin": true,
             "change_email": true, "change_username": true, "username_recovery": true,
             "password_rules": {"min": 8, "max": 128, "strength": true, "breached": true},
-            "username_rules": {"min": 4, "max": 32},
+            "username_rules": {"min": 4, "max": 32, "letters_and_digits": true},
         }),
     );
     ctx.insert(

@@ -137,6 +137,10 @@ pub fn page_defaults(
             "username_rules": {
                 "min": settings.username_policy.min_length,
                 "max": settings.username_policy.max_length,
+                // SECURITY_USERNAME_ALLOWED_CHARS as Flask-Security's default: the hint may
+                // say "letters or digits".
+                "letters_and_digits": settings.username_policy.allowed
+                    == Some(crate::config::Categories::LETTERS_AND_NUMBERS),
             },
         }),
     );

@@ -127,6 +127,8 @@ async fn usernames_follow_the_allowed_characters() {
         );
     }
     assert_eq!(app.count_users(), 0);
+    let page = app.get("/register").await.text().await.unwrap();
+    assert!(page.contains("4 to 32 letters or digits."), "{page}");
 
     let app = spawn_app_with(&[
         ("SECURITY_USERNAME_ENABLE", "true"),
@@ -136,6 +138,9 @@ async fn usernames_follow_the_allowed_characters() {
         ),
     ])
     .await;
+    // The hint no longer promises letters or digits only.
+    let page = app.get("/register").await.text().await.unwrap();
+    assert!(page.contains("4 to 32 characters."), "{page}");
     for name in ["ann_marie", "ann-marie"] {
         let (status, errors) = register(&app, &new_email("u"), name).await;
         assert_eq!(status, StatusCode::OK, "{name:?}: {errors}");
