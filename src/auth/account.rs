@@ -70,7 +70,7 @@ pub async fn overview(
         .count();
     Ok(Overview {
         two_factor_method: user.tf_primary_method.clone(),
-        recovery_codes_left: super::two_factor::recovery_codes_left(user),
+        recovery_codes_left: super::two_factor::recovery_codes_left(services, user),
         passkeys: passkeys.map(|rows| rows.iter().map(PasskeySummary::of).collect()),
         activity: rows
             .iter()

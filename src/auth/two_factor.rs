@@ -877,9 +877,16 @@ fn shown_binding(user: &User) -> String {
     crate::crypto::digest(&format!("shown-codes:{}", user.fs_uniquifier))
 }
 
-/// How many recovery codes `user` has left.
-pub fn recovery_codes_left(user: &User) -> usize {
-    stored_codes(user).len()
+/// How many recovery codes `user` has left that would still work: not a Flask-Security
+/// token no configured key opens, nor one (or its dated digest) past
+/// `SECURITY_MULTI_FACTOR_RECOVERY_CODE_TTL`.
+pub fn recovery_codes_left(services: &Services, user: &User) -> usize {
+    let rules = CodeRules::new(services);
+    let now = u64::try_from(unix_now()).unwrap_or_default();
+    stored_codes(user)
+        .iter()
+        .filter(|stored| rules.usable(stored, now))
+        .count()
 }
 
 fn stored_codes(user: &User) -> Vec<String> {
@@ -1044,6 +1051,19 @@ impl<'a> CodeRules<'a> {
         }
     }
 
+    /// Whether `stored` could still be used at `now` (by the code it holds).
+    fn usable(&self, stored: &str, now: u64) -> bool {
+        if stored.starts_with(DIGEST_PREFIX) {
+            true
+        } else if stored.starts_with(DATED_PREFIX) {
+            dated_made(stored).is_some_and(|made| !self.expired(made, now))
+        } else if is_fernet_token(stored) {
+            self.decrypt(stored).is_some()
+        } else {
+            true
+        }
+    }
+
     /// As Fernet's TTL check: too old once `made + ttl` is before `now`.
     fn expired(&self, made: u64, now: u64) -> bool {
         self.ttl.is_some_and(|ttl| made.saturating_add(ttl) < now)
@@ -1197,6 +1217,23 @@ mod tests {
         };
         assert!(!no_ttl.expired(0, u64::MAX));
         assert_eq!(no_ttl.decrypt("gAAAAA"), None, "no keys, nothing opens");
+    }
+
+    #[test]
+    fn only_codes_that_would_still_work_are_counted_as_left() {
+        let rules = CodeRules {
+            keys: None,
+            ttl: Some(60),
+        };
+        let token = "gAAAAABlU_EAkibQ_l1oHs8CFKZyLRZJpkzKR4Kn2LALdMZpIEaSTDwYF3uZWBVhjVP1eVXo8VzJJoA3l0BF2Yszge12MLOI5Q==";
+        assert!(
+            rules.usable("lk1$00ff", 5_000),
+            "an undated digest never expires"
+        );
+        assert!(rules.usable("lk2$1000$00ff", 1_060));
+        assert!(!rules.usable("lk2$1000$00ff", 1_061), "past the TTL");
+        assert!(rules.usable("abcd-1234-ef01", 5_000), "Flask's clear code");
+        assert!(!rules.usable(token, 5_000), "no key opens it");
     }
 
     #[test]
