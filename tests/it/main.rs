@@ -53,6 +53,7 @@ mod mail_outage;
 mod malformed_requests;
 mod many_instances;
 mod next_redirect;
+mod oidc_foundation;
 mod operations;
 mod outage;
 mod passkeys;
