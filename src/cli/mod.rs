@@ -62,7 +62,8 @@ Exit codes:
   0  done (also when there was nothing to change)
   1  failure (database unreachable, I/O error)
   2  usage or configuration error
-  3  input refused (invalid email, username or password; name already taken)
+  3  input refused (invalid email, username or password; name already taken; a client's
+     redirect URI or scope; a key algorithm; rotating a public client's secret)
   4  no such user, role or client
   5  db check or config check found something to look at
 
