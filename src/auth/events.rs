@@ -221,6 +221,25 @@ pub enum SecurityEvent {
     IdentityUnlinked {
         provider: String,
     },
+    /// An app was registered with Latchkey's OpenID Connect provider (an operator's
+    /// `latchkey clients create`): its public `client_id`, never its secret. No user.
+    OidcClientCreated {
+        client_id: String,
+    },
+    /// A client's secret was replaced (`latchkey clients rotate-secret`).
+    OidcClientSecretRotated {
+        client_id: String,
+    },
+    /// A client was deleted (`latchkey clients delete`).
+    OidcClientDeleted {
+        client_id: String,
+    },
+    /// A new ID-token signing key became current for its algorithm (`latchkey keys
+    /// rotate`); the previous one is retired. Its public `kid` and `alg` only.
+    SigningKeyRotated {
+        kid: String,
+        alg: String,
+    },
 }
 
 impl SecurityEvent {
@@ -249,6 +268,10 @@ impl SecurityEvent {
             Self::TokenRevoked { .. } => "token_revoked",
             Self::IdentityLinked { .. } => "identity_linked",
             Self::IdentityUnlinked { .. } => "identity_unlinked",
+            Self::OidcClientCreated { .. } => "oidc_client_created",
+            Self::OidcClientSecretRotated { .. } => "oidc_client_secret_rotated",
+            Self::OidcClientDeleted { .. } => "oidc_client_deleted",
+            Self::SigningKeyRotated { .. } => "signing_key_rotated",
         }
     }
 
@@ -273,6 +296,10 @@ impl SecurityEvent {
             Self::IdentityLinked { provider } | Self::IdentityUnlinked { provider } => {
                 Some(provider.clone())
             }
+            Self::OidcClientCreated { client_id }
+            | Self::OidcClientSecretRotated { client_id }
+            | Self::OidcClientDeleted { client_id } => Some(client_id.clone()),
+            Self::SigningKeyRotated { kid, alg } => Some(format!("{alg}:{kid}")),
             Self::TokenIssued { kind, label } | Self::TokenRevoked { kind, label } => {
                 Some(match label {
                     Some(label) => format!("{kind}:{label}"),

@@ -25,6 +25,7 @@ pub mod login;
 pub mod mail_limits;
 pub mod notices;
 pub mod oauth;
+pub mod oidc;
 pub mod page_reads;
 pub mod passkeys;
 pub mod recoverable;

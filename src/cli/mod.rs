@@ -11,6 +11,7 @@
 
 mod config;
 mod database;
+mod oidc;
 mod roles;
 mod support;
 mod users;
@@ -28,6 +29,7 @@ use crate::telemetry::{self, LogFormat};
 
 pub use config::ConfigCommand;
 pub use database::DbCommand;
+pub use oidc::{ClientsCommand, KeysCommand};
 pub use roles::RolesCommand;
 pub use support::CliError;
 pub use users::{PasswordArg, UsersCommand};
@@ -48,6 +50,11 @@ All commands (each has --help):
   latchkey db sweep                     one housekeeping pass: what it removed
   latchkey config check                 what each SECURITY_* key set is (typos named)
   latchkey config urls [--json]         where each route is served (URL_PREFIX, *_URL keys)
+  latchkey clients create NAME --redirect-uri URI [--redirect-uri URI2]
+           [--post-logout-redirect-uri URI] [--public] [--scope S ...] [--json]
+  latchkey clients list [--json]        latchkey clients delete CLIENT_ID
+  latchkey clients rotate-secret CLIENT_ID [--json]
+  latchkey keys rotate [--alg RS256|EdDSA]   latchkey keys list [--json]
 Without --password, the password is asked for twice without echo (or read as one line
 from standard input when that is not a terminal).
 
@@ -55,8 +62,9 @@ Exit codes:
   0  done (also when there was nothing to change)
   1  failure (database unreachable, I/O error)
   2  usage or configuration error
-  3  input refused (invalid email, username or password; name already taken)
-  4  no such user or role
+  3  input refused (invalid email, username or password; name already taken; a client's
+     redirect URI or scope; a key algorithm; rotating a public client's secret)
+  4  no such user, role or client
   5  db check or config check found something to look at
 
 Settings come from the environment and .env, as for the server (DATABASE_URL, SECRET_KEY,
@@ -91,6 +99,12 @@ pub enum Command {
     /// Check the configuration's SECURITY_* keys
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Apps that sign their users in through Latchkey (OpenID Connect clients)
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// The keys Latchkey's ID tokens are signed with
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Time password hashes at a bcrypt cost, as the server does them (for bench/run.sh)
     #[command(hide = true)]
     TimeHash {
@@ -183,6 +197,8 @@ pub fn main() -> ExitCode {
         Some(Command::Db(DbCommand::Check)) => database::check(&settings),
         Some(Command::Db(DbCommand::Sweep)) => database::sweep(&settings),
         Some(Command::Config(cmd)) => config::config_command(&settings, &source, cmd),
+        Some(Command::Clients(cmd)) => oidc::clients_command(&settings, cmd),
+        Some(Command::Keys(cmd)) => oidc::keys_command(&settings, cmd),
         Some(Command::TimeHash { .. }) => Ok(()),
     };
     match result {

@@ -13,6 +13,7 @@ pub mod events;
 pub mod health;
 pub mod identities;
 pub mod models;
+pub mod oidc;
 pub mod passkeys;
 pub mod roles;
 pub mod schema;

@@ -213,6 +213,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// "Sign in with Latchkey": an app registered with the OpenID Connect provider. Its
+    /// secret is stored as a digest only (none for a public client); the URI lists are JSON.
+    oidc_client (id) {
+        id -> Integer,
+        client_id -> Text,
+        name -> Text,
+        secret_digest -> Nullable<Text>,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        scopes -> Text,
+        is_public -> Bool,
+        created_at -> Timestamp,
+        secret_rotated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// A key the provider's ID tokens are signed with: the private half sealed under a key
+    /// derived from `SECRET_KEY`, the public half as a JWK. Current while `retired_at` is
+    /// NULL (one per algorithm).
+    oidc_signing_key (id) {
+        id -> Integer,
+        kid -> Text,
+        alg -> Text,
+        private_key_sealed -> Text,
+        public_jwk -> Text,
+        created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(oauth_identity -> user (user_id));
 diesel::joinable!(user_token -> user (user_id));
 diesel::joinable!(webauthn -> user (user_id));
@@ -234,5 +266,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     fs_refresh,
     refresh_login,
     security_event,
-    oauth_identity
+    oauth_identity,
+    oidc_client,
+    oidc_signing_key
 );

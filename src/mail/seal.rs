@@ -37,7 +37,14 @@ pub struct SealError;
 
 impl OutboxKey {
     pub fn derive(secret: &Secret) -> Self {
-        let sealing = derive_key(secret, "mail-outbox-seal");
+        Self::derive_for(secret, "mail-outbox-seal")
+    }
+
+    /// The same sealing under a key of another purpose: what other secrets kept at rest
+    /// (the OpenID Connect provider's private signing keys) are sealed with, so that one
+    /// derived key never serves two uses.
+    pub fn derive_for(secret: &Secret, purpose: &str) -> Self {
+        let sealing = derive_key(secret, purpose);
         Self {
             cipher: Aes256Gcm::new_from_slice(&sealing[..32])
                 .expect("a 32-byte key is what AES-256 takes"),

@@ -54,6 +54,7 @@ mod malformed_requests;
 mod many_instances;
 mod next_redirect;
 mod normalize_keys;
+mod oidc_foundation;
 mod operations;
 mod outage;
 mod passkeys;

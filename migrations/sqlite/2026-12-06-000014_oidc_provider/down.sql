@@ -1,0 +1,2 @@
+DROP TABLE oidc_signing_key;
+DROP TABLE oidc_client;
