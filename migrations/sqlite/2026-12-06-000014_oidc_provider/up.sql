@@ -33,3 +33,6 @@ CREATE TABLE oidc_signing_key (
 );
 CREATE UNIQUE INDEX ix_oidc_signing_key_kid ON oidc_signing_key (kid);
 CREATE INDEX ix_oidc_signing_key_alg ON oidc_signing_key (alg);
+-- At most one current key per algorithm: two rotations at once cannot both leave theirs
+-- current (the second fails instead).
+CREATE UNIQUE INDEX ix_oidc_signing_key_current ON oidc_signing_key (alg) WHERE retired_at IS NULL;
