@@ -396,6 +396,13 @@ pub fn describe(kind: &str, detail: Option<&str>, messages: &Messages) -> String
             "Social login \u{201c}%(name)s\u{201d} unlinked",
             &[("name", detail)],
         ),
+        "oidc_client_created" => with(
+            "Client %(id)s registered for sign-in with Latchkey",
+            &[("id", detail)],
+        ),
+        "oidc_client_secret_rotated" => with("Client %(id)s given a new secret", &[("id", detail)]),
+        "oidc_client_deleted" => with("Client %(id)s deleted", &[("id", detail)]),
+        "signing_key_rotated" => with("Signing key rotated (%(key)s)", &[("key", detail)]),
         other => other.replace('_', " "),
     }
 }
@@ -840,6 +847,28 @@ mod tests {
                 &german
             ),
             "Angemeldet mit einem Passwort und einem Authenticator-Code"
+        );
+    }
+
+    #[test]
+    fn the_identity_providers_events_are_worded_in_the_readers_language() {
+        let event = SecurityEvent::OidcClientCreated {
+            client_id: "grafana-1".into(),
+        };
+        let detail = event.detail();
+        assert_eq!(
+            describe(event.kind(), detail.as_deref(), &Messages::default()),
+            "Client grafana-1 registered for sign-in with Latchkey"
+        );
+        let french =
+            Messages::default().in_language(&crate::messages::Lang::parse("fr").expect("fr"));
+        let key = SecurityEvent::SigningKeyRotated {
+            kid: "k1".into(),
+            alg: "RS256".into(),
+        };
+        assert_eq!(
+            describe(key.kind(), key.detail().as_deref(), &french),
+            "Clé de signature renouvelée (RS256:k1)"
         );
     }
 }
