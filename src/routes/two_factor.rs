@@ -414,7 +414,7 @@ async fn codes_as_next_step(
 ) -> Result<Option<HttpResponse>, AppError> {
     let wanted = !web.format.is_json()
         && web.settings().two_factor.recovery_codes
-        && two_factor::recovery_codes_left(&web.services(), user) == 0;
+        && two_factor::recovery_codes_left(&web.state.services, user) == 0;
     if !wanted {
         return Ok(None);
     }
@@ -432,7 +432,8 @@ async fn codes_as_next_step(
 
 fn recovery_options(web: &Web, user: &User) -> Value {
     let tf = &web.settings().two_factor;
-    let has_codes = tf.recovery_codes && two_factor::recovery_codes_left(&web.services(), user) > 0;
+    let has_codes =
+        tf.recovery_codes && two_factor::recovery_codes_left(&web.state.services, user) > 0;
     // As Flask-Security: an option the settings or the account do not offer is left out.
     let mut options = serde_json::Map::new();
     options.insert("help".into(), json!(web.path(Route::TfRescue)));
@@ -683,7 +684,7 @@ pub async fn codes_form(
     } else {
         Vec::new()
     };
-    let left = two_factor::recovery_codes_left(&web.services(), &current.0.user);
+    let left = two_factor::recovery_codes_left(&web.state.services, &current.0.user);
     if web.format.is_json() {
         return Ok(web.json_ok(json!({
             "csrf_token": web.csrf_token(),
@@ -766,7 +767,7 @@ pub async fn recovery_submit(
     let outcome = factors::recovery_code(&web.services(), &browser, &pending, &user, &code).await?;
     if matches!(outcome, Attempt::Proved(_)) && !web.format.is_json() {
         // The code just used is gone: say how many are left, and what to do when few are.
-        let left = two_factor::recovery_codes_left(&web.services(), &user).saturating_sub(1);
+        let left = two_factor::recovery_codes_left(&web.state.services, &user).saturating_sub(1);
         web.flash("info", codes_left_message(&web, left));
     }
     signin::answer(&web, outcome, "two_factor_throttled", json!({}), |()| {
