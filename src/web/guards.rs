@@ -252,11 +252,7 @@ fn forbidden(req: &HttpRequest) -> AppError {
     let messages = &state.messages;
     let messages = messages.in_language(&super::language::of(req, messages));
     let message = messages.text(crate::messages::UNAUTHORIZED, &[]);
-    super::page::flash(
-        &actix_session::SessionExt::get_session(req),
-        "error",
-        message,
-    );
+    super::page::flash(req, "error", message);
     AppError::ForbiddenElsewhere {
         location: super::spa::view_url(spa, view, &[]),
     }

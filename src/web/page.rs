@@ -21,9 +21,19 @@ use crate::messages::{Described, Lang, Messages, Msg};
 
 const FLASHES_KEY: &str = "_flashes";
 
-/// Queues a message for the next page this session renders (where no [`Web`] is at hand: the
-/// CSRF check of a submission).
-pub fn flash(session: &Session, category: &str, message: String) {
+/// Queues a message for the next page this session renders, unless
+/// `SECURITY_FLASH_MESSAGES=false` (where no [`Web`] is at hand: the CSRF check of a
+/// submission, a guard).
+pub fn flash(req: &HttpRequest, category: &str, message: String) {
+    let enabled = req
+        .app_data::<web::Data<AppState>>()
+        .is_none_or(|state| state.settings.features.flash_messages);
+    if enabled {
+        queue_flash(&req.get_session(), category, message);
+    }
+}
+
+fn queue_flash(session: &Session, category: &str, message: String) {
     let mut flashes: Vec<Flash> = session.get(FLASHES_KEY).ok().flatten().unwrap_or_default();
     flashes.push(Flash {
         category: category.to_owned(),
@@ -152,7 +162,7 @@ impl Web {
     /// Queues a message for the next rendered page (unless `SECURITY_FLASH_MESSAGES=false`).
     pub fn flash(&self, category: &str, message: impl Into<String>) {
         if self.settings().features.flash_messages {
-            flash(&self.session, category, message.into());
+            queue_flash(&self.session, category, message.into());
         }
     }
 

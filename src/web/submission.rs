@@ -64,16 +64,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Submission<T> {
                 BodyKind::Json => decode_json::<T>(&body)?,
                 BodyKind::Form => decode_form::<T>(&body)?,
             };
-            let settings = req
+            let configured = req
                 .app_data::<actix_web::web::Data<super::state::AppState>>()
-                .map(|state| {
-                    (
-                        state.settings.spa.csrf_header.clone(),
-                        state.settings.features.flash_messages,
-                    )
-                });
-            let flashes = settings.as_ref().is_some_and(|(_, flashes)| *flashes);
-            let configured = settings.map(|(header, _)| header);
+                .map(|state| state.settings.spa.csrf_header.clone());
             let header_token = ["x-csrf-token", "x-csrftoken"]
                 .into_iter()
                 .map(str::to_owned)
@@ -83,8 +76,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Submission<T> {
             if csrf_required(&req) {
                 let session = req.get_session();
                 if let Err(e) = csrf::verify(&session, header_token.or(body_token).as_deref()) {
-                    if flashes && Format::of(&req) == Format::Html {
-                        super::page::flash(&session, "error", expired_message(&req));
+                    if Format::of(&req) == Format::Html {
+                        super::page::flash(&req, "error", expired_message(&req));
                     }
                     return Err(e.into());
                 }

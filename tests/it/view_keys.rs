@@ -153,6 +153,18 @@ async fn unauthorized_view_is_where_a_user_without_the_role_goes() {
     );
     // JSON clients still get Flask-Security's 403.
     common::assert_json_error(c.get_json("/premium").await, 403).await;
+
+    // Without flash messages the redirect says nothing on the next page.
+    let quiet = self::app(
+        &[("SECURITY_FLASH_MESSAGES", "false")],
+        key,
+        Some("/not-for-you"),
+    )
+    .await;
+    let (_, c) = account(&quiet, "unauthorized-quiet").await;
+    assert_eq!(c.get("/premium").await.status(), StatusCode::FOUND);
+    let page = c.get("/").await.text().await.unwrap();
+    assert!(flashes(&page).is_empty(), "{page}");
 }
 
 #[actix_web::test]
