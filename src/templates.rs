@@ -97,6 +97,10 @@ const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/security/verify_user.html"),
     ),
     (
+        "security/oidc_consent.html",
+        include_str!("../templates/security/oidc_consent.html"),
+    ),
+    (
         "security/sessions.html",
         include_str!("../templates/security/sessions.html"),
     ),
@@ -830,6 +834,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "profile": Urls::default().path(Route::Profile),
             "premium": Urls::default().path(Route::Premium),
             "admin": Urls::default().path(Route::Admin),
+            "oidc_authorize": Urls::default().path(Route::OidcAuthorize),
             "sessions": Urls::default().path(Route::Sessions),
             "sessions_revoke": Urls::default().path(Route::SessionsRevoke),
             "sessions_revoke_others": Urls::default().path(Route::SessionsRevokeOthers),
@@ -968,6 +973,17 @@ pub fn sample_page_context(logged_in: bool) -> Context {
         &json!(["3f2a-9c41-b7d0", "0e8b-5d17-c2a9", "a4c6-1f03-9e5b"]),
     );
     ctx.insert("codes_left", &3);
+    // The OpenID Connect provider's consent page.
+    ctx.insert("client_name", "Grafana");
+    ctx.insert("signed_in_as", "ada@example.com");
+    ctx.insert(
+        "scopes",
+        &json!(["Who you are on this site", "Your email address"]),
+    );
+    ctx.insert(
+        "params",
+        &json!([{"name": "client_id", "value": "grafana"}, {"name": "scope", "value": "openid email"}]),
+    );
     ctx.insert(
         "account",
         &json!({

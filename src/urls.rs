@@ -123,6 +123,16 @@ pub enum Route {
     OauthLink,
     /// Unlinking a social login identity (the account page).
     OauthUnlink,
+    /// The OpenID Connect provider's discovery document.
+    OidcDiscovery,
+    /// The provider's public signing keys (JWKS).
+    OidcJwks,
+    /// The provider's authorization endpoint (and its consent form).
+    OidcAuthorize,
+    /// The provider's token endpoint.
+    OidcToken,
+    /// The provider's userinfo endpoint.
+    OidcUserinfo,
     /// The site's icon (browsers ask for it on every first visit).
     Favicon,
     /// The folder of static files (stylesheet, scripts).
@@ -188,6 +198,11 @@ impl Route {
         Route::OauthVerifyResponse,
         Route::OauthLink,
         Route::OauthUnlink,
+        Route::OidcDiscovery,
+        Route::OidcJwks,
+        Route::OidcAuthorize,
+        Route::OidcToken,
+        Route::OidcUserinfo,
         Route::Favicon,
         Route::Static,
         Route::StaticFile,
@@ -300,6 +315,11 @@ impl Route {
             ),
             Route::OauthLink => Place::Prefixed("/oauth-link/{name}"),
             Route::OauthUnlink => Place::Prefixed("/oauth-unlink"),
+            Route::OidcDiscovery => Place::Root("/.well-known/openid-configuration"),
+            Route::OidcJwks => Place::Prefixed("/oidc/jwks"),
+            Route::OidcAuthorize => Place::Prefixed("/oidc/authorize"),
+            Route::OidcToken => Place::Prefixed("/oidc/token"),
+            Route::OidcUserinfo => Place::Prefixed("/oidc/userinfo"),
             Route::Favicon => Place::Root("/favicon.ico"),
             Route::Static => Place::Key("SECURITY_STATIC_FOLDER_URL", "/static", ""),
             Route::StaticFile => Place::Key("SECURITY_STATIC_FOLDER_URL", "/static", "{name}"),

@@ -8,7 +8,9 @@
 //! - **browser sessions** (`login_session` rows) and with them their **remember-me**
 //!   cookies (the secret's digest lives in the row);
 //! - **API tokens** and the **refresh families** that issued them or were started at an
-//!   ended login (a token bound to a browser session dies with it);
+//!   ended login (a token bound to a browser session dies with it); with every login
+//!   (`Reach::All`), the **apps' tokens** too ("Sign in with Latchkey": access and refresh
+//!   tokens and unused codes);
 //! - **remembered browsers** (`tf_validity`, a MAC over the uniquifier, the password hash
 //!   and the second factor's secrets) and **pending logins** (bound to the uniquifier and
 //!   the second factor's secrets): a new uniquifier ends both;
@@ -365,6 +367,10 @@ pub fn apply(conn: &mut DbConnection, event: Event, scope: &Scope) -> Result<App
         Reach::All => {
             applied.logins = sessions::delete_for_user(conn, id, None)?;
             applied.tokens = api_tokens::revoke_all(conn, id)?;
+            // The tokens apps hold through "Sign in with Latchkey" end with every login:
+            // what the person agreed to share stays, so signing in again asks nothing.
+            applied.tokens +=
+                crate::db::oidc_grants::revoke_for_user(conn, id, None, crate::db::now())?;
         }
     }
     // Remembered browsers and pending logins are bound to the uniquifier; so are every

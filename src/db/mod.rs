@@ -14,6 +14,7 @@ pub mod health;
 pub mod identities;
 pub mod models;
 pub mod oidc;
+pub mod oidc_grants;
 pub mod passkeys;
 pub mod roles;
 pub mod schema;

@@ -58,6 +58,8 @@ diesel::table! {
         remember_hash -> Nullable<Text>,
         remember_expires_at -> Nullable<Timestamp>,
         authenticated_at -> Nullable<Timestamp>,
+        /// How the login was proved (RFC 8176 `amr` values, space-separated).
+        amr -> Nullable<Text>,
     }
 }
 
@@ -245,6 +247,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// An authorization code of the OpenID Connect provider (its digest) and the family of
+    /// tokens it started.
+    oidc_grant (id) {
+        id -> Integer,
+        family -> Text,
+        code_digest -> Text,
+        client_id -> Text,
+        user_id -> Integer,
+        redirect_uri -> Text,
+        scope -> Text,
+        nonce -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        auth_time -> Timestamp,
+        amr -> Text,
+        created_at -> Timestamp,
+        code_expires_at -> Timestamp,
+        code_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// An access or refresh token (its digest) of a grant's family.
+    oidc_token (id) {
+        id -> Integer,
+        token_digest -> Text,
+        family -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// The scopes a person agreed to share with an app.
+    oidc_consent (id) {
+        id -> Integer,
+        user_id -> Integer,
+        client_id -> Text,
+        scope -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(oidc_grant -> user (user_id));
+diesel::joinable!(oidc_consent -> user (user_id));
 diesel::joinable!(oauth_identity -> user (user_id));
 diesel::joinable!(user_token -> user (user_id));
 diesel::joinable!(webauthn -> user (user_id));
@@ -268,5 +318,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     security_event,
     oauth_identity,
     oidc_client,
-    oidc_signing_key
+    oidc_signing_key,
+    oidc_grant,
+    oidc_token,
+    oidc_consent
 );

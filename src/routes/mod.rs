@@ -14,6 +14,7 @@ pub mod login;
 pub mod logout;
 mod mount;
 pub mod oauth;
+pub mod oidc;
 pub mod passkeys;
 pub mod recover;
 pub mod register;
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, urls: crate:
     api_tokens::routes(cfg, urls);
     verify::routes(cfg, urls);
     oauth::routes(cfg, settings, urls);
+    oidc::routes(cfg, urls);
     if features.registerable {
         register::routes(cfg, urls);
     }

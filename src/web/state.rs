@@ -165,6 +165,7 @@ pub fn page_defaults(
             "verify": urls.path(Route::Verify),
             "premium": urls.path(Route::Premium),
             "admin": urls.path(Route::Admin),
+            "oidc_authorize": urls.path(Route::OidcAuthorize),
             "tf_setup": settings.two_factor.enabled.then_some(urls.path(Route::TfSetup)),
             "tf_validate": settings.two_factor.enabled.then_some(urls.path(Route::TfValidate)),
             "tf_select": settings.two_factor.enabled.then_some(urls.path(Route::TfSelect)),

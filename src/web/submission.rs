@@ -250,7 +250,7 @@ pub fn safe_next(
 }
 
 /// Decodes `application/x-www-form-urlencoded`, refusing percent-escapes that are not UTF-8.
-fn form_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
+pub fn form_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
     let mut out = Vec::new();
     for part in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let (k, v) = match part.iter().position(|b| *b == b'=') {

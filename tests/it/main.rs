@@ -55,6 +55,7 @@ mod many_instances;
 mod next_redirect;
 mod normalize_keys;
 mod oidc_foundation;
+mod oidc_provider;
 mod operations;
 mod outage;
 mod passkeys;

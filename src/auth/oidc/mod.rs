@@ -1,13 +1,16 @@
-//! "Sign in with Latchkey": the foundation of the OpenID Connect provider (issue 27). The
-//! apps registered to sign their users in through Latchkey (`clients`) and the keys its ID
-//! tokens are signed with (`keys`). Nothing here is served over HTTP yet: the endpoints
-//! (discovery, JWKS, authorize, token, …) come later and build on these rules.
+//! "Sign in with Latchkey": the OpenID Connect provider (issue 27). The apps registered to
+//! sign their users in through Latchkey (`clients`), the keys its ID tokens are signed with
+//! (`keys`), the authorization endpoint's checks and codes (`authorize`), and the token
+//! endpoint, ID tokens and userinfo (`tokens`). `routes::oidc` serves them.
 //!
 //! Each rule owns its transaction and emits its security event; the `latchkey clients …`
 //! and `latchkey keys …` commands call them.
 
+pub mod authorize;
 pub mod clients;
+pub mod discovery;
 pub mod keys;
+pub mod tokens;
 
 use super::error::ServiceError;
 use crate::db::DbError;

@@ -278,7 +278,7 @@ pub async fn renew(
         remember,
         next: None,
     };
-    start(services, browser, user, &asked).await
+    start(services, browser, user, &asked, "pwd").await
 }
 
 /// Every completed sign-in: the login row, the new-device notice (when the device and
@@ -292,7 +292,8 @@ async fn complete(
     asked: Asked,
     second_factor: Option<&str>,
 ) -> Result<SignedIn, ServiceError> {
-    let mut signed_in = start(services, browser, user, &asked).await?;
+    let amr = amr(method, second_factor);
+    let mut signed_in = start(services, browser, user, &asked, &amr).await?;
     let (for_user, client) = (user.clone(), browser.client.clone());
     let for_services = services.clone();
     let checked = services
@@ -323,8 +324,10 @@ async fn start(
     browser: &Browser,
     user: &User,
     asked: &Asked,
+    amr: &str,
 ) -> Result<SignedIn, ServiceError> {
     let settings = &services.settings;
+    let amr = amr.to_owned();
     let options = LoginOptions {
         remember: asked.remember,
         remember_for: settings.remember_for,
@@ -342,7 +345,9 @@ async fn start(
                 };
                 lifecycle::apply(conn, Event::SignOutThis, &scope)?;
             }
-            login::create(conn, &for_user, &client, &options)
+            let login = login::create(conn, &for_user, &client, &options)?;
+            crate::db::oidc_grants::set_login_amr(conn, &login.session_id, &amr)?;
+            Ok::<_, crate::db::DbError>(login)
         })
         .await?;
     tracing::info!(
@@ -361,6 +366,33 @@ async fn start(
         second_factor: None,
         device_token: None,
     })
+}
+
+/// How a login was proved, as the `amr` values of RFC 8176 (space-separated) that the
+/// OpenID Connect provider's ID tokens carry: `pwd` (a password), `otp` (a one-time code
+/// or mailed link, an authenticator app's code, a recovery code), `sms` (a texted code),
+/// `hwk` (a passkey: a key held in hardware), `fed` (a social login), and `mfa` when a
+/// second factor was proved after the first.
+pub fn amr(first: LoginMethod, second_factor: Option<&str>) -> String {
+    let first = match first {
+        LoginMethod::Password | LoginMethod::UnifiedSignin | LoginMethod::Reset => "pwd",
+        LoginMethod::Code | LoginMethod::Confirm => "otp",
+        LoginMethod::Passkey => "hwk",
+        LoginMethod::Oauth => "fed",
+    };
+    let mut values = vec![first];
+    if let Some(second) = second_factor {
+        let second = match second {
+            "sms" => "sms",
+            PASSKEY_METHOD => "hwk",
+            _ => "otp",
+        };
+        if !values.contains(&second) {
+            values.push(second);
+        }
+        values.push("mfa");
+    }
+    values.join(" ")
 }
 
 /// An API token bound to the login that just started (Flask-Security's

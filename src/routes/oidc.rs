@@ -1,0 +1,332 @@
+//! "Sign in with Latchkey", the OpenID Connect provider's endpoints: discovery
+//! (`/.well-known/openid-configuration`), the JWKS, authorize (with its consent form),
+//! token and userinfo. The rules are `crate::auth::oidc`'s; these parse and answer.
+//!
+//! The token and userinfo endpoints are called by apps' servers, not browsers: they take
+//! no CSRF token and keep no session; a client proves itself by its secret (HTTP Basic or
+//! the form) or, public, by PKCE.
+
+use actix_web::http::header;
+use actix_web::{web as aweb, HttpRequest, HttpResponse};
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+
+use super::mount;
+use crate::auth::oidc::authorize::{self, AuthorizeError, AuthorizeParams, Next};
+use crate::auth::oidc::tokens::{self, Presented, TokenError, TokenForm};
+use crate::auth::oidc::{discovery, keys, OidcError};
+use crate::urls::{Route, Urls};
+use crate::web::current_user::MaybeUser;
+use crate::web::page::redirect;
+use crate::web::submission::form_urlencoded_pairs;
+use crate::web::{AppError, Submission, Web};
+
+/// Registers the provider's endpoints.
+pub fn routes(cfg: &mut aweb::ServiceConfig, urls: Urls) {
+    cfg.service(mount::page(urls.path(Route::OidcDiscovery), configuration))
+        .service(mount::page(urls.path(Route::OidcJwks), jwks))
+        .service(mount::get_post(
+            urls.path(Route::OidcAuthorize),
+            authorize,
+            consent,
+        ))
+        .service(mount::post(urls.path(Route::OidcToken), token))
+        .service(mount::get_post(
+            urls.path(Route::OidcUserinfo),
+            userinfo,
+            userinfo,
+        ));
+}
+
+const CONSENT_TEMPLATE: &str = "security/oidc_consent.html";
+
+fn provider_error(e: OidcError) -> AppError {
+    AppError::Unexpected(anyhow::anyhow!(e))
+}
+
+/// Parameters of a query or form: each at most once (RFC 6749 3.1), as strings.
+fn params<T: DeserializeOwned>(raw: &[u8]) -> Result<T, String> {
+    let pairs = form_urlencoded_pairs(raw).map_err(|_| "the parameters are not UTF-8")?;
+    let mut map = Map::new();
+    for (name, value) in pairs {
+        if map.insert(name.clone(), Value::String(value)).is_some() {
+            return Err(format!("the parameter {name} is repeated"));
+        }
+    }
+    serde_json::from_value(Value::Object(map)).map_err(|e| e.to_string())
+}
+
+/// Answers as JSON that no cache may keep.
+fn no_store(mut response: actix_web::HttpResponseBuilder, body: Value) -> HttpResponse {
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(body)
+}
+
+/// `GET /.well-known/openid-configuration`.
+pub async fn configuration(web: Web) -> HttpResponse {
+    HttpResponse::Ok().json(discovery::document(&web.services()))
+}
+
+/// `GET /oidc/jwks`: the public keys, current and retired.
+pub async fn jwks(web: Web) -> Result<HttpResponse, AppError> {
+    let set = keys::jwks(&web.services()).await.map_err(provider_error)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(set))
+}
+
+/// `GET /oidc/authorize`: the request checked, then sign in, consent, or the code.
+pub async fn authorize(web: Web, user: MaybeUser) -> Result<HttpResponse, AppError> {
+    let raw = web.request.query_string().as_bytes().to_vec();
+    let asked: AuthorizeParams = params(&raw).map_err(AppError::BadRequest)?;
+    answer(&web, &user, asked, None).await
+}
+
+/// `POST /oidc/authorize` (CSRF-checked): the consent form's answer.
+pub async fn consent(
+    web: Web,
+    user: MaybeUser,
+    form: Submission<Map<String, Value>>,
+) -> Result<HttpResponse, AppError> {
+    let mut fields = form.data;
+    let allowed = fields
+        .remove("decision")
+        .and_then(|d| d.as_str().map(str::to_owned));
+    fields.remove("csrf_token");
+    let asked: AuthorizeParams = serde_json::from_value(Value::Object(fields))
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    answer(
+        &web,
+        &user,
+        asked,
+        Some(allowed.as_deref() == Some("allow")),
+    )
+    .await
+}
+
+/// The authorize answer: `agreed` is the consent form's decision, if it was sent.
+async fn answer(
+    web: &Web,
+    user: &MaybeUser,
+    asked: AuthorizeParams,
+    agreed: Option<bool>,
+) -> Result<HttpResponse, AppError> {
+    let services = web.services();
+    let checked = match authorize::check(&services, &asked).await {
+        Ok(checked) => checked,
+        Err(AuthorizeError::Shown(e)) => {
+            return Err(AppError::BadRequest(format!(
+                "{}: {}",
+                e.error, e.description
+            )))
+        }
+        Err(AuthorizeError::Redirect(e)) => {
+            return Ok(redirect(&authorize::error_url(&e, &services)))
+        }
+    };
+    if agreed == Some(false) && user.0.is_some() {
+        return Ok(redirect(&authorize::error_url(
+            &authorize::declined(&checked),
+            &services,
+        )));
+    }
+    let current = user.0.as_ref();
+    let next = authorize::decide(&services, &checked, current, agreed == Some(true))
+        .await
+        .map_err(provider_error)?;
+    match next {
+        Next::Redirect(to) => Ok(redirect(&to)),
+        Next::Refused(e) => Ok(redirect(&authorize::error_url(&e, &services))),
+        Next::SignIn => Ok(redirect(&sign_in_url(web, current.is_some(), &asked))),
+        Next::Consent => {
+            let who = current
+                .map(|c| c.user.email_or_empty().to_owned())
+                .unwrap_or_default();
+            consent_page(web, &who, &checked, &asked)
+        }
+    }
+}
+
+/// Where the person proves themselves: the login page (nobody signed in) or the
+/// re-authentication (`prompt=login`, `max_age`), back to this request afterwards without
+/// its `prompt=login` (the proof just made satisfies it).
+fn sign_in_url(web: &Web, signed_in: bool, asked: &AuthorizeParams) -> String {
+    let mut back = asked.clone();
+    back.prompt = back.prompt.map(|p| {
+        p.split_ascii_whitespace()
+            .filter(|v| *v != "login")
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    if asked.prompt.as_deref().is_some_and(|p| p.contains("login")) {
+        let window = authorize::PROMPT_LOGIN_WINDOW_SECS.to_string();
+        back.max_age = Some(back.max_age.map_or(window.clone(), |m| m.min(window)));
+    }
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in string_fields(&back) {
+        query.append_pair(&name, &value);
+    }
+    let next = format!("{}?{}", web.path(Route::OidcAuthorize), query.finish());
+    let route = if signed_in {
+        Route::Verify
+    } else {
+        Route::Login
+    };
+    web.urls().with_next(route, Some(&next))
+}
+
+/// The parameters that were given, as name and value.
+fn string_fields(asked: &AuthorizeParams) -> Vec<(String, String)> {
+    serde_json::to_value(asked)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned())))
+        .collect()
+}
+
+fn consent_page(
+    web: &Web,
+    signed_in_as: &str,
+    checked: &authorize::Checked,
+    asked: &AuthorizeParams,
+) -> Result<HttpResponse, AppError> {
+    let mut ctx = tera::Context::new();
+    ctx.insert("client_name", &checked.client.name);
+    ctx.insert("signed_in_as", &signed_in_as);
+    let scopes: Vec<String> = checked
+        .scopes
+        .iter()
+        .map(|s| discovery::scope_description(s).to_owned())
+        .collect();
+    ctx.insert("scopes", &scopes);
+    let hidden: Vec<Value> = string_fields(asked)
+        .into_iter()
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect();
+    ctx.insert("params", &hidden);
+    let mut page = web.page(CONSENT_TEMPLATE, ctx)?;
+    // The form's answer is a redirect to the app: `form-action` must allow its origin.
+    if let Some(policy) = discovery::redirect_origin(&checked.redirect_uri)
+        .and_then(|origin| crate::web::headers::content_security_policy(&[origin]))
+    {
+        page.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    Ok(page)
+}
+
+/// The client's credentials from `Authorization: Basic` (RFC 6749 2.3.1: each part
+/// form-urlencoded) or the form; both at once is refused.
+fn presented(req: &HttpRequest, form: &TokenForm) -> Result<(Presented, bool), TokenError> {
+    let basic = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "));
+    let Some(encoded) = basic else {
+        let presented = Presented {
+            client_id: form.client_id.clone(),
+            client_secret: form.client_secret.clone(),
+        };
+        return Ok((presented, false));
+    };
+    let bad = || TokenError {
+        error: "invalid_client",
+        description: "the Basic credentials cannot be read".into(),
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = text.split_once(':').ok_or_else(bad)?;
+    let part = |raw: &str| {
+        form_urlencoded_pairs(format!("v={raw}").as_bytes())
+            .ok()
+            .and_then(|mut p| p.pop())
+            .map(|(_, v)| v)
+            .ok_or_else(bad)
+    };
+    if form.client_secret.is_some() {
+        return Err(TokenError {
+            error: "invalid_request",
+            description: "the client authenticated in more than one way".into(),
+        });
+    }
+    let presented = Presented {
+        client_id: Some(part(id)?),
+        client_secret: Some(part(secret)?),
+    };
+    Ok((presented, true))
+}
+
+fn token_error(e: &TokenError, basic: bool) -> HttpResponse {
+    let body = json!({"error": e.error, "error_description": e.description});
+    if e.error == "invalid_client" {
+        let mut response = HttpResponse::Unauthorized();
+        if basic {
+            response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"latchkey\""));
+        }
+        return no_store(response, body);
+    }
+    no_store(HttpResponse::BadRequest(), body)
+}
+
+/// `POST /oidc/token`: the authorization code or refresh token grant.
+pub async fn token(web: Web, body: aweb::Bytes) -> Result<HttpResponse, AppError> {
+    let form: TokenForm = match params(&body) {
+        Ok(form) => form,
+        Err(why) => {
+            let e = TokenError {
+                error: "invalid_request",
+                description: why,
+            };
+            return Ok(token_error(&e, false));
+        }
+    };
+    let (presented, basic) = match presented(&web.request, &form) {
+        Ok(found) => found,
+        Err(e) => return Ok(token_error(&e, false)),
+    };
+    let answered = tokens::token(&web.services(), presented, form, &web.client())
+        .await
+        .map_err(provider_error)?;
+    Ok(match answered {
+        Ok(tokens) => no_store(HttpResponse::Ok(), json!(tokens)),
+        Err(e) => token_error(&e, basic),
+    })
+}
+
+/// `GET` or `POST /oidc/userinfo` with `Authorization: Bearer`: the claims the token's
+/// scopes allow.
+pub async fn userinfo(web: Web) -> Result<HttpResponse, AppError> {
+    let bearer = web
+        .request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let claims = match bearer {
+        Some(token) => tokens::userinfo(&web.services(), token)
+            .await
+            .map_err(provider_error)?,
+        None => None,
+    };
+    Ok(match claims {
+        Some(claims) => no_store(HttpResponse::Ok(), claims),
+        None => {
+            let mut response = HttpResponse::Unauthorized();
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                "Bearer error=\"invalid_token\", error_description=\"the access token is not valid\"",
+            ));
+            no_store(response, json!({"error": "invalid_token"}))
+        }
+    })
+}

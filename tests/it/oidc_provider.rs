@@ -1,0 +1,560 @@
+//! "Sign in with Latchkey" (issue 27): discovery, authorize with consent, code and PKCE,
+//! tokens, userinfo and refresh, over HTTP against a running app, with the ID token checked
+//! by `openidconnect`'s own verifier against the published JWKS; and the attacks the issue
+//! lists (code replay, another client's code, a wrong verifier, a redirect URI with an
+//! extra path or query, an expired code, a rotated refresh token presented again), and a
+//! password change ending the apps' tokens.
+
+use crate::common;
+
+use base64::Engine;
+use common::{
+    csrf_from_html, location, new_email, spawn_app, spawn_app_with, TestApp, TestClient, PASSWORD,
+};
+use diesel::prelude::*;
+use latchkey::auth::login::ClientInfo;
+use latchkey::auth::oidc::clients::{self, NewClient};
+use latchkey::auth::Services;
+use latchkey::config::{Settings, Source};
+use latchkey::db::schema::oidc_grant;
+use latchkey::db::PoolOptions;
+use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet};
+use openidconnect::{ClientId, ClientSecret, IssuerUrl, Nonce};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+fn challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier))
+}
+
+/// The app's rules, on its database and under its secret key.
+fn services(app: &TestApp) -> Services {
+    let settings = Settings::from_source(&Source::from_pairs([
+        ("SECRET_KEY", app.secret_key.as_str()),
+        ("SECURITY_PASSWORD_SALT", app.salt.as_str()),
+        ("DATABASE_URL", app.database_url.as_str()),
+        ("BASE_URL", app.address.as_str()),
+    ]))
+    .expect("settings");
+    let pool = PoolOptions::server(&settings.database_url);
+    Services::start(settings, pool).expect("services")
+}
+
+struct App {
+    id: String,
+    secret: Option<String>,
+}
+
+async fn register_client(app: &TestApp, public: bool, scopes: &[&str]) -> App {
+    let created = clients::create(
+        &services(app),
+        NewClient {
+            name: "Grafana".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            post_logout_redirect_uris: vec![],
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            public,
+        },
+        &ClientInfo::default(),
+    )
+    .await
+    .expect("client");
+    App {
+        id: created.client.client_id,
+        secret: created.secret,
+    }
+}
+
+fn authorize_path(app: &App, extra: &[(&str, &str)]) -> String {
+    let mut url = Url::parse("http://x/oidc/authorize").unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &app.id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email profile")
+        .append_pair("state", "st-1")
+        .append_pair("nonce", "n-1")
+        .append_pair("code_challenge", &challenge(VERIFIER))
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        url.query_pairs_mut().append_pair(k, v);
+    }
+    format!("{}?{}", url.path(), url.query().unwrap())
+}
+
+fn query_of(to: &str) -> std::collections::HashMap<String, String> {
+    Url::parse(to)
+        .unwrap_or_else(|e| panic!("{to}: {e}"))
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// Through the consent page (allowing), to the redirect with the code: its query.
+async fn authorize(
+    c: &TestClient,
+    app: &App,
+    extra: &[(&str, &str)],
+) -> std::collections::HashMap<String, String> {
+    let path = authorize_path(app, extra);
+    let r = c.get(&path).await;
+    let to = if r.status() == StatusCode::OK {
+        let page = r.text().await.unwrap();
+        assert!(page.contains("Grafana"), "{page}");
+        let csrf = csrf_from_html(&page).expect("a CSRF token");
+        let mut fields: Vec<(String, String)> =
+            query_of(&format!("http://x{path}")).into_iter().collect();
+        fields.push(("csrf_token".into(), csrf));
+        fields.push(("decision".into(), "allow".into()));
+        let borrowed: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let r = c.post_form("/oidc/authorize", &borrowed).await;
+        assert_eq!(r.status(), StatusCode::FOUND);
+        location(&r).unwrap()
+    } else {
+        assert_eq!(r.status(), StatusCode::FOUND, "{}", r.text().await.unwrap());
+        location(&r).unwrap()
+    };
+    assert!(to.starts_with(REDIRECT), "{to}");
+    query_of(&to)
+}
+
+async fn token(c: &TestClient, app: &App, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let mut request = c.http.post(c.url("/oidc/token")).form(form);
+    if let Some(secret) = &app.secret {
+        request = request.basic_auth(&app.id, Some(secret));
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status();
+    assert_eq!(
+        r.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    (status, r.json().await.unwrap())
+}
+
+async fn exchange(c: &TestClient, app: &App, code: &str, verifier: &str) -> (StatusCode, Value) {
+    token(
+        c,
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
+async fn userinfo(c: &TestClient, access: &str) -> StatusCode {
+    c.http
+        .get(c.url("/oidc/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn signed_in(app: &TestApp, tag: &str) -> (TestClient, String) {
+    let email = new_email(tag);
+    app.create_user(&email, PASSWORD).await;
+    (app.logged_in_client(&email, PASSWORD, false).await, email)
+}
+
+#[actix_web::test]
+async fn discovery_authorize_token_and_userinfo_work_and_the_id_token_verifies() {
+    let app = spawn_app().await;
+    let client = register_client(&app, false, &[]).await;
+    let (c, email) = signed_in(&app, "oidc-flow").await;
+
+    let discovery: Value = c
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], app.address.as_str());
+    assert_eq!(
+        discovery["token_endpoint"],
+        format!("{}/oidc/token", app.address)
+    );
+    assert_eq!(discovery["code_challenge_methods_supported"][0], "S256");
+
+    let answer = authorize(&c, &client, &[]).await;
+    assert_eq!(answer["state"], "st-1");
+    assert_eq!(answer["iss"], app.address.as_str());
+    let (status, tokens) = exchange(&c, &client, &answer["code"], VERIFIER).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+
+    let jwks: CoreJsonWebKeySet = c.get("/oidc/jwks").await.json().await.unwrap();
+    let verifier = CoreIdTokenVerifier::new_confidential_client(
+        ClientId::new(client.id.clone()),
+        ClientSecret::new(client.secret.clone().unwrap()),
+        IssuerUrl::new(app.address.clone()).unwrap(),
+        jwks,
+    );
+    let id_token: CoreIdToken = serde_json::from_value(tokens["id_token"].clone()).unwrap();
+    let claims = id_token
+        .claims(&verifier, &Nonce::new("n-1".into()))
+        .expect("the ID token verifies");
+    assert_eq!(claims.email().map(|e| e.as_str()), Some(email.as_str()));
+    assert_ne!(claims.subject().as_str(), email);
+    let amr: Vec<&str> = claims
+        .auth_method_refs()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(amr, ["pwd"]);
+    assert!(claims.auth_time().is_some());
+
+    let info = c
+        .http
+        .get(c.url("/oidc/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), StatusCode::OK);
+    let info: Value = info.json().await.unwrap();
+    assert_eq!(info["email"], email.as_str());
+    assert_eq!(info["sub"], claims.subject().as_str());
+
+    // The second time, the consent is remembered: straight back with a code.
+    let r = c.get(&authorize_path(&client, &[])).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+}
+
+#[actix_web::test]
+async fn a_replayed_code_is_refused_and_revokes_what_it_bought() {
+    let app = spawn_app().await;
+    let client = register_client(&app, false, &[]).await;
+    let (c, _) = signed_in(&app, "oidc-replay").await;
+    let code = authorize(&c, &client, &[]).await["code"].clone();
+    let (status, tokens) = exchange(&c, &client, &code, VERIFIER).await;
+    assert_eq!(status, StatusCode::OK);
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&c, access).await, StatusCode::OK);
+
+    let (status, error) = exchange(&c, &client, &code, VERIFIER).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["error"], "invalid_grant");
+    assert_eq!(userinfo(&c, access).await, StatusCode::UNAUTHORIZED);
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let (status, _) = token(
+        &c,
+        &client,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn a_wrong_verifier_another_clients_code_and_an_expired_code_are_refused() {
+    let app = spawn_app().await;
+    let client = register_client(&app, false, &[]).await;
+    let other = register_client(&app, false, &[]).await;
+    let (c, _) = signed_in(&app, "oidc-attacks").await;
+
+    let code = authorize(&c, &client, &[]).await["code"].clone();
+    let wrong = "x".repeat(43);
+    let (status, error) = exchange(&c, &client, &code, &wrong).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // Refused once, the code is spent: the right verifier comes too late.
+    let (status, _) = exchange(&c, &client, &code, VERIFIER).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let code = authorize(&c, &client, &[]).await["code"].clone();
+    let (status, error) = exchange(&c, &other, &code, VERIFIER).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    let code = authorize(&c, &client, &[]).await["code"].clone();
+    let past = chrono::Utc::now().naive_utc() - chrono::Duration::seconds(1);
+    diesel::update(oidc_grant::table)
+        .set(oidc_grant::code_expires_at.eq(past))
+        .execute(&mut app.db())
+        .unwrap();
+    let (status, error) = exchange(&c, &client, &code, VERIFIER).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    let mut bad_secret = App {
+        id: client.id.clone(),
+        secret: Some("not-the-secret".into()),
+    };
+    let (status, error) = exchange(&c, &bad_secret, "whatever", VERIFIER).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    bad_secret.secret = None;
+    let (status, _) = exchange(&c, &bad_secret, "whatever", VERIFIER).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn an_unregistered_redirect_uri_is_never_redirected_to() {
+    let app = spawn_app().await;
+    let client = register_client(&app, false, &[]).await;
+    let (c, _) = signed_in(&app, "oidc-redirect").await;
+    for wrong in [
+        "http://127.0.0.1:9/callback/extra",
+        "http://127.0.0.1:9/callback?x=1",
+        "http://127.0.0.1:9/Callback",
+        "http://evil.example/callback",
+    ] {
+        let path = authorize_path(&client, &[]).replace(
+            &url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+            &url::form_urlencoded::byte_serialize(wrong.as_bytes()).collect::<String>(),
+        );
+        let r = c.get(&path).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{wrong}");
+        assert_eq!(location(&r), None, "{wrong}");
+    }
+    let unknown = App {
+        id: "nobody".into(),
+        secret: None,
+    };
+    let r = c.get(&authorize_path(&unknown, &[])).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Known client and URI: other errors go back to the app, with its state.
+    let r = c
+        .get(&authorize_path(&client, &[]).replace("response_type=code", "response_type=token"))
+        .await;
+    let back = query_of(&location(&r).unwrap());
+    assert_eq!(back["error"], "unsupported_response_type");
+    assert_eq!(back["state"], "st-1");
+}
+
+#[actix_web::test]
+async fn a_public_client_must_use_pkce_and_nobody_signed_in_goes_to_the_login() {
+    let app = spawn_app().await;
+    let public = register_client(&app, true, &[]).await;
+    let (c, _) = signed_in(&app, "oidc-public").await;
+    let no_pkce = authorize_path(&public, &[])
+        .replace(&format!("&code_challenge={}", challenge(VERIFIER)), "")
+        .replace("&code_challenge_method=S256", "");
+    let back = query_of(&location(&c.get(&no_pkce).await).unwrap());
+    assert_eq!(back["error"], "invalid_request");
+
+    let code = authorize(&c, &public, &[]).await["code"].clone();
+    let (status, tokens) = token(
+        &c,
+        &public,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", &public.id),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+
+    let anonymous = app.client();
+    let r = anonymous.get(&authorize_path(&public, &[])).await;
+    let to = location(&r).unwrap();
+    assert!(to.starts_with("/login?next="), "{to}");
+    let r = anonymous
+        .get(&authorize_path(&public, &[("prompt", "none")]))
+        .await;
+    assert_eq!(query_of(&location(&r).unwrap())["error"], "login_required");
+}
+
+#[actix_web::test]
+async fn refresh_tokens_rotate_and_a_reused_one_ends_the_family() {
+    let app = spawn_app().await;
+    let client = register_client(&app, false, &[]).await;
+    let (c, _) = signed_in(&app, "oidc-refresh").await;
+    let code = authorize(&c, &client, &[]).await["code"].clone();
+    let (_, first) = exchange(&c, &client, &code, VERIFIER).await;
+    let refresh = |t: &Value| t["refresh_token"].as_str().unwrap().to_owned();
+
+    let (status, second) = token(
+        &c,
+        &client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh(&first)),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_ne!(refresh(&first), refresh(&second));
+    assert!(second["id_token"].is_string());
+
+    let (status, error) = token(
+        &c,
+        &client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh(&first)),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // The reuse ended the family: the newest refresh and access tokens too.
+    let (status, _) = token(
+        &c,
+        &client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh(&second)),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let access = second["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&c, access).await, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn a_password_change_ends_the_apps_tokens() {
+    let app = spawn_app_with(&[("SECURITY_CHANGEABLE", "true")]).await;
+    let client = register_client(&app, false, &[]).await;
+    let (c, _) = signed_in(&app, "oidc-lifecycle").await;
+    let code = authorize(&c, &client, &[]).await["code"].clone();
+    let (_, tokens) = exchange(&c, &client, &code, VERIFIER).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&c, access).await, StatusCode::OK);
+
+    let r = c.change_password(PASSWORD, "another-horse-42").await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+
+    assert_eq!(userinfo(&c, access).await, StatusCode::UNAUTHORIZED);
+    let (status, _) = token(
+        &c,
+        &client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn the_consent_page_cannot_be_framed_and_declining_tells_the_app() {
+    let app = spawn_app().await;
+    let client = register_client(&app, false, &[]).await;
+    let (c, _) = signed_in(&app, "oidc-consent").await;
+    let path = authorize_path(&client, &[]);
+    let r = c.get(&path).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        csp.contains("form-action 'self' http://127.0.0.1:9"),
+        "{csp}"
+    );
+    let page = r.text().await.unwrap();
+    let csrf = csrf_from_html(&page).unwrap();
+    let mut fields: Vec<(String, String)> =
+        query_of(&format!("http://x{path}")).into_iter().collect();
+    fields.push(("csrf_token".into(), csrf));
+    fields.push(("decision".into(), "deny".into()));
+    let borrowed: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = c.post_form("/oidc/authorize", &borrowed).await;
+    let back = query_of(&location(&r).unwrap());
+    assert_eq!(back["error"], "access_denied");
+    assert_eq!(back["state"], "st-1");
+    // Without the CSRF token, nothing is agreed to.
+    let without: Vec<(&str, &str)> = borrowed
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "csrf_token")
+        .map(|(k, v)| {
+            if k == "decision" {
+                (k, "allow")
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let r = c.post_form("/oidc/authorize", &without).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+/// authlib (PyPI), a relying party no one here wrote: discovery, code with PKCE, the ID
+/// token verified against the JWKS by authlib's own JOSE, userinfo and refresh.
+#[actix_web::test]
+async fn authlib_signs_a_user_in_through_latchkey() {
+    let app = spawn_app().await;
+    let client = register_client(&app, false, &[]).await;
+    let email = new_email("oidc-authlib");
+    app.create_user(&email, PASSWORD).await;
+    let python = tokio::task::spawn_blocking(common::oidc::python)
+        .await
+        .expect("the virtualenv");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/authlib_relying_party.py");
+    let args = [
+        app.address.clone(),
+        client.id.clone(),
+        client.secret.clone().unwrap(),
+        email.clone(),
+        PASSWORD.to_owned(),
+        REDIRECT.to_owned(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg(script)
+            .args(args)
+            .output()
+            .expect("run the relying party")
+    })
+    .await
+    .expect("the relying party's thread");
+    assert!(
+        out.status.success(),
+        "authlib failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(seen["consent_asked"], true);
+    assert!(
+        seen["callback_query"].as_str().unwrap().contains(&format!(
+            "iss={}",
+            url::form_urlencoded::byte_serialize(app.address.as_bytes()).collect::<String>()
+        )),
+        "{seen}"
+    );
+    assert_eq!(seen["id_token"]["email"], email.as_str());
+    assert_eq!(seen["id_token"]["amr"], serde_json::json!(["pwd"]));
+    assert_eq!(seen["userinfo"]["email"], email.as_str());
+    assert_eq!(seen["userinfo"]["sub"], seen["id_token"]["sub"]);
+    assert_eq!(seen["refresh_rotated"], true);
+}
