@@ -101,6 +101,14 @@ const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/security/oidc_consent.html"),
     ),
     (
+        "security/oidc_apps.html",
+        include_str!("../templates/security/oidc_apps.html"),
+    ),
+    (
+        "security/oidc_logout.html",
+        include_str!("../templates/security/oidc_logout.html"),
+    ),
+    (
         "security/sessions.html",
         include_str!("../templates/security/sessions.html"),
     ),
@@ -821,9 +829,7 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "username_rules": {"min": 4, "max": 32, "letters_and_digits": true},
         }),
     );
-    ctx.insert(
-        "urls",
-        &json!({
+    let mut urls = json!({
             "home": Urls::default().path(Route::Home),
             "login": Urls::default().path(Route::Login),
             "logout": Urls::default().path(Route::Logout),
@@ -834,7 +840,6 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "profile": Urls::default().path(Route::Profile),
             "premium": Urls::default().path(Route::Premium),
             "admin": Urls::default().path(Route::Admin),
-            "oidc_authorize": Urls::default().path(Route::OidcAuthorize),
             "sessions": Urls::default().path(Route::Sessions),
             "sessions_revoke": Urls::default().path(Route::SessionsRevoke),
             "sessions_revoke_others": Urls::default().path(Route::SessionsRevokeOthers),
@@ -863,8 +868,18 @@ pub fn sample_page_context(logged_in: bool) -> Context {
             "change_email": Urls::default().path(Route::ChangeEmail),
             "change_username": Urls::default().path(Route::ChangeUsername),
             "recover_username": Urls::default().path(Route::RecoverUsername),
-        }),
-    );
+    });
+    // The identity provider's pages (a second object: one `json!` this long would pass
+    // the macro's recursion limit).
+    for (name, route) in [
+        ("oidc_authorize", Route::OidcAuthorize),
+        ("oidc_logout", Route::OidcLogout),
+        ("oidc_apps", Route::OidcApps),
+        ("oidc_apps_revoke", Route::OidcAppsRevoke),
+    ] {
+        urls[name] = json!(Urls::default().path(route));
+    }
+    ctx.insert("urls", &urls);
     ctx.insert("errors", &json!({"email": ["A field error."]}));
     ctx.insert("form_errors", &json!(["A form-wide error."]));
     ctx.insert(
@@ -976,6 +991,12 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     // The OpenID Connect provider's consent page.
     ctx.insert("client_name", "Grafana");
     ctx.insert("signed_in_as", "ada@example.com");
+    ctx.insert(
+        "apps",
+        &json!([{"client_id": "grafana", "name": "Grafana",
+                 "sees": ["Who you are on this site", "Your email address"],
+                 "agreed_at": "2026-01-01T00:00:00"}]),
+    );
     ctx.insert(
         "scopes",
         &json!(["Who you are on this site", "Your email address"]),

@@ -133,6 +133,16 @@ pub enum Route {
     OidcToken,
     /// The provider's userinfo endpoint.
     OidcUserinfo,
+    /// The provider's token revocation endpoint (RFC 7009).
+    OidcRevoke,
+    /// The provider's token introspection endpoint (RFC 7662).
+    OidcIntrospect,
+    /// The provider's end-session endpoint (RP-initiated logout).
+    OidcLogout,
+    /// "Apps with access": the apps a user let sign them in.
+    OidcApps,
+    /// Removing an app's access.
+    OidcAppsRevoke,
     /// The site's icon (browsers ask for it on every first visit).
     Favicon,
     /// The folder of static files (stylesheet, scripts).
@@ -203,6 +213,11 @@ impl Route {
         Route::OidcAuthorize,
         Route::OidcToken,
         Route::OidcUserinfo,
+        Route::OidcRevoke,
+        Route::OidcIntrospect,
+        Route::OidcLogout,
+        Route::OidcApps,
+        Route::OidcAppsRevoke,
         Route::Favicon,
         Route::Static,
         Route::StaticFile,
@@ -320,6 +335,11 @@ impl Route {
             Route::OidcAuthorize => Place::Prefixed("/oidc/authorize"),
             Route::OidcToken => Place::Prefixed("/oidc/token"),
             Route::OidcUserinfo => Place::Prefixed("/oidc/userinfo"),
+            Route::OidcRevoke => Place::Prefixed("/oidc/revoke"),
+            Route::OidcIntrospect => Place::Prefixed("/oidc/introspect"),
+            Route::OidcLogout => Place::Prefixed("/oidc/logout"),
+            Route::OidcApps => Place::Prefixed("/apps"),
+            Route::OidcAppsRevoke => Place::Prefixed("/apps/revoke"),
             Route::Favicon => Place::Root("/favicon.ico"),
             Route::Static => Place::Key("SECURITY_STATIC_FOLDER_URL", "/static", ""),
             Route::StaticFile => Place::Key("SECURITY_STATIC_FOLDER_URL", "/static", "{name}"),

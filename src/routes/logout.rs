@@ -64,7 +64,24 @@ async fn log_out(
     identity: Option<Identity>,
     next: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    // This browser's refresh token: its family ends, and the cookie goes.
+    let removals = end_login(&web, identity).await?;
+    let view = web.settings().spa.views.post_logout.as_ref();
+    let default = crate::web::spa::view_or(&web, view, web.path(Route::Home));
+    let then = then_or(&web, next.as_deref(), &default);
+    let mut response = web.success(&then, None, json!({}));
+    for cookie in &removals {
+        add_cookie(&mut response, cookie)?;
+    }
+    Ok(response)
+}
+
+/// Ends this browser's login (and its refresh token, whose family ends): the cookies that
+/// remove the remember-me and refresh cookies, for the answer to carry. Also the end of an
+/// app's RP-initiated logout (`routes::oidc`).
+pub async fn end_login(
+    web: &Web,
+    identity: Option<Identity>,
+) -> Result<Vec<actix_web::cookie::Cookie<'static>>, AppError> {
     let refresh_cookie = web
         .settings()
         .api_tokens
@@ -84,15 +101,11 @@ async fn log_out(
     if let Some(identity) = identity {
         identity.logout();
     }
-    let view = web.settings().spa.views.post_logout.as_ref();
-    let default = crate::web::spa::view_or(&web, view, web.path(Route::Home));
-    let then = then_or(&web, next.as_deref(), &default);
-    let mut response = web.success(&then, None, json!({}));
-    add_cookie(&mut response, &removal_cookie(web.settings()))?;
+    let mut removals = vec![removal_cookie(web.settings())];
     if let Some(cookie) = refresh_cookie {
-        let mut removal = cookies::refresh_cookie(&web, cookie.name(), String::new());
+        let mut removal = cookies::refresh_cookie(web, cookie.name(), String::new());
         removal.make_removal();
-        add_cookie(&mut response, &removal)?;
+        removals.push(removal);
     }
-    Ok(response)
+    Ok(removals)
 }

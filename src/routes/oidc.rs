@@ -1,11 +1,13 @@
 //! "Sign in with Latchkey", the OpenID Connect provider's endpoints: discovery
 //! (`/.well-known/openid-configuration`), the JWKS, authorize (with its consent form),
-//! token and userinfo. The rules are `crate::auth::oidc`'s; these parse and answer.
+//! token, userinfo, revocation, introspection and end-session (RP-initiated logout); and the
+//! account's "Apps with access" page, where a person removes an app's access. The rules are `crate::auth::oidc`'s; these parse and answer.
 //!
-//! The token and userinfo endpoints are called by apps' servers, not browsers: they take
+//! The token, userinfo, revocation and introspection endpoints are called by apps' servers, not browsers: they take
 //! no CSRF token and keep no session; a client proves itself by its secret (HTTP Basic or
 //! the form) or, public, by PKCE.
 
+use actix_identity::Identity;
 use actix_web::http::header;
 use actix_web::{web as aweb, HttpRequest, HttpResponse};
 use base64::Engine;
@@ -14,13 +16,14 @@ use serde_json::{json, Map, Value};
 
 use super::mount;
 use crate::auth::oidc::authorize::{self, AuthorizeError, AuthorizeParams, Next};
+use crate::auth::oidc::logout::{self, CheckedLogout, LogoutParams};
 use crate::auth::oidc::tokens::{self, Presented, TokenError, TokenForm};
-use crate::auth::oidc::{discovery, keys, OidcError};
+use crate::auth::oidc::{apps, discovery, keys, OidcError};
 use crate::urls::{Route, Urls};
 use crate::web::current_user::MaybeUser;
-use crate::web::page::redirect;
+use crate::web::page::{add_cookie, redirect};
 use crate::web::submission::form_urlencoded_pairs;
-use crate::web::{AppError, Submission, Web};
+use crate::web::{AppError, AuthenticatedUser, Submission, Web};
 
 /// Registers the provider's endpoints.
 pub fn routes(cfg: &mut aweb::ServiceConfig, urls: Urls) {
@@ -36,10 +39,74 @@ pub fn routes(cfg: &mut aweb::ServiceConfig, urls: Urls) {
             urls.path(Route::OidcUserinfo),
             userinfo,
             userinfo,
-        ));
+        ))
+        .service(mount::post(urls.path(Route::OidcRevoke), revoke))
+        .service(mount::post(urls.path(Route::OidcIntrospect), introspect))
+        .service(mount::get_post(
+            urls.path(Route::OidcLogout),
+            logout_page,
+            logout,
+        ))
+        .service(mount::page(urls.path(Route::OidcApps), apps_page))
+        .service(mount::post(urls.path(Route::OidcAppsRevoke), revoke_app));
+}
+
+const APPS_TEMPLATE: &str = "security/oidc_apps.html";
+
+/// `GET /apps`: the apps with access to the account.
+pub async fn apps_page(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
+    let list = apps::list(&web.services(), &current.0.user)
+        .await
+        .map_err(provider_error)?;
+    if web.format.is_json() {
+        return Ok(web.json_ok(json!({ "apps": list })));
+    }
+    web.page(
+        APPS_TEMPLATE,
+        crate::web::page::context_of("apps", json!(list)),
+    )
+}
+
+/// The form that removes an app's access: its `client_id`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RevokeAppForm {
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+/// `POST /apps/revoke` (CSRF-checked): the app's access removed, back to the list.
+pub async fn revoke_app(
+    web: Web,
+    current: AuthenticatedUser,
+    form: Submission<RevokeAppForm>,
+) -> Result<HttpResponse, AppError> {
+    let client_id = form.data.client_id.unwrap_or_default();
+    let services = web.services();
+    let user = &current.0.user;
+    let names: Vec<String> = apps::list(&services, user)
+        .await
+        .map_err(provider_error)?
+        .into_iter()
+        .filter(|a| a.client_id == client_id)
+        .map(|a| a.name)
+        .collect();
+    let removed = apps::revoke(&services, user, &client_id, &web.client())
+        .await
+        .map_err(provider_error)?;
+    if !removed {
+        return Err(AppError::NotFound);
+    }
+    let name = names.first().map_or(client_id.as_str(), String::as_str);
+    let message = web.translate("Access removed for %(app)s.", &[("app", name)]);
+    Ok(web.success(
+        web.path(Route::OidcApps),
+        Some(("info", message)),
+        json!({}),
+    ))
 }
 
 const CONSENT_TEMPLATE: &str = "security/oidc_consent.html";
+const LOGOUT_TEMPLATE: &str = "security/oidc_logout.html";
 
 fn provider_error(e: OidcError) -> AppError {
     AppError::Unexpected(anyhow::anyhow!(e))
@@ -179,7 +246,7 @@ fn sign_in_url(web: &Web, signed_in: bool, asked: &AuthorizeParams) -> String {
 }
 
 /// The parameters that were given, as name and value.
-fn string_fields(asked: &AuthorizeParams) -> Vec<(String, String)> {
+fn string_fields<T: serde::Serialize>(asked: &T) -> Vec<(String, String)> {
     serde_json::to_value(asked)
         .ok()
         .and_then(|v| v.as_object().cloned())
@@ -210,14 +277,20 @@ fn consent_page(
         .collect();
     ctx.insert("params", &hidden);
     let mut page = web.page(CONSENT_TEMPLATE, ctx)?;
-    // The form's answer is a redirect to the app: `form-action` must allow its origin.
-    if let Some(policy) = discovery::redirect_origin(&checked.redirect_uri)
+    allow_form_to(&mut page, Some(&checked.redirect_uri));
+    Ok(page)
+}
+
+/// A page whose form's answer is a redirect to the app: its `form-action` allows the app's
+/// origin too.
+fn allow_form_to(page: &mut HttpResponse, uri: Option<&str>) {
+    if let Some(policy) = uri
+        .and_then(discovery::redirect_origin)
         .and_then(|origin| crate::web::headers::content_security_policy(&[origin]))
     {
         page.headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, policy);
     }
-    Ok(page)
 }
 
 /// The client's credentials from `Authorization: Basic` (RFC 6749 2.3.1: each part
@@ -276,20 +349,21 @@ fn token_error(e: &TokenError, basic: bool) -> HttpResponse {
     no_store(HttpResponse::BadRequest(), body)
 }
 
+/// A client's request (token, revocation, introspection): its form and credentials, or the
+/// error answer.
+fn client_request(web: &Web, body: &[u8]) -> Result<(TokenForm, Presented, bool), TokenError> {
+    let form: TokenForm = params(body).map_err(|why| TokenError {
+        error: "invalid_request",
+        description: why,
+    })?;
+    let (presented, basic) = presented(&web.request, &form)?;
+    Ok((form, presented, basic))
+}
+
 /// `POST /oidc/token`: the authorization code or refresh token grant.
 pub async fn token(web: Web, body: aweb::Bytes) -> Result<HttpResponse, AppError> {
-    let form: TokenForm = match params(&body) {
-        Ok(form) => form,
-        Err(why) => {
-            let e = TokenError {
-                error: "invalid_request",
-                description: why,
-            };
-            return Ok(token_error(&e, false));
-        }
-    };
-    let (presented, basic) = match presented(&web.request, &form) {
-        Ok(found) => found,
+    let (form, presented, basic) = match client_request(&web, &body) {
+        Ok(request) => request,
         Err(e) => return Ok(token_error(&e, false)),
     };
     let answered = tokens::token(&web.services(), presented, form, &web.client())
@@ -299,6 +373,87 @@ pub async fn token(web: Web, body: aweb::Bytes) -> Result<HttpResponse, AppError
         Ok(tokens) => no_store(HttpResponse::Ok(), json!(tokens)),
         Err(e) => token_error(&e, basic),
     })
+}
+
+/// `POST /oidc/revoke` (RFC 7009): 200 whether or not the token was known.
+pub async fn revoke(web: Web, body: aweb::Bytes) -> Result<HttpResponse, AppError> {
+    let (form, presented, basic) = match client_request(&web, &body) {
+        Ok(request) => request,
+        Err(e) => return Ok(token_error(&e, false)),
+    };
+    let answered = tokens::revoke(&web.services(), presented, form.token, &web.client())
+        .await
+        .map_err(provider_error)?;
+    Ok(match answered {
+        Ok(()) => no_store(HttpResponse::Ok(), json!({})),
+        Err(e) => token_error(&e, basic),
+    })
+}
+
+/// `POST /oidc/introspect` (RFC 7662), for resource servers registered as clients.
+pub async fn introspect(web: Web, body: aweb::Bytes) -> Result<HttpResponse, AppError> {
+    let (form, presented, basic) = match client_request(&web, &body) {
+        Ok(request) => request,
+        Err(e) => return Ok(token_error(&e, false)),
+    };
+    let answered = tokens::introspect(&web.services(), presented, form.token)
+        .await
+        .map_err(provider_error)?;
+    Ok(match answered {
+        Ok(found) => no_store(HttpResponse::Ok(), found),
+        Err(e) => token_error(&e, basic),
+    })
+}
+
+/// The end-session request checked: where to go afterwards, or the error page.
+async fn checked_logout(web: &Web, asked: &LogoutParams) -> Result<CheckedLogout, AppError> {
+    logout::check(&web.services(), asked)
+        .await
+        .map_err(provider_error)?
+        .map_err(AppError::BadRequest)
+}
+
+/// `GET /oidc/logout`: a "Sign out?" page for whoever is signed in; nobody signed in goes
+/// straight to the app's post-logout URI (or sees that nobody is signed in).
+pub async fn logout_page(web: Web, user: MaybeUser) -> Result<HttpResponse, AppError> {
+    let raw = web.request.query_string().as_bytes().to_vec();
+    let asked: LogoutParams = params(&raw).map_err(AppError::BadRequest)?;
+    let checked = checked_logout(&web, &asked).await?;
+    if user.0.is_none() {
+        if let Some(then) = checked.then {
+            return Ok(redirect(&then));
+        }
+    }
+    let hidden: Vec<Value> = string_fields(&asked)
+        .into_iter()
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect();
+    let mut ctx = tera::Context::new();
+    ctx.insert("params", &hidden);
+    let mut page = web.page(LOGOUT_TEMPLATE, ctx)?;
+    allow_form_to(&mut page, checked.then.as_deref());
+    Ok(page)
+}
+
+/// `POST /oidc/logout` (CSRF-checked): signs out, then to the app's post-logout URI, else
+/// home.
+pub async fn logout(
+    web: Web,
+    identity: Option<Identity>,
+    form: Submission<Map<String, Value>>,
+) -> Result<HttpResponse, AppError> {
+    let mut fields = form.data;
+    fields.remove("csrf_token");
+    fields.remove("submit");
+    let asked: LogoutParams = serde_json::from_value(Value::Object(fields))
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let checked = checked_logout(&web, &asked).await?;
+    let removals = super::logout::end_login(&web, identity).await?;
+    let mut response = redirect(checked.then.as_deref().unwrap_or(web.path(Route::Home)));
+    for cookie in &removals {
+        add_cookie(&mut response, cookie)?;
+    }
+    Ok(response)
 }
 
 /// `GET` or `POST /oidc/userinfo` with `Authorization: Bearer`: the claims the token's

@@ -144,9 +144,7 @@ pub fn page_defaults(
             },
         }),
     );
-    ctx.insert(
-        "urls",
-        &json!({
+    let mut page_urls = json!({
             "home": urls.path(Route::Home),
             "login": urls.path(Route::Login),
             "logout": urls.path(Route::Logout),
@@ -165,7 +163,6 @@ pub fn page_defaults(
             "verify": urls.path(Route::Verify),
             "premium": urls.path(Route::Premium),
             "admin": urls.path(Route::Admin),
-            "oidc_authorize": urls.path(Route::OidcAuthorize),
             "tf_setup": settings.two_factor.enabled.then_some(urls.path(Route::TfSetup)),
             "tf_validate": settings.two_factor.enabled.then_some(urls.path(Route::TfValidate)),
             "tf_select": settings.two_factor.enabled.then_some(urls.path(Route::TfSelect)),
@@ -188,8 +185,18 @@ pub fn page_defaults(
             "recover_username": account.username_recovery.then_some(urls.path(Route::RecoverUsername)),
             "oauth_start": settings.oauth.enabled.then_some(urls.base(Route::OauthStart, )),
             "oauth_verify_start": settings.oauth.enabled.then_some(urls.base(Route::OauthVerifyStart, )),
-        }),
-    );
+    });
+    // The identity provider's pages (a second object: one `json!` this long would pass
+    // the macro's recursion limit).
+    for (name, route) in [
+        ("oidc_authorize", Route::OidcAuthorize),
+        ("oidc_logout", Route::OidcLogout),
+        ("oidc_apps", Route::OidcApps),
+        ("oidc_apps_revoke", Route::OidcAppsRevoke),
+    ] {
+        page_urls[name] = json!(urls.path(route));
+    }
+    ctx.insert("urls", &page_urls);
     // Social login's providers, under Flask-Security's name for them (its templates'
     // `security.oauthglue.provider_names`).
     ctx.insert("oauth_provider_names", &settings.oauth.provider_names());

@@ -8,6 +8,7 @@
 //!
 //! Comments, string literals and `#[cfg(test)]` modules are not part of the structure.
 
+use latchkey::config::DISCOVERY_SUFFIX;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -814,6 +815,12 @@ fn route_paths_are_written_in_one_file() {
         }
         let text = std::fs::read_to_string(&file).expect("read source");
         for (line, literal, before) in string_literals(&text) {
+            // Social login reads other providers' discovery documents at the path OpenID
+            // Connect Discovery fixes; Latchkey's own (Route::OidcDiscovery) is the same
+            // path by the same rule, checked equal below.
+            if rel == Path::new("config/oauth.rs") && literal == DISCOVERY_SUFFIX {
+                continue;
+            }
             if spells_a_route(&literal, &paths) && !is_a_separator(&literal, &before) {
                 found.push(format!("src/{}:{line}: {literal:?}", rel.display()));
             }
@@ -823,6 +830,10 @@ fn route_paths_are_written_in_one_file() {
         found.is_empty(),
         "route paths written outside src/urls.rs (name a urls::Route instead):\n{}",
         found.join("\n")
+    );
+    assert_eq!(
+        latchkey::urls::Urls::default().path(latchkey::urls::Route::OidcDiscovery),
+        DISCOVERY_SUFFIX
     );
     let checker = string_literals(concat!(
         "let a = \"/login?next=x\"; // \"/login\"\n",

@@ -21,11 +21,12 @@ use latchkey::db::PoolOptions;
 use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet};
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, Nonce};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use url::Url;
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const SIGNED_OUT: &str = "http://127.0.0.1:9/signed-out";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 fn challenge(verifier: &str) -> String {
@@ -56,7 +57,7 @@ async fn register_client(app: &TestApp, public: bool, scopes: &[&str]) -> App {
         NewClient {
             name: "Grafana".into(),
             redirect_uris: vec![REDIRECT.into()],
-            post_logout_redirect_uris: vec![],
+            post_logout_redirect_uris: vec![SIGNED_OUT.into()],
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             public,
         },
@@ -557,4 +558,267 @@ async fn authlib_signs_a_user_in_through_latchkey() {
     assert_eq!(seen["userinfo"]["email"], email.as_str());
     assert_eq!(seen["userinfo"]["sub"], seen["id_token"]["sub"]);
     assert_eq!(seen["refresh_rotated"], true);
+}
+
+/// The ID token's payload, read without checking (the other tests check the signature).
+fn payload(id_token: &Value) -> Value {
+    let middle = id_token.as_str().unwrap().split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(middle)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[actix_web::test]
+async fn a_login_with_a_second_factor_is_pwd_otp_mfa_in_the_id_token() {
+    use latchkey::auth::totp::code_at;
+    let app = spawn_app_with(&[
+        ("SECURITY_TWO_FACTOR", "true"),
+        ("SECURITY_TOTP_SECRETS", "two-factor-test-secret"),
+    ])
+    .await;
+    let client = register_client(&app, false, &[]).await;
+    let email = new_email("oidc-mfa");
+    app.create_user(&email, PASSWORD).await;
+    let setup = app.logged_in_client(&email, PASSWORD, false).await;
+    let key = common::set_up_authenticator(&setup).await;
+
+    let c = app.client();
+    let login = serde_json::json!({"email": email, "password": PASSWORD});
+    let r = c.post_json_via("/login", "/login", &login).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Another time step's code than the setup's (codes work once).
+    let code = code_at(&key, chrono::Utc::now().timestamp() as u64 - 30);
+    let r = c
+        .post_json_via(
+            "/tf-validate",
+            "/tf-validate",
+            &serde_json::json!({"code": code}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+
+    let code = authorize(&c, &client, &[]).await["code"].clone();
+    let (_, tokens) = exchange(&c, &client, &code, VERIFIER).await;
+    let claims = payload(&tokens["id_token"]);
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(claims["acr"], "2");
+
+    // A password alone, on an account without a second factor: one factor.
+    let (plain, _) = signed_in(&app, "oidc-single").await;
+    let code = authorize(&plain, &client, &[]).await["code"].clone();
+    let (_, tokens) = exchange(&plain, &client, &code, VERIFIER).await;
+    let claims = payload(&tokens["id_token"]);
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+    assert_eq!(claims["acr"], "1");
+}
+
+async fn introspect(c: &TestClient, by: &App, token: &str) -> (StatusCode, Value) {
+    let mut request = c
+        .http
+        .post(c.url("/oidc/introspect"))
+        .form(&[("token", token)]);
+    if let Some(secret) = &by.secret {
+        request = request.basic_auth(&by.id, Some(secret));
+    }
+    let r = request.send().await.unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+async fn revoke(c: &TestClient, by: &App, token: &str) -> StatusCode {
+    c.http
+        .post(c.url("/oidc/revoke"))
+        .basic_auth(&by.id, by.secret.as_ref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// A JWT with this header, the payload of `like` (an ID token), and this signature part.
+fn forged(header: Value, like: &Value, signature: &str) -> String {
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    };
+    format!("{}.{}.{signature}", b64(&header), b64(&payload(like)))
+}
+
+#[actix_web::test]
+async fn introspection_and_revocation_answer_clients_and_forged_tokens_are_inactive() {
+    use hmac::{Hmac, Mac};
+    let app = spawn_app().await;
+    let client = register_client(&app, false, &[]).await;
+    let api = register_client(&app, false, &[]).await;
+    let (c, _) = signed_in(&app, "oidc-introspect").await;
+    let code = authorize(&c, &client, &[]).await["code"].clone();
+    let (_, tokens) = exchange(&c, &client, &code, VERIFIER).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+
+    let (status, seen) = introspect(&c, &api, access).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["client_id"], client.id.as_str());
+    assert_eq!(seen["token_type"], "access_token");
+    assert_eq!(seen["sub"], payload(&tokens["id_token"])["sub"]);
+    assert_eq!(
+        introspect(&c, &api, refresh).await.1["token_type"],
+        "refresh_token"
+    );
+
+    // Signed tokens that Latchkey did not sign: alg none, and HS256 under the client's secret.
+    let none = forged(
+        json!({"alg": "none", "typ": "JWT"}),
+        &tokens["id_token"],
+        "",
+    );
+    assert_eq!(
+        introspect(&c, &api, &none).await.1,
+        json!({"active": false})
+    );
+    let unsigned = forged(
+        json!({"alg": "HS256", "typ": "JWT"}),
+        &tokens["id_token"],
+        "",
+    );
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(client.secret.as_ref().unwrap().as_bytes()).unwrap();
+    mac.update(unsigned.trim_end_matches('.').as_bytes());
+    let hs256 = format!(
+        "{unsigned}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    );
+    assert_eq!(
+        introspect(&c, &api, &hs256).await.1,
+        json!({"active": false})
+    );
+    assert_eq!(
+        introspect(&c, &api, tokens["id_token"].as_str().unwrap())
+            .await
+            .1,
+        json!({"active": false})
+    );
+    let anonymous = App {
+        id: api.id.clone(),
+        secret: None,
+    };
+    assert_eq!(
+        introspect(&c, &anonymous, access).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Another client cannot revoke this one's token (and is not told so).
+    assert_eq!(revoke(&c, &api, access).await, StatusCode::OK);
+    assert_eq!(introspect(&c, &api, access).await.1["active"], true);
+    // The client revokes its access token: the refresh token stays.
+    assert_eq!(revoke(&c, &client, access).await, StatusCode::OK);
+    assert_eq!(introspect(&c, &api, access).await.1["active"], false);
+    assert_eq!(userinfo(&c, access).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(introspect(&c, &api, refresh).await.1["active"], true);
+    // Its refresh token: the family ends.
+    assert_eq!(revoke(&c, &client, refresh).await, StatusCode::OK);
+    assert_eq!(introspect(&c, &api, refresh).await.1["active"], false);
+    assert_eq!(revoke(&c, &client, "never-issued").await, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn rp_initiated_logout_asks_first_and_goes_only_to_a_registered_uri() {
+    let app = spawn_app().await;
+    let client = register_client(&app, false, &[]).await;
+    let (c, _) = signed_in(&app, "oidc-logout").await;
+    let code = authorize(&c, &client, &[]).await["code"].clone();
+    let (_, tokens) = exchange(&c, &client, &code, VERIFIER).await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    let logout_path = |hint: &str, to: &str| {
+        let mut url = Url::parse("http://x/oidc/logout").unwrap();
+        url.query_pairs_mut()
+            .append_pair("id_token_hint", hint)
+            .append_pair("post_logout_redirect_uri", to)
+            .append_pair("state", "bye");
+        format!("{}?{}", url.path(), url.query().unwrap())
+    };
+
+    for wrong in ["http://127.0.0.1:9/signed-out/x", "http://evil.example/"] {
+        let r = c.get(&logout_path(hint, wrong)).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{wrong}");
+        assert_eq!(location(&r), None);
+    }
+    let none = forged(json!({"alg": "none"}), &tokens["id_token"], "");
+    let r = c.get(&logout_path(&none, SIGNED_OUT)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // A GET alone signs nobody out: it asks.
+    let path = logout_path(hint, SIGNED_OUT);
+    let r = c.get(&path).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("form-action 'self' http://127.0.0.1:9"),
+        "{csp}"
+    );
+    let page = r.text().await.unwrap();
+    assert!(c.is_authenticated().await);
+    let mut fields: Vec<(String, String)> =
+        query_of(&format!("http://x{path}")).into_iter().collect();
+    fields.push(("csrf_token".into(), csrf_from_html(&page).unwrap()));
+    let borrowed: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = c.post_form("/oidc/logout", &borrowed).await;
+    assert_eq!(
+        location(&r).as_deref(),
+        Some("http://127.0.0.1:9/signed-out?state=bye")
+    );
+    assert!(!c.is_authenticated().await);
+
+    // Nobody signed in: straight back to the app.
+    let r = c.get(&path).await;
+    assert_eq!(
+        location(&r).as_deref(),
+        Some("http://127.0.0.1:9/signed-out?state=bye")
+    );
+}
+
+#[actix_web::test]
+async fn removing_an_apps_access_ends_its_tokens_and_the_next_sign_in_asks_again() {
+    let app = spawn_app().await;
+    let client = register_client(&app, false, &[]).await;
+    let (c, _) = signed_in(&app, "oidc-apps").await;
+    let code = authorize(&c, &client, &[]).await["code"].clone();
+    let (_, tokens) = exchange(&c, &client, &code, VERIFIER).await;
+    let access = tokens["access_token"].as_str().unwrap();
+
+    let profile = c.get("/profile").await.text().await.unwrap();
+    assert!(profile.contains("href=\"/apps\""), "{profile}");
+    let page = c.get("/apps").await.text().await.unwrap();
+    assert!(page.contains("Grafana"), "{page}");
+    let csrf = csrf_from_html(&page).unwrap();
+    let r = c
+        .post_form(
+            "/apps/revoke",
+            &[("csrf_token", &csrf), ("client_id", &client.id)],
+        )
+        .await;
+    assert_eq!(location(&r).as_deref(), Some("/apps"));
+    assert_eq!(userinfo(&c, access).await, StatusCode::UNAUTHORIZED);
+    let page = c.get("/apps").await.text().await.unwrap();
+    assert!(page.contains("No app has access"), "{page}");
+    assert!(page.contains("Access removed for Grafana."), "{page}");
+    // The consent is forgotten: the app must ask again.
+    assert_eq!(
+        c.get(&authorize_path(&client, &[])).await.status(),
+        StatusCode::OK
+    );
+    let r = c
+        .post_form(
+            "/apps/revoke",
+            &[("csrf_token", &csrf), ("client_id", "nobody")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }

@@ -9,7 +9,6 @@
 //! URI, PKCE challenge and nonce, and lives [`CODE_TTL_SECS`].
 
 use chrono::NaiveDateTime;
-use diesel::Connection;
 
 use super::clients::{self, Client};
 use super::OidcError;
@@ -324,7 +323,12 @@ pub async fn decide(
         let scope = wanted.clone();
         services
             .db
-            .run(move |conn| oidc_grants::set_consent(conn, user_id, &client_id, &scope, db::now()))
+            .run_with(move |conn| {
+                let key = format!("oidc:user:{user_id}");
+                db::exclusive_transaction::<_, db::DbError, _>(conn, &[&key], |conn| {
+                    oidc_grants::set_consent(conn, user_id, &client_id, &scope, db::now())
+                })
+            })
             .await?;
     } else {
         let given = services
@@ -424,12 +428,17 @@ async fn issue_code(
     services
         .db
         .run_with(move |conn| {
-            conn.transaction::<_, db::DbError, _>(|conn| {
-                // A login from before `amr` was recorded was proved by its password or more:
-                // `pwd` claims no more than that.
-                grant.amr = oidc_grants::login_amr(conn, &login)?.unwrap_or_else(|| "pwd".into());
-                oidc_grants::insert_grant(conn, &grant)
-            })
+            db::exclusive_transaction::<_, db::DbError, _>(
+                conn,
+                &[&format!("oidc:user:{}", grant.user_id)],
+                |conn| {
+                    // A login from before `amr` was recorded was proved by its password or more:
+                    // `pwd` claims no more than that.
+                    grant.amr =
+                        oidc_grants::login_amr(conn, &login)?.unwrap_or_else(|| "pwd".into());
+                    oidc_grants::insert_grant(conn, &grant)
+                },
+            )
         })
         .await?;
     tracing::info!(event = "oidc_code_issued", user_id = current.user.id,

@@ -40,6 +40,9 @@ pub fn document(services: &Services) -> Value {
         "token_endpoint": at(Route::OidcToken),
         "userinfo_endpoint": at(Route::OidcUserinfo),
         "jwks_uri": at(Route::OidcJwks),
+        "revocation_endpoint": at(Route::OidcRevoke),
+        "introspection_endpoint": at(Route::OidcIntrospect),
+        "end_session_endpoint": at(Route::OidcLogout),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -48,6 +51,10 @@ pub fn document(services: &Services) -> Value {
         "scopes_supported": SCOPES.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
         "token_endpoint_auth_methods_supported":
             ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent"],
         "claims_supported": [

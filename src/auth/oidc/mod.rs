@@ -6,10 +6,12 @@
 //! Each rule owns its transaction and emits its security event; the `latchkey clients …`
 //! and `latchkey keys …` commands call them.
 
+pub mod apps;
 pub mod authorize;
 pub mod clients;
 pub mod discovery;
 pub mod keys;
+pub mod logout;
 pub mod tokens;
 
 use super::error::ServiceError;

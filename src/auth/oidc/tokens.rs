@@ -14,7 +14,6 @@
 //! - A token never proves freshness: `auth_time` is the login's, copied, never renewed.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::Connection;
 use openidconnect::core::{
     CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
     CoreRsaPrivateSigningKey,
@@ -75,9 +74,12 @@ pub struct Presented {
     pub client_secret: Option<String>,
 }
 
-/// The token endpoint's form.
+/// The form of the token endpoint (and of revocation and introspection: `token`,
+/// `token_type_hint`, and the client's credentials).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct TokenForm {
+    pub token: Option<String>,
+    pub token_type_hint: Option<String>,
     pub grant_type: Option<String>,
     pub code: Option<String>,
     pub redirect_uri: Option<String>,
@@ -204,31 +206,35 @@ async fn exchange_code(
     let redeemed = services
         .db
         .run_with(move |conn| {
-            conn.transaction::<_, db::DbError, _>(|conn| {
-                let now = db::now();
-                // Reserve, then verify: of two requests at once, one goes on.
-                let reserved = oidc_grants::reserve_code(conn, &code_digest, now)?;
-                let Some(grant) = oidc_grants::grant_by_code(conn, &code_digest)? else {
-                    return Ok(Redeemed::Refused {
-                        why: "unknown code",
-                        replayed: None,
-                    });
-                };
-                if !reserved {
-                    let revoked = oidc_grants::revoke_family(conn, &grant.family, now)?;
-                    return Ok(Redeemed::Refused {
-                        why: "the code has been used",
-                        replayed: revoked.then_some(grant),
-                    });
-                }
-                Ok(match code_refusal(&grant, &checked_client, &form, now) {
-                    Some(why) => Redeemed::Refused {
-                        why,
-                        replayed: None,
-                    },
-                    None => Redeemed::Live(grant),
-                })
-            })
+            db::exclusive_transaction::<_, db::DbError, _>(
+                conn,
+                &[&format!("oidc:code:{code_digest}")],
+                |conn| {
+                    let now = db::now();
+                    // Reserve, then verify: of two requests at once, one goes on.
+                    let reserved = oidc_grants::reserve_code(conn, &code_digest, now)?;
+                    let Some(grant) = oidc_grants::grant_by_code(conn, &code_digest)? else {
+                        return Ok(Redeemed::Refused {
+                            why: "unknown code",
+                            replayed: None,
+                        });
+                    };
+                    if !reserved {
+                        let revoked = oidc_grants::revoke_family(conn, &grant.family, now)?;
+                        return Ok(Redeemed::Refused {
+                            why: "the code has been used",
+                            replayed: revoked.then_some(grant),
+                        });
+                    }
+                    Ok(match code_refusal(&grant, &checked_client, &form, now) {
+                        Some(why) => Redeemed::Refused {
+                            why,
+                            replayed: None,
+                        },
+                        None => Redeemed::Live(grant),
+                    })
+                },
+            )
         })
         .await?;
     let grant = match redeemed {
@@ -262,25 +268,29 @@ async fn refresh(
     let found = services
         .db
         .run_with(move |conn| {
-            conn.transaction::<_, db::DbError, _>(|conn| {
-                let now = db::now();
-                let reserved = oidc_grants::reserve_refresh(conn, &token_digest, now)?;
-                let Some((token, grant)) = oidc_grants::token(conn, &token_digest)? else {
-                    return Ok(Err(("unknown refresh token", None)));
-                };
-                if token.kind != "refresh" || grant.client_id != client_id {
-                    return Ok(Err(("unknown refresh token", None)));
-                }
-                if !reserved {
-                    // A rotated token presented again: whoever holds the family, it ends.
-                    oidc_grants::revoke_family(conn, &grant.family, now)?;
-                    return Ok(Err(("the refresh token has been used", Some(grant))));
-                }
-                if token.expires_at < now || grant.revoked_at.is_some() {
-                    return Ok(Err(("the refresh token has expired", None)));
-                }
-                Ok(Ok(grant))
-            })
+            db::exclusive_transaction::<_, db::DbError, _>(
+                conn,
+                &[&format!("oidc:token:{token_digest}")],
+                |conn| {
+                    let now = db::now();
+                    let reserved = oidc_grants::reserve_refresh(conn, &token_digest, now)?;
+                    let Some((token, grant)) = oidc_grants::token(conn, &token_digest)? else {
+                        return Ok(Err(("unknown refresh token", None)));
+                    };
+                    if token.kind != "refresh" || grant.client_id != client_id {
+                        return Ok(Err(("unknown refresh token", None)));
+                    }
+                    if !reserved {
+                        // A rotated token presented again: whoever holds the family, it ends.
+                        oidc_grants::revoke_family(conn, &grant.family, now)?;
+                        return Ok(Err(("the refresh token has been used", Some(grant))));
+                    }
+                    if token.expires_at < now || grant.revoked_at.is_some() {
+                        return Ok(Err(("the refresh token has expired", None)));
+                    }
+                    Ok(Ok(grant))
+                },
+            )
         })
         .await?;
     match found {
@@ -319,31 +329,35 @@ async fn issue(
     let user = services
         .db
         .run_with(move |conn| {
-            conn.transaction::<_, db::DbError, _>(|conn| {
-                let user = db::users::find_by_id(conn, user_id)?.filter(User::is_active);
-                if user.is_some() {
-                    let now = db::now();
-                    let access_until = now + chrono::Duration::seconds(ACCESS_TTL_SECS);
-                    let refresh_until = now + chrono::Duration::seconds(REFRESH_TTL_SECS);
-                    oidc_grants::insert_token(
-                        conn,
-                        &access_digest,
-                        &family,
-                        "access",
-                        now,
-                        access_until,
-                    )?;
-                    oidc_grants::insert_token(
-                        conn,
-                        &refresh_digest,
-                        &family,
-                        "refresh",
-                        now,
-                        refresh_until,
-                    )?;
-                }
-                Ok(user)
-            })
+            db::exclusive_transaction::<_, db::DbError, _>(
+                conn,
+                &[&format!("oidc:family:{family}")],
+                |conn| {
+                    let user = db::users::find_by_id(conn, user_id)?.filter(User::is_active);
+                    if user.is_some() {
+                        let now = db::now();
+                        let access_until = now + chrono::Duration::seconds(ACCESS_TTL_SECS);
+                        let refresh_until = now + chrono::Duration::seconds(REFRESH_TTL_SECS);
+                        oidc_grants::insert_token(
+                            conn,
+                            &access_digest,
+                            &family,
+                            "access",
+                            now,
+                            access_until,
+                        )?;
+                        oidc_grants::insert_token(
+                            conn,
+                            &refresh_digest,
+                            &family,
+                            "refresh",
+                            now,
+                            refresh_until,
+                        )?;
+                    }
+                    Ok(user)
+                },
+            )
         })
         .await?;
     let Some(user) = user else {
@@ -529,6 +543,104 @@ pub async fn userinfo(services: &Services, presented: &str) -> Result<Option<Val
         answer["roles"] = json!(roles);
     }
     Ok(Some(answer))
+}
+
+/// Revocation (RFC 7009): the client authenticated, then its own token ended. A refresh
+/// token ends its whole family; an access token ends alone. An unknown token, or another
+/// client's, changes nothing and is answered the same (no oracle).
+pub async fn revoke(
+    services: &Services,
+    presented: Presented,
+    token: Option<String>,
+    client_info: &ClientInfo,
+) -> Result<Result<(), TokenError>, OidcError> {
+    let client = match authenticate_client(services, &presented).await {
+        Ok(client) => client,
+        Err(e) => return Ok(Err(e)),
+    };
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Ok(Err(TokenError::new("invalid_request", "token is missing")));
+    };
+    let token_digest = digest(&token);
+    let ended = services
+        .db
+        .run_with(move |conn| {
+            db::exclusive_transaction::<_, db::DbError, _>(
+                conn,
+                &[&format!("oidc:token:{token_digest}")],
+                |conn| {
+                    let Some((row, grant)) = oidc_grants::token(conn, &token_digest)? else {
+                        return Ok(None);
+                    };
+                    if grant.client_id != client.client_id {
+                        return Ok(None);
+                    }
+                    if row.kind == "refresh" {
+                        oidc_grants::revoke_family(conn, &grant.family, db::now())?;
+                    } else {
+                        oidc_grants::delete_token(conn, &token_digest)?;
+                    }
+                    Ok(Some(grant))
+                },
+            )
+        })
+        .await?;
+    if let Some(grant) = ended {
+        tracing::info!(event = "oidc_token_revoked", user_id = grant.user_id,
+            client_id = %grant.client_id, "an app revoked its token");
+        revoked_event(services, &grant, "revoked by the app", client_info);
+    }
+    Ok(Ok(()))
+}
+
+/// Introspection (RFC 7662) for a resource server registered as a client: whether the
+/// token is a live access or refresh token, and if so its scope, client, subject and times.
+/// Anything else (unknown, expired, revoked, a JWT of any `alg`) is `{"active": false}`.
+pub async fn introspect(
+    services: &Services,
+    presented: Presented,
+    token: Option<String>,
+) -> Result<Result<Value, TokenError>, OidcError> {
+    if let Err(e) = authenticate_client(services, &presented).await {
+        return Ok(Err(e));
+    }
+    let inactive = json!({"active": false});
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Ok(Ok(inactive));
+    };
+    let token_digest = digest(&token);
+    let found = services
+        .db
+        .run(move |conn| {
+            let Some((row, grant)) = oidc_grants::token(conn, &token_digest)? else {
+                return Ok(None);
+            };
+            let now = db::now();
+            let live = row.expires_at >= now && row.used_at.is_none() && grant.revoked_at.is_none();
+            let user = db::users::find_by_id(conn, grant.user_id)?.filter(User::is_active);
+            Ok(user.filter(|_| live).map(|user| (row, grant, user)))
+        })
+        .await?;
+    let Some((row, grant, user)) = found else {
+        return Ok(Ok(inactive));
+    };
+    let token_type = if row.kind == "refresh" {
+        "refresh_token"
+    } else {
+        "access_token"
+    };
+    Ok(Ok(json!({
+        "active": true,
+        "scope": grant.scope,
+        "client_id": grant.client_id,
+        "sub": subject(services, &user),
+        "token_type": token_type,
+        "exp": utc(row.expires_at).timestamp(),
+        "iat": utc(row.created_at).timestamp(),
+        "auth_time": utc(grant.auth_time).timestamp(),
+        "iss": issuer(services),
+        "aud": grant.client_id,
+    })))
 }
 
 #[cfg(test)]

@@ -418,3 +418,28 @@ async fn issue_token(
     services.emit(event, Some(user.id), &browser.client);
     Ok(issued)
 }
+
+#[cfg(test)]
+mod amr_tests {
+    use super::*;
+
+    #[test]
+    fn amr_names_each_factor_once_and_mfa_after_a_second() {
+        assert_eq!(amr(LoginMethod::Password, None), "pwd");
+        assert_eq!(
+            amr(LoginMethod::Password, Some("authenticator")),
+            "pwd otp mfa"
+        );
+        assert_eq!(amr(LoginMethod::Password, Some("sms")), "pwd sms mfa");
+        assert_eq!(
+            amr(LoginMethod::Password, Some(PASSKEY_METHOD)),
+            "pwd hwk mfa"
+        );
+        assert_eq!(amr(LoginMethod::Code, Some("email")), "otp mfa");
+        assert_eq!(amr(LoginMethod::Passkey, None), "hwk");
+        assert_eq!(
+            amr(LoginMethod::Oauth, Some("recovery_code")),
+            "fed otp mfa"
+        );
+    }
+}
