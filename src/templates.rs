@@ -929,6 +929,12 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     );
     ctx.insert("total", &1);
     ctx.insert("q", "");
+    ctx.insert(
+        "clients",
+        &json!([{"client_id": "mZ3", "name": "Grafana", "is_public": false,
+                 "redirect_uris": ["https://grafana.example.com/login/generic_oauth"],
+                 "scopes": ["openid", "email"]}]),
+    );
     // "Confirm it's you": every other way shows (`auth::signin::reauth::Ways`).
     ctx.insert(
         "reauth",

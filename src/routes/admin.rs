@@ -1,10 +1,12 @@
-//! `GET /admin`: the users, their roles and flags, and the latest security events across
-//! users, for holders of the `admin` role.
+//! `GET /admin`: the users, their roles and flags, the apps registered to sign in with
+//! Latchkey (OpenID Connect clients), and the latest security events across users, for
+//! holders of the `admin` role.
 
 use actix_web::HttpResponse;
 use serde_json::{json, Value};
 
 use super::mount;
+use crate::auth::oidc::clients;
 use crate::auth::{activity, roles};
 use crate::db::models::User;
 use crate::urls::{Route, Urls};
@@ -27,14 +29,19 @@ pub async fn index(web: Web, _admin: RolesRequired<Admin>) -> Result<HttpRespons
     let (rows, total) = roles::search_users(&services, Some(&query)).await?;
     let users: Vec<Value> = rows.iter().map(|(u, r)| row(u, r)).collect();
     let events = activity::recent(&services, EVENTS_SHOWN).await?;
+    let clients = clients::list(&services)
+        .await
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!(e)))?;
     if web.format.is_json() {
-        return Ok(web.json_ok(json!({ "users": users, "total": total, "events": events })));
+        let body = json!({ "users": users, "total": total, "events": events, "clients": clients });
+        return Ok(web.json_ok(body));
     }
     let mut ctx = tera::Context::new();
     ctx.insert("users", &users);
     ctx.insert("total", &total);
     ctx.insert("q", &query);
     ctx.insert("events", &events);
+    ctx.insert("clients", &clients);
     web.page("admin.html", ctx)
 }
 

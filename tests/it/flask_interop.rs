@@ -79,11 +79,18 @@ impl FlaskApp {
         require_program("bash");
         require_program("python3");
         let run_sh = reference::dir().join("run.sh");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // A test that must know the port first (to register a redirect URI) gives it.
+        let port = extra
+            .iter()
+            .find(|(k, _)| *k == "PORT")
+            .map(|(_, v)| v.parse::<u16>().expect("PORT is a port"))
+            .unwrap_or_else(|| {
+                std::net::TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+                    .port()
+            });
         let url = format!("http://127.0.0.1:{port}");
         let log = log_dir.join(format!("flask-{port}.log"));
         let log_file = File::create(&log).unwrap();
@@ -818,4 +825,115 @@ async fn unified_sign_in_set_up_in_flask_works_in_latchkey_and_back() {
         flask.log_tail()
     );
     assert!(c.is_authenticated().await);
+}
+
+/// "Sign in with Latchkey" from a Flask-Security app: the reference's own OAuth client
+/// (Flask-Security's OAuthGlue over authlib, an OpenID Connect provider registered by
+/// discovery) signs its user in with a Latchkey account. Latchkey serves on `localhost` and
+/// Flask on `127.0.0.1`, so that one browser keeps both apps' session cookies apart.
+#[actix_web::test]
+async fn the_flask_reference_signs_its_user_in_through_latchkey() {
+    use latchkey::auth::login::ClientInfo;
+    use latchkey::auth::oidc::clients::{self, NewClient};
+
+    let dir = tempfile::tempdir().unwrap();
+    let email = format!("ada-{}@example.com", random_hex(4));
+    let latchkey = common::try_spawn_app_on(&[], "localhost")
+        .await
+        .expect("Latchkey");
+    latchkey.create_user(&email, ALICE_PASSWORD).await;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let callback = format!("http://127.0.0.1:{port}/login/oauthresponse/latchkey");
+    let created = clients::create(
+        &latchkey.services(),
+        NewClient {
+            name: "Flask reference".into(),
+            redirect_uris: vec![callback.clone()],
+            scopes: vec!["openid email".into()],
+            ..NewClient::default()
+        },
+        &ClientInfo::default(),
+    )
+    .await
+    .expect("client");
+    let metadata = format!("{}/.well-known/openid-configuration", latchkey.address);
+    let secret = created.secret.clone().unwrap();
+    let port_text = port.to_string();
+    let flask = FlaskApp::start_with(
+        &dir.path().join("flask.db"),
+        &random_hex(32),
+        &random_hex(16),
+        dir.path(),
+        &[
+            ("PORT", &port_text),
+            ("SECURITY_OAUTH_ENABLE", "true"),
+            ("SECURITY_OAUTH_PROVIDERS", "latchkey"),
+            ("LATCHKEY_CLIENT_ID", &created.client.client_id),
+            ("LATCHKEY_CLIENT_SECRET", &secret),
+            ("LATCHKEY_SERVER_METADATA_URL", &metadata),
+        ],
+    )
+    .await;
+    // Flask-Security signs in by social login only an account it has.
+    register_in_flask(&flask, &email, BOB_PASSWORD).await;
+
+    // One browser: signed in to Latchkey, a stranger to Flask.
+    let browser = latchkey
+        .logged_in_client(&email, ALICE_PASSWORD, false)
+        .await;
+    let get = |url: String| {
+        let http = browser.http.clone();
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let login = get(format!("{}/login", flask.url))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = common::csrf_from_html(&login).expect("Flask's login page offers Latchkey");
+    let r = browser
+        .http
+        .post(format!("{}/login/oauthstart/latchkey", flask.url))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let authorize =
+        location(&r).unwrap_or_else(|| panic!("no redirect; log:\n{}", flask.log_tail()));
+    assert!(authorize.starts_with(&latchkey.address), "{authorize}");
+
+    // Latchkey asks whether the app may see who Ada is.
+    let page = get(authorize.clone()).await.text().await.unwrap();
+    assert!(page.contains("Flask reference"), "{page}");
+    let mut fields: Vec<(String, String)> = url::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    fields.push(("csrf_token".into(), common::csrf_from_html(&page).unwrap()));
+    fields.push(("decision".into(), "allow".into()));
+    let r = browser
+        .http
+        .post(format!("{}/oidc/authorize", latchkey.address))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    let back = location(&r).unwrap();
+    assert!(back.starts_with(&callback), "{back}");
+
+    // Flask's OAuthGlue redeems the code, checks the ID token and signs Ada in.
+    let r = get(back).await;
+    assert_eq!(r.status(), StatusCode::FOUND, "log:\n{}", flask.log_tail());
+    let home = get(format!("{}/", flask.url)).await.text().await.unwrap();
+    assert!(
+        home.contains(&format!("You are logged in as {email}")),
+        "{home}\nlog:\n{}",
+        flask.log_tail()
+    );
 }

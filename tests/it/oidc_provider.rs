@@ -14,10 +14,7 @@ use common::{
 use diesel::prelude::*;
 use latchkey::auth::login::ClientInfo;
 use latchkey::auth::oidc::clients::{self, NewClient};
-use latchkey::auth::Services;
-use latchkey::config::{Settings, Source};
 use latchkey::db::schema::oidc_grant;
-use latchkey::db::PoolOptions;
 use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet};
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, Nonce};
 use reqwest::StatusCode;
@@ -33,19 +30,6 @@ fn challenge(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier))
 }
 
-/// The app's rules, on its database and under its secret key.
-fn services(app: &TestApp) -> Services {
-    let settings = Settings::from_source(&Source::from_pairs([
-        ("SECRET_KEY", app.secret_key.as_str()),
-        ("SECURITY_PASSWORD_SALT", app.salt.as_str()),
-        ("DATABASE_URL", app.database_url.as_str()),
-        ("BASE_URL", app.address.as_str()),
-    ]))
-    .expect("settings");
-    let pool = PoolOptions::server(&settings.database_url);
-    Services::start(settings, pool).expect("services")
-}
-
 struct App {
     id: String,
     secret: Option<String>,
@@ -53,7 +37,7 @@ struct App {
 
 async fn register_client(app: &TestApp, public: bool, scopes: &[&str]) -> App {
     let created = clients::create(
-        &services(app),
+        &app.services(),
         NewClient {
             name: "Grafana".into(),
             redirect_uris: vec![REDIRECT.into()],
@@ -821,4 +805,32 @@ async fn removing_an_apps_access_ends_its_tokens_and_the_next_sign_in_asks_again
         )
         .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[actix_web::test]
+async fn the_admin_page_lists_the_registered_apps() {
+    use latchkey::db::roles;
+    let app = spawn_app().await;
+    let client = register_client(&app, true, &[]).await;
+    let (c, email) = signed_in(&app, "oidc-admin").await;
+    assert_eq!(c.get("/admin").await.status(), StatusCode::FORBIDDEN);
+    {
+        let mut conn = app.db();
+        let role = roles::create(&mut conn, "admin", None).unwrap().unwrap();
+        roles::add_to_user(&mut conn, app.user(&email).id, role.id).unwrap();
+    }
+    let page = c.get("/admin").await.text().await.unwrap();
+    assert!(page.contains("Grafana"), "{page}");
+    assert!(page.contains(&client.id), "{page}");
+    assert!(page.contains("127.0.0.1:9"), "{page}");
+    let json: Value = c.get_json("/admin").await.json().await.unwrap();
+    assert_eq!(
+        json["response"]["clients"][0]["client_id"],
+        client.id.as_str()
+    );
+    assert_eq!(json["response"]["clients"][0]["is_public"], true);
+    assert_eq!(json["response"]["clients"][0]["redirect_uris"][0], REDIRECT);
+    assert!(json["response"]["clients"][0]
+        .get("secret_digest")
+        .is_none());
 }

@@ -389,6 +389,21 @@ impl TestApp {
         !self.database_url.starts_with("postgres")
     }
 
+    /// The app's rules, on its database and under its keys (for what only the CLI or the
+    /// rules do, such as registering an OpenID Connect client).
+    pub fn services(&self) -> latchkey::auth::Services {
+        let settings =
+            latchkey::config::Settings::from_source(&latchkey::config::Source::from_pairs([
+                ("SECRET_KEY", self.secret_key.as_str()),
+                ("SECURITY_PASSWORD_SALT", self.salt.as_str()),
+                ("DATABASE_URL", self.database_url.as_str()),
+                ("BASE_URL", self.address.as_str()),
+            ]))
+            .expect("settings");
+        let pool = latchkey::db::PoolOptions::server(&settings.database_url);
+        latchkey::auth::Services::start(settings, pool).expect("services")
+    }
+
     /// Creates an account through the registration form, in a browser of its own (so the
     /// default browser stays anonymous).
     pub async fn create_user(&self, email: &str, password: &str) {
