@@ -105,6 +105,10 @@ const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/security/oidc_apps.html"),
     ),
     (
+        "security/oidc_continue.html",
+        include_str!("../templates/security/oidc_continue.html"),
+    ),
+    (
         "security/oidc_logout.html",
         include_str!("../templates/security/oidc_logout.html"),
     ),
@@ -997,6 +1001,10 @@ pub fn sample_page_context(logged_in: bool) -> Context {
     // The OpenID Connect provider's consent page.
     ctx.insert("client_name", "Grafana");
     ctx.insert("signed_in_as", "ada@example.com");
+    ctx.insert(
+        "to",
+        "https://grafana.example.com/login/generic_oauth?code=c&state=s",
+    );
     ctx.insert(
         "apps",
         &json!([{"client_id": "grafana", "name": "Grafana",

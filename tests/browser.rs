@@ -2183,6 +2183,38 @@ async fn every_page_passes_axe_and_fits_a_phone_in_english_and_german() {
     ] {
         b.check_path(page, path, None, &mut problems).await;
     }
+    // "Sign in with Latchkey": an app asks for consent, is listed, and asks to sign out.
+    let grafana = {
+        use latchkey::auth::login::ClientInfo;
+        use latchkey::auth::oidc::clients::{self, NewClient};
+        let new = NewClient {
+            name: "Grafana".into(),
+            redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+            post_logout_redirect_uris: vec!["http://127.0.0.1:9/signed-out".into()],
+            ..NewClient::default()
+        };
+        clients::create(&app.services(), new, &ClientInfo::default())
+            .await
+            .expect("a client")
+            .client
+            .client_id
+    };
+    let consent = format!(
+        "/oidc/authorize?client_id={grafana}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback\
+         &response_type=code&scope=openid+email+profile&state=s1\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+    );
+    let sign_out = format!(
+        "/oidc/logout?client_id={grafana}\
+         &post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fsigned-out&state=s2"
+    );
+    for (page, path) in [
+        ("app-consent", consent.as_str()),
+        ("app-sign-out", sign_out.as_str()),
+        ("apps", "/apps"),
+    ] {
+        b.check_path(page, path, None, &mut problems).await;
+    }
     for (page, path, lands_on) in [
         (
             "change-email-bad-link",
@@ -2386,6 +2418,88 @@ async fn sign_in_through_the_providers_own_page() {
         page.contains("acme"),
         "the account page lists the identity: {page}"
     );
+
+    b.close().await;
+    drop(driver);
+}
+
+/// An app's server on a port of its own (`http://127.0.0.1:<port>`): every path answers 200
+/// with a short page, so the browser can be seen to arrive there.
+fn serve_an_app() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for the app");
+    let port = listener.local_addr().expect("its address").port();
+    let server = actix_web::HttpServer::new(|| {
+        actix_web::App::new().default_service(actix_web::web::to(|| async {
+            actix_web::HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body("<!doctype html><title>App</title><p>The app</p>")
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    actix_web::rt::spawn(server);
+    port
+}
+
+/// "Sign in with Latchkey" in Chromium, which enforces the pages' `form-action` on the
+/// redirects that follow a form: an app sends the person to Latchkey, they sign in with the
+/// login form, click "Allow" on the consent page and arrive at the app with a code; the next
+/// time (the consent remembered) the login form's answer goes straight on to the app.
+#[actix_web::test]
+async fn an_app_signs_a_person_in_through_latchkey_in_chromium() {
+    use latchkey::auth::login::ClientInfo;
+    use latchkey::auth::oidc::clients::{self, NewClient};
+    let app = spawn_app_on_localhost(&[]).await;
+    let port = serve_an_app();
+    let callback = format!("http://127.0.0.1:{port}/callback");
+    let new = NewClient {
+        name: "Grafana".into(),
+        redirect_uris: vec![callback.clone()],
+        ..NewClient::default()
+    };
+    let client_id = clients::create(&app.services(), new, &ClientInfo::default())
+        .await
+        .expect("a client")
+        .client
+        .client_id;
+    let email = common::new_email("oidc-browser");
+    app.create_user(&email, PASSWORD).await;
+    let authorize = format!(
+        "/oidc/authorize?client_id={client_id}&redirect_uri={}&response_type=code\
+         &scope=openid+email&state=s1\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        url::form_urlencoded::byte_serialize(callback.as_bytes()).collect::<String>()
+    );
+    let (driver, client) = ChromeDriver::launch().await;
+    let b = Browser { client, app: &app };
+    let at_the_app = |url: url::Url| url.as_str().starts_with(&format!("{callback}?code="));
+
+    b.goto(&authorize).await;
+    b.assert_path("/login", "nobody signed in: the login page")
+        .await;
+    b.fill("login_user_form", "email", &email).await;
+    b.fill("login_user_form", "password", PASSWORD).await;
+    b.submit("login_user_form").await;
+    b.assert_path("/oidc/authorize", "the consent page").await;
+    assert!(b.body_text().await.contains("Grafana"), "the app is named");
+    b.click_through("form[name=\"oidc_consent_form\"] button[value=\"allow\"]")
+        .await;
+    let url = b.client.current_url().await.expect("current url");
+    assert!(at_the_app(url.clone()), "at the app with a code: {url}");
+
+    // Signed out (Latchkey's cookies cleared on its own origin), and back through the app:
+    // the consent is remembered.
+    b.goto("/").await;
+    b.client.delete_all_cookies().await.expect("clear cookies");
+    b.goto(&authorize).await;
+    b.assert_path("/login", "signed out: the login page").await;
+    b.fill("login_user_form", "email", &email).await;
+    b.fill("login_user_form", "password", PASSWORD).await;
+    b.submit("login_user_form").await;
+    let url = b.client.current_url().await.expect("current url");
+    assert!(at_the_app(url.clone()), "straight on to the app: {url}");
 
     b.close().await;
     drop(driver);

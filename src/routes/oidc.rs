@@ -107,6 +107,7 @@ pub async fn revoke_app(
 
 const CONSENT_TEMPLATE: &str = "security/oidc_consent.html";
 const LOGOUT_TEMPLATE: &str = "security/oidc_logout.html";
+const CONTINUE_TEMPLATE: &str = "security/oidc_continue.html";
 
 fn provider_error(e: OidcError) -> AppError {
     AppError::Unexpected(anyhow::anyhow!(e))
@@ -205,8 +206,8 @@ async fn answer(
         .await
         .map_err(provider_error)?;
     match next {
-        Next::Redirect(to) => Ok(redirect(&to)),
-        Next::Refused(e) => Ok(redirect(&authorize::error_url(&e, &services))),
+        Next::Redirect(to) => continue_to(web, &checked, &to),
+        Next::Refused(e) => continue_to(web, &checked, &authorize::error_url(&e, &services)),
         Next::SignIn => Ok(redirect(&sign_in_url(web, current.is_some(), &asked))),
         Next::Consent => {
             let who = current
@@ -215,6 +216,30 @@ async fn answer(
             consent_page(web, &who, &checked, &asked)
         }
     }
+}
+
+/// The answer that sends the browser back to the app. A redirect, except for a browser that
+/// came from one of this site's own pages (`Sec-Fetch-Site: same-origin`, as after the login
+/// form): browsers apply the form's `form-action` to every redirect that follows a form, and
+/// ours allows only this site, so that browser gets a page that moves on by itself (a meta
+/// refresh, which `form-action` does not govern) with a link to follow.
+fn continue_to(
+    web: &Web,
+    checked: &authorize::Checked,
+    to: &str,
+) -> Result<HttpResponse, AppError> {
+    let from_our_page = web
+        .request
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"same-origin");
+    if !from_our_page {
+        return Ok(redirect(to));
+    }
+    let mut ctx = tera::Context::new();
+    ctx.insert("to", to);
+    ctx.insert("client_name", &checked.client.name);
+    web.page(CONTINUE_TEMPLATE, ctx)
 }
 
 /// Where the person proves themselves: the login page (nobody signed in) or the

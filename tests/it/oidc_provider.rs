@@ -834,3 +834,40 @@ async fn the_admin_page_lists_the_registered_apps() {
         .get("secret_digest")
         .is_none());
 }
+
+/// A browser arriving from one of Latchkey's own pages (after the login form) gets a page
+/// that moves on by itself: its form's `form-action` would block a redirect to the app.
+#[actix_web::test]
+async fn a_browser_coming_from_a_latchkey_page_continues_to_the_app_by_a_page() {
+    let app = spawn_app().await;
+    let client = register_client(&app, false, &[]).await;
+    let (c, _) = signed_in(&app, "oidc-continue").await;
+    authorize(&c, &client, &[]).await;
+    let path = authorize_path(&client, &[]);
+    let r = c
+        .http
+        .get(c.url(&path))
+        .header("sec-fetch-site", "same-origin")
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = common::unescape_html(&r.text().await.unwrap());
+    assert!(
+        page.contains(
+            "<meta http-equiv=\"refresh\" content=\"0;url=http://127.0.0.1:9/callback?code="
+        ),
+        "{page}"
+    );
+    assert!(page.contains("Continuing to Grafana"), "{page}");
+    // From the app's own page (another site): a plain redirect.
+    let r = c
+        .http
+        .get(c.url(&path))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+}
