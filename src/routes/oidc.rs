@@ -138,9 +138,14 @@ pub async fn configuration(web: Web) -> HttpResponse {
     HttpResponse::Ok().json(discovery::document(&web.services()))
 }
 
-/// `GET /oidc/jwks`: the public keys, current and retired.
+/// `GET /oidc/jwks`: the public keys, current and retired (an RS256 key made first if there
+/// is none).
 pub async fn jwks(web: Web) -> Result<HttpResponse, AppError> {
-    let set = keys::jwks(&web.services()).await.map_err(provider_error)?;
+    let services = web.services();
+    tokens::signing_key(&services)
+        .await
+        .map_err(provider_error)?;
+    let set = keys::jwks(&services).await.map_err(provider_error)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .json(set))

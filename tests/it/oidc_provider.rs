@@ -871,3 +871,95 @@ async fn a_browser_coming_from_a_latchkey_page_continues_to_the_app_by_a_page() 
         .unwrap();
     assert_eq!(r.status(), StatusCode::FOUND);
 }
+
+/// Latchkey's own social login (a relying party on `127.0.0.1`) signs its user in through a
+/// second Latchkey (the provider, on `localhost`): one browser, each site's cookies apart.
+#[actix_web::test]
+async fn latchkeys_social_login_signs_in_through_another_latchkey() {
+    use latchkey::db::schema::oidc_client;
+    let provider = common::try_spawn_app_on(&[], "localhost")
+        .await
+        .expect("the provider");
+    let email = new_email("oidc-two-latchkeys");
+    provider.create_user(&email, PASSWORD).await;
+    provider.set_confirmed(&email);
+    let created = clients::create(
+        &provider.services(),
+        NewClient {
+            name: "The other Latchkey".into(),
+            // Replaced below, once the relying party's port is known.
+            redirect_uris: vec!["http://127.0.0.1:1/login/oauthresponse/latchkey".into()],
+            ..NewClient::default()
+        },
+        &ClientInfo::default(),
+    )
+    .await
+    .expect("client");
+    let metadata = format!("{}/.well-known/openid-configuration", provider.address);
+    let secret = created.secret.clone().unwrap();
+    let relying = spawn_app_with(&[
+        ("SECURITY_OAUTH_ENABLE", "true"),
+        ("SECURITY_OAUTH_BUILTIN_PROVIDERS", ""),
+        ("SECURITY_OAUTH_PROVIDERS", "latchkey"),
+        ("LATCHKEY_CLIENT_ID", &created.client.client_id),
+        ("LATCHKEY_CLIENT_SECRET", &secret),
+        ("LATCHKEY_SERVER_METADATA_URL", &metadata),
+    ])
+    .await;
+    let callback = format!("{}/login/oauthresponse/latchkey", relying.address);
+    diesel::update(oidc_client::table)
+        .set(oidc_client::redirect_uris.eq(json!([callback]).to_string()))
+        .execute(&mut provider.db())
+        .unwrap();
+    relying.create_user(&email, PASSWORD).await;
+    relying.set_confirmed(&email);
+
+    // One browser, signed in at the provider.
+    let b = relying.client();
+    let at_provider = |path: &str| format!("{}{path}", provider.address);
+    let login = b.http.get(at_provider("/login")).send().await.unwrap();
+    let csrf = csrf_from_html(&login.text().await.unwrap()).unwrap();
+    let fields = [
+        ("email", email.as_str()),
+        ("password", PASSWORD),
+        ("csrf_token", &csrf),
+    ];
+    let r = b
+        .http
+        .post(at_provider("/login"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+
+    let csrf = b.csrf_token("/login").await;
+    let r = b
+        .post_form("/login/oauthstart/latchkey", &[("csrf_token", &csrf)])
+        .await;
+    let to = location(&r).expect("to the provider");
+    assert!(to.starts_with(&provider.address), "{to}");
+    let page = b.http.get(&to).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("The other Latchkey"), "{page}");
+    let mut fields: Vec<(String, String)> = query_of(&to).into_iter().collect();
+    fields.push(("csrf_token".into(), csrf_from_html(&page).unwrap()));
+    fields.push(("decision".into(), "allow".into()));
+    let r = b
+        .http
+        .post(at_provider("/oidc/authorize"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    let back = location(&r).expect("back to the relying party");
+    assert!(back.starts_with(&callback), "{back}");
+    let r = b.http.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let landed = location(&r).unwrap();
+    let page = b.get(&landed).await.text().await.unwrap();
+    assert!(
+        b.is_authenticated().await,
+        "signed in through the other Latchkey; landed on {landed}: {:?}",
+        common::flashes(&page)
+    );
+}

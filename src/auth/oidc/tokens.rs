@@ -441,8 +441,10 @@ fn standard_claims(
     claims
 }
 
-/// The current RS256 key, made now if the operator has made none.
-async fn signing_key(services: &Services) -> Result<keys::SigningKey, OidcError> {
+/// The current RS256 key, made now if the operator has made none (on the first ID token, or
+/// the first read of the JWKS: an app that reads the key set before any token was issued
+/// must find the key that will sign its tokens).
+pub async fn signing_key(services: &Services) -> Result<keys::SigningKey, OidcError> {
     if let Some(key) = keys::current(services, Alg::Rs256).await? {
         return Ok(key);
     }
