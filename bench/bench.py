@@ -15,8 +15,11 @@ the empty database, after adding a million users, logins and throttle rows and 1
 tokens, while and after `latchkey db sweep`, with the database's size at each step.
 """
 import argparse
+import base64
 import datetime
+import hashlib
 import http.client
+import json
 import os
 import platform
 import re
@@ -207,12 +210,102 @@ def measure(name, cmd, env, port, opts, auth=True, cwd=None):
             log(f"{name}: login flood ({opts.flood} s, 8 connections, {len(emails)} accounts) + GET / prober")
             flood_with_probe(port, emails, opts, r)
         r["rss_mb"] = rss_mb(proc.pid)
+        # After the RSS reading, which stays the figure of the load above.
+        if auth and name.startswith("Latchkey") and opts.latchkey in cmd:
+            oidc_figures(name, port, env, opts, r)
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited with {proc.returncode}")
     finally:
         stop(proc)
         logfile.close()
     return r
+
+
+# --- Sign in with Latchkey (the OpenID Connect provider) -----------------------------------
+
+OIDC_REDIRECT = "http://127.0.0.1:9/callback"
+# Authorize-to-token round trips timed one at a time (their p50 and p99).
+OIDC_ROUND_TRIPS = 400
+# Connections refreshing tokens at once for the token requests/s.
+OIDC_CONNECTIONS = 8
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def oidc_figures(name, port, env, opts, r):
+    """Sign in with Latchkey, into `r`: an app registered with `latchkey clients create`, 8
+    users who allowed it once, then (1) the authorize-to-token round trip timed one at a
+    time: GET /oidc/authorize with a signed-in user's cookie (consent remembered: a 302 with
+    the code), then POST /oidc/token (Basic auth, PKCE verifier; an RS256 ID token signed);
+    its p50 and p99; (2) token requests per second: 8 connections each refreshing its own
+    token chain (each answer's refresh token is the next request's: rotation) for the
+    benchmark's duration; every answer signs an ID token."""
+    log(f"{name}: Sign in with Latchkey (authorize to token, token requests/s)")
+    out = subprocess.run(
+        [opts.latchkey, "clients", "create", "Bench app", "--redirect-uri", OIDC_REDIRECT,
+         "--json"], env=env, cwd=opts.workdir, capture_output=True, text=True, check=True).stdout
+    client = json.loads(out)
+    basic = "Basic " + base64.b64encode(
+        f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+    verifier = secrets.token_urlsafe(48)
+    query = urllib.parse.urlencode({
+        "client_id": client["client_id"], "redirect_uri": OIDC_REDIRECT,
+        "response_type": "code", "scope": "openid email", "state": "s",
+        "code_challenge": b64url(hashlib.sha256(verifier.encode()).digest()),
+        "code_challenge_method": "S256",
+    })
+    authorize = "/oidc/authorize?" + query
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic}
+    cookies = register_users(port, OIDC_CONNECTIONS)
+    for cookie in cookies:
+        _, headers, page = request(port, "GET", authorize, {"Cookie": cookie})
+        fields = dict(urllib.parse.parse_qsl(query))
+        fields.update({"csrf_token": csrf_token(page), "decision": "allow"})
+        status, _, _ = request(port, "POST", "/oidc/authorize", {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": session_cookie(headers, cookie)}, urllib.parse.urlencode(fields))
+        if status != 302:
+            raise RuntimeError(f"the consent answered {status}")
+
+    def round_trip(cookie):
+        started = time.perf_counter()
+        status, headers, _ = request(port, "GET", authorize, {"Cookie": cookie})
+        location = dict((k.lower(), v) for k, v in headers).get("location", "")
+        code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query)).get("code")
+        if status != 302 or not code:
+            raise RuntimeError(f"authorize answered {status} to {location!r}")
+        status, _, body = request(port, "POST", "/oidc/token", form, urllib.parse.urlencode({
+            "grant_type": "authorization_code", "code": code, "redirect_uri": OIDC_REDIRECT,
+            "code_verifier": verifier}))
+        if status != 200:
+            raise RuntimeError(f"the token endpoint answered {status}: {body[:200]}")
+        return time.perf_counter() - started, json.loads(body)["refresh_token"]
+
+    times = sorted(round_trip(cookies[i % len(cookies)])[0] for i in range(OIDC_ROUND_TRIPS))
+    r["oidc_round_trip"] = {
+        "p50_ms": times[len(times) // 2] * 1000,
+        "p99_ms": times[int(len(times) * 0.99) - 1] * 1000,
+    }
+    chains = [round_trip(cookie)[1] for cookie in cookies]
+    deadline = time.monotonic() + opts.duration
+
+    def refresh_chain(token):
+        count = 0
+        while time.monotonic() < deadline:
+            status, _, body = request(port, "POST", "/oidc/token", form, urllib.parse.urlencode({
+                "grant_type": "refresh_token", "refresh_token": token}))
+            if status != 200:
+                raise RuntimeError(f"a refresh answered {status}: {body[:200]}")
+            token = json.loads(body)["refresh_token"]
+            count += 1
+        return count
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(OIDC_CONNECTIONS) as pool:
+        total = sum(pool.map(refresh_chain, chains))
+    r["oidc_token_rps"] = total / (time.monotonic() - started)
 
 
 def flood_args(emails):
@@ -742,6 +835,19 @@ def report(results, hashing, opts):
         for what, ok in checks:
             add(f"- {name}: {what}: {'met' if ok else '**missed**'}")
     add("")
+    oidc = [r for r in results if r.get("oidc_round_trip")]
+    if oidc:
+        add("Sign in with Latchkey (after the RSS reading): authorize to token, one at a time, "
+            f"{OIDC_ROUND_TRIPS} round trips (GET /oidc/authorize with a signed-in user's cookie, "
+            "then POST /oidc/token with the code: an RS256 ID token signed); token requests/s: "
+            f"{OIDC_CONNECTIONS} connections refreshing their own rotating refresh token chains "
+            f"for {opts.duration} s, each answer a new ID token:")
+        add("")
+        for r in oidc:
+            rt = r["oidc_round_trip"]
+            add(f"- {r['name']}: authorize to token p50 {rt['p50_ms']:.2f} ms, p99 "
+                f"{rt['p99_ms']:.2f} ms; {fmt(r['oidc_token_rps'])} token requests/s")
+        add("")
     add("Login flood detail (successful / form refused / 503 busy / other):")
     add("")
     for r in results:

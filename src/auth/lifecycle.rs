@@ -289,9 +289,15 @@ pub async fn end(
     services
         .db
         .run_with(move |conn| {
-            conn.transaction::<_, super::error::ServiceError, _>(|conn| {
-                Ok(apply(conn, event, &scope)?)
-            })
+            // Exclusive: the table's reads and writes (sign out the others: list, then
+            // delete) must not meet another writer between them (on SQLite a read that
+            // turns into a write while another connection writes fails at once).
+            let key = format!("lifecycle:{}", scope.user_id);
+            crate::db::exclusive_transaction::<_, super::error::ServiceError, _>(
+                conn,
+                &[&key],
+                |conn| Ok(apply(conn, event, &scope)?),
+            )
         })
         .await
 }

@@ -46,6 +46,8 @@ struct World {
     pending: PendingLogin,
     revert_link: String,
     change_email_link: String,
+    /// The family of an app's tokens ("Sign in with Latchkey").
+    app_family: String,
 }
 
 fn passkey(user_id: i32, name: &str, usage: &str) -> NewPasskey {
@@ -136,7 +138,37 @@ async fn make_world(app: &TestApp, services: &Services, tag: &str) -> World {
             Some(&format!("new-{email}")),
         )
         .unwrap();
+    let app_family = format!("family-{tag}");
+    let grant = latchkey::db::oidc_grants::GrantRow {
+        id: 0,
+        family: app_family.clone(),
+        code_digest: format!("code-{tag}"),
+        client_id: "some-app".into(),
+        user_id: id,
+        redirect_uri: "https://app.example/cb".into(),
+        scope: "openid".into(),
+        nonce: None,
+        code_challenge: None,
+        auth_time: now,
+        amr: "pwd".into(),
+        created_at: now,
+        code_expires_at: now,
+        code_used_at: Some(now),
+        revoked_at: None,
+    };
+    latchkey::db::oidc_grants::insert_grant(&mut conn, &grant).unwrap();
+    let later = now + chrono::Duration::hours(1);
+    latchkey::db::oidc_grants::insert_token(
+        &mut conn,
+        &format!("access-{tag}"),
+        &app_family,
+        "access",
+        now,
+        later,
+    )
+    .unwrap();
     World {
+        app_family,
         this_family: family(&this_issued.refresh_token),
         other_family: family(&other_issued.refresh_token),
         this_token: this_issued.authentication_token,
@@ -242,6 +274,12 @@ fn survivors(app: &TestApp, services: &Services, world: &World) -> Vec<(&'static
             user.tf_primary_method.is_some() && passkey_live(&mut conn, "secondary"),
         ),
         ("recovery codes", user.mf_recovery_codes.is_some()),
+        (
+            "app's tokens",
+            latchkey::db::oidc_grants::grant_by_family(&mut conn, &world.app_family)
+                .unwrap()
+                .is_some_and(|g| g.revoked_at.is_none()),
+        ),
     ]
 }
 
@@ -267,6 +305,8 @@ fn expected(event: Event) -> Vec<bool> {
         !e.linked_identities,
         !e.second_factors,
         !e.recovery_codes,
+        // Apps' tokens end with every login.
+        e.logins != Reach::All,
     ]
 }
 
@@ -308,7 +348,9 @@ async fn every_event_ends_exactly_what_the_table_says() {
             login: Some(world.this_login.clone()),
             ..Scope::user(world.user.id)
         };
-        lifecycle::end(&services, event, scope).await.unwrap();
+        lifecycle::end(&services, event, scope)
+            .await
+            .unwrap_or_else(|e| panic!("{event:?}: {e}"));
         let after = survivors(&app, &services, &world);
         for ((thing, live), should_live) in after.iter().zip(expected(event)) {
             if *live != should_live {
