@@ -494,7 +494,8 @@ async fn the_consent_page_cannot_be_framed_and_declining_tells_the_app() {
 }
 
 /// authlib (PyPI), a relying party no one here wrote: discovery, code with PKCE, the ID
-/// token verified against the JWKS by authlib's own JOSE, userinfo and refresh.
+/// token verified against the JWKS by authlib's own JOSE, userinfo, refresh, introspection,
+/// revocation and RP-initiated logout.
 #[actix_web::test]
 async fn authlib_signs_a_user_in_through_latchkey() {
     let app = spawn_app().await;
@@ -513,6 +514,7 @@ async fn authlib_signs_a_user_in_through_latchkey() {
         email.clone(),
         PASSWORD.to_owned(),
         REDIRECT.to_owned(),
+        SIGNED_OUT.to_owned(),
     ];
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(python)
@@ -542,6 +544,14 @@ async fn authlib_signs_a_user_in_through_latchkey() {
     assert_eq!(seen["userinfo"]["email"], email.as_str());
     assert_eq!(seen["userinfo"]["sub"], seen["id_token"]["sub"]);
     assert_eq!(seen["refresh_rotated"], true);
+    assert_eq!(seen["introspected"]["active"], true, "{seen}");
+    assert_eq!(seen["introspected"]["client_id"], client.id.as_str());
+    assert_eq!(seen["after_revocation"], json!({"active": false}), "{seen}");
+    assert_eq!(
+        seen["signed_out_to"],
+        "http://127.0.0.1:9/signed-out?state=bye"
+    );
+    assert_eq!(seen["signed_in_after_logout"], false);
 }
 
 /// The ID token's payload, read without checking (the other tests check the signature).
