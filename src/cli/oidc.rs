@@ -33,6 +33,9 @@ pub enum ClientsCommand {
         /// "openid email profile")
         #[arg(long = "scope")]
         scopes: Vec<String>,
+        /// What its ID tokens are signed with: RS256 (the default) or EdDSA
+        #[arg(long = "id-token-alg")]
+        id_token_alg: Option<String>,
         /// Print {"client_id": ..., "client_secret": ...}
         #[arg(long)]
         json: bool,
@@ -101,14 +104,17 @@ pub(super) fn clients_command(settings: &Settings, cmd: ClientsCommand) -> Resul
             post_logout_redirect_uris,
             public,
             scopes,
+            id_token_alg,
             json,
         } => {
+            let id_token_alg = id_token_alg.as_deref().map(Alg::parse).transpose()?;
             let new = NewClient {
                 name,
                 redirect_uris,
                 post_logout_redirect_uris,
                 scopes,
                 public,
+                id_token_alg,
             };
             let created = run(clients::create(&services, new, &client))??;
             if json {

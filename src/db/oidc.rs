@@ -27,6 +27,8 @@ pub struct OidcClientRow {
     pub is_public: bool,
     pub created_at: NaiveDateTime,
     pub secret_rotated_at: Option<NaiveDateTime>,
+    /// `RS256` or `EdDSA`: what its ID tokens are signed with.
+    pub id_token_alg: String,
 }
 
 /// The values of a new client row.
@@ -41,6 +43,7 @@ pub struct NewOidcClient<'a> {
     pub scopes: &'a str,
     pub is_public: bool,
     pub created_at: NaiveDateTime,
+    pub id_token_alg: &'a str,
 }
 
 /// A signing key, its private half sealed.

@@ -229,6 +229,7 @@ diesel::table! {
         is_public -> Bool,
         created_at -> Timestamp,
         secret_rotated_at -> Nullable<Timestamp>,
+        id_token_alg -> Text,
     }
 }
 

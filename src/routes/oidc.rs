@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::mount;
 use crate::auth::oidc::authorize::{self, AuthorizeError, AuthorizeParams, Next};
+use crate::auth::oidc::keys::Alg;
 use crate::auth::oidc::logout::{self, CheckedLogout, LogoutParams};
 use crate::auth::oidc::tokens::{self, Presented, TokenError, TokenForm};
 use crate::auth::oidc::{apps, discovery, keys, OidcError};
@@ -138,13 +139,15 @@ pub async fn configuration(web: Web) -> HttpResponse {
     HttpResponse::Ok().json(discovery::document(&web.services()))
 }
 
-/// `GET /oidc/jwks`: the public keys, current and retired (an RS256 key made first if there
-/// is none).
+/// `GET /oidc/jwks`: the public keys, current and retired (an RS256 and an EdDSA key made
+/// first if there are none).
 pub async fn jwks(web: Web) -> Result<HttpResponse, AppError> {
     let services = web.services();
-    tokens::signing_key(&services)
-        .await
-        .map_err(provider_error)?;
+    for alg in Alg::ALL {
+        tokens::signing_key(&services, alg)
+            .await
+            .map_err(provider_error)?;
+    }
     let set = keys::jwks(&services).await.map_err(provider_error)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))

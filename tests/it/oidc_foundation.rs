@@ -489,3 +489,38 @@ fn keys_refuse_an_unknown_algorithm_and_another_secret_key() {
         1
     );
 }
+
+#[test]
+fn a_client_is_registered_for_eddsa_id_tokens_or_refused_an_unknown_algorithm() {
+    let p = Provider::new();
+    let uri = "https://app.example.com/cb";
+    let created = p
+        .run(&[
+            "clients",
+            "create",
+            "App",
+            "--redirect-uri",
+            uri,
+            "--id-token-alg",
+            "EdDSA",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let listed = p.run(&["clients", "list", "--json"]).ok().json();
+    assert_eq!(listed[0]["client_id"], created["client_id"]);
+    assert_eq!(listed[0]["id_token_alg"], "EdDSA");
+    let run = p
+        .run(&[
+            "clients",
+            "create",
+            "Other",
+            "--redirect-uri",
+            uri,
+            "--id-token-alg",
+            "HS256",
+        ])
+        .refused(3);
+    assert!(run.stderr.contains("RS256 or EdDSA"), "{}", run.stderr);
+    assert_eq!(p.client_count(), 1);
+}

@@ -44,6 +44,7 @@ async fn register_client(app: &TestApp, public: bool, scopes: &[&str]) -> App {
             post_logout_redirect_uris: vec![SIGNED_OUT.into()],
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             public,
+            id_token_alg: None,
         },
         &ClientInfo::default(),
     )
@@ -972,4 +973,68 @@ async fn latchkeys_social_login_signs_in_through_another_latchkey() {
         "signed in through the other Latchkey; landed on {landed}: {:?}",
         common::flashes(&page)
     );
+}
+
+/// A client registered for EdDSA gets Ed25519-signed ID tokens, verifiable against the
+/// JWKS; the others stay RS256.
+#[actix_web::test]
+async fn a_client_registered_for_eddsa_gets_eddsa_id_tokens() {
+    use latchkey::auth::oidc::keys::Alg;
+    use openidconnect::core::CoreJwsSigningAlgorithm;
+    let app = spawn_app().await;
+    let created = clients::create(
+        &app.services(),
+        NewClient {
+            name: "Grafana".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            id_token_alg: Some(Alg::EdDsa),
+            ..NewClient::default()
+        },
+        &ClientInfo::default(),
+    )
+    .await
+    .expect("client");
+    let client = App {
+        id: created.client.client_id.clone(),
+        secret: created.secret.clone(),
+    };
+    let (c, _) = signed_in(&app, "oidc-eddsa").await;
+    let discovery: Value = c
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        json!(["RS256", "EdDSA"])
+    );
+    let code = authorize(&c, &client, &[]).await["code"].clone();
+    let (status, tokens) = exchange(&c, &client, &code, VERIFIER).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let header = tokens["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    let jwks: CoreJsonWebKeySet = c.get("/oidc/jwks").await.json().await.unwrap();
+    let verifier = CoreIdTokenVerifier::new_confidential_client(
+        ClientId::new(client.id.clone()),
+        ClientSecret::new(client.secret.clone().unwrap()),
+        IssuerUrl::new(app.address.clone()).unwrap(),
+        jwks,
+    )
+    .set_allowed_algs([CoreJwsSigningAlgorithm::EdDsa]);
+    let id_token: CoreIdToken = serde_json::from_value(tokens["id_token"].clone()).unwrap();
+    id_token
+        .claims(&verifier, &Nonce::new("n-1".into()))
+        .expect("the EdDSA ID token verifies against the JWKS");
 }

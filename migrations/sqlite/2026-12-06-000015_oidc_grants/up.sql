@@ -5,6 +5,10 @@
 -- hwk, mfa, ...), copied into the ID tokens issued from it. NULL for logins made before.
 ALTER TABLE login_session ADD COLUMN amr VARCHAR(64);
 
+-- The algorithm a client's ID tokens are signed with (its id_token_signed_response_alg):
+-- RS256, which every client understands, unless it was registered for EdDSA.
+ALTER TABLE oidc_client ADD COLUMN id_token_alg VARCHAR(16) NOT NULL DEFAULT 'RS256';
+
 -- One row per authorization code and the tokens it started (its family). Only digests of
 -- the code and tokens are kept. The code is single-use (code_used_at, set by the one
 -- UPDATE that reserves it) and lives 60 s at most; a replayed code revokes the family.

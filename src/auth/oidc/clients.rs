@@ -10,6 +10,7 @@ use chrono::NaiveDateTime;
 use diesel::Connection;
 use serde::Serialize;
 
+use super::keys::Alg;
 use super::OidcError;
 use crate::auth::events::SecurityEvent;
 use crate::auth::login::ClientInfo;
@@ -39,6 +40,9 @@ pub struct NewClient {
     pub scopes: Vec<String>,
     /// A public client: no secret.
     pub public: bool,
+    /// What its ID tokens are signed with: `RS256` (`None`), or `EdDSA` for a client that
+    /// verifies Ed25519.
+    pub id_token_alg: Option<Alg>,
 }
 
 /// A registered client, as the rules and commands show it (never a secret or its digest).
@@ -52,6 +56,8 @@ pub struct Client {
     pub is_public: bool,
     pub created_at: NaiveDateTime,
     pub secret_rotated_at: Option<NaiveDateTime>,
+    /// What its ID tokens are signed with.
+    pub id_token_alg: Alg,
     /// The stored digest, for [`verify_secret`]; never serialised.
     #[serde(skip)]
     secret_digest: Option<String>,
@@ -76,6 +82,7 @@ impl Client {
             is_public: row.is_public,
             created_at: row.created_at,
             secret_rotated_at: row.secret_rotated_at,
+            id_token_alg: Alg::parse(&row.id_token_alg)?,
             secret_digest: row.secret_digest,
         })
     }
@@ -239,6 +246,7 @@ pub async fn create(
         is_public: new.public,
         created_at: db::now(),
         secret_rotated_at: None,
+        id_token_alg: new.id_token_alg.unwrap_or(Alg::Rs256),
         secret_digest: secret.as_deref().map(digest),
     };
     let row = created.clone();
@@ -257,6 +265,7 @@ pub async fn create(
                         scopes: &row.scopes.join(" "),
                         is_public: row.is_public,
                         created_at: row.created_at,
+                        id_token_alg: row.id_token_alg.as_str(),
                     },
                 )?;
                 Ok(())

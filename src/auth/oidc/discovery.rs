@@ -47,7 +47,7 @@ pub fn document(services: &Services) -> Value {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": ["RS256", "EdDSA"],
         "scopes_supported": SCOPES.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
         "token_endpoint_auth_methods_supported":
             ["client_secret_basic", "client_secret_post", "none"],

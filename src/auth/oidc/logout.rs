@@ -79,6 +79,10 @@ async fn client_of_hint(services: &Services, hint: &str) -> Result<Option<Client
         .map_err(|e| OidcError::Invalid(format!("BASE_URL is not a URL: {e}")))?;
     let at = chrono::DateTime::from_timestamp(iat, 0).unwrap_or_default();
     let verifier = CoreIdTokenVerifier::new_public_client(ClientId::new(aud), issuer, set)
+        .set_allowed_algs([
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            CoreJwsSigningAlgorithm::EdDsa,
+        ])
         .set_time_fn(move || at);
     let Ok(token) = hint.parse::<HintToken>() else {
         return Ok(None);

@@ -8,15 +8,16 @@
 //!   [`ACCESS_TTL_SECS`]. **Refresh tokens** likewise, living [`REFRESH_TTL_SECS`]; each is
 //!   used once and replaced (rotation), and a used one presented again revokes its family
 //!   (reuse detection), as Latchkey's own refresh tokens do.
-//! - **ID tokens** are signed by `openidconnect` with the current RS256 key (made on first
-//!   use when the operator has not run `latchkey keys rotate`), and carry `auth_time`,
+//! - **ID tokens** are signed by `openidconnect` with the current key of the client's
+//!   algorithm (RS256, or EdDSA for a client registered for it; made on first use when the
+//!   operator has not run `latchkey keys rotate`), and carry `auth_time`,
 //!   `amr` (how the login was proved) and `acr` (`1`: one factor, `2`: several).
 //! - A token never proves freshness: `auth_time` is the login's, copied, never renewed.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use openidconnect::core::{
-    CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
-    CoreRsaPrivateSigningKey,
+    CoreEdDsaPrivateSigningKey, CoreGenderClaim, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm, CoreRsaPrivateSigningKey,
 };
 use openidconnect::{
     AccessToken, AdditionalClaims, Audience, AuthenticationContextClass,
@@ -441,21 +442,21 @@ fn standard_claims(
     claims
 }
 
-/// The current RS256 key, made now if the operator has made none (on the first ID token, or
-/// the first read of the JWKS: an app that reads the key set before any token was issued
+/// The current key of `alg`, made now if the operator has made none (on the first ID token,
+/// or the first read of the JWKS: an app that reads the key set before any token was issued
 /// must find the key that will sign its tokens).
-pub async fn signing_key(services: &Services) -> Result<keys::SigningKey, OidcError> {
-    if let Some(key) = keys::current(services, Alg::Rs256).await? {
+pub async fn signing_key(services: &Services, alg: Alg) -> Result<keys::SigningKey, OidcError> {
+    if let Some(key) = keys::current(services, alg).await? {
         return Ok(key);
     }
     // Two requests at once may both try: the index lets one key be current, and the
     // other reads it.
-    let made = keys::rotate(services, Alg::Rs256, &ClientInfo::default()).await;
-    keys::current(services, Alg::Rs256)
+    let made = keys::rotate(services, alg, &ClientInfo::default()).await;
+    keys::current(services, alg)
         .await?
         .ok_or_else(|| match made {
             Err(e) => e,
-            Ok(_) => OidcError::Key("no current RS256 key after making one".into()),
+            Ok(_) => OidcError::Key(format!("no current {alg} key after making one")),
         })
 }
 
@@ -467,7 +468,7 @@ async fn id_token(
     roles: Option<Vec<String>>,
     access: &str,
 ) -> Result<String, OidcError> {
-    let key = signing_key(services).await?;
+    let key = signing_key(services, client.id_token_alg).await?;
     let issuer = IssuerUrl::new(issuer(services).to_owned())
         .map_err(|e| OidcError::Invalid(format!("BASE_URL is not a URL: {e}")))?;
     let now = Utc::now();
@@ -494,17 +495,28 @@ async fn id_token(
     .set_nonce(grant.nonce.clone().map(Nonce::new))
     .set_auth_method_refs(Some(amr))
     .set_auth_context_ref(Some(AuthenticationContextClass::new(acr.to_owned())));
-    let signer =
-        CoreRsaPrivateSigningKey::from_pem(&key.private_pem, Some(JsonWebKeyId::new(key.kid)))
-            .map_err(OidcError::Key)?;
-    let token = LatchkeyIdToken::new(
-        claims,
-        &signer,
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-        Some(&AccessToken::new(access.to_owned())),
-        None::<&AuthorizationCode>,
-    )
-    .map_err(|e| OidcError::Key(format!("signing the ID token: {e}")))?;
+    let (kid, access) = (
+        Some(JsonWebKeyId::new(key.kid)),
+        Some(AccessToken::new(access.to_owned())),
+    );
+    let signed = match key.alg {
+        Alg::Rs256 => LatchkeyIdToken::new(
+            claims,
+            &CoreRsaPrivateSigningKey::from_pem(&key.private_pem, kid).map_err(OidcError::Key)?,
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            access.as_ref(),
+            None::<&AuthorizationCode>,
+        ),
+        Alg::EdDsa => LatchkeyIdToken::new(
+            claims,
+            &CoreEdDsaPrivateSigningKey::from_ed25519_pem(&key.private_pem, kid)
+                .map_err(OidcError::Key)?,
+            CoreJwsSigningAlgorithm::EdDsa,
+            access.as_ref(),
+            None::<&AuthorizationCode>,
+        ),
+    };
+    let token = signed.map_err(|e| OidcError::Key(format!("signing the ID token: {e}")))?;
     Ok(token.to_string())
 }
 
