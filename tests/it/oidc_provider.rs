@@ -1038,3 +1038,47 @@ async fn a_client_registered_for_eddsa_gets_eddsa_id_tokens() {
         .claims(&verifier, &Nonce::new("n-1".into()))
         .expect("the EdDSA ID token verifies against the JWKS");
 }
+
+/// `max_age` and `prompt=login` send a signed-in person whose proof is too old to prove
+/// themselves again (Latchkey's own re-authentication); the proof then satisfies the request.
+#[actix_web::test]
+async fn prompt_login_and_max_age_ask_an_old_login_to_prove_itself_again() {
+    use latchkey::db::schema::login_session;
+    let app = spawn_app().await;
+    let client = register_client(&app, false, &[]).await;
+    let (c, _) = signed_in(&app, "oidc-fresh").await;
+    authorize(&c, &client, &[]).await;
+    // Just signed in: fresh enough for both.
+    for extra in [("max_age", "60"), ("prompt", "login")] {
+        let r = c.get(&authorize_path(&client, &[extra])).await;
+        assert!(location(&r).unwrap().starts_with(REDIRECT), "{extra:?}");
+    }
+    let ten_minutes_ago = chrono::Utc::now().naive_utc() - chrono::Duration::minutes(10);
+    diesel::update(login_session::table)
+        .set(login_session::authenticated_at.eq(Some(ten_minutes_ago)))
+        .execute(&mut app.db())
+        .unwrap();
+    for extra in [("max_age", "60"), ("prompt", "login")] {
+        let r = c.get(&authorize_path(&client, &[extra])).await;
+        let to = location(&r).unwrap();
+        assert!(to.starts_with("/verify?next="), "{extra:?}: {to}");
+    }
+    // Without either, the old login is enough.
+    let r = c.get(&authorize_path(&client, &[])).await;
+    assert!(location(&r).unwrap().starts_with(REDIRECT));
+
+    let to = location(
+        &c.get(&authorize_path(&client, &[("prompt", "login")]))
+            .await,
+    )
+    .unwrap();
+    let csrf = c.csrf_token(&to).await;
+    let r = c
+        .post_form(&to, &[("password", PASSWORD), ("csrf_token", &csrf)])
+        .await;
+    let back = location(&r).expect("back to the request");
+    assert!(back.starts_with("/oidc/authorize?"), "{back}");
+    assert!(!back.contains("prompt=login"), "{back}");
+    let r = c.get(&back).await;
+    assert!(location(&r).unwrap().starts_with(REDIRECT));
+}
