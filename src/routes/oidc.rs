@@ -82,23 +82,11 @@ pub async fn revoke_app(
     form: Submission<RevokeAppForm>,
 ) -> Result<HttpResponse, AppError> {
     let client_id = form.data.client_id.unwrap_or_default();
-    let services = web.services();
-    let user = &current.0.user;
-    let names: Vec<String> = apps::list(&services, user)
-        .await
-        .map_err(provider_error)?
-        .into_iter()
-        .filter(|a| a.client_id == client_id)
-        .map(|a| a.name)
-        .collect();
-    let removed = apps::revoke(&services, user, &client_id, &web.client())
+    let removed = apps::revoke(&web.services(), &current.0.user, &client_id, &web.client())
         .await
         .map_err(provider_error)?;
-    if !removed {
-        return Err(AppError::NotFound);
-    }
-    let name = names.first().map_or(client_id.as_str(), String::as_str);
-    let message = web.translate("Access removed for %(app)s.", &[("app", name)]);
+    let name = removed.ok_or(AppError::NotFound)?;
+    let message = web.translate("Access removed for %(app)s.", &[("app", &name)]);
     Ok(web.success(
         web.path(Route::OidcApps),
         Some(("info", message)),
@@ -165,22 +153,21 @@ pub async fn authorize(web: Web, user: MaybeUser) -> Result<HttpResponse, AppErr
 pub async fn consent(
     web: Web,
     user: MaybeUser,
-    form: Submission<Map<String, Value>>,
+    form: Submission<ConsentForm>,
 ) -> Result<HttpResponse, AppError> {
-    let mut fields = form.data;
-    let allowed = fields
-        .remove("decision")
-        .and_then(|d| d.as_str().map(str::to_owned));
-    fields.remove("csrf_token");
-    let asked: AuthorizeParams = serde_json::from_value(Value::Object(fields))
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    answer(
-        &web,
-        &user,
-        asked,
-        Some(allowed.as_deref() == Some("allow")),
-    )
-    .await
+    let ConsentForm { asked, decision } = form.data;
+    let agreed = decision.as_deref() == Some("allow");
+    answer(&web, &user, asked, Some(agreed)).await
+}
+
+/// The consent form: the authorization request's parameters (hidden fields) and the button
+/// pressed.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ConsentForm {
+    #[serde(flatten)]
+    asked: AuthorizeParams,
+    #[serde(default)]
+    decision: Option<String>,
 }
 
 /// The authorize answer: `agreed` is the consent form's decision, if it was sent.
@@ -278,6 +265,15 @@ fn sign_in_url(web: &Web, signed_in: bool, asked: &AuthorizeParams) -> String {
     web.urls().with_next(route, Some(&next))
 }
 
+/// The parameters that were given, as the hidden fields of a page's form
+/// (`{"name": …, "value": …}`).
+fn hidden_fields<T: serde::Serialize>(asked: &T) -> Vec<Value> {
+    string_fields(asked)
+        .into_iter()
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect()
+}
+
 /// The parameters that were given, as name and value.
 fn string_fields<T: serde::Serialize>(asked: &T) -> Vec<(String, String)> {
     serde_json::to_value(asked)
@@ -304,11 +300,7 @@ fn consent_page(
         .map(|s| discovery::scope_description(s).to_owned())
         .collect();
     ctx.insert("scopes", &scopes);
-    let hidden: Vec<Value> = string_fields(asked)
-        .into_iter()
-        .map(|(name, value)| json!({"name": name, "value": value}))
-        .collect();
-    ctx.insert("params", &hidden);
+    ctx.insert("params", &hidden_fields(asked));
     let mut page = web.page(CONSENT_TEMPLATE, ctx)?;
     allow_form_to(&mut page, Some(&checked.redirect_uri));
     Ok(page)
@@ -457,12 +449,8 @@ pub async fn logout_page(web: Web, user: MaybeUser) -> Result<HttpResponse, AppE
             return Ok(redirect(&then));
         }
     }
-    let hidden: Vec<Value> = string_fields(&asked)
-        .into_iter()
-        .map(|(name, value)| json!({"name": name, "value": value}))
-        .collect();
     let mut ctx = tera::Context::new();
-    ctx.insert("params", &hidden);
+    ctx.insert("params", &hidden_fields(&asked));
     let mut page = web.page(LOGOUT_TEMPLATE, ctx)?;
     allow_form_to(&mut page, checked.then.as_deref());
     Ok(page)
@@ -473,14 +461,9 @@ pub async fn logout_page(web: Web, user: MaybeUser) -> Result<HttpResponse, AppE
 pub async fn logout(
     web: Web,
     identity: Option<Identity>,
-    form: Submission<Map<String, Value>>,
+    form: Submission<LogoutParams>,
 ) -> Result<HttpResponse, AppError> {
-    let mut fields = form.data;
-    fields.remove("csrf_token");
-    fields.remove("submit");
-    let asked: LogoutParams = serde_json::from_value(Value::Object(fields))
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let checked = checked_logout(&web, &asked).await?;
+    let checked = checked_logout(&web, &form.data).await?;
     let removals = super::logout::end_login(&web, identity).await?;
     let mut response = redirect(checked.then.as_deref().unwrap_or(web.path(Route::Home)));
     for cookie in &removals {

@@ -56,13 +56,14 @@ pub async fn list(services: &Services, user: &User) -> Result<Vec<AppAccess>, Oi
 }
 
 /// Takes back `client_id`'s access to `user`: the consent forgotten, its codes and tokens
-/// ended, in one transaction; the `token_revoked` event. Whether the app had access.
+/// ended, in one transaction; the `token_revoked` event. The app's name (its `client_id` if
+/// it has since been deleted) when it had access, `None` when it had none.
 pub async fn revoke(
     services: &Services,
     user: &User,
     client_id: &str,
     client: &ClientInfo,
-) -> Result<bool, OidcError> {
+) -> Result<Option<String>, OidcError> {
     let (user_id, id) = (user.id, client_id.to_owned());
     let had = services
         .db
@@ -73,12 +74,16 @@ pub async fn revoke(
                 |conn| {
                     let had = oidc_grants::delete_consent(conn, user_id, &id)?;
                     let ended = oidc_grants::revoke_for_user(conn, user_id, Some(&id), db::now())?;
-                    Ok(had || ended > 0)
+                    if !had && ended == 0 {
+                        return Ok(None);
+                    }
+                    let name = oidc::find_client(conn, &id)?.map(|c| c.name);
+                    Ok(Some(name.unwrap_or(id)))
                 },
             )
         })
         .await?;
-    if had {
+    if had.is_some() {
         tracing::info!(
             event = "oidc_app_revoked",
             user_id,

@@ -182,11 +182,12 @@ fn code_refusal(
     }
 }
 
-/// What redeeming a code found.
+/// What redeeming a code or a refresh token found.
 enum Redeemed {
     /// The grant, checked: tokens may be issued.
     Live(GrantRow),
-    /// Refused, with why; `replayed`: the family was revoked because the code was used.
+    /// Refused, with why; `replayed`: the family was revoked because the code or refresh
+    /// token had been used.
     Refused {
         why: &'static str,
         replayed: Option<GrantRow>,
@@ -238,18 +239,33 @@ async fn exchange_code(
             )
         })
         .await?;
-    let grant = match redeemed {
-        Redeemed::Live(grant) => grant,
+    let replay = ("oidc_code_replayed", "code replayed");
+    answer_redeemed(services, client, redeemed, true, replay, client_info).await
+}
+
+/// Tokens for a live grant (`first`: bought with a code, the `token_issued` event), or
+/// `invalid_grant`; a replay's family end is logged (`replay`: the log event and the
+/// `token_revoked` label) and announced.
+async fn answer_redeemed(
+    services: &Services,
+    client: &Client,
+    redeemed: Redeemed,
+    first: bool,
+    replay: (&str, &str),
+    client_info: &ClientInfo,
+) -> Result<Result<Tokens, TokenError>, OidcError> {
+    match redeemed {
+        Redeemed::Live(grant) => issue(services, client, &grant, first, client_info).await,
         Redeemed::Refused { why, replayed } => {
             if let Some(grant) = replayed {
-                tracing::warn!(event = "oidc_code_replayed", user_id = grant.user_id,
-                    client_id = %grant.client_id, "authorization code presented again: its tokens revoked");
-                revoked_event(services, &grant, "code replayed", client_info);
+                let (event, label) = replay;
+                tracing::warn!(event, user_id = grant.user_id, client_id = %grant.client_id,
+                    "a used code or refresh token presented again: its family revoked");
+                revoked_event(services, &grant, label, client_info);
             }
-            return Ok(Err(TokenError::grant(why)));
+            Ok(Err(TokenError::grant(why)))
         }
-    };
-    issue(services, client, &grant, true, client_info).await
+    }
 }
 
 async fn refresh(
@@ -276,35 +292,38 @@ async fn refresh(
                     let now = db::now();
                     let reserved = oidc_grants::reserve_refresh(conn, &token_digest, now)?;
                     let Some((token, grant)) = oidc_grants::token(conn, &token_digest)? else {
-                        return Ok(Err(("unknown refresh token", None)));
+                        return Ok(Redeemed::Refused {
+                            why: "unknown refresh token",
+                            replayed: None,
+                        });
                     };
                     if token.kind != "refresh" || grant.client_id != client_id {
-                        return Ok(Err(("unknown refresh token", None)));
+                        return Ok(Redeemed::Refused {
+                            why: "unknown refresh token",
+                            replayed: None,
+                        });
                     }
                     if !reserved {
                         // A rotated token presented again: whoever holds the family, it ends.
                         oidc_grants::revoke_family(conn, &grant.family, now)?;
-                        return Ok(Err(("the refresh token has been used", Some(grant))));
+                        return Ok(Redeemed::Refused {
+                            why: "the refresh token has been used",
+                            replayed: Some(grant),
+                        });
                     }
                     if token.expires_at < now || grant.revoked_at.is_some() {
-                        return Ok(Err(("the refresh token has expired", None)));
+                        return Ok(Redeemed::Refused {
+                            why: "the refresh token has expired",
+                            replayed: None,
+                        });
                     }
-                    Ok(Ok(grant))
+                    Ok(Redeemed::Live(grant))
                 },
             )
         })
         .await?;
-    match found {
-        Ok(grant) => issue(services, client, &grant, false, client_info).await,
-        Err((why, reused)) => {
-            if let Some(grant) = reused {
-                tracing::warn!(event = "oidc_refresh_reused", user_id = grant.user_id,
-                    client_id = %grant.client_id, "refresh token reused: its family revoked");
-                revoked_event(services, &grant, "refresh token reused", client_info);
-            }
-            Ok(Err(TokenError::grant(why)))
-        }
-    }
+    let replay = ("oidc_refresh_reused", "refresh token reused");
+    answer_redeemed(services, client, found, false, replay, client_info).await
 }
 
 fn revoked_event(services: &Services, grant: &GrantRow, why: &str, client: &ClientInfo) {
