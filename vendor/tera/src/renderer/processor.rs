@@ -476,9 +476,11 @@ impl<'a> Processor<'a> {
                 .push(self.safe_eval_expression(arg).map_err(err_wrap)?.clone().into_owned());
         }
 
-        let found = self.lookup_ident(&test.ident).map(|found| found.clone().into_owned()).ok();
+        // Latchkey's patch (see vendor/README.md): the value is tested where it is, not
+        // deep-copied, and an undefined one builds no error message.
+        let found = self.try_lookup_ident(&test.ident);
 
-        let result = tester_fn.test(found.as_ref(), &tester_args).map_err(err_wrap)?;
+        let result = tester_fn.test(found.as_deref(), &tester_args).map_err(err_wrap)?;
         if test.negated {
             Ok(!result)
         } else {
@@ -627,6 +629,22 @@ impl<'a> Processor<'a> {
                             _ => unreachable!(),
                         }
                     }
+                }
+            }
+            // Latchkey's patch (see vendor/README.md): a plain name, as `eval_expression`
+            // below would take it (a negated one is `not` its truthiness, an undefined one
+            // false, or true when negated), without building an error for an undefined name.
+            ExprVal::Ident(ref ident)
+                if bool_expr.filters.is_empty() && ident != MAGICAL_DUMP_VAR =>
+            {
+                let truthy = match self.try_lookup_ident(ident) {
+                    Some(val) => val.is_truthy() != bool_expr.negated,
+                    None => bool_expr.negated,
+                };
+                if bool_expr.negated {
+                    !truthy
+                } else {
+                    truthy
                 }
             }
             ExprVal::Ident(_) => {
@@ -949,6 +967,15 @@ impl<'a> Processor<'a> {
         }
 
         process_path(key, &self.call_stack)
+    }
+
+    /// What `lookup_ident` finds, or `None` where it would fail, without building its error
+    /// message. (Latchkey's patch: see vendor/README.md.)
+    fn try_lookup_ident(&self, key: &str) -> Option<Val<'a>> {
+        if key == MAGICAL_DUMP_VAR || key.contains('[') {
+            return self.lookup_ident(key).ok();
+        }
+        self.call_stack.lookup(key)
     }
 
     /// Process the given node, appending the string result to the buffer
