@@ -242,6 +242,29 @@ struct Catalogue {
     /// Plural entries and the `Plural-Forms` that chooses among them, by language tag.
     plurals: BTreeMap<String, LangPlurals>,
     default_lang: Lang,
+    /// The languages offered (see [`Catalogue::offered`]), kept because every request
+    /// chooses among them.
+    languages: Vec<Lang>,
+}
+
+impl Catalogue {
+    /// Every language with a translation, English and the default, sorted: made again
+    /// whenever the tables or the default change.
+    fn offered(&self) -> Vec<Lang> {
+        let mut all: Vec<Lang> = self
+            .tables
+            .keys()
+            .filter_map(|tag| Lang::parse(tag))
+            .chain([Lang::english(), self.default_lang.clone()])
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    fn refresh_languages(&mut self) {
+        self.languages = self.offered();
+    }
 }
 
 /// The texts users read, in one language: Flask-Security's messages by name (with
@@ -257,11 +280,16 @@ impl Default for Messages {
     /// English by default, with the shipped translations and no replacements.
     fn default() -> Self {
         Self {
-            catalogue: Arc::new(Catalogue {
-                replaced: HashMap::new(),
-                tables: shipped().0.clone(),
-                plurals: shipped().1.clone(),
-                default_lang: Lang::english(),
+            catalogue: Arc::new({
+                let mut catalogue = Catalogue {
+                    replaced: HashMap::new(),
+                    tables: shipped().0.clone(),
+                    plurals: shipped().1.clone(),
+                    default_lang: Lang::english(),
+                    languages: Vec::new(),
+                };
+                catalogue.refresh_languages();
+                catalogue
             }),
             lang: Lang::english(),
         }
@@ -347,12 +375,15 @@ impl Messages {
                     })?;
             }
         }
+        catalogue.refresh_languages();
         Ok(self)
     }
 
     /// The language used when a request names none the catalogue has.
     pub fn with_default_language(mut self, lang: Lang) -> Self {
-        Arc::make_mut(&mut self.catalogue).default_lang = lang.clone();
+        let catalogue = Arc::make_mut(&mut self.catalogue);
+        catalogue.default_lang = lang.clone();
+        catalogue.refresh_languages();
         self.lang = lang;
         self
     }
@@ -376,16 +407,7 @@ impl Messages {
 
     /// Every language there are texts for: English, the default, and each translation.
     pub fn languages(&self) -> Vec<Lang> {
-        let mut all: Vec<Lang> = self
-            .catalogue
-            .tables
-            .keys()
-            .filter_map(|tag| Lang::parse(tag))
-            .chain([Lang::english(), self.catalogue.default_lang.clone()])
-            .collect();
-        all.sort();
-        all.dedup();
-        all
+        self.catalogue.languages.clone()
     }
 
     /// The language for a request: the `lang` cookie, else the languages of
@@ -394,7 +416,7 @@ impl Messages {
         language::choose(
             cookie,
             accepted,
-            &self.languages(),
+            &self.catalogue.languages,
             &self.catalogue.default_lang,
         )
     }

@@ -278,22 +278,22 @@ pub async fn negotiate_errors(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let format = Format::of(req.request());
     let state = req
         .app_data::<actix_web::web::Data<super::state::AppState>>()
         .cloned();
-    let messages = state.as_ref().map(|state| {
-        let messages = &state.messages;
-        messages.in_language(&super::language::of(req.request(), messages))
-    });
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let res = next.call(req).await?;
-    let rendered = match (res.response().error(), &messages, &state) {
-        (Some(error), Some(messages), Some(state)) => error.as_error::<AppError>().map(|e| {
+    // The format and language are read from the request only for an error to render.
+    let rendered = match (res.response().error(), &state) {
+        (Some(error), Some(state)) => error.as_error::<AppError>().map(|e| {
+            let format = Format::of(res.request());
+            let messages = state
+                .messages
+                .in_language(&super::language::of(res.request(), &state.messages));
             let in_layout = (format == Format::Html)
-                .then(|| in_layout(state, messages, res.request(), e, request_id.as_deref()))
+                .then(|| in_layout(state, &messages, res.request(), e, request_id.as_deref()))
                 .flatten();
-            in_layout.unwrap_or_else(|| e.render(format, messages, request_id.as_deref()))
+            in_layout.unwrap_or_else(|| e.render(format, &messages, request_id.as_deref()))
         }),
         _ => None,
     };
