@@ -79,6 +79,7 @@ pub mod startup;
 mod sync;
 pub mod telemetry;
 pub mod templates;
+pub mod times;
 pub mod urls;
 pub mod web;
 

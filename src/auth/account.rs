@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use super::events::ActivityView;
+use super::page_reads::OverviewRows;
 use super::services::Services;
 use crate::db::models::{Passkey, User};
 use crate::db::DbError;
@@ -26,7 +27,7 @@ pub struct PasskeySummary {
 impl PasskeySummary {
     /// A stored passkey: one whose last use is its creation was never used.
     pub fn of(row: &Passkey) -> Self {
-        let iso = |t: chrono::NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let iso = crate::times::iso_utc;
         Self {
             name: row.name.clone(),
             usage: row.usage.clone(),
@@ -52,17 +53,22 @@ pub struct Overview {
     pub failed_signins: usize,
 }
 
-/// The account area's overview of `user`, with its `activity_shown` newest events.
+/// The account area's overview of `user`, with its `activity_shown` newest events, from
+/// `read` when the login lookup read its rows already.
 pub async fn overview(
     services: &Services,
     user: &User,
     activity_shown: usize,
+    read: Option<OverviewRows>,
 ) -> Result<Overview, DbError> {
-    let (passkeys, rows) = services
-        .overview_reads
-        .get(user.id)
-        .await?
-        .unwrap_or_default();
+    let (passkeys, rows) = match read {
+        Some(rows) => rows,
+        None => services
+            .overview_reads
+            .get(user.id)
+            .await?
+            .unwrap_or_default(),
+    };
     let failed_signins = rows
         .iter()
         .take_while(|row| row.kind != "login_succeeded")

@@ -323,7 +323,7 @@ pub fn views(
     current: &CurrentUser,
 ) -> (Vec<TokenView>, Vec<String>) {
     let now = db::now();
-    let fmt = |t: NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let fmt = crate::times::iso_utc;
     let mut views = Vec::new();
     let mut stale = Vec::new();
     for token in rows {

@@ -430,8 +430,8 @@ pub struct ActivityView {
 impl ActivityView {
     pub fn of(row: &SecurityEventRow, email: Option<String>, messages: &Messages) -> Self {
         Self {
-            time: row.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            datetime: row.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            time: crate::times::readable_utc(row.created_at),
+            datetime: crate::times::iso_utc(row.created_at),
             kind: row.kind.clone(),
             what: describe(&row.kind, row.detail.as_deref(), messages),
             client: super::device::describe_in(row.user_agent.as_deref(), messages),

@@ -21,6 +21,8 @@ use crate::crypto::{constant_time_eq, digest, random_token};
 use crate::db::models::{LoginSession, User};
 use crate::db::{self, sessions, users, DbConnection, DbError};
 
+use super::page_reads::{read_pages, PageRead, PageRows};
+
 /// How often `last_seen_at` is written for an active login (not on every request); a
 /// short idle timeout (tests) needs it more often.
 const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
@@ -120,16 +122,78 @@ pub fn resolve_sessions(
     Ok(valid)
 }
 
-/// Session lookups of concurrent requests, answered together (see [`db::coalesce`]).
-pub type SessionLookups = db::coalesce::Coalescer<String, CurrentUser>;
+/// What a session lookup asks: the login id of a session cookie, and the reads of the page
+/// the request is for, if it names one (see [`PageRead`]).
+pub type SessionKey = (String, Option<PageRead>);
 
-pub fn session_lookups(db: db::Db, policy: SessionPolicy) -> SessionLookups {
+/// What a session lookup finds: the valid login's user, with the page's rows when asked.
+pub type SessionFound = (CurrentUser, Option<PageRows>);
+
+/// Session lookups of concurrent requests, answered together (see [`db::coalesce`]), with
+/// the reads of the account pages they are for: one trip to a database thread per batch.
+pub type SessionLookups = db::coalesce::Coalescer<SessionKey, SessionFound>;
+
+pub fn session_lookups(db: db::Db, policy: SessionPolicy, with_passkeys: bool) -> SessionLookups {
     db::coalesce::Coalescer::new(
         db,
-        Arc::new(move |conn: &mut DbConnection, ids: &[String]| {
-            resolve_sessions(conn, ids, &policy)
+        Arc::new(move |conn: &mut DbConnection, keys: &[SessionKey]| {
+            resolve_sessions_with_pages(conn, keys, &policy, with_passkeys)
         }),
     )
+}
+
+/// [`resolve_sessions`] for `keys`' login ids, then each page read for the users found:
+/// every key of a valid login is answered, with the rows of its page when it asked for one.
+pub fn resolve_sessions_with_pages(
+    conn: &mut DbConnection,
+    keys: &[SessionKey],
+    policy: &SessionPolicy,
+    with_passkeys: bool,
+) -> Result<HashMap<SessionKey, SessionFound>, DbError> {
+    let mut ids: Vec<String> = keys.iter().map(|(id, _)| id.clone()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let valid = resolve_sessions(conn, &ids, policy)?;
+    let mut rows = HashMap::new();
+    for read in [PageRead::Overview, PageRead::Sessions] {
+        let mut users: Vec<i32> = keys
+            .iter()
+            .filter(|(_, wanted)| *wanted == Some(read))
+            .filter_map(|(id, _)| valid.get(id).map(|current| current.user.id))
+            .collect();
+        if users.is_empty() {
+            continue;
+        }
+        users.sort_unstable();
+        users.dedup();
+        for (user_id, found) in read_pages(conn, read, &users, with_passkeys)? {
+            rows.insert((user_id, read), found);
+        }
+    }
+    // Two logins of one user asking for the same page share its rows.
+    let mut shares: HashMap<(i32, PageRead), usize> = HashMap::new();
+    for (id, read) in keys {
+        if let (Some(current), Some(read)) = (valid.get(id), read) {
+            *shares.entry((current.user.id, *read)).or_default() += 1;
+        }
+    }
+    Ok(keys
+        .iter()
+        .filter_map(|key| {
+            let current = valid.get(&key.0)?.clone();
+            let page = key.1.and_then(|read| {
+                let at = (current.user.id, read);
+                let left = shares.get_mut(&at)?;
+                *left -= 1;
+                if *left == 0 {
+                    rows.remove(&at)
+                } else {
+                    rows.get(&at).cloned()
+                }
+            });
+            Some((key.clone(), (current, page)))
+        })
+        .collect())
 }
 
 /// The user of a `remember_token` cookie, if its login is still valid and unexpired.
@@ -271,7 +335,7 @@ pub fn views(
             stale.push(row.id);
             continue;
         }
-        let fmt = |t: NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let fmt = crate::times::iso_utc;
         views.push(LoginView {
             handle: handle(&row.id),
             created_at: fmt(row.created_at),

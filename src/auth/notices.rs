@@ -39,7 +39,7 @@ pub fn details(client: &ClientInfo, messages: &Messages) -> NoticeDetails {
 
 pub fn details_at(client: &ClientInfo, messages: &Messages, at: NaiveDateTime) -> NoticeDetails {
     NoticeDetails {
-        time: at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        time: crate::times::readable_utc_minutes(at),
         client: super::device::describe_in(client.user_agent.as_deref(), messages),
         ip: client.ip.clone(),
     }

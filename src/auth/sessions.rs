@@ -7,6 +7,7 @@ use super::api_tokens::{self, TokenView};
 use super::error::ServiceError;
 use super::lifecycle::{self, Event, Scope};
 use super::login::{self, ClientInfo, CurrentUser, LoginView};
+use super::page_reads::SessionRows;
 use super::services::Services;
 use crate::db::{self, DbError};
 
@@ -16,12 +17,16 @@ use crate::db::{self, DbError};
 pub async fn page(
     services: &Services,
     current: &CurrentUser,
+    read: Option<SessionRows>,
 ) -> Result<(Vec<LoginView>, Vec<TokenView>), DbError> {
-    let (logins, tokens) = services
-        .session_page_reads
-        .get(current.user.id)
-        .await?
-        .unwrap_or_default();
+    let (logins, tokens) = match read {
+        Some(rows) => rows,
+        None => services
+            .session_page_reads
+            .get(current.user.id)
+            .await?
+            .unwrap_or_default(),
+    };
     let policy = &services.settings.session_policy;
     let (logins, stale_logins) = login::views(logins, current, policy);
     let (tokens, stale_tokens) = api_tokens::views(tokens, &services.api_token_keys, current);

@@ -8,7 +8,7 @@
 //! every change committed before its request arrived: a logout on another instance still
 //! takes effect at the next request.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
@@ -193,19 +193,34 @@ where
             queue.waiting.drain(..n).collect()
         };
         // Concurrent requests of one user share a key: ask for it once.
-        let mut seen = HashSet::new();
-        let keys: Vec<K> = batch
-            .iter()
-            .filter(|(key, _)| seen.insert(key))
-            .map(|(key, _)| key.clone())
+        let mut asked: HashMap<&K, usize> = HashMap::new();
+        let mut keys: Vec<K> = Vec::with_capacity(batch.len());
+        for (key, _) in &batch {
+            let times = asked.entry(key).or_default();
+            if *times == 0 {
+                keys.push(key.clone());
+            }
+            *times += 1;
+        }
+        // How many of the batch still wait for each key: the last one takes the value.
+        let mut waiting: HashMap<K, usize> = asked
+            .into_iter()
+            .map(|(key, times)| (key.clone(), times))
             .collect();
         // A bug in the lookup must not leave its batch (or the queue) waiting forever.
         let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lookup(conn, &keys)))
             .unwrap_or(Err(DbError::LookupPanicked));
         match found {
-            Ok(found) => {
+            Ok(mut found) => {
                 for (key, answer) in batch {
-                    let _ = answer.send(Ok(found.get(&key).cloned()));
+                    let value = match waiting.get_mut(&key) {
+                        Some(left) if *left > 1 => {
+                            *left -= 1;
+                            found.get(&key).cloned()
+                        }
+                        _ => found.remove(&key),
+                    };
+                    let _ = answer.send(Ok(value));
                 }
             }
             Err(e) => {
@@ -219,6 +234,7 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use diesel::connection::SimpleConnection;

@@ -61,7 +61,7 @@ fn row(user: &User, roles: &[String]) -> Value {
         // The second factor in use ("authenticator", "email", "sms"), or null when off.
         "two_factor": user.tf_primary_method,
         "last_login_at": last_login.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
-        "last_login_iso": last_login.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        "last_login_iso": last_login.map(crate::times::iso_utc),
         "last_login_ip": user.current_login_ip.as_deref().or(user.last_login_ip.as_deref()),
         "login_count": user.login_count,
     })

@@ -4,7 +4,9 @@ use actix_web::HttpResponse;
 use serde_json::json;
 
 use super::mount;
+use crate::auth::page_reads::PageRows;
 use crate::urls::{Route, Urls};
+use crate::web::current_user::take_page_rows;
 use crate::web::page::{context_of, user_view};
 use crate::web::{AppError, AuthenticatedUser, Format, Premium, Web};
 
@@ -30,8 +32,9 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
     if web.format.is_json() {
         return Ok(web.json_ok(json!({ "user": user_view(&user.0.user) })));
     }
+    let read = take_page_rows(&web.request).and_then(PageRows::into_overview);
     let overview =
-        crate::auth::account::overview(&web.services(), &user.0.user, ACTIVITY_SHOWN).await?;
+        crate::auth::account::overview(&web.services(), &user.0.user, ACTIVITY_SHOWN, read).await?;
     let mut account = account(&web, &user.0.user, &overview);
     if web.settings().oauth.enabled {
         // A read of its own, only where social login is on.
@@ -44,7 +47,7 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
 /// The account page's social logins: the linked identities (each with its unlink form's
 /// id), and a link form per provider offered.
 fn social_logins(web: &Web, linked: &[crate::db::identities::LinkedIdentity]) -> serde_json::Value {
-    let iso = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let iso = crate::times::readable_utc_minutes;
     let list: Vec<_> = linked
         .iter()
         .map(|l| {

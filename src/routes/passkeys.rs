@@ -205,8 +205,8 @@ fn passkey_view(row: &Passkey) -> Value {
             .as_deref()
             .map(|t| t.split(',').filter(|s| !s.is_empty()).collect::<Vec<_>>())
             .unwrap_or_default(),
-        "lastuse": row.lastuse_datetime.format("%Y-%m-%dT%H:%M:%S").to_string(),
-        "created": row.create_datetime.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        "lastuse": crate::times::iso_naive(row.lastuse_datetime),
+        "created": crate::times::iso_naive(row.create_datetime),
         // Never used since it was added: its last use is its creation.
         "used": row.lastuse_datetime > row.create_datetime,
         "usage": row.usage,

@@ -7,10 +7,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::mount;
+use crate::auth::page_reads::PageRows;
 use crate::auth::sessions;
 use crate::messages;
 use crate::urls::{Route, Urls};
-use crate::web::current_user::removal_cookie;
+use crate::web::current_user::{removal_cookie, take_page_rows};
 use crate::web::page::add_cookie;
 use crate::web::submission::NoFields;
 use crate::web::{AppError, AuthenticatedUser, Submission, Web};
@@ -35,7 +36,8 @@ pub struct RevokeForm {
 }
 
 pub async fn index(web: Web, current: AuthenticatedUser) -> Result<HttpResponse, AppError> {
-    let (sessions, tokens) = sessions::page(&web.services(), &current.0).await?;
+    let read = take_page_rows(&web.request).and_then(PageRows::into_sessions);
+    let (sessions, tokens) = sessions::page(&web.services(), &current.0, read).await?;
     if web.format.is_json() {
         return Ok(web.json_ok(json!({
             "csrf_token": web.csrf_token(),

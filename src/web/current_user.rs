@@ -8,13 +8,16 @@ use actix_identity::{Identity, IdentityExt};
 use actix_session::SessionExt;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::error::AppError;
+use super::format::Format;
 use super::page::add_cookie;
 use super::state::AppState;
 use crate::auth::login::CurrentUser;
+use crate::auth::page_reads::{PageRead, PageRows};
 use crate::auth::sessions;
 use crate::domain::SafeNext;
 use crate::urls::Route;
@@ -53,7 +56,14 @@ async fn find_current(
     let remember_name = state.settings.remember_cookie_name();
     let identity = req.get_identity().ok();
     if let Some(session_id) = identity.as_ref().and_then(|i| i.id().ok()) {
-        let found = state.session_lookups.get(session_id).await?;
+        let page = page_read(req, &state.urls);
+        let found = state.session_lookups.get((session_id, page)).await?;
+        let found = found.map(|(current, rows)| {
+            if let Some(rows) = rows {
+                req.extensions_mut().insert(PageRowsRead(rows));
+            }
+            current
+        });
         let mut drop_remember_cookie = false;
         if found.is_none() {
             // Revoked elsewhere (logout, password change, deactivation): forget it here too.
@@ -89,6 +99,33 @@ async fn find_current(
         }
         None => Ok((None, true)),
     }
+}
+
+/// The rows of the request's page, read with its login (see
+/// [`crate::auth::page_reads::PageRead`]); a handler takes them with [`take_page_rows`].
+struct PageRowsRead(PageRows);
+
+/// The reads of the page a request is for, asked with its login lookup: the account
+/// overview and the sessions page, on GET (the overview only for a page, not JSON).
+fn page_read(req: &ServiceRequest, urls: &crate::urls::Urls) -> Option<PageRead> {
+    if req.method() != Method::GET {
+        return None;
+    }
+    let path = req.path();
+    if path == urls.path(Route::Sessions) {
+        Some(PageRead::Sessions)
+    } else if path == urls.path(Route::Profile) && !Format::of(req.request()).is_json() {
+        Some(PageRead::Overview)
+    } else {
+        None
+    }
+}
+
+/// The rows the login lookup read for this request's page, if it did (once).
+pub fn take_page_rows(req: &HttpRequest) -> Option<PageRows> {
+    req.extensions_mut()
+        .remove::<PageRowsRead>()
+        .map(|read| read.0)
 }
 
 /// The API token a request presents (`SECURITY_TOKEN_AUTHENTICATION_HEADER`, or the

@@ -59,6 +59,7 @@ impl AppState {
         let session_lookups = crate::auth::login::session_lookups(
             services.db.clone(),
             services.settings.session_policy.clone(),
+            services.settings.webauthn.enabled,
         );
         Ok(Self {
             services,

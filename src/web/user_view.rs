@@ -10,8 +10,8 @@ pub fn user_view(user: &crate::db::models::User) -> Value {
         "username": user.username,
         "premium": user.is_premium(),
         "active": user.is_active(),
-        "confirmed_at": user.confirmed_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string()),
-        "last_login_at": user.last_login_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string()),
+        "confirmed_at": user.confirmed_at.map(crate::times::iso_naive),
+        "last_login_at": user.last_login_at.map(crate::times::iso_naive),
         "login_count": user.login_count,
     })
 }

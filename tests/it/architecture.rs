@@ -541,6 +541,7 @@ const BELOW_THE_WEB: &[&str] = &[
     "sync",
     "telemetry",
     "templates",
+    "times",
 ];
 
 #[test]

@@ -357,9 +357,7 @@ async fn concurrent_requests_of_many_logins_each_get_their_own_user() {
 async fn a_batch_of_login_ids_resolves_each_valid_login_to_its_user() {
     use diesel::prelude::*;
     use latchkey::auth::login::resolve_sessions;
-    use latchkey::config::SessionPolicy;
     use latchkey::db::schema::login_session;
-    use std::time::Duration;
 
     let app = spawn_app().await;
     let (kept, deactivated) = (new_email("batch-kept"), new_email("batch-off"));
@@ -377,12 +375,7 @@ async fn a_batch_of_login_ids_resolves_each_valid_login_to_its_user() {
         ids.push(id);
     }
     app.set_active(&deactivated, false);
-    let policy = SessionPolicy {
-        idle_timeout: Duration::from_secs(3600),
-        absolute_timeout: Duration::from_secs(86_400),
-        freshness: None,
-        freshness_grace: Duration::from_secs(60),
-    };
+    let policy = day_long_policy();
     let batch = [
         ids[0].clone(),
         "no-such-login".to_owned(),
@@ -404,4 +397,86 @@ async fn a_batch_of_login_ids_resolves_each_valid_login_to_its_user() {
     };
     assert_eq!(remaining(&ids[0]), 1);
     assert_eq!(remaining(&ids[1]), 0, "the deactivated login is cleared");
+}
+
+/// The login lookup with the account pages' reads riding along: every key of a valid login
+/// gets its user, and the rows of the page it asked for (two logins of one user asking for
+/// the same page both get them); a key without a page gets none, an unknown login nothing.
+#[actix_web::test]
+async fn a_batch_of_login_lookups_brings_each_asked_page_its_rows() {
+    use diesel::prelude::*;
+    use latchkey::auth::login::resolve_sessions_with_pages;
+    use latchkey::auth::page_reads::{PageRead, PageRows};
+    use latchkey::db::schema::login_session;
+
+    let app = spawn_app().await;
+    let (two, one) = (new_email("pages-two"), new_email("pages-one"));
+    app.create_user(&two, PASSWORD).await;
+    app.create_user(&one, PASSWORD).await;
+    app.logged_in_client(&two, PASSWORD, false).await;
+    app.logged_in_client(&two, PASSWORD, false).await;
+    app.logged_in_client(&one, PASSWORD, false).await;
+    let logins_of = |email: &str| -> Vec<String> {
+        login_session::table
+            .filter(login_session::user_id.eq(app.user(email).id))
+            .select(login_session::id)
+            .order(login_session::id)
+            .load(&mut app.db())
+            .expect("login rows")
+    };
+    let (a, b) = (logins_of(&two), logins_of(&one));
+    assert!(a.len() >= 2 && !b.is_empty(), "{a:?} {b:?}");
+    let policy = day_long_policy();
+    let keys = [
+        (a[0].clone(), Some(PageRead::Sessions)),
+        (a[1].clone(), Some(PageRead::Sessions)),
+        (a[0].clone(), None),
+        (a[0].clone(), Some(PageRead::Overview)),
+        (b[0].clone(), Some(PageRead::Sessions)),
+        ("no-such-login".to_owned(), Some(PageRead::Overview)),
+    ];
+
+    let found =
+        resolve_sessions_with_pages(&mut app.db(), &keys, &policy, true).expect("the batch query");
+
+    assert_eq!(found.len(), 5, "{:?}", found.keys().collect::<Vec<_>>());
+    let sessions_of = |key: &(String, Option<PageRead>)| -> Vec<String> {
+        match found[key].1.clone() {
+            Some(PageRows::Sessions((logins, _tokens))) => {
+                let mut ids: Vec<String> = logins.into_iter().map(|l| l.id).collect();
+                ids.sort();
+                ids
+            }
+            other => panic!("{key:?}: expected the sessions page's rows, got {other:?}"),
+        }
+    };
+    assert_eq!(
+        sessions_of(&keys[0]),
+        a,
+        "both logins of one user get its logins"
+    );
+    assert_eq!(sessions_of(&keys[1]), a);
+    assert_eq!(sessions_of(&keys[4]), b, "another user gets their own");
+    assert!(found[&keys[2]].1.is_none(), "no page asked, no rows");
+    match &found[&keys[3]].1 {
+        Some(PageRows::Overview((passkeys, _events))) => {
+            assert_eq!(passkeys.as_deref().map(<[_]>::len), Some(0));
+        }
+        other => panic!("expected the overview's rows, got {other:?}"),
+    }
+    for key in &keys[..5] {
+        assert_eq!(found[key].0.session_id, key.0);
+    }
+    assert_eq!(found[&keys[4]].0.user.email.as_deref(), Some(one.as_str()));
+}
+
+/// Logins that idle out after an hour and end after a day, with no freshness window.
+fn day_long_policy() -> latchkey::config::SessionPolicy {
+    use std::time::Duration;
+    latchkey::config::SessionPolicy {
+        idle_timeout: Duration::from_secs(3600),
+        absolute_timeout: Duration::from_secs(86_400),
+        freshness: None,
+        freshness_grace: Duration::from_secs(60),
+    }
 }
