@@ -36,8 +36,8 @@ struct App {
 }
 
 async fn register_client(app: &TestApp, public: bool, scopes: &[&str]) -> App {
-    let created = clients::create(
-        &app.services(),
+    register(
+        app,
         NewClient {
             name: "Grafana".into(),
             redirect_uris: vec![REDIRECT.into()],
@@ -46,14 +46,28 @@ async fn register_client(app: &TestApp, public: bool, scopes: &[&str]) -> App {
             public,
             id_token_alg: None,
         },
-        &ClientInfo::default(),
     )
     .await
-    .expect("client");
+}
+
+/// Registers `client` as the CLI would; its id and secret.
+async fn register(app: &TestApp, client: NewClient) -> App {
+    let created = clients::create(&app.services(), client, &ClientInfo::default())
+        .await
+        .expect("client");
     App {
         id: created.client.client_id,
         secret: created.secret,
     }
+}
+
+/// The provider's discovery document, as `c` reads it.
+async fn discovery(c: &TestClient) -> Value {
+    c.get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .expect("discovery JSON")
 }
 
 fn authorize_path(app: &App, extra: &[(&str, &str)]) -> String {
@@ -164,12 +178,7 @@ async fn discovery_authorize_token_and_userinfo_work_and_the_id_token_verifies()
     let client = register_client(&app, false, &[]).await;
     let (c, email) = signed_in(&app, "oidc-flow").await;
 
-    let discovery: Value = c
-        .get("/.well-known/openid-configuration")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let discovery = discovery(&c).await;
     assert_eq!(discovery["issuer"], app.address.as_str());
     assert_eq!(
         discovery["token_endpoint"],
@@ -982,29 +991,18 @@ async fn a_client_registered_for_eddsa_gets_eddsa_id_tokens() {
     use latchkey::auth::oidc::keys::Alg;
     use openidconnect::core::CoreJwsSigningAlgorithm;
     let app = spawn_app().await;
-    let created = clients::create(
-        &app.services(),
+    let client = register(
+        &app,
         NewClient {
             name: "Grafana".into(),
             redirect_uris: vec![REDIRECT.into()],
             id_token_alg: Some(Alg::EdDsa),
             ..NewClient::default()
         },
-        &ClientInfo::default(),
     )
-    .await
-    .expect("client");
-    let client = App {
-        id: created.client.client_id.clone(),
-        secret: created.secret.clone(),
-    };
+    .await;
     let (c, _) = signed_in(&app, "oidc-eddsa").await;
-    let discovery: Value = c
-        .get("/.well-known/openid-configuration")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let discovery = discovery(&c).await;
     assert_eq!(
         discovery["id_token_signing_alg_values_supported"],
         json!(["RS256", "EdDSA"])
