@@ -19,6 +19,7 @@ pub mod passkeys;
 pub mod roles;
 pub mod schema;
 pub mod sessions;
+pub mod stamp;
 pub mod sweep;
 pub mod tokens;
 pub mod users;

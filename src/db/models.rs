@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{login_session, user};
+use super::stamp::{OptStamp, Stamp};
 
 /// A row of Flask-Security's `user` table. Nullable columns stay `Option` because a
 /// database created by the Flask app may hold NULLs there.
@@ -16,7 +17,9 @@ pub struct User {
     /// The password hash; NULL or empty for an account without a password (see
     /// [`User::password_hash`]).
     pub password: Option<String>,
+    #[diesel(deserialize_as = OptStamp)]
     pub last_login_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = OptStamp)]
     pub current_login_at: Option<NaiveDateTime>,
     pub last_login_ip: Option<String>,
     pub current_login_ip: Option<String>,
@@ -24,6 +27,7 @@ pub struct User {
     pub active: Option<bool>,
     pub premium: Option<bool>,
     pub fs_uniquifier: String,
+    #[diesel(deserialize_as = OptStamp)]
     pub confirmed_at: Option<NaiveDateTime>,
     /// `email`, `authenticator` or `sms` once a second factor is set up.
     pub tf_primary_method: Option<String>,
@@ -82,13 +86,17 @@ pub struct LoginSession {
     pub id: String,
     pub user_id: i32,
     pub fs_uniquifier: String,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub last_seen_at: NaiveDateTime,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub remember_hash: Option<String>,
+    #[diesel(deserialize_as = OptStamp)]
     pub remember_expires_at: Option<NaiveDateTime>,
     /// Last proof of the password (login or re-authentication); `None` means `created_at`.
+    #[diesel(deserialize_as = OptStamp)]
     pub authenticated_at: Option<NaiveDateTime>,
 }
 
@@ -100,8 +108,11 @@ pub struct UserToken {
     pub user_id: i32,
     pub purpose: String,
     pub binding: String,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub expires_at: NaiveDateTime,
+    #[diesel(deserialize_as = OptStamp)]
     pub used_at: Option<NaiveDateTime>,
     /// A value the token carries (the address a change-of-email link switches to).
     pub detail: Option<String>,
@@ -124,7 +135,9 @@ pub struct Passkey {
     pub device_type: String,
     /// The client's extension results at registration, as JSON (`credProps`).
     pub extensions: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub create_datetime: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub lastuse_datetime: NaiveDateTime,
     /// The user's name for it, unique per user.
     pub name: String,
@@ -160,7 +173,9 @@ pub struct Ceremony {
     pub user_id: Option<i32>,
     /// webauthn-rs's state for the ceremony, and what it is for, as JSON.
     pub state: String,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub expires_at: NaiveDateTime,
 }
 
@@ -177,14 +192,18 @@ pub struct AuthToken {
     pub login_id: Option<String>,
     /// The refresh family that issued it.
     pub refresh_family: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub expires_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub last_used_at: NaiveDateTime,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     /// When the holder of the login it was issued with last proved who they are
     /// (interactively: password, code, passkey); `None` for a token bought with a refresh
     /// token, which never counts as a recent sign-in.
+    #[diesel(deserialize_as = OptStamp)]
     pub authenticated_at: Option<NaiveDateTime>,
 }
 
@@ -195,9 +214,13 @@ pub struct RefreshTracker {
     pub id: i32,
     pub refresh_family: String,
     pub gen: Option<i32>,
+    #[diesel(deserialize_as = Stamp)]
     pub expires_at: NaiveDateTime,
+    #[diesel(deserialize_as = OptStamp)]
     pub revoked_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = Stamp)]
     pub last_used_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub create_datetime: NaiveDateTime,
     pub name: String,
     pub user_id: i32,
@@ -229,6 +252,7 @@ pub struct SecurityEventRow {
     pub detail: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
 }
 
