@@ -14,13 +14,16 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
 fi
 need=()
-dpkg -s libpq-dev >/dev/null 2>&1 || need+=(libpq-dev)
 command -v psql >/dev/null || need+=(postgresql-client)
 if ((${#need[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
 
-cargo build --release --features postgres --bin latchkey --example hello --example rr_proxy >&2
+# The server alone, as `cargo build --release --features postgres` builds it: with the examples
+# in the same command their dev-dependencies' features would change the crates' symbol names,
+# and the binary would no longer match bench/symbol-order.txt (see build.rs).
+cargo build --release --features postgres --bin latchkey >&2
+cargo build --release --features postgres --example hello --example rr_proxy >&2
 exec python3 bench/bench.py \
   --latchkey "$CARGO_TARGET_DIR/release/latchkey" \
   --hello "$CARGO_TARGET_DIR/release/examples/hello" \
