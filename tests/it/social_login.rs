@@ -1570,7 +1570,14 @@ async fn the_rogue_provider_signs_in_when_it_plays_fair() {
     let c = app.client();
     let back = rogue_callback(&app, &c).await;
     let r = c.get(&back).await;
-    assert_eq!(location(&r).as_deref(), Some("/"));
+    // Seen once in CI under load: no redirect. Say what came instead.
+    if location(&r).as_deref() != Some("/") {
+        let status = r.status();
+        panic!(
+            "not signed in: {status}: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
     assert!(c.is_authenticated().await);
     assert_eq!(rogue.lock().unwrap().tokens_issued, 1);
     assert_eq!(
