@@ -43,21 +43,6 @@ impl FromSql<Timestamp, Sqlite> for Stamp {
     }
 }
 
-impl FromSql<Nullable<Timestamp>, Sqlite> for OptStamp {
-    fn from_sql(value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-        <Stamp as FromSql<Timestamp, Sqlite>>::from_sql(value).map(|s| OptStamp(Some(s.0)))
-    }
-
-    fn from_nullable_sql(
-        value: Option<<Sqlite as Backend>::RawValue<'_>>,
-    ) -> deserialize::Result<Self> {
-        value.map_or(
-            Ok(OptStamp(None)),
-            <Self as FromSql<Nullable<Timestamp>, Sqlite>>::from_sql,
-        )
-    }
-}
-
 #[cfg(feature = "postgres")]
 mod postgres {
     use super::*;
@@ -68,21 +53,6 @@ mod postgres {
             <NaiveDateTime as FromSql<Timestamp, Pg>>::from_sql(value).map(Stamp)
         }
     }
-
-    impl FromSql<Nullable<Timestamp>, Pg> for OptStamp {
-        fn from_sql(value: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-            <NaiveDateTime as FromSql<Timestamp, Pg>>::from_sql(value).map(|t| OptStamp(Some(t)))
-        }
-
-        fn from_nullable_sql(
-            value: Option<<Pg as Backend>::RawValue<'_>>,
-        ) -> deserialize::Result<Self> {
-            value.map_or(
-                Ok(OptStamp(None)),
-                <Self as FromSql<Nullable<Timestamp>, Pg>>::from_sql,
-            )
-        }
-    }
 }
 
 impl FromSql<Timestamp, MultiBackend> for Stamp {
@@ -91,18 +61,17 @@ impl FromSql<Timestamp, MultiBackend> for Stamp {
     }
 }
 
-impl FromSql<Nullable<Timestamp>, MultiBackend> for OptStamp {
-    fn from_sql(value: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-        value.from_sql::<Self, Nullable<Timestamp>>()
+/// A nullable column on any backend: NULL, or what [`Stamp`] reads there.
+impl<DB: Backend> FromSql<Nullable<Timestamp>, DB> for OptStamp
+where
+    Stamp: FromSql<Timestamp, DB>,
+{
+    fn from_sql(value: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        <Stamp as FromSql<Timestamp, DB>>::from_sql(value).map(|s| OptStamp(Some(s.0)))
     }
 
-    fn from_nullable_sql(
-        value: Option<<MultiBackend as Backend>::RawValue<'_>>,
-    ) -> deserialize::Result<Self> {
-        value.map_or(
-            Ok(OptStamp(None)),
-            <Self as FromSql<Nullable<Timestamp>, MultiBackend>>::from_sql,
-        )
+    fn from_nullable_sql(value: Option<DB::RawValue<'_>>) -> deserialize::Result<Self> {
+        value.map_or(Ok(OptStamp(None)), Self::from_sql)
     }
 }
 
