@@ -482,20 +482,24 @@ impl Templates {
     }
 
     /// A page whose context differs between requests only by `csrf_token` beyond what
-    /// `key` names (an anonymous visitor's page without flashes): served from
-    /// [`page_cache`] when the template allows it. `key` must name the language too.
+    /// `key` names (a page without flashes, for an anonymous visitor or a logged-in page
+    /// that names everything it shows): served from [`page_cache`] when the template allows
+    /// it. `key` must name the language too. `values(token, last)` makes the request's
+    /// context over `defaults`, with `token` as `csrf_token` (see [`page_cache::PageCache::render`]).
     pub fn render_page(
         &self,
         lang: &Lang,
         name: &str,
-        key: &str,
+        key: &[u8],
         csrf_token: &str,
-        make_context: impl FnOnce() -> Context,
+        defaults: &overlay::PageDefaults,
+        mut values: impl FnMut(&str, bool) -> Context,
     ) -> Result<String, tera::Error> {
         let tera = self.tera_in(lang)?;
         let _lang = InLanguage::set(lang);
-        self.pages
-            .render(key, csrf_token, make_context, |ctx| tera.render(name, ctx))
+        self.pages.render(key, csrf_token, |token, last| {
+            overlay::render_over(defaults, values(token, last), |ctx| tera.render(name, ctx))
+        })
     }
 
     /// The current templates with their fixed texts in `lang` (after picking up edits, when

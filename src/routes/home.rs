@@ -41,7 +41,7 @@ pub async fn profile(web: Web, user: AuthenticatedUser) -> Result<HttpResponse, 
         let linked = crate::auth::oauth::linked(&web.services(), &user.0.user).await?;
         account["social_logins"] = social_logins(&web, &linked);
     }
-    web.page("profile.html", context_of("account", account))
+    web.reusable_page("profile.html", context_of("account", account))
 }
 
 /// The account page's social logins: the linked identities (each with its unlink form's

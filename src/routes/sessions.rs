@@ -54,7 +54,7 @@ pub async fn index(web: Web, current: AuthenticatedUser) -> Result<HttpResponse,
         "api_tokens",
         &crate::auth::account::named_tokens(tokens, &web.messages),
     );
-    web.page(TEMPLATE, ctx)
+    web.reusable_page(TEMPLATE, ctx)
 }
 
 pub async fn revoke(

@@ -2,19 +2,23 @@
 //! every request.
 //!
 //! What an anonymous visitor GETs, when no message is flashed to them, depends only on the
-//! template, the settings, the handler's own context and the session's CSRF token. The
-//! cache renders such a page with two different stand-in tokens and keeps the output, cut
-//! where the token goes, only when the two renders agree everywhere else. A template that
-//! transforms the token or shows anything random therefore never comes from the cache.
-//! An entry serves for at most [`FRESH_FOR`] (a template showing the clock is never staler
-//! than that), the cache is emptied when templates are reloaded, and it holds at most
+//! template, the settings, the handler's own context and the session's CSRF token; so does a
+//! logged-in page whose handler names everything it shows in its context (the account page,
+//! the sessions page), with the user in the key. The first time a context is asked for, the
+//! page is rendered as usual and the context only noted. Asked for again within
+//! [`FRESH_FOR`], the page is rendered with a stand-in token and with the real one, and the
+//! output, cut where the token goes, is kept only when the two agree everywhere else. A
+//! template that transforms the token or shows anything random therefore never comes from
+//! the cache. An entry serves for at most [`FRESH_FOR`] (a template showing the clock is never
+//! staler than that), the cache is emptied when templates are reloaded, and it holds at most
 //! [`MAX_ENTRIES`] contexts (a `?next=` per visitor cannot grow it without bound).
+//!
+//! The key is the whole context, compared in full: one user's page can only be served to a
+//! request whose page would be the very same bytes.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
-
-use tera::Context;
 
 use crate::crypto::random_token;
 
@@ -24,16 +28,23 @@ pub const FRESH_FOR: Duration = Duration::from_secs(1);
 pub const MAX_ENTRIES: usize = 64;
 
 pub struct PageCache {
-    entries: RwLock<HashMap<String, Entry>>,
-    /// Two tokens of the real tokens' shape (43 URL-safe characters), never sent anywhere.
-    stand_ins: [String; 2],
+    entries: RwLock<HashMap<Vec<u8>, Entry>>,
+    /// A token of the real tokens' shape (43 URL-safe characters), never sent anywhere.
+    stand_in: String,
 }
 
 struct Entry {
-    /// The page cut at each place the token goes; `None` when the template is not a pure
-    /// function of its context (rendered per request, but not tried again until stale).
-    parts: Option<Vec<String>>,
+    state: State,
     made: Instant,
+}
+
+enum State {
+    /// Asked for once: rendered as usual, cut if asked for again while fresh.
+    Seen,
+    /// The page cut at each place the token goes.
+    Cut(Vec<String>),
+    /// Not a pure function of its context: rendered per request, not tried again until stale.
+    Impure,
 }
 
 impl Default for PageCache {
@@ -46,65 +57,71 @@ impl PageCache {
     pub fn new() -> Self {
         Self {
             entries: RwLock::new(HashMap::new()),
-            stand_ins: [random_token(32), random_token(32)],
+            stand_in: random_token(32),
         }
     }
 
-    /// The page `render` makes from the context `make_context` builds, with `csrf_token`
-    /// set to `token`. `key` must name everything in that context that can differ between
-    /// calls (template name and handler context; the rest is fixed by the settings). The
-    /// context is only built when the page is not cached.
+    /// The page `render` makes with `token` as the CSRF token. `key` must name everything
+    /// else that can differ between calls (template name, user and handler context; the rest
+    /// is fixed by the settings). `render(token, last)` is called at most twice, and `last`
+    /// is true on its last call (what it holds for the render may be moved then). Nothing is
+    /// rendered when the page is cached.
     pub fn render(
         &self,
-        key: &str,
+        key: &[u8],
         token: &str,
-        make_context: impl FnOnce() -> Context,
-        render: impl Fn(&Context) -> Result<String, tera::Error>,
+        mut render: impl FnMut(&str, bool) -> Result<String, tera::Error>,
     ) -> Result<String, tera::Error> {
-        let cached = {
+        enum Found {
+            Page(String),
+            Seen,
+            Impure,
+        }
+        let found = {
             let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
             entries
                 .get(key)
                 .filter(|entry| entry.made.elapsed() < FRESH_FOR)
-                .map(|entry| entry.parts.as_ref().map(|parts| parts.join(token)))
+                .map(|entry| match &entry.state {
+                    State::Cut(parts) => Found::Page(parts.join(token)),
+                    State::Seen => Found::Seen,
+                    State::Impure => Found::Impure,
+                })
         };
-        if let Some(Some(page)) = cached {
-            return Ok(page);
-        }
-        let mut ctx = make_context();
-        if cached.is_none() {
-            // Not seen yet, or stale: find out whether this page can be reused.
-            match self.cut(&mut ctx, &render)? {
-                Some(parts) => {
-                    let page = parts.join(token);
-                    self.store(key, Some(parts));
-                    return Ok(page);
-                }
-                None => self.store(key, None),
+        match found {
+            Some(Found::Page(page)) => Ok(page),
+            Some(Found::Impure) => render(token, true),
+            Some(Found::Seen) => {
+                // Asked for again: find out whether this page can be reused.
+                let (page, parts) = self.cut(token, render)?;
+                self.store(key, parts.map_or(State::Impure, State::Cut));
+                Ok(page)
+            }
+            None => {
+                // A page asked for once is rendered once, as without the cache.
+                self.store(key, State::Seen);
+                render(token, true)
             }
         }
-        // Not a pure function of its context: rendered with the real token every time.
-        ctx.insert("csrf_token", token);
-        render(&ctx)
     }
 
-    /// Renders with each stand-in; the parts around the token when both agree elsewhere.
+    /// Renders with the stand-in token and with `token`: the page with `token`, and the
+    /// parts around the token when both renders agree elsewhere.
     fn cut(
         &self,
-        ctx: &mut Context,
-        render: &impl Fn(&Context) -> Result<String, tera::Error>,
-    ) -> Result<Option<Vec<String>>, tera::Error> {
-        let [a, b] = &self.stand_ins;
-        ctx.insert("csrf_token", a);
-        let with_a = render(ctx)?;
-        ctx.insert("csrf_token", b);
-        let with_b = render(ctx)?;
-        let parts: Vec<&str> = with_a.split(a.as_str()).collect();
-        let same = with_b.split(b.as_str()).eq(parts.iter().copied());
-        Ok(same.then(|| parts.into_iter().map(str::to_owned).collect()))
+        token: &str,
+        mut render: impl FnMut(&str, bool) -> Result<String, tera::Error>,
+    ) -> Result<(String, Option<Vec<String>>), tera::Error> {
+        let stand_in = self.stand_in.as_str();
+        let with_stand_in = render(stand_in, false)?;
+        let page = render(token, true)?;
+        let parts: Vec<&str> = with_stand_in.split(stand_in).collect();
+        let same = !token.is_empty() && page.split(token).eq(parts.iter().copied());
+        let parts = same.then(|| parts.into_iter().map(str::to_owned).collect());
+        Ok((page, parts))
     }
 
-    fn store(&self, key: &str, parts: Option<Vec<String>>) {
+    fn store(&self, key: &[u8], state: State) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(key) {
             entries.retain(|_, entry| entry.made.elapsed() < FRESH_FOR);
@@ -113,9 +130,9 @@ impl PageCache {
             }
         }
         entries.insert(
-            key.to_owned(),
+            key.to_vec(),
             Entry {
-                parts,
+                state,
                 made: Instant::now(),
             },
         );
@@ -142,6 +159,8 @@ impl PageCache {
 mod tests {
     use std::cell::Cell;
 
+    use tera::Context;
+
     use super::*;
 
     fn tera(body: &str) -> tera::Tera {
@@ -149,6 +168,11 @@ mod tests {
         tera.autoescape_on(vec![".html"]);
         tera.add_raw_template("page.html", body).unwrap();
         tera
+    }
+
+    fn with_token(mut ctx: Context, token: &str) -> Context {
+        ctx.insert("csrf_token", token);
+        ctx
     }
 
     fn context(next: &str) -> Context {
@@ -165,20 +189,35 @@ mod tests {
         );
         let cache = PageCache::new();
         let renders = Cell::new(0);
-        let render = |ctx: &Context| {
+        let render = |token: &str, _| {
             renders.set(renders.get() + 1);
-            tera.render("page.html", ctx)
+            tera.render("page.html", &with_token(context("/x"), token))
         };
         for token in ["tok-1", "tok-2", "tok-3"] {
-            let page = cache
-                .render("page.html next=/x", token, || context("/x"), render)
-                .unwrap();
+            let page = cache.render(b"page.html next=/x", token, render).unwrap();
             let mut expected = context("/x");
             expected.insert("csrf_token", token);
             assert_eq!(page, tera.render("page.html", &expected).unwrap());
         }
-        // Two renders to build the entry, none after.
-        assert_eq!(renders.get(), 2);
+        // One render the first time (as without the cache), two to cut the page the second
+        // time, none after.
+        assert_eq!(renders.get(), 3);
+    }
+
+    #[test]
+    fn a_page_asked_for_once_costs_one_render() {
+        let tera = tera("{{ next }} {{ csrf_token }}");
+        let cache = PageCache::new();
+        let renders = Cell::new(0);
+        for (i, next) in ["a", "b", "c"].into_iter().enumerate() {
+            let render = |token: &str, _| {
+                renders.set(renders.get() + 1);
+                tera.render("page.html", &with_token(context(next), token))
+            };
+            let page = cache.render(next.as_bytes(), "tok", render).unwrap();
+            assert_eq!(page, format!("{next} tok"));
+            assert_eq!(renders.get(), i + 1);
+        }
     }
 
     #[test]
@@ -191,17 +230,23 @@ mod tests {
             let tera = tera(body);
             let cache = PageCache::new();
             let renders = Cell::new(0);
-            let render = |ctx: &Context| {
+            let render = |token: &str, _| {
                 renders.set(renders.get() + 1);
-                tera.render("page.html", ctx)
+                tera.render("page.html", &with_token(Context::new(), token))
             };
             let token = "abcdefgh";
-            let page = cache.render("k", token, Context::new, render).unwrap();
+            // Noted, then tried (and found wanting), then rendered per request.
+            for _ in 0..2 {
+                let page = cache.render(b"k", token, render).unwrap();
+                if body.contains("upper") {
+                    assert_eq!(page, "ABCDEFGH");
+                }
+            }
+            let before = renders.get();
+            let page = cache.render(b"k", token, render).unwrap();
             if body.contains("upper") {
                 assert_eq!(page, "ABCDEFGH");
             }
-            let before = renders.get();
-            cache.render("k", token, Context::new, render).unwrap();
             assert_eq!(
                 renders.get(),
                 before + 1,
@@ -214,10 +259,11 @@ mod tests {
     fn entries_are_bounded_and_cleared() {
         let tera = tera("{{ next }} {{ csrf_token }}");
         let cache = PageCache::new();
-        let render = |ctx: &Context| tera.render("page.html", ctx);
         for i in 0..(MAX_ENTRIES + 10) {
             let next = format!("n{i}");
-            let page = cache.render(&next, "t", || context(&next), render).unwrap();
+            let render =
+                |token: &str, _| tera.render("page.html", &with_token(context(&next), token));
+            let page = cache.render(next.as_bytes(), "t", render).unwrap();
             assert_eq!(page, format!("{next} t"));
         }
         assert_eq!(cache.len(), MAX_ENTRIES);

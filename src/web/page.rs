@@ -184,21 +184,43 @@ impl Web {
         self.page_with_status(StatusCode::OK, template, extra)
     }
 
+    /// A logged-in page whose context names everything it shows (no secret, nothing drawn
+    /// at random): like [`Self::page`], but reused for a second when the same user asks for
+    /// it again with the same context (see [`crate::templates::page_cache`]).
+    pub fn reusable_page(
+        &self,
+        template: &str,
+        extra: tera::Context,
+    ) -> Result<HttpResponse, AppError> {
+        self.render_page(StatusCode::OK, template, extra, true)
+    }
+
     pub fn page_with_status(
         &self,
         status: StatusCode,
         template: &str,
         extra: tera::Context,
     ) -> Result<HttpResponse, AppError> {
+        self.render_page(status, template, extra, false)
+    }
+
+    fn render_page(
+        &self,
+        status: StatusCode,
+        template: &str,
+        extra: tera::Context,
+        signed_in_reusable: bool,
+    ) -> Result<HttpResponse, AppError> {
         let templates = &self.state.templates;
         let flashes = self.take_flashes();
         let check_email = super::check_email::take(&self.session);
         let csrf_token = self.csrf_token();
-        let reusable = self.user.is_none()
+        let reusable = (self.user.is_none() || signed_in_reusable)
             && flashes.is_empty()
             && check_email.is_none()
             && matches!(*self.request.method(), Method::GET | Method::HEAD);
         let lang = self.lang();
+        let current_user = self.user.as_ref().map(|c| user_view(&c.user));
         let request_path = self
             .request
             .uri()
@@ -209,10 +231,7 @@ impl Web {
             let mut ctx = tera::Context::new();
             ctx.insert("lang", lang.as_str());
             ctx.insert("request_path", request_path);
-            ctx.insert(
-                "current_user",
-                &self.user.as_ref().map(|c| user_view(&c.user)),
-            );
+            ctx.insert("current_user", &current_user);
             ctx.insert("flashes", &flashes);
             ctx.insert("check_email", &check_email);
             if let Some(token) = csrf_token {
@@ -223,17 +242,21 @@ impl Web {
         };
         let defaults = &self.state.page_defaults;
         let body = if reusable {
-            // Everything else in the context is fixed by the settings.
+            // Everything else in the context is fixed by the settings. The whole context
+            // is the key: a page is only reused for a request that would render the same.
             let extra = extra.into_json();
-            let key = format!("{template}\n{lang}\n{request_path}\n{extra}");
-            templates.render_page(lang, template, &key, &csrf_token, || {
-                let mut ctx = defaults.context().clone();
-                ctx.extend(values(
-                    tera::Context::from_value(extra).unwrap_or_default(),
-                    None,
-                ));
-                ctx
-            })?
+            let key = page_key(
+                &[template, lang.as_str(), request_path],
+                &current_user,
+                &extra,
+            );
+            // An object always makes a context.
+            let mut extra = Some(tera::Context::from_value(extra).unwrap_or_default());
+            let values = |token: &str, last: bool| {
+                let extra = if last { extra.take() } else { extra.clone() };
+                values(extra.unwrap_or_default(), Some(token))
+            };
+            templates.render_page(lang, template, &key, &csrf_token, defaults, values)?
         } else {
             templates.render_over(lang, template, defaults, values(extra, Some(&csrf_token)))?
         };
@@ -298,6 +321,21 @@ impl Web {
             }
         }
     }
+}
+
+/// A reusable page's cache key: its names (template, language, path) and its context as
+/// JSON, written straight into bytes (through `Display` it cost twice as much).
+fn page_key(names: &[&str], user: &Option<Value>, extra: &Value) -> Vec<u8> {
+    let mut key = Vec::with_capacity(4096);
+    for name in names {
+        key.extend_from_slice(name.as_bytes());
+        key.push(b'\n');
+    }
+    // Writing JSON into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut key, user);
+    key.push(b'\n');
+    let _ = serde_json::to_writer(&mut key, extra);
+    key
 }
 
 /// Adds a cookie to a response. Only an unencodable cookie fails, and that is our bug.

@@ -448,3 +448,67 @@ async fn the_reads_of_several_users_at_once_keep_each_users_rows_apart() {
         assert!(tokens[id].is_empty());
     }
 }
+
+/// The account and sessions pages are reused for a second when the same login asks again
+/// with the same context (`Web::reusable_page`): each login still gets its own page, its
+/// own CSRF token (its sign-out works), and a change shows at the next request.
+#[actix_web::test]
+async fn reused_account_pages_stay_each_logins_own_and_show_a_change_at_once() {
+    let app = spawn_app_with(&[]).await;
+    let (ada, bob) = (new_email("ada-reuse"), new_email("bob-reuse"));
+    app.create_user(&ada, PASSWORD).await;
+    app.create_user(&bob, PASSWORD).await;
+    let laptop = signed_in(&app, FIREFOX_LINUX, &ada).await;
+    let phone = signed_in(&app, SAFARI_IPHONE, &ada).await;
+    let bobs = signed_in(&app, FIREFOX_LINUX, &bob).await;
+    let first_card = |html: &str| {
+        let at = html.find("class=\"card session").expect("a session card");
+        let card = &html[at..];
+        card[..card.find("</li>").expect("card end")].to_owned()
+    };
+    let mut tokens = Vec::new();
+    for (client, me, other, device) in [
+        (&laptop, &ada, &bob, "Firefox on Linux"),
+        (&phone, &ada, &bob, "Safari on iPhone"),
+        (&bobs, &bob, &ada, "Firefox on Linux"),
+    ] {
+        let mut token = None;
+        // Noted, cut, then served from the cache (within a second).
+        for _ in 0..4 {
+            for path in ["/profile", "/sessions"] {
+                let html = page(client, path).await;
+                assert!(html.contains(me.as_str()), "{path} of {me}: {html}");
+                assert!(!html.contains(other.as_str()), "{path} of {me}: {html}");
+                let t = common::csrf_from_html(&html).expect("a token");
+                assert_eq!(token.get_or_insert_with(|| t.clone()), &t, "{path}");
+                if path == "/sessions" {
+                    let card = first_card(&html);
+                    assert!(
+                        card.contains(device) && card.contains("This device"),
+                        "{card}"
+                    );
+                }
+            }
+        }
+        tokens.extend(token);
+    }
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens.len(), 3, "each login has its own token");
+
+    // The phone signs out (with the token of its reused page): the laptop's next page,
+    // within the second, no longer lists it.
+    assert!(page(&laptop, "/sessions")
+        .await
+        .contains("Safari on iPhone"));
+    let r = phone.logout().await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FOUND,
+        "sign-out with the page's token"
+    );
+    assert!(!phone.is_authenticated().await);
+    let html = page(&laptop, "/sessions").await;
+    assert!(!html.contains("Safari on iPhone"), "{html}");
+    assert!(laptop.is_authenticated().await && bobs.is_authenticated().await);
+}
