@@ -59,15 +59,8 @@ pub fn recent_for_users(
     match &mut *conn {
         #[cfg(feature = "postgres")]
         DbConnection::Postgres(c) => {
-            use diesel::sql_types::{Array, BigInt, Integer};
-            let rows: Vec<SecurityEventRow> = diesel::sql_query(
-                "SELECT e.id, e.user_id, e.kind, e.detail, e.ip, e.user_agent, e.created_at \
-                 FROM unnest($1) AS u(id) CROSS JOIN LATERAL (SELECT * FROM security_event \
-                 WHERE user_id = u.id ORDER BY created_at DESC, id DESC LIMIT $2) AS e",
-            )
-            .bind::<Array<Integer>, _>(user_ids)
-            .bind::<BigInt, _>(limit)
-            .load(c)?;
+            let rows: Vec<SecurityEventRow> =
+                pg_recent::RecentForUsers { user_ids, limit }.load(c)?;
             Ok(super::by_user(user_ids, rows, |row: &SecurityEventRow| {
                 row.user_id
             }))
@@ -119,4 +112,58 @@ pub fn prune(conn: &mut DbConnection, before: NaiveDateTime) -> Result<usize, Db
         diesel::delete(security_event::table.filter(security_event::created_at.lt(before)))
             .execute(conn)?,
     )
+}
+
+/// The newest events of several users in one statement that each PostgreSQL connection
+/// prepares once: diesel never caches a `sql_query`, so PostgreSQL parsed and planned that
+/// statement again on every account page's batch (its `LATERAL` join has no form in
+/// diesel's query builder).
+#[cfg(feature = "postgres")]
+mod pg_recent {
+    use diesel::pg::Pg;
+    use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
+    use diesel::{QueryResult, RunQueryDsl};
+
+    pub struct RecentForUsers<'a> {
+        pub user_ids: &'a [i32],
+        pub limit: i64,
+    }
+
+    impl QueryId for RecentForUsers<'_> {
+        type QueryId = RecentForUsers<'static>;
+        // The text never changes (only the bound values): safe to prepare once.
+        const HAS_STATIC_QUERY_ID: bool = true;
+    }
+
+    impl Query for RecentForUsers<'_> {
+        type SqlType = (
+            BigInt,
+            Nullable<Integer>,
+            Text,
+            Nullable<Text>,
+            Nullable<Text>,
+            Nullable<Text>,
+            Timestamp,
+        );
+    }
+
+    impl QueryFragment<Pg> for RecentForUsers<'_> {
+        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+            out.push_sql(
+                "SELECT e.id, e.user_id, e.kind, e.detail, e.ip, e.user_agent, e.created_at \
+                 FROM unnest(",
+            );
+            out.push_bind_param::<Array<Integer>, [i32]>(self.user_ids)?;
+            out.push_sql(
+                ") AS u(id) CROSS JOIN LATERAL (SELECT * FROM security_event \
+                 WHERE user_id = u.id ORDER BY created_at DESC, id DESC LIMIT ",
+            );
+            out.push_bind_param::<BigInt, i64>(&self.limit)?;
+            out.push_sql(") AS e");
+            Ok(())
+        }
+    }
+
+    impl<Conn> RunQueryDsl<Conn> for RecentForUsers<'_> {}
 }

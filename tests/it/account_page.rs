@@ -512,3 +512,46 @@ async fn reused_account_pages_stay_each_logins_own_and_show_a_change_at_once() {
     assert!(!html.contains("Safari on iPhone"), "{html}");
     assert!(laptop.is_authenticated().await && bobs.is_authenticated().await);
 }
+
+/// On PostgreSQL the account page's events read is one statement that a connection
+/// prepares once: diesel never caches a `sql_query`, which PostgreSQL parsed and planned
+/// again for every batch of account pages.
+#[cfg(feature = "postgres")]
+#[actix_web::test]
+async fn the_account_pages_events_read_is_prepared_once_per_connection_on_postgres() {
+    use common::POSTGRES_URL_VAR;
+    use diesel::sql_types::BigInt;
+    use latchkey::db::DbConnection;
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    if std::env::var(POSTGRES_URL_VAR).map_or(true, |v| v.trim().is_empty()) {
+        eprintln!("{POSTGRES_URL_VAR} is not set: SQLite has no statements to prepare remotely");
+        return;
+    }
+    let app = common::spawn_app().await;
+    let email = new_email("prepared");
+    app.create_user(&email, PASSWORD).await;
+    flush(&app).await;
+    let id = app.user(&email).id;
+    let mut conn = app.db();
+    for _ in 0..3 {
+        let events = latchkey::db::events::recent_for_users(&mut conn, &[id, id + 1], 5)
+            .expect("the events read");
+        assert!(!events[&id].is_empty(), "the registration's event");
+    }
+    let DbConnection::Postgres(pg) = &mut conn else {
+        panic!("{POSTGRES_URL_VAR} is set but the app is not on PostgreSQL");
+    };
+    let prepared: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_prepared_statements \
+         WHERE statement LIKE '%CROSS JOIN LATERAL%security_event%'",
+    )
+    .get_result(pg)
+    .expect("pg_prepared_statements");
+    assert_eq!(prepared.n, 1, "prepared once, used three times");
+}
