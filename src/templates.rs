@@ -334,11 +334,24 @@ const DEFAULTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// What names a reusable page (see [`Templates::render_page`]).
+pub struct ReusedPage<'a> {
+    /// Everything its context holds but the CSRF token, language included.
+    pub key: &'a [u8],
+    pub csrf_token: &'a str,
+    /// A logged-in user's page (kept apart from anonymous visitors' pages).
+    pub signed_in: bool,
+}
+
 /// The compiled templates, possibly reloaded from their folder while running.
 pub struct Templates {
     current: RwLock<Arc<Compiled>>,
     watch: Option<Watch>,
+    /// Anonymous visitors' pages.
     pages: page_cache::PageCache,
+    /// Logged-in users' reusable pages, apart: many users at once cannot crowd out the
+    /// login page.
+    signed_in_pages: page_cache::PageCache,
     /// The catalogue behind the `t` filter.
     messages: Messages,
 }
@@ -455,6 +468,7 @@ impl Templates {
             current: RwLock::new(Arc::new(compiled)),
             watch,
             pages: page_cache::PageCache::new(),
+            signed_in_pages: page_cache::PageCache::new(),
             messages: messages.clone(),
         })
     }
@@ -482,22 +496,27 @@ impl Templates {
     }
 
     /// A page whose context differs between requests only by `csrf_token` beyond what
-    /// `key` names (a page without flashes, for an anonymous visitor or a logged-in page
-    /// that names everything it shows): served from [`page_cache`] when the template allows
-    /// it. `key` must name the language too. `values(token, last)` makes the request's
-    /// context over `defaults`, with `token` as `csrf_token` (see [`page_cache::PageCache::render`]).
+    /// `page.key` names (a page without flashes, for an anonymous visitor or a logged-in
+    /// page that names everything it shows): served from [`page_cache`] when the template
+    /// allows it. The key must name the language too. `values(token, last)` makes the
+    /// request's context over `defaults`, with `token` as `csrf_token` (see
+    /// [`page_cache::PageCache::render`]).
     pub fn render_page(
         &self,
         lang: &Lang,
         name: &str,
-        key: &[u8],
-        csrf_token: &str,
+        page: ReusedPage<'_>,
         defaults: &overlay::PageDefaults,
         mut values: impl FnMut(&str, bool) -> Context,
     ) -> Result<String, tera::Error> {
         let tera = self.tera_in(lang)?;
         let _lang = InLanguage::set(lang);
-        self.pages.render(key, csrf_token, |token, last| {
+        let pages = if page.signed_in {
+            &self.signed_in_pages
+        } else {
+            &self.pages
+        };
+        pages.render(page.key, page.csrf_token, |token, last| {
             overlay::render_over(defaults, values(token, last), |ctx| tera.render(name, ctx))
         })
     }
@@ -536,6 +555,7 @@ impl Templates {
                     *current = Arc::new(compiled);
                 }
                 self.pages.clear();
+                self.signed_in_pages.clear();
                 tracing::info!(dir = %watch.dir.display(), "templates reloaded");
             }
             Err(e) => tracing::error!(error = %e, "edited template not used"),
@@ -1317,6 +1337,53 @@ mod tests {
             }
         }
         assert!(compared > 150, "{compared}");
+    }
+
+    #[test]
+    fn logged_in_pages_cannot_crowd_out_the_anonymous_ones() {
+        let messages = Messages::default();
+        let templates =
+            Templates::load(Path::new("/nonexistent/templates"), &[], false, &messages).unwrap();
+        let defaults = overlay::PageDefaults::new(sample_page_context(false));
+        let page = |key: &[u8], signed_in: bool, path: &str| {
+            let reused = ReusedPage {
+                key,
+                // A real token's shape (a word such as "tok" is found in "token" too).
+                csrf_token: "Vq3-sample_token_of_the_real_length_43chars",
+                signed_in,
+            };
+            let values = |token: &str, _| {
+                let mut ctx = Context::new();
+                ctx.insert("request_path", path);
+                ctx.insert("csrf_token", token);
+                ctx
+            };
+            templates
+                .render_page(
+                    &Lang::english(),
+                    "security/login_user.html",
+                    reused,
+                    &defaults,
+                    values,
+                )
+                .unwrap()
+        };
+        // The login page, asked for twice: cut and kept, until it goes stale.
+        page(b"login", false, "/login?v=1");
+        page(b"login", false, "/login?v=1");
+        std::thread::sleep(page_cache::FRESH_FOR + Duration::from_millis(100));
+        // More logged-in pages at once than the cache holds, each asked for twice.
+        for i in 0..page_cache::MAX_ENTRIES + 5 {
+            let key = format!("user {i}");
+            page(key.as_bytes(), true, "/profile");
+            page(key.as_bytes(), true, "/profile");
+        }
+        // The login page is still kept: asked for twice, then served from the cache (its
+        // key unchanged, a changed context shows whether it was rendered again).
+        page(b"login", false, "/login?v=2");
+        page(b"login", false, "/login?v=2");
+        let third = page(b"login", false, "/login?v=3");
+        assert!(third.contains("v=2") && !third.contains("v=3"), "{third}");
     }
 
     #[test]

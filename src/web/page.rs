@@ -256,7 +256,12 @@ impl Web {
                 let extra = if last { extra.take() } else { extra.clone() };
                 values(extra.unwrap_or_default(), Some(token))
             };
-            templates.render_page(lang, template, &key, &csrf_token, defaults, values)?
+            let page = crate::templates::ReusedPage {
+                key: &key,
+                csrf_token: &csrf_token,
+                signed_in: self.user.is_some(),
+            };
+            templates.render_page(lang, template, page, defaults, values)?
         } else {
             templates.render_over(lang, template, defaults, values(extra, Some(&csrf_token)))?
         };
