@@ -429,6 +429,36 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_the_family() {
 }
 
 #[actix_web::test]
+async fn another_clients_refresh_token_is_refused_and_left_as_it_was() {
+    let app = spawn_app().await;
+    let owner = register_client(&app, false, &[]).await;
+    let other = register_client(&app, false, &[]).await;
+    let (c, _) = signed_in(&app, "oidc-refresh-other").await;
+    let code = authorize(&c, &owner, &[]).await["code"].clone();
+    let (_, first) = exchange(&c, &owner, &code, VERIFIER).await;
+    let refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
+
+    // Another registered client presents it: refused, and it neither spends the token nor
+    // ends the owner's grant (RFC 6749 section 6: the token must have been issued to the
+    // client that presents it; a stranger's attempt is not a reuse by its holder).
+    let (status, error) = token(&c, &other, &form).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{error}"
+    );
+    let (status, second) = token(&c, &owner, &form).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert!(second["id_token"].is_string());
+    let access = first["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&c, access).await, StatusCode::OK);
+}
+
+#[actix_web::test]
 async fn a_password_change_ends_the_apps_tokens() {
     let app = spawn_app_with(&[("SECURITY_CHANGEABLE", "true")]).await;
     let client = register_client(&app, false, &[]).await;

@@ -290,7 +290,9 @@ async fn refresh(
                 &[&format!("oidc:token:{token_digest}")],
                 |conn| {
                     let now = db::now();
-                    let reserved = oidc_grants::reserve_refresh(conn, &token_digest, now)?;
+                    // Whose token it is comes first: another client's attempt neither spends
+                    // it nor counts as its holder's reuse (RFC 6749 section 6). Then reserve,
+                    // then verify: of two requests at once, one goes on.
                     let Some((token, grant)) = oidc_grants::token(conn, &token_digest)? else {
                         return Ok(Redeemed::Refused {
                             why: "unknown refresh token",
@@ -303,6 +305,7 @@ async fn refresh(
                             replayed: None,
                         });
                     }
+                    let reserved = oidc_grants::reserve_refresh(conn, &token_digest, now)?;
                     if !reserved {
                         // A rotated token presented again: whoever holds the family, it ends.
                         oidc_grants::revoke_family(conn, &grant.family, now)?;
