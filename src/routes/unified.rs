@@ -11,7 +11,7 @@ use actix_web::{web as aweb, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::authenticate::Attempt;
+use crate::auth::authenticate::{Attempt, LoginFailure};
 use crate::auth::signin::{factors, Asked, Step};
 use crate::auth::throttle::Action;
 use crate::auth::unified::{
@@ -208,6 +208,34 @@ fn refusal_errors(web: &Web, refusal: &Refusal) -> FormErrors {
     }
 }
 
+/// Flask-Security's `_confirm_redirect` on the unified sign-in forms: an account that awaits
+/// confirmation (refused only after its password or code was right, or when a code was
+/// asked for it) goes to `SECURITY_REQUIRES_CONFIRMATION_ERROR_VIEW` with its `email`, when
+/// the view is set (see [`spa::requires_confirmation`] for when it is not used).
+async fn unconfirmed_elsewhere(
+    web: &Web,
+    refusal: &Refusal,
+    identity: &str,
+) -> Result<Option<HttpResponse>, AppError> {
+    let unconfirmed = matches!(refusal, Refusal::Login(LoginFailure::ConfirmationRequired));
+    if !unconfirmed
+        || web
+            .settings()
+            .spa
+            .views
+            .requires_confirmation_error
+            .is_none()
+    {
+        return Ok(None);
+    }
+    let services = web.services();
+    let features = &services.settings.features;
+    let account =
+        crate::auth::authenticate::find_account(&services.db, features, identity.trim()).await?;
+    let email = account.as_ref().and_then(|u| u.email.as_deref());
+    Ok(spa::requires_confirmation(web, email))
+}
+
 // ---------------------------------------------------------------------------------------
 // Signing in
 // ---------------------------------------------------------------------------------------
@@ -251,6 +279,11 @@ pub async fn signin_submit(
     };
     let browser = signin::browser(&web);
     let outcome = factors::passcode(&web.services(), &browser, &identity, &passcode, asked).await?;
+    if let Attempt::Refused(refusal) = &outcome {
+        if let Some(elsewhere) = unconfirmed_elsewhere(&web, refusal, &identity).await? {
+            return Ok(elsewhere);
+        }
+    }
     signin::answer(&web, outcome, "us_signin_throttled", json!({}), |refusal| {
         let errors = refusal_errors(&web, &refusal);
         let ctx = signin_context(&web, &form, next.as_deref().unwrap_or(""));
@@ -308,6 +341,9 @@ pub async fn send_signin_code(
             web.page(SIGNIN, ctx)
         }
         CodeRequest::Refused(refusal) => {
+            if let Some(elsewhere) = unconfirmed_elsewhere(&web, &refusal, &identity).await? {
+                return Ok(elsewhere);
+            }
             let errors = refusal_errors(&web, &refusal);
             web.form_failure(SIGNIN, signin_context(&web, &form, ""), &errors)
         }

@@ -212,6 +212,52 @@ async fn requires_confirmation_error_view_is_where_an_unconfirmed_login_goes() {
 }
 
 #[actix_web::test]
+async fn requires_confirmation_error_view_is_where_an_unconfirmed_unified_sign_in_goes() {
+    let key = "SECURITY_REQUIRES_CONFIRMATION_ERROR_VIEW";
+    let base = [
+        ("SECURITY_CONFIRMABLE", "true"),
+        ("SECURITY_UNIFIED_SIGNIN", "true"),
+        ("SECURITY_TOTP_SECRETS", "view-keys-totp-secret"),
+    ];
+    let app = app(&base, key, Some("/confirm-first")).await;
+    let email = format!("u{}@example.com", random_hex(4));
+    app.create_user(&email, PASSWORD).await;
+    let wanted = format!("/confirm-first?email={}", email.replace('@', "%40"));
+    // As Flask-Security's us_signin: the right password of an account that awaits
+    // confirmation goes to the view, under the flashed message.
+    let c = app.client();
+    let r = c
+        .submit(
+            "/us-signin",
+            &[("identity", &email), ("passcode", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(&r), Some(wanted.clone()));
+    let page = c.get("/").await.text().await.unwrap();
+    assert!(
+        flashes(&page).contains(&"Email requires confirmation.".into()),
+        "{page}"
+    );
+    // Asking for a code too (us_signin_send_code).
+    let token = c.csrf_token("/us-signin").await;
+    let fields = [
+        ("identity", email.as_str()),
+        ("chosen_method", "email"),
+        ("csrf_token", token.as_str()),
+    ];
+    let r = c.post_form("/us-signin/send-code", &fields).await;
+    assert_eq!(location(&r), Some(wanted));
+    // A wrong password says nothing of the account: the form again.
+    let r = app
+        .client()
+        .submit("/us-signin", &[("identity", &email), ("passcode", "wrong")])
+        .await;
+    let page = common::assert_form_rejected(r).await;
+    assert!(!page.contains("Email requires confirmation."), "{page}");
+}
+
+#[actix_web::test]
 async fn post_change_username_view_is_where_a_username_change_goes() {
     let key = "SECURITY_POST_CHANGE_USERNAME_VIEW";
     let base = [
