@@ -98,12 +98,25 @@ pub enum Refusal {
     MethodNotAvailable,
     PhoneInvalid,
     PhoneInUse(String),
-    Login(LoginFailure),
+    /// The account may not sign in; `email`: its address (for
+    /// `SECURITY_REQUIRES_CONFIRMATION_ERROR_VIEW`, as [`super::authenticate::Refused`]).
+    Login {
+        failure: LoginFailure,
+        email: Option<String>,
+    },
     /// The link's account or code does not match (said generically).
     InvalidLink,
 }
 
 impl Refusal {
+    /// `user` may not sign in, for `failure`.
+    fn login(failure: LoginFailure, user: &User) -> Self {
+        Refusal::Login {
+            failure,
+            email: user.email.clone(),
+        }
+    }
+
     /// A name for events and logs (never what was typed).
     pub fn reason(&self) -> &'static str {
         match self {
@@ -111,14 +124,14 @@ impl Refusal {
             Refusal::InvalidPasscode => "invalid_passcode",
             Refusal::MethodNotAvailable => "method_not_available",
             Refusal::PhoneInvalid | Refusal::PhoneInUse(_) => "phone",
-            Refusal::Login(failure) => failure.as_str(),
+            Refusal::Login { failure, .. } => failure.as_str(),
             Refusal::InvalidLink => "invalid_link",
         }
     }
 
     pub fn field(&self) -> &'static str {
         match self {
-            Refusal::IdentityUnknown | Refusal::Login(_) => "identity",
+            Refusal::IdentityUnknown | Refusal::Login { .. } => "identity",
             Refusal::InvalidPasscode => "passcode",
             Refusal::MethodNotAvailable => "chosen_method",
             Refusal::PhoneInvalid | Refusal::PhoneInUse(_) => "phone",
@@ -141,7 +154,7 @@ impl Described for Refusal {
                     ("value", phone.clone()),
                 ],
             ),
-            Refusal::Login(failure) => (failure.msg(), vec![]),
+            Refusal::Login { failure, .. } => (failure.msg(), vec![]),
             Refusal::InvalidLink => (messages::GENERIC_AUTHN_FAILED, vec![]),
         }
     }
@@ -252,7 +265,7 @@ pub async fn sign_in(
     };
     if let Err(failure) = may_sign_in(&services.settings.features, &user) {
         throttle::release(&services.db, reservation).await?;
-        return Ok(Attempt::Refused(Refusal::Login(failure)));
+        return Ok(Attempt::Refused(Refusal::login(failure, &user)));
     }
     throttle::succeeded(&services.db, reservation).await?;
     Ok(Attempt::Proved((Box::new(user), method)))
@@ -321,7 +334,7 @@ pub async fn send_signin_code(
         return quiet(Refusal::IdentityUnknown);
     };
     if let Err(failure) = may_sign_in(&services.settings.features, &user) {
-        return quiet(Refusal::Login(failure));
+        return quiet(Refusal::login(failure, &user));
     }
     let method = match code_method(services, &user, method) {
         Ok(method) => method,
@@ -484,7 +497,7 @@ pub async fn check_link(
     };
     if let Err(failure) = may_sign_in(&services.settings.features, &user) {
         throttle::release(&services.db, reservation).await?;
-        return Ok(Attempt::Refused(Refusal::Login(failure)));
+        return Ok(Attempt::Refused(Refusal::login(failure, &user)));
     }
     throttle::succeeded(&services.db, reservation).await?;
     Ok(Attempt::Proved((Box::new(user), UsMethod::Email)))

@@ -210,30 +210,15 @@ fn refusal_errors(web: &Web, refusal: &Refusal) -> FormErrors {
 
 /// Flask-Security's `_confirm_redirect` on the unified sign-in forms: an account that awaits
 /// confirmation (refused only after its password or code was right, or when a code was
-/// asked for it) goes to `SECURITY_REQUIRES_CONFIRMATION_ERROR_VIEW` with its `email`, when
-/// the view is set (see [`spa::requires_confirmation`] for when it is not used).
-async fn unconfirmed_elsewhere(
-    web: &Web,
-    refusal: &Refusal,
-    identity: &str,
-) -> Result<Option<HttpResponse>, AppError> {
-    let unconfirmed = matches!(refusal, Refusal::Login(LoginFailure::ConfirmationRequired));
-    if !unconfirmed
-        || web
-            .settings()
-            .spa
-            .views
-            .requires_confirmation_error
-            .is_none()
-    {
-        return Ok(None);
+/// asked for it) goes to `SECURITY_REQUIRES_CONFIRMATION_ERROR_VIEW`, when it is set.
+fn unconfirmed_elsewhere(web: &Web, refusal: &Refusal) -> Option<HttpResponse> {
+    match refusal {
+        Refusal::Login {
+            failure: LoginFailure::ConfirmationRequired,
+            email,
+        } => spa::requires_confirmation(web, email.as_deref()),
+        _ => None,
     }
-    let services = web.services();
-    let features = &services.settings.features;
-    let account =
-        crate::auth::authenticate::find_account(&services.db, features, identity.trim()).await?;
-    let email = account.as_ref().and_then(|u| u.email.as_deref());
-    Ok(spa::requires_confirmation(web, email))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -279,12 +264,10 @@ pub async fn signin_submit(
     };
     let browser = signin::browser(&web);
     let outcome = factors::passcode(&web.services(), &browser, &identity, &passcode, asked).await?;
-    if let Attempt::Refused(refusal) = &outcome {
-        if let Some(elsewhere) = unconfirmed_elsewhere(&web, refusal, &identity).await? {
+    signin::answer(&web, outcome, "us_signin_throttled", json!({}), |refusal| {
+        if let Some(elsewhere) = unconfirmed_elsewhere(&web, &refusal) {
             return Ok(elsewhere);
         }
-    }
-    signin::answer(&web, outcome, "us_signin_throttled", json!({}), |refusal| {
         let errors = refusal_errors(&web, &refusal);
         let ctx = signin_context(&web, &form, next.as_deref().unwrap_or(""));
         web.form_failure(SIGNIN, ctx, &errors)
@@ -341,7 +324,7 @@ pub async fn send_signin_code(
             web.page(SIGNIN, ctx)
         }
         CodeRequest::Refused(refusal) => {
-            if let Some(elsewhere) = unconfirmed_elsewhere(&web, &refusal, &identity).await? {
+            if let Some(elsewhere) = unconfirmed_elsewhere(&web, &refusal) {
                 return Ok(elsewhere);
             }
             let errors = refusal_errors(&web, &refusal);
@@ -437,7 +420,7 @@ async fn sign_in_with_link(web: &Web, form: &LinkForm) -> Result<HttpResponse, A
 /// may be told), flashed on the sign-in page, or in SPA mode at `SECURITY_LOGIN_ERROR_VIEW`.
 fn link_refused(web: &Web, refusal: &Refusal) -> Result<HttpResponse, AppError> {
     let message = match refusal {
-        Refusal::Login(_) if !web.settings().features.return_generic_responses => {
+        Refusal::Login { .. } if !web.settings().features.return_generic_responses => {
             web.describe(refusal)
         }
         _ => web.msg(messages::GENERIC_AUTHN_FAILED, &[]),
