@@ -156,6 +156,15 @@ async fn exchange(c: &TestClient, app: &App, code: &str, verifier: &str) -> (Sta
     .await
 }
 
+/// The tokens a signed-in browser `c` gets `client` (the authorization code flow with
+/// PKCE, answered 200).
+async fn issued(c: &TestClient, client: &App) -> Value {
+    let code = authorize(c, client, &[]).await["code"].clone();
+    let (status, tokens) = exchange(c, client, &code, VERIFIER).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens
+}
+
 async fn userinfo(c: &TestClient, access: &str) -> StatusCode {
     c.http
         .get(c.url("/oidc/userinfo"))
@@ -383,8 +392,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_the_family() {
     let app = spawn_app().await;
     let client = register_client(&app, false, &[]).await;
     let (c, _) = signed_in(&app, "oidc-refresh").await;
-    let code = authorize(&c, &client, &[]).await["code"].clone();
-    let (_, first) = exchange(&c, &client, &code, VERIFIER).await;
+    let first = issued(&c, &client).await;
     let refresh = |t: &Value| t["refresh_token"].as_str().unwrap().to_owned();
 
     let (status, second) = token(
@@ -434,8 +442,7 @@ async fn another_clients_refresh_token_is_refused_and_left_as_it_was() {
     let owner = register_client(&app, false, &[]).await;
     let other = register_client(&app, false, &[]).await;
     let (c, _) = signed_in(&app, "oidc-refresh-other").await;
-    let code = authorize(&c, &owner, &[]).await["code"].clone();
-    let (_, first) = exchange(&c, &owner, &code, VERIFIER).await;
+    let first = issued(&c, &owner).await;
     let refresh = first["refresh_token"].as_str().unwrap().to_owned();
     let form = [
         ("grant_type", "refresh_token"),
@@ -463,8 +470,7 @@ async fn a_password_change_ends_the_apps_tokens() {
     let app = spawn_app_with(&[("SECURITY_CHANGEABLE", "true")]).await;
     let client = register_client(&app, false, &[]).await;
     let (c, _) = signed_in(&app, "oidc-lifecycle").await;
-    let code = authorize(&c, &client, &[]).await["code"].clone();
-    let (_, tokens) = exchange(&c, &client, &code, VERIFIER).await;
+    let tokens = issued(&c, &client).await;
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(userinfo(&c, access).await, StatusCode::OK);
 
@@ -632,16 +638,14 @@ async fn a_login_with_a_second_factor_is_pwd_otp_mfa_in_the_id_token() {
         .await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 
-    let code = authorize(&c, &client, &[]).await["code"].clone();
-    let (_, tokens) = exchange(&c, &client, &code, VERIFIER).await;
+    let tokens = issued(&c, &client).await;
     let claims = payload(&tokens["id_token"]);
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     assert_eq!(claims["acr"], "2");
 
     // A password alone, on an account without a second factor: one factor.
     let (plain, _) = signed_in(&app, "oidc-single").await;
-    let code = authorize(&plain, &client, &[]).await["code"].clone();
-    let (_, tokens) = exchange(&plain, &client, &code, VERIFIER).await;
+    let tokens = issued(&plain, &client).await;
     let claims = payload(&tokens["id_token"]);
     assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
     assert_eq!(claims["acr"], "1");
@@ -685,8 +689,7 @@ async fn introspection_and_revocation_answer_clients_and_forged_tokens_are_inact
     let client = register_client(&app, false, &[]).await;
     let api = register_client(&app, false, &[]).await;
     let (c, _) = signed_in(&app, "oidc-introspect").await;
-    let code = authorize(&c, &client, &[]).await["code"].clone();
-    let (_, tokens) = exchange(&c, &client, &code, VERIFIER).await;
+    let tokens = issued(&c, &client).await;
     let access = tokens["access_token"].as_str().unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap();
 
@@ -761,8 +764,7 @@ async fn rp_initiated_logout_asks_first_and_goes_only_to_a_registered_uri() {
     let app = spawn_app().await;
     let client = register_client(&app, false, &[]).await;
     let (c, _) = signed_in(&app, "oidc-logout").await;
-    let code = authorize(&c, &client, &[]).await["code"].clone();
-    let (_, tokens) = exchange(&c, &client, &code, VERIFIER).await;
+    let tokens = issued(&c, &client).await;
     let hint = tokens["id_token"].as_str().unwrap();
     let logout_path = |hint: &str, to: &str| {
         let mut url = Url::parse("http://x/oidc/logout").unwrap();
@@ -823,8 +825,7 @@ async fn removing_an_apps_access_ends_its_tokens_and_the_next_sign_in_asks_again
     let app = spawn_app().await;
     let client = register_client(&app, false, &[]).await;
     let (c, _) = signed_in(&app, "oidc-apps").await;
-    let code = authorize(&c, &client, &[]).await["code"].clone();
-    let (_, tokens) = exchange(&c, &client, &code, VERIFIER).await;
+    let tokens = issued(&c, &client).await;
     let access = tokens["access_token"].as_str().unwrap();
 
     let profile = c.get("/profile").await.text().await.unwrap();

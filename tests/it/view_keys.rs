@@ -167,6 +167,26 @@ async fn unauthorized_view_is_where_a_user_without_the_role_goes() {
     assert!(flashes(&page).is_empty(), "{page}");
 }
 
+/// An account that awaits confirmation, and where `/confirm-first` sends it: its email, and
+/// the view's URL with that email.
+async fn unconfirmed_account(app: &TestApp) -> (String, String) {
+    let email = format!("u{}@example.com", random_hex(4));
+    app.create_user(&email, PASSWORD).await;
+    let wanted = format!("/confirm-first?email={}", email.replace('@', "%40"));
+    (email, wanted)
+}
+
+/// `r` went to `wanted`, and the next page flashes "Email requires confirmation."
+async fn assert_sent_to_confirm_first(c: &TestClient, r: reqwest::Response, wanted: &str) {
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(&r).as_deref(), Some(wanted));
+    let page = c.get("/").await.text().await.unwrap();
+    assert!(
+        flashes(&page).contains(&"Email requires confirmation.".into()),
+        "{page}"
+    );
+}
+
 #[actix_web::test]
 async fn requires_confirmation_error_view_is_where_an_unconfirmed_login_goes() {
     let key = "SECURITY_REQUIRES_CONFIRMATION_ERROR_VIEW";
@@ -183,18 +203,10 @@ async fn requires_confirmation_error_view_is_where_an_unconfirmed_login_goes() {
     assert!(page.contains("Email requires confirmation."), "{page}");
 
     let app = self::app(&base, key, Some("/confirm-first")).await;
-    let email = format!("u{}@example.com", random_hex(4));
-    app.create_user(&email, PASSWORD).await;
-    let wanted = format!("/confirm-first?email={}", email.replace('@', "%40"));
+    let (email, wanted) = unconfirmed_account(&app).await;
     let c = app.client();
     let r = c.login(&email, PASSWORD, false).await;
-    assert_eq!(r.status(), StatusCode::FOUND);
-    assert_eq!(location(&r), Some(wanted.clone()));
-    let page = c.get("/").await.text().await.unwrap();
-    assert!(
-        flashes(&page).contains(&"Email requires confirmation.".into()),
-        "{page}"
-    );
+    assert_sent_to_confirm_first(&c, r, &wanted).await;
     // The forgotten-password form too.
     let r = c.submit("/reset", &[("email", &email)]).await;
     assert_eq!(location(&r), Some(wanted));
@@ -220,9 +232,7 @@ async fn requires_confirmation_error_view_is_where_an_unconfirmed_unified_sign_i
         ("SECURITY_TOTP_SECRETS", "view-keys-totp-secret"),
     ];
     let app = app(&base, key, Some("/confirm-first")).await;
-    let email = format!("u{}@example.com", random_hex(4));
-    app.create_user(&email, PASSWORD).await;
-    let wanted = format!("/confirm-first?email={}", email.replace('@', "%40"));
+    let (email, wanted) = unconfirmed_account(&app).await;
     // As Flask-Security's us_signin: the right password of an account that awaits
     // confirmation goes to the view, under the flashed message.
     let c = app.client();
@@ -232,13 +242,7 @@ async fn requires_confirmation_error_view_is_where_an_unconfirmed_unified_sign_i
             &[("identity", &email), ("passcode", PASSWORD)],
         )
         .await;
-    assert_eq!(r.status(), StatusCode::FOUND);
-    assert_eq!(location(&r), Some(wanted.clone()));
-    let page = c.get("/").await.text().await.unwrap();
-    assert!(
-        flashes(&page).contains(&"Email requires confirmation.".into()),
-        "{page}"
-    );
+    assert_sent_to_confirm_first(&c, r, &wanted).await;
     // Asking for a code too (us_signin_send_code).
     let token = c.csrf_token("/us-signin").await;
     let fields = [
